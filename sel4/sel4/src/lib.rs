@@ -1,1 +1,26 @@
-#![no_std]
+//! Our interface to the seL4 5.0.0 kernel on x86_64: system calls, IPC
+//! buffer, capabilities, boot information, faults, and a stub for every
+//! method of the kernel's interface XML.
+//!
+//! Numbers (syscalls, invocation labels, object types, errors) are generated
+//! at build time by `build.rs` from the same kernel source tree and
+//! configuration (`autoconf.h`) that `cargo qemu` builds the kernel from; see
+//! `build/README.md`. Names follow rust-sel4 where that costs nothing, so a
+//! later move to upstream stays small.
+#![cfg_attr(not(test), no_std)]
+
+/// A machine word; every message register and capability address is one.
+pub type Word = u64;
+
+mod cptr;
+mod ipc_buffer;
+mod message_info;
+mod syscalls;
+
+pub use cptr::{cap, cap_type, CPtr, Cap, CapType};
+pub use ipc_buffer::{
+    get_badge, get_mr, init_ipc_buffer, set_cap, set_mr, set_receive_path, with_ipc_buffer_mut,
+    IpcBuffer, MSG_MAX_EXTRA_CAPS, MSG_MAX_LENGTH,
+};
+pub use message_info::MessageInfo;
+pub use syscalls::*;
