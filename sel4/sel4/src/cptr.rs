@@ -61,7 +61,10 @@ impl<T: CapType> Copy for Cap<T> {}
 impl<T: CapType> Cap<T> {
     /// Wraps a capability address as a capability of kind `T`.
     pub const fn from_cptr(cptr: CPtr) -> Self {
-        Self { cptr, _kind: PhantomData }
+        Self {
+            cptr,
+            _kind: PhantomData,
+        }
     }
 
     /// Wraps a raw capability address.
@@ -139,4 +142,10 @@ cap_types! {
     IOSpace,
     IOPageTable,
     Reply,
+    /// VT-x objects (only with `CONFIG_VTX`).
+    VCpu,
+    EptPml4,
+    EptPdpt,
+    EptPd,
+    EptPt,
 }

@@ -12,15 +12,30 @@
 /// A machine word; every message register and capability address is one.
 pub type Word = u64;
 
+pub mod bootinfo;
+pub mod config;
 mod cptr;
+mod error;
+pub mod fault;
+pub mod invocations;
 mod ipc_buffer;
+mod labels;
 mod message_info;
+mod object;
 mod syscalls;
+mod types;
 
+pub use bootinfo::{init_cap, BootInfo, BootInfoError, UntypedDesc};
 pub use cptr::{cap, cap_type, CPtr, Cap, CapType};
+pub use error::{Error, Result};
+pub use fault::Fault;
+pub use invocations::{invoke, Request};
 pub use ipc_buffer::{
     get_badge, get_mr, init_ipc_buffer, set_cap, set_mr, set_receive_path, with_ipc_buffer_mut,
     IpcBuffer, MSG_MAX_EXTRA_CAPS, MSG_MAX_LENGTH,
 };
+pub use labels::{InvocationLabel, Syscall};
 pub use message_info::MessageInfo;
+pub use object::{consts, ObjectType};
 pub use syscalls::*;
+pub use types::{CapData, CapRights, PrioProps, UserContext, VcpuContext, VmAttributes};

@@ -248,9 +248,8 @@ pub fn debug_name_thread(tcb: CPtr, name: &str) {
         let bytes = name.as_bytes();
         let max = b.msg.len() * core::mem::size_of::<Word>() - 1;
         let n = bytes.len().min(max);
-        let dst = unsafe {
-            core::slice::from_raw_parts_mut(b.msg.as_mut_ptr() as *mut u8, max + 1)
-        };
+        let dst =
+            unsafe { core::slice::from_raw_parts_mut(b.msg.as_mut_ptr() as *mut u8, max + 1) };
         dst[..n].copy_from_slice(&bytes[..n]);
         dst[n] = 0;
     });
