@@ -48,6 +48,8 @@ fn main() {
             src.display()
         ));
     }
+    // The host tests compare the output with the kernel build next to `src`.
+    println!("cargo:rustc-env=SEL4_KERNEL_DIR_RESOLVED={}", dir.display());
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     if let Err(e) = run(&src, &out) {
         fail(&e);

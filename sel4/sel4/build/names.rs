@@ -38,10 +38,14 @@ pub fn snake(name: &str) -> String {
         let seg = seg.replace("CNode", "Cnode").replace("VSpace", "Vspace");
         parts.extend(camel_parts(&seg).into_iter().map(|p| p.to_lowercase()));
     }
-    let s = parts.join("_");
-    // Rust keywords cannot be parameter names.
+    parts.join("_")
+}
+
+/// A parameter name: [`snake`], with a `_` after Rust keywords.
+pub fn param(name: &str) -> String {
+    let s = snake(name);
     match s.as_str() {
-        "type" | "in" | "ref" | "move" | "mod" | "fn" => format!("{s}_"),
+        "type" | "in" | "ref" | "move" | "mod" | "fn" | "match" | "loop" => format!("{s}_"),
         _ => s,
     }
 }

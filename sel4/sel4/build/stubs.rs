@@ -20,7 +20,7 @@
 //! the method on `Cap<...>` only adds the system call.
 
 use crate::interface::{Interfaces, Method, Param, Struct};
-use crate::names::{camel, snake};
+use crate::names::{camel, param, snake};
 use std::fmt::Write;
 
 const WORD_BITS: u32 = 64;
@@ -137,6 +137,15 @@ fn service_cap_types(iface: &str) -> Result<&'static [&'static str], String> {
         "seL4_X86_EPTPT" => &["EptPt"],
         _ => return Err(format!("no capability type for interface {iface}")),
     })
+}
+
+/// The Rust name of a parameter (`Untyped_Retype`'s `type` is `object_type`).
+fn arg_name(m: &Method, p: &Param) -> String {
+    if m.interface == "seL4_Untyped" && m.name == "Retype" && p.name == "type" {
+        "object_type".to_string()
+    } else {
+        param(&p.name)
+    }
 }
 
 /// Where each param sits: `(index, first bit, size in bits)`, per
@@ -282,17 +291,7 @@ fn classify<'a>(m: &'a Method, structs: &[Struct]) -> Result<Stub<'a>, String> {
     for p in &m.params {
         let k = kind_of(&m.interface, &m.name, p, structs)
             .map_err(|e| format!("{}_{}: {e}", m.interface, m.name))?;
-        let name = if matches!(
-            k,
-            Kind::Value {
-                rust: "ObjectType",
-                ..
-            }
-        ) {
-            "object_type".to_string()
-        } else {
-            snake(&p.name)
-        };
+        let name = arg_name(m, p);
         match (&k, p.dir_in) {
             (Kind::Cap { .. }, true) => stub.caps.push((name, k)),
             (Kind::Cap { .. }, false) => return Err(format!("{}: out cap param", m.id)),
@@ -361,11 +360,7 @@ pub fn generate(ifs: &Interfaces) -> Result<String, String> {
                 .iter()
                 .filter(|p| p.dir_in)
                 .map(|p| {
-                    let n = if s.m.interface == "seL4_Untyped" && p.name == "type" {
-                        "object_type".to_string()
-                    } else {
-                        snake(&p.name)
-                    };
+                    let n = arg_name(s.m, p);
                     params
                         .iter()
                         .find(|q| q.starts_with(&format!("{n}:")))
@@ -452,13 +447,7 @@ pub fn generate(ifs: &Interfaces) -> Result<String, String> {
                 s.m.params
                     .iter()
                     .filter(|p| p.dir_in)
-                    .map(|p| {
-                        if s.m.interface == "seL4_Untyped" && p.name == "type" {
-                            "object_type".to_string()
-                        } else {
-                            snake(&p.name)
-                        }
-                    })
+                    .map(|p| arg_name(s.m, p))
                     .collect();
             let params: Vec<String> = args
                 .iter()
