@@ -1,1 +1,255 @@
-fn main() {}
+//! `cargo qemu`: builds the seL4 kernel and the system image, boots it in
+//! QEMU, and runs the tests.
+//!
+//! ```text
+//! cargo qemu build                 kernel + images
+//! cargo qemu run [--kvm]           build, then boot with the console here
+//! cargo qemu test [--host-only | --system-only] [--timeout SECS]
+//!                                  host tests, then system tests in QEMU;
+//!                                  ends with `N passed, N failed`
+//! ```
+
+mod images;
+mod kernel;
+mod machine;
+mod prereq;
+mod report;
+mod step;
+
+use machine::{BootOptions, Exit};
+use report::Tally;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+use step::{describe, progress, Failure, Result};
+
+/// Where things are.
+pub struct Workspace {
+    pub root: PathBuf,
+    pub target: PathBuf,
+    pub cargo: PathBuf,
+}
+
+impl Workspace {
+    fn locate() -> Workspace {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let cargo = std::env::var_os("CARGO")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("cargo"));
+        Workspace {
+            root,
+            target,
+            cargo,
+        }
+    }
+}
+
+/// Parsed command line.
+struct Options {
+    command: String,
+    kvm: bool,
+    host_only: bool,
+    system_only: bool,
+    timeout: Duration,
+    memory_mib: u32,
+}
+
+const USAGE: &str = "usage: cargo qemu <build | run | test> [--kvm] [--host-only | --system-only] [--timeout SECS] [--memory MIB]";
+
+fn parse_args() -> Result<Options> {
+    let mut args = std::env::args().skip(1);
+    let command = args.next().ok_or_else(|| Failure::msg(USAGE))?;
+    let mut o = Options {
+        command,
+        kvm: false,
+        host_only: false,
+        system_only: false,
+        timeout: Duration::from_secs(300),
+        memory_mib: 512,
+    };
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--kvm" => o.kvm = true,
+            "--host-only" => o.host_only = true,
+            "--system-only" => o.system_only = true,
+            "--timeout" | "--memory" => {
+                let v = args
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .ok_or_else(|| Failure::msg(format!("{a} needs a number\n{USAGE}")))?;
+                if a == "--timeout" {
+                    o.timeout = Duration::from_secs(v);
+                } else {
+                    o.memory_mib = v as u32;
+                }
+            }
+            _ => return Err(Failure::msg(format!("unknown argument {a:?}\n{USAGE}"))),
+        }
+    }
+    Ok(o)
+}
+
+fn main() -> ExitCode {
+    let ws = Workspace::locate();
+    let result = parse_args().and_then(|o| match o.command.as_str() {
+        "build" => build(&ws).map(|_| true),
+        "run" => run(&ws, &o),
+        "test" => test(&ws, &o),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(true)
+        }
+        other => Err(Failure::msg(format!("unknown command {other:?}\n{USAGE}"))),
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(f) => {
+            eprint!("{f}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Everything a boot needs: prerequisites, kernel, images.
+fn build(ws: &Workspace) -> Result<BootOptions> {
+    prereq::ensure()?;
+    let kernel = kernel::build(ws)?;
+    let root_task = images::build_root_task(ws)?;
+    progress("image", format!("{}", root_task.display()));
+    Ok(BootOptions {
+        kernel: kernel.elf32,
+        root_task,
+        memory_mib: 512,
+        kvm: false,
+        extra: Vec::new(),
+    })
+}
+
+fn run(ws: &Workspace, o: &Options) -> Result<bool> {
+    let mut boot = build(ws)?;
+    boot.kvm = o.kvm;
+    boot.memory_mib = o.memory_mib;
+    let exit = machine::run_interactive(&boot)?;
+    progress("exit", format!("{exit:?}"));
+    Ok(matches!(exit, Exit::Guest(0)))
+}
+
+fn test(ws: &Workspace, o: &Options) -> Result<bool> {
+    // The kernel source must be prepared before the sel4 crate (a host-test
+    // crate too) can generate its bindings.
+    let mut boot = build(ws)?;
+    boot.kvm = o.kvm;
+    boot.memory_mib = o.memory_mib;
+    let (mut passed, mut failed) = (0, 0);
+    if !o.system_only {
+        let (p, f) = host_tests(ws)?;
+        passed += p;
+        failed += f;
+    }
+    if !o.host_only {
+        let tally = system_tests(&boot, o.timeout)?;
+        passed += tally.passed();
+        failed += tally.failed();
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(failed == 0)
+}
+
+/// `cargo test` over the workspace's host-testable crates; returns the sums
+/// of its `test result:` lines (a build failure counts as one failure).
+fn host_tests(ws: &Workspace) -> Result<(usize, usize)> {
+    progress("test", "host tests (cargo test --workspace)");
+    let mut cmd = Command::new(&ws.cargo);
+    cmd.current_dir(&ws.root)
+        .args(["test", "--workspace", "--exclude", "root-task"])
+        .env("SEL4_KERNEL_DIR", ws.target.join("sel4-kernel"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().map_err(|e| Failure {
+        what: format!("cannot start cargo test: {e}"),
+        command: Some(describe(&cmd)),
+        output: String::new(),
+    })?;
+    let (mut passed, mut failed) = (0, 0);
+    for line in BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(|l| l.ok())
+    {
+        println!("{line}");
+        if let Some((p, f)) = report::cargo_test_counts(&line) {
+            passed += p;
+            failed += f;
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| Failure::msg(format!("cargo test: {e}")))?;
+    if !status.success() && failed == 0 {
+        println!("test host::cargo-test ... FAILED ({status}; see the output above)");
+        failed += 1;
+    }
+    progress("test", format!("host: {passed} passed, {failed} failed"));
+    Ok((passed, failed))
+}
+
+/// Boots the system once and tallies the outcomes its programs print.
+fn system_tests(boot: &BootOptions, timeout: Duration) -> Result<Tally> {
+    progress(
+        "test",
+        format!("system tests in QEMU (timeout {}s)", timeout.as_secs()),
+    );
+    let mut tally = Tally::default();
+    let exit = machine::run_captured(boot, timeout, |line| {
+        println!("  | {line}");
+        if let Some(o) = tally.observe(line) {
+            if o.passed {
+                println!("test system::{} ... ok", o.name);
+            } else {
+                println!("test system::{} ... FAILED: {}", o.name, o.detail);
+            }
+        }
+        true
+    })?;
+    match exit {
+        Exit::Guest(0) => {}
+        Exit::Guest(code) => tally.fail(
+            "exit-status",
+            format!("root task exited with failure code {code}"),
+        ),
+        Exit::Qemu(code) => tally.fail(
+            "exit-status",
+            format!("QEMU exited with status {code} without a guest exit code"),
+        ),
+        Exit::Timeout => tally.fail("timeout", format!("no exit within {}s", timeout.as_secs())),
+    }
+    for o in tally
+        .outcomes
+        .iter()
+        .filter(|o| o.name == "exit-status" || o.name == "timeout")
+    {
+        println!("test system::{} ... FAILED: {}", o.name, o.detail);
+    }
+    if tally.missing() > 0 {
+        println!(
+            "test system::unreported ... FAILED: {} planned tests never reported",
+            tally.missing()
+        );
+    }
+    progress(
+        "test",
+        format!(
+            "system: {} passed, {} failed",
+            tally.passed(),
+            tally.failed()
+        ),
+    );
+    Ok(tally)
+}

@@ -1,0 +1,140 @@
+//! Progress lines and external commands: every step prints one line, and a
+//! failing command is reported with its command line and output, never as a
+//! Rust panic.
+
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// A failed step: what was being done, and the command and output that failed.
+#[derive(Debug)]
+pub struct Failure {
+    pub what: String,
+    pub command: Option<String>,
+    pub output: String,
+}
+
+impl Failure {
+    /// A failure that is not about a command (bad arguments, missing tool, ...).
+    pub fn msg(what: impl Into<String>) -> Self {
+        Failure {
+            what: what.into(),
+            command: None,
+            output: String::new(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error: {}", self.what)?;
+        if let Some(cmd) = &self.command {
+            writeln!(f, "  command: {cmd}")?;
+        }
+        if !self.output.is_empty() {
+            // The end of the output is where compilers and make say what broke.
+            let lines: Vec<&str> = self.output.lines().collect();
+            let start = lines.len().saturating_sub(60);
+            if start > 0 {
+                writeln!(f, "  ... ({start} earlier lines of output omitted)")?;
+            }
+            for line in &lines[start..] {
+                writeln!(f, "  | {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Failure>;
+
+/// Prints a progress line for the step about to run.
+pub fn progress(step: &str, detail: impl fmt::Display) {
+    println!("[cargo qemu] {step:<8} {detail}");
+    let _ = std::io::stdout().flush();
+}
+
+/// Renders a command line for error messages.
+pub fn describe(cmd: &Command) -> String {
+    let mut s = String::new();
+    if let Some(dir) = cmd.get_current_dir() {
+        s.push_str(&format!("(cd {} && ", dir.display()));
+    }
+    s.push_str(&cmd.get_program().to_string_lossy());
+    for a in cmd.get_args() {
+        s.push(' ');
+        let a = a.to_string_lossy();
+        if a.contains(' ') {
+            s.push_str(&format!("'{a}'"));
+        } else {
+            s.push_str(&a);
+        }
+    }
+    if cmd.get_current_dir().is_some() {
+        s.push(')');
+    }
+    s
+}
+
+/// Runs a command capturing its output; on failure reports both.
+pub fn run_captured(what: &str, cmd: &mut Command) -> Result<String> {
+    let started = Instant::now();
+    let out = cmd.stdin(Stdio::null()).output().map_err(|e| Failure {
+        what: format!(
+            "{what}: cannot start {}: {e}",
+            cmd.get_program().to_string_lossy()
+        ),
+        command: Some(describe(cmd)),
+        output: String::new(),
+    })?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        return Err(Failure {
+            what: format!(
+                "{what} failed ({}) after {:.1}s",
+                out.status,
+                started.elapsed().as_secs_f64()
+            ),
+            command: Some(describe(cmd)),
+            output: text,
+        });
+    }
+    Ok(text)
+}
+
+/// Runs a command with its output going straight to the terminal.
+pub fn run_streaming(what: &str, cmd: &mut Command) -> Result<()> {
+    let status = cmd.status().map_err(|e| Failure {
+        what: format!(
+            "{what}: cannot start {}: {e}",
+            cmd.get_program().to_string_lossy()
+        ),
+        command: Some(describe(cmd)),
+        output: String::new(),
+    })?;
+    if !status.success() {
+        return Err(Failure {
+            what: format!("{what} failed ({status}); its output is above"),
+            command: Some(describe(cmd)),
+            output: String::new(),
+        });
+    }
+    Ok(())
+}
+
+/// Whether `program` is found on PATH.
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| is_executable(&dir.join(program))))
+        .unwrap_or(false)
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}

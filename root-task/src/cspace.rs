@@ -1,0 +1,48 @@
+//! Slots of the root CNode: the root task's capability-slot allocator.
+//!
+//! The kernel reports the free slots of the root CNode as one range in the
+//! boot info. Slots are handed out in order and returned slots are reused
+//! first; owned by the root task's single thread of control.
+
+use alloc::vec::Vec;
+use sel4::CPtr;
+
+/// Hands out free slots of the root CNode.
+pub struct SlotAllocator {
+    next: u64,
+    end: u64,
+    returned: Vec<u64>,
+}
+
+impl SlotAllocator {
+    /// Manages the free slots `start..end`.
+    pub fn new(start: u64, end: u64) -> Self {
+        SlotAllocator {
+            next: start,
+            end,
+            returned: Vec::new(),
+        }
+    }
+
+    /// A free slot, or `None` when the CNode is full.
+    pub fn alloc(&mut self) -> Option<CPtr> {
+        if let Some(s) = self.returned.pop() {
+            return Some(CPtr::from_bits(s));
+        }
+        if self.next >= self.end {
+            return None;
+        }
+        self.next += 1;
+        Some(CPtr::from_bits(self.next - 1))
+    }
+
+    /// Gives back a slot. The caller has deleted the cap in it.
+    pub fn free(&mut self, slot: CPtr) {
+        self.returned.push(slot.bits());
+    }
+
+    /// Slots still free.
+    pub fn remaining(&self) -> u64 {
+        self.end - self.next + self.returned.len() as u64
+    }
+}
