@@ -1,1 +1,101 @@
-//! VM core
+//! The VM server's core: address-space maps, VM objects, backing (shadow) chains, fault resolution and fork, as a pure `no_std` library.
+//!
+//! It follows DragonFly BSD's `sys/vm`; a reader of `vm_map.c`,
+//! `vm_object.c` and `vm_fault.c` finds the same concepts under Rust names:
+//!
+//! | module | owns | BSD counterpart |
+//! | --- | --- | --- |
+//! | [`page`] | frame records, queues, wiring, the reserve | `vm_page.c` |
+//! | [`object`] | anonymous, shared-memory, physical objects | `vm_object.c` |
+//! | [`backing`] | per-entry backing chains, shadow, collapse | `vm_map_backing`, `vm_object_collapse` |
+//! | [`map`] | entries, lookup, findspace, clip, simplify | `vm_map.c` |
+//! | [`fault`] | fault resolution, fault-around, fault-wire | `vm_fault.c` |
+//! | [`vm`] | the `Vm`, spaces, mmap & co, fork, exit, shm | `vm_mmap.c`, `vmspace_fork` |
+//! | [`pmap`] | the machine-dependent boundary | `pmap.h` |
+//! | [`counters`] | statistics | UVM `uvmexp` |
+//! | `sim` | a host pmap with real bytes (tests, benches) | - |
+//!
+//! # Design decisions
+//!
+//! * **Single owner, no locks.** The seL4 server runs one loop that owns
+//!   one [`Vm`]; every operation takes `&mut Vm`. BSD's locking notes become
+//!   one sentence per structure ("owned by the single-threaded `Vm`").
+//! * **Indices, not pointers.** Frames are `FrameNumber`s into the pool the
+//!   server hands in at `Vm::new(config, frame_count)`; the core never sees
+//!   a physical address or a capability. Objects live in a slab indexed by
+//!   `ObjectId`, spaces by never-reused `SpaceId`s. The page record is 32
+//!   bytes (DragonFly: 128) because links and owners are 32-bit indices.
+//! * **Chains live in entries** (DragonFly's `vm_map_backing`): an object
+//!   does not point at its backing object. Each link carries its own offset
+//!   of the entry start, so a fault computes the page index at any depth
+//!   with one add, and clipping shifts all links alike.
+//! * **Lazy copy.** Fork marks copy entries `NEEDS_COPY` in parent and
+//!   child and write-protects the parent; the first write pushes a front
+//!   object (`vm_map_entry_shadow`), or reuses the front if no other chain
+//!   holds it. Private anonymous memory gets its object at the first fault.
+//! * **Bounded depth.** Two mechanisms, both at the points where chains
+//!   change: a *collapse* moves pages up when a deeper private object is
+//!   held by this chain only (checked on every fault that walks a chain of
+//!   two or more); and when a push would exceed `max_chain_depth`
+//!   (default 5, as DragonFly) the two front links are first *merged* into
+//!   one private copy of what the entry sees through them. Chains only
+//!   grow by pushes, so no sequence of forks and exits exceeds the bound;
+//!   `check_invariants` asserts it. The merge copies pages, trading memory
+//!   for depth; it only runs when siblings still share every link.
+//! * **Where a zero page goes.** A write zero-fills in the front object; a
+//!   read zero-fills in the deepest object, which owns the contents for
+//!   every chain through it, so reads never create private copies.
+//! * **Shared memory stays a base.** Only private anonymous objects sit
+//!   above another link. Sharing a copy-on-write entry at fork first folds
+//!   its chain into one object (copying), which is then marked `SHARED`.
+//!   A copy-inherited entry whose object is shared elsewhere (and a
+//!   private mapping of a shared-memory object) sees other sharers' writes
+//!   to pages it has not written itself, as in BSD.
+//! * **Emulated reference and modified bits.** A page is entered writable
+//!   only on a write or when already dirty, so the first write to a clean
+//!   page faults and sets `DIRTY`; clearing the reference bit unmaps the
+//!   page everywhere. A pmap with hardware bits opts out
+//!   (`Pmap::tracks_ref_mod`).
+//! * **Wiring** follows visibility: each page of a wired entry holds one
+//!   wiring of the page visible at its address; a copy-on-write copy or a
+//!   chain merge moves the wiring to the new page. Wiring is not inherited.
+//! * **Reserve.** Faults allocate with `AllocClass::Normal` and fail with
+//!   `OutOfMemory` at `reserved_pages` free pages; the pageout path (next
+//!   issue) allocates with `AllocClass::System`.
+//! * **Room for pageout and swap.** Pages sit on active/inactive queues
+//!   with activity counts; objects carry a `PagerKind` (zero-fill or device
+//!   today); `FaultOutcome` is non-exhaustive for the coming "wait for
+//!   page-in" case and `VmError::Io` is reserved for pager failures.
+//! * **`MADV_FREE`/`MADV_DONTNEED`** follow BSD: DONTNEED unmaps and
+//!   deactivates, keeping contents; FREE discards private anonymous pages of
+//!   the front object, after which a page reads as what lies below it.
+//! * **Deviations.** `msync` has nothing to write back yet (no object kind
+//!   has a store) and only honours `INVALIDATE`. Shared-memory truncation
+//!   refuses to drop wired pages (`Busy`) rather than unwiring them.
+
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod backing;
+pub mod counters;
+pub mod error;
+pub mod fault;
+pub mod map;
+pub mod object;
+pub mod page;
+pub mod pmap;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
+pub mod types;
+pub mod vm;
+
+pub use counters::Uvmexp;
+pub use error::VmError;
+pub use fault::{FaultKind, FaultMapping, FaultOutcome};
+pub use pmap::{Pmap, PmapError};
+pub use types::*;
+pub use vm::{
+    HandleEntry, MapFlags, MapSource, MmapArgs, MsyncFlags, Vm, VmConfig, VmSpace, MINCORE_INCORE,
+    MINCORE_MODIFIED, MINCORE_REFERENCED,
+};

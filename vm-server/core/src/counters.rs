@@ -1,0 +1,76 @@
+//! Event counters in the style of UVM's `uvmexp`: page populations are read from the pool, events are counted here.
+//!
+//! Owned by the single-threaded `Vm` and bumped in place; `Vm::stats`
+//! returns a snapshot with the page counts filled in.
+
+/// A snapshot of VM statistics (`struct uvmexp`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Uvmexp {
+    /// Bytes per page.
+    pub pagesize: u64,
+    /// Frames in the pool.
+    pub npages: u32,
+    pub free: u32,
+    pub active: u32,
+    pub inactive: u32,
+    pub wired: u32,
+    /// Frames of physical objects.
+    pub unmanaged: u32,
+    /// Free pages only the pageout path may take.
+    pub reserve_pagedaemon: u32,
+
+    /// Faults taken (every call of `fault`, successful or not).
+    pub faults: u64,
+    /// Pages zero-filled by faults (not counting fault-around).
+    pub flt_zero: u64,
+    /// Copy-on-write copies made by faults.
+    pub flt_cow: u64,
+    /// Lower-chain pages mapped read-only (`flt_anon`-like sharing).
+    pub flt_share: u64,
+    /// Faults satisfied by a resident page of the front object.
+    pub flt_resident: u64,
+    /// Write faults that only set the emulated modified bit.
+    pub flt_modify: u64,
+    /// Pages entered by fault-around, resident or zero-filled.
+    pub flt_prefault: u64,
+    /// Fault-around pages that were zero-filled.
+    pub flt_prefault_zero: u64,
+    /// Faults refused: no mapping.
+    pub flt_nomap: u64,
+    /// Faults refused: protection.
+    pub flt_prot: u64,
+    /// Faults that found no free page.
+    pub flt_noram: u64,
+    /// Pages wired by `fault_wire`.
+    pub wire_faults: u64,
+
+    /// Front objects pushed on a chain (`vm_map_entry_shadow`).
+    pub shadows: u64,
+    /// Chain links removed by moving pages up (`vm_object_collapse`).
+    pub collapses: u64,
+    /// Pages moved by collapses.
+    pub collapse_pages: u64,
+    /// Chain links removed by copying to bound depth.
+    pub chain_merges: u64,
+    /// Pages copied by those merges.
+    pub chain_merge_pages: u64,
+    /// Pages freed by termination, truncation and `MADV_FREE`.
+    pub pages_freed: u64,
+
+    pub forks: u64,
+    pub fork_shared_entries: u64,
+    pub fork_copied_entries: u64,
+    pub exits: u64,
+    pub mmaps: u64,
+    pub munmaps: u64,
+    pub mprotects: u64,
+    pub madvises: u64,
+    /// Emulated reference/modified bit clears.
+    pub ref_clears: u64,
+    pub mod_clears: u64,
+
+    /// Live objects, spaces and map entries.
+    pub objects: u32,
+    pub spaces: u32,
+    pub map_entries: u64,
+}

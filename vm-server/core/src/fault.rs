@@ -1,0 +1,375 @@
+//! Fault resolution (`vm_fault`): find or make the page for (space, address, access), enter it with the right rights, fault around it; and `vm_fault_wire` for mlock.
+//!
+//! Locking: runs inside the single-threaded `Vm`; a fault completes (or
+//! fails) before the next request is looked at, so no page is ever busy
+//! across calls today. The swap issue adds a "wait for I/O" outcome.
+//!
+//! The rights a page is entered with implement the emulated modified bit:
+//! a page is entered writable only when the access is a write or the page is
+//! already dirty, so the first write to a clean page always faults
+//! (`FaultKind::Modify`) and marks it dirty.
+
+use crate::backing::transfer_wiring;
+use crate::backing::BackingChain;
+use crate::error::VmError;
+use crate::map::VmMapEntry;
+use crate::object::ObjectKind;
+use crate::page::{AllocClass, PageFlags};
+use crate::pmap::Pmap;
+use crate::types::{Access, Advice, FrameNumber, Prot, SpaceId, PAGE_SIZE};
+use crate::vm::{Res, Vm};
+
+/// How a fault found its page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FaultKind {
+    /// A new zero page.
+    ZeroFill,
+    /// The page lower in the chain was copied into the front object.
+    CowCopy,
+    /// A page lower in the chain (or a needs-copy front) entered read-only.
+    ReadOnlyShare,
+    /// A resident page of the front object, not mapped before.
+    Resident,
+    /// A write to a mapped clean page: only the modified bit was emulated.
+    Modify,
+}
+
+/// What one fault mapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultMapping {
+    /// The page-aligned address mapped.
+    pub va: u64,
+    pub frame: FrameNumber,
+    /// Rights it was entered with (possibly fewer than the entry allows).
+    pub prot: Prot,
+    pub kind: FaultKind,
+    /// Neighbouring pages entered by fault-around.
+    pub prefaulted: u32,
+}
+
+/// The result of a fault that did not fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FaultOutcome {
+    /// The page is mapped; reply to the faulting thread. The swap issue
+    /// adds a variant for "page-in started, reply later".
+    Mapped(FaultMapping),
+}
+
+impl FaultOutcome {
+    /// The mapping made, if the fault completed.
+    pub fn mapping(&self) -> Option<&FaultMapping> {
+        match self {
+            FaultOutcome::Mapped(m) => Some(m),
+        }
+    }
+}
+
+impl Vm {
+    /// Resolve a fault by `space` at `va` (`vm_fault`): look the address up,
+    /// walk the backing chain, zero-fill, copy on write or share read-only,
+    /// enter the page through `pmap` and fault around it.
+    /// The caller is the server loop; the faulting thread waits for the reply.
+    pub fn fault<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        va: u64,
+        access: Access,
+        pmap: &mut P,
+    ) -> Result<FaultOutcome, VmError> {
+        self.res.stats.faults += 1;
+        let r = self.fault_inner(space, va, access, pmap, true);
+        match r {
+            Err(VmError::NoMapping) => self.res.stats.flt_nomap += 1,
+            Err(VmError::Protection) => self.res.stats.flt_prot += 1,
+            Err(VmError::OutOfMemory) => self.res.stats.flt_noram += 1,
+            _ => {}
+        }
+        r.map(FaultOutcome::Mapped)
+    }
+
+    pub(crate) fn fault_inner<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        va: u64,
+        access: Access,
+        pmap: &mut P,
+        around: bool,
+    ) -> Result<FaultMapping, VmError> {
+        let (res, spaces) = (&mut self.res, &mut self.spaces);
+        let sp = spaces.get_mut(&space.0).ok_or(VmError::BadSpace)?;
+        let va = crate::types::trunc_page(va);
+        let entry = sp.map.lookup_mut(va).ok_or(VmError::NoMapping)?;
+        let mut m = res.fault_page(space, entry, va, access, pmap)?;
+        if around && res.config.prefault_ahead + res.config.prefault_behind > 0 {
+            m.prefaulted = res.prefault(space, entry, va, access, m.kind, pmap);
+        }
+        Ok(m)
+    }
+}
+
+impl Res {
+    /// The fault proper on one page of `entry` (`vm_fault` minus
+    /// fault-around). The caller holds the entry of `space` containing `va`.
+    pub(crate) fn fault_page<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        entry: &mut VmMapEntry,
+        va: u64,
+        access: Access,
+        pmap: &mut P,
+    ) -> Result<FaultMapping, VmError> {
+        if !entry.prot.contains(access.required()) {
+            return Err(VmError::Protection);
+        }
+        let write = access == Access::Write;
+        // vm_map_lookup's part: make the object, break needs-copy on write.
+        if entry.chain.is_empty() {
+            let obj = self.objects.allocate(ObjectKind::Anonymous, entry.npages());
+            entry.chain = BackingChain::single(obj, 0);
+        }
+        if write && entry.needs_copy() {
+            self.shadow_entry(space, entry, pmap)?;
+        } else if entry.chain.len() > 1 {
+            self.collapse_chain(entry);
+        }
+        let rel = entry.rel(va);
+        let found = entry.chain.lookup(&self.objects, rel)?;
+        let own_front = !entry.needs_copy();
+        let mut readonly = entry.prot;
+        readonly.remove(Prot::WRITE);
+        let (frame, prot, kind) = match found {
+            Some((0, f)) if own_front => {
+                let dirty = self.pool.page(f).is_dirty();
+                if write {
+                    let kind = if pmap.is_mapped(space, va) {
+                        self.stats.flt_modify += 1;
+                        FaultKind::Modify
+                    } else {
+                        self.stats.flt_resident += 1;
+                        FaultKind::Resident
+                    };
+                    self.pool.set_flags(f, PageFlags::DIRTY);
+                    (f, entry.prot, kind)
+                } else {
+                    self.stats.flt_resident += 1;
+                    (
+                        f,
+                        if dirty { entry.prot } else { readonly },
+                        FaultKind::Resident,
+                    )
+                }
+            }
+            Some((_, src)) if write => {
+                // Copy on write into the front (needs-copy is broken above).
+                let front = entry.chain.links()[0];
+                let pindex = front.pindex(rel);
+                let dst = self.pool.alloc(front.object, pindex, AllocClass::Normal)?;
+                self.pool.hold(src);
+                pmap.copy_page(src, dst);
+                self.pool.unhold(src);
+                self.objects.insert_page(front.object, pindex, dst);
+                self.pool.validate(dst, PageFlags::DIRTY);
+                if entry.is_wired() {
+                    transfer_wiring(&mut self.pool, Some(src), dst);
+                }
+                self.stats.flt_cow += 1;
+                (dst, entry.prot, FaultKind::CowCopy)
+            }
+            Some((_, f)) => {
+                self.stats.flt_share += 1;
+                (f, readonly, FaultKind::ReadOnlyShare)
+            }
+            None => {
+                let (f, prot) = self.zero_fill(entry, rel, write, pmap)?;
+                self.stats.flt_zero += 1;
+                (f, prot, FaultKind::ZeroFill)
+            }
+        };
+        self.pool.set_flags(frame, PageFlags::REFERENCED);
+        self.pool.activate(frame);
+        pmap.enter(space, va, frame, prot)
+            .map_err(|_| VmError::OutOfMemory)?;
+        Ok(FaultMapping {
+            va,
+            frame,
+            prot,
+            kind,
+            prefaulted: 0,
+        })
+    }
+
+    /// Make a zero page for entry-relative page `rel`, seen by no link.
+    /// A write puts it in the front object; a read puts it in the deepest
+    /// object, which owns the contents for every chain that reaches it
+    /// (so a read never forks a private copy of "nothing"). Returns the
+    /// page and the rights to enter it with. The caller holds the entry.
+    fn zero_fill<P: Pmap + ?Sized>(
+        &mut self,
+        entry: &mut VmMapEntry,
+        rel: u64,
+        write: bool,
+        pmap: &mut P,
+    ) -> Result<(FrameNumber, Prot), VmError> {
+        let depth = if write { 0 } else { entry.chain.len() - 1 };
+        let link = entry.chain.links()[depth];
+        let pindex = link.pindex(rel);
+        let f = self.pool.alloc(link.object, pindex, AllocClass::Normal)?;
+        pmap.zero_page(f);
+        self.objects.insert_page(link.object, pindex, f);
+        self.pool.validate(
+            f,
+            if write {
+                PageFlags::DIRTY
+            } else {
+                PageFlags::empty()
+            },
+        );
+        if entry.is_wired() {
+            transfer_wiring(&mut self.pool, None, f);
+        }
+        let mut prot = entry.prot;
+        if !(write && depth == 0 && !entry.needs_copy()) {
+            prot.remove(Prot::WRITE);
+        }
+        Ok((f, prot))
+    }
+
+    /// Fault-around (`vm_prefault`): enter up to `prefault_ahead` pages after
+    /// and `prefault_behind` before `va` that are unmapped and either
+    /// resident in the chain or, after a zero-fill fault, cheap to
+    /// zero-fill. Advice steers it: Random disables it, Sequential looks
+    /// only ahead, twice as far. Never dips below `prefault_min_free` free
+    /// pages; stops at the first pmap failure. Returns the pages entered.
+    /// The caller holds the entry of `space` containing `va`.
+    pub(crate) fn prefault<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        entry: &mut VmMapEntry,
+        va: u64,
+        access: Access,
+        kind: FaultKind,
+        pmap: &mut P,
+    ) -> u32 {
+        let (behind, ahead) = match entry.advice {
+            Advice::Random => return 0,
+            Advice::Sequential => (0, self.config.prefault_ahead * 2),
+            _ => (self.config.prefault_behind, self.config.prefault_ahead),
+        };
+        let zero_ok =
+            kind == FaultKind::ZeroFill && self.config.prefault_zero_fill && !entry.is_wired();
+        let write = access == Access::Write;
+        let mut readonly = entry.prot;
+        readonly.remove(Prot::WRITE);
+        let mut count = 0;
+        let forward = (1..=ahead as u64).map_while(|d| va.checked_add(d * PAGE_SIZE));
+        let backward = (1..=behind as u64).map_while(|d| va.checked_sub(d * PAGE_SIZE));
+        for (dir, cva) in forward
+            .map(|v| (true, v))
+            .chain(backward.map(|v| (false, v)))
+        {
+            if cva < entry.start || cva >= entry.end {
+                if dir {
+                    continue;
+                }
+                break;
+            }
+            if pmap.is_mapped(space, cva) {
+                continue;
+            }
+            let rel = entry.rel(cva);
+            let (frame, prot) = match entry.chain.lookup(&self.objects, rel) {
+                Err(_) => continue,
+                Ok(Some((0, f))) if !entry.needs_copy() => (
+                    f,
+                    if self.pool.page(f).is_dirty() {
+                        entry.prot
+                    } else {
+                        readonly
+                    },
+                ),
+                Ok(Some((_, f))) => (f, readonly),
+                Ok(None) => {
+                    if !zero_ok || self.pool.free_count() <= self.config.prefault_min_free {
+                        continue;
+                    }
+                    match self.zero_fill(entry, rel, write, pmap) {
+                        Ok(x) => {
+                            self.stats.flt_prefault_zero += 1;
+                            x
+                        }
+                        Err(_) => break,
+                    }
+                }
+            };
+            if pmap.enter(space, cva, frame, prot).is_err() {
+                break;
+            }
+            count += 1;
+        }
+        self.stats.flt_prefault += count as u64;
+        count
+    }
+}
+
+impl Vm {
+    /// Fault in every page of `[start, end)` of `space` ahead of wiring it
+    /// (`vm_fault_wire`'s fault loop): writable entries are faulted for
+    /// write so a private page is copied now, not under the wiring. Wires
+    /// nothing itself; on failure the pages faulted so far simply stay
+    /// resident. The caller has checked that the range is mapped and its
+    /// entries are not yet wired.
+    pub(crate) fn fault_wire<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        start: u64,
+        end: u64,
+        pmap: &mut P,
+    ) -> Result<(), VmError> {
+        let mut va = start;
+        while va < end {
+            let e = self.spaces[&space.0].map.lookup(va).expect("range mapped");
+            let access = if e.prot.contains(Prot::WRITE) {
+                Access::Write
+            } else if e.prot.contains(Prot::READ) {
+                Access::Read
+            } else {
+                Access::Execute
+            };
+            let r = if e.prot.is_empty() {
+                // No access allowed: still make the page resident.
+                self.make_resident(space, va, pmap)
+            } else {
+                self.fault_inner(space, va, access, pmap, false).map(|_| ())
+            };
+            r?;
+            self.res.stats.wire_faults += 1;
+            va += PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    /// Make the page at `va` resident without mapping it (for wiring an
+    /// entry with no access). The caller holds the entry containing `va`.
+    fn make_resident<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        va: u64,
+        pmap: &mut P,
+    ) -> Result<(), VmError> {
+        let (res, spaces) = (&mut self.res, &mut self.spaces);
+        let entry = spaces
+            .get_mut(&space.0)
+            .and_then(|s| s.map.lookup_mut(va))
+            .ok_or(VmError::NoMapping)?;
+        if entry.chain.is_empty() {
+            let obj = res.objects.allocate(ObjectKind::Anonymous, entry.npages());
+            entry.chain = BackingChain::single(obj, 0);
+        }
+        let rel = entry.rel(va);
+        if entry.chain.lookup(&res.objects, rel)?.is_none() {
+            res.zero_fill(entry, rel, false, pmap)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,250 @@
+//! VM objects (`vm_object`): anonymous, shared-memory and physical memory objects, their resident pages, reference counts and termination.
+//!
+//! Locking: the table belongs to the single-threaded `Vm`; the `&mut`
+//! borrow is the lock. Objects do not point at their backing objects: as in
+//! DragonFly since `vm_map_backing`, the chain lives in each map entry
+//! (see `backing.rs`), so an object is just pages plus a pager.
+
+use crate::page::PagePool;
+use crate::types::{FrameNumber, ObjectId};
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use bitflags::bitflags;
+
+/// What an object's pages are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// Zero-fill memory (`OBJT_DEFAULT`, later `OBJT_SWAP`).
+    Anonymous,
+    /// A client-created, sizable, nameable object; pages zero-fill like
+    /// anonymous memory but the object is always mapped shared (and may be
+    /// mapped privately under a copy-on-write front).
+    SharedMemory,
+    /// A fixed run of frames starting at `base` (`OBJT_DEVICE`): always
+    /// resident, never paged, pages are unmanaged.
+    Physical { base: FrameNumber },
+}
+
+/// Where an object's non-resident pages come from (`pgo_*`). Today only
+/// zero-fill exists; the swap issue adds a swap pager here, and the fault
+/// path asks it before zero-filling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PagerKind {
+    /// Non-resident pages are zero.
+    ZeroFill,
+    /// The pages are the fixed frames of a physical object.
+    Device,
+}
+
+bitflags! {
+    /// Object state bits (`OBJ_*`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct ObjectFlags: u8 {
+        /// Anonymous memory that is mapped shared: its pages may change under
+        /// any chain that holds it, so it is never collapsed or flattened
+        /// and may only be the last link of a chain.
+        const SHARED = 1 << 0;
+    }
+}
+
+/// One VM object.
+#[derive(Debug)]
+pub struct VmObject {
+    kind: ObjectKind,
+    pager: PagerKind,
+    flags: ObjectFlags,
+    /// Size in pages. Enforced for shared-memory and physical objects;
+    /// anonymous objects are sized to the entry that made them and grow
+    /// implicitly (pages beyond are simply never reached).
+    size: u64,
+    ref_count: u32,
+    /// Resident pages by page index: O(log n) lookup (DragonFly's RB tree).
+    pages: BTreeMap<u64, FrameNumber>,
+}
+
+impl VmObject {
+    pub fn kind(&self) -> ObjectKind {
+        self.kind
+    }
+    pub fn pager(&self) -> PagerKind {
+        self.pager
+    }
+    pub fn flags(&self) -> ObjectFlags {
+        self.flags
+    }
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    pub fn ref_count(&self) -> u32 {
+        self.ref_count
+    }
+    /// Number of resident pages (for physical objects: all of them).
+    pub fn resident_count(&self) -> u64 {
+        match self.kind {
+            ObjectKind::Physical { .. } => self.size,
+            _ => self.pages.len() as u64,
+        }
+    }
+    /// True for anonymous memory that only copy-on-write chains see, the
+    /// only kind collapse may move pages into or out of.
+    pub fn is_private_anon(&self) -> bool {
+        self.kind == ObjectKind::Anonymous && !self.flags.contains(ObjectFlags::SHARED)
+    }
+    /// True when the object limits faults to its size.
+    pub fn bounded(&self) -> bool {
+        self.kind != ObjectKind::Anonymous
+    }
+    /// The resident page at `pindex` (`vm_page_lookup`).
+    #[inline]
+    pub fn lookup(&self, pindex: u64) -> Option<FrameNumber> {
+        match self.kind {
+            ObjectKind::Physical { base } => {
+                (pindex < self.size).then(|| FrameNumber(base.0 + pindex as u32))
+            }
+            _ => self.pages.get(&pindex).copied(),
+        }
+    }
+    /// Resident pages with index in `[lo, hi)`, in index order.
+    pub fn pages_in(&self, lo: u64, hi: u64) -> impl Iterator<Item = (u64, FrameNumber)> + '_ {
+        self.pages.range(lo..hi).map(|(&i, &f)| (i, f))
+    }
+}
+
+/// The object table (a slab indexed by `ObjectId`). Owned by the
+/// single-threaded `Vm`.
+#[derive(Default)]
+pub struct ObjectTable {
+    slots: Vec<Option<VmObject>>,
+    free_slots: Vec<u32>,
+    live: u32,
+}
+
+impl ObjectTable {
+    /// Number of live objects.
+    pub fn live(&self) -> u32 {
+        self.live
+    }
+
+    /// Create an object with one reference (`vm_object_allocate`).
+    pub fn allocate(&mut self, kind: ObjectKind, size: u64) -> ObjectId {
+        let pager = match kind {
+            ObjectKind::Physical { .. } => PagerKind::Device,
+            _ => PagerKind::ZeroFill,
+        };
+        let obj = VmObject {
+            kind,
+            pager,
+            flags: ObjectFlags::empty(),
+            size,
+            ref_count: 1,
+            pages: BTreeMap::new(),
+        };
+        self.live += 1;
+        match self.free_slots.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(obj);
+                ObjectId(i)
+            }
+            None => {
+                self.slots.push(Some(obj));
+                ObjectId(self.slots.len() as u32 - 1)
+            }
+        }
+    }
+
+    /// The object `id`. The caller holds a reference to it.
+    #[inline]
+    pub fn get(&self, id: ObjectId) -> &VmObject {
+        self.slots[id.0 as usize].as_ref().expect("dead object")
+    }
+
+    fn get_mut(&mut self, id: ObjectId) -> &mut VmObject {
+        self.slots[id.0 as usize].as_mut().expect("dead object")
+    }
+
+    /// True when `id` names a live object (for checks on untrusted ids).
+    pub fn is_live(&self, id: ObjectId) -> bool {
+        self.slots.get(id.0 as usize).is_some_and(|s| s.is_some())
+    }
+
+    /// Iterate over live objects.
+    pub fn iter(&self) -> impl Iterator<Item = (ObjectId, &VmObject)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|o| (ObjectId(i as u32), o)))
+    }
+
+    /// Add a reference (`vm_object_reference`). The caller holds one.
+    pub fn reference(&mut self, id: ObjectId) {
+        self.get_mut(id).ref_count += 1;
+    }
+
+    /// Drop a reference; the last one terminates the object and frees its
+    /// pages (`vm_object_deallocate` + `vm_object_terminate`). The caller
+    /// holds the reference and has removed every mapping that reaches the
+    /// object only through it. Returns the pages freed.
+    pub fn deallocate(&mut self, id: ObjectId, pool: &mut PagePool) -> u64 {
+        let obj = self.get_mut(id);
+        obj.ref_count -= 1;
+        if obj.ref_count > 0 {
+            return 0;
+        }
+        let obj = self.slots[id.0 as usize].take().expect("dead object");
+        self.live -= 1;
+        self.free_slots.push(id.0);
+        match obj.kind {
+            ObjectKind::Physical { base } => {
+                for i in 0..obj.size {
+                    pool.release_unmanaged(FrameNumber(base.0 + i as u32));
+                }
+                0
+            }
+            _ => {
+                let n = obj.pages.len() as u64;
+                for (_, f) in obj.pages {
+                    pool.free(f);
+                }
+                n
+            }
+        }
+    }
+
+    pub fn set_flags(&mut self, id: ObjectId, flags: ObjectFlags) {
+        self.get_mut(id).flags.insert(flags);
+    }
+
+    pub fn set_size(&mut self, id: ObjectId, size: u64) {
+        self.get_mut(id).size = size;
+    }
+
+    /// Enter a page into the object (`vm_page_insert`). The caller owns the
+    /// frame (fresh from the pool or renamed) and the index is free.
+    pub fn insert_page(&mut self, id: ObjectId, pindex: u64, f: FrameNumber) {
+        let old = self.get_mut(id).pages.insert(pindex, f);
+        debug_assert!(old.is_none(), "page index already resident");
+    }
+
+    /// Remove the page at `pindex` from the object (`vm_page_remove`) and
+    /// return it; the caller frees or renames it.
+    pub fn remove_page(&mut self, id: ObjectId, pindex: u64) -> Option<FrameNumber> {
+        self.get_mut(id).pages.remove(&pindex)
+    }
+
+    /// Remove and return every page at index `>= from` (truncation).
+    pub fn split_off_pages(&mut self, id: ObjectId, from: u64) -> BTreeMap<u64, FrameNumber> {
+        self.get_mut(id).pages.split_off(&from)
+    }
+}
+
+/// Make a page's frame owned by `object` at `pindex` in both tables.
+pub(crate) fn adopt(
+    objects: &mut ObjectTable,
+    pool: &mut PagePool,
+    f: FrameNumber,
+    object: ObjectId,
+    pindex: u64,
+) {
+    pool.rename(f, object, pindex);
+    objects.insert_page(object, pindex, f);
+}

@@ -1,0 +1,532 @@
+//! Physical page records (`vm_page`): the frame pool indexed by frame number, page queues, wiring, holding and the free-page reserve.
+//!
+//! Locking: the pool belongs to the single-threaded `Vm`; no page record is
+//! shared with anything else, so the `&mut` borrow is the only lock.
+//!
+//! A record is 32 bytes (DragonFly's `vm_page` is 128): the owner is a 32-bit
+//! object index, the queue links are 32-bit frame numbers instead of
+//! pointers, and the counters are as narrow as their limits allow.
+
+use crate::error::VmError;
+use crate::types::{FrameNumber, ObjectId};
+use bitflags::bitflags;
+
+/// "No frame" in the intrusive queue links, and "no object" as owner.
+const NIL: u32 = u32::MAX;
+
+bitflags! {
+    /// Page state bits (`PG_*`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct PageFlags: u8 {
+        /// Contents are being produced (zero-fill, copy, later page-in);
+        /// nobody else may map or free the page meanwhile.
+        const BUSY = 1 << 0;
+        /// Contents are valid.
+        const VALID = 1 << 1;
+        /// Modified since last clean (emulated modify bit).
+        const DIRTY = 1 << 2;
+        /// Referenced since last cleared (emulated reference bit).
+        const REFERENCED = 1 << 3;
+        /// Belongs to a physical object: never queued, never paged, never
+        /// freed while the object lives (`PG_FICTITIOUS`/`PG_UNMANAGED`).
+        const UNMANAGED = 1 << 4;
+    }
+}
+
+/// Which queue a page is on. Wired, held-only and unmanaged pages are on none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PageQueue {
+    None = 0,
+    Free = 1,
+    Active = 2,
+    Inactive = 3,
+}
+
+/// Who is asking for a page: normal faults may not dip into the reserve,
+/// the pageout path (next issue) may (`VM_ALLOC_NORMAL` vs `VM_ALLOC_SYSTEM`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AllocClass {
+    Normal,
+    System,
+}
+
+/// One frame's metadata. 32 bytes.
+#[derive(Clone, Debug)]
+pub struct VmPage {
+    pindex: u64,
+    object: u32,
+    next: u32,
+    prev: u32,
+    wire_count: u32,
+    hold_count: u16,
+    flags: PageFlags,
+    queue: PageQueue,
+    /// Activity count for the pageout scan (next issue); bumped on faults.
+    act_count: u8,
+}
+
+impl VmPage {
+    const fn free() -> Self {
+        VmPage {
+            pindex: 0,
+            object: NIL,
+            next: NIL,
+            prev: NIL,
+            wire_count: 0,
+            hold_count: 0,
+            flags: PageFlags::empty(),
+            queue: PageQueue::Free,
+            act_count: 0,
+        }
+    }
+    /// The owning object, if any.
+    pub fn object(&self) -> Option<ObjectId> {
+        (self.object != NIL).then_some(ObjectId(self.object))
+    }
+    /// Page index inside the owning object.
+    pub fn pindex(&self) -> u64 {
+        self.pindex
+    }
+    pub fn wire_count(&self) -> u32 {
+        self.wire_count
+    }
+    pub fn hold_count(&self) -> u16 {
+        self.hold_count
+    }
+    pub fn flags(&self) -> PageFlags {
+        self.flags
+    }
+    pub fn queue(&self) -> PageQueue {
+        self.queue
+    }
+    pub fn act_count(&self) -> u8 {
+        self.act_count
+    }
+    pub fn is_dirty(&self) -> bool {
+        self.flags.contains(PageFlags::DIRTY)
+    }
+    pub fn is_unmanaged(&self) -> bool {
+        self.flags.contains(PageFlags::UNMANAGED)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct QueueHead {
+    head: u32,
+    tail: u32,
+    count: u32,
+}
+
+const EMPTY_QUEUE: QueueHead = QueueHead {
+    head: NIL,
+    tail: NIL,
+    count: 0,
+};
+
+/// The frame pool: every frame the server owns, its queues and reserve.
+/// Owned by the single-threaded `Vm`.
+pub struct PagePool {
+    pages: alloc::vec::Vec<VmPage>,
+    /// Indexed by `PageQueue as usize`; slot 0 (None) keeps only a count.
+    queues: [QueueHead; 4],
+    wired: u32,
+    unmanaged: u32,
+    reserved: u32,
+}
+
+impl PagePool {
+    /// A pool of `frame_count` free frames, `reserved` of which only
+    /// `AllocClass::System` may take.
+    pub fn new(frame_count: u32, reserved: u32) -> Self {
+        let mut pool = PagePool {
+            pages: alloc::vec![VmPage::free(); frame_count as usize],
+            queues: [EMPTY_QUEUE; 4],
+            wired: 0,
+            unmanaged: 0,
+            reserved,
+        };
+        for f in 0..frame_count {
+            pool.link(f, PageQueue::Free);
+        }
+        pool
+    }
+
+    /// Number of frames in the pool.
+    pub fn len(&self) -> u32 {
+        self.pages.len() as u32
+    }
+    pub fn is_empty(&self) -> bool {
+        self.pages.is_empty()
+    }
+    pub fn page(&self, f: FrameNumber) -> &VmPage {
+        &self.pages[f.index()]
+    }
+    pub fn free_count(&self) -> u32 {
+        self.queues[PageQueue::Free as usize].count
+    }
+    pub fn active_count(&self) -> u32 {
+        self.queues[PageQueue::Active as usize].count
+    }
+    pub fn inactive_count(&self) -> u32 {
+        self.queues[PageQueue::Inactive as usize].count
+    }
+    /// Managed pages with a non-zero wire count.
+    pub fn wired_count(&self) -> u32 {
+        self.wired
+    }
+    pub fn unmanaged_count(&self) -> u32 {
+        self.unmanaged
+    }
+    /// Managed pages on no queue and unwired: held or busy in transit.
+    pub fn unqueued_count(&self) -> u32 {
+        self.queues[PageQueue::None as usize].count
+    }
+    pub fn reserved(&self) -> u32 {
+        self.reserved
+    }
+    /// Pages a normal allocation may still take.
+    pub fn available(&self) -> u32 {
+        self.free_count().saturating_sub(self.reserved)
+    }
+
+    /// Put an unlinked page on queue `q`; `None` only counts it.
+    fn link(&mut self, f: u32, q: PageQueue) {
+        let qi = q as usize;
+        self.queues[qi].count += 1;
+        self.pages[f as usize].queue = q;
+        if q == PageQueue::None {
+            return;
+        }
+        let tail = self.queues[qi].tail;
+        {
+            let p = &mut self.pages[f as usize];
+            p.prev = tail;
+            p.next = NIL;
+        }
+        if tail == NIL {
+            self.queues[qi].head = f;
+        } else {
+            self.pages[tail as usize].next = f;
+        }
+        self.queues[qi].tail = f;
+    }
+
+    /// Take `f` off whatever queue (or the unqueued count) it is on.
+    fn unlink(&mut self, f: u32) {
+        let q = self.pages[f as usize].queue;
+        let qi = q as usize;
+        self.queues[qi].count -= 1;
+        if q != PageQueue::None {
+            let (prev, next) = {
+                let p = &self.pages[f as usize];
+                (p.prev, p.next)
+            };
+            if prev == NIL {
+                self.queues[qi].head = next;
+            } else {
+                self.pages[prev as usize].next = next;
+            }
+            if next == NIL {
+                self.queues[qi].tail = prev;
+            } else {
+                self.pages[next as usize].prev = prev;
+            }
+            let p = &mut self.pages[f as usize];
+            p.prev = NIL;
+            p.next = NIL;
+        }
+        self.pages[f as usize].queue = PageQueue::None;
+    }
+
+    /// Move a managed, unwired page to queue `q`.
+    fn requeue(&mut self, f: u32, q: PageQueue) {
+        if self.pages[f as usize].queue == q {
+            return;
+        }
+        self.unlink(f);
+        self.link(f, q);
+    }
+
+    /// Take a free frame for `object` at `pindex`, busy and invalid; it is
+    /// on no queue until the caller activates it (`vm_page_alloc`).
+    pub fn alloc(
+        &mut self,
+        object: ObjectId,
+        pindex: u64,
+        class: AllocClass,
+    ) -> Result<FrameNumber, VmError> {
+        let free = self.free_count();
+        let limit = match class {
+            AllocClass::Normal => self.reserved,
+            AllocClass::System => 0,
+        };
+        if free <= limit {
+            return Err(VmError::OutOfMemory);
+        }
+        let f = self.queues[PageQueue::Free as usize].head;
+        self.unlink(f);
+        self.link(f, PageQueue::None);
+        let p = &mut self.pages[f as usize];
+        p.object = object.0;
+        p.pindex = pindex;
+        p.flags = PageFlags::BUSY;
+        p.act_count = 0;
+        Ok(FrameNumber(f))
+    }
+
+    /// Claim a specific free frame for a physical object. Fails with `Busy`
+    /// if it is in use.
+    pub fn claim_unmanaged(
+        &mut self,
+        f: FrameNumber,
+        object: ObjectId,
+        pindex: u64,
+    ) -> Result<(), VmError> {
+        if self.pages[f.index()].queue != PageQueue::Free {
+            return Err(VmError::Busy);
+        }
+        self.unlink(f.0);
+        self.unmanaged += 1;
+        let p = &mut self.pages[f.index()];
+        p.object = object.0;
+        p.pindex = pindex;
+        p.flags = PageFlags::UNMANAGED | PageFlags::VALID;
+        Ok(())
+    }
+
+    /// Return an unmanaged frame to the free queue.
+    /// The caller has removed every mapping of it.
+    pub fn release_unmanaged(&mut self, f: FrameNumber) {
+        debug_assert!(self.pages[f.index()].is_unmanaged());
+        self.unmanaged -= 1;
+        self.pages[f.index()] = VmPage::free();
+        self.link(f.0, PageQueue::Free);
+    }
+
+    /// Free a managed page (`vm_page_free`). The caller has removed it from
+    /// its object and every mapping of it; it is neither wired nor held.
+    pub fn free(&mut self, f: FrameNumber) {
+        let p = &self.pages[f.index()];
+        debug_assert!(!p.is_unmanaged());
+        debug_assert_eq!(p.wire_count, 0, "freeing a wired page");
+        debug_assert_eq!(p.hold_count, 0, "freeing a held page");
+        self.unlink(f.0);
+        self.pages[f.index()] = VmPage::free();
+        self.link(f.0, PageQueue::Free);
+    }
+
+    /// Finish producing a page: clear busy, set valid plus `extra`, and put it
+    /// on the active queue unless wired (`vm_page_wakeup` + activate).
+    pub fn validate(&mut self, f: FrameNumber, extra: PageFlags) {
+        let p = &mut self.pages[f.index()];
+        p.flags.remove(PageFlags::BUSY);
+        p.flags.insert(PageFlags::VALID | extra);
+        self.activate(f);
+    }
+
+    /// Move a managed, unwired page to the tail of the active queue and
+    /// bump its activity (`vm_page_activate`).
+    pub fn activate(&mut self, f: FrameNumber) {
+        let p = &mut self.pages[f.index()];
+        if p.is_unmanaged() || p.wire_count > 0 || p.flags.contains(PageFlags::BUSY) {
+            return;
+        }
+        p.act_count = p.act_count.saturating_add(1);
+        self.requeue(f.0, PageQueue::Active);
+    }
+
+    /// Move a managed, unwired page to the inactive queue (`vm_page_deactivate`).
+    pub fn deactivate(&mut self, f: FrameNumber) {
+        let p = &mut self.pages[f.index()];
+        if p.is_unmanaged() || p.wire_count > 0 || p.flags.contains(PageFlags::BUSY) {
+            return;
+        }
+        p.act_count = 0;
+        self.requeue(f.0, PageQueue::Inactive);
+    }
+
+    /// Wire a page: it leaves the paging queues (`vm_page_wire`).
+    /// Unmanaged pages are always resident and ignore wiring.
+    pub fn wire(&mut self, f: FrameNumber) {
+        let p = &mut self.pages[f.index()];
+        if p.is_unmanaged() {
+            return;
+        }
+        p.wire_count += 1;
+        if p.wire_count == 1 {
+            self.wired += 1;
+            self.unlink(f.0);
+        }
+    }
+
+    /// Drop one wiring; the last one puts the page back on the active queue.
+    /// The caller holds a wiring of `f`.
+    pub fn unwire(&mut self, f: FrameNumber) {
+        let p = &mut self.pages[f.index()];
+        if p.is_unmanaged() {
+            return;
+        }
+        debug_assert!(p.wire_count > 0);
+        p.wire_count -= 1;
+        if p.wire_count == 0 {
+            self.wired -= 1;
+            self.link(f.0, PageQueue::Active);
+        }
+    }
+
+    /// Hold a page so it is not freed while the caller reads it (`vm_page_hold`).
+    pub fn hold(&mut self, f: FrameNumber) {
+        self.pages[f.index()].hold_count += 1;
+    }
+
+    /// Release a hold. The caller holds `f`.
+    pub fn unhold(&mut self, f: FrameNumber) {
+        let p = &mut self.pages[f.index()];
+        debug_assert!(p.hold_count > 0);
+        p.hold_count -= 1;
+    }
+
+    pub fn set_flags(&mut self, f: FrameNumber, flags: PageFlags) {
+        self.pages[f.index()].flags.insert(flags);
+    }
+    pub fn clear_flags(&mut self, f: FrameNumber, flags: PageFlags) {
+        self.pages[f.index()].flags.remove(flags);
+    }
+
+    /// Give a page a new owner (`vm_page_rename`, used by collapse).
+    pub fn rename(&mut self, f: FrameNumber, object: ObjectId, pindex: u64) {
+        let p = &mut self.pages[f.index()];
+        p.object = object.0;
+        p.pindex = pindex;
+    }
+
+    /// Walk queue `q` from head to tail (for invariant checks and, next
+    /// issue, the pageout scan).
+    pub fn queue_iter(&self, q: PageQueue) -> impl Iterator<Item = FrameNumber> + '_ {
+        let mut cur = if q == PageQueue::None {
+            NIL
+        } else {
+            self.queues[q as usize].head
+        };
+        core::iter::from_fn(move || {
+            if cur == NIL {
+                return None;
+            }
+            let f = cur;
+            cur = self.pages[f as usize].next;
+            Some(FrameNumber(f))
+        })
+    }
+
+    /// Check queue links and counts against the page records.
+    /// Cost is O(pool size): tests call it, not the server loop.
+    pub fn check(&self) -> Result<(), alloc::string::String> {
+        use alloc::format;
+        let mut counts = [0u32; 4];
+        let mut wired = 0;
+        let mut unmanaged = 0;
+        for (i, p) in self.pages.iter().enumerate() {
+            if p.is_unmanaged() {
+                unmanaged += 1;
+                if p.queue != PageQueue::None {
+                    return Err(format!("unmanaged page {i} on a queue"));
+                }
+                continue;
+            }
+            if p.wire_count > 0 {
+                wired += 1;
+                if p.queue != PageQueue::None {
+                    return Err(format!("wired page {i} on queue {:?}", p.queue));
+                }
+                continue;
+            }
+            counts[p.queue as usize] += 1;
+            if (p.queue == PageQueue::Free) != (p.object == NIL) {
+                return Err(format!("page {i}: free queue vs owner mismatch"));
+            }
+        }
+        for q in [PageQueue::Free, PageQueue::Active, PageQueue::Inactive] {
+            let walked = self.queue_iter(q).count() as u32;
+            if walked != counts[q as usize] || walked != self.queues[q as usize].count {
+                return Err(format!(
+                    "queue {q:?}: walked {walked}, records {}, head count {}",
+                    counts[q as usize], self.queues[q as usize].count
+                ));
+            }
+        }
+        if counts[0] != self.queues[0].count {
+            return Err(format!(
+                "unqueued: records {} vs count {}",
+                counts[0], self.queues[0].count
+            ));
+        }
+        if wired != self.wired || unmanaged != self.unmanaged {
+            return Err(format!("wired/unmanaged counts {wired}/{unmanaged}"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_record_is_compact() {
+        assert!(core::mem::size_of::<VmPage>() <= 48);
+        assert_eq!(core::mem::size_of::<VmPage>(), 32);
+    }
+
+    #[test]
+    fn reserve_blocks_normal_but_not_system() {
+        let mut pool = PagePool::new(4, 2);
+        let o = ObjectId(0);
+        pool.alloc(o, 0, AllocClass::Normal).unwrap();
+        pool.alloc(o, 1, AllocClass::Normal).unwrap();
+        assert_eq!(
+            pool.alloc(o, 2, AllocClass::Normal),
+            Err(VmError::OutOfMemory)
+        );
+        pool.alloc(o, 2, AllocClass::System).unwrap();
+        pool.alloc(o, 3, AllocClass::System).unwrap();
+        assert_eq!(
+            pool.alloc(o, 4, AllocClass::System),
+            Err(VmError::OutOfMemory)
+        );
+        pool.check().unwrap();
+    }
+
+    #[test]
+    fn queues_wire_and_free() {
+        let mut pool = PagePool::new(8, 0);
+        let o = ObjectId(1);
+        let a = pool.alloc(o, 0, AllocClass::Normal).unwrap();
+        let b = pool.alloc(o, 1, AllocClass::Normal).unwrap();
+        assert_eq!(pool.unqueued_count(), 2);
+        pool.validate(a, PageFlags::empty());
+        pool.validate(b, PageFlags::DIRTY);
+        assert_eq!(pool.active_count(), 2);
+        pool.deactivate(a);
+        assert_eq!(pool.inactive_count(), 1);
+        pool.wire(a);
+        pool.wire(a);
+        assert_eq!((pool.wired_count(), pool.inactive_count()), (1, 0));
+        pool.unwire(a);
+        assert_eq!(pool.wired_count(), 1);
+        pool.unwire(a);
+        assert_eq!((pool.wired_count(), pool.active_count()), (0, 2));
+        pool.check().unwrap();
+        pool.free(a);
+        pool.free(b);
+        assert_eq!(pool.free_count(), 8);
+        pool.check().unwrap();
+        let c = FrameNumber(3);
+        pool.claim_unmanaged(c, o, 0).unwrap();
+        assert_eq!(pool.claim_unmanaged(c, o, 0), Err(VmError::Busy));
+        pool.check().unwrap();
+        pool.release_unmanaged(c);
+        assert_eq!(pool.free_count(), 8);
+        pool.check().unwrap();
+    }
+}

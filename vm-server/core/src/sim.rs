@@ -1,0 +1,248 @@
+//! The host simulator: a `Pmap` with real bytes for every frame and per-space page tables, and a `Sim` that reads and writes through address spaces exactly as a client would, faulting into the core.
+//!
+//! Locking: a `Sim` is owned by one test or benchmark thread.
+
+use crate::error::VmError;
+use crate::pmap::{Pmap, PmapError};
+use crate::types::{Access, FrameNumber, Prot, SpaceId, PAGE_MASK, PAGE_SIZE};
+use crate::vm::{Vm, VmConfig};
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// A software MMU: page tables per space, a reverse map per frame
+/// (`pv` entries) and the frames' bytes.
+pub struct SimPmap {
+    mem: Vec<u8>,
+    spaces: BTreeMap<SpaceId, BTreeMap<u64, (FrameNumber, Prot)>>,
+    pv: Vec<Vec<(SpaceId, u64)>>,
+    /// When set, `enter` fails (to test the fault path's error handling).
+    pub fail_enter: bool,
+    /// Mappings entered so far.
+    pub enters: u64,
+}
+
+impl SimPmap {
+    pub fn new(frames: u32) -> Self {
+        SimPmap {
+            mem: vec![0u8; frames as usize * PAGE_SIZE as usize],
+            spaces: BTreeMap::new(),
+            pv: vec![Vec::new(); frames as usize],
+            fail_enter: false,
+            enters: 0,
+        }
+    }
+
+    /// The translation of `va` in `space`.
+    pub fn lookup(&self, space: SpaceId, va: u64) -> Option<(FrameNumber, Prot)> {
+        self.spaces.get(&space)?.get(&(va & !PAGE_MASK)).copied()
+    }
+
+    /// Every mapping of `space`.
+    pub fn mappings(&self, space: SpaceId) -> impl Iterator<Item = (u64, FrameNumber, Prot)> + '_ {
+        self.spaces
+            .get(&space)
+            .into_iter()
+            .flat_map(|m| m.iter().map(|(&va, &(f, p))| (va, f, p)))
+    }
+
+    /// Number of mappings of `frame` in all spaces.
+    pub fn mapping_count(&self, frame: FrameNumber) -> usize {
+        self.pv[frame.index()].len()
+    }
+
+    /// The bytes of a frame.
+    pub fn frame(&self, f: FrameNumber) -> &[u8] {
+        let o = f.index() * PAGE_SIZE as usize;
+        &self.mem[o..o + PAGE_SIZE as usize]
+    }
+
+    fn frame_mut(&mut self, f: FrameNumber) -> &mut [u8] {
+        let o = f.index() * PAGE_SIZE as usize;
+        &mut self.mem[o..o + PAGE_SIZE as usize]
+    }
+
+    fn unmap_one(&mut self, space: SpaceId, va: u64, f: FrameNumber) {
+        let pv = &mut self.pv[f.index()];
+        let i = pv.iter().position(|&x| x == (space, va)).expect("pv entry");
+        pv.swap_remove(i);
+    }
+}
+
+impl Pmap for SimPmap {
+    fn create_space(&mut self, space: SpaceId) -> Result<(), PmapError> {
+        self.spaces.insert(space, BTreeMap::new());
+        Ok(())
+    }
+    fn destroy_space(&mut self, space: SpaceId) {
+        let m = self.spaces.remove(&space).expect("space");
+        assert!(
+            m.is_empty(),
+            "destroying {space:?} with {} mappings",
+            m.len()
+        );
+    }
+    fn enter(
+        &mut self,
+        space: SpaceId,
+        va: u64,
+        frame: FrameNumber,
+        prot: Prot,
+    ) -> Result<(), PmapError> {
+        if self.fail_enter {
+            return Err(PmapError::ResourceShortage);
+        }
+        let old = self
+            .spaces
+            .get_mut(&space)
+            .expect("space")
+            .insert(va, (frame, prot));
+        if let Some((of, _)) = old {
+            self.unmap_one(space, va, of);
+        }
+        self.pv[frame.index()].push((space, va));
+        self.enters += 1;
+        Ok(())
+    }
+    fn remove(&mut self, space: SpaceId, start: u64, end: u64) {
+        let Some(m) = self.spaces.get_mut(&space) else {
+            return;
+        };
+        let gone: Vec<(u64, FrameNumber)> =
+            m.range(start..end).map(|(&va, &(f, _))| (va, f)).collect();
+        for (va, f) in gone {
+            self.spaces.get_mut(&space).expect("space").remove(&va);
+            self.unmap_one(space, va, f);
+        }
+    }
+    fn protect(&mut self, space: SpaceId, start: u64, end: u64, prot: Prot) {
+        if prot.is_empty() {
+            return self.remove(space, start, end);
+        }
+        if let Some(m) = self.spaces.get_mut(&space) {
+            for (_, (_, p)) in m.range_mut(start..end) {
+                *p &= prot;
+            }
+        }
+    }
+    fn page_protect(&mut self, frame: FrameNumber, prot: Prot) {
+        let pv = core::mem::take(&mut self.pv[frame.index()]);
+        let mut keep = Vec::new();
+        for (space, va) in pv {
+            let m = self.spaces.get_mut(&space).expect("space");
+            if prot.is_empty() {
+                m.remove(&va);
+            } else {
+                m.get_mut(&va).expect("mapping").1 &= prot;
+                keep.push((space, va));
+            }
+        }
+        self.pv[frame.index()] = keep;
+    }
+    fn is_mapped(&self, space: SpaceId, va: u64) -> bool {
+        self.spaces.get(&space).is_some_and(|m| m.contains_key(&va))
+    }
+    fn zero_page(&mut self, frame: FrameNumber) {
+        self.frame_mut(frame).fill(0);
+    }
+    fn copy_page(&mut self, src: FrameNumber, dst: FrameNumber) {
+        let s = src.index() * PAGE_SIZE as usize;
+        let d = dst.index() * PAGE_SIZE as usize;
+        self.mem.copy_within(s..s + PAGE_SIZE as usize, d);
+    }
+}
+
+/// A VM plus a simulated MMU: the whole system a client sees.
+pub struct Sim {
+    pub vm: Vm,
+    pub pmap: SimPmap,
+    /// Faults taken by `read`/`write`.
+    pub faults: u64,
+}
+
+impl Sim {
+    /// A VM over `frames` frames with real bytes.
+    pub fn new(config: VmConfig, frames: u32) -> Self {
+        Sim {
+            vm: Vm::new(config, frames).expect("valid config"),
+            pmap: SimPmap::new(frames),
+            faults: 0,
+        }
+    }
+
+    /// Translate like an MMU: the frame mapped at `va` if it allows
+    /// `access`, faulting into the VM otherwise.
+    pub fn translate(
+        &mut self,
+        space: SpaceId,
+        va: u64,
+        access: Access,
+    ) -> Result<FrameNumber, VmError> {
+        let need = access.required();
+        for _ in 0..2 {
+            if let Some((f, p)) = self.pmap.lookup(space, va) {
+                if p.contains(need) {
+                    return Ok(f);
+                }
+            }
+            self.faults += 1;
+            self.vm.fault(space, va, access, &mut self.pmap)?;
+        }
+        panic!("fault at {va:#x} ({access:?}) resolved without a usable mapping");
+    }
+
+    /// Read `buf.len()` bytes at `va` in `space`.
+    pub fn read(&mut self, space: SpaceId, va: u64, buf: &mut [u8]) -> Result<(), VmError> {
+        let mut done = 0;
+        while done < buf.len() {
+            let a = va + done as u64;
+            let off = (a & PAGE_MASK) as usize;
+            let n = (PAGE_SIZE as usize - off).min(buf.len() - done);
+            let f = self.translate(space, a, Access::Read)?;
+            buf[done..done + n].copy_from_slice(&self.pmap.frame(f)[off..off + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Write `data` at `va` in `space`.
+    pub fn write(&mut self, space: SpaceId, va: u64, data: &[u8]) -> Result<(), VmError> {
+        let mut done = 0;
+        while done < data.len() {
+            let a = va + done as u64;
+            let off = (a & PAGE_MASK) as usize;
+            let n = (PAGE_SIZE as usize - off).min(data.len() - done);
+            let f = self.translate(space, a, Access::Write)?;
+            self.pmap.frame_mut(f)[off..off + n].copy_from_slice(&data[done..done + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Read one byte.
+    pub fn read_u8(&mut self, space: SpaceId, va: u64) -> Result<u8, VmError> {
+        let mut b = [0u8];
+        self.read(space, va, &mut b)?;
+        Ok(b[0])
+    }
+
+    /// The VM's invariants plus: every simulated mapping is one the VM
+    /// would make, and no mapping survives in a space that is gone.
+    pub fn check(&self) -> Result<(), String> {
+        self.vm.check_invariants()?;
+        for (&space, m) in &self.pmap.spaces {
+            for (&va, &(f, p)) in m {
+                self.vm.check_mapping(space, va, f, p)?;
+            }
+        }
+        for (i, pv) in self.pmap.pv.iter().enumerate() {
+            for &(s, va) in pv {
+                if self.pmap.lookup(s, va).map(|x| x.0) != Some(FrameNumber(i as u32)) {
+                    return Err(alloc::format!("stale pv entry {s:?} {va:#x} -> {i}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}

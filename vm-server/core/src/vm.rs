@@ -1,0 +1,1389 @@
+//! The VM system (`vmspace` and the syscall layer of `vm_mmap.c`): the `Vm` that owns pages, objects and address spaces, and every client operation on them.
+//!
+//! Locking: one `Vm` is owned by the server's single-threaded loop and
+//! every method takes `&mut self`; that borrow is the only lock, so no
+//! structure inside needs one of its own.
+//!
+//! Every operation validates all its arguments before it changes anything,
+//! so a failed call leaves the VM as it was.
+
+use crate::backing::BackingChain;
+use crate::counters::Uvmexp;
+use crate::error::VmError;
+use crate::map::{EntryFlags, VmMap, VmMapEntry};
+use crate::object::{ObjectFlags, ObjectKind, ObjectTable};
+use crate::page::{PageFlags, PagePool, PageQueue};
+use crate::pmap::Pmap;
+use crate::types::{
+    page_aligned, Advice, FrameNumber, Handle, Inheritance, ObjectId, Prot, SpaceId, PAGE_SHIFT,
+    PAGE_SIZE,
+};
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use bitflags::bitflags;
+
+/// Tunables, fixed at `Vm::new`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmConfig {
+    /// Lowest user address (page aligned).
+    pub user_min: u64,
+    /// End of the user range (exclusive, page aligned).
+    pub user_max: u64,
+    /// Free pages normal allocations may not take, kept for the pageout
+    /// path (`uvmexp.reserve_pagedaemon`).
+    pub reserved_pages: u32,
+    /// Longest backing chain (DragonFly's limit is 5; at least 3).
+    pub max_chain_depth: usize,
+    /// Fault-around pages after the faulting one.
+    pub prefault_ahead: u32,
+    /// Fault-around pages before the faulting one.
+    pub prefault_behind: u32,
+    /// Let fault-around zero-fill after a zero-fill fault.
+    pub prefault_zero_fill: bool,
+    /// Fault-around never zero-fills when free pages are at or below this.
+    pub prefault_min_free: u32,
+}
+
+impl Default for VmConfig {
+    fn default() -> Self {
+        VmConfig {
+            user_min: 0x1000_0000,
+            user_max: 0x7fff_ffff_f000,
+            reserved_pages: 16,
+            max_chain_depth: 5,
+            prefault_ahead: 4,
+            prefault_behind: 3,
+            prefault_zero_fill: true,
+            prefault_min_free: 64,
+        }
+    }
+}
+
+bitflags! {
+    /// `mmap` flags, with UVM's `uvm_map` placement semantics.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct MapFlags: u8 {
+        /// Writes are seen by every mapping of the memory; fork shares it.
+        const SHARED = 1 << 0;
+        /// Copy-on-write (`UVM_FLAG_COPYONW`); fork copies it.
+        const PRIVATE = 1 << 1;
+        /// Place exactly at `addr` (`UVM_FLAG_FIXED`), replacing what is
+        /// there unless `NOREPLACE`.
+        const FIXED = 1 << 2;
+        /// With `FIXED`: fail with `Exists` instead of replacing
+        /// (`MAP_FIXED_NOREPLACE`; UVM's fixed placement without `UVM_FLAG_UNMAP`).
+        const NOREPLACE = 1 << 3;
+        /// Private anonymous only: make the anonymous object now instead of
+        /// at the first fault (`UVM_FLAG_OVERLAY`'s eager amap).
+        const OVERLAY = 1 << 4;
+    }
+}
+
+bitflags! {
+    /// `msync` flags.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct MsyncFlags: u8 {
+        const ASYNC = 1 << 0;
+        const SYNC = 1 << 1;
+        /// Drop this space's mappings of the range so it refaults.
+        const INVALIDATE = 1 << 2;
+    }
+}
+
+/// `mincore` result bits.
+pub const MINCORE_INCORE: u8 = 1;
+pub const MINCORE_REFERENCED: u8 = 2;
+pub const MINCORE_MODIFIED: u8 = 4;
+
+/// What a new mapping maps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapSource {
+    /// Zero-fill memory.
+    Anonymous,
+    /// A shared-memory or physical object through a handle of the space,
+    /// from byte `offset` (page aligned).
+    Handle { handle: Handle, offset: u64 },
+}
+
+/// Arguments of `mmap`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MmapArgs {
+    /// Exact address with `FIXED`, else a hint (0: the bottom of the range).
+    pub addr: u64,
+    pub len: u64,
+    pub prot: Prot,
+    pub max_prot: Prot,
+    pub flags: MapFlags,
+    pub source: MapSource,
+    /// Alignment of the address: 0 or a power of two of at least a page.
+    pub align: u64,
+}
+
+impl MmapArgs {
+    /// Private anonymous memory anywhere, max protection `ALL`.
+    pub fn anon(len: u64, prot: Prot) -> Self {
+        MmapArgs {
+            addr: 0,
+            len,
+            prot,
+            max_prot: Prot::ALL,
+            flags: MapFlags::PRIVATE,
+            source: MapSource::Anonymous,
+            align: 0,
+        }
+    }
+    /// Shared anonymous memory anywhere.
+    pub fn anon_shared(len: u64, prot: Prot) -> Self {
+        MmapArgs {
+            flags: MapFlags::SHARED,
+            ..Self::anon(len, prot)
+        }
+    }
+    /// Map `handle` from `offset`, shared.
+    pub fn object(handle: Handle, offset: u64, len: u64, prot: Prot) -> Self {
+        MmapArgs {
+            flags: MapFlags::SHARED,
+            source: MapSource::Handle { handle, offset },
+            ..Self::anon(len, prot)
+        }
+    }
+    /// The same request at exactly `addr`.
+    pub fn fixed(mut self, addr: u64) -> Self {
+        self.addr = addr;
+        self.flags |= MapFlags::FIXED;
+        self
+    }
+}
+
+/// A handle's target and the rights it grants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HandleEntry {
+    pub object: ObjectId,
+    pub rights: Prot,
+}
+
+/// One address space (`struct vmspace`): its map and its object handles.
+/// Owned by the single-threaded `Vm`.
+#[derive(Debug)]
+pub struct VmSpace {
+    id: SpaceId,
+    pub(crate) map: VmMap,
+    handles: BTreeMap<u32, HandleEntry>,
+    next_handle: u32,
+}
+
+impl VmSpace {
+    pub fn id(&self) -> SpaceId {
+        self.id
+    }
+    pub fn map(&self) -> &VmMap {
+        &self.map
+    }
+    pub fn handle(&self, h: Handle) -> Option<HandleEntry> {
+        self.handles.get(&h.0).copied()
+    }
+}
+
+/// Everything but the spaces, so a method can hold an entry of a space
+/// and the pools at once. Owned by `Vm`.
+pub(crate) struct Res {
+    pub(crate) pool: PagePool,
+    pub(crate) objects: ObjectTable,
+    pub(crate) stats: Uvmexp,
+    pub(crate) config: VmConfig,
+}
+
+/// The VM system: the frame pool, the objects, the address spaces and the
+/// shared-memory name table. Owned by the server's single-threaded loop.
+pub struct Vm {
+    pub(crate) res: Res,
+    pub(crate) spaces: BTreeMap<u32, VmSpace>,
+    next_space: u32,
+    names: BTreeMap<String, ObjectId>,
+    /// References the server holds itself (`create_physical`).
+    external: BTreeMap<ObjectId, u32>,
+}
+
+impl Vm {
+    /// A VM over a pool of `frame_count` frames, numbered `0..frame_count`.
+    /// Fails with `InvalidArgument` for an inconsistent configuration.
+    pub fn new(config: VmConfig, frame_count: u32) -> Result<Self, VmError> {
+        if !page_aligned(config.user_min)
+            || !page_aligned(config.user_max)
+            || config.user_min >= config.user_max
+            || config.max_chain_depth < 3
+            || config.reserved_pages > frame_count
+        {
+            return Err(VmError::InvalidArgument);
+        }
+        Ok(Vm {
+            res: Res {
+                pool: PagePool::new(frame_count, config.reserved_pages),
+                objects: ObjectTable::default(),
+                stats: Uvmexp::default(),
+                config,
+            },
+            spaces: BTreeMap::new(),
+            next_space: 1,
+            names: BTreeMap::new(),
+            external: BTreeMap::new(),
+        })
+    }
+
+    pub fn config(&self) -> &VmConfig {
+        &self.res.config
+    }
+    pub fn pool(&self) -> &PagePool {
+        &self.res.pool
+    }
+    pub fn objects(&self) -> &ObjectTable {
+        &self.res.objects
+    }
+    pub fn space(&self, id: SpaceId) -> Option<&VmSpace> {
+        self.spaces.get(&id.0)
+    }
+    pub fn spaces(&self) -> impl Iterator<Item = &VmSpace> {
+        self.spaces.values()
+    }
+
+    /// A snapshot of the counters (`uvmexp`).
+    pub fn stats(&self) -> Uvmexp {
+        let p = &self.res.pool;
+        Uvmexp {
+            pagesize: PAGE_SIZE,
+            npages: p.len(),
+            free: p.free_count(),
+            active: p.active_count(),
+            inactive: p.inactive_count(),
+            wired: p.wired_count(),
+            unmanaged: p.unmanaged_count(),
+            reserve_pagedaemon: p.reserved(),
+            objects: self.res.objects.live(),
+            spaces: self.spaces.len() as u32,
+            map_entries: self
+                .spaces
+                .values()
+                .map(|s| s.map.entry_count() as u64)
+                .sum(),
+            ..self.res.stats.clone()
+        }
+    }
+
+    fn space_mut(&mut self, id: SpaceId) -> Result<&mut VmSpace, VmError> {
+        self.spaces.get_mut(&id.0).ok_or(VmError::BadSpace)
+    }
+
+    fn space_ref(&self, id: SpaceId) -> Result<&VmSpace, VmError> {
+        self.spaces.get(&id.0).ok_or(VmError::BadSpace)
+    }
+
+    /// Check `[addr, addr + len)` as a user range; returns its end.
+    fn check_range(&self, addr: u64, len: u64) -> Result<u64, VmError> {
+        if len == 0 {
+            return Err(VmError::ZeroLength);
+        }
+        if !page_aligned(addr) || !page_aligned(len) {
+            return Err(VmError::Unaligned);
+        }
+        let end = addr.checked_add(len).ok_or(VmError::Overflow)?;
+        if addr < self.res.config.user_min || end > self.res.config.user_max {
+            return Err(VmError::OutOfRange);
+        }
+        Ok(end)
+    }
+
+    /// Check a range that must be mapped without holes in `space`.
+    fn check_mapped(&self, space: SpaceId, addr: u64, len: u64) -> Result<u64, VmError> {
+        let sp = self.space_ref(space)?;
+        let end = self.check_range(addr, len)?;
+        if !sp.map.fully_mapped(addr, end) {
+            return Err(VmError::NoMapping);
+        }
+        Ok(end)
+    }
+
+    /// Create an empty address space (`vmspace_alloc`).
+    pub fn space_create<P: Pmap + ?Sized>(&mut self, pmap: &mut P) -> Result<SpaceId, VmError> {
+        let id = SpaceId(self.next_space);
+        pmap.create_space(id).map_err(|_| VmError::OutOfMemory)?;
+        self.next_space += 1;
+        let c = &self.res.config;
+        self.spaces.insert(
+            id.0,
+            VmSpace {
+                id,
+                map: VmMap::new(c.user_min, c.user_max),
+                handles: BTreeMap::new(),
+                next_handle: 1,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Map memory (`mmap`/`uvm_map`). Returns the address chosen.
+    pub fn mmap<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        args: &MmapArgs,
+        pmap: &mut P,
+    ) -> Result<u64, VmError> {
+        let sp = self.space_ref(space)?;
+        let f = args.flags;
+        let shared = f.contains(MapFlags::SHARED);
+        if shared == f.contains(MapFlags::PRIVATE)
+            || (f.contains(MapFlags::NOREPLACE) && !f.contains(MapFlags::FIXED))
+            || (f.contains(MapFlags::OVERLAY) && (shared || args.source != MapSource::Anonymous))
+        {
+            return Err(VmError::InvalidArgument);
+        }
+        let align = match args.align {
+            0 => PAGE_SIZE,
+            a if a.is_power_of_two() && a >= PAGE_SIZE => a,
+            _ => return Err(VmError::InvalidArgument),
+        };
+        if args.len == 0 {
+            return Err(VmError::ZeroLength);
+        }
+        if !page_aligned(args.len) {
+            return Err(VmError::Unaligned);
+        }
+        if !args.max_prot.contains(args.prot) {
+            return Err(VmError::MaxProtection);
+        }
+        let mut max_prot = args.max_prot;
+        // The object and the reference rules of the source.
+        let target = match args.source {
+            MapSource::Anonymous => None,
+            MapSource::Handle { handle, offset } => {
+                let h = sp.handle(handle).ok_or(VmError::BadHandle)?;
+                if !page_aligned(offset) {
+                    return Err(VmError::Unaligned);
+                }
+                offset.checked_add(args.len).ok_or(VmError::Overflow)?;
+                let mut need = args.prot;
+                if !shared {
+                    // A private copy may be written without write rights.
+                    need.remove(Prot::WRITE);
+                } else {
+                    max_prot &= h.rights;
+                }
+                if !h.rights.contains(need) {
+                    return Err(VmError::Protection);
+                }
+                Some((h.object, offset))
+            }
+        };
+        let start = if f.contains(MapFlags::FIXED) {
+            if args.addr & (align - 1) != 0 {
+                return Err(VmError::Unaligned);
+            }
+            let end = self.check_range(args.addr, args.len)?;
+            if f.contains(MapFlags::NOREPLACE) && !sp.map.is_free(args.addr, end) {
+                return Err(VmError::Exists);
+            }
+            args.addr
+        } else {
+            self.check_range(self.res.config.user_min, args.len)?;
+            let hint = if args.addr == 0 {
+                self.res.config.user_min
+            } else {
+                args.addr & !(PAGE_SIZE - 1)
+            };
+            sp.map
+                .findspace(hint, args.len, align)
+                .ok_or(VmError::NoSpace)?
+        };
+        let end = start + args.len;
+        // Nothing fails from here on.
+        if f.contains(MapFlags::FIXED) {
+            self.unmap_range(space, start, end, pmap);
+        }
+        let res = &mut self.res;
+        let (chain, flags, inheritance) = match (target, shared) {
+            (None, false) => {
+                let chain = if f.contains(MapFlags::OVERLAY) {
+                    let o = res
+                        .objects
+                        .allocate(ObjectKind::Anonymous, args.len >> PAGE_SHIFT);
+                    BackingChain::single(o, 0)
+                } else {
+                    BackingChain::default()
+                };
+                (chain, EntryFlags::COW, Inheritance::Copy)
+            }
+            (None, true) => {
+                let o = res
+                    .objects
+                    .allocate(ObjectKind::Anonymous, args.len >> PAGE_SHIFT);
+                res.objects.set_flags(o, ObjectFlags::SHARED);
+                (
+                    BackingChain::single(o, 0),
+                    EntryFlags::empty(),
+                    Inheritance::Share,
+                )
+            }
+            (Some((o, off)), true) => {
+                res.objects.reference(o);
+                (
+                    BackingChain::single(o, off),
+                    EntryFlags::empty(),
+                    Inheritance::Share,
+                )
+            }
+            (Some((o, off)), false) => {
+                res.objects.reference(o);
+                (
+                    BackingChain::single(o, off),
+                    EntryFlags::COW | EntryFlags::NEEDS_COPY,
+                    Inheritance::Copy,
+                )
+            }
+        };
+        let entry = VmMapEntry {
+            start,
+            end,
+            prot: args.prot,
+            max_prot,
+            inheritance,
+            advice: Advice::Normal,
+            wired_count: 0,
+            flags,
+            chain,
+        };
+        let sp = self.spaces.get_mut(&space.0).expect("checked");
+        sp.map.insert(entry);
+        sp.map
+            .simplify(start, &mut self.res.objects, &mut self.res.pool);
+        self.res.stats.mmaps += 1;
+        Ok(start)
+    }
+
+    /// Remove every mapping in `[start, end)`, splitting entries at the
+    /// ends, unwiring and dropping chains (`vm_map_delete`). The caller
+    /// has validated the range of the existing `space`.
+    fn unmap_range<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        start: u64,
+        end: u64,
+        pmap: &mut P,
+    ) {
+        let (res, spaces) = (&mut self.res, &mut self.spaces);
+        let sp = spaces.get_mut(&space.0).expect("space checked");
+        sp.map.clip_range(start, end, &mut res.objects);
+        for s in sp.map.overlapping(start, end) {
+            let e = sp.map.remove(s);
+            res.delete_entry(space, e, pmap);
+        }
+    }
+
+    /// Unmap `[addr, addr + len)` (`munmap`). Holes are fine.
+    pub fn munmap<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        addr: u64,
+        len: u64,
+        pmap: &mut P,
+    ) -> Result<(), VmError> {
+        self.space_ref(space)?;
+        let end = self.check_range(addr, len)?;
+        self.unmap_range(space, addr, end, pmap);
+        self.res.stats.munmaps += 1;
+        Ok(())
+    }
+
+    /// Change the protection of a mapped range (`mprotect`); never above
+    /// the maximum protection of any entry in it.
+    pub fn mprotect<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        pmap: &mut P,
+    ) -> Result<(), VmError> {
+        let end = self.check_mapped(space, addr, len)?;
+        let (res, spaces) = (&mut self.res, &mut self.spaces);
+        let sp = spaces.get_mut(&space.0).expect("checked");
+        if sp
+            .map
+            .entries_in(addr, end)
+            .any(|e| !e.max_prot.contains(prot))
+        {
+            return Err(VmError::MaxProtection);
+        }
+        sp.map.clip_range(addr, end, &mut res.objects);
+        let starts = sp.map.overlapping(addr, end);
+        for &s in &starts {
+            let e = sp.map.get_mut(s).expect("entry");
+            let old = e.prot;
+            e.prot = prot;
+            if !prot.contains(old) {
+                pmap.protect(space, e.start, e.end, prot);
+            }
+        }
+        for &s in starts.iter().rev() {
+            sp.map.simplify(s, &mut res.objects, &mut res.pool);
+        }
+        res.stats.mprotects += 1;
+        Ok(())
+    }
+
+    /// Set what fork does with a range (`minherit`). Holes are skipped.
+    pub fn minherit(
+        &mut self,
+        space: SpaceId,
+        addr: u64,
+        len: u64,
+        inheritance: Inheritance,
+    ) -> Result<(), VmError> {
+        self.space_ref(space)?;
+        let end = self.check_range(addr, len)?;
+        let (res, spaces) = (&mut self.res, &mut self.spaces);
+        let sp = spaces.get_mut(&space.0).expect("checked");
+        sp.map.clip_range(addr, end, &mut res.objects);
+        let starts = sp.map.overlapping(addr, end);
+        for &s in &starts {
+            sp.map.get_mut(s).expect("entry").inheritance = inheritance;
+        }
+        for &s in starts.iter().rev() {
+            sp.map.simplify(s, &mut res.objects, &mut res.pool);
+        }
+        Ok(())
+    }
+
+    /// Advise on a mapped range (`madvise`, see `Advice`).
+    pub fn madvise<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        addr: u64,
+        len: u64,
+        advice: Advice,
+        pmap: &mut P,
+    ) -> Result<(), VmError> {
+        let end = self.check_mapped(space, addr, len)?;
+        let (res, spaces) = (&mut self.res, &mut self.spaces);
+        let sp = spaces.get_mut(&space.0).expect("checked");
+        res.stats.madvises += 1;
+        match advice {
+            Advice::Normal | Advice::Random | Advice::Sequential => {
+                sp.map.clip_range(addr, end, &mut res.objects);
+                let starts = sp.map.overlapping(addr, end);
+                for &s in &starts {
+                    sp.map.get_mut(s).expect("entry").advice = advice;
+                }
+                for &s in starts.iter().rev() {
+                    sp.map.simplify(s, &mut res.objects, &mut res.pool);
+                }
+            }
+            Advice::WillNeed => {
+                for s in sp.map.overlapping(addr, end) {
+                    let e = sp.map.get_mut(s).expect("entry");
+                    let (lo, hi) = (e.start.max(addr), e.end.min(end));
+                    res.enter_resident(space, e, lo, hi, pmap);
+                }
+            }
+            Advice::DontNeed => {
+                pmap.remove(space, addr, end);
+                for e in sp.map.entries_in(addr, end) {
+                    let Some(front) = e.chain.front() else {
+                        continue;
+                    };
+                    if e.needs_copy() {
+                        continue;
+                    }
+                    let (lo, hi) = (e.start.max(addr), e.end.min(end));
+                    let (plo, phi) = (front.pindex(e.rel(lo)), front.pindex(e.rel(hi - 1)) + 1);
+                    let pages: Vec<FrameNumber> = res
+                        .objects
+                        .get(front.object)
+                        .pages_in(plo, phi)
+                        .map(|(_, f)| f)
+                        .collect();
+                    for f in pages {
+                        res.pool.deactivate(f);
+                    }
+                }
+            }
+            Advice::Free => {
+                for e in sp.map.entries_in(addr, end) {
+                    let Some(front) = e.chain.front() else {
+                        continue;
+                    };
+                    if e.needs_copy()
+                        || e.is_wired()
+                        || !e.flags.contains(EntryFlags::COW)
+                        || !res.objects.get(front.object).is_private_anon()
+                    {
+                        continue;
+                    }
+                    // Only this space sees a private front it may write.
+                    let (lo, hi) = (e.start.max(addr), e.end.min(end));
+                    pmap.remove(space, lo, hi);
+                    let (plo, phi) = (front.pindex(e.rel(lo)), front.pindex(e.rel(hi - 1)) + 1);
+                    let pages: Vec<(u64, FrameNumber)> =
+                        res.objects.get(front.object).pages_in(plo, phi).collect();
+                    for (i, f) in pages {
+                        res.objects.remove_page(front.object, i);
+                        res.pool.free(f);
+                        res.stats.pages_freed += 1;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Residency of each page of a mapped range (`mincore`): `MINCORE_*` bits.
+    pub fn mincore(&self, space: SpaceId, addr: u64, len: u64) -> Result<Vec<u8>, VmError> {
+        let end = self.check_mapped(space, addr, len)?;
+        let sp = self.space_ref(space)?;
+        let mut out = Vec::with_capacity((len >> PAGE_SHIFT) as usize);
+        for e in sp.map.entries_in(addr, end) {
+            let (lo, hi) = (e.start.max(addr), e.end.min(end));
+            let mut va = lo;
+            while va < hi {
+                let bits = match e.chain.visible(&self.res.objects, e.rel(va)) {
+                    None => 0,
+                    Some(f) => {
+                        let fl = self.res.pool.page(f).flags();
+                        MINCORE_INCORE
+                            | if fl.contains(PageFlags::REFERENCED) {
+                                MINCORE_REFERENCED
+                            } else {
+                                0
+                            }
+                            | if fl.contains(PageFlags::DIRTY) {
+                                MINCORE_MODIFIED
+                            } else {
+                                0
+                            }
+                    }
+                };
+                out.push(bits);
+                va += PAGE_SIZE;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Wire a mapped range (`mlock`, `vm_map_wire`): fault every page in,
+    /// then hold one wiring per page for as long as the range stays locked.
+    pub fn mlock<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        addr: u64,
+        len: u64,
+        pmap: &mut P,
+    ) -> Result<(), VmError> {
+        let end = self.check_mapped(space, addr, len)?;
+        let sp = self.spaces.get_mut(&space.0).expect("checked");
+        if sp
+            .map
+            .entries_in(addr, end)
+            .any(|e| e.wired_count == u16::MAX)
+        {
+            return Err(VmError::Busy);
+        }
+        sp.map.clip_range(addr, end, &mut self.res.objects);
+        let starts = sp.map.overlapping(addr, end);
+        let mut result = Ok(());
+        for &s in &starts {
+            let e = self.spaces[&space.0]
+                .map
+                .entries_in(s, s + 1)
+                .next()
+                .expect("entry");
+            if e.wired_count == 0 {
+                let e_end = e.end;
+                if let Err(err) = self.fault_wire(space, s, e_end, pmap) {
+                    result = Err(err);
+                    break;
+                }
+            }
+        }
+        let (res, spaces) = (&mut self.res, &mut self.spaces);
+        let sp = spaces.get_mut(&space.0).expect("checked");
+        if result.is_ok() {
+            for &s in &starts {
+                let e = sp.map.get_mut(s).expect("entry");
+                if e.wired_count == 0 {
+                    for rel in 0..e.npages() {
+                        let f = e.chain.visible(&res.objects, rel).expect("faulted in");
+                        res.pool.wire(f);
+                    }
+                }
+                e.wired_count += 1;
+            }
+        }
+        for &s in starts.iter().rev() {
+            sp.map.simplify(s, &mut res.objects, &mut res.pool);
+        }
+        result
+    }
+
+    /// Unwire a mapped range (`munlock`); unlocked parts are left alone.
+    pub fn munlock(&mut self, space: SpaceId, addr: u64, len: u64) -> Result<(), VmError> {
+        let end = self.check_mapped(space, addr, len)?;
+        let (res, spaces) = (&mut self.res, &mut self.spaces);
+        let sp = spaces.get_mut(&space.0).expect("checked");
+        sp.map.clip_range(addr, end, &mut res.objects);
+        let starts = sp.map.overlapping(addr, end);
+        for &s in &starts {
+            let e = sp.map.get_mut(s).expect("entry");
+            if e.wired_count == 0 {
+                continue;
+            }
+            e.wired_count -= 1;
+            if e.wired_count == 0 {
+                res.unwire_entry(e);
+            }
+        }
+        for &s in starts.iter().rev() {
+            sp.map.simplify(s, &mut res.objects, &mut res.pool);
+        }
+        Ok(())
+    }
+
+    /// Write back a mapped range (`msync`). No object kind of today has a
+    /// backing store (anonymous pages reach swap through pageout, next
+    /// issue), so only `INVALIDATE` has an effect: this space's mappings of
+    /// the range go, and the next access refaults. Invalidating wired
+    /// memory fails with `Busy`.
+    pub fn msync<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        addr: u64,
+        len: u64,
+        flags: MsyncFlags,
+        pmap: &mut P,
+    ) -> Result<(), VmError> {
+        if flags.contains(MsyncFlags::ASYNC | MsyncFlags::SYNC) {
+            return Err(VmError::InvalidArgument);
+        }
+        let end = self.check_mapped(space, addr, len)?;
+        if flags.contains(MsyncFlags::INVALIDATE) {
+            let sp = self.space_ref(space)?;
+            if sp.map.entries_in(addr, end).any(|e| e.is_wired()) {
+                return Err(VmError::Busy);
+            }
+            pmap.remove(space, addr, end);
+        }
+        Ok(())
+    }
+
+    /// Duplicate `parent` (`vmspace_fork`): `Share` entries stay shared,
+    /// `Copy` entries become copy-on-write in both, `None` entries are left
+    /// out. Wiring is not inherited. Handles are duplicated.
+    pub fn fork<P: Pmap + ?Sized>(
+        &mut self,
+        parent: SpaceId,
+        pmap: &mut P,
+    ) -> Result<SpaceId, VmError> {
+        self.space_ref(parent)?;
+        let child = self.space_create(pmap)?;
+        let starts: Vec<u64> = self.spaces[&parent.0]
+            .map
+            .entries()
+            .map(|e| e.start)
+            .collect();
+        let (res, spaces) = (&mut self.res, &mut self.spaces);
+        let mut new_entries = Vec::new();
+        let mut failed = None;
+        for s in starts {
+            let pe = spaces
+                .get_mut(&parent.0)
+                .expect("parent")
+                .map
+                .get_mut(s)
+                .expect("entry");
+            let flags;
+            match pe.inheritance {
+                Inheritance::None => continue,
+                Inheritance::Share => {
+                    if let Err(e) = res.make_shareable(parent, pe, pmap) {
+                        failed = Some(e);
+                        break;
+                    }
+                    flags = pe.flags;
+                    res.stats.fork_shared_entries += 1;
+                }
+                Inheritance::Copy => {
+                    if let Some(front) = pe.chain.front() {
+                        if !pe.needs_copy() && res.objects.get(front.object).is_private_anon() {
+                            pe.flags |= EntryFlags::NEEDS_COPY;
+                            if pe.prot.contains(Prot::WRITE) {
+                                let mut ro = pe.prot;
+                                ro.remove(Prot::WRITE);
+                                pmap.protect(parent, pe.start, pe.end, ro);
+                            }
+                        }
+                        flags = EntryFlags::COW | EntryFlags::NEEDS_COPY;
+                    } else {
+                        flags = EntryFlags::COW;
+                    }
+                    res.stats.fork_copied_entries += 1;
+                }
+            }
+            new_entries.push(VmMapEntry {
+                start: pe.start,
+                end: pe.end,
+                prot: pe.prot,
+                max_prot: pe.max_prot,
+                inheritance: pe.inheritance,
+                advice: pe.advice,
+                wired_count: 0,
+                flags,
+                chain: pe.chain.clone_ref(&mut res.objects),
+            });
+        }
+        let handles = spaces[&parent.0].handles.clone();
+        let next_handle = spaces[&parent.0]
+            .handles
+            .keys()
+            .next_back()
+            .map_or(1, |k| k + 1);
+        let cs = spaces.get_mut(&child.0).expect("child");
+        for e in new_entries {
+            cs.map.insert(e);
+        }
+        if let Some(err) = failed {
+            self.exit(child, pmap).expect("child exists");
+            return Err(err);
+        }
+        for h in handles.values() {
+            res.objects.reference(h.object);
+        }
+        cs.handles = handles;
+        cs.next_handle = next_handle;
+        res.stats.forks += 1;
+        Ok(child)
+    }
+
+    /// Destroy a space and everything only it held (`vmspace_exit`).
+    pub fn exit<P: Pmap + ?Sized>(&mut self, space: SpaceId, pmap: &mut P) -> Result<(), VmError> {
+        let sp = self.spaces.remove(&space.0).ok_or(VmError::BadSpace)?;
+        let VmSpace {
+            mut map, handles, ..
+        } = sp;
+        let starts: Vec<u64> = map.entries().map(|e| e.start).collect();
+        for s in starts {
+            let e = map.remove(s);
+            self.res.delete_entry(space, e, pmap);
+        }
+        for h in handles.values() {
+            self.res.stats.pages_freed += self.res.objects.deallocate(h.object, &mut self.res.pool);
+        }
+        pmap.destroy_space(space);
+        self.res.stats.exits += 1;
+        Ok(())
+    }
+
+    fn insert_handle(&mut self, space: SpaceId, object: ObjectId, rights: Prot) -> Handle {
+        let sp = self.spaces.get_mut(&space.0).expect("space checked");
+        let h = sp.next_handle;
+        sp.next_handle += 1;
+        sp.handles.insert(h, HandleEntry { object, rights });
+        Handle(h)
+    }
+
+    /// Create a shared-memory object of `size` bytes (page multiple, may be
+    /// 0), optionally named, and return a read-write handle to it in `space`
+    /// (`shm_open(O_CREAT|O_EXCL)` + `ftruncate`).
+    pub fn shm_create(
+        &mut self,
+        space: SpaceId,
+        name: Option<&str>,
+        size: u64,
+    ) -> Result<Handle, VmError> {
+        self.space_ref(space)?;
+        if !page_aligned(size) {
+            return Err(VmError::Unaligned);
+        }
+        if size > self.res.config.user_max {
+            return Err(VmError::OutOfRange);
+        }
+        if let Some(n) = name {
+            if n.is_empty() {
+                return Err(VmError::InvalidArgument);
+            }
+            if self.names.contains_key(n) {
+                return Err(VmError::NameExists);
+            }
+        }
+        let o = self
+            .res
+            .objects
+            .allocate(ObjectKind::SharedMemory, size >> PAGE_SHIFT);
+        if let Some(n) = name {
+            self.res.objects.reference(o);
+            self.names.insert(n.to_string(), o);
+        }
+        Ok(self.insert_handle(space, o, Prot::ALL))
+    }
+
+    /// Open a named shared-memory object with `rights` (`shm_open`).
+    pub fn shm_open(
+        &mut self,
+        space: SpaceId,
+        name: &str,
+        rights: Prot,
+    ) -> Result<Handle, VmError> {
+        self.space_ref(space)?;
+        let o = *self.names.get(name).ok_or(VmError::NoSuchName)?;
+        self.res.objects.reference(o);
+        Ok(self.insert_handle(space, o, rights))
+    }
+
+    /// Remove a name; the object lives on while handles or mappings hold it
+    /// (`shm_unlink`).
+    pub fn shm_unlink(&mut self, name: &str) -> Result<(), VmError> {
+        let o = self.names.remove(name).ok_or(VmError::NoSuchName)?;
+        self.res.stats.pages_freed += self.res.objects.deallocate(o, &mut self.res.pool);
+        Ok(())
+    }
+
+    /// Close a handle (mappings made through it stay).
+    pub fn handle_close(&mut self, space: SpaceId, handle: Handle) -> Result<(), VmError> {
+        let sp = self.space_mut(space)?;
+        let h = sp.handles.remove(&handle.0).ok_or(VmError::BadHandle)?;
+        self.res.stats.pages_freed += self.res.objects.deallocate(h.object, &mut self.res.pool);
+        Ok(())
+    }
+
+    /// Pass a handle to another space, with at most the rights it has
+    /// (the IPC layer's capability transfer).
+    pub fn handle_share(
+        &mut self,
+        from: SpaceId,
+        handle: Handle,
+        to: SpaceId,
+        rights: Prot,
+    ) -> Result<Handle, VmError> {
+        let h = self
+            .space_ref(from)?
+            .handle(handle)
+            .ok_or(VmError::BadHandle)?;
+        self.space_ref(to)?;
+        if !h.rights.contains(rights) {
+            return Err(VmError::Protection);
+        }
+        self.res.objects.reference(h.object);
+        Ok(self.insert_handle(to, h.object, rights))
+    }
+
+    /// Give `space` a handle to an object the server holds (a physical
+    /// object). The caller holds a reference to `object`.
+    pub fn handle_insert(
+        &mut self,
+        space: SpaceId,
+        object: ObjectId,
+        rights: Prot,
+    ) -> Result<Handle, VmError> {
+        self.space_ref(space)?;
+        if !self.res.objects.is_live(object) {
+            return Err(VmError::InvalidArgument);
+        }
+        self.res.objects.reference(object);
+        Ok(self.insert_handle(space, object, rights))
+    }
+
+    /// Resize a shared-memory object (`ftruncate`). Shrinking frees the
+    /// pages past the end and removes every mapping of them; it fails with
+    /// `Busy` if one is wired. Needs a handle with write rights.
+    pub fn shm_truncate<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        handle: Handle,
+        size: u64,
+        pmap: &mut P,
+    ) -> Result<(), VmError> {
+        let h = self
+            .space_ref(space)?
+            .handle(handle)
+            .ok_or(VmError::BadHandle)?;
+        if self.res.objects.get(h.object).kind() != ObjectKind::SharedMemory {
+            return Err(VmError::InvalidArgument);
+        }
+        if !h.rights.contains(Prot::WRITE) {
+            return Err(VmError::Protection);
+        }
+        if !page_aligned(size) {
+            return Err(VmError::Unaligned);
+        }
+        if size > self.res.config.user_max {
+            return Err(VmError::OutOfRange);
+        }
+        let new = size >> PAGE_SHIFT;
+        let obj = self.res.objects.get(h.object);
+        if obj
+            .pages_in(new, u64::MAX)
+            .any(|(_, f)| self.res.pool.page(f).wire_count() > 0)
+        {
+            return Err(VmError::Busy);
+        }
+        let gone = self.res.objects.split_off_pages(h.object, new);
+        for (_, f) in gone {
+            pmap.page_protect(f, Prot::NONE);
+            self.res.pool.free(f);
+            self.res.stats.pages_freed += 1;
+        }
+        self.res.objects.set_size(h.object, new);
+        Ok(())
+    }
+
+    /// Make a physical object over frames `base .. base + count` of the
+    /// pool, which must be free (device memory handed in at init, or a DMA
+    /// buffer). The server owns the returned reference; the frames return
+    /// to the free pool when the last reference goes.
+    pub fn create_physical(&mut self, base: FrameNumber, count: u32) -> Result<ObjectId, VmError> {
+        if count == 0 {
+            return Err(VmError::ZeroLength);
+        }
+        let end = base.0.checked_add(count).ok_or(VmError::Overflow)?;
+        if end > self.res.pool.len() {
+            return Err(VmError::OutOfRange);
+        }
+        if (base.0..end).any(|f| self.res.pool.page(FrameNumber(f)).queue() != PageQueue::Free) {
+            return Err(VmError::Busy);
+        }
+        let o = self
+            .res
+            .objects
+            .allocate(ObjectKind::Physical { base }, count as u64);
+        for i in 0..count {
+            self.res
+                .pool
+                .claim_unmanaged(FrameNumber(base.0 + i), o, i as u64)
+                .expect("checked free");
+        }
+        *self.external.entry(o).or_default() += 1;
+        Ok(o)
+    }
+
+    /// Drop a reference the server holds (from `create_physical`).
+    pub fn object_release(&mut self, object: ObjectId) -> Result<(), VmError> {
+        let n = self
+            .external
+            .get_mut(&object)
+            .ok_or(VmError::InvalidArgument)?;
+        *n -= 1;
+        if *n == 0 {
+            self.external.remove(&object);
+        }
+        self.res.objects.deallocate(object, &mut self.res.pool);
+        Ok(())
+    }
+
+    /// Referenced since last cleared: the emulated bit, or the hardware's
+    /// if the pmap keeps one (`pmap_is_referenced`).
+    pub fn page_is_referenced<P: Pmap + ?Sized>(&self, f: FrameNumber, pmap: &P) -> bool {
+        self.res
+            .pool
+            .page(f)
+            .flags()
+            .contains(PageFlags::REFERENCED)
+            || (pmap.tracks_ref_mod() && pmap.is_referenced(f))
+    }
+
+    /// Modified since last cleaned (`pmap_is_modified`).
+    pub fn page_is_modified<P: Pmap + ?Sized>(&self, f: FrameNumber, pmap: &P) -> bool {
+        self.res.pool.page(f).is_dirty() || (pmap.tracks_ref_mod() && pmap.is_modified(f))
+    }
+
+    /// Clear the reference bit. Emulated: every mapping of the page goes,
+    /// so the next access faults and sets it again. Wired pages keep
+    /// their mappings (they are never reclaimed).
+    pub fn page_clear_reference<P: Pmap + ?Sized>(&mut self, f: FrameNumber, pmap: &mut P) {
+        self.res.pool.clear_flags(f, PageFlags::REFERENCED);
+        if pmap.tracks_ref_mod() {
+            pmap.clear_reference(f);
+        } else if self.res.pool.page(f).wire_count() == 0 {
+            pmap.page_protect(f, Prot::NONE);
+        }
+        self.res.stats.ref_clears += 1;
+    }
+
+    /// Clear the modified bit (after a clean write-back). Emulated: every
+    /// mapping loses write access, so the next write faults and sets it.
+    pub fn page_clear_modify<P: Pmap + ?Sized>(&mut self, f: FrameNumber, pmap: &mut P) {
+        self.res.pool.clear_flags(f, PageFlags::DIRTY);
+        if pmap.tracks_ref_mod() {
+            pmap.clear_modify(f);
+        } else {
+            pmap.page_protect(f, Prot::READ | Prot::EXEC);
+        }
+        self.res.stats.mod_clears += 1;
+    }
+
+    /// Check that a mapping the pmap holds is one the VM would make: the
+    /// page visible at `va` in `space`, with no more rights than the entry
+    /// allows, writable only if private to this entry and dirty.
+    pub fn check_mapping(
+        &self,
+        space: SpaceId,
+        va: u64,
+        frame: FrameNumber,
+        prot: Prot,
+    ) -> Result<(), String> {
+        let sp = self.space_ref(space).map_err(|e| format!("{e}"))?;
+        let e = sp
+            .map
+            .lookup(va)
+            .ok_or_else(|| format!("{space:?} maps {va:#x} without an entry"))?;
+        if !e.prot.contains(prot) {
+            return Err(format!("{va:#x} mapped {prot:?} above entry {:?}", e.prot));
+        }
+        let rel = e.rel(va);
+        let vis = e.chain.visible(&self.res.objects, rel);
+        if vis != Some(frame) {
+            return Err(format!(
+                "{space:?} {va:#x} maps {frame:?}, visible is {vis:?}"
+            ));
+        }
+        if prot.contains(Prot::WRITE) {
+            let front = e.chain.front().expect("visible page");
+            let in_front =
+                self.res.objects.get(front.object).lookup(front.pindex(rel)) == Some(frame);
+            if !in_front || e.needs_copy() || !self.res.pool.page(frame).is_dirty() {
+                return Err(format!("{space:?} {va:#x} writable but not private/dirty"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Check every structural invariant: maps, chain shape and depth,
+    /// reference counts, page ownership, wiring and page accounting.
+    /// Cost is linear in pool size plus wired and resident pages.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let res = &self.res;
+        res.pool.check()?;
+        let mut refs: BTreeMap<ObjectId, u32> = BTreeMap::new();
+        let mut wires: BTreeMap<FrameNumber, u32> = BTreeMap::new();
+        for sp in self.spaces.values() {
+            sp.map.check().map_err(|e| format!("{:?}: {e}", sp.id))?;
+            for e in sp.map.entries() {
+                let links = e.chain.links();
+                if links.len() > res.config.max_chain_depth {
+                    return Err(format!(
+                        "{:?} {:#x}: chain depth {}",
+                        sp.id,
+                        e.start,
+                        links.len()
+                    ));
+                }
+                for (i, l) in links.iter().enumerate() {
+                    if !res.objects.is_live(l.object) {
+                        return Err(format!("{:?} {:#x}: dead object in chain", sp.id, e.start));
+                    }
+                    if !page_aligned(l.offset) {
+                        return Err(format!("{:?} {:#x}: unaligned link", sp.id, e.start));
+                    }
+                    if i + 1 < links.len() && !res.objects.get(l.object).is_private_anon() {
+                        return Err(format!(
+                            "{:?} {:#x}: non-private link above the base",
+                            sp.id, e.start
+                        ));
+                    }
+                    *refs.entry(l.object).or_default() += 1;
+                }
+                if e.is_wired() {
+                    for rel in 0..e.npages() {
+                        let f = e.chain.visible(&res.objects, rel).ok_or_else(|| {
+                            format!("{:?} {:#x}: wired entry with a hole", sp.id, e.start)
+                        })?;
+                        if !res.pool.page(f).is_unmanaged() {
+                            *wires.entry(f).or_default() += 1;
+                        }
+                    }
+                }
+            }
+            for h in sp.handles.values() {
+                *refs.entry(h.object).or_default() += 1;
+            }
+        }
+        for o in self.names.values() {
+            *refs.entry(*o).or_default() += 1;
+        }
+        for (o, n) in &self.external {
+            *refs.entry(*o).or_default() += n;
+        }
+        let mut managed = 0u64;
+        let mut unmanaged = 0u64;
+        for (id, obj) in res.objects.iter() {
+            let want = refs.get(&id).copied().unwrap_or(0);
+            if obj.ref_count() != want {
+                return Err(format!(
+                    "{id:?}: ref_count {} but {want} holders",
+                    obj.ref_count()
+                ));
+            }
+            match obj.kind() {
+                ObjectKind::Physical { base } => {
+                    unmanaged += obj.size();
+                    for i in 0..obj.size() {
+                        let p = res.pool.page(FrameNumber(base.0 + i as u32));
+                        if !p.is_unmanaged() || p.object() != Some(id) || p.pindex() != i {
+                            return Err(format!("{id:?}: physical page {i} not owned"));
+                        }
+                    }
+                }
+                _ => {
+                    for (i, f) in obj.pages_in(0, u64::MAX) {
+                        let p = res.pool.page(f);
+                        if p.object() != Some(id) || p.pindex() != i {
+                            return Err(format!(
+                                "{f:?} in {id:?}[{i}] owned by {:?}[{}]",
+                                p.object(),
+                                p.pindex()
+                            ));
+                        }
+                        if p.flags().intersects(PageFlags::BUSY) || p.hold_count() > 0 {
+                            return Err(format!("{f:?} busy or held between calls"));
+                        }
+                        if !p.flags().contains(PageFlags::VALID) {
+                            return Err(format!("{f:?} resident but invalid"));
+                        }
+                        let w = wires.get(&f).copied().unwrap_or(0);
+                        if p.wire_count() != w {
+                            return Err(format!(
+                                "{f:?}: wire_count {} but {w} wirings",
+                                p.wire_count()
+                            ));
+                        }
+                        managed += 1;
+                    }
+                }
+            }
+        }
+        for f in refs.keys() {
+            if !res.objects.is_live(*f) {
+                return Err(format!("{f:?} referenced but dead"));
+            }
+        }
+        let p = &res.pool;
+        let in_queues =
+            (p.active_count() + p.inactive_count() + p.wired_count() + p.unqueued_count()) as u64;
+        if p.unqueued_count() != 0 {
+            return Err(format!(
+                "{} pages on no queue between calls",
+                p.unqueued_count()
+            ));
+        }
+        if managed != in_queues {
+            return Err(format!(
+                "{managed} resident pages, {in_queues} active+inactive+wired"
+            ));
+        }
+        if managed + unmanaged + p.free_count() as u64 != p.len() as u64 {
+            return Err(format!(
+                "pages do not add up: {managed} managed + {unmanaged} unmanaged + {} free != {}",
+                p.free_count(),
+                p.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Res {
+    /// Tear down a removed entry: drop its mappings, its wirings and its
+    /// chain. The caller has taken `e` out of `space`'s map.
+    pub(crate) fn delete_entry<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        mut e: VmMapEntry,
+        pmap: &mut P,
+    ) {
+        pmap.remove(space, e.start, e.end);
+        if e.is_wired() {
+            self.unwire_entry(&mut e);
+        }
+        let chain = core::mem::take(&mut e.chain);
+        self.stats.pages_freed += chain.release(&mut self.objects, &mut self.pool);
+    }
+
+    /// Drop the entry's wiring of each visible page. The caller holds the
+    /// entry, whose wired count just dropped to zero (or which is going).
+    pub(crate) fn unwire_entry(&mut self, e: &mut VmMapEntry) {
+        for rel in 0..e.npages() {
+            if let Some(f) = e.chain.visible(&self.objects, rel) {
+                self.pool.unwire(f);
+            }
+        }
+        e.wired_count = 0;
+    }
+
+    /// Prepare a parent entry to be shared with a child: give it an object
+    /// of its own (breaking needs-copy) and a one-link chain, so writes
+    /// through either space land in the same object, which is then marked
+    /// shared. The caller holds the entry of `space`.
+    pub(crate) fn make_shareable<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        e: &mut VmMapEntry,
+        pmap: &mut P,
+    ) -> Result<(), VmError> {
+        if e.chain.is_empty() {
+            let o = self.objects.allocate(ObjectKind::Anonymous, e.npages());
+            e.chain = BackingChain::single(o, 0);
+        }
+        if e.needs_copy() {
+            let front = e.chain.links()[0].object;
+            let fo = self.objects.get(front);
+            if fo.is_private_anon() && fo.ref_count() == 1 {
+                e.flags.remove(EntryFlags::NEEDS_COPY);
+            } else {
+                self.flatten(space, e, pmap)?;
+            }
+        }
+        if e.chain.len() > 1 {
+            self.collapse_chain(e);
+        }
+        if e.chain.len() > 1 {
+            self.flatten(space, e, pmap)?;
+        }
+        let front = e.chain.links()[0].object;
+        if self.objects.get(front).kind() == ObjectKind::Anonymous {
+            self.objects.set_flags(front, ObjectFlags::SHARED);
+        }
+        e.flags.remove(EntryFlags::COW);
+        Ok(())
+    }
+
+    /// Enter the resident pages of `[lo, hi)` of `entry` that are not
+    /// mapped (`MADV_WILLNEED`, `pmap_object_init_pt`), read-only unless
+    /// private and dirty. The caller holds the entry of `space`.
+    pub(crate) fn enter_resident<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        e: &mut VmMapEntry,
+        lo: u64,
+        hi: u64,
+        pmap: &mut P,
+    ) {
+        let mut readonly = e.prot;
+        readonly.remove(Prot::WRITE);
+        if e.prot.is_empty() {
+            return;
+        }
+        let mut va = lo;
+        while va < hi {
+            if !pmap.is_mapped(space, va) {
+                if let Ok(Some((d, f))) = e.chain.lookup(&self.objects, e.rel(va)) {
+                    let prot = if d == 0 && !e.needs_copy() && self.pool.page(f).is_dirty() {
+                        e.prot
+                    } else {
+                        readonly
+                    };
+                    if pmap.enter(space, va, f, prot).is_err() {
+                        return;
+                    }
+                }
+            }
+            va += PAGE_SIZE;
+        }
+    }
+}
