@@ -15,6 +15,8 @@ pub struct Param {
     pub name: String,
     pub ty: String,
     pub dir_in: bool,
+    /// The `description` attribute (or element), whitespace-normalised.
+    pub description: String,
 }
 
 /// One enabled `<method>`.
@@ -57,6 +59,25 @@ fn normalise(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The text of a documentation element; `<texttt text=".."/>` and
+/// `<obj name=".."/>` contribute their attribute, other markup nothing.
+fn text_of(node: roxmltree::Node) -> String {
+    let text: String = node
+        .descendants()
+        .map(|d| {
+            if d.is_text() {
+                d.text().unwrap_or_default()
+            } else {
+                d.attribute("text")
+                    .or(d.attribute("name"))
+                    .unwrap_or_default()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("");
+    normalise(&text).trim_end_matches('.').to_string()
+}
+
 /// Parses the interface files in label order (generic, sel4_arch, arch).
 pub fn parse_interfaces(
     files: &[(String, String)],
@@ -93,24 +114,21 @@ pub fn parse_interfaces(
                             name: p.attribute("name").unwrap_or_default().to_string(),
                             ty: p.attribute("type").unwrap_or_default().to_string(),
                             dir_in: p.attribute("dir") == Some("in"),
+                            description: p
+                                .attribute("description")
+                                .map(normalise)
+                                .or_else(|| {
+                                    p.children()
+                                        .find(|c| c.has_tag_name("description"))
+                                        .map(text_of)
+                                })
+                                .unwrap_or_default(),
                         })
                         .collect();
                     let brief = node
                         .children()
                         .find(|c| c.has_tag_name("brief"))
-                        .map(|b| {
-                            normalise(
-                                &b.descendants()
-                                    .map(|d| {
-                                        if d.is_text() {
-                                            d.text().unwrap_or_default().to_string()
-                                        } else {
-                                            d.attribute("text").unwrap_or_default().to_string()
-                                        }
-                                    })
-                                    .collect::<String>(),
-                            )
-                        })
+                        .map(text_of)
                         .unwrap_or_default();
                     out.methods.push(Method {
                         interface: interface.to_string(),

@@ -254,7 +254,10 @@ impl Stub<'_> {
                             .enumerate()
                             .map(|(i, m)| format!("{m}: mr({})", w as usize + i))
                             .collect();
-                        format!("{rust} {{ {} }}", fields.join(", "))
+                        format!(
+                            "{rust} {{\n            {},\n        }}",
+                            fields.join(",\n            ")
+                        )
                     }
                     Kind::Cap { .. } => unreachable!(),
                 }
@@ -375,7 +378,8 @@ pub fn generate(ifs: &Interfaces) -> Result<String, String> {
                 if w.is_empty() {
                     "0".to_string()
                 } else {
-                    w.join(" | ")
+                    // One OR-ed field per line when several share a word.
+                    w.join("\n                    | ")
                 }
             })
             .collect();
@@ -410,11 +414,11 @@ pub fn generate(ifs: &Interfaces) -> Result<String, String> {
         let exprs = s.out_exprs();
         writeln!(o, "\n    /// Reply of `{}_{}`.", s.m.interface, s.m.name).unwrap();
         writeln!(o, "    #[inline]").unwrap();
+        let params = ["mr: impl Fn(usize) -> Word".to_string()];
         writeln!(
             o,
-            "    pub fn {}(mr: impl Fn(usize) -> Word) -> {} {{",
-            s.fn_name,
-            s.ok_type()
+            "{}",
+            signature("    ", &s.fn_name, &params, &s.ok_type())
         )
         .unwrap();
         if s.outs.len() == 1 {
@@ -463,6 +467,17 @@ pub fn generate(ifs: &Interfaces) -> Result<String, String> {
                 format!(": {}", s.m.brief)
             };
             writeln!(o, "    /// `{}_{}`{brief}.", s.m.interface, s.m.name).unwrap();
+            let documented: Vec<_> =
+                s.m.params
+                    .iter()
+                    .filter(|p| p.dir_in && !p.description.is_empty())
+                    .collect();
+            if !documented.is_empty() {
+                writeln!(o, "    ///").unwrap();
+                for p in documented {
+                    writeln!(o, "    /// * `{}`: {}", arg_name(s.m, p), p.description).unwrap();
+                }
+            }
             if s.m.interface == "seL4_X86_PageDirectory" && s.m.name == "GetStatusBits" {
                 writeln!(
                     o,
@@ -477,13 +492,20 @@ pub fn generate(ifs: &Interfaces) -> Result<String, String> {
             }
             let ret = format!("Result<{}>", s.ok_type());
             writeln!(o, "{}", signature("    ", &s.fn_name, &sig, &ret)).unwrap();
-            writeln!(
-                o,
+            let line = format!(
                 "        let request = encode::{}({});",
                 s.fn_name,
                 args.join(", ")
-            )
-            .unwrap();
+            );
+            if line.len() <= 100 {
+                writeln!(o, "{line}").unwrap();
+            } else {
+                writeln!(o, "        let request = encode::{}(", s.fn_name).unwrap();
+                for a in &args {
+                    writeln!(o, "            {a},").unwrap();
+                }
+                writeln!(o, "        );").unwrap();
+            }
             if s.outs.is_empty() {
                 writeln!(o, "        invoke(self.cptr(), &request).map(|_| ())").unwrap();
             } else {

@@ -5,9 +5,10 @@
 //! register indices are libsel4's `seL4_*_Msg` enums, both generated (see
 //! [`label`], [`mr`]). Decoding is a pure function of (label, MRs).
 //!
-//! Kernel quirk (seL4 5.0.0 x86_64): `handleVMFault` keeps the fault
-//! address in a `uint32_t`, so [`VmFault::addr`] holds only the low 32
-//! bits of the faulting address.
+//! Kernel note: stock seL4 5.0.0 x86_64 keeps the fault address in a
+//! `uint32_t` in `handleVMFault`; our kernel build patches that
+//! (`qemu/kernel/patches/0003-x86-64-vmfault-address-is-a-word.patch`), so
+//! [`VmFault::addr`] is the full address on our kernel.
 
 use crate::{with_ipc_buffer_mut, MessageInfo, Word};
 
@@ -18,7 +19,7 @@ include!(concat!(env!("OUT_DIR"), "/faults.rs"));
 pub struct VmFault {
     /// Instruction pointer of the faulting instruction.
     pub ip: Word,
-    /// The faulting address (low 32 bits only on seL4 5.0.0, see above).
+    /// The faulting address (full 64 bits with our kernel patch, see above).
     pub addr: Word,
     /// True for an instruction fetch fault.
     pub prefetch_fault: bool,

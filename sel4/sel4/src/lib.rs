@@ -7,6 +7,22 @@
 //! configuration (`autoconf.h`) that `cargo qemu` builds the kernel from; see
 //! `build/README.md`. Names follow rust-sel4 where that costs nothing, so a
 //! later move to upstream stays small.
+//!
+//! Map:
+//! * invocations: methods on typed caps, `<interface>_<method>` in snake
+//!   case (`Cap<cap_type::Untyped>::untyped_retype`,
+//!   `cap::Granule::x86_page_map`, ...), each returning [`Result`]; the pure
+//!   marshalling is in [`invocations::encode`] / [`invocations::decode`];
+//! * numbers: [`Syscall`], [`InvocationLabel`], [`ObjectType`], [`Error`],
+//!   [`config`], [`consts`], [`init_cap`];
+//! * [`BootInfo`] (from a pointer or a byte slice) and [`Fault`] decoding.
+//!
+//! seL4 5.0.0 differences worth knowing: there is no IOPortControl (the
+//! initial `init_cap::IO_PORT` covers every port; narrow it with
+//! `cnode_mint` and [`CapData::io_port_range`]); `TCB_Configure` takes a
+//! [`PrioProps`]; badges are [`CapData::badge`]s; and stock 5.0.0 reports
+//! only the low 32 bits of a page fault's address, which our kernel build
+//! patches (see [`fault`]).
 #![cfg_attr(not(test), no_std)]
 
 /// A machine word; every message register and capability address is one.

@@ -212,3 +212,16 @@ fn requests_fit_the_message_info_fields() {
         .iter()
         .all(|l| l.value() <= MessageInfo::MAX_LABEL));
 }
+
+#[test]
+fn object_physical_sizes() {
+    assert_eq!(
+        ObjectType::CapTable.physical_size_bits(12),
+        12 + sel4::consts::SLOT_BITS
+    );
+    assert_eq!(ObjectType::Untyped.physical_size_bits(20), 20);
+    assert_eq!(
+        ObjectType::X86_4K.physical_size_bits(99),
+        sel4::consts::PAGE_BITS
+    );
+}
