@@ -1,0 +1,338 @@
+//! The validated system model: what the root task realises at boot. Every
+//! reference is an index that is known to be in range and every capability
+//! has its slot already assigned, so a [`Spec`] needs no further checking by
+//! its consumer (the decoder re-checks indices and slots of untrusted bytes).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+/// seL4 badges on this kernel are 28 bits; 0 means unbadged.
+pub const BADGE_BITS: u32 = 28;
+pub const MAX_BADGE: u64 = (1 << BADGE_BITS) - 1;
+/// Pages are 4 KiB; every size in the spec is a multiple of this.
+pub const PAGE_SIZE: u64 = 4096;
+/// seL4 IRQ numbers a user IRQ handler may take on pc99 (CPU vector 0x30 + n).
+pub const MAX_IRQ_VECTOR: u64 = 107;
+/// Component CNode sizes (radix bits) the spec may ask for.
+pub const MIN_CNODE_BITS: u8 = 9;
+pub const MAX_CNODE_BITS: u8 = 20;
+
+/// Defaults for fields a component may leave out.
+pub mod defaults {
+    pub const PRIORITY: u8 = 100;
+    pub const MAX_PRIORITY: u8 = 0;
+    pub const STACK_SIZE: u64 = 64 * 1024;
+    pub const CNODE_BITS: u8 = 12;
+}
+
+/// The fixed layout of every component's CSpace (its root CNode). Components
+/// may use these constants directly; grant slots vary and are found in the
+/// [`super::Component`] (the root task can pass the blob to components).
+pub mod slots {
+    use super::Slot;
+    /// Always empty (seL4's null cap pointer).
+    pub const NULL: Slot = 0;
+    /// The component's own TCB.
+    pub const TCB: Slot = 1;
+    /// The component's own root CNode.
+    pub const CNODE: Slot = 2;
+    /// The component's own VSpace (PML4).
+    pub const VSPACE: Slot = 3;
+    /// The frame of its IPC buffer.
+    pub const IPC_BUFFER: Slot = 4;
+    /// The badged fault endpoint cap (write + grant-reply), if `fault` is set;
+    /// it is the TCB's fault endpoint CPtr.
+    pub const FAULT_EP: Slot = 5;
+    /// An ASID pool, if `asid_pool` is set.
+    pub const ASID_POOL: Slot = 6;
+    /// Slots 7..=15 are reserved for the root task's future use.
+    pub const FIRST_CAPS_TABLE: Slot = 16;
+    /// The last slot a `caps { }` entry may name.
+    pub const LAST_CAPS_TABLE: Slot = 255;
+    /// Grants (untyped, I/O ports, IRQs, device frames, pager clients) are
+    /// placed from here on, in that order.
+    pub const FIRST_GRANT: Slot = 256;
+    /// Slots of the untyped region when `untyped` is non-zero; the root task
+    /// fills it from the start with power-of-two chunks, rest empty.
+    pub const UNTYPED_REGION: Slot = 64;
+    /// Each pager client takes three consecutive slots: TCB, CNode, VSpace.
+    pub const CLIENT_TCB: Slot = 0;
+    pub const CLIENT_CNODE: Slot = 1;
+    pub const CLIENT_VSPACE: Slot = 2;
+    pub const CLIENT_SLOTS: Slot = 3;
+}
+
+pub type Slot = u32;
+/// Index into [`Spec::objects`].
+pub type ObjectId = u16;
+/// Index into [`Spec::components`].
+pub type ComponentId = u16;
+
+/// A kernel object shared between components, created once by the root task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    pub name: String,
+    pub kind: ObjectKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ObjectKind {
+    /// `ep`: an IPC endpoint.
+    Endpoint,
+    /// `notification`: a notification object.
+    Notification,
+}
+
+impl ObjectKind {
+    /// The spelling in the spec text.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            ObjectKind::Endpoint => "ep",
+            ObjectKind::Notification => "notification",
+        }
+    }
+}
+
+/// Capability rights, seL4's four: read, write, grant, grant-reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Rights(pub u8);
+
+impl Rights {
+    pub const READ: Rights = Rights(1);
+    pub const WRITE: Rights = Rights(2);
+    pub const GRANT: Rights = Rights(4);
+    pub const GRANT_REPLY: Rights = Rights(8);
+    pub const ALL: Rights = Rights(15);
+    pub const NONE: Rights = Rights(0);
+
+    pub fn contains(self, other: Rights) -> bool {
+        self.0 & other.0 == other.0
+    }
+    pub fn union(self, other: Rights) -> Rights {
+        Rights(self.0 | other.0)
+    }
+    pub fn read(self) -> bool {
+        self.contains(Rights::READ)
+    }
+    pub fn write(self) -> bool {
+        self.contains(Rights::WRITE)
+    }
+    pub fn grant(self) -> bool {
+        self.contains(Rights::GRANT)
+    }
+    pub fn grant_reply(self) -> bool {
+        self.contains(Rights::GRANT_REPLY)
+    }
+    /// Parses a rights word such as `RWG`; `None` on a bad or repeated letter.
+    pub fn parse(word: &str) -> Option<Rights> {
+        let mut r = Rights::NONE;
+        for c in word.chars() {
+            let bit = match c {
+                'R' => Rights::READ,
+                'W' => Rights::WRITE,
+                'G' => Rights::GRANT,
+                'P' => Rights::GRANT_REPLY,
+                _ => return None,
+            };
+            if r.contains(bit) {
+                return None;
+            }
+            r = r.union(bit);
+        }
+        if r == Rights::NONE {
+            None
+        } else {
+            Some(r)
+        }
+    }
+}
+
+impl fmt::Display for Rights {
+    /// As written in the spec: `RWGP` letters in that order.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (bit, c) in [
+            (Rights::READ, 'R'),
+            (Rights::WRITE, 'W'),
+            (Rights::GRANT, 'G'),
+            (Rights::GRANT_REPLY, 'P'),
+        ] {
+            if self.contains(bit) {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A `caps { slot: object (rights, badge: N) }` entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cap {
+    pub slot: Slot,
+    pub object: ObjectId,
+    pub rights: Rights,
+    /// 0 = unbadged (the original cap).
+    pub badge: u32,
+}
+
+/// The component's fault endpoint: a badged copy in [`slots::FAULT_EP`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultEp {
+    pub object: ObjectId,
+    pub badge: u32,
+}
+
+/// The component's untyped grant: `size` bytes in power-of-two chunks, placed
+/// from `slot` on (at most [`slots::UNTYPED_REGION`] of them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Untyped {
+    pub size: u64,
+    pub slot: Slot,
+}
+
+/// An inclusive I/O port range, granted as one IOPort cap at `slot`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoPorts {
+    pub first: u16,
+    pub last: u16,
+    pub slot: Slot,
+}
+
+/// Where an IRQ comes from (the arguments of IRQControl GetIOAPIC / GetMSI).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IrqSource {
+    Ioapic {
+        ioapic: u8,
+        pin: u8,
+        /// true = level-triggered, false = edge.
+        level: bool,
+        /// true = active low, false = active high.
+        active_low: bool,
+    },
+    Msi {
+        bus: u8,
+        dev: u8,
+        func: u8,
+        handle: u32,
+    },
+}
+
+/// An IRQ handler cap at `slot`, bound to `notification` (badge `badge`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Irq {
+    pub source: IrqSource,
+    /// The seL4 IRQ number, 0..=[`MAX_IRQ_VECTOR`].
+    pub vector: u8,
+    pub notification: ObjectId,
+    pub badge: u32,
+    pub slot: Slot,
+}
+
+/// Device memory: frame caps for `size / 4K` pages from `paddr`, placed in
+/// consecutive slots from `slot`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceMemory {
+    pub paddr: u64,
+    pub size: u64,
+    pub slot: Slot,
+}
+
+impl DeviceMemory {
+    pub fn pages(&self) -> u64 {
+        self.size / PAGE_SIZE
+    }
+}
+
+/// A component this one is the pager of: its TCB, CNode and VSpace caps sit
+/// at `slot + slots::CLIENT_*`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PagerClient {
+    pub client: ComponentId,
+    pub slot: Slot,
+}
+
+/// One program the root task starts: a thread in its own CSpace and VSpace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Component {
+    pub name: String,
+    /// The program image (a binary crate built for seL4).
+    pub image: String,
+    pub priority: u8,
+    /// Maximum controlled priority (the TCB's MCP).
+    pub max_priority: u8,
+    pub stack_size: u64,
+    /// Radix of the root CNode: 2^cnode_bits slots.
+    pub cnode_bits: u8,
+    pub fault: Option<FaultEp>,
+    /// The component that resolves this one's faults and gets its caps.
+    pub pager: Option<ComponentId>,
+    /// A notification bound to the component's TCB (seL4 TCB_BindNotification),
+    /// so one `Recv` on an endpoint also returns its signals.
+    pub bound_notification: Option<ObjectId>,
+    pub asid_pool: bool,
+    /// Sorted by slot.
+    pub caps: Vec<Cap>,
+    pub untyped: Option<Untyped>,
+    pub io_ports: Vec<IoPorts>,
+    pub irqs: Vec<Irq>,
+    pub device_memory: Vec<DeviceMemory>,
+    /// The components whose pager this one is, in spec order.
+    pub clients: Vec<PagerClient>,
+    /// The first slot the root task leaves free for the component's own use.
+    pub first_free_slot: Slot,
+}
+
+impl Component {
+    /// Number of slots in the root CNode.
+    pub fn cnode_slots(&self) -> u64 {
+        1u64 << self.cnode_bits
+    }
+    /// The cap in `slot` of the caps table, if any.
+    pub fn cap_at(&self, slot: Slot) -> Option<&Cap> {
+        self.caps
+            .binary_search_by_key(&slot, |c| c.slot)
+            .ok()
+            .map(|i| &self.caps[i])
+    }
+}
+
+/// The whole system.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Spec {
+    pub objects: Vec<Object>,
+    pub components: Vec<Component>,
+}
+
+impl Spec {
+    pub fn object_id(&self, name: &str) -> Option<ObjectId> {
+        self.objects
+            .iter()
+            .position(|o| o.name == name)
+            .map(|i| i as ObjectId)
+    }
+    pub fn component_id(&self, name: &str) -> Option<ComponentId> {
+        self.components
+            .iter()
+            .position(|c| c.name == name)
+            .map(|i| i as ComponentId)
+    }
+    pub fn component(&self, name: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.name == name)
+    }
+    /// The slot of the first caps-table cap of `component` to `object`.
+    pub fn cap_slot(&self, component: &str, object: &str) -> Option<Slot> {
+        let oid = self.object_id(object)?;
+        let c = self.component(component)?;
+        c.caps
+            .iter()
+            .find(|cap| cap.object == oid)
+            .map(|cap| cap.slot)
+    }
+    /// The total untyped RAM granted to components.
+    pub fn total_untyped(&self) -> u64 {
+        self.components
+            .iter()
+            .filter_map(|c| c.untyped.map(|u| u.size))
+            .sum()
+    }
+}

@@ -1,0 +1,855 @@
+//! The spec text: lexer and recursive-descent parser producing an [`Ast`]
+//! whose every item carries its [`Pos`]. Only the shape of the text is
+//! checked here (plus number syntax); meaning is `validate.rs`'s job.
+
+use crate::error::{Error, ErrorKind, Pos};
+use crate::spec::{ObjectKind, Rights};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+/// A value and where it was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub pos: Pos,
+    pub value: T,
+}
+
+fn sp<T>(pos: Pos, value: T) -> Spanned<T> {
+    Spanned { pos, value }
+}
+
+/// The parsed, not yet validated, spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ast {
+    pub arch: Spanned<String>,
+    pub objects: Vec<ObjectDecl>,
+    pub components: Vec<ComponentDecl>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectDecl {
+    pub name: Spanned<String>,
+    pub kind: Spanned<ObjectKind>,
+}
+
+/// `name (rights, badge: N)` or `name (badge: N)`: an object reference with
+/// cap attributes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CapRef {
+    pub object: Spanned<String>,
+    pub rights: Option<Spanned<Rights>>,
+    pub badge: Option<Spanned<u64>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CapDecl {
+    pub slot: Spanned<u64>,
+    pub cap: CapRef,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IrqSourceDecl {
+    Ioapic {
+        ioapic: Spanned<u64>,
+        pin: Spanned<u64>,
+        level: Spanned<u64>,
+        polarity: Spanned<u64>,
+    },
+    Msi {
+        bus: Spanned<u64>,
+        dev: Spanned<u64>,
+        func: Spanned<u64>,
+        handle: Spanned<u64>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IrqDecl {
+    pub pos: Pos,
+    pub source: IrqSourceDecl,
+    pub vector: Spanned<u64>,
+    pub notification: CapRef,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ComponentDecl {
+    pub name: Spanned<String>,
+    pub image: Option<Spanned<String>>,
+    pub priority: Option<Spanned<u64>>,
+    pub max_priority: Option<Spanned<u64>>,
+    pub stack: Option<Spanned<u64>>,
+    pub untyped: Option<Spanned<u64>>,
+    pub cnode_bits: Option<Spanned<u64>>,
+    pub fault: Option<CapRef>,
+    pub pager: Option<Spanned<String>>,
+    pub bound_notification: Option<Spanned<String>>,
+    pub asid_pool: Option<Pos>,
+    /// Inclusive `(first, last)`.
+    pub io_ports: Vec<Spanned<(u64, u64)>>,
+    pub irqs: Vec<IrqDecl>,
+    /// `(paddr, size)`.
+    pub device_memory: Vec<Spanned<(u64, u64)>>,
+    pub caps: Vec<CapDecl>,
+}
+
+impl Default for Spanned<String> {
+    fn default() -> Self {
+        sp(Pos::default(), String::new())
+    }
+}
+
+// ---------------------------------------------------------------- lexer
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Tok {
+    Ident(String),
+    Str(String),
+    /// `suffixed`: written with K, M or G.
+    Num {
+        value: u64,
+        suffixed: bool,
+    },
+    LBrace,
+    RBrace,
+    LParen,
+    RParen,
+    Colon,
+    Comma,
+    Eq,
+    Minus,
+    Plus,
+    Arrow,
+    Eof,
+}
+
+impl Tok {
+    fn describe(&self) -> String {
+        match self {
+            Tok::Ident(s) => format!("{s:?}"),
+            Tok::Str(s) => format!("string \"{s}\""),
+            Tok::Num { .. } => "a number".to_string(),
+            Tok::LBrace => "'{'".to_string(),
+            Tok::RBrace => "'}'".to_string(),
+            Tok::LParen => "'('".to_string(),
+            Tok::RParen => "')'".to_string(),
+            Tok::Colon => "':'".to_string(),
+            Tok::Comma => "','".to_string(),
+            Tok::Eq => "'='".to_string(),
+            Tok::Minus => "'-'".to_string(),
+            Tok::Plus => "'+'".to_string(),
+            Tok::Arrow => "'->'".to_string(),
+            Tok::Eof => "end of file".to_string(),
+        }
+    }
+}
+
+struct Lexer<'a> {
+    chars: core::iter::Peekable<core::str::Chars<'a>>,
+    line: u32,
+    col: u32,
+}
+
+impl Lexer<'_> {
+    fn pos(&self) -> Pos {
+        Pos {
+            line: self.line,
+            col: self.col,
+        }
+    }
+
+    fn peek(&mut self) -> Option<char> {
+        self.chars.peek().copied()
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.chars.next()?;
+        if c == '\n' {
+            self.line += 1;
+            self.col = 1;
+        } else {
+            self.col += 1;
+        }
+        Some(c)
+    }
+
+    /// The character after the next one, without consuming.
+    fn peek2(&self) -> Option<char> {
+        let mut it = self.chars.clone();
+        it.next();
+        it.next()
+    }
+
+    fn skip_space_and_comments(&mut self) {
+        while let Some(c) = self.peek() {
+            if c.is_whitespace() {
+                self.bump();
+            } else if (c == '/' && self.peek2() == Some('/'))
+                || (c == '-' && self.peek2() == Some('-'))
+                || c == '#'
+            {
+                // `//` and capDL's `--` comments (and `#`) run to end of line.
+                while let Some(c) = self.peek() {
+                    if c == '\n' {
+                        break;
+                    }
+                    self.bump();
+                }
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn next_token(&mut self) -> Result<(Pos, Tok), Error> {
+        self.skip_space_and_comments();
+        let pos = self.pos();
+        let Some(c) = self.peek() else {
+            return Ok((pos, Tok::Eof));
+        };
+        let single = match c {
+            '{' => Some(Tok::LBrace),
+            '}' => Some(Tok::RBrace),
+            '(' => Some(Tok::LParen),
+            ')' => Some(Tok::RParen),
+            ':' => Some(Tok::Colon),
+            ',' => Some(Tok::Comma),
+            '=' => Some(Tok::Eq),
+            '+' => Some(Tok::Plus),
+            _ => None,
+        };
+        if let Some(t) = single {
+            self.bump();
+            return Ok((pos, t));
+        }
+        if c == '-' {
+            self.bump();
+            if self.peek() == Some('>') {
+                self.bump();
+                return Ok((pos, Tok::Arrow));
+            }
+            return Ok((pos, Tok::Minus));
+        }
+        if c == '"' {
+            self.bump();
+            let mut s = String::new();
+            loop {
+                match self.bump() {
+                    Some('"') => return Ok((pos, Tok::Str(s))),
+                    Some('\n') | None => {
+                        return Err(Error::new(pos, ErrorKind::UnterminatedString))
+                    }
+                    Some(c) => s.push(c),
+                }
+            }
+        }
+        if c.is_ascii_digit() {
+            return self.number(pos);
+        }
+        if c.is_ascii_alphabetic() || c == '_' {
+            let mut s = String::new();
+            while let Some(c) = self.peek() {
+                // A '-' continues a name only when a name character follows,
+                // so `a->b` and `a - b` still lex as three tokens.
+                let more = c.is_ascii_alphanumeric()
+                    || c == '_'
+                    || (c == '-'
+                        && self
+                            .peek2()
+                            .is_some_and(|d| d.is_ascii_alphanumeric() || d == '_'));
+                if !more {
+                    break;
+                }
+                s.push(c);
+                self.bump();
+            }
+            return Ok((pos, Tok::Ident(s)));
+        }
+        Err(Error::new(pos, ErrorKind::UnexpectedChar(c)))
+    }
+
+    /// Decimal or `0x` hex, `_` separators, optional K/M/G (x1024^n).
+    fn number(&mut self, pos: Pos) -> Result<(Pos, Tok), Error> {
+        let mut word = String::new();
+        while let Some(c) = self.peek() {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                word.push(c);
+                self.bump();
+            } else {
+                break;
+            }
+        }
+        let bad = || Error::new(pos, ErrorKind::BadNumber(word.clone()));
+        let (body, radix) = match word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
+            Some(h) => (h, 16),
+            None => (word.as_str(), 10),
+        };
+        let (digits, mult) = match body.chars().last() {
+            Some('K' | 'k') => (&body[..body.len() - 1], 1u64 << 10),
+            Some('M' | 'm') => (&body[..body.len() - 1], 1u64 << 20),
+            Some('G' | 'g') => (&body[..body.len() - 1], 1u64 << 30),
+            _ => (body, 1),
+        };
+        let mut value: u64 = 0;
+        let mut any = false;
+        for c in digits.chars() {
+            if c == '_' {
+                continue;
+            }
+            let d = c.to_digit(radix).ok_or_else(bad)? as u64;
+            value = value
+                .checked_mul(radix as u64)
+                .and_then(|v| v.checked_add(d))
+                .ok_or_else(bad)?;
+            any = true;
+        }
+        if !any {
+            return Err(bad());
+        }
+        let value = value.checked_mul(mult).ok_or_else(bad)?;
+        Ok((
+            pos,
+            Tok::Num {
+                value,
+                suffixed: mult != 1,
+            },
+        ))
+    }
+}
+
+fn lex(src: &str) -> Result<Vec<(Pos, Tok)>, Error> {
+    let mut lx = Lexer {
+        chars: src.chars().peekable(),
+        line: 1,
+        col: 1,
+    };
+    let mut out = Vec::new();
+    loop {
+        let t = lx.next_token()?;
+        let eof = t.1 == Tok::Eof;
+        out.push(t);
+        if eof {
+            return Ok(out);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- parser
+
+const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, io_ports, irq, device_memory, caps";
+
+struct Parser {
+    toks: Vec<(Pos, Tok)>,
+    i: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> &Tok {
+        &self.toks[self.i].1
+    }
+    fn pos(&self) -> Pos {
+        self.toks[self.i].0
+    }
+    fn bump(&mut self) -> (Pos, Tok) {
+        let t = self.toks[self.i].clone();
+        if self.i + 1 < self.toks.len() {
+            self.i += 1;
+        }
+        t
+    }
+    fn err_expected(&self, expected: &'static str) -> Error {
+        Error::new(
+            self.pos(),
+            ErrorKind::Expected {
+                expected,
+                found: self.peek().describe(),
+            },
+        )
+    }
+    fn expect(&mut self, t: Tok, expected: &'static str) -> Result<Pos, Error> {
+        if *self.peek() == t {
+            Ok(self.bump().0)
+        } else {
+            Err(self.err_expected(expected))
+        }
+    }
+    fn eat(&mut self, t: &Tok) -> bool {
+        if self.peek() == t {
+            self.bump();
+            true
+        } else {
+            false
+        }
+    }
+    fn ident(&mut self, expected: &'static str) -> Result<Spanned<String>, Error> {
+        match self.peek().clone() {
+            Tok::Ident(s) => Ok(sp(self.bump().0, s)),
+            _ => Err(self.err_expected(expected)),
+        }
+    }
+    /// A number written without a size suffix.
+    fn number(&mut self) -> Result<Spanned<u64>, Error> {
+        match *self.peek() {
+            Tok::Num { suffixed: true, .. } => {
+                Err(Error::new(self.pos(), ErrorKind::SuffixNotAllowed))
+            }
+            Tok::Num { value, .. } => Ok(sp(self.bump().0, value)),
+            _ => Err(self.err_expected("a number")),
+        }
+    }
+    /// A number that may carry K/M/G.
+    fn size(&mut self) -> Result<Spanned<u64>, Error> {
+        match *self.peek() {
+            Tok::Num { value, .. } => Ok(sp(self.bump().0, value)),
+            _ => Err(self.err_expected("a size (e.g. 64K, 16M, 0x1000)")),
+        }
+    }
+
+    fn spec(&mut self) -> Result<Ast, Error> {
+        let kw = self.ident("`arch x86_64` at the start")?;
+        if kw.value != "arch" {
+            return Err(Error::new(
+                kw.pos,
+                ErrorKind::Expected {
+                    expected: "`arch x86_64` at the start",
+                    found: format!("{:?}", kw.value),
+                },
+            ));
+        }
+        let arch = self.ident("an architecture name")?;
+        if arch.value != "x86_64" {
+            return Err(Error::new(arch.pos, ErrorKind::UnsupportedArch(arch.value)));
+        }
+        let mut ast = Ast {
+            arch,
+            objects: Vec::new(),
+            components: Vec::new(),
+        };
+        loop {
+            if *self.peek() == Tok::Eof {
+                return Ok(ast);
+            }
+            let kw = self.ident("`objects` or `component`")?;
+            match kw.value.as_str() {
+                "objects" => self.objects(&mut ast.objects)?,
+                "component" => ast.components.push(self.component()?),
+                _ => {
+                    return Err(Error::new(
+                        kw.pos,
+                        ErrorKind::UnknownKeyword {
+                            word: kw.value,
+                            context: "the top level",
+                            expected: "objects, component",
+                        },
+                    ))
+                }
+            }
+        }
+    }
+
+    fn objects(&mut self, out: &mut Vec<ObjectDecl>) -> Result<(), Error> {
+        self.expect(Tok::LBrace, "'{' after `objects`")?;
+        while !self.eat(&Tok::RBrace) {
+            let name = self.ident("an object name or '}'")?;
+            self.expect(Tok::Eq, "'=' after the object name")?;
+            let t = self.ident("an object type (ep, notification)")?;
+            let kind = match t.value.as_str() {
+                "ep" | "endpoint" => ObjectKind::Endpoint,
+                "notification" => ObjectKind::Notification,
+                _ => return Err(Error::new(t.pos, ErrorKind::UnknownObjectType(t.value))),
+            };
+            out.push(ObjectDecl {
+                name,
+                kind: sp(t.pos, kind),
+            });
+        }
+        Ok(())
+    }
+
+    /// `object`, `object (RWG)`, `object (RWG, badge: 3)`, `object (badge: 3)`.
+    fn cap_ref(&mut self) -> Result<CapRef, Error> {
+        let object = self.ident("an object name")?;
+        let mut r = CapRef {
+            object,
+            rights: None,
+            badge: None,
+        };
+        if !self.eat(&Tok::LParen) {
+            return Ok(r);
+        }
+        loop {
+            let word = self.ident("rights (e.g. RW) or `badge: N`")?;
+            if word.value == "badge" {
+                if r.badge.is_some() {
+                    return Err(Error::new(word.pos, ErrorKind::DuplicateField("badge")));
+                }
+                self.expect(Tok::Colon, "':' after `badge`")?;
+                r.badge = Some(self.number()?);
+            } else {
+                if r.rights.is_some() {
+                    return Err(Error::new(word.pos, ErrorKind::DuplicateField("rights")));
+                }
+                let rights = Rights::parse(&word.value).ok_or_else(|| {
+                    Error::new(word.pos, ErrorKind::BadRights(word.value.clone()))
+                })?;
+                r.rights = Some(sp(word.pos, rights));
+            }
+            if self.eat(&Tok::RParen) {
+                return Ok(r);
+            }
+            self.expect(Tok::Comma, "',' or ')'")?;
+        }
+    }
+
+    fn component(&mut self) -> Result<ComponentDecl, Error> {
+        let name = self.ident("a component name")?;
+        self.expect(Tok::LBrace, "'{' after the component name")?;
+        let mut c = ComponentDecl {
+            name,
+            ..Default::default()
+        };
+        while !self.eat(&Tok::RBrace) {
+            let kw = self.ident("a component field or '}'")?;
+            let pos = kw.pos;
+            // Fields that may appear once, set through `once`.
+            fn once<T>(
+                slot: &mut Option<T>,
+                v: T,
+                pos: Pos,
+                name: &'static str,
+            ) -> Result<(), Error> {
+                if slot.is_some() {
+                    return Err(Error::new(pos, ErrorKind::DuplicateField(name)));
+                }
+                *slot = Some(v);
+                Ok(())
+            }
+            match kw.value.as_str() {
+                "image" => {
+                    self.expect(Tok::Eq, "'=' after `image`")?;
+                    let v = match self.peek().clone() {
+                        Tok::Str(s) => sp(self.bump().0, s),
+                        _ => return Err(self.err_expected("a quoted image name")),
+                    };
+                    once(&mut c.image, v, pos, "image")?;
+                }
+                "priority" => {
+                    self.expect(Tok::Eq, "'=' after `priority`")?;
+                    let v = self.number()?;
+                    once(&mut c.priority, v, pos, "priority")?;
+                }
+                "max_priority" => {
+                    self.expect(Tok::Eq, "'=' after `max_priority`")?;
+                    let v = self.number()?;
+                    once(&mut c.max_priority, v, pos, "max_priority")?;
+                }
+                "stack" => {
+                    self.expect(Tok::Eq, "'=' after `stack`")?;
+                    let v = self.size()?;
+                    once(&mut c.stack, v, pos, "stack")?;
+                }
+                "untyped" => {
+                    self.expect(Tok::Eq, "'=' after `untyped`")?;
+                    let v = self.size()?;
+                    once(&mut c.untyped, v, pos, "untyped")?;
+                }
+                "cnode_bits" => {
+                    self.expect(Tok::Eq, "'=' after `cnode_bits`")?;
+                    let v = self.number()?;
+                    once(&mut c.cnode_bits, v, pos, "cnode_bits")?;
+                }
+                "fault" => {
+                    self.expect(Tok::Eq, "'=' after `fault`")?;
+                    let v = self.cap_ref()?;
+                    once(&mut c.fault, v, pos, "fault")?;
+                }
+                "pager" => {
+                    self.expect(Tok::Eq, "'=' after `pager`")?;
+                    let v = self.ident("a component name")?;
+                    once(&mut c.pager, v, pos, "pager")?;
+                }
+                "bound_notification" => {
+                    self.expect(Tok::Eq, "'=' after `bound_notification`")?;
+                    let v = self.ident("a notification name")?;
+                    once(&mut c.bound_notification, v, pos, "bound_notification")?;
+                }
+                "asid_pool" => once(&mut c.asid_pool, pos, pos, "asid_pool")?,
+                "io_ports" => {
+                    self.expect(Tok::Eq, "'=' after `io_ports`")?;
+                    loop {
+                        let first = self.number()?;
+                        self.expect(Tok::Minus, "'-' in a port range (first-last)")?;
+                        let last = self.number()?;
+                        c.io_ports.push(sp(first.pos, (first.value, last.value)));
+                        if !self.eat(&Tok::Comma) {
+                            break;
+                        }
+                    }
+                }
+                "device_memory" => {
+                    self.expect(Tok::Eq, "'=' after `device_memory`")?;
+                    loop {
+                        let paddr = self.number()?;
+                        self.expect(Tok::Plus, "'+' in a device region (paddr + size)")?;
+                        let size = self.size()?;
+                        c.device_memory
+                            .push(sp(paddr.pos, (paddr.value, size.value)));
+                        if !self.eat(&Tok::Comma) {
+                            break;
+                        }
+                    }
+                }
+                "irq" => {
+                    self.expect(Tok::Eq, "'=' after `irq`")?;
+                    c.irqs.push(self.irq(pos)?);
+                }
+                "caps" => {
+                    self.expect(Tok::LBrace, "'{' after `caps`")?;
+                    while !self.eat(&Tok::RBrace) {
+                        let slot = self.number().map_err(|e| match e.kind {
+                            ErrorKind::Expected { .. } => self.err_expected("a slot number or '}'"),
+                            _ => e,
+                        })?;
+                        self.expect(Tok::Colon, "':' after the slot number")?;
+                        let cap = self.cap_ref()?;
+                        c.caps.push(CapDecl { slot, cap });
+                    }
+                }
+                _ => {
+                    return Err(Error::new(
+                        pos,
+                        ErrorKind::UnknownKeyword {
+                            word: kw.value,
+                            context: "a component",
+                            expected: COMPONENT_FIELDS,
+                        },
+                    ))
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    /// `ioapic (pin: P, vector: V [, ioapic: N, level: 0|1, polarity: 0|1]) -> ntfn (badge: B)`
+    /// or `msi (bus: B, dev: D, func: F, vector: V [, handle: H]) -> ntfn`.
+    fn irq(&mut self, pos: Pos) -> Result<IrqDecl, Error> {
+        let kind = self.ident("`ioapic` or `msi`")?;
+        let keys: &[&'static str] = match kind.value.as_str() {
+            "ioapic" => &["ioapic", "pin", "level", "polarity", "vector"],
+            "msi" => &["bus", "dev", "func", "handle", "vector"],
+            _ => {
+                return Err(Error::new(
+                    kind.pos,
+                    ErrorKind::UnknownKeyword {
+                        word: kind.value,
+                        context: "an irq",
+                        expected: "ioapic, msi",
+                    },
+                ))
+            }
+        };
+        let expected_keys = if kind.value == "ioapic" {
+            "ioapic, pin, level, polarity, vector"
+        } else {
+            "bus, dev, func, handle, vector"
+        };
+        let mut vals: [Option<Spanned<u64>>; 5] = Default::default();
+        self.expect(Tok::LParen, "'(' after the irq kind")?;
+        loop {
+            let k = self.ident("an irq parameter name")?;
+            let Some(i) = keys.iter().position(|x| *x == k.value) else {
+                return Err(Error::new(
+                    k.pos,
+                    ErrorKind::UnknownKeyword {
+                        word: k.value,
+                        context: "an irq",
+                        expected: expected_keys,
+                    },
+                ));
+            };
+            if vals[i].is_some() {
+                return Err(Error::new(k.pos, ErrorKind::DuplicateField(keys[i])));
+            }
+            self.expect(Tok::Colon, "':' after the parameter name")?;
+            vals[i] = Some(self.number()?);
+            if self.eat(&Tok::RParen) {
+                break;
+            }
+            self.expect(Tok::Comma, "',' or ')'")?;
+        }
+        let get = |i: usize, default: Option<u64>| -> Result<Spanned<u64>, Error> {
+            match (&vals[i], default) {
+                (Some(v), _) => Ok(v.clone()),
+                (None, Some(d)) => Ok(sp(kind.pos, d)),
+                (None, None) => Err(Error::new(kind.pos, ErrorKind::MissingField(keys[i]))),
+            }
+        };
+        let source = if kind.value == "ioapic" {
+            IrqSourceDecl::Ioapic {
+                ioapic: get(0, Some(0))?,
+                pin: get(1, None)?,
+                level: get(2, Some(0))?,
+                polarity: get(3, Some(0))?,
+            }
+        } else {
+            IrqSourceDecl::Msi {
+                bus: get(0, None)?,
+                dev: get(1, None)?,
+                func: get(2, None)?,
+                handle: get(3, Some(0))?,
+            }
+        };
+        let vector = get(4, None)?;
+        self.expect(Tok::Arrow, "'->' and the notification the irq signals")?;
+        let notification = self.cap_ref()?;
+        Ok(IrqDecl {
+            pos,
+            source,
+            vector,
+            notification,
+        })
+    }
+}
+
+/// Parses spec text into an [`Ast`]; stops at the first syntax error.
+pub fn parse(src: &str) -> Result<Ast, Error> {
+    let toks = lex(src)?;
+    Parser { toks, i: 0 }.spec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(src: &str) -> Error {
+        parse(src).unwrap_err()
+    }
+
+    #[test]
+    fn numbers_and_sizes() {
+        let ast = parse(
+            "arch x86_64 component a { stack = 64K untyped = 0x10_0000 cnode_bits = 10 device_memory = 0xfeb00000 + 1M }",
+        )
+        .unwrap();
+        let c = &ast.components[0];
+        assert_eq!(c.stack.as_ref().unwrap().value, 64 * 1024);
+        assert_eq!(c.untyped.as_ref().unwrap().value, 0x100000);
+        assert_eq!(c.cnode_bits.as_ref().unwrap().value, 10);
+        assert_eq!(c.device_memory[0].value, (0xfeb00000, 1 << 20));
+    }
+
+    #[test]
+    fn names_with_dashes_and_arrows() {
+        let ast = parse(
+            "arch x86_64\nobjects { n = notification }\ncomponent block-server {\n irq = ioapic (pin: 11, vector: 11)->n\n io_ports = 0xcf8-0xcff }",
+        )
+        .unwrap();
+        let c = &ast.components[0];
+        assert_eq!(c.name.value, "block-server");
+        assert_eq!(c.irqs[0].notification.object.value, "n");
+        assert_eq!(c.io_ports[0].value, (0xcf8, 0xcff));
+    }
+
+    #[test]
+    fn comments() {
+        let ast =
+            parse("-- capDL style\n// C style\n# shell style\narch x86_64 // trailing\n").unwrap();
+        assert!(ast.components.is_empty());
+    }
+
+    #[test]
+    fn positions() {
+        let e = err("arch x86_64\ncomponent a {\n  colour = 3\n}");
+        assert_eq!(e.pos, Pos { line: 3, col: 3 });
+        assert!(matches!(e.kind, ErrorKind::UnknownKeyword { .. }));
+    }
+
+    #[test]
+    fn syntax_errors() {
+        assert!(matches!(
+            err("arch arm").kind,
+            ErrorKind::UnsupportedArch(_)
+        ));
+        assert!(matches!(err("objects {}").kind, ErrorKind::Expected { .. }));
+        assert!(matches!(
+            err("arch x86_64 objects { a = frame }").kind,
+            ErrorKind::UnknownObjectType(_)
+        ));
+        assert!(matches!(
+            err("arch x86_64 component a { priority = 1K }").kind,
+            ErrorKind::SuffixNotAllowed
+        ));
+        assert!(matches!(
+            err("arch x86_64 component a { stack = 12Q }").kind,
+            ErrorKind::BadNumber(_)
+        ));
+        assert!(matches!(
+            err("arch x86_64 component a { stack = 0x }").kind,
+            ErrorKind::BadNumber(_)
+        ));
+        assert!(matches!(
+            err("arch x86_64 component a { stack = 99999999999999999999 }").kind,
+            ErrorKind::BadNumber(_)
+        ));
+        assert!(matches!(
+            err("arch x86_64 component a { stack = 0xffffffffffffffffK }").kind,
+            ErrorKind::BadNumber(_)
+        ));
+        assert!(matches!(
+            err("arch x86_64 component a { image = \"x }").kind,
+            ErrorKind::UnterminatedString
+        ));
+        assert!(matches!(
+            err("arch x86_64 component a { caps { 16: e (RR) } }").kind,
+            ErrorKind::BadRights(_)
+        ));
+        assert!(matches!(
+            err("arch x86_64 component a { caps { 16: e (RX) } }").kind,
+            ErrorKind::BadRights(_)
+        ));
+        assert!(matches!(
+            err("arch x86_64 component a { caps { 16: e (R, badge: 1, badge: 2) } }").kind,
+            ErrorKind::DuplicateField("badge")
+        ));
+        assert!(matches!(
+            err("arch x86_64 component a { priority = 1 priority = 2 }").kind,
+            ErrorKind::DuplicateField("priority")
+        ));
+        assert!(matches!(
+            err("arch x86_64 component a { irq = msi (bus: 0, dev: 3, func: 0) -> n }").kind,
+            ErrorKind::MissingField("vector")
+        ));
+        assert!(matches!(
+            err("arch x86_64 component a { irq = ioapic (pin: 1, bus: 0) -> n }").kind,
+            ErrorKind::UnknownKeyword { .. }
+        ));
+        assert!(matches!(
+            err("arch x86_64 component a { irq = gsi (pin: 1) -> n }").kind,
+            ErrorKind::UnknownKeyword { .. }
+        ));
+        assert!(matches!(
+            err("arch x86_64 component a { io_ports = 1 }").kind,
+            ErrorKind::Expected { .. }
+        ));
+        assert!(matches!(
+            err("arch x86_64 component a { caps { x: e (R) } }").kind,
+            ErrorKind::Expected { .. }
+        ));
+        assert!(matches!(
+            err("arch x86_64 component a { image = 3 }").kind,
+            ErrorKind::Expected { .. }
+        ));
+        assert!(matches!(
+            err("arch x86_64 component a ${").kind,
+            ErrorKind::UnexpectedChar('$')
+        ));
+        assert!(matches!(
+            err("arch x86_64 thing").kind,
+            ErrorKind::UnknownKeyword { .. }
+        ));
+        assert!(matches!(
+            err("arch x86_64 component a {").kind,
+            ErrorKind::Expected { .. }
+        ));
+    }
+}

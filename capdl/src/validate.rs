@@ -1,0 +1,712 @@
+//! The validator: turns an [`Ast`] into a [`Spec`] or the full list of
+//! mistakes, and lays out every component's CSpace (assigns grant slots).
+//! All checks of meaning live here; the root task trusts the result.
+
+use crate::error::{Error, ErrorKind, Errors, Pos};
+use crate::spec::*;
+use crate::syntax::{Ast, CapRef, IrqSourceDecl, Spanned};
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+/// The largest stack a component may ask for.
+const MAX_STACK: u64 = 256 << 20;
+/// Physical addresses on x86_64 are at most 52 bits.
+const MAX_PADDR: u64 = 1 << 52;
+
+struct Ctx<'a> {
+    ast: &'a Ast,
+    errors: Vec<Error>,
+    objects: BTreeMap<&'a str, ObjectId>,
+    components: BTreeMap<&'a str, ComponentId>,
+}
+
+impl<'a> Ctx<'a> {
+    fn err(&mut self, pos: Pos, kind: ErrorKind) {
+        self.errors.push(Error::new(pos, kind));
+    }
+
+    fn badge(&mut self, b: &Option<Spanned<u64>>) -> u32 {
+        match b {
+            Some(b) if b.value > MAX_BADGE => {
+                self.err(b.pos, ErrorKind::BadgeOutOfRange(b.value));
+                0
+            }
+            Some(b) => b.value as u32,
+            None => 0,
+        }
+    }
+
+    /// Resolves `r.object`, which must be of `kind`; reports and returns None otherwise.
+    fn object(&mut self, r: &Spanned<String>, kind: ObjectKind) -> Option<ObjectId> {
+        let Some(&id) = self.objects.get(r.value.as_str()) else {
+            if self.components.contains_key(r.value.as_str()) {
+                self.err(
+                    r.pos,
+                    ErrorKind::WrongObjectType {
+                        name: r.value.clone(),
+                        expected: kind.keyword(),
+                        found: "component",
+                    },
+                );
+            } else {
+                self.err(r.pos, ErrorKind::UndefinedObject(r.value.clone()));
+            }
+            return None;
+        };
+        let found = self.ast.objects[id as usize].kind.value;
+        if found != kind {
+            self.err(
+                r.pos,
+                ErrorKind::WrongObjectType {
+                    name: r.value.clone(),
+                    expected: kind.keyword(),
+                    found: found.keyword(),
+                },
+            );
+            return None;
+        }
+        Some(id)
+    }
+
+    /// A field that must fit `0..=max`; returns 0 after reporting otherwise.
+    fn ranged(&mut self, v: &Spanned<u64>, field: &'static str, min: u64, max: u64) -> u64 {
+        if v.value < min || v.value > max {
+            self.err(
+                v.pos,
+                ErrorKind::ValueOutOfRange {
+                    field,
+                    value: v.value,
+                    min,
+                    max,
+                },
+            );
+            min
+        } else {
+            v.value
+        }
+    }
+
+    fn priority(&mut self, v: &Option<Spanned<u64>>, field: &'static str, default: u8) -> u8 {
+        match v {
+            Some(p) if p.value > 255 => {
+                self.err(
+                    p.pos,
+                    ErrorKind::PriorityOutOfRange {
+                        field,
+                        value: p.value,
+                    },
+                );
+                default
+            }
+            Some(p) => p.value as u8,
+            None => default,
+        }
+    }
+
+    /// A size that must be a non-zero multiple of 4K no larger than `max`.
+    fn size(&mut self, v: &Spanned<u64>, field: &'static str, max: u64) -> bool {
+        let reason = if v.value == 0 {
+            "must not be zero"
+        } else if !v.value.is_multiple_of(PAGE_SIZE) {
+            "must be a multiple of 4K"
+        } else if v.value > max {
+            "is too large"
+        } else {
+            return true;
+        };
+        self.err(
+            v.pos,
+            ErrorKind::BadSize {
+                field,
+                value: v.value,
+                reason,
+            },
+        );
+        false
+    }
+}
+
+/// Who holds what: used for the receive checks and badge uniqueness.
+struct Holder {
+    component: ComponentId,
+    object: ObjectId,
+    rights: Rights,
+    badge: u32,
+    pos: Pos,
+}
+
+/// Validates `ast`; `images` lists the program images that exist.
+/// Returns every error found, sorted by position.
+pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
+    let mut cx = Ctx {
+        ast,
+        errors: Vec::new(),
+        objects: BTreeMap::new(),
+        components: BTreeMap::new(),
+    };
+
+    // Names: objects and components share one namespace.
+    let mut first_pos: BTreeMap<&str, Pos> = BTreeMap::new();
+    let names = ast
+        .objects
+        .iter()
+        .map(|o| (&o.name, true))
+        .chain(ast.components.iter().map(|c| (&c.name, false)));
+    let (mut n_obj, mut n_comp) = (0usize, 0usize);
+    for (name, is_object) in names {
+        if let Some(&first) = first_pos.get(name.value.as_str()) {
+            cx.err(
+                name.pos,
+                ErrorKind::DuplicateName {
+                    name: name.value.clone(),
+                    first,
+                },
+            );
+        } else {
+            first_pos.insert(&name.value, name.pos);
+        }
+        // Ids are indices into the ast lists, so duplicates still get one.
+        if is_object {
+            cx.objects.entry(&name.value).or_insert(n_obj as ObjectId);
+            n_obj += 1;
+        } else {
+            cx.components
+                .entry(&name.value)
+                .or_insert(n_comp as ComponentId);
+            n_comp += 1;
+        }
+    }
+    let max = u16::MAX as usize;
+    if ast.objects.len() > max {
+        cx.err(
+            ast.objects[max].name.pos,
+            ErrorKind::TooMany {
+                what: "objects",
+                max: max as u64,
+            },
+        );
+        return Err(Errors(cx.errors));
+    }
+    if ast.components.len() > max {
+        cx.err(
+            ast.components[max].name.pos,
+            ErrorKind::TooMany {
+                what: "components",
+                max: max as u64,
+            },
+        );
+        return Err(Errors(cx.errors));
+    }
+    if ast.components.is_empty() {
+        cx.err(ast.arch.pos, ErrorKind::NoComponents);
+    }
+
+    let mut comps: Vec<Component> = Vec::new();
+    let mut holders: Vec<Holder> = Vec::new();
+    let mut ports: Vec<(u64, u64, ComponentId, Pos)> = Vec::new();
+    let mut regions: Vec<(u64, u64, ComponentId, Pos)> = Vec::new();
+    // (kind, key) -> first user: vectors, IOAPIC pins and MSI sources are unique.
+    let mut irq_keys: BTreeMap<(u8, [u64; 4]), (ComponentId, Pos)> = BTreeMap::new();
+    let mut irq_ntfns: Vec<(ObjectId, Pos)> = Vec::new();
+    let mut bound: Vec<(ComponentId, ObjectId)> = Vec::new();
+
+    for (ci, d) in ast.components.iter().enumerate() {
+        let cid = ci as ComponentId;
+        let image = match &d.image {
+            None => {
+                cx.err(d.name.pos, ErrorKind::MissingImage(d.name.value.clone()));
+                String::new()
+            }
+            Some(img) => {
+                if !images.contains(&img.value.as_str()) {
+                    cx.err(
+                        img.pos,
+                        ErrorKind::UnknownImage {
+                            image: img.value.clone(),
+                            known: images.iter().map(|s| s.to_string()).collect(),
+                        },
+                    );
+                }
+                img.value.clone()
+            }
+        };
+        let priority = cx.priority(&d.priority, "priority", defaults::PRIORITY);
+        let max_priority = cx.priority(&d.max_priority, "max_priority", defaults::MAX_PRIORITY);
+        let stack_size = match &d.stack {
+            Some(s) if cx.size(s, "stack", MAX_STACK) => s.value,
+            _ => defaults::STACK_SIZE,
+        };
+        let untyped_size = match &d.untyped {
+            Some(s) if cx.size(s, "untyped", MAX_PADDR) => s.value,
+            _ => 0,
+        };
+        let cnode_bits = match &d.cnode_bits {
+            Some(b) => cx.ranged(
+                b,
+                "cnode_bits",
+                MIN_CNODE_BITS as u64,
+                MAX_CNODE_BITS as u64,
+            ) as u8,
+            None => defaults::CNODE_BITS,
+        };
+
+        let fault = d.fault.as_ref().and_then(|f| {
+            if let Some(r) = &f.rights {
+                cx.err(
+                    r.pos,
+                    ErrorKind::RightsNotAllowed("a fault endpoint cap always gets W and P"),
+                );
+            }
+            let badge = cx.badge(&f.badge);
+            let object = cx.object(&f.object, ObjectKind::Endpoint)?;
+            holders.push(Holder {
+                component: cid,
+                object,
+                rights: Rights::WRITE.union(Rights::GRANT_REPLY),
+                badge,
+                pos: f.object.pos,
+            });
+            Some(FaultEp { object, badge })
+        });
+
+        let pager = d
+            .pager
+            .as_ref()
+            .and_then(|p| match cx.components.get(p.value.as_str()) {
+                None => {
+                    cx.err(p.pos, ErrorKind::UndefinedComponent(p.value.clone()));
+                    None
+                }
+                Some(&id) if id == cid => {
+                    cx.err(p.pos, ErrorKind::PagerIsSelf);
+                    None
+                }
+                Some(&id) => {
+                    if d.fault.is_none() {
+                        cx.err(p.pos, ErrorKind::PagerWithoutFault);
+                    }
+                    Some(id)
+                }
+            });
+
+        let bound_notification = d.bound_notification.as_ref().and_then(|n| {
+            let id = cx.object(n, ObjectKind::Notification)?;
+            if let Some(&(other, _)) = bound.iter().find(|b| b.1 == id) {
+                cx.err(
+                    n.pos,
+                    ErrorKind::AlreadyBound {
+                        object: n.value.clone(),
+                        other: ast.components[other as usize].name.value.clone(),
+                    },
+                );
+            }
+            bound.push((cid, id));
+            // Signals to a bound notification arrive with the TCB's receives.
+            holders.push(Holder {
+                component: cid,
+                object: id,
+                rights: Rights::READ,
+                badge: 0,
+                pos: n.pos,
+            });
+            Some(id)
+        });
+
+        // The caps table.
+        let mut caps: Vec<Cap> = Vec::new();
+        let mut slot_pos: BTreeMap<u64, Pos> = BTreeMap::new();
+        for cd in &d.caps {
+            let slot = cd.slot.value;
+            if slot < slots::FIRST_CAPS_TABLE as u64 {
+                cx.err(cd.slot.pos, ErrorKind::ReservedSlot(slot));
+            } else if slot > slots::LAST_CAPS_TABLE as u64 {
+                cx.err(
+                    cd.slot.pos,
+                    ErrorKind::SlotOutOfRange {
+                        slot,
+                        max: slots::LAST_CAPS_TABLE as u64,
+                    },
+                );
+            } else if let Some(&first) = slot_pos.get(&slot) {
+                cx.err(cd.slot.pos, ErrorKind::DuplicateSlot { slot, first });
+            } else {
+                slot_pos.insert(slot, cd.slot.pos);
+            }
+            let badge = cx.badge(&cd.cap.badge);
+            let rights = match &cd.cap.rights {
+                Some(r) => r.value,
+                None => {
+                    cx.err(
+                        cd.cap.object.pos,
+                        ErrorKind::MissingField("rights (e.g. `(RW)`)"),
+                    );
+                    Rights::NONE
+                }
+            };
+            let object = cap_object(&mut cx, &cd.cap);
+            if let Some(object) = object {
+                holders.push(Holder {
+                    component: cid,
+                    object,
+                    rights,
+                    badge,
+                    pos: cd.cap.object.pos,
+                });
+                caps.push(Cap {
+                    slot: slot as Slot,
+                    object,
+                    rights,
+                    badge,
+                });
+            }
+        }
+        caps.sort_by_key(|c| c.slot);
+
+        let mut io_ports = Vec::new();
+        for r in &d.io_ports {
+            let (first, last) = r.value;
+            if first > last || last > 0xffff {
+                cx.err(r.pos, ErrorKind::BadIoPortRange { first, last });
+                continue;
+            }
+            if let Some(&(_, _, other, other_pos)) =
+                ports.iter().find(|p| p.0 <= last && first <= p.1)
+            {
+                cx.err(
+                    r.pos,
+                    ErrorKind::IoPortOverlap {
+                        first,
+                        last,
+                        other: ast.components[other as usize].name.value.clone(),
+                        other_pos,
+                    },
+                );
+            }
+            ports.push((first, last, cid, r.pos));
+            io_ports.push(IoPorts {
+                first: first as u16,
+                last: last as u16,
+                slot: 0,
+            });
+        }
+
+        let mut irqs = Vec::new();
+        for irq in &d.irqs {
+            let vector = cx.ranged(&irq.vector, "vector", 0, MAX_IRQ_VECTOR) as u8;
+            let (source, key) = match &irq.source {
+                IrqSourceDecl::Ioapic {
+                    ioapic,
+                    pin,
+                    level,
+                    polarity,
+                } => {
+                    let ioapic = cx.ranged(ioapic, "ioapic", 0, 255);
+                    let pin = cx.ranged(pin, "pin", 0, 23);
+                    let level = cx.ranged(level, "level", 0, 1);
+                    let polarity = cx.ranged(polarity, "polarity", 0, 1);
+                    let src = IrqSource::Ioapic {
+                        ioapic: ioapic as u8,
+                        pin: pin as u8,
+                        level: level == 1,
+                        active_low: polarity == 1,
+                    };
+                    (src, (1u8, [ioapic, pin, 0, 0]))
+                }
+                IrqSourceDecl::Msi {
+                    bus,
+                    dev,
+                    func,
+                    handle,
+                } => {
+                    let bus = cx.ranged(bus, "bus", 0, 255);
+                    let dev = cx.ranged(dev, "dev", 0, 31);
+                    let func = cx.ranged(func, "func", 0, 7);
+                    let handle = cx.ranged(handle, "handle", 0, u32::MAX as u64);
+                    let src = IrqSource::Msi {
+                        bus: bus as u8,
+                        dev: dev as u8,
+                        func: func as u8,
+                        handle: handle as u32,
+                    };
+                    (src, (2u8, [bus, dev, func, handle]))
+                }
+            };
+            let what = if key.0 == 1 {
+                "this IOAPIC pin"
+            } else {
+                "this MSI source"
+            };
+            for (k, what) in [
+                ((0u8, [vector as u64, 0, 0, 0]), "this irq vector"),
+                (key, what),
+            ] {
+                if let Some(&(other, other_pos)) = irq_keys.get(&k) {
+                    cx.err(
+                        irq.pos,
+                        ErrorKind::IrqConflict {
+                            what,
+                            other: ast.components[other as usize].name.value.clone(),
+                            other_pos,
+                        },
+                    );
+                } else {
+                    irq_keys.insert(k, (cid, irq.pos));
+                }
+            }
+            if let Some(r) = &irq.notification.rights {
+                cx.err(
+                    r.pos,
+                    ErrorKind::RightsNotAllowed("an IRQ signals its notification"),
+                );
+            }
+            let badge = cx.badge(&irq.notification.badge);
+            if let Some(notification) =
+                cx.object(&irq.notification.object, ObjectKind::Notification)
+            {
+                irq_ntfns.push((notification, irq.notification.object.pos));
+                holders.push(Holder {
+                    component: cid,
+                    object: notification,
+                    rights: Rights::WRITE,
+                    badge,
+                    pos: irq.notification.object.pos,
+                });
+                irqs.push(Irq {
+                    source,
+                    vector,
+                    notification,
+                    badge,
+                    slot: 0,
+                });
+            }
+        }
+
+        let mut device_memory = Vec::new();
+        for r in &d.device_memory {
+            let (paddr, size) = r.value;
+            let reason = if !paddr.is_multiple_of(PAGE_SIZE) {
+                Some(("device_memory address", paddr, "must be 4K-aligned"))
+            } else if size == 0 || !size.is_multiple_of(PAGE_SIZE) {
+                Some((
+                    "device_memory size",
+                    size,
+                    "must be a non-zero multiple of 4K",
+                ))
+            } else if paddr.checked_add(size).is_none_or(|end| end > MAX_PADDR) {
+                Some((
+                    "device_memory size",
+                    size,
+                    "runs past the 52-bit physical address space",
+                ))
+            } else {
+                None
+            };
+            if let Some((field, value, reason)) = reason {
+                cx.err(
+                    r.pos,
+                    ErrorKind::BadSize {
+                        field,
+                        value,
+                        reason,
+                    },
+                );
+                continue;
+            }
+            if let Some(&(_, _, other, other_pos)) = regions
+                .iter()
+                .find(|g| g.0 < paddr + size && paddr < g.0 + g.1)
+            {
+                cx.err(
+                    r.pos,
+                    ErrorKind::DeviceMemoryOverlap {
+                        paddr,
+                        size,
+                        other: ast.components[other as usize].name.value.clone(),
+                        other_pos,
+                    },
+                );
+            }
+            regions.push((paddr, size, cid, r.pos));
+            device_memory.push(DeviceMemory {
+                paddr,
+                size,
+                slot: 0,
+            });
+        }
+
+        comps.push(Component {
+            name: d.name.value.clone(),
+            image,
+            priority,
+            max_priority,
+            stack_size,
+            cnode_bits,
+            fault,
+            pager,
+            bound_notification,
+            asid_pool: d.asid_pool.is_some(),
+            caps,
+            untyped: (untyped_size > 0).then_some(Untyped {
+                size: untyped_size,
+                slot: 0,
+            }),
+            io_ports,
+            irqs,
+            device_memory,
+            clients: Vec::new(),
+            first_free_slot: 0,
+        });
+    }
+
+    // Every fault endpoint needs a receiver other than the faulting component,
+    // and a named pager must be one.
+    for (ci, d) in ast.components.iter().enumerate() {
+        let (Some(fault), Some(fd)) = (comps[ci].fault, &d.fault) else {
+            continue;
+        };
+        let receives = |who: ComponentId| {
+            holders
+                .iter()
+                .any(|h| h.component == who && h.object == fault.object && h.rights.read())
+        };
+        let any = (0..comps.len() as ComponentId).any(|who| who as usize != ci && receives(who));
+        if !any {
+            cx.err(
+                fd.object.pos,
+                ErrorKind::FaultNotReceived {
+                    object: fd.object.value.clone(),
+                },
+            );
+        }
+        if let (Some(pager), Some(pd)) = (comps[ci].pager, &d.pager) {
+            if !receives(pager) {
+                cx.err(
+                    pd.pos,
+                    ErrorKind::PagerNotReceiving {
+                        pager: pd.value.clone(),
+                        object: fd.object.value.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    // IRQs must reach someone.
+    for (ntfn, pos) in irq_ntfns {
+        if !holders.iter().any(|h| h.object == ntfn && h.rights.read()) {
+            cx.err(
+                pos,
+                ErrorKind::IrqNotReceived {
+                    object: ast.objects[ntfn as usize].name.value.clone(),
+                },
+            );
+        }
+    }
+
+    // A non-zero badge of an object names one component.
+    let mut badge_owner: BTreeMap<(ObjectId, u32), ComponentId> = BTreeMap::new();
+    for h in &holders {
+        if h.badge == 0 {
+            continue;
+        }
+        match badge_owner.get(&(h.object, h.badge)) {
+            Some(&other) if other != h.component => cx.err(
+                h.pos,
+                ErrorKind::SharedBadge {
+                    object: ast.objects[h.object as usize].name.value.clone(),
+                    badge: h.badge as u64,
+                    other: comps[other as usize].name.clone(),
+                },
+            ),
+            Some(_) => {}
+            None => {
+                badge_owner.insert((h.object, h.badge), h.component);
+            }
+        }
+    }
+
+    // Pager clients, in spec order.
+    for ci in 0..comps.len() {
+        if let Some(p) = comps[ci].pager {
+            comps[p as usize].clients.push(PagerClient {
+                client: ci as ComponentId,
+                slot: 0,
+            });
+        }
+    }
+
+    // Grant slots: untyped region, I/O ports, IRQs, device frames, clients.
+    for (c, d) in comps.iter_mut().zip(&ast.components) {
+        let needed = layout(c);
+        if needed > c.cnode_slots() {
+            cx.err(
+                d.name.pos,
+                ErrorKind::CSpaceFull {
+                    component: c.name.clone(),
+                    needed,
+                    available: c.cnode_slots(),
+                },
+            );
+        }
+    }
+
+    if cx.errors.is_empty() {
+        Ok(Spec {
+            objects: ast
+                .objects
+                .iter()
+                .map(|o| Object {
+                    name: o.name.value.clone(),
+                    kind: o.kind.value,
+                })
+                .collect(),
+            components: comps,
+        })
+    } else {
+        let mut errors = cx.errors;
+        errors.sort_by_key(|e| e.pos);
+        Err(Errors(errors))
+    }
+}
+
+/// Resolves a caps-table reference (endpoint or notification).
+fn cap_object(cx: &mut Ctx<'_>, r: &CapRef) -> Option<ObjectId> {
+    match cx.objects.get(r.object.value.as_str()) {
+        Some(&id) => Some(id),
+        None => {
+            // Reports undefined names (and components used as objects).
+            cx.object(&r.object, ObjectKind::Endpoint)
+        }
+    }
+}
+
+/// Assigns the grant slots of `c` (and `first_free_slot`) from
+/// [`slots::FIRST_GRANT`] on, in the documented order; returns the number of
+/// slots the CNode needs, which may exceed its size (the caller checks).
+/// For building a `Spec` in code; slots saturate at `u32::MAX`.
+pub fn layout(c: &mut Component) -> u64 {
+    let mut next = slots::FIRST_GRANT as u64;
+    let mut take = |n: u64| -> Slot {
+        let s = next;
+        next = next.saturating_add(n);
+        s.min(u32::MAX as u64) as Slot
+    };
+    if let Some(u) = &mut c.untyped {
+        u.slot = take(slots::UNTYPED_REGION as u64);
+    }
+    for p in &mut c.io_ports {
+        p.slot = take(1);
+    }
+    for i in &mut c.irqs {
+        i.slot = take(1);
+    }
+    for m in &mut c.device_memory {
+        m.slot = take(m.pages());
+    }
+    for cl in &mut c.clients {
+        cl.slot = take(slots::CLIENT_SLOTS as u64);
+    }
+    c.first_free_slot = next.min(u32::MAX as u64) as Slot;
+    next
+}
