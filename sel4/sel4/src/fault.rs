@@ -246,9 +246,10 @@ impl Fault {
     }
 }
 
-/// Puts a fault reply's registers in the IPC buffer; send it with
-/// [`crate::reply`] or [`crate::reply_recv`] and the returned tag.
-pub fn set_reply(reply: (MessageInfo, &[Word])) -> MessageInfo {
-    with_ipc_buffer_mut(|b| b.msg[..reply.1.len()].copy_from_slice(reply.1));
-    reply.0
+/// Puts a fault reply's registers in the calling thread's IPC buffer and
+/// returns the tag to send with [`crate::reply`] or [`crate::reply_recv`]:
+/// `let (info, regs) = exception.reply(); reply(set_reply(info, &regs));`
+pub fn set_reply(info: MessageInfo, mrs: &[Word]) -> MessageInfo {
+    with_ipc_buffer_mut(|b| b.msg[..mrs.len()].copy_from_slice(mrs));
+    info
 }
