@@ -99,3 +99,5 @@ pub use vm::{
     HandleEntry, MapFlags, MapSource, MmapArgs, MsyncFlags, Vm, VmConfig, VmSpace, MINCORE_INCORE,
     MINCORE_MODIFIED, MINCORE_REFERENCED,
 };
+#[cfg(test)]
+mod tests;

@@ -17,6 +17,7 @@ pub struct SimPmap {
     mem: Vec<u8>,
     spaces: BTreeMap<SpaceId, BTreeMap<u64, (FrameNumber, Prot)>>,
     pv: Vec<Vec<(SpaceId, u64)>>,
+    pv_total: usize,
     /// When set, `enter` fails (to test the fault path's error handling).
     pub fail_enter: bool,
     /// Mappings entered so far.
@@ -29,6 +30,7 @@ impl SimPmap {
             mem: vec![0u8; frames as usize * PAGE_SIZE as usize],
             spaces: BTreeMap::new(),
             pv: vec![Vec::new(); frames as usize],
+            pv_total: 0,
             fail_enter: false,
             enters: 0,
         }
@@ -67,6 +69,7 @@ impl SimPmap {
         let pv = &mut self.pv[f.index()];
         let i = pv.iter().position(|&x| x == (space, va)).expect("pv entry");
         pv.swap_remove(i);
+        self.pv_total -= 1;
     }
 }
 
@@ -102,6 +105,7 @@ impl Pmap for SimPmap {
             self.unmap_one(space, va, of);
         }
         self.pv[frame.index()].push((space, va));
+        self.pv_total += 1;
         self.enters += 1;
         Ok(())
     }
@@ -133,6 +137,7 @@ impl Pmap for SimPmap {
             let m = self.spaces.get_mut(&space).expect("space");
             if prot.is_empty() {
                 m.remove(&va);
+                self.pv_total -= 1;
             } else {
                 m.get_mut(&va).expect("mapping").1 &= prot;
                 keep.push((space, va));
@@ -236,12 +241,21 @@ impl Sim {
                 self.vm.check_mapping(space, va, f, p)?;
             }
         }
-        for (i, pv) in self.pmap.pv.iter().enumerate() {
-            for &(s, va) in pv {
-                if self.pmap.lookup(s, va).map(|x| x.0) != Some(FrameNumber(i as u32)) {
-                    return Err(alloc::format!("stale pv entry {s:?} {va:#x} -> {i}"));
+        // Every mapping has its pv entry, and there are no others.
+        let mut mappings = 0;
+        for (&space, m) in &self.pmap.spaces {
+            for (&va, &(f, _)) in m {
+                if !self.pmap.pv[f.index()].contains(&(space, va)) {
+                    return Err(alloc::format!("{space:?} {va:#x} -> {f:?} has no pv entry"));
                 }
+                mappings += 1;
             }
+        }
+        if mappings != self.pmap.pv_total {
+            return Err(alloc::format!(
+                "{} pv entries for {mappings} mappings",
+                self.pmap.pv_total
+            ));
         }
         Ok(())
     }

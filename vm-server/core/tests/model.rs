@@ -474,6 +474,11 @@ impl Runner {
             if step % 500 == 499 {
                 self.sweep();
             }
+            if step % 64 == 0 {
+                if let Err(e) = self.sim.vm.check_page_queues() {
+                    self.fail(&format!("page queues: {e}"));
+                }
+            }
         }
         self.sweep();
         self.check();
@@ -491,6 +496,7 @@ impl Runner {
             ));
         }
         self.sim.check().unwrap();
+        self.sim.vm.check_page_queues().unwrap();
     }
 }
 

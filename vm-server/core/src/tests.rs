@@ -1,0 +1,764 @@
+//! Focused unit tests: each operation's edge cases and errors, fault kinds, chains, fork, wiring, shared memory, emulated bits, the reserve.
+
+use crate::sim::Sim;
+use crate::*;
+
+const P: u64 = PAGE_SIZE;
+
+fn sim(frames: u32) -> (Sim, SpaceId) {
+    let mut s = Sim::new(VmConfig::default(), frames);
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    (s, sp)
+}
+
+/// A config without fault-around, so fault counts are exact.
+fn sim_exact(frames: u32) -> (Sim, SpaceId) {
+    let cfg = VmConfig {
+        prefault_ahead: 0,
+        prefault_behind: 0,
+        ..VmConfig::default()
+    };
+    let mut s = Sim::new(cfg, frames);
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    (s, sp)
+}
+
+fn map_anon(s: &mut Sim, sp: SpaceId, pages: u64) -> u64 {
+    s.vm.mmap(sp, &MmapArgs::anon(pages * P, Prot::RW), &mut s.pmap)
+        .unwrap()
+}
+
+fn fault(s: &mut Sim, sp: SpaceId, va: u64, a: Access) -> Result<FaultMapping, VmError> {
+    s.vm.fault(sp, va, a, &mut s.pmap)
+        .map(|o| *o.mapping().unwrap())
+}
+
+fn ok(s: &Sim) {
+    s.check().unwrap();
+    s.vm.check_page_queues().unwrap();
+}
+
+const MIN: u64 = 0x1000_0000;
+
+#[test]
+fn mmap_argument_errors_are_distinct_and_change_nothing() {
+    let (mut s, sp) = sim(64);
+    let a = |addr: u64, len: u64| MmapArgs::anon(len, Prot::RW).fixed(addr);
+    let cases: &[(MmapArgs, VmError)] = &[
+        (a(MIN, 0), VmError::ZeroLength),
+        (a(MIN + 1, P), VmError::Unaligned),
+        (a(MIN, P + 1), VmError::Unaligned),
+        (a(!(P - 1), 2 * P), VmError::Overflow),
+        (a(0x1000, P), VmError::OutOfRange),
+        (a(0x7fff_ffff_f000, P), VmError::OutOfRange),
+        (
+            MmapArgs {
+                max_prot: Prot::READ,
+                ..a(MIN, P)
+            },
+            VmError::MaxProtection,
+        ),
+        (
+            MmapArgs {
+                flags: MapFlags::SHARED | MapFlags::PRIVATE,
+                ..a(MIN, P)
+            },
+            VmError::InvalidArgument,
+        ),
+        (
+            MmapArgs {
+                flags: MapFlags::PRIVATE | MapFlags::NOREPLACE,
+                ..a(MIN, P)
+            },
+            VmError::InvalidArgument,
+        ),
+        (
+            MmapArgs {
+                align: 3 * P,
+                ..a(MIN, P)
+            },
+            VmError::InvalidArgument,
+        ),
+        (
+            MmapArgs {
+                align: 1 << 20,
+                ..a(MIN + P, P)
+            },
+            VmError::Unaligned,
+        ),
+        (
+            MmapArgs {
+                flags: MapFlags::SHARED | MapFlags::OVERLAY,
+                ..a(MIN, P)
+            },
+            VmError::InvalidArgument,
+        ),
+        (
+            MmapArgs::object(Handle(9), 0, P, Prot::READ),
+            VmError::BadHandle,
+        ),
+    ];
+    for (args, want) in cases {
+        assert_eq!(s.vm.mmap(sp, args, &mut s.pmap), Err(*want), "{args:?}");
+    }
+    assert_eq!(
+        s.vm.mmap(SpaceId(99), &a(MIN, P), &mut s.pmap),
+        Err(VmError::BadSpace)
+    );
+    assert_eq!(s.vm.space(sp).unwrap().map().entry_count(), 0);
+    // No-replace over an existing mapping.
+    s.vm.mmap(sp, &a(MIN, 4 * P), &mut s.pmap).unwrap();
+    s.write(sp, MIN, b"keep").unwrap();
+    let mut nr = a(MIN + 2 * P, 4 * P);
+    nr.flags |= MapFlags::NOREPLACE;
+    assert_eq!(s.vm.mmap(sp, &nr, &mut s.pmap), Err(VmError::Exists));
+    let mut b = [0; 4];
+    s.read(sp, MIN, &mut b).unwrap();
+    assert_eq!(&b, b"keep");
+    ok(&s);
+}
+
+#[test]
+fn mmap_fixed_replaces_and_hint_finds_space() {
+    let (mut s, sp) = sim(64);
+    let at =
+        s.vm.mmap(sp, &MmapArgs::anon(4 * P, Prot::RW).fixed(MIN), &mut s.pmap)
+            .unwrap();
+    assert_eq!(at, MIN);
+    s.write(sp, MIN + P, b"old").unwrap();
+    // Fixed over the middle replaces: the page reads zero afterwards.
+    s.vm.mmap(sp, &MmapArgs::anon(P, Prot::RW).fixed(MIN + P), &mut s.pmap)
+        .unwrap();
+    assert_eq!(s.read_u8(sp, MIN + P).unwrap(), 0);
+    // A hint inside a mapping moves up past it.
+    let mut h = MmapArgs::anon(P, Prot::READ);
+    h.addr = MIN + P;
+    let got = s.vm.mmap(sp, &h, &mut s.pmap).unwrap();
+    assert_eq!(got, MIN + 4 * P);
+    // Alignment.
+    let mut al = MmapArgs::anon(P, Prot::READ);
+    al.align = 1 << 21;
+    let got = s.vm.mmap(sp, &al, &mut s.pmap).unwrap();
+    assert_eq!(got % (1 << 21), 0);
+    ok(&s);
+}
+
+#[test]
+fn mmap_no_space() {
+    let cfg = VmConfig {
+        user_min: MIN,
+        user_max: MIN + 8 * P,
+        ..VmConfig::default()
+    };
+    let mut s = Sim::new(cfg, 64);
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    s.vm.mmap(sp, &MmapArgs::anon(6 * P, Prot::RW), &mut s.pmap)
+        .unwrap();
+    assert_eq!(
+        s.vm.mmap(sp, &MmapArgs::anon(4 * P, Prot::RW), &mut s.pmap),
+        Err(VmError::NoSpace)
+    );
+    assert_eq!(
+        s.vm.mmap(sp, &MmapArgs::anon(2 * P, Prot::RW), &mut s.pmap),
+        Ok(MIN + 6 * P)
+    );
+    assert_eq!(
+        s.vm.mmap(sp, &MmapArgs::anon(16 * P, Prot::RW), &mut s.pmap),
+        Err(VmError::OutOfRange)
+    );
+}
+
+#[test]
+fn anonymous_neighbours_merge() {
+    let (mut s, sp) = sim(64);
+    for i in 0..4 {
+        s.vm.mmap(
+            sp,
+            &MmapArgs::anon(P, Prot::RW).fixed(MIN + i * P),
+            &mut s.pmap,
+        )
+        .unwrap();
+    }
+    assert_eq!(s.vm.space(sp).unwrap().map().entry_count(), 1);
+    // A different protection does not merge; restoring it merges again.
+    s.vm.mprotect(sp, MIN + P, P, Prot::READ, &mut s.pmap)
+        .unwrap();
+    assert_eq!(s.vm.space(sp).unwrap().map().entry_count(), 3);
+    s.vm.mprotect(sp, MIN + P, P, Prot::RW, &mut s.pmap)
+        .unwrap();
+    assert_eq!(s.vm.space(sp).unwrap().map().entry_count(), 1);
+    ok(&s);
+}
+
+#[test]
+fn munmap_splits_and_validates() {
+    let (mut s, sp) = sim(64);
+    let a = map_anon(&mut s, sp, 8);
+    for i in 0..8 {
+        s.write(sp, a + i * P, &[i as u8 + 1]).unwrap();
+    }
+    s.vm.munmap(sp, a + 2 * P, 3 * P, &mut s.pmap).unwrap();
+    let map = s.vm.space(sp).unwrap().map();
+    assert_eq!(map.entry_count(), 2);
+    assert_eq!(map.size(), 5 * P);
+    assert_eq!(s.read_u8(sp, a + 3 * P), Err(VmError::NoMapping));
+    assert_eq!(s.read_u8(sp, a + P).unwrap(), 2);
+    assert_eq!(s.read_u8(sp, a + 5 * P).unwrap(), 6);
+    assert_eq!(s.vm.munmap(sp, a, 0, &mut s.pmap), Err(VmError::ZeroLength));
+    assert_eq!(
+        s.vm.munmap(sp, a + 1, P, &mut s.pmap),
+        Err(VmError::Unaligned)
+    );
+    assert_eq!(
+        s.vm.munmap(sp, u64::MAX - P + 1, 2 * P, &mut s.pmap),
+        Err(VmError::Overflow)
+    );
+    assert_eq!(s.vm.munmap(sp, 0, P, &mut s.pmap), Err(VmError::OutOfRange));
+    // A range with holes is fine.
+    s.vm.munmap(sp, a, 8 * P, &mut s.pmap).unwrap();
+    assert_eq!(s.vm.stats().free, 64);
+    ok(&s);
+}
+
+#[test]
+fn mprotect_rules() {
+    let (mut s, sp) = sim(64);
+    let a = map_anon(&mut s, sp, 4);
+    s.write(sp, a, b"x").unwrap();
+    s.vm.mprotect(sp, a, P, Prot::READ, &mut s.pmap).unwrap();
+    assert_eq!(s.write(sp, a, b"y"), Err(VmError::Protection));
+    assert_eq!(s.read_u8(sp, a).unwrap(), b'x');
+    assert_eq!(
+        s.vm.mprotect(sp, a, 8 * P, Prot::READ, &mut s.pmap),
+        Err(VmError::NoMapping)
+    );
+    let mut ro = MmapArgs::anon(P, Prot::READ);
+    ro.max_prot = Prot::READ;
+    let b = s.vm.mmap(sp, &ro, &mut s.pmap).unwrap();
+    assert_eq!(
+        s.vm.mprotect(sp, b, P, Prot::RW, &mut s.pmap),
+        Err(VmError::MaxProtection)
+    );
+    s.vm.mprotect(sp, a, P, Prot::NONE, &mut s.pmap).unwrap();
+    assert_eq!(s.read_u8(sp, a), Err(VmError::Protection));
+    s.vm.mprotect(sp, a, P, Prot::RW, &mut s.pmap).unwrap();
+    assert_eq!(s.read_u8(sp, a).unwrap(), b'x');
+    ok(&s);
+}
+
+#[test]
+fn fault_kinds_and_errors() {
+    let (mut s, sp) = sim_exact(64);
+    let a = map_anon(&mut s, sp, 4);
+    assert_eq!(
+        fault(&mut s, sp, a - P, Access::Read),
+        Err(VmError::NoMapping)
+    );
+    assert_eq!(
+        fault(&mut s, sp, a, Access::Execute),
+        Err(VmError::Protection)
+    );
+    assert_eq!(
+        fault(&mut s, SpaceId(77), a, Access::Read),
+        Err(VmError::BadSpace)
+    );
+    let m = fault(&mut s, sp, a, Access::Read).unwrap();
+    assert_eq!((m.kind, m.prot), (FaultKind::ZeroFill, Prot::READ));
+    let m = fault(&mut s, sp, a, Access::Write).unwrap();
+    assert_eq!((m.kind, m.prot), (FaultKind::Modify, Prot::RW));
+    let m = fault(&mut s, sp, a + P, Access::Write).unwrap();
+    assert_eq!((m.kind, m.prot), (FaultKind::ZeroFill, Prot::RW));
+    s.pmap.remove(sp, a, a + P);
+    let m = fault(&mut s, sp, a, Access::Read).unwrap();
+    assert_eq!((m.kind, m.prot), (FaultKind::Resident, Prot::RW));
+    let st = s.vm.stats();
+    assert_eq!(
+        (
+            st.flt_zero,
+            st.flt_modify,
+            st.flt_resident,
+            st.flt_nomap,
+            st.flt_prot
+        ),
+        (2, 1, 1, 1, 1)
+    );
+    ok(&s);
+}
+
+#[test]
+fn fork_copy_on_write_both_ways() {
+    let (mut s, p) = sim_exact(64);
+    let a = map_anon(&mut s, p, 2);
+    s.write(p, a, b"parent").unwrap();
+    let c = s.vm.fork(p, &mut s.pmap).unwrap();
+    let mut b = [0; 6];
+    s.read(c, a, &mut b).unwrap();
+    assert_eq!(&b, b"parent");
+    // Child reads share the parent's frame read-only.
+    assert_eq!(
+        s.pmap.lookup(c, a).unwrap().0,
+        s.pmap.lookup(p, a).unwrap().0
+    );
+    s.write(c, a, b"child!").unwrap();
+    s.read(p, a, &mut b).unwrap();
+    assert_eq!(&b, b"parent");
+    s.write(p, a, b"PARENT").unwrap();
+    s.read(c, a, &mut b).unwrap();
+    assert_eq!(&b, b"child!");
+    assert!(s.vm.stats().flt_cow >= 1);
+    ok(&s);
+    s.vm.exit(c, &mut s.pmap).unwrap();
+    s.read(p, a, &mut b).unwrap();
+    assert_eq!(&b, b"PARENT");
+    ok(&s);
+}
+
+#[test]
+fn fork_inheritance_share_copy_none() {
+    let (mut s, p) = sim(64);
+    let shared =
+        s.vm.mmap(p, &MmapArgs::anon_shared(P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    let none = map_anon(&mut s, p, 1);
+    s.vm.minherit(p, none, P, Inheritance::None).unwrap();
+    let private_shared = map_anon(&mut s, p, 1);
+    s.write(p, private_shared, b"a").unwrap();
+    s.vm.minherit(p, private_shared, P, Inheritance::Share)
+        .unwrap();
+    let c = s.vm.fork(p, &mut s.pmap).unwrap();
+    assert_eq!(s.read_u8(c, none), Err(VmError::NoMapping));
+    s.write(c, shared, b"s").unwrap();
+    assert_eq!(s.read_u8(p, shared).unwrap(), b's');
+    assert_eq!(s.read_u8(c, private_shared).unwrap(), b'a');
+    s.write(p, private_shared, b"b").unwrap();
+    assert_eq!(s.read_u8(c, private_shared).unwrap(), b'b');
+    assert_eq!(s.vm.stats().fork_shared_entries, 2);
+    ok(&s);
+    // A shared entry that had been copied on write is folded on sharing.
+    let cow = map_anon(&mut s, p, 2);
+    s.write(p, cow, b"1").unwrap();
+    let c2 = s.vm.fork(p, &mut s.pmap).unwrap();
+    s.write(p, cow + P, b"2").unwrap();
+    s.vm.minherit(p, cow, 2 * P, Inheritance::Share).unwrap();
+    let c3 = s.vm.fork(p, &mut s.pmap).unwrap();
+    s.write(c3, cow, b"3").unwrap();
+    assert_eq!(s.read_u8(p, cow).unwrap(), b'3');
+    assert_eq!(s.read_u8(p, cow + P).unwrap(), b'2');
+    assert_eq!(s.read_u8(c2, cow).unwrap(), b'1');
+    assert_eq!(s.read_u8(c2, cow + P).unwrap(), 0);
+    ok(&s);
+}
+
+#[test]
+fn chain_depth_stays_bounded_under_fork_chains() {
+    let (mut s, mut p) = sim(512);
+    let a = map_anon(&mut s, p, 4);
+    let mut live = Vec::new();
+    for gen in 0..40u8 {
+        s.write(p, a + (gen as u64 % 4) * P, &[gen]).unwrap();
+        let c = s.vm.fork(p, &mut s.pmap).unwrap();
+        s.write(c, a, &[gen, 1]).unwrap();
+        live.push(p);
+        p = c;
+        ok(&s);
+        for sp in s.vm.spaces() {
+            for e in sp.map().entries() {
+                assert!(e.chain().len() <= 5, "depth {}", e.chain().len());
+            }
+        }
+    }
+    // Everything each ancestor wrote is still its own.
+    for (gen, &sp) in live.iter().enumerate() {
+        let mut b = [0u8; 2];
+        s.read(sp, a, &mut b).unwrap();
+        // Space `gen` was forked at generation gen - 1 (writing gen - 1
+        // at page 0) and then wrote `gen` at page gen % 4.
+        let want = if gen % 4 == 0 { gen } else { gen - 1 };
+        assert_eq!(b[0] as usize, want, "gen {gen}");
+    }
+    assert!(s.vm.stats().chain_merges > 0);
+    for sp in live {
+        s.vm.exit(sp, &mut s.pmap).unwrap();
+        ok(&s);
+    }
+    s.vm.exit(p, &mut s.pmap).unwrap();
+    assert_eq!(s.vm.stats().free, 512);
+}
+
+#[test]
+fn collapse_after_child_exit() {
+    let (mut s, p) = sim_exact(64);
+    let a = map_anon(&mut s, p, 4);
+    for i in 0..4 {
+        s.write(p, a + i * P, &[i as u8 + 10]).unwrap();
+    }
+    let c = s.vm.fork(p, &mut s.pmap).unwrap();
+    s.write(p, a, b"p").unwrap();
+    let depth = |s: &Sim| {
+        s.vm.space(p)
+            .unwrap()
+            .map()
+            .lookup(a)
+            .unwrap()
+            .chain()
+            .len()
+    };
+    assert_eq!(depth(&s), 2);
+    s.vm.exit(c, &mut s.pmap).unwrap();
+    // The next fault walking the chain collapses it, moving pages up.
+    s.read_u8(p, a + 3 * P).unwrap();
+    s.pmap.remove(p, a, a + 4 * P);
+    assert_eq!(s.read_u8(p, a + 2 * P).unwrap(), 12);
+    assert_eq!(depth(&s), 1);
+    let st = s.vm.stats();
+    assert_eq!(st.collapses, 1);
+    assert_eq!(st.collapse_pages, 3);
+    // No copy needed for a write now.
+    let before = s.vm.stats().flt_cow;
+    s.write(p, a + P, b"q").unwrap();
+    assert_eq!(s.vm.stats().flt_cow, before);
+    ok(&s);
+}
+
+#[test]
+fn prefault_maps_neighbours() {
+    let (mut s, sp) = sim(256);
+    let a = map_anon(&mut s, sp, 16);
+    let m = fault(&mut s, sp, a + 8 * P, Access::Write).unwrap();
+    assert_eq!(m.prefaulted, 7);
+    assert!(s.pmap.is_mapped(sp, a + 12 * P) && s.pmap.is_mapped(sp, a + 5 * P));
+    assert!(!s.pmap.is_mapped(sp, a + 13 * P));
+    // Random advice turns it off; sequential looks ahead only.
+    s.vm.madvise(sp, a, 16 * P, Advice::Random, &mut s.pmap)
+        .unwrap();
+    let m = fault(&mut s, sp, a, Access::Read).unwrap();
+    assert_eq!(m.prefaulted, 0);
+    s.vm.madvise(sp, a, 16 * P, Advice::Sequential, &mut s.pmap)
+        .unwrap();
+    let b = map_anon(&mut s, sp, 16);
+    s.vm.madvise(sp, b, 16 * P, Advice::Sequential, &mut s.pmap)
+        .unwrap();
+    let m = fault(&mut s, sp, b + 4 * P, Access::Read).unwrap();
+    assert_eq!(m.prefaulted, 8);
+    assert!(!s.pmap.is_mapped(sp, b + 3 * P));
+    ok(&s);
+}
+
+#[test]
+fn willneed_dontneed_free() {
+    let (mut s, sp) = sim_exact(64);
+    let a = map_anon(&mut s, sp, 4);
+    for i in 0..4 {
+        s.write(sp, a + i * P, &[7]).unwrap();
+    }
+    s.vm.madvise(sp, a, 4 * P, Advice::DontNeed, &mut s.pmap)
+        .unwrap();
+    assert!(!s.pmap.is_mapped(sp, a));
+    assert_eq!(s.vm.stats().inactive, 4);
+    s.vm.madvise(sp, a, 4 * P, Advice::WillNeed, &mut s.pmap)
+        .unwrap();
+    assert!(s.pmap.is_mapped(sp, a + 3 * P));
+    assert_eq!(s.read_u8(sp, a + 2 * P).unwrap(), 7);
+    s.vm.madvise(sp, a, 2 * P, Advice::Free, &mut s.pmap)
+        .unwrap();
+    assert_eq!(s.read_u8(sp, a).unwrap(), 0);
+    assert_eq!(s.read_u8(sp, a + 2 * P).unwrap(), 7);
+    assert_eq!(
+        s.vm.madvise(sp, a, 8 * P, Advice::Normal, &mut s.pmap),
+        Err(VmError::NoMapping)
+    );
+    ok(&s);
+}
+
+#[test]
+fn mincore_reports_residency_and_bits() {
+    let (mut s, sp) = sim_exact(64);
+    let a = map_anon(&mut s, sp, 3);
+    s.write(sp, a, b"x").unwrap();
+    s.read_u8(sp, a + P).unwrap();
+    let v = s.vm.mincore(sp, a, 3 * P).unwrap();
+    assert_eq!(v[0], MINCORE_INCORE | MINCORE_REFERENCED | MINCORE_MODIFIED);
+    assert_eq!(v[1], MINCORE_INCORE | MINCORE_REFERENCED);
+    assert_eq!(v[2], 0);
+    assert_eq!(s.vm.mincore(sp, a, 4 * P), Err(VmError::NoMapping));
+}
+
+#[test]
+fn mlock_wires_and_survives_cow() {
+    let (mut s, p) = sim_exact(64);
+    let a = map_anon(&mut s, p, 4);
+    s.vm.mlock(p, a, 4 * P, &mut s.pmap).unwrap();
+    assert_eq!(s.vm.stats().wired, 4);
+    s.vm.mlock(p, a, 2 * P, &mut s.pmap).unwrap();
+    assert_eq!(s.vm.stats().wired, 4);
+    ok(&s);
+    // Fork: the parent's next write copies, and the wiring moves along.
+    s.write(p, a, b"w").unwrap();
+    let c = s.vm.fork(p, &mut s.pmap).unwrap();
+    s.write(p, a, b"W").unwrap();
+    assert_eq!(s.read_u8(c, a).unwrap(), b'w');
+    ok(&s);
+    s.vm.munlock(p, a, 4 * P).unwrap();
+    assert_eq!(s.vm.stats().wired, 2);
+    s.vm.munlock(p, a, 4 * P).unwrap();
+    assert_eq!(s.vm.stats().wired, 0);
+    assert_eq!(
+        s.vm.mlock(p, a, 8 * P, &mut s.pmap),
+        Err(VmError::NoMapping)
+    );
+    // Unmapping wired memory unwires it.
+    s.vm.mlock(p, a, 4 * P, &mut s.pmap).unwrap();
+    s.vm.munmap(p, a, 4 * P, &mut s.pmap).unwrap();
+    assert_eq!(s.vm.stats().wired, 0);
+    ok(&s);
+}
+
+#[test]
+fn mlock_out_of_memory_changes_nothing_visible() {
+    let cfg = VmConfig {
+        reserved_pages: 4,
+        prefault_ahead: 0,
+        prefault_behind: 0,
+        ..VmConfig::default()
+    };
+    let mut s = Sim::new(cfg, 12);
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    let a =
+        s.vm.mmap(sp, &MmapArgs::anon(16 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    assert_eq!(
+        s.vm.mlock(sp, a, 16 * P, &mut s.pmap),
+        Err(VmError::OutOfMemory)
+    );
+    assert_eq!(s.vm.stats().wired, 0);
+    assert_eq!(s.vm.space(sp).unwrap().map().entry_count(), 1);
+    ok(&s);
+}
+
+#[test]
+fn reserve_keeps_last_pages_from_faults() {
+    let cfg = VmConfig {
+        reserved_pages: 4,
+        ..VmConfig::default()
+    };
+    let mut s = Sim::new(cfg, 10);
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    let a =
+        s.vm.mmap(sp, &MmapArgs::anon(16 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    for i in 0..6 {
+        s.write(sp, a + i * P, &[1]).unwrap();
+    }
+    assert_eq!(s.write(sp, a + 6 * P, &[1]), Err(VmError::OutOfMemory));
+    let st = s.vm.stats();
+    assert_eq!((st.free, st.flt_noram), (4, 1));
+    ok(&s);
+}
+
+#[test]
+fn msync_flags() {
+    let (mut s, sp) = sim(64);
+    let a = map_anon(&mut s, sp, 2);
+    s.write(sp, a, b"m").unwrap();
+    assert_eq!(
+        s.vm.msync(sp, a, P, MsyncFlags::SYNC | MsyncFlags::ASYNC, &mut s.pmap),
+        Err(VmError::InvalidArgument)
+    );
+    assert_eq!(
+        s.vm.msync(sp, a, 4 * P, MsyncFlags::SYNC, &mut s.pmap),
+        Err(VmError::NoMapping)
+    );
+    s.vm.msync(sp, a, 2 * P, MsyncFlags::INVALIDATE, &mut s.pmap)
+        .unwrap();
+    assert!(!s.pmap.is_mapped(sp, a));
+    assert_eq!(s.read_u8(sp, a).unwrap(), b'm');
+    s.vm.mlock(sp, a, P, &mut s.pmap).unwrap();
+    assert_eq!(
+        s.vm.msync(sp, a, P, MsyncFlags::INVALIDATE, &mut s.pmap),
+        Err(VmError::Busy)
+    );
+}
+
+#[test]
+fn shared_memory_objects() {
+    let (mut s, a) = sim(64);
+    let b = s.vm.space_create(&mut s.pmap).unwrap();
+    let h = s.vm.shm_create(a, Some("buf"), 2 * P).unwrap();
+    assert_eq!(s.vm.shm_create(a, Some("buf"), P), Err(VmError::NameExists));
+    assert_eq!(s.vm.shm_create(a, None, P + 1), Err(VmError::Unaligned));
+    assert_eq!(
+        s.vm.shm_open(b, "nope", Prot::READ),
+        Err(VmError::NoSuchName)
+    );
+    let hb = s.vm.shm_open(b, "buf", Prot::READ).unwrap();
+    let va =
+        s.vm.mmap(a, &MmapArgs::object(h, 0, 2 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    assert_eq!(
+        s.vm.mmap(b, &MmapArgs::object(hb, 0, 2 * P, Prot::RW), &mut s.pmap),
+        Err(VmError::Protection)
+    );
+    let vb =
+        s.vm.mmap(b, &MmapArgs::object(hb, 0, 2 * P, Prot::READ), &mut s.pmap)
+            .unwrap();
+    assert_eq!(
+        s.vm.mprotect(b, vb, P, Prot::RW, &mut s.pmap),
+        Err(VmError::MaxProtection)
+    );
+    s.write(a, va + P, b"hello").unwrap();
+    assert_eq!(s.read_u8(b, vb + P).unwrap(), b'h');
+    // A private mapping copies on write and keeps seeing the rest.
+    let mut pr = MmapArgs::object(hb, 0, 2 * P, Prot::RW);
+    pr.flags = MapFlags::PRIVATE;
+    let vp = s.vm.mmap(b, &pr, &mut s.pmap).unwrap();
+    s.write(b, vp + P, b"J").unwrap();
+    assert_eq!(s.read_u8(a, va + P).unwrap(), b'h');
+    assert_eq!(s.read_u8(b, vp + P).unwrap(), b'J');
+    // Handle passing with fewer rights only.
+    let c = s.vm.space_create(&mut s.pmap).unwrap();
+    assert_eq!(
+        s.vm.handle_share(b, hb, c, Prot::RW),
+        Err(VmError::Protection)
+    );
+    let hc = s.vm.handle_share(a, h, c, Prot::READ).unwrap();
+    let vc =
+        s.vm.mmap(c, &MmapArgs::object(hc, P, P, Prot::READ), &mut s.pmap)
+            .unwrap();
+    assert_eq!(s.read_u8(c, vc).unwrap(), b'h');
+    // Truncation: pages past the end go from every mapping.
+    assert_eq!(
+        s.vm.shm_truncate(b, hb, P, &mut s.pmap),
+        Err(VmError::Protection)
+    );
+    s.vm.shm_truncate(a, h, P, &mut s.pmap).unwrap();
+    assert_eq!(s.read_u8(a, va + P), Err(VmError::BeyondObject));
+    assert_eq!(s.read_u8(c, vc), Err(VmError::BeyondObject));
+    assert_eq!(s.read_u8(b, vp + P).unwrap(), b'J');
+    s.vm.shm_truncate(a, h, 2 * P, &mut s.pmap).unwrap();
+    assert_eq!(s.read_u8(a, va + P).unwrap(), 0);
+    ok(&s);
+    // Unlink and close: the object lives while mapped.
+    s.vm.shm_unlink("buf").unwrap();
+    assert_eq!(s.vm.shm_unlink("buf"), Err(VmError::NoSuchName));
+    s.vm.handle_close(a, h).unwrap();
+    assert_eq!(s.vm.handle_close(a, h), Err(VmError::BadHandle));
+    s.write(a, va, b"z").unwrap();
+    assert_eq!(s.read_u8(b, vb).unwrap(), b'z');
+    for sp in [a, b, c] {
+        s.vm.exit(sp, &mut s.pmap).unwrap();
+    }
+    let st = s.vm.stats();
+    assert_eq!((st.free, st.objects), (64, 0));
+}
+
+#[test]
+fn physical_objects() {
+    let (mut s, sp) = sim(64);
+    let o = s.vm.create_physical(FrameNumber(60), 4).unwrap();
+    assert_eq!(
+        s.vm.create_physical(FrameNumber(62), 4),
+        Err(VmError::OutOfRange)
+    );
+    assert_eq!(s.vm.create_physical(FrameNumber(60), 1), Err(VmError::Busy));
+    assert_eq!(
+        s.vm.create_physical(FrameNumber(0), 0),
+        Err(VmError::ZeroLength)
+    );
+    let h = s.vm.handle_insert(sp, o, Prot::RW).unwrap();
+    let va =
+        s.vm.mmap(sp, &MmapArgs::object(h, 0, 4 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    s.write(sp, va + 2 * P, b"dev").unwrap();
+    assert_eq!(s.pmap.lookup(sp, va + 2 * P).unwrap().0, FrameNumber(62));
+    assert_eq!(s.read_u8(sp, va + 4 * P), Err(VmError::NoMapping));
+    s.vm.mlock(sp, va, 4 * P, &mut s.pmap).unwrap();
+    assert_eq!(s.vm.stats().unmanaged, 4);
+    ok(&s);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    s.vm.object_release(o).unwrap();
+    assert_eq!(s.vm.stats().free, 64);
+}
+
+#[test]
+fn emulated_reference_and_modify_bits() {
+    let (mut s, sp) = sim_exact(64);
+    let a = map_anon(&mut s, sp, 1);
+    s.read_u8(sp, a).unwrap();
+    let f = s.pmap.lookup(sp, a).unwrap().0;
+    assert!(s.vm.page_is_referenced(f, &s.pmap));
+    assert!(!s.vm.page_is_modified(f, &s.pmap));
+    s.write(sp, a, b"d").unwrap();
+    assert!(s.vm.page_is_modified(f, &s.pmap));
+    s.vm.page_clear_modify(f, &mut s.pmap);
+    assert_eq!(s.pmap.lookup(sp, a).unwrap().1, Prot::READ);
+    s.write(sp, a, b"e").unwrap();
+    assert!(s.vm.page_is_modified(f, &s.pmap));
+    s.vm.page_clear_reference(f, &mut s.pmap);
+    assert!(!s.vm.page_is_referenced(f, &s.pmap));
+    assert!(!s.pmap.is_mapped(sp, a));
+    assert_eq!(s.read_u8(sp, a).unwrap(), b'e');
+    assert!(s.vm.page_is_referenced(f, &s.pmap));
+    ok(&s);
+}
+
+#[test]
+fn pmap_failure_is_out_of_memory() {
+    let (mut s, sp) = sim(64);
+    let a = map_anon(&mut s, sp, 1);
+    s.pmap.fail_enter = true;
+    assert_eq!(
+        fault(&mut s, sp, a, Access::Read),
+        Err(VmError::OutOfMemory)
+    );
+    s.pmap.fail_enter = false;
+    assert_eq!(s.read_u8(sp, a).unwrap(), 0);
+    ok(&s);
+}
+
+#[test]
+fn exit_frees_everything() {
+    let (mut s, p) = sim(128);
+    let a = map_anon(&mut s, p, 8);
+    s.write(p, a, &[1; 8 * 4096]).unwrap();
+    let c = s.vm.fork(p, &mut s.pmap).unwrap();
+    s.write(c, a, &[2; 3 * 4096]).unwrap();
+    s.vm.exit(p, &mut s.pmap).unwrap();
+    assert_eq!(s.read_u8(c, a + 5 * P).unwrap(), 1);
+    assert_eq!(s.vm.exit(p, &mut s.pmap), Err(VmError::BadSpace));
+    s.vm.exit(c, &mut s.pmap).unwrap();
+    let st = s.vm.stats();
+    assert_eq!((st.free, st.objects, st.spaces), (128, 0, 0));
+    ok(&s);
+}
+
+#[test]
+fn config_validation() {
+    let bad = VmConfig {
+        max_chain_depth: 2,
+        ..VmConfig::default()
+    };
+    assert!(Vm::new(bad, 10).is_err());
+    let bad = VmConfig {
+        user_min: 5,
+        ..VmConfig::default()
+    };
+    assert!(Vm::new(bad, 10).is_err());
+}
+
+#[test]
+fn lookup_many_entries() {
+    let (mut s, sp) = sim(16);
+    // Alternate protections so entries do not merge.
+    for i in 0..2000u64 {
+        let prot = if i % 2 == 0 { Prot::READ } else { Prot::RW };
+        s.vm.mmap(sp, &MmapArgs::anon(P, prot).fixed(MIN + i * P), &mut s.pmap)
+            .unwrap();
+    }
+    let map = s.vm.space(sp).unwrap().map();
+    assert_eq!(map.entry_count(), 2000);
+    for i in (0..2000u64).step_by(37) {
+        assert_eq!(map.lookup(MIN + i * P + 5).unwrap().start(), MIN + i * P);
+    }
+    assert_eq!(map.findspace(MIN, P, P), Some(MIN + 2000 * P));
+    map.check().unwrap();
+}
