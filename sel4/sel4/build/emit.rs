@@ -149,17 +149,40 @@ pub fn labels(ifs: &Interfaces) -> String {
     o
 }
 
-/// `constants.rs`: the integer `#define seL4_*` of the sel4_arch constants.
+/// Value of a `#define`, following macros it names (`MSI_MIN VECTOR_MIN`).
+fn define_value(defs: &Defines, name: &str, depth: u32) -> Option<i128> {
+    let v = defs.get(name)?;
+    if depth > 8 {
+        return None;
+    }
+    eval_expr(v, &|id| {
+        define_value(defs, id, depth + 1).ok_or_else(String::new)
+    })
+    .ok()
+}
+
+/// `constants.rs`: the integer `#define`s of libsel4's x86_64 and x86
+/// `constants.h` (`seL4_PageBits` -> `PAGE_BITS`, `VECTOR_MAX` as is).
 pub fn constants(defs: &Defines) -> Result<String, String> {
     let mut o = String::from(HEADER);
-    for (k, v) in defs {
-        if !k.starts_with("seL4_") {
+    for k in defs.keys() {
+        let name = if k.starts_with("seL4_") {
+            screaming(k)
+        } else if k
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            && !k.starts_with("__")
+        {
+            k.clone()
+        } else {
             continue;
-        }
-        let Some(n) = int_value(v) else { continue };
+        };
+        let Some(n) = define_value(defs, k, 0) else {
+            continue;
+        };
         let ty = if k.ends_with("Bits") { "usize" } else { "Word" };
         writeln!(o, "/// `{k}`").unwrap();
-        writeln!(o, "pub const {}: {ty} = {n};", screaming(k)).unwrap();
+        writeln!(o, "pub const {name}: {ty} = {n};").unwrap();
     }
     Ok(o)
 }

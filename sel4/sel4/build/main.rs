@@ -112,9 +112,13 @@ fn run(src: &Path, out: &Path) -> Result<(), String> {
     let fault_mrs = header(mode_consts_rel)?;
     let capfault_mrs = header("libsel4/include/sel4/shared_types.h")?;
 
-    // `#define seL4_...Bits N` size constants.
-    let mode_consts =
-        cpp::parse_defines(&cpp::active_lines(&read(src, mode_consts_rel), &defines)?.join("\n"));
+    // `#define`d constants of the x86_64 and x86 constants.h.
+    let mut const_lines = cpp::active_lines(&read(src, mode_consts_rel), &defines)?;
+    const_lines.extend(cpp::active_lines(
+        &read(src, "libsel4/arch_include/x86/sel4/arch/constants.h"),
+        &defines,
+    )?);
+    let mode_consts = cpp::parse_defines(&const_lines.join("\n"));
     write("constants.rs", emit::constants(&mode_consts)?)?;
     write(
         "object_types.rs",

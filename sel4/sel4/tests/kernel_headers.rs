@@ -50,6 +50,7 @@ typedef struct {{ seL4_Word words[1]; }} seL4_MessageInfo_t;
 #include <sel4/objecttype.h>
 #include <sel4/sel4_arch/objecttype.h>
 #include <sel4/arch/objecttype.h>
+#include <sel4/arch/constants.h>
 #include <sel4/errors.h>
 #include <sel4/shared_types.h>
 #include <sel4/bootinfo_types.h>
@@ -287,6 +288,19 @@ fn init_caps_vm_attributes_and_fault_mrs_match_libsel4() {
             "seL4_GuardMismatch",
             fault::lookup_failure::GUARD_MISMATCH as i128,
         ),
+        ("seL4_SlotBits", sel4::consts::SLOT_BITS as i128),
+        ("seL4_WordBits", sel4::consts::WORD_BITS as i128),
+        (
+            "seL4_MinUntypedBits",
+            sel4::consts::MIN_UNTYPED_BITS as i128,
+        ),
+        (
+            "seL4_MaxUntypedBits",
+            sel4::consts::MAX_UNTYPED_BITS as i128,
+        ),
+        ("IRQ_OFFSET", sel4::consts::IRQ_OFFSET as i128),
+        ("VECTOR_MAX", sel4::consts::VECTOR_MAX as i128),
+        ("MSI_MAX", sel4::consts::MSI_MAX as i128),
     ];
     let c = run_c("misc", &prints(checks.iter().map(|p| p.0)));
     for (n, v) in checks {
