@@ -105,6 +105,15 @@ pub enum BootInfoError {
     BadUntypedRegion,
 }
 
+impl core::fmt::Display for BootInfoError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::TooShort => "boot info shorter than seL4_BootInfo",
+            Self::BadUntypedRegion => "boot info untyped region exceeds its descriptor array",
+        })
+    }
+}
+
 /// A view of `seL4_BootInfo` (and the extra boot info after it, when the
 /// slice covers it).
 #[derive(Clone, Copy)]

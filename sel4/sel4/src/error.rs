@@ -34,3 +34,5 @@ impl fmt::Display for Error {
         f.write_str(self.c_name().trim_start_matches("seL4_"))
     }
 }
+
+impl core::error::Error for Error {}
