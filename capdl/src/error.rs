@@ -213,7 +213,13 @@ impl fmt::Display for ErrorKind {
                 word,
                 context,
                 expected,
-            } => write!(f, "unknown keyword {word:?} in {context} (expected one of: {expected})"),
+            } => {
+                write!(f, "unknown keyword {word:?} in {context}")?;
+                match suggest(word, expected.split(", ")) {
+                    Some(s) => write!(f, "; did you mean `{s}`?"),
+                    None => write!(f, " (expected one of: {expected})"),
+                }
+            }
             UnknownObjectType(t) => write!(f, "unknown object type {t:?} (expected ep or notification)"),
             BadRights(r) => write!(f, "bad rights {r:?} (letters R, W, G, P, each at most once)"),
             DuplicateField(n) => write!(f, "{n} is given twice"),
@@ -232,6 +238,9 @@ impl fmt::Display for ErrorKind {
             } => write!(f, "{name:?} is a {found}, expected a {expected}"),
             MissingImage(c) => write!(f, "component {c:?} has no image = \"...\""),
             UnknownImage { image, known } => {
+                if let Some(s) = suggest(image, known.iter().map(String::as_str)) {
+                    return write!(f, "unknown image {image:?}; did you mean \"{s}\"?");
+                }
                 write!(f, "unknown image {image:?} (known images: ")?;
                 for (i, k) in known.iter().enumerate() {
                     if i > 0 {
@@ -332,5 +341,46 @@ impl fmt::Display for ErrorKind {
             NoComponents => write!(f, "the spec declares no component"),
             TooMany { what, max } => write!(f, "too many {what} (at most {max})"),
         }
+    }
+}
+
+/// The candidate closest to `word` if it is a plausible typo (edit distance
+/// at most 2, and less than half the word).
+fn suggest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|&(d, _)| d > 0 && d <= 2 && d * 2 < word.chars().count().max(2))
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = alloc::vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(edit_distance("stak", "stack"), 1);
+        assert_eq!(
+            suggest("stak", ["image", "stack"].into_iter()),
+            Some("stack")
+        );
+        assert_eq!(suggest("colour", ["image", "stack"].into_iter()), None);
+        assert_eq!(suggest("ab", ["cd"].into_iter()), None);
     }
 }

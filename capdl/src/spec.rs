@@ -328,6 +328,20 @@ impl Spec {
             .find(|cap| cap.object == oid)
             .map(|cap| cap.slot)
     }
+    /// The client of `pager` whose fault endpoint carries `badge`: how a pager
+    /// maps a fault message's badge to the client's caps.
+    pub fn client_by_fault_badge(&self, pager: ComponentId, badge: u32) -> Option<&PagerClient> {
+        self.components
+            .get(pager as usize)?
+            .clients
+            .iter()
+            .find(|cl| {
+                self.components
+                    .get(cl.client as usize)
+                    .and_then(|c| c.fault)
+                    .is_some_and(|f| f.badge == badge)
+            })
+    }
     /// The total untyped RAM granted to components.
     pub fn total_untyped(&self) -> u64 {
         self.components

@@ -579,7 +579,8 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
                 },
             );
         }
-        if let (Some(pager), Some(pd)) = (comps[ci].pager, &d.pager) {
+        // (Only when someone receives, so one mistake gives one error.)
+        if let (true, Some(pager), Some(pd)) = (any, comps[ci].pager, &d.pager) {
             if !receives(pager) {
                 cx.err(
                     pd.pos,

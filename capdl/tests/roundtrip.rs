@@ -300,6 +300,26 @@ proptest! {
     }
 }
 
+proptest! {
+    /// The parser and validator never panic, whatever the text.
+    #[test]
+    fn load_survives_garbage_text(text in "[ -~\n]{0,200}") {
+        let _ = load(&text, IMAGES);
+    }
+
+    /// Nor on the real spec with a span of it deleted or replaced.
+    #[test]
+    fn load_survives_edited_system_spec(at in any::<prop::sample::Index>(), len in 0usize..20, with in "[ -~]{0,4}") {
+        let src = include_str!("../system.spec");
+        let start = at.index(src.len());
+        let end = (start + len).min(src.len());
+        if src.is_char_boundary(start) && src.is_char_boundary(end) {
+            let text = format!("{}{}{}", &src[..start], with, &src[end..]);
+            let _ = load(&text, &SYSTEM_IMAGES);
+        }
+    }
+}
+
 /// A header (magic, version, length, checksum) around `body`.
 fn frame(body: &[u8]) -> Vec<u8> {
     let mut v = compact::MAGIC.to_vec();

@@ -52,6 +52,10 @@ fn system_spec_is_valid() {
         slots::FIRST_GRANT + slots::UNTYPED_REGION
     );
     assert_eq!(vm.first_free_slot, vm.clients[6].slot + slots::CLIENT_SLOTS);
+    let bench = spec.component_id("bench-fault").unwrap();
+    let cl = spec.client_by_fault_badge(vm_id, 7).unwrap();
+    assert_eq!(cl.client, bench);
+    assert!(spec.client_by_fault_badge(vm_id, 99).is_none());
     let blk = spec.component("block-server").unwrap();
     assert_eq!(blk.io_ports[0].first, 0xcf8);
     assert_eq!(blk.irqs.len(), 1);
@@ -201,7 +205,16 @@ fn missing_and_unknown_images() {
     assert!(
         matches!(&e, ErrorKind::UnknownImage { image, known } if image == "vm-serevr" && known.len() == 2)
     );
-    assert!(e.to_string().contains("known images: server, client"));
+    assert!(
+        e.to_string().contains("known images: server, client"),
+        "{e}"
+    );
+    // A near miss gets a suggestion instead.
+    let e = error("component d { image = \"clinet\" }");
+    assert_eq!(
+        e.to_string(),
+        "unknown image \"clinet\"; did you mean \"client\"?"
+    );
 }
 
 #[test]
