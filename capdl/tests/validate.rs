@@ -510,3 +510,32 @@ fn syntax_errors_come_through_load() {
         "4:10: expected a size (e.g. 64K, 16M, 0x1000), found '='"
     );
 }
+
+/// The README's examples must stay valid.
+#[test]
+fn readme_examples_are_valid() {
+    let readme = include_str!("../README.md");
+    let block = |after: &str| -> String {
+        let start = readme.find(after).unwrap();
+        let rest = &readme[start..];
+        let open = rest.find("```\n").unwrap() + 4;
+        let close = rest[open..].find("```").unwrap();
+        rest[open..open + close].to_string()
+    };
+    let example = block("## Complete example");
+    let spec = load(
+        &example,
+        &["vm-server", "block-server", "client-demand-zero"],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(spec.components.len(), 3);
+    let disk = spec.component("disk").unwrap();
+    assert_eq!(disk.device_memory[0].pages(), 4);
+    // The add-a-client snippet, appended to the real spec.
+    let client = block("## Adding a client program");
+    let mut images = SYSTEM_IMAGES.to_vec();
+    images.push("my-test");
+    let src = format!("{}\n{client}", include_str!("../system.spec"));
+    let spec = load(&src, &images).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(spec.component("vm-server").unwrap().clients.len(), 8);
+}
