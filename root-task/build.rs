@@ -1,16 +1,30 @@
-//! Links the root task as a static, non-PIE seL4 program with the runtime's linker script.
+//! Links the root task as an seL4 program (see `sel4-link`) and embeds the
+//! component images.
+//!
+//! `cargo qemu` builds every component first and passes their ELF files as
+//! `SEL4_COMPONENT_IMAGES=name=path,name=path,...`; they become the
+//! `IMAGES` table in `$OUT_DIR/images.rs` (the kernel loads only the root
+//! task, so the other programs travel inside it). A plain `cargo build`
+//! without the variable embeds no components.
+use std::fmt::Write;
+
 fn main() {
-    let script = std::env::var("DEP_SEL4_ROOT_TASK_LINKER_SCRIPT")
-        .expect("sel4-root-task publishes its linker script");
-    for arg in [
-        "-nostartfiles",
-        "-nostdlib",
-        "-static",
-        "-no-pie",
-        "-Wl,--build-id=none",
-        "-Wl,-z,max-page-size=4096",
-    ] {
-        println!("cargo:rustc-link-arg-bins={arg}");
+    sel4_link::link_program();
+
+    println!("cargo:rerun-if-env-changed=SEL4_COMPONENT_IMAGES");
+    let mut table = String::from(
+        "/// Component ELF images, by image name.\npub static IMAGES: &[(&str, &[u8])] = &[\n",
+    );
+    if let Ok(list) = std::env::var("SEL4_COMPONENT_IMAGES") {
+        for item in list.split(',').filter(|s| !s.is_empty()) {
+            let (name, path) = item
+                .split_once('=')
+                .expect("SEL4_COMPONENT_IMAGES items are name=path");
+            println!("cargo:rerun-if-changed={path}");
+            writeln!(table, "    ({name:?}, include_bytes!({path:?})),").unwrap();
+        }
     }
-    println!("cargo:rustc-link-arg-bins=-T{script}");
+    table.push_str("];\n");
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("images.rs");
+    std::fs::write(out, table).unwrap();
 }

@@ -122,7 +122,7 @@ fn main() -> ExitCode {
 fn build(ws: &Workspace) -> Result<BootOptions> {
     prereq::ensure()?;
     let kernel = kernel::build(ws)?;
-    let root_task = images::build_root_task(ws)?;
+    let root_task = images::build(ws)?;
     progress("image", format!("{}", root_task.display()));
     Ok(BootOptions {
         kernel: kernel.elf32,

@@ -9,10 +9,14 @@
 extern crate alloc;
 
 mod bootinfo;
+mod component;
 mod cspace;
 mod exit;
+mod images;
 mod selftest;
+mod supervise;
 mod untyped;
+mod vspace;
 
 use bootinfo::BootSummary;
 use cspace::SlotAllocator;
@@ -44,7 +48,12 @@ fn run(bootinfo: &sel4::BootInfo) -> bool {
     let Some(state) = state.as_mut() else {
         return false;
     };
-    phase("self-test", || Ok(selftest::run(state))).unwrap_or(false)
+    let self_test_ok = phase("self-test", || Ok(selftest::run(state))).unwrap_or(false);
+    let Some(mut system) = phase("components", || supervise::start_components(state)) else {
+        return false;
+    };
+    let supervised_ok = phase("supervise", || Ok(supervise::run(&mut system))).unwrap_or(false);
+    self_test_ok && supervised_ok
 }
 
 /// Runs one phase between log lines; `None` if it failed.

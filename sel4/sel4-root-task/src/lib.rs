@@ -3,8 +3,8 @@
 //! the program's main), the heap (a `linked_list_allocator` over a static
 //! array), the panic handler (location and message on the debug console,
 //! then the program's panic hook or `seL4_DebugHalt`), the `mem*` functions
-//! the compiler expects from a libc, and the linker script (`link.ld`,
-//! handed to binaries through `DEP_SEL4_ROOT_TASK_LINKER_SCRIPT`).
+//! the compiler expects from a libc. Binaries link with the `sel4-link`
+//! build helper's linker script.
 //!
 //! A binary declares its entry with [`root_task!`] (its argument is the
 //! boot info the kernel passes in rdi) or [`component!`] (its argument is
@@ -21,6 +21,7 @@ pub mod heap;
 mod mem;
 #[cfg(not(test))]
 mod panic;
+pub mod start_info;
 
 pub use console::{debug_write_fmt, DebugConsole};
 #[cfg(not(test))]
@@ -48,7 +49,8 @@ pub unsafe fn init_root_task(bootinfo: *const u8, heap: *mut u8, heap_size: usiz
 }
 
 /// Prepares a component whose creator already recorded its IPC buffer's
-/// address in the buffer's `user_data` word (see `sel4::init_ipc_buffer`).
+/// address in the buffer's `user_data` word (see `sel4::init_ipc_buffer`;
+/// the root task maps it at [`start_info::IPC_BUFFER_VADDR`]).
 ///
 /// # Safety
 /// Called once, from the entry point.
@@ -78,7 +80,10 @@ macro_rules! root_task {
     };
 }
 
-/// Declares a component's main: `fn main(arg: usize) -> !`.
+/// Declares a component's main: `fn main(info: &'static StartInfo) -> !`.
+///
+/// The root task starts components with the address of their start-info
+/// page in rdi (see [`start_info`]).
 #[macro_export]
 macro_rules! component {
     ($main:path, heap_size = $heap:expr) => {
@@ -88,7 +93,9 @@ macro_rules! component {
             unsafe {
                 $crate::init_component(core::ptr::addr_of_mut!(HEAP).cast(), $heap);
             }
-            $main(arg)
+            // SAFETY: the root task mapped the start-info page at `arg`.
+            let info = unsafe { &*(arg as *const $crate::start_info::StartInfo) };
+            $main(info)
         }
     };
 }

@@ -1,0 +1,97 @@
+//! Mapping frames into a VSpace, creating the paging structures on the
+//! way (PDPT, page directory, page table), as seL4 leaves to user level.
+//!
+//! The kernel answers a map whose next level is missing with
+//! `FailedLookup`; we then map the missing structure one level up and
+//! retry, so a page in an empty region costs at most three extra objects.
+//! Used for the root task's own scratch window and for every component's
+//! image, IPC buffer and start-info page.
+
+use sel4::{cap, CPtr, CapRights, ObjectType, VmAttributes};
+
+/// Why a page could not be mapped.
+#[derive(Debug)]
+pub enum MapError {
+    /// The allocator could not provide a paging structure.
+    NoMemory(alloc::string::String),
+    /// The kernel refused (already mapped, bad address, ...).
+    Kernel(sel4::Error),
+}
+
+impl core::fmt::Display for MapError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            MapError::NoMemory(e) => write!(f, "no memory for a paging structure: {e}"),
+            MapError::Kernel(e) => write!(f, "kernel refused the mapping: {e:?}"),
+        }
+    }
+}
+
+/// Maps `frame` at `vaddr` in `vspace`. `make` retypes a paging structure
+/// of the given type into a fresh slot (the caller accounts for it).
+pub fn map_page(
+    vspace: cap::VSpace,
+    frame: cap::Granule,
+    vaddr: u64,
+    rights: CapRights,
+    make: &mut impl FnMut(ObjectType) -> Result<CPtr, alloc::string::String>,
+) -> Result<(), MapError> {
+    let attrs = VmAttributes::default();
+    // At most one retry per level below the PML4.
+    for _ in 0..4 {
+        match frame.x86_page_map(vspace, vaddr, rights, attrs) {
+            Ok(()) => return Ok(()),
+            Err(sel4::Error::FailedLookup) => ensure_table(vspace, vaddr, make)?,
+            Err(e) => return Err(MapError::Kernel(e)),
+        }
+    }
+    Err(MapError::Kernel(sel4::Error::FailedLookup))
+}
+
+/// Maps the page table covering `vaddr`, and above it whatever is missing.
+fn ensure_table(
+    vspace: cap::VSpace,
+    vaddr: u64,
+    make: &mut impl FnMut(ObjectType) -> Result<CPtr, alloc::string::String>,
+) -> Result<(), MapError> {
+    let attrs = VmAttributes::default();
+    // Try the lowest missing level first; on FailedLookup go one level up.
+    let levels = [
+        ObjectType::X86PageTable,
+        ObjectType::X86PageDirectory,
+        ObjectType::X86Pdpt,
+    ];
+    let mut level = 0;
+    let mut made: [Option<CPtr>; 3] = [None; 3];
+    loop {
+        let obj = match made[level] {
+            Some(c) => c,
+            None => {
+                let c = make(levels[level]).map_err(MapError::NoMemory)?;
+                made[level] = Some(c);
+                c
+            }
+        };
+        let r = match levels[level] {
+            ObjectType::X86PageTable => obj
+                .cast::<sel4::cap_type::PageTable>()
+                .x86_page_table_map(vspace, vaddr, attrs),
+            ObjectType::X86PageDirectory => obj
+                .cast::<sel4::cap_type::PageDirectory>()
+                .x86_page_directory_map(vspace, vaddr, attrs),
+            _ => obj
+                .cast::<sel4::cap_type::PDPT>()
+                .x86_pdpt_map(vspace, vaddr, attrs),
+        };
+        match r {
+            Ok(()) if level == 0 => return Ok(()),
+            // A higher level is in place now: go back down.
+            Ok(()) => level -= 1,
+            Err(sel4::Error::FailedLookup) if level < 2 => level += 1,
+            // Someone mapped this level already: fine, go back down.
+            Err(sel4::Error::DeleteFirst) if level > 0 => level -= 1,
+            Err(sel4::Error::DeleteFirst) => return Ok(()),
+            Err(e) => return Err(MapError::Kernel(e)),
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The start-info page: how a component learns who it is and where its
+//! capabilities are.
+//!
+//! The root task writes one page per component, maps it read-only at
+//! [`START_INFO_VADDR`] in the component's VSpace, and starts the component
+//! with that address in rdi. The page names every capability the system
+//! spec gave the component (name -> slot in its CNode), so programs look
+//! their caps up by the names the spec uses instead of hard-coded slots.
+
+use sel4::{CPtr, Word};
+
+/// Where the start-info page is mapped in every component.
+pub const START_INFO_VADDR: u64 = 0x0f00_1000;
+/// Where each component's IPC buffer is mapped.
+pub const IPC_BUFFER_VADDR: u64 = 0x0f00_0000;
+/// "seL4SINF": marks a page the root task wrote.
+pub const START_INFO_MAGIC: u64 = 0x464e_4953_344c_6573;
+/// Longest component or capability name, in bytes.
+pub const NAME_LEN: usize = 24;
+/// Most capabilities one component can be given by name.
+pub const MAX_CAPS: usize = 96;
+
+/// One named capability of the component.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NamedCap {
+    pub name: [u8; NAME_LEN],
+    pub slot: Word,
+    /// Extra word the spec attaches (e.g. a badge, a size, a port range).
+    pub data: Word,
+}
+
+/// The start-info page (fits in 4 KiB).
+#[repr(C)]
+pub struct StartInfo {
+    pub magic: u64,
+    pub name: [u8; NAME_LEN],
+    /// This component's id in the system (its index in the spec).
+    pub id: Word,
+    /// Its CNode's size, 2^bits slots, all reachable with depth 64.
+    pub cnode_size_bits: Word,
+    /// First free slot of its CNode; later slots are the component's to use.
+    pub first_free_slot: Word,
+    pub num_caps: Word,
+    pub caps: [NamedCap; MAX_CAPS],
+}
+
+const _: () = assert!(core::mem::size_of::<StartInfo>() <= 4096);
+
+/// Copies `s` into a fixed, zero-padded name field (truncating at NAME_LEN).
+pub fn encode_name(s: &str) -> [u8; NAME_LEN] {
+    let mut out = [0u8; NAME_LEN];
+    let n = s.len().min(NAME_LEN);
+    out[..n].copy_from_slice(&s.as_bytes()[..n]);
+    out
+}
+
+fn decode_name(n: &[u8; NAME_LEN]) -> &str {
+    let len = n.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
+    core::str::from_utf8(&n[..len]).unwrap_or("?")
+}
+
+impl StartInfo {
+    /// The component's name.
+    pub fn name(&self) -> &str {
+        decode_name(&self.name)
+    }
+
+    /// The named capabilities.
+    pub fn caps(&self) -> &[NamedCap] {
+        &self.caps[..(self.num_caps as usize).min(MAX_CAPS)]
+    }
+
+    /// Slot of the capability the spec called `name`.
+    pub fn cap(&self, name: &str) -> Option<CPtr> {
+        self.named(name).map(|c| CPtr::from_bits(c.slot))
+    }
+
+    /// The whole entry of the capability the spec called `name`.
+    pub fn named(&self, name: &str) -> Option<&NamedCap> {
+        self.caps().iter().find(|c| decode_name(&c.name) == name)
+    }
+
+    /// Adds a named capability. Returns false when the table is full.
+    pub fn push(&mut self, name: &str, slot: Word, data: Word) -> bool {
+        let i = self.num_caps as usize;
+        if i >= MAX_CAPS {
+            return false;
+        }
+        self.caps[i] = NamedCap {
+            name: encode_name(name),
+            slot,
+            data,
+        };
+        self.num_caps += 1;
+        true
+    }
+}
+
+impl NamedCap {
+    /// The capability's name.
+    pub fn name(&self) -> &str {
+        decode_name(&self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_caps_round_trip() {
+        let mut si: StartInfo = unsafe { core::mem::zeroed() };
+        assert!(si.push("vm", 5, 0x12));
+        assert!(si.push("a-very-long-capability-name-truncated", 6, 0));
+        assert_eq!(si.cap("vm"), Some(CPtr::from_bits(5)));
+        assert_eq!(si.named("vm").unwrap().data, 0x12);
+        assert_eq!(si.cap("a-very-long-capability-n"), Some(CPtr::from_bits(6)));
+        assert_eq!(si.cap("missing"), None);
+    }
+
+    #[test]
+    fn table_fills_up() {
+        let mut si: StartInfo = unsafe { core::mem::zeroed() };
+        for i in 0..MAX_CAPS {
+            assert!(si.push("x", i as Word, 0));
+        }
+        assert!(!si.push("y", 0, 0));
+    }
+}
