@@ -148,8 +148,8 @@ pub enum ErrorKind {
         needed: u64,
         available: u64,
     },
-    /// Two components hold the same badge of one object, so the receiver
-    /// cannot tell them apart.
+    /// Two components hold the same non-zero badge of one object (or the same
+    /// fault endpoint badge, 0 included), so the receiver cannot tell them apart.
     SharedBadge {
         object: String,
         badge: u64,

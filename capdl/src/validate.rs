@@ -134,6 +134,8 @@ struct Holder {
     rights: Rights,
     badge: u32,
     pos: Pos,
+    /// A fault endpoint cap: even badge 0 names the sender for the pager.
+    fault: bool,
 }
 
 /// Validates `ast`; `images` lists the program images that exist.
@@ -266,6 +268,7 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
                 rights: Rights::WRITE.union(Rights::GRANT_REPLY),
                 badge,
                 pos: f.object.pos,
+                fault: true,
             });
             Some(FaultEp { object, badge })
         });
@@ -309,6 +312,7 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
                 rights: Rights::READ,
                 badge: 0,
                 pos: n.pos,
+                fault: false,
             });
             Some(id)
         });
@@ -352,6 +356,7 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
                     rights,
                     badge,
                     pos: cd.cap.object.pos,
+                    fault: false,
                 });
                 caps.push(Cap {
                     slot: slot as Slot,
@@ -471,6 +476,7 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
                     rights: Rights::WRITE,
                     badge,
                     pos: irq.notification.object.pos,
+                    fault: false,
                 });
                 irqs.push(Irq {
                     source,
@@ -605,10 +611,11 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
         }
     }
 
-    // A non-zero badge of an object names one component.
+    // A non-zero badge of an object names one component; so does any badge,
+    // 0 included, on a fault endpoint (two unbadged faulters are ambiguous).
     let mut badge_owner: BTreeMap<(ObjectId, u32), ComponentId> = BTreeMap::new();
     for h in &holders {
-        if h.badge == 0 {
+        if h.badge == 0 && !h.fault {
             continue;
         }
         match badge_owner.get(&(h.object, h.badge)) {

@@ -300,6 +300,9 @@ fn badges() {
         error("component d { image = \"client\" caps { 16: r (W, badge: 1) } }"),
         ErrorKind::SharedBadge { badge: 1, ref other, .. } if other == "c"
     ));
+    // Two unbadged faulters on one endpoint cannot be told apart either.
+    let e = error("component d { image = \"client\" fault = f }\ncomponent e { image = \"client\" fault = f }");
+    assert!(matches!(e, ErrorKind::SharedBadge { badge: 0, ref other, .. } if other == "d"));
     // The same badge on a fault endpoint collides too.
     assert!(matches!(
         error("component d { image = \"client\" pager = pager fault = f (badge: 1) }"),
