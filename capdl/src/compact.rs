@@ -73,7 +73,7 @@ impl Out {
     }
 }
 
-/// Encodes `spec`. The spec must come from [`crate::validate`] (or keep its
+/// Encodes `spec`. The spec must come from [`crate::validate()`] (or keep its
 /// limits: at most 65535 entries per list, strings under 64 KiB); panics otherwise.
 pub fn encode(spec: &Spec) -> Vec<u8> {
     let mut o = Out(Vec::new());
