@@ -7,7 +7,6 @@
 //! into fresh frames through the root task's scratch window, then mapped
 //! into the component with the segment's rights.
 
-use crate::vspace::{map_page, MapError};
 use crate::RootState;
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -16,6 +15,7 @@ use elf::abi::{PF_W, PT_LOAD};
 use elf::endian::LittleEndian;
 use elf::ElfBytes;
 use sel4::{cap, CPtr, CapData, CapRights, ObjectType, PrioProps};
+use sel4_objects::{map_page, MapError};
 use sel4_root_task::start_info::{
     encode_name, StartInfo, IPC_BUFFER_VADDR, START_INFO_MAGIC, START_INFO_VADDR,
 };

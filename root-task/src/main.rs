@@ -10,18 +10,14 @@ extern crate alloc;
 
 mod bootinfo;
 mod component;
-mod cspace;
 mod exit;
 mod images;
 mod selftest;
 mod supervise;
-mod untyped;
-mod vspace;
 
 use bootinfo::BootSummary;
-use cspace::SlotAllocator;
+use sel4_objects::{SlotAllocator, UntypedAllocator};
 use sel4_root_task::println;
-use untyped::UntypedAllocator;
 
 sel4_root_task::root_task!(main, heap_size = 4 << 20);
 

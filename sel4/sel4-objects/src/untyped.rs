@@ -4,10 +4,10 @@
 //! seL4 carves objects from an untyped at a watermark that only grows, each
 //! object aligned to its own size. We mirror that watermark per untyped so
 //! we can pick one with room without asking the kernel; every retype of the
-//! root task's RAM untypeds goes through here. Owned by the root task's
-//! single thread of control.
+//! program's RAM untypeds must go through here. Not synchronised: owned by
+//! the program's single thread of control.
 
-use crate::cspace::SlotAllocator;
+use crate::SlotAllocator;
 use alloc::vec::Vec;
 use sel4::{cap, CPtr, ObjectType};
 
@@ -37,14 +37,14 @@ impl core::fmt::Display for AllocError {
             AllocError::OutOfMemory { size_bits } => {
                 write!(f, "no untyped with room for 2^{size_bits} bytes")
             }
-            AllocError::OutOfSlots => write!(f, "root CNode is full"),
+            AllocError::OutOfSlots => write!(f, "CNode is full"),
             AllocError::Kernel(e) => write!(f, "retype failed: {e:?}"),
         }
     }
 }
 
 impl UntypedAllocator {
-    /// Takes the RAM (non-device) untypeds, smallest first so large ones stay whole.
+    /// Takes RAM (non-device) untypeds, smallest first so large ones stay whole.
     pub fn new(untypeds: impl Iterator<Item = (cap::Untyped, u8)>) -> Self {
         let mut regions: Vec<Region> = untypeds
             .map(|(cap, size_bits)| Region {
@@ -66,9 +66,11 @@ impl UntypedAllocator {
     }
 
     /// Retypes one object of `ty` (with `size_bits` for variable-size types,
-    /// else the type's fixed size) into a fresh slot of the root CNode.
-    pub fn allocate(
+    /// else the type's fixed size) into a fresh slot of `cnode`, the
+    /// program's own CNode whose free slots `slots` manages.
+    pub fn allocate_in(
         &mut self,
+        cnode: cap::CNode,
         slots: &mut SlotAllocator,
         ty: ObjectType,
         size_bits: u8,
@@ -91,21 +93,25 @@ impl UntypedAllocator {
         } else {
             0
         };
-        let res = region.cap.untyped_retype(
-            ty,
-            user_size,
-            sel4::init_cap::INIT_THREAD_CNODE,
-            0,
-            0,
-            slot.bits(),
-            1,
-        );
+        let res = region
+            .cap
+            .untyped_retype(ty, user_size, cnode, 0, 0, slot.bits(), 1);
         if let Err(e) = res {
             slots.free(slot);
             return Err(AllocError::Kernel(e));
         }
         region.watermark = region.watermark.next_multiple_of(size) + size;
         Ok(slot)
+    }
+
+    /// `allocate_in` for the root task, whose CNode is the initial thread's.
+    pub fn allocate(
+        &mut self,
+        slots: &mut SlotAllocator,
+        ty: ObjectType,
+        size_bits: u8,
+    ) -> Result<CPtr, AllocError> {
+        self.allocate_in(sel4::init_cap::INIT_THREAD_CNODE, slots, ty, size_bits)
     }
 }
 

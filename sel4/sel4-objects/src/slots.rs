@@ -1,13 +1,14 @@
-//! Slots of the root CNode: the root task's capability-slot allocator.
+//! Capability-slot allocation in a program's own CNode.
 //!
-//! The kernel reports the free slots of the root CNode as one range in the
-//! boot info. Slots are handed out in order and returned slots are reused
-//! first; owned by the root task's single thread of control.
+//! A program's free slots form one range (the root task learns it from the
+//! boot info, a component from its start-info page). Slots are handed out
+//! in order and returned slots are reused first. Not synchronised: owned by
+//! the program's single thread of control.
 
 use alloc::vec::Vec;
 use sel4::CPtr;
 
-/// Hands out free slots of the root CNode.
+/// Hands out free slots of one CNode.
 pub struct SlotAllocator {
     next: u64,
     end: u64,

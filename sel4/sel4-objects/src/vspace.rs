@@ -4,8 +4,8 @@
 //! The kernel answers a map whose next level is missing with
 //! `FailedLookup`; we then map the missing structure one level up and
 //! retry, so a page in an empty region costs at most three extra objects.
-//! Used for the root task's own scratch window and for every component's
-//! image, IPC buffer and start-info page.
+//! The root task uses it for its scratch window and every component's image;
+//! the VM server's pmap for every page it maps into a client.
 
 use sel4::{cap, CPtr, CapRights, ObjectType, VmAttributes};
 

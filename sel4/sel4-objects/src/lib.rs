@@ -1,0 +1,16 @@
+//! Kernel-object bookkeeping every seL4 program that builds things needs:
+//! which capability slots are free ([`SlotAllocator`]), how much of each
+//! untyped is used ([`UntypedAllocator`]), and mapping frames with the
+//! paging structures created on the way ([`map_page`]). The root task and
+//! the servers use the same code.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+mod slots;
+mod untyped;
+mod vspace;
+
+pub use slots::SlotAllocator;
+pub use untyped::{AllocError, UntypedAllocator};
+pub use vspace::{map_page, MapError};
