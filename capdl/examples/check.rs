@@ -70,13 +70,17 @@ fn print_layout(spec: &Spec) {
             println!("  {:>6}  ASID pool", slots::ASID_POOL);
         }
         for cap in &c.caps {
-            println!(
-                "  {:>6}  {} ({}, badge {})",
-                cap.slot,
-                obj(cap.object),
-                cap.rights,
-                cap.badge
-            );
+            let o = &spec.objects[cap.object as usize];
+            if let capdl::ObjectKind::Frame { .. } = o.kind {
+                let n = o.kind.slots() as u32;
+                let range = format!("{}-{}", cap.slot, cap.slot + n - 1);
+                println!("  {range:>6}  {} ({}, {n} frames)", o.name, cap.rights);
+            } else {
+                println!(
+                    "  {:>6}  {} ({}, badge {})",
+                    cap.slot, o.name, cap.rights, cap.badge
+                );
+            }
         }
         if let Some(u) = c.untyped {
             println!(

@@ -79,10 +79,14 @@ pub fn encode(spec: &Spec) -> Vec<u8> {
     let mut o = Out(Vec::new());
     o.count(spec.objects.len());
     for obj in &spec.objects {
-        o.u8(match obj.kind {
-            ObjectKind::Endpoint => 0,
-            ObjectKind::Notification => 1,
-        });
+        match obj.kind {
+            ObjectKind::Endpoint => o.u8(0),
+            ObjectKind::Notification => o.u8(1),
+            ObjectKind::Frame { size } => {
+                o.u8(2);
+                o.u64(size);
+            }
+        }
         o.str(&obj.name);
     }
     o.count(spec.components.len());
@@ -426,6 +430,13 @@ fn decode_body(i: &mut In<'_>) -> R<Spec> {
         let kind = match i.u8()? {
             0 => ObjectKind::Endpoint,
             1 => ObjectKind::Notification,
+            2 => {
+                let size = i.u64()?;
+                let pages = (slots::LAST_CAPS_TABLE - slots::FIRST_CAPS_TABLE + 1) as u64;
+                let ok = size > 0 && size.is_multiple_of(PAGE_SIZE) && size / PAGE_SIZE <= pages;
+                i.check(ok, "frame size")?;
+                ObjectKind::Frame { size }
+            }
             _ => return i.fail(DecodeErrorKind::BadValue("object kind")),
         };
         let name = i.str()?;
@@ -494,18 +505,29 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
         None
     };
     let mut caps: Vec<Cap> = Vec::new();
+    // One past the last slot of the previous cap: entries are sorted and
+    // disjoint, so `Component::cap_at` can binary-search.
+    let mut next_free = slots::FIRST_CAPS_TABLE as u64;
     for _ in 0..i.u16()? {
+        let at = i.pos;
         let slot = i.u32()?;
-        let in_table = (slots::FIRST_CAPS_TABLE..=slots::LAST_CAPS_TABLE).contains(&slot);
-        // Sorted and unique, so `Component::cap_at` can binary-search.
-        let ordered = caps.last().is_none_or(|c| c.slot < slot);
-        if !in_table || !ordered {
-            return i.fail(DecodeErrorKind::BadSlot("cap"));
-        }
         let object = i.object(n_obj, None, objects)?;
+        let kind = objects[object as usize].kind;
+        let end = slot as u64 + kind.slots();
+        if (slot as u64) < next_free || end > slots::LAST_CAPS_TABLE as u64 + 1 {
+            return Err(DecodeError {
+                offset: at,
+                kind: DecodeErrorKind::BadSlot("cap"),
+            });
+        }
+        next_free = end;
         let rights = Rights(i.u8()?);
         i.check(rights.0 & !Rights::ALL.0 == 0, "rights")?;
         let badge = i.badge()?;
+        if let ObjectKind::Frame { .. } = kind {
+            let rw = Rights::READ.union(Rights::WRITE);
+            i.check(badge == 0 && rw.contains(rights), "frame cap")?;
+        }
         caps.push(Cap {
             slot,
             object,

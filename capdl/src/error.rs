@@ -94,6 +94,13 @@ pub enum ErrorKind {
     MissingField(&'static str),
     /// Rights written where the root task fixes them (fault and IRQ caps).
     RightsNotAllowed(&'static str),
+    /// A badge on a cap to an object that has none (frames).
+    BadgeNotAllowed { object: String },
+    /// Frame caps with rights other than R and W.
+    FrameRights {
+        object: String,
+        rights: crate::spec::Rights,
+    },
     /// `arch` names an architecture other than x86_64.
     UnsupportedArch(String),
 
@@ -220,11 +227,15 @@ impl fmt::Display for ErrorKind {
                     None => write!(f, " (expected one of: {expected})"),
                 }
             }
-            UnknownObjectType(t) => write!(f, "unknown object type {t:?} (expected ep or notification)"),
+            UnknownObjectType(t) => write!(f, "unknown object type {t:?} (expected ep, notification or frame)"),
             BadRights(r) => write!(f, "bad rights {r:?} (letters R, W, G, P, each at most once)"),
             DuplicateField(n) => write!(f, "{n} is given twice"),
             MissingField(n) => write!(f, "missing {n}"),
             RightsNotAllowed(why) => write!(f, "rights cannot be given here: {why}"),
+            BadgeNotAllowed { object } => write!(f, "{object:?} is a frame; frame caps have no badge"),
+            FrameRights { object, rights } => {
+                write!(f, "{object:?} is a frame; frame caps take R and W only, not {rights}")
+            }
             UnsupportedArch(a) => write!(f, "unsupported arch {a:?} (only x86_64)"),
             DuplicateName { name, first } => {
                 write!(f, "name {name:?} is already declared at {first}")

@@ -82,6 +82,10 @@ pub enum ObjectKind {
     Endpoint,
     /// `notification`: a notification object.
     Notification,
+    /// `frame (SIZE)`: `size / 4K` physically contiguous 4K frames (the root
+    /// task retypes them from one untyped), e.g. a buffer two components share
+    /// or hand to a device.
+    Frame { size: u64 },
 }
 
 impl ObjectKind {
@@ -90,6 +94,14 @@ impl ObjectKind {
         match self {
             ObjectKind::Endpoint => "ep",
             ObjectKind::Notification => "notification",
+            ObjectKind::Frame { .. } => "frame",
+        }
+    }
+    /// Slots a cap to this object takes: one per 4K frame, else one.
+    pub fn slots(self) -> u64 {
+        match self {
+            ObjectKind::Frame { size } => size / PAGE_SIZE,
+            _ => 1,
         }
     }
 }
@@ -165,7 +177,9 @@ impl fmt::Display for Rights {
     }
 }
 
-/// A `caps { slot: object (rights, badge: N) }` entry.
+/// A `caps { slot: object (rights, badge: N) }` entry. A cap to a frame
+/// object fills `size / 4K` consecutive slots from `slot`, one frame cap each
+/// (rights R/W only, no badge).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cap {
     pub slot: Slot,
@@ -287,7 +301,7 @@ impl Component {
     pub fn cnode_slots(&self) -> u64 {
         1u64 << self.cnode_bits
     }
-    /// The cap in `slot` of the caps table, if any.
+    /// The caps-table entry that starts at `slot`, if any.
     pub fn cap_at(&self, slot: Slot) -> Option<&Cap> {
         self.caps
             .binary_search_by_key(&slot, |c| c.slot)

@@ -452,10 +452,16 @@ impl Parser {
         while !self.eat(&Tok::RBrace) {
             let name = self.ident("an object name or '}'")?;
             self.expect(Tok::Eq, "'=' after the object name")?;
-            let t = self.ident("an object type (ep, notification)")?;
+            let t = self.ident("an object type (ep, notification, frame)")?;
             let kind = match t.value.as_str() {
                 "ep" | "endpoint" => ObjectKind::Endpoint,
                 "notification" => ObjectKind::Notification,
+                "frame" => {
+                    self.expect(Tok::LParen, "'(' and the frame size")?;
+                    let size = self.size()?;
+                    self.expect(Tok::RParen, "')' after the frame size")?;
+                    ObjectKind::Frame { size: size.value }
+                }
                 _ => return Err(Error::new(t.pos, ErrorKind::UnknownObjectType(t.value))),
             };
             out.push(ObjectDecl {
@@ -772,7 +778,7 @@ mod tests {
         ));
         assert!(matches!(err("objects {}").kind, ErrorKind::Expected { .. }));
         assert!(matches!(
-            err("arch x86_64 objects { a = frame }").kind,
+            err("arch x86_64 objects { a = page }").kind,
             ErrorKind::UnknownObjectType(_)
         ));
         assert!(matches!(

@@ -28,7 +28,10 @@ fn write_spec(s: &mut String, spec: &Spec) -> fmt::Result {
     writeln!(s)?;
     writeln!(s, "objects {{")?;
     for o in &spec.objects {
-        writeln!(s, "    {} = {}", o.name, o.kind.keyword())?;
+        match o.kind {
+            ObjectKind::Frame { size } => writeln!(s, "    {} = frame ({size:#x})", o.name)?,
+            k => writeln!(s, "    {} = {}", o.name, k.keyword())?,
+        }
     }
     writeln!(s, "}}")?;
     let obj = |id: ObjectId| spec.objects[id as usize].name.as_str();

@@ -11,6 +11,9 @@ use alloc::vec::Vec;
 
 /// The largest stack a component may ask for.
 const MAX_STACK: u64 = 256 << 20;
+/// A frame object fits the caps table (one slot per page): 240 pages at most.
+const MAX_FRAME_OBJECT: u64 =
+    (slots::LAST_CAPS_TABLE - slots::FIRST_CAPS_TABLE + 1) as u64 * PAGE_SIZE;
 /// Physical addresses on x86_64 are at most 52 bits.
 const MAX_PADDR: u64 = 1 << 52;
 
@@ -204,6 +207,16 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
         cx.err(ast.arch.pos, ErrorKind::NoComponents);
     }
 
+    for o in &ast.objects {
+        if let ObjectKind::Frame { size } = o.kind.value {
+            let v = Spanned {
+                pos: o.kind.pos,
+                value: size,
+            };
+            cx.size(&v, "frame size", MAX_FRAME_OBJECT);
+        }
+    }
+
     let mut comps: Vec<Component> = Vec::new();
     let mut holders: Vec<Holder> = Vec::new();
     let mut ports: Vec<(u64, u64, ComponentId, Pos)> = Vec::new();
@@ -322,20 +335,35 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
         let mut slot_pos: BTreeMap<u64, Pos> = BTreeMap::new();
         for cd in &d.caps {
             let slot = cd.slot.value;
+            let object = cap_object(&mut cx, &cd.cap);
+            let kind = object.map(|o| ast.objects[o as usize].kind.value);
+            // A frame cap fills one slot per page; an unresolved or badly
+            // sized one (reported above) counts as one slot.
+            let n = match kind {
+                Some(ObjectKind::Frame { size })
+                    if size > 0 && size.is_multiple_of(PAGE_SIZE) && size <= MAX_FRAME_OBJECT =>
+                {
+                    size / PAGE_SIZE
+                }
+                _ => 1,
+            };
+            let last = slot.saturating_add(n - 1);
             if slot < slots::FIRST_CAPS_TABLE as u64 {
                 cx.err(cd.slot.pos, ErrorKind::ReservedSlot(slot));
-            } else if slot > slots::LAST_CAPS_TABLE as u64 {
+            } else if last > slots::LAST_CAPS_TABLE as u64 {
                 cx.err(
                     cd.slot.pos,
                     ErrorKind::SlotOutOfRange {
-                        slot,
+                        slot: last,
                         max: slots::LAST_CAPS_TABLE as u64,
                     },
                 );
-            } else if let Some(&first) = slot_pos.get(&slot) {
-                cx.err(cd.slot.pos, ErrorKind::DuplicateSlot { slot, first });
+            } else if let Some((&s, &first)) = slot_pos.range(slot..=last).next() {
+                cx.err(cd.slot.pos, ErrorKind::DuplicateSlot { slot: s, first });
             } else {
-                slot_pos.insert(slot, cd.slot.pos);
+                for s in slot..=last {
+                    slot_pos.insert(s, cd.slot.pos);
+                }
             }
             let badge = cx.badge(&cd.cap.badge);
             let rights = match &cd.cap.rights {
@@ -348,7 +376,27 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
                     Rights::NONE
                 }
             };
-            let object = cap_object(&mut cx, &cd.cap);
+            if let Some(ObjectKind::Frame { .. }) = kind {
+                if let Some(b) = &cd.cap.badge {
+                    cx.err(
+                        b.pos,
+                        ErrorKind::BadgeNotAllowed {
+                            object: cd.cap.object.value.clone(),
+                        },
+                    );
+                }
+                if let Some(r) = &cd.cap.rights {
+                    if !Rights::READ.union(Rights::WRITE).contains(r.value) {
+                        cx.err(
+                            r.pos,
+                            ErrorKind::FrameRights {
+                                object: cd.cap.object.value.clone(),
+                                rights: r.value,
+                            },
+                        );
+                    }
+                }
+            }
             if let Some(object) = object {
                 holders.push(Holder {
                     component: cid,

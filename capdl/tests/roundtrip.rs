@@ -37,7 +37,8 @@ fn params() -> impl Strategy<Value = Params> {
             10u8..=14,
         ),
         (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
-        btree_set(16u32..=255, 0..5),
+        // Caps start 8 slots apart, room for frames of up to 8 pages.
+        btree_set(0u32..30, 0..5),
         vec((0usize..16, 1u8..=15, any::<bool>()), 5),
         vec((0u16..0x200, 0u16..0x1ff), 0..=2),
         vec(
@@ -61,7 +62,7 @@ fn params() -> impl Strategy<Value = Params> {
                 caps: slots
                     .into_iter()
                     .zip(cap_attrs)
-                    .map(|(s, (o, r, b))| (s, o, r, b))
+                    .map(|(s, (o, r, b))| (16 + 8 * s, o, r, b))
                     .collect(),
                 ports,
                 irqs,
@@ -75,7 +76,7 @@ fn params() -> impl Strategy<Value = Params> {
 /// fault endpoint, object 2 (`n`) the IRQ notification, component 0 the
 /// server receiving on both; client i uses badge i, port block i, vectors
 /// 2i and 2i+1 and physical block i, so nothing collides.
-fn build(extra_objects: Vec<bool>, clients: Vec<Params>, bind: bool) -> Spec {
+fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spec {
     let mut objects = vec![
         Object {
             name: "f".into(),
@@ -90,13 +91,15 @@ fn build(extra_objects: Vec<bool>, clients: Vec<Params>, bind: bool) -> Spec {
             kind: ObjectKind::Notification,
         },
     ];
-    for (i, ep) in extra_objects.into_iter().enumerate() {
+    for (i, (kind, pages)) in extra_objects.into_iter().enumerate() {
         objects.push(Object {
             name: format!("obj-{i}_x"),
-            kind: if ep {
-                ObjectKind::Endpoint
-            } else {
-                ObjectKind::Notification
+            kind: match kind {
+                0 => ObjectKind::Endpoint,
+                1 => ObjectKind::Notification,
+                _ => ObjectKind::Frame {
+                    size: pages * PAGE_SIZE,
+                },
             },
         });
     }
@@ -156,11 +159,24 @@ fn build(extra_objects: Vec<bool>, clients: Vec<Params>, bind: bool) -> Spec {
             caps: p
                 .caps
                 .iter()
-                .map(|&(slot, o, r, b)| Cap {
-                    slot,
-                    object: (o % n_obj) as ObjectId,
-                    rights: Rights(r),
-                    badge: if b { badge } else { 0 },
+                .map(|&(slot, o, r, b)| {
+                    let object = (o % n_obj) as ObjectId;
+                    if let ObjectKind::Frame { .. } = objects[object as usize].kind {
+                        // Frame caps: R and/or W, never a badge.
+                        let rights = Rights(if r & 3 == 0 { 1 } else { r & 3 });
+                        return Cap {
+                            slot,
+                            object,
+                            rights,
+                            badge: 0,
+                        };
+                    }
+                    Cap {
+                        slot,
+                        object,
+                        rights: Rights(r),
+                        badge: if b { badge } else { 0 },
+                    }
                 })
                 .collect(),
             untyped: p.untyped_pages.map(|n| Untyped {
@@ -243,7 +259,11 @@ fn build(extra_objects: Vec<bool>, clients: Vec<Params>, bind: bool) -> Spec {
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
-    (vec(any::<bool>(), 0..4), vec(params(), 0..7), any::<bool>())
+    (
+        vec((0u8..3, 1u64..=8), 0..5),
+        vec(params(), 0..7),
+        any::<bool>(),
+    )
         .prop_map(|(o, c, b)| build(o, c, b))
 }
 

@@ -60,6 +60,9 @@ fn system_spec_is_valid() {
     assert_eq!(blk.io_ports[0].first, 0xcf8);
     assert_eq!(blk.irqs.len(), 1);
     assert_eq!(spec.cap_slot("vm-server", "blk_request"), Some(18));
+    // The swap buffer is shared by the VM server and the block server.
+    assert_eq!(spec.cap_slot("vm-server", "swap_buf"), Some(19));
+    assert_eq!(spec.cap_slot("block-server", "swap_buf"), Some(18));
     // And it survives the compact form.
     assert_eq!(capdl::decode(&capdl::encode(&spec)).unwrap(), spec);
 }
@@ -541,4 +544,51 @@ fn readme_examples_are_valid() {
     let src = format!("{}\n{client}", include_str!("../system.spec"));
     let spec = load(&src, &images).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(spec.component("vm-server").unwrap().clients.len(), 8);
+}
+
+#[test]
+fn frames() {
+    let ok = "objects { buf = frame (16K) }\ncomponent d { image = \"client\" caps { 16: buf (RW) 20: r (W) } }\ncomponent e { image = \"client\" caps { 30: buf (R) } }";
+    let spec = load(&format!("{BASE}{ok}"), IMAGES).unwrap();
+    let buf = spec.object_id("buf").unwrap();
+    assert_eq!(
+        spec.objects[buf as usize].kind,
+        capdl::ObjectKind::Frame { size: 16384 }
+    );
+    assert_eq!(spec.cap_slot("e", "buf"), Some(30));
+    assert_eq!(capdl::decode(&capdl::encode(&spec)).unwrap(), spec);
+    // Four pages from 16 reach 19: slot 19 is taken.
+    let e = error("objects { buf = frame (16K) }\ncomponent d { image = \"client\" caps { 19: r (W) 16: buf (RW) } }");
+    assert!(matches!(e, ErrorKind::DuplicateSlot { slot: 19, .. }));
+    let e = error(
+        "objects { buf = frame (16K) }\ncomponent d { image = \"client\" caps { 253: buf (RW) } }",
+    );
+    assert!(matches!(e, ErrorKind::SlotOutOfRange { slot: 256, .. }));
+    let e = error("objects { buf = frame (16K) }\ncomponent d { image = \"client\" caps { 16: buf (RW, badge: 3) } }");
+    assert!(matches!(e, ErrorKind::BadgeNotAllowed { .. }));
+    let e = error(
+        "objects { buf = frame (16K) }\ncomponent d { image = \"client\" caps { 16: buf (RWG) } }",
+    );
+    assert!(matches!(e, ErrorKind::FrameRights { .. }));
+    let e = error("objects { buf = frame (5000) }");
+    assert!(matches!(
+        e,
+        ErrorKind::BadSize {
+            field: "frame size",
+            ..
+        }
+    ));
+    let e = error("objects { buf = frame (1M) }");
+    assert!(matches!(
+        e,
+        ErrorKind::BadSize {
+            reason: "is too large",
+            ..
+        }
+    ));
+    let e = error("objects { buf = frame (4K) }\ncomponent d { image = \"client\" fault = buf }");
+    assert!(matches!(
+        e,
+        ErrorKind::WrongObjectType { found: "frame", .. }
+    ));
 }
