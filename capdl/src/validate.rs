@@ -14,6 +14,8 @@ const MAX_STACK: u64 = 256 << 20;
 /// A frame object fits the caps table (one slot per page): 240 pages at most.
 const MAX_FRAME_OBJECT: u64 =
     (slots::LAST_CAPS_TABLE - slots::FIRST_CAPS_TABLE + 1) as u64 * PAGE_SIZE;
+/// Names and images are at most this long (the compact form allows 64K).
+const MAX_NAME_LEN: usize = 1024;
 /// Physical addresses on x86_64 are at most 52 bits.
 const MAX_PADDR: u64 = 1 << 52;
 
@@ -205,6 +207,47 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
     }
     if ast.components.is_empty() {
         cx.err(ast.arch.pos, ErrorKind::NoComponents);
+    }
+
+    // Limits of the compact form, so every valid spec encodes.
+    let long_names = ast
+        .objects
+        .iter()
+        .map(|o| &o.name)
+        .chain(ast.components.iter().map(|c| &c.name))
+        .chain(ast.components.iter().filter_map(|c| c.image.as_ref()))
+        .filter(|n| n.value.len() > MAX_NAME_LEN)
+        .map(|n| n.pos);
+    for pos in long_names.collect::<Vec<_>>() {
+        cx.err(
+            pos,
+            ErrorKind::TooMany {
+                what: "bytes in a name",
+                max: MAX_NAME_LEN as u64,
+            },
+        );
+    }
+    for d in &ast.components {
+        if d.io_ports.len() > max {
+            let pos = d.io_ports[max].pos;
+            cx.err(
+                pos,
+                ErrorKind::TooMany {
+                    what: "I/O port ranges",
+                    max: max as u64,
+                },
+            );
+        }
+        if d.device_memory.len() > max {
+            let pos = d.device_memory[max].pos;
+            cx.err(
+                pos,
+                ErrorKind::TooMany {
+                    what: "device memory regions",
+                    max: max as u64,
+                },
+            );
+        }
     }
 
     for o in &ast.objects {

@@ -592,3 +592,16 @@ fn frames() {
         ErrorKind::WrongObjectType { found: "frame", .. }
     ));
 }
+
+#[test]
+fn compact_form_limits() {
+    let long = "x".repeat(1025);
+    let e = error(&format!("component {long} {{ image = \"client\" }}"));
+    assert!(matches!(
+        e,
+        ErrorKind::TooMany {
+            what: "bytes in a name",
+            ..
+        }
+    ));
+}
