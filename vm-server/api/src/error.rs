@@ -1,0 +1,234 @@
+//! Errors: `ApiError`, the code a reply label carries, and `DecodeError`, why a message did not decode.
+
+use core::fmt;
+
+/// Why an operation failed: the label of an error reply.
+///
+/// Codes `1..=0xff` are the VM core's (`vm_core::VmError::code()`, equal
+/// numbers, one to one); codes from `0x100` are the protocol's own. Code 0
+/// is success and never an error. Never renumber, only append.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u64)]
+pub enum ApiError {
+    /// An address, length or offset is not a multiple of the page size.
+    Unaligned = 1,
+    /// A length of zero.
+    ZeroLength = 2,
+    /// `addr + len` wraps around.
+    Overflow = 3,
+    /// The range leaves the user part of the address space.
+    OutOfRange = 4,
+    /// A fixed, no-replace mapping overlaps an existing one.
+    Exists = 5,
+    /// No free range large enough (findspace failed).
+    NoSpace = 6,
+    /// Part of the range is not mapped.
+    NoMapping = 7,
+    /// The access is not allowed by the mapping's or the handle's rights.
+    Protection = 8,
+    /// The requested protection exceeds the maximum protection.
+    MaxProtection = 9,
+    /// No free page is left.
+    OutOfMemory = 10,
+    /// A bad flag, advice or combination of arguments.
+    InvalidArgument = 11,
+    /// The caller's (or the target's) address space does not exist.
+    BadSpace = 12,
+    /// No such handle.
+    BadHandle = 13,
+    /// The range reaches beyond the end of the object behind the mapping.
+    BeyondObject = 14,
+    /// The pages are wired or otherwise in use.
+    Busy = 15,
+    /// A shared-memory object of that name already exists.
+    NameExists = 16,
+    /// No shared-memory object has that name.
+    NoSuchName = 17,
+    /// A pager failed to read or write a page.
+    Io = 18,
+    /// Swap space is exhausted (reserved for the swap pager; the VM core
+    /// should append it with the same code).
+    NoSwap = 19,
+    /// The label names no operation.
+    UnknownOperation = 0x100,
+    /// The request's length, reserved bits or enum values are wrong.
+    MalformedRequest = 0x101,
+    /// A shared-memory name longer than [`crate::NAME_MAX`] bytes.
+    NameTooLong = 0x102,
+    /// The caller's badge, or the client a request names, is not a client.
+    BadClient = 0x103,
+    /// The server does not implement this operation.
+    NotSupported = 0x104,
+    /// Client side only, never sent: the server's reply did not decode.
+    MalformedReply = 0x105,
+}
+
+impl ApiError {
+    /// Every error, in code order.
+    pub const ALL: [ApiError; 25] = [
+        ApiError::Unaligned,
+        ApiError::ZeroLength,
+        ApiError::Overflow,
+        ApiError::OutOfRange,
+        ApiError::Exists,
+        ApiError::NoSpace,
+        ApiError::NoMapping,
+        ApiError::Protection,
+        ApiError::MaxProtection,
+        ApiError::OutOfMemory,
+        ApiError::InvalidArgument,
+        ApiError::BadSpace,
+        ApiError::BadHandle,
+        ApiError::BeyondObject,
+        ApiError::Busy,
+        ApiError::NameExists,
+        ApiError::NoSuchName,
+        ApiError::Io,
+        ApiError::NoSwap,
+        ApiError::UnknownOperation,
+        ApiError::MalformedRequest,
+        ApiError::NameTooLong,
+        ApiError::BadClient,
+        ApiError::NotSupported,
+        ApiError::MalformedReply,
+    ];
+
+    /// The code carried in the reply label (never 0).
+    #[inline]
+    pub const fn code(self) -> u64 {
+        self as u64
+    }
+
+    /// The error with this code, if any (`None` for 0 and unknown codes).
+    pub fn from_code(code: u64) -> Option<ApiError> {
+        ApiError::ALL.iter().copied().find(|e| e.code() == code)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ApiError::Unaligned => "not page aligned",
+            ApiError::ZeroLength => "zero length",
+            ApiError::Overflow => "range wraps around",
+            ApiError::OutOfRange => "outside the user address range",
+            ApiError::Exists => "overlaps an existing mapping",
+            ApiError::NoSpace => "no free address range",
+            ApiError::NoMapping => "not mapped",
+            ApiError::Protection => "protection violation",
+            ApiError::MaxProtection => "above maximum protection",
+            ApiError::OutOfMemory => "out of memory",
+            ApiError::InvalidArgument => "invalid argument",
+            ApiError::BadSpace => "no such address space",
+            ApiError::BadHandle => "no such handle",
+            ApiError::BeyondObject => "beyond the end of the object",
+            ApiError::Busy => "pages busy or wired",
+            ApiError::NameExists => "name exists",
+            ApiError::NoSuchName => "no such name",
+            ApiError::Io => "I/O error",
+            ApiError::NoSwap => "out of swap space",
+            ApiError::UnknownOperation => "unknown operation",
+            ApiError::MalformedRequest => "malformed request",
+            ApiError::NameTooLong => "name too long",
+            ApiError::BadClient => "no such client",
+            ApiError::NotSupported => "operation not supported",
+            ApiError::MalformedReply => "malformed reply",
+        })
+    }
+}
+
+/// Why a request or reply message did not decode. Decoders never panic;
+/// every bad message is one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DecodeError {
+    /// The request label names no operation.
+    UnknownOperation { label: u64 },
+    /// The reply label is neither 0 nor an [`ApiError`] code.
+    UnknownError { code: u64 },
+    /// Fewer words than the layout needs.
+    Truncated { expected: usize, got: usize },
+    /// More words than the layout has.
+    TooLong { expected: usize, got: usize },
+    /// A word has bits set that the protocol reserves (must be zero).
+    ReservedBits { word: usize },
+    /// A word holds a value outside its enumeration.
+    BadValue { word: usize, value: u64 },
+    /// A name length above [`crate::NAME_MAX`].
+    NameTooLong { len: u64 },
+    /// A name that is not UTF-8.
+    BadName,
+}
+
+impl DecodeError {
+    /// The error the server replies with for a request that failed to decode.
+    pub const fn to_api_error(self) -> ApiError {
+        match self {
+            DecodeError::UnknownOperation { .. } => ApiError::UnknownOperation,
+            DecodeError::NameTooLong { .. } => ApiError::NameTooLong,
+            _ => ApiError::MalformedRequest,
+        }
+    }
+}
+
+impl From<DecodeError> for ApiError {
+    fn from(e: DecodeError) -> ApiError {
+        e.to_api_error()
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            DecodeError::UnknownOperation { label } => write!(f, "unknown operation {label:#x}"),
+            DecodeError::UnknownError { code } => write!(f, "unknown error code {code:#x}"),
+            DecodeError::Truncated { expected, got } => {
+                write!(f, "truncated message: {got} words, need {expected}")
+            }
+            DecodeError::TooLong { expected, got } => {
+                write!(f, "message too long: {got} words, layout has {expected}")
+            }
+            DecodeError::ReservedBits { word } => write!(f, "reserved bits set in word {word}"),
+            DecodeError::BadValue { word, value } => {
+                write!(f, "bad value {value:#x} in word {word}")
+            }
+            DecodeError::NameTooLong { len } => write!(f, "name length {len} too long"),
+            DecodeError::BadName => f.write_str("name is not UTF-8"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable_distinct_and_nonzero() {
+        for (i, e) in ApiError::ALL.iter().enumerate() {
+            assert_ne!(e.code(), 0);
+            assert_eq!(ApiError::from_code(e.code()), Some(*e));
+            if i < 19 {
+                assert_eq!(e.code(), i as u64 + 1, "{e:?}");
+            } else {
+                assert_eq!(e.code(), 0x100 + (i as u64 - 19), "{e:?}");
+            }
+        }
+        assert_eq!(ApiError::from_code(0), None);
+        assert_eq!(ApiError::from_code(20), None);
+    }
+
+    #[test]
+    fn decode_errors_map_to_api_errors() {
+        assert_eq!(
+            ApiError::from(DecodeError::UnknownOperation { label: 7 }),
+            ApiError::UnknownOperation
+        );
+        assert_eq!(
+            ApiError::from(DecodeError::NameTooLong { len: 65 }),
+            ApiError::NameTooLong
+        );
+        assert_eq!(
+            ApiError::from(DecodeError::ReservedBits { word: 2 }),
+            ApiError::MalformedRequest
+        );
+    }
+}

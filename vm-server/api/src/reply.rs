@@ -1,0 +1,624 @@
+//! Replies: one typed struct per result, the statistics records, and the decoded `Reply` with its total decoder.
+
+use crate::error::{ApiError, DecodeError};
+use crate::op::Operation;
+use crate::request::handle;
+use crate::types::{Handle, Mincore};
+use crate::wire::{self, *};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+/// `Ping` reply: the request's cookie.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PingReply {
+    pub cookie: u64,
+}
+
+/// `Mmap` reply: the address of the new mapping.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MmapReply {
+    pub addr: u64,
+}
+
+/// `ShmCreate`, `ShmOpen`, `HandleShare` reply: the new handle (for
+/// `HandleShare`, the receiver's handle number).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HandleReply {
+    pub handle: Handle,
+}
+
+/// `Fork` reply. The parent's `Call` returns `Parent`; the child starts
+/// life returning from the same `Call` with `Child`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ForkReply {
+    /// In the parent: the child's client id.
+    Parent { child: u64 },
+    /// In the child: the parent's client id.
+    Child { parent: u64 },
+}
+
+/// Pages one `Mincore` reply reports: one byte per page in the words after
+/// the count.
+pub const MINCORE_MAX_PAGES: usize = (MAX_WORDS - 1) * 8;
+
+/// `Mincore` reply: the residency of the first `count` pages of the range
+/// (at most [`MINCORE_MAX_PAGES`]; the client stub asks again for the rest).
+///
+/// Wire: word 0 = count, then `ceil(count / 8)` words with page `i` in byte
+/// `i % 8` (little-endian) of word `1 + i / 8`; unused bytes are zero.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MincoreReply {
+    count: u16,
+    pages: [Mincore; MINCORE_MAX_PAGES],
+}
+
+impl MincoreReply {
+    /// An empty reply.
+    pub const fn new() -> Self {
+        MincoreReply {
+            count: 0,
+            pages: [Mincore::empty(); MINCORE_MAX_PAGES],
+        }
+    }
+
+    /// The first [`MINCORE_MAX_PAGES`] of `bytes` (the VM core's
+    /// `MINCORE_*` bytes; unknown bits dropped).
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        let mut r = Self::new();
+        for &b in bytes.iter().take(MINCORE_MAX_PAGES) {
+            r.push(Mincore::from_bits_truncate(b));
+        }
+        r
+    }
+
+    /// Appends a page; false (and no change) when full.
+    pub fn push(&mut self, page: Mincore) -> bool {
+        let n = self.count as usize;
+        if n == MINCORE_MAX_PAGES {
+            return false;
+        }
+        self.pages[n] = page;
+        self.count += 1;
+        true
+    }
+
+    /// The pages reported.
+    pub fn pages(&self) -> &[Mincore] {
+        &self.pages[..self.count as usize]
+    }
+
+    /// Number of pages reported.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// True when no page is reported.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let n = self.count as usize;
+        let words = n.div_ceil(8);
+        out[0] = n as u64;
+        for (i, w) in out[1..=words].iter_mut().enumerate() {
+            let mut b = [0u8; 8];
+            for (j, p) in self.pages[i * 8..n.min(i * 8 + 8)].iter().enumerate() {
+                b[j] = p.bits();
+            }
+            *w = u64::from_le_bytes(b);
+        }
+        1 + words
+    }
+
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let Some(&count) = words.first() else {
+            return Err(DecodeError::Truncated {
+                expected: 1,
+                got: 0,
+            });
+        };
+        if count > MINCORE_MAX_PAGES as u64 {
+            return Err(DecodeError::BadValue {
+                word: 0,
+                value: count,
+            });
+        }
+        let n = count as usize;
+        let expected = 1 + n.div_ceil(8);
+        if words.len() < expected {
+            return Err(DecodeError::Truncated {
+                expected,
+                got: words.len(),
+            });
+        }
+        if words.len() > expected {
+            return Err(DecodeError::TooLong {
+                expected,
+                got: words.len(),
+            });
+        }
+        let mut r = Self::new();
+        for (i, w) in words[1..].iter().enumerate() {
+            for (j, b) in w.to_le_bytes().into_iter().enumerate() {
+                let page = i * 8 + j;
+                let valid = if page < n { Mincore::all().bits() } else { 0 };
+                if b & !valid != 0 {
+                    return Err(DecodeError::ReservedBits { word: 1 + i });
+                }
+                if page < n {
+                    r.pages[page] = Mincore::from_bits_retain(b);
+                }
+            }
+        }
+        r.count = n as u16;
+        Ok(r)
+    }
+}
+
+impl Default for MincoreReply {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::fmt::Debug for MincoreReply {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MincoreReply")
+            .field("pages", &self.pages())
+            .finish()
+    }
+}
+
+/// Global VM statistics (`struct uvmexp`): the `Stats` reply, one word per
+/// field in declaration order.
+///
+/// Versioned by its word count: fields are only ever appended. A reply
+/// shorter than [`VmStats::MIN_WORDS`] is malformed; a longer one (a newer
+/// server) decodes with the unknown tail ignored. Names follow the VM
+/// core's `Uvmexp`; the swap and pageout fields are zero until the server
+/// has a swap pager.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct VmStats {
+    /// Bytes per page.
+    pub pagesize: u64,
+    /// Frames in the pool.
+    pub npages: u64,
+    pub free: u64,
+    pub active: u64,
+    pub inactive: u64,
+    pub wired: u64,
+    /// Frames of physical (device) objects.
+    pub unmanaged: u64,
+    /// Free pages kept for the pageout path.
+    pub reserve_pagedaemon: u64,
+    /// Faults taken.
+    pub faults: u64,
+    /// Zero-fill faults.
+    pub flt_zero: u64,
+    /// Copy-on-write copies.
+    pub flt_cow: u64,
+    /// Lower pages mapped read-only (shared).
+    pub flt_share: u64,
+    /// Faults satisfied by a resident page of the front object.
+    pub flt_resident: u64,
+    /// Write faults that only set the emulated modified bit.
+    pub flt_modify: u64,
+    /// Pages entered by fault-around.
+    pub flt_prefault: u64,
+    /// Fault-around pages that were zero-filled.
+    pub flt_prefault_zero: u64,
+    /// Faults refused: no mapping.
+    pub flt_nomap: u64,
+    /// Faults refused: protection.
+    pub flt_prot: u64,
+    /// Faults that found no free page.
+    pub flt_noram: u64,
+    /// Pages wired by `mlock`.
+    pub wire_faults: u64,
+    /// Shadow objects pushed on chains.
+    pub shadows: u64,
+    /// Chain links removed by collapse.
+    pub collapses: u64,
+    /// Pages moved by collapses.
+    pub collapse_pages: u64,
+    /// Chain links removed by copying.
+    pub chain_merges: u64,
+    /// Pages copied by those merges.
+    pub chain_merge_pages: u64,
+    /// Pages freed by termination, truncation and `MADV_FREE`.
+    pub pages_freed: u64,
+    pub forks: u64,
+    pub fork_shared_entries: u64,
+    pub fork_copied_entries: u64,
+    pub exits: u64,
+    pub mmaps: u64,
+    pub munmaps: u64,
+    pub mprotects: u64,
+    pub madvises: u64,
+    /// Emulated reference bit clears.
+    pub ref_clears: u64,
+    /// Emulated modified bit clears.
+    pub mod_clears: u64,
+    /// Live objects.
+    pub objects: u64,
+    /// Live address spaces.
+    pub spaces: u64,
+    /// Live map entries.
+    pub map_entries: u64,
+    /// Pages read from swap.
+    pub pageins: u64,
+    /// Pages written to swap.
+    pub pageouts: u64,
+    /// Swap slots in total.
+    pub swpages: u64,
+    /// Swap slots in use.
+    pub swpginuse: u64,
+    /// Pageout daemon runs.
+    pub pdwoke: u64,
+    /// Pages scanned by the pageout daemon.
+    pub pdscans: u64,
+    /// Pages freed by the pageout daemon.
+    pub pdfreed: u64,
+}
+
+/// Per-client statistics: the `ClientStats` reply, versioned like
+/// [`VmStats`].
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct ClientStats {
+    /// The caller's client id.
+    pub client: u64,
+    /// Pages mapped into the client's address space now.
+    pub resident_pages: u64,
+    /// Pages wired by `mlock`.
+    pub wired_pages: u64,
+    /// Bytes covered by map entries.
+    pub mapped_bytes: u64,
+    /// Map entries.
+    pub map_entries: u64,
+    /// Open handles.
+    pub handles: u64,
+    /// Faults taken.
+    pub faults: u64,
+    /// Zero-fill faults.
+    pub flt_zero: u64,
+    /// Copy-on-write copies.
+    pub flt_cow: u64,
+    /// Read-only shares of lower pages.
+    pub flt_share: u64,
+    /// Pages entered by fault-around.
+    pub flt_prefault: u64,
+    /// Pages read from swap for this client.
+    pub pageins: u64,
+}
+
+/// A statistics record versioned by word count (fields only appended).
+pub trait Versioned: FromBytes + IntoBytes + KnownLayout + Immutable + Default {
+    /// Words of the first version; shorter replies are malformed.
+    const MIN_WORDS: usize;
+    /// Words of this version.
+    const WORDS: usize = wire::words_of::<Self>();
+
+    /// Decodes at least `MIN_WORDS` words; the fields past a shorter
+    /// message read as zero and words past `WORDS` are ignored.
+    fn decode_versioned(words: &[u64]) -> Result<Self, DecodeError> {
+        if words.len() < Self::MIN_WORDS {
+            return Err(DecodeError::Truncated {
+                expected: Self::MIN_WORDS,
+                got: words.len(),
+            });
+        }
+        let mut s = Self::default();
+        let n = words.len().min(Self::WORDS);
+        s.as_mut_bytes()[..n * 8].copy_from_slice(words[..n].as_bytes());
+        Ok(s)
+    }
+}
+
+impl VmStats {
+    /// Words of the first version.
+    pub const MIN_WORDS: usize = 46;
+}
+impl Versioned for VmStats {
+    const MIN_WORDS: usize = VmStats::MIN_WORDS;
+}
+
+// Both records fit one message.
+const _: () = assert!(<VmStats as Versioned>::WORDS <= MAX_WORDS);
+const _: () = assert!(<ClientStats as Versioned>::WORDS <= MAX_WORDS);
+
+impl ClientStats {
+    /// Words of the first version.
+    pub const MIN_WORDS: usize = 12;
+}
+impl Versioned for ClientStats {
+    const MIN_WORDS: usize = ClientStats::MIN_WORDS;
+}
+
+/// A decoded successful reply, one variant per operation.
+///
+/// `Mincore`'s variant is about 1 KiB: a reply lives on the stack for one
+/// call, and boxing would need an allocator in the hot path.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reply {
+    Ping(PingReply),
+    Stats(VmStats),
+    ClientStats(ClientStats),
+    Mmap(MmapReply),
+    Munmap,
+    Mprotect,
+    Minherit,
+    Madvise,
+    Msync,
+    Mincore(MincoreReply),
+    Mlock,
+    Munlock,
+    ShmCreate(HandleReply),
+    ShmOpen(HandleReply),
+    ShmUnlink,
+    ShmTruncate,
+    HandleClose,
+    HandleShare(HandleReply),
+    Fork(ForkReply),
+    Exit,
+}
+
+impl Reply {
+    /// The operation this replies to.
+    pub const fn operation(&self) -> Operation {
+        match self {
+            Reply::Ping(_) => Operation::Ping,
+            Reply::Stats(_) => Operation::Stats,
+            Reply::ClientStats(_) => Operation::ClientStats,
+            Reply::Mmap(_) => Operation::Mmap,
+            Reply::Munmap => Operation::Munmap,
+            Reply::Mprotect => Operation::Mprotect,
+            Reply::Minherit => Operation::Minherit,
+            Reply::Madvise => Operation::Madvise,
+            Reply::Msync => Operation::Msync,
+            Reply::Mincore(_) => Operation::Mincore,
+            Reply::Mlock => Operation::Mlock,
+            Reply::Munlock => Operation::Munlock,
+            Reply::ShmCreate(_) => Operation::ShmCreate,
+            Reply::ShmOpen(_) => Operation::ShmOpen,
+            Reply::ShmUnlink => Operation::ShmUnlink,
+            Reply::ShmTruncate => Operation::ShmTruncate,
+            Reply::HandleClose => Operation::HandleClose,
+            Reply::HandleShare(_) => Operation::HandleShare,
+            Reply::Fork(_) => Operation::Fork,
+            Reply::Exit => Operation::Exit,
+        }
+    }
+
+    /// Encodes a successful reply; returns (label 0, length in words).
+    ///
+    /// # Panics
+    /// If `words` is shorter than the layout ([`crate::MAX_WORDS`] always
+    /// suffices).
+    pub fn encode(&self, words: &mut [u64]) -> (u64, usize) {
+        let len = match self {
+            Reply::Ping(r) => wire::write(&PingWire { cookie: r.cookie }, words),
+            Reply::Stats(s) => wire::write(s, words),
+            Reply::ClientStats(s) => wire::write(s, words),
+            Reply::Mmap(r) => wire::write(&AddrWire { addr: r.addr }, words),
+            Reply::Mincore(r) => r.encode(words),
+            Reply::ShmCreate(r) | Reply::ShmOpen(r) | Reply::HandleShare(r) => wire::write(
+                &HandleWire {
+                    handle: r.handle.into(),
+                },
+                words,
+            ),
+            Reply::Fork(ForkReply::Parent { child }) => wire::write(
+                &ForkWire {
+                    is_child: 0,
+                    id: *child,
+                },
+                words,
+            ),
+            Reply::Fork(ForkReply::Child { parent }) => wire::write(
+                &ForkWire {
+                    is_child: 1,
+                    id: *parent,
+                },
+                words,
+            ),
+            Reply::Munmap
+            | Reply::Mprotect
+            | Reply::Minherit
+            | Reply::Madvise
+            | Reply::Msync
+            | Reply::Mlock
+            | Reply::Munlock
+            | Reply::ShmUnlink
+            | Reply::ShmTruncate
+            | Reply::HandleClose
+            | Reply::Exit => 0,
+        };
+        (0, len)
+    }
+
+    /// Encodes a result: a success as [`Reply::encode`], an error as its
+    /// code in the label and no words.
+    pub fn encode_result(result: &Result<Reply, ApiError>, words: &mut [u64]) -> (u64, usize) {
+        match result {
+            Ok(r) => r.encode(words),
+            Err(e) => (e.code(), 0),
+        }
+    }
+
+    /// Decodes the reply to a request for `op`: `Ok(Ok(reply))` for label
+    /// 0, `Ok(Err(error))` for an error code, `Err` for a malformed
+    /// message. Total: never panics.
+    pub fn decode(
+        op: Operation,
+        label: u64,
+        words: &[u64],
+    ) -> Result<Result<Reply, ApiError>, DecodeError> {
+        if label != 0 {
+            let e = ApiError::from_code(label).ok_or(DecodeError::UnknownError { code: label })?;
+            wire::read::<EmptyWire>(words)?;
+            return Ok(Err(e));
+        }
+        let unit = |r: Reply| -> Result<Reply, DecodeError> {
+            wire::read::<EmptyWire>(words)?;
+            Ok(r)
+        };
+        let handle_reply = |words: &[u64]| -> Result<HandleReply, DecodeError> {
+            Ok(HandleReply {
+                handle: handle(wire::read::<HandleWire>(words)?.handle, 0)?,
+            })
+        };
+        Ok(Ok(match op {
+            Operation::Ping => Reply::Ping(PingReply {
+                cookie: wire::read::<PingWire>(words)?.cookie,
+            }),
+            Operation::Stats => Reply::Stats(VmStats::decode_versioned(words)?),
+            Operation::ClientStats => Reply::ClientStats(ClientStats::decode_versioned(words)?),
+            Operation::Mmap => Reply::Mmap(MmapReply {
+                addr: wire::read::<AddrWire>(words)?.addr,
+            }),
+            Operation::Mincore => Reply::Mincore(MincoreReply::decode(words)?),
+            Operation::ShmCreate => Reply::ShmCreate(handle_reply(words)?),
+            Operation::ShmOpen => Reply::ShmOpen(handle_reply(words)?),
+            Operation::HandleShare => Reply::HandleShare(handle_reply(words)?),
+            Operation::Fork => {
+                let w: ForkWire = wire::read(words)?;
+                Reply::Fork(match w.is_child {
+                    0 => ForkReply::Parent { child: w.id },
+                    1 => ForkReply::Child { parent: w.id },
+                    value => return Err(DecodeError::BadValue { word: 0, value }),
+                })
+            }
+            Operation::Munmap => unit(Reply::Munmap)?,
+            Operation::Mprotect => unit(Reply::Mprotect)?,
+            Operation::Minherit => unit(Reply::Minherit)?,
+            Operation::Madvise => unit(Reply::Madvise)?,
+            Operation::Msync => unit(Reply::Msync)?,
+            Operation::Mlock => unit(Reply::Mlock)?,
+            Operation::Munlock => unit(Reply::Munlock)?,
+            Operation::ShmUnlink => unit(Reply::ShmUnlink)?,
+            Operation::ShmTruncate => unit(Reply::ShmTruncate)?,
+            Operation::HandleClose => unit(Reply::HandleClose)?,
+            Operation::Exit => unit(Reply::Exit)?,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_word_counts() {
+        assert_eq!(<VmStats as Versioned>::WORDS, VmStats::MIN_WORDS);
+        assert_eq!(<ClientStats as Versioned>::WORDS, ClientStats::MIN_WORDS);
+    }
+
+    #[test]
+    fn stats_versioning() {
+        let s = VmStats {
+            pagesize: 4096,
+            free: 7,
+            pdfreed: 9,
+            ..Default::default()
+        };
+        let mut w = [0u64; MAX_WORDS];
+        let (label, len) = Reply::Stats(s).encode(&mut w);
+        assert_eq!((label, len), (0, 46));
+        assert_eq!(w[0], 4096);
+        assert_eq!(w[2], 7);
+        assert_eq!(w[45], 9);
+        assert_eq!(
+            Reply::decode(Operation::Stats, 0, &w[..len]),
+            Ok(Ok(Reply::Stats(s)))
+        );
+        // A newer server's longer reply.
+        w[46] = 123;
+        assert_eq!(
+            Reply::decode(Operation::Stats, 0, &w[..len + 1]),
+            Ok(Ok(Reply::Stats(s)))
+        );
+        assert_eq!(
+            Reply::decode(Operation::Stats, 0, &w[..len - 1]),
+            Err(DecodeError::Truncated {
+                expected: 46,
+                got: 45
+            })
+        );
+    }
+
+    #[test]
+    fn mincore_packing() {
+        let mut r = MincoreReply::new();
+        for i in 0..10u8 {
+            assert!(r.push(Mincore::from_bits_truncate(i)));
+        }
+        let mut w = [0u64; MAX_WORDS];
+        assert_eq!(Reply::Mincore(r).encode(&mut w), (0, 3));
+        assert_eq!(w[0], 10);
+        assert_eq!(w[1], u64::from_le_bytes([0, 1, 2, 3, 4, 5, 6, 7]));
+        assert_eq!(w[2], u64::from_le_bytes([0, 1, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(
+            Reply::decode(Operation::Mincore, 0, &w[..3]),
+            Ok(Ok(Reply::Mincore(r)))
+        );
+        let mut bad = w;
+        bad[2] |= 1 << 16; // page 10 of 10
+        assert_eq!(
+            Reply::decode(Operation::Mincore, 0, &bad[..3]),
+            Err(DecodeError::ReservedBits { word: 2 })
+        );
+        bad = w;
+        bad[1] |= 0x80;
+        assert_eq!(
+            Reply::decode(Operation::Mincore, 0, &bad[..3]),
+            Err(DecodeError::ReservedBits { word: 1 })
+        );
+        let full = MincoreReply::from_bytes(&[1u8; 2000]);
+        assert_eq!(full.len(), MINCORE_MAX_PAGES);
+        assert_eq!(Reply::Mincore(full).encode(&mut w), (0, MAX_WORDS));
+        assert_eq!(
+            Reply::decode(Operation::Mincore, 0, &[953]),
+            Err(DecodeError::BadValue {
+                word: 0,
+                value: 953
+            })
+        );
+    }
+
+    #[test]
+    fn errors_and_fork() {
+        assert_eq!(
+            Reply::decode(Operation::Mmap, 8, &[]),
+            Ok(Err(ApiError::Protection))
+        );
+        assert_eq!(
+            Reply::decode(Operation::Mmap, 8, &[1]),
+            Err(DecodeError::TooLong {
+                expected: 0,
+                got: 1
+            })
+        );
+        assert_eq!(
+            Reply::decode(Operation::Mmap, 0x999, &[]),
+            Err(DecodeError::UnknownError { code: 0x999 })
+        );
+        let mut w = [0u64; 2];
+        Reply::Fork(ForkReply::Child { parent: 4 }).encode(&mut w);
+        assert_eq!(w, [1, 4]);
+        assert_eq!(
+            Reply::decode(Operation::Fork, 0, &[2, 4]),
+            Err(DecodeError::BadValue { word: 0, value: 2 })
+        );
+        assert_eq!(
+            Reply::encode_result(&Err(ApiError::NoSpace), &mut w),
+            (6, 0)
+        );
+    }
+}

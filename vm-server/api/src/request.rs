@@ -1,0 +1,571 @@
+//! Requests: one typed struct per operation, their wire conversions, and the decoded `Request` with its total decoder.
+
+use crate::error::DecodeError;
+use crate::op::Operation;
+use crate::types::{Advice, Handle, Inheritance, MapFlags, MapSource, MsyncFlags, Prot, ShmName};
+use crate::wire::{self, *};
+use bitflags::Flags;
+
+/// Flags from word `word`; reserved bits are an error.
+pub(crate) fn flags<F: Flags<Bits = u64>>(v: u64, word: usize) -> Result<F, DecodeError> {
+    F::from_bits(v).ok_or(DecodeError::ReservedBits { word })
+}
+
+/// A 32-bit handle from word `word`; the high half is reserved.
+pub(crate) fn handle(v: u64, word: usize) -> Result<Handle, DecodeError> {
+    u32::try_from(v)
+        .map(Handle)
+        .map_err(|_| DecodeError::ReservedBits { word })
+}
+
+/// `Ping`: a no-op round trip; the reply echoes `cookie`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PingRequest {
+    pub cookie: u64,
+}
+
+/// `Mmap`: map memory (the VM core's `MmapArgs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MmapRequest {
+    /// Exact address with `FIXED`, else a hint (0: anywhere).
+    pub addr: u64,
+    pub len: u64,
+    pub prot: Prot,
+    pub max_prot: Prot,
+    pub flags: MapFlags,
+    pub source: MapSource,
+    /// 0 or a power of two of at least a page.
+    pub align: u64,
+}
+
+impl MmapRequest {
+    /// Private anonymous memory anywhere, max protection `ALL`.
+    pub const fn anon(len: u64, prot: Prot) -> Self {
+        MmapRequest {
+            addr: 0,
+            len,
+            prot,
+            max_prot: Prot::ALL,
+            flags: MapFlags::PRIVATE,
+            source: MapSource::Anonymous,
+            align: 0,
+        }
+    }
+
+    /// Shared anonymous memory anywhere.
+    pub const fn anon_shared(len: u64, prot: Prot) -> Self {
+        let mut r = Self::anon(len, prot);
+        r.flags = MapFlags::SHARED;
+        r
+    }
+
+    /// `handle`'s object from `offset`, shared.
+    pub const fn object(handle: Handle, offset: u64, len: u64, prot: Prot) -> Self {
+        let mut r = Self::anon_shared(len, prot);
+        r.source = MapSource::Handle { handle, offset };
+        r
+    }
+
+    /// The same request at exactly `addr`.
+    pub const fn fixed(mut self, addr: u64) -> Self {
+        self.addr = addr;
+        self.flags = self.flags.union(MapFlags::FIXED);
+        self
+    }
+}
+
+impl From<&MmapRequest> for MmapWire {
+    fn from(r: &MmapRequest) -> Self {
+        let (source, handle, offset) = match r.source {
+            MapSource::Anonymous => (0, 0, 0),
+            MapSource::Handle { handle, offset } => (1, handle.into(), offset),
+        };
+        MmapWire {
+            addr: r.addr,
+            len: r.len,
+            prot: r.prot.bits(),
+            max_prot: r.max_prot.bits(),
+            flags: r.flags.bits(),
+            source,
+            handle,
+            offset,
+            align: r.align,
+        }
+    }
+}
+
+impl TryFrom<MmapWire> for MmapRequest {
+    type Error = DecodeError;
+    fn try_from(w: MmapWire) -> Result<Self, DecodeError> {
+        let source = match w.source {
+            0 if w.handle == 0 && w.offset == 0 => MapSource::Anonymous,
+            0 => {
+                return Err(DecodeError::ReservedBits {
+                    word: if w.handle != 0 { 6 } else { 7 },
+                })
+            }
+            1 => MapSource::Handle {
+                handle: handle(w.handle, 6)?,
+                offset: w.offset,
+            },
+            v => return Err(DecodeError::BadValue { word: 5, value: v }),
+        };
+        Ok(MmapRequest {
+            addr: w.addr,
+            len: w.len,
+            prot: flags(w.prot, 2)?,
+            max_prot: flags(w.max_prot, 3)?,
+            flags: flags(w.flags, 4)?,
+            source,
+            align: w.align,
+        })
+    }
+}
+
+/// `Munmap`, `Mincore`, `Mlock`, `Munlock`: a range of the caller's space.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RangeRequest {
+    pub addr: u64,
+    pub len: u64,
+}
+
+/// `Mprotect`: set the protection of a mapped range.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MprotectRequest {
+    pub addr: u64,
+    pub len: u64,
+    pub prot: Prot,
+}
+
+/// `Minherit`: set what fork does with a range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MinheritRequest {
+    pub addr: u64,
+    pub len: u64,
+    pub inheritance: Inheritance,
+}
+
+/// `Madvise`: advise on a mapped range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MadviseRequest {
+    pub addr: u64,
+    pub len: u64,
+    pub advice: Advice,
+}
+
+/// `Msync`: write back or invalidate a mapped range.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MsyncRequest {
+    pub addr: u64,
+    pub len: u64,
+    pub flags: MsyncFlags,
+}
+
+/// `ShmCreate`: a shared-memory object of `size` bytes (a page multiple,
+/// may be 0), named unless `name` is empty; replies a read-write handle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ShmCreateRequest {
+    pub name: ShmName,
+    pub size: u64,
+}
+
+/// `ShmOpen`: a handle with `rights` to the object named `name`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ShmOpenRequest {
+    pub name: ShmName,
+    pub rights: Prot,
+}
+
+/// `ShmUnlink`: remove a name (the object lives while referenced).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ShmUnlinkRequest {
+    pub name: ShmName,
+}
+
+/// `ShmTruncate`: resize the shared-memory object behind `handle`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ShmTruncateRequest {
+    pub handle: Handle,
+    pub size: u64,
+}
+
+/// `HandleClose`: close one of the caller's handles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HandleCloseRequest {
+    pub handle: Handle,
+}
+
+/// `HandleShare`: give client `to` a handle with `rights` (at most the
+/// caller's) to the object behind `handle`; replies the receiver's handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HandleShareRequest {
+    pub handle: Handle,
+    /// The receiver's client id.
+    pub to: u64,
+    pub rights: Prot,
+}
+
+/// `Exit`: destroy the caller's address space; no reply on success.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ExitRequest {
+    pub status: u64,
+}
+
+/// A decoded request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Request {
+    Ping(PingRequest),
+    Stats,
+    ClientStats,
+    Mmap(MmapRequest),
+    Munmap(RangeRequest),
+    Mprotect(MprotectRequest),
+    Minherit(MinheritRequest),
+    Madvise(MadviseRequest),
+    Msync(MsyncRequest),
+    Mincore(RangeRequest),
+    Mlock(RangeRequest),
+    Munlock(RangeRequest),
+    ShmCreate(ShmCreateRequest),
+    ShmOpen(ShmOpenRequest),
+    ShmUnlink(ShmUnlinkRequest),
+    ShmTruncate(ShmTruncateRequest),
+    HandleClose(HandleCloseRequest),
+    HandleShare(HandleShareRequest),
+    Fork,
+    Exit(ExitRequest),
+}
+
+fn range(w: RangeWire) -> RangeRequest {
+    RangeRequest {
+        addr: w.addr,
+        len: w.len,
+    }
+}
+
+fn range_wire(r: &RangeRequest) -> RangeWire {
+    RangeWire {
+        addr: r.addr,
+        len: r.len,
+    }
+}
+
+impl Request {
+    /// The operation (and so the label) of this request.
+    pub const fn operation(&self) -> Operation {
+        match self {
+            Request::Ping(_) => Operation::Ping,
+            Request::Stats => Operation::Stats,
+            Request::ClientStats => Operation::ClientStats,
+            Request::Mmap(_) => Operation::Mmap,
+            Request::Munmap(_) => Operation::Munmap,
+            Request::Mprotect(_) => Operation::Mprotect,
+            Request::Minherit(_) => Operation::Minherit,
+            Request::Madvise(_) => Operation::Madvise,
+            Request::Msync(_) => Operation::Msync,
+            Request::Mincore(_) => Operation::Mincore,
+            Request::Mlock(_) => Operation::Mlock,
+            Request::Munlock(_) => Operation::Munlock,
+            Request::ShmCreate(_) => Operation::ShmCreate,
+            Request::ShmOpen(_) => Operation::ShmOpen,
+            Request::ShmUnlink(_) => Operation::ShmUnlink,
+            Request::ShmTruncate(_) => Operation::ShmTruncate,
+            Request::HandleClose(_) => Operation::HandleClose,
+            Request::HandleShare(_) => Operation::HandleShare,
+            Request::Fork => Operation::Fork,
+            Request::Exit(_) => Operation::Exit,
+        }
+    }
+
+    /// Decodes a request message: `label` is the IPC label, `words` the
+    /// message registers (exactly the message's length). Total: every
+    /// input gives a request or a `DecodeError`.
+    pub fn decode(label: u64, words: &[u64]) -> Result<Request, DecodeError> {
+        let op = Operation::try_from(label)?;
+        Ok(match op {
+            Operation::Ping => Request::Ping(PingRequest {
+                cookie: wire::read::<PingWire>(words)?.cookie,
+            }),
+            Operation::Stats => {
+                wire::read::<EmptyWire>(words)?;
+                Request::Stats
+            }
+            Operation::ClientStats => {
+                wire::read::<EmptyWire>(words)?;
+                Request::ClientStats
+            }
+            Operation::Mmap => Request::Mmap(wire::read::<MmapWire>(words)?.try_into()?),
+            Operation::Munmap => Request::Munmap(range(wire::read(words)?)),
+            Operation::Mincore => Request::Mincore(range(wire::read(words)?)),
+            Operation::Mlock => Request::Mlock(range(wire::read(words)?)),
+            Operation::Munlock => Request::Munlock(range(wire::read(words)?)),
+            Operation::Mprotect => {
+                let w: RangeArgWire = wire::read(words)?;
+                Request::Mprotect(MprotectRequest {
+                    addr: w.addr,
+                    len: w.len,
+                    prot: flags(w.arg, 2)?,
+                })
+            }
+            Operation::Minherit => {
+                let w: RangeArgWire = wire::read(words)?;
+                Request::Minherit(MinheritRequest {
+                    addr: w.addr,
+                    len: w.len,
+                    inheritance: Inheritance::try_from(w.arg)
+                        .map_err(|value| DecodeError::BadValue { word: 2, value })?,
+                })
+            }
+            Operation::Madvise => {
+                let w: RangeArgWire = wire::read(words)?;
+                Request::Madvise(MadviseRequest {
+                    addr: w.addr,
+                    len: w.len,
+                    advice: Advice::try_from(w.arg)
+                        .map_err(|value| DecodeError::BadValue { word: 2, value })?,
+                })
+            }
+            Operation::Msync => {
+                let w: RangeArgWire = wire::read(words)?;
+                Request::Msync(MsyncRequest {
+                    addr: w.addr,
+                    len: w.len,
+                    flags: flags(w.arg, 2)?,
+                })
+            }
+            Operation::ShmCreate => {
+                let w: NameArgWire = wire::read(words)?;
+                Request::ShmCreate(ShmCreateRequest {
+                    name: ShmName::from_words(w.name_len, &w.name, 1)?,
+                    size: w.arg,
+                })
+            }
+            Operation::ShmOpen => {
+                let w: NameArgWire = wire::read(words)?;
+                Request::ShmOpen(ShmOpenRequest {
+                    name: ShmName::from_words(w.name_len, &w.name, 1)?,
+                    rights: flags(w.arg, 0)?,
+                })
+            }
+            Operation::ShmUnlink => {
+                let w: NameWire = wire::read(words)?;
+                Request::ShmUnlink(ShmUnlinkRequest {
+                    name: ShmName::from_words(w.name_len, &w.name, 0)?,
+                })
+            }
+            Operation::ShmTruncate => {
+                let w: ShmTruncateWire = wire::read(words)?;
+                Request::ShmTruncate(ShmTruncateRequest {
+                    handle: handle(w.handle, 0)?,
+                    size: w.size,
+                })
+            }
+            Operation::HandleClose => Request::HandleClose(HandleCloseRequest {
+                handle: handle(wire::read::<HandleWire>(words)?.handle, 0)?,
+            }),
+            Operation::HandleShare => {
+                let w: HandleShareWire = wire::read(words)?;
+                Request::HandleShare(HandleShareRequest {
+                    handle: handle(w.handle, 0)?,
+                    to: w.to,
+                    rights: flags(w.rights, 2)?,
+                })
+            }
+            Operation::Fork => {
+                wire::read::<EmptyWire>(words)?;
+                Request::Fork
+            }
+            Operation::Exit => Request::Exit(ExitRequest {
+                status: wire::read::<ExitWire>(words)?.status,
+            }),
+        })
+    }
+
+    /// Encodes into `words`; returns (label, length in words).
+    ///
+    /// # Panics
+    /// If `words` is shorter than the layout ([`crate::MAX_WORDS`] always
+    /// suffices).
+    pub fn encode(&self, words: &mut [u64]) -> (u64, usize) {
+        let len = match self {
+            Request::Ping(r) => wire::write(&PingWire { cookie: r.cookie }, words),
+            Request::Stats | Request::ClientStats | Request::Fork => 0,
+            Request::Mmap(r) => wire::write(&MmapWire::from(r), words),
+            Request::Munmap(r) | Request::Mincore(r) | Request::Mlock(r) | Request::Munlock(r) => {
+                wire::write(&range_wire(r), words)
+            }
+            Request::Mprotect(r) => wire::write(
+                &RangeArgWire {
+                    addr: r.addr,
+                    len: r.len,
+                    arg: r.prot.bits(),
+                },
+                words,
+            ),
+            Request::Minherit(r) => wire::write(
+                &RangeArgWire {
+                    addr: r.addr,
+                    len: r.len,
+                    arg: r.inheritance.into(),
+                },
+                words,
+            ),
+            Request::Madvise(r) => wire::write(
+                &RangeArgWire {
+                    addr: r.addr,
+                    len: r.len,
+                    arg: r.advice.into(),
+                },
+                words,
+            ),
+            Request::Msync(r) => wire::write(
+                &RangeArgWire {
+                    addr: r.addr,
+                    len: r.len,
+                    arg: r.flags.bits(),
+                },
+                words,
+            ),
+            Request::ShmCreate(r) => {
+                let (name_len, name) = r.name.to_words();
+                wire::write(
+                    &NameArgWire {
+                        arg: r.size,
+                        name_len,
+                        name,
+                    },
+                    words,
+                )
+            }
+            Request::ShmOpen(r) => {
+                let (name_len, name) = r.name.to_words();
+                wire::write(
+                    &NameArgWire {
+                        arg: r.rights.bits(),
+                        name_len,
+                        name,
+                    },
+                    words,
+                )
+            }
+            Request::ShmUnlink(r) => {
+                let (name_len, name) = r.name.to_words();
+                wire::write(&NameWire { name_len, name }, words)
+            }
+            Request::ShmTruncate(r) => wire::write(
+                &ShmTruncateWire {
+                    handle: r.handle.into(),
+                    size: r.size,
+                },
+                words,
+            ),
+            Request::HandleClose(r) => wire::write(
+                &HandleWire {
+                    handle: r.handle.into(),
+                },
+                words,
+            ),
+            Request::HandleShare(r) => wire::write(
+                &HandleShareWire {
+                    handle: r.handle.into(),
+                    to: r.to,
+                    rights: r.rights.bits(),
+                },
+                words,
+            ),
+            Request::Exit(r) => wire::write(&ExitWire { status: r.status }, words),
+        };
+        (self.operation().label(), len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt(r: Request) -> (u64, usize) {
+        let mut w = [0u64; crate::MAX_WORDS];
+        let (label, len) = r.encode(&mut w);
+        assert_eq!(Request::decode(label, &w[..len]), Ok(r));
+        (label, len)
+    }
+
+    #[test]
+    fn mmap_layout() {
+        let r = MmapRequest::object(Handle(3), 0x2000, 0x4000, Prot::READ).fixed(0x1000_0000);
+        let mut w = [0u64; 9];
+        let (label, len) = Request::Mmap(r).encode(&mut w);
+        assert_eq!((label, len), (0x110, 9));
+        assert_eq!(w, [0x1000_0000, 0x4000, 1, 7, 0b101, 1, 3, 0x2000, 0]);
+        rt(Request::Mmap(r));
+        rt(Request::Mmap(MmapRequest::anon(0x1000, Prot::RW)));
+    }
+
+    #[test]
+    fn mmap_rejects_bad_words() {
+        let good = [0, 0x1000, 3, 7, 2, 0, 0, 0, 0];
+        assert!(Request::decode(0x110, &good).is_ok());
+        let bad = |i: usize, v: u64| {
+            let mut w = good;
+            w[i] = v;
+            Request::decode(0x110, &w)
+        };
+        assert_eq!(bad(2, 8), Err(DecodeError::ReservedBits { word: 2 }));
+        assert_eq!(bad(3, 1 << 40), Err(DecodeError::ReservedBits { word: 3 }));
+        assert_eq!(bad(4, 0x20), Err(DecodeError::ReservedBits { word: 4 }));
+        assert_eq!(bad(5, 2), Err(DecodeError::BadValue { word: 5, value: 2 }));
+        assert_eq!(bad(6, 1), Err(DecodeError::ReservedBits { word: 6 }));
+        assert_eq!(bad(7, 1), Err(DecodeError::ReservedBits { word: 7 }));
+        let mut h = good;
+        h[5] = 1;
+        h[6] = 1 << 32;
+        assert_eq!(
+            Request::decode(0x110, &h),
+            Err(DecodeError::ReservedBits { word: 6 })
+        );
+        assert_eq!(
+            Request::decode(0x110, &good[..8]),
+            Err(DecodeError::Truncated {
+                expected: 9,
+                got: 8
+            })
+        );
+    }
+
+    #[test]
+    fn enums_and_names() {
+        assert_eq!(
+            Request::decode(Operation::Madvise.label(), &[0, 0, 6]),
+            Err(DecodeError::BadValue { word: 2, value: 6 })
+        );
+        assert_eq!(
+            Request::decode(Operation::Minherit.label(), &[0, 0, 3]),
+            Err(DecodeError::BadValue { word: 2, value: 3 })
+        );
+        let (_, len) = rt(Request::ShmCreate(ShmCreateRequest {
+            name: ShmName::new("a").unwrap(),
+            size: 4096,
+        }));
+        assert_eq!(len, 10);
+        let mut w = [0u64; 10];
+        w[1] = 65;
+        assert_eq!(
+            Request::decode(Operation::ShmCreate.label(), &w),
+            Err(DecodeError::NameTooLong { len: 65 })
+        );
+    }
+
+    #[test]
+    fn empty_requests_take_no_words() {
+        for r in [Request::Fork, Request::Stats, Request::ClientStats] {
+            assert_eq!(rt(r).1, 0);
+            assert_eq!(
+                Request::decode(r.operation().label(), &[0]),
+                Err(DecodeError::TooLong {
+                    expected: 0,
+                    got: 1
+                })
+            );
+        }
+    }
+}

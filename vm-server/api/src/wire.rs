@@ -1,0 +1,239 @@
+//! The fixed `#[repr(C)]` word layouts of every message body, and the length-checked readers and writers over them.
+//!
+//! Each layout is a run of `u64` fields, field `i` in message register
+//! `i`. Typed requests and replies convert to and from these; only the
+//! conversions validate.
+
+use crate::error::DecodeError;
+use crate::types::NAME_WORDS;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+/// Most words one message carries (`seL4_MsgMaxLength`).
+pub const MAX_WORDS: usize = sel4::MSG_MAX_LENGTH;
+
+/// Words of the layout `W`.
+pub const fn words_of<W>() -> usize {
+    core::mem::size_of::<W>() / 8
+}
+
+/// Reads layout `W` from a message of exactly its length.
+pub fn read<W: FromBytes + KnownLayout + Immutable>(words: &[u64]) -> Result<W, DecodeError> {
+    let expected = words_of::<W>();
+    if words.len() < expected {
+        return Err(DecodeError::Truncated {
+            expected,
+            got: words.len(),
+        });
+    }
+    if words.len() > expected {
+        return Err(DecodeError::TooLong {
+            expected,
+            got: words.len(),
+        });
+    }
+    W::read_from_bytes(words.as_bytes()).map_err(|_| DecodeError::Truncated {
+        expected,
+        got: words.len(),
+    })
+}
+
+/// Writes layout `w` at the start of `out`; returns its length in words.
+///
+/// # Panics
+/// If `out` is shorter than the layout (callers pass a buffer of
+/// [`MAX_WORDS`]).
+pub fn write<W: IntoBytes + Immutable>(w: &W, out: &mut [u64]) -> usize {
+    let n = words_of::<W>();
+    out[..n].as_mut_bytes().copy_from_slice(w.as_bytes());
+    n
+}
+
+/// `Ping` request and reply: a cookie echoed back.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct PingWire {
+    pub cookie: u64,
+}
+
+/// `Mmap` request.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct MmapWire {
+    pub addr: u64,
+    pub len: u64,
+    pub prot: u64,
+    pub max_prot: u64,
+    pub flags: u64,
+    /// 0 anonymous, 1 handle.
+    pub source: u64,
+    /// Zero unless `source` is 1.
+    pub handle: u64,
+    /// Zero unless `source` is 1.
+    pub offset: u64,
+    pub align: u64,
+}
+
+/// `Munmap`, `Mincore`, `Mlock`, `Munlock` requests.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct RangeWire {
+    pub addr: u64,
+    pub len: u64,
+}
+
+/// `Mprotect` (prot), `Minherit` (inheritance), `Madvise` (advice) and
+/// `Msync` (flags) requests.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct RangeArgWire {
+    pub addr: u64,
+    pub len: u64,
+    pub arg: u64,
+}
+
+/// `ShmCreate` (arg = size) and `ShmOpen` (arg = rights) requests.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct NameArgWire {
+    pub arg: u64,
+    pub name_len: u64,
+    pub name: [u64; NAME_WORDS],
+}
+
+/// `ShmUnlink` request.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct NameWire {
+    pub name_len: u64,
+    pub name: [u64; NAME_WORDS],
+}
+
+/// `ShmTruncate` request.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct ShmTruncateWire {
+    pub handle: u64,
+    pub size: u64,
+}
+
+/// `HandleClose` request; `ShmCreate`, `ShmOpen`, `HandleShare` replies.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct HandleWire {
+    pub handle: u64,
+}
+
+/// `HandleShare` request.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct HandleShareWire {
+    pub handle: u64,
+    pub to: u64,
+    pub rights: u64,
+}
+
+/// `Exit` request.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct ExitWire {
+    pub status: u64,
+}
+
+/// `Fork`, `Stats`, `ClientStats` requests; replies of operations that
+/// return nothing.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct EmptyWire {}
+
+/// `Mmap` reply.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct AddrWire {
+    pub addr: u64,
+}
+
+/// `Fork` reply: `is_child` 0 in the parent (`id` = the child's client id),
+/// 1 in the child (`id` = the parent's client id).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct ForkWire {
+    pub is_child: u64,
+    pub id: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_have_the_documented_word_counts() {
+        assert_eq!(words_of::<PingWire>(), 1);
+        assert_eq!(words_of::<MmapWire>(), 9);
+        assert_eq!(words_of::<RangeWire>(), 2);
+        assert_eq!(words_of::<RangeArgWire>(), 3);
+        assert_eq!(words_of::<NameArgWire>(), 10);
+        assert_eq!(words_of::<NameWire>(), 9);
+        assert_eq!(words_of::<ShmTruncateWire>(), 2);
+        assert_eq!(words_of::<HandleWire>(), 1);
+        assert_eq!(words_of::<HandleShareWire>(), 3);
+        assert_eq!(words_of::<ExitWire>(), 1);
+        assert_eq!(words_of::<EmptyWire>(), 0);
+        assert_eq!(words_of::<AddrWire>(), 1);
+        assert_eq!(words_of::<ForkWire>(), 2);
+        assert_eq!(MAX_WORDS, 120);
+    }
+
+    #[test]
+    fn read_checks_the_length_and_write_matches_fields() {
+        let w = RangeArgWire {
+            addr: 1,
+            len: 2,
+            arg: 3,
+        };
+        let mut out = [0u64; 4];
+        assert_eq!(write(&w, &mut out), 3);
+        assert_eq!(out, [1, 2, 3, 0]);
+        assert_eq!(read::<RangeArgWire>(&out[..3]), Ok(w));
+        assert_eq!(
+            read::<RangeArgWire>(&out[..2]),
+            Err(DecodeError::Truncated {
+                expected: 3,
+                got: 2
+            })
+        );
+        assert_eq!(
+            read::<RangeArgWire>(&out),
+            Err(DecodeError::TooLong {
+                expected: 3,
+                got: 4
+            })
+        );
+        assert_eq!(read::<EmptyWire>(&[]), Ok(EmptyWire {}));
+    }
+}
