@@ -258,7 +258,15 @@ impl Res {
         };
         let zero_ok =
             kind == FaultKind::ZeroFill && self.config.prefault_zero_fill && !entry.is_wired();
-        let write = access == Access::Write;
+        // A speculative private zero page is only equivalent to "nothing
+        // there" when nothing below can change; over a shared base a
+        // neighbour is zero-filled in the base, read-only, as a read would.
+        let write = access == Access::Write
+            && entry
+                .chain
+                .links()
+                .last()
+                .is_some_and(|l| self.objects.get(l.object).is_private_anon());
         let mut readonly = entry.prot;
         readonly.remove(Prot::WRITE);
         let mut count = 0;

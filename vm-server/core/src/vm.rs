@@ -636,6 +636,16 @@ impl Vm {
         Ok(())
     }
 
+    /// The page `space` sees at `va` without faulting it in
+    /// (`pmap_extract` at the VM level): `None` if nothing is resident
+    /// there (the page would zero-fill). Fails with `NoMapping` outside
+    /// every entry.
+    pub fn extract(&self, space: SpaceId, va: u64) -> Result<Option<FrameNumber>, VmError> {
+        let sp = self.space_ref(space)?;
+        let e = sp.map.lookup(va).ok_or(VmError::NoMapping)?;
+        Ok(e.chain.visible(&self.res.objects, e.rel(va)))
+    }
+
     /// Residency of each page of a mapped range (`mincore`): `MINCORE_*` bits.
     pub fn mincore(&self, space: SpaceId, addr: u64, len: u64) -> Result<Vec<u8>, VmError> {
         let end = self.check_mapped(space, addr, len)?;
@@ -1350,6 +1360,22 @@ impl Res {
         }
         if e.chain.len() > 1 {
             self.flatten(space, e, pmap)?;
+        }
+        let front = e.chain.links()[0];
+        let fo = self.objects.get(front.object);
+        if fo.is_private_anon() && fo.ref_count() > 1 {
+            // Clipped siblings in this space still use the object
+            // privately: move this entry's window to an object of its own
+            // (`vm_object_split`); frames, mappings and wirings stay.
+            let lo = front.offset >> PAGE_SHIFT;
+            let pages: Vec<(u64, FrameNumber)> = fo.pages_in(lo, lo + e.npages()).collect();
+            let n = self.objects.allocate(ObjectKind::Anonymous, e.npages());
+            for (i, f) in pages {
+                self.objects.remove_page(front.object, i);
+                crate::object::adopt(&mut self.objects, &mut self.pool, f, n, i - lo);
+            }
+            let old = core::mem::replace(&mut e.chain, BackingChain::single(n, 0));
+            old.release(&mut self.objects, &mut self.pool);
         }
         let front = e.chain.links()[0].object;
         if self.objects.get(front).kind() == ObjectKind::Anonymous {

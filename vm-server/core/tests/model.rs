@@ -1,8 +1,14 @@
-//! The model test: random operation sequences on several address spaces, checked byte for byte against a trivially simple reference model, with structural invariants after every step.
+//! The model test: random operation sequences on several address spaces, checked byte for byte against a simple reference model, with structural invariants after every step.
 //!
-//! Seeds: `VM_MODEL_SEED=<n>` runs that one seed (and `VM_MODEL_OPS` sets
-//! its length); by default a fixed set of seeds runs, over 100,000
-//! operations in all. A failure prints the seed and step.
+//! The model is a map per space from page address to page state; a page
+//! is private bytes, a page of a shared segment, or a private view of a
+//! shared page not yet written ("over"). Fork copies the map, honouring
+//! each page's inheritance. Shared-memory objects are segments with a
+//! size; handles are per space.
+//!
+//! Seeds: `VM_MODEL_SEED=<n>` runs that one seed (`VM_MODEL_OPS` sets its
+//! length, default 20,000); by default a fixed set of seeds runs, over
+//! 100,000 operations in all. A failure prints the seed and step.
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -12,70 +18,66 @@ use vm_core::sim::Sim;
 use vm_core::*;
 
 const P: u64 = PAGE_SIZE;
-const FRAMES: u32 = 1024;
+const FRAMES: u32 = 1536;
 const MAX_SPACES: usize = 4;
 /// The model's address window: small, so operations collide often.
 const WIN_PAGES: u64 = 96;
 
-/// One page as the reference model sees it.
 #[derive(Clone)]
 enum Content {
     /// Private bytes (shared by Rc until written: the model's own COW).
     Private(Rc<Vec<u8>>),
-    /// A page of a shared segment.
+    /// Page `i` of segment `s`.
     Shared(usize, u64),
-    /// After MADV_FREE: unknown until read.
-    Unknown,
+    /// A private view of page `i` of segment `s`, not yet written.
+    Over(usize, u64),
 }
 
 #[derive(Clone)]
 struct MPage {
     prot: Prot,
+    max: Prot,
+    inh: Inheritance,
+    wired: u16,
     content: Content,
+    /// The shared page under a private view: such pages are left out of
+    /// MADV_FREE, whose result there depends on chain history.
+    based: bool,
 }
 
 #[derive(Clone, Default)]
 struct MSpace {
     pages: BTreeMap<u64, MPage>,
+    handles: BTreeMap<Handle, (usize, Prot)>,
 }
 
-struct Model {
-    spaces: BTreeMap<SpaceId, MSpace>,
-    /// Shared segments: page index -> bytes.
-    segs: Vec<BTreeMap<u64, Vec<u8>>>,
-    zero: Rc<Vec<u8>>,
-}
-
-impl Model {
-    fn bytes(&self, c: &Content) -> Option<Vec<u8>> {
-        match c {
-            Content::Private(b) => Some(b.to_vec()),
-            Content::Shared(s, i) => Some(
-                self.segs[*s]
-                    .get(i)
-                    .cloned()
-                    .unwrap_or_else(|| vec![0; P as usize]),
-            ),
-            Content::Unknown => None,
-        }
-    }
+struct Seg {
+    pages: BTreeMap<u64, Vec<u8>>,
+    /// Size in pages (`u64::MAX` for anonymous shared memory).
+    size: u64,
 }
 
 struct Runner {
     sim: Sim,
-    model: Model,
+    spaces: BTreeMap<SpaceId, MSpace>,
+    segs: Vec<Seg>,
+    zero: Rc<Vec<u8>>,
     rng: SmallRng,
     base: u64,
     seed: u64,
     step: usize,
     ops: BTreeMap<&'static str, u64>,
     peak: u32,
+    /// Steps between full sweeps (`VM_MODEL_SWEEP`, to narrow a failure).
+    sweep_every: usize,
+    /// The last operations, for failure reports.
+    trace: std::collections::VecDeque<String>,
 }
 
 fn prot_from(r: u8) -> Prot {
-    match r % 4 {
+    match r % 5 {
         0 => Prot::READ,
-        1 => Prot::RW,
+        1 | 4 => Prot::RW,
         2 => Prot::NONE,
         _ => Prot::RW | Prot::EXEC,
     }
@@ -94,28 +96,40 @@ impl Runner {
         Runner {
             base: sim.vm.config().user_min + 0x100_0000,
             sim,
-            model: Model {
-                spaces,
-                segs: Vec::new(),
-                zero: Rc::new(vec![0; P as usize]),
-            },
+            spaces,
+            segs: Vec::new(),
+            zero: Rc::new(vec![0; P as usize]),
             rng: SmallRng::seed_from_u64(seed),
             seed,
             step: 0,
             ops: BTreeMap::new(),
             peak: 0,
+            sweep_every: std::env::var("VM_MODEL_SWEEP")
+                .map_or(500, |v| v.parse().expect("VM_MODEL_SWEEP")),
+            trace: Default::default(),
         }
     }
 
     fn fail(&self, msg: &str) -> ! {
+        let trace: Vec<&str> = self.trace.iter().map(|s| s.as_str()).collect();
         panic!(
-            "model test failed: seed {} step {}: {msg}\n(rerun with VM_MODEL_SEED={})",
-            self.seed, self.step, self.seed
+            "model test failed: seed {} step {}: {msg}\nlast operations:\n  {}\n(rerun with VM_MODEL_SEED={})",
+            self.seed,
+            self.step,
+            trace.join("\n  "),
+            self.seed
         );
     }
 
+    fn log(&mut self, s: String) {
+        if self.trace.len() == 40 {
+            self.trace.pop_front();
+        }
+        self.trace.push_back(s);
+    }
+
     fn pick_space(&mut self) -> SpaceId {
-        let ids: Vec<SpaceId> = self.model.spaces.keys().copied().collect();
+        let ids: Vec<SpaceId> = self.spaces.keys().copied().collect();
         ids[self.rng.gen_range(0..ids.len())]
     }
 
@@ -125,31 +139,107 @@ impl Runner {
         (self.base + first * P, n * P)
     }
 
-    fn fully_mapped(&self, s: SpaceId, addr: u64, len: u64) -> bool {
-        let m = &self.model.spaces[&s];
-        (0..len / P).all(|i| m.pages.contains_key(&(addr + i * P)))
+    fn pages_of(&self, s: SpaceId, addr: u64, len: u64) -> Option<Vec<&MPage>> {
+        let m = &self.spaces[&s];
+        (0..len / P).map(|i| m.pages.get(&(addr + i * P))).collect()
     }
 
-    fn expect(&self, what: &str, got: Result<(), VmError>, want: Result<(), VmError>) {
-        if got != want {
+    fn expect<T: std::fmt::Debug>(
+        &self,
+        what: &str,
+        got: &Result<T, VmError>,
+        want: Result<(), VmError>,
+    ) {
+        if got.as_ref().map(|_| ()).map_err(|e| *e) != want {
             self.fail(&format!("{what}: got {got:?}, model says {want:?}"));
         }
     }
 
+    /// The bytes a page holds, or why it cannot be accessed.
+    fn bytes(&self, c: &Content) -> Result<Vec<u8>, VmError> {
+        match c {
+            Content::Private(b) => Ok(b.to_vec()),
+            Content::Shared(s, i) | Content::Over(s, i) => {
+                let seg = &self.segs[*s];
+                if *i >= seg.size {
+                    return Err(VmError::BeyondObject);
+                }
+                Ok(seg
+                    .pages
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| vec![0; P as usize]))
+            }
+        }
+    }
+
+    fn new_seg(&mut self, size: u64) -> usize {
+        self.segs.push(Seg {
+            pages: BTreeMap::new(),
+            size,
+        });
+        self.segs.len() - 1
+    }
+
     fn op(&mut self) {
-        let r = self.rng.gen_range(0..100);
+        let r = self.rng.gen_range(0..1000);
         let name = match r {
-            0..=11 => self.op_mmap(),
-            12..=17 => self.op_munmap(),
-            18..=25 => self.op_mprotect(),
-            26..=29 => self.op_madvise(),
-            30..=32 => self.op_fork(),
-            33..=34 => self.op_exit(),
-            35..=36 => self.op_mlock(),
-            37..=62 => self.op_read(),
+            0..=89 => self.op_mmap(),
+            90..=129 => self.op_map_shm(),
+            130..=149 => self.op_shm_create(),
+            150..=164 => self.op_handle_share(),
+            165..=174 => self.op_handle_close(),
+            175..=189 => self.op_truncate(),
+            190..=239 => self.op_munmap(),
+            240..=309 => self.op_mprotect(),
+            310..=349 => self.op_madvise(),
+            350..=369 => self.op_minherit(),
+            370..=399 => self.op_fork(),
+            400..=414 => self.op_exit(),
+            415..=439 => self.op_mlock(),
+            440..=449 => self.op_msync(),
+            450..=699 => self.op_read(),
             _ => self.op_write(),
         };
         *self.ops.entry(name).or_default() += 1;
+    }
+
+    fn install(&mut self, s: SpaceId, at: u64, pages: Vec<MPage>) {
+        let m = self.spaces.get_mut(&s).unwrap();
+        for (i, p) in pages.into_iter().enumerate() {
+            m.pages.insert(at + i as u64 * P, p);
+        }
+    }
+
+    fn placement(&mut self, args: &mut MmapArgs, addr: u64) -> (bool, bool) {
+        let fixed = self.rng.gen_bool(0.7);
+        let noreplace = fixed && self.rng.gen_bool(0.3);
+        if fixed {
+            *args = args.fixed(addr);
+            if noreplace {
+                args.flags |= MapFlags::NOREPLACE;
+            }
+        } else {
+            args.addr = addr;
+        }
+        (fixed, noreplace)
+    }
+
+    /// Run an mmap and return where it landed, checking errors.
+    fn do_mmap(&mut self, s: SpaceId, args: &MmapArgs, want: Result<(), VmError>) -> Option<u64> {
+        let (addr, len) = (args.addr, args.len);
+        let free = (0..len / P).all(|i| !self.spaces[&s].pages.contains_key(&(addr + i * P)));
+        let want = match want {
+            Ok(()) if args.flags.contains(MapFlags::NOREPLACE) && !free => Err(VmError::Exists),
+            w => w,
+        };
+        let got = self.sim.vm.mmap(s, args, &mut self.sim.pmap);
+        self.expect("mmap", &got, want);
+        let at = got.ok()?;
+        if args.flags.contains(MapFlags::FIXED) && at != addr {
+            self.fail("fixed mmap moved");
+        }
+        Some(at)
     }
 
     fn op_mmap(&mut self) -> &'static str {
@@ -162,56 +252,204 @@ impl Runner {
         } else {
             MmapArgs::anon(len, prot)
         };
-        let fixed = self.rng.gen_bool(0.7);
-        let noreplace = fixed && self.rng.gen_bool(0.3);
-        if fixed {
-            args = args.fixed(addr);
-            if noreplace {
-                args.flags |= MapFlags::NOREPLACE;
-            }
-        } else {
-            args.addr = addr;
+        if self.rng.gen_bool(0.15) {
+            args.max_prot = Prot::READ;
         }
+        self.placement(&mut args, addr);
         if !shared && self.rng.gen_bool(0.1) {
             args.flags |= MapFlags::OVERLAY;
         }
-        let free = (0..len / P).all(|i| !self.model.spaces[&s].pages.contains_key(&(addr + i * P)));
-        let got = self.sim.vm.mmap(s, &args, &mut self.sim.pmap);
-        if noreplace && !free {
-            self.expect("mmap noreplace", got.map(|_| ()), Err(VmError::Exists));
-            return "mmap";
-        }
-        let at = match got {
-            Ok(a) => a,
-            Err(e) => self.fail(&format!("mmap {addr:#x}+{len:#x}: {e:?}")),
-        };
-        if fixed && at != addr {
-            self.fail("fixed mmap moved");
-        }
-        let content = if shared {
-            self.model.segs.push(BTreeMap::new());
-            Some(self.model.segs.len() - 1)
+        let want = if args.max_prot.contains(prot) {
+            Ok(())
         } else {
-            None
+            Err(VmError::MaxProtection)
         };
-        let zero = self.model.zero.clone();
-        let m = self.model.spaces.get_mut(&s).unwrap();
-        for i in 0..len / P {
-            let c = match content {
-                Some(seg) => Content::Shared(seg, i),
-                None => Content::Private(zero.clone()),
-            };
-            m.pages.insert(at + i * P, MPage { prot, content: c });
-        }
+        self.log(format!(
+            "mmap {s:?} {addr:#x}+{len:#x} {prot:?} {:?}",
+            args.flags
+        ));
+        let Some(at) = self.do_mmap(s, &args, want) else {
+            return "mmap";
+        };
+        let seg = shared.then(|| self.new_seg(u64::MAX));
+        let pages = (0..len / P)
+            .map(|i| MPage {
+                prot,
+                max: args.max_prot,
+                inh: if shared {
+                    Inheritance::Share
+                } else {
+                    Inheritance::Copy
+                },
+                wired: 0,
+                content: match seg {
+                    Some(g) => Content::Shared(g, i),
+                    None => Content::Private(self.zero.clone()),
+                },
+                based: false,
+            })
+            .collect();
+        self.install(s, at, pages);
         "mmap"
+    }
+
+    fn pick_handle(&mut self, s: SpaceId) -> Option<(Handle, usize, Prot)> {
+        let hs: Vec<_> = self.spaces[&s]
+            .handles
+            .iter()
+            .map(|(&h, &(g, r))| (h, g, r))
+            .collect();
+        if hs.is_empty() {
+            None
+        } else {
+            Some(hs[self.rng.gen_range(0..hs.len())])
+        }
+    }
+
+    fn op_map_shm(&mut self) -> &'static str {
+        let s = self.pick_space();
+        let Some((h, seg, rights)) = self.pick_handle(s) else {
+            return self.op_shm_create();
+        };
+        let (addr, len) = self.pick_range(8);
+        let off = self.rng.gen_range(0..3u64);
+        let prot = prot_from(self.rng.gen());
+        let shared = self.rng.gen_bool(0.6);
+        let mut args = MmapArgs::object(h, off * P, len, prot);
+        if !shared {
+            args.flags = MapFlags::PRIVATE;
+        }
+        self.placement(&mut args, addr);
+        let mut need = prot;
+        if !shared {
+            need.remove(Prot::WRITE);
+        }
+        let want = if rights.contains(need) {
+            Ok(())
+        } else {
+            Err(VmError::Protection)
+        };
+        self.log(format!(
+            "map_shm {s:?} {h:?}=seg{seg} off {off} {addr:#x}+{len:#x} {prot:?} {:?}",
+            args.flags
+        ));
+        let Some(at) = self.do_mmap(s, &args, want) else {
+            return "map_shm";
+        };
+        let max = if shared {
+            Prot::ALL & rights
+        } else {
+            Prot::ALL
+        };
+        let pages = (0..len / P)
+            .map(|i| MPage {
+                prot,
+                max,
+                inh: if shared {
+                    Inheritance::Share
+                } else {
+                    Inheritance::Copy
+                },
+                wired: 0,
+                content: if shared {
+                    Content::Shared(seg, off + i)
+                } else {
+                    Content::Over(seg, off + i)
+                },
+                based: !shared,
+            })
+            .collect();
+        self.install(s, at, pages);
+        "map_shm"
+    }
+
+    fn op_shm_create(&mut self) -> &'static str {
+        let s = self.pick_space();
+        let size = self.rng.gen_range(0..8u64);
+        let h = self.sim.vm.shm_create(s, None, size * P).unwrap();
+        let g = self.new_seg(size);
+        self.log(format!("shm_create {s:?} {h:?}=seg{g} {size}"));
+        self.spaces
+            .get_mut(&s)
+            .unwrap()
+            .handles
+            .insert(h, (g, Prot::ALL));
+        "shm_create"
+    }
+
+    fn op_handle_share(&mut self) -> &'static str {
+        let s = self.pick_space();
+        let Some((h, seg, rights)) = self.pick_handle(s) else {
+            return "handle_share";
+        };
+        let to = self.pick_space();
+        let want_rights = if self.rng.gen_bool(0.5) {
+            Prot::READ
+        } else {
+            Prot::RW
+        };
+        let got = self.sim.vm.handle_share(s, h, to, want_rights);
+        let want = if rights.contains(want_rights) {
+            Ok(())
+        } else {
+            Err(VmError::Protection)
+        };
+        self.expect("handle_share", &got, want);
+        if let Ok(nh) = got {
+            self.spaces
+                .get_mut(&to)
+                .unwrap()
+                .handles
+                .insert(nh, (seg, want_rights));
+        }
+        "handle_share"
+    }
+
+    fn op_handle_close(&mut self) -> &'static str {
+        let s = self.pick_space();
+        let Some((h, _, _)) = self.pick_handle(s) else {
+            return "handle_close";
+        };
+        let got = self.sim.vm.handle_close(s, h);
+        self.expect("handle_close", &got, Ok(()));
+        self.spaces.get_mut(&s).unwrap().handles.remove(&h);
+        "handle_close"
+    }
+
+    fn op_truncate(&mut self) -> &'static str {
+        let s = self.pick_space();
+        let Some((h, seg, rights)) = self.pick_handle(s) else {
+            return "truncate";
+        };
+        let size = self.rng.gen_range(0..8u64);
+        let busy = self.spaces.values().flat_map(|m| m.pages.values()).any(|p| {
+            p.wired > 0 && matches!(p.content, Content::Shared(g, i) | Content::Over(g, i) if g == seg && i >= size)
+        });
+        let want = if !rights.contains(Prot::WRITE) {
+            Err(VmError::Protection)
+        } else if busy {
+            Err(VmError::Busy)
+        } else {
+            Ok(())
+        };
+        self.log(format!("truncate {s:?} {h:?}=seg{seg} {size}"));
+        let got = self.sim.vm.shm_truncate(s, h, size * P, &mut self.sim.pmap);
+        self.expect("shm_truncate", &got, want);
+        if got.is_ok() {
+            let sg = &mut self.segs[seg];
+            sg.pages.retain(|&i, _| i < size);
+            sg.size = size;
+        }
+        "truncate"
     }
 
     fn op_munmap(&mut self) -> &'static str {
         let s = self.pick_space();
         let (addr, len) = self.pick_range(16);
+        self.log(format!("munmap {s:?} {addr:#x}+{len:#x}"));
         let got = self.sim.vm.munmap(s, addr, len, &mut self.sim.pmap);
-        self.expect("munmap", got, Ok(()));
-        let m = self.model.spaces.get_mut(&s).unwrap();
+        self.expect("munmap", &got, Ok(()));
+        let m = self.spaces.get_mut(&s).unwrap();
         for i in 0..len / P {
             m.pages.remove(&(addr + i * P));
         }
@@ -222,20 +460,38 @@ impl Runner {
         let s = self.pick_space();
         let (addr, len) = self.pick_range(8);
         let prot = prot_from(self.rng.gen());
-        let want = if self.fully_mapped(s, addr, len) {
-            Ok(())
-        } else {
-            Err(VmError::NoMapping)
+        let want = match self.pages_of(s, addr, len) {
+            None => Err(VmError::NoMapping),
+            Some(ps) if ps.iter().any(|p| !p.max.contains(prot)) => Err(VmError::MaxProtection),
+            Some(_) => Ok(()),
         };
+        self.log(format!("mprotect {s:?} {addr:#x}+{len:#x} {prot:?}"));
         let got = self.sim.vm.mprotect(s, addr, len, prot, &mut self.sim.pmap);
-        self.expect("mprotect", got, want);
+        self.expect("mprotect", &got, want);
         if want.is_ok() {
-            let m = self.model.spaces.get_mut(&s).unwrap();
+            let m = self.spaces.get_mut(&s).unwrap();
             for i in 0..len / P {
                 m.pages.get_mut(&(addr + i * P)).unwrap().prot = prot;
             }
         }
         "mprotect"
+    }
+
+    fn op_minherit(&mut self) -> &'static str {
+        let s = self.pick_space();
+        let (addr, len) = self.pick_range(8);
+        let inh =
+            [Inheritance::Share, Inheritance::Copy, Inheritance::None][self.rng.gen_range(0..3)];
+        self.log(format!("minherit {s:?} {addr:#x}+{len:#x} {inh:?}"));
+        let got = self.sim.vm.minherit(s, addr, len, inh);
+        self.expect("minherit", &got, Ok(()));
+        let m = self.spaces.get_mut(&s).unwrap();
+        for i in 0..len / P {
+            if let Some(p) = m.pages.get_mut(&(addr + i * P)) {
+                p.inh = inh;
+            }
+        }
+        "minherit"
     }
 
     fn op_madvise(&mut self) -> &'static str {
@@ -249,30 +505,42 @@ impl Runner {
             Advice::DontNeed,
             Advice::Free,
         ][self.rng.gen_range(0..6)];
-        let want = if self.fully_mapped(s, addr, len) {
-            Ok(())
-        } else {
-            Err(VmError::NoMapping)
+        let want = match self.pages_of(s, addr, len) {
+            None => Err(VmError::NoMapping),
+            Some(ps) if advice == Advice::Free && ps.iter().any(|p| p.based) => return "madvise",
+            Some(_) => Ok(()),
         };
+        self.log(format!("madvise {s:?} {addr:#x}+{len:#x} {advice:?}"));
         let got = self
             .sim
             .vm
             .madvise(s, addr, len, advice, &mut self.sim.pmap);
-        self.expect("madvise", got, want);
+        self.expect("madvise", &got, want);
         if want.is_ok() && advice == Advice::Free {
-            let m = self.model.spaces.get_mut(&s).unwrap();
+            // The discarded contents are whatever the VM now shows.
             for i in 0..len / P {
-                let p = m.pages.get_mut(&(addr + i * P)).unwrap();
-                if let Content::Private(_) = p.content {
-                    p.content = Content::Unknown;
+                let va = addr + i * P;
+                if !matches!(self.spaces[&s].pages[&va].content, Content::Private(_)) {
+                    continue;
                 }
+                let now = match self.sim.vm.extract(s, va).unwrap() {
+                    Some(f) => self.sim.pmap.frame(f).to_vec(),
+                    None => vec![0; P as usize],
+                };
+                self.spaces
+                    .get_mut(&s)
+                    .unwrap()
+                    .pages
+                    .get_mut(&va)
+                    .unwrap()
+                    .content = Content::Private(Rc::new(now));
             }
         }
         "madvise"
     }
 
     fn op_fork(&mut self) -> &'static str {
-        if self.model.spaces.len() >= MAX_SPACES {
+        if self.spaces.len() >= MAX_SPACES {
             return self.op_exit();
         }
         let s = self.pick_space();
@@ -280,19 +548,63 @@ impl Runner {
             Ok(c) => c,
             Err(e) => self.fail(&format!("fork: {e:?}")),
         };
-        let copy = self.model.spaces[&s].clone();
-        self.model.spaces.insert(c, copy);
+        self.log(format!("fork {s:?} -> {c:?}"));
+        let vas: Vec<u64> = self.spaces[&s].pages.keys().copied().collect();
+        let mut child = MSpace {
+            pages: BTreeMap::new(),
+            handles: self.spaces[&s].handles.clone(),
+        };
+        for va in vas {
+            let p = self.spaces[&s].pages[&va].clone();
+            let cp = match p.inh {
+                Inheritance::None => continue,
+                Inheritance::Copy => MPage {
+                    wired: 0,
+                    based: p.based || matches!(p.content, Content::Shared(..)),
+                    content: match p.content {
+                        Content::Shared(g, i) => Content::Over(g, i),
+                        c => c,
+                    },
+                    ..p
+                },
+                Inheritance::Share => {
+                    // Private pages and private views become one shared
+                    // copy of what the parent sees now.
+                    let content = match p.content {
+                        Content::Shared(..) => p.content.clone(),
+                        ref c => {
+                            let b = self.bytes(c).unwrap_or_else(|_| vec![0; P as usize]);
+                            let g = self.new_seg(u64::MAX);
+                            self.segs[g].pages.insert(0, b);
+                            Content::Shared(g, 0)
+                        }
+                    };
+                    let pp = self.spaces.get_mut(&s).unwrap().pages.get_mut(&va).unwrap();
+                    pp.content = content.clone();
+                    pp.based = false;
+                    MPage {
+                        wired: 0,
+                        content,
+                        based: false,
+                        ..p
+                    }
+                }
+            };
+            child.pages.insert(va, cp);
+        }
+        self.spaces.insert(c, child);
         "fork"
     }
 
     fn op_exit(&mut self) -> &'static str {
         let s = self.pick_space();
+        self.log(format!("exit {s:?}"));
         let got = self.sim.vm.exit(s, &mut self.sim.pmap);
-        self.expect("exit", got, Ok(()));
-        self.model.spaces.remove(&s);
-        if self.model.spaces.is_empty() {
+        self.expect("exit", &got, Ok(()));
+        self.spaces.remove(&s);
+        if self.spaces.is_empty() {
             let n = self.sim.vm.space_create(&mut self.sim.pmap).unwrap();
-            self.model.spaces.insert(n, MSpace::default());
+            self.spaces.insert(n, MSpace::default());
         }
         "exit"
     }
@@ -300,32 +612,101 @@ impl Runner {
     fn op_mlock(&mut self) -> &'static str {
         let s = self.pick_space();
         let (addr, len) = self.pick_range(4);
-        let mapped = self.fully_mapped(s, addr, len);
-        let want = if mapped {
-            Ok(())
-        } else {
-            Err(VmError::NoMapping)
-        };
+        let mapped = self.pages_of(s, addr, len).is_some();
         if self.rng.gen_bool(0.5) {
+            self.log(format!("mlock {s:?} {addr:#x}+{len:#x}"));
             let got = self.sim.vm.mlock(s, addr, len, &mut self.sim.pmap);
-            self.expect("mlock", got, want);
-            // mlock faulted the pages in: Unknown pages are now whatever is there.
+            if !mapped {
+                self.expect("mlock", &got, Err(VmError::NoMapping));
+                return "mlock";
+            }
+            // Unwired pages are faulted in order, for write if writable;
+            // the first page beyond its object stops it all.
+            let mut want = Ok(());
+            for i in 0..len / P {
+                let va = addr + i * P;
+                let p = self.spaces[&s].pages[&va].clone();
+                if p.wired > 0 {
+                    continue;
+                }
+                match self.bytes(&p.content) {
+                    Err(e) => {
+                        want = Err(e);
+                        break;
+                    }
+                    Ok(b) => {
+                        if p.prot.contains(Prot::WRITE) {
+                            if let Content::Over(..) = p.content {
+                                self.spaces
+                                    .get_mut(&s)
+                                    .unwrap()
+                                    .pages
+                                    .get_mut(&va)
+                                    .unwrap()
+                                    .content = Content::Private(Rc::new(b));
+                            }
+                        }
+                    }
+                }
+            }
+            self.expect("mlock", &got, want);
+            if got.is_ok() {
+                let m = self.spaces.get_mut(&s).unwrap();
+                for i in 0..len / P {
+                    m.pages.get_mut(&(addr + i * P)).unwrap().wired += 1;
+                }
+            }
         } else {
+            self.log(format!("munlock {s:?} {addr:#x}+{len:#x}"));
             let got = self.sim.vm.munlock(s, addr, len);
-            self.expect("munlock", got, want);
+            self.expect(
+                "munlock",
+                &got,
+                if mapped {
+                    Ok(())
+                } else {
+                    Err(VmError::NoMapping)
+                },
+            );
+            if got.is_ok() {
+                let m = self.spaces.get_mut(&s).unwrap();
+                for i in 0..len / P {
+                    let p = m.pages.get_mut(&(addr + i * P)).unwrap();
+                    p.wired = p.wired.saturating_sub(1);
+                }
+            }
         }
         "mlock"
     }
 
-    fn access_want(&self, s: SpaceId, va: u64, write: bool) -> Result<(), VmError> {
-        match self.model.spaces[&s].pages.get(&(va & !(P - 1))) {
+    fn op_msync(&mut self) -> &'static str {
+        let s = self.pick_space();
+        let (addr, len) = self.pick_range(6);
+        let want = match self.pages_of(s, addr, len) {
+            None => Err(VmError::NoMapping),
+            Some(ps) if ps.iter().any(|p| p.wired > 0) => Err(VmError::Busy),
+            Some(_) => Ok(()),
+        };
+        let got = self.sim.vm.msync(
+            s,
+            addr,
+            len,
+            MsyncFlags::INVALIDATE | MsyncFlags::SYNC,
+            &mut self.sim.pmap,
+        );
+        self.expect("msync", &got, want);
+        "msync"
+    }
+
+    fn access_want(&self, s: SpaceId, page: u64, write: bool) -> Result<(), VmError> {
+        match self.spaces[&s].pages.get(&page) {
             None => Err(VmError::NoMapping),
             Some(p) => {
                 let need = if write { Prot::WRITE } else { Prot::READ };
-                if p.prot.contains(need) {
-                    Ok(())
-                } else {
+                if !p.prot.contains(need) {
                     Err(VmError::Protection)
+                } else {
+                    self.bytes(&p.content).map(|_| ())
                 }
             }
         }
@@ -334,104 +715,138 @@ impl Runner {
     fn op_read(&mut self) -> &'static str {
         let s = self.pick_space();
         let page = self.base + self.rng.gen_range(0..WIN_PAGES) * P;
-        let off = self.rng.gen_range(0..P);
-        let len = self.rng.gen_range(1..=64).min(P - off) as usize;
-        let va = page + off;
-        let want = self.access_want(s, va, false);
+        let off = self.rng.gen_range(0..P) as usize;
+        let len = self.rng.gen_range(1..=64).min(P as usize - off);
+        let want = self.access_want(s, page, false);
         let mut buf = vec![0u8; len];
-        let got = self.sim.read(s, va, &mut buf);
-        self.expect("read", got, want);
+        self.log(format!("read {s:?} {:#x} len {len}", page + off as u64));
+        let got = self.sim.read(s, page + off as u64, &mut buf);
+        self.expect("read", &got, want);
         if got.is_ok() {
-            self.compare_page(s, page, off as usize, &buf, "read");
+            self.compare(s, page, off, &buf, "read");
         }
         "read"
     }
 
-    /// Compare bytes read with the model; an Unknown page adopts them
-    /// (reading the whole page so the model learns all of it).
-    fn compare_page(&mut self, s: SpaceId, page: u64, off: usize, got: &[u8], what: &str) {
-        let c = self.model.spaces[&s].pages[&page].content.clone();
-        match self.model.bytes(&c) {
-            Some(want) => {
-                if want[off..off + got.len()] != *got {
-                    let i = (0..got.len()).find(|&i| want[off + i] != got[i]).unwrap();
-                    self.fail(&format!(
-                        "{what} {s:?} {:#x}: byte {:#x} is {:#x}, model {:#x}",
-                        page,
-                        off + i,
-                        got[i],
-                        want[off + i]
-                    ));
-                }
-            }
-            None => {
-                let mut full = vec![0u8; P as usize];
-                self.sim.read(s, page, &mut full).unwrap();
-                let m = self.model.spaces.get_mut(&s).unwrap();
-                m.pages.get_mut(&page).unwrap().content = Content::Private(Rc::new(full));
-            }
+    /// The model's and the VM's view of one page in every space.
+    fn describe(&self, page: u64) -> String {
+        let mut out = String::new();
+        for (s, m) in &self.spaces {
+            let mp = m.pages.get(&page).map(|p| {
+                let c = match &p.content {
+                    Content::Private(_) => "private".to_string(),
+                    Content::Shared(g, i) => format!("shared seg{g}[{i}]"),
+                    Content::Over(g, i) => format!("over seg{g}[{i}]"),
+                };
+                format!(
+                    "{c} {:?} {:?} wired {} based {}",
+                    p.prot, p.inh, p.wired, p.based
+                )
+            });
+            let e = self.sim.vm.space(*s).unwrap().map().lookup(page).map(|e| {
+                format!(
+                    "{:#x}..{:#x} {:?} {:?} chain {:?} frame {:?}",
+                    e.start(),
+                    e.end(),
+                    e.flags(),
+                    e.inheritance(),
+                    e.chain()
+                        .links()
+                        .iter()
+                        .map(|l| (
+                            l.object.0,
+                            l.offset,
+                            self.sim.vm.objects().get(l.object).ref_count()
+                        ))
+                        .collect::<Vec<_>>(),
+                    self.sim.vm.extract(*s, page).unwrap()
+                )
+            });
+            out += &format!("\n    {s:?}: model {mp:?}\n      vm {e:?}");
+        }
+        out
+    }
+
+    fn compare(&self, s: SpaceId, page: u64, off: usize, got: &[u8], what: &str) {
+        let want = self.bytes(&self.spaces[&s].pages[&page].content).unwrap();
+        if want[off..off + got.len()] != *got {
+            let i = (0..got.len()).find(|&i| want[off + i] != got[i]).unwrap();
+            self.fail(&format!(
+                "{what} {s:?} {page:#x}: byte {:#x} is {:#x}, model {:#x}{}",
+                off + i,
+                got[i],
+                want[off + i],
+                self.describe(page)
+            ));
         }
     }
 
     fn op_write(&mut self) -> &'static str {
         let s = self.pick_space();
         let page = self.base + self.rng.gen_range(0..WIN_PAGES) * P;
-        let off = self.rng.gen_range(0..P);
-        let len = self.rng.gen_range(1..=32).min(P - off) as usize;
-        let va = page + off;
-        let want = self.access_want(s, va, true);
+        let off = self.rng.gen_range(0..P) as usize;
+        let len = self.rng.gen_range(1..=32).min(P as usize - off);
+        let want = self.access_want(s, page, true);
         let data: Vec<u8> = (0..len).map(|_| self.rng.gen()).collect();
-        // An Unknown page must be learned before it is partly overwritten.
-        if want.is_ok() {
-            if let Content::Unknown = self.model.spaces[&s].pages[&page].content {
-                let prot = self.model.spaces[&s].pages[&page].prot;
-                if prot.contains(Prot::READ) {
-                    self.compare_page(s, page, 0, &[], "learn");
-                } else {
-                    // Cannot read it: skip the write to keep the model exact.
-                    return "write";
-                }
-            }
-        }
-        let got = self.sim.write(s, va, &data);
-        self.expect("write", got, want);
+        self.log(format!(
+            "write {s:?} {:#x} len {len} [{:#x}..]",
+            page + off as u64,
+            data[0]
+        ));
+        let got = self.sim.write(s, page + off as u64, &data);
+        self.expect("write", &got, want);
         if got.is_ok() {
-            let m = self.model.spaces.get_mut(&s).unwrap();
-            let p = m.pages.get_mut(&page).unwrap();
-            match &mut p.content {
-                Content::Private(b) => {
-                    Rc::make_mut(b)[off as usize..off as usize + len].copy_from_slice(&data)
+            let content = self.spaces[&s].pages[&page].content.clone();
+            let new = match content {
+                Content::Private(mut b) => {
+                    Rc::make_mut(&mut b)[off..off + len].copy_from_slice(&data);
+                    Content::Private(b)
                 }
-                Content::Shared(seg, i) => {
-                    let (seg, i) = (*seg, *i);
-                    let b = self.model.segs[seg]
+                Content::Over(..) => {
+                    let mut b = self.bytes(&content).unwrap();
+                    b[off..off + len].copy_from_slice(&data);
+                    Content::Private(Rc::new(b))
+                }
+                Content::Shared(g, i) => {
+                    let b = self.segs[g]
+                        .pages
                         .entry(i)
                         .or_insert_with(|| vec![0; P as usize]);
-                    b[off as usize..off as usize + len].copy_from_slice(&data);
+                    b[off..off + len].copy_from_slice(&data);
+                    Content::Shared(g, i)
                 }
-                Content::Unknown => unreachable!(),
-            }
+            };
+            self.spaces
+                .get_mut(&s)
+                .unwrap()
+                .pages
+                .get_mut(&page)
+                .unwrap()
+                .content = new;
         }
         "write"
     }
 
     /// Read every readable page of every space and compare it all.
     fn sweep(&mut self) {
-        let all: Vec<(SpaceId, u64, Prot)> = self
-            .model
+        let all: Vec<(SpaceId, u64)> = self
             .spaces
             .iter()
-            .flat_map(|(&s, m)| m.pages.iter().map(move |(&va, p)| (s, va, p.prot)))
+            .flat_map(|(&s, m)| m.pages.iter().map(move |(&va, _)| (s, va)))
             .collect();
-        for (s, va, prot) in all {
-            if !prot.contains(Prot::READ) {
-                continue;
-            }
+        for (s, va) in all {
+            let want = self.access_want(s, va, false);
             let mut buf = vec![0u8; P as usize];
-            if let Err(e) = self.sim.read(s, va, &mut buf) {
-                self.fail(&format!("sweep read {s:?} {va:#x}: {e:?}"));
+            let got = self.sim.read(s, va, &mut buf);
+            if got != want {
+                self.fail(&format!(
+                    "sweep read {s:?} {va:#x}: got {got:?}, model {want:?}{}",
+                    self.describe(va)
+                ));
             }
-            self.compare_page(s, va, 0, &buf, "sweep");
+            if got.is_ok() {
+                self.compare(s, va, 0, &buf, "sweep");
+            }
         }
     }
 
@@ -439,13 +854,12 @@ impl Runner {
         if let Err(e) = self.sim.check() {
             self.fail(&format!("invariant: {e}"));
         }
-        // The maps cover exactly what the model has.
-        for (s, m) in &self.model.spaces {
+        for (s, m) in &self.spaces {
             let map = self.sim.vm.space(*s).unwrap().map();
-            let mapped: u64 = map.size() / P;
-            if mapped != m.pages.len() as u64 {
+            if map.size() / P != m.pages.len() as u64 {
                 self.fail(&format!(
-                    "{s:?}: {mapped} pages mapped, model {}",
+                    "{s:?}: {} pages mapped, model {}",
+                    map.size() / P,
                     m.pages.len()
                 ));
             }
@@ -453,11 +867,15 @@ impl Runner {
                 let e = map
                     .lookup(va)
                     .unwrap_or_else(|| self.fail(&format!("{va:#x} unmapped")));
-                if e.prot() != p.prot {
+                if e.prot() != p.prot || e.wired_count() != p.wired || e.inheritance() != p.inh {
                     self.fail(&format!(
-                        "{va:#x}: prot {:?} vs model {:?}",
+                        "{va:#x}: entry {:?}/{}/{:?} vs model {:?}/{}/{:?}",
                         e.prot(),
-                        p.prot
+                        e.wired_count(),
+                        e.inheritance(),
+                        p.prot,
+                        p.wired,
+                        p.inh
                     ));
                 }
             }
@@ -471,7 +889,7 @@ impl Runner {
             let st = self.sim.vm.stats();
             self.peak = self.peak.max(st.npages - st.free);
             self.check();
-            if step % 500 == 499 {
+            if step % self.sweep_every == self.sweep_every - 1 {
                 self.sweep();
             }
             if step % 64 == 0 {
@@ -482,12 +900,12 @@ impl Runner {
         }
         self.sweep();
         self.check();
-        // Exit everything: every page must come back.
-        let ids: Vec<SpaceId> = self.model.spaces.keys().copied().collect();
+        // Exit everything: every page and object must come back.
+        let ids: Vec<SpaceId> = self.spaces.keys().copied().collect();
         for s in ids {
             self.sim.vm.exit(s, &mut self.sim.pmap).unwrap();
         }
-        self.model.spaces.clear();
+        self.spaces.clear();
         let st = self.sim.vm.stats();
         if st.free != st.npages || st.objects != 0 {
             self.fail(&format!(
@@ -503,12 +921,11 @@ impl Runner {
 fn run_seed(seed: u64, ops: usize) -> Uvmexp {
     let mut r = Runner::new(seed);
     r.run(ops);
-    let st = r.sim.vm.stats();
     eprintln!(
         "seed {seed}: {ops} ops, peak {} pages in use, {:?}",
         r.peak, r.ops
     );
-    st
+    r.sim.vm.stats()
 }
 
 #[test]
@@ -520,11 +937,10 @@ fn model_random_sequences() {
         run_seed(seed, ops);
         return;
     }
-    let mut total = 0;
+    let (seeds, per_seed) = (10u64, 10_500);
     let mut agg = Uvmexp::default();
-    for seed in 0..10u64 {
-        let st = run_seed(seed, 10_500);
-        total += 10_500;
+    for seed in 0..seeds {
+        let st = run_seed(seed, per_seed);
         agg.flt_cow += st.flt_cow;
         agg.flt_zero += st.flt_zero;
         agg.flt_share += st.flt_share;
@@ -534,11 +950,18 @@ fn model_random_sequences() {
         agg.forks += st.forks;
         agg.shadows += st.shadows;
     }
+    let total = seeds as usize * per_seed;
     eprintln!(
         "{total} ops: cow {} zero {} share {} prefault {} collapses {} merges {} forks {} shadows {}",
         agg.flt_cow, agg.flt_zero, agg.flt_share, agg.flt_prefault, agg.collapses, agg.chain_merges, agg.forks, agg.shadows
     );
     assert!(total >= 100_000);
     // The run must actually exercise the interesting paths.
-    assert!(agg.flt_cow > 0 && agg.collapses > 0 && agg.forks > 0 && agg.flt_share > 0);
+    assert!(
+        agg.flt_cow > 0
+            && agg.collapses > 0
+            && agg.chain_merges > 0
+            && agg.forks > 0
+            && agg.flt_share > 0
+    );
 }
