@@ -1,0 +1,193 @@
+//! Proptest strategies for every request and reply, shared by the integration tests.
+#![allow(dead_code)]
+
+use proptest::prelude::*;
+use vm_api::*;
+use zerocopy::FromBytes;
+
+pub fn prot() -> impl Strategy<Value = Prot> {
+    (0u64..8).prop_map(Prot::from_bits_truncate)
+}
+
+pub fn handle() -> impl Strategy<Value = Handle> {
+    prop_oneof![any::<u32>(), 0u32..8].prop_map(Handle)
+}
+
+/// Any value, often a small or page-aligned one.
+pub fn word() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        any::<u64>(),
+        0u64..16,
+        (0u64..1 << 20).prop_map(|p| p * PAGE_SIZE),
+        Just(u64::MAX),
+    ]
+}
+
+pub fn name() -> impl Strategy<Value = ShmName> {
+    "\\PC{0,16}".prop_map(|s| ShmName::new(&s).expect("at most 64 bytes"))
+}
+
+pub fn source() -> impl Strategy<Value = MapSource> {
+    prop_oneof![
+        Just(MapSource::Anonymous),
+        (handle(), word()).prop_map(|(handle, offset)| MapSource::Handle { handle, offset }),
+    ]
+}
+
+pub fn mmap() -> impl Strategy<Value = MmapRequest> {
+    (
+        word(),
+        word(),
+        prot(),
+        prot(),
+        (0u64..32).prop_map(MapFlags::from_bits_truncate),
+        source(),
+        word(),
+    )
+        .prop_map(
+            |(addr, len, prot, max_prot, flags, source, align)| MmapRequest {
+                addr,
+                len,
+                prot,
+                max_prot,
+                flags,
+                source,
+                align,
+            },
+        )
+}
+
+pub fn range() -> impl Strategy<Value = RangeRequest> {
+    (word(), word()).prop_map(|(addr, len)| RangeRequest { addr, len })
+}
+
+pub fn request() -> impl Strategy<Value = Request> {
+    let memory = prop_oneof![
+        mmap().prop_map(Request::Mmap),
+        range().prop_map(Request::Munmap),
+        (range(), prot()).prop_map(|(r, prot)| Request::Mprotect(MprotectRequest {
+            addr: r.addr,
+            len: r.len,
+            prot
+        })),
+        (range(), prop::sample::select(Inheritance::ALL.to_vec())).prop_map(|(r, inheritance)| {
+            Request::Minherit(MinheritRequest {
+                addr: r.addr,
+                len: r.len,
+                inheritance,
+            })
+        }),
+        (range(), prop::sample::select(Advice::ALL.to_vec())).prop_map(|(r, advice)| {
+            Request::Madvise(MadviseRequest {
+                addr: r.addr,
+                len: r.len,
+                advice,
+            })
+        }),
+        (range(), (0u64..8).prop_map(MsyncFlags::from_bits_truncate)).prop_map(|(r, flags)| {
+            Request::Msync(MsyncRequest {
+                addr: r.addr,
+                len: r.len,
+                flags,
+            })
+        }),
+        range().prop_map(Request::Mincore),
+        range().prop_map(Request::Mlock),
+        range().prop_map(Request::Munlock),
+    ];
+    let objects = prop_oneof![
+        (name(), word())
+            .prop_map(|(name, size)| Request::ShmCreate(ShmCreateRequest { name, size })),
+        (name(), prot())
+            .prop_map(|(name, rights)| Request::ShmOpen(ShmOpenRequest { name, rights })),
+        name().prop_map(|name| Request::ShmUnlink(ShmUnlinkRequest { name })),
+        (handle(), word())
+            .prop_map(|(handle, size)| Request::ShmTruncate(ShmTruncateRequest { handle, size })),
+        handle().prop_map(|handle| Request::HandleClose(HandleCloseRequest { handle })),
+        (handle(), word(), prot()).prop_map(|(handle, to, rights)| Request::HandleShare(
+            HandleShareRequest { handle, to, rights }
+        )),
+    ];
+    let other = prop_oneof![
+        word().prop_map(|cookie| Request::Ping(PingRequest { cookie })),
+        Just(Request::Stats),
+        Just(Request::ClientStats),
+        Just(Request::Fork),
+        word().prop_map(|status| Request::Exit(ExitRequest { status })),
+    ];
+    prop_oneof![memory, objects, other]
+}
+
+pub fn vm_stats() -> impl Strategy<Value = VmStats> {
+    prop::collection::vec(word(), VmStats::MIN_WORDS)
+        .prop_map(|v| VmStats::read_from_bytes(zerocopy::IntoBytes::as_bytes(&v[..])).unwrap())
+}
+
+pub fn client_stats() -> impl Strategy<Value = ClientStats> {
+    prop::collection::vec(word(), ClientStats::MIN_WORDS)
+        .prop_map(|v| ClientStats::read_from_bytes(zerocopy::IntoBytes::as_bytes(&v[..])).unwrap())
+}
+
+pub fn mincore() -> impl Strategy<Value = MincoreReply> {
+    prop_oneof![
+        prop::collection::vec(0u8..8, 0..=20),
+        prop::collection::vec(0u8..8, 0..=MINCORE_MAX_PAGES),
+    ]
+    .prop_map(|v| MincoreReply::from_bytes(&v))
+}
+
+/// A successful reply (any operation).
+pub fn reply() -> impl Strategy<Value = Reply> {
+    let hr = || handle().prop_map(|handle| HandleReply { handle });
+    prop_oneof![
+        word().prop_map(|cookie| Reply::Ping(PingReply { cookie })),
+        vm_stats().prop_map(Reply::Stats),
+        client_stats().prop_map(Reply::ClientStats),
+        word().prop_map(|addr| Reply::Mmap(MmapReply { addr })),
+        mincore().prop_map(Reply::Mincore),
+        hr().prop_map(Reply::ShmCreate),
+        hr().prop_map(Reply::ShmOpen),
+        hr().prop_map(Reply::HandleShare),
+        word().prop_map(|child| Reply::Fork(ForkReply::Parent { child })),
+        word().prop_map(|parent| Reply::Fork(ForkReply::Child { parent })),
+        prop::sample::select(vec![
+            Reply::Munmap,
+            Reply::Mprotect,
+            Reply::Minherit,
+            Reply::Madvise,
+            Reply::Msync,
+            Reply::Mlock,
+            Reply::Munlock,
+            Reply::ShmUnlink,
+            Reply::ShmTruncate,
+            Reply::HandleClose,
+            Reply::Exit,
+        ]),
+    ]
+}
+
+pub fn operation() -> impl Strategy<Value = Operation> {
+    prop::sample::select(Operation::ALL.to_vec())
+}
+
+pub fn api_error() -> impl Strategy<Value = ApiError> {
+    prop::sample::select(ApiError::ALL.to_vec())
+}
+
+/// A label: an operation's, a small one, an error code or anything.
+pub fn label() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        operation().prop_map(u64::from),
+        0u64..0x200,
+        api_error().prop_map(ApiError::code),
+        any::<u64>(),
+    ]
+}
+
+/// A message body of up to a little more than the most a message holds.
+pub fn words() -> impl Strategy<Value = Vec<u64>> {
+    prop_oneof![
+        prop::collection::vec(prop_oneof![Just(0u64), 0u64..8, word()], 0..=12),
+        prop::collection::vec(word(), 0..=MAX_WORDS + 8),
+    ]
+}

@@ -1,0 +1,214 @@
+//! The decoders are total: random labels and word vectors never panic, and whatever decodes re-encodes to the same message.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use vm_api::*;
+
+/// A service that succeeds with fixed answers, for driving `dispatch`.
+struct Ok_;
+
+impl VmService for Ok_ {
+    fn stats(&mut self, _: u64) -> Result<VmStats, ApiError> {
+        Ok(VmStats::default())
+    }
+    fn client_stats(&mut self, client: u64) -> Result<ClientStats, ApiError> {
+        Ok(ClientStats {
+            client,
+            ..Default::default()
+        })
+    }
+    fn mmap(&mut self, _: u64, r: MmapRequest) -> Result<MmapReply, ApiError> {
+        Ok(MmapReply { addr: r.addr })
+    }
+    fn munmap(&mut self, _: u64, _: RangeRequest) -> Result<(), ApiError> {
+        Ok(())
+    }
+    fn mprotect(&mut self, _: u64, _: MprotectRequest) -> Result<(), ApiError> {
+        Ok(())
+    }
+    fn minherit(&mut self, _: u64, _: MinheritRequest) -> Result<(), ApiError> {
+        Ok(())
+    }
+    fn madvise(&mut self, _: u64, _: MadviseRequest) -> Result<(), ApiError> {
+        Err(ApiError::InvalidArgument)
+    }
+    fn msync(&mut self, _: u64, _: MsyncRequest) -> Result<(), ApiError> {
+        Ok(())
+    }
+    fn mincore(&mut self, _: u64, r: RangeRequest) -> Result<MincoreReply, ApiError> {
+        let n = (r.len / PAGE_SIZE).min(MINCORE_MAX_PAGES as u64) as usize;
+        Ok(MincoreReply::from_bytes(
+            &[Mincore::INCORE.bits(); MINCORE_MAX_PAGES][..n],
+        ))
+    }
+    fn mlock(&mut self, _: u64, _: RangeRequest) -> Result<(), ApiError> {
+        Ok(())
+    }
+    fn munlock(&mut self, _: u64, _: RangeRequest) -> Result<(), ApiError> {
+        Ok(())
+    }
+    fn shm_create(&mut self, _: u64, _: ShmCreateRequest) -> Result<HandleReply, ApiError> {
+        Ok(HandleReply { handle: Handle(1) })
+    }
+    fn shm_open(&mut self, _: u64, _: ShmOpenRequest) -> Result<HandleReply, ApiError> {
+        Err(ApiError::NoSuchName)
+    }
+    fn shm_unlink(&mut self, _: u64, _: ShmUnlinkRequest) -> Result<(), ApiError> {
+        Ok(())
+    }
+    fn shm_truncate(&mut self, _: u64, _: ShmTruncateRequest) -> Result<(), ApiError> {
+        Ok(())
+    }
+    fn handle_close(&mut self, _: u64, _: HandleCloseRequest) -> Result<(), ApiError> {
+        Ok(())
+    }
+    fn handle_share(&mut self, _: u64, r: HandleShareRequest) -> Result<HandleReply, ApiError> {
+        Ok(HandleReply { handle: r.handle })
+    }
+    fn fork(&mut self, client: u64) -> Result<ForkReply, ApiError> {
+        Ok(ForkReply::Parent { child: client + 1 })
+    }
+    fn exit(&mut self, _: u64, _: ExitRequest) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// Request decoding never panics; a decoded request re-encodes to
+    /// exactly the message (the encoding is canonical).
+    #[test]
+    fn request_decoder_is_total(label in label(), words in words()) {
+        if let Ok(req) = Request::decode(label, &words) {
+            let mut w = [0u64; MAX_WORDS];
+            let (l, n) = req.encode(&mut w);
+            prop_assert_eq!(l, label);
+            prop_assert_eq!(&w[..n], &words[..]);
+        }
+    }
+
+    /// A valid request with one word changed (or cut or extended) still
+    /// decodes or is refused, never panics, and stays canonical.
+    #[test]
+    fn mutated_requests(req in request(), at in any::<prop::sample::Index>(), v in word(), cut in any::<bool>()) {
+        let mut w = [0u64; MAX_WORDS + 1];
+        let (label, len) = req.encode(&mut w);
+        let msg = if len == 0 {
+            &w[..usize::from(cut)]
+        } else if cut {
+            &w[..at.index(len)]
+        } else {
+            w[at.index(len)] = v;
+            &w[..len]
+        };
+        match Request::decode(label, msg) {
+            Ok(r) => {
+                let mut again = [0u64; MAX_WORDS];
+                let (l, n) = r.encode(&mut again);
+                prop_assert_eq!(l, label);
+                prop_assert_eq!(&again[..n], msg);
+            }
+            Err(e) => prop_assert_ne!(ApiError::from(e), ApiError::UnknownOperation),
+        }
+    }
+
+    /// A valid reply with one word changed decodes or is refused, never panics.
+    #[test]
+    fn mutated_replies(rep in reply(), at in any::<prop::sample::Index>(), v in word()) {
+        let mut w = [0u64; MAX_WORDS];
+        let (label, len) = rep.encode(&mut w);
+        if len > 0 {
+            w[at.index(len)] = v;
+        }
+        if let Ok(Ok(r)) = Reply::decode(rep.operation(), label, &w[..len]) {
+            let mut again = [0u64; MAX_WORDS];
+            let (_, n) = r.encode(&mut again);
+            prop_assert_eq!(&again[..n], &w[..len]);
+        }
+    }
+
+    /// Reply decoding never panics; a decoded reply re-encodes to the
+    /// message (for the versioned statistics, to its first `WORDS` words).
+    #[test]
+    fn reply_decoder_is_total(op in operation(), label in label(), words in words()) {
+        match Reply::decode(op, label, &words) {
+            Ok(Ok(rep)) => {
+                prop_assert_eq!(label, 0);
+                prop_assert_eq!(rep.operation(), op);
+                let mut w = [0u64; MAX_WORDS];
+                let (l, n) = rep.encode(&mut w);
+                prop_assert_eq!(l, 0);
+                if matches!(op, Operation::Stats | Operation::ClientStats) {
+                    prop_assert_eq!(&w[..n], &words[..n]);
+                } else {
+                    prop_assert_eq!(&w[..n], &words[..]);
+                }
+            }
+            Ok(Err(e)) => {
+                prop_assert_eq!(e.code(), label);
+                prop_assert!(words.is_empty());
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// `dispatch` never panics and always answers 0 with a reply that
+    /// decodes, or a known error code with no words.
+    #[test]
+    fn dispatch_is_total(client in any::<u64>(), label in label(), words in words()) {
+        let mut out = [0u64; MAX_WORDS];
+        let (l, n) = dispatch(&mut Ok_, client.wrapping_sub(1), label, &words, &mut out);
+        prop_assert!(n <= MAX_WORDS);
+        match Request::decode(label, &words) {
+            Ok(req) => {
+                let rep = Reply::decode(req.operation(), l, &out[..n]);
+                prop_assert!(rep.is_ok());
+            }
+            Err(e) => prop_assert_eq!((l, n), (ApiError::from(e).code(), 0)),
+        }
+        prop_assert!(l == 0 || ApiError::from_code(l).is_some());
+    }
+}
+
+#[test]
+fn unknown_labels_are_unknown_operations() {
+    let mut out = [0u64; MAX_WORDS];
+    for label in [0, 1, 5, 0xff, 0x103, 0x119, 0x132, u64::MAX] {
+        assert_eq!(
+            Request::decode(label, &[]),
+            Err(DecodeError::UnknownOperation { label })
+        );
+        assert_eq!(
+            dispatch(&mut Ok_, 1, label, &[], &mut out),
+            (ApiError::UnknownOperation.code(), 0)
+        );
+    }
+}
+
+#[test]
+fn malformed_requests_get_protocol_errors() {
+    let mut out = [0u64; MAX_WORDS];
+    // Truncated mmap.
+    assert_eq!(
+        dispatch(&mut Ok_, 1, Operation::Mmap.label(), &[0; 8], &mut out),
+        (ApiError::MalformedRequest.code(), 0)
+    );
+    // A 65-byte name.
+    let mut w = [0u64; 10];
+    w[1] = 65;
+    assert_eq!(
+        dispatch(&mut Ok_, 1, Operation::ShmCreate.label(), &w, &mut out),
+        (ApiError::NameTooLong.code(), 0)
+    );
+    // A successful exit is not answered; a failed one is.
+    let (l, _) = dispatch(&mut Ok_, 1, Operation::Exit.label(), &[0], &mut out);
+    assert!(!needs_reply(Operation::Exit.label(), l));
+    assert!(needs_reply(
+        Operation::Exit.label(),
+        ApiError::BadClient.code()
+    ));
+    assert!(needs_reply(Operation::Munmap.label(), 0));
+}
