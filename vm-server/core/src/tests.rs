@@ -762,3 +762,222 @@ fn lookup_many_entries() {
     assert_eq!(map.findspace(MIN, P, P), Some(MIN + 2000 * P));
     map.check().unwrap();
 }
+
+#[test]
+fn overlay_makes_the_object_at_map_time() {
+    let (mut s, sp) = sim(64);
+    let mut args = MmapArgs::anon(4 * P, Prot::RW);
+    args.flags |= MapFlags::OVERLAY;
+    let a = s.vm.mmap(sp, &args, &mut s.pmap).unwrap();
+    let e = s.vm.space(sp).unwrap().map().lookup(a).unwrap();
+    assert_eq!(e.chain().len(), 1);
+    assert_eq!(s.vm.stats().objects, 1);
+    // Without it the object waits for the first fault.
+    let b = map_anon(&mut s, sp, 4);
+    assert!(s
+        .vm
+        .space(sp)
+        .unwrap()
+        .map()
+        .lookup(b)
+        .unwrap()
+        .chain()
+        .is_empty());
+    s.read_u8(sp, b).unwrap();
+    assert_eq!(s.vm.stats().objects, 2);
+    ok(&s);
+}
+
+#[test]
+fn exec_access_needs_exec() {
+    let (mut s, sp) = sim_exact(64);
+    let a =
+        s.vm.mmap(sp, &MmapArgs::anon(P, Prot::READ | Prot::EXEC), &mut s.pmap)
+            .unwrap();
+    let m = fault(&mut s, sp, a, Access::Execute).unwrap();
+    assert_eq!(m.prot, Prot::READ | Prot::EXEC);
+    assert_eq!(
+        fault(&mut s, sp, a, Access::Write),
+        Err(VmError::Protection)
+    );
+    ok(&s);
+}
+
+#[test]
+fn fork_duplicates_handles() {
+    let (mut s, p) = sim(64);
+    let h = s.vm.shm_create(p, None, P).unwrap();
+    let c = s.vm.fork(p, &mut s.pmap).unwrap();
+    let va =
+        s.vm.mmap(c, &MmapArgs::object(h, 0, P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    s.write(c, va, b"c").unwrap();
+    let vp =
+        s.vm.mmap(p, &MmapArgs::object(h, 0, P, Prot::READ), &mut s.pmap)
+            .unwrap();
+    assert_eq!(s.read_u8(p, vp).unwrap(), b'c');
+    // Handle numbers continue independently.
+    let h2 = s.vm.shm_create(c, None, P).unwrap();
+    assert!(h2.0 > h.0);
+    s.vm.exit(p, &mut s.pmap).unwrap();
+    s.vm.exit(c, &mut s.pmap).unwrap();
+    assert_eq!(s.vm.stats().objects, 0);
+}
+
+#[test]
+fn private_mapping_of_shared_memory_forks() {
+    let (mut s, p) = sim(64);
+    let h = s.vm.shm_create(p, None, 2 * P).unwrap();
+    let shared =
+        s.vm.mmap(p, &MmapArgs::object(h, 0, 2 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    let mut pr = MmapArgs::object(h, 0, 2 * P, Prot::RW);
+    pr.flags = MapFlags::PRIVATE;
+    let private = s.vm.mmap(p, &pr, &mut s.pmap).unwrap();
+    s.write(p, shared, b"1").unwrap();
+    assert_eq!(s.read_u8(p, private).unwrap(), b'1');
+    s.write(p, private, b"2").unwrap();
+    let c = s.vm.fork(p, &mut s.pmap).unwrap();
+    assert_eq!(s.read_u8(c, private).unwrap(), b'2');
+    // Untouched private pages still show the object.
+    s.write(p, shared + P, b"3").unwrap();
+    assert_eq!(s.read_u8(c, private + P).unwrap(), b'3');
+    assert_eq!(s.read_u8(c, shared + P).unwrap(), b'3');
+    ok(&s);
+}
+
+#[test]
+fn sharing_one_clipped_piece_keeps_the_rest_private() {
+    let (mut s, p) = sim_exact(64);
+    let a = map_anon(&mut s, p, 4);
+    for i in 0..4 {
+        s.write(p, a + i * P, &[i as u8]).unwrap();
+    }
+    s.vm.minherit(p, a, 2 * P, Inheritance::Share).unwrap();
+    let c = s.vm.fork(p, &mut s.pmap).unwrap();
+    // The shared half is shared, the copied half a snapshot.
+    s.write(p, a + P, &[9]).unwrap();
+    s.write(p, a + 3 * P, &[9]).unwrap();
+    assert_eq!(s.read_u8(c, a + P).unwrap(), 9);
+    assert_eq!(s.read_u8(c, a + 3 * P).unwrap(), 3);
+    // A copy-fork of the private half from the parent stays a snapshot.
+    let c2 = s.vm.fork(p, &mut s.pmap).unwrap();
+    s.write(p, a + 2 * P, &[7]).unwrap();
+    assert_eq!(s.read_u8(c2, a + 2 * P).unwrap(), 2);
+    ok(&s);
+}
+
+#[test]
+fn failed_fork_leaves_no_child() {
+    let cfg = VmConfig {
+        reserved_pages: 0,
+        prefault_ahead: 0,
+        prefault_behind: 0,
+        ..VmConfig::default()
+    };
+    let mut s = Sim::new(cfg, 6);
+    let p = s.vm.space_create(&mut s.pmap).unwrap();
+    let a =
+        s.vm.mmap(p, &MmapArgs::anon(4 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    s.write(p, a, &[1; 4 * 4096]).unwrap();
+    let _c = s.vm.fork(p, &mut s.pmap).unwrap();
+    // Sharing now needs a flattened copy of 4 pages, and 2 are free.
+    s.vm.minherit(p, a, 4 * P, Inheritance::Share).unwrap();
+    assert_eq!(s.vm.fork(p, &mut s.pmap), Err(VmError::OutOfMemory));
+    assert_eq!(s.vm.stats().spaces, 2);
+    assert_eq!(s.read_u8(p, a + 3 * P).unwrap(), 1);
+    ok(&s);
+}
+
+#[test]
+fn findspace_wraps_below_the_hint() {
+    let cfg = VmConfig {
+        user_min: MIN,
+        user_max: MIN + 16 * P,
+        ..VmConfig::default()
+    };
+    let mut s = Sim::new(cfg, 16);
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    s.vm.mmap(
+        sp,
+        &MmapArgs::anon(4 * P, Prot::RW).fixed(MIN + 12 * P),
+        &mut s.pmap,
+    )
+    .unwrap();
+    let mut h = MmapArgs::anon(4 * P, Prot::RW);
+    h.addr = MIN + 10 * P;
+    assert_eq!(s.vm.mmap(sp, &h, &mut s.pmap), Ok(MIN));
+    let map = s.vm.space(sp).unwrap().map();
+    assert_eq!(map.findspace(MIN, 8 * P, P), Some(MIN + 4 * P));
+    assert_eq!(map.findspace(MIN, 9 * P, P), None);
+    assert_eq!(map.findspace(MIN, 4 * P, 8 * P), Some(MIN + 8 * P));
+}
+
+#[test]
+fn handle_errors() {
+    let (mut s, a) = sim(64);
+    assert_eq!(
+        s.vm.shm_create(SpaceId(42), None, P),
+        Err(VmError::BadSpace)
+    );
+    assert_eq!(
+        s.vm.shm_create(a, Some(""), P),
+        Err(VmError::InvalidArgument)
+    );
+    assert_eq!(s.vm.handle_close(a, Handle(5)), Err(VmError::BadHandle));
+    assert_eq!(
+        s.vm.shm_truncate(a, Handle(5), P, &mut s.pmap),
+        Err(VmError::BadHandle)
+    );
+    let h = s.vm.shm_create(a, None, P).unwrap();
+    assert_eq!(
+        s.vm.shm_truncate(a, h, 3, &mut s.pmap),
+        Err(VmError::Unaligned)
+    );
+    assert_eq!(
+        s.vm.handle_share(a, h, SpaceId(42), Prot::READ),
+        Err(VmError::BadSpace)
+    );
+    let mut off = MmapArgs::object(h, 1, P, Prot::READ);
+    assert_eq!(s.vm.mmap(a, &off, &mut s.pmap), Err(VmError::Unaligned));
+    off.source = MapSource::Handle {
+        handle: h,
+        offset: u64::MAX & !(P - 1),
+    };
+    assert_eq!(s.vm.mmap(a, &off, &mut s.pmap), Err(VmError::Overflow));
+    // Truncating wired pages away is refused.
+    let va =
+        s.vm.mmap(a, &MmapArgs::object(h, 0, P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    s.vm.mlock(a, va, P, &mut s.pmap).unwrap();
+    assert_eq!(s.vm.shm_truncate(a, h, 0, &mut s.pmap), Err(VmError::Busy));
+    s.vm.munlock(a, va, P).unwrap();
+    s.vm.shm_truncate(a, h, 0, &mut s.pmap).unwrap();
+    assert_eq!(s.read_u8(a, va), Err(VmError::BeyondObject));
+    assert_eq!(
+        s.vm.mlock(a, va, P, &mut s.pmap),
+        Err(VmError::BeyondObject)
+    );
+    ok(&s);
+}
+
+#[test]
+fn counters_track_events() {
+    let (mut s, p) = sim_exact(64);
+    let a = map_anon(&mut s, p, 2);
+    s.write(p, a, b"x").unwrap();
+    let c = s.vm.fork(p, &mut s.pmap).unwrap();
+    s.read_u8(c, a).unwrap();
+    s.write(c, a, b"y").unwrap();
+    s.vm.exit(c, &mut s.pmap).unwrap();
+    let st = s.vm.stats();
+    assert_eq!((st.forks, st.exits, st.mmaps), (1, 1, 1));
+    assert_eq!((st.flt_zero, st.flt_share, st.flt_cow), (1, 1, 1));
+    assert_eq!(st.fork_copied_entries, 1);
+    assert_eq!(st.shadows, 1);
+    assert_eq!(
+        st.free + st.active + st.inactive + st.wired + st.unmanaged,
+        st.npages
+    );
+}
