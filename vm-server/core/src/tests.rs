@@ -943,7 +943,7 @@ fn handle_errors() {
     assert_eq!(s.vm.mmap(a, &off, &mut s.pmap), Err(VmError::Unaligned));
     off.source = MapSource::Handle {
         handle: h,
-        offset: u64::MAX & !(P - 1),
+        offset: !(P - 1),
     };
     assert_eq!(s.vm.mmap(a, &off, &mut s.pmap), Err(VmError::Overflow));
     // Truncating wired pages away is refused.
