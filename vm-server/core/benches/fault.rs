@@ -165,6 +165,27 @@ fn lookup(bencher: Bencher, n: u64) {
     });
 }
 
+/// `VmMap::lookup` walking the `n` entries in address order: the same
+/// O(log n) search with warm caches, separating algorithm from misses.
+#[divan::bench(args = [10, 100, 1_000, 10_000, 100_000])]
+fn lookup_sequential(bencher: Bencher, n: u64) {
+    let pm = &mut NullPmap;
+    let mut vm = Vm::new(VmConfig::default(), 16).unwrap();
+    let sp = vm.space_create(pm).unwrap();
+    let min = vm.config().user_min;
+    for i in 0..n {
+        let prot = if i % 2 == 0 { Prot::READ } else { Prot::RW };
+        vm.mmap(sp, &MmapArgs::anon(P, prot).fixed(min + 2 * i * P), pm)
+            .unwrap();
+    }
+    let map = vm.space(sp).unwrap().map();
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i = (i + 1) % (2 * n);
+        black_box(map.lookup(black_box(min + i * P)));
+    });
+}
+
 /// A full fault through a map of `n` entries (lookup + resident page).
 #[divan::bench(args = [10, 1_000, 100_000])]
 fn fault_in_large_map(bencher: Bencher, n: u64) {

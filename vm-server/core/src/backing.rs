@@ -136,20 +136,22 @@ impl BackingChain {
             .find_map(|l| objects.get(l.object).lookup(l.pindex(rel)))
     }
 
-    /// Every visible resident page in the first `npages` of the entry, by
-    /// entry-relative index, walking each object's tree once (cost is
-    /// resident pages, not the window size).
+    /// Every visible resident page with entry-relative index in
+    /// `[from, to)`, by index, walking each object's tree once (cost is
+    /// resident pages, not the window size). Links above `from_depth` only
+    /// hide pages.
     pub(crate) fn visible_pages(
         &self,
         objects: &ObjectTable,
-        npages: u64,
+        from: u64,
+        to: u64,
         from_depth: usize,
     ) -> BTreeMap<u64, FrameNumber> {
         let mut seen: BTreeMap<u64, FrameNumber> = BTreeMap::new();
         let mut hidden: alloc::collections::BTreeSet<u64> = Default::default();
         for (depth, l) in self.links.iter().enumerate() {
             let obj = objects.get(l.object);
-            let lo = l.offset >> PAGE_SHIFT;
+            let base = l.offset >> PAGE_SHIFT;
             let mut found = |rel: u64, f: FrameNumber| {
                 if depth < from_depth {
                     hidden.insert(rel);
@@ -159,14 +161,14 @@ impl BackingChain {
             };
             match obj.kind() {
                 ObjectKind::Physical { .. } => {
-                    let hi = obj.size().min(lo + npages);
-                    for p in lo..hi {
-                        found(p - lo, obj.lookup(p).expect("physical page"));
+                    let hi = obj.size().min(base + to);
+                    for p in base + from..hi {
+                        found(p - base, obj.lookup(p).expect("physical page"));
                     }
                 }
                 _ => {
-                    for (p, f) in obj.pages_in(lo, lo + npages) {
-                        found(p - lo, f);
+                    for (p, f) in obj.pages_in(base + from, base + to) {
+                        found(p - base, f);
                     }
                 }
             }
@@ -304,7 +306,7 @@ impl Res {
         let pair = BackingChain {
             links: alloc::vec![a, b],
         };
-        let copies = pair.visible_pages(&self.objects, n, if in_place { 1 } else { 0 });
+        let copies = pair.visible_pages(&self.objects, 0, n, if in_place { 1 } else { 0 });
         // Links above `i` may hide some of them; those are copied too (a
         // later MADV_FREE can uncover them) but are neither mapped nor wired.
         let upper = BackingChain {
@@ -366,7 +368,7 @@ impl Res {
         pmap: &mut P,
     ) -> Result<(), VmError> {
         let n = entry.npages();
-        let copies = entry.chain.visible_pages(&self.objects, n, 0);
+        let copies = entry.chain.visible_pages(&self.objects, 0, n, 0);
         if (self.pool.available() as u64) < copies.len() as u64 {
             return Err(VmError::OutOfMemory);
         }

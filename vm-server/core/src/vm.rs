@@ -1387,7 +1387,8 @@ impl Res {
 
     /// Enter the resident pages of `[lo, hi)` of `entry` that are not
     /// mapped (`MADV_WILLNEED`, `pmap_object_init_pt`), read-only unless
-    /// private and dirty. The caller holds the entry of `space`.
+    /// private and dirty. Cost is the resident pages, not the range size.
+    /// The caller holds the entry of `space`.
     pub(crate) fn enter_resident<P: Pmap + ?Sized>(
         &mut self,
         space: SpaceId,
@@ -1396,26 +1397,30 @@ impl Res {
         hi: u64,
         pmap: &mut P,
     ) {
-        let mut readonly = e.prot;
-        readonly.remove(Prot::WRITE);
         if e.prot.is_empty() {
             return;
         }
-        let mut va = lo;
-        while va < hi {
-            if !pmap.is_mapped(space, va) {
-                if let Ok(Some((d, f))) = e.chain.lookup(&self.objects, e.rel(va)) {
-                    let prot = if d == 0 && !e.needs_copy() && self.pool.page(f).is_dirty() {
-                        e.prot
-                    } else {
-                        readonly
-                    };
-                    if pmap.enter(space, va, f, prot).is_err() {
-                        return;
-                    }
-                }
+        let mut readonly = e.prot;
+        readonly.remove(Prot::WRITE);
+        let front = e.chain.front();
+        let pages = e
+            .chain
+            .visible_pages(&self.objects, e.rel(lo), e.rel(hi - 1) + 1, 0);
+        for (rel, f) in pages {
+            let va = e.start + rel * PAGE_SIZE;
+            if pmap.is_mapped(space, va) {
+                continue;
             }
-            va += PAGE_SIZE;
+            let in_front =
+                front.is_some_and(|l| self.objects.get(l.object).lookup(l.pindex(rel)) == Some(f));
+            let prot = if in_front && !e.needs_copy() && self.pool.page(f).is_dirty() {
+                e.prot
+            } else {
+                readonly
+            };
+            if pmap.enter(space, va, f, prot).is_err() {
+                return;
+            }
         }
     }
 }
