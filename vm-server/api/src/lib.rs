@@ -72,6 +72,24 @@
 //! `MINCORE_*`), and `Advice`/`Inheritance` list the core's variants in
 //! the core's order.
 //!
+//! # Server translation (vm-api → vm-core)
+//!
+//! | vm-api | vm-core |
+//! | --- | --- |
+//! | client id (badge) | the server's `SpaceId` for that badge (unknown: `BadClient`) |
+//! | [`Prot`] bits | `Prot::from_bits(p.bits() as u8)` (same bits) |
+//! | [`MapFlags`] bits | `MapFlags::from_bits(f.bits() as u8)` (same bits) |
+//! | [`MsyncFlags`] bits | `MsyncFlags::from_bits(f.bits() as u8)` (same bits) |
+//! | [`Advice`] `Normal Random Sequential WillNeed DontNeed Free` (0..=5) | `Advice::` same names |
+//! | [`Inheritance`] `Share Copy None` (0..=2) | `Inheritance::` same names |
+//! | [`Handle`]`(u32)` | `Handle(u32)` |
+//! | [`MapSource`] `Anonymous` / `Handle { handle, offset }` | `MapSource::` same |
+//! | [`MmapRequest`] | `MmapArgs` field for field |
+//! | [`ShmName::as_option`] / [`ShmName::as_str`] | `name: Option<&str>` / `&str` |
+//! | [`Mincore`] bits | `MINCORE_INCORE/REFERENCED/MODIFIED` bytes; [`MincoreReply::from_bytes`] |
+//! | [`VmStats`] fields | `Uvmexp` fields of the same names (widened to u64); swap fields the swap pager's |
+//! | `VmError` `e` | `ApiError::from_code(e.code() as u64)` (codes 1..=18 equal) |
+//!
 //! # Using it
 //!
 //! Server: `receive → dispatch(&mut svc, badge, label, words, out) →
