@@ -198,7 +198,8 @@ impl Runner {
             400..=414 => self.op_exit(),
             415..=439 => self.op_mlock(),
             440..=449 => self.op_msync(),
-            450..=699 => self.op_read(),
+            450..=459 => self.op_refmod(),
+            460..=699 => self.op_read(),
             _ => self.op_write(),
         };
         *self.ops.entry(name).or_default() += 1;
@@ -696,6 +697,30 @@ impl Runner {
         );
         self.expect("msync", &got, want);
         "msync"
+    }
+
+    /// Clear the emulated reference or modified bit of a resident page,
+    /// as the pageout scan will: contents must not change.
+    fn op_refmod(&mut self) -> &'static str {
+        let s = self.pick_space();
+        let page = self.base + self.rng.gen_range(0..WIN_PAGES) * P;
+        let Ok(Some(f)) = self.sim.vm.extract(s, page) else {
+            return "refmod";
+        };
+        if self.rng.gen_bool(0.5) {
+            self.log(format!("clear_reference {s:?} {page:#x} {f:?}"));
+            self.sim.vm.page_clear_reference(f, &mut self.sim.pmap);
+            if self.sim.vm.page_is_referenced(f, &self.sim.pmap) {
+                self.fail("reference bit still set");
+            }
+        } else {
+            self.log(format!("clear_modify {s:?} {page:#x} {f:?}"));
+            self.sim.vm.page_clear_modify(f, &mut self.sim.pmap);
+            if self.sim.vm.page_is_modified(f, &self.sim.pmap) {
+                self.fail("modified bit still set");
+            }
+        }
+        "refmod"
     }
 
     fn access_want(&self, s: SpaceId, page: u64, write: bool) -> Result<(), VmError> {
