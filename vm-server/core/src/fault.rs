@@ -88,6 +88,8 @@ impl Vm {
         r.map(FaultOutcome::Mapped)
     }
 
+    /// `fault` without the counters of refused faults; `around` enables
+    /// fault-around. The caller is `fault` or `fault_wire`.
     pub(crate) fn fault_inner<P: Pmap + ?Sized>(
         &mut self,
         space: SpaceId,

@@ -45,9 +45,16 @@
 //! * **Where a zero page goes.** A write zero-fills in the front object; a
 //!   read zero-fills in the deepest object, which owns the contents for
 //!   every chain through it, so reads never create private copies.
+//!   Fault-around follows the same rule, and only zero-fills a private
+//!   neighbour for a write when nothing below it can change (no shared
+//!   base), so a speculative page never hides a later shared write.
 //! * **Shared memory stays a base.** Only private anonymous objects sit
 //!   above another link. Sharing a copy-on-write entry at fork first folds
-//!   its chain into one object (copying), which is then marked `SHARED`.
+//!   its chain into one object (copying), which is then marked `SHARED`;
+//!   if clipped siblings in the same space still use the object
+//!   privately, the entry's pages are first moved to an object of their
+//!   own (`vm_object_split`), so a private sibling never writes a shared
+//!   object.
 //!   A copy-inherited entry whose object is shared elsewhere (and a
 //!   private mapping of a shared-memory object) sees other sharers' writes
 //!   to pages it has not written itself, as in BSD.
@@ -72,6 +79,34 @@
 //! * **Deviations.** `msync` has nothing to write back yet (no object kind
 //!   has a store) and only honours `INVALIDATE`. Shared-memory truncation
 //!   refuses to drop wired pages (`Busy`) rather than unwiring them.
+
+//!
+//! # How the server uses it
+//!
+//! The server creates one `Vm::new(config, frame_count)` over the frames it
+//! owns, and a `Pmap` that maps frame numbers to frame caps. A VMFault IPC
+//! becomes `vm.fault(space, addr, access, &mut pmap)`: `Ok(Mapped)` means
+//! reply, an error means the client gets a fault signal. Client calls map
+//! one to one onto `mmap`, `munmap`, `mprotect`, `minherit`, `madvise`,
+//! `mincore`, `mlock`, `munlock`, `msync`, `fork`, `exit`, the `shm_*` and
+//! `handle_*` calls and `stats`; `VmError::code` is the wire error.
+//!
+//! # Tests
+//!
+//! * `tests/model.rs`: random operation sequences (mmap anonymous and
+//!   shared memory, private and shared, fixed/no-replace/hinted, munmap,
+//!   mprotect, minherit, madvise, mlock, msync, shm create/share/close/
+//!   truncate, fork, exit, clearing emulated bits, reads and writes) on up
+//!   to four spaces, checked byte for byte against a map-of-pages model,
+//!   with `check_invariants` and every pmap mapping checked after each
+//!   step. Over 100,000 operations by default; `VM_MODEL_SEED`,
+//!   `VM_MODEL_OPS` and `VM_MODEL_SWEEP` reproduce and narrow a failure.
+//! * `tests/pressure.rs`: the same under a 64-frame pool, where every
+//!   allocation path runs out; failures must be clean.
+//! * `tests/map_prop.rs`: proptest of maps and `findspace`.
+//! * unit tests in `src/tests.rs`: each operation's edge cases and errors.
+//! * `cargo bench -p vm-core`: divan benchmarks of fault kinds, chain
+//!   walks at depth 1 to 5 and lookup among 10 to 100,000 entries.
 
 #![cfg_attr(not(test), no_std)]
 

@@ -151,6 +151,8 @@ impl VmMap {
             .filter(|e| va < e.end)
     }
 
+    /// The entry containing `va`, for changing it. The caller keeps the
+    /// entry's range as it is (only attributes and chain may change).
     pub(crate) fn lookup_mut(&mut self, va: u64) -> Option<&mut VmMapEntry> {
         self.entries
             .range_mut(..=va)
@@ -306,6 +308,7 @@ impl VmMap {
         }
     }
 
+    /// True when the entries starting at `left` and `right` may merge.
     fn mergeable(&self, left: u64, right: u64) -> bool {
         let (Some(l), Some(r)) = (self.entries.get(&left), self.entries.get(&right)) else {
             return false;
@@ -313,6 +316,8 @@ impl VmMap {
         l.end == r.start && l.same_attributes(r) && l.chain.continues_into(&r.chain, l.len())
     }
 
+    /// Extend `left` over `right` and drop `right`'s references. The
+    /// caller has checked `mergeable(left, right)`.
     fn absorb(&mut self, left: u64, right: u64, objects: &mut ObjectTable, pool: &mut PagePool) {
         let r = self.entries.remove(&right).expect("right neighbour");
         let l = self.entries.get_mut(&left).expect("left neighbour");

@@ -210,10 +210,13 @@ impl ObjectTable {
         }
     }
 
+    /// Set state bits. The caller holds a reference to `id`.
     pub fn set_flags(&mut self, id: ObjectId, flags: ObjectFlags) {
         self.get_mut(id).flags.insert(flags);
     }
 
+    /// Change the size in pages. The caller holds a reference to `id` and
+    /// has removed the pages past a smaller size.
     pub fn set_size(&mut self, id: ObjectId, size: u64) {
         self.get_mut(id).size = size;
     }

@@ -387,9 +387,11 @@ impl PagePool {
         p.hold_count -= 1;
     }
 
+    /// Set state bits of an allocated page.
     pub fn set_flags(&mut self, f: FrameNumber, flags: PageFlags) {
         self.pages[f.index()].flags.insert(flags);
     }
+    /// Clear state bits of an allocated page.
     pub fn clear_flags(&mut self, f: FrameNumber, flags: PageFlags) {
         self.pages[f.index()].flags.remove(flags);
     }

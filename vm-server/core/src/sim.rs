@@ -65,6 +65,7 @@ impl SimPmap {
         &mut self.mem[o..o + PAGE_SIZE as usize]
     }
 
+    /// Drop the pv entry of one mapping. The caller has removed the PTE.
     fn unmap_one(&mut self, space: SpaceId, va: u64, f: FrameNumber) {
         let pv = &mut self.pv[f.index()];
         let i = pv.iter().position(|&x| x == (space, va)).expect("pv entry");

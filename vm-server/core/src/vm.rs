@@ -271,10 +271,12 @@ impl Vm {
         }
     }
 
+    /// The space `id`, or `BadSpace`.
     fn space_mut(&mut self, id: SpaceId) -> Result<&mut VmSpace, VmError> {
         self.spaces.get_mut(&id.0).ok_or(VmError::BadSpace)
     }
 
+    /// The space `id`, or `BadSpace`.
     fn space_ref(&self, id: SpaceId) -> Result<&VmSpace, VmError> {
         self.spaces.get(&id.0).ok_or(VmError::BadSpace)
     }
@@ -891,6 +893,8 @@ impl Vm {
         Ok(())
     }
 
+    /// Add a handle to `space`; it takes over one reference to `object`.
+    /// The caller has checked that `space` exists.
     fn insert_handle(&mut self, space: SpaceId, object: ObjectId, rights: Prot) -> Handle {
         let sp = self.spaces.get_mut(&space.0).expect("space checked");
         let h = sp.next_handle;
