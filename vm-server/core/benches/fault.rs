@@ -204,3 +204,20 @@ fn fault_in_large_map(bencher: Bencher, n: u64) {
         black_box(vm.fault(sp, va, Access::Read, &mut NullPmap).unwrap());
     });
 }
+
+/// `findspace` for one page from the bottom when the first `n` pages are
+/// all mapped (the worst case: the walk passes every entry).
+#[divan::bench(args = [10, 1_000, 100_000])]
+fn findspace_full(bencher: Bencher, n: u64) {
+    let pm = &mut NullPmap;
+    let mut vm = Vm::new(VmConfig::default(), 16).unwrap();
+    let sp = vm.space_create(pm).unwrap();
+    let min = vm.config().user_min;
+    for i in 0..n {
+        let prot = if i % 2 == 0 { Prot::READ } else { Prot::RW };
+        vm.mmap(sp, &MmapArgs::anon(P, prot).fixed(min + i * P), pm)
+            .unwrap();
+    }
+    let map = vm.space(sp).unwrap().map();
+    bencher.bench_local(|| black_box(map.findspace(black_box(min), P, P)));
+}

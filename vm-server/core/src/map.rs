@@ -203,27 +203,29 @@ impl VmMap {
 
     /// Find a free range of `len` bytes aligned to `align` (a power of two,
     /// at least a page), first fit at or above `hint`, wrapping to the map's
-    /// bottom once (`vm_map_findspace`). Each step skips one entry in
-    /// O(log n).
+    /// bottom once (`vm_map_findspace`). One lookup, then a single in-order
+    /// walk over the entries above the hint.
     pub fn findspace(&self, hint: u64, len: u64, align: u64) -> Option<u64> {
         let align = align.max(PAGE_SIZE);
+        let up = |v: u64| v.checked_add(align - 1).map(|v| v & !(align - 1));
         let start_from = hint.clamp(self.min, self.max);
         let pass = |from: u64| -> Option<u64> {
-            let mut addr = from.checked_add(align - 1)? & !(align - 1);
-            loop {
+            let mut addr = up(from)?;
+            let first = self.lookup(addr).map_or(addr, |e| e.start);
+            for e in self.entries.range(first..).map(|(_, e)| e) {
                 let end = addr.checked_add(len)?;
                 if end > self.max {
                     return None;
                 }
-                if let Some(e) = self.lookup(addr) {
-                    addr = e.end.checked_add(align - 1)? & !(align - 1);
-                    continue;
+                if e.start >= end {
+                    return Some(addr);
                 }
-                match self.entries.range(addr..end).next() {
-                    None => return Some(addr),
-                    Some((_, e)) => addr = e.end.checked_add(align - 1)? & !(align - 1),
+                if e.end > addr {
+                    addr = up(e.end)?;
                 }
             }
+            let end = addr.checked_add(len)?;
+            (end <= self.max).then_some(addr)
         };
         pass(start_from).or_else(|| {
             if start_from > self.min {
