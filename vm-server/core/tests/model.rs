@@ -85,8 +85,14 @@ fn prot_from(r: u8) -> Prot {
 
 impl Runner {
     fn new(seed: u64) -> Self {
+        // Vary the tunables by seed: the shortest chain limit forces merges,
+        // and fault-around on or off changes which faults happen.
         let cfg = VmConfig {
             prefault_min_free: 32,
+            max_chain_depth: [5, 3, 4][seed as usize % 3],
+            prefault_ahead: [4, 0, 8, 2][seed as usize % 4],
+            prefault_behind: [3, 0, 1, 2][seed as usize % 4],
+            prefault_zero_fill: seed % 5 != 4,
             ..VmConfig::default()
         };
         let mut sim = Sim::new(cfg, FRAMES);
