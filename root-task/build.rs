@@ -5,7 +5,8 @@
 //! `SEL4_COMPONENT_IMAGES=name=path,name=path,...`; they become the
 //! `IMAGES` table in `$OUT_DIR/images.rs` (the kernel loads only the root
 //! task, so the other programs travel inside it). A plain `cargo build`
-//! without the variable embeds no components.
+//! without the variable embeds no components. `SEL4_SYSTEM_SPEC` names the
+//! encoded system spec the same way.
 use std::fmt::Write;
 
 fn main() {
@@ -25,6 +26,18 @@ fn main() {
         }
     }
     table.push_str("];\n");
-    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("images.rs");
-    std::fs::write(out, table).unwrap();
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    std::fs::write(out.join("images.rs"), table).unwrap();
+
+    // The system spec in its compact form (`capdl::encode`), written by
+    // `cargo qemu`; without it an empty blob, which the root task reports.
+    println!("cargo:rerun-if-env-changed=SEL4_SYSTEM_SPEC");
+    let spec = match std::env::var("SEL4_SYSTEM_SPEC") {
+        Ok(path) => {
+            println!("cargo:rerun-if-changed={path}");
+            std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+        }
+        Err(_) => Vec::new(),
+    };
+    std::fs::write(out.join("system.capdl"), spec).unwrap();
 }

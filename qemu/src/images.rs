@@ -1,40 +1,129 @@
-//! Building the user-level images: every component the system runs, then
-//! the root task with those images embedded (the kernel loads only the
-//! first multiboot module, so the other programs travel inside it).
+//! Building the user-level images: the system spec (`capdl/system.spec`)
+//! names the programs; each is built, then the root task with all of them
+//! and the encoded spec embedded (the kernel loads only the first
+//! multiboot module, so the other programs travel inside it).
+//!
+//! A program is any workspace binary crate whose build script links it
+//! with `sel4-link`; the spec's validator checks every `image` against
+//! that list.
 
-use crate::step::{progress, run_streaming, Failure, Result};
+use crate::step::{progress, run_captured, run_streaming, Failure, Result};
 use crate::Workspace;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The component images the root task starts.
-pub const COMPONENTS: &[&str] = &["client-hello"];
+/// The seL4 programs of the workspace (other than the root task).
+pub fn known_images(ws: &Workspace) -> Result<Vec<String>> {
+    Ok(workspace_packages(ws)?
+        .into_iter()
+        .filter(|p| p.links_sel4 && p.name != "root-task")
+        .map(|p| p.name)
+        .collect())
+}
 
-/// Builds the components and the root task (release profile); returns the root task's ELF.
-pub fn build(ws: &Workspace) -> Result<PathBuf> {
-    progress("build", format!("components: {}", COMPONENTS.join(", ")));
-    let mut cmd = cargo_build(ws);
-    for c in COMPONENTS {
-        cmd.args(["-p", c]);
+/// Crates that only build for seL4: they link the runtime's panic handler
+/// and allocator, which a host test harness cannot have beside std.
+pub fn sel4_only(ws: &Workspace) -> Result<Vec<String>> {
+    Ok(workspace_packages(ws)?
+        .into_iter()
+        .filter(|p| p.links_sel4 || p.uses_runtime)
+        .map(|p| p.name)
+        .collect())
+}
+
+/// What we need to know of a workspace package.
+struct Package {
+    name: String,
+    /// Its build script links it as an seL4 program.
+    links_sel4: bool,
+    /// It depends on the seL4 runtime.
+    uses_runtime: bool,
+}
+
+fn workspace_packages(ws: &Workspace) -> Result<Vec<Package>> {
+    let out = run_captured(
+        "listing workspace packages",
+        Command::new(&ws.cargo).current_dir(&ws.root).args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ]),
+    )?;
+    let json: serde_json::Value = serde_json::from_str(&out)
+        .map_err(|e| Failure::msg(format!("cannot parse cargo metadata: {e}")))?;
+    let mut packages = Vec::new();
+    for p in json["packages"].as_array().into_iter().flatten() {
+        let deps = || p["dependencies"].as_array().into_iter().flatten();
+        packages.push(Package {
+            name: p["name"].as_str().unwrap_or_default().to_string(),
+            links_sel4: deps().any(|d| d["name"] == "sel4-link" && d["kind"] == "build"),
+            uses_runtime: deps().any(|d| d["name"] == "sel4-root-task" && d["kind"].is_null()),
+        });
     }
-    run_streaming("component build", &mut cmd)?;
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(packages)
+}
+
+/// Parses and validates the system spec; returns it with its encoded form.
+pub fn load_spec(ws: &Workspace) -> Result<(capdl::Spec, Vec<u8>)> {
+    let path = ws.root.join("capdl/system.spec");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Failure::msg(format!("{}: {e}", path.display())))?;
+    let known = known_images(ws)?;
+    let refs: Vec<&str> = known.iter().map(String::as_str).collect();
+    let spec = capdl::load(&text, &refs).map_err(|errors| Failure {
+        what: format!("the system spec {} is not valid", path.display()),
+        command: None,
+        output: errors.to_string(),
+    })?;
+    let bytes = capdl::encode(&spec);
+    Ok((spec, bytes))
+}
+
+/// Builds the programs the spec names and the root task; returns the root task's ELF.
+pub fn build(ws: &Workspace) -> Result<PathBuf> {
+    let (spec, encoded) = load_spec(ws)?;
+    let mut programs: Vec<&str> = spec.components.iter().map(|c| c.image.as_str()).collect();
+    programs.sort();
+    programs.dedup();
+    progress(
+        "spec",
+        format!(
+            "capdl/system.spec: {} components, {} programs",
+            spec.components.len(),
+            programs.len()
+        ),
+    );
+    let spec_file = ws.target.join("system.capdl");
+    std::fs::write(&spec_file, &encoded)
+        .map_err(|e| Failure::msg(format!("{}: {e}", spec_file.display())))?;
+
+    progress("build", format!("programs: {}", programs.join(", ")));
+    let mut cmd = cargo_build(ws);
+    for p in &programs {
+        cmd.args(["-p", p]);
+    }
+    run_streaming("program build", &mut cmd)?;
     let mut embedded = Vec::new();
-    for c in COMPONENTS {
-        let path = ws.target.join("release").join(c);
+    for p in &programs {
+        let path = ws.target.join("release").join(p);
         if !path.exists() {
             return Err(Failure::msg(format!(
-                "component {c} built, but {} is missing",
+                "program {p} built, but {} is missing",
                 path.display()
             )));
         }
-        embedded.push(format!("{c}={}", path.display()));
+        embedded.push(format!("{p}={}", path.display()));
     }
-    progress("build", "root task with the component images embedded");
+    progress("build", "root task with the programs and the spec embedded");
     run_streaming(
         "root task build",
         cargo_build(ws)
             .args(["-p", "root-task"])
-            .env("SEL4_COMPONENT_IMAGES", embedded.join(",")),
+            .env("SEL4_COMPONENT_IMAGES", embedded.join(","))
+            .env("SEL4_SYSTEM_SPEC", &spec_file),
     )?;
     Ok(ws.target.join("release/root-task"))
 }

@@ -13,7 +13,7 @@ mod component;
 mod exit;
 mod images;
 mod selftest;
-mod supervise;
+mod system;
 
 use bootinfo::BootSummary;
 use sel4_objects::{SlotAllocator, UntypedAllocator};
@@ -45,10 +45,13 @@ fn run(bootinfo: &sel4::BootInfo) -> bool {
         return false;
     };
     let self_test_ok = phase("self-test", || Ok(selftest::run(state))).unwrap_or(false);
-    let Some(mut system) = phase("components", || supervise::start_components(state)) else {
+    let Some(spec) = phase("system spec", system::load_spec) else {
         return false;
     };
-    let supervised_ok = phase("supervise", || Ok(supervise::run(&mut system))).unwrap_or(false);
+    let Some(mut system) = phase("realise system", || system::realise(state, spec)) else {
+        return false;
+    };
+    let supervised_ok = phase("supervise", || Ok(system::supervise(&mut system))).unwrap_or(false);
     self_test_ok && supervised_ok
 }
 

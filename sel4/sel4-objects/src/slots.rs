@@ -37,6 +37,16 @@ impl SlotAllocator {
         Some(CPtr::from_bits(self.next - 1))
     }
 
+    /// `n` consecutive free slots (for a retype of several objects at once),
+    /// the first of them returned; `None` when the range is exhausted.
+    pub fn alloc_range(&mut self, n: u64) -> Option<CPtr> {
+        if self.end - self.next < n {
+            return None;
+        }
+        self.next += n;
+        Some(CPtr::from_bits(self.next - n))
+    }
+
     /// Gives back a slot. The caller has deleted the cap in it.
     pub fn free(&mut self, slot: CPtr) {
         self.returned.push(slot.bits());

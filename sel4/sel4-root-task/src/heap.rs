@@ -11,15 +11,18 @@ use linked_list_allocator::LockedHeap;
 #[global_allocator]
 static ALLOCATOR: LockedHeap = LockedHeap::empty();
 
-/// Hands `size` bytes at `start` to the global allocator.
+/// Hands `size` bytes at `start` to the global allocator. A program whose
+/// entry macro asked for no static heap (size 0) calls this itself later,
+/// e.g. with memory it mapped from its pager.
 ///
 /// # Safety
-/// Called once, before any allocation, with memory nothing else uses.
+/// Called once with a non-zero size, before any allocation, with memory
+/// nothing else uses.
 pub unsafe fn init(start: *mut u8, size: usize) {
     #[cfg(not(test))]
-    unsafe {
-        ALLOCATOR.lock().init(start, size)
-    };
+    if size > 0 {
+        unsafe { ALLOCATOR.lock().init(start, size) };
+    }
     #[cfg(test)]
     let _ = (start, size);
 }

@@ -14,6 +14,7 @@
 pub use sel4;
 
 mod console;
+pub mod control;
 #[cfg(not(test))]
 mod entry;
 pub mod heap;

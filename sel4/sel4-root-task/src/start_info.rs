@@ -9,16 +9,20 @@
 
 use sel4::{CPtr, Word};
 
+/// Where each component's IPC buffer is mapped: above the range a pager
+/// manages for its clients (`VmConfig::user_max` stays below it), so no
+/// client mapping can collide with it.
+pub const IPC_BUFFER_VADDR: u64 = 0x7fff_8000_0000;
 /// Where the start-info page is mapped in every component.
-pub const START_INFO_VADDR: u64 = 0x0f00_1000;
-/// Where each component's IPC buffer is mapped.
-pub const IPC_BUFFER_VADDR: u64 = 0x0f00_0000;
+pub const START_INFO_VADDR: u64 = IPC_BUFFER_VADDR + 0x1000;
 /// "seL4SINF": marks a page the root task wrote.
 pub const START_INFO_MAGIC: u64 = 0x464e_4953_344c_6573;
 /// Longest component or capability name, in bytes.
 pub const NAME_LEN: usize = 24;
 /// Most capabilities one component can be given by name.
-pub const MAX_CAPS: usize = 96;
+pub const MAX_CAPS: usize = 80;
+/// Most untyped chunks one component can be granted.
+pub const MAX_UNTYPED: usize = 64;
 
 /// One named capability of the component.
 #[repr(C)]
@@ -41,6 +45,11 @@ pub struct StartInfo {
     pub cnode_size_bits: Word,
     /// First free slot of its CNode; later slots are the component's to use.
     pub first_free_slot: Word,
+    /// The untyped grant: `untyped_count` caps from `untyped_first_slot`,
+    /// chunk `i` of 2^`untyped_size_bits[i]` bytes.
+    pub untyped_first_slot: Word,
+    pub untyped_count: Word,
+    pub untyped_size_bits: [u8; MAX_UNTYPED],
     pub num_caps: Word,
     pub caps: [NamedCap; MAX_CAPS],
 }
@@ -64,6 +73,17 @@ impl StartInfo {
     /// The component's name.
     pub fn name(&self) -> &str {
         decode_name(&self.name)
+    }
+
+    /// The untyped grant as (cap, size in bits) pairs.
+    pub fn untyped(&self) -> impl Iterator<Item = (sel4::cap::Untyped, u8)> + '_ {
+        let n = (self.untyped_count as usize).min(MAX_UNTYPED);
+        (0..n).map(|i| {
+            (
+                sel4::cap::Untyped::from_bits(self.untyped_first_slot + i as Word),
+                self.untyped_size_bits[i],
+            )
+        })
     }
 
     /// The named capabilities.
@@ -126,5 +146,59 @@ mod tests {
             assert!(si.push("x", i as Word, 0));
         }
         assert!(!si.push("y", 0, 0));
+    }
+}
+
+/// Where a pager finds the description of its clients (one page, written
+/// by the root task for components the spec names as a pager).
+pub const PAGER_INFO_VADDR: u64 = START_INFO_VADDR + 0x1000;
+/// Most clients one pager can have.
+pub const MAX_PAGER_CLIENTS: usize = 30;
+/// "seL4PAGR".
+pub const PAGER_INFO_MAGIC: u64 = 0x5247_4150_344c_6573;
+
+/// One client of a pager: where its caps are in the pager's CSpace and
+/// what the pager needs to start it.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct PagerClientInfo {
+    pub name: [u8; NAME_LEN],
+    /// The badge on the client's fault and request endpoint caps.
+    pub badge: Word,
+    /// Slots in the pager's CSpace.
+    pub tcb: Word,
+    pub cnode: Word,
+    pub vspace: Word,
+    pub start_info_frame: Word,
+    /// Slot of the client's request-endpoint cap in the client's CSpace.
+    pub request_slot: Word,
+    pub cnode_bits: Word,
+    pub priority: Word,
+    /// The client's ELF file, mapped read-only in the pager.
+    pub image_vaddr: Word,
+    pub image_len: Word,
+}
+
+/// The pager-info page.
+#[repr(C)]
+pub struct PagerInfo {
+    pub magic: u64,
+    pub count: Word,
+    pub clients: [PagerClientInfo; MAX_PAGER_CLIENTS],
+}
+
+const _: () = assert!(core::mem::size_of::<PagerInfo>() <= 4096);
+
+impl PagerClientInfo {
+    /// The client's name.
+    pub fn name(&self) -> &str {
+        decode_name(&self.name)
+    }
+}
+
+impl PagerInfo {
+    /// The clients (bounded by the table size whatever `count` says).
+    pub fn clients(&self) -> &[PagerClientInfo] {
+        &self.clients[..(self.count as usize).min(MAX_PAGER_CLIENTS)]
     }
 }

@@ -1,0 +1,137 @@
+//! System test: demand-zero memory. Maps 64 MiB, writes a pattern to every
+//! page, verifies it, unmaps a hole in the middle and checks the hole is
+//! gone while the rest survives; `MADV_FREE` gives zero-fill pages back and
+//! `MADV_DONTNEED` keeps contents. Last, it touches the hole: the VM server
+//! must stop it with a no-mapping fault, which it announces to the root
+//! task first.
+#![no_std]
+#![no_main]
+
+use sel4_root_task::control::{expect_exit, STATUS_KILLED};
+use vm_client::vm_api::{Advice, ApiError, Mincore, MmapRequest, Prot};
+use vm_client::{println, Env};
+
+vm_client::client_main!(main);
+
+const MIB: u64 = 1 << 20;
+const PAGE: u64 = 4096;
+const SIZE: u64 = 64 * MIB;
+
+/// The word written at `offset` of the region.
+fn pattern(offset: u64) -> u64 {
+    offset.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5eed
+}
+
+fn word(addr: u64) -> *mut u64 {
+    addr as *mut u64
+}
+
+fn main(env: &mut Env) -> u64 {
+    env.plan(7);
+    let base = match env.vm.mmap(&MmapRequest::anon(SIZE, Prot::RW)) {
+        Ok(a) => a,
+        Err(e) => {
+            env.check("mmap-64m", false, format_args!("{e:?}"));
+            return env.failures();
+        }
+    };
+    env.check(
+        "mmap-64m",
+        base % PAGE == 0,
+        format_args!("address {base:#x}"),
+    );
+
+    // First touch reads zero; then a pattern word at the start of every page.
+    let mut zero = true;
+    for off in (0..SIZE).step_by(PAGE as usize) {
+        // SAFETY: inside the mapping just made.
+        unsafe {
+            zero &= word(base + off).read_volatile() == 0;
+            word(base + off).write_volatile(pattern(off));
+            word(base + off + PAGE - 8).write_volatile(!pattern(off));
+        }
+    }
+    env.check(
+        "first-touch-reads-zero",
+        zero,
+        format_args!("a fresh page was not zero"),
+    );
+    let bad = verify(base, 0, SIZE, &[]);
+    env.check(
+        "pattern-64m",
+        bad.is_none(),
+        format_args!("mismatch at offset {:#x}", bad.unwrap_or(0)),
+    );
+
+    // A 1 MiB hole at 32 MiB.
+    let hole = base + 32 * MIB;
+    let r = env.vm.munmap(hole, MIB);
+    let mut buf = [Mincore::empty(); 4];
+    let hole_gone = matches!(
+        env.vm.mincore(hole, 4 * PAGE, &mut buf),
+        Err(ApiError::NoMapping)
+    );
+    let bad = verify(base, 0, SIZE, &[(32 * MIB, 33 * MIB)]);
+    env.check(
+        "partial-munmap",
+        r.is_ok() && hole_gone && bad.is_none(),
+        format_args!("munmap {r:?}, hole gone {hole_gone}, mismatch {bad:?}"),
+    );
+
+    // MADV_FREE: private anonymous contents may go; they read as zero after.
+    let free_at = base + 8 * MIB;
+    let r = env.vm.madvise(free_at, 16 * PAGE, Advice::Free);
+    let zeroed = (0..16).all(|i| unsafe { word(free_at + i * PAGE).read_volatile() } == 0);
+    env.check(
+        "madvise-free-zero-fill",
+        r.is_ok() && zeroed,
+        format_args!("madvise {r:?}, zeroed {zeroed}"),
+    );
+
+    // MADV_DONTNEED: pages leave the address space but keep their contents.
+    let dn = base + 16 * MIB;
+    let r = env.vm.madvise(dn, 16 * PAGE, Advice::DontNeed);
+    let n = env.vm.mincore(dn, 4 * PAGE, &mut buf);
+    let resident_after = buf.iter().any(|m| m.contains(Mincore::INCORE) && n.is_ok());
+    let kept = verify(base, 16 * MIB, 16 * MIB + 16 * PAGE, &[]).is_none();
+    env.check(
+        "madvise-dontneed-keeps",
+        r.is_ok() && kept,
+        format_args!("madvise {r:?}, kept {kept}, resident {resident_after}"),
+    );
+
+    // Touching the hole ends the program: announce it, then do it.
+    let failures = env.failures();
+    env.check("touch-hole-stops-client", true, format_args!(""));
+    println!(
+        "{}: touching the unmapped hole at {hole:#x}; the VM server must stop me",
+        env.name()
+    );
+    expect_exit(if failures == 0 {
+        STATUS_KILLED + ApiError::NoMapping.code()
+    } else {
+        failures
+    });
+    // SAFETY: deliberately faulting; the VM server stops this thread.
+    unsafe { word(hole).read_volatile() }
+}
+
+/// First offset in `[from, to)` whose pattern is wrong, skipping `holes`.
+fn verify(base: u64, from: u64, to: u64, holes: &[(u64, u64)]) -> Option<u64> {
+    for off in (from..to).step_by(PAGE as usize) {
+        if holes.iter().any(|&(a, b)| off >= a && off < b) {
+            continue;
+        }
+        // SAFETY: inside the mapping, outside the holes.
+        let (a, b) = unsafe {
+            (
+                word(base + off).read_volatile(),
+                word(base + off + PAGE - 8).read_volatile(),
+            )
+        };
+        if a != pattern(off) || b != !pattern(off) {
+            return Some(off);
+        }
+    }
+    None
+}

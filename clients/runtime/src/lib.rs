@@ -1,0 +1,112 @@
+//! The client runtime: what every program paged by the VM server starts
+//! with. [`client_main!`] declares the program's entry; the runtime finds
+//! the program's request endpoint to the VM server, maps its heap from the
+//! VM server (so even the heap is demand-paged), runs `main`, and exits
+//! through the VM server with `main`'s status, which the root task reports.
+//!
+//! Test programs report each check with [`Env::check`], which prints the
+//! `TEST PASS|FAIL` lines `cargo qemu test` counts; the exit status is the
+//! number of failed checks.
+#![cfg_attr(not(test), no_std)]
+
+pub use sel4_root_task::{print, println};
+pub use vm_api;
+
+use sel4_root_task::start_info::StartInfo;
+use vm_api::{MmapRequest, Prot, VmClient};
+
+/// Bytes of heap the runtime maps at start.
+pub const HEAP_SIZE: u64 = 1 << 20;
+/// Name of the request-endpoint cap in the system spec.
+pub const VM_ENDPOINT: &str = "vm_ep";
+
+/// What a client program gets: its start info and its VM server connection.
+pub struct Env {
+    pub info: &'static StartInfo,
+    pub vm: VmClient,
+    failures: u64,
+    checks: u64,
+}
+
+impl Env {
+    /// The program's name, as the spec calls it.
+    pub fn name(&self) -> &str {
+        self.info.name()
+    }
+
+    /// Reports one check as a test outcome named `<program>/<what>`.
+    pub fn check(&mut self, what: &str, ok: bool, detail: core::fmt::Arguments<'_>) -> bool {
+        self.checks += 1;
+        if ok {
+            println!("TEST PASS {}/{what}", self.name());
+        } else {
+            self.failures += 1;
+            println!("TEST FAIL {}/{what}: {detail}", self.name());
+        }
+        ok
+    }
+
+    /// Checks that `r` is the error `want`.
+    pub fn check_err<T: core::fmt::Debug>(
+        &mut self,
+        what: &str,
+        r: Result<T, vm_api::ApiError>,
+        want: vm_api::ApiError,
+    ) -> bool {
+        let ok = matches!(&r, Err(e) if *e == want);
+        self.check(what, ok, format_args!("got {r:?}, expected Err({want:?})"))
+    }
+
+    /// Failed checks so far.
+    pub fn failures(&self) -> u64 {
+        self.failures
+    }
+
+    /// Announces the plan: how many checks this program will report.
+    pub fn plan(&self, n: usize) {
+        println!("TEST PLAN {n}");
+    }
+}
+
+/// Sets up the environment; called by [`client_main!`].
+pub fn init(info: &'static StartInfo) -> Env {
+    let Some(ep) = info.cap(VM_ENDPOINT) else {
+        println!("{}: no '{VM_ENDPOINT}' capability in its spec", info.name());
+        panic!("client without a VM server");
+    };
+    let mut vm = VmClient::new(ep);
+    match vm.mmap(&MmapRequest::anon(HEAP_SIZE, Prot::RW)) {
+        // SAFETY: the VM server just mapped this range for us alone.
+        Ok(addr) => unsafe { sel4_root_task::heap::init(addr as *mut u8, HEAP_SIZE as usize) },
+        Err(e) => println!("{}: no heap ({e:?})", info.name()),
+    }
+    Env {
+        info,
+        vm,
+        failures: 0,
+        checks: 0,
+    }
+}
+
+/// Ends the program through the VM server with `status`.
+pub fn exit(env: &mut Env, status: u64) -> ! {
+    let _ = env.vm.exit(status);
+    // Only reached if the VM server refused: nothing else to do.
+    println!("{}: exit refused", env.name());
+    loop {
+        sel4::yield_now();
+    }
+}
+
+/// Declares a client program: `fn main(env: &mut Env) -> u64` (the exit status).
+#[macro_export]
+macro_rules! client_main {
+    ($main:path) => {
+        sel4_root_task::component!(__vm_client_entry, heap_size = 0);
+        fn __vm_client_entry(info: &'static sel4_root_task::start_info::StartInfo) -> ! {
+            let mut env = $crate::init(info);
+            let status = $main(&mut env);
+            $crate::exit(&mut env, status)
+        }
+    };
+}

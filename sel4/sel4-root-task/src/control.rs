@@ -1,0 +1,32 @@
+//! The root task's control endpoint: how components talk to the root task
+//! after boot. Every component finds a cap to it, badged with its
+//! component id + 1, in [`ROOT_SLOT`] of its CSpace.
+//!
+//! | label | sender | words | meaning |
+//! | --- | --- | --- | --- |
+//! | [`EXIT_REPORT`] | a pager | badge, status | a client of the pager ended with `status` (0 = success) |
+//! | [`EXPECT_EXIT`] | a client | status | "the status my pager will report for me is `status`" (a test that ends by a fault says so first) |
+//!
+//! The root task replies to each with an empty message.
+
+use sel4::{CPtr, MessageInfo, Word};
+
+/// Slot of the root task's control endpoint cap in every component.
+pub const ROOT_SLOT: Word = 7;
+/// A pager reports that a client ended.
+pub const EXIT_REPORT: Word = 2;
+/// A client announces the exit status to expect.
+pub const EXPECT_EXIT: Word = 3;
+/// Status a pager reports for a client it stopped after an unresolvable
+/// fault: this base plus the `vm-api` error code of the reason (or 0 for a
+/// fault that is not a page fault).
+pub const STATUS_KILLED: Word = 0x1_0000;
+
+/// Tells the root task which exit status to expect for the caller.
+pub fn expect_exit(status: Word) {
+    sel4::set_mr(0, status);
+    sel4::call(
+        CPtr::from_bits(ROOT_SLOT),
+        MessageInfo::new(EXPECT_EXIT, 0, 0, 1),
+    );
+}

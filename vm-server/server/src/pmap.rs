@@ -1,0 +1,379 @@
+//! The pmap over seL4: the VM core's `Pmap` carried out as capability
+//! invocations on the clients' VSpaces.
+//!
+//! Each mapping is a copy of the pool frame's cap (seL4 maps a cap at most
+//! once), kept in a slot of the server's CNode and recorded per space
+//! (`va -> mapping`) and per frame (the reverse map `page_protect` walks).
+//! Paging structures are retyped on demand, accounted to the space that
+//! needed them, and go back to the server's object cache when the space is
+//! destroyed. Rights changes use `X86Page_Remap`. seL4 on x86_64 cannot
+//! read accessed/dirty bits, so this pmap leaves reference and modified
+//! tracking to the core's emulation (`tracks_ref_mod` stays false).
+//! Owned by the server's single thread.
+
+use crate::frames::FramePool;
+use crate::kernel::Kernel;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use sel4::{cap, CPtr, CapRights, ObjectType, VmAttributes};
+use sel4_objects::map_page;
+use sel4_root_task::println;
+use vm_core::{FrameNumber, Pmap, PmapError, Prot, SpaceId};
+
+/// One page mapped into a client.
+#[derive(Clone, Copy)]
+struct Mapping {
+    frame: FrameNumber,
+    /// The cap copy the mapping uses.
+    cap: cap::Granule,
+    writable: bool,
+}
+
+/// A client address space as the pmap sees it.
+struct SpaceMaps {
+    vspace: cap::VSpace,
+    /// The server made this PML4 (fork) and recycles it at destroy; the
+    /// root task's PML4s of spec clients stay theirs.
+    owned_root: bool,
+    mappings: BTreeMap<u64, Mapping>,
+    /// Paging structures made for this space: (type, cap).
+    tables: Vec<(ObjectType, CPtr)>,
+    /// Mapping copies of frames outside the pool (a forked child's IPC
+    /// buffer and start-info page).
+    wired: Vec<cap::Granule>,
+}
+
+/// Pmap counters (reported with the VM statistics).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PmapStats {
+    pub mappings: u64,
+    pub page_tables: u64,
+    pub enters: u64,
+    pub removes: u64,
+    pub remaps: u64,
+}
+
+/// The seL4 pmap: the kernel bookkeeping, the pool, and all client spaces.
+pub struct Sel4Pmap {
+    pub kernel: Kernel,
+    pub pool: FramePool,
+    asid_pool: cap::AsidPool,
+    spaces: BTreeMap<u32, SpaceMaps>,
+    /// Reverse map: where each frame is mapped.
+    pv: Vec<Vec<(SpaceId, u64)>>,
+    /// The VSpace the next `create_space` adopts instead of making one.
+    adopt: Option<cap::VSpace>,
+    pub stats: PmapStats,
+}
+
+fn rights(writable: bool) -> CapRights {
+    if writable {
+        CapRights::read_write()
+    } else {
+        CapRights::read_only()
+    }
+}
+
+impl Sel4Pmap {
+    pub fn new(kernel: Kernel, pool: FramePool, asid_pool: cap::AsidPool) -> Self {
+        let pv = (0..pool.len()).map(|_| Vec::new()).collect();
+        Sel4Pmap {
+            kernel,
+            pool,
+            asid_pool,
+            spaces: BTreeMap::new(),
+            pv,
+            adopt: None,
+            stats: PmapStats::default(),
+        }
+    }
+
+    /// Makes the next `create_space` use `vspace` (a client the root task built).
+    pub fn adopt_next(&mut self, vspace: cap::VSpace) {
+        self.adopt = Some(vspace);
+    }
+
+    /// The VSpace of `space`.
+    pub fn vspace(&self, space: SpaceId) -> Option<cap::VSpace> {
+        self.spaces.get(&space.0).map(|s| s.vspace)
+    }
+
+    /// Paging structures and mappings held for `space` (for statistics).
+    pub fn footprint(&self, space: SpaceId) -> (usize, usize) {
+        self.spaces
+            .get(&space.0)
+            .map(|s| (s.mappings.len(), s.tables.len()))
+            .unwrap_or((0, 0))
+    }
+
+    /// Maps a frame the server owns outside the pool (a forked child's
+    /// IPC buffer or start-info page) into `space` at `va` with `rights`,
+    /// through a copy of its cap, so the original stays free to map in the
+    /// server's scratch window. Undone when the space is destroyed.
+    pub fn map_wired(
+        &mut self,
+        space: SpaceId,
+        frame: cap::Granule,
+        va: u64,
+        rights: CapRights,
+    ) -> Result<(), PmapError> {
+        let copy: cap::Granule = self
+            .kernel
+            .copy(frame.cptr(), CapRights::all())
+            .map_err(|_| PmapError::ResourceShortage)?
+            .cast();
+        let kernel = &mut self.kernel;
+        let sp = self
+            .spaces
+            .get_mut(&space.0)
+            .ok_or(PmapError::ResourceShortage)?;
+        let tables = &mut sp.tables;
+        let mut make = |ty| {
+            let c = kernel.object(ty, 0)?;
+            tables.push((ty, c));
+            Ok(c)
+        };
+        match map_page(sp.vspace, copy, va, rights, &mut make) {
+            Ok(()) => {
+                sp.wired.push(copy);
+                Ok(())
+            }
+            Err(e) => {
+                println!("vm-server: pmap: wired map at {va:#x}: {e}");
+                self.kernel.free_slot(copy.cptr());
+                Err(PmapError::ResourceShortage)
+            }
+        }
+    }
+
+    fn unmap_one(&mut self, space: SpaceId, va: u64, m: Mapping) {
+        let _ = m.cap.x86_page_unmap();
+        self.kernel.free_slot(m.cap.cptr());
+        let list = &mut self.pv[m.frame.0 as usize];
+        if let Some(i) = list.iter().position(|&(s, a)| s == space && a == va) {
+            list.swap_remove(i);
+        }
+        self.stats.mappings -= 1;
+        self.stats.removes += 1;
+    }
+
+    fn set_rights(&mut self, space: SpaceId, va: u64, writable: bool) {
+        let Some(sp) = self.spaces.get_mut(&space.0) else {
+            return;
+        };
+        let Some(m) = sp.mappings.get_mut(&va) else {
+            return;
+        };
+        if m.writable == writable {
+            return;
+        }
+        match m
+            .cap
+            .x86_page_remap(sp.vspace, rights(writable), VmAttributes::default())
+        {
+            Ok(()) => {
+                m.writable = writable;
+                self.stats.remaps += 1;
+            }
+            Err(e) => {
+                // Cannot happen for a live mapping; dropping it is safe (it refaults).
+                println!("vm-server: pmap: remap {va:#x} failed ({e:?}); unmapping");
+                let m = sp.mappings.remove(&va).unwrap();
+                self.unmap_one(space, va, m);
+            }
+        }
+    }
+}
+
+impl Pmap for Sel4Pmap {
+    fn create_space(&mut self, space: SpaceId) -> Result<(), PmapError> {
+        let (vspace, owned_root) = match self.adopt.take() {
+            Some(v) => (v, false),
+            None => {
+                let (v, reused) = self
+                    .kernel
+                    .object_reused(ObjectType::X64Pml4, 0)
+                    .map_err(|_| PmapError::ResourceShortage)?;
+                let v: cap::VSpace = v.cast();
+                // A reused PML4 keeps the ASID it was given when new.
+                if !reused {
+                    if let Err(e) = self.asid_pool.x86_asid_pool_assign(v) {
+                        println!("vm-server: pmap: ASID assign: {e:?}");
+                        self.kernel.release(ObjectType::X64Pml4, 0, v.cptr());
+                        return Err(PmapError::ResourceShortage);
+                    }
+                }
+                (v, true)
+            }
+        };
+        self.spaces.insert(
+            space.0,
+            SpaceMaps {
+                vspace,
+                owned_root,
+                mappings: BTreeMap::new(),
+                tables: Vec::new(),
+                wired: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    fn destroy_space(&mut self, space: SpaceId) {
+        let Some(sp) = self.spaces.remove(&space.0) else {
+            return;
+        };
+        for (va, m) in sp.mappings {
+            self.unmap_one(space, va, m);
+        }
+        // Recycled page tables must be empty: unmap the wired pages too.
+        for copy in sp.wired {
+            let _ = copy.x86_page_unmap();
+            self.kernel.free_slot(copy.cptr());
+        }
+        // Lowest levels first, so each unmap finds its parent still in place.
+        let mut tables = sp.tables;
+        tables.sort_by_key(|(ty, _)| match ty {
+            ObjectType::X86PageTable => 0,
+            ObjectType::X86PageDirectory => 1,
+            _ => 2,
+        });
+        for (ty, c) in tables {
+            let r = match ty {
+                ObjectType::X86PageTable => {
+                    c.cast::<sel4::cap_type::PageTable>().x86_page_table_unmap()
+                }
+                ObjectType::X86PageDirectory => c
+                    .cast::<sel4::cap_type::PageDirectory>()
+                    .x86_page_directory_unmap(),
+                _ => c.cast::<sel4::cap_type::PDPT>().x86_pdpt_unmap(),
+            };
+            if let Err(e) = r {
+                println!("vm-server: pmap: unmap {ty:?}: {e:?}");
+            }
+            self.kernel.release(ty, 0, c);
+        }
+        if sp.owned_root {
+            // The PML4 keeps its ASID; an empty PML4 is as good as new.
+            self.kernel
+                .release(ObjectType::X64Pml4, 0, sp.vspace.cptr());
+        }
+    }
+
+    fn enter(
+        &mut self,
+        space: SpaceId,
+        va: u64,
+        frame: FrameNumber,
+        prot: Prot,
+    ) -> Result<(), PmapError> {
+        let writable = prot.contains(Prot::WRITE);
+        let existing = self
+            .spaces
+            .get(&space.0)
+            .ok_or(PmapError::ResourceShortage)?
+            .mappings
+            .get(&va)
+            .copied();
+        if let Some(m) = existing {
+            if m.frame == frame {
+                self.set_rights(space, va, writable);
+                return Ok(());
+            }
+            self.spaces.get_mut(&space.0).unwrap().mappings.remove(&va);
+            self.unmap_one(space, va, m);
+        }
+        let copy: cap::Granule = self
+            .kernel
+            .copy(self.pool.cap(frame).cptr(), CapRights::read_write())
+            .map_err(|_| PmapError::ResourceShortage)?
+            .cast();
+        let kernel = &mut self.kernel;
+        let sp = self.spaces.get_mut(&space.0).unwrap();
+        let tables = &mut sp.tables;
+        let mut make = |ty| {
+            let c = kernel.object(ty, 0)?;
+            tables.push((ty, c));
+            Ok(c)
+        };
+        if let Err(e) = map_page(sp.vspace, copy, va, rights(writable), &mut make) {
+            println!("vm-server: pmap: map {va:#x}: {e}");
+            self.kernel.free_slot(copy.cptr());
+            return Err(PmapError::ResourceShortage);
+        }
+        let n_tables = sp.tables.len();
+        sp.mappings.insert(
+            va,
+            Mapping {
+                frame,
+                cap: copy,
+                writable,
+            },
+        );
+        self.pv[frame.0 as usize].push((space, va));
+        self.stats.mappings += 1;
+        self.stats.enters += 1;
+        self.stats.page_tables = self.stats.page_tables.max(n_tables as u64);
+        Ok(())
+    }
+
+    fn remove(&mut self, space: SpaceId, start: u64, end: u64) {
+        let Some(sp) = self.spaces.get_mut(&space.0) else {
+            return;
+        };
+        let vas: Vec<u64> = sp.mappings.range(start..end).map(|(va, _)| *va).collect();
+        for va in vas {
+            let m = self
+                .spaces
+                .get_mut(&space.0)
+                .unwrap()
+                .mappings
+                .remove(&va)
+                .unwrap();
+            self.unmap_one(space, va, m);
+        }
+    }
+
+    fn protect(&mut self, space: SpaceId, start: u64, end: u64, prot: Prot) {
+        if prot.is_empty() {
+            return self.remove(space, start, end);
+        }
+        if prot.contains(Prot::WRITE) {
+            return; // never raises rights
+        }
+        let Some(sp) = self.spaces.get(&space.0) else {
+            return;
+        };
+        let vas: Vec<u64> = sp
+            .mappings
+            .range(start..end)
+            .filter(|(_, m)| m.writable)
+            .map(|(va, _)| *va)
+            .collect();
+        for va in vas {
+            self.set_rights(space, va, false);
+        }
+    }
+
+    fn page_protect(&mut self, frame: FrameNumber, prot: Prot) {
+        let places = self.pv[frame.0 as usize].clone();
+        for (space, va) in places {
+            self.protect(space, va, va + 4096, prot);
+        }
+    }
+
+    fn is_mapped(&self, space: SpaceId, va: u64) -> bool {
+        self.spaces
+            .get(&space.0)
+            .is_some_and(|s| s.mappings.contains_key(&va))
+    }
+
+    fn zero_page(&mut self, frame: FrameNumber) {
+        self.pool.bytes(frame).fill(0);
+    }
+
+    fn copy_page(&mut self, src: FrameNumber, dst: FrameNumber) {
+        let (s, d) = self.pool.pair(src, dst);
+        d.copy_from_slice(s);
+    }
+}

@@ -1,0 +1,672 @@
+//! The server's state and the handling of one message: a client's page
+//! fault, or a request over the `vm-api` protocol.
+//!
+//! A client is known by the badge of its endpoint caps (the same badge on
+//! its fault endpoint and its request endpoint: fault messages carry kernel
+//! fault labels, requests labels from `0x100`). A client forged "fault" can
+//! only ask for what touching its own memory would do. An unresolvable
+//! fault stops the client cleanly: the server reports it on the console,
+//! frees everything the client held, and tells the root task; every other
+//! client keeps being served. Owned by the single-threaded server loop.
+
+use crate::convert;
+use crate::pmap::Sel4Pmap;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use sel4::{cap, CPtr, CapData, CapRights, Fault, MessageInfo, ObjectType, PrioProps, Word};
+use sel4_root_task::println;
+use sel4_root_task::start_info::{StartInfo, IPC_BUFFER_VADDR, START_INFO_VADDR};
+use vm_api::{ApiError, ForkReply, Reply, VmService};
+use vm_core::{Access, FaultOutcome, SpaceId, Vm, VmError};
+
+/// Fixed slots of every component's CSpace (the system spec's layout).
+pub mod slots {
+    pub const TCB: u64 = 1;
+    pub const CNODE: u64 = 2;
+    pub const VSPACE: u64 = 3;
+    pub const IPC_BUFFER: u64 = 4;
+    pub const FAULT_EP: u64 = 5;
+    /// The root task's control endpoint, in every component.
+    pub const ROOT: u64 = sel4_root_task::control::ROOT_SLOT;
+    /// The spec's `caps { }` table.
+    pub const CAPS_TABLE: core::ops::Range<u64> = 16..256;
+}
+
+use sel4_root_task::control::EXIT_REPORT;
+pub use sel4_root_task::control::STATUS_KILLED;
+/// Requests are labelled from here on (`vm-api`); lower labels are kernel fault messages.
+const FIRST_REQUEST_LABEL: Word = 0x100;
+/// Badges of forked children start here, above any the spec hands out.
+const FIRST_CHILD_BADGE: u64 = 0x10_0000;
+
+/// One client the server pages for.
+pub struct Client {
+    pub name: String,
+    pub space: SpaceId,
+    pub tcb: cap::Tcb,
+    pub cnode: cap::CNode,
+    pub cnode_bits: u8,
+    pub priority: u8,
+    /// Its start-info page (read-only in its VSpace).
+    pub start_info: cap::Granule,
+    /// Slot of its request-endpoint cap, re-badged for forked children.
+    pub request_slot: u64,
+    /// Made by `fork`: the server owns its TCB, CNode, IPC buffer and start info.
+    pub forked: Option<ForkedObjects>,
+    pub faults: u64,
+}
+
+/// Kernel objects the server made for a forked child.
+pub struct ForkedObjects {
+    ipc_frame: cap::Granule,
+    start_info: cap::Granule,
+}
+
+/// The VM server.
+pub struct Server {
+    pub vm: Vm,
+    pub pmap: Sel4Pmap,
+    pub clients: BTreeMap<u64, Client>,
+    /// Unbadged, full-rights cap to the endpoint the server receives on
+    /// (for minting children's caps).
+    pub endpoint: CPtr,
+    /// The root task's control endpoint (exit reports), if given.
+    pub root: Option<CPtr>,
+    /// A frame-sized window in the server's VSpace for filling pages that
+    /// are not in the pool.
+    pub scratch: u64,
+    next_child: u64,
+}
+
+/// What to do after handling a message.
+pub enum Outcome {
+    /// Reply with this message (its words are in the IPC buffer).
+    Reply(MessageInfo),
+    /// Send nothing: the sender is gone or was stopped.
+    NoReply,
+}
+
+impl Server {
+    pub fn new(vm: Vm, pmap: Sel4Pmap, endpoint: CPtr, root: Option<CPtr>, scratch: u64) -> Self {
+        Server {
+            vm,
+            pmap,
+            clients: BTreeMap::new(),
+            endpoint,
+            root,
+            scratch,
+            next_child: FIRST_CHILD_BADGE,
+        }
+    }
+
+    /// Handles one received message from the client with `badge`.
+    pub fn handle(&mut self, info: MessageInfo, badge: Word) -> Outcome {
+        if !self.clients.contains_key(&badge) {
+            println!(
+                "vm-server: message from unknown badge {badge:#x} (label {:#x}) ignored",
+                info.label()
+            );
+            return Outcome::NoReply;
+        }
+        if info.label() < FIRST_REQUEST_LABEL {
+            return match Fault::get_from_ipc_buffer(info) {
+                Some(Fault::VmFault(f)) => self.page_fault(badge, f),
+                Some(other) => {
+                    self.kill(badge, &format!("{other:?}"), STATUS_KILLED);
+                    Outcome::NoReply
+                }
+                None => Outcome::Reply(self.error_reply(ApiError::UnknownOperation)),
+            };
+        }
+        let len = (info.length() as usize).min(sel4::MSG_MAX_LENGTH);
+        let mut words = [0 as Word; sel4::MSG_MAX_LENGTH];
+        sel4::with_ipc_buffer_mut(|b| words[..len].copy_from_slice(&b.msg[..len]));
+        let mut out = [0 as Word; sel4::MSG_MAX_LENGTH];
+        let (label, n) = vm_api::dispatch(self, badge, info.label(), &words[..len], &mut out);
+        if !vm_api::needs_reply(info.label(), label) || !self.clients.contains_key(&badge) {
+            return Outcome::NoReply;
+        }
+        sel4::with_ipc_buffer_mut(|b| b.msg[..n].copy_from_slice(&out[..n]));
+        Outcome::Reply(MessageInfo::new(label, 0, 0, n as Word))
+    }
+
+    fn error_reply(&self, e: ApiError) -> MessageInfo {
+        MessageInfo::new(e.code(), 0, 0, 0)
+    }
+
+    /// Resolves a VMFault; a fault the core refuses stops the client.
+    fn page_fault(&mut self, badge: Word, f: sel4::fault::VmFault) -> Outcome {
+        let access = if f.is_instruction_fetch() {
+            Access::Execute
+        } else if f.is_write() {
+            Access::Write
+        } else {
+            Access::Read
+        };
+        let client = self.clients.get_mut(&badge).unwrap();
+        client.faults += 1;
+        let space = client.space;
+        match self.vm.fault(space, f.addr, access, &mut self.pmap) {
+            Ok(FaultOutcome::Mapped(_)) => Outcome::Reply(MessageInfo::new(0, 0, 0, 0)),
+            Ok(other) => {
+                println!("vm-server: fault outcome {other:?} not handled yet");
+                self.kill(badge, "unsupported fault outcome", STATUS_KILLED);
+                Outcome::NoReply
+            }
+            Err(e) => {
+                let why = format!("{access:?} fault at {:#x} (ip {:#x}): {e:?}", f.addr, f.ip);
+                self.kill(badge, &why, STATUS_KILLED + convert::error(e).code());
+                Outcome::NoReply
+            }
+        }
+    }
+
+    /// Stops a client: reports why, frees its memory and objects, tells the root task.
+    pub fn kill(&mut self, badge: Word, why: &str, status: u64) {
+        if let Some(c) = self.clients.get(&badge) {
+            println!(
+                "vm-server: stopping client {} (badge {badge:#x}): {why}",
+                c.name
+            );
+        }
+        self.destroy(badge, status);
+    }
+
+    /// Frees everything a client held and reports its exit to the root task.
+    fn destroy(&mut self, badge: Word, status: u64) {
+        let Some(c) = self.clients.remove(&badge) else {
+            return;
+        };
+        let _ = c.tcb.tcb_suspend();
+        if let Err(e) = self.vm.exit(c.space, &mut self.pmap) {
+            println!("vm-server: exit of {}: {e:?}", c.name);
+        }
+        let forked = c.forked.is_some();
+        if let Some(objs) = c.forked {
+            // Everything the server made for the child goes back to its caches.
+            let k = &mut self.pmap.kernel;
+            for slot in slots::CAPS_TABLE.chain([
+                slots::TCB,
+                slots::CNODE,
+                slots::VSPACE,
+                slots::IPC_BUFFER,
+                slots::FAULT_EP,
+                slots::ROOT,
+            ]) {
+                let _ = c.cnode.cnode_delete(slot, c.cnode_bits);
+            }
+            k.release(ObjectType::Tcb, 0, c.tcb.cptr());
+            k.release(ObjectType::CapTable, c.cnode_bits, c.cnode.cptr());
+            k.release(ObjectType::X86_4K, 0, objs.ipc_frame.cptr());
+            k.release(ObjectType::X86_4K, 0, objs.start_info.cptr());
+        }
+        // The root task tracks the clients it made; forked children are ours.
+        if let (Some(root), false) = (self.root, forked) {
+            sel4::set_mr(0, badge);
+            sel4::set_mr(1, status);
+            sel4::call(root, MessageInfo::new(EXIT_REPORT, 0, 0, 2));
+        }
+    }
+
+    /// Registers a client the root task built and loads its program.
+    pub fn add_client(
+        &mut self,
+        badge: u64,
+        mut client: ClientSetup,
+        image: &[u8],
+    ) -> Result<(), String> {
+        self.pmap.adopt_next(client.vspace);
+        let space = self
+            .vm
+            .space_create(&mut self.pmap)
+            .map_err(|e| format!("space: {e:?}"))?;
+        client.space = Some(space);
+        crate::loader::load(self, space, image).map_err(|e| format!("{}: {e}", client.name))?;
+        self.clients.insert(
+            badge,
+            Client {
+                name: client.name,
+                space,
+                tcb: client.tcb,
+                cnode: client.cnode,
+                cnode_bits: client.cnode_bits,
+                priority: client.priority,
+                start_info: client.start_info,
+                request_slot: client.request_slot,
+                forked: None,
+                faults: 0,
+            },
+        );
+        Ok(())
+    }
+
+    /// Runs `f` on the contents of `frame` (not a pool frame) mapped in the scratch window.
+    fn with_scratch<R>(
+        &mut self,
+        frame: cap::Granule,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R, String> {
+        let own = cap::VSpace::from_bits(slots::VSPACE);
+        let k = &mut self.pmap.kernel;
+        let mut make = |ty| k.object(ty, 0);
+        sel4_objects::map_page(own, frame, self.scratch, CapRights::read_write(), &mut make)
+            .map_err(|e| format!("scratch map: {e}"))?;
+        // SAFETY: mapped read-write at `scratch` until the unmap below.
+        let r = f(unsafe { core::slice::from_raw_parts_mut(self.scratch as *mut u8, 4096) });
+        frame
+            .x86_page_unmap()
+            .map_err(|e| format!("scratch unmap: {e:?}"))?;
+        Ok(r)
+    }
+
+    /// The contents of a frame outside the pool.
+    fn read_frame(&mut self, frame: cap::Granule) -> Result<alloc::vec::Vec<u8>, String> {
+        let mut page = alloc::vec![0u8; 4096];
+        self.with_scratch(frame, |b| page.copy_from_slice(b))?;
+        Ok(page)
+    }
+
+    /// Makes the child of `parent_badge`; see `VmService::fork`.
+    fn fork_client(&mut self, parent_badge: u64) -> Result<u64, String> {
+        let child_badge = self.next_child;
+        let p = self.clients.get(&parent_badge).ok_or("no parent")?;
+        let (p_tcb, p_cnode, bits, prio, p_info, req_slot, name) = (
+            p.tcb,
+            p.cnode,
+            p.cnode_bits,
+            p.priority,
+            p.start_info,
+            p.request_slot,
+            p.name.clone(),
+        );
+        let mut regs = p_tcb
+            .tcb_read_registers(false, 0, USER_CONTEXT_WORDS)
+            .map_err(|e| format!("read registers: {e:?}"))?;
+        let child_space = self
+            .vm
+            .fork(self.clients[&parent_badge].space, &mut self.pmap)
+            .map_err(|e| format!("fork: {e:?}"))?;
+        let vspace = self.pmap.vspace(child_space).ok_or("child has no VSpace")?;
+        let k = &mut self.pmap.kernel;
+        let objects = (|| -> Result<_, String> {
+            Ok((
+                k.object(ObjectType::CapTable, bits)?
+                    .cast::<sel4::cap_type::CNode>(),
+                k.object(ObjectType::Tcb, 0)?.cast::<sel4::cap_type::Tcb>(),
+                k.object(ObjectType::X86_4K, 0)?
+                    .cast::<sel4::cap_type::Granule>(),
+                k.object(ObjectType::X86_4K, 0)?
+                    .cast::<sel4::cap_type::Granule>(),
+            ))
+        })();
+        let (cnode, tcb, ipc_frame, info_frame) = match objects {
+            Ok(o) => o,
+            Err(e) => {
+                let _ = self.vm.exit(child_space, &mut self.pmap);
+                return Err(e);
+            }
+        };
+        self.next_child += 1;
+        let own = cap::CNode::from_bits(slots::CNODE);
+        // The caps the parent's start info names (its spec caps and the
+        // root task's), then the child's own objects over the fixed slots,
+        // then its request cap re-badged.
+        let info_page = match self.read_frame(p_info) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = self.vm.exit(child_space, &mut self.pmap);
+                return Err(e);
+            }
+        };
+        // SAFETY: the page holds a StartInfo the root task wrote (plain old
+        // data: any bit pattern is a valid value).
+        let named: StartInfo = unsafe { core::ptr::read_unaligned(info_page.as_ptr().cast()) };
+        for c in named.caps().iter().filter(|c| c.slot != 0) {
+            let _ = cnode.cnode_copy(c.slot, bits, p_cnode, c.slot, bits, CapRights::all());
+        }
+        let mint = |dest: u64, src: CPtr, data: CapData| {
+            cnode.cnode_mint(dest, bits, own, src.bits(), 64, CapRights::all(), data)
+        };
+        let guard = CapData::guard(0, 64 - bits as u64);
+        let mut result = mint(slots::TCB, tcb.cptr(), CapData::NONE)
+            .and_then(|_| mint(slots::CNODE, cnode.cptr(), guard))
+            .and_then(|_| mint(slots::VSPACE, vspace.cptr(), CapData::NONE))
+            .and_then(|_| mint(slots::IPC_BUFFER, ipc_frame.cptr(), CapData::NONE))
+            .and_then(|_| mint(slots::FAULT_EP, self.endpoint, CapData::badge(child_badge)))
+            .map_err(|e| format!("child CSpace: {e:?}"));
+        if result.is_ok() && req_slot != 0 {
+            let _ = cnode.cnode_delete(req_slot, bits);
+            result = cnode
+                .cnode_mint(
+                    req_slot,
+                    bits,
+                    own,
+                    self.endpoint.bits(),
+                    64,
+                    CapRights::new(true, false, true),
+                    CapData::badge(child_badge),
+                )
+                .map_err(|e| format!("child request cap: {e:?}"));
+        }
+        // The IPC buffer: the runtime finds it through its user_data word.
+        let result = result
+            .and_then(|_| {
+                self.with_scratch(ipc_frame, |b| {
+                    b.fill(0);
+                    let off = core::mem::offset_of!(sel4::IpcBuffer, user_data);
+                    b[off..off + 8].copy_from_slice(&IPC_BUFFER_VADDR.to_le_bytes());
+                })
+            })
+            .and_then(|_| self.with_scratch(info_frame, |b| b.copy_from_slice(&info_page)))
+            .and_then(|_| {
+                self.pmap
+                    .map_wired(
+                        child_space,
+                        ipc_frame,
+                        IPC_BUFFER_VADDR,
+                        CapRights::read_write(),
+                    )
+                    .map_err(|e| format!("{e:?}"))?;
+                self.pmap
+                    .map_wired(
+                        child_space,
+                        info_frame,
+                        START_INFO_VADDR,
+                        CapRights::read_only(),
+                    )
+                    .map_err(|e| format!("{e:?}"))
+            })
+            .and_then(|_| {
+                tcb.tcb_configure(
+                    slots::FAULT_EP,
+                    PrioProps::new(0, prio),
+                    cnode,
+                    guard,
+                    vspace,
+                    CapData::NONE,
+                    IPC_BUFFER_VADDR,
+                    ipc_frame,
+                )
+                .map_err(|e| format!("child TCB: {e:?}"))
+            });
+        let forked = ForkedObjects {
+            ipc_frame,
+            start_info: info_frame,
+        };
+        self.clients.insert(
+            child_badge,
+            Client {
+                name: format!("{name}+{}", child_badge - FIRST_CHILD_BADGE + 1),
+                space: child_space,
+                tcb,
+                cnode,
+                cnode_bits: bits,
+                priority: prio,
+                start_info: info_frame,
+                request_slot: req_slot,
+                forked: Some(forked),
+                faults: 0,
+            },
+        );
+        if let Err(e) = result {
+            self.destroy(child_badge, STATUS_KILLED);
+            return Err(e);
+        }
+        // The child returns from the same Call as the parent, with the
+        // child's reply: past the `syscall` instruction (2 bytes), reply in
+        // rsi (info) and r10/r8/r9/r15 (MR0..3).
+        let mut words = [0 as Word; 4];
+        let (label, len) = Reply::Fork(ForkReply::Child {
+            parent: parent_badge,
+        })
+        .encode(&mut words);
+        regs.rip += 2;
+        regs.rsi = MessageInfo::new(label, 0, 0, len as Word).into_word();
+        regs.r10 = words[0];
+        regs.r8 = words[1];
+        regs.r9 = words[2];
+        regs.r15 = words[3];
+        if let Err(e) = tcb.tcb_write_registers(true, 0, USER_CONTEXT_WORDS, &regs) {
+            self.destroy(child_badge, STATUS_KILLED);
+            return Err(format!("child registers: {e:?}"));
+        }
+        Ok(child_badge)
+    }
+
+    fn space_of(&self, client: u64) -> Result<SpaceId, ApiError> {
+        self.clients
+            .get(&client)
+            .map(|c| c.space)
+            .ok_or(ApiError::BadSpace)
+    }
+}
+
+const USER_CONTEXT_WORDS: Word = (core::mem::size_of::<sel4::UserContext>() / 8) as Word;
+
+/// What the root task tells the server about a client.
+pub struct ClientSetup {
+    pub name: String,
+    pub tcb: cap::Tcb,
+    pub cnode: cap::CNode,
+    pub vspace: cap::VSpace,
+    pub start_info: cap::Granule,
+    pub cnode_bits: u8,
+    pub priority: u8,
+    pub request_slot: u64,
+    pub space: Option<SpaceId>,
+}
+
+fn core_err(e: VmError) -> ApiError {
+    convert::error(e)
+}
+
+impl VmService for Server {
+    fn stats(&mut self, _client: u64) -> Result<vm_api::VmStats, ApiError> {
+        Ok(crate::stats::global(self))
+    }
+
+    fn client_stats(&mut self, client: u64) -> Result<vm_api::ClientStats, ApiError> {
+        crate::stats::client(self, client)
+    }
+
+    fn mmap(
+        &mut self,
+        client: u64,
+        req: vm_api::MmapRequest,
+    ) -> Result<vm_api::MmapReply, ApiError> {
+        let space = self.space_of(client)?;
+        let addr = self
+            .vm
+            .mmap(space, &convert::mmap_args(&req), &mut self.pmap)
+            .map_err(core_err)?;
+        Ok(vm_api::MmapReply { addr })
+    }
+
+    fn munmap(&mut self, client: u64, req: vm_api::RangeRequest) -> Result<(), ApiError> {
+        let space = self.space_of(client)?;
+        self.vm
+            .munmap(space, req.addr, req.len, &mut self.pmap)
+            .map_err(core_err)
+    }
+
+    fn mprotect(&mut self, client: u64, req: vm_api::MprotectRequest) -> Result<(), ApiError> {
+        let space = self.space_of(client)?;
+        self.vm
+            .mprotect(
+                space,
+                req.addr,
+                req.len,
+                convert::prot(req.prot),
+                &mut self.pmap,
+            )
+            .map_err(core_err)
+    }
+
+    fn minherit(&mut self, client: u64, req: vm_api::MinheritRequest) -> Result<(), ApiError> {
+        let space = self.space_of(client)?;
+        self.vm
+            .minherit(
+                space,
+                req.addr,
+                req.len,
+                convert::inheritance(req.inheritance),
+            )
+            .map_err(core_err)
+    }
+
+    fn madvise(&mut self, client: u64, req: vm_api::MadviseRequest) -> Result<(), ApiError> {
+        let space = self.space_of(client)?;
+        self.vm
+            .madvise(
+                space,
+                req.addr,
+                req.len,
+                convert::advice(req.advice),
+                &mut self.pmap,
+            )
+            .map_err(core_err)
+    }
+
+    fn msync(&mut self, client: u64, req: vm_api::MsyncRequest) -> Result<(), ApiError> {
+        let space = self.space_of(client)?;
+        self.vm
+            .msync(
+                space,
+                req.addr,
+                req.len,
+                convert::msync_flags(req.flags),
+                &mut self.pmap,
+            )
+            .map_err(core_err)
+    }
+
+    fn mincore(
+        &mut self,
+        client: u64,
+        req: vm_api::RangeRequest,
+    ) -> Result<vm_api::MincoreReply, ApiError> {
+        let space = self.space_of(client)?;
+        // Only what one reply carries; the client stub asks for the rest.
+        let max = (vm_api::MINCORE_MAX_PAGES as u64) * 4096;
+        let len = if req.len > max { max } else { req.len };
+        let bytes = self.vm.mincore(space, req.addr, len).map_err(core_err)?;
+        Ok(vm_api::MincoreReply::from_bytes(&bytes))
+    }
+
+    fn mlock(&mut self, client: u64, req: vm_api::RangeRequest) -> Result<(), ApiError> {
+        let space = self.space_of(client)?;
+        self.vm
+            .mlock(space, req.addr, req.len, &mut self.pmap)
+            .map_err(core_err)
+    }
+
+    fn munlock(&mut self, client: u64, req: vm_api::RangeRequest) -> Result<(), ApiError> {
+        let space = self.space_of(client)?;
+        self.vm.munlock(space, req.addr, req.len).map_err(core_err)
+    }
+
+    fn shm_create(
+        &mut self,
+        client: u64,
+        req: vm_api::ShmCreateRequest,
+    ) -> Result<vm_api::HandleReply, ApiError> {
+        let space = self.space_of(client)?;
+        let name = if req.name.is_empty() {
+            None
+        } else {
+            Some(req.name.as_str())
+        };
+        let h = self
+            .vm
+            .shm_create(space, name, req.size)
+            .map_err(core_err)?;
+        Ok(vm_api::HandleReply {
+            handle: vm_api::Handle(h.0),
+        })
+    }
+
+    fn shm_open(
+        &mut self,
+        client: u64,
+        req: vm_api::ShmOpenRequest,
+    ) -> Result<vm_api::HandleReply, ApiError> {
+        let space = self.space_of(client)?;
+        let h = self
+            .vm
+            .shm_open(space, req.name.as_str(), convert::prot(req.rights))
+            .map_err(core_err)?;
+        Ok(vm_api::HandleReply {
+            handle: vm_api::Handle(h.0),
+        })
+    }
+
+    fn shm_unlink(&mut self, client: u64, req: vm_api::ShmUnlinkRequest) -> Result<(), ApiError> {
+        self.space_of(client)?;
+        self.vm.shm_unlink(req.name.as_str()).map_err(core_err)
+    }
+
+    fn shm_truncate(
+        &mut self,
+        client: u64,
+        req: vm_api::ShmTruncateRequest,
+    ) -> Result<(), ApiError> {
+        let space = self.space_of(client)?;
+        self.vm
+            .shm_truncate(
+                space,
+                vm_core::Handle(req.handle.0),
+                req.size,
+                &mut self.pmap,
+            )
+            .map_err(core_err)
+    }
+
+    fn handle_close(
+        &mut self,
+        client: u64,
+        req: vm_api::HandleCloseRequest,
+    ) -> Result<(), ApiError> {
+        let space = self.space_of(client)?;
+        self.vm
+            .handle_close(space, vm_core::Handle(req.handle.0))
+            .map_err(core_err)
+    }
+
+    fn handle_share(
+        &mut self,
+        client: u64,
+        req: vm_api::HandleShareRequest,
+    ) -> Result<vm_api::HandleReply, ApiError> {
+        let from = self.space_of(client)?;
+        let to = self.space_of(req.to).map_err(|_| ApiError::BadClient)?;
+        let h = self
+            .vm
+            .handle_share(
+                from,
+                vm_core::Handle(req.handle.0),
+                to,
+                convert::prot(req.rights),
+            )
+            .map_err(core_err)?;
+        Ok(vm_api::HandleReply {
+            handle: vm_api::Handle(h.0),
+        })
+    }
+
+    fn fork(&mut self, client: u64) -> Result<ForkReply, ApiError> {
+        match self.fork_client(client) {
+            Ok(child) => Ok(ForkReply::Parent { child }),
+            Err(e) => {
+                println!("vm-server: fork of client {client:#x} failed: {e}");
+                Err(ApiError::OutOfMemory)
+            }
+        }
+    }
+
+    fn exit(&mut self, client: u64, req: vm_api::ExitRequest) -> Result<(), ApiError> {
+        self.space_of(client)?;
+        self.destroy(client, req.status);
+        Ok(())
+    }
+}
