@@ -66,9 +66,9 @@ fn workspace_packages(ws: &Workspace) -> Result<Vec<Package>> {
     Ok(packages)
 }
 
-/// Parses and validates the system spec; returns it with its encoded form.
-pub fn load_spec(ws: &Workspace) -> Result<(capdl::Spec, Vec<u8>)> {
-    let path = ws.root.join("capdl/system.spec");
+/// Parses and validates a spec under `capdl/`; returns it with its encoded form.
+pub fn load_spec(ws: &Workspace, spec_file: &str) -> Result<(capdl::Spec, Vec<u8>)> {
+    let path = ws.root.join("capdl").join(spec_file);
     let text = std::fs::read_to_string(&path)
         .map_err(|e| Failure::msg(format!("{}: {e}", path.display())))?;
     let known = known_images(ws)?;
@@ -82,16 +82,17 @@ pub fn load_spec(ws: &Workspace) -> Result<(capdl::Spec, Vec<u8>)> {
     Ok((spec, bytes))
 }
 
-/// Builds the programs the spec names and the root task; returns the root task's ELF.
-pub fn build(ws: &Workspace) -> Result<PathBuf> {
-    let (spec, encoded) = load_spec(ws)?;
+/// Builds the programs the spec (a file under `capdl/`) names and the root
+/// task; returns the root task's ELF.
+pub fn build(ws: &Workspace, spec_file: &str) -> Result<PathBuf> {
+    let (spec, encoded) = load_spec(ws, spec_file)?;
     let mut programs: Vec<&str> = spec.components.iter().map(|c| c.image.as_str()).collect();
     programs.sort();
     programs.dedup();
     progress(
         "spec",
         format!(
-            "capdl/system.spec: {} components, {} programs",
+            "capdl/{spec_file}: {} components, {} programs",
             spec.components.len(),
             programs.len()
         ),

@@ -7,8 +7,11 @@
 //! cargo qemu test [--host-only | --system-only] [--timeout SECS]
 //!                                  host tests, then system tests in QEMU;
 //!                                  ends with `N passed, N failed`
+//! cargo qemu bench                 boots capdl/bench.spec and prints the
+//!                                  fault costs as ratios to the floors
 //! ```
 
+mod bench;
 mod images;
 mod kernel;
 mod machine;
@@ -52,16 +55,17 @@ impl Workspace {
 }
 
 /// Parsed command line.
-struct Options {
+pub struct Options {
     command: String,
-    kvm: bool,
+    pub kvm: bool,
     host_only: bool,
     system_only: bool,
-    timeout: Duration,
-    memory_mib: u32,
+    pub timeout: Duration,
+    pub memory_mib: u32,
 }
 
-const USAGE: &str = "usage: cargo qemu <build | run | test> [--kvm] [--host-only | --system-only] [--timeout SECS] [--memory MIB]";
+const USAGE: &str =
+    "usage: cargo qemu <build | run | test | bench> [--kvm] [--host-only | --system-only] [--timeout SECS] [--memory MIB]";
 
 fn parse_args() -> Result<Options> {
     let mut args = std::env::args().skip(1);
@@ -99,7 +103,8 @@ fn parse_args() -> Result<Options> {
 fn main() -> ExitCode {
     let ws = Workspace::locate();
     let result = parse_args().and_then(|o| match o.command.as_str() {
-        "build" => build(&ws).map(|_| true),
+        "build" => build(&ws, SYSTEM_SPEC).map(|_| true),
+        "bench" => bench::run(&ws, &o),
         "run" => run(&ws, &o),
         "test" => test(&ws, &o),
         "help" | "--help" | "-h" => {
@@ -118,11 +123,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// Everything a boot needs: prerequisites, kernel, images.
-fn build(ws: &Workspace) -> Result<BootOptions> {
+/// The spec `run` and `test` boot.
+const SYSTEM_SPEC: &str = "system.spec";
+
+/// Everything a boot needs: prerequisites, kernel, images for `spec_file`.
+pub fn build(ws: &Workspace, spec_file: &str) -> Result<BootOptions> {
     prereq::ensure()?;
     let kernel = kernel::build(ws)?;
-    let root_task = images::build(ws)?;
+    let root_task = images::build(ws, spec_file)?;
     progress("image", format!("{}", root_task.display()));
     Ok(BootOptions {
         kernel: kernel.elf32,
@@ -134,7 +142,7 @@ fn build(ws: &Workspace) -> Result<BootOptions> {
 }
 
 fn run(ws: &Workspace, o: &Options) -> Result<bool> {
-    let mut boot = build(ws)?;
+    let mut boot = build(ws, SYSTEM_SPEC)?;
     boot.kvm = o.kvm;
     boot.memory_mib = o.memory_mib;
     let exit = machine::run_interactive(&boot)?;
@@ -145,7 +153,7 @@ fn run(ws: &Workspace, o: &Options) -> Result<bool> {
 fn test(ws: &Workspace, o: &Options) -> Result<bool> {
     // The kernel source must be prepared before the sel4 crate (a host-test
     // crate too) can generate its bindings.
-    let mut boot = build(ws)?;
+    let mut boot = build(ws, SYSTEM_SPEC)?;
     boot.kvm = o.kvm;
     boot.memory_mib = o.memory_mib;
     let (mut passed, mut failed) = (0, 0);

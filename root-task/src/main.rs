@@ -11,9 +11,11 @@ extern crate alloc;
 mod bootinfo;
 mod component;
 mod exit;
+mod floor;
 mod images;
 mod selftest;
 mod system;
+mod thread;
 
 use bootinfo::BootSummary;
 use sel4_objects::{SlotAllocator, UntypedAllocator};
@@ -45,6 +47,8 @@ fn run(bootinfo: &sel4::BootInfo) -> bool {
         return false;
     };
     let self_test_ok = phase("self-test", || Ok(selftest::run(state))).unwrap_or(false);
+    // Numbers only: a failed measurement is logged, not a test failure.
+    let _ = phase("floor benchmarks", || floor::run(state));
     let Some(spec) = phase("system spec", system::load_spec) else {
         return false;
     };

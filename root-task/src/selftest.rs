@@ -11,9 +11,7 @@ use crate::RootState;
 use alloc::format;
 use alloc::string::String;
 use core::sync::atomic::{AtomicU64, Ordering};
-use sel4::{
-    cap, CPtr, CapData, CapRights, Fault, MessageInfo, ObjectType, PrioProps, VmAttributes,
-};
+use sel4::{cap, CPtr, CapRights, Fault, MessageInfo, ObjectType, VmAttributes};
 use sel4_root_task::println;
 
 /// A PML4 slot the root task's image (at 4 MiB) does not use, so the test
@@ -147,61 +145,20 @@ extern "C" fn fault_thread(addr: u64, report_ep: u64) -> ! {
 }
 
 fn resolve_thread_fault(state: &mut RootState) -> Result<(), String> {
-    let cnode = sel4::init_cap::INIT_THREAD_CNODE;
     let vspace = sel4::init_cap::INIT_THREAD_VSPACE;
     let attrs = VmAttributes::default();
     let ep = alloc(state, ObjectType::Endpoint, 0)?;
-    let badged = state
-        .slots
-        .alloc()
-        .ok_or("no slot for the badged endpoint")?;
-    cnode
-        .cnode_mint(
-            badged.bits(),
-            64,
-            cnode,
-            ep.bits(),
-            64,
-            CapRights::all(),
-            CapData::badge(FAULT_BADGE),
-        )
-        .map_err(|e| format!("mint badged endpoint: {e:?}"))?;
-
-    let ipc_frame: cap::Granule = alloc(state, ObjectType::X86_4K, 0)?.cast();
-    ipc_frame
-        .x86_page_map(vspace, IPC_BUFFER_VADDR, CapRights::read_write(), attrs)
-        .map_err(|e| format!("IPC buffer map: {e:?}"))?;
-    // SAFETY: just mapped; the thread shares our VSpace, so this is its buffer.
-    unsafe { sel4::init_ipc_buffer(IPC_BUFFER_VADDR as *mut sel4::IpcBuffer) };
-
-    let tcb: cap::Tcb = alloc(state, ObjectType::Tcb, 0)?.cast();
-    let prio = PrioProps::new(0, 200);
-    tcb.tcb_configure(
-        badged.bits(),
-        prio,
-        cnode,
-        CapData::NONE,
-        vspace,
-        CapData::NONE,
-        IPC_BUFFER_VADDR,
-        ipc_frame,
-    )
-    .map_err(|e| format!("TCB configure: {e:?}"))?;
+    let badged = crate::thread::badged(state, ep, FAULT_BADGE)?;
     let stack_top = core::ptr::addr_of_mut!(THREAD_STACK) as u64 + 16 * 1024;
-    let regs = sel4::UserContext {
-        rip: fault_thread as *const () as u64,
-        rsp: stack_top - 8, // as if called: rsp + 8 is 16-byte aligned
-        rdi: FAULT_VADDR,
-        rsi: badged.bits(),
-        ..Default::default()
-    };
-    tcb.tcb_write_registers(
-        true,
-        0,
-        (core::mem::size_of::<sel4::UserContext>() / 8) as u64,
-        &regs,
-    )
-    .map_err(|e| format!("TCB write registers: {e:?}"))?;
+    let tcb = crate::thread::spawn(
+        state,
+        fault_thread,
+        (FAULT_VADDR, badged.bits()),
+        badged,
+        IPC_BUFFER_VADDR,
+        stack_top,
+        200,
+    )?;
 
     // 1. The fault arrives as a message on the endpoint.
     let (info, badge) = sel4::recv(ep);

@@ -1,0 +1,90 @@
+//! Threads inside the root task's own VSpace and CSpace, for the boot
+//! self-test and the floor benchmarks: a TCB, an IPC buffer page at a
+//! given address, a static stack, and a fault endpoint the root task holds.
+
+use crate::RootState;
+use alloc::format;
+use alloc::string::String;
+use sel4::{cap, CPtr, CapData, CapRights, ObjectType, PrioProps, VmAttributes};
+
+/// Entry of a root-task thread: two arguments, never returns.
+pub type Entry = extern "C" fn(u64, u64) -> !;
+
+/// Starts `entry(arg0, arg1)` on `stack`, with its IPC buffer mapped at
+/// `ipc_vaddr` (in a page table that already exists) and faults sent to
+/// `fault_ep` (a slot of the root CNode). The caller keeps `stack` unused
+/// while the thread lives.
+pub fn spawn(
+    state: &mut RootState,
+    entry: Entry,
+    args: (u64, u64),
+    fault_ep: CPtr,
+    ipc_vaddr: u64,
+    stack_top: u64,
+    priority: u8,
+) -> Result<cap::Tcb, String> {
+    let cnode = sel4::init_cap::INIT_THREAD_CNODE;
+    let vspace = sel4::init_cap::INIT_THREAD_VSPACE;
+    let alloc = |state: &mut RootState, ty| {
+        state
+            .untyped
+            .allocate(&mut state.slots, ty, 0)
+            .map_err(|e| format!("allocating {ty:?}: {e}"))
+    };
+    let ipc_frame: cap::Granule = alloc(state, ObjectType::X86_4K)?.cast();
+    ipc_frame
+        .x86_page_map(
+            vspace,
+            ipc_vaddr,
+            CapRights::read_write(),
+            VmAttributes::default(),
+        )
+        .map_err(|e| format!("IPC buffer map: {e:?}"))?;
+    // SAFETY: just mapped; the thread shares our VSpace, so this is its buffer.
+    unsafe { sel4::init_ipc_buffer(ipc_vaddr as *mut sel4::IpcBuffer) };
+    let tcb: cap::Tcb = alloc(state, ObjectType::Tcb)?.cast();
+    tcb.tcb_configure(
+        fault_ep.bits(),
+        PrioProps::new(0, priority),
+        cnode,
+        CapData::NONE,
+        vspace,
+        CapData::NONE,
+        ipc_vaddr,
+        ipc_frame,
+    )
+    .map_err(|e| format!("TCB configure: {e:?}"))?;
+    let regs = sel4::UserContext {
+        rip: entry as *const () as u64,
+        rsp: (stack_top & !15) - 8, // as if called: rsp + 8 is 16-byte aligned
+        rdi: args.0,
+        rsi: args.1,
+        ..Default::default()
+    };
+    tcb.tcb_write_registers(
+        true,
+        0,
+        (core::mem::size_of::<sel4::UserContext>() / 8) as u64,
+        &regs,
+    )
+    .map_err(|e| format!("TCB write registers: {e:?}"))?;
+    Ok(tcb)
+}
+
+/// A badged copy of `ep` in a fresh root-CNode slot.
+pub fn badged(state: &mut RootState, ep: CPtr, badge: u64) -> Result<CPtr, String> {
+    let cnode = sel4::init_cap::INIT_THREAD_CNODE;
+    let slot = state.slots.alloc().ok_or("root CNode full")?;
+    cnode
+        .cnode_mint(
+            slot.bits(),
+            64,
+            cnode,
+            ep.bits(),
+            64,
+            CapRights::all(),
+            CapData::badge(badge),
+        )
+        .map_err(|e| format!("mint badged endpoint: {e:?}"))?;
+    Ok(slot)
+}
