@@ -1,0 +1,2 @@
+//! Host benchmarks of the swap building blocks.
+fn main() {}

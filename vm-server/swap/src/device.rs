@@ -1,0 +1,149 @@
+//! The asynchronous block-device boundary between the swap pager and whatever stores the blocks (the block server on seL4, a RAM disk on the host).
+//!
+//! # Model
+//!
+//! The real device is another process: the VM server writes a request
+//! into a ring shared with the block server and signals a notification;
+//! the block server answers later, in any order. So [`BlockDevice::submit`]
+//! never blocks — it queues and returns an [`IoTag`] — and completions are
+//! collected by [`BlockDevice::poll_completions`] when the server loop sees
+//! the device's notification (or on every loop turn on the host).
+//!
+//! # Data path: device staging buffers
+//!
+//! Page bytes move through the device's *staging window*: a fixed array
+//! of [`BLOCK_SIZE`]-byte buffers, named by [`BufferId`] (buffer index).
+//! On seL4 the window is the frames shared between vm-server and
+//! block-server (`swap_buf` in the system spec), mapped in both, so the
+//! block server reads and writes them directly and a request carries only
+//! numbers. The VM server copies a page into the window before a write
+//! ([`BlockDevice::buffer_mut`]) and out of it after a read completes
+//! ([`BlockDevice::buffer`]): one copy per page, which keeps frame caps
+//! out of the block server and lets the pager reuse the frame as soon as
+//! the copy is done. Buffers are *caller-owned*: the pager allocates
+//! window slots itself (one run of `count` buffers per request); the
+//! device only checks that in-flight requests do not share buffers.
+//!
+//! Caller contract for every implementation: from `submit` until its
+//! completion has been polled, the request's buffers belong to the device
+//! (do not read a read's buffers or change a write's), and no two in-flight
+//! requests may touch the same device block (the pager guarantees this by
+//! not freeing a slot while a write to it is in flight).
+
+/// Bytes per device block (one page).
+pub const BLOCK_SIZE: usize = 4096;
+
+/// Direction of a transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IoOp {
+    /// Device blocks -> staging buffers (page-in).
+    Read,
+    /// Staging buffers -> device blocks (pageout).
+    Write,
+}
+
+/// Index of the first staging buffer of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BufferId(pub u32);
+
+/// One transfer: `count` blocks from device block `block`, to or from
+/// staging buffers `buf .. buf + count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IoRequest {
+    pub op: IoOp,
+    pub block: u64,
+    pub count: u32,
+    pub buf: BufferId,
+}
+
+/// Names a submitted request in its completion; assigned by the device,
+/// unique among requests in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IoTag(pub u64);
+
+/// Why `submit` refused a request (nothing was queued).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IoError {
+    /// `count` is zero.
+    Empty,
+    /// The blocks run past the end of the device.
+    OutOfRange,
+    /// The buffers run past the end of the staging window.
+    BadBuffer,
+    /// A buffer is named by a request still in flight.
+    BufferBusy,
+    /// The device's queue is full: poll completions and retry.
+    QueueFull,
+}
+
+/// How a request ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IoStatus {
+    /// Every block was transferred.
+    Ok,
+    /// Block `block` (absolute device block) failed; blocks of the request
+    /// before it were transferred, it and those after it were not. A read's
+    /// buffers from the failed block on hold garbage.
+    Error { block: u64 },
+}
+
+/// A finished request, handed back by
+/// [`poll_completions`](BlockDevice::poll_completions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IoCompletion {
+    pub tag: IoTag,
+    pub request: IoRequest,
+    pub status: IoStatus,
+}
+
+impl IoCompletion {
+    /// Whether every block was transferred.
+    pub fn is_ok(&self) -> bool {
+        self.status == IoStatus::Ok
+    }
+}
+
+/// An asynchronous block device with a staging window (see the module
+/// docs for the model and the buffer contract).
+pub trait BlockDevice {
+    /// Device size in [`BLOCK_SIZE`] blocks.
+    fn block_count(&self) -> u64;
+
+    /// Staging window size in buffers.
+    fn buffer_count(&self) -> u32;
+
+    /// Bytes of `count` consecutive staging buffers from `buf` (to copy a
+    /// page-in out). Caller contract: in range, and no in-flight request
+    /// names them.
+    fn buffer(&self, buf: BufferId, count: u32) -> &[u8];
+
+    /// Mutable bytes of `count` staging buffers (to fill a write).
+    /// Caller contract: as for [`buffer`](Self::buffer).
+    fn buffer_mut(&mut self, buf: BufferId, count: u32) -> &mut [u8];
+
+    /// Queues `req` without blocking and returns its tag.
+    fn submit(&mut self, req: IoRequest) -> Result<IoTag, IoError>;
+
+    /// Appends the completions that have arrived to `out` (any order) and
+    /// returns how many; never blocks.
+    fn poll_completions(&mut self, out: &mut impl Extend<IoCompletion>) -> usize;
+
+    /// Requests submitted and not yet handed back.
+    fn in_flight(&self) -> usize;
+}
+
+/// Checks a request against a device's geometry (shared by
+/// implementations): the cheap refusals `submit` must make first.
+pub fn validate(req: &IoRequest, block_count: u64, buffer_count: u32) -> Result<(), IoError> {
+    if req.count == 0 {
+        return Err(IoError::Empty);
+    }
+    match req.block.checked_add(u64::from(req.count)) {
+        Some(end) if end <= block_count => {}
+        _ => return Err(IoError::OutOfRange),
+    }
+    match req.buf.0.checked_add(req.count) {
+        Some(end) if end <= buffer_count => Ok(()),
+        _ => Err(IoError::BadBuffer),
+    }
+}
