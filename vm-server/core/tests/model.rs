@@ -55,7 +55,12 @@ struct Seg {
     pages: BTreeMap<u64, Vec<u8>>,
     /// Size in pages (`u64::MAX` for anonymous shared memory).
     size: u64,
+    /// A physical object: fixed size, cannot be truncated.
+    physical: bool,
 }
+
+/// Frames at the top of the pool handed to a physical object at start.
+const PHYS_PAGES: u32 = 8;
 
 struct Runner {
     sim: Sim,
@@ -68,6 +73,7 @@ struct Runner {
     step: usize,
     ops: BTreeMap<&'static str, u64>,
     peak: u32,
+    phys: ObjectId,
     /// Steps between full sweeps (`VM_MODEL_SWEEP`, to narrow a failure).
     sweep_every: usize,
     /// The last operations, for failure reports.
@@ -97,13 +103,26 @@ impl Runner {
         };
         let mut sim = Sim::new(cfg, FRAMES);
         let s = sim.vm.space_create(&mut sim.pmap).unwrap();
+        // A device-like physical object, reachable through a handle.
+        let phys = sim
+            .vm
+            .create_physical(FrameNumber(FRAMES - PHYS_PAGES), PHYS_PAGES)
+            .unwrap();
+        let ph = sim.vm.handle_insert(s, phys, Prot::RW).unwrap();
         let mut spaces = BTreeMap::new();
-        spaces.insert(s, MSpace::default());
+        let mut first = MSpace::default();
+        first.handles.insert(ph, (0, Prot::RW));
+        spaces.insert(s, first);
         Runner {
             base: sim.vm.config().user_min + 0x100_0000,
             sim,
             spaces,
-            segs: Vec::new(),
+            segs: vec![Seg {
+                pages: BTreeMap::new(),
+                size: PHYS_PAGES as u64,
+                physical: true,
+            }],
+            phys,
             zero: Rc::new(vec![0; P as usize]),
             rng: SmallRng::seed_from_u64(seed),
             seed,
@@ -183,6 +202,7 @@ impl Runner {
         self.segs.push(Seg {
             pages: BTreeMap::new(),
             size,
+            physical: false,
         });
         self.segs.len() - 1
     }
@@ -432,7 +452,9 @@ impl Runner {
         let busy = self.spaces.values().flat_map(|m| m.pages.values()).any(|p| {
             p.wired > 0 && matches!(p.content, Content::Shared(g, i) | Content::Over(g, i) if g == seg && i >= size)
         });
-        let want = if !rights.contains(Prot::WRITE) {
+        let want = if self.segs[seg].physical {
+            Err(VmError::InvalidArgument)
+        } else if !rights.contains(Prot::WRITE) {
             Err(VmError::Protection)
         } else if busy {
             Err(VmError::Busy)
@@ -611,7 +633,10 @@ impl Runner {
         self.spaces.remove(&s);
         if self.spaces.is_empty() {
             let n = self.sim.vm.space_create(&mut self.sim.pmap).unwrap();
-            self.spaces.insert(n, MSpace::default());
+            let ph = self.sim.vm.handle_insert(n, self.phys, Prot::RW).unwrap();
+            let mut m = MSpace::default();
+            m.handles.insert(ph, (0, Prot::RW));
+            self.spaces.insert(n, m);
         }
         "exit"
     }
@@ -937,6 +962,7 @@ impl Runner {
             self.sim.vm.exit(s, &mut self.sim.pmap).unwrap();
         }
         self.spaces.clear();
+        self.sim.vm.object_release(self.phys).unwrap();
         let st = self.sim.vm.stats();
         if st.free != st.npages || st.objects != 0 {
             self.fail(&format!(
