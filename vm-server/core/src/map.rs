@@ -110,6 +110,10 @@ impl VmMapEntry {
 #[derive(Debug)]
 pub struct VmMap {
     entries: BTreeMap<u64, VmMapEntry>,
+    /// The free ranges, start -> end: the exact complement of the
+    /// entries, so `findspace` walks holes, not entries (a packed map of
+    /// any size has few holes). Only `insert` and `remove` change it.
+    gaps: BTreeMap<u64, u64>,
     min: u64,
     max: u64,
     /// Bytes mapped.
@@ -118,8 +122,11 @@ pub struct VmMap {
 
 impl VmMap {
     pub fn new(min: u64, max: u64) -> Self {
+        let mut gaps = BTreeMap::new();
+        gaps.insert(min, max);
         VmMap {
             entries: BTreeMap::new(),
+            gaps,
             min,
             max,
             size: 0,
@@ -203,29 +210,24 @@ impl VmMap {
 
     /// Find a free range of `len` bytes aligned to `align` (a power of two,
     /// at least a page), first fit at or above `hint`, wrapping to the map's
-    /// bottom once (`vm_map_findspace`). One lookup, then a single in-order
-    /// walk over the entries above the hint.
+    /// bottom once (`vm_map_findspace`). Walks the holes above the hint,
+    /// starting with one O(log n) lookup.
     pub fn findspace(&self, hint: u64, len: u64, align: u64) -> Option<u64> {
         let align = align.max(PAGE_SIZE);
         let up = |v: u64| v.checked_add(align - 1).map(|v| v & !(align - 1));
         let start_from = hint.clamp(self.min, self.max);
         let pass = |from: u64| -> Option<u64> {
-            let mut addr = up(from)?;
-            let first = self.lookup(addr).map_or(addr, |e| e.start);
-            for e in self.entries.range(first..).map(|(_, e)| e) {
-                let end = addr.checked_add(len)?;
-                if end > self.max {
-                    return None;
-                }
-                if e.start >= end {
+            let first = match self.gaps.range(..=from).next_back() {
+                Some((&gs, &ge)) if ge > from => gs,
+                _ => from,
+            };
+            for (&gs, &ge) in self.gaps.range(first..) {
+                let Some(addr) = up(gs.max(from)) else { break };
+                if addr.checked_add(len).is_some_and(|end| end <= ge) {
                     return Some(addr);
                 }
-                if e.end > addr {
-                    addr = up(e.end)?;
-                }
             }
-            let end = addr.checked_add(len)?;
-            (end <= self.max).then_some(addr)
+            None
         };
         pass(start_from).or_else(|| {
             if start_from > self.min {
@@ -240,6 +242,15 @@ impl VmMap {
     /// inside the map.
     pub(crate) fn insert(&mut self, e: VmMapEntry) {
         debug_assert!(self.is_free(e.start, e.end));
+        let (&gs, &ge) = self.gaps.range(..=e.start).next_back().expect("free range");
+        debug_assert!(ge >= e.end);
+        self.gaps.remove(&gs);
+        if gs < e.start {
+            self.gaps.insert(gs, e.start);
+        }
+        if e.end < ge {
+            self.gaps.insert(e.end, ge);
+        }
         self.size += e.len();
         self.entries.insert(e.start, e);
     }
@@ -248,6 +259,19 @@ impl VmMap {
     pub(crate) fn remove(&mut self, start: u64) -> VmMapEntry {
         let e = self.entries.remove(&start).expect("no entry at start");
         self.size -= e.len();
+        // The hole it leaves joins the holes on either side.
+        let mut gs = e.start;
+        let mut ge = e.end;
+        if let Some((&ps, &pe)) = self.gaps.range(..e.start).next_back() {
+            if pe == e.start {
+                self.gaps.remove(&ps);
+                gs = ps;
+            }
+        }
+        if let Some(ne) = self.gaps.remove(&e.end) {
+            ge = ne;
+        }
+        self.gaps.insert(gs, ge);
         e
     }
 
@@ -357,6 +381,21 @@ impl VmMap {
         }
         if size != self.size {
             return Err(format!("map size {} vs entries {}", self.size, size));
+        }
+        // The holes are exactly the complement of the entries.
+        let mut at = self.min;
+        let mut holes = self.gaps.iter();
+        for e in self.entries.values() {
+            if e.start > at && holes.next() != Some((&at, &e.start)) {
+                return Err(format!("hole {at:#x}..{:#x} missing", e.start));
+            }
+            at = e.end;
+        }
+        if at < self.max && holes.next() != Some((&at, &self.max)) {
+            return Err(format!("hole {at:#x}..{:#x} missing", self.max));
+        }
+        if let Some((s, e)) = holes.next() {
+            return Err(format!("stray hole {s:#x}..{e:#x}"));
         }
         Ok(())
     }
