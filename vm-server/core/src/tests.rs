@@ -981,3 +981,43 @@ fn counters_track_events() {
         st.npages
     );
 }
+
+#[test]
+fn every_range_operation_validates_its_range() {
+    let (mut s, sp) = sim(64);
+    let a = map_anon(&mut s, sp, 4);
+    let bad: [(u64, u64, VmError); 5] = [
+        (a, 0, VmError::ZeroLength),
+        (a + 1, P, VmError::Unaligned),
+        (a, P + 7, VmError::Unaligned),
+        (!(P - 1), 2 * P, VmError::Overflow),
+        (P, P, VmError::OutOfRange),
+    ];
+    for (addr, len, want) in bad {
+        let pm = &mut s.pmap;
+        let vm = &mut s.vm;
+        assert_eq!(vm.munmap(sp, addr, len, pm), Err(want));
+        assert_eq!(vm.mprotect(sp, addr, len, Prot::READ, pm), Err(want));
+        assert_eq!(vm.minherit(sp, addr, len, Inheritance::None), Err(want));
+        assert_eq!(vm.madvise(sp, addr, len, Advice::Free, pm), Err(want));
+        assert_eq!(vm.mincore(sp, addr, len), Err(want));
+        assert_eq!(vm.mlock(sp, addr, len, pm), Err(want));
+        assert_eq!(vm.munlock(sp, addr, len), Err(want));
+        assert_eq!(vm.msync(sp, addr, len, MsyncFlags::SYNC, pm), Err(want));
+    }
+    // A bad space beats everything.
+    assert_eq!(
+        s.vm.munmap(SpaceId(9), a, P, &mut s.pmap),
+        Err(VmError::BadSpace)
+    );
+    assert_eq!(
+        s.vm.mprotect(SpaceId(9), a, P, Prot::READ, &mut s.pmap),
+        Err(VmError::BadSpace)
+    );
+    assert_eq!(s.vm.fork(SpaceId(9), &mut s.pmap), Err(VmError::BadSpace));
+    // Nothing changed.
+    let map = s.vm.space(sp).unwrap().map();
+    assert_eq!((map.entry_count(), map.size()), (1, 4 * P));
+    assert_eq!(map.lookup(a).unwrap().prot(), Prot::RW);
+    ok(&s);
+}
