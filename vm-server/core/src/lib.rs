@@ -36,7 +36,9 @@
 //! * **Bounded depth.** Two mechanisms, both at the points where chains
 //!   change: a *collapse* moves pages up when a deeper private object is
 //!   held by this chain only (checked on every fault that walks a chain of
-//!   two or more); and when a push would exceed `max_chain_depth`
+//!   two or more: objects keep no list of the chains holding them, so a
+//!   collapse made possible by an exit happens when the survivor next
+//!   faults, not at the exit); and when a push would exceed `max_chain_depth`
 //!   (default 5, as DragonFly) the two front links are first *merged* into
 //!   one private copy of what the entry sees through them. Chains only
 //!   grow by pushes, so no sequence of forks and exits exceeds the bound;
