@@ -1,27 +1,32 @@
-//! The global allocator: `linked_list_allocator` over a static array that
-//! the binary's entry macro provides (its size is the binary's choice).
+//! The global allocator: `talc` over memory the program hands it (a static
+//! array its entry macro provides, or memory a client maps from its pager).
 //!
-//! The heap is protected by the allocator's spin lock; programs here never
-//! allocate from an interrupt-like context, so spinning cannot deadlock.
+//! talc rather than a linked-list allocator: the VM server allocates and
+//! frees map entries, B-tree nodes and reverse-map vectors on every fault,
+//! and a first-fit free list grows slower with fragmentation (measured
+//! under QEMU: it dominated the server's fault path). The heap is protected
+//! by `sel4-sync`'s mutex, unbound (a test-and-set lock that yields), since
+//! no notification exists before the heap does.
 
 #[cfg(not(test))]
-use linked_list_allocator::LockedHeap;
+use talc::{ErrOnOom, Span, Talc, Talck};
 
 #[cfg(not(test))]
 #[global_allocator]
-static ALLOCATOR: LockedHeap = LockedHeap::empty();
+static ALLOCATOR: Talck<sel4_sync::RawNotificationMutex, ErrOnOom> = Talc::new(ErrOnOom).lock();
 
 /// Hands `size` bytes at `start` to the global allocator. A program whose
 /// entry macro asked for no static heap (size 0) calls this itself later,
 /// e.g. with memory it mapped from its pager.
 ///
 /// # Safety
-/// Called once with a non-zero size, before any allocation, with memory
-/// nothing else uses.
+/// Called with memory nothing else uses, which stays valid for the
+/// program's lifetime.
 pub unsafe fn init(start: *mut u8, size: usize) {
     #[cfg(not(test))]
     if size > 0 {
-        unsafe { ALLOCATOR.lock().init(start, size) };
+        // SAFETY: the caller gives us exclusive, live memory.
+        let _ = unsafe { ALLOCATOR.lock().claim(Span::from_base_size(start, size)) };
     }
     #[cfg(test)]
     let _ = (start, size);
