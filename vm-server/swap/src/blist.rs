@@ -7,7 +7,8 @@
 //! node keeps one byte, its *hint*: the longest free run that lies wholly
 //! inside one leaf below it. The tree is implicit (one array per level,
 //! node `i`'s children are `16 i .. 16 i + 16`), so it costs one bit per
-//! slot plus about one byte per 64 slots, and needs no pointers.
+//! slot plus about one byte per 64 slots (520 KiB for 16 GiB of swap), and
+//! needs no pointers.
 //!
 //! # Why exact hints instead of BSD's `bm_bighint`
 //!
@@ -38,6 +39,7 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
+use hashbrown::HashMap;
 
 /// Slots per leaf bitmap.
 pub const BLIST_BMAP_RADIX: u64 = 64;
@@ -71,8 +73,9 @@ pub struct Blist {
     blocks: u64,
     /// Leaf bitmaps, `1` = free.
     leaves: Vec<u64>,
-    /// Slots marked bad, one bit each (`1` = bad).
-    bad: Vec<u64>,
+    /// Bad-slot masks of the leaves that have any (`1` = bad). Sparse
+    /// because bad slots are rare: a dense bitmap would double the memory.
+    bad: HashMap<usize, u64>,
     /// `meta[0]` holds one hint per leaf, `meta[k]` one per node of level
     /// `k`; the last level has a single node, the root.
     meta: Vec<Vec<u8>>,
@@ -152,7 +155,7 @@ impl Blist {
         Blist {
             blocks,
             leaves: vec![0; nleaves],
-            bad: vec![0; nleaves],
+            bad: HashMap::new(),
             meta,
             free: 0,
             bad_count: 0,
@@ -204,7 +207,7 @@ impl Blist {
     pub fn is_bad(&self, slot: SwapSlot) -> bool {
         let b = slot.block();
         assert!(b < self.blocks, "slot out of range");
-        self.bad[(b / 64) as usize] & (1 << (b % 64)) != 0
+        self.bad_mask((b / 64) as usize) & (1 << (b % 64)) != 0
     }
 
     /// Allocates the first run of `count` contiguous free slots (first fit
@@ -248,7 +251,7 @@ impl Blist {
     pub fn free(&mut self, start: SwapSlot, count: u64) {
         self.for_each_leaf(start.block(), count, |bl, leaf, m| {
             assert!(bl.leaves[leaf] & m == 0, "blist: freeing free slots");
-            let good = m & !bl.bad[leaf];
+            let good = m & !bl.bad_mask(leaf);
             bl.leaves[leaf] |= good;
             bl.free += u64::from(good.count_ones());
         });
@@ -276,8 +279,8 @@ impl Blist {
     pub fn mark_bad(&mut self, start: SwapSlot, count: u64) -> u64 {
         let mut marked = 0;
         self.for_each_leaf(start.block(), count, |bl, leaf, m| {
-            let new = m & !bl.bad[leaf];
-            bl.bad[leaf] |= new;
+            let new = m & !bl.bad_mask(leaf);
+            *bl.bad.entry(leaf).or_insert(0) |= new;
             let was_free = bl.leaves[leaf] & new;
             bl.leaves[leaf] &= !new;
             bl.free -= u64::from(was_free.count_ones());
@@ -286,6 +289,15 @@ impl Blist {
             marked += n;
         });
         marked
+    }
+
+    /// The bad-slot mask of `leaf`.
+    fn bad_mask(&self, leaf: usize) -> u64 {
+        if self.bad.is_empty() {
+            0
+        } else {
+            self.bad.get(&leaf).copied().unwrap_or(0)
+        }
     }
 
     /// Applies `f(self, leaf, mask)` to each leaf the range touches, then
@@ -336,7 +348,7 @@ impl Blist {
         (0..self.blocks)
             .filter(move |&b| {
                 let (l, m) = ((b / 64) as usize, 1u64 << (b % 64));
-                self.leaves[l] & m == 0 && self.bad[l] & m == 0
+                self.leaves[l] & m == 0 && self.bad_mask(l) & m == 0
             })
             .map(|b| SwapSlot(b as u32))
     }
@@ -346,7 +358,8 @@ impl Blist {
         use alloc::format;
         let mut free = 0u64;
         let mut bad = 0u64;
-        for (i, (&l, &b)) in self.leaves.iter().zip(&self.bad).enumerate() {
+        for (i, &l) in self.leaves.iter().enumerate() {
+            let b = self.bad_mask(i);
             if l & b != 0 {
                 return Err(format!("leaf {i}: bad slot marked free"));
             }

@@ -192,6 +192,35 @@ pub fn belady() -> Vec<TraceOp> {
         .collect()
 }
 
+/// Parses a recorded trace: one step per line, `r N`, `w N` or `f N` with
+/// `N` the page key in decimal or `0x` hex; blank lines and `#` comments
+/// are skipped. Returns the 1-based number of the first bad line.
+pub fn parse_trace(text: &str) -> Result<Vec<TraceOp>, usize> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut it = line.split_whitespace();
+        let (Some(op), Some(num), None) = (it.next(), it.next(), it.next()) else {
+            return Err(i + 1);
+        };
+        let key = match num.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(hex, 16),
+            None => num.parse(),
+        }
+        .map_err(|_| i + 1)?;
+        out.push(match op {
+            "r" => TraceOp::Read(PageKey(key)),
+            "w" => TraceOp::Write(PageKey(key)),
+            "f" => TraceOp::Free(PageKey(key)),
+            _ => return Err(i + 1),
+        });
+    }
+    Ok(out)
+}
+
 /// What one replay counted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplayStats {
@@ -485,6 +514,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn parses_recorded_traces() {
+        let t = parse_trace("# demo\nr 1\n  w 0x10 # comment\n\nf 1\n").unwrap();
+        assert_eq!(
+            t,
+            [
+                TraceOp::Read(PageKey(1)),
+                TraceOp::Write(PageKey(16)),
+                TraceOp::Free(PageKey(1))
+            ]
+        );
+        assert_eq!(parse_trace("r 1\nx 2\n"), Err(2));
+        assert_eq!(parse_trace("r\n"), Err(1));
+        assert_eq!(parse_trace("r 1 2\n"), Err(1));
+        assert_eq!(parse_trace("w zz\n"), Err(1));
     }
 
     #[test]
