@@ -74,6 +74,10 @@ pub enum IoError {
     BufferBusy,
     /// The device's queue is full: poll completions and retry.
     QueueFull,
+    /// A request in flight touches the same blocks and one of the two is
+    /// a write: a caller bug the RAM disk reports (the block server may
+    /// not detect it).
+    Overlap,
 }
 
 /// How a request ended.

@@ -13,6 +13,7 @@
 //! | [`swapmeta`] | per-object page index -> slot | `struct swblock`, `swp_pager_meta_*` |
 //! | [`device`] | the async block-device trait, staging buffers | `struct buf` + `swp_pager_async_iodone` |
 //! | [`ramdisk`] | host device with fault injection | `md(4)` |
+//! | [`swap_pager`] | slot runs + staging + async I/O + completion handling | `swap_pager.c` (I/O half) |
 //! | [`policy`] | replacement policies: CLOCK (default), 2Q, FIFO | `vm_pageout_scan_*` |
 //! | [`trace`] | synthetic traces and the replay engine | - |
 //! | [`counters`] | swap and pageout statistics | `uvmexp` |
@@ -177,6 +178,7 @@ pub mod counters;
 pub mod device;
 pub mod policy;
 pub mod ramdisk;
+pub mod swap_pager;
 pub mod swapmeta;
 pub mod trace;
 
@@ -190,4 +192,5 @@ pub use policy::{
     ReplacementPolicy, TwoQPolicy,
 };
 pub use ramdisk::{Delay, RamDisk, RamDiskStats};
+pub use swap_pager::{SwapError, SwapEvent, SwapPager};
 pub use swapmeta::{SwBlock, SwapMeta, SwapRun, SWAP_META_PAGES};

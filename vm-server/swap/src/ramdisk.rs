@@ -18,6 +18,10 @@
 //! * completions that become ready in the same poll are delivered in a
 //!   random order.
 //!
+//! It also enforces the device contract a real device cannot check: a
+//! request overlapping the blocks of one in flight (unless both are
+//! reads) is refused with [`IoError::Overlap`].
+//!
 //! Locking: none; owned by one test or the single-threaded server loop.
 
 use crate::device::{
@@ -296,6 +300,14 @@ impl BlockDevice for RamDisk {
                 p.req.buf.0 < req.buf.0 + req.count && req.buf.0 < p.req.buf.0 + p.req.count
             }) {
                 Some(IoError::BufferBusy)
+            } else if self.pending.iter().any(|p| {
+                (p.req.op == IoOp::Write || req.op == IoOp::Write)
+                    && p.req.block < req.block + u64::from(req.count)
+                    && req.block < p.req.block + u64::from(p.req.count)
+            }) {
+                // The contract forbids it; checking it here catches pagers
+                // that reuse a slot while the device still reads or writes it.
+                Some(IoError::Overlap)
             } else {
                 None
             };
@@ -434,10 +446,16 @@ mod tests {
         assert_eq!(d.submit(r(0, 2, 3)), Err(IoError::BadBuffer));
         d.submit(r(0, 2, 1)).unwrap();
         assert_eq!(d.submit(r(4, 1, 2)), Err(IoError::BufferBusy));
-        d.set_queue_depth(1);
-        assert_eq!(d.submit(r(4, 1, 3)), Err(IoError::QueueFull));
-        assert_eq!(d.stats().rejected, 6);
-        assert_eq!(d.in_flight(), 1);
+        let w = IoRequest {
+            op: IoOp::Write,
+            ..r(1, 1, 3)
+        };
+        assert_eq!(d.submit(w), Err(IoError::Overlap));
+        d.submit(r(1, 1, 3)).unwrap(); // two reads of one block are fine
+        d.set_queue_depth(2);
+        assert_eq!(d.submit(r(4, 1, 0)), Err(IoError::QueueFull));
+        assert_eq!(d.stats().rejected, 7);
+        assert_eq!(d.in_flight(), 2);
     }
 
     #[test]
