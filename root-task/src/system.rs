@@ -12,7 +12,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use capdl::{slots, IrqSource, ObjectKind, Spec};
 use sel4::{cap, CPtr, CapData, CapRights, MessageInfo, ObjectType};
-use sel4_root_task::control::{EXIT_REPORT, EXPECT_EXIT, ROOT_SLOT, STATUS_KILLED};
+use sel4_root_task::control::{EXIT_REPORT, EXPECT_EXIT, OBSERVER_BADGE, ROOT_SLOT, STATUS_KILLED};
 use sel4_root_task::println;
 use sel4_root_task::start_info::{
     encode_name, PagerClientInfo, PagerInfo, PAGER_INFO_MAGIC, PAGER_INFO_VADDR,
@@ -36,6 +36,8 @@ pub struct System {
     control: CPtr,
     /// Per component: (pager id, fault badge) when it is a paged client.
     paged: BTreeMap<usize, (usize, u32)>,
+    /// Per pager: the root task's observer cap to its endpoint.
+    observers: Vec<(usize, CPtr)>,
 }
 
 /// Decodes the embedded spec.
@@ -153,10 +155,37 @@ pub fn realise(state: &mut RootState, spec: Spec) -> Result<System, String> {
             .map_err(|e| format!("{}: {e}", c.name))?;
         println!("root-task:   started {} (priority {})", c.name, c.priority);
     }
+    // An observer cap per pager, to check its bookkeeping after the run.
+    let mut observers = Vec::new();
+    for (id, c) in spec
+        .components
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.clients.is_empty())
+    {
+        let Some(cap) = c.caps.iter().find(|cap| cap.rights.read()) else {
+            continue;
+        };
+        let ep = objects[cap.object as usize].first;
+        let slot = state.slots.alloc().ok_or("root CNode full")?;
+        let root = sel4::init_cap::INIT_THREAD_CNODE;
+        root.cnode_mint(
+            slot.bits(),
+            64,
+            root,
+            ep.bits(),
+            64,
+            CapRights::new(true, false, true),
+            CapData::badge(OBSERVER_BADGE),
+        )
+        .map_err(|e| format!("observer cap: {e:?}"))?;
+        observers.push((id, slot));
+    }
     Ok(System {
         spec,
         control,
         paged,
+        observers,
     })
 }
 
@@ -457,7 +486,7 @@ fn pager_info(
 /// it passes when its exit status is the one it announced (0 by default).
 pub fn supervise(system: &mut System) -> bool {
     let spec = &system.spec;
-    println!("TEST PLAN {}", system.paged.len());
+    println!("TEST PLAN {}", system.paged.len() + system.observers.len());
     let mut expected: BTreeMap<usize, u64> = system.paged.keys().map(|&id| (id, 0)).collect();
     let mut pending = system.paged.len();
     let mut all_ok = true;
@@ -499,7 +528,41 @@ pub fn supervise(system: &mut System) -> bool {
         }
         sel4::reply(MessageInfo::new(0, 0, 0, 0));
     }
+    for &(pager, cap) in &system.observers {
+        all_ok &= check_cleanup(&spec.components[pager].name, cap);
+    }
     all_ok
+}
+
+/// With every client gone, a pager must hold no space, mapping or page
+/// table, and exactly the kernel objects and slots it held before its
+/// first client: exits, crashes and forks gave everything back.
+fn check_cleanup(pager: &str, observer: CPtr) -> bool {
+    let name = format!("{pager}-gives-everything-back");
+    let stats = vm_api::VmClient::new(observer).stats();
+    let Ok(s) = stats else {
+        println!("TEST FAIL {name}: stats: {stats:?}");
+        return false;
+    };
+    let now = (
+        s.spaces,
+        s.pmap_mappings,
+        s.pmap_page_tables,
+        s.kobj_in_use,
+        s.cap_slots_in_use,
+    );
+    let want = (0, 0, 0, s.kobj_baseline, s.cap_slots_baseline);
+    println!(
+        "root-task:   {pager}: {} faults, {} forks, {} objects retyped, {} cached for reuse",
+        s.faults, s.forks, s.kobj_retyped, s.kobj_cached
+    );
+    if now == want {
+        println!("TEST PASS {name}");
+        true
+    } else {
+        println!("TEST FAIL {name}: (spaces, mappings, page tables, kernel objects, cap slots) = {now:?}, expected {want:?}");
+        false
+    }
 }
 
 fn describe(status: u64) -> String {

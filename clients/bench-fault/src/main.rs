@@ -100,6 +100,7 @@ fn main(env: &mut Env) -> u64 {
             println!("BENCH vm-fault-cow {} cycles", touch_all(b, true));
             // SAFETY: the shared page mapped above.
             unsafe { flag.write_volatile(1) };
+            env.wait_children(2_000_000);
             0
         }
         Err(e) => {

@@ -62,6 +62,19 @@ impl Env {
         self.failures
     }
 
+    /// Waits (yielding) until every child this program forked has exited,
+    /// at most `spins` yields; returns whether they all did.
+    pub fn wait_children(&mut self, spins: u64) -> bool {
+        for _ in 0..spins {
+            match self.vm.client_stats() {
+                Ok(s) if s.live_children == 0 => return true,
+                Ok(_) => sel4::yield_now(),
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
     /// Announces the plan: how many checks this program will report.
     pub fn plan(&self, n: usize) {
         println!("TEST PLAN {n}");

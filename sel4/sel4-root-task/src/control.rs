@@ -30,3 +30,8 @@ pub fn expect_exit(status: Word) {
         MessageInfo::new(EXPECT_EXIT, 0, 0, 1),
     );
 }
+
+/// Badge of the root task's own cap to a pager's endpoint: the pager answers
+/// `Stats` from it (and nothing else), so the root task can check after the
+/// last client ended that the pager got every resource back.
+pub const OBSERVER_BADGE: Word = (1 << 28) - 1;

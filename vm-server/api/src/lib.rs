@@ -22,8 +22,8 @@
 //! | label | operation | request words | reply words (label 0) |
 //! | ---: | --- | --- | --- |
 //! | `0x100` | `Ping` | 1: cookie | 1: cookie |
-//! | `0x101` | `Stats` | 0 | 46: [`VmStats`] (≥ 46, versioned) |
-//! | `0x102` | `ClientStats` | 0 | 12: [`ClientStats`] (≥ 12, versioned) |
+//! | `0x101` | `Stats` | 0 | 54: [`VmStats`] (≥ 46, versioned) |
+//! | `0x102` | `ClientStats` | 0 | 13: [`ClientStats`] (≥ 12, versioned) |
 //! | `0x110` | `Mmap` | 9: addr, len, prot, max_prot, flags, source (0 anon / 1 handle), handle, offset, align | 1: addr |
 //! | `0x111` | `Munmap` | 2: addr, len | 0 |
 //! | `0x112` | `Mprotect` | 3: addr, len, prot | 0 |

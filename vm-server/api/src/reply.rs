@@ -262,6 +262,28 @@ pub struct VmStats {
     pub pdscans: u64,
     /// Pages freed by the pageout daemon.
     pub pdfreed: u64,
+    // Version 2 (54 words): the server's kernel-object bookkeeping, which
+    // shows that exits and crashes give everything back.
+    /// Kernel objects (TCBs, CNodes, paging structures, frames outside the
+    /// pool) handed out now.
+    pub kobj_in_use: u64,
+    /// Kernel objects waiting in the server's caches for reuse.
+    pub kobj_cached: u64,
+    /// Kernel objects ever retyped from untyped memory.
+    pub kobj_retyped: u64,
+    /// Capability slots of the server's CNode in use (not counting the
+    /// reserve: the idle spare mapping cap each pool frame keeps and the
+    /// slots of cached objects).
+    pub cap_slots_in_use: u64,
+    /// Pages mapped into clients now.
+    pub pmap_mappings: u64,
+    /// Paging structures held by clients now.
+    pub pmap_page_tables: u64,
+    /// `kobj_in_use` when the server was ready, before any client: with no
+    /// client left, `kobj_in_use` must be back to it.
+    pub kobj_baseline: u64,
+    /// `cap_slots_in_use` when the server was ready, before any client.
+    pub cap_slots_baseline: u64,
 }
 
 /// Per-client statistics: the `ClientStats` reply, versioned like
@@ -295,6 +317,10 @@ pub struct ClientStats {
     pub flt_prefault: u64,
     /// Pages read from swap for this client.
     pub pageins: u64,
+    // Version 2 (13 words).
+    /// The caller's forked children still alive (a parent waits for this
+    /// to reach 0 before it exits, as `wait` would).
+    pub live_children: u64,
 }
 
 /// A statistics record versioned by word count (fields only appended).
@@ -516,8 +542,11 @@ mod tests {
 
     #[test]
     fn stats_word_counts() {
-        assert_eq!(<VmStats as Versioned>::WORDS, VmStats::MIN_WORDS);
-        assert_eq!(<ClientStats as Versioned>::WORDS, ClientStats::MIN_WORDS);
+        // Version 2 appended eight words to the first version's 46.
+        assert_eq!(<VmStats as Versioned>::WORDS, 54);
+        assert_eq!(VmStats::MIN_WORDS, 46);
+        assert_eq!(<ClientStats as Versioned>::WORDS, 13);
+        assert_eq!(ClientStats::MIN_WORDS, 12);
     }
 
     #[test]
@@ -530,7 +559,7 @@ mod tests {
         };
         let mut w = [0u64; MAX_WORDS];
         let (label, len) = Reply::Stats(s).encode(&mut w);
-        assert_eq!((label, len), (0, 46));
+        assert_eq!((label, len), (0, 54));
         assert_eq!(w[0], 4096);
         assert_eq!(w[2], 7);
         assert_eq!(w[45], 9);
@@ -539,13 +568,18 @@ mod tests {
             Ok(Ok(Reply::Stats(s)))
         );
         // A newer server's longer reply.
-        w[46] = 123;
+        w[54] = 123;
         assert_eq!(
             Reply::decode(Operation::Stats, 0, &w[..len + 1]),
             Ok(Ok(Reply::Stats(s)))
         );
+        // An older (first version) server's reply: the new fields read 0.
         assert_eq!(
-            Reply::decode(Operation::Stats, 0, &w[..len - 1]),
+            Reply::decode(Operation::Stats, 0, &w[..46]),
+            Ok(Ok(Reply::Stats(s)))
+        );
+        assert_eq!(
+            Reply::decode(Operation::Stats, 0, &w[..45]),
             Err(DecodeError::Truncated {
                 expected: 46,
                 got: 45

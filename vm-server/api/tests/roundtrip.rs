@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use vm_api::*;
+use vm_api::{ClientStats, VmStats};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
@@ -61,7 +62,13 @@ proptest! {
     fn truncated_replies_rejected(rep in reply()) {
         let mut w = [0u64; MAX_WORDS];
         let (label, len) = rep.encode(&mut w);
-        for cut in 0..len {
+        // Statistics records decode from any version's length on.
+        let shortest = match rep {
+            Reply::Stats(_) => VmStats::MIN_WORDS,
+            Reply::ClientStats(_) => ClientStats::MIN_WORDS,
+            _ => len,
+        };
+        for cut in 0..shortest {
             prop_assert!(Reply::decode(rep.operation(), label, &w[..cut]).is_err());
         }
     }

@@ -111,6 +111,16 @@ impl Sel4Pmap {
         self.spaces.get(&space.0).map(|s| s.vspace)
     }
 
+    /// Idle spare mapping caps (slots in use but holding no mapping).
+    pub fn idle_spares(&self) -> usize {
+        self.spare.iter().filter(|c| c.is_some()).count()
+    }
+
+    /// Paging structures held by all client spaces (for statistics).
+    pub fn tables_held(&self) -> usize {
+        self.spaces.values().map(|s| s.tables.len()).sum()
+    }
+
     /// Paging structures and mappings held for `space` (for statistics).
     pub fn footprint(&self, space: SpaceId) -> (usize, usize) {
         self.spaces

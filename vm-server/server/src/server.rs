@@ -33,8 +33,8 @@ pub mod slots {
     pub const CAPS_TABLE: core::ops::Range<u64> = 16..256;
 }
 
-use sel4_root_task::control::EXIT_REPORT;
 pub use sel4_root_task::control::STATUS_KILLED;
+use sel4_root_task::control::{EXIT_REPORT, OBSERVER_BADGE};
 /// Requests are labelled from here on (`vm-api`); lower labels are kernel fault messages.
 const FIRST_REQUEST_LABEL: Word = 0x100;
 /// Badges of forked children start here, above any the spec hands out.
@@ -54,6 +54,8 @@ pub struct Client {
     pub request_slot: u64,
     /// Made by `fork`: the server owns its TCB, CNode, IPC buffer and start info.
     pub forked: Option<ForkedObjects>,
+    /// The client that forked this one, if any.
+    pub parent: Option<u64>,
     pub faults: u64,
 }
 
@@ -76,6 +78,9 @@ pub struct Server {
     /// A frame-sized window in the server's VSpace for filling pages that
     /// are not in the pool.
     pub scratch: u64,
+    /// (kernel objects, cap slots) in use when the server was ready, before
+    /// any client: what it must be back to when no client is left.
+    pub baseline: (u64, u64),
     next_child: u64,
 }
 
@@ -89,19 +94,31 @@ pub enum Outcome {
 
 impl Server {
     pub fn new(vm: Vm, pmap: Sel4Pmap, endpoint: CPtr, root: Option<CPtr>, scratch: u64) -> Self {
-        Server {
+        let mut s = Server {
             vm,
             pmap,
             clients: BTreeMap::new(),
             endpoint,
             root,
             scratch,
+            baseline: (0, 0),
             next_child: FIRST_CHILD_BADGE,
+        };
+        // The scratch window's paging structures are the server's own:
+        // make them now, so they are part of the baseline.
+        if let Ok(probe) = s.pmap.kernel.object(ObjectType::X86_4K, 0) {
+            let _ = s.with_scratch(probe.cast(), |_| ());
+            s.pmap.kernel.release(ObjectType::X86_4K, 0, probe);
         }
+        s.baseline = crate::stats::kernel_use(&s);
+        s
     }
 
     /// Handles one received message from the client with `badge`.
     pub fn handle(&mut self, info: MessageInfo, badge: Word) -> Outcome {
+        if badge == OBSERVER_BADGE {
+            return Outcome::Reply(self.observe(info));
+        }
         if !self.clients.contains_key(&badge) {
             println!(
                 "vm-server: message from unknown badge {badge:#x} (label {:#x}) ignored",
@@ -129,6 +146,17 @@ impl Server {
         }
         sel4::with_ipc_buffer_mut(|b| b.msg[..n].copy_from_slice(&out[..n]));
         Outcome::Reply(MessageInfo::new(label, 0, 0, n as Word))
+    }
+
+    /// The root task's read-only view: `Stats` and nothing else.
+    fn observe(&mut self, info: MessageInfo) -> MessageInfo {
+        if info.label() != vm_api::Operation::Stats.label() {
+            return self.error_reply(ApiError::BadClient);
+        }
+        let mut out = [0 as Word; sel4::MSG_MAX_LENGTH];
+        let (label, n) = Reply::Stats(crate::stats::global(self)).encode(&mut out);
+        sel4::with_ipc_buffer_mut(|b| b.msg[..n].copy_from_slice(&out[..n]));
+        MessageInfo::new(label, 0, 0, n as Word)
     }
 
     fn error_reply(&self, e: ApiError) -> MessageInfo {
@@ -235,6 +263,7 @@ impl Server {
                 start_info: client.start_info,
                 request_slot: client.request_slot,
                 forked: None,
+                parent: None,
                 faults: 0,
             },
         );
@@ -406,6 +435,7 @@ impl Server {
                 start_info: info_frame,
                 request_slot: req_slot,
                 forked: Some(forked),
+                parent: Some(parent_badge),
                 faults: 0,
             },
         );

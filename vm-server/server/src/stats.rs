@@ -4,6 +4,17 @@
 use crate::server::Server;
 use vm_api::{ApiError, ClientStats, VmStats};
 
+/// (kernel objects in use, capability slots in use) as `Stats` reports
+/// them. Slots holding idle spare mapping caps or cached objects are a
+/// reserve kept for reuse, not use.
+pub fn kernel_use(s: &Server) -> (u64, u64) {
+    let k = &s.pmap.kernel.stats;
+    (
+        k.in_use,
+        k.slots_in_use - s.pmap.idle_spares() as u64 - k.cached,
+    )
+}
+
 /// The global counters.
 pub fn global(s: &Server) -> VmStats {
     let u = s.vm.stats();
@@ -47,6 +58,14 @@ pub fn global(s: &Server) -> VmStats {
         objects: u.objects as u64,
         spaces: u.spaces as u64,
         map_entries: u.map_entries,
+        kobj_in_use: kernel_use(s).0,
+        kobj_cached: s.pmap.kernel.stats.cached,
+        kobj_retyped: s.pmap.kernel.stats.retyped,
+        cap_slots_in_use: kernel_use(s).1,
+        pmap_mappings: s.pmap.stats.mappings,
+        pmap_page_tables: s.pmap.tables_held() as u64,
+        kobj_baseline: s.baseline.0,
+        cap_slots_baseline: s.baseline.1,
         ..VmStats::default()
     }
 }
@@ -63,6 +82,11 @@ pub fn client(s: &Server, badge: u64) -> Result<ClientStats, ApiError> {
         mapped_bytes: map.entries().map(|e| e.end() - e.start()).sum(),
         map_entries: map.entries().count() as u64,
         faults: c.faults,
+        live_children: s
+            .clients
+            .values()
+            .filter(|k| k.parent == Some(badge))
+            .count() as u64,
         ..ClientStats::default()
     })
 }

@@ -119,12 +119,12 @@ pub fn request() -> impl Strategy<Value = Request> {
 }
 
 pub fn vm_stats() -> impl Strategy<Value = VmStats> {
-    prop::collection::vec(word(), VmStats::MIN_WORDS)
+    prop::collection::vec(word(), <VmStats as vm_api::Versioned>::WORDS)
         .prop_map(|v| VmStats::read_from_bytes(zerocopy::IntoBytes::as_bytes(&v[..])).unwrap())
 }
 
 pub fn client_stats() -> impl Strategy<Value = ClientStats> {
-    prop::collection::vec(word(), ClientStats::MIN_WORDS)
+    prop::collection::vec(word(), <ClientStats as vm_api::Versioned>::WORDS)
         .prop_map(|v| ClientStats::read_from_bytes(zerocopy::IntoBytes::as_bytes(&v[..])).unwrap())
 }
 
