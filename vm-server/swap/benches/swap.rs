@@ -10,6 +10,7 @@ use vm_swap::policy::{
     ClockPolicy, FifoPolicy, FrameId, PageKey, PolicyHost, ReplacementPolicy, TwoQPolicy,
 };
 use vm_swap::ramdisk::RamDisk;
+use vm_swap::swap_pager::SwapPager;
 use vm_swap::swapmeta::SwapMeta;
 use vm_swap::trace::{replay, zipf};
 
@@ -249,4 +250,43 @@ fn replay_zipf_20k(bencher: Bencher, name: &str) {
             };
             black_box(replay(&trace, p.as_mut(), 125))
         });
+}
+
+/// Pageout throughput through the swap pager and the RAM disk: a cluster
+/// of `n` pages copied into staging, one write, its completion handled,
+/// the slots given back (pages/s in the `items` column).
+#[divan::bench(args = [1, 16])]
+fn pager_pageout(bencher: Bencher, n: u32) {
+    let mut p = SwapPager::new(RamDisk::new(1 << 16, 64), 16);
+    let page = [0x77u8; 4096];
+    let mut ev = Vec::with_capacity(4);
+    bencher.counter(ItemsCount::new(n)).bench_local(|| {
+        let (_, slot) = p
+            .start_write(n, 0, |_, b| b.copy_from_slice(&page))
+            .unwrap();
+        ev.clear();
+        p.poll(&mut ev);
+        p.free_slots(slot, n);
+    });
+}
+
+/// Page-in throughput: one read of `n` pages, completion, copy out of
+/// staging into a frame-sized buffer per page.
+#[divan::bench(args = [1, 16])]
+fn pager_pagein(bencher: Bencher, n: u32) {
+    let mut p = SwapPager::new(RamDisk::new(1 << 16, 64), 16);
+    let mut ev = Vec::with_capacity(4);
+    let (_, slot) = p.start_write(16, 0, |i, b| b.fill(i as u8)).unwrap();
+    p.poll(&mut ev);
+    let mut frame = [0u8; 4096];
+    bencher.counter(ItemsCount::new(n)).bench_local(|| {
+        let tag = p.start_read(slot, n, 0).unwrap();
+        ev.clear();
+        p.poll(&mut ev);
+        for i in 0..n {
+            frame.copy_from_slice(p.read_page(tag, i));
+        }
+        p.finish_read(tag);
+        black_box(&frame);
+    });
 }

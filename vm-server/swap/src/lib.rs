@@ -95,18 +95,20 @@
 //! **Laundering.** Clean victims are freed at once (their swap slot, if
 //! any, stays valid). Dirty victims of a swap-backed object are gathered
 //! with their dirty, unbusy, not-wired neighbours of the same object (by
-//! page index, up to the cluster size, default 16, BSD's `vm_pageout_
-//! clean`), one run of slots is taken with [`Blist::alloc`] (falling back
-//! to smaller runs, then single slots, when fragmented), the pages are
-//! copied into a run of staging buffers, marked busy and write-protected,
-//! and one write is submitted. The object's [`SwapMeta::insert`] records
-//! the new slots at submit; the old slots it returns are freed *after*
-//! the write completes. On completion: success clears the dirty bits and
-//! frees the pages unless referenced or dirtied meanwhile; an error at
-//! block `b` marks `b` bad ([`Blist::mark_bad`]), frees the slots of the
-//! pages that were written, restores the old metadata, and leaves every
-//! page of the request dirty and resident (it is retried later with other
-//! slots), never losing data.
+//! page index, up to the cluster size, default 16, BSD's
+//! `vm_pageout_clean`), marked busy and write-protected, and handed to
+//! [`SwapPager::start_write`], which takes one run of slots, copies the
+//! pages into staging buffers through the caller's closure and submits one
+//! write; on [`SwapError::NoSpace`] the core retries with the
+//! `largest_run` it reports, then single pages, and stops laundering
+//! anonymous pages at `largest_run == 0`. [`SwapPager::poll`] reports the
+//! completion with the caller's cookie: on success the core records the
+//! run in the object's [`SwapMeta`] (freeing, with
+//! [`SwapPager::free_slots`], the old slots `insert` returns), clears the
+//! dirty bits and frees the pages unless they were referenced meanwhile;
+//! on a write error the pager has already marked the failed slot bad and
+//! freed the rest, and the core leaves every page of the request dirty and
+//! resident, to be retried with other slots: data is never lost.
 //!
 //! **Swap-backed anonymous objects.** An anonymous object gets its
 //! `SwapMeta` the first time one of its pages is laundered (its pager kind
@@ -119,20 +121,25 @@
 //!
 //! **Page-in with read-ahead.** A fault on a non-resident page with a slot
 //! asks [`SwapMeta::cluster`] for the device-contiguous run around it
-//! (e.g. 7 behind, 8 ahead, limited to non-resident pages and free
-//! staging buffers), allocates frames for the run, marks them busy and
-//! submits one read. The fault returns "wait for page-in": the faulting
+//! (e.g. 7 behind, 8 ahead, narrowed to non-resident, non-busy pages),
+//! allocates frames for the run, marks them busy and starts one read with
+//! [`SwapPager::start_read`]. The fault returns "wait for page-in": the faulting
 //! thread's reply cap is saved and the server serves other clients. The
-//! completion copies the buffers into the frames, validates the pages (the
+//! completion copies [`SwapPager::read_page`] into the frames, calls
+//! [`SwapPager::finish_read`], validates the pages (the
 //! faulted one mapped and the waiters answered; read-ahead pages go to the
 //! inactive end of the policy) and keeps the slots (a clean page with a
 //! valid slot is evicted for free).
 //!
 //! **Busy pages under I/O.** A page in a write or read is busy: a second
 //! fault on it joins the waiters of that request instead of starting
-//! another read; munmap or exit of a busy page defers freeing it (and its
-//! slot) to the completion handler, so a client exiting with pages under
-//! I/O leaks neither frames nor slots.
+//! another read; munmap or exit of a busy page defers freeing the frame
+//! to the completion handler (the cookie leads back to the pages), so a
+//! client exiting with pages under I/O leaks neither frames nor slots. Its
+//! slots can be given back at once: [`SwapPager::free_slots`] holds a slot
+//! back while a read of it is in flight, so it is never rewritten under
+//! the device (the RAM disk refuses such overlapping I/O, which is how the
+//! model test checks it).
 //!
 //! **Swap full and I/O errors.** When [`Blist::alloc`] of even one slot
 //! fails (O(1) at the root), laundering of anonymous pages stops; clean
@@ -161,11 +168,23 @@
 //!   the root hint agree; runs are in range, inside a leaf and were free.
 //! * `tests/swapmeta_prop.rs`: insert/remove/range removal/lookup/cluster/
 //!   move between two objects against `BTreeMap` models.
+//! * `tests/pager_model.rs`: one object's pages through the
+//!   [`SwapPager`] over a RAM disk with random delays, reordering and read
+//!   and write errors (plus a persistently bad block): clustered pageouts,
+//!   read-ahead page-ins, clean evictions, overwrites and frees under I/O;
+//!   every page read back matches its last written contents, every slot in
+//!   use is accounted for after every step, each failed write leaves
+//!   exactly one bad slot, and after all pages die no slot is in use.
+//!   128,000 operations by default (`VM_SWAP_SEEDS`, `VM_SWAP_OPS`).
+//! * `tests/policy_prop.rs`: the policy contract for every policy (victims
+//!   tracked, evictable, distinct; no shortfall while anything is
+//!   evictable; everything drains).
 //! * unit tests per module, among them one per RAM-disk injection kind
 //!   and the hand-checked replay tables (Belady's anomaly under FIFO, an
 //!   exact page-in/page-out case).
 //! * `cargo bench -p vm-swap`: blist on a 16 GiB device, swap metadata,
-//!   RAM-disk pages/s, policy decision cost, replay per policy.
+//!   RAM-disk and swap-pager pages/s (pageout and page-in), policy
+//!   decision cost, replay per policy.
 //! * `cargo run --release -p vm-swap --example trace_replay`: the table
 //!   per policy for every synthetic workload, or for a recorded trace.
 
