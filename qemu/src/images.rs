@@ -7,7 +7,7 @@
 //! with `sel4-link`; the spec's validator checks every `image` against
 //! that list.
 
-use crate::step::{progress, run_captured, run_streaming, Failure, Result};
+use crate::step::{progress, run_stdout, run_streaming, Failure, Result};
 use crate::Workspace;
 use std::path::PathBuf;
 use std::process::Command;
@@ -41,7 +41,7 @@ struct Package {
 }
 
 fn workspace_packages(ws: &Workspace) -> Result<Vec<Package>> {
-    let out = run_captured(
+    let out = run_stdout(
         "listing workspace packages",
         Command::new(&ws.cargo).current_dir(&ws.root).args([
             "metadata",

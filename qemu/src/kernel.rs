@@ -8,7 +8,7 @@
 //! it is rebuilt only when the config, the patches or the source change: a
 //! stamp file records the hash of those inputs.
 
-use crate::step::{progress, run_captured, Failure, Result};
+use crate::step::{progress, run_captured, run_stdout, Failure, Result};
 use crate::Workspace;
 use sha2::{Digest, Sha256};
 use std::fs;
@@ -125,7 +125,7 @@ pub fn build(ws: &Workspace) -> Result<Kernel> {
 /// if needed (`cargo metadata` fetches without compiling anything).
 fn locate_source(ws: &Workspace) -> Result<PathBuf> {
     let manifest = ws.root.join("qemu/kernel-source/Cargo.toml");
-    let out = run_captured(
+    let out = run_stdout(
         "locating the sel4-sys 0.0.28 package (kernel source)",
         Command::new(&ws.cargo)
             .args([
@@ -137,8 +137,7 @@ fn locate_source(ws: &Workspace) -> Result<PathBuf> {
             ])
             .arg(&manifest),
     )?;
-    let json: serde_json::Value = serde_json::from_str(out.lines().last().unwrap_or(""))
-        .or_else(|_| serde_json::from_str(&out))
+    let json: serde_json::Value = serde_json::from_str(&out)
         .map_err(|e| Failure::msg(format!("cannot parse cargo metadata output: {e}")))?;
     let manifest_path = json["packages"]
         .as_array()

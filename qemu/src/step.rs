@@ -78,8 +78,18 @@ pub fn describe(cmd: &Command) -> String {
     s
 }
 
-/// Runs a command capturing its output; on failure reports both.
+/// Runs a command capturing its output; on failure reports both streams.
 pub fn run_captured(what: &str, cmd: &mut Command) -> Result<String> {
+    run_output(what, cmd).map(|(stdout, stderr)| stdout + &stderr)
+}
+
+/// Like `run_captured`, but returns only standard output (for commands
+/// whose output is data, such as `cargo metadata`).
+pub fn run_stdout(what: &str, cmd: &mut Command) -> Result<String> {
+    run_output(what, cmd).map(|(stdout, _)| stdout)
+}
+
+fn run_output(what: &str, cmd: &mut Command) -> Result<(String, String)> {
     let started = Instant::now();
     let out = cmd.stdin(Stdio::null()).output().map_err(|e| Failure {
         what: format!(
@@ -89,8 +99,8 @@ pub fn run_captured(what: &str, cmd: &mut Command) -> Result<String> {
         command: Some(describe(cmd)),
         output: String::new(),
     })?;
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if !out.status.success() {
         return Err(Failure {
             what: format!(
@@ -99,10 +109,10 @@ pub fn run_captured(what: &str, cmd: &mut Command) -> Result<String> {
                 started.elapsed().as_secs_f64()
             ),
             command: Some(describe(cmd)),
-            output: text,
+            output: stdout + &stderr,
         });
     }
-    Ok(text)
+    Ok((stdout, stderr))
 }
 
 /// Runs a command with its output going straight to the terminal.

@@ -62,7 +62,7 @@ fn init(info: &StartInfo) -> Result<Server, String> {
     let untyped = UntypedAllocator::new(info.untyped());
     let mut kernel = Kernel::new(cnode, slots, untyped);
     let endpoint = info.cap("vm_ep").ok_or("no 'vm_ep' capability")?;
-    let asid_pool = cap::AsidPool::from_bits(6);
+    let asid_pool = cap::AsidPool::from_bits(slots::ASID_POOL);
 
     let by_memory = kernel.untyped_free() * POOL_PERCENT / 100 / 4096;
     // Every resident page may also be mapped once or twice: keep slots for that.

@@ -20,17 +20,16 @@ use sel4_root_task::start_info::{StartInfo, IPC_BUFFER_VADDR, START_INFO_VADDR};
 use vm_api::{ApiError, ForkReply, Reply, VmService};
 use vm_core::{Access, FaultOutcome, SpaceId, Vm, VmError};
 
-/// Fixed slots of every component's CSpace (the system spec's layout).
+/// Fixed slots of every component's CSpace: the system spec's layout
+/// (`capdl::slots`), as capability addresses.
 pub mod slots {
-    pub const TCB: u64 = 1;
-    pub const CNODE: u64 = 2;
-    pub const VSPACE: u64 = 3;
-    pub const IPC_BUFFER: u64 = 4;
-    pub const FAULT_EP: u64 = 5;
-    /// The root task's control endpoint, in every component.
-    pub const ROOT: u64 = sel4_root_task::control::ROOT_SLOT;
-    /// The spec's `caps { }` table.
-    pub const CAPS_TABLE: core::ops::Range<u64> = 16..256;
+    use capdl::slots as spec;
+    pub const TCB: u64 = spec::TCB as u64;
+    pub const CNODE: u64 = spec::CNODE as u64;
+    pub const VSPACE: u64 = spec::VSPACE as u64;
+    pub const IPC_BUFFER: u64 = spec::IPC_BUFFER as u64;
+    pub const FAULT_EP: u64 = spec::FAULT_EP as u64;
+    pub const ASID_POOL: u64 = spec::ASID_POOL as u64;
 }
 
 pub use sel4_root_task::control::STATUS_KILLED;
@@ -63,6 +62,8 @@ pub struct Client {
 pub struct ForkedObjects {
     ipc_frame: cap::Granule,
     start_info: cap::Granule,
+    /// Slots of the child's CNode that fork filled.
+    filled: alloc::vec::Vec<u64>,
 }
 
 /// The VM server.
@@ -214,14 +215,8 @@ impl Server {
         if let Some(objs) = c.forked {
             // Everything the server made for the child goes back to its caches.
             let k = &mut self.pmap.kernel;
-            for slot in slots::CAPS_TABLE.chain([
-                slots::TCB,
-                slots::CNODE,
-                slots::VSPACE,
-                slots::IPC_BUFFER,
-                slots::FAULT_EP,
-                slots::ROOT,
-            ]) {
+            // Empty the CNode before it is reused.
+            for &slot in &objs.filled {
                 let _ = c.cnode.cnode_delete(slot, c.cnode_bits);
             }
             k.release(ObjectType::Tcb, 0, c.tcb.cptr());
@@ -351,8 +346,20 @@ impl Server {
         // SAFETY: the page holds a StartInfo the root task wrote (plain old
         // data: any bit pattern is a valid value).
         let named: StartInfo = unsafe { core::ptr::read_unaligned(info_page.as_ptr().cast()) };
+        let mut filled: alloc::vec::Vec<u64> = alloc::vec![
+            slots::TCB,
+            slots::CNODE,
+            slots::VSPACE,
+            slots::IPC_BUFFER,
+            slots::FAULT_EP
+        ];
         for c in named.caps().iter().filter(|c| c.slot != 0) {
-            let _ = cnode.cnode_copy(c.slot, bits, p_cnode, c.slot, bits, CapRights::all());
+            if cnode
+                .cnode_copy(c.slot, bits, p_cnode, c.slot, bits, CapRights::all())
+                .is_ok()
+            {
+                filled.push(c.slot);
+            }
         }
         let mint = |dest: u64, src: CPtr, data: CapData| {
             cnode.cnode_mint(dest, bits, own, src.bits(), 64, CapRights::all(), data)
@@ -422,6 +429,7 @@ impl Server {
         let forked = ForkedObjects {
             ipc_frame,
             start_info: info_frame,
+            filled,
         };
         self.clients.insert(
             child_badge,
