@@ -14,8 +14,10 @@
 //!
 //! Locking: none; everything here is owned by its caller.
 
+use crate::counters::SwapStats;
 use crate::policy::{
-    ClockPolicy, FifoPolicy, FrameId, PageKey, PolicyHost, ReplacementPolicy, TwoQPolicy,
+    ClockPolicy, FifoPolicy, FrameId, PageKey, PolicyHost, PolicyStats, ReplacementPolicy,
+    TwoQPolicy,
 };
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -240,6 +242,26 @@ pub struct ReplayStats {
     pub ref_faults: u64,
     /// Evictions (clean and dirty).
     pub evictions: u64,
+    /// The policy's own scan counters at the end of the replay.
+    pub scans: PolicyStats,
+}
+
+impl ReplayStats {
+    /// The replay's events as `uvmexp`-style counters: every page-in and
+    /// page-out counted as a one-page request.
+    pub fn swap_stats(&self) -> SwapStats {
+        let mut s = SwapStats {
+            pageins: self.page_ins,
+            pgswapin: self.page_ins,
+            pageouts: self.page_outs,
+            pgswapout: self.page_outs,
+            io_submitted: self.page_ins + self.page_outs,
+            io_completed: self.page_ins + self.page_outs,
+            ..SwapStats::default()
+        };
+        s.sync_policy(self.scans);
+        s
+    }
 }
 
 /// The replay's frames as seen by the policy: a frame's emulated
@@ -337,6 +359,7 @@ pub fn replay(trace: &[TraceOp], policy: &mut dyn ReplacementPolicy, frames: u32
         resident.insert(key, f);
         policy.insert(f, key);
     }
+    st.scans = policy.stats();
     st
 }
 
@@ -363,7 +386,7 @@ pub fn format_table(title: &str, rows: &[ReplayStats]) -> String {
     let _ = writeln!(s, "{title}");
     let _ = writeln!(
         s,
-        "  {:<6} {:>7} {:>9} {:>8} {:>7} {:>8} {:>9} {:>9} {:>7}",
+        "  {:<6} {:>7} {:>9} {:>8} {:>7} {:>8} {:>9} {:>9} {:>9} {:>7}",
         "policy",
         "frames",
         "accesses",
@@ -372,6 +395,7 @@ pub fn format_table(title: &str, rows: &[ReplayStats]) -> String {
         "page-ins",
         "page-outs",
         "ref-flts",
+        "scanned",
         "hit%"
     );
     for r in rows {
@@ -382,7 +406,7 @@ pub fn format_table(title: &str, rows: &[ReplayStats]) -> String {
         };
         let _ = writeln!(
             s,
-            "  {:<6} {:>7} {:>9} {:>8} {:>7} {:>8} {:>9} {:>9} {:>7.2}",
+            "  {:<6} {:>7} {:>9} {:>8} {:>7} {:>8} {:>9} {:>9} {:>9} {:>7.2}",
             r.policy,
             r.frames,
             r.accesses,
@@ -391,6 +415,7 @@ pub fn format_table(title: &str, rows: &[ReplayStats]) -> String {
             r.page_ins,
             r.page_outs,
             r.ref_faults,
+            r.scans.scanned,
             hit
         );
     }
@@ -412,6 +437,9 @@ mod tests {
         assert_eq!(run(&mut FifoPolicy::new(4), &t, 4).faults, 10);
         let s = run(&mut FifoPolicy::new(3), &t, 3);
         assert_eq!((s.cold, s.page_ins, s.page_outs, s.evictions), (5, 4, 0, 6));
+        assert_eq!(s.scans.victims, 6);
+        let u = s.swap_stats();
+        assert_eq!((u.pageins, u.pgswapout, u.pdvictims), (4, 0, 6));
     }
 
     #[test]
