@@ -15,6 +15,7 @@
 //! | [`ramdisk`] | host device with fault injection | `md(4)` |
 //! | [`swap_pager`] | slot runs + staging + async I/O + completion handling | `swap_pager.c` (I/O half) |
 //! | [`policy`] | replacement policies: CLOCK (default), 2Q, FIFO | `vm_pageout_scan_*` |
+//! | [`targets`] | paging targets, pressure levels, shortage | `v_free_*`, `v_paging_target*` |
 //! | [`trace`] | synthetic traces and the replay engine | - |
 //! | [`counters`] | swap and pageout statistics | `uvmexp` |
 //!
@@ -71,16 +72,19 @@
 //!
 //! # How the VM core will use each piece (integration plan)
 //!
-//! **Paging targets.** The core derives, from the pool size and
-//! overridable in `VmConfig`, in DragonFly's order: `reserved < severe <
-//! minimum < wait < start < target1 < target2` free pages. An allocation
-//! that leaves fewer than `minimum` free wakes the pageout work (the
-//! server runs it on its next loop turn, before blocking on its endpoint);
-//! below `severe` ordinary client faults wait (their reply caps saved with
-//! `CNode_SaveCaller`) or fail with out-of-memory when nothing can be
-//! freed, while the pageout path allocates with `AllocClass::System` down
-//! to `reserved`. Pageout runs while free < `start` and stops at `target1`
-//! (`target2` when it was woken by a waiting fault, for hysteresis).
+//! **Paging targets.** The core takes [`PagingTargets::for_pool`] (or
+//! overrides from `VmConfig`, checked by [`PagingTargets::validate`]), in
+//! DragonFly's order: `reserved < severe < minimum < wait < start <
+//! target1 < target2` free pages, and asks [`PagingTargets::pressure`]
+//! at each allocation and [`PagingTargets::shortage`] at each pageout
+//! pass. An allocation that leaves fewer than `minimum` free wakes the
+//! pageout work (the server runs it on its next loop turn, before
+//! blocking on its endpoint); below `severe` ordinary client faults wait
+//! (their reply caps saved with `CNode_SaveCaller`) until free is back
+//! above `wait`, or fail with out-of-memory when nothing can be freed,
+//! while the pageout path allocates with `AllocClass::System` down to
+//! `reserved`. Pageout runs while free < `start` and stops at `target1`
+//! (`target2` when faults are waiting, for hysteresis).
 //!
 //! **Scans.** The core keeps one `Box<dyn ReplacementPolicy>` (default
 //! [`ClockPolicy`]) and calls `insert` when a page becomes pageable
@@ -199,6 +203,7 @@ pub mod policy;
 pub mod ramdisk;
 pub mod swap_pager;
 pub mod swapmeta;
+pub mod targets;
 pub mod trace;
 
 pub use blist::{Blist, SwapSlot, BLIST_MAX_ALLOC};
@@ -213,3 +218,4 @@ pub use policy::{
 pub use ramdisk::{Delay, RamDisk, RamDiskStats};
 pub use swap_pager::{SwapError, SwapEvent, SwapPager};
 pub use swapmeta::{SwBlock, SwapMeta, SwapRun, SWAP_META_PAGES};
+pub use targets::{PagingTargets, Pressure, TargetsError};
