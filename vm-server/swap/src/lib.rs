@@ -14,7 +14,7 @@
 //! | [`device`] | the async block-device trait, staging buffers | `struct buf` + `swp_pager_async_iodone` |
 //! | [`ramdisk`] | host device with fault injection | `md(4)` |
 //! | [`swap_pager`] | slot runs + staging + async I/O + completion handling | `swap_pager.c` (I/O half) |
-//! | [`policy`] | replacement policies: CLOCK (default), 2Q, FIFO | `vm_pageout_scan_*` |
+//! | [`policy`] | replacement policies: CLOCK (default), 2Q, CLOCK-Pro, FIFO | `vm_pageout_scan_*` |
 //! | [`targets`] | paging targets, pressure levels, shortage | `v_free_*`, `v_paging_target*` |
 //! | [`trace`] | synthetic traces and the replay engine | - |
 //! | [`counters`] | swap and pageout statistics | `uvmexp` |
@@ -87,7 +87,8 @@
 //! (`target2` when faults are waiting, for hysteresis).
 //!
 //! **Scans.** The core keeps one `Box<dyn ReplacementPolicy>` (default
-//! [`ClockPolicy`]) and calls `insert` when a page becomes pageable
+//! [`ClockPolicy`]; [`TwoQPolicy`] and [`ClockProPolicy`] are the
+//! scan-resistant alternatives, chosen at boot) and calls `insert` when a page becomes pageable
 //! (zero-fill, copy, page-in, unwire), `remove` when it is freed, wired or
 //! becomes unmanaged, and `referenced` on an emulated reference fault. Its
 //! [`PolicyHost`] implementation clears a page's emulated bit by removing
@@ -212,8 +213,8 @@ pub use device::{
     BlockDevice, BufferId, IoCompletion, IoError, IoOp, IoRequest, IoStatus, IoTag, BLOCK_SIZE,
 };
 pub use policy::{
-    ClockConfig, ClockPolicy, FifoPolicy, FrameId, PageKey, PolicyHost, PolicyStats,
-    ReplacementPolicy, TwoQPolicy,
+    ClockConfig, ClockPolicy, ClockProPolicy, FifoPolicy, FrameId, PageKey, PolicyHost,
+    PolicyStats, ReplacementPolicy, TwoQPolicy,
 };
 pub use ramdisk::{Delay, RamDisk, RamDiskStats};
 pub use swap_pager::{SwapError, SwapEvent, SwapPager};

@@ -16,8 +16,8 @@
 
 use crate::counters::SwapStats;
 use crate::policy::{
-    ClockPolicy, FifoPolicy, FrameId, PageKey, PolicyHost, PolicyStats, ReplacementPolicy,
-    TwoQPolicy,
+    ClockPolicy, ClockProPolicy, FifoPolicy, FrameId, PageKey, PolicyHost, PolicyStats,
+    ReplacementPolicy, TwoQPolicy,
 };
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -368,6 +368,7 @@ pub fn all_policies(frames: u32) -> Vec<Box<dyn ReplacementPolicy>> {
     vec![
         Box::new(ClockPolicy::new(frames)),
         Box::new(TwoQPolicy::new(frames)),
+        Box::new(ClockProPolicy::new(frames)),
         Box::new(FifoPolicy::new(frames)),
     ]
 }
@@ -386,7 +387,7 @@ pub fn format_table(title: &str, rows: &[ReplayStats]) -> String {
     let _ = writeln!(s, "{title}");
     let _ = writeln!(
         s,
-        "  {:<6} {:>7} {:>9} {:>8} {:>7} {:>8} {:>9} {:>9} {:>9} {:>7}",
+        "  {:<8} {:>7} {:>9} {:>8} {:>7} {:>8} {:>9} {:>9} {:>9} {:>7}",
         "policy",
         "frames",
         "accesses",
@@ -406,7 +407,7 @@ pub fn format_table(title: &str, rows: &[ReplayStats]) -> String {
         };
         let _ = writeln!(
             s,
-            "  {:<6} {:>7} {:>9} {:>8} {:>7} {:>8} {:>9} {:>9} {:>9} {:>7.2}",
+            "  {:<8} {:>7} {:>9} {:>8} {:>7} {:>8} {:>9} {:>9} {:>9} {:>7.2}",
             r.policy,
             r.frames,
             r.accesses,
@@ -509,7 +510,7 @@ mod tests {
     }
 
     #[test]
-    fn two_q_resists_a_scan() {
+    fn two_q_and_clock_pro_resist_a_scan() {
         // A hot set of 20 pages re-read between long one-time scans.
         let mut t = Vec::new();
         let mut next = 1000;
@@ -523,6 +524,7 @@ mod tests {
         let rows = replay_all(&t, 64);
         let by = |n| rows.iter().find(|r| r.policy == n).unwrap().faults;
         assert!(by("2q") < by("fifo"), "{rows:?}");
+        assert!(by("clockpro") < by("fifo"), "{rows:?}");
     }
 
     #[test]
