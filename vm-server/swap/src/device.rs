@@ -14,7 +14,7 @@
 //! Page bytes move through the device's *staging window*: a fixed array
 //! of [`BLOCK_SIZE`]-byte buffers, named by [`BufferId`] (buffer index).
 //! On seL4 the window is the frames shared between vm-server and
-//! block-server (`swap_buf` in the system spec), mapped in both, so the
+//! block-server (a frame object the system spec maps into both), so the
 //! block server reads and writes them directly and a request carries only
 //! numbers. The VM server copies a page into the window before a write
 //! ([`BlockDevice::buffer_mut`]) and out of it after a read completes

@@ -1,6 +1,5 @@
 //! Swap-side building blocks of the VM server: the swap-slot allocator, per-object swap metadata, the asynchronous block-device boundary, a fault-injecting RAM disk, replacement policies, trace replay and counters (pure `no_std` library).
 //!
-//!
 //! The VM core (`vm-core`) owns pages, objects and the pageout decisions
 //! that need them; this crate owns everything on the swap side of that
 //! line, with no dependency on the core, so each piece is tested alone and
@@ -43,15 +42,16 @@
 //!   `swblock`s): truncate, collapse, split and swapoff walk ranges in
 //!   order, and read-ahead finds device-contiguous neighbours
 //!   ([`SwapMeta::cluster`]). The map never frees slots: it hands every
-//!   dropped slot back so the caller can defer freeing it while a write is
-//!   in flight. Lookup costs about 45 ns in a 4096-page object and is
+//!   dropped slot back, and the caller returns it through
+//!   [`SwapPager::free_slots`], which holds it back while a read of it is
+//!   still in flight. Lookup costs about 45 ns in a 4096-page object and is
 //!   cache-miss bound (0.5–2 µs) at 2^20 pages.
 //! * **Device-owned staging buffers.** The device boundary moves bytes
-//!   through a fixed window of page buffers that on seL4 is the memory
-//!   shared with block-server (`swap_buf` in the system spec): the pager
-//!   copies a page in before a write and out after a read, requests carry
-//!   only numbers, and block-server never holds frame caps of clients'
-//!   pages. One 4 KiB copy per page is cheap next to the IPC round trip.
+//!   through a fixed window of page buffers that on seL4 is memory shared
+//!   with block-server (a frame object the system spec maps into both):
+//!   the pager copies a page in before a write and out after a read,
+//!   requests carry only numbers, and block-server never holds frame caps
+//!   of clients' pages. One 4 KiB copy per page is cheap next to the IPC round trip.
 //! * **Asynchronous by construction.** `submit` never blocks and
 //!   completions come back in any order, later; the RAM disk moves data
 //!   only when it delivers a completion and can delay, reorder and fail
@@ -63,8 +63,9 @@
 //!   while a pager sees only emulated reference bits and must let the core
 //!   veto victims (wired, busy).
 //! * **Written here rather than taken from crates.io**, and why: no
-//!   `no_std` crate offers a blist-style run allocator with bad-slot
-//!   tracking (bitmap crates allocate single bits or scan linearly); the
+//!   `no_std` crate we know of offers a blist-style run allocator with
+//!   bad-slot tracking (the bitmap allocators hand out single bits or scan
+//!   linearly for runs); the
 //!   Zipf generator needs `ln`/`exp`, which `core` lacks and no math crate
 //!   is among the workspace's dependencies, so [`trace`] carries 20-line
 //!   series versions. `hashbrown` (maps, ghost sets) and `rand`'s
