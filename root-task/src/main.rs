@@ -48,7 +48,7 @@ fn run(bootinfo: &sel4::BootInfo) -> bool {
     };
     let self_test_ok = phase("self-test", || Ok(selftest::run(state))).unwrap_or(false);
     // Numbers only: a failed measurement is logged, not a test failure.
-    let _ = phase("floor benchmarks", || floor::run(state));
+    let _ = phase("floor benchmarks", || floor::run(state, bootinfo));
     let Some(spec) = phase("system spec", system::load_spec) else {
         return false;
     };

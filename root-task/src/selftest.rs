@@ -152,6 +152,7 @@ fn resolve_thread_fault(state: &mut RootState) -> Result<(), String> {
     let stack_top = core::ptr::addr_of_mut!(THREAD_STACK) as u64 + 16 * 1024;
     let tcb = crate::thread::spawn(
         state,
+        sel4::init_cap::INIT_THREAD_VSPACE,
         fault_thread,
         (FAULT_VADDR, badged.bits()),
         badged,

@@ -1,6 +1,7 @@
-//! Threads inside the root task's own VSpace and CSpace, for the boot
+//! Threads running the root task's code in its CSpace, for the boot
 //! self-test and the floor benchmarks: a TCB, an IPC buffer page at a
-//! given address, a static stack, and a fault endpoint the root task holds.
+//! given address, a static stack, and a fault endpoint the root task
+//! holds; in the root task's VSpace or in another that maps its image.
 
 use crate::RootState;
 use alloc::format;
@@ -10,12 +11,15 @@ use sel4::{cap, CPtr, CapData, CapRights, ObjectType, PrioProps, VmAttributes};
 /// Entry of a root-task thread: two arguments, never returns.
 pub type Entry = extern "C" fn(u64, u64) -> !;
 
-/// Starts `entry(arg0, arg1)` on `stack`, with its IPC buffer mapped at
-/// `ipc_vaddr` (in a page table that already exists) and faults sent to
-/// `fault_ep` (a slot of the root CNode). The caller keeps `stack` unused
-/// while the thread lives.
+/// Starts `entry(arg0, arg1)` in `vspace` on `stack`, with its IPC
+/// buffer mapped at `ipc_vaddr` (in that VSpace, and also in the root
+/// task's when they differ, so the root task can initialise it) and
+/// faults sent to `fault_ep` (a slot of the root CNode). The caller keeps
+/// `stack` unused while the thread lives.
+#[allow(clippy::too_many_arguments)]
 pub fn spawn(
     state: &mut RootState,
+    vspace: cap::VSpace,
     entry: Entry,
     args: (u64, u64),
     fault_ep: CPtr,
@@ -24,7 +28,7 @@ pub fn spawn(
     priority: u8,
 ) -> Result<cap::Tcb, String> {
     let cnode = sel4::init_cap::INIT_THREAD_CNODE;
-    let vspace = sel4::init_cap::INIT_THREAD_VSPACE;
+    let own = sel4::init_cap::INIT_THREAD_VSPACE;
     let alloc = |state: &mut RootState, ty| {
         state
             .untyped
@@ -34,14 +38,36 @@ pub fn spawn(
     let ipc_frame: cap::Granule = alloc(state, ObjectType::X86_4K)?.cast();
     ipc_frame
         .x86_page_map(
-            vspace,
+            own,
             ipc_vaddr,
             CapRights::read_write(),
             VmAttributes::default(),
         )
         .map_err(|e| format!("IPC buffer map: {e:?}"))?;
-    // SAFETY: just mapped; the thread shares our VSpace, so this is its buffer.
+    // SAFETY: just mapped at this address, which the thread uses too.
     unsafe { sel4::init_ipc_buffer(ipc_vaddr as *mut sel4::IpcBuffer) };
+    if vspace != own {
+        let copy = state.slots.alloc().ok_or("root CNode full")?;
+        cnode
+            .cnode_copy(
+                copy.bits(),
+                64,
+                cnode,
+                ipc_frame.bits(),
+                64,
+                CapRights::all(),
+            )
+            .map_err(|e| format!("IPC buffer copy: {e:?}"))?;
+        let mut make = |ty| alloc(state, ty);
+        sel4_objects::map_page(
+            vspace,
+            copy.cast(),
+            ipc_vaddr,
+            CapRights::read_write(),
+            &mut make,
+        )
+        .map_err(|e| format!("IPC buffer map: {e}"))?;
+    }
     let tcb: cap::Tcb = alloc(state, ObjectType::Tcb)?.cast();
     tcb.tcb_configure(
         fault_ep.bits(),

@@ -2,47 +2,82 @@
 //! calls to these, and on this target `compiler_builtins` leaves them to
 //! libc, which seL4 programs do not have.
 //!
-//! Written with string instructions and a volatile compare loop, so the
-//! optimiser cannot turn their bodies back into calls to themselves. Bulk
-//! work uses the quadword forms (`rep movsq`/`rep stosq`), the tail the
-//! byte forms: on hardware with ERMSB either is fast, but QEMU's TCG runs
-//! a string instruction one element per iteration, so quadwords are 8x
-//! fewer iterations (measured: a 1 KiB memset was a third of a no-op IPC
-//! request's server time under TCG with the byte form).
+//! Written as small assembly loops that move a quadword per step (bytes
+//! for the tail), plus a volatile compare loop, so the optimiser cannot
+//! turn their bodies back into calls to themselves. Not `rep movs`/`rep
+//! stos`: QEMU's TCG runs a string instruction through a helper call per
+//! element, which made zeroing a 1 KiB IPC message buffer cost as much as
+//! a kernel IPC round trip; a plain load/store loop is translated into
+//! host code directly. On hardware the loop is within a small factor of
+//! `rep movsb` for the sizes we copy (pages and message buffers).
 
 use core::arch::asm;
 
 #[no_mangle]
 unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    unsafe { copy_forward(dst, src, n) };
+    dst
+}
+
+/// Copies `n` bytes from `src` to `dst`, lowest address first.
+///
+/// # Safety
+/// Both ranges are valid; if they overlap, `dst` is below `src`.
+unsafe fn copy_forward(dst: *mut u8, src: *const u8, n: usize) {
     unsafe {
         asm!(
-            "rep movsq",
-            "mov rcx, {tail}",
-            "rep movsb",
-            tail = in(reg) n % 8,
-            inout("rcx") n / 8 => _,
-            inout("rdi") dst => _,
-            inout("rsi") src => _,
-            options(nostack, preserves_flags),
+            "test {q}, {q}",
+            "jz 3f",
+            "2:",
+            "mov {t}, qword ptr [{s}]",
+            "mov qword ptr [{d}], {t}",
+            "add {s}, 8",
+            "add {d}, 8",
+            "dec {q}",
+            "jnz 2b",
+            "3:",
+            "test {b}, {b}",
+            "jz 5f",
+            "4:",
+            "mov {t:l}, byte ptr [{s}]",
+            "mov byte ptr [{d}], {t:l}",
+            "inc {s}",
+            "inc {d}",
+            "dec {b}",
+            "jnz 4b",
+            "5:",
+            q = inout(reg) n / 8 => _,
+            b = inout(reg) n % 8 => _,
+            s = inout(reg) src => _,
+            d = inout(reg) dst => _,
+            t = out(reg) _,
+            options(nostack),
         );
     }
-    dst
 }
 
 #[no_mangle]
 unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     if (dst as usize).wrapping_sub(src as usize) >= n {
         // No overlap, or dst below src: copying forwards is safe.
-        unsafe { memcpy(dst, src, n) };
-    } else if n > 0 {
+        unsafe { copy_forward(dst, src, n) };
+    } else {
+        // dst above src and overlapping: highest address first, bytewise
+        // (rare: element shifts inside one buffer).
         unsafe {
             asm!(
-                "std",
-                "rep movsb",
-                "cld",
-                inout("rcx") n => _,
-                inout("rdi") dst.add(n - 1) => _,
-                inout("rsi") src.add(n - 1) => _,
+                "test {n}, {n}",
+                "jz 3f",
+                "2:",
+                "dec {n}",
+                "mov {t:l}, byte ptr [{s} + {n}]",
+                "mov byte ptr [{d} + {n}], {t:l}",
+                "jnz 2b",
+                "3:",
+                n = inout(reg) n => _,
+                s = in(reg) src,
+                d = in(reg) dst,
+                t = out(reg) _,
                 options(nostack),
             );
         }
@@ -56,14 +91,27 @@ unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
     let q = (c as u8 as u64).wrapping_mul(0x0101_0101_0101_0101);
     unsafe {
         asm!(
-            "rep stosq",
-            "mov rcx, {tail}",
-            "rep stosb",
-            tail = in(reg) n % 8,
-            inout("rcx") n / 8 => _,
-            inout("rdi") dst => _,
-            in("rax") q,
-            options(nostack, preserves_flags),
+            "test {q}, {q}",
+            "jz 3f",
+            "2:",
+            "mov qword ptr [{d}], {v}",
+            "add {d}, 8",
+            "dec {q}",
+            "jnz 2b",
+            "3:",
+            "test {b}, {b}",
+            "jz 5f",
+            "4:",
+            "mov byte ptr [{d}], {v:l}",
+            "inc {d}",
+            "dec {b}",
+            "jnz 4b",
+            "5:",
+            q = inout(reg) n / 8 => _,
+            b = inout(reg) n % 8 => _,
+            d = inout(reg) dst => _,
+            v = in(reg) q,
+            options(nostack),
         );
     }
     dst
