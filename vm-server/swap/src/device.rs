@@ -109,6 +109,10 @@ impl IoCompletion {
 
 /// An asynchronous block device with a staging window (see the module
 /// docs for the model and the buffer contract).
+///
+/// Used generically (`SwapPager<D: BlockDevice>`), not as a trait object:
+/// the server has one device type, and `poll_completions` takes any
+/// `Extend` sink (a `Vec`, a `heapless::Vec`) without boxing.
 pub trait BlockDevice {
     /// Device size in [`BLOCK_SIZE`] blocks.
     fn block_count(&self) -> u64;

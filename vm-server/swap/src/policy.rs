@@ -51,6 +51,22 @@ pub type FrameId = u32;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PageKey(pub u64);
 
+impl PageKey {
+    /// Bits of a key that hold the page index in [`PageKey::of`].
+    pub const PINDEX_BITS: u32 = 40;
+
+    /// The key of page `pindex` of object `object`: the object in the top
+    /// 24 bits, the page index (mod 2^40, 4 PiB of 4 KiB pages) below.
+    /// Only history-keeping policies read keys, and only for equality, so
+    /// a reused object number merely risks a spurious "seen before"; the
+    /// VM core may fold a generation into `object` to avoid even that.
+    pub fn of(object: u32, pindex: u64) -> Self {
+        PageKey(
+            (u64::from(object) << Self::PINDEX_BITS) | (pindex & ((1 << Self::PINDEX_BITS) - 1)),
+        )
+    }
+}
+
 /// What a policy may ask the VM core about a frame during a scan.
 pub trait PolicyHost {
     /// Returns whether `f` was referenced since the last call for it and
@@ -1004,6 +1020,13 @@ mod tests {
         let mut v = Vec::new();
         assert_eq!(p.select_victims(want, h, &mut v) as usize, v.len());
         v
+    }
+
+    #[test]
+    fn page_keys_separate_objects() {
+        assert_ne!(PageKey::of(1, 5), PageKey::of(2, 5));
+        assert_eq!(PageKey::of(3, 7).0, (3 << 40) | 7);
+        assert_eq!(PageKey::of(0, (1 << 40) + 9), PageKey::of(0, 9));
     }
 
     #[test]
