@@ -50,9 +50,7 @@ pub fn table(results: &BTreeMap<String, u64>) -> String {
 }
 
 pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
-    let mut boot = crate::build(ws, "bench.spec")?;
-    boot.kvm = o.kvm;
-    boot.memory_mib = o.memory_mib;
+    let boot = crate::build(ws, "bench.spec", o)?;
     progress("bench", "booting capdl/bench.spec");
     let mut results = BTreeMap::new();
     let exit = machine::run_captured(&boot, o.timeout, |line| {

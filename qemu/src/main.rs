@@ -10,8 +10,12 @@
 //! cargo qemu bench                 boots capdl/bench.spec and prints the
 //!                                  fault costs as ratios to the floors
 //! ```
+//!
+//! Every boot attaches the swap disk (`--swap SIZE`, default 256M) as a
+//! virtio block device.
 
 mod bench;
+mod disk;
 mod images;
 mod kernel;
 mod machine;
@@ -62,10 +66,12 @@ pub struct Options {
     system_only: bool,
     pub timeout: Duration,
     pub memory_mib: u32,
+    /// Size of the swap partition on the virtio disk.
+    pub swap_bytes: u64,
 }
 
 const USAGE: &str =
-    "usage: cargo qemu <build | run | test | bench> [--kvm] [--host-only | --system-only] [--timeout SECS] [--memory MIB]";
+    "usage: cargo qemu <build | run | test | bench> [--kvm] [--host-only | --system-only] [--timeout SECS] [--memory MIB] [--swap SIZE]";
 
 fn parse_args() -> Result<Options> {
     let mut args = std::env::args().skip(1);
@@ -77,10 +83,19 @@ fn parse_args() -> Result<Options> {
         system_only: false,
         timeout: Duration::from_secs(300),
         memory_mib: 512,
+        swap_bytes: 256 << 20,
     };
     while let Some(a) = args.next() {
         match a.as_str() {
             "--kvm" => o.kvm = true,
+            "--swap" => {
+                o.swap_bytes = args
+                    .next()
+                    .and_then(|v| disk::parse_size(&v))
+                    .ok_or_else(|| {
+                        Failure::msg(format!("--swap needs a size such as 256M\n{USAGE}"))
+                    })?;
+            }
             "--host-only" => o.host_only = true,
             "--system-only" => o.system_only = true,
             "--timeout" | "--memory" => {
@@ -103,7 +118,7 @@ fn parse_args() -> Result<Options> {
 fn main() -> ExitCode {
     let ws = Workspace::locate();
     let result = parse_args().and_then(|o| match o.command.as_str() {
-        "build" => build(&ws, SYSTEM_SPEC).map(|_| true),
+        "build" => build(&ws, SYSTEM_SPEC, &o).map(|_| true),
         "bench" => bench::run(&ws, &o),
         "run" => run(&ws, &o),
         "test" => test(&ws, &o),
@@ -126,25 +141,25 @@ fn main() -> ExitCode {
 /// The spec `run` and `test` boot.
 const SYSTEM_SPEC: &str = "system.spec";
 
-/// Everything a boot needs: prerequisites, kernel, images for `spec_file`.
-pub fn build(ws: &Workspace, spec_file: &str) -> Result<BootOptions> {
+/// Everything a boot needs: prerequisites, kernel, images for
+/// `spec_file`, the swap disk, and the machine options.
+pub fn build(ws: &Workspace, spec_file: &str, o: &Options) -> Result<BootOptions> {
     prereq::ensure()?;
     let kernel = kernel::build(ws)?;
     let root_task = images::build(ws, spec_file)?;
     progress("image", format!("{}", root_task.display()));
+    let disk = disk::ensure(ws, o.swap_bytes)?;
     Ok(BootOptions {
         kernel: kernel.elf32,
         root_task,
-        memory_mib: 512,
-        kvm: false,
-        extra: Vec::new(),
+        memory_mib: o.memory_mib,
+        kvm: o.kvm,
+        extra: disk.qemu_args(),
     })
 }
 
 fn run(ws: &Workspace, o: &Options) -> Result<bool> {
-    let mut boot = build(ws, SYSTEM_SPEC)?;
-    boot.kvm = o.kvm;
-    boot.memory_mib = o.memory_mib;
+    let boot = build(ws, SYSTEM_SPEC, o)?;
     let exit = machine::run_interactive(&boot)?;
     progress("exit", format!("{exit:?}"));
     Ok(matches!(exit, Exit::Guest(0)))
@@ -153,9 +168,7 @@ fn run(ws: &Workspace, o: &Options) -> Result<bool> {
 fn test(ws: &Workspace, o: &Options) -> Result<bool> {
     // The kernel source must be prepared before the sel4 crate (a host-test
     // crate too) can generate its bindings.
-    let mut boot = build(ws, SYSTEM_SPEC)?;
-    boot.kvm = o.kvm;
-    boot.memory_mib = o.memory_mib;
+    let boot = build(ws, SYSTEM_SPEC, o)?;
     let (mut passed, mut failed) = (0, 0);
     if !o.system_only {
         let (p, f) = host_tests(ws)?;
