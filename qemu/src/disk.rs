@@ -47,7 +47,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
 
 /// Makes (or reuses) the disk image with a swap partition of `swap_bytes`.
 pub fn ensure(ws: &Workspace, swap_bytes: u64) -> Result<SwapDisk> {
-    if swap_bytes < 16 * PAGE || swap_bytes % PAGE != 0 {
+    if swap_bytes < 16 * PAGE || !swap_bytes.is_multiple_of(PAGE) {
         return Err(Failure::msg(format!(
             "swap size {swap_bytes} must be a multiple of 4K and at least 64K"
         )));
