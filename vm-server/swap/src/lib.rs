@@ -177,7 +177,9 @@
 //! * `tests/pager_model.rs`: one object's pages through the
 //!   [`SwapPager`] over a RAM disk with random delays, reordering and read
 //!   and write errors (plus a persistently bad block): clustered pageouts,
-//!   read-ahead page-ins, clean evictions, overwrites and frees under I/O;
+//!   read-ahead page-ins, clean evictions, overwrites and frees under I/O,
+//!   half the seeds with swap half the object's size (full swap, clusters
+//!   cut to the largest free run);
 //!   every page read back matches its last written contents, every slot in
 //!   use is accounted for after every step, each failed write leaves
 //!   exactly one bad slot, and after all pages die no slot is in use.

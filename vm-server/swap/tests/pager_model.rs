@@ -1,4 +1,4 @@
-//! Model test of the swap pager with one object's pages: random pageouts (clusters), page-ins (read-ahead), clean evictions, writes, frees and polls over a RAM disk that delays, reorders and fails requests; page contents, slot accounting and bad slots are checked against the model.
+//! Model test of the swap pager with one object's pages: random pageouts (clusters), page-ins (read-ahead), clean evictions, writes, frees and polls over a RAM disk that delays, reorders and fails requests, half the seeds with swap smaller than the object (swap full, clusters cut); page contents, slot accounting and bad slots are checked against the model.
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -10,7 +10,6 @@ use vm_swap::swap_pager::{SwapError, SwapEvent, SwapPager};
 use vm_swap::swapmeta::SwapMeta;
 
 const PAGES: u64 = 96;
-const BLOCKS: u64 = 128;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum St {
@@ -52,6 +51,10 @@ struct World {
     write_errors: u64,
     read_errors: u64,
     pageins_ok: u64,
+    /// Cluster writes cut down to the largest free run.
+    no_space: u64,
+    /// Pageouts refused because swap was full.
+    swap_full: u64,
     rng: SmallRng,
 }
 
@@ -123,9 +126,14 @@ impl World {
                     return;
                 }
                 Err(SwapError::NoSpace { largest_run }) if largest_run > 0 => {
+                    self.no_space += 1;
                     try_n = try_n.min(largest_run);
                 }
-                Err(SwapError::NoSpace { .. }) | Err(SwapError::NoBuffers) => return,
+                Err(SwapError::NoSpace { .. }) => {
+                    self.swap_full += 1;
+                    return;
+                }
+                Err(SwapError::NoBuffers) => return,
                 Err(e) => panic!("start_write: {e:?}"),
             }
         }
@@ -287,9 +295,13 @@ impl World {
     }
 }
 
-fn run(seed: u64, ops: usize) {
+/// Returns how often a cluster was cut down and how often swap was full.
+fn run(seed: u64, ops: usize) -> (u64, u64) {
     let mut rng = SmallRng::seed_from_u64(seed);
-    let mut d = RamDisk::new(BLOCKS, 32);
+    // Even seeds: half as many slots as pages, so swap fills up and
+    // clusters get cut; odd seeds: room for every page.
+    let blocks = if seed % 2 == 0 { PAGES / 2 } else { PAGES + 32 };
+    let mut d = RamDisk::new(blocks, 32);
     d.seed(seed)
         .set_delay(Delay::Random(rng.gen_range(0..4)))
         .set_reorder(rng.gen_bool(0.7))
@@ -298,7 +310,7 @@ fn run(seed: u64, ops: usize) {
             0.02 * rng.gen_range(0..3) as f64,
         );
     if rng.gen_bool(0.5) {
-        d.fail_writes_at(rng.gen_range(0..BLOCKS));
+        d.fail_writes_at(rng.gen_range(0..blocks));
     }
     let mut w = World {
         pager: SwapPager::new(d, 16),
@@ -311,6 +323,8 @@ fn run(seed: u64, ops: usize) {
         write_errors: 0,
         read_errors: 0,
         pageins_ok: 0,
+        no_space: 0,
+        swap_full: 0,
         rng: SmallRng::seed_from_u64(seed ^ 0xabcdef),
     };
     for _ in 0..ops {
@@ -341,7 +355,7 @@ fn run(seed: u64, ops: usize) {
         w.write_errors,
         "seed {seed}: one bad slot per failed write"
     );
-    assert_eq!(bl.free_count() + bl.bad_count(), BLOCKS);
+    assert_eq!(bl.free_count() + bl.bad_count(), blocks);
     let st = w.pager.stats().clone();
     assert_eq!(
         (st.io_write_errors, st.io_read_errors),
@@ -349,6 +363,7 @@ fn run(seed: u64, ops: usize) {
     );
     assert_eq!(st.io_submitted, st.io_completed);
     assert!(w.pageins_ok > 0, "seed {seed}: no page-in exercised");
+    (w.no_space, w.swap_full)
 }
 
 #[test]
@@ -361,7 +376,17 @@ fn pager_model_under_injected_faults() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(4000);
+    let (mut cut, mut full) = (0, 0);
     for seed in 0..seeds {
-        run(seed, ops);
+        let (c, f) = run(seed, ops);
+        cut += c;
+        full += f;
+    }
+    eprintln!("clusters cut to the largest free run: {cut}, pageouts refused on full swap: {full}");
+    if seeds >= 8 && ops >= 2000 {
+        assert!(
+            cut > 0 && full > 0,
+            "the swap-full paths were not exercised"
+        );
     }
 }
