@@ -300,7 +300,11 @@ fn run(seed: u64, ops: usize) -> (u64, u64) {
     let mut rng = SmallRng::seed_from_u64(seed);
     // Even seeds: half as many slots as pages, so swap fills up and
     // clusters get cut; odd seeds: room for every page.
-    let blocks = if seed % 2 == 0 { PAGES / 2 } else { PAGES + 32 };
+    let blocks = if seed.is_multiple_of(2) {
+        PAGES / 2
+    } else {
+        PAGES + 32
+    };
     let mut d = RamDisk::new(blocks, 32);
     d.seed(seed)
         .set_delay(Delay::Random(rng.gen_range(0..4)))
