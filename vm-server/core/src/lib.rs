@@ -75,9 +75,13 @@
 //!   with activity counts; objects carry a `PagerKind` (zero-fill or device
 //!   today); `FaultOutcome` is non-exhaustive for the coming "wait for
 //!   page-in" case and `VmError::Io` is reserved for pager failures.
-//! * **`MADV_FREE`/`MADV_DONTNEED`** follow BSD: DONTNEED unmaps and
-//!   deactivates, keeping contents; FREE discards private anonymous pages of
-//!   the front object, after which a page reads as what lies below it.
+//! * **`MADV_DONTNEED` follows Linux, `MADV_FREE` BSD.** Clients expect
+//!   DONTNEED to give zero-fill pages back (the issue's system test does),
+//!   so on private memory it replaces the range with a fresh mapping of
+//!   what it was mapped from (zero-fill, or the object under a private
+//!   view), whatever the fork history; on shared memory it only unmaps
+//!   and deactivates. FREE discards private anonymous pages of the front
+//!   object only, after which a page reads as what lies below it.
 //! * **Deviations.** `msync` has nothing to write back yet (no object kind
 //!   has a store) and only honours `INVALIDATE`. Shared-memory truncation
 //!   refuses to drop wired pages (`Busy`) rather than unwiring them.

@@ -451,10 +451,6 @@ fn willneed_dontneed_free() {
     for i in 0..4 {
         s.write(sp, a + i * P, &[7]).unwrap();
     }
-    s.vm.madvise(sp, a, 4 * P, Advice::DontNeed, &mut s.pmap)
-        .unwrap();
-    assert!(!s.pmap.is_mapped(sp, a));
-    assert_eq!(s.vm.stats().inactive, 4);
     s.vm.madvise(sp, a, 4 * P, Advice::WillNeed, &mut s.pmap)
         .unwrap();
     assert!(s.pmap.is_mapped(sp, a + 3 * P));
@@ -1019,5 +1015,56 @@ fn every_range_operation_validates_its_range() {
     let map = s.vm.space(sp).unwrap().map();
     assert_eq!((map.entry_count(), map.size()), (1, 4 * P));
     assert_eq!(map.lookup(a).unwrap().prot(), Prot::RW);
+    ok(&s);
+}
+
+#[test]
+fn dontneed_gives_zero_fill_back_on_private_memory() {
+    let (mut s, sp) = sim_exact(64);
+    let a = map_anon(&mut s, sp, 4);
+    for i in 0..4 {
+        s.write(sp, a + i * P, &[7]).unwrap();
+    }
+    let free = s.vm.stats().free;
+    s.vm.madvise(sp, a, 2 * P, Advice::DontNeed, &mut s.pmap)
+        .unwrap();
+    assert!(!s.pmap.is_mapped(sp, a));
+    assert_eq!(s.vm.stats().free, free + 2, "the discarded pages are free");
+    assert_eq!(s.read_u8(sp, a).unwrap(), 0);
+    assert_eq!(s.read_u8(sp, a + P).unwrap(), 0);
+    assert_eq!(s.read_u8(sp, a + 2 * P).unwrap(), 7, "outside the range");
+    // Whatever the fork history: the child's copy-on-write view goes too.
+    let child = s.vm.fork(sp, &mut s.pmap).unwrap();
+    s.vm.madvise(child, a + 2 * P, 2 * P, Advice::DontNeed, &mut s.pmap)
+        .unwrap();
+    assert_eq!(s.read_u8(child, a + 2 * P).unwrap(), 0);
+    assert_eq!(
+        s.read_u8(sp, a + 2 * P).unwrap(),
+        7,
+        "the parent keeps its data"
+    );
+    ok(&s);
+}
+
+#[test]
+fn dontneed_keeps_shared_contents_and_refuses_wired() {
+    let (mut s, sp) = sim_exact(64);
+    let a =
+        s.vm.mmap(sp, &MmapArgs::anon_shared(4 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    s.write(sp, a, &[9]).unwrap();
+    s.vm.madvise(sp, a, 4 * P, Advice::DontNeed, &mut s.pmap)
+        .unwrap();
+    assert!(!s.pmap.is_mapped(sp, a));
+    assert_eq!(s.vm.stats().inactive, 1, "deactivated, not freed");
+    assert_eq!(s.read_u8(sp, a).unwrap(), 9);
+    let w = map_anon(&mut s, sp, 2);
+    s.write(sp, w, &[5]).unwrap();
+    s.vm.mlock(sp, w, 2 * P, &mut s.pmap).unwrap();
+    assert_eq!(
+        s.vm.madvise(sp, w, 2 * P, Advice::DontNeed, &mut s.pmap),
+        Err(VmError::Busy)
+    );
+    assert_eq!(s.read_u8(sp, w).unwrap(), 5, "nothing changed");
     ok(&s);
 }

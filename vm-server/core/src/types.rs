@@ -108,7 +108,10 @@ pub enum Advice {
     Sequential,
     /// Map the resident pages now.
     WillNeed,
-    /// Unmap and deactivate: contents stay, the next access refaults.
+    /// Private memory starts over from what it was mapped from: anonymous
+    /// pages read as zero again, a private view of an object shows the
+    /// object (Linux's `MADV_DONTNEED`). Shared memory is unmapped and
+    /// deactivated; its contents stay. Refused (`Busy`) on wired memory.
     DontNeed,
     /// The contents of private anonymous pages may be discarded: after it a
     /// page reads as whatever lies below it (zero, or the page it was copied

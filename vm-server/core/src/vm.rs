@@ -568,6 +568,10 @@ impl Vm {
         let end = self.check_mapped(space, addr, len)?;
         let (res, spaces) = (&mut self.res, &mut self.spaces);
         let sp = spaces.get_mut(&space.0).expect("checked");
+        if advice == Advice::DontNeed && sp.map.entries_in(addr, end).any(|e| e.is_wired()) {
+            // Linux refuses locked memory too (EINVAL); nothing changes.
+            return Err(VmError::Busy);
+        }
         res.stats.madvises += 1;
         match advice {
             Advice::Normal | Advice::Random | Advice::Sequential => {
@@ -588,25 +592,82 @@ impl Vm {
                 }
             }
             Advice::DontNeed => {
-                pmap.remove(space, addr, end);
-                for e in sp.map.entries_in(addr, end) {
-                    let Some(front) = e.chain.front() else {
+                // As Linux's MADV_DONTNEED: private memory starts over
+                // from what it was mapped from (zero-fill for anonymous
+                // memory, the object for a private view of one); shared
+                // memory keeps its contents for the other sharers and is
+                // only unmapped and deactivated. Wired memory was refused
+                // above.
+                sp.map.clip_range(addr, end, &mut res.objects);
+                let starts = sp.map.overlapping(addr, end);
+                for &s in &starts {
+                    let e = sp.map.get_mut(s).expect("entry");
+                    if !e.flags.contains(EntryFlags::COW) {
+                        pmap.remove(space, e.start, e.end);
+                        if let Some(front) = e.chain.front() {
+                            let (plo, phi) = (front.pindex(0), front.pindex(e.npages()));
+                            let pages: Vec<FrameNumber> = res
+                                .objects
+                                .get(front.object)
+                                .pages_in(plo, phi)
+                                .map(|(_, f)| f)
+                                .collect();
+                            for f in pages {
+                                res.pool.deactivate(f);
+                            }
+                        }
                         continue;
+                    }
+                    let base = e
+                        .chain
+                        .links()
+                        .last()
+                        .copied()
+                        .filter(|b| !res.objects.get(b.object).is_private_anon());
+                    // Pages of a private front only this range sees go
+                    // now (a clipped entry's other half keeps the object).
+                    if let Some(front) = e
+                        .chain
+                        .front()
+                        .filter(|f| !e.needs_copy() && res.objects.get(f.object).is_private_anon())
+                    {
+                        let (plo, phi) = (front.pindex(0), front.pindex(e.npages()));
+                        let pages: Vec<(u64, FrameNumber)> =
+                            res.objects.get(front.object).pages_in(plo, phi).collect();
+                        pmap.remove(space, e.start, e.end);
+                        for (i, f) in pages {
+                            res.objects.remove_page(front.object, i);
+                            res.pool.free(f);
+                            res.stats.pages_freed += 1;
+                        }
+                    }
+                    let old = sp.map.remove(s);
+                    let (chain, flags) = match base {
+                        Some(b) => {
+                            res.objects.reference(b.object);
+                            (
+                                BackingChain::single(b.object, b.offset),
+                                EntryFlags::COW | EntryFlags::NEEDS_COPY,
+                            )
+                        }
+                        None => (BackingChain::default(), EntryFlags::COW),
                     };
-                    if e.needs_copy() {
-                        continue;
-                    }
-                    let (lo, hi) = (e.start.max(addr), e.end.min(end));
-                    let (plo, phi) = (front.pindex(e.rel(lo)), front.pindex(e.rel(hi - 1)) + 1);
-                    let pages: Vec<FrameNumber> = res
-                        .objects
-                        .get(front.object)
-                        .pages_in(plo, phi)
-                        .map(|(_, f)| f)
-                        .collect();
-                    for f in pages {
-                        res.pool.deactivate(f);
-                    }
+                    let fresh = VmMapEntry {
+                        start: old.start,
+                        end: old.end,
+                        prot: old.prot,
+                        max_prot: old.max_prot,
+                        inheritance: old.inheritance,
+                        advice: old.advice,
+                        wired_count: 0,
+                        flags,
+                        chain,
+                    };
+                    res.delete_entry(space, old, pmap);
+                    sp.map.insert(fresh);
+                }
+                for &s in starts.iter().rev() {
+                    sp.map.simplify(s, &mut res.objects, &mut res.pool);
                 }
             }
             Advice::Free => {

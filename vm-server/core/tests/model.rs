@@ -536,7 +536,17 @@ impl Runner {
         ][self.rng.gen_range(0..6)];
         let want = match self.pages_of(s, addr, len) {
             None => Err(VmError::NoMapping),
-            Some(ps) if advice == Advice::Free && ps.iter().any(|p| p.based) => return "madvise",
+            // Under a private view of a shared page the result depends on
+            // chain history the model does not keep.
+            Some(ps)
+                if matches!(advice, Advice::Free | Advice::DontNeed)
+                    && ps.iter().any(|p| p.based) =>
+            {
+                return "madvise"
+            }
+            Some(ps) if advice == Advice::DontNeed && ps.iter().any(|p| p.wired > 0) => {
+                Err(VmError::Busy)
+            }
             Some(_) => Ok(()),
         };
         self.log(format!("madvise {s:?} {addr:#x}+{len:#x} {advice:?}"));
@@ -545,6 +555,21 @@ impl Runner {
             .vm
             .madvise(s, addr, len, advice, &mut self.sim.pmap);
         self.expect("madvise", &got, want);
+        if want.is_ok() && advice == Advice::DontNeed {
+            // Private memory reads as zero again; shared memory keeps its contents.
+            for i in 0..len / P {
+                let p = self
+                    .spaces
+                    .get_mut(&s)
+                    .unwrap()
+                    .pages
+                    .get_mut(&(addr + i * P))
+                    .unwrap();
+                if matches!(p.content, Content::Private(_)) {
+                    p.content = Content::Private(Rc::new(vec![0; P as usize]));
+                }
+            }
+        }
         if want.is_ok() && advice == Advice::Free {
             // The discarded contents are whatever the VM now shows.
             for i in 0..len / P {
