@@ -1,0 +1,201 @@
+//! The client stub: submits requests on a channel's submission queue,
+//! rings the server's doorbell, and reaps completions.
+
+use crate::ring::{Ring, CQ_CONS, CQ_PROD, RING_ENTRIES, SQ_PROD};
+use crate::wire::CompletionWire;
+use crate::{BlockError, Completion, Request, RequestKind, BLOCK_SIZE};
+
+/// How a client tells the server there is work and waits for completions.
+pub trait Notifier {
+    /// Signals the server's doorbell.
+    fn kick(&mut self);
+    /// Blocks until the server signals a completion (may return early).
+    fn wait(&mut self);
+}
+
+/// The system notifier: a badged cap to the server's notification, and
+/// the client's own completion notification.
+#[derive(Clone, Copy, Debug)]
+pub struct Sel4Notifier {
+    pub doorbell: sel4::CPtr,
+    pub done: sel4::CPtr,
+}
+
+impl Notifier for Sel4Notifier {
+    fn kick(&mut self) {
+        sel4::signal(self.doorbell);
+    }
+    fn wait(&mut self) {
+        sel4::wait(self.done);
+    }
+}
+
+/// A client of the block server over one channel.
+///
+/// Locking note: owned by one thread of the client.
+#[derive(Debug)]
+pub struct BlockClient<N: Notifier> {
+    ring: Ring,
+    data: *mut u8,
+    buffers: u64,
+    pub notifier: N,
+    sq_prod: u32,
+    cq_cons: u32,
+    next_tag: u64,
+    in_flight: u32,
+}
+
+impl<N: Notifier> BlockClient<N> {
+    /// A client over the channel mapped at `base`: the ring page, then
+    /// `buffers` data buffers.
+    ///
+    /// # Safety
+    /// `base` is page aligned and valid for reads and writes of
+    /// `(1 + buffers) * BLOCK_SIZE` bytes for the client's lifetime, and
+    /// shared only with the server.
+    pub unsafe fn new(base: *mut u8, buffers: u64, notifier: N) -> Self {
+        // SAFETY: the caller's contract covers the ring page.
+        let ring = unsafe { Ring::new(base) };
+        BlockClient {
+            sq_prod: ring.load(SQ_PROD),
+            cq_cons: ring.load(CQ_CONS),
+            ring,
+            // SAFETY: the window follows the ring page (caller's contract).
+            data: unsafe { base.add(BLOCK_SIZE) },
+            buffers,
+            notifier,
+            next_tag: 1,
+            in_flight: 0,
+        }
+    }
+
+    /// Buffers in the data window.
+    pub fn buffers(&self) -> u64 {
+        self.buffers
+    }
+
+    /// Requests submitted and not reaped.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight
+    }
+
+    fn window(&self, buf: u64, count: u64) -> (usize, usize) {
+        let end = buf.checked_add(count).expect("buffer range overflows");
+        assert!(
+            end <= self.buffers,
+            "buffers {buf}+{count} outside the window"
+        );
+        (buf as usize * BLOCK_SIZE, count as usize * BLOCK_SIZE)
+    }
+
+    /// Bytes of buffers `buf..buf + count`. Caller contract: no request
+    /// in flight writes them.
+    ///
+    /// # Panics
+    /// If the range leaves the window.
+    pub fn buffer(&self, buf: u64, count: u64) -> &[u8] {
+        let (off, len) = self.window(buf, count);
+        // SAFETY: inside the window (checked); the server writes it only
+        // for a read in flight (caller's contract).
+        unsafe { core::slice::from_raw_parts(self.data.add(off), len) }
+    }
+
+    /// Mutable bytes of buffers `buf..buf + count`. Caller contract: no
+    /// request in flight names them.
+    ///
+    /// # Panics
+    /// If the range leaves the window.
+    pub fn buffer_mut(&mut self, buf: u64, count: u64) -> &mut [u8] {
+        let (off, len) = self.window(buf, count);
+        // SAFETY: as for `buffer`, and `&mut self` excludes other views.
+        unsafe { core::slice::from_raw_parts_mut(self.data.add(off), len) }
+    }
+
+    /// Queues a request without blocking and returns its tag; call
+    /// [`kick`](Self::kick) after a batch. `Busy` when
+    /// [`RING_ENTRIES`] requests are in flight.
+    pub fn submit(&mut self, kind: RequestKind, flags: u64) -> Result<u64, BlockError> {
+        if self.in_flight as usize >= RING_ENTRIES {
+            return Err(BlockError::Busy);
+        }
+        let tag = self.next_tag;
+        self.next_tag = self.next_tag.wrapping_add(1).max(1);
+        let w = Request { tag, kind, flags }.encode();
+        self.ring.write_request(self.sq_prod, &w);
+        self.sq_prod = self.sq_prod.wrapping_add(1);
+        self.ring.store(SQ_PROD, self.sq_prod);
+        self.in_flight += 1;
+        Ok(tag)
+    }
+
+    /// Rings the server's doorbell.
+    pub fn kick(&mut self) {
+        self.notifier.kick();
+    }
+
+    /// The next completion, if one arrived; never blocks. A completion
+    /// that does not decode comes back as `MalformedReply` under its tag.
+    pub fn poll(&mut self) -> Option<Completion> {
+        if self.in_flight == 0 {
+            return None;
+        }
+        let prod = self.ring.load(CQ_PROD);
+        if prod == self.cq_cons {
+            return None;
+        }
+        let w: CompletionWire = self.ring.read_completion(self.cq_cons);
+        self.cq_cons = self.cq_cons.wrapping_add(1);
+        self.ring.store(CQ_CONS, self.cq_cons);
+        self.in_flight -= 1;
+        Some(Completion::decode(&w).unwrap_or(Completion {
+            tag: w.tag,
+            result: Err(BlockError::MalformedReply),
+            failed_block: 0,
+        }))
+    }
+
+    /// Waits for the next completion. Caller contract: a request is in flight.
+    pub fn wait_one(&mut self) -> Completion {
+        loop {
+            if let Some(c) = self.poll() {
+                return c;
+            }
+            self.notifier.wait();
+        }
+    }
+
+    /// Submits one request and waits for its completion. Caller contract:
+    /// nothing else in flight (otherwise other completions are dropped).
+    pub fn call(&mut self, kind: RequestKind, flags: u64) -> Result<u64, BlockError> {
+        let tag = self.submit(kind, flags)?;
+        self.kick();
+        loop {
+            let c = self.wait_one();
+            if c.tag == tag {
+                return c.result;
+            }
+        }
+    }
+
+    /// Reads device blocks into buffers `buf..` (synchronous).
+    pub fn read(&mut self, block: u64, count: u64, buf: u64) -> Result<(), BlockError> {
+        self.call(RequestKind::Read { block, count, buf }, 0)
+            .map(drop)
+    }
+
+    /// Writes buffers `buf..` to device blocks (synchronous).
+    pub fn write(&mut self, block: u64, count: u64, buf: u64) -> Result<(), BlockError> {
+        self.call(RequestKind::Write { block, count, buf }, 0)
+            .map(drop)
+    }
+
+    /// The partition size in blocks.
+    pub fn info(&mut self) -> Result<u64, BlockError> {
+        self.call(RequestKind::Info, 0)
+    }
+
+    /// Makes completed writes durable.
+    pub fn flush(&mut self) -> Result<(), BlockError> {
+        self.call(RequestKind::Flush, 0).map(drop)
+    }
+}
