@@ -44,9 +44,12 @@ pub enum VmError {
     NameExists,
     /// No shared-memory object has that name.
     NoSuchName,
-    /// A pager failed to read or write a page. Reserved for the pageout and
-    /// swap issue: no path of today's core returns it.
+    /// A pager failed to read or write a page: a page-in read error fails
+    /// the one fault (and its waiters) that needed the page.
     Io,
+    /// Memory is short and the swap device is full (or absent while
+    /// anonymous pages would have to be paged out to make room).
+    NoSwap,
 }
 
 impl VmError {
@@ -71,11 +74,12 @@ impl VmError {
             VmError::NameExists => 16,
             VmError::NoSuchName => 17,
             VmError::Io => 18,
+            VmError::NoSwap => 19,
         }
     }
 
     /// Every variant, in code order (for tests and the IPC layer's tables).
-    pub const ALL: [VmError; 18] = [
+    pub const ALL: [VmError; 19] = [
         VmError::Unaligned,
         VmError::ZeroLength,
         VmError::Overflow,
@@ -94,6 +98,7 @@ impl VmError {
         VmError::NameExists,
         VmError::NoSuchName,
         VmError::Io,
+        VmError::NoSwap,
     ];
 }
 
@@ -118,6 +123,7 @@ impl fmt::Display for VmError {
             VmError::NameExists => "name exists",
             VmError::NoSuchName => "no such name",
             VmError::Io => "I/O error",
+            VmError::NoSwap => "out of swap space",
         };
         f.write_str(s)
     }

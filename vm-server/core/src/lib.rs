@@ -68,9 +68,16 @@
 //! * **Wiring** follows visibility: each page of a wired entry holds one
 //!   wiring of the page visible at its address; a copy-on-write copy or a
 //!   chain merge moves the wiring to the new page. Wiring is not inherited.
-//! * **Reserve.** Faults allocate with `AllocClass::Normal` and fail with
-//!   `OutOfMemory` at `reserved_pages` free pages; the pageout path (next
-//!   issue) allocates with `AllocClass::System`.
+//! * **Reserve and paging targets.** Faults allocate with
+//!   `AllocClass::Normal` and fail with `OutOfMemory` at `reserved_pages`
+//!   free pages; the pageout path allocates with `AllocClass::System`.
+//!   The seven paging targets (reserved < severe < minimum < wait < start
+//!   < target1 < target2) come from `VmConfig::paging_targets` or are
+//!   derived by vm-swap's `PagingTargets::for_pool` and shifted so their
+//!   `reserved` is the pool's reserve (which keeps its meaning from before
+//!   the targets); `Vm::pressure` and `Vm::pageout_shortage` answer the
+//!   server loop's "run pageout now?" question. A pool too small for seven
+//!   distinct levels has no targets and never asks for pageout.
 //! * **Room for pageout and swap.** Pages sit on active/inactive queues
 //!   with activity counts; objects carry a `PagerKind` (zero-fill or device
 //!   today); `FaultOutcome` is non-exhaustive for the coming "wait for
@@ -140,5 +147,6 @@ pub use vm::{
     HandleEntry, MapFlags, MapSource, MmapArgs, MsyncFlags, Vm, VmConfig, VmSpace, MINCORE_INCORE,
     MINCORE_MODIFIED, MINCORE_REFERENCED,
 };
+pub use vm_swap::{PagingTargets, Pressure};
 #[cfg(test)]
 mod tests;

@@ -1068,3 +1068,53 @@ fn dontneed_keeps_shared_contents_and_refuses_wired() {
     assert_eq!(s.read_u8(sp, w).unwrap(), 5, "nothing changed");
     ok(&s);
 }
+
+#[test]
+fn paging_targets_derive_from_the_pool_and_overrides_are_checked() {
+    let (s, _) = sim(1000);
+    let t = s.vm.paging_targets().unwrap();
+    assert_eq!(t.reserved, VmConfig::default().reserved_pages);
+    t.validate(1000).unwrap();
+    assert_eq!(s.vm.pressure(), Pressure::Plenty);
+    assert_eq!(s.vm.pageout_shortage(false), 0);
+    // Too small a pool for seven levels: no targets, no pageout demand.
+    let (s, _) = sim(40);
+    assert_eq!(s.vm.paging_targets(), None);
+    assert_eq!(s.vm.pressure(), Pressure::Plenty);
+    let mut cfg = VmConfig {
+        paging_targets: Some(t),
+        ..VmConfig::default()
+    };
+    assert!(Vm::new(cfg.clone(), 1000).is_ok());
+    assert!(Vm::new(cfg.clone(), t.target2).is_err());
+    cfg.reserved_pages += 1;
+    assert!(Vm::new(cfg.clone(), 1000).is_err());
+    let cfg = VmConfig {
+        pageout_cluster: 0,
+        ..VmConfig::default()
+    };
+    assert!(Vm::new(cfg, 1000).is_err());
+}
+
+#[test]
+fn pressure_follows_the_free_count() {
+    let cfg = VmConfig {
+        prefault_ahead: 0,
+        prefault_behind: 0,
+        reserved_pages: 4,
+        ..VmConfig::default()
+    };
+    let mut s = Sim::new(cfg, 64);
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    let t = s.vm.paging_targets().unwrap();
+    assert_eq!(t.reserved, 4);
+    let va = map_anon(&mut s, sp, 64);
+    let mut i = 0;
+    while s.vm.pool().free_count() >= t.start {
+        fault(&mut s, sp, va + i * P, Access::Write).unwrap();
+        i += 1;
+    }
+    assert_eq!(s.vm.pressure(), Pressure::Start);
+    assert_eq!(s.vm.pageout_shortage(false), t.target1 - t.start + 1);
+    assert_eq!(s.vm.pageout_shortage(true), t.target2 - t.start + 1);
+}

@@ -23,6 +23,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use bitflags::bitflags;
+use vm_swap::{PagingTargets, Pressure};
 
 /// Tunables, fixed at `Vm::new`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +45,18 @@ pub struct VmConfig {
     pub prefault_zero_fill: bool,
     /// Fault-around never zero-fills when free pages are at or below this.
     pub prefault_min_free: u32,
+    /// Paging targets (`v_free_*`, `v_paging_*`); `None` derives them from
+    /// the pool size with [`PagingTargets::for_pool`], shifted so that
+    /// `reserved` equals `reserved_pages`. An override must have
+    /// `reserved == reserved_pages` and pass [`PagingTargets::validate`].
+    pub paging_targets: Option<PagingTargets>,
+    /// Most dirty pages of one object laundered in one write (BSD's
+    /// `vm_pageout_clean` cluster), at least 1.
+    pub pageout_cluster: u32,
+    /// Page-in read-ahead: slots read before and after the faulting page
+    /// when they are device-contiguous (`swap_pager_haspage`).
+    pub pagein_behind: u32,
+    pub pagein_ahead: u32,
 }
 
 impl Default for VmConfig {
@@ -57,6 +70,10 @@ impl Default for VmConfig {
             prefault_behind: 3,
             prefault_zero_fill: true,
             prefault_min_free: 64,
+            paging_targets: None,
+            pageout_cluster: 16,
+            pagein_behind: 7,
+            pagein_ahead: 8,
         }
     }
 }
@@ -193,6 +210,9 @@ pub(crate) struct Res {
     pub(crate) objects: ObjectTable,
     pub(crate) stats: Uvmexp,
     pub(crate) config: VmConfig,
+    /// The effective paging targets; `None` when the pool is too small
+    /// for seven distinct levels (pageout then only runs when asked).
+    pub(crate) targets: Option<PagingTargets>,
 }
 
 /// The VM system: the frame pool, the objects, the address spaces and the
@@ -215,15 +235,26 @@ impl Vm {
             || config.user_min >= config.user_max
             || config.max_chain_depth < 3
             || config.reserved_pages > frame_count
+            || config.pageout_cluster == 0
         {
             return Err(VmError::InvalidArgument);
         }
+        let targets = match config.paging_targets {
+            Some(t) => {
+                if t.reserved != config.reserved_pages || t.validate(frame_count).is_err() {
+                    return Err(VmError::InvalidArgument);
+                }
+                Some(t)
+            }
+            None => derive_targets(frame_count, config.reserved_pages),
+        };
         Ok(Vm {
             res: Res {
                 pool: PagePool::new(frame_count, config.reserved_pages),
                 objects: ObjectTable::default(),
                 stats: Uvmexp::default(),
                 config,
+                targets,
             },
             spaces: BTreeMap::new(),
             next_space: 1,
@@ -234,6 +265,27 @@ impl Vm {
 
     pub fn config(&self) -> &VmConfig {
         &self.res.config
+    }
+
+    /// The effective paging targets (`None`: pool too small to derive them).
+    pub fn paging_targets(&self) -> Option<PagingTargets> {
+        self.res.targets
+    }
+
+    /// How short of free pages the pool is (`Plenty` without targets).
+    pub fn pressure(&self) -> Pressure {
+        self.res
+            .targets
+            .map_or(Pressure::Plenty, |t| t.pressure(self.res.pool.free_count()))
+    }
+
+    /// Pages a pageout pass should free now (`vm_paging_needed` +
+    /// `vm_paging_target`): zero while free is at or above `start`.
+    /// `faults_waiting` raises the goal to `target2` (hysteresis).
+    pub fn pageout_shortage(&self, faults_waiting: bool) -> u32 {
+        self.res.targets.map_or(0, |t| {
+            t.shortage(self.res.pool.free_count(), faults_waiting)
+        })
     }
     pub fn pool(&self) -> &PagePool {
         &self.res.pool
@@ -1367,6 +1419,29 @@ impl Vm {
         }
         Ok(())
     }
+}
+
+/// The default targets for a pool of `frames` with `reserved` pages held
+/// back: vm-swap's derivation shifted up so its `reserved` level is the
+/// pool's reserve (the server's reserve predates the targets and keeps
+/// its meaning). `None` when the shifted levels no longer fit the pool.
+fn derive_targets(frames: u32, reserved: u32) -> Option<PagingTargets> {
+    let t = PagingTargets::for_pool(frames).ok()?;
+    let Some(up) = reserved.checked_sub(t.reserved) else {
+        // A smaller reserve than derived: the other levels stay.
+        let s = PagingTargets { reserved, ..t };
+        return s.validate(frames).ok().map(|_| s);
+    };
+    let s = PagingTargets {
+        reserved,
+        severe: t.severe + up,
+        minimum: t.minimum + up,
+        wait: t.wait + up,
+        start: t.start + up,
+        target1: t.target1 + up,
+        target2: t.target2 + up,
+    };
+    s.validate(frames).ok().map(|_| s)
 }
 
 impl Res {
