@@ -108,32 +108,41 @@ impl BackingChain {
     }
 
     /// First page visible at entry-relative page `rel`, with its depth
-    /// (the chain walk of `vm_fault`). Fails with `BeyondObject` when the
-    /// walk reaches a sized object past its end.
+    /// (the chain walk of `vm_fault`). A page on swap counts as a page: it
+    /// hides everything below it. Fails with `BeyondObject` when the walk
+    /// reaches a sized object past its end.
     #[inline]
-    pub fn lookup(
-        &self,
-        objects: &ObjectTable,
-        rel: u64,
-    ) -> Result<Option<(usize, FrameNumber)>, VmError> {
+    pub fn lookup(&self, objects: &ObjectTable, rel: u64) -> Result<Lookup, VmError> {
         for (depth, l) in self.links.iter().enumerate() {
             let obj = objects.get(l.object);
             let pindex = l.pindex(rel);
             if let Some(f) = obj.lookup(pindex) {
-                return Ok(Some((depth, f)));
+                return Ok(Lookup::Resident(depth, f));
+            }
+            if obj.swap_slot(pindex).is_some() {
+                return Ok(Lookup::Swapped(depth));
             }
             if obj.bounded() && pindex >= obj.size() {
                 return Err(VmError::BeyondObject);
             }
         }
-        Ok(None)
+        Ok(Lookup::Empty)
     }
 
-    /// The visible page at `rel`, if any, ignoring object bounds.
+    /// The visible resident page at `rel`, if any, ignoring object bounds
+    /// (`None` when the visible page is on swap).
     pub fn visible(&self, objects: &ObjectTable, rel: u64) -> Option<FrameNumber> {
-        self.links
-            .iter()
-            .find_map(|l| objects.get(l.object).lookup(l.pindex(rel)))
+        for l in &self.links {
+            let obj = objects.get(l.object);
+            let pindex = l.pindex(rel);
+            if let Some(f) = obj.lookup(pindex) {
+                return Some(f);
+            }
+            if obj.swap_slot(pindex).is_some() {
+                return None;
+            }
+        }
+        None
     }
 
     /// Every visible resident page with entry-relative index in
@@ -170,11 +179,26 @@ impl BackingChain {
                     for (p, f) in obj.pages_in(base + from, base + to) {
                         found(p - base, f);
                     }
+                    // Pages on swap hide what lies below them.
+                    for (p, _) in obj.swap().range(base + from..base + to) {
+                        hidden.insert(p - base);
+                    }
                 }
             }
         }
         seen
     }
+}
+
+/// What a chain walk found at one entry-relative page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// A resident page at this depth (it may be busy under swap I/O).
+    Resident(usize, FrameNumber),
+    /// The page at this depth is on swap and not resident.
+    Swapped(usize),
+    /// No link has the page: it is zero.
+    Empty,
 }
 
 /// Make `f` the page visible at one address of a wired entry in place of
@@ -211,7 +235,9 @@ impl Res {
                 break;
             }
             // Full: fold the two front links into one private copy. The
-            // result has one reference, so the loop then ends above.
+            // result has one reference, so the loop then ends above. The
+            // copy needs what is on swap resident first.
+            self.swapin_chain(&entry.chain, entry.npages(), pmap)?;
             self.merge_pair(space, entry, 0, pmap)?;
         }
         let obj = self.objects.allocate(ObjectKind::Anonymous, entry.npages());
@@ -242,7 +268,10 @@ impl Res {
                 && ob.is_private_anon()
                 && oa.ref_count() == 1
                 && ob.ref_count() == 1
+                && oa.busy_count() == 0
+                && ob.busy_count() == 0
             {
+                // Objects with pages under swap I/O wait for the next fault.
                 self.collapse_pair(entry, i - 1);
             }
         }
@@ -263,7 +292,8 @@ impl Res {
         for (bi, f) in pages {
             let inside = bi >= blo && bi < blo + n;
             let ai = bi.wrapping_sub(blo).wrapping_add(alo);
-            if inside && self.objects.get(a.object).lookup(ai).is_none() {
+            if inside && !self.objects.get(a.object).has_page(ai) {
+                // The page's slot (if any) moves with it below.
                 adopt(&mut self.objects, &mut self.pool, f, a.object, ai);
                 moved += 1;
             } else {
@@ -273,6 +303,10 @@ impl Res {
                 self.stats.pages_freed += 1;
             }
         }
+        // Slots of b's window move up unless a has the page (resident or
+        // on swap); the rest are freed with b.
+        self.objects
+            .swap_move(b.object, blo..blo + n, a.object, alo);
         self.objects.deallocate(b.object, &mut self.pool);
         self.stats.collapses += 1;
         self.stats.collapse_pages += moved;

@@ -69,6 +69,39 @@ pub struct Uvmexp {
     pub ref_clears: u64,
     pub mod_clears: u64,
 
+    /// Faults that found their page busy under swap I/O or started a
+    /// page-in, and were told to wait (`FaultOutcome::Wait`).
+    pub flt_wait: u64,
+    /// Faults that started a page-in.
+    pub flt_pagein: u64,
+    /// Pageout passes (`pdwoke`).
+    pub pdwoke: u64,
+    /// Pages looked at by the scans (`pdscans`).
+    pub pdscans: u64,
+    /// Active pages deactivated (`pddeact`).
+    pub pddeact: u64,
+    /// Inactive pages found referenced and reactivated (`pdreact`).
+    pub pdreact: u64,
+    /// Clean pages freed by the scan (`pdfreed`).
+    pub pdfreed: u64,
+    /// Dirty pages whose laundering started (`pdpageouts` counts writes).
+    pub pdlaunder: u64,
+    /// Swap writes started by laundering (`pdpageouts`).
+    pub pdpageouts: u64,
+    /// Swap reads started (`pageins`).
+    pub pageins: u64,
+    /// Pages read from swap (`pgswapin`).
+    pub pgswapin: u64,
+    /// Pages written to swap and freed (`pgswapout`).
+    pub pgswapout: u64,
+    /// Swap requests that failed (read or write).
+    pub swap_io_errors: u64,
+    /// Swap slots: total, in use (recorded, being written or waiting to
+    /// be freed), bad (from the attached device; 0 without one).
+    pub swpages: u64,
+    pub swpginuse: u64,
+    pub swpgbad: u64,
+
     /// Live objects, spaces and map entries.
     pub objects: u32,
     pub spaces: u32,

@@ -1,8 +1,9 @@
 //! Fault resolution (`vm_fault`): find or make the page for (space, address, access), enter it with the right rights, fault around it; and `vm_fault_wire` for mlock.
 //!
-//! Locking: runs inside the single-threaded `Vm`; a fault completes (or
-//! fails) before the next request is looked at, so no page is ever busy
-//! across calls today. The swap issue adds a "wait for I/O" outcome.
+//! Locking: runs inside the single-threaded `Vm`. A fault that needs a
+//! page on swap starts its page-in and returns `FaultOutcome::Wait` with
+//! the request's tag; pages under swap I/O stay busy across calls, and a
+//! fault finding one waits for the same tag, so no page is read twice.
 //!
 //! The rights a page is entered with implement the emulated modified bit:
 //! a page is entered writable only when the access is a write or the page is
@@ -10,7 +11,7 @@
 //! (`FaultKind::Modify`) and marks it dirty.
 
 use crate::backing::transfer_wiring;
-use crate::backing::BackingChain;
+use crate::backing::{BackingChain, Lookup};
 use crate::error::VmError;
 use crate::map::VmMapEntry;
 use crate::object::ObjectKind;
@@ -18,6 +19,7 @@ use crate::page::{AllocClass, PageFlags};
 use crate::pmap::Pmap;
 use crate::types::{Access, Advice, FrameNumber, Prot, SpaceId, PAGE_SIZE};
 use crate::vm::{Res, Vm};
+use vm_swap::IoTag;
 
 /// How a fault found its page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -51,9 +53,13 @@ pub struct FaultMapping {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FaultOutcome {
-    /// The page is mapped; reply to the faulting thread. The swap issue
-    /// adds a variant for "page-in started, reply later".
+    /// The page is mapped; reply to the faulting thread.
     Mapped(FaultMapping),
+    /// The page is under swap I/O (a page-in this fault started, or a
+    /// read or write already in flight): keep the reply (seL4:
+    /// `CNode_SaveCaller`) and, when `Vm::swap_poll` reports this tag,
+    /// retry the fault on `Ok` or fail it with the reported error.
+    Wait(IoTag),
 }
 
 impl FaultOutcome {
@@ -61,8 +67,15 @@ impl FaultOutcome {
     pub fn mapping(&self) -> Option<&FaultMapping> {
         match self {
             FaultOutcome::Mapped(m) => Some(m),
+            FaultOutcome::Wait(_) => None,
         }
     }
+}
+
+/// The fault proper's result inside the core.
+pub(crate) enum Resolved {
+    Mapped(FaultMapping),
+    Wait(IoTag),
 }
 
 impl Vm {
@@ -78,14 +91,21 @@ impl Vm {
         pmap: &mut P,
     ) -> Result<FaultOutcome, VmError> {
         self.res.stats.faults += 1;
+        self.res.flush_dead_slots();
         let r = self.fault_inner(space, va, access, pmap, true);
+        // A write may have made a slot stale: give it back now.
+        self.res.flush_dead_slots();
         match r {
             Err(VmError::NoMapping) => self.res.stats.flt_nomap += 1,
             Err(VmError::Protection) => self.res.stats.flt_prot += 1,
-            Err(VmError::OutOfMemory) => self.res.stats.flt_noram += 1,
+            Err(VmError::OutOfMemory | VmError::NoSwap) => self.res.stats.flt_noram += 1,
+            Ok(Resolved::Wait(_)) => self.res.stats.flt_wait += 1,
             _ => {}
         }
-        r.map(FaultOutcome::Mapped)
+        r.map(|r| match r {
+            Resolved::Mapped(m) => FaultOutcome::Mapped(m),
+            Resolved::Wait(t) => FaultOutcome::Wait(t),
+        })
     }
 
     /// `fault` without the counters of refused faults; `around` enables
@@ -97,16 +117,21 @@ impl Vm {
         access: Access,
         pmap: &mut P,
         around: bool,
-    ) -> Result<FaultMapping, VmError> {
+    ) -> Result<Resolved, VmError> {
         let (res, spaces) = (&mut self.res, &mut self.spaces);
         let sp = spaces.get_mut(&space.0).ok_or(VmError::BadSpace)?;
         let va = crate::types::trunc_page(va);
         let entry = sp.map.lookup_mut(va).ok_or(VmError::NoMapping)?;
-        let mut m = res.fault_page(space, entry, va, access, pmap)?;
+        let mut m = match res.fault_page(space, entry, va, access, pmap) {
+            Ok(Resolved::Mapped(m)) => m,
+            Ok(w) => return Ok(w),
+            Err(VmError::OutOfMemory) if res.swap_exhausted() => return Err(VmError::NoSwap),
+            Err(e) => return Err(e),
+        };
         if around && res.config.prefault_ahead + res.config.prefault_behind > 0 {
             m.prefaulted = res.prefault(space, entry, va, access, m.kind, pmap);
         }
-        Ok(m)
+        Ok(Resolved::Mapped(m))
     }
 }
 
@@ -120,7 +145,7 @@ impl Res {
         va: u64,
         access: Access,
         pmap: &mut P,
-    ) -> Result<FaultMapping, VmError> {
+    ) -> Result<Resolved, VmError> {
         if !entry.prot.contains(access.required()) {
             return Err(VmError::Protection);
         }
@@ -136,7 +161,20 @@ impl Res {
             self.collapse_chain(entry);
         }
         let rel = entry.rel(va);
-        let found = entry.chain.lookup(&self.objects, rel)?;
+        let found = match entry.chain.lookup(&self.objects, rel)? {
+            Lookup::Resident(_, f) if self.pool.page(f).flags().contains(PageFlags::BUSY) => {
+                // Under a page-in or a pageout: wait for that request.
+                return Ok(Resolved::Wait(self.busy_io[&f.0]));
+            }
+            Lookup::Resident(d, f) => Some((d, f)),
+            Lookup::Swapped(d) => {
+                let link = entry.chain.links()[d];
+                let tag = self.pagein(link.object, link.pindex(rel), AllocClass::Normal, pmap)?;
+                self.stats.flt_pagein += 1;
+                return Ok(Resolved::Wait(tag));
+            }
+            Lookup::Empty => None,
+        };
         let own_front = !entry.needs_copy();
         let mut readonly = entry.prot;
         readonly.remove(Prot::WRITE);
@@ -152,6 +190,10 @@ impl Res {
                         FaultKind::Resident
                     };
                     self.pool.set_flags(f, PageFlags::DIRTY);
+                    // Its swap copy is stale now (`swap_pager_unswapped`).
+                    let front = entry.chain.links()[0];
+                    let p = front.pindex(rel);
+                    self.objects.swap_discard(front.object, p, p + 1);
                     (f, entry.prot, kind)
                 } else {
                     self.stats.flt_resident += 1;
@@ -192,13 +234,13 @@ impl Res {
         self.pool.activate(frame);
         pmap.enter(space, va, frame, prot)
             .map_err(|_| VmError::OutOfMemory)?;
-        Ok(FaultMapping {
+        Ok(Resolved::Mapped(FaultMapping {
             va,
             frame,
             prot,
             kind,
             prefaulted: 0,
-        })
+        }))
     }
 
     /// Make a zero page for entry-relative page `rel`, seen by no link.
@@ -288,8 +330,18 @@ impl Res {
                 continue;
             }
             let rel = entry.rel(cva);
-            let (frame, prot) = match entry.chain.lookup(&self.objects, rel) {
-                Err(_) => continue,
+            let found = match entry.chain.lookup(&self.objects, rel) {
+                Ok(Lookup::Resident(_, f))
+                    if self.pool.page(f).flags().contains(PageFlags::BUSY) =>
+                {
+                    continue;
+                }
+                Ok(Lookup::Resident(d, f)) => Ok(Some((d, f))),
+                Ok(Lookup::Swapped(_)) | Err(_) => continue,
+                Ok(Lookup::Empty) => Ok(None),
+            };
+            let (frame, prot) = match found {
+                Err::<_, VmError>(_) => continue,
                 Ok(Some((0, f))) if !entry.needs_copy() => (
                     f,
                     if self.pool.page(f).is_dirty() {
@@ -350,7 +402,14 @@ impl Vm {
                 // No access allowed: still make the page resident.
                 self.make_resident(space, va, pmap)
             } else {
-                self.fault_inner(space, va, access, pmap, false).map(|_| ())
+                match self.fault_inner(space, va, access, pmap, false)? {
+                    Resolved::Mapped(_) => Ok(()),
+                    Resolved::Wait(tag) => {
+                        // mlock waits for the device, then faults again.
+                        self.res.wait_for(tag, pmap)?;
+                        continue;
+                    }
+                }
             };
             r?;
             self.res.stats.wire_faults += 1;
@@ -377,9 +436,26 @@ impl Vm {
             entry.chain = BackingChain::single(obj, 0);
         }
         let rel = entry.rel(va);
-        if entry.chain.lookup(&res.objects, rel)?.is_none() {
-            res.zero_fill(entry, rel, false, pmap)?;
+        loop {
+            match entry.chain.lookup(&res.objects, rel)? {
+                Lookup::Empty => {
+                    res.zero_fill(entry, rel, false, pmap)?;
+                }
+                Lookup::Resident(_, f) if res.pool.page(f).flags().contains(PageFlags::BUSY) => {
+                    let tag = res.busy_io[&f.0];
+                    res.wait_for(tag, pmap)?;
+                    continue;
+                }
+                Lookup::Resident(..) => {}
+                Lookup::Swapped(d) => {
+                    let link = entry.chain.links()[d];
+                    let tag =
+                        res.pagein(link.object, link.pindex(rel), AllocClass::Normal, pmap)?;
+                    res.wait_for(tag, pmap)?;
+                    continue;
+                }
+            }
+            return Ok(());
         }
-        Ok(())
     }
 }

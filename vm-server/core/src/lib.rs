@@ -78,10 +78,43 @@
 //!   the targets); `Vm::pressure` and `Vm::pageout_shortage` answer the
 //!   server loop's "run pageout now?" question. A pool too small for seven
 //!   distinct levels has no targets and never asks for pageout.
-//! * **Room for pageout and swap.** Pages sit on active/inactive queues
-//!   with activity counts; objects carry a `PagerKind` (zero-fill or device
-//!   today); `FaultOutcome` is non-exhaustive for the coming "wait for
-//!   page-in" case and `VmError::Io` is reserved for pager failures.
+//! * **The swap pager lives behind a trait object.** `Vm::swap_on` takes a
+//!   `Box<dyn SwapBackend>` (implemented for vm-swap's `SwapPager<D>` over
+//!   any `BlockDevice`). A generic `Vm<S = NoSwap>` would need type
+//!   annotations where the server writes `Vm::new(..)`, and passing
+//!   `&mut SwapPager` into calls would leave munmap, exit and truncation
+//!   without a way to free slots; the boxed pager keeps `Vm` non-generic
+//!   and reachable from every operation, for one virtual call per I/O
+//!   request. Without a device nothing of the swap path runs: behaviour
+//!   is exactly that of the core before swap.
+//! * **Pages on swap hide what lies below.** An object's `SwapMeta` maps
+//!   page index -> slot; the chain walk treats a slot like a resident page
+//!   (`Lookup::Swapped`), so a swapped-out copy-on-write copy is never
+//!   replaced by the original below it. A resident page with a slot is
+//!   clean (the slot holds its contents and it is freed for nothing); the
+//!   first write frees the slot (`swap_pager_unswapped`). Slots dropped
+//!   where the pager is out of reach (object death inside `ObjectTable`)
+//!   queue up and go back at the next fault, pageout or poll.
+//! * **Asynchronous I/O, retried faults.** A page under swap I/O is
+//!   `BUSY`, unmapped and on no queue; a fault that needs it, or starts
+//!   its page-in, returns `FaultOutcome::Wait(tag)` and the server retries
+//!   it when `Vm::swap_poll` reports the tag (or fails it with `Io`).
+//!   A second fault on the page gets the same tag, so no page is read
+//!   twice. Exit and munmap do not wait: pages of a dead object under I/O
+//!   become orphans the completion frees. Operations that move many pages
+//!   (fork, madvise, truncate, mlock) and the rare copying paths (chain
+//!   merge at the depth limit, flattening at fork) first drain the I/O in
+//!   flight and page in what they copy synchronously; on seL4 that waits
+//!   for the block server, a documented simplification.
+//! * **Pageout is CLOCK over the two queues** with the emulated reference
+//!   bit: `Vm::pageout(pmap, want)` runs the inactive scan (reactivate
+//!   referenced, free clean pages whose contents are on swap, launder the
+//!   rest in clusters of contiguous pages of one object, up to
+//!   `pageout_cluster`), then, when short, the active scan (clear the bit
+//!   by unmapping referenced pages, deactivate unreferenced ones) and the
+//!   inactive scan again. A write error leaves the pages dirty and
+//!   resident (the pager marks the slot bad); a full device stops
+//!   laundering and allocation failures become `NoSwap`.
 //! * **`MADV_DONTNEED` follows Linux, `MADV_FREE` BSD.** Clients expect
 //!   DONTNEED to give zero-fill pages back (the issue's system test does),
 //!   so on private memory it replaces the range with a fresh mapping of
@@ -135,6 +168,7 @@ pub mod page;
 pub mod pmap;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
+pub mod swap;
 pub mod types;
 pub mod vm;
 
@@ -142,11 +176,12 @@ pub use counters::Uvmexp;
 pub use error::VmError;
 pub use fault::{FaultKind, FaultMapping, FaultOutcome};
 pub use pmap::{Pmap, PmapError};
+pub use swap::{IoDone, PageoutReport, SwapBackend};
 pub use types::*;
 pub use vm::{
     HandleEntry, MapFlags, MapSource, MmapArgs, MsyncFlags, Vm, VmConfig, VmSpace, MINCORE_INCORE,
     MINCORE_MODIFIED, MINCORE_REFERENCED,
 };
-pub use vm_swap::{PagingTargets, Pressure};
+pub use vm_swap::{IoOp, IoTag, PagingTargets, Pressure};
 #[cfg(test)]
 mod tests;

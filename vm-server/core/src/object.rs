@@ -5,11 +5,13 @@
 //! DragonFly since `vm_map_backing`, the chain lives in each map entry
 //! (see `backing.rs`), so an object is just pages plus a pager.
 
+use crate::page::PageFlags;
 use crate::page::PagePool;
 use crate::types::{FrameNumber, ObjectId};
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use bitflags::bitflags;
+use vm_swap::{SwapMeta, SwapSlot};
 
 /// What an object's pages are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,15 +27,19 @@ pub enum ObjectKind {
     Physical { base: FrameNumber },
 }
 
-/// Where an object's non-resident pages come from (`pgo_*`). Today only
-/// zero-fill exists; the swap issue adds a swap pager here, and the fault
-/// path asks it before zero-filling.
+/// Where an object's non-resident pages come from (`pgo_*`): zero-fill
+/// until the object's first page is laundered, swap from then on (the
+/// fault path asks the object's swap metadata before zero-filling).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PagerKind {
     /// Non-resident pages are zero.
     ZeroFill,
     /// The pages are the fixed frames of a physical object.
     Device,
+    /// Anonymous memory some of whose pages have been on swap
+    /// (`OBJT_SWAP`): non-resident pages with a slot are paged in, the
+    /// others are zero.
+    Swap,
 }
 
 bitflags! {
@@ -60,6 +66,13 @@ pub struct VmObject {
     ref_count: u32,
     /// Resident pages by page index: O(log n) lookup (DragonFly's RB tree).
     pages: BTreeMap<u64, FrameNumber>,
+    /// Page index -> swap slot (`swblock`s). A page with a slot is either
+    /// non-resident (its contents are on swap) or resident and clean (the
+    /// slot still holds its contents; a write frees the slot).
+    swap: SwapMeta,
+    /// Resident pages busy under swap I/O (`paging_in_progress`):
+    /// collapse leaves such an object alone.
+    busy: u32,
 }
 
 impl VmObject {
@@ -104,6 +117,27 @@ impl VmObject {
             _ => self.pages.get(&pindex).copied(),
         }
     }
+    /// The swap metadata (page index -> slot).
+    pub fn swap(&self) -> &SwapMeta {
+        &self.swap
+    }
+    /// The swap slot of page `pindex`, if it has one.
+    #[inline]
+    pub fn swap_slot(&self, pindex: u64) -> Option<SwapSlot> {
+        if self.swap.is_empty() {
+            return None;
+        }
+        self.swap.lookup(pindex)
+    }
+    /// True when page `pindex` has contents here: resident or on swap.
+    #[inline]
+    pub fn has_page(&self, pindex: u64) -> bool {
+        self.lookup(pindex).is_some() || self.swap_slot(pindex).is_some()
+    }
+    /// Resident pages busy under swap I/O.
+    pub fn busy_count(&self) -> u32 {
+        self.busy
+    }
     /// Resident pages with index in `[lo, hi)`, in index order.
     pub fn pages_in(&self, lo: u64, hi: u64) -> impl Iterator<Item = (u64, FrameNumber)> + '_ {
         self.pages.range(lo..hi).map(|(&i, &f)| (i, f))
@@ -117,6 +151,12 @@ pub struct ObjectTable {
     slots: Vec<Option<VmObject>>,
     free_slots: Vec<u32>,
     live: u32,
+    /// Busy pages whose object died under I/O: the completion frees them.
+    orphans: BTreeSet<u32>,
+    /// Swap slots given up (object death, truncation, overwrite) and not
+    /// yet returned to the swap pager, which the `Vm` does at its next
+    /// swap call (the table has no access to the pager).
+    dead_slots: Vec<SwapSlot>,
 }
 
 impl ObjectTable {
@@ -138,6 +178,8 @@ impl ObjectTable {
             size,
             ref_count: 1,
             pages: BTreeMap::new(),
+            swap: SwapMeta::new(),
+            busy: 0,
         };
         self.live += 1;
         match self.free_slots.pop() {
@@ -158,7 +200,7 @@ impl ObjectTable {
         self.slots[id.0 as usize].as_ref().expect("dead object")
     }
 
-    fn get_mut(&mut self, id: ObjectId) -> &mut VmObject {
+    pub(crate) fn get_mut(&mut self, id: ObjectId) -> &mut VmObject {
         self.slots[id.0 as usize].as_mut().expect("dead object")
     }
 
@@ -201,13 +243,111 @@ impl ObjectTable {
                 0
             }
             _ => {
+                let mut obj = obj;
+                let dead = &mut self.dead_slots;
+                obj.swap.clear(|_, s| dead.push(s));
                 let n = obj.pages.len() as u64;
                 for (_, f) in obj.pages {
-                    pool.free(f);
+                    if pool.page(f).flags().contains(PageFlags::BUSY) {
+                        // Under swap I/O: the completion frees it.
+                        self.orphans.insert(f.0);
+                    } else {
+                        pool.free(f);
+                    }
                 }
                 n
             }
         }
+    }
+
+    /// Forget the slots of pages `[lo, hi)` of `id` (truncation, discard,
+    /// overwrite); they go back to the pager at its next call.
+    /// The caller holds a reference to `id`.
+    pub fn swap_discard(&mut self, id: ObjectId, lo: u64, hi: u64) {
+        let obj = self.slots[id.0 as usize].as_mut().expect("dead object");
+        if obj.swap.is_empty() {
+            return;
+        }
+        let dead = &mut self.dead_slots;
+        obj.swap.remove_range(lo..hi, |_, s| dead.push(s));
+    }
+
+    /// Give up a slot (its page's object is gone).
+    pub(crate) fn push_dead_slot(&mut self, slot: SwapSlot) {
+        self.dead_slots.push(slot);
+    }
+
+    /// Slots given up since the last call, for the pager.
+    pub(crate) fn take_dead_slots(&mut self) -> Vec<SwapSlot> {
+        core::mem::take(&mut self.dead_slots)
+    }
+
+    /// Slots given up and not yet handed to the pager.
+    pub fn dead_slot_count(&self) -> usize {
+        self.dead_slots.len()
+    }
+
+    /// Take `f` out of the orphan set; true if it was an orphan.
+    pub(crate) fn take_orphan(&mut self, f: FrameNumber) -> bool {
+        self.orphans.remove(&f.0)
+    }
+
+    /// Busy pages whose object died under I/O.
+    pub fn orphan_count(&self) -> usize {
+        self.orphans.len()
+    }
+
+    /// Count a page of `id` going busy (`true`) or idle under swap I/O.
+    pub(crate) fn set_busy(&mut self, id: ObjectId, busy: bool) {
+        let o = self.get_mut(id);
+        if busy {
+            o.busy += 1;
+        } else {
+            o.busy -= 1;
+        }
+    }
+
+    /// Record that page `pindex` of `id` is in `slot` (returning the slot
+    /// it had, for the caller to free) and make the object swap-backed.
+    pub(crate) fn swap_insert(&mut self, id: ObjectId, pindex: u64, slot: SwapSlot) {
+        let o = self.get_mut(id);
+        o.pager = PagerKind::Swap;
+        if let Some(old) = o.swap.insert(pindex, slot) {
+            self.dead_slots.push(old);
+        }
+    }
+
+    /// Move the slots of `src`'s pages `range` to `dst` from `dst_start`
+    /// on (collapse, split); slots shadowed by a page `dst` has are freed.
+    pub(crate) fn swap_move(
+        &mut self,
+        src: ObjectId,
+        range: core::ops::Range<u64>,
+        dst: ObjectId,
+        dst_start: u64,
+    ) {
+        if self.get(src).swap.is_empty() {
+            return;
+        }
+        let mut s = core::mem::take(&mut self.get_mut(src).swap);
+        let mut d = core::mem::take(&mut self.get_mut(dst).swap);
+        let dst_pages = &self.slots[dst.0 as usize]
+            .as_ref()
+            .expect("dead object")
+            .pages;
+        let dead = &mut self.dead_slots;
+        d.move_range(
+            &mut s,
+            range,
+            dst_start,
+            |i| dst_pages.contains_key(&i),
+            |slot| dead.push(slot),
+        );
+        if !d.is_empty() {
+            self.get_mut(dst).pager = PagerKind::Swap;
+        }
+        self.get_mut(src).swap = s;
+        self.get_mut(dst).swap = d;
     }
 
     /// Set state bits. The caller holds a reference to `id`.
@@ -248,6 +388,12 @@ pub(crate) fn adopt(
     object: ObjectId,
     pindex: u64,
 ) {
+    if pool.page(f).flags().contains(PageFlags::BUSY) {
+        if let Some(old) = pool.page(f).object() {
+            objects.set_busy(old, false);
+        }
+        objects.set_busy(object, true);
+    }
     pool.rename(f, object, pindex);
     objects.insert_page(object, pindex, f);
 }

@@ -44,7 +44,8 @@ pub enum PageQueue {
 }
 
 /// Who is asking for a page: normal faults may not dip into the reserve,
-/// the pageout path (next issue) may (`VM_ALLOC_NORMAL` vs `VM_ALLOC_SYSTEM`).
+/// the pageout path (page-ins for merges and swapoff) may
+/// (`VM_ALLOC_NORMAL` vs `VM_ALLOC_SYSTEM`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AllocClass {
     Normal,
@@ -344,6 +345,17 @@ impl PagePool {
         }
         p.act_count = 0;
         self.requeue(f.0, PageQueue::Inactive);
+    }
+
+    /// Make a managed, unwired page busy for swap I/O: it leaves the
+    /// paging queues until the completion frees or revalidates it.
+    pub fn start_io(&mut self, f: FrameNumber) {
+        debug_assert!(
+            self.pages[f.index()].wire_count == 0 && !self.pages[f.index()].is_unmanaged()
+        );
+        self.pages[f.index()].flags.insert(PageFlags::BUSY);
+        self.unlink(f.0);
+        self.link(f.0, PageQueue::None);
     }
 
     /// Wire a page: it leaves the paging queues (`vm_page_wire`).

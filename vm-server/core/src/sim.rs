@@ -3,13 +3,16 @@
 //! Locking: a `Sim` is owned by one test or benchmark thread.
 
 use crate::error::VmError;
+use crate::fault::FaultOutcome;
 use crate::pmap::{Pmap, PmapError};
+use crate::swap::IoDone;
 use crate::types::{Access, FrameNumber, Prot, SpaceId, PAGE_MASK, PAGE_SIZE};
 use crate::vm::{Vm, VmConfig};
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use vm_swap::IoTag;
 
 /// A software MMU: page tables per space, a reverse map per frame
 /// (`pv` entries) and the frames' bytes.
@@ -157,6 +160,12 @@ impl Pmap for SimPmap {
         let d = dst.index() * PAGE_SIZE as usize;
         self.mem.copy_within(s..s + PAGE_SIZE as usize, d);
     }
+    fn read_frame(&self, frame: FrameNumber, buf: &mut [u8]) {
+        buf.copy_from_slice(self.frame(frame));
+    }
+    fn write_frame(&mut self, frame: FrameNumber, data: &[u8]) {
+        self.frame_mut(frame).copy_from_slice(data);
+    }
 }
 
 /// A VM plus a simulated MMU: the whole system a client sees.
@@ -165,6 +174,8 @@ pub struct Sim {
     pub pmap: SimPmap,
     /// Faults taken by `read`/`write`.
     pub faults: u64,
+    /// Swap completions reported and not yet waited for.
+    pub completed: Vec<IoDone>,
 }
 
 impl Sim {
@@ -174,6 +185,7 @@ impl Sim {
             vm: Vm::new(config, frames).expect("valid config"),
             pmap: SimPmap::new(frames),
             faults: 0,
+            completed: Vec::new(),
         }
     }
 
@@ -186,16 +198,66 @@ impl Sim {
         access: Access,
     ) -> Result<FrameNumber, VmError> {
         let need = access.required();
-        for _ in 0..2 {
+        let mut waits = 0;
+        let mut reclaims = 0;
+        let mut tries = 0;
+        loop {
             if let Some((f, p)) = self.pmap.lookup(space, va) {
                 if p.contains(need) {
                     return Ok(f);
                 }
             }
+            tries += 1;
+            assert!(
+                tries <= 2 + waits + reclaims,
+                "fault at {va:#x} ({access:?}) resolved without a usable mapping"
+            );
+            if self.vm.swap().is_some() {
+                let want = self.vm.pageout_shortage(false);
+                if want > 0 {
+                    self.vm.pageout(&mut self.pmap, want);
+                }
+            }
             self.faults += 1;
-            self.vm.fault(space, va, access, &mut self.pmap)?;
+            match self.vm.fault(space, va, access, &mut self.pmap) {
+                Ok(FaultOutcome::Wait(tag)) => {
+                    waits += 1;
+                    assert!(waits < 64, "fault at {va:#x} waits forever");
+                    self.wait(tag)?;
+                }
+                Ok(_) => {}
+                Err(VmError::OutOfMemory | VmError::NoSwap)
+                    if self.vm.swap().is_some() && reclaims < 4 =>
+                {
+                    // The server's pageout work, run because a fault failed.
+                    reclaims += 1;
+                    self.reclaim();
+                }
+                Err(e) => return Err(e),
+            }
         }
-        panic!("fault at {va:#x} ({access:?}) resolved without a usable mapping");
+    }
+
+    /// Run a pageout pass for a fault that found no page, and wait for
+    /// its writes (the server would serve other clients meanwhile).
+    pub fn reclaim(&mut self) {
+        let want = self.vm.pageout_shortage(true).max(8);
+        self.vm.pageout(&mut self.pmap, want);
+        self.vm.swap_drain(&mut self.pmap);
+        self.completed.extend(self.vm.swap_poll(&mut self.pmap));
+    }
+
+    /// Drive the swap device until request `tag` is reported; its result
+    /// (the server's notification loop).
+    pub fn wait(&mut self, tag: IoTag) -> Result<(), VmError> {
+        for _ in 0..1_000_000 {
+            if let Some(i) = self.completed.iter().position(|d| d.tag == tag) {
+                return self.completed.swap_remove(i).result;
+            }
+            let done = self.vm.swap_poll(&mut self.pmap);
+            self.completed.extend(done);
+        }
+        panic!("swap request {tag:?} never completed");
     }
 
     /// Read `buf.len()` bytes at `va` in `space`.

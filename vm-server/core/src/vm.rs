@@ -14,16 +14,18 @@ use crate::map::{EntryFlags, VmMap, VmMapEntry};
 use crate::object::{ObjectFlags, ObjectKind, ObjectTable};
 use crate::page::{PageFlags, PagePool, PageQueue};
 use crate::pmap::Pmap;
+use crate::swap::{IoDone, IoReq, SwapBackend};
 use crate::types::{
     page_aligned, Advice, FrameNumber, Handle, Inheritance, ObjectId, Prot, SpaceId, PAGE_SHIFT,
     PAGE_SIZE,
 };
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use bitflags::bitflags;
-use vm_swap::{PagingTargets, Pressure};
+use vm_swap::{IoTag, PagingTargets, Pressure};
 
 /// Tunables, fixed at `Vm::new`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -213,6 +215,14 @@ pub(crate) struct Res {
     /// The effective paging targets; `None` when the pool is too small
     /// for seven distinct levels (pageout then only runs when asked).
     pub(crate) targets: Option<PagingTargets>,
+    /// The swap pager, once `swap_on` attached one.
+    pub(crate) swap: Option<Box<dyn SwapBackend>>,
+    /// Swap requests in flight by tag.
+    pub(crate) io: BTreeMap<u64, IoReq>,
+    /// Busy frame -> the tag of the request it is in.
+    pub(crate) busy_io: BTreeMap<u32, IoTag>,
+    /// Completions not yet reported by `Vm::swap_poll`.
+    pub(crate) done: Vec<IoDone>,
 }
 
 /// The VM system: the frame pool, the objects, the address spaces and the
@@ -255,6 +265,10 @@ impl Vm {
                 stats: Uvmexp::default(),
                 config,
                 targets,
+                swap: None,
+                io: BTreeMap::new(),
+                busy_io: BTreeMap::new(),
+                done: Vec::new(),
             },
             spaces: BTreeMap::new(),
             next_space: 1,
@@ -303,7 +317,14 @@ impl Vm {
     /// A snapshot of the counters (`uvmexp`).
     pub fn stats(&self) -> Uvmexp {
         let p = &self.res.pool;
+        let (swpages, swpginuse, swpgbad) = self.res.swap.as_ref().map_or((0, 0, 0), |s| {
+            let b = s.blist();
+            (b.blocks(), b.in_use(), b.bad_count())
+        });
         Uvmexp {
+            swpages,
+            swpginuse,
+            swpgbad,
             pagesize: PAGE_SIZE,
             npages: p.len(),
             free: p.free_count(),
@@ -617,6 +638,8 @@ impl Vm {
         advice: Advice,
         pmap: &mut P,
     ) -> Result<(), VmError> {
+        // Pages under swap I/O must not move or go under this operation.
+        self.res.drain(pmap);
         let end = self.check_mapped(space, addr, len)?;
         let (res, spaces) = (&mut self.res, &mut self.spaces);
         let sp = spaces.get_mut(&space.0).expect("checked");
@@ -692,6 +715,7 @@ impl Vm {
                             res.pool.free(f);
                             res.stats.pages_freed += 1;
                         }
+                        res.objects.swap_discard(front.object, plo, phi);
                     }
                     let old = sp.map.remove(s);
                     let (chain, flags) = match base {
@@ -803,6 +827,8 @@ impl Vm {
         len: u64,
         pmap: &mut P,
     ) -> Result<(), VmError> {
+        // Pages under swap I/O must not move or go under this operation.
+        self.res.drain(pmap);
         let end = self.check_mapped(space, addr, len)?;
         let sp = self.spaces.get_mut(&space.0).expect("checked");
         if sp
@@ -907,6 +933,8 @@ impl Vm {
         parent: SpaceId,
         pmap: &mut P,
     ) -> Result<SpaceId, VmError> {
+        // Pages under swap I/O must not move or go under this operation.
+        self.res.drain(pmap);
         self.space_ref(parent)?;
         let child = self.space_create(pmap)?;
         let starts: Vec<u64> = self.spaces[&parent.0]
@@ -1127,6 +1155,8 @@ impl Vm {
         size: u64,
         pmap: &mut P,
     ) -> Result<(), VmError> {
+        // Pages under swap I/O must not move or go under this operation.
+        self.res.drain(pmap);
         let h = self
             .space_ref(space)?
             .handle(handle)
@@ -1151,6 +1181,7 @@ impl Vm {
         {
             return Err(VmError::Busy);
         }
+        self.res.objects.swap_discard(h.object, new, u64::MAX);
         let gone = self.res.objects.split_off_pages(h.object, new);
         for (_, f) in gone {
             pmap.page_protect(f, Prot::NONE);
@@ -1373,11 +1404,17 @@ impl Vm {
                                 p.pindex()
                             ));
                         }
-                        if p.flags().intersects(PageFlags::BUSY) || p.hold_count() > 0 {
-                            return Err(format!("{f:?} busy or held between calls"));
+                        let io = res.busy_io.contains_key(&f.0);
+                        if p.flags().contains(PageFlags::BUSY) != io || p.hold_count() > 0 {
+                            return Err(format!(
+                                "{f:?} busy (not for swap I/O) or held between calls"
+                            ));
                         }
-                        if !p.flags().contains(PageFlags::VALID) {
+                        if !io && !p.flags().contains(PageFlags::VALID) {
                             return Err(format!("{f:?} resident but invalid"));
+                        }
+                        if !io && p.is_dirty() && obj.swap_slot(i).is_some() {
+                            return Err(format!("{id:?}[{i}] dirty with a stale swap slot"));
                         }
                         let w = wires.get(&f).copied().unwrap_or(0);
                         if p.wire_count() != w {
@@ -1399,17 +1436,20 @@ impl Vm {
         let p = &res.pool;
         let in_queues =
             (p.active_count() + p.inactive_count() + p.wired_count() + p.unqueued_count()) as u64;
-        if p.unqueued_count() != 0 {
+        if p.unqueued_count() as usize != res.busy_io.len() {
             return Err(format!(
-                "{} pages on no queue between calls",
-                p.unqueued_count()
+                "{} pages on no queue between calls, {} under swap I/O",
+                p.unqueued_count(),
+                res.busy_io.len()
             ));
         }
-        if managed != in_queues {
+        let orphans = res.objects.orphan_count() as u64;
+        if managed + orphans != in_queues {
             return Err(format!(
                 "{managed} resident pages, {in_queues} active+inactive+wired"
             ));
         }
+        let managed = managed + orphans;
         if managed + unmanaged + p.free_count() as u64 != p.len() as u64 {
             return Err(format!(
                 "pages do not add up: {managed} managed + {unmanaged} unmanaged + {} free != {}",
@@ -1492,6 +1532,7 @@ impl Res {
             if fo.is_private_anon() && fo.ref_count() == 1 {
                 e.flags.remove(EntryFlags::NEEDS_COPY);
             } else {
+                self.swapin_chain(&e.chain, e.npages(), pmap)?;
                 self.flatten(space, e, pmap)?;
             }
         }
@@ -1499,6 +1540,7 @@ impl Res {
             self.collapse_chain(e);
         }
         if e.chain.len() > 1 {
+            self.swapin_chain(&e.chain, e.npages(), pmap)?;
             self.flatten(space, e, pmap)?;
         }
         let front = e.chain.links()[0];
@@ -1514,6 +1556,8 @@ impl Res {
                 self.objects.remove_page(front.object, i);
                 crate::object::adopt(&mut self.objects, &mut self.pool, f, n, i - lo);
             }
+            self.objects
+                .swap_move(front.object, lo..lo + e.npages(), n, 0);
             let old = core::mem::replace(&mut e.chain, BackingChain::single(n, 0));
             old.release(&mut self.objects, &mut self.pool);
         }
@@ -1548,7 +1592,7 @@ impl Res {
             .visible_pages(&self.objects, e.rel(lo), e.rel(hi - 1) + 1, 0);
         for (rel, f) in pages {
             let va = e.start + rel * PAGE_SIZE;
-            if pmap.is_mapped(space, va) {
+            if pmap.is_mapped(space, va) || self.pool.page(f).flags().contains(PageFlags::BUSY) {
                 continue;
             }
             let in_front =

@@ -1,0 +1,777 @@
+//! Pageout and the swap pager's page side (`vm_pageout.c`, the page half of `swap_pager.c`): the pageout scan over the active and inactive queues, laundering dirty pages in clusters, page-in with read-ahead, completions, draining, swapoff.
+//!
+//! Locking: everything here runs inside the single-threaded `Vm`. Pages
+//! under swap I/O are `BUSY`, on no queue and unmapped; the request that
+//! made them busy is found through `Res::busy_io` (frame -> tag) and
+//! `Res::io` (tag -> request). The device side (slots, staging buffers,
+//! submit/poll) is vm-swap's `SwapPager`, which the `Vm` owns behind the
+//! object-safe [`SwapBackend`] trait (see the crate docs for why).
+
+use crate::backing::BackingChain;
+use crate::error::VmError;
+use crate::page::{AllocClass, PageFlags, PageQueue};
+use crate::pmap::Pmap;
+use crate::types::{FrameNumber, ObjectId, Prot};
+use crate::vm::{Res, Vm};
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::any::Any;
+use vm_swap::{
+    Blist, BlockDevice, IoOp, IoTag, SwapError, SwapEvent, SwapPager, SwapSlot, SwapStats,
+};
+
+/// The swap pager's device side as the core sees it: vm-swap's
+/// [`SwapPager`] over any [`BlockDevice`], behind a trait object so the
+/// `Vm` type stays non-generic (the server names `Vm` without type
+/// arguments) and every operation (munmap, exit, faults) can reach it.
+/// One virtual call per request is nothing next to the device round trip.
+pub trait SwapBackend {
+    /// Largest pages per request.
+    fn max_cluster(&self) -> u32;
+    /// [`SwapPager::start_write`].
+    fn start_write(
+        &mut self,
+        count: u32,
+        cookie: u64,
+        fill: &mut dyn FnMut(u32, &mut [u8]),
+    ) -> Result<(IoTag, SwapSlot), SwapError>;
+    /// [`SwapPager::start_read`].
+    fn start_read(&mut self, slot: SwapSlot, count: u32, cookie: u64) -> Result<IoTag, SwapError>;
+    /// [`SwapPager::poll`].
+    fn poll(&mut self, out: &mut Vec<SwapEvent>) -> usize;
+    /// [`SwapPager::read_page`].
+    fn read_page(&self, tag: IoTag, i: u32) -> &[u8];
+    /// [`SwapPager::finish_read`].
+    fn finish_read(&mut self, tag: IoTag);
+    /// [`SwapPager::free_slots`].
+    fn free_slots(&mut self, slot: SwapSlot, count: u32);
+    /// The slot allocator (counters, leak checks).
+    fn blist(&self) -> &Blist;
+    /// Counters with slot populations refreshed.
+    fn stats(&mut self) -> SwapStats;
+    /// Requests in flight plus completed reads not released.
+    fn busy(&self) -> usize;
+    /// Slot runs whose free waits for a read.
+    fn deferred_frees(&self) -> usize;
+    /// The device, for downcasting (fault injection in tests).
+    fn device_any(&mut self) -> &mut dyn Any;
+}
+
+impl<D: BlockDevice + 'static> SwapBackend for SwapPager<D> {
+    fn max_cluster(&self) -> u32 {
+        SwapPager::max_cluster(self)
+    }
+    fn start_write(
+        &mut self,
+        count: u32,
+        cookie: u64,
+        fill: &mut dyn FnMut(u32, &mut [u8]),
+    ) -> Result<(IoTag, SwapSlot), SwapError> {
+        SwapPager::start_write(self, count, cookie, fill)
+    }
+    fn start_read(&mut self, slot: SwapSlot, count: u32, cookie: u64) -> Result<IoTag, SwapError> {
+        SwapPager::start_read(self, slot, count, cookie)
+    }
+    fn poll(&mut self, out: &mut Vec<SwapEvent>) -> usize {
+        SwapPager::poll(self, out)
+    }
+    fn read_page(&self, tag: IoTag, i: u32) -> &[u8] {
+        SwapPager::read_page(self, tag, i)
+    }
+    fn finish_read(&mut self, tag: IoTag) {
+        SwapPager::finish_read(self, tag)
+    }
+    fn free_slots(&mut self, slot: SwapSlot, count: u32) {
+        SwapPager::free_slots(self, slot, count)
+    }
+    fn blist(&self) -> &Blist {
+        SwapPager::blist(self)
+    }
+    fn stats(&mut self) -> SwapStats {
+        SwapPager::stats(self).clone()
+    }
+    fn busy(&self) -> usize {
+        SwapPager::busy(self)
+    }
+    fn deferred_frees(&self) -> usize {
+        SwapPager::deferred_frees(self)
+    }
+    fn device_any(&mut self) -> &mut dyn Any {
+        self.device_mut()
+    }
+}
+
+/// One request in flight: its pages in page-index order.
+#[derive(Clone, Debug)]
+pub(crate) struct IoReq {
+    tag: IoTag,
+    op: IoOp,
+    frames: Vec<FrameNumber>,
+    slot: SwapSlot,
+    /// For a page-in, the page a fault asked for (the others are read-ahead).
+    wanted: Option<FrameNumber>,
+}
+
+/// A finished swap transfer, reported by [`Vm::swap_poll`]: the server
+/// retries (on `Ok`) or fails with the error (on `Err`) every fault that
+/// got `FaultOutcome::Wait` with this tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoDone {
+    pub tag: IoTag,
+    pub op: IoOp,
+    /// `Err(VmError::Io)`: a page-in failed for the page its fault wanted
+    /// (that fault alone fails) or a pageout failed (its pages stay dirty
+    /// and resident; retrying the fault just works).
+    pub result: Result<(), VmError>,
+}
+
+/// What one pageout pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageoutReport {
+    /// Pages looked at on both queues.
+    pub scanned: u32,
+    /// Active pages moved to the inactive queue.
+    pub deactivated: u32,
+    /// Clean pages freed at once.
+    pub freed: u32,
+    /// Dirty pages whose write was started (freed at its completion).
+    pub laundering: u32,
+    /// The swap device had no free slot (anonymous laundering stopped).
+    pub swap_full: bool,
+}
+
+/// How many device polls a synchronous wait makes before it gives up
+/// with `Io` (a device that never completes).
+const WAIT_POLLS: u32 = 1 << 20;
+
+impl Res {
+    /// True when a swap device is attached and has no free slot: an
+    /// allocation failure is then a swap shortage (`NoSwap`).
+    pub(crate) fn swap_exhausted(&self) -> bool {
+        self.swap
+            .as_ref()
+            .is_some_and(|s| s.blist().free_count() == 0)
+    }
+
+    /// Give slots dropped by object death, truncation and overwrites back
+    /// to the pager. Without a pager there are none.
+    pub(crate) fn flush_dead_slots(&mut self) {
+        let dead = self.objects.take_dead_slots();
+        if let Some(sw) = self.swap.as_mut() {
+            for s in dead {
+                sw.free_slots(s, 1);
+            }
+        } else {
+            debug_assert!(dead.is_empty(), "slots without a swap device");
+        }
+    }
+
+    /// True when some page has to be written before it can be freed:
+    /// dirty, or anonymous without a slot holding its contents.
+    fn needs_launder(&self, f: FrameNumber) -> bool {
+        let p = self.pool.page(f);
+        p.is_dirty()
+            || p.object()
+                .is_some_and(|o| self.objects.get(o).swap_slot(p.pindex()).is_none())
+    }
+
+    /// A page the scan may free or launder now: managed, on a paging
+    /// queue, not busy, held or wired.
+    fn pageable(&self, f: FrameNumber) -> bool {
+        let p = self.pool.page(f);
+        matches!(p.queue(), PageQueue::Active | PageQueue::Inactive)
+            && p.hold_count() == 0
+            && p.wire_count() == 0
+            && !p.flags().contains(PageFlags::BUSY)
+    }
+
+    /// Launder `f` with its dirty neighbours of the same object
+    /// (`vm_pageout_clean`): one write of up to `pageout_cluster`
+    /// contiguous pages. Returns the pages now under write (0: nothing
+    /// started; `swap_full` set when no slot was free). Caller contract:
+    /// `f` is pageable and needs laundering; a pager is attached.
+    fn launder<P: Pmap + ?Sized>(
+        &mut self,
+        f: FrameNumber,
+        pmap: &mut P,
+        swap_full: &mut bool,
+    ) -> u32 {
+        let sw = self.swap.as_ref().expect("pager attached");
+        let max = self.config.pageout_cluster.min(sw.max_cluster()).max(1);
+        let page = self.pool.page(f);
+        let (o, p) = (page.object().expect("managed page"), page.pindex());
+        let obj = self.objects.get(o);
+        let fits = |g: FrameNumber| {
+            self.pageable(g)
+                && self.needs_launder(g)
+                && (self.pool.page(g).queue() == PageQueue::Inactive
+                    || !self.pool.page(g).flags().contains(PageFlags::REFERENCED))
+        };
+        let mut lo = p;
+        while p - lo + 1 < u64::from(max) && lo > 0 && obj.lookup(lo - 1).is_some_and(&fits) {
+            lo -= 1;
+        }
+        let mut hi = p + 1;
+        while hi - lo < u64::from(max) && obj.lookup(hi).is_some_and(&fits) {
+            hi += 1;
+        }
+        let mut frames: Vec<FrameNumber> =
+            (lo..hi).map(|i| obj.lookup(i).expect("resident")).collect();
+        let sw = self.swap.as_mut().expect("pager attached");
+        loop {
+            let count = frames.len() as u32;
+            let fr = &frames;
+            let pm = &*pmap;
+            let r = sw.start_write(count, 0, &mut |i, buf| pm.read_frame(fr[i as usize], buf));
+            match r {
+                Ok((tag, slot)) => {
+                    for &g in &frames {
+                        pmap.page_protect(g, Prot::NONE);
+                        self.pool.start_io(g);
+                        self.objects.set_busy(o, true);
+                        self.busy_io.insert(g.0, tag);
+                    }
+                    self.io.insert(
+                        tag.0,
+                        IoReq {
+                            tag,
+                            op: IoOp::Write,
+                            frames,
+                            slot,
+                            wanted: None,
+                        },
+                    );
+                    self.stats.pdpageouts += 1;
+                    return count;
+                }
+                Err(SwapError::NoSpace { largest_run: 0 }) => {
+                    *swap_full = true;
+                    return 0;
+                }
+                Err(SwapError::NoSpace { largest_run }) => {
+                    // Keep the victim, cut the run to what fits.
+                    let at = frames.iter().position(|&g| g == f).expect("victim");
+                    let start = at.min(frames.len() - largest_run as usize);
+                    frames = frames[start..start + largest_run as usize].to_vec();
+                }
+                Err(_) => return 0,
+            }
+        }
+    }
+
+    /// Start a page-in of page `pindex` of `o` (which has a slot and is
+    /// not resident) with read-ahead over device-contiguous neighbours
+    /// (`swap_pager_getpages`). Returns the tag. Caller contract: a pager
+    /// is attached; `class` is `Normal` for faults.
+    pub(crate) fn pagein<P: Pmap + ?Sized>(
+        &mut self,
+        o: ObjectId,
+        pindex: u64,
+        class: AllocClass,
+        pmap: &mut P,
+    ) -> Result<IoTag, VmError> {
+        let max = self.swap.as_ref().expect("pager attached").max_cluster();
+        let mut polls = 0;
+        loop {
+            let obj = self.objects.get(o);
+            let run = obj
+                .swap()
+                .cluster(pindex, self.config.pagein_behind, self.config.pagein_ahead)
+                .expect("page has a slot");
+            // Narrow to the non-resident pages around `pindex`, within the
+            // request limit, and to what memory allows beyond the one page.
+            let spare = self
+                .pool
+                .available()
+                .saturating_sub(self.config.prefault_min_free);
+            let room = |lo: u64, hi: u64| hi - lo < u64::from(max) && hi - lo <= u64::from(spare);
+            let (mut lo, mut hi) = (pindex, pindex + 1);
+            while lo > run.pindex && room(lo, hi) && obj.lookup(lo - 1).is_none() {
+                lo -= 1;
+            }
+            let end = run.pindex + u64::from(run.count);
+            while hi < end && room(lo, hi) && obj.lookup(hi).is_none() {
+                hi += 1;
+            }
+            let slot = SwapSlot(run.slot.0 + (lo - run.pindex) as u32);
+            let mut frames = Vec::with_capacity((hi - lo) as usize);
+            for i in lo..hi {
+                match self.pool.alloc(o, i, class) {
+                    Ok(f) => frames.push(f),
+                    Err(e) => {
+                        for f in frames {
+                            self.pool.free(f);
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            let count = frames.len() as u32;
+            let sw = self.swap.as_mut().expect("pager attached");
+            let tag = match sw.start_read(slot, count, 0) {
+                Ok(t) => t,
+                Err(e) => {
+                    for f in frames {
+                        self.pool.free(f);
+                    }
+                    if e != SwapError::NoBuffers || polls == WAIT_POLLS {
+                        return Err(VmError::Io);
+                    }
+                    // Every staging buffer is in use: wait for one. Other
+                    // completions never make this page resident (a read of
+                    // it would have made it busy first).
+                    polls += 1;
+                    self.poll_once(pmap);
+                    continue;
+                }
+            };
+            let wanted = frames[(pindex - lo) as usize];
+            for (k, &f) in frames.iter().enumerate() {
+                self.objects.insert_page(o, lo + k as u64, f);
+                self.objects.set_busy(o, true);
+                self.busy_io.insert(f.0, tag);
+            }
+            self.io.insert(
+                tag.0,
+                IoReq {
+                    tag,
+                    op: IoOp::Read,
+                    frames,
+                    slot,
+                    wanted: Some(wanted),
+                },
+            );
+            self.stats.pageins += 1;
+            return Ok(tag);
+        }
+    }
+
+    /// Poll the device once and handle what completed
+    /// (`swp_pager_async_iodone`); results queue up for `Vm::swap_poll`.
+    pub(crate) fn poll_once<P: Pmap + ?Sized>(&mut self, pmap: &mut P) -> usize {
+        let Some(sw) = self.swap.as_mut() else {
+            return 0;
+        };
+        let mut events = Vec::new();
+        let n = sw.poll(&mut events);
+        for ev in events {
+            self.complete(ev, pmap);
+        }
+        n
+    }
+
+    /// One completion. Pages of dead objects (orphans) are freed; a read
+    /// fills and validates its pages up to the failed one and frees the
+    /// rest (their slots stay); a write records its slots and frees its
+    /// pages, or on failure leaves them dirty and resident.
+    fn complete<P: Pmap + ?Sized>(&mut self, ev: SwapEvent, pmap: &mut P) {
+        let req = self
+            .io
+            .remove(&ev.tag.0)
+            .expect("completion of a known request");
+        let failed_at = ev.result.err().map_or(u32::MAX, |i| i);
+        let mut result = Ok(());
+        for (i, &f) in req.frames.iter().enumerate() {
+            let i = i as u32;
+            self.busy_io.remove(&f.0);
+            let ok = i < failed_at;
+            if self.objects.take_orphan(f) {
+                self.pool.free(f);
+                if req.op == IoOp::Write && ev.result.is_ok() {
+                    self.objects.push_dead_slot(SwapSlot(req.slot.0 + i));
+                }
+                continue;
+            }
+            let page = self.pool.page(f);
+            let (o, p) = (page.object().expect("owned"), page.pindex());
+            self.objects.set_busy(o, false);
+            match req.op {
+                IoOp::Read if ok => {
+                    let sw = self.swap.as_ref().expect("pager attached");
+                    pmap.write_frame(f, sw.read_page(ev.tag, i));
+                    self.pool.validate(f, PageFlags::empty());
+                    if Some(f) != req.wanted {
+                        self.pool.deactivate(f);
+                    }
+                    self.stats.pgswapin += 1;
+                }
+                IoOp::Read => {
+                    if Some(f) == req.wanted {
+                        result = Err(VmError::Io);
+                    }
+                    self.objects.remove_page(o, p);
+                    self.pool.free(f);
+                }
+                IoOp::Write if ev.result.is_ok() => {
+                    self.objects.swap_insert(o, p, SwapSlot(req.slot.0 + i));
+                    self.objects.remove_page(o, p);
+                    self.pool.free(f);
+                    self.stats.pgswapout += 1;
+                }
+                IoOp::Write => {
+                    // The pager marked the failed slot bad and freed the
+                    // run: the page stays dirty and resident, to be
+                    // laundered again elsewhere.
+                    self.pool.clear_flags(f, PageFlags::BUSY);
+                    self.pool.set_flags(f, PageFlags::DIRTY);
+                    self.pool.deactivate(f);
+                    result = Err(VmError::Io);
+                }
+            }
+        }
+        if ev.result.is_err() {
+            self.stats.swap_io_errors += 1;
+        }
+        if req.op == IoOp::Read {
+            self.swap
+                .as_mut()
+                .expect("pager attached")
+                .finish_read(ev.tag);
+        }
+        self.done.push(IoDone {
+            tag: ev.tag,
+            op: req.op,
+            result,
+        });
+    }
+
+    /// Poll until request `tag` has completed; its result. Caller
+    /// contract: `tag` is in flight.
+    pub(crate) fn wait_for<P: Pmap + ?Sized>(
+        &mut self,
+        tag: IoTag,
+        pmap: &mut P,
+    ) -> Result<(), VmError> {
+        let mut polls = 0;
+        while self.io.contains_key(&tag.0) {
+            if polls == WAIT_POLLS {
+                return Err(VmError::Io);
+            }
+            polls += 1;
+            self.poll_once(pmap);
+        }
+        self.done
+            .iter()
+            .rev()
+            .find(|d| d.tag == tag)
+            .map_or(Ok(()), |d| d.result)
+    }
+
+    /// Finish every request in flight (`vm_object_pip_wait` for all):
+    /// operations that move or drop many pages (fork, madvise, truncate,
+    /// mlock) start from a quiet state. On seL4 this waits for the block
+    /// server; without a pager it costs nothing.
+    pub(crate) fn drain<P: Pmap + ?Sized>(&mut self, pmap: &mut P) {
+        let mut polls = 0;
+        while !self.io.is_empty() && polls < WAIT_POLLS {
+            polls += 1;
+            self.poll_once(pmap);
+        }
+        self.flush_dead_slots();
+    }
+
+    /// Make every page of `chain`'s window of `npages` that is on swap
+    /// resident again, synchronously (chain merge and flatten copy what
+    /// they see). Fails with `Io` on a read error, `OutOfMemory` when
+    /// frames run out. Caller contract: the caller holds the entry.
+    pub(crate) fn swapin_chain<P: Pmap + ?Sized>(
+        &mut self,
+        chain: &BackingChain,
+        npages: u64,
+        pmap: &mut P,
+    ) -> Result<(), VmError> {
+        if self.swap.is_none() {
+            return Ok(());
+        }
+        self.drain(pmap);
+        for l in chain.links() {
+            let lo = l.pindex(0);
+            loop {
+                let obj = self.objects.get(l.object);
+                let Some(p) = obj
+                    .swap()
+                    .range(lo..lo + npages)
+                    .map(|(p, _)| p)
+                    .find(|&p| obj.lookup(p).is_none())
+                else {
+                    break;
+                };
+                let tag = self.pagein(l.object, p, AllocClass::System, pmap)?;
+                self.wait_for(tag, pmap)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Vm {
+    /// Attach a swap device (`swapon`). Fails with `Busy` if one is attached.
+    /// Caller contract: `pmap` later passed to the VM implements
+    /// `Pmap::read_frame`/`write_frame`.
+    pub fn swap_on(&mut self, backend: Box<dyn SwapBackend>) -> Result<(), VmError> {
+        if self.res.swap.is_some() {
+            return Err(VmError::Busy);
+        }
+        self.res.swap = Some(backend);
+        Ok(())
+    }
+
+    /// The attached swap pager, if any.
+    pub fn swap(&self) -> Option<&dyn SwapBackend> {
+        self.res.swap.as_deref()
+    }
+
+    /// The attached device downcast to `D` (fault injection in tests).
+    pub fn swap_device_mut<D: 'static>(&mut self) -> Option<&mut D> {
+        self.res.swap.as_mut()?.device_any().downcast_mut::<D>()
+    }
+
+    /// Requests in flight.
+    pub fn swap_io_in_flight(&self) -> usize {
+        self.res.io.len()
+    }
+
+    /// Poll the swap device and handle completions; returns every request
+    /// finished since the last call (including those finished while other
+    /// operations waited for the device). The server calls it when the
+    /// block server signals, then retries or fails the waiting faults.
+    pub fn swap_poll<P: Pmap + ?Sized>(&mut self, pmap: &mut P) -> Vec<IoDone> {
+        self.res.poll_once(pmap);
+        self.res.flush_dead_slots();
+        core::mem::take(&mut self.res.done)
+    }
+
+    /// Wait for every request in flight (tests, shutdown); completions are
+    /// reported by the next `swap_poll`.
+    pub fn swap_drain<P: Pmap + ?Sized>(&mut self, pmap: &mut P) {
+        self.res.drain(pmap);
+    }
+
+    /// One pageout pass (`vm_pageout_scan`) aiming to free `want` pages:
+    /// the inactive scan reactivates referenced pages, frees clean pages
+    /// whose contents are on swap and launders the others in clusters;
+    /// when that is short, the active scan clears reference bits
+    /// (unmapping, the emulated bit) and deactivates unreferenced pages,
+    /// and the inactive scan runs again. Laundered pages are freed when
+    /// their writes complete. Caller contract: the server loop, between
+    /// requests (typically with `want = pageout_shortage(..)`).
+    pub fn pageout<P: Pmap + ?Sized>(&mut self, pmap: &mut P, want: u32) -> PageoutReport {
+        let mut rep = PageoutReport::default();
+        self.res.flush_dead_slots();
+        self.res.stats.pdwoke += 1;
+        self.res.inactive_scan(pmap, want, &mut rep);
+        let got = rep.freed + rep.laundering;
+        if got < want {
+            self.res.active_scan(pmap, want - got, &mut rep);
+            self.res.inactive_scan(pmap, want, &mut rep);
+        }
+        rep
+    }
+
+    /// Page everything on swap back in and detach the device (`swapoff`).
+    /// Fails with `OutOfMemory`, changing nothing, when the pages on swap
+    /// do not fit in the free pages above the reserve; with `Io` (device
+    /// still attached, pages read so far resident) on a read error.
+    pub fn swap_off<P: Pmap + ?Sized>(&mut self, pmap: &mut P) -> Result<(), VmError> {
+        if self.res.swap.is_none() {
+            return Err(VmError::InvalidArgument);
+        }
+        self.res.drain(pmap);
+        let ids: Vec<ObjectId> = self
+            .res
+            .objects
+            .iter()
+            .filter(|(_, o)| !o.swap().is_empty())
+            .map(|(id, _)| id)
+            .collect();
+        let need: u64 = ids
+            .iter()
+            .map(|&id| {
+                let o = self.res.objects.get(id);
+                o.swap()
+                    .iter()
+                    .filter(|&(p, _)| o.lookup(p).is_none())
+                    .count() as u64
+            })
+            .sum();
+        if need > u64::from(self.res.pool.available()) {
+            return Err(VmError::OutOfMemory);
+        }
+        for id in ids {
+            loop {
+                let o = self.res.objects.get(id);
+                let Some(p) = o
+                    .swap()
+                    .iter()
+                    .map(|(p, _)| p)
+                    .find(|&p| o.lookup(p).is_none())
+                else {
+                    break;
+                };
+                let tag = self.res.pagein(id, p, AllocClass::Normal, pmap)?;
+                self.res.wait_for(tag, pmap)?;
+            }
+            // Every page is resident: they become dirty (their only copy)
+            // and the slots go.
+            let pages: Vec<FrameNumber> = self
+                .res
+                .objects
+                .get(id)
+                .pages_in(0, u64::MAX)
+                .map(|(_, f)| f)
+                .collect();
+            for f in pages {
+                self.res.pool.set_flags(f, PageFlags::DIRTY);
+            }
+            self.res.objects.swap_discard(id, 0, u64::MAX);
+        }
+        self.res.drain(pmap);
+        let sw = self.res.swap.as_ref().expect("attached");
+        if sw.blist().in_use() != 0 || sw.busy() != 0 {
+            return Err(VmError::Busy);
+        }
+        self.res.swap = None;
+        Ok(())
+    }
+
+    /// Check the swap accounting: every slot in use is recorded by
+    /// exactly one object's metadata, a write in flight, or a pending or
+    /// deferred free; every busy page belongs to a request in flight.
+    /// Cost is linear in slots and pages: tests call it.
+    pub fn check_swap(&self) -> Result<(), String> {
+        let res = &self.res;
+        let mut busy = 0usize;
+        for req in res.io.values() {
+            for f in &req.frames {
+                if res.busy_io.get(&f.0) != Some(&req.tag) {
+                    return Err(format!("{f:?} of a request not mapped to it"));
+                }
+                if !res.pool.page(*f).flags().contains(PageFlags::BUSY) {
+                    return Err(format!("{f:?} under I/O but not busy"));
+                }
+                busy += 1;
+            }
+        }
+        if busy != res.busy_io.len() {
+            return Err(format!(
+                "{} busy frames, {busy} in requests",
+                res.busy_io.len()
+            ));
+        }
+        let Some(sw) = res.swap.as_ref() else {
+            let n: u64 = res.objects.iter().map(|(_, o)| o.swap().len()).sum();
+            return if n == 0 && res.objects.dead_slot_count() == 0 {
+                Ok(())
+            } else {
+                Err(format!("{n} slots recorded without a swap device"))
+            };
+        };
+        let recorded: u64 = res.objects.iter().map(|(_, o)| o.swap().len()).sum();
+        let writing: u64 = res
+            .io
+            .values()
+            .filter(|r| r.op == IoOp::Write)
+            .map(|r| r.frames.len() as u64)
+            .sum();
+        let pending = res.objects.dead_slot_count() as u64;
+        let in_use = sw.blist().in_use();
+        // Deferred frees are runs the pager still counts as in use.
+        if recorded + writing + pending > in_use
+            || (sw.deferred_frees() == 0 && recorded + writing + pending != in_use)
+        {
+            return Err(format!(
+                "slots: {recorded} recorded + {writing} writing + {pending} pending, {in_use} in use"
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Res {
+    /// The inactive scan: reactivate referenced pages, free clean ones
+    /// with their contents on swap, launder the rest until `want` pages
+    /// are freed or under write. Caller contract: `Vm::pageout`.
+    fn inactive_scan<P: Pmap + ?Sized>(
+        &mut self,
+        pmap: &mut P,
+        want: u32,
+        rep: &mut PageoutReport,
+    ) {
+        let snapshot: Vec<FrameNumber> = self.pool.queue_iter(PageQueue::Inactive).collect();
+        for f in snapshot {
+            if rep.freed + rep.laundering >= want {
+                break;
+            }
+            if self.pool.page(f).queue() != PageQueue::Inactive || !self.pageable(f) {
+                continue;
+            }
+            rep.scanned += 1;
+            self.stats.pdscans += 1;
+            let referenced = self.pool.page(f).flags().contains(PageFlags::REFERENCED)
+                || (pmap.tracks_ref_mod() && pmap.is_referenced(f));
+            if referenced {
+                self.pool.clear_flags(f, PageFlags::REFERENCED);
+                if pmap.tracks_ref_mod() {
+                    pmap.clear_reference(f);
+                }
+                self.pool.activate(f);
+                self.stats.pdreact += 1;
+                continue;
+            }
+            let o = self.pool.page(f).object().expect("managed");
+            if !self.needs_launder(f) {
+                pmap.page_protect(f, Prot::NONE);
+                let p = self.pool.page(f).pindex();
+                self.objects.remove_page(o, p);
+                self.pool.free(f);
+                rep.freed += 1;
+                self.stats.pdfreed += 1;
+                continue;
+            }
+            if self.swap.is_none() || rep.swap_full {
+                continue;
+            }
+            let n = self.launder(f, pmap, &mut rep.swap_full);
+            rep.laundering += n;
+            self.stats.pdlaunder += u64::from(n);
+        }
+    }
+
+    /// The active scan: referenced pages lose the bit (their mappings go,
+    /// so the next access faults it back) and stay; unreferenced pages
+    /// move to the inactive queue, up to `want` of them. Caller contract:
+    /// `Vm::pageout`.
+    fn active_scan<P: Pmap + ?Sized>(&mut self, pmap: &mut P, want: u32, rep: &mut PageoutReport) {
+        let snapshot: Vec<FrameNumber> = self.pool.queue_iter(PageQueue::Active).collect();
+        let mut moved = 0;
+        for f in snapshot {
+            if moved >= want {
+                break;
+            }
+            if self.pool.page(f).queue() != PageQueue::Active || !self.pageable(f) {
+                continue;
+            }
+            rep.scanned += 1;
+            self.stats.pdscans += 1;
+            let referenced = self.pool.page(f).flags().contains(PageFlags::REFERENCED)
+                || (pmap.tracks_ref_mod() && pmap.is_referenced(f));
+            if referenced {
+                self.pool.clear_flags(f, PageFlags::REFERENCED);
+                if pmap.tracks_ref_mod() {
+                    pmap.clear_reference(f);
+                } else {
+                    pmap.page_protect(f, Prot::NONE);
+                }
+                self.stats.ref_clears += 1;
+                self.pool.activate(f);
+            } else {
+                self.pool.deactivate(f);
+                moved += 1;
+                rep.deactivated += 1;
+                self.stats.pddeact += 1;
+            }
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! Pageout and swap through the host RAM disk: contents survive pageout and page-in, busy pages, I/O errors, swap full, swapoff, exit and fork with pages on swap, and no slot or page leaks.
+
+use vm_core::sim::Sim;
+use vm_core::*;
+use vm_swap::{Delay, RamDisk, SwapPager};
+
+const P: u64 = PAGE_SIZE;
+
+fn cfg() -> VmConfig {
+    VmConfig {
+        reserved_pages: 4,
+        prefault_min_free: 8,
+        ..VmConfig::default()
+    }
+}
+
+/// A sim of `frames` frames with a RAM disk of `blocks` slots.
+fn sim_with_swap(frames: u32, blocks: u64, setup: impl FnOnce(&mut RamDisk)) -> (Sim, SpaceId) {
+    let mut s = Sim::new(cfg(), frames);
+    let mut d = RamDisk::new(blocks, 64);
+    setup(&mut d);
+    s.vm.swap_on(Box::new(SwapPager::new(d, 16))).unwrap();
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    (s, sp)
+}
+
+fn check(s: &Sim) {
+    s.check().unwrap();
+    s.vm.check_page_queues().unwrap();
+    s.vm.check_swap().unwrap();
+}
+
+fn fill(s: &mut Sim, sp: SpaceId, va: u64, pages: u64, tag: u8) {
+    for i in 0..pages {
+        let b = [tag.wrapping_add(i as u8); 64];
+        s.write(sp, va + i * P + 100, &b).unwrap();
+        check(s);
+    }
+}
+
+fn verify(s: &mut Sim, sp: SpaceId, va: u64, pages: u64, tag: u8) {
+    for i in 0..pages {
+        let mut b = [0u8; 64];
+        s.read(sp, va + i * P + 100, &mut b).unwrap();
+        assert_eq!(b, [tag.wrapping_add(i as u8); 64], "page {i}");
+        assert_eq!(s.read_u8(sp, va + i * P).unwrap(), 0);
+        check(s);
+    }
+}
+
+fn no_leaks(s: &mut Sim, frames: u32) {
+    s.vm.swap_drain(&mut s.pmap);
+    s.vm.swap_poll(&mut s.pmap);
+    check(s);
+    let st = s.vm.stats();
+    assert_eq!((st.free, st.objects, st.swpginuse), (frames, 0, 0));
+}
+
+#[test]
+fn working_set_four_times_memory_survives() {
+    let (mut s, sp) = sim_with_swap(64, 1024, |_| {});
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(256 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, sp, va, 256, 7);
+    verify(&mut s, sp, va, 256, 7);
+    verify(&mut s, sp, va, 256, 7);
+    let st = s.vm.stats();
+    assert!(st.pgswapout >= 192 && st.pgswapin > 0, "{st:?}");
+    assert!(st.pdlaunder > 0 && st.pddeact > 0 && st.swpginuse > 0);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 64);
+}
+
+/// Page everything of `sp` out: pageout passes until nothing more goes.
+fn evict_all(s: &mut Sim) {
+    for _ in 0..16 {
+        s.vm.pageout(&mut s.pmap, 1 << 20);
+        s.vm.swap_drain(&mut s.pmap);
+        s.completed.extend(s.vm.swap_poll(&mut s.pmap));
+        check(s);
+    }
+}
+
+#[test]
+fn pageout_clusters_dirty_pages_and_clean_pages_go_for_free() {
+    let (mut s, sp) = sim_with_swap(128, 1024, |_| {});
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(32 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, sp, va, 32, 1);
+    evict_all(&mut s);
+    let st = s.vm.stats();
+    assert_eq!((st.pgswapout, st.pdpageouts), (32, 2), "two clusters of 16");
+    assert_eq!(st.swpginuse, 32);
+    assert_eq!(s.vm.pool().free_count(), 128);
+    // Reading pages back keeps their slots: evicting them again is free.
+    verify(&mut s, sp, va, 32, 1);
+    let before = s.vm.stats();
+    assert!(
+        before.pageins <= 32 / 8 + 2,
+        "read-ahead: {}",
+        before.pageins
+    );
+    evict_all(&mut s);
+    let st = s.vm.stats();
+    assert_eq!(st.pgswapout, before.pgswapout);
+    assert!(st.pdfreed >= 32);
+    // A write drops the stale slot.
+    s.write(sp, va, &[9]).unwrap();
+    assert_eq!(s.vm.stats().swpginuse, 31);
+    check(&s);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 128);
+}
+
+#[test]
+fn a_second_fault_on_a_page_being_read_waits_for_the_same_read() {
+    let (mut s, sp) = sim_with_swap(128, 1024, |d| {
+        d.set_delay(Delay::Fixed(3));
+    });
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(4 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, sp, va, 4, 3);
+    evict_all(&mut s);
+    let t1 = s.vm.fault(sp, va, Access::Read, &mut s.pmap).unwrap();
+    let t2 = s.vm.fault(sp, va, Access::Write, &mut s.pmap).unwrap();
+    let (FaultOutcome::Wait(a), FaultOutcome::Wait(b)) = (t1, t2) else {
+        panic!("{t1:?} {t2:?}");
+    };
+    assert_eq!(a, b);
+    assert_eq!(s.vm.stats().pageins, 1);
+    check(&s);
+    assert_eq!(s.wait(a), Ok(()));
+    verify(&mut s, sp, va, 4, 3);
+    assert_eq!(s.vm.stats().pageins, 1, "read once, with read-ahead");
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 128);
+}
+
+#[test]
+fn write_error_keeps_the_page_dirty_and_resident_and_marks_the_slot_bad() {
+    let (mut s, sp) = sim_with_swap(128, 64, |d| {
+        d.fail_writes_at(0);
+    });
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(4 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, sp, va, 4, 5);
+    s.vm.pageout(&mut s.pmap, 1 << 20);
+    s.vm.pageout(&mut s.pmap, 1 << 20);
+    s.vm.swap_drain(&mut s.pmap);
+    let done = s.vm.swap_poll(&mut s.pmap);
+    assert!(
+        done.iter().any(|d| d.result == Err(VmError::Io)),
+        "{done:?}"
+    );
+    check(&s);
+    let st = s.vm.stats();
+    assert_eq!((st.swpgbad, st.swap_io_errors), (1, 1));
+    assert_eq!(st.free, 124, "pages stay resident");
+    // The retry lands on other slots and succeeds.
+    evict_all(&mut s);
+    assert_eq!(s.vm.stats().free, 128);
+    verify(&mut s, sp, va, 4, 5);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    s.vm.swap_drain(&mut s.pmap);
+    s.vm.swap_poll(&mut s.pmap);
+    let st = s.vm.stats();
+    assert_eq!((st.free, st.swpginuse, st.swpgbad), (128, 0, 1));
+}
+
+#[test]
+fn read_error_fails_only_the_access_it_hits() {
+    let (mut s, sp) = sim_with_swap(128, 64, |_| {});
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(4 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, sp, va, 4, 11);
+    evict_all(&mut s);
+    s.vm.swap_device_mut::<RamDisk>()
+        .unwrap()
+        .fail_next_reads(1);
+    assert_eq!(s.read_u8(sp, va + 100), Err(VmError::Io));
+    check(&s);
+    assert_eq!(s.vm.stats().swpginuse, 4, "slots stay");
+    verify(&mut s, sp, va, 4, 11);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 128);
+}
+
+#[test]
+fn swap_exactly_full_stops_anonymous_pageout_and_faults_get_no_swap() {
+    let (mut s, sp) = sim_with_swap(64, 32, |_| {});
+    // Two entries (a gap between them): the second is unmapped later.
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(24 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    let vb = va + 25 * P;
+    s.vm.mmap(
+        sp,
+        &MmapArgs::anon(100 * P, Prot::RW).fixed(vb),
+        &mut s.pmap,
+    )
+    .unwrap();
+    fill(&mut s, sp, va, 24, 1);
+    let mut written = 0;
+    let err = loop {
+        match s.write(sp, vb + written * P, &[written as u8 + 1]) {
+            Ok(()) => written += 1,
+            Err(e) => break e,
+        }
+        check(&s);
+    };
+    assert_eq!(err, VmError::NoSwap);
+    let st = s.vm.stats();
+    assert_eq!((st.swpginuse, st.swpages), (32, 32), "every slot used");
+    let rep = s.vm.pageout(&mut s.pmap, 8);
+    assert!(rep.swap_full && rep.laundering == 0);
+    // Resident pages still read; a page on swap needs a frame nobody can
+    // give back (every resident page is dirty), so its fault gets NoSwap.
+    for i in 0..written {
+        match s.read_u8(sp, vb + i * P) {
+            Ok(b) => assert_eq!(b, i as u8 + 1),
+            Err(e) => assert_eq!(e, VmError::NoSwap),
+        }
+        check(&s);
+    }
+    // Freeing memory frees slots and frames: everything reads again.
+    s.vm.munmap(sp, vb, 100 * P, &mut s.pmap).unwrap();
+    s.vm.swap_poll(&mut s.pmap);
+    check(&s);
+    verify(&mut s, sp, va, 24, 1);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 64);
+}
+
+#[test]
+fn swapoff_with_and_without_room() {
+    let (mut s, sp) = sim_with_swap(64, 1024, |_| {});
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(60 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    // A separate entry (a gap keeps it from merging with the first).
+    let vb = va + 61 * P;
+    s.vm.mmap(sp, &MmapArgs::anon(40 * P, Prot::RW).fixed(vb), &mut s.pmap)
+        .unwrap();
+    fill(&mut s, sp, va, 60, 21);
+    fill(&mut s, sp, vb, 40, 22);
+    assert_eq!(s.vm.swap_off(&mut s.pmap), Err(VmError::OutOfMemory));
+    assert!(s.vm.swap().is_some());
+    check(&s);
+    s.vm.munmap(sp, vb, 40 * P, &mut s.pmap).unwrap();
+    evict_all(&mut s);
+    s.vm.swap_off(&mut s.pmap).unwrap();
+    assert!(s.vm.swap().is_none());
+    check(&s);
+    assert_eq!(s.vm.stats().swpginuse, 0);
+    verify(&mut s, sp, va, 60, 21);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    let st = s.vm.stats();
+    assert_eq!((st.free, st.objects), (64, 0));
+}
+
+#[test]
+fn exit_while_pages_are_under_io() {
+    let (mut s, sp) = sim_with_swap(128, 1024, |d| {
+        d.set_delay(Delay::Fixed(5));
+    });
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(48 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, sp, va, 48, 2);
+    // Half out on swap, then reads and writes in flight together.
+    s.vm.pageout(&mut s.pmap, 24);
+    s.vm.swap_drain(&mut s.pmap);
+    s.vm.swap_poll(&mut s.pmap);
+    let r = s.vm.fault(sp, va, Access::Read, &mut s.pmap).unwrap();
+    assert!(matches!(r, FaultOutcome::Wait(_)));
+    s.vm.pageout(&mut s.pmap, 24);
+    assert!(s.vm.swap_io_in_flight() >= 2);
+    check(&s);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    check(&s);
+    no_leaks(&mut s, 128);
+}
+
+#[test]
+fn fork_while_pages_are_on_swap() {
+    let (mut s, sp) = sim_with_swap(64, 1024, |d| {
+        d.set_delay(Delay::Random(3));
+        d.set_reorder(true);
+    });
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(40 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    let sh =
+        s.vm.mmap(sp, &MmapArgs::anon_shared(8 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, sp, va, 40, 4);
+    fill(&mut s, sp, sh, 8, 40);
+    evict_all(&mut s);
+    let child = s.vm.fork(sp, &mut s.pmap).unwrap();
+    check(&s);
+    // The child sees the parent's pages; writes stay private.
+    verify(&mut s, child, va, 40, 4);
+    fill(&mut s, child, va, 40, 50);
+    verify(&mut s, sp, va, 40, 4);
+    // Shared memory stays shared through swap.
+    s.write(child, sh + 200, &[77]).unwrap();
+    evict_all(&mut s);
+    assert_eq!(s.read_u8(sp, sh + 200).unwrap(), 77);
+    verify(&mut s, child, va, 40, 50);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    verify(&mut s, child, va, 40, 50);
+    s.vm.exit(child, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 64);
+}
