@@ -147,6 +147,18 @@
 //!   with `check_invariants` and every pmap mapping checked after each
 //!   step. Over 100,000 operations by default; `VM_MODEL_SEED`,
 //!   `VM_MODEL_OPS` and `VM_MODEL_SWEEP` reproduce and narrow a failure.
+//!   `model_under_memory_pressure` runs the same operations (less mlock)
+//!   on 40 frames (32 pageable, at most an eighth of the mapped working
+//!   set, asserted) with a RAM-disk swap device that delays, reorders and
+//!   fails requests: 100,000 operations over ten seeds, pageout run by the
+//!   harness as the server loop would, byte-for-byte comparison, swap
+//!   accounting (`check_swap`) after every step, and every frame and slot
+//!   free after the last exit (`VM_MODEL_PRESSURE=1` reruns one seed;
+//!   `VM_MODEL_PEEK=1` compares resident pages every step).
+//! * `tests/swap.rs`: pageout and swap boundaries: clusters, clean
+//!   eviction, a second fault waiting on the same read, write and read
+//!   errors, swap exactly full (`NoSwap`), swapoff with and without room,
+//!   exit with pages under I/O, fork with pages on swap, leak checks.
 //! * `tests/pressure.rs`: the same under a 64-frame pool, where every
 //!   allocation path runs out; failures must be clean.
 //! * `tests/map_prop.rs`: proptest of maps and `findspace`.

@@ -769,16 +769,30 @@ impl Vm {
                         res.pool.free(f);
                         res.stats.pages_freed += 1;
                     }
+                    // Discarded contents on swap go too.
+                    res.objects.swap_discard(front.object, plo, phi);
                 }
             }
         }
         Ok(())
     }
 
+    /// True when the page `space` sees at `va` is on swap and not
+    /// resident (a fault there pages it in). Fails with `NoMapping`
+    /// outside every entry.
+    pub fn page_on_swap(&self, space: SpaceId, va: u64) -> Result<bool, VmError> {
+        let sp = self.space_ref(space)?;
+        let e = sp.map.lookup(va).ok_or(VmError::NoMapping)?;
+        Ok(matches!(
+            e.chain.lookup(&self.res.objects, e.rel(va)),
+            Ok(crate::backing::Lookup::Swapped(_))
+        ))
+    }
+
     /// The page `space` sees at `va` without faulting it in
     /// (`pmap_extract` at the VM level): `None` if nothing is resident
-    /// there (the page would zero-fill). Fails with `NoMapping` outside
-    /// every entry.
+    /// there (the page would zero-fill, or is on swap). Fails with
+    /// `NoMapping` outside every entry.
     pub fn extract(&self, space: SpaceId, va: u64) -> Result<Option<FrameNumber>, VmError> {
         let sp = self.space_ref(space)?;
         let e = sp.map.lookup(va).ok_or(VmError::NoMapping)?;

@@ -9,6 +9,16 @@
 //! Seeds: `VM_MODEL_SEED=<n>` runs that one seed (`VM_MODEL_OPS` sets its
 //! length, default 20,000); by default a fixed set of seeds runs, over
 //! 100,000 operations in all. A failure prints the seed and step.
+//!
+//! Memory pressure (`model_under_memory_pressure`, seeds from 1000 on;
+//! `VM_MODEL_PRESSURE=1` with `VM_MODEL_SEED` reruns one): the same
+//! operations on a pool of 40 frames (32 pageable) with a RAM-disk swap
+//! device that delays, reorders and fails requests, so paging is the
+//! normal case. Allocation failures (`OutOfMemory`, `NoSwap`) are allowed
+//! where the model says success and leave the model unchanged; an
+//! injected read error may fail only the access it hits (`Io`), after
+//! which every byte must still match. mlock is left out there (a wiring
+//! that fails half way through has no model).
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -19,6 +29,9 @@ use vm_core::*;
 
 const P: u64 = PAGE_SIZE;
 const FRAMES: u32 = 1536;
+/// The pool under memory pressure: 32 pageable frames for a working set
+/// of up to 4 spaces x 96 pages (at least eight times as large, checked).
+const PRESSURE_FRAMES: u32 = 40;
 const MAX_SPACES: usize = 4;
 /// The model's address window: small, so operations collide often.
 const WIN_PAGES: u64 = 96;
@@ -64,6 +77,13 @@ const PHYS_PAGES: u32 = 8;
 
 struct Runner {
     sim: Sim,
+    /// Memory-pressure mode: tiny pool plus swap (see the module docs).
+    pressure: bool,
+    /// Peak of mapped pages over all spaces (the working set's bound).
+    peak_mapped: u64,
+    /// Accesses failed by injected read errors, and allocation failures.
+    io_errors: u64,
+    alloc_failures: u64,
     spaces: BTreeMap<SpaceId, MSpace>,
     segs: Vec<Seg>,
     zero: Rc<Vec<u8>>,
@@ -90,10 +110,10 @@ fn prot_from(r: u8) -> Prot {
 }
 
 impl Runner {
-    fn new(seed: u64) -> Self {
+    fn new(seed: u64, pressure: bool) -> Self {
         // Vary the tunables by seed: the shortest chain limit forces merges,
         // and fault-around on or off changes which faults happen.
-        let cfg = VmConfig {
+        let mut cfg = VmConfig {
             prefault_min_free: 32,
             max_chain_depth: [5, 3, 4][seed as usize % 3],
             prefault_ahead: [4, 0, 8, 2][seed as usize % 4],
@@ -101,12 +121,30 @@ impl Runner {
             prefault_zero_fill: seed % 5 != 4,
             ..VmConfig::default()
         };
-        let mut sim = Sim::new(cfg, FRAMES);
+        let frames = if pressure { PRESSURE_FRAMES } else { FRAMES };
+        if pressure {
+            cfg.reserved_pages = 4;
+            cfg.prefault_min_free = 8;
+            cfg.pageout_cluster = [16, 4, 1][seed as usize % 3];
+            cfg.pagein_ahead = [8, 0, 3][seed as usize % 3];
+            cfg.pagein_behind = [7, 0, 2][seed as usize % 3];
+        }
+        let mut sim = Sim::new(cfg, frames);
+        if pressure {
+            let mut d = vm_swap::RamDisk::new(4096, 32);
+            d.seed(seed)
+                .set_delay(vm_swap::Delay::Random(4))
+                .set_reorder(seed.is_multiple_of(2))
+                .error_probability(0.002, 0.01);
+            sim.vm
+                .swap_on(Box::new(vm_swap::SwapPager::new(d, 16)))
+                .unwrap();
+        }
         let s = sim.vm.space_create(&mut sim.pmap).unwrap();
         // A device-like physical object, reachable through a handle.
         let phys = sim
             .vm
-            .create_physical(FrameNumber(FRAMES - PHYS_PAGES), PHYS_PAGES)
+            .create_physical(FrameNumber(frames - PHYS_PAGES), PHYS_PAGES)
             .unwrap();
         let ph = sim.vm.handle_insert(s, phys, Prot::RW).unwrap();
         let mut spaces = BTreeMap::new();
@@ -116,6 +154,10 @@ impl Runner {
         Runner {
             base: sim.vm.config().user_min + 0x100_0000,
             sim,
+            pressure,
+            peak_mapped: 0,
+            io_errors: 0,
+            alloc_failures: 0,
             spaces,
             segs: vec![Seg {
                 pages: BTreeMap::new(),
@@ -170,12 +212,27 @@ impl Runner {
     }
 
     fn expect<T: std::fmt::Debug>(
-        &self,
+        &mut self,
         what: &str,
         got: &Result<T, VmError>,
         want: Result<(), VmError>,
     ) {
-        if got.as_ref().map(|_| ()).map_err(|e| *e) != want {
+        let g = got.as_ref().map(|_| ()).map_err(|e| *e);
+        if self.pressure && want.is_ok() && g != want {
+            match g {
+                // The operation did nothing; the caller leaves the model.
+                Err(VmError::OutOfMemory | VmError::NoSwap) => {
+                    self.alloc_failures += 1;
+                    return;
+                }
+                Err(VmError::Io) if what == "read" || what == "write" => {
+                    self.io_errors += 1;
+                    return;
+                }
+                _ => {}
+            }
+        }
+        if g != want {
             self.fail(&format!("{what}: got {got:?}, model says {want:?}"));
         }
     }
@@ -222,6 +279,7 @@ impl Runner {
             350..=369 => self.op_minherit(),
             370..=399 => self.op_fork(),
             400..=414 => self.op_exit(),
+            415..=439 if self.pressure => self.op_read(),
             415..=439 => self.op_mlock(),
             440..=449 => self.op_msync(),
             450..=459 => self.op_refmod(),
@@ -544,6 +602,18 @@ impl Runner {
             {
                 return "madvise"
             }
+            // What FREE uncovers is read from the VM below; a page on swap
+            // there cannot be read without faulting (which would change
+            // what pageout sees), so such ranges are left out.
+            Some(_)
+                if advice == Advice::Free
+                    && (0..len / P).any(|i| {
+                        self.sim.vm.page_on_swap(s, addr + i * P) == Ok(true)
+                            || self.below_on_swap(s, addr + i * P)
+                    }) =>
+            {
+                return "madvise"
+            }
             Some(ps) if advice == Advice::DontNeed && ps.iter().any(|p| p.wired > 0) => {
                 Err(VmError::Busy)
             }
@@ -593,6 +663,17 @@ impl Runner {
         "madvise"
     }
 
+    /// True when some link below the front of the entry at `va` has the
+    /// page on swap (MADV_FREE may uncover it).
+    fn below_on_swap(&self, s: SpaceId, va: u64) -> bool {
+        let e = self.sim.vm.space(s).unwrap().map().lookup(va).unwrap();
+        let rel = (va - e.start()) / P;
+        e.chain().links().iter().skip(1).any(|l| {
+            let o = self.sim.vm.objects().get(l.object);
+            o.swap_slot(l.pindex(rel)).is_some() && o.lookup(l.pindex(rel)).is_none()
+        })
+    }
+
     fn op_fork(&mut self) -> &'static str {
         if self.spaces.len() >= MAX_SPACES {
             return self.op_exit();
@@ -600,6 +681,11 @@ impl Runner {
         let s = self.pick_space();
         let c = match self.sim.vm.fork(s, &mut self.sim.pmap) {
             Ok(c) => c,
+            Err(VmError::OutOfMemory | VmError::NoSwap | VmError::Io) if self.pressure => {
+                // Fork changes nothing when it fails.
+                self.alloc_failures += 1;
+                return "fork";
+            }
             Err(e) => self.fail(&format!("fork: {e:?}")),
         };
         self.log(format!("fork {s:?} -> {c:?}"));
@@ -919,6 +1005,15 @@ impl Runner {
             let want = self.access_want(s, va, false);
             let mut buf = vec![0u8; P as usize];
             let got = self.sim.read(s, va, &mut buf);
+            if self.pressure
+                && want.is_ok()
+                && matches!(
+                    got,
+                    Err(VmError::Io | VmError::OutOfMemory | VmError::NoSwap)
+                )
+            {
+                continue;
+            }
             if got != want {
                 self.fail(&format!(
                     "sweep read {s:?} {va:#x}: got {got:?}, model {want:?}{}",
@@ -931,9 +1026,35 @@ impl Runner {
         }
     }
 
+    /// Compare every resident visible page with the model without
+    /// faulting anything in (`VM_MODEL_PEEK`, to find where a difference
+    /// starts without changing what pageout sees).
+    fn peek(&self) {
+        for (&s, m) in &self.spaces {
+            for (&va, p) in &m.pages {
+                let Ok(Some(f)) = self.sim.vm.extract(s, va) else {
+                    continue;
+                };
+                let Ok(want) = self.bytes(&p.content) else {
+                    continue;
+                };
+                if self.sim.pmap.frame(f) != &want[..] {
+                    let got = self.sim.pmap.frame(f).to_vec();
+                    self.compare(s, va, 0, &got, "peek");
+                }
+            }
+        }
+    }
+
     fn check(&self) {
+        if std::env::var("VM_MODEL_PEEK").is_ok() {
+            self.peek();
+        }
         if let Err(e) = self.sim.check() {
             self.fail(&format!("invariant: {e}"));
+        }
+        if let Err(e) = self.sim.vm.check_swap() {
+            self.fail(&format!("swap accounting: {e}"));
         }
         for (s, m) in &self.spaces {
             let map = self.sim.vm.space(*s).unwrap().map();
@@ -969,6 +1090,17 @@ impl Runner {
             self.op();
             let st = self.sim.vm.stats();
             self.peak = self.peak.max(st.npages - st.free);
+            let mapped: usize = self.spaces.values().map(|m| m.pages.len()).sum();
+            self.peak_mapped = self.peak_mapped.max(mapped as u64);
+            if self.pressure && step % 7 == 0 {
+                // The server's loop: completions, then pageout when short.
+                let done = self.sim.vm.swap_poll(&mut self.sim.pmap);
+                self.sim.completed.extend(done);
+                let want = self.sim.vm.pageout_shortage(false);
+                if want > 0 {
+                    self.sim.vm.pageout(&mut self.sim.pmap, want);
+                }
+            }
             self.check();
             if step % self.sweep_every == self.sweep_every - 1 {
                 self.sweep();
@@ -988,12 +1120,19 @@ impl Runner {
         }
         self.spaces.clear();
         self.sim.vm.object_release(self.phys).unwrap();
+        self.sim.vm.swap_drain(&mut self.sim.pmap);
+        self.sim.vm.swap_poll(&mut self.sim.pmap);
         let st = self.sim.vm.stats();
-        if st.free != st.npages || st.objects != 0 {
+        if st.free != st.npages || st.objects != 0 || st.swpginuse != 0 {
             self.fail(&format!(
-                "after exit: {} free of {}, {} objects",
-                st.free, st.npages, st.objects
+                "after exit: {} free of {}, {} objects, {} slots in use",
+                st.free, st.npages, st.objects, st.swpginuse
             ));
+        }
+        if let Some(sw) = self.sim.vm.swap() {
+            if sw.busy() != 0 || sw.deferred_frees() != 0 {
+                self.fail("swap pager still busy after every space exited");
+            }
         }
         self.sim.check().unwrap();
         self.sim.vm.check_page_queues().unwrap();
@@ -1001,12 +1140,23 @@ impl Runner {
 }
 
 fn run_seed(seed: u64, ops: usize) -> Uvmexp {
-    let mut r = Runner::new(seed);
+    run_seed_in(seed, ops, false)
+}
+
+fn run_seed_in(seed: u64, ops: usize, pressure: bool) -> Uvmexp {
+    let mut r = Runner::new(seed, pressure);
     r.run(ops);
     eprintln!(
-        "seed {seed}: {ops} ops, peak {} pages in use, {:?}",
-        r.peak, r.ops
+        "seed {seed}: {ops} ops, peak {} pages in use, peak {} mapped, {} io errors, {} alloc failures, {:?}",
+        r.peak, r.peak_mapped, r.io_errors, r.alloc_failures, r.ops
     );
+    if pressure {
+        assert!(
+            r.peak_mapped >= 8 * u64::from(PRESSURE_FRAMES - PHYS_PAGES),
+            "seed {seed}: working set {} is not 8x the pool",
+            r.peak_mapped
+        );
+    }
     r.sim.vm.stats()
 }
 
@@ -1016,7 +1166,7 @@ fn model_random_sequences() {
         let seed: u64 = seed.parse().expect("VM_MODEL_SEED is a number");
         let ops =
             std::env::var("VM_MODEL_OPS").map_or(20_000, |v| v.parse().expect("VM_MODEL_OPS"));
-        run_seed(seed, ops);
+        run_seed_in(seed, ops, std::env::var("VM_MODEL_PRESSURE").is_ok());
         return;
     }
     let (seeds, per_seed) = (10u64, 10_500);
@@ -1045,5 +1195,42 @@ fn model_random_sequences() {
             && agg.chain_merges > 0
             && agg.forks > 0
             && agg.flt_share > 0
+    );
+}
+
+#[test]
+fn model_under_memory_pressure() {
+    if std::env::var("VM_MODEL_SEED").is_ok() {
+        return; // model_random_sequences runs the one seed
+    }
+    let (seeds, per_seed) = (10u64, 10_000);
+    let mut agg = Uvmexp::default();
+    for seed in 1000..1000 + seeds {
+        let st = run_seed_in(seed, per_seed, true);
+        agg.pgswapout += st.pgswapout;
+        agg.pgswapin += st.pgswapin;
+        agg.pdfreed += st.pdfreed;
+        agg.pddeact += st.pddeact;
+        agg.flt_wait += st.flt_wait;
+        agg.swap_io_errors += st.swap_io_errors;
+        agg.forks += st.forks;
+        agg.exits += st.exits;
+        agg.chain_merges += st.chain_merges;
+        agg.collapses += st.collapses;
+    }
+    eprintln!(
+        "{} ops under pressure: swapout {} swapin {} freed clean {} deact {} waits {} io errors {} forks {} exits {} merges {} collapses {}",
+        seeds as usize * per_seed,
+        agg.pgswapout, agg.pgswapin, agg.pdfreed, agg.pddeact, agg.flt_wait, agg.swap_io_errors, agg.forks, agg.exits, agg.chain_merges, agg.collapses
+    );
+    assert!(seeds as usize * per_seed >= 100_000);
+    assert!(
+        agg.pgswapout > 0
+            && agg.pgswapin > 0
+            && agg.pdfreed > 0
+            && agg.flt_wait > 0
+            && agg.swap_io_errors > 0
+            && agg.forks > 0
+            && agg.exits > 0
     );
 }
