@@ -191,8 +191,8 @@ pub use pmap::{Pmap, PmapError};
 pub use swap::{IoDone, PageoutReport, SwapBackend};
 pub use types::*;
 pub use vm::{
-    HandleEntry, MapFlags, MapSource, MmapArgs, MsyncFlags, Vm, VmConfig, VmSpace, MINCORE_INCORE,
-    MINCORE_MODIFIED, MINCORE_REFERENCED,
+    HandleEntry, MapFlags, MapSource, MmapArgs, MsyncFlags, OomPolicy, Vm, VmConfig, VmSpace,
+    MINCORE_INCORE, MINCORE_MODIFIED, MINCORE_REFERENCED,
 };
 pub use vm_swap::{IoOp, IoTag, PagingTargets, Pressure};
 #[cfg(test)]

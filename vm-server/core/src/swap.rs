@@ -140,6 +140,9 @@ pub struct PageoutReport {
     pub laundering: u32,
     /// The swap device had no free slot (anonymous laundering stopped).
     pub swap_full: bool,
+    /// Every staging buffer was in use: laundering stopped for this pass
+    /// (poll completions, then run pageout again).
+    pub io_full: bool,
 }
 
 /// How many device polls a synchronous wait makes before it gives up
@@ -196,7 +199,7 @@ impl Res {
         &mut self,
         f: FrameNumber,
         pmap: &mut P,
-        swap_full: &mut bool,
+        rep: &mut PageoutReport,
     ) -> u32 {
         let sw = self.swap.as_ref().expect("pager attached");
         let max = self.config.pageout_cluster.min(sw.max_cluster()).max(1);
@@ -247,7 +250,11 @@ impl Res {
                     return count;
                 }
                 Err(SwapError::NoSpace { largest_run: 0 }) => {
-                    *swap_full = true;
+                    rep.swap_full = true;
+                    return 0;
+                }
+                Err(SwapError::NoBuffers) => {
+                    rep.io_full = true;
                     return 0;
                 }
                 Err(SwapError::NoSpace { largest_run }) => {
@@ -730,10 +737,10 @@ impl Res {
                 self.stats.pdfreed += 1;
                 continue;
             }
-            if self.swap.is_none() || rep.swap_full {
+            if self.swap.is_none() || rep.swap_full || rep.io_full {
                 continue;
             }
-            let n = self.launder(f, pmap, &mut rep.swap_full);
+            let n = self.launder(f, pmap, rep);
             rep.laundering += n;
             self.stats.pdlaunder += u64::from(n);
         }

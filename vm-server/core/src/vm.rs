@@ -59,7 +59,37 @@ pub struct VmConfig {
     /// when they are device-contiguous (`swap_pager_haspage`).
     pub pagein_behind: u32,
     pub pagein_ahead: u32,
+    /// Which client to stop when memory and swap are exhausted
+    /// (`Vm::oom_victim`, the server's OOM killer).
+    pub oom_policy: OomPolicy,
 }
+
+/// How `Vm::oom_victim` picks the space to kill when a fault cannot get a
+/// page (`OutOfMemory`/`NoSwap`) and pageout can free nothing.
+#[derive(Clone, Copy, Debug)]
+pub enum OomPolicy {
+    /// The space charged with the most private pages, resident or on
+    /// swap (Linux's badness without the tuning knobs).
+    Largest,
+    /// The most recently created space (the newest fork child).
+    Newest,
+    /// Never pick: the faulting client gets the error and nobody dies.
+    None,
+    /// The server's own choice.
+    Custom(fn(&Vm) -> Option<SpaceId>),
+}
+
+/// Policies compare by kind; custom ones by function address (configs
+/// compare equal when they were built from the same function).
+impl PartialEq for OomPolicy {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (OomPolicy::Custom(a), OomPolicy::Custom(b)) => core::ptr::fn_addr_eq(*a, *b),
+            _ => core::mem::discriminant(self) == core::mem::discriminant(other),
+        }
+    }
+}
+impl Eq for OomPolicy {}
 
 impl Default for VmConfig {
     fn default() -> Self {
@@ -76,6 +106,7 @@ impl Default for VmConfig {
             pageout_cluster: 16,
             pagein_behind: 7,
             pagein_ahead: 8,
+            oom_policy: OomPolicy::Largest,
         }
     }
 }
@@ -279,6 +310,55 @@ impl Vm {
 
     pub fn config(&self) -> &VmConfig {
         &self.res.config
+    }
+
+    /// Pages charged to `space`: resident or on swap in the front object
+    /// of each of its entries when no other chain holds that object (what
+    /// its exit gives back, at least). Cost is linear in its entries and
+    /// those pages.
+    pub fn space_footprint(&self, space: SpaceId) -> Result<u64, VmError> {
+        let sp = self.space_ref(space)?;
+        let mut n = 0;
+        for e in sp.map.entries() {
+            let Some(front) = e.chain.front() else {
+                continue;
+            };
+            let o = self.res.objects.get(front.object);
+            if !o.is_private_anon() || o.ref_count() != 1 {
+                continue;
+            }
+            let (lo, hi) = (front.pindex(0), front.pindex(e.npages()));
+            n += o.pages_in(lo, hi).count() as u64;
+            n += o
+                .swap()
+                .range(lo..hi)
+                .filter(|&(p, _)| o.lookup(p).is_none())
+                .count() as u64;
+        }
+        Ok(n)
+    }
+
+    /// The space the configured `OomPolicy` would stop to get memory
+    /// back, if any (`None` with no spaces or `OomPolicy::None`). The
+    /// server calls it when a fault fails with `OutOfMemory` or `NoSwap`
+    /// after pageout could free nothing, kills that client (`exit`) and
+    /// retries.
+    pub fn oom_victim(&self) -> Option<SpaceId> {
+        match self.res.config.oom_policy {
+            OomPolicy::None => None,
+            OomPolicy::Newest => self.spaces.keys().next_back().map(|&k| SpaceId(k)),
+            OomPolicy::Largest => self
+                .spaces
+                .keys()
+                .map(|&k| SpaceId(k))
+                .max_by_key(|&s| (self.space_footprint(s).unwrap_or(0), s.0)),
+            OomPolicy::Custom(f) => f(self),
+        }
+    }
+
+    /// vm-swap's counters of the attached pager (slots, I/O, errors).
+    pub fn swap_stats(&mut self) -> Option<vm_swap::SwapStats> {
+        self.res.swap.as_mut().map(|s| s.stats())
     }
 
     /// The effective paging targets (`None`: pool too small to derive them).

@@ -317,3 +317,48 @@ fn fork_while_pages_are_on_swap() {
     s.vm.exit(child, &mut s.pmap).unwrap();
     no_leaks(&mut s, 64);
 }
+
+#[test]
+fn oom_victim_follows_the_policy() {
+    let (mut s, a) = sim_with_swap(128, 1024, |_| {});
+    let va =
+        s.vm.mmap(a, &MmapArgs::anon(8 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, a, va, 8, 1);
+    let b = s.vm.fork(a, &mut s.pmap).unwrap();
+    // The child writes 3 pages of its own; the parent's 8 stay its own.
+    fill(&mut s, b, va, 3, 2);
+    evict_all(&mut s);
+    assert_eq!(s.vm.space_footprint(a).unwrap(), 0);
+    assert_eq!(
+        s.vm.space_footprint(b).unwrap(),
+        3,
+        "private pages on swap count"
+    );
+    let vb =
+        s.vm.mmap(b, &MmapArgs::anon(16 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, b, vb, 16, 3);
+    assert_eq!(s.vm.oom_victim(), Some(b));
+    fn pick_first(vm: &Vm) -> Option<SpaceId> {
+        vm.spaces().next().map(|s| s.id())
+    }
+    for (policy, want) in [
+        (OomPolicy::Newest, Some(b)),
+        (OomPolicy::None, None),
+        (OomPolicy::Custom(pick_first), Some(a)),
+    ] {
+        let mut v = Vm::new(
+            VmConfig {
+                oom_policy: policy,
+                ..cfg()
+            },
+            64,
+        )
+        .unwrap();
+        let x = v.space_create(&mut s.pmap).unwrap();
+        let y = v.space_create(&mut s.pmap).unwrap();
+        let got = v.oom_victim();
+        assert_eq!(got, want.map(|w| if w == a { x } else { y }), "{policy:?}");
+    }
+}
