@@ -125,6 +125,12 @@ impl Vm {
         let mut m = match res.fault_page(space, entry, va, access, pmap) {
             Ok(Resolved::Mapped(m)) => m,
             Ok(w) => return Ok(w),
+            // Pages are being written out: wait for one of those writes,
+            // which frees pages, instead of failing (DragonFly's
+            // `vm_wait`); the server retries when the tag completes.
+            Err(VmError::OutOfMemory) if res.write_in_flight().is_some() => {
+                return Ok(Resolved::Wait(res.write_in_flight().expect("checked")));
+            }
             Err(VmError::OutOfMemory) if res.swap_exhausted() => return Err(VmError::NoSwap),
             Err(e) => return Err(e),
         };

@@ -150,6 +150,15 @@ pub struct PageoutReport {
 const WAIT_POLLS: u32 = 1 << 20;
 
 impl Res {
+    /// A pageout write in flight (the oldest by tag), if any: a fault out
+    /// of memory waits for it.
+    pub(crate) fn write_in_flight(&self) -> Option<IoTag> {
+        self.io
+            .values()
+            .find(|r| r.op == IoOp::Write)
+            .map(|r| r.tag)
+    }
+
     /// True when a swap device is attached and has no free slot: an
     /// allocation failure is then a swap shortage (`NoSwap`).
     pub(crate) fn swap_exhausted(&self) -> bool {

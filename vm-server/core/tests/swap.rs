@@ -362,3 +362,39 @@ fn oom_victim_follows_the_policy() {
         assert_eq!(got, want.map(|w| if w == a { x } else { y }), "{policy:?}");
     }
 }
+
+#[test]
+fn a_fault_out_of_memory_waits_for_a_pageout_write() {
+    let (mut s, sp) = sim_with_swap(64, 1024, |d| {
+        d.set_delay(Delay::Fixed(4));
+    });
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(128 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    // Fill memory straight through the VM (no pageout from the harness).
+    let mut i = 0;
+    loop {
+        match s.vm.fault(sp, va + i * P, Access::Write, &mut s.pmap) {
+            Ok(FaultOutcome::Mapped(_)) => i += 1,
+            Err(VmError::OutOfMemory) => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    s.vm.pageout(&mut s.pmap, 8);
+    s.vm.pageout(&mut s.pmap, 8);
+    assert!(s.vm.swap_io_in_flight() > 0);
+    let r =
+        s.vm.fault(sp, va + i * P, Access::Write, &mut s.pmap)
+            .unwrap();
+    let FaultOutcome::Wait(tag) = r else {
+        panic!("{r:?}");
+    };
+    assert_eq!(s.wait(tag), Ok(()));
+    let r =
+        s.vm.fault(sp, va + i * P, Access::Write, &mut s.pmap)
+            .unwrap();
+    assert!(matches!(r, FaultOutcome::Mapped(_)), "{r:?}");
+    check(&s);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 64);
+}
