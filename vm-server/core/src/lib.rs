@@ -114,7 +114,17 @@
 //!   by unmapping referenced pages, deactivate unreferenced ones) and the
 //!   inactive scan again. A write error leaves the pages dirty and
 //!   resident (the pager marks the slot bad); a full device stops
-//!   laundering and allocation failures become `NoSwap`.
+//!   laundering and allocation failures become `NoSwap`; with writes in
+//!   flight a fault out of memory waits for one (`Wait`) instead of
+//!   failing. `OomPolicy` picks the client to stop when nothing helps.
+//! * **Pluggable replacement.** `Vm::set_replacement_policy` installs
+//!   one of vm-swap's `ReplacementPolicy`s (CLOCK, 2Q, CLOCK-Pro, FIFO)
+//!   in the page pool, which keeps it tracking exactly the pages on the
+//!   active/inactive queues (inserted when a page becomes pageable,
+//!   removed when freed, wired or busy; moves between the two queues are
+//!   not its business) and tells it about reference faults; `pageout` then
+//!   asks it for victims through a host that reads and clears the
+//!   emulated reference bit, and gives back victims it cannot evict now.
 //! * **`MADV_DONTNEED` follows Linux, `MADV_FREE` BSD.** Clients expect
 //!   DONTNEED to give zero-fill pages back (the system test does),
 //!   so on private memory it replaces the range with a fresh mapping of

@@ -9,7 +9,9 @@
 
 use crate::error::VmError;
 use crate::types::{FrameNumber, ObjectId};
+use alloc::boxed::Box;
 use bitflags::bitflags;
+use vm_swap::{PageKey, ReplacementPolicy};
 
 /// "No frame" in the intrusive queue links, and "no object" as owner.
 const NIL: u32 = u32::MAX;
@@ -134,6 +136,18 @@ pub struct PagePool {
     wired: u32,
     unmanaged: u32,
     reserved: u32,
+    /// A pluggable replacement policy (`Vm::set_replacement_policy`);
+    /// `None` runs the built-in CLOCK over the active/inactive queues.
+    /// It tracks exactly the pages on those queues, except victims it has
+    /// handed out and the pageout path has not yet freed or given back.
+    policy: Option<Box<dyn ReplacementPolicy>>,
+    /// Per frame: the policy tracks it (only with a policy).
+    tracked: alloc::vec::Vec<bool>,
+}
+
+/// A queue of pageable pages (what a replacement policy tracks).
+fn pageable_queue(q: PageQueue) -> bool {
+    matches!(q, PageQueue::Active | PageQueue::Inactive)
 }
 
 impl PagePool {
@@ -146,6 +160,8 @@ impl PagePool {
             wired: 0,
             unmanaged: 0,
             reserved,
+            policy: None,
+            tracked: alloc::vec::Vec::new(),
         };
         for f in 0..frame_count {
             pool.link(f, PageQueue::Free);
@@ -191,8 +207,45 @@ impl PagePool {
         self.free_count().saturating_sub(self.reserved)
     }
 
-    /// Put an unlinked page on queue `q`; `None` only counts it.
+    /// Put an unlinked page on queue `q`, telling the policy when it
+    /// becomes pageable.
     fn link(&mut self, f: u32, q: PageQueue) {
+        self.link_raw(f, q);
+        if pageable_queue(q) {
+            self.track(f);
+        }
+    }
+
+    /// Take `f` off its queue, telling the policy when it stops being
+    /// pageable.
+    fn unlink(&mut self, f: u32) {
+        if pageable_queue(self.pages[f as usize].queue) {
+            self.untrack(f);
+        }
+        self.unlink_raw(f);
+    }
+
+    fn track(&mut self, f: u32) {
+        if let Some(p) = self.policy.as_mut() {
+            if !self.tracked[f as usize] {
+                let pg = &self.pages[f as usize];
+                p.insert(f, PageKey::of(pg.object, pg.pindex));
+                self.tracked[f as usize] = true;
+            }
+        }
+    }
+
+    fn untrack(&mut self, f: u32) {
+        if let Some(p) = self.policy.as_mut() {
+            if self.tracked[f as usize] {
+                p.remove(f);
+                self.tracked[f as usize] = false;
+            }
+        }
+    }
+
+    /// Put an unlinked page on queue `q`; `None` only counts it.
+    fn link_raw(&mut self, f: u32, q: PageQueue) {
         let qi = q as usize;
         self.queues[qi].count += 1;
         self.pages[f as usize].queue = q;
@@ -214,7 +267,7 @@ impl PagePool {
     }
 
     /// Take `f` off whatever queue (or the unqueued count) it is on.
-    fn unlink(&mut self, f: u32) {
+    fn unlink_raw(&mut self, f: u32) {
         let q = self.pages[f as usize].queue;
         let qi = q as usize;
         self.queues[qi].count -= 1;
@@ -240,13 +293,77 @@ impl PagePool {
         self.pages[f as usize].queue = PageQueue::None;
     }
 
-    /// Move a managed, unwired page to queue `q`.
+    /// Move a managed, unwired page to queue `q`. Moves between the two
+    /// pageable queues are the built-in CLOCK's business, not a policy's.
     fn requeue(&mut self, f: u32, q: PageQueue) {
-        if self.pages[f as usize].queue == q {
+        let from = self.pages[f as usize].queue;
+        if from == q {
             return;
         }
-        self.unlink(f);
-        self.link(f, q);
+        if pageable_queue(from) && pageable_queue(q) {
+            self.unlink_raw(f);
+            self.link_raw(f, q);
+        } else {
+            self.unlink(f);
+            self.link(f, q);
+        }
+    }
+
+    /// Install a replacement policy (capacity at least the pool size); it
+    /// starts tracking every pageable page. Returns the previous one.
+    pub fn set_policy(
+        &mut self,
+        policy: Option<Box<dyn ReplacementPolicy>>,
+    ) -> Option<Box<dyn ReplacementPolicy>> {
+        let old = core::mem::replace(&mut self.policy, policy);
+        self.tracked = alloc::vec![false; self.pages.len()];
+        if self.policy.is_some() {
+            let q: alloc::vec::Vec<u32> = self
+                .queue_iter(PageQueue::Active)
+                .chain(self.queue_iter(PageQueue::Inactive))
+                .map(|f| f.0)
+                .collect();
+            for f in q {
+                self.track(f);
+            }
+        }
+        old
+    }
+
+    /// The replacement policy, if one is installed.
+    pub fn policy(&self) -> Option<&dyn ReplacementPolicy> {
+        self.policy.as_deref()
+    }
+
+    /// Take the policy out for a scan (its host borrows the pool); the
+    /// caller puts it back with `put_policy`.
+    pub(crate) fn take_policy(&mut self) -> Option<Box<dyn ReplacementPolicy>> {
+        self.policy.take()
+    }
+
+    /// Put back the policy taken by `take_policy`. `victims` were handed
+    /// out by its scan: the policy no longer tracks them.
+    pub(crate) fn put_policy(&mut self, p: Box<dyn ReplacementPolicy>, victims: &[u32]) {
+        for &f in victims {
+            self.tracked[f as usize] = false;
+        }
+        self.policy = Some(p);
+    }
+
+    /// Give a victim the pageout path did not evict back to the policy.
+    pub(crate) fn retrack(&mut self, f: FrameNumber) {
+        if pageable_queue(self.pages[f.index()].queue) {
+            self.track(f.0);
+        }
+    }
+
+    /// Tell the policy about an access to `f` (an emulated reference fault).
+    pub(crate) fn policy_referenced(&mut self, f: FrameNumber) {
+        if let Some(p) = self.policy.as_mut() {
+            if self.tracked[f.index()] {
+                p.referenced(f.0);
+            }
+        }
     }
 
     /// Take a free frame for `object` at `pindex`, busy and invalid; it is
@@ -477,6 +594,25 @@ impl PagePool {
         }
         if wired != self.wired || unmanaged != self.unmanaged {
             return Err(format!("wired/unmanaged counts {wired}/{unmanaged}"));
+        }
+        if let Some(pol) = self.policy.as_ref() {
+            let mut n = 0;
+            for (i, p) in self.pages.iter().enumerate() {
+                if self.tracked[i] {
+                    n += 1;
+                    if !pageable_queue(p.queue) {
+                        return Err(format!("policy tracks page {i} on {:?}", p.queue));
+                    }
+                } else if pageable_queue(p.queue) {
+                    return Err(format!("pageable page {i} not tracked by the policy"));
+                }
+            }
+            if pol.resident() != n {
+                return Err(format!(
+                    "policy tracks {} pages, pool says {n}",
+                    pol.resident()
+                ));
+            }
         }
         Ok(())
     }

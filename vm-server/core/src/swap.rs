@@ -544,6 +544,17 @@ impl Vm {
         self.res.swap.as_mut()?.device_any().downcast_mut::<D>()
     }
 
+    /// Install a pluggable replacement policy (vm-swap's `ClockPolicy`,
+    /// `TwoQPolicy`, `ClockProPolicy`, ...; capacity at least the pool
+    /// size) in place of the built-in CLOCK over the active/inactive
+    /// queues, or `None` to go back to it. Returns the previous policy.
+    pub fn set_replacement_policy(
+        &mut self,
+        policy: Option<Box<dyn vm_swap::ReplacementPolicy>>,
+    ) -> Option<Box<dyn vm_swap::ReplacementPolicy>> {
+        self.res.pool.set_policy(policy)
+    }
+
     /// Requests in flight.
     pub fn swap_io_in_flight(&self) -> usize {
         self.res.io.len()
@@ -577,6 +588,10 @@ impl Vm {
         let mut rep = PageoutReport::default();
         self.res.flush_dead_slots();
         self.res.stats.pdwoke += 1;
+        if self.res.pool.policy().is_some() {
+            self.res.policy_scan(pmap, want, &mut rep);
+            return rep;
+        }
         self.res.inactive_scan(pmap, want, &mut rep);
         let got = rep.freed + rep.laundering;
         if got < want {
@@ -705,7 +720,84 @@ impl Vm {
     }
 }
 
+/// The policy's view of the VM during a scan (`PolicyHost`): reference
+/// bits are the core's emulated ones, cleared by unmapping.
+struct Host<'a, P: Pmap + ?Sized> {
+    res: &'a mut Res,
+    pmap: &'a mut P,
+}
+
+impl<P: Pmap + ?Sized> vm_swap::PolicyHost for Host<'_, P> {
+    fn test_and_clear_referenced(&mut self, f: u32) -> bool {
+        let f = FrameNumber(f);
+        let r = self
+            .res
+            .pool
+            .page(f)
+            .flags()
+            .contains(PageFlags::REFERENCED)
+            || (self.pmap.tracks_ref_mod() && self.pmap.is_referenced(f));
+        self.res.pool.clear_flags(f, PageFlags::REFERENCED);
+        if self.pmap.tracks_ref_mod() {
+            self.pmap.clear_reference(f);
+        } else if r {
+            // The next access faults and sets the bit again.
+            self.pmap.page_protect(f, Prot::NONE);
+        }
+        self.res.stats.ref_clears += 1;
+        r
+    }
+    fn evictable(&mut self, f: u32) -> bool {
+        self.res.pageable(FrameNumber(f))
+    }
+}
+
 impl Res {
+    /// The pageout pass with a pluggable policy: it picks the victims,
+    /// which are freed when clean with their contents on swap, laundered
+    /// (with their neighbours) otherwise, or given back when neither is
+    /// possible now. Caller contract: `Vm::pageout`, a policy installed.
+    fn policy_scan<P: Pmap + ?Sized>(&mut self, pmap: &mut P, want: u32, rep: &mut PageoutReport) {
+        let mut pol = self.pool.take_policy().expect("policy installed");
+        let before = pol.stats();
+        let mut victims = Vec::new();
+        pol.select_victims(want, &mut Host { res: self, pmap }, &mut victims);
+        let after = pol.stats();
+        self.pool.put_policy(pol, &victims);
+        rep.scanned += (after.scanned - before.scanned) as u32;
+        rep.deactivated += (after.deactivated - before.deactivated) as u32;
+        self.stats.pdscans += after.scanned - before.scanned;
+        self.stats.pddeact += after.deactivated - before.deactivated;
+        self.stats.pdreact += after.reactivated - before.reactivated;
+        for f in victims {
+            let f = FrameNumber(f);
+            // A neighbour's cluster may have taken it already.
+            if !self.pageable(f) {
+                continue;
+            }
+            let o = self.pool.page(f).object().expect("managed");
+            if !self.needs_launder(f) {
+                pmap.page_protect(f, Prot::NONE);
+                let p = self.pool.page(f).pindex();
+                self.objects.remove_page(o, p);
+                self.pool.free(f);
+                rep.freed += 1;
+                self.stats.pdfreed += 1;
+                continue;
+            }
+            let n = if self.swap.is_none() || rep.swap_full || rep.io_full {
+                0
+            } else {
+                self.launder(f, pmap, rep)
+            };
+            if n == 0 {
+                self.pool.retrack(f);
+            }
+            rep.laundering += n;
+            self.stats.pdlaunder += u64::from(n);
+        }
+    }
+
     /// The inactive scan: reactivate referenced pages, free clean ones
     /// with their contents on swap, launder the rest until `want` pages
     /// are freed or under write. Caller contract: `Vm::pageout`.

@@ -18,7 +18,8 @@
 //! where the model says success and leave the model unchanged; an
 //! injected read error may fail only the access it hits (`Io`), after
 //! which every byte must still match. mlock is left out there (a wiring
-//! that fails half way through has no model).
+//! that fails half way through has no model). Seeds rotate through the
+//! built-in CLOCK and vm-swap's CLOCK, 2Q and CLOCK-Pro policies.
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -139,6 +140,14 @@ impl Runner {
             sim.vm
                 .swap_on(Box::new(vm_swap::SwapPager::new(d, 16)))
                 .unwrap();
+            // The built-in CLOCK, or one of vm-swap's pluggable policies.
+            let policy: Option<Box<dyn vm_swap::ReplacementPolicy>> = match seed % 4 {
+                0 => None,
+                1 => Some(Box::new(vm_swap::ClockPolicy::new(frames))),
+                2 => Some(Box::new(vm_swap::TwoQPolicy::new(frames))),
+                _ => Some(Box::new(vm_swap::ClockProPolicy::new(frames))),
+            };
+            sim.vm.set_replacement_policy(policy);
         }
         let s = sim.vm.space_create(&mut sim.pmap).unwrap();
         // A device-like physical object, reachable through a handle.

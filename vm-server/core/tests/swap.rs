@@ -398,3 +398,34 @@ fn a_fault_out_of_memory_waits_for_a_pageout_write() {
     s.vm.exit(sp, &mut s.pmap).unwrap();
     no_leaks(&mut s, 64);
 }
+
+#[test]
+fn every_pluggable_policy_pages_a_working_set_through() {
+    let policies: [fn(u32) -> Box<dyn vm_swap::ReplacementPolicy>; 4] = [
+        |n| Box::new(vm_swap::ClockPolicy::new(n)),
+        |n| Box::new(vm_swap::TwoQPolicy::new(n)),
+        |n| Box::new(vm_swap::ClockProPolicy::new(n)),
+        |n| Box::new(vm_swap::FifoPolicy::new(n)),
+    ];
+    for make in policies {
+        let (mut s, sp) = sim_with_swap(64, 1024, |_| {});
+        let va =
+            s.vm.mmap(sp, &MmapArgs::anon(200 * P, Prot::RW), &mut s.pmap)
+                .unwrap();
+        fill(&mut s, sp, va, 20, 3);
+        // Installed with pages already resident: it adopts them.
+        assert!(s.vm.set_replacement_policy(Some(make(64))).is_none());
+        let name = s.vm.pool().policy().unwrap().name();
+        fill(&mut s, sp, va + 20 * P, 180, 23);
+        verify(&mut s, sp, va, 20, 3);
+        verify(&mut s, sp, va + 20 * P, 180, 23);
+        let st = s.vm.stats();
+        assert!(
+            st.pgswapout > 100 && st.pgswapin > 0 && st.pdscans > 0,
+            "{name}: {st:?}"
+        );
+        s.vm.exit(sp, &mut s.pmap).unwrap();
+        no_leaks(&mut s, 64);
+        assert_eq!(s.vm.pool().policy().unwrap().resident(), 0, "{name}");
+    }
+}
