@@ -50,6 +50,12 @@ bitflags! {
         /// any chain that holds it, so it is never collapsed or flattened
         /// and may only be the last link of a chain.
         const SHARED = 1 << 0;
+        /// Private anonymous memory whose pages only one map entry's
+        /// window sees (clipped siblings see disjoint windows): set at
+        /// creation, cleared when fork makes a second space see it
+        /// (FreeBSD's `OBJ_ONEMAPPING`). Unmapping part of such an object
+        /// may free that part's pages and slots.
+        const ONEMAPPING = 1 << 1;
     }
 }
 
@@ -174,7 +180,11 @@ impl ObjectTable {
         let obj = VmObject {
             kind,
             pager,
-            flags: ObjectFlags::empty(),
+            flags: if kind == ObjectKind::Anonymous {
+                ObjectFlags::ONEMAPPING
+            } else {
+                ObjectFlags::empty()
+            },
             size,
             ref_count: 1,
             pages: BTreeMap::new(),
@@ -353,6 +363,11 @@ impl ObjectTable {
     /// Set state bits. The caller holds a reference to `id`.
     pub fn set_flags(&mut self, id: ObjectId, flags: ObjectFlags) {
         self.get_mut(id).flags.insert(flags);
+    }
+
+    /// Clear state bits. The caller holds a reference to `id`.
+    pub fn clear_flags(&mut self, id: ObjectId, flags: ObjectFlags) {
+        self.get_mut(id).flags.remove(flags);
     }
 
     /// Change the size in pages. The caller holds a reference to `id` and

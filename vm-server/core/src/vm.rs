@@ -1083,7 +1083,13 @@ impl Vm {
                 advice: pe.advice,
                 wired_count: 0,
                 flags,
-                chain: pe.chain.clone_ref(&mut res.objects),
+                chain: {
+                    // Two spaces now see these objects' windows.
+                    for l in pe.chain.links() {
+                        res.objects.clear_flags(l.object, ObjectFlags::ONEMAPPING);
+                    }
+                    pe.chain.clone_ref(&mut res.objects)
+                },
             });
         }
         let handles = spaces[&parent.0].handles.clone();
@@ -1591,8 +1597,42 @@ impl Res {
         if e.is_wired() {
             self.unwire_entry(&mut e);
         }
+        if self.swap.is_some() {
+            self.discard_window(&e);
+        }
         let chain = core::mem::take(&mut e.chain);
         self.stats.pages_freed += chain.release(&mut self.objects, &mut self.pool);
+    }
+
+    /// Free what only `e` could see of its front object when clipped
+    /// siblings keep the object alive (FreeBSD's `OBJ_ONEMAPPING` case of
+    /// `vm_map_entry_delete`): its pages and swap slots in the window,
+    /// which would otherwise sit unreachable until the object dies. Busy
+    /// pages stay (their completion finds them). Only with a swap device,
+    /// so the core without one behaves as before swap existed. Caller
+    /// contract: `e` is unmapped, unwired and out of its map.
+    fn discard_window(&mut self, e: &VmMapEntry) {
+        let Some(front) = e.chain.front() else {
+            return;
+        };
+        let o = self.objects.get(front.object);
+        if !o.is_private_anon()
+            || !o.flags().contains(ObjectFlags::ONEMAPPING)
+            || o.ref_count() == 1
+        {
+            return;
+        }
+        let (lo, hi) = (front.pindex(0), front.pindex(e.npages()));
+        let pages: Vec<(u64, FrameNumber)> = o
+            .pages_in(lo, hi)
+            .filter(|&(_, f)| !self.pool.page(f).flags().contains(PageFlags::BUSY))
+            .collect();
+        for (i, f) in pages {
+            self.objects.remove_page(front.object, i);
+            self.pool.free(f);
+            self.stats.pages_freed += 1;
+        }
+        self.objects.swap_discard(front.object, lo, hi);
     }
 
     /// Drop the entry's wiring of each visible page. The caller holds the

@@ -429,3 +429,40 @@ fn every_pluggable_policy_pages_a_working_set_through() {
         assert_eq!(s.vm.pool().policy().unwrap().resident(), 0, "{name}");
     }
 }
+
+#[test]
+fn partial_munmap_frees_the_window_unless_fork_shares_it() {
+    let (mut s, sp) = sim_with_swap(128, 1024, |_| {});
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(64 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, sp, va, 64, 8);
+    s.vm.pageout(&mut s.pmap, 1 << 20);
+    s.vm.pageout(&mut s.pmap, 24);
+    s.vm.swap_drain(&mut s.pmap);
+    s.vm.swap_poll(&mut s.pmap);
+    let before = s.vm.stats();
+    assert!(before.swpginuse > 0, "{before:?}");
+    s.vm.munmap(sp, va + 16 * P, 32 * P, &mut s.pmap).unwrap();
+    s.vm.swap_poll(&mut s.pmap);
+    check(&s);
+    let after = s.vm.stats();
+    // Every page of the middle went, resident or on swap.
+    let gone = (after.free - before.free) as u64 + (before.swpginuse - after.swpginuse);
+    assert_eq!(gone, 32);
+    verify(&mut s, sp, va, 16, 8);
+    verify(&mut s, sp, va + 48 * P, 16, 8 + 48);
+    // After a fork the child may still see the window: nothing is freed.
+    let c = s.vm.fork(sp, &mut s.pmap).unwrap();
+    let before = s.vm.stats();
+    s.vm.munmap(sp, va, 8 * P, &mut s.pmap).unwrap();
+    let after = s.vm.stats();
+    assert_eq!(
+        (after.free, after.swpginuse),
+        (before.free, before.swpginuse)
+    );
+    verify(&mut s, c, va, 16, 8);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    s.vm.exit(c, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 128);
+}
