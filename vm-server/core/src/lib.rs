@@ -147,6 +147,18 @@
 //! `mincore`, `mlock`, `munlock`, `msync`, `fork`, `exit`, the `shm_*` and
 //! `handle_*` calls and `stats`; `VmError::code` is the wire error.
 //!
+//! With a swap device (`vm.swap_on(Box::new(SwapPager::new(dev, 16)))`,
+//! and a pmap implementing `read_frame`/`write_frame`) the loop also:
+//! answers `Ok(FaultOutcome::Wait(tag))` by saving the reply cap; on the
+//! block server's notification calls `vm.swap_poll(&mut pmap)` and, for
+//! each reported tag, retries the waiting faults (`Ok`) or fails them
+//! (`Err(Io)`) — before any pageout, which could evict a page just read
+//! in for them; before blocking, runs `vm.pageout(&mut pmap, want)` while
+//! `vm.pageout_shortage(faults_waiting)` is non-zero; and on
+//! `OutOfMemory`/`NoSwap` with nothing left to page out stops
+//! `vm.oom_victim()`. Without a device none of this happens and no
+//! outcome but `Mapped` occurs.
+//!
 //! # Tests
 //!
 //! * `tests/model.rs`: random operation sequences (mmap anonymous and

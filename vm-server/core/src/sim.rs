@@ -212,7 +212,10 @@ impl Sim {
                 tries <= 2 + waits + reclaims,
                 "fault at {va:#x} ({access:?}) resolved without a usable mapping"
             );
-            if self.vm.swap().is_some() {
+            // Pageout runs before a fresh fault, not between a completion
+            // and the retry it allows (the server retries waiting faults
+            // first): a policy could evict the page just read in.
+            if self.vm.swap().is_some() && waits == 0 {
                 let want = self.vm.pageout_shortage(false);
                 if want > 0 {
                     self.vm.pageout(&mut self.pmap, want);

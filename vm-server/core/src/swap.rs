@@ -407,8 +407,13 @@ impl Res {
                 IoOp::Read if ok => {
                     let sw = self.swap.as_ref().expect("pager attached");
                     pmap.write_frame(f, sw.read_page(ev.tag, i));
-                    self.pool.validate(f, PageFlags::empty());
-                    if Some(f) != req.wanted {
+                    if Some(f) == req.wanted {
+                        // Referenced, so the pageout pass that may run
+                        // before the fault is retried only clears the bit
+                        // (else a short pool could evict it again first).
+                        self.pool.validate(f, PageFlags::REFERENCED);
+                    } else {
+                        self.pool.validate(f, PageFlags::empty());
                         self.pool.deactivate(f);
                     }
                     self.stats.pgswapin += 1;

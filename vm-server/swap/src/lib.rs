@@ -73,6 +73,18 @@
 //!
 //! # How the VM core will use each piece (integration plan)
 //!
+//! Status: integrated in `vm-core` (module `swap`, `Vm::swap_on`,
+//! `Vm::pageout`, `Vm::swap_poll`, `Vm::swap_off`,
+//! `Vm::set_replacement_policy`) as planned below, with these
+//! differences: the built-in CLOCK over the core's own active/inactive
+//! queues stays the default and a [`ReplacementPolicy`] is optional;
+//! faulting threads retry their fault when the tag they waited for
+//! completes (the core keeps no waiter lists); pages under pageout are
+//! unmapped rather than write-protected (a fault on them waits for the
+//! write); chain merges, flattening at fork, mlock and swapoff page in
+//! synchronously; operations that move many pages (fork, madvise,
+//! truncate, mlock) first drain the I/O in flight.
+//!
 //! **Paging targets.** The core takes [`PagingTargets::for_pool`] (or
 //! overrides from `VmConfig`, checked by [`PagingTargets::validate`]), in
 //! DragonFly's order: `reserved < severe < minimum < wait < start <
