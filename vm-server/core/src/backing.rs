@@ -236,8 +236,8 @@ impl Res {
             }
             // Full: fold the two front links into one private copy. The
             // result has one reference, so the loop then ends above. The
-            // copy needs what is on swap resident first.
-            self.swapin_chain(&entry.chain, entry.npages(), pmap)?;
+            // copy needs what the two links have on swap resident first.
+            self.swapin_chain(&entry.chain, 0..2, entry.npages(), pmap)?;
             self.merge_pair(space, entry, 0, pmap)?;
         }
         let obj = self.objects.allocate(ObjectKind::Anonymous, entry.npages());

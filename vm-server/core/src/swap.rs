@@ -115,8 +115,9 @@ pub(crate) struct IoReq {
 }
 
 /// A finished swap transfer, reported by [`Vm::swap_poll`]: the server
-/// retries (on `Ok`) or fails with the error (on `Err`) every fault that
-/// got `FaultOutcome::Wait` with this tag.
+/// fails every fault that got `FaultOutcome::Wait` with this tag with
+/// [`waiter_error`](IoDone::waiter_error) if there is one, and retries
+/// them otherwise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IoDone {
     pub tag: IoTag,
@@ -125,6 +126,19 @@ pub struct IoDone {
     /// (that fault alone fails) or a pageout failed (its pages stay dirty
     /// and resident; retrying the fault just works).
     pub result: Result<(), VmError>,
+}
+
+impl IoDone {
+    /// The error the faults waiting for this request get: only a failed
+    /// page-in of the page they wanted. A failed pageout write leaves its
+    /// pages resident, so its waiters (faults out of memory, faults on
+    /// those pages) just retry.
+    pub fn waiter_error(&self) -> Option<VmError> {
+        match (self.op, self.result) {
+            (IoOp::Read, Err(e)) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 /// What one pageout pass did.
@@ -169,7 +183,11 @@ impl Res {
 
     /// Give slots dropped by object death, truncation and overwrites back
     /// to the pager. Without a pager there are none.
+    #[inline]
     pub(crate) fn flush_dead_slots(&mut self) {
+        if self.objects.dead_slot_count() == 0 {
+            return;
+        }
         let dead = self.objects.take_dead_slots();
         if let Some(sw) = self.swap.as_mut() {
             for s in dead {
@@ -458,8 +476,8 @@ impl Res {
         });
     }
 
-    /// Poll until request `tag` has completed; its result. Caller
-    /// contract: `tag` is in flight.
+    /// Poll until request `tag` has completed; the error its waiters get
+    /// (`IoDone::waiter_error`). Caller contract: `tag` is in flight.
     pub(crate) fn wait_for<P: Pmap + ?Sized>(
         &mut self,
         tag: IoTag,
@@ -477,7 +495,8 @@ impl Res {
             .iter()
             .rev()
             .find(|d| d.tag == tag)
-            .map_or(Ok(()), |d| d.result)
+            .and_then(|d| d.waiter_error())
+            .map_or(Ok(()), Err)
     }
 
     /// Finish every request in flight (`vm_object_pip_wait` for all):
@@ -493,13 +512,14 @@ impl Res {
         self.flush_dead_slots();
     }
 
-    /// Make every page of `chain`'s window of `npages` that is on swap
-    /// resident again, synchronously (chain merge and flatten copy what
-    /// they see). Fails with `Io` on a read error, `OutOfMemory` when
+    /// Make every page of the window of `npages` of `chain`'s `links`
+    /// that is on swap resident again, synchronously (chain merge and
+    /// flatten copy what they see through those links). Fails with `Io` on a read error, `OutOfMemory` when
     /// frames run out. Caller contract: the caller holds the entry.
     pub(crate) fn swapin_chain<P: Pmap + ?Sized>(
         &mut self,
         chain: &BackingChain,
+        links: core::ops::Range<usize>,
         npages: u64,
         pmap: &mut P,
     ) -> Result<(), VmError> {
@@ -507,7 +527,7 @@ impl Res {
             return Ok(());
         }
         self.drain(pmap);
-        for l in chain.links() {
+        for l in &chain.links()[links] {
             let lo = l.pindex(0);
             loop {
                 let obj = self.objects.get(l.object);

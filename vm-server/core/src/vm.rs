@@ -1666,7 +1666,7 @@ impl Res {
             if fo.is_private_anon() && fo.ref_count() == 1 {
                 e.flags.remove(EntryFlags::NEEDS_COPY);
             } else {
-                self.swapin_chain(&e.chain, e.npages(), pmap)?;
+                self.swapin_chain(&e.chain, 0..e.chain.len(), e.npages(), pmap)?;
                 self.flatten(space, e, pmap)?;
             }
         }
@@ -1674,7 +1674,7 @@ impl Res {
             self.collapse_chain(e);
         }
         if e.chain.len() > 1 {
-            self.swapin_chain(&e.chain, e.npages(), pmap)?;
+            self.swapin_chain(&e.chain, 0..e.chain.len(), e.npages(), pmap)?;
             self.flatten(space, e, pmap)?;
         }
         let front = e.chain.links()[0];
