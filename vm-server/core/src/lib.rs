@@ -11,6 +11,7 @@
 //! | [`map`] | entries, lookup, findspace, clip, simplify | `vm_map.c` |
 //! | [`fault`] | fault resolution, fault-around, fault-wire | `vm_fault.c` |
 //! | [`vm`] | the `Vm`, spaces, mmap & co, fork, exit, shm | `vm_mmap.c`, `vmspace_fork` |
+//! | [`swap`] | pageout scan, laundering, page-in, swap I/O completions, swapoff | `vm_pageout.c`, `swap_pager.c` |
 //! | [`pmap`] | the machine-dependent boundary | `pmap.h` |
 //! | [`counters`] | statistics | UVM `uvmexp` |
 //! | `sim` | a host pmap with real bytes (tests, benches) | - |
@@ -186,7 +187,10 @@
 //! * `tests/map_prop.rs`: proptest of maps and `findspace`.
 //! * unit tests in `src/tests.rs`: each operation's edge cases and errors.
 //! * `cargo bench -p vm-core`: divan benchmarks of fault kinds, chain
-//!   walks at depth 1 to 5 and lookup among 10 to 100,000 entries.
+//!   walks at depth 1 to 5 and lookup among 10 to 100,000 entries
+//!   (`benches/fault.rs`), and pageout/page-in/clean-eviction pages per
+//!   second through the RAM disk (`benches/swap.rs`); numbers in
+//!   `BENCHMARKS.md`.
 
 #![cfg_attr(not(test), no_std)]
 
