@@ -648,6 +648,31 @@ mod tests {
     }
 
     #[test]
+    fn a_policy_tracks_exactly_the_pageable_pages() {
+        let mut pool = PagePool::new(8, 0);
+        let o = ObjectId(1);
+        let a = pool.alloc(o, 0, AllocClass::Normal).unwrap();
+        let b = pool.alloc(o, 1, AllocClass::Normal).unwrap();
+        pool.validate(a, PageFlags::empty());
+        // Installed late, it adopts the pages already pageable.
+        pool.set_policy(Some(Box::new(vm_swap::ClockPolicy::new(8))));
+        assert_eq!(pool.policy().unwrap().resident(), 1);
+        pool.validate(b, PageFlags::DIRTY);
+        pool.deactivate(b);
+        assert_eq!(pool.policy().unwrap().resident(), 2);
+        pool.wire(a);
+        assert_eq!(pool.policy().unwrap().resident(), 1);
+        pool.unwire(a);
+        pool.start_io(b);
+        assert_eq!(pool.policy().unwrap().resident(), 1);
+        pool.check().unwrap();
+        pool.free(b);
+        pool.free(a);
+        assert_eq!(pool.policy().unwrap().resident(), 0);
+        pool.check().unwrap();
+    }
+
+    #[test]
     fn queues_wire_and_free() {
         let mut pool = PagePool::new(8, 0);
         let o = ObjectId(1);

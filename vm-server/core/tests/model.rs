@@ -19,7 +19,10 @@
 //! injected read error may fail only the access it hits (`Io`), after
 //! which every byte must still match. mlock there only wires ranges
 //! without private views of shared pages (a wiring that fails half way
-//! would leave copies the model cannot place) and at most a few pages. Seeds rotate through the
+//! would leave copies the model cannot place) and at most a few pages.
+//! At the end all spaces but one exit and swapoff runs: it must succeed
+//! (then every page is compared again) or fail cleanly with
+//! `OutOfMemory`/`Io`. Seeds rotate through the
 //! built-in CLOCK and vm-swap's CLOCK, 2Q and CLOCK-Pro policies.
 
 use rand::rngs::SmallRng;
@@ -86,6 +89,8 @@ struct Runner {
     /// Accesses failed by injected read errors, and allocation failures.
     io_errors: u64,
     alloc_failures: u64,
+    /// Seeds whose final swapoff succeeded.
+    swapoffs: u64,
     spaces: BTreeMap<SpaceId, MSpace>,
     segs: Vec<Seg>,
     zero: Rc<Vec<u8>>,
@@ -168,6 +173,7 @@ impl Runner {
             peak_mapped: 0,
             io_errors: 0,
             alloc_failures: 0,
+            swapoffs: 0,
             spaces,
             segs: vec![Seg {
                 pages: BTreeMap::new(),
@@ -1159,6 +1165,24 @@ impl Runner {
         }
         self.sweep();
         self.check();
+        if self.pressure {
+            // Swapoff with one space left: it fits or fails cleanly.
+            let ids: Vec<SpaceId> = self.spaces.keys().copied().skip(1).collect();
+            for s in ids {
+                self.sim.vm.exit(s, &mut self.sim.pmap).unwrap();
+                self.spaces.remove(&s);
+            }
+            match self.sim.vm.swap_off(&mut self.sim.pmap) {
+                Ok(()) => {
+                    self.swapoffs += 1;
+                    self.check();
+                    self.sweep();
+                }
+                Err(VmError::OutOfMemory | VmError::Io) => {}
+                Err(e) => self.fail(&format!("swap_off: {e:?}")),
+            }
+            self.check();
+        }
         // Exit everything: every page and object must come back.
         let ids: Vec<SpaceId> = self.spaces.keys().copied().collect();
         for s in ids {
@@ -1193,8 +1217,8 @@ fn run_seed_in(seed: u64, ops: usize, pressure: bool) -> Uvmexp {
     let mut r = Runner::new(seed, pressure);
     r.run(ops);
     eprintln!(
-        "seed {seed}: {ops} ops, peak {} pages in use, peak {} mapped, {} io errors, {} alloc failures, {:?}",
-        r.peak, r.peak_mapped, r.io_errors, r.alloc_failures, r.ops
+        "seed {seed}: {ops} ops, peak {} pages in use, peak {} mapped, {} io errors, {} alloc failures, swapoff {}, {:?}",
+        r.peak, r.peak_mapped, r.io_errors, r.alloc_failures, r.swapoffs, r.ops
     );
     if pressure {
         assert!(
