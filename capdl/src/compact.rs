@@ -31,7 +31,8 @@ const FLAG_PAGER: u8 = 2;
 const FLAG_ASID_POOL: u8 = 4;
 const FLAG_UNTYPED: u8 = 8;
 const FLAG_BOUND: u8 = 16;
-const FLAGS_ALL: u8 = 31;
+const FLAG_AWAITED: u8 = 32;
+const FLAGS_ALL: u8 = 63;
 
 const IRQ_IOAPIC: u8 = 0;
 const IRQ_MSI: u8 = 1;
@@ -127,6 +128,9 @@ fn put_component(o: &mut Out, c: &Component) {
     }
     if c.bound_notification.is_some() {
         flags |= FLAG_BOUND;
+    }
+    if c.awaited {
+        flags |= FLAG_AWAITED;
     }
     o.u8(flags);
     if let Some(f) = c.fault {
@@ -623,6 +627,7 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
         pager,
         bound_notification,
         asid_pool: flags & FLAG_ASID_POOL != 0,
+        awaited: flags & FLAG_AWAITED != 0,
         caps,
         untyped,
         io_ports,

@@ -284,6 +284,9 @@ pub struct Component {
     /// so one `Recv` on an endpoint also returns its signals.
     pub bound_notification: Option<ObjectId>,
     pub asid_pool: bool,
+    /// The root task waits for this component's `DONE` report (its test
+    /// verdict) before it ends the run, as it waits for paged clients.
+    pub awaited: bool,
     /// Sorted by slot.
     pub caps: Vec<Cap>,
     pub untyped: Option<Untyped>,

@@ -85,6 +85,7 @@ pub struct ComponentDecl {
     pub pager: Option<Spanned<String>>,
     pub bound_notification: Option<Spanned<String>>,
     pub asid_pool: Option<Pos>,
+    pub awaited: Option<Pos>,
     /// Inclusive `(first, last)`.
     pub io_ports: Vec<Spanned<(u64, u64)>>,
     pub irqs: Vec<IrqDecl>,
@@ -336,7 +337,7 @@ fn lex(src: &str) -> Result<Vec<(Pos, Tok)>, Error> {
 
 // ---------------------------------------------------------------- parser
 
-const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, io_ports, irq, device_memory, caps";
+const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, io_ports, irq, device_memory, caps";
 
 struct Parser {
     toks: Vec<(Pos, Tok)>,
@@ -580,6 +581,7 @@ impl Parser {
                     once(&mut c.bound_notification, v, pos, "bound_notification")?;
                 }
                 "asid_pool" => once(&mut c.asid_pool, pos, pos, "asid_pool")?,
+                "awaited" => once(&mut c.awaited, pos, pos, "awaited")?,
                 "io_ports" => {
                     self.expect(Tok::Eq, "'=' after `io_ports`")?;
                     loop {

@@ -60,6 +60,9 @@ fn write_spec(s: &mut String, spec: &Spec) -> fmt::Result {
         if c.asid_pool {
             writeln!(s, "    asid_pool")?;
         }
+        if c.awaited {
+            writeln!(s, "    awaited")?;
+        }
         for p in &c.io_ports {
             writeln!(s, "    io_ports = {:#x}-{:#x}", p.first, p.last)?;
         }

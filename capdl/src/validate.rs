@@ -643,6 +643,7 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
             pager,
             bound_notification,
             asid_pool: d.asid_pool.is_some(),
+            awaited: d.awaited.is_some(),
             caps,
             untyped: (untyped_size > 0).then_some(Untyped {
                 size: untyped_size,

@@ -19,6 +19,7 @@ struct Params {
     paged: bool,
     faulting: bool,
     asid_pool: bool,
+    awaited: bool,
     badged: bool,
     caps: Vec<(u32, usize, u8, bool)>,
     ports: Vec<(u16, u16)>,
@@ -36,7 +37,13 @@ fn params() -> impl Strategy<Value = Params> {
             proptest::option::of(1u64..100_000),
             10u8..=14,
         ),
-        (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
+        (
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+        ),
         // Caps start 8 slots apart, room for frames of up to 8 pages.
         btree_set(0u32..30, 0..5),
         vec((0usize..16, 1u8..=15, any::<bool>()), 5),
@@ -59,6 +66,7 @@ fn params() -> impl Strategy<Value = Params> {
                 faulting: b.1,
                 asid_pool: b.2,
                 badged: b.3,
+                awaited: b.4,
                 caps: slots
                     .into_iter()
                     .zip(cap_attrs)
@@ -115,6 +123,7 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
         pager: None,
         bound_notification: None,
         asid_pool: true,
+        awaited: false,
         caps: vec![
             Cap {
                 slot: 16,
@@ -156,6 +165,7 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
             pager: p.paged.then_some(0),
             bound_notification: (bind && i == 1).then_some(2),
             asid_pool: p.asid_pool,
+            awaited: p.awaited,
             caps: p
                 .caps
                 .iter()
@@ -375,7 +385,7 @@ fn system_blob_is_small() {
     assert!(n < 1024, "{n} bytes");
 }
 
-const SYSTEM_IMAGES: [&str; 9] = [
+const SYSTEM_IMAGES: [&str; 10] = [
     "vm-server",
     "block-server",
     "client-demand-zero",
@@ -385,4 +395,5 @@ const SYSTEM_IMAGES: [&str; 9] = [
     "client-shm-b",
     "client-bad-requests",
     "bench-fault",
+    "block-test",
 ];

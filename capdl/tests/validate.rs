@@ -10,7 +10,21 @@ const SYSTEM_IMAGES: &[&str] = &[
     "client-shm-a",
     "client-shm-b",
     "client-bad-requests",
+    "block-server",
+    "block-test",
 ];
+
+#[test]
+fn awaited_is_a_flag_and_round_trips() {
+    let src = "arch x86_64\ncomponent t {\n    image = \"server\"\n    awaited\n}\n";
+    let spec = load(src, &["server"]).unwrap();
+    assert!(spec.components[0].awaited);
+    assert_eq!(capdl::decode(&capdl::encode(&spec)).unwrap(), spec);
+    let text = capdl::text::to_text(&spec);
+    assert!(text.contains("    awaited\n"), "{text}");
+    let twice = "arch x86_64\ncomponent t {\n    image = \"server\"\n    awaited\n    awaited\n}\n";
+    assert!(load(twice, &["server"]).is_err());
+}
 
 #[test]
 fn system_spec_is_valid() {
@@ -61,6 +75,26 @@ fn system_spec_is_valid() {
     let bad = spec.component_id("client-bad-requests").unwrap();
     assert_eq!(spec.client_by_fault_badge(vm_id, 6).unwrap().client, bad);
     assert!(spec.client_by_fault_badge(vm_id, 99).is_none());
+    // The block server: not paged, device grants, one channel shared with
+    // block-test, which the root task awaits (it is no paged client).
+    let blk = spec.component("block-server").unwrap();
+    assert!(blk.pager.is_none() && !blk.awaited);
+    assert_eq!(blk.io_ports.len(), 2);
+    assert_eq!(
+        (blk.io_ports[0].first, blk.io_ports[0].last),
+        (0xcf8, 0xcff)
+    );
+    // Polling until the kernel survives the disk IRQ (see system.spec).
+    assert!(blk.irqs.is_empty());
+    let test = spec.component("block-test").unwrap();
+    assert!(test.awaited && test.pager.is_none() && test.fault.is_none());
+    assert!(spec
+        .components
+        .iter()
+        .filter(|c| c.awaited)
+        .all(|c| c.name == "block-test"));
+    assert_eq!(spec.cap_slot("block-server", "test_shm"), Some(32));
+    assert_eq!(spec.cap_slot("block-test", "test_shm"), Some(32));
     // And it survives the compact form.
     assert_eq!(capdl::decode(&capdl::encode(&spec)).unwrap(), spec);
 }

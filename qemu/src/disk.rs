@@ -29,7 +29,9 @@ impl SwapDisk {
                 self.image.display()
             ),
             "-device".into(),
-            "virtio-blk-pci,drive=swapdisk,addr=04.0".into(),
+            // Legacy interface only: block-server drives the I/O-port BAR
+            // (no device-memory grants are needed).
+            "virtio-blk-pci,drive=swapdisk,addr=04.0,disable-legacy=off,disable-modern=on".into(),
         ]
     }
 }

@@ -2,7 +2,8 @@
 //! CSpace laid out as the spec says, the images (loaded by the root task,
 //! or handed to the component's pager), and the start of every thread.
 //! Then supervision: the root task waits on its control endpoint until
-//! every paged client has ended and reports each as a test outcome.
+//! every paged client has ended and every `awaited` component has reported
+//! `DONE`, and reports each as a test outcome.
 
 use crate::component::{self, object, Component, PAGE};
 use crate::{images, RootState};
@@ -12,7 +13,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use capdl::{slots, IrqSource, ObjectKind, Spec};
 use sel4::{cap, CPtr, CapData, CapRights, MessageInfo, ObjectType};
-use sel4_root_task::control::{EXIT_REPORT, EXPECT_EXIT, OBSERVER_BADGE, ROOT_SLOT, STATUS_KILLED};
+use sel4_root_task::control::{
+    DONE, EXIT_REPORT, EXPECT_EXIT, OBSERVER_BADGE, ROOT_SLOT, STATUS_KILLED,
+};
 use sel4_root_task::println;
 use sel4_root_task::start_info::{
     encode_name, PagerClientInfo, PagerInfo, PAGER_INFO_MAGIC, PAGER_INFO_VADDR,
@@ -38,6 +41,8 @@ pub struct System {
     paged: BTreeMap<usize, (usize, u32)>,
     /// Per pager: the root task's observer cap to its endpoint.
     observers: Vec<(usize, CPtr)>,
+    /// Components the spec marks `awaited` (they report `DONE`).
+    awaited: Vec<usize>,
 }
 
 /// Decodes the embedded spec.
@@ -181,11 +186,15 @@ pub fn realise(state: &mut RootState, spec: Spec) -> Result<System, String> {
         .map_err(|e| format!("observer cap: {e:?}"))?;
         observers.push((id, slot));
     }
+    let awaited = (0..spec.components.len())
+        .filter(|&id| spec.components[id].awaited)
+        .collect();
     Ok(System {
         spec,
         control,
         paged,
         observers,
+        awaited,
     })
 }
 
@@ -260,7 +269,13 @@ fn grant(
                 data,
             )?;
         }
-        names.push((obj.name.clone(), cap.slot as u64, cap.badge as u64));
+        // The data word: the badge, or a frame object's page count (frame
+        // caps carry no badge), so the holder knows how many slots it fills.
+        let data = match obj.kind {
+            ObjectKind::Frame { size } => size / PAGE,
+            _ => cap.badge as u64,
+        };
+        names.push((obj.name.clone(), cap.slot as u64, data));
     }
     if let Some(u) = c.untyped {
         grant_untyped(state, me, u.size, u.slot as u64)?;
@@ -482,13 +497,19 @@ fn pager_info(
     )
 }
 
-/// Waits until every paged client has ended; one test outcome per client:
-/// it passes when its exit status is the one it announced (0 by default).
+/// Waits until every paged client has ended and every `awaited` component
+/// has reported `DONE`; one test outcome per client (it passes when its
+/// exit status is the one it announced, 0 by default) and per awaited
+/// component (it passes when it reports 0).
 pub fn supervise(system: &mut System) -> bool {
     let spec = &system.spec;
-    println!("TEST PLAN {}", system.paged.len() + system.observers.len());
+    println!(
+        "TEST PLAN {}",
+        system.paged.len() + system.observers.len() + system.awaited.len()
+    );
     let mut expected: BTreeMap<usize, u64> = system.paged.keys().map(|&id| (id, 0)).collect();
-    let mut pending = system.paged.len();
+    let mut awaited = system.awaited.clone();
+    let mut pending = system.paged.len() + awaited.len();
     let mut all_ok = true;
     while pending > 0 {
         let (info, badge) = sel4::recv(system.control);
@@ -496,6 +517,17 @@ pub fn supervise(system: &mut System) -> bool {
         match info.label() {
             EXPECT_EXIT if expected.contains_key(&sender) => {
                 expected.insert(sender, sel4::get_mr(0));
+            }
+            DONE if awaited.contains(&sender) => {
+                awaited.retain(|&id| id != sender);
+                let (name, status) = (&spec.components[sender].name, sel4::get_mr(0));
+                if status == 0 {
+                    println!("TEST PASS {name}");
+                } else {
+                    println!("TEST FAIL {name}: reported status {status}");
+                    all_ok = false;
+                }
+                pending -= 1;
             }
             EXIT_REPORT => {
                 let (client_badge, status) = (sel4::get_mr(0), sel4::get_mr(1));

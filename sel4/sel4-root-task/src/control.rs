@@ -6,6 +6,12 @@
 //! | --- | --- | --- | --- |
 //! | [`EXIT_REPORT`] | a pager | badge, status | a client of the pager ended with `status` (0 = success) |
 //! | [`EXPECT_EXIT`] | a client | status | "the status my pager will report for me is `status`" (a test that ends by a fault says so first) |
+//! | [`DONE`] | an `awaited` component | status | "I have finished" (0 = success): its test verdict |
+//!
+//! The root task ends the run when every paged client has ended and every
+//! component the spec marks `awaited` has reported `DONE`; which ones it
+//! waits for is fixed by the spec before anything runs, so a component
+//! that finishes early or late cannot be missed.
 //!
 //! The root task replies to each with an empty message.
 
@@ -17,6 +23,8 @@ pub const ROOT_SLOT: Word = 7;
 pub const EXIT_REPORT: Word = 2;
 /// A client announces the exit status to expect.
 pub const EXPECT_EXIT: Word = 3;
+/// An `awaited` component reports that it finished.
+pub const DONE: Word = 4;
 /// Status a pager reports for a client it stopped after an unresolvable
 /// fault: this base plus the `vm-api` error code of the reason (or 0 for a
 /// fault that is not a page fault).
@@ -29,6 +37,14 @@ pub fn expect_exit(status: Word) {
         CPtr::from_bits(ROOT_SLOT),
         MessageInfo::new(EXPECT_EXIT, 0, 0, 1),
     );
+}
+
+/// Tells the root task the caller (a component the spec marks `awaited`)
+/// has finished with `status` (0 = success). Returns once the root task
+/// has recorded it; the caller may then stop (e.g. wait forever).
+pub fn done(status: Word) {
+    sel4::set_mr(0, status);
+    sel4::call(CPtr::from_bits(ROOT_SLOT), MessageInfo::new(DONE, 0, 0, 1));
 }
 
 /// Badge of the root task's own cap to a pager's endpoint: the pager answers

@@ -1,0 +1,4 @@
+//! Links the block server as an seL4 program (see `sel4-link`).
+fn main() {
+    sel4_link::link_program();
+}
