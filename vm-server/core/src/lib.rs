@@ -71,7 +71,9 @@
 //!   chain merge moves the wiring to the new page. Wiring is not inherited.
 //! * **Reserve and paging targets.** Faults allocate with
 //!   `AllocClass::Normal` and fail with `OutOfMemory` at `reserved_pages`
-//!   free pages; the pageout path allocates with `AllocClass::System`.
+//!   free pages (at the `severe` target while swap is attached, where
+//!   they wait for pageout writes instead when there are any); the
+//!   pageout path allocates with `AllocClass::System`.
 //!   The seven paging targets (reserved < severe < minimum < wait < start
 //!   < target1 < target2) come from `VmConfig::paging_targets` or are
 //!   derived by vm-swap's `PagingTargets::for_pool` and shifted so their

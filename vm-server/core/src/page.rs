@@ -136,6 +136,8 @@ pub struct PagePool {
     wired: u32,
     unmanaged: u32,
     reserved: u32,
+    /// Normal allocations stop here when above `reserved` (swap attached).
+    severe: u32,
     /// A pluggable replacement policy (`Vm::set_replacement_policy`);
     /// `None` runs the built-in CLOCK over the active/inactive queues.
     /// It tracks exactly the pages on those queues, except victims it has
@@ -160,6 +162,7 @@ impl PagePool {
             wired: 0,
             unmanaged: 0,
             reserved,
+            severe: 0,
             policy: None,
             tracked: alloc::vec::Vec::new(),
         };
@@ -202,9 +205,21 @@ impl PagePool {
     pub fn reserved(&self) -> u32 {
         self.reserved
     }
+    /// Free pages a normal allocation leaves: the reserve, or the
+    /// `severe` level while swap is attached (`set_severe`).
+    pub fn normal_floor(&self) -> u32 {
+        self.reserved.max(self.severe)
+    }
+    /// Make normal allocations stop at `severe` free pages (0: at the
+    /// reserve): with swap, faults then wait for pageout before the pages
+    /// between the reserve and `severe` go, which the pageout path's own
+    /// allocations (`AllocClass::System`) keep.
+    pub fn set_severe(&mut self, severe: u32) {
+        self.severe = severe;
+    }
     /// Pages a normal allocation may still take.
     pub fn available(&self) -> u32 {
-        self.free_count().saturating_sub(self.reserved)
+        self.free_count().saturating_sub(self.normal_floor())
     }
 
     /// Put an unlinked page on queue `q`, telling the policy when it
@@ -376,7 +391,7 @@ impl PagePool {
     ) -> Result<FrameNumber, VmError> {
         let free = self.free_count();
         let limit = match class {
-            AllocClass::Normal => self.reserved,
+            AllocClass::Normal => self.normal_floor(),
             AllocClass::System => 0,
         };
         if free <= limit {

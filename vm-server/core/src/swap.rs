@@ -548,7 +548,10 @@ impl Res {
 }
 
 impl Vm {
-    /// Attach a swap device (`swapon`). Fails with `Busy` if one is attached.
+    /// Attach a swap device (`swapon`). Fails with `Busy` if one is
+    /// attached. From now on ordinary faults stop allocating at the
+    /// `severe` paging target (waiting for pageout writes, or failing),
+    /// leaving the pages down to the reserve to the pageout path.
     /// Caller contract: `pmap` later passed to the VM implements
     /// `Pmap::read_frame`/`write_frame`.
     pub fn swap_on(&mut self, backend: Box<dyn SwapBackend>) -> Result<(), VmError> {
@@ -556,6 +559,11 @@ impl Vm {
             return Err(VmError::Busy);
         }
         self.res.swap = Some(backend);
+        // Below `severe` ordinary faults wait for pageout (or fail); the
+        // pages down to the reserve are the pageout path's.
+        if let Some(t) = self.res.targets {
+            self.res.pool.set_severe(t.severe);
+        }
         Ok(())
     }
 
@@ -689,6 +697,7 @@ impl Vm {
             return Err(VmError::Busy);
         }
         self.res.swap = None;
+        self.res.pool.set_severe(0);
         Ok(())
     }
 

@@ -240,13 +240,13 @@ fn swap_exactly_full_stops_anonymous_pageout_and_faults_get_no_swap() {
 fn swapoff_with_and_without_room() {
     let (mut s, sp) = sim_with_swap(64, 1024, |_| {});
     let va =
-        s.vm.mmap(sp, &MmapArgs::anon(60 * P, Prot::RW), &mut s.pmap)
+        s.vm.mmap(sp, &MmapArgs::anon(56 * P, Prot::RW), &mut s.pmap)
             .unwrap();
     // A separate entry (a gap keeps it from merging with the first).
-    let vb = va + 61 * P;
+    let vb = va + 57 * P;
     s.vm.mmap(sp, &MmapArgs::anon(40 * P, Prot::RW).fixed(vb), &mut s.pmap)
         .unwrap();
-    fill(&mut s, sp, va, 60, 21);
+    fill(&mut s, sp, va, 56, 21);
     fill(&mut s, sp, vb, 40, 22);
     assert_eq!(s.vm.swap_off(&mut s.pmap), Err(VmError::OutOfMemory));
     assert!(s.vm.swap().is_some());
@@ -257,7 +257,7 @@ fn swapoff_with_and_without_room() {
     assert!(s.vm.swap().is_none());
     check(&s);
     assert_eq!(s.vm.stats().swpginuse, 0);
-    verify(&mut s, sp, va, 60, 21);
+    verify(&mut s, sp, va, 56, 21);
     s.vm.exit(sp, &mut s.pmap).unwrap();
     let st = s.vm.stats();
     assert_eq!((st.free, st.objects), (64, 0));
@@ -380,6 +380,10 @@ fn a_fault_out_of_memory_waits_for_a_pageout_write() {
             other => panic!("{other:?}"),
         }
     }
+    // Ordinary faults stop at `severe`: the rest is the pageout path's.
+    let t = s.vm.paging_targets().unwrap();
+    assert_eq!(s.vm.pool().free_count(), t.severe);
+    assert!(t.severe > t.reserved);
     s.vm.pageout(&mut s.pmap, 8);
     s.vm.pageout(&mut s.pmap, 8);
     assert!(s.vm.swap_io_in_flight() > 0);
