@@ -411,10 +411,11 @@ fn bench(c: &mut Client) {
             Ok(_) => {
                 let mbps = bytes as u128 * hz as u128 / dt as u128 / 1_000_000;
                 println!(
-                    "BENCH {name} {mbps} MB/s ({} MiB in {} ms, {} KiB requests, {DEPTH} in flight)",
+                    "BENCH {name} {mbps} MB/s ({} MiB in {} ms, {} KiB requests, {DEPTH} in flight, TSC {} MHz)",
                     bytes >> 20,
                     dt as u128 * 1000 / hz as u128,
-                    PER_REQUEST * 4
+                    PER_REQUEST * 4,
+                    hz / 1_000_000
                 );
             }
             Err(e) => println!("{NAME}: benchmark {name} failed: {e:?}"),
