@@ -60,7 +60,7 @@ pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
         }
         true
     })?;
-    if exit != Exit::Guest(0) {
+    if exit != Exit::Guest(machine::GUEST_SUCCESS) {
         return Err(Failure::msg(format!(
             "the benchmark boot ended with {exit:?}"
         )));

@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 /// I/O port of QEMU's isa-debug-exit device; the root task writes its exit
 /// code there through an IOPort capability.
 pub const DEBUG_EXIT_PORT: u16 = 0xf4;
+/// The root task's exit codes (`root-task/src/exit.rs`). Success is not 0
+/// because QEMU turns code 0 into status 1, the same status it exits with
+/// when it cannot start at all.
+pub const GUEST_SUCCESS: u32 = 0x2a;
+pub const GUEST_FAILURE: u32 = 0x2b;
 
 /// How to boot.
 pub struct BootOptions {
@@ -26,7 +31,7 @@ pub struct BootOptions {
 /// How a boot ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Exit {
-    /// The guest wrote `code` to the debug-exit port (0 = success).
+    /// The guest wrote `code` to the debug-exit port ([`GUEST_SUCCESS`] = success).
     Guest(u32),
     /// QEMU exited by itself with this status (not through the debug port).
     Qemu(i32),
@@ -172,8 +177,10 @@ mod tests {
 
     #[test]
     fn debug_exit_status_decodes() {
-        assert_eq!(Exit::from_status(Some(1)), Exit::Guest(0));
-        assert_eq!(Exit::from_status(Some(3)), Exit::Guest(1));
+        assert_eq!(Exit::from_status(Some(0x55)), Exit::Guest(GUEST_SUCCESS));
+        assert_eq!(Exit::from_status(Some(0x57)), Exit::Guest(GUEST_FAILURE));
+        // QEMU failing to start is never the guest's success.
+        assert_ne!(Exit::from_status(Some(1)), Exit::Guest(GUEST_SUCCESS));
         assert_eq!(Exit::from_status(Some(0)), Exit::Qemu(0));
         assert_eq!(Exit::from_status(None), Exit::Qemu(-1));
     }

@@ -162,7 +162,7 @@ fn run(ws: &Workspace, o: &Options) -> Result<bool> {
     let boot = build(ws, SYSTEM_SPEC, o)?;
     let exit = machine::run_interactive(&boot)?;
     progress("exit", format!("{exit:?}"));
-    Ok(matches!(exit, Exit::Guest(0)))
+    Ok(exit == Exit::Guest(machine::GUEST_SUCCESS))
 }
 
 fn test(ws: &Workspace, o: &Options) -> Result<bool> {
@@ -243,10 +243,17 @@ fn system_tests(boot: &BootOptions, timeout: Duration) -> Result<Tally> {
         true
     })?;
     match exit {
-        Exit::Guest(0) => {}
+        Exit::Guest(machine::GUEST_SUCCESS) if tally.planned > 0 => {}
+        Exit::Guest(machine::GUEST_SUCCESS) => tally.fail(
+            "no-tests",
+            "the system exited successfully without planning any test",
+        ),
+        Exit::Guest(machine::GUEST_FAILURE) => {
+            tally.fail("exit-status", "the root task reported a failure")
+        }
         Exit::Guest(code) => tally.fail(
             "exit-status",
-            format!("root task exited with failure code {code}"),
+            format!("exit code {code:#x} is not the root task's (did QEMU fail to start?)"),
         ),
         Exit::Qemu(code) => tally.fail(
             "exit-status",
@@ -257,7 +264,7 @@ fn system_tests(boot: &BootOptions, timeout: Duration) -> Result<Tally> {
     for o in tally
         .outcomes
         .iter()
-        .filter(|o| o.name == "exit-status" || o.name == "timeout")
+        .filter(|o| matches!(o.name.as_str(), "exit-status" | "timeout" | "no-tests"))
     {
         println!("test system::{} ... FAILED: {}", o.name, o.detail);
     }

@@ -6,8 +6,12 @@ use sel4_root_task::println;
 
 /// I/O port of QEMU's isa-debug-exit device (`cargo qemu` adds the device).
 const DEBUG_EXIT_PORT: u64 = 0xf4;
-pub const SUCCESS: u32 = 0;
-pub const FAILURE: u32 = 1;
+/// Exit codes (`cargo qemu`'s `machine::GUEST_SUCCESS`/`GUEST_FAILURE`).
+/// Not 0: QEMU's status for code 0 would be 1, which is also what QEMU
+/// returns when it fails to start, and a run that never booted must not
+/// pass.
+pub const SUCCESS: u32 = 0x2a;
+pub const FAILURE: u32 = 0x2b;
 
 /// Ends the run with `code`; halts the kernel if there is no debug-exit device.
 pub fn exit_qemu(code: u32) -> ! {
