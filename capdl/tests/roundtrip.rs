@@ -385,7 +385,7 @@ fn system_blob_is_small() {
     assert!(n < 1024, "{n} bytes");
 }
 
-const SYSTEM_IMAGES: [&str; 10] = [
+const SYSTEM_IMAGES: [&str; 11] = [
     "vm-server",
     "block-server",
     "client-demand-zero",
@@ -396,4 +396,5 @@ const SYSTEM_IMAGES: [&str; 10] = [
     "client-bad-requests",
     "bench-fault",
     "block-test",
+    "vmstat",
 ];

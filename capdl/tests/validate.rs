@@ -12,6 +12,7 @@ const SYSTEM_IMAGES: &[&str] = &[
     "client-bad-requests",
     "block-server",
     "block-test",
+    "vmstat",
 ];
 
 #[test]
@@ -49,7 +50,7 @@ fn system_spec_is_valid() {
     for c in spec
         .components
         .iter()
-        .filter(|c| c.name.starts_with("client-"))
+        .filter(|c| c.name.starts_with("client-") || c.name == "vmstat")
     {
         assert_eq!(c.pager, Some(vm_id), "{}", c.name);
         let fault = c.fault.unwrap();
@@ -63,15 +64,15 @@ fn system_spec_is_valid() {
     }
     badges.sort();
     badges.dedup();
-    assert_eq!(badges.len(), 6);
-    assert_eq!(vm.clients.len(), 6);
+    assert_eq!(badges.len(), 7);
+    assert_eq!(vm.clients.len(), 7);
     // Grant layout: untyped region first, then the clients' caps.
     assert_eq!(vm.untyped.unwrap().slot, slots::FIRST_GRANT);
     assert_eq!(
         vm.clients[0].slot,
         slots::FIRST_GRANT + slots::UNTYPED_REGION
     );
-    assert_eq!(vm.first_free_slot, vm.clients[5].slot + slots::CLIENT_SLOTS);
+    assert_eq!(vm.first_free_slot, vm.clients[6].slot + slots::CLIENT_SLOTS);
     let bad = spec.component_id("client-bad-requests").unwrap();
     assert_eq!(spec.client_by_fault_badge(vm_id, 6).unwrap().client, bad);
     assert!(spec.client_by_fault_badge(vm_id, 99).is_none());
@@ -575,7 +576,7 @@ fn readme_examples_are_valid() {
     images.push("my-test");
     let src = format!("{}\n{client}", include_str!("../system.spec"));
     let spec = load(&src, &images).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(spec.component("vm-server").unwrap().clients.len(), 7);
+    assert_eq!(spec.component("vm-server").unwrap().clients.len(), 8);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use capdl::{slots, IrqSource, ObjectKind, Spec};
 use sel4::{cap, CPtr, CapData, CapRights, MessageInfo, ObjectType};
 use sel4_root_task::control::{
-    DONE, EXIT_REPORT, EXPECT_EXIT, OBSERVER_BADGE, ROOT_SLOT, STATUS_KILLED,
+    CONSOLE, DONE, EXIT_REPORT, EXPECT_EXIT, OBSERVER_BADGE, ROOT_SLOT, STATUS_KILLED,
 };
 use sel4_root_task::println;
 use sel4_root_task::start_info::{
@@ -514,6 +514,11 @@ pub fn supervise(system: &mut System) -> bool {
     while pending > 0 {
         let (info, badge) = sel4::recv(system.control);
         let sender = badge as usize - 1;
+        if info.label() == CONSOLE {
+            // A Send: print the line whole, nobody to reply to.
+            sel4_root_task::print_routed_line();
+            continue;
+        }
         match info.label() {
             EXPECT_EXIT if expected.contains_key(&sender) => {
                 expected.insert(sender, sel4::get_mr(0));

@@ -1,9 +1,28 @@
 //! Formatted output on the kernel's debug console (`seL4_DebugPutChar`, COM1).
 //!
-//! Unlocked: each character is one system call, so lines of two threads
-//! may interleave, which is acceptable for a debug console.
+//! Each character is one system call, so two threads printing at once
+//! could interleave mid-line (and did: a torn `TEST PASS` line fails a
+//! run). So components send each line to the root task as one message
+//! (`control::CONSOLE`, a non-blocking send) and the root task, at the
+//! highest priority, prints it whole. The root task itself, and any
+//! program before [`route_to_root`], prints directly. If the root task is
+//! not receiving (it has finished), the line is dropped rather than
+//! blocking the component.
 
 use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// The endpoint lines go to; 0 = print directly.
+static CONSOLE_EP: AtomicU64 = AtomicU64::new(0);
+
+/// Sends this program's console lines through the root task's control
+/// endpoint (the cap in `control::ROOT_SLOT`).
+pub fn route_to_root() {
+    CONSOLE_EP.store(crate::control::ROOT_SLOT, Ordering::Relaxed);
+}
+
+/// Bytes one console message carries: the message registers after the length.
+const LINE_MAX: usize = (sel4::MSG_MAX_LENGTH - 1) * 8;
 
 /// `core::fmt::Write` over `seL4_DebugPutChar`.
 pub struct DebugConsole;
@@ -18,7 +37,80 @@ impl fmt::Write for DebugConsole {
     }
 }
 
-/// Writes formatted text to the debug console.
+/// Collects formatted text and sends it to the root task in messages.
+struct RoutedLine {
+    ep: u64,
+    buf: [u8; LINE_MAX],
+    len: usize,
+}
+
+impl RoutedLine {
+    fn flush(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        let words = self.len.div_ceil(8);
+        sel4::with_ipc_buffer_mut(|b| {
+            b.msg[0] = self.len as u64;
+            for (i, chunk) in self.buf[..self.len].chunks(8).enumerate() {
+                let mut w = [0u8; 8];
+                w[..chunk.len()].copy_from_slice(chunk);
+                b.msg[1 + i] = u64::from_le_bytes(w);
+            }
+        });
+        let info = sel4::MessageInfo::new(crate::control::CONSOLE, 0, 0, 1 + words as u64);
+        sel4::nb_send(sel4::CPtr::from_bits(self.ep), info);
+        self.len = 0;
+    }
+}
+
+impl fmt::Write for RoutedLine {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for &b in s.as_bytes() {
+            if self.len == LINE_MAX {
+                self.flush();
+            }
+            self.buf[self.len] = b;
+            self.len += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Writes formatted text to the debug console (through the root task once
+/// routed).
 pub fn debug_write_fmt(args: fmt::Arguments<'_>) {
-    let _ = fmt::Write::write_fmt(&mut DebugConsole, args);
+    match CONSOLE_EP.load(Ordering::Relaxed) {
+        0 => {
+            let _ = fmt::Write::write_fmt(&mut DebugConsole, args);
+        }
+        ep => {
+            let mut line = RoutedLine {
+                ep,
+                buf: [0; LINE_MAX],
+                len: 0,
+            };
+            let _ = fmt::Write::write_fmt(&mut line, args);
+            line.flush();
+        }
+    }
+}
+
+/// Prints a console message a component sent (`control::CONSOLE`) from the
+/// caller's IPC buffer. Called by the root task.
+pub fn print_routed_line() {
+    let mut buf = [0u8; LINE_MAX];
+    let len = sel4::with_ipc_buffer_mut(|b| {
+        let len = (b.msg[0] as usize).min(LINE_MAX);
+        for (i, w) in b.msg[1..].iter().take(len.div_ceil(8)).enumerate() {
+            let bytes = w.to_le_bytes();
+            let n = (len - i * 8).min(8);
+            buf[i * 8..i * 8 + n].copy_from_slice(&bytes[..n]);
+        }
+        len
+    });
+    let _ = fmt::Write::write_str(
+        &mut DebugConsole,
+        core::str::from_utf8(&buf[..len]).unwrap_or("<bad utf-8>\n"),
+    );
 }

@@ -7,13 +7,14 @@
 //! | [`EXIT_REPORT`] | a pager | badge, status | a client of the pager ended with `status` (0 = success) |
 //! | [`EXPECT_EXIT`] | a client | status | "the status my pager will report for me is `status`" (a test that ends by a fault says so first) |
 //! | [`DONE`] | an `awaited` component | status | "I have finished" (0 = success): its test verdict |
+//! | [`CONSOLE`] | any component (`NBSend`) | length, bytes | one console line, printed whole (see `console`) |
 //!
 //! The root task ends the run when every paged client has ended and every
 //! component the spec marks `awaited` has reported `DONE`; which ones it
 //! waits for is fixed by the spec before anything runs, so a component
 //! that finishes early or late cannot be missed.
 //!
-//! The root task replies to each with an empty message.
+//! The root task replies to each Call with an empty message.
 
 use sel4::{CPtr, MessageInfo, Word};
 
@@ -25,6 +26,10 @@ pub const EXIT_REPORT: Word = 2;
 pub const EXPECT_EXIT: Word = 3;
 /// An `awaited` component reports that it finished.
 pub const DONE: Word = 4;
+/// A component's console line (`Send`, no reply): MR0 = length in bytes,
+/// the bytes packed little-endian from MR1 on. The root task prints it
+/// whole, so lines of different components never interleave.
+pub const CONSOLE: Word = 5;
 /// Status a pager reports for a client it stopped after an unresolvable
 /// fault: this base plus the `vm-api` error code of the reason (or 0 for a
 /// fault that is not a page fault).

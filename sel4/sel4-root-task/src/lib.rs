@@ -24,7 +24,7 @@ mod mem;
 mod panic;
 pub mod start_info;
 
-pub use console::{debug_write_fmt, DebugConsole};
+pub use console::{debug_write_fmt, print_routed_line, route_to_root, DebugConsole};
 #[cfg(not(test))]
 pub use panic::set_panic_hook;
 
@@ -96,6 +96,9 @@ macro_rules! component {
             }
             // SAFETY: the root task mapped the start-info page at `arg`.
             let info = unsafe { &*(arg as *const $crate::start_info::StartInfo) };
+            if info.cap("root").is_some() {
+                $crate::route_to_root();
+            }
             $main(info)
         }
     };
