@@ -35,7 +35,7 @@ fn system_spec_is_valid() {
     let vm_id = spec.component_id("vm-server").unwrap();
     let vm = &spec.components[vm_id as usize];
     assert!(vm.asid_pool);
-    assert_eq!(vm.untyped.unwrap().size, 256 << 20);
+    assert_eq!(vm.untyped.unwrap().size, 24 << 20);
     // One endpoint carries faults and requests; the server holds it with
     // every right (it mints children's caps from it).
     let ep = spec.object_id("vm_ep").unwrap();

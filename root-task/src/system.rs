@@ -571,9 +571,9 @@ pub fn supervise(system: &mut System) -> bool {
     all_ok
 }
 
-/// With every client gone, a pager must hold no space, mapping or page
-/// table, and exactly the kernel objects and slots it held before its
-/// first client: exits, crashes and forks gave everything back.
+/// With every client gone, a pager must hold no space, mapping, page table
+/// or swap slot, and exactly the kernel objects and slots it held before
+/// its first client: exits, crashes, forks and paging gave everything back.
 fn check_cleanup(pager: &str, observer: CPtr) -> bool {
     let name = format!("{pager}-gives-everything-back");
     let stats = vm_api::VmClient::new(observer).stats();
@@ -587,17 +587,18 @@ fn check_cleanup(pager: &str, observer: CPtr) -> bool {
         s.pmap_page_tables,
         s.kobj_in_use,
         s.cap_slots_in_use,
+        s.swpginuse,
     );
-    let want = (0, 0, 0, s.kobj_baseline, s.cap_slots_baseline);
+    let want = (0, 0, 0, s.kobj_baseline, s.cap_slots_baseline, 0);
     println!(
-        "root-task:   {pager}: {} faults, {} forks, {} objects retyped, {} cached for reuse",
-        s.faults, s.forks, s.kobj_retyped, s.kobj_cached
+        "root-task:   {pager}: {} faults, {} forks, {} pages paged out, {} paged in, {} objects retyped, {} cached for reuse",
+        s.faults, s.forks, s.pageouts, s.pageins, s.kobj_retyped, s.kobj_cached
     );
     if now == want {
         println!("TEST PASS {name}");
         true
     } else {
-        println!("TEST FAIL {name}: (spaces, mappings, page tables, kernel objects, cap slots) = {now:?}, expected {want:?}");
+        println!("TEST FAIL {name}: (spaces, mappings, page tables, kernel objects, cap slots, swap slots) = {now:?}, expected {want:?}");
         false
     }
 }

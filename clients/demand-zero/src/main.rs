@@ -1,5 +1,7 @@
 //! System test: demand-zero memory. Maps 64 MiB, writes a pattern to every
-//! page, verifies it, unmaps a hole in the middle and checks the hole is
+//! page, verifies it forwards and backwards (with the system spec's VM pool
+//! of a quarter of that, the pages go through swap and come back, which
+//! the statistics must show), unmaps a hole in the middle and checks the hole is
 //! gone while the rest survives; `MADV_DONTNEED` and `MADV_FREE` give
 //! zero-fill pages back (the pages leave the client: `mincore` shows them
 //! gone until touched again). Last, it touches the hole: the VM server
@@ -28,7 +30,7 @@ fn word(addr: u64) -> *mut u64 {
 }
 
 fn main(env: &mut Env) -> u64 {
-    env.plan(7);
+    env.plan(9);
     let base = match env.vm.mmap(&MmapRequest::anon(SIZE, Prot::RW)) {
         Ok(a) => a,
         Err(e) => {
@@ -62,6 +64,28 @@ fn main(env: &mut Env) -> u64 {
         "pattern-64m",
         bad.is_none(),
         format_args!("mismatch at offset {:#x}", bad.unwrap_or(0)),
+    );
+    // Again in the other order: with a pool smaller than 64 MiB the pages
+    // come back from swap in a different order than they went out.
+    let bad = verify_backward(base, SIZE);
+    env.check(
+        "pattern-64m-backward",
+        bad.is_none(),
+        format_args!("mismatch at offset {:#x}", bad.unwrap_or(0)),
+    );
+    // With the system spec's small VM pool, that was paging.
+    let stats = env.vm.stats();
+    let pool = stats.as_ref().map(|s| s.npages * PAGE).unwrap_or(0);
+    env.check(
+        "paged-through-swap",
+        stats
+            .as_ref()
+            .is_ok_and(|s| pool >= SIZE || (s.pageouts > 0 && s.pageins > 0)),
+        format_args!(
+            "pool {} MiB, {:?}",
+            pool >> 20,
+            stats.map(|s| (s.pageouts, s.pageins))
+        ),
     );
 
     // A 1 MiB hole at 32 MiB.
@@ -116,6 +140,20 @@ fn main(env: &mut Env) -> u64 {
     });
     // SAFETY: deliberately faulting; the VM server stops this thread.
     unsafe { word(hole).read_volatile() }
+}
+
+/// First offset, walking down from the end, whose pattern is wrong.
+fn verify_backward(base: u64, size: u64) -> Option<u64> {
+    (0..size / PAGE).rev().map(|i| i * PAGE).find(|&off| {
+        // SAFETY: inside the mapping.
+        let (a, b) = unsafe {
+            (
+                word(base + off).read_volatile(),
+                word(base + off + PAGE - 8).read_volatile(),
+            )
+        };
+        a != pattern(off) || b != !pattern(off)
+    })
 }
 
 /// First offset in `[from, to)` whose pattern is wrong, skipping `holes`.

@@ -72,6 +72,16 @@ impl FramePool {
         unsafe { core::slice::from_raw_parts_mut(Self::window(f) as *mut u8, PAGE_SIZE) }
     }
 
+    /// The contents of frame `f`, read-only.
+    pub fn bytes_ref(&self, f: FrameNumber) -> &[u8] {
+        assert!(
+            (f.0 as usize) < self.caps.len(),
+            "frame {f:?} outside the pool"
+        );
+        // SAFETY: as in `bytes`; `&self` keeps writers out.
+        unsafe { core::slice::from_raw_parts(Self::window(f) as *const u8, PAGE_SIZE) }
+    }
+
     /// Contents of two distinct frames at once (for copying).
     pub fn pair(&mut self, src: FrameNumber, dst: FrameNumber) -> (&[u8], &mut [u8]) {
         assert!(src != dst, "copy of a frame onto itself");

@@ -18,6 +18,7 @@ mod loader;
 mod pmap;
 mod server;
 mod stats;
+mod swapdev;
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -82,7 +83,63 @@ fn init(info: &StartInfo) -> Result<Server, String> {
     let vm = Vm::new(config, frames).map_err(|e| format!("VM: {e:?}"))?;
     let pmap = Sel4Pmap::new(kernel, pool, asid_pool);
     let root = Some(sel4::CPtr::from_bits(sel4_root_task::control::ROOT_SLOT));
-    Ok(Server::new(vm, pmap, endpoint, root, SCRATCH_VADDR))
+    let mut server = Server::new(vm, pmap, endpoint, root, SCRATCH_VADDR);
+    if let Err(e) = attach_swap(info, &mut server) {
+        println!("vm-server: no swap: {e}");
+    }
+    Ok(server)
+}
+
+/// Where the swap channel (ring page + data window) is mapped.
+const SWAP_CHANNEL_VADDR: u64 = 0x30_0000_0000;
+/// Pages per pageout write and page-in read-ahead at most.
+const SWAP_CLUSTER: u32 = 16;
+
+/// Maps the channel to the block server the spec gives (`swap_shm`
+/// frames, `swap_done` notification bound to us, `blk_ntfn` doorbell) and
+/// makes the swap partition the VM's swap device.
+fn attach_swap(info: &StartInfo, server: &mut Server) -> Result<(), String> {
+    let Some(shm) = info.named("swap_shm") else {
+        return Err("the spec gives no swap_shm channel".into());
+    };
+    let pages = shm.data;
+    if pages < 2 {
+        return Err(format!(
+            "swap_shm has {pages} pages, need a ring page and buffers"
+        ));
+    }
+    let done = info.cap("swap_done").ok_or("no swap_done notification")?;
+    let doorbell = info.cap("blk_ntfn").ok_or("no blk_ntfn doorbell")?;
+    let own = cap::VSpace::from_bits(slots::VSPACE);
+    for i in 0..pages {
+        let frame = cap::Granule::from_bits(shm.slot + i);
+        let k = &mut server.pmap.kernel;
+        let mut make = |ty| k.object(ty, 0);
+        sel4_objects::map_page(
+            own,
+            frame,
+            SWAP_CHANNEL_VADDR + i * 4096,
+            sel4::CapRights::read_write(),
+            &mut make,
+        )
+        .map_err(|e| format!("swap channel page {i}: {e}"))?;
+    }
+    let bell = swapdev::Doorbell { doorbell, done };
+    // SAFETY: just mapped read-write for good; shared only with the block server.
+    let disk = unsafe { swapdev::SwapDisk::open(SWAP_CHANNEL_VADDR as *mut u8, pages - 1, bell)? };
+    let blocks = vm_swap::BlockDevice::block_count(&disk);
+    let pager = vm_swap::SwapPager::new(disk, SWAP_CLUSTER);
+    server
+        .vm
+        .swap_on(alloc::boxed::Box::new(pager))
+        .map_err(|e| format!("swap on: {e:?}"))?;
+    println!(
+        "vm-server: swapping to the block server: {blocks} blocks ({} MiB)",
+        blocks >> 8
+    );
+    // The channel's mappings are the server's own, like the pool.
+    server.baseline = stats::kernel_use(server);
+    Ok(())
 }
 
 /// Loads every client the root task described and starts it.

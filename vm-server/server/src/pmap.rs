@@ -403,6 +403,14 @@ impl Pmap for Sel4Pmap {
         self.pool.bytes(frame).fill(0);
     }
 
+    fn read_frame(&self, frame: FrameNumber, buf: &mut [u8]) {
+        buf.copy_from_slice(self.pool.bytes_ref(frame));
+    }
+
+    fn write_frame(&mut self, frame: FrameNumber, data: &[u8]) {
+        self.pool.bytes(frame).copy_from_slice(data);
+    }
+
     fn copy_page(&mut self, src: FrameNumber, dst: FrameNumber) {
         let (s, d) = self.pool.pair(src, dst);
         d.copy_from_slice(s);

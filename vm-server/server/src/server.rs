@@ -66,6 +66,23 @@ pub struct ForkedObjects {
     filled: alloc::vec::Vec<u64>,
 }
 
+/// A fault waiting for swap I/O: its reply cap is saved (`CNode_SaveCaller`)
+/// so the server serves everyone else meanwhile, and the fault is retried
+/// after each completion.
+struct Waiter {
+    badge: Word,
+    addr: u64,
+    access: Access,
+    /// Slot of the saved reply cap.
+    reply: CPtr,
+}
+
+/// Badge bit of the server's bound notification (the block server's
+/// completion signal). Client badges never have it (spec badges are small,
+/// forked children count up from 2^20); the observer badge has every bit
+/// and is checked first.
+pub const NOTIFY_BADGE: Word = 1 << 27;
+
 /// The VM server.
 pub struct Server {
     pub vm: Vm,
@@ -83,6 +100,8 @@ pub struct Server {
     /// any client: what it must be back to when no client is left.
     pub baseline: (u64, u64),
     next_child: u64,
+    /// Faults waiting for swap I/O.
+    waiting: alloc::vec::Vec<Waiter>,
 }
 
 /// What to do after handling a message.
@@ -104,6 +123,7 @@ impl Server {
             scratch,
             baseline: (0, 0),
             next_child: FIRST_CHILD_BADGE,
+            waiting: alloc::vec::Vec::new(),
         };
         // The scratch window's paging structures are the server's own:
         // make them now, so they are part of the baseline.
@@ -115,10 +135,28 @@ impl Server {
         s
     }
 
-    /// Handles one received message from the client with `badge`.
+    /// Handles one received message from the client with `badge`, then
+    /// lets pageout catch up if free pages ran short.
     pub fn handle(&mut self, info: MessageInfo, badge: Word) -> Outcome {
+        let out = self.handle_message(info, badge);
+        let short = self.vm.pageout_shortage(!self.waiting.is_empty());
+        if short > 0 && self.vm.swap().is_some() {
+            // The pageout path may issue sends; the reply for `out` is in
+            // the IPC buffer, so keep it.
+            let saved = sel4::with_ipc_buffer_mut(|b| b.msg);
+            self.vm.pageout(&mut self.pmap, short);
+            sel4::with_ipc_buffer_mut(|b| b.msg = saved);
+        }
+        out
+    }
+
+    fn handle_message(&mut self, info: MessageInfo, badge: Word) -> Outcome {
         if badge == OBSERVER_BADGE {
             return Outcome::Reply(self.observe(info));
+        }
+        if badge & NOTIFY_BADGE != 0 {
+            self.swap_completions();
+            return Outcome::NoReply;
         }
         if !self.clients.contains_key(&badge) {
             println!(
@@ -178,6 +216,24 @@ impl Server {
         let space = client.space;
         match self.vm.fault(space, f.addr, access, &mut self.pmap) {
             Ok(FaultOutcome::Mapped(_)) => Outcome::Reply(MessageInfo::new(0, 0, 0, 0)),
+            Ok(FaultOutcome::Wait(_)) => {
+                // Keep the reply cap and serve others until the I/O is done.
+                match self.save_reply() {
+                    Ok(reply) => {
+                        self.waiting.push(Waiter {
+                            badge,
+                            addr: f.addr,
+                            access,
+                            reply,
+                        });
+                        Outcome::NoReply
+                    }
+                    Err(e) => {
+                        self.kill(badge, &e, STATUS_KILLED + ApiError::OutOfMemory.code());
+                        Outcome::NoReply
+                    }
+                }
+            }
             Ok(other) => {
                 println!("vm-server: fault outcome {other:?} not handled yet");
                 self.kill(badge, "unsupported fault outcome", STATUS_KILLED);
@@ -187,6 +243,54 @@ impl Server {
                 let why = format!("{access:?} fault at {:#x} (ip {:#x}): {e:?}", f.addr, f.ip);
                 self.kill(badge, &why, STATUS_KILLED + convert::error(e).code());
                 Outcome::NoReply
+            }
+        }
+    }
+
+    /// Moves the current reply cap into a fresh slot.
+    fn save_reply(&mut self) -> Result<CPtr, String> {
+        let slot = self.pmap.kernel.slot()?;
+        let own = cap::CNode::from_bits(slots::CNODE);
+        if let Err(e) = own.cnode_save_caller(slot.bits(), 64) {
+            self.pmap.kernel.free_slot(slot);
+            return Err(format!("save caller: {e:?}"));
+        }
+        Ok(slot)
+    }
+
+    /// Takes the swap device's completions and retries the waiting faults:
+    /// mapped ones are answered through their saved reply caps, ones that
+    /// must still wait stay, failed ones stop their client.
+    fn swap_completions(&mut self) {
+        let _ = self.vm.swap_poll(&mut self.pmap);
+        let waiting = core::mem::take(&mut self.waiting);
+        for w in waiting {
+            let Some(space) = self.clients.get(&w.badge).map(|c| c.space) else {
+                self.pmap.kernel.free_slot(w.reply);
+                continue;
+            };
+            match self.vm.fault(space, w.addr, w.access, &mut self.pmap) {
+                Ok(FaultOutcome::Mapped(_)) => {
+                    sel4::send(w.reply, MessageInfo::new(0, 0, 0, 0));
+                    self.pmap.kernel.free_slot(w.reply);
+                }
+                Ok(FaultOutcome::Wait(_)) => self.waiting.push(w),
+                Ok(other) => {
+                    self.pmap.kernel.free_slot(w.reply);
+                    self.kill(
+                        w.badge,
+                        &format!("unsupported fault outcome {other:?}"),
+                        STATUS_KILLED,
+                    );
+                }
+                Err(e) => {
+                    self.pmap.kernel.free_slot(w.reply);
+                    let why = format!(
+                        "{:?} fault at {:#x} after swap I/O: {e:?}",
+                        w.access, w.addr
+                    );
+                    self.kill(w.badge, &why, STATUS_KILLED + convert::error(e).code());
+                }
             }
         }
     }
@@ -207,9 +311,17 @@ impl Server {
         let Some(c) = self.clients.remove(&badge) else {
             return;
         };
+        for w in self.waiting.iter().filter(|w| w.badge == badge) {
+            self.pmap.kernel.free_slot(w.reply);
+        }
+        self.waiting.retain(|w| w.badge != badge);
         let _ = c.tcb.tcb_suspend();
         if let Err(e) = self.vm.exit(c.space, &mut self.pmap) {
             println!("vm-server: exit of {}: {e:?}", c.name);
+        }
+        if self.vm.swap().is_some() {
+            // The dead space's swap slots are freed at the next poll.
+            self.swap_completions();
         }
         let forked = c.forked.is_some();
         if let Some(objs) = c.forked {

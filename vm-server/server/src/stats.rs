@@ -58,6 +58,13 @@ pub fn global(s: &Server) -> VmStats {
         objects: u.objects as u64,
         spaces: u.spaces as u64,
         map_entries: u.map_entries,
+        pageins: u.pgswapin,
+        pageouts: u.pgswapout,
+        swpages: u.swpages,
+        swpginuse: u.swpginuse,
+        pdwoke: u.pdwoke,
+        pdscans: u.pdscans,
+        pdfreed: u.pdfreed,
         kobj_in_use: kernel_use(s).0,
         kobj_cached: s.pmap.kernel.stats.cached,
         kobj_retyped: s.pmap.kernel.stats.retyped,
@@ -66,7 +73,6 @@ pub fn global(s: &Server) -> VmStats {
         pmap_page_tables: s.pmap.tables_held() as u64,
         kobj_baseline: s.baseline.0,
         cap_slots_baseline: s.baseline.1,
-        ..VmStats::default()
     }
 }
 

@@ -1,0 +1,136 @@
+//! The swap device: the block server's swap partition, reached over a
+//! `block-api` channel, as the VM core's `BlockDevice`.
+//!
+//! The channel's data window is the swap pager's staging area (buffer `i`
+//! of the device is window page `i`), so page contents move by DMA between
+//! the disk and the window and by memory copy between the window and pool
+//! frames. Completions arrive as a signal on the server's bound
+//! notification; the server then calls `Vm::swap_poll`.
+//!
+//! Not the whole partition: block 0 is the Linux `SWAPSPACE2` header page,
+//! and the system test of the raw device (`clients/block-test`) writes the
+//! first 32 MiB and the last block while the system runs. The swap area is
+//! what lies between [`RESERVED_LOW`] and the last block.
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use block_api::{BlockClient, BlockError, Notifier, RequestKind};
+use vm_swap::device::{
+    BlockDevice, BufferId, IoCompletion, IoError, IoOp, IoRequest, IoStatus, IoTag,
+};
+
+/// Blocks at the start of the partition the pager never uses: the header
+/// page and block-test's area (64 MiB, twice what it writes).
+pub const RESERVED_LOW: u64 = 16384;
+/// Blocks at the end the pager never uses (block-test's bounds check).
+const RESERVED_HIGH: u64 = 1;
+
+/// Rings the block server's doorbell; never blocks (completions come as
+/// signals on the VM server's bound notification).
+pub struct Doorbell {
+    pub doorbell: sel4::CPtr,
+    /// The completion notification, waited on directly only at start-up.
+    pub done: sel4::CPtr,
+}
+
+impl Notifier for Doorbell {
+    fn kick(&mut self) {
+        sel4::signal(self.doorbell);
+    }
+    fn wait(&mut self) {
+        sel4::wait(self.done);
+    }
+}
+
+/// The swap partition as a `BlockDevice`. Owned by the server's loop.
+pub struct SwapDisk {
+    client: BlockClient<Doorbell>,
+    blocks: u64,
+    /// What each tag in flight asked for (completions carry only the tag).
+    in_flight: BTreeMap<u64, IoRequest>,
+}
+
+impl SwapDisk {
+    /// Opens the channel mapped at `base` with `buffers` data pages.
+    ///
+    /// # Safety
+    /// `base` maps the channel's ring page and `buffers` pages after it,
+    /// read-write, for the server's lifetime, shared only with the block server.
+    pub unsafe fn open(base: *mut u8, buffers: u64, bell: Doorbell) -> Result<SwapDisk, String> {
+        // SAFETY: the caller's contract.
+        let mut client = unsafe { BlockClient::new(base, buffers, bell) };
+        let blocks = client
+            .info()
+            .map_err(|e| format!("swap partition info: {e:?}"))?;
+        if blocks <= RESERVED_LOW + RESERVED_HIGH {
+            return Err(format!("swap partition of {blocks} blocks is too small"));
+        }
+        Ok(SwapDisk {
+            client,
+            blocks: blocks - RESERVED_LOW - RESERVED_HIGH,
+            in_flight: BTreeMap::new(),
+        })
+    }
+}
+
+impl BlockDevice for SwapDisk {
+    fn block_count(&self) -> u64 {
+        self.blocks
+    }
+
+    fn buffer_count(&self) -> u32 {
+        self.client.buffers() as u32
+    }
+
+    fn buffer(&self, buf: BufferId, count: u32) -> &[u8] {
+        self.client.buffer(buf.0 as u64, count as u64)
+    }
+
+    fn buffer_mut(&mut self, buf: BufferId, count: u32) -> &mut [u8] {
+        self.client.buffer_mut(buf.0 as u64, count as u64)
+    }
+
+    fn submit(&mut self, req: IoRequest) -> Result<IoTag, IoError> {
+        vm_swap::device::validate(&req, self.blocks, self.buffer_count())?;
+        let (block, count, buf) = (req.block + RESERVED_LOW, req.count as u64, req.buf.0 as u64);
+        let kind = match req.op {
+            IoOp::Read => RequestKind::Read { block, count, buf },
+            IoOp::Write => RequestKind::Write { block, count, buf },
+        };
+        let tag = self.client.submit(kind, 0).map_err(|e| match e {
+            BlockError::Busy => IoError::QueueFull,
+            BlockError::OutOfRange => IoError::OutOfRange,
+            _ => IoError::BadBuffer,
+        })?;
+        self.client.kick();
+        self.in_flight.insert(tag, req);
+        Ok(IoTag(tag))
+    }
+
+    fn poll_completions(&mut self, out: &mut impl Extend<IoCompletion>) -> usize {
+        let mut n = 0;
+        while let Some(c) = self.client.poll() {
+            let Some(request) = self.in_flight.remove(&c.tag) else {
+                continue;
+            };
+            let status = match c.result {
+                Ok(_) => IoStatus::Ok,
+                Err(_) => IoStatus::Error {
+                    block: c.failed_block.saturating_sub(RESERVED_LOW),
+                },
+            };
+            out.extend(core::iter::once(IoCompletion {
+                tag: IoTag(c.tag),
+                request,
+                status,
+            }));
+            n += 1;
+        }
+        n
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+}
