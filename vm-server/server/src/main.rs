@@ -124,7 +124,7 @@ fn attach_swap(info: &StartInfo, server: &mut Server) -> Result<(), String> {
         )
         .map_err(|e| format!("swap channel page {i}: {e}"))?;
     }
-    let bell = swapdev::Doorbell { doorbell, done };
+    let bell = block_api::Sel4Notifier { doorbell, done };
     // SAFETY: just mapped read-write for good; shared only with the block server.
     let disk = unsafe { swapdev::SwapDisk::open(SWAP_CHANNEL_VADDR as *mut u8, pages - 1, bell)? };
     let blocks = vm_swap::BlockDevice::block_count(&disk);

@@ -15,7 +15,7 @@
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
-use block_api::{BlockClient, BlockError, Notifier, RequestKind};
+use block_api::{BlockClient, BlockError, RequestKind, Sel4Notifier};
 use vm_swap::device::{
     BlockDevice, BufferId, IoCompletion, IoError, IoOp, IoRequest, IoStatus, IoTag,
 };
@@ -26,26 +26,9 @@ pub const RESERVED_LOW: u64 = 16384;
 /// Blocks at the end the pager never uses (block-test's bounds check).
 const RESERVED_HIGH: u64 = 1;
 
-/// Rings the block server's doorbell; never blocks (completions come as
-/// signals on the VM server's bound notification).
-pub struct Doorbell {
-    pub doorbell: sel4::CPtr,
-    /// The completion notification, waited on directly only at start-up.
-    pub done: sel4::CPtr,
-}
-
-impl Notifier for Doorbell {
-    fn kick(&mut self) {
-        sel4::signal(self.doorbell);
-    }
-    fn wait(&mut self) {
-        sel4::wait(self.done);
-    }
-}
-
 /// The swap partition as a `BlockDevice`. Owned by the server's loop.
 pub struct SwapDisk {
-    client: BlockClient<Doorbell>,
+    client: BlockClient<Sel4Notifier>,
     blocks: u64,
     /// What each tag in flight asked for (completions carry only the tag).
     in_flight: BTreeMap<u64, IoRequest>,
@@ -57,7 +40,13 @@ impl SwapDisk {
     /// # Safety
     /// `base` maps the channel's ring page and `buffers` pages after it,
     /// read-write, for the server's lifetime, shared only with the block server.
-    pub unsafe fn open(base: *mut u8, buffers: u64, bell: Doorbell) -> Result<SwapDisk, String> {
+    /// `bell` rings the block server; its `done` notification is waited on
+    /// directly only here (the `info` query at start-up).
+    pub unsafe fn open(
+        base: *mut u8,
+        buffers: u64,
+        bell: Sel4Notifier,
+    ) -> Result<SwapDisk, String> {
         // SAFETY: the caller's contract.
         let mut client = unsafe { BlockClient::new(base, buffers, bell) };
         let blocks = client
