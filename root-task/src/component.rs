@@ -36,6 +36,28 @@ pub fn maker(state: &mut RootState) -> impl FnMut(ObjectType) -> Result<CPtr, St
     }
 }
 
+/// A copy of `src` with `rights` and `badge` in a fresh root-CNode slot.
+pub fn badged(
+    state: &mut RootState,
+    src: CPtr,
+    rights: CapRights,
+    badge: u64,
+) -> Result<CPtr, String> {
+    let root = sel4::init_cap::INIT_THREAD_CNODE;
+    let slot = state.slots.alloc().ok_or("root CNode full")?;
+    root.cnode_mint(
+        slot.bits(),
+        64,
+        root,
+        src.bits(),
+        64,
+        rights,
+        CapData::badge(badge),
+    )
+    .map_err(|e| format!("badged copy of {src:?}: {e:?}"))?;
+    Ok(slot)
+}
+
 /// A fresh object of `ty` in the root CNode.
 pub fn object(state: &mut RootState, ty: ObjectType, size_bits: u8) -> Result<CPtr, String> {
     state

@@ -15,6 +15,7 @@
 //!
 //! Each prints `BENCH <name> <median cycles> cycles` (rdtsc, per operation).
 
+use crate::component::{maker, object};
 use crate::thread;
 use crate::RootState;
 use alloc::format;
@@ -81,11 +82,7 @@ extern "C" fn fault_thread(base: u64, ep: u64) -> ! {
 /// the same addresses, plus the paging structures `FLOOR_VADDR` needs.
 fn alias_vspace(state: &mut RootState, bootinfo: &sel4::BootInfo) -> Result<cap::VSpace, String> {
     let root = sel4::init_cap::INIT_THREAD_CNODE;
-    let vs: cap::VSpace = state
-        .untyped
-        .allocate(&mut state.slots, ObjectType::X64Pml4, 0)
-        .map_err(|e| format!("alias PML4: {e}"))?
-        .cast();
+    let vs: cap::VSpace = object(state, ObjectType::X64Pml4, 0)?.cast();
     sel4::init_cap::INIT_THREAD_ASID_POOL
         .x86_asid_pool_assign(vs)
         .map_err(|e| format!("alias ASID: {e:?}"))?;
@@ -96,18 +93,12 @@ fn alias_vspace(state: &mut RootState, bootinfo: &sel4::BootInfo) -> Result<cap:
         let copy = state.slots.alloc().ok_or("root CNode full")?;
         root.cnode_copy(copy.bits(), 64, root, frame, 64, CapRights::all())
             .map_err(|e| format!("alias frame copy: {e:?}"))?;
-        let mut make = |ty| {
-            state
-                .untyped
-                .allocate(&mut state.slots, ty, 0)
-                .map_err(|e| alloc::string::ToString::to_string(&e))
-        };
         sel4_objects::map_page(
             vs,
             copy.cast(),
             IMAGE_BASE + i as u64 * 4096,
             CapRights::read_write(),
-            &mut make,
+            &mut maker(state),
         )
         .map_err(|e| format!("alias image map: {e}"))?;
     }
@@ -117,15 +108,9 @@ fn alias_vspace(state: &mut RootState, bootinfo: &sel4::BootInfo) -> Result<cap:
 /// Runs both floor benchmarks and prints their lines.
 pub fn run(state: &mut RootState, bootinfo: &sel4::BootInfo) -> Result<(), String> {
     let alias = alias_vspace(state, bootinfo)?;
-    let alloc = |state: &mut RootState, ty| {
-        state
-            .untyped
-            .allocate(&mut state.slots, ty, 0)
-            .map_err(|e| format!("allocating {ty:?}: {e}"))
-    };
     // IPC round trip.
-    let ep = alloc(state, ObjectType::Endpoint)?;
-    let badged = thread::badged(state, ep, 1)?;
+    let ep = object(state, ObjectType::Endpoint, 0)?;
+    let badged = crate::component::badged(state, ep, CapRights::all(), 1)?;
     let top = core::ptr::addr_of_mut!(STACK_A) as u64 + 16 * 1024;
     let tcb = thread::spawn(
         state,
@@ -149,25 +134,19 @@ pub fn run(state: &mut RootState, bootinfo: &sel4::BootInfo) -> Result<(), Strin
     let vspace = alias;
     let mut frames: Vec<cap::Granule> = Vec::with_capacity(N);
     for _ in 0..N {
-        frames.push(alloc(state, ObjectType::X86_4K)?.cast());
+        frames.push(object(state, ObjectType::X86_4K, 0)?.cast());
     }
-    let warm: cap::Granule = alloc(state, ObjectType::X86_4K)?.cast();
-    let mut make = |ty| {
-        state
-            .untyped
-            .allocate(&mut state.slots, ty, 0)
-            .map_err(|e| alloc::string::ToString::to_string(&e))
-    };
+    let warm: cap::Granule = object(state, ObjectType::X86_4K, 0)?.cast();
     sel4_objects::map_page(
         vspace,
         warm,
         FLOOR_VADDR + (N as u64) * 4096,
         CapRights::read_write(),
-        &mut make,
+        &mut maker(state),
     )
     .map_err(|e| format!("floor page table: {e}"))?;
-    let ep = alloc(state, ObjectType::Endpoint)?;
-    let badged = thread::badged(state, ep, 2)?;
+    let ep = object(state, ObjectType::Endpoint, 0)?;
+    let badged = crate::component::badged(state, ep, CapRights::all(), 2)?;
     let top = core::ptr::addr_of_mut!(STACK_B) as u64 + 16 * 1024;
     let tcb = thread::spawn(
         state,

@@ -7,6 +7,7 @@
 //!
 //! Each check prints a `TEST PASS|FAIL <name>` line for `cargo qemu test`.
 
+use crate::component::object;
 use crate::RootState;
 use alloc::format;
 use alloc::string::String;
@@ -54,13 +55,6 @@ fn report(name: &str, r: Result<(), String>) -> bool {
     }
 }
 
-fn alloc(state: &mut RootState, ty: ObjectType, size_bits: u8) -> Result<CPtr, String> {
-    state
-        .untyped
-        .allocate(&mut state.slots, ty, size_bits)
-        .map_err(|e| format!("allocating {ty:?}: {e}"))
-}
-
 /// One of each object kind the VM server will need, and the kernel agrees on their types.
 fn retype_objects(state: &mut RootState) -> Result<(), String> {
     for ty in [
@@ -69,12 +63,12 @@ fn retype_objects(state: &mut RootState) -> Result<(), String> {
         ObjectType::Tcb,
         ObjectType::X86_4K,
     ] {
-        let slot = alloc(state, ty, 0)?;
+        let slot = object(state, ty, 0)?;
         if sel4::debug_cap_identify(slot) == 0 {
             return Err(format!("{ty:?} retype left slot {slot:?} empty"));
         }
     }
-    let cnode = alloc(state, ObjectType::CapTable, 4)?;
+    let cnode = object(state, ObjectType::CapTable, 4)?;
     if sel4::debug_cap_identify(cnode) == 0 {
         return Err("CNode retype left its slot empty".into());
     }
@@ -85,16 +79,16 @@ fn retype_objects(state: &mut RootState) -> Result<(), String> {
 fn map_own_vspace(state: &mut RootState) -> Result<(), String> {
     let vspace = sel4::init_cap::INIT_THREAD_VSPACE;
     let attrs = VmAttributes::default();
-    let pdpt: cap::PDPT = alloc(state, ObjectType::X86Pdpt, 0)?.cast();
+    let pdpt: cap::PDPT = object(state, ObjectType::X86Pdpt, 0)?.cast();
     pdpt.x86_pdpt_map(vspace, TEST_VADDR, attrs)
         .map_err(|e| format!("PDPT map: {e:?}"))?;
-    let pd: cap::PageDirectory = alloc(state, ObjectType::X86PageDirectory, 0)?.cast();
+    let pd: cap::PageDirectory = object(state, ObjectType::X86PageDirectory, 0)?.cast();
     pd.x86_page_directory_map(vspace, TEST_VADDR, attrs)
         .map_err(|e| format!("page directory map: {e:?}"))?;
-    let pt: cap::PageTable = alloc(state, ObjectType::X86PageTable, 0)?.cast();
+    let pt: cap::PageTable = object(state, ObjectType::X86PageTable, 0)?.cast();
     pt.x86_page_table_map(vspace, TEST_VADDR, attrs)
         .map_err(|e| format!("page table map: {e:?}"))?;
-    let frame: cap::Granule = alloc(state, ObjectType::X86_4K, 0)?.cast();
+    let frame: cap::Granule = object(state, ObjectType::X86_4K, 0)?.cast();
     frame
         .x86_page_map(vspace, TEST_VADDR, CapRights::read_write(), attrs)
         .map_err(|e| format!("frame map: {e:?}"))?;
@@ -147,8 +141,8 @@ extern "C" fn fault_thread(addr: u64, report_ep: u64) -> ! {
 fn resolve_thread_fault(state: &mut RootState) -> Result<(), String> {
     let vspace = sel4::init_cap::INIT_THREAD_VSPACE;
     let attrs = VmAttributes::default();
-    let ep = alloc(state, ObjectType::Endpoint, 0)?;
-    let badged = crate::thread::badged(state, ep, FAULT_BADGE)?;
+    let ep = object(state, ObjectType::Endpoint, 0)?;
+    let badged = crate::component::badged(state, ep, CapRights::all(), FAULT_BADGE)?;
     let stack_top = core::ptr::addr_of_mut!(THREAD_STACK) as u64 + 16 * 1024;
     let tcb = crate::thread::spawn(
         state,
@@ -183,7 +177,7 @@ fn resolve_thread_fault(state: &mut RootState) -> Result<(), String> {
     }
     // 2. Map a frame there, put the value in, and let the thread retry.
     let page = fault_addr & !0xfff;
-    let frame: cap::Granule = alloc(state, ObjectType::X86_4K, 0)?.cast();
+    let frame: cap::Granule = object(state, ObjectType::X86_4K, 0)?.cast();
     frame
         .x86_page_map(vspace, page, CapRights::read_write(), attrs)
         .map_err(|e| format!("fault frame map: {e:?}"))?;

@@ -172,18 +172,7 @@ pub fn realise(state: &mut RootState, spec: Spec) -> Result<System, String> {
             continue;
         };
         let ep = objects[cap.object as usize].first;
-        let slot = state.slots.alloc().ok_or("root CNode full")?;
-        let root = sel4::init_cap::INIT_THREAD_CNODE;
-        root.cnode_mint(
-            slot.bits(),
-            64,
-            root,
-            ep.bits(),
-            64,
-            CapRights::new(true, false, true),
-            CapData::badge(OBSERVER_BADGE),
-        )
-        .map_err(|e| format!("observer cap: {e:?}"))?;
+        let slot = component::badged(state, ep, CapRights::new(true, false, true), OBSERVER_BADGE)?;
         observers.push((id, slot));
     }
     let awaited = (0..spec.components.len())
@@ -326,17 +315,7 @@ fn grant(
         }
         .map_err(|e| format!("IRQ vector {}: {e:?}", irq.vector))?;
         let ntfn = objects[irq.notification as usize].first;
-        let badged = state.slots.alloc().ok_or("root CNode full")?;
-        root.cnode_mint(
-            badged.bits(),
-            64,
-            root,
-            ntfn.bits(),
-            64,
-            CapRights::all(),
-            CapData::badge(irq.badge as u64),
-        )
-        .map_err(|e| format!("IRQ notification: {e:?}"))?;
+        let badged = component::badged(state, ntfn, CapRights::all(), irq.badge as u64)?;
         slot.cast::<sel4::cap_type::IrqHandler>()
             .irq_handler_set_notification(badged.cast())
             .map_err(|e| format!("IRQ notification: {e:?}"))?;

@@ -3,6 +3,7 @@
 //! given address, a static stack, and a fault endpoint the root task
 //! holds; in the root task's VSpace or in another that maps its image.
 
+use crate::component::{maker, object};
 use crate::RootState;
 use alloc::format;
 use alloc::string::String;
@@ -29,13 +30,7 @@ pub fn spawn(
 ) -> Result<cap::Tcb, String> {
     let cnode = sel4::init_cap::INIT_THREAD_CNODE;
     let own = sel4::init_cap::INIT_THREAD_VSPACE;
-    let alloc = |state: &mut RootState, ty| {
-        state
-            .untyped
-            .allocate(&mut state.slots, ty, 0)
-            .map_err(|e| format!("allocating {ty:?}: {e}"))
-    };
-    let ipc_frame: cap::Granule = alloc(state, ObjectType::X86_4K)?.cast();
+    let ipc_frame: cap::Granule = object(state, ObjectType::X86_4K, 0)?.cast();
     ipc_frame
         .x86_page_map(
             own,
@@ -58,17 +53,16 @@ pub fn spawn(
                 CapRights::all(),
             )
             .map_err(|e| format!("IPC buffer copy: {e:?}"))?;
-        let mut make = |ty| alloc(state, ty);
         sel4_objects::map_page(
             vspace,
             copy.cast(),
             ipc_vaddr,
             CapRights::read_write(),
-            &mut make,
+            &mut maker(state),
         )
         .map_err(|e| format!("IPC buffer map: {e}"))?;
     }
-    let tcb: cap::Tcb = alloc(state, ObjectType::Tcb)?.cast();
+    let tcb: cap::Tcb = object(state, ObjectType::Tcb, 0)?.cast();
     tcb.tcb_configure(
         fault_ep.bits(),
         PrioProps::new(0, priority),
@@ -95,22 +89,4 @@ pub fn spawn(
     )
     .map_err(|e| format!("TCB write registers: {e:?}"))?;
     Ok(tcb)
-}
-
-/// A badged copy of `ep` in a fresh root-CNode slot.
-pub fn badged(state: &mut RootState, ep: CPtr, badge: u64) -> Result<CPtr, String> {
-    let cnode = sel4::init_cap::INIT_THREAD_CNODE;
-    let slot = state.slots.alloc().ok_or("root CNode full")?;
-    cnode
-        .cnode_mint(
-            slot.bits(),
-            64,
-            cnode,
-            ep.bits(),
-            64,
-            CapRights::all(),
-            CapData::badge(badge),
-        )
-        .map_err(|e| format!("mint badged endpoint: {e:?}"))?;
-    Ok(slot)
 }

@@ -30,7 +30,7 @@ fn word(addr: u64) -> *mut u64 {
 }
 
 fn main(env: &mut Env) -> u64 {
-    env.plan(9);
+    env.plan(8);
     let base = match env.vm.mmap(&MmapRequest::anon(SIZE, Prot::RW)) {
         Ok(a) => a,
         Err(e) => {
@@ -128,7 +128,6 @@ fn main(env: &mut Env) -> u64 {
 
     // Touching the hole ends the program: announce it, then do it.
     let failures = env.failures();
-    env.check("touch-hole-stops-client", true, format_args!(""));
     println!(
         "{}: touching the unmapped hole at {hole:#x}; the VM server must stop me",
         env.name()

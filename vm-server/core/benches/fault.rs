@@ -33,6 +33,11 @@ impl Pmap for NullPmap {
     }
     fn zero_page(&mut self, _: FrameNumber) {}
     fn copy_page(&mut self, _: FrameNumber, _: FrameNumber) {}
+    // No page contents here: swap reads zeros, writes discard.
+    fn read_frame(&self, _: FrameNumber, buf: &mut [u8]) {
+        buf.fill(0);
+    }
+    fn write_frame(&mut self, _: FrameNumber, _: &[u8]) {}
 }
 
 fn config(prefault: bool) -> VmConfig {

@@ -51,18 +51,11 @@ pub trait Pmap {
     fn copy_page(&mut self, src: FrameNumber, dst: FrameNumber);
 
     /// Copy a frame's contents out into `buf` (one page), for a swap
-    /// write's staging buffer. Only called with a swap device attached:
-    /// the default panics, so a pmap without frame access (the seL4
-    /// server's, until the block device is wired in) cannot attach one
-    /// by accident.
-    fn read_frame(&self, _frame: FrameNumber, _buf: &mut [u8]) {
-        unimplemented!("this pmap cannot copy frames to swap");
-    }
+    /// write's staging buffer. Only called with a swap device attached.
+    fn read_frame(&self, frame: FrameNumber, buf: &mut [u8]);
     /// Copy one page from `data` into a frame, for a completed swap read.
-    /// Only called with a swap device attached (default panics).
-    fn write_frame(&mut self, _frame: FrameNumber, _data: &[u8]) {
-        unimplemented!("this pmap cannot copy frames from swap");
-    }
+    /// Only called with a swap device attached.
+    fn write_frame(&mut self, frame: FrameNumber, data: &[u8]);
 
     /// True when the hardware keeps reference/modified bits this pmap can
     /// read; false (the default) makes the core emulate them.

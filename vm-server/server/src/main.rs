@@ -166,7 +166,6 @@ fn start_clients(server: &mut Server) {
             cnode_bits: c.cnode_bits as u8,
             priority: c.priority as u8,
             request_slot: c.request_slot,
-            space: None,
         };
         match server.add_client(c.badge, setup, image) {
             Ok(()) => {

@@ -348,7 +348,7 @@ impl Server {
     pub fn add_client(
         &mut self,
         badge: u64,
-        mut client: ClientSetup,
+        client: ClientSetup,
         image: &[u8],
     ) -> Result<(), String> {
         self.pmap.adopt_next(client.vspace);
@@ -356,8 +356,11 @@ impl Server {
             .vm
             .space_create(&mut self.pmap)
             .map_err(|e| format!("space: {e:?}"))?;
-        client.space = Some(space);
-        crate::loader::load(self, space, image).map_err(|e| format!("{}: {e}", client.name))?;
+        if let Err(e) = crate::loader::load(self, space, image) {
+            // Give back what the partial load took.
+            let _ = self.vm.exit(space, &mut self.pmap);
+            return Err(format!("{}: {e}", client.name));
+        }
         self.clients.insert(
             badge,
             Client {
@@ -604,7 +607,6 @@ pub struct ClientSetup {
     pub cnode_bits: u8,
     pub priority: u8,
     pub request_slot: u64,
-    pub space: Option<SpaceId>,
 }
 
 fn core_err(e: VmError) -> ApiError {
