@@ -50,7 +50,7 @@ pub fn table(results: &BTreeMap<String, u64>) -> String {
 }
 
 pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
-    let boot = crate::build(ws, "bench.spec", o)?;
+    let boot = crate::build(ws, &o.boot("bench.spec", crate::DEFAULT_SWAP), o)?;
     progress("bench", "booting capdl/bench.spec");
     let mut results = BTreeMap::new();
     let exit = machine::run_captured(&boot, o.timeout, |line| {

@@ -54,8 +54,11 @@ pub fn ensure(ws: &Workspace, swap_bytes: u64) -> Result<SwapDisk> {
             "swap size {swap_bytes} must be a multiple of 4K and at least 64K"
         )));
     }
-    let image = ws.target.join("swap-disk.img");
-    let stamp = ws.target.join("swap-disk.size");
+    // One image per size: the test boots use two sizes and reuse both.
+    let image = ws
+        .target
+        .join(format!("swap-disk-{}K.img", swap_bytes >> 10));
+    let stamp = image.with_extension("size");
     let disk = SwapDisk {
         image: image.clone(),
     };

@@ -5,14 +5,16 @@
 //! cargo qemu build                 kernel + images
 //! cargo qemu run [--kvm]           build, then boot with the console here
 //! cargo qemu test [--host-only | --system-only] [--timeout SECS]
-//!                                  host tests, then system tests in QEMU;
+//!                                  host tests, then system tests in QEMU
+//!                                  (one boot per entry of `TEST_BOOTS`);
 //!                                  ends with `N passed, N failed`
 //! cargo qemu bench                 boots capdl/bench.spec and prints the
 //!                                  fault costs as ratios to the floors
 //! ```
 //!
-//! Every boot attaches the swap disk (`--swap SIZE`, default 256M) as a
-//! virtio block device.
+//! Every boot attaches a swap disk (`--swap SIZE`, default 256M) as a
+//! virtio block device. `--spec FILE` boots another spec under `capdl/`
+//! (for `run` and `test`).
 
 mod bench;
 mod disk;
@@ -66,12 +68,14 @@ pub struct Options {
     system_only: bool,
     pub timeout: Duration,
     pub memory_mib: u32,
-    /// Size of the swap partition on the virtio disk.
-    pub swap_bytes: u64,
+    /// Size of the swap partition on the virtio disk (`None`: the boot's default).
+    pub swap_bytes: Option<u64>,
+    /// The one spec to boot instead of the defaults.
+    spec: Option<String>,
 }
 
 const USAGE: &str =
-    "usage: cargo qemu <build | run | test | bench> [--kvm] [--host-only | --system-only] [--timeout SECS] [--memory MIB] [--swap SIZE]";
+    "usage: cargo qemu <build | run | test | bench> [--kvm] [--host-only | --system-only] [--timeout SECS] [--memory MIB] [--swap SIZE] [--spec FILE]";
 
 fn parse_args() -> Result<Options> {
     let mut args = std::env::args().skip(1);
@@ -83,18 +87,21 @@ fn parse_args() -> Result<Options> {
         system_only: false,
         timeout: Duration::from_secs(300),
         memory_mib: 512,
-        swap_bytes: 256 << 20,
+        swap_bytes: None,
+        spec: None,
     };
     while let Some(a) = args.next() {
         match a.as_str() {
             "--kvm" => o.kvm = true,
             "--swap" => {
-                o.swap_bytes = args
-                    .next()
-                    .and_then(|v| disk::parse_size(&v))
-                    .ok_or_else(|| {
-                        Failure::msg(format!("--swap needs a size such as 256M\n{USAGE}"))
-                    })?;
+                o.swap_bytes = Some(args.next().and_then(|v| disk::parse_size(&v)).ok_or_else(
+                    || Failure::msg(format!("--swap needs a size such as 256M\n{USAGE}")),
+                )?);
+            }
+            "--spec" => {
+                o.spec = Some(args.next().ok_or_else(|| {
+                    Failure::msg(format!("--spec needs a file under capdl/\n{USAGE}"))
+                })?);
             }
             "--host-only" => o.host_only = true,
             "--system-only" => o.system_only = true,
@@ -118,7 +125,7 @@ fn parse_args() -> Result<Options> {
 fn main() -> ExitCode {
     let ws = Workspace::locate();
     let result = parse_args().and_then(|o| match o.command.as_str() {
-        "build" => build(&ws, SYSTEM_SPEC, &o).map(|_| true),
+        "build" => build(&ws, &o.boot(SYSTEM_SPEC, DEFAULT_SWAP), &o).map(|_| true),
         "bench" => bench::run(&ws, &o),
         "run" => run(&ws, &o),
         "test" => test(&ws, &o),
@@ -138,17 +145,53 @@ fn main() -> ExitCode {
     }
 }
 
-/// The spec `run` and `test` boot.
+/// The spec `run` boots.
 const SYSTEM_SPEC: &str = "system.spec";
+/// The swap partition's size unless `--swap` or the boot says otherwise.
+const DEFAULT_SWAP: u64 = 256 << 20;
 
-/// Everything a boot needs: prerequisites, kernel, images for
-/// `spec_file`, the swap disk, and the machine options.
-pub fn build(ws: &Workspace, spec_file: &str, o: &Options) -> Result<BootOptions> {
+/// A spec under `capdl/` and the swap partition it boots with.
+#[derive(Clone, Debug)]
+pub struct Boot {
+    pub spec: String,
+    pub swap_bytes: u64,
+}
+
+/// What `cargo qemu test` boots, in order: the whole system, then swap
+/// exhaustion on its own disk (a small partition fills in seconds, and
+/// an OOM kill would otherwise race the other system tests).
+const TEST_BOOTS: &[(&str, u64)] = &[
+    (SYSTEM_SPEC, DEFAULT_SWAP),
+    ("swap-exhaustion.spec", 96 << 20),
+];
+
+impl Options {
+    /// The boot of `spec` with `swap` bytes of swap, unless the command
+    /// line chose the spec or the size.
+    fn boot(&self, spec: &str, swap: u64) -> Boot {
+        Boot {
+            spec: self.spec.clone().unwrap_or_else(|| spec.to_string()),
+            swap_bytes: self.swap_bytes.unwrap_or(swap),
+        }
+    }
+
+    /// The test boots: `TEST_BOOTS`, or the one `--spec` names.
+    fn test_boots(&self) -> Vec<Boot> {
+        if self.spec.is_some() {
+            return vec![self.boot(SYSTEM_SPEC, DEFAULT_SWAP)];
+        }
+        TEST_BOOTS.iter().map(|&(s, b)| self.boot(s, b)).collect()
+    }
+}
+
+/// Everything a boot needs: prerequisites, kernel, images for the boot's
+/// spec, its swap disk, and the machine options.
+pub fn build(ws: &Workspace, boot: &Boot, o: &Options) -> Result<BootOptions> {
     prereq::ensure()?;
     let kernel = kernel::build(ws)?;
-    let root_task = images::build(ws, spec_file)?;
+    let root_task = images::build(ws, &boot.spec)?;
     progress("image", format!("{}", root_task.display()));
-    let disk = disk::ensure(ws, o.swap_bytes)?;
+    let disk = disk::ensure(ws, boot.swap_bytes)?;
     Ok(BootOptions {
         kernel: kernel.elf32,
         root_task,
@@ -159,7 +202,7 @@ pub fn build(ws: &Workspace, spec_file: &str, o: &Options) -> Result<BootOptions
 }
 
 fn run(ws: &Workspace, o: &Options) -> Result<bool> {
-    let boot = build(ws, SYSTEM_SPEC, o)?;
+    let boot = build(ws, &o.boot(SYSTEM_SPEC, DEFAULT_SWAP), o)?;
     let exit = machine::run_interactive(&boot)?;
     progress("exit", format!("{exit:?}"));
     Ok(exit == Exit::Guest(machine::GUEST_SUCCESS))
@@ -167,8 +210,9 @@ fn run(ws: &Workspace, o: &Options) -> Result<bool> {
 
 fn test(ws: &Workspace, o: &Options) -> Result<bool> {
     // The kernel source must be prepared before the sel4 crate (a host-test
-    // crate too) can generate its bindings.
-    let boot = build(ws, SYSTEM_SPEC, o)?;
+    // crate too) can generate its bindings: the first image is built first.
+    let boots = o.test_boots();
+    let mut first = Some(build(ws, &boots[0], o)?);
     let (mut passed, mut failed) = (0, 0);
     if !o.system_only {
         let (p, f) = host_tests(ws)?;
@@ -176,9 +220,15 @@ fn test(ws: &Workspace, o: &Options) -> Result<bool> {
         failed += f;
     }
     if !o.host_only {
-        let tally = system_tests(&boot, o.timeout)?;
-        passed += tally.passed();
-        failed += tally.failed();
+        for boot in &boots {
+            let machine = match first.take() {
+                Some(m) => m,
+                None => build(ws, boot, o)?,
+            };
+            let tally = system_tests(&boot.spec, &machine, o.timeout)?;
+            passed += tally.passed();
+            failed += tally.failed();
+        }
     }
     println!("{passed} passed, {failed} failed");
     Ok(failed == 0)
@@ -224,11 +274,14 @@ fn host_tests(ws: &Workspace) -> Result<(usize, usize)> {
     Ok((passed, failed))
 }
 
-/// Boots the system once and tallies the outcomes its programs print.
-fn system_tests(boot: &BootOptions, timeout: Duration) -> Result<Tally> {
+/// Boots `spec` once and tallies the outcomes its programs print.
+fn system_tests(spec: &str, boot: &BootOptions, timeout: Duration) -> Result<Tally> {
     progress(
         "test",
-        format!("system tests in QEMU (timeout {}s)", timeout.as_secs()),
+        format!(
+            "system tests of capdl/{spec} in QEMU (timeout {}s)",
+            timeout.as_secs()
+        ),
     );
     let mut tally = Tally::default();
     let exit = machine::run_captured(boot, timeout, |line| {

@@ -18,6 +18,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::any::Any;
+use vm_swap::Pressure;
 use vm_swap::{
     Blist, BlockDevice, IoOp, IoTag, SwapError, SwapEvent, SwapPager, SwapSlot, SwapStats,
 };
@@ -607,6 +608,26 @@ impl Vm {
     /// reported by the next `swap_poll`.
     pub fn swap_drain<P: Pmap + ?Sized>(&mut self, pmap: &mut P) {
         self.res.drain(pmap);
+    }
+
+    /// True when memory and swap are both exhausted (DragonFly's
+    /// `vm_pageout_scan` "out of swap space" test): with no pageout write
+    /// in flight (its completion would free pages), either swap is full
+    /// and free pages are short of the paging target, or swap has less
+    /// than one laundering cluster left and free pages are below the
+    /// `minimum` target. Pageout can then free only clean pages, which
+    /// their owners fault straight back in; the server's OOM killer stops
+    /// `oom_victim()` instead of letting everyone thrash.
+    pub fn out_of_swap(&self) -> bool {
+        let Some(sw) = self.res.swap.as_ref() else {
+            return false;
+        };
+        let free_slots = sw.blist().free_count();
+        let cluster = self.res.config.pageout_cluster.min(sw.max_cluster()).max(1);
+        let pressure = self.pressure();
+        self.res.write_in_flight().is_none()
+            && ((free_slots == 0 && pressure < Pressure::Plenty)
+                || (free_slots < u64::from(cluster) && pressure <= Pressure::Minimum))
     }
 
     /// One pageout pass (`vm_pageout_scan`) aiming to free `want` pages:

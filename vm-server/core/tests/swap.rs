@@ -205,6 +205,10 @@ fn swap_exactly_full_stops_anonymous_pageout_and_faults_get_no_swap() {
     )
     .unwrap();
     fill(&mut s, sp, va, 24, 1);
+    assert!(
+        !s.vm.out_of_swap(),
+        "slots left: pageout can still make room"
+    );
     let mut written = 0;
     let err = loop {
         match s.write(sp, vb + written * P, &[written as u8 + 1]) {
@@ -218,6 +222,8 @@ fn swap_exactly_full_stops_anonymous_pageout_and_faults_get_no_swap() {
     assert_eq!((st.swpginuse, st.swpages), (32, 32), "every slot used");
     let rep = s.vm.pageout(&mut s.pmap, 8);
     assert!(rep.swap_full && rep.laundering == 0);
+    assert!(s.vm.out_of_swap(), "the server's OOM killer must act now");
+    assert_eq!(s.vm.oom_victim(), Some(sp), "the only space is the largest");
     // Resident pages still read; a page on swap needs a frame nobody can
     // give back (every resident page is dirty), so its fault gets NoSwap.
     for i in 0..written {
@@ -231,6 +237,7 @@ fn swap_exactly_full_stops_anonymous_pageout_and_faults_get_no_swap() {
     s.vm.munmap(sp, vb, 100 * P, &mut s.pmap).unwrap();
     s.vm.swap_poll(&mut s.pmap);
     check(&s);
+    assert!(!s.vm.out_of_swap());
     verify(&mut s, sp, va, 24, 1);
     s.vm.exit(sp, &mut s.pmap).unwrap();
     no_leaks(&mut s, 64);

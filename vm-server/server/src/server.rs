@@ -145,9 +145,33 @@ impl Server {
             // the IPC buffer, so keep it.
             let saved = sel4::with_ipc_buffer_mut(|b| b.msg);
             self.vm.pageout(&mut self.pmap, short);
+            if self.vm.out_of_swap() && self.oom_kill() == Some(badge) {
+                // The sender itself was stopped: its reply cap is gone.
+                return Outcome::NoReply;
+            }
             sel4::with_ipc_buffer_mut(|b| b.msg = saved);
         }
         out
+    }
+
+    /// The OOM killer: stops the client the core's `OomPolicy` picks
+    /// (by default the one charged with the most pages) with `NoSwap`, or
+    /// `OutOfMemory` when there is no swap. Returns its badge (`None`: the
+    /// policy picked nobody).
+    fn oom_kill(&mut self) -> Option<Word> {
+        let victim = self.vm.oom_victim()?;
+        let badge = self
+            .clients
+            .iter()
+            .find(|(_, c)| c.space == victim)
+            .map(|(&b, _)| b)?;
+        let (error, why) = if self.vm.swap().is_some() {
+            (ApiError::NoSwap, "out of swap space")
+        } else {
+            (ApiError::OutOfMemory, "out of memory")
+        };
+        self.kill(badge, why, STATUS_KILLED + error.code());
+        Some(badge)
     }
 
     fn handle_message(&mut self, info: MessageInfo, badge: Word) -> Outcome {
@@ -214,7 +238,10 @@ impl Server {
         let client = self.clients.get_mut(&badge).unwrap();
         client.faults += 1;
         let space = client.space;
-        match self.vm.fault(space, f.addr, access, &mut self.pmap) {
+        let Some(result) = self.fault_or_oom(badge, space, f.addr, access) else {
+            return Outcome::NoReply;
+        };
+        match result {
             Ok(FaultOutcome::Mapped(_)) => Outcome::Reply(MessageInfo::new(0, 0, 0, 0)),
             Ok(FaultOutcome::Wait(_)) => {
                 // Keep the reply cap and serve others until the I/O is done.
@@ -247,6 +274,29 @@ impl Server {
         }
     }
 
+    /// `Vm::fault`; when memory and swap are exhausted the OOM killer
+    /// stops someone and, unless that was the faulting client (`None`),
+    /// the fault is tried again.
+    fn fault_or_oom(
+        &mut self,
+        badge: Word,
+        space: SpaceId,
+        addr: u64,
+        access: Access,
+    ) -> Option<Result<FaultOutcome, VmError>> {
+        loop {
+            let result = self.vm.fault(space, addr, access, &mut self.pmap);
+            if !matches!(result, Err(VmError::OutOfMemory | VmError::NoSwap)) {
+                return Some(result);
+            }
+            match self.oom_kill() {
+                Some(victim) if victim == badge => return None,
+                Some(_) => continue,
+                None => return Some(result),
+            }
+        }
+    }
+
     /// Moves the current reply cap into a fresh slot.
     fn save_reply(&mut self) -> Result<CPtr, String> {
         let slot = self.pmap.kernel.slot()?;
@@ -269,7 +319,13 @@ impl Server {
                 self.pmap.kernel.free_slot(w.reply);
                 continue;
             };
-            match self.vm.fault(space, w.addr, w.access, &mut self.pmap) {
+            let Some(result) = self.fault_or_oom(w.badge, space, w.addr, w.access) else {
+                // Stopped by the OOM killer; this waiter was already taken
+                // off the list its cleanup frees.
+                self.pmap.kernel.free_slot(w.reply);
+                continue;
+            };
+            match result {
                 Ok(FaultOutcome::Mapped(_)) => {
                     sel4::send(w.reply, MessageInfo::new(0, 0, 0, 0));
                     self.pmap.kernel.free_slot(w.reply);
