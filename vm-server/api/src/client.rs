@@ -257,6 +257,12 @@ impl<T: Transport> VmClient<T> {
         }
     }
 
+    /// Test hook: the caller's next fault that reads from swap fails with
+    /// an injected disk error (the server stops the caller with `Io`).
+    pub fn fail_next_pagein(&mut self) -> Result<(), ApiError> {
+        self.unit(Request::FailNextPagein)
+    }
+
     /// Ends the caller. Through seL4 a successful exit never returns;
     /// `Ok(())` is only seen through a transport that answers it (tests).
     pub fn exit(&mut self, status: u64) -> Result<(), ApiError> {

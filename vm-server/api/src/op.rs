@@ -35,11 +35,15 @@ pub enum Operation {
     HandleShare = 0x125,
     Fork = 0x130,
     Exit = 0x131,
+    /// Test hook: the caller's next fault that has to read from swap
+    /// fails as if the disk had failed (the block server is asked to fail
+    /// that read). It can only hurt the caller.
+    FailNextPagein = 0x140,
 }
 
 impl Operation {
     /// Every operation, in label order.
-    pub const ALL: [Operation; 20] = [
+    pub const ALL: [Operation; 21] = [
         Operation::Ping,
         Operation::Stats,
         Operation::ClientStats,
@@ -60,6 +64,7 @@ impl Operation {
         Operation::HandleShare,
         Operation::Fork,
         Operation::Exit,
+        Operation::FailNextPagein,
     ];
 
     /// The IPC label of requests for this operation.

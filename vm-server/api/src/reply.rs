@@ -393,6 +393,7 @@ pub enum Reply {
     HandleShare(HandleReply),
     Fork(ForkReply),
     Exit,
+    FailNextPagein,
 }
 
 impl Reply {
@@ -418,6 +419,7 @@ impl Reply {
             Reply::HandleClose => Operation::HandleClose,
             Reply::HandleShare(_) => Operation::HandleShare,
             Reply::Fork(_) => Operation::Fork,
+            Reply::FailNextPagein => Operation::FailNextPagein,
             Reply::Exit => Operation::Exit,
         }
     }
@@ -464,7 +466,8 @@ impl Reply {
             | Reply::ShmUnlink
             | Reply::ShmTruncate
             | Reply::HandleClose
-            | Reply::Exit => 0,
+            | Reply::Exit
+            | Reply::FailNextPagein => 0,
         };
         (0, len)
     }
@@ -532,6 +535,7 @@ impl Reply {
             Operation::ShmTruncate => unit(Reply::ShmTruncate)?,
             Operation::HandleClose => unit(Reply::HandleClose)?,
             Operation::Exit => unit(Reply::Exit)?,
+            Operation::FailNextPagein => unit(Reply::FailNextPagein)?,
         }))
     }
 }

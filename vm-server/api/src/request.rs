@@ -234,6 +234,7 @@ pub enum Request {
     HandleShare(HandleShareRequest),
     Fork,
     Exit(ExitRequest),
+    FailNextPagein,
 }
 
 fn range(w: RangeWire) -> RangeRequest {
@@ -274,6 +275,7 @@ impl Request {
             Request::HandleShare(_) => Operation::HandleShare,
             Request::Fork => Operation::Fork,
             Request::Exit(_) => Operation::Exit,
+            Request::FailNextPagein => Operation::FailNextPagein,
         }
     }
 
@@ -378,6 +380,10 @@ impl Request {
             Operation::Exit => Request::Exit(ExitRequest {
                 status: wire::read::<ExitWire>(words)?.status,
             }),
+            Operation::FailNextPagein => {
+                wire::read::<EmptyWire>(words)?;
+                Request::FailNextPagein
+            }
         })
     }
 
@@ -389,7 +395,7 @@ impl Request {
     pub fn encode(&self, words: &mut [u64]) -> (u64, usize) {
         let len = match self {
             Request::Ping(r) => wire::write(&PingWire { cookie: r.cookie }, words),
-            Request::Stats | Request::ClientStats | Request::Fork => 0,
+            Request::Stats | Request::ClientStats | Request::Fork | Request::FailNextPagein => 0,
             Request::Mmap(r) => wire::write(&MmapWire::from(r), words),
             Request::Munmap(r) | Request::Mincore(r) | Request::Mlock(r) | Request::Munlock(r) => {
                 wire::write(&range_wire(r), words)
@@ -557,7 +563,12 @@ mod tests {
 
     #[test]
     fn empty_requests_take_no_words() {
-        for r in [Request::Fork, Request::Stats, Request::ClientStats] {
+        for r in [
+            Request::Fork,
+            Request::Stats,
+            Request::ClientStats,
+            Request::FailNextPagein,
+        ] {
             assert_eq!(rt(r).1, 0);
             assert_eq!(
                 Request::decode(r.operation().label(), &[0]),

@@ -47,6 +47,12 @@ pub trait VmService {
     /// Destroys the caller. On success the server must not reply (see
     /// [`needs_reply`]).
     fn exit(&mut self, client: u64, req: ExitRequest) -> Result<(), ApiError>;
+    /// Test hook: fail the caller's next page-in as a disk error would.
+    /// The default refuses it (a server without swap has nothing to fail).
+    fn fail_next_pagein(&mut self, client: u64) -> Result<(), ApiError> {
+        let _ = client;
+        Err(ApiError::UnknownOperation)
+    }
 }
 
 /// Calls the method of `svc` that `req` names.
@@ -77,6 +83,7 @@ pub fn serve<S: VmService + ?Sized>(
         Request::HandleShare(r) => Reply::HandleShare(svc.handle_share(c, r)?),
         Request::Fork => Reply::Fork(svc.fork(c)?),
         Request::Exit(r) => svc.exit(c, r).map(|()| Reply::Exit)?,
+        Request::FailNextPagein => svc.fail_next_pagein(c).map(|()| Reply::FailNextPagein)?,
     })
 }
 

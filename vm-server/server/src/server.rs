@@ -11,6 +11,7 @@
 
 use crate::convert;
 use crate::pmap::Sel4Pmap;
+use crate::swapdev::SwapDisk;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
@@ -18,7 +19,7 @@ use sel4::{cap, CPtr, CapData, CapRights, Fault, MessageInfo, ObjectType, PrioPr
 use sel4_root_task::println;
 use sel4_root_task::start_info::{StartInfo, IPC_BUFFER_VADDR, START_INFO_VADDR};
 use vm_api::{ApiError, ForkReply, Reply, VmService};
-use vm_core::{Access, FaultOutcome, SpaceId, Vm, VmError};
+use vm_core::{Access, FaultOutcome, IoTag, SpaceId, Vm, VmError};
 
 /// Fixed slots of every component's CSpace: the system spec's layout
 /// (`capdl::slots`), as capability addresses.
@@ -75,6 +76,8 @@ struct Waiter {
     access: Access,
     /// Slot of the saved reply cap.
     reply: CPtr,
+    /// The swap request it waits for.
+    tag: IoTag,
 }
 
 /// Badge bit of the server's bound notification (the block server's
@@ -102,6 +105,13 @@ pub struct Server {
     next_child: u64,
     /// Faults waiting for swap I/O.
     waiting: alloc::vec::Vec<Waiter>,
+    /// The client whose next page-in read is to fail (`FailNextPagein`).
+    fail_pagein: Option<Word>,
+    /// Page-ins that failed, until the faults waiting for them are failed
+    /// (kept here because a kill during `swap_completions` polls again).
+    failed_reads: alloc::collections::BTreeSet<IoTag>,
+    /// Completions arrived since the waiters were last retried.
+    completed_since_retry: bool,
 }
 
 /// What to do after handling a message.
@@ -124,6 +134,9 @@ impl Server {
             baseline: (0, 0),
             next_child: FIRST_CHILD_BADGE,
             waiting: alloc::vec::Vec::new(),
+            fail_pagein: None,
+            failed_reads: alloc::collections::BTreeSet::new(),
+            completed_since_retry: false,
         };
         // The scratch window's paging structures are the server's own:
         // make them now, so they are part of the baseline.
@@ -243,7 +256,7 @@ impl Server {
         };
         match result {
             Ok(FaultOutcome::Mapped(_)) => Outcome::Reply(MessageInfo::new(0, 0, 0, 0)),
-            Ok(FaultOutcome::Wait(_)) => {
+            Ok(FaultOutcome::Wait(tag)) => {
                 // Keep the reply cap and serve others until the I/O is done.
                 match self.save_reply() {
                     Ok(reply) => {
@@ -252,6 +265,7 @@ impl Server {
                             addr: f.addr,
                             access,
                             reply,
+                            tag,
                         });
                         Outcome::NoReply
                     }
@@ -274,7 +288,8 @@ impl Server {
         }
     }
 
-    /// `Vm::fault`; when memory and swap are exhausted the OOM killer
+    /// `Vm::fault` (with the client's `FailNextPagein` armed, if it asked);
+    /// when memory and swap are exhausted the OOM killer
     /// stops someone and, unless that was the faulting client (`None`),
     /// the fault is tried again.
     fn fault_or_oom(
@@ -285,7 +300,11 @@ impl Server {
         access: Access,
     ) -> Option<Result<FaultOutcome, VmError>> {
         loop {
+            let armed = self.arm_pagein_failure(badge);
             let result = self.vm.fault(space, addr, access, &mut self.pmap);
+            if armed {
+                self.disarm_pagein_failure();
+            }
             if !matches!(result, Err(VmError::OutOfMemory | VmError::NoSwap)) {
                 return Some(result);
             }
@@ -293,6 +312,31 @@ impl Server {
                 Some(victim) if victim == badge => return None,
                 Some(_) => continue,
                 None => return Some(result),
+            }
+        }
+    }
+
+    /// Arms the swap device to fail the next read when `badge` asked for
+    /// it (`FailNextPagein`); returns whether it did.
+    fn arm_pagein_failure(&mut self, badge: Word) -> bool {
+        if self.fail_pagein != Some(badge) {
+            return false;
+        }
+        match self.vm.swap_device_mut::<SwapDisk>() {
+            Some(disk) => {
+                disk.fail_next_read = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// After the armed client's fault: a read it started used the failure
+    /// up; otherwise it stays pending for that client, not the next reader.
+    fn disarm_pagein_failure(&mut self) {
+        if let Some(disk) = self.vm.swap_device_mut::<SwapDisk>() {
+            if !core::mem::take(&mut disk.fail_next_read) {
+                self.fail_pagein = None;
             }
         }
     }
@@ -312,13 +356,47 @@ impl Server {
     /// mapped ones are answered through their saved reply caps, ones that
     /// must still wait stay, failed ones stop their client.
     fn swap_completions(&mut self) {
-        let _ = self.vm.swap_poll(&mut self.pmap);
+        self.poll_swap();
+        // A kill below polls again (`destroy`); waiters already retried
+        // would then miss those completions: go round until none came.
+        while core::mem::take(&mut self.completed_since_retry) {
+            self.retry_waiters();
+        }
+        let waiting = &self.waiting;
+        self.failed_reads
+            .retain(|t| waiting.iter().any(|w| w.tag == *t));
+    }
+
+    /// Takes the swap device's completions (and frees dead slots),
+    /// remembering failed page-ins for their waiters.
+    fn poll_swap(&mut self) {
+        for done in self.vm.swap_poll(&mut self.pmap) {
+            self.completed_since_retry = true;
+            if done.waiter_error().is_some() {
+                self.failed_reads.insert(done.tag);
+            }
+        }
+    }
+
+    /// Retries every waiting fault: mapped ones are answered, ones whose
+    /// page-in failed and ones that fail now stop their client.
+    fn retry_waiters(&mut self) {
         let waiting = core::mem::take(&mut self.waiting);
-        for w in waiting {
+        for mut w in waiting {
             let Some(space) = self.clients.get(&w.badge).map(|c| c.space) else {
                 self.pmap.kernel.free_slot(w.reply);
                 continue;
             };
+            if self.failed_reads.contains(&w.tag) {
+                // The page-in this fault wanted failed: this fault alone fails.
+                self.pmap.kernel.free_slot(w.reply);
+                let why = format!(
+                    "{:?} fault at {:#x}: page-in failed (disk error)",
+                    w.access, w.addr
+                );
+                self.kill(w.badge, &why, STATUS_KILLED + ApiError::Io.code());
+                continue;
+            }
             let Some(result) = self.fault_or_oom(w.badge, space, w.addr, w.access) else {
                 // Stopped by the OOM killer; this waiter was already taken
                 // off the list its cleanup frees.
@@ -330,7 +408,10 @@ impl Server {
                     sel4::send(w.reply, MessageInfo::new(0, 0, 0, 0));
                     self.pmap.kernel.free_slot(w.reply);
                 }
-                Ok(FaultOutcome::Wait(_)) => self.waiting.push(w),
+                Ok(FaultOutcome::Wait(tag)) => {
+                    w.tag = tag;
+                    self.waiting.push(w);
+                }
                 Ok(other) => {
                     self.pmap.kernel.free_slot(w.reply);
                     self.kill(
@@ -371,13 +452,17 @@ impl Server {
             self.pmap.kernel.free_slot(w.reply);
         }
         self.waiting.retain(|w| w.badge != badge);
+        if self.fail_pagein == Some(badge) {
+            self.fail_pagein = None;
+        }
         let _ = c.tcb.tcb_suspend();
         if let Err(e) = self.vm.exit(c.space, &mut self.pmap) {
             println!("vm-server: exit of {}: {e:?}", c.name);
         }
         if self.vm.swap().is_some() {
-            // The dead space's swap slots are freed at the next poll.
-            self.swap_completions();
+            // Frees the dead space's swap slots; its waiters are retried
+            // by `swap_completions` (now, or at the pending signal).
+            self.poll_swap();
         }
         let forked = c.forked.is_some();
         if let Some(objs) = c.forked {
@@ -870,6 +955,15 @@ impl VmService for Server {
                 Err(ApiError::OutOfMemory)
             }
         }
+    }
+
+    fn fail_next_pagein(&mut self, client: u64) -> Result<(), ApiError> {
+        self.space_of(client)?;
+        if self.vm.swap_device_mut::<SwapDisk>().is_none() {
+            return Err(ApiError::NoSwap);
+        }
+        self.fail_pagein = Some(client);
+        Ok(())
     }
 
     fn exit(&mut self, client: u64, req: vm_api::ExitRequest) -> Result<(), ApiError> {

@@ -15,7 +15,7 @@
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
-use block_api::{BlockClient, BlockError, RequestKind, Sel4Notifier};
+use block_api::{BlockClient, BlockError, RequestKind, Sel4Notifier, FLAG_INJECT_IO_ERROR};
 use vm_swap::device::{
     BlockDevice, BufferId, IoCompletion, IoError, IoOp, IoRequest, IoStatus, IoTag,
 };
@@ -32,6 +32,9 @@ pub struct SwapDisk {
     blocks: u64,
     /// What each tag in flight asked for (completions carry only the tag).
     in_flight: BTreeMap<u64, IoRequest>,
+    /// Test hook: the next read is sent with `FLAG_INJECT_IO_ERROR`, so
+    /// the block server fails it (the server arms it for one client).
+    pub fail_next_read: bool,
 }
 
 impl SwapDisk {
@@ -59,6 +62,7 @@ impl SwapDisk {
             client,
             blocks: blocks - RESERVED_LOW - RESERVED_HIGH,
             in_flight: BTreeMap::new(),
+            fail_next_read: false,
         })
     }
 }
@@ -87,11 +91,15 @@ impl BlockDevice for SwapDisk {
             IoOp::Read => RequestKind::Read { block, count, buf },
             IoOp::Write => RequestKind::Write { block, count, buf },
         };
-        let tag = self.client.submit(kind, 0).map_err(|e| match e {
+        let inject = req.op == IoOp::Read && self.fail_next_read;
+        let flags = if inject { FLAG_INJECT_IO_ERROR } else { 0 };
+        let tag = self.client.submit(kind, flags).map_err(|e| match e {
             BlockError::Busy => IoError::QueueFull,
             BlockError::OutOfRange => IoError::OutOfRange,
             _ => IoError::BadBuffer,
         })?;
+        // Used up only by a read that was really sent.
+        self.fail_next_read &= !inject;
         self.client.kick();
         self.in_flight.insert(tag, req);
         Ok(IoTag(tag))
