@@ -1,20 +1,29 @@
-//! `cargo qemu bench`: boots `capdl/bench.spec` (the VM server and the
-//! fault benchmark alone), collects the `BENCH <name> <value> cycles` lines
-//! the root task (floors) and the benchmark client print, and shows each
-//! VM-server cost as a ratio to its floor measured in the same boot. No
-//! number here is a pass/fail threshold.
+//! `cargo qemu bench`: boots `capdl/bench.spec` (the VM server, the block
+//! server with block-test, and the benchmark client), collects the
+//! `BENCH <name> <value> <unit>` lines the root task (floors), block-test
+//! (raw disk throughput) and the benchmark client print, and shows each
+//! VM-server cost as a ratio to its floor or raw counterpart measured in
+//! the same boot. No number here is a pass/fail threshold.
 
 use crate::machine::{self, Exit};
 use crate::step::{progress, Failure, Result};
 use crate::{Options, Workspace};
 use std::collections::BTreeMap;
 
-/// Which floor each measured operation is divided by.
+/// Which floor each measured operation (cycles) is divided by.
 const FLOOR_OF: &[(&str, &str)] = &[
     ("vm-fault-zero-fill", "floor-fault-map-reply"),
     ("vm-fault-resident", "floor-fault-map-reply"),
     ("vm-fault-cow", "floor-fault-map-reply"),
+    ("vm-fault-pagein", "floor-fault-map-reply"),
     ("vm-request-ping", "floor-ipc-call-replyrecv"),
+];
+
+/// Which raw block-server throughput (MB/s) each swap throughput is
+/// divided by.
+const RAW_OF: &[(&str, &str)] = &[
+    ("vm-swap-out-mbps", "blk-raw-write-mbps"),
+    ("vm-swap-in-mbps", "blk-raw-read-mbps"),
 ];
 
 /// Parses `BENCH <name> <value> <unit>` anywhere in a console line.
@@ -26,14 +35,28 @@ pub fn parse_line(line: &str) -> Option<(String, u64)> {
     Some((name, value))
 }
 
-/// Formats the table: one row per measured operation, with its floor and ratio.
+/// Formats the tables: per measured operation, its reference (floor or
+/// raw throughput) and the ratio of the two; cycles first, then MB/s.
 pub fn table(results: &BTreeMap<String, u64>) -> String {
-    let mut out = format!(
-        "{:<28} {:>12} {:<26} {:>12} {:>8}\n",
-        "operation", "cycles", "floor", "floor cycles", "ratio"
+    let mut out = section(
+        results,
+        ["operation", "cycles", "floor", "floor cycles"],
+        FLOOR_OF,
     );
-    for (name, floor) in FLOOR_OF {
-        let (Some(&v), Some(&f)) = (results.get(*name), results.get(*floor)) else {
+    out.push('\n');
+    out += &section(results, ["throughput", "MB/s", "raw", "raw MB/s"], RAW_OF);
+    out
+}
+
+/// One table: a header of the four column titles, then a row per pair.
+fn section(results: &BTreeMap<String, u64>, titles: [&str; 4], pairs: &[(&str, &str)]) -> String {
+    let [what, unit, reference, ref_unit] = titles;
+    let mut out = format!(
+        "{what:<28} {unit:>12} {reference:<26} {ref_unit:>12} {:>8}\n",
+        "ratio"
+    );
+    for (name, base) in pairs {
+        let (Some(&v), Some(&f)) = (results.get(*name), results.get(*base)) else {
             out.push_str(&format!("{name:<28} {:>12}\n", "missing"));
             continue;
         };
@@ -43,7 +66,7 @@ pub fn table(results: &BTreeMap<String, u64>) -> String {
             v as f64 / f as f64
         };
         out.push_str(&format!(
-            "{name:<28} {v:>12} {floor:<26} {f:>12} {ratio:>8.2}\n"
+            "{name:<28} {v:>12} {base:<26} {f:>12} {ratio:>8.2}\n"
         ));
     }
     out
@@ -66,7 +89,8 @@ pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
         )));
     }
     println!(
-        "\nPage-fault cost on seL4 under QEMU ({}; rdtsc cycles, median of 256)",
+        "\nPage-fault cost and swap throughput on seL4 under QEMU ({}; rdtsc cycles, \
+         medians; MB/s = 10^6 bytes per second)",
         if o.kvm { "KVM" } else { "TCG" }
     );
     print!("{}", table(&results));
@@ -98,5 +122,62 @@ mod tests {
         assert!(t
             .lines()
             .any(|l| l.starts_with("vm-fault-cow") && l.contains("missing")));
+    }
+
+    #[test]
+    fn table_shows_swap_throughput_against_raw_and_pagein_against_floor() {
+        let mut r = BTreeMap::new();
+        for line in [
+            "BENCH floor-fault-map-reply 40000 cycles",
+            "BENCH blk-raw-write-mbps 400 MB/s (32 MiB in 80 ms, 64 KiB requests)",
+            "BENCH blk-raw-read-mbps 500 MB/s (32 MiB in 64 ms, 64 KiB requests)",
+            "BENCH vm-swap-out-mbps 100 MB/s (48 MiB in 480 ms; 12288 pages out, 0 in)",
+            "BENCH vm-swap-in-mbps 250 MB/s (48 MiB in 192 ms; 0 pages out, 12288 in)",
+            "BENCH vm-fault-pagein 120000 cycles (median of 256 reads 128 KiB apart)",
+        ] {
+            let (name, v) = parse_line(line).expect("a BENCH line");
+            r.insert(name, v);
+        }
+        let t = table(&r);
+        let row = |name: &str| {
+            t.lines()
+                .find(|l| l.starts_with(name))
+                .unwrap_or_else(|| panic!("no {name} row in\n{t}"))
+                .split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            row("vm-swap-out-mbps"),
+            [
+                "vm-swap-out-mbps",
+                "100",
+                "blk-raw-write-mbps",
+                "400",
+                "0.25"
+            ]
+        );
+        assert_eq!(
+            row("vm-swap-in-mbps"),
+            ["vm-swap-in-mbps", "250", "blk-raw-read-mbps", "500", "0.50"]
+        );
+        assert_eq!(
+            row("vm-fault-pagein"),
+            [
+                "vm-fault-pagein",
+                "120000",
+                "floor-fault-map-reply",
+                "40000",
+                "3.00"
+            ]
+        );
+        assert!(t
+            .lines()
+            .any(|l| l.starts_with("throughput") && l.contains("raw MB/s")));
+        // Without the raw numbers the swap rows say so instead of a ratio.
+        r.remove("blk-raw-read-mbps");
+        assert!(table(&r)
+            .lines()
+            .any(|l| l.starts_with("vm-swap-in-mbps") && l.contains("missing")));
     }
 }

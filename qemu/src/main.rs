@@ -9,7 +9,8 @@
 //!                                  (one boot per entry of `TEST_BOOTS`);
 //!                                  ends with `N passed, N failed`
 //! cargo qemu bench                 boots capdl/bench.spec and prints the
-//!                                  fault costs as ratios to the floors
+//!                                  fault costs as ratios to the floors and
+//!                                  swap MB/s as ratios to the raw disk's
 //! ```
 //!
 //! Every boot attaches a swap disk (`--swap SIZE`, default 256M) as a

@@ -9,10 +9,16 @@
 //! * cow: a write to a page shared with a forked child (copy-on-write).
 //!
 //! Fault-around is turned off (`MADV_RANDOM`) so each touch is one fault.
+//!
+//! Then, with the fault costs measured while the working set is far below
+//! the pool, the swap phase ([`swap`]): swap-out and swap-in MB/s and the
+//! page-in fault latency.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
+
+mod swap;
 
 use alloc::vec::Vec;
 use vm_client::vm_api::{Advice, ForkReply, MmapRequest, Prot};
@@ -20,10 +26,10 @@ use vm_client::{println, Env};
 
 vm_client::client_main!(main);
 
-const PAGE: u64 = 4096;
+pub(crate) const PAGE: u64 = 4096;
 const N: u64 = 256;
 
-fn rdtsc() -> u64 {
+pub(crate) fn rdtsc() -> u64 {
     // SAFETY: rdtsc has no preconditions in user mode on x86_64.
     unsafe { core::arch::x86_64::_rdtsc() }
 }
@@ -101,7 +107,7 @@ fn main(env: &mut Env) -> u64 {
             // SAFETY: the shared page mapped above.
             unsafe { flag.write_volatile(1) };
             env.wait_children(2_000_000);
-            0
+            u64::from(!swap::run(env))
         }
         Err(e) => {
             println!("bench-fault: fork failed: {e:?}");

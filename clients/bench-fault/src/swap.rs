@@ -1,0 +1,180 @@
+//! The swap phase: swap-out and swap-in throughput and the page-in fault
+//! latency, over a private region of [`POOL_MULTIPLE`] times the VM
+//! server's frame pool (so most of it must live on swap).
+//!
+//! * `vm-swap-out-mbps`: write one word per page, in order. The first
+//!   pool's worth only fills the pool (untimed); over the rest every new
+//!   page pushes an older one out. MB/s = pages the VM server paged out
+//!   meanwhile (`stats().pageouts` delta) x 4 KiB / elapsed time.
+//! * `vm-swap-in-mbps`: read the region back in order, checking each word.
+//!   An untimed pass first, which also pages out the write pass's dirty
+//!   tail; then a second pass, its first pool's worth again untimed, over
+//!   clean pages whose copies stay on swap, so the timed part only reads:
+//!   MB/s = `pageins` delta x 4 KiB / elapsed time.
+//! * `vm-fault-pagein`: the median cycles of a read fault that reads from
+//!   swap, one touch per [`PAGEIN_STRIDE`] pages (128 KiB), beyond page-in
+//!   read-ahead (7 pages behind, 8 ahead); touches that found their page
+//!   resident (no `pageins` change) are left out.
+//!
+//! MB is 10^6 bytes, as in block-test's raw lines; time is the TSC,
+//! calibrated against the CMOS clock's seconds.
+
+use crate::{rdtsc, PAGE};
+use alloc::vec::Vec;
+use vm_client::vm_api::{MmapRequest, Prot, VmStats};
+use vm_client::{println, Env};
+
+/// The region is this many pools.
+const POOL_MULTIPLE: u64 = 4;
+/// One page-in sample every 32 pages (128 KiB).
+const PAGEIN_STRIDE: u64 = 32;
+/// Give up calibrating after this many cycles (tens of seconds).
+const CALIBRATION_LIMIT: u64 = 100_000_000_000;
+
+/// Runs the swap phase; false if the data read back was wrong or the
+/// setup failed.
+pub fn run(env: &mut Env) -> bool {
+    let Some(hz) = tsc_hz(env) else {
+        println!("bench-fault: no CMOS clock (io:0x70), no swap benchmark");
+        return false;
+    };
+    let s = stats(env);
+    let pool = s.npages;
+    let pages = pool * POOL_MULTIPLE;
+    if s.swpages < pages + pool {
+        println!(
+            "bench-fault: {} swap pages for a {pages}-page region; no swap benchmark",
+            s.swpages
+        );
+        return false;
+    }
+    println!(
+        "bench-fault: swap phase over {pages} pages ({} MiB, {POOL_MULTIPLE} pools); {} pages paged out before it",
+        (pages * PAGE) >> 20,
+        s.pageouts
+    );
+    let Ok(base) = env.vm.mmap(&MmapRequest::anon(pages * PAGE, Prot::RW)) else {
+        println!("bench-fault: mmap of {pages} pages failed");
+        return false;
+    };
+    let word = |i: u64| (base + i * PAGE) as *mut u64;
+
+    // Swap-out.
+    for i in 0..pool {
+        // SAFETY: inside the region mapped above.
+        unsafe { word(i).write_volatile(i) };
+    }
+    let (s0, t0) = (stats(env), rdtsc());
+    for i in pool..pages {
+        // SAFETY: as above.
+        unsafe { word(i).write_volatile(i) };
+    }
+    let (s1, t1) = (stats(env), rdtsc());
+    report(
+        "vm-swap-out-mbps",
+        &s0,
+        &s1,
+        s1.pageouts - s0.pageouts,
+        t1 - t0,
+        hz,
+    );
+
+    // Swap-in. A first, untimed pass pages the dirty tail of the write
+    // pass out; after it every resident page is clean with its copy still
+    // on swap, so the timed pass only reads (evicting costs no write).
+    let mut bad = 0u64;
+    // SAFETY (all loops below): reads inside the region mapped above.
+    for i in (0..pages).chain(0..pool) {
+        bad += u64::from(unsafe { word(i).read_volatile() } != i);
+    }
+    let (s0, t0) = (stats(env), rdtsc());
+    for i in pool..pages {
+        bad += u64::from(unsafe { word(i).read_volatile() } != i);
+    }
+    let (s1, t1) = (stats(env), rdtsc());
+    report(
+        "vm-swap-in-mbps",
+        &s0,
+        &s1,
+        s1.pageins - s0.pageins,
+        t1 - t0,
+        hz,
+    );
+
+    // Page-in latency: the first half of the region was read longest ago,
+    // so it is on swap again (only about the last pool's worth stays). A
+    // touch counts only if it read from swap (`pageins` moved).
+    let touches = 2 * pool / PAGEIN_STRIDE;
+    let mut samples: Vec<u64> = Vec::with_capacity(touches as usize);
+    let mut read_in = 0;
+    for k in 0..touches {
+        let i = k * PAGEIN_STRIDE;
+        let before = stats(env).pageins;
+        let t = rdtsc();
+        let v = unsafe { word(i).read_volatile() };
+        let dt = rdtsc() - t;
+        let n = stats(env).pageins - before;
+        bad += u64::from(v != i);
+        if n > 0 {
+            samples.push(dt);
+            read_in += n;
+        }
+    }
+    if samples.is_empty() {
+        println!("bench-fault: no touch read from swap; no page-in latency");
+    } else {
+        samples.sort_unstable();
+        println!(
+            "BENCH vm-fault-pagein {} cycles (median of {} faults that read from swap, {touches} touches 128 KiB apart, {read_in} pages read in by them)",
+            samples[samples.len() / 2],
+            samples.len(),
+        );
+    }
+
+    let _ = env.vm.munmap(base, pages * PAGE);
+    if bad != 0 {
+        println!("bench-fault: {bad} pages read back wrong from swap");
+    }
+    bad == 0
+}
+
+fn stats(env: &mut Env) -> VmStats {
+    env.vm.stats().expect("stats")
+}
+
+/// Prints one throughput line: `pages` of 4 KiB in `cycles`.
+fn report(name: &str, s0: &VmStats, s1: &VmStats, pages: u64, cycles: u64, hz: u64) {
+    let bytes = pages * PAGE;
+    let mbps = bytes as u128 * hz as u128 / cycles.max(1) as u128 / 1_000_000;
+    println!(
+        "BENCH {name} {mbps} MB/s ({} MiB in {} ms; {} pages out, {} in; pool {} pages, TSC {} MHz)",
+        bytes >> 20,
+        cycles as u128 * 1000 / hz as u128,
+        s1.pageouts - s0.pageouts,
+        s1.pageins - s0.pageins,
+        s1.npages,
+        hz / 1_000_000
+    );
+}
+
+/// TSC ticks per second: the cycles between two ticks of the CMOS
+/// clock's seconds register (1 to 2 s of polling); `None` without the
+/// ports or if the clock does not tick.
+fn tsc_hz(env: &Env) -> Option<u64> {
+    let rtc = sel4::cap::IOPort::from_bits(env.info.cap("io:0x70")?.bits());
+    rtc.x86_io_port_out8(0x70, 0x00).ok()?; // register 0: seconds
+    let seconds = || rtc.x86_io_port_in8(0x71).ok();
+    let start = rdtsc();
+    let tick = || -> Option<u64> {
+        let s = seconds()?;
+        while seconds()? == s {
+            if rdtsc() - start > CALIBRATION_LIMIT {
+                return None;
+            }
+        }
+        Some(rdtsc())
+    };
+    let t0 = tick()?;
+    let t1 = tick()?;
+    Some(t1 - t0)
+}
