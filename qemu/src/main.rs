@@ -13,7 +13,7 @@
 //!                                  swap MB/s as ratios to the raw disk's
 //! ```
 //!
-//! Every boot attaches a swap disk (`--swap SIZE`, default 256M) as a
+//! Every boot attaches a swap disk (`--swap SIZE`, default 512M) as a
 //! virtio block device. `--spec FILE` boots another spec under `capdl/`
 //! (for `run` and `test`).
 
@@ -149,7 +149,7 @@ fn main() -> ExitCode {
 /// The spec `run` boots.
 const SYSTEM_SPEC: &str = "system.spec";
 /// The swap partition's size unless `--swap` or the boot says otherwise.
-const DEFAULT_SWAP: u64 = 256 << 20;
+const DEFAULT_SWAP: u64 = 512 << 20;
 
 /// A spec under `capdl/` and the swap partition it boots with.
 #[derive(Clone, Debug)]

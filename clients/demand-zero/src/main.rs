@@ -10,6 +10,7 @@
 #![no_std]
 #![no_main]
 
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use sel4_root_task::control::{expect_exit, STATUS_KILLED};
 use vm_client::vm_api::{Advice, ApiError, Mincore, MmapRequest, Prot};
 use vm_client::{println, Env};
@@ -20,9 +21,20 @@ const MIB: u64 = 1 << 20;
 const PAGE: u64 = 4096;
 const SIZE: u64 = 64 * MIB;
 
+/// Per-instance seed, from the component name: the system spec runs this
+/// program twice at once, and neither may pass with the other's pages.
+static SEED: AtomicU64 = AtomicU64::new(0x5eed);
+
 /// The word written at `offset` of the region.
 fn pattern(offset: u64) -> u64 {
-    offset.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5eed
+    offset.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ SEED.load(Relaxed)
+}
+
+/// FNV-1a of `name`.
+fn seed_of(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 fn word(addr: u64) -> *mut u64 {
@@ -31,6 +43,7 @@ fn word(addr: u64) -> *mut u64 {
 
 fn main(env: &mut Env) -> u64 {
     env.plan(8);
+    SEED.store(seed_of(env.name()), Relaxed);
     let base = match env.vm.mmap(&MmapRequest::anon(SIZE, Prot::RW)) {
         Ok(a) => a,
         Err(e) => {
