@@ -1,6 +1,8 @@
 //! Property tests: valid specs survive text -> parse -> validate and the
 //! compact form unchanged; the decoder never panics on hostile bytes.
 
+mod common;
+
 use capdl::validate::layout;
 use capdl::*;
 use proptest::collection::{btree_set, vec};
@@ -345,7 +347,7 @@ proptest! {
         let end = (start + len).min(src.len());
         if src.is_char_boundary(start) && src.is_char_boundary(end) {
             let text = format!("{}{}{}", &src[..start], with, &src[end..]);
-            let _ = load(&text, &SYSTEM_IMAGES);
+            let _ = load(&text, common::IMAGES);
         }
     }
 }
@@ -363,7 +365,7 @@ fn frame(body: &[u8]) -> Vec<u8> {
 
 #[test]
 fn every_prefix_of_the_system_blob_is_rejected() {
-    let spec = load(include_str!("../system.spec"), &SYSTEM_IMAGES).unwrap();
+    let spec = load(include_str!("../system.spec"), common::IMAGES).unwrap();
     let bytes = encode(&spec);
     for n in 0..bytes.len() {
         assert!(decode(&bytes[..n]).is_err(), "prefix {n}");
@@ -380,21 +382,7 @@ fn every_prefix_of_the_system_blob_is_rejected() {
 
 #[test]
 fn system_blob_is_small() {
-    let spec = load(include_str!("../system.spec"), &SYSTEM_IMAGES).unwrap();
+    let spec = load(include_str!("../system.spec"), common::IMAGES).unwrap();
     let n = encode(&spec).len();
     assert!(n < 2048, "{n} bytes");
 }
-
-const SYSTEM_IMAGES: [&str; 11] = [
-    "vm-server",
-    "block-server",
-    "client-demand-zero",
-    "client-mprotect",
-    "client-fork-cow",
-    "client-shm-a",
-    "client-shm-b",
-    "client-bad-requests",
-    "bench-fault",
-    "block-test",
-    "vmstat",
-];

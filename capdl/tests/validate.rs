@@ -2,18 +2,8 @@
 
 use capdl::{load, slots, ErrorKind, Pos, Rights};
 
-const SYSTEM_IMAGES: &[&str] = &[
-    "vm-server",
-    "client-demand-zero",
-    "client-mprotect",
-    "client-fork-cow",
-    "client-shm-a",
-    "client-shm-b",
-    "client-bad-requests",
-    "block-server",
-    "block-test",
-    "vmstat",
-];
+mod common;
+use common::IMAGES as SYSTEM_IMAGES;
 
 #[test]
 fn awaited_is_a_flag_and_round_trips() {
@@ -28,10 +18,24 @@ fn awaited_is_a_flag_and_round_trips() {
 }
 
 #[test]
+fn every_spec_under_capdl_is_valid() {
+    for (name, src) in [
+        ("system.spec", include_str!("../system.spec")),
+        (
+            "swap-exhaustion.spec",
+            include_str!("../swap-exhaustion.spec"),
+        ),
+        ("bench.spec", include_str!("../bench.spec")),
+    ] {
+        load(src, SYSTEM_IMAGES).unwrap_or_else(|e| panic!("{name}:\n{e}"));
+    }
+}
+
+#[test]
 fn system_spec_is_valid() {
     let src = include_str!("../system.spec");
     let spec = load(src, SYSTEM_IMAGES).unwrap_or_else(|e| panic!("system.spec:\n{e}"));
-    assert_eq!(spec.components.len(), SYSTEM_IMAGES.len());
+    assert_eq!(spec.components.len(), 13);
     let vm_id = spec.component_id("vm-server").unwrap();
     let vm = &spec.components[vm_id as usize];
     assert!(vm.asid_pool);
@@ -64,15 +68,18 @@ fn system_spec_is_valid() {
     }
     badges.sort();
     badges.dedup();
-    assert_eq!(badges.len(), 7);
-    assert_eq!(vm.clients.len(), 7);
+    assert_eq!(badges.len(), 10);
+    assert_eq!(vm.clients.len(), 10);
     // Grant layout: untyped region first, then the clients' caps.
     assert_eq!(vm.untyped.unwrap().slot, slots::FIRST_GRANT);
     assert_eq!(
         vm.clients[0].slot,
         slots::FIRST_GRANT + slots::UNTYPED_REGION
     );
-    assert_eq!(vm.first_free_slot, vm.clients[6].slot + slots::CLIENT_SLOTS);
+    assert_eq!(
+        vm.first_free_slot,
+        vm.clients.last().unwrap().slot + slots::CLIENT_SLOTS
+    );
     let bad = spec.component_id("client-bad-requests").unwrap();
     assert_eq!(spec.client_by_fault_badge(vm_id, 6).unwrap().client, bad);
     assert!(spec.client_by_fault_badge(vm_id, 99).is_none());
@@ -576,7 +583,7 @@ fn readme_examples_are_valid() {
     images.push("my-test");
     let src = format!("{}\n{client}", include_str!("../system.spec"));
     let spec = load(&src, &images).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(spec.component("vm-server").unwrap().clients.len(), 8);
+    assert_eq!(spec.component("vm-server").unwrap().clients.len(), 11);
 }
 
 #[test]
