@@ -311,9 +311,23 @@ impl Res {
         let mut polls = 0;
         loop {
             let obj = self.objects.get(o);
+            // Sequential access reads the whole window in its direction:
+            // a resident page just behind (and none just ahead) means a
+            // forward scan, whose pages behind are already in (the
+            // `vm_fault` sequential heuristic, for swap).
+            let (behind, ahead) = (self.config.pagein_behind, self.config.pagein_ahead);
+            let resident = |p: Option<u64>| p.is_some_and(|p| obj.lookup(p).is_some());
+            let (before, after) = match (
+                resident(pindex.checked_sub(1)),
+                resident(pindex.checked_add(1)),
+            ) {
+                (true, false) => (0, behind + ahead),
+                (false, true) => (behind + ahead, 0),
+                _ => (behind, ahead),
+            };
             let run = obj
                 .swap()
-                .cluster(pindex, self.config.pagein_behind, self.config.pagein_ahead)
+                .cluster(pindex, before, after)
                 .expect("page has a slot");
             // Narrow to the non-resident pages around `pindex`, within the
             // request limit, and to what memory allows beyond the one page.

@@ -477,3 +477,39 @@ fn partial_munmap_frees_the_window_unless_fork_shares_it() {
     s.vm.exit(c, &mut s.pmap).unwrap();
     no_leaks(&mut s, 128);
 }
+
+#[test]
+fn sequential_page_ins_read_the_whole_window_ahead() {
+    let (mut s, sp) = sim_with_swap(128, 1024, |_| {});
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(64 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, sp, va, 64, 3);
+    evict_all(&mut s);
+    let resident = |s: &Sim, from: u64, to: u64| {
+        let m = s.vm.mincore(sp, va + from * P, (to - from) * P).unwrap();
+        m.iter()
+            .filter(|&&b| b & vm_core::MINCORE_INCORE != 0)
+            .count() as u64
+    };
+    assert_eq!(resident(&s, 0, 64), 0, "all on swap");
+    // A first fault has no direction: the default window (page 0 has
+    // nothing behind it, 8 ahead).
+    let reads = s.vm.stats().pageins;
+    s.read_u8(sp, va).unwrap();
+    assert_eq!(s.vm.stats().pageins, reads + 1);
+    assert_eq!(resident(&s, 0, 64), 9);
+    // The next miss, page 9, has page 8 resident behind it and nothing
+    // ahead: a forward scan, so one read fills the whole window ahead.
+    s.read_u8(sp, va + 9 * P).unwrap();
+    assert_eq!(s.vm.stats().pageins, reads + 2);
+    assert_eq!(resident(&s, 9, 25), 16, "pages 9..25 in one read");
+    // Backwards from the end works the same way, downwards.
+    s.read_u8(sp, va + 63 * P).unwrap();
+    s.read_u8(sp, va + 55 * P).unwrap();
+    assert_eq!(resident(&s, 40, 56), 16, "pages 40..56 in one read");
+    check(&s);
+    verify(&mut s, sp, va, 64, 3);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 128);
+}
