@@ -41,6 +41,7 @@
 //! | `0x125` | `HandleShare` | 3: handle, to (client id), rights | 1: the receiver's handle |
 //! | `0x130` | `Fork` | 0 | 2: is_child (0 parent / 1 child), id (child's / parent's client id) |
 //! | `0x131` | `Exit` | 1: status | none on success |
+//! | `0x140` | `FailNextPagein` (test hook: the caller's next page-in fails as a disk error would) | 0 | 0 |
 //!
 //! Error replies: label = [`ApiError::code`], 0 words.
 //!
