@@ -175,7 +175,7 @@ impl Res {
             Lookup::Resident(d, f) => Some((d, f)),
             Lookup::Swapped(d) => {
                 let link = entry.chain.links()[d];
-                let tag = self.pagein(link.object, link.pindex(rel), AllocClass::Normal, pmap)?;
+                let tag = self.pagein(link.object, link.pindex(rel), AllocClass::Normal)?;
                 self.stats.flt_pagein += 1;
                 return Ok(Resolved::Wait(tag));
             }
@@ -456,8 +456,7 @@ impl Vm {
                 Lookup::Resident(..) => {}
                 Lookup::Swapped(d) => {
                     let link = entry.chain.links()[d];
-                    let tag =
-                        res.pagein(link.object, link.pindex(rel), AllocClass::Normal, pmap)?;
+                    let tag = res.pagein(link.object, link.pindex(rel), AllocClass::Normal)?;
                     res.wait_for(tag, pmap)?;
                     continue;
                 }

@@ -163,6 +163,9 @@ pub struct ObjectTable {
     /// yet returned to the swap pager, which the `Vm` does at its next
     /// swap call (the table has no access to the pager).
     dead_slots: Vec<SwapSlot>,
+    /// Pages (object, index) whose page-in failed: the next fault on each
+    /// gets `Io` (that fault alone fails; the one after reads again).
+    read_failed: BTreeSet<(u32, u64)>,
 }
 
 impl ObjectTable {
@@ -244,6 +247,7 @@ impl ObjectTable {
         }
         let obj = self.slots[id.0 as usize].take().expect("dead object");
         self.live -= 1;
+        self.read_failed.retain(|&(o, _)| o != id.0);
         self.free_slots.push(id.0);
         match obj.kind {
             ObjectKind::Physical { base } => {
@@ -283,6 +287,17 @@ impl ObjectTable {
     }
 
     /// Give up a slot (its page's object is gone).
+    /// The page-in of page `pindex` of `id` failed: its next fault fails.
+    pub(crate) fn mark_read_failed(&mut self, id: ObjectId, pindex: u64) {
+        self.read_failed.insert((id.0, pindex));
+    }
+
+    /// Whether a failed page-in of page `pindex` of `id` is still to be
+    /// reported (and forgets it: one fault gets the error).
+    pub(crate) fn take_read_failed(&mut self, id: ObjectId, pindex: u64) -> bool {
+        self.read_failed.remove(&(id.0, pindex))
+    }
+
     pub(crate) fn push_dead_slot(&mut self, slot: SwapSlot) {
         self.dead_slots.push(slot);
     }

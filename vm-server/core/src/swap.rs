@@ -42,6 +42,8 @@ pub trait SwapBackend {
     fn start_read(&mut self, slot: SwapSlot, count: u32, cookie: u64) -> Result<IoTag, SwapError>;
     /// [`SwapPager::poll`].
     fn poll(&mut self, out: &mut Vec<SwapEvent>) -> usize;
+    /// [`SwapPager::wait`].
+    fn wait(&mut self);
     /// [`SwapPager::read_page`].
     fn read_page(&self, tag: IoTag, i: u32) -> &[u8];
     /// [`SwapPager::finish_read`].
@@ -77,6 +79,9 @@ impl<D: BlockDevice + 'static> SwapBackend for SwapPager<D> {
     }
     fn poll(&mut self, out: &mut Vec<SwapEvent>) -> usize {
         SwapPager::poll(self, out)
+    }
+    fn wait(&mut self) {
+        SwapPager::wait(self)
     }
     fn read_page(&self, tag: IoTag, i: u32) -> &[u8] {
         SwapPager::read_page(self, tag, i)
@@ -116,30 +121,17 @@ pub(crate) struct IoReq {
 }
 
 /// A finished swap transfer, reported by [`Vm::swap_poll`]: the server
-/// fails every fault that got `FaultOutcome::Wait` with this tag with
-/// [`waiter_error`](IoDone::waiter_error) if there is one, and retries
-/// them otherwise.
+/// retries every fault that got `FaultOutcome::Wait` with this tag. A
+/// fault whose wanted page failed to read then gets `Io` (the core
+/// remembers the page: that one fault fails, the next one reads again).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IoDone {
     pub tag: IoTag,
     pub op: IoOp,
     /// `Err(VmError::Io)`: a page-in failed for the page its fault wanted
-    /// (that fault alone fails) or a pageout failed (its pages stay dirty
-    /// and resident; retrying the fault just works).
+    /// or a pageout failed (its pages stay dirty and resident). For
+    /// counters and logs: retrying the faults gives each its outcome.
     pub result: Result<(), VmError>,
-}
-
-impl IoDone {
-    /// The error the faults waiting for this request get: only a failed
-    /// page-in of the page they wanted. A failed pageout write leaves its
-    /// pages resident, so its waiters (faults out of memory, faults on
-    /// those pages) just retry.
-    pub fn waiter_error(&self) -> Option<VmError> {
-        match (self.op, self.result) {
-            (IoOp::Read, Err(e)) => Some(e),
-            _ => None,
-        }
-    }
 }
 
 /// What one pageout pass did.
@@ -160,8 +152,18 @@ pub struct PageoutReport {
     pub io_full: bool,
 }
 
-/// How many device polls a synchronous wait makes before it gives up
-/// with `Io` (a device that never completes).
+/// True for the errors that only mean "the device is busy now": every
+/// staging buffer or every queue entry is in use; a completion ends it.
+fn saturated(e: SwapError) -> bool {
+    matches!(
+        e,
+        SwapError::NoBuffers | SwapError::Device(vm_swap::device::IoError::QueueFull)
+    )
+}
+
+/// How many device polls (each after a blocking wait where the device
+/// has one) a synchronous wait makes before it gives up with `Io` (a
+/// device that never completes).
 const WAIT_POLLS: u32 = 1 << 20;
 
 impl Res {
@@ -281,7 +283,7 @@ impl Res {
                     rep.swap_full = true;
                     return 0;
                 }
-                Err(SwapError::NoBuffers) => {
+                Err(e) if saturated(e) => {
                     rep.io_full = true;
                     return 0;
                 }
@@ -298,102 +300,116 @@ impl Res {
 
     /// Start a page-in of page `pindex` of `o` (which has a slot and is
     /// not resident) with read-ahead over device-contiguous neighbours
-    /// (`swap_pager_getpages`). Returns the tag. Caller contract: a pager
-    /// is attached; `class` is `Normal` for faults.
-    pub(crate) fn pagein<P: Pmap + ?Sized>(
+    /// (`swap_pager_getpages`). Returns the tag to wait for: the read's,
+    /// or, while the device is saturated (every staging buffer or queue
+    /// entry in use), its oldest request's, after which the caller faults
+    /// again. Caller contract: a pager is attached; `class` is `Normal`
+    /// for faults.
+    pub(crate) fn pagein(
         &mut self,
         o: ObjectId,
         pindex: u64,
         class: AllocClass,
-        pmap: &mut P,
     ) -> Result<IoTag, VmError> {
+        if self.objects.take_read_failed(o, pindex) {
+            // The read this fault waited for failed: it fails; the next
+            // fault on the page reads again.
+            return Err(VmError::Io);
+        }
         let max = self.swap.as_ref().expect("pager attached").max_cluster();
-        let mut polls = 0;
-        loop {
-            let obj = self.objects.get(o);
-            // Sequential access reads the whole window in its direction:
-            // a resident page just behind (and none just ahead) means a
-            // forward scan, whose pages behind are already in (the
-            // `vm_fault` sequential heuristic, for swap).
-            let (behind, ahead) = (self.config.pagein_behind, self.config.pagein_ahead);
-            let resident = |p: Option<u64>| p.is_some_and(|p| obj.lookup(p).is_some());
-            let (before, after) = match (
-                resident(pindex.checked_sub(1)),
-                resident(pindex.checked_add(1)),
-            ) {
-                (true, false) => (0, behind + ahead),
-                (false, true) => (behind + ahead, 0),
-                _ => (behind, ahead),
-            };
-            let run = obj
-                .swap()
-                .cluster(pindex, before, after)
-                .expect("page has a slot");
-            // Narrow to the non-resident pages around `pindex`, within the
-            // request limit, and to what memory allows beyond the one page.
-            let spare = self
-                .pool
-                .available()
-                .saturating_sub(self.config.prefault_min_free);
-            let room = |lo: u64, hi: u64| hi - lo < u64::from(max) && hi - lo <= u64::from(spare);
-            let (mut lo, mut hi) = (pindex, pindex + 1);
-            while lo > run.pindex && room(lo, hi) && obj.lookup(lo - 1).is_none() {
-                lo -= 1;
-            }
-            let end = run.pindex + u64::from(run.count);
-            while hi < end && room(lo, hi) && obj.lookup(hi).is_none() {
-                hi += 1;
-            }
-            let slot = SwapSlot(run.slot.0 + (lo - run.pindex) as u32);
-            let mut frames = Vec::with_capacity((hi - lo) as usize);
-            for i in lo..hi {
-                match self.pool.alloc(o, i, class) {
-                    Ok(f) => frames.push(f),
-                    Err(e) => {
-                        for f in frames {
-                            self.pool.free(f);
-                        }
-                        return Err(e);
-                    }
-                }
-            }
-            let count = frames.len() as u32;
-            let sw = self.swap.as_mut().expect("pager attached");
-            let tag = match sw.start_read(slot, count, 0) {
-                Ok(t) => t,
+        let obj = self.objects.get(o);
+        // Sequential access reads the whole window in its direction:
+        // a resident page just behind (and none just ahead) means a
+        // forward scan, whose pages behind are already in (the
+        // `vm_fault` sequential heuristic, for swap).
+        let (behind, ahead) = (self.config.pagein_behind, self.config.pagein_ahead);
+        let resident = |p: Option<u64>| p.is_some_and(|p| obj.lookup(p).is_some());
+        let (before, after) = match (
+            resident(pindex.checked_sub(1)),
+            resident(pindex.checked_add(1)),
+        ) {
+            (true, false) => (0, behind + ahead),
+            (false, true) => (behind + ahead, 0),
+            _ => (behind, ahead),
+        };
+        let run = obj
+            .swap()
+            .cluster(pindex, before, after)
+            .expect("page has a slot");
+        // Narrow to the non-resident pages around `pindex`, within the
+        // request limit, and to what memory allows beyond the one page.
+        let spare = self
+            .pool
+            .available()
+            .saturating_sub(self.config.prefault_min_free);
+        let room = |lo: u64, hi: u64| hi - lo < u64::from(max) && hi - lo <= u64::from(spare);
+        let (mut lo, mut hi) = (pindex, pindex + 1);
+        while lo > run.pindex && room(lo, hi) && obj.lookup(lo - 1).is_none() {
+            lo -= 1;
+        }
+        let end = run.pindex + u64::from(run.count);
+        while hi < end && room(lo, hi) && obj.lookup(hi).is_none() {
+            hi += 1;
+        }
+        let slot = SwapSlot(run.slot.0 + (lo - run.pindex) as u32);
+        let mut frames = Vec::with_capacity((hi - lo) as usize);
+        for i in lo..hi {
+            match self.pool.alloc(o, i, class) {
+                Ok(f) => frames.push(f),
                 Err(e) => {
                     for f in frames {
                         self.pool.free(f);
                     }
-                    if e != SwapError::NoBuffers || polls == WAIT_POLLS {
-                        return Err(VmError::Io);
-                    }
-                    // Every staging buffer is in use: wait for one. Other
-                    // completions never make this page resident (a read of
-                    // it would have made it busy first).
-                    polls += 1;
-                    self.poll_once(pmap);
-                    continue;
+                    return Err(e);
                 }
-            };
-            let wanted = frames[(pindex - lo) as usize];
-            for (k, &f) in frames.iter().enumerate() {
-                self.objects.insert_page(o, lo + k as u64, f);
-                self.objects.set_busy(o, true);
-                self.busy_io.insert(f.0, tag);
             }
-            self.io.insert(
-                tag.0,
-                IoReq {
-                    tag,
-                    op: IoOp::Read,
-                    frames,
-                    slot,
-                    wanted: Some(wanted),
-                },
-            );
-            self.stats.pageins += 1;
-            return Ok(tag);
+        }
+        let count = frames.len() as u32;
+        let sw = self.swap.as_mut().expect("pager attached");
+        let tag = match sw.start_read(slot, count, 0) {
+            Ok(t) => t,
+            Err(e) => {
+                for f in frames {
+                    self.pool.free(f);
+                }
+                if !saturated(e) {
+                    return Err(VmError::Io);
+                }
+                // Every staging buffer or queue entry is in use: the
+                // caller waits for the oldest request and faults again
+                // (a fault no longer blocks the server here).
+                return self.io.keys().next().map(|&t| IoTag(t)).ok_or(VmError::Io);
+            }
+        };
+        let wanted = frames[(pindex - lo) as usize];
+        for (k, &f) in frames.iter().enumerate() {
+            self.objects.insert_page(o, lo + k as u64, f);
+            self.objects.set_busy(o, true);
+            self.busy_io.insert(f.0, tag);
+        }
+        self.io.insert(
+            tag.0,
+            IoReq {
+                tag,
+                op: IoOp::Read,
+                frames,
+                slot,
+                wanted: Some(wanted),
+            },
+        );
+        self.stats.pageins += 1;
+        Ok(tag)
+    }
+
+    /// `poll_once`, and when nothing had completed, block until something
+    /// may have (the device's `wait_for_completion`; on seL4 the swap
+    /// channel's notification) instead of spinning. For the synchronous
+    /// waits only. Caller contract: a request is in flight.
+    fn poll_or_wait<P: Pmap + ?Sized>(&mut self, pmap: &mut P) {
+        if self.poll_once(pmap) == 0 {
+            if let Some(sw) = self.swap.as_mut() {
+                sw.wait();
+            }
         }
     }
 
@@ -454,6 +470,7 @@ impl Res {
                 IoOp::Read => {
                     if Some(f) == req.wanted {
                         result = Err(VmError::Io);
+                        self.objects.mark_read_failed(o, p);
                     }
                     self.objects.remove_page(o, p);
                     self.pool.free(f);
@@ -491,8 +508,9 @@ impl Res {
         });
     }
 
-    /// Poll until request `tag` has completed; the error its waiters get
-    /// (`IoDone::waiter_error`). Caller contract: `tag` is in flight.
+    /// Wait until request `tag` has completed. The caller looks again
+    /// (a failed page-in it wanted then fails in `pagein`); `Io` only for
+    /// a device that never completes. Caller contract: `tag` is in flight.
     pub(crate) fn wait_for<P: Pmap + ?Sized>(
         &mut self,
         tag: IoTag,
@@ -504,14 +522,9 @@ impl Res {
                 return Err(VmError::Io);
             }
             polls += 1;
-            self.poll_once(pmap);
+            self.poll_or_wait(pmap);
         }
-        self.done
-            .iter()
-            .rev()
-            .find(|d| d.tag == tag)
-            .and_then(|d| d.waiter_error())
-            .map_or(Ok(()), Err)
+        Ok(())
     }
 
     /// Finish every request in flight (`vm_object_pip_wait` for all):
@@ -522,7 +535,7 @@ impl Res {
         let mut polls = 0;
         while !self.io.is_empty() && polls < WAIT_POLLS {
             polls += 1;
-            self.poll_once(pmap);
+            self.poll_or_wait(pmap);
         }
         self.flush_dead_slots();
     }
@@ -554,7 +567,7 @@ impl Res {
                 else {
                     break;
                 };
-                let tag = self.pagein(l.object, p, AllocClass::System, pmap)?;
+                let tag = self.pagein(l.object, p, AllocClass::System)?;
                 self.wait_for(tag, pmap)?;
             }
         }
@@ -606,6 +619,13 @@ impl Vm {
     /// Requests in flight.
     pub fn swap_io_in_flight(&self) -> usize {
         self.res.io.len()
+    }
+
+    /// True when requests finished that `swap_poll` has not reported:
+    /// a synchronous wait took their completion signal, so the server
+    /// must not wait for one before it retries their faults.
+    pub fn swap_completions_pending(&self) -> bool {
+        !self.res.done.is_empty()
     }
 
     /// Poll the swap device and handle completions; returns every request
@@ -709,7 +729,7 @@ impl Vm {
                 else {
                     break;
                 };
-                let tag = self.res.pagein(id, p, AllocClass::Normal, pmap)?;
+                let tag = self.res.pagein(id, p, AllocClass::Normal)?;
                 self.res.wait_for(tag, pmap)?;
             }
             // Every page is resident: they become dirty (their only copy)

@@ -513,3 +513,36 @@ fn sequential_page_ins_read_the_whole_window_ahead() {
     s.vm.exit(sp, &mut s.pmap).unwrap();
     no_leaks(&mut s, 128);
 }
+
+#[test]
+fn a_page_in_on_a_saturated_device_waits_instead_of_blocking() {
+    // 16 staging buffers: one laundering cluster fills them all.
+    let mut s = Sim::new(cfg(), 64);
+    s.vm.swap_on(Box::new(SwapPager::new(RamDisk::new(1024, 16), 16)))
+        .unwrap();
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(48 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, sp, va, 16, 5);
+    evict_all(&mut s);
+    fill(&mut s, sp, va + 16 * P, 32, 6);
+    // A write of 16 pages holds every buffer...
+    let rep = s.vm.pageout(&mut s.pmap, 16);
+    assert_eq!(rep.laundering, 16);
+    // ...so a fault on a page on swap cannot start its read: it gets a
+    // request to wait for (the write), not a blocked server or an error.
+    let reads = s.vm.stats().pageins;
+    let tag = match s.vm.fault(sp, va, Access::Read, &mut s.pmap) {
+        Ok(FaultOutcome::Wait(t)) => t,
+        other => panic!("expected a wait, got {other:?}"),
+    };
+    assert_eq!(s.vm.stats().pageins, reads, "no read could start");
+    assert_eq!(s.wait(tag), Ok(()));
+    check(&s);
+    // Then the fault goes through (the read starts, completes, maps).
+    verify(&mut s, sp, va, 16, 5);
+    verify(&mut s, sp, va + 16 * P, 32, 6);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 64);
+}

@@ -19,7 +19,7 @@ use sel4::{cap, CPtr, CapData, CapRights, Fault, MessageInfo, ObjectType, PrioPr
 use sel4_root_task::println;
 use sel4_root_task::start_info::{StartInfo, IPC_BUFFER_VADDR, START_INFO_VADDR};
 use vm_api::{ApiError, ForkReply, Reply, VmService};
-use vm_core::{Access, FaultOutcome, IoTag, SpaceId, Vm, VmError};
+use vm_core::{Access, FaultOutcome, SpaceId, Vm, VmError};
 
 /// Fixed slots of every component's CSpace: the system spec's layout
 /// (`capdl::slots`), as capability addresses.
@@ -76,8 +76,6 @@ struct Waiter {
     access: Access,
     /// Slot of the saved reply cap.
     reply: CPtr,
-    /// The swap request it waits for.
-    tag: IoTag,
 }
 
 /// Badge bit of the server's bound notification (the block server's
@@ -107,9 +105,6 @@ pub struct Server {
     waiting: alloc::vec::Vec<Waiter>,
     /// The client whose next page-in read is to fail (`FailNextPagein`).
     fail_pagein: Option<Word>,
-    /// Page-ins that failed, until the faults waiting for them are failed
-    /// (kept here because a kill during `swap_completions` polls again).
-    failed_reads: alloc::collections::BTreeSet<IoTag>,
     /// Completions arrived since the waiters were last retried.
     completed_since_retry: bool,
 }
@@ -135,7 +130,6 @@ impl Server {
             next_child: FIRST_CHILD_BADGE,
             waiting: alloc::vec::Vec::new(),
             fail_pagein: None,
-            failed_reads: alloc::collections::BTreeSet::new(),
             completed_since_retry: false,
         };
         // The scratch window's paging structures are the server's own:
@@ -152,19 +146,40 @@ impl Server {
     /// lets pageout catch up if free pages ran short.
     pub fn handle(&mut self, info: MessageInfo, badge: Word) -> Outcome {
         let out = self.handle_message(info, badge);
-        let short = self.vm.pageout_shortage(!self.waiting.is_empty());
-        if short > 0 && self.vm.swap().is_some() {
-            // The pageout path may issue sends; the reply for `out` is in
-            // the IPC buffer, so keep it.
-            let saved = sel4::with_ipc_buffer_mut(|b| b.msg);
-            self.vm.pageout(&mut self.pmap, short);
-            if self.vm.out_of_swap() && self.oom_kill() == Some(badge) {
-                // The sender itself was stopped: its reply cap is gone.
-                return Outcome::NoReply;
-            }
-            sel4::with_ipc_buffer_mut(|b| b.msg = saved);
+        if self.vm.swap().is_none() {
+            return out;
         }
-        out
+        let short = self.vm.pageout_shortage(!self.waiting.is_empty());
+        // A synchronous wait in the core (fork, mlock, ...) may have taken
+        // the completion signal of faults that are waiting.
+        let pending = self.vm.swap_completions_pending();
+        if short == 0 && !pending {
+            return out;
+        }
+        // Pageout and deferred replies use the IPC buffer; the reply for
+        // `out` is in it, so keep it.
+        let saved = sel4::with_ipc_buffer_mut(|b| b.msg);
+        if short > 0 {
+            self.vm.pageout(&mut self.pmap, short);
+            if self.vm.out_of_swap() {
+                self.oom_kill();
+            }
+        }
+        if pending {
+            self.swap_completions();
+        }
+        sel4::with_ipc_buffer_mut(|b| b.msg = saved);
+        match out {
+            // The sender itself was stopped meanwhile: its reply cap is gone.
+            Outcome::Reply(_) if self.is_stopped_client(badge) => Outcome::NoReply,
+            out => out,
+        }
+    }
+
+    /// True for a client badge whose client is gone (not the observer's
+    /// or the notification's badge).
+    fn is_stopped_client(&self, badge: Word) -> bool {
+        badge != OBSERVER_BADGE && badge & NOTIFY_BADGE == 0 && !self.clients.contains_key(&badge)
     }
 
     /// The OOM killer: stops the client the core's `OomPolicy` picks
@@ -256,7 +271,7 @@ impl Server {
         };
         match result {
             Ok(FaultOutcome::Mapped(_)) => Outcome::Reply(MessageInfo::new(0, 0, 0, 0)),
-            Ok(FaultOutcome::Wait(tag)) => {
+            Ok(FaultOutcome::Wait(_)) => {
                 // Keep the reply cap and serve others until the I/O is done.
                 match self.save_reply() {
                     Ok(reply) => {
@@ -265,7 +280,6 @@ impl Server {
                             addr: f.addr,
                             access,
                             reply,
-                            tag,
                         });
                         Outcome::NoReply
                     }
@@ -362,41 +376,24 @@ impl Server {
         while core::mem::take(&mut self.completed_since_retry) {
             self.retry_waiters();
         }
-        let waiting = &self.waiting;
-        self.failed_reads
-            .retain(|t| waiting.iter().any(|w| w.tag == *t));
     }
 
-    /// Takes the swap device's completions (and frees dead slots),
-    /// remembering failed page-ins for their waiters.
+    /// Takes the swap device's completions (and frees dead slots).
     fn poll_swap(&mut self) {
-        for done in self.vm.swap_poll(&mut self.pmap) {
+        if !self.vm.swap_poll(&mut self.pmap).is_empty() {
             self.completed_since_retry = true;
-            if done.waiter_error().is_some() {
-                self.failed_reads.insert(done.tag);
-            }
         }
     }
 
-    /// Retries every waiting fault: mapped ones are answered, ones whose
-    /// page-in failed and ones that fail now stop their client.
+    /// Retries every waiting fault: mapped ones are answered, ones that
+    /// fail now (a page-in they wanted failed: `Io`) stop their client.
     fn retry_waiters(&mut self) {
         let waiting = core::mem::take(&mut self.waiting);
-        for mut w in waiting {
+        for w in waiting {
             let Some(space) = self.clients.get(&w.badge).map(|c| c.space) else {
                 self.pmap.kernel.free_slot(w.reply);
                 continue;
             };
-            if self.failed_reads.contains(&w.tag) {
-                // The page-in this fault wanted failed: this fault alone fails.
-                self.pmap.kernel.free_slot(w.reply);
-                let why = format!(
-                    "{:?} fault at {:#x}: page-in failed (disk error)",
-                    w.access, w.addr
-                );
-                self.kill(w.badge, &why, STATUS_KILLED + ApiError::Io.code());
-                continue;
-            }
             let Some(result) = self.fault_or_oom(w.badge, space, w.addr, w.access) else {
                 // Stopped by the OOM killer; this waiter was already taken
                 // off the list its cleanup frees.
@@ -408,10 +405,7 @@ impl Server {
                     sel4::send(w.reply, MessageInfo::new(0, 0, 0, 0));
                     self.pmap.kernel.free_slot(w.reply);
                 }
-                Ok(FaultOutcome::Wait(tag)) => {
-                    w.tag = tag;
-                    self.waiting.push(w);
-                }
+                Ok(FaultOutcome::Wait(_)) => self.waiting.push(w),
                 Ok(other) => {
                     self.pmap.kernel.free_slot(w.reply);
                     self.kill(

@@ -93,10 +93,13 @@ impl BlockDevice for SwapDisk {
         };
         let inject = req.op == IoOp::Read && self.fail_next_read;
         let flags = if inject { FLAG_INJECT_IO_ERROR } else { 0 };
-        let tag = self.client.submit(kind, flags).map_err(|e| match e {
-            BlockError::Busy => IoError::QueueFull,
-            BlockError::OutOfRange => IoError::OutOfRange,
-            _ => IoError::BadBuffer,
+        let tag = self.client.submit(kind, flags).map_err(|e| {
+            sel4_root_task::println!("DBG submit {e:?} in flight {}", self.in_flight.len());
+            match e {
+                BlockError::Busy => IoError::QueueFull,
+                BlockError::OutOfRange => IoError::OutOfRange,
+                _ => IoError::BadBuffer,
+            }
         })?;
         // Used up only by a read that was really sent.
         self.fail_next_read &= !inject;
@@ -129,5 +132,13 @@ impl BlockDevice for SwapDisk {
 
     fn in_flight(&self) -> usize {
         self.in_flight.len()
+    }
+
+    /// Waits on the channel's completion notification (bound to the
+    /// server's TCB; a `Wait` on it directly is allowed). The block server
+    /// signals after posting completions, so none is missed; the server
+    /// loop learns of what this took from `Vm::swap_completions_pending`.
+    fn wait_for_completion(&mut self) {
+        block_api::Notifier::wait(&mut self.client.notifier);
     }
 }

@@ -138,6 +138,11 @@ pub trait BlockDevice {
 
     /// Requests submitted and not yet handed back.
     fn in_flight(&self) -> usize;
+
+    /// Blocks until a request in flight may have completed (it may return
+    /// early); for callers that must wait for I/O. The default returns at
+    /// once, so such callers poll. Caller contract: a request is in flight.
+    fn wait_for_completion(&mut self) {}
 }
 
 /// Checks a request against a device's geometry (shared by

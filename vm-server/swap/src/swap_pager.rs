@@ -243,6 +243,14 @@ impl<D: BlockDevice> SwapPager<D> {
         }
     }
 
+    /// Blocks until a request in flight may have completed (the device's
+    /// `wait_for_completion`); returns at once with nothing in flight.
+    pub fn wait(&mut self) {
+        if self.dev.in_flight() > 0 {
+            self.dev.wait_for_completion();
+        }
+    }
+
     /// Collects completions into `out` (`swp_pager_async_iodone`): a
     /// failed write has its run freed and its failed slot marked bad; a
     /// write's staging buffers are released at once, a read's when the
