@@ -23,7 +23,7 @@ fn pattern(offset: u64) -> u64 {
 }
 
 fn main(env: &mut Env) -> u64 {
-    env.plan(3);
+    env.plan(4);
     let Ok(base) = env.vm.mmap(&MmapRequest::anon(SIZE, Prot::RW)) else {
         env.check("mmap-8m", false, format_args!("mmap failed"));
         return env.failures();
@@ -67,8 +67,18 @@ fn main(env: &mut Env) -> u64 {
     println!(
         "client-swap-bystander: {rounds} rounds, at most {fullest} of {swap_total} swap slots seen in use"
     );
-    // Every slot still in use must hold a page of this client, the only one left.
-    let after = env.vm.stats().map(|s| s.swpginuse).unwrap_or(u64::MAX);
+    // Every slot still in use must hold a page of this client, the only
+    // one left; the hog went by the OOM killer, once.
+    let (after, kills) = env
+        .vm
+        .stats()
+        .map(|s| (s.swpginuse, s.oom_kills))
+        .unwrap_or((u64::MAX, 0));
+    env.check(
+        "one-oom-kill",
+        kills == 1,
+        format_args!("the OOM killer stopped {kills} clients"),
+    );
     let mine = env
         .vm
         .client_stats()

@@ -10,7 +10,7 @@ use vm_client::{println, Env};
 vm_client::client_main!(main);
 
 /// (value, description) for every counter, in `vmstat -s` order and wording.
-fn lines(s: &VmStats) -> [(u64, &'static str); 34] {
+fn lines(s: &VmStats) -> [(u64, &'static str); 37] {
     [
         (s.pagesize, "bytes per page"),
         (s.npages, "pages managed"),
@@ -21,6 +21,9 @@ fn lines(s: &VmStats) -> [(u64, &'static str); 34] {
         (s.reserve_pagedaemon, "reserve pagedaemon pages"),
         (s.swpages, "swap pages"),
         (s.swpginuse, "swap pages in use"),
+        (s.swpgbad, "swap pages marked bad"),
+        (s.swap_io_errors, "swap I/O errors"),
+        (s.oom_kills, "processes killed for lack of swap"),
         (s.faults, "page faults"),
         (s.flt_zero, "zero-fill faults"),
         (s.flt_cow, "copy-on-write faults"),

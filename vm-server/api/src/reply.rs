@@ -284,6 +284,13 @@ pub struct VmStats {
     pub kobj_baseline: u64,
     /// `cap_slots_in_use` when the server was ready, before any client.
     pub cap_slots_baseline: u64,
+    // Version 3 (57 words): what went wrong with swap.
+    /// Swap slots marked bad after a failed write.
+    pub swpgbad: u64,
+    /// Swap reads and writes that failed.
+    pub swap_io_errors: u64,
+    /// Clients the OOM killer stopped (memory and swap exhausted).
+    pub oom_kills: u64,
 }
 
 /// Per-client statistics: the `ClientStats` reply, versioned like
@@ -547,7 +554,7 @@ mod tests {
     #[test]
     fn stats_word_counts() {
         // Version 2 appended eight words to the first version's 46.
-        assert_eq!(<VmStats as Versioned>::WORDS, 54);
+        assert_eq!(<VmStats as Versioned>::WORDS, 57);
         assert_eq!(VmStats::MIN_WORDS, 46);
         assert_eq!(<ClientStats as Versioned>::WORDS, 13);
         assert_eq!(ClientStats::MIN_WORDS, 12);
@@ -563,7 +570,7 @@ mod tests {
         };
         let mut w = [0u64; MAX_WORDS];
         let (label, len) = Reply::Stats(s).encode(&mut w);
-        assert_eq!((label, len), (0, 54));
+        assert_eq!((label, len), (0, 57));
         assert_eq!(w[0], 4096);
         assert_eq!(w[2], 7);
         assert_eq!(w[45], 9);
@@ -572,7 +579,7 @@ mod tests {
             Ok(Ok(Reply::Stats(s)))
         );
         // A newer server's longer reply.
-        w[54] = 123;
+        w[57] = 123;
         assert_eq!(
             Reply::decode(Operation::Stats, 0, &w[..len + 1]),
             Ok(Ok(Reply::Stats(s)))

@@ -107,6 +107,8 @@ pub struct Server {
     fail_pagein: Option<Word>,
     /// Completions arrived since the waiters were last retried.
     completed_since_retry: bool,
+    /// Clients the OOM killer stopped.
+    pub oom_kills: u64,
 }
 
 /// What to do after handling a message.
@@ -131,6 +133,7 @@ impl Server {
             waiting: alloc::vec::Vec::new(),
             fail_pagein: None,
             completed_since_retry: false,
+            oom_kills: 0,
         };
         // The scratch window's paging structures are the server's own:
         // make them now, so they are part of the baseline.
@@ -198,6 +201,7 @@ impl Server {
         } else {
             (ApiError::OutOfMemory, "out of memory")
         };
+        self.oom_kills += 1;
         self.kill(badge, why, STATUS_KILLED + error.code());
         Some(badge)
     }
