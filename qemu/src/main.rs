@@ -176,13 +176,22 @@ impl Options {
         }
     }
 
-    /// The test boots: `TEST_BOOTS`, or the one `--spec` names.
+    /// The test boots: `TEST_BOOTS`, or the one `--spec` names (with its
+    /// `TEST_BOOTS` swap size if it has one).
     fn test_boots(&self) -> Vec<Boot> {
-        if self.spec.is_some() {
-            return vec![self.boot(SYSTEM_SPEC, DEFAULT_SWAP)];
+        match &self.spec {
+            Some(spec) => vec![self.boot(spec, swap_of(spec))],
+            None => TEST_BOOTS.iter().map(|&(s, b)| self.boot(s, b)).collect(),
         }
-        TEST_BOOTS.iter().map(|&(s, b)| self.boot(s, b)).collect()
     }
+}
+
+/// The swap size `spec` boots with: its `TEST_BOOTS` entry's, else the default.
+fn swap_of(spec: &str) -> u64 {
+    TEST_BOOTS
+        .iter()
+        .find(|&&(s, _)| s == spec)
+        .map_or(DEFAULT_SWAP, |&(_, b)| b)
 }
 
 /// Everything a boot needs: prerequisites, kernel, images for the boot's
@@ -203,7 +212,8 @@ pub fn build(ws: &Workspace, boot: &Boot, o: &Options) -> Result<BootOptions> {
 }
 
 fn run(ws: &Workspace, o: &Options) -> Result<bool> {
-    let boot = build(ws, &o.boot(SYSTEM_SPEC, DEFAULT_SWAP), o)?;
+    let spec = o.spec.as_deref().unwrap_or(SYSTEM_SPEC);
+    let boot = build(ws, &o.boot(spec, swap_of(spec)), o)?;
     let exit = machine::run_interactive(&boot)?;
     progress("exit", format!("{exit:?}"));
     Ok(exit == Exit::Guest(machine::GUEST_SUCCESS))

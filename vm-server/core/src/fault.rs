@@ -125,11 +125,12 @@ impl Vm {
         let mut m = match res.fault_page(space, entry, va, access, pmap) {
             Ok(Resolved::Mapped(m)) => m,
             Ok(w) => return Ok(w),
-            // Pages are being written out: wait for one of those writes,
-            // which frees pages, instead of failing (DragonFly's
-            // `vm_wait`); the server retries when the tag completes.
-            Err(VmError::OutOfMemory) if res.write_in_flight().is_some() => {
-                return Ok(Resolved::Wait(res.write_in_flight().expect("checked")));
+            // Swap I/O is in flight: wait for it instead of failing
+            // (DragonFly's `vm_wait`): a write frees its pages, a read its
+            // staging buffers so pageout can start writes. The server
+            // retries when the tag completes.
+            Err(VmError::OutOfMemory) if res.oldest_io().is_some() => {
+                return Ok(Resolved::Wait(res.oldest_io().expect("checked")));
             }
             Err(VmError::OutOfMemory) if res.swap_exhausted() => return Err(VmError::NoSwap),
             Err(e) => return Err(e),
@@ -175,7 +176,12 @@ impl Res {
             Lookup::Resident(d, f) => Some((d, f)),
             Lookup::Swapped(d) => {
                 let link = entry.chain.links()[d];
-                let tag = self.pagein(link.object, link.pindex(rel), AllocClass::Normal)?;
+                let tag = self.pagein(
+                    link.object,
+                    link.pindex(rel),
+                    AllocClass::Normal,
+                    Some(space),
+                )?;
                 self.stats.flt_pagein += 1;
                 return Ok(Resolved::Wait(tag));
             }
@@ -456,7 +462,12 @@ impl Vm {
                 Lookup::Resident(..) => {}
                 Lookup::Swapped(d) => {
                     let link = entry.chain.links()[d];
-                    let tag = res.pagein(link.object, link.pindex(rel), AllocClass::Normal)?;
+                    let tag = res.pagein(
+                        link.object,
+                        link.pindex(rel),
+                        AllocClass::Normal,
+                        Some(space),
+                    )?;
                     res.wait_for(tag, pmap)?;
                     continue;
                 }

@@ -7,7 +7,7 @@
 
 use crate::page::PageFlags;
 use crate::page::PagePool;
-use crate::types::{FrameNumber, ObjectId};
+use crate::types::{FrameNumber, ObjectId, SpaceId};
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use bitflags::bitflags;
@@ -163,9 +163,10 @@ pub struct ObjectTable {
     /// yet returned to the swap pager, which the `Vm` does at its next
     /// swap call (the table has no access to the pager).
     dead_slots: Vec<SwapSlot>,
-    /// Pages (object, index) whose page-in failed: the next fault on each
-    /// gets `Io` (that fault alone fails; the one after reads again).
-    read_failed: BTreeSet<(u32, u64)>,
+    /// Pages (object, index) whose page-in failed, with the space whose
+    /// fault started the read (`None`: a read no fault started): that
+    /// space's next fault on the page gets `Io`; anyone else reads again.
+    read_failed: BTreeMap<(u32, u64), Option<u32>>,
 }
 
 impl ObjectTable {
@@ -247,7 +248,7 @@ impl ObjectTable {
         }
         let obj = self.slots[id.0 as usize].take().expect("dead object");
         self.live -= 1;
-        self.read_failed.retain(|&(o, _)| o != id.0);
+        self.read_failed.retain(|&(o, _), _| o != id.0);
         self.free_slots.push(id.0);
         match obj.kind {
             ObjectKind::Physical { base } => {
@@ -287,15 +288,35 @@ impl ObjectTable {
     }
 
     /// Give up a slot (its page's object is gone).
-    /// The page-in of page `pindex` of `id` failed: its next fault fails.
-    pub(crate) fn mark_read_failed(&mut self, id: ObjectId, pindex: u64) {
-        self.read_failed.insert((id.0, pindex));
+    /// The page-in of page `pindex` of `id` that `by` started failed.
+    pub(crate) fn mark_read_failed(&mut self, id: ObjectId, pindex: u64, by: Option<SpaceId>) {
+        self.read_failed.insert((id.0, pindex), by.map(|s| s.0));
     }
 
-    /// Whether a failed page-in of page `pindex` of `id` is still to be
-    /// reported (and forgets it: one fault gets the error).
-    pub(crate) fn take_read_failed(&mut self, id: ObjectId, pindex: u64) -> bool {
-        self.read_failed.remove(&(id.0, pindex))
+    /// Whether `by` has a failed page-in of page `pindex` of `id` still
+    /// to report (and forgets it: one fault gets the error).
+    pub(crate) fn take_read_failed(
+        &mut self,
+        id: ObjectId,
+        pindex: u64,
+        by: Option<SpaceId>,
+    ) -> bool {
+        let key = (id.0, pindex);
+        if self.read_failed.get(&key) == Some(&by.map(|s| s.0)) {
+            self.read_failed.remove(&key);
+            return true;
+        }
+        false
+    }
+
+    /// Page `pindex` of `id` was read after all: no failure to report.
+    pub(crate) fn clear_read_failed(&mut self, id: ObjectId, pindex: u64) {
+        self.read_failed.remove(&(id.0, pindex));
+    }
+
+    /// Forget the failed page-ins `space` had still to report (it exited).
+    pub(crate) fn forget_read_failures(&mut self, space: SpaceId) {
+        self.read_failed.retain(|_, by| *by != Some(space.0));
     }
 
     pub(crate) fn push_dead_slot(&mut self, slot: SwapSlot) {

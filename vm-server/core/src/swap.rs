@@ -11,7 +11,7 @@ use crate::backing::BackingChain;
 use crate::error::VmError;
 use crate::page::{AllocClass, PageFlags, PageQueue};
 use crate::pmap::Pmap;
-use crate::types::{FrameNumber, ObjectId, Prot};
+use crate::types::{FrameNumber, ObjectId, Prot, SpaceId};
 use crate::vm::{Res, Vm};
 use alloc::boxed::Box;
 use alloc::format;
@@ -118,6 +118,8 @@ pub(crate) struct IoReq {
     slot: SwapSlot,
     /// For a page-in, the page a fault asked for (the others are read-ahead).
     wanted: Option<FrameNumber>,
+    /// For a page-in, the space whose fault started it (`None`: no fault).
+    by: Option<SpaceId>,
 }
 
 /// A finished swap transfer, reported by [`Vm::swap_poll`]: the server
@@ -167,8 +169,13 @@ fn saturated(e: SwapError) -> bool {
 const WAIT_POLLS: u32 = 1 << 20;
 
 impl Res {
-    /// A pageout write in flight (the oldest by tag), if any: a fault out
-    /// of memory waits for it.
+    /// The oldest request in flight, if any: a fault out of memory, or
+    /// one whose read cannot start, waits for it.
+    pub(crate) fn oldest_io(&self) -> Option<IoTag> {
+        self.io.keys().next().map(|&t| IoTag(t))
+    }
+
+    /// A pageout write in flight (the oldest by tag), if any.
     pub(crate) fn write_in_flight(&self) -> Option<IoTag> {
         self.io
             .values()
@@ -274,6 +281,7 @@ impl Res {
                             frames,
                             slot,
                             wanted: None,
+                            by: None,
                         },
                     );
                     self.stats.pdpageouts += 1;
@@ -300,7 +308,9 @@ impl Res {
 
     /// Start a page-in of page `pindex` of `o` (which has a slot and is
     /// not resident) with read-ahead over device-contiguous neighbours
-    /// (`swap_pager_getpages`). Returns the tag to wait for: the read's,
+    /// (`swap_pager_getpages`); `by` is the space whose fault asks (a
+    /// failed read fails only that space's next fault on the page).
+    /// Returns the tag to wait for: the read's,
     /// or, while the device is saturated (every staging buffer or queue
     /// entry in use), its oldest request's, after which the caller faults
     /// again. Caller contract: a pager is attached; `class` is `Normal`
@@ -310,8 +320,9 @@ impl Res {
         o: ObjectId,
         pindex: u64,
         class: AllocClass,
+        by: Option<SpaceId>,
     ) -> Result<IoTag, VmError> {
-        if self.objects.take_read_failed(o, pindex) {
+        if self.objects.take_read_failed(o, pindex, by) {
             // The read this fault waited for failed: it fails; the next
             // fault on the page reads again.
             return Err(VmError::Io);
@@ -378,7 +389,7 @@ impl Res {
                 // Every staging buffer or queue entry is in use: the
                 // caller waits for the oldest request and faults again
                 // (a fault no longer blocks the server here).
-                return self.io.keys().next().map(|&t| IoTag(t)).ok_or(VmError::Io);
+                return self.oldest_io().ok_or(VmError::Io);
             }
         };
         let wanted = frames[(pindex - lo) as usize];
@@ -395,6 +406,7 @@ impl Res {
                 frames,
                 slot,
                 wanted: Some(wanted),
+                by,
             },
         );
         self.stats.pageins += 1;
@@ -454,6 +466,7 @@ impl Res {
             self.objects.set_busy(o, false);
             match req.op {
                 IoOp::Read if ok => {
+                    self.objects.clear_read_failed(o, p);
                     let sw = self.swap.as_ref().expect("pager attached");
                     pmap.write_frame(f, sw.read_page(ev.tag, i));
                     if Some(f) == req.wanted {
@@ -470,7 +483,7 @@ impl Res {
                 IoOp::Read => {
                     if Some(f) == req.wanted {
                         result = Err(VmError::Io);
-                        self.objects.mark_read_failed(o, p);
+                        self.objects.mark_read_failed(o, p, req.by);
                     }
                     self.objects.remove_page(o, p);
                     self.pool.free(f);
@@ -567,7 +580,7 @@ impl Res {
                 else {
                     break;
                 };
-                let tag = self.pagein(l.object, p, AllocClass::System)?;
+                let tag = self.pagein(l.object, p, AllocClass::System, None)?;
                 self.wait_for(tag, pmap)?;
             }
         }
@@ -729,7 +742,7 @@ impl Vm {
                 else {
                     break;
                 };
-                let tag = self.res.pagein(id, p, AllocClass::Normal)?;
+                let tag = self.res.pagein(id, p, AllocClass::Normal, None)?;
                 self.res.wait_for(tag, pmap)?;
             }
             // Every page is resident: they become dirty (their only copy)

@@ -1130,6 +1130,7 @@ impl Vm {
             self.res.stats.pages_freed += self.res.objects.deallocate(h.object, &mut self.res.pool);
         }
         pmap.destroy_space(space);
+        self.res.objects.forget_read_failures(space);
         self.res.stats.exits += 1;
         Ok(())
     }

@@ -546,3 +546,57 @@ fn a_page_in_on_a_saturated_device_waits_instead_of_blocking() {
     s.vm.exit(sp, &mut s.pmap).unwrap();
     no_leaks(&mut s, 64);
 }
+
+#[test]
+fn a_failed_page_in_fails_only_the_space_that_asked() {
+    let (mut s, a) = sim_with_swap(128, 1024, |_| {});
+    let va =
+        s.vm.mmap(a, &MmapArgs::anon(4 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, a, va, 4, 40);
+    // B shares A's pages copy-on-write, and they go to swap.
+    let b = s.vm.fork(a, &mut s.pmap).unwrap();
+    evict_all(&mut s);
+    s.vm.swap_device_mut::<RamDisk>()
+        .unwrap()
+        .fail_next_reads(1);
+    // A's fault starts the read that will fail; B's fault waits for it.
+    let ta = match s.vm.fault(a, va, Access::Read, &mut s.pmap) {
+        Ok(FaultOutcome::Wait(t)) => t,
+        other => panic!("A: {other:?}"),
+    };
+    let tb = match s.vm.fault(b, va, Access::Read, &mut s.pmap) {
+        Ok(FaultOutcome::Wait(t)) => t,
+        other => panic!("B: {other:?}"),
+    };
+    assert_eq!(ta, tb, "one read for the shared page");
+    assert_eq!(s.wait(ta), Ok(()));
+    // A's retry gets the error, once; B's (it did not start the read)
+    // reads the page again.
+    assert_eq!(s.read_u8(a, va + 100), Err(VmError::Io));
+    let mut bv = [0u8; 64];
+    s.read(b, va + 100, &mut bv).unwrap();
+    assert_eq!(bv, [40; 64]);
+    // The other order: when B's read brings the page back first, A's
+    // retry just finds it (nothing of A's is lost).
+    evict_all(&mut s);
+    s.vm.swap_device_mut::<RamDisk>()
+        .unwrap()
+        .fail_next_reads(1);
+    let ta = match s.vm.fault(a, va, Access::Read, &mut s.pmap) {
+        Ok(FaultOutcome::Wait(t)) => t,
+        other => panic!("A: {other:?}"),
+    };
+    assert_eq!(s.wait(ta), Ok(()));
+    s.read(b, va + 100, &mut bv).unwrap();
+    assert_eq!(bv, [40; 64]);
+    assert_eq!(s.read_u8(a, va + 100), Ok(40));
+    // And no stale failure is left to hit A later.
+    evict_all(&mut s);
+    check(&s);
+    verify(&mut s, a, va, 4, 40);
+    verify(&mut s, b, va, 4, 40);
+    s.vm.exit(b, &mut s.pmap).unwrap();
+    s.vm.exit(a, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 128);
+}

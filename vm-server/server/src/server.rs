@@ -155,7 +155,7 @@ impl Server {
         let short = self.vm.pageout_shortage(!self.waiting.is_empty());
         // A synchronous wait in the core (fork, mlock, ...) may have taken
         // the completion signal of faults that are waiting.
-        let pending = self.vm.swap_completions_pending();
+        let pending = self.vm.swap_completions_pending() || self.completed_since_retry;
         if short == 0 && !pending {
             return out;
         }
@@ -306,10 +306,12 @@ impl Server {
         }
     }
 
-    /// `Vm::fault` (with the client's `FailNextPagein` armed, if it asked);
-    /// when memory and swap are exhausted the OOM killer
-    /// stops someone and, unless that was the faulting client (`None`),
-    /// the fault is tried again.
+    /// `Vm::fault` (with the client's `FailNextPagein` armed, if it
+    /// asked). Out of memory, pageout runs first and the fault is tried
+    /// again (it then waits for the writes pageout started). Only when
+    /// memory and swap are exhausted (`Vm::out_of_swap`), or there is no
+    /// swap, does the OOM killer stop someone; unless that was the
+    /// faulting client (`None`), the fault is tried again.
     fn fault_or_oom(
         &mut self,
         badge: Word,
@@ -317,6 +319,7 @@ impl Server {
         addr: u64,
         access: Access,
     ) -> Option<Result<FaultOutcome, VmError>> {
+        let mut paged_out = false;
         loop {
             let armed = self.arm_pagein_failure(badge);
             let result = self.vm.fault(space, addr, access, &mut self.pmap);
@@ -326,9 +329,21 @@ impl Server {
             if !matches!(result, Err(VmError::OutOfMemory | VmError::NoSwap)) {
                 return Some(result);
             }
+            let swap = self.vm.swap().is_some();
+            if swap && !paged_out {
+                paged_out = true;
+                let want = self.vm.pageout_shortage(true).max(1);
+                self.vm.pageout(&mut self.pmap, want);
+                continue;
+            }
+            if swap && !self.vm.out_of_swap() {
+                // Short of something pageout cannot give (kernel objects,
+                // say): this fault fails alone.
+                return Some(result);
+            }
             match self.oom_kill() {
                 Some(victim) if victim == badge => return None,
-                Some(_) => continue,
+                Some(_) => paged_out = false,
                 None => return Some(result),
             }
         }

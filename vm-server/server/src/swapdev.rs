@@ -93,13 +93,10 @@ impl BlockDevice for SwapDisk {
         };
         let inject = req.op == IoOp::Read && self.fail_next_read;
         let flags = if inject { FLAG_INJECT_IO_ERROR } else { 0 };
-        let tag = self.client.submit(kind, flags).map_err(|e| {
-            sel4_root_task::println!("DBG submit {e:?} in flight {}", self.in_flight.len());
-            match e {
-                BlockError::Busy => IoError::QueueFull,
-                BlockError::OutOfRange => IoError::OutOfRange,
-                _ => IoError::BadBuffer,
-            }
+        let tag = self.client.submit(kind, flags).map_err(|e| match e {
+            BlockError::Busy => IoError::QueueFull,
+            BlockError::OutOfRange => IoError::OutOfRange,
+            _ => IoError::BadBuffer,
         })?;
         // Used up only by a read that was really sent.
         self.fail_next_read &= !inject;
