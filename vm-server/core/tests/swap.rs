@@ -73,6 +73,21 @@ fn working_set_four_times_memory_survives() {
 }
 
 /// Page everything of `sp` out: pageout passes until nothing more goes.
+/// The tag a read fault at `va` must wait for (panics on any other outcome).
+fn fault_waits(s: &mut Sim, sp: SpaceId, va: u64) -> IoTag {
+    match s.vm.fault(sp, va, Access::Read, &mut s.pmap) {
+        Ok(FaultOutcome::Wait(t)) => t,
+        other => panic!("expected a wait at {va:#x}, got {other:?}"),
+    }
+}
+
+/// Makes the RAM disk fail its next read.
+fn fail_next_read(s: &mut Sim) {
+    s.vm.swap_device_mut::<RamDisk>()
+        .unwrap()
+        .fail_next_reads(1);
+}
+
 fn evict_all(s: &mut Sim) {
     for _ in 0..16 {
         s.vm.pageout(&mut s.pmap, 1 << 20);
@@ -179,9 +194,7 @@ fn read_error_fails_only_the_access_it_hits() {
             .unwrap();
     fill(&mut s, sp, va, 4, 11);
     evict_all(&mut s);
-    s.vm.swap_device_mut::<RamDisk>()
-        .unwrap()
-        .fail_next_reads(1);
+    fail_next_read(&mut s);
     assert_eq!(s.read_u8(sp, va + 100), Err(VmError::Io));
     check(&s);
     assert_eq!(s.vm.stats().swpginuse, 4, "slots stay");
@@ -533,10 +546,7 @@ fn a_page_in_on_a_saturated_device_waits_instead_of_blocking() {
     // ...so a fault on a page on swap cannot start its read: it gets a
     // request to wait for (the write), not a blocked server or an error.
     let reads = s.vm.stats().pageins;
-    let tag = match s.vm.fault(sp, va, Access::Read, &mut s.pmap) {
-        Ok(FaultOutcome::Wait(t)) => t,
-        other => panic!("expected a wait, got {other:?}"),
-    };
+    let tag = fault_waits(&mut s, sp, va);
     assert_eq!(s.vm.stats().pageins, reads, "no read could start");
     assert_eq!(s.wait(tag), Ok(()));
     check(&s);
@@ -557,18 +567,10 @@ fn a_failed_page_in_fails_only_the_space_that_asked() {
     // B shares A's pages copy-on-write, and they go to swap.
     let b = s.vm.fork(a, &mut s.pmap).unwrap();
     evict_all(&mut s);
-    s.vm.swap_device_mut::<RamDisk>()
-        .unwrap()
-        .fail_next_reads(1);
+    fail_next_read(&mut s);
     // A's fault starts the read that will fail; B's fault waits for it.
-    let ta = match s.vm.fault(a, va, Access::Read, &mut s.pmap) {
-        Ok(FaultOutcome::Wait(t)) => t,
-        other => panic!("A: {other:?}"),
-    };
-    let tb = match s.vm.fault(b, va, Access::Read, &mut s.pmap) {
-        Ok(FaultOutcome::Wait(t)) => t,
-        other => panic!("B: {other:?}"),
-    };
+    let ta = fault_waits(&mut s, a, va);
+    let tb = fault_waits(&mut s, b, va);
     assert_eq!(ta, tb, "one read for the shared page");
     assert_eq!(s.wait(ta), Ok(()));
     // A's retry gets the error, once; B's (it did not start the read)
@@ -580,13 +582,8 @@ fn a_failed_page_in_fails_only_the_space_that_asked() {
     // The other order: when B's read brings the page back first, A's
     // retry just finds it (nothing of A's is lost).
     evict_all(&mut s);
-    s.vm.swap_device_mut::<RamDisk>()
-        .unwrap()
-        .fail_next_reads(1);
-    let ta = match s.vm.fault(a, va, Access::Read, &mut s.pmap) {
-        Ok(FaultOutcome::Wait(t)) => t,
-        other => panic!("A: {other:?}"),
-    };
+    fail_next_read(&mut s);
+    let ta = fault_waits(&mut s, a, va);
     assert_eq!(s.wait(ta), Ok(()));
     s.read(b, va + 100, &mut bv).unwrap();
     assert_eq!(bv, [40; 64]);
