@@ -73,7 +73,7 @@ fn section(results: &BTreeMap<String, u64>, titles: [&str; 4], pairs: &[(&str, &
 }
 
 pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
-    let boot = crate::build(ws, &o.boot("bench.spec", crate::DEFAULT_SWAP), o)?;
+    let boot = crate::build(ws, &o.boot_of("bench.spec"), o)?;
     progress("bench", "booting capdl/bench.spec");
     let mut results = BTreeMap::new();
     let exit = machine::run_captured(&boot, o.timeout, |line| {

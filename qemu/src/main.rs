@@ -126,7 +126,7 @@ fn parse_args() -> Result<Options> {
 fn main() -> ExitCode {
     let ws = Workspace::locate();
     let result = parse_args().and_then(|o| match o.command.as_str() {
-        "build" => build(&ws, &o.boot(SYSTEM_SPEC, DEFAULT_SWAP), &o).map(|_| true),
+        "build" => build(&ws, &o.chosen(), &o).map(|_| true),
         "bench" => bench::run(&ws, &o),
         "run" => run(&ws, &o),
         "test" => test(&ws, &o),
@@ -167,21 +167,25 @@ const TEST_BOOTS: &[(&str, u64)] = &[
 ];
 
 impl Options {
-    /// The boot of `spec` with `swap` bytes of swap, unless the command
-    /// line chose the spec or the size.
-    fn boot(&self, spec: &str, swap: u64) -> Boot {
+    /// The boot of `spec`: with its swap size (`swap_of`) unless
+    /// `--swap` chose one.
+    fn boot_of(&self, spec: &str) -> Boot {
         Boot {
-            spec: self.spec.clone().unwrap_or_else(|| spec.to_string()),
-            swap_bytes: self.swap_bytes.unwrap_or(swap),
+            spec: spec.to_string(),
+            swap_bytes: self.swap_bytes.unwrap_or_else(|| swap_of(spec)),
         }
     }
 
-    /// The test boots: `TEST_BOOTS`, or the one `--spec` names (with its
-    /// `TEST_BOOTS` swap size if it has one).
+    /// What `build` and `run` boot: the `--spec` one, else the system.
+    fn chosen(&self) -> Boot {
+        self.boot_of(self.spec.as_deref().unwrap_or(SYSTEM_SPEC))
+    }
+
+    /// The test boots: `TEST_BOOTS`, or the one `--spec` names.
     fn test_boots(&self) -> Vec<Boot> {
         match &self.spec {
-            Some(spec) => vec![self.boot(spec, swap_of(spec))],
-            None => TEST_BOOTS.iter().map(|&(s, b)| self.boot(s, b)).collect(),
+            Some(_) => vec![self.chosen()],
+            None => TEST_BOOTS.iter().map(|&(s, _)| self.boot_of(s)).collect(),
         }
     }
 }
@@ -212,8 +216,7 @@ pub fn build(ws: &Workspace, boot: &Boot, o: &Options) -> Result<BootOptions> {
 }
 
 fn run(ws: &Workspace, o: &Options) -> Result<bool> {
-    let spec = o.spec.as_deref().unwrap_or(SYSTEM_SPEC);
-    let boot = build(ws, &o.boot(spec, swap_of(spec)), o)?;
+    let boot = build(ws, &o.chosen(), o)?;
     let exit = machine::run_interactive(&boot)?;
     progress("exit", format!("{exit:?}"));
     Ok(exit == Exit::Guest(machine::GUEST_SUCCESS))

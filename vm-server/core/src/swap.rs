@@ -217,6 +217,30 @@ impl Res {
                 .is_some_and(|o| self.objects.get(o).swap_slot(p.pindex()).is_none())
     }
 
+    /// Whether `f` was referenced since its bit was last cleared: the
+    /// page's flag, or the hardware bit where the pmap tracks one.
+    pub(crate) fn referenced<P: Pmap + ?Sized>(&self, f: FrameNumber, pmap: &P) -> bool {
+        self.pool.page(f).flags().contains(PageFlags::REFERENCED)
+            || (pmap.tracks_ref_mod() && pmap.is_referenced(f))
+    }
+
+    /// Clear `f`'s reference bit. Where the bit is emulated, `unmap` also
+    /// takes the page's mappings away, so the next access faults and sets
+    /// it again (`pmap_clear_reference`). The caller counts `ref_clears`.
+    pub(crate) fn clear_reference<P: Pmap + ?Sized>(
+        &mut self,
+        f: FrameNumber,
+        pmap: &mut P,
+        unmap: bool,
+    ) {
+        self.pool.clear_flags(f, PageFlags::REFERENCED);
+        if pmap.tracks_ref_mod() {
+            pmap.clear_reference(f);
+        } else if unmap {
+            pmap.page_protect(f, Prot::NONE);
+        }
+    }
+
     /// A page the scan may free or launder now: managed, on a paging
     /// queue, not busy, held or wired.
     fn pageable(&self, f: FrameNumber) -> bool {
@@ -832,20 +856,8 @@ struct Host<'a, P: Pmap + ?Sized> {
 impl<P: Pmap + ?Sized> vm_swap::PolicyHost for Host<'_, P> {
     fn test_and_clear_referenced(&mut self, f: u32) -> bool {
         let f = FrameNumber(f);
-        let r = self
-            .res
-            .pool
-            .page(f)
-            .flags()
-            .contains(PageFlags::REFERENCED)
-            || (self.pmap.tracks_ref_mod() && self.pmap.is_referenced(f));
-        self.res.pool.clear_flags(f, PageFlags::REFERENCED);
-        if self.pmap.tracks_ref_mod() {
-            self.pmap.clear_reference(f);
-        } else if r {
-            // The next access faults and sets the bit again.
-            self.pmap.page_protect(f, Prot::NONE);
-        }
+        let r = self.res.referenced(f, self.pmap);
+        self.res.clear_reference(f, self.pmap, r);
         self.res.stats.ref_clears += 1;
         r
     }
@@ -919,13 +931,9 @@ impl Res {
             }
             rep.scanned += 1;
             self.stats.pdscans += 1;
-            let referenced = self.pool.page(f).flags().contains(PageFlags::REFERENCED)
-                || (pmap.tracks_ref_mod() && pmap.is_referenced(f));
-            if referenced {
-                self.pool.clear_flags(f, PageFlags::REFERENCED);
-                if pmap.tracks_ref_mod() {
-                    pmap.clear_reference(f);
-                }
+            if self.referenced(f, pmap) {
+                // Back to the active queue; its mappings stay.
+                self.clear_reference(f, pmap, false);
                 self.pool.activate(f);
                 self.stats.pdreact += 1;
                 continue;
@@ -965,15 +973,8 @@ impl Res {
             }
             rep.scanned += 1;
             self.stats.pdscans += 1;
-            let referenced = self.pool.page(f).flags().contains(PageFlags::REFERENCED)
-                || (pmap.tracks_ref_mod() && pmap.is_referenced(f));
-            if referenced {
-                self.pool.clear_flags(f, PageFlags::REFERENCED);
-                if pmap.tracks_ref_mod() {
-                    pmap.clear_reference(f);
-                } else {
-                    pmap.page_protect(f, Prot::NONE);
-                }
+            if self.referenced(f, pmap) {
+                self.clear_reference(f, pmap, true);
                 self.stats.ref_clears += 1;
                 self.pool.activate(f);
             } else {

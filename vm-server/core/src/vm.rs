@@ -1131,6 +1131,9 @@ impl Vm {
         }
         pmap.destroy_space(space);
         self.res.objects.forget_read_failures(space);
+        // Its slots go back now; those of pages still under I/O at the
+        // completion (`swap_poll`).
+        self.res.flush_dead_slots();
         self.res.stats.exits += 1;
         Ok(())
     }
@@ -1339,12 +1342,7 @@ impl Vm {
     /// Referenced since last cleared: the emulated bit, or the hardware's
     /// if the pmap keeps one (`pmap_is_referenced`).
     pub fn page_is_referenced<P: Pmap + ?Sized>(&self, f: FrameNumber, pmap: &P) -> bool {
-        self.res
-            .pool
-            .page(f)
-            .flags()
-            .contains(PageFlags::REFERENCED)
-            || (pmap.tracks_ref_mod() && pmap.is_referenced(f))
+        self.res.referenced(f, pmap)
     }
 
     /// Modified since last cleaned (`pmap_is_modified`).
@@ -1356,12 +1354,9 @@ impl Vm {
     /// so the next access faults and sets it again. Wired pages keep
     /// their mappings (they are never reclaimed).
     pub fn page_clear_reference<P: Pmap + ?Sized>(&mut self, f: FrameNumber, pmap: &mut P) {
-        self.res.pool.clear_flags(f, PageFlags::REFERENCED);
-        if pmap.tracks_ref_mod() {
-            pmap.clear_reference(f);
-        } else if self.res.pool.page(f).wire_count() == 0 {
-            pmap.page_protect(f, Prot::NONE);
-        }
+        // A wired page keeps its mappings.
+        let unmap = self.res.pool.page(f).wire_count() == 0;
+        self.res.clear_reference(f, pmap, unmap);
         self.res.stats.ref_clears += 1;
     }
 

@@ -105,8 +105,6 @@ pub struct Server {
     waiting: alloc::vec::Vec<Waiter>,
     /// The client whose next page-in read is to fail (`FailNextPagein`).
     fail_pagein: Option<Word>,
-    /// Completions arrived since the waiters were last retried.
-    completed_since_retry: bool,
     /// Clients the OOM killer stopped.
     pub oom_kills: u64,
 }
@@ -132,7 +130,6 @@ impl Server {
             next_child: FIRST_CHILD_BADGE,
             waiting: alloc::vec::Vec::new(),
             fail_pagein: None,
-            completed_since_retry: false,
             oom_kills: 0,
         };
         // The scratch window's paging structures are the server's own:
@@ -155,7 +152,7 @@ impl Server {
         let short = self.vm.pageout_shortage(!self.waiting.is_empty());
         // A synchronous wait in the core (fork, mlock, ...) may have taken
         // the completion signal of faults that are waiting.
-        let pending = self.vm.swap_completions_pending() || self.completed_since_retry;
+        let pending = self.vm.swap_completions_pending();
         if short == 0 && !pending {
             return out;
         }
@@ -389,24 +386,10 @@ impl Server {
     /// mapped ones are answered through their saved reply caps, ones that
     /// must still wait stay, failed ones stop their client.
     fn swap_completions(&mut self) {
-        self.poll_swap();
-        // A kill below polls again (`destroy`); waiters already retried
-        // would then miss those completions: go round until none came.
-        while core::mem::take(&mut self.completed_since_retry) {
-            self.retry_waiters();
-        }
-    }
-
-    /// Takes the swap device's completions (and frees dead slots).
-    fn poll_swap(&mut self) {
-        if !self.vm.swap_poll(&mut self.pmap).is_empty() {
-            self.completed_since_retry = true;
-        }
-    }
-
-    /// Retries every waiting fault: mapped ones are answered, ones that
-    /// fail now (a page-in they wanted failed: `Io`) stop their client.
-    fn retry_waiters(&mut self) {
+        // Only which faults to retry matters, not which requests finished:
+        // a retried fault maps, waits again, or fails (`Io` for the one
+        // whose page-in failed).
+        self.vm.swap_poll(&mut self.pmap);
         let waiting = core::mem::take(&mut self.waiting);
         for w in waiting {
             let Some(space) = self.clients.get(&w.badge).map(|c| c.space) else {
@@ -471,11 +454,6 @@ impl Server {
         let _ = c.tcb.tcb_suspend();
         if let Err(e) = self.vm.exit(c.space, &mut self.pmap) {
             println!("vm-server: exit of {}: {e:?}", c.name);
-        }
-        if self.vm.swap().is_some() {
-            // Frees the dead space's swap slots; its waiters are retried
-            // by `swap_completions` (now, or at the pending signal).
-            self.poll_swap();
         }
         let forked = c.forked.is_some();
         if let Some(objs) = c.forked {
