@@ -190,6 +190,33 @@ impl BackingChain {
     }
 }
 
+impl BackingChain {
+    /// Pages with contents visible in entry-relative `[0, n)`, as
+    /// (resident, on swap only); pages past a sized object's end do not
+    /// count. Cost is the pages and slots in the window.
+    pub(crate) fn visible_counts(&self, objects: &ObjectTable, n: u64) -> (u64, u64) {
+        let mut seen = alloc::collections::BTreeSet::new();
+        let (mut resident, mut swapped) = (0, 0);
+        for l in &self.links {
+            let obj = objects.get(l.object);
+            let base = l.offset >> PAGE_SHIFT;
+            if let ObjectKind::Physical { .. } = obj.kind() {
+                for p in base..obj.size().min(base + n) {
+                    resident += u64::from(seen.insert(p - base));
+                }
+                continue;
+            }
+            for (p, _) in obj.pages_in(base, base + n) {
+                resident += u64::from(seen.insert(p - base));
+            }
+            for (p, _) in obj.swap().range(base..base + n) {
+                swapped += u64::from(seen.insert(p - base));
+            }
+        }
+        (resident, swapped)
+    }
+}
+
 /// What a chain walk found at one entry-relative page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lookup {
@@ -341,8 +368,9 @@ impl Res {
             links: alloc::vec![a, b],
         };
         let copies = pair.visible_pages(&self.objects, 0, n, if in_place { 1 } else { 0 });
-        // Links above `i` may hide some of them; those are copied too (a
-        // later MADV_FREE can uncover them) but are neither mapped nor wired.
+        // Links above `i` may hide some of them; those are copied too
+        // (nothing uncovers them today, so that only costs memory) but are
+        // neither mapped nor wired.
         let upper = BackingChain {
             links: entry.chain.links[..i].to_vec(),
         };
@@ -388,6 +416,31 @@ impl Res {
         self.stats.chain_merges += 1;
         self.stats.chain_merge_pages += copies.len() as u64;
         Ok(())
+    }
+
+    /// A chain of one private anonymous object holding a copy of every
+    /// page `entry` sees now (a child's copy of a shared mapping at
+    /// fork): later writes through the entry no longer reach it. The
+    /// caller has made room (`Vm::reclaim`) and read in what is on swap.
+    pub(crate) fn snapshot<P: Pmap + ?Sized>(
+        &mut self,
+        entry: &VmMapEntry,
+        pmap: &mut P,
+    ) -> BackingChain {
+        let n = entry.npages();
+        let copies = entry.chain.visible_pages(&self.objects, 0, n, 0);
+        let obj = self.objects.allocate(ObjectKind::Anonymous, n);
+        for (&rel, &src) in &copies {
+            let dst = self
+                .pool
+                .alloc(obj, rel, AllocClass::Normal)
+                .expect("room made by the caller");
+            pmap.copy_page(src, dst);
+            self.objects.insert_page(obj, rel, dst);
+            self.pool.validate(dst, PageFlags::DIRTY);
+        }
+        self.stats.chain_merge_pages += copies.len() as u64;
+        BackingChain::single(obj, 0)
     }
 
     /// Replace the whole chain by one fresh object holding a copy of every

@@ -107,3 +107,19 @@ pub struct Uvmexp {
     pub spaces: u32,
     pub map_entries: u64,
 }
+
+/// One address space's share of the events (`ClientStats`): kept in its
+/// `VmSpace`, bumped where the global counters are, gone with the space.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpaceCounters {
+    /// Faults resolved by zero-fill, copy-on-write copy, read-only share
+    /// of a lower page, and a resident page (including modify-bit faults).
+    pub flt_zero: u64,
+    pub flt_cow: u64,
+    pub flt_share: u64,
+    pub flt_resident: u64,
+    /// Pages entered by fault-around.
+    pub flt_prefault: u64,
+    /// Page-ins its faults started (each reads one or more pages).
+    pub pageins: u64,
+}

@@ -92,6 +92,7 @@ impl Vm {
     ) -> Result<FaultOutcome, VmError> {
         self.res.stats.faults += 1;
         self.res.flush_dead_slots();
+        let pageins = self.res.stats.flt_pagein;
         let r = self.fault_inner(space, va, access, pmap, true);
         // A write may have made a slot stale: give it back now.
         self.res.flush_dead_slots();
@@ -101,6 +102,19 @@ impl Vm {
             Err(VmError::OutOfMemory | VmError::NoSwap) => self.res.stats.flt_noram += 1,
             Ok(Resolved::Wait(_)) => self.res.stats.flt_wait += 1,
             _ => {}
+        }
+        if let Some(sp) = self.spaces.get_mut(&space.0) {
+            let c = &mut sp.counters;
+            c.pageins += self.res.stats.flt_pagein - pageins;
+            if let Ok(Resolved::Mapped(m)) = &r {
+                match m.kind {
+                    FaultKind::ZeroFill => c.flt_zero += 1,
+                    FaultKind::CowCopy => c.flt_cow += 1,
+                    FaultKind::ReadOnlyShare => c.flt_share += 1,
+                    FaultKind::Resident | FaultKind::Modify => c.flt_resident += 1,
+                }
+                c.flt_prefault += u64::from(m.prefaulted);
+            }
         }
         r.map(|r| match r {
             Resolved::Mapped(m) => FaultOutcome::Mapped(m),
@@ -163,6 +177,10 @@ impl Res {
             entry.chain = BackingChain::single(obj, 0);
         }
         if write && entry.needs_copy() {
+            // A page past its object's end is refused before shadowing
+            // can fail for want of memory or a read (semantics:
+            // errors-order); shadowing changes nothing a lookup sees.
+            entry.chain.lookup(&self.objects, entry.rel(va))?;
             self.shadow_entry(space, entry, pmap)?;
         } else if entry.chain.len() > 1 {
             self.collapse_chain(entry);
@@ -388,21 +406,20 @@ impl Res {
 }
 
 impl Vm {
-    /// Fault in every page of `[start, end)` of `space` ahead of wiring it
-    /// (`vm_fault_wire`'s fault loop): writable entries are faulted for
-    /// write so a private page is copied now, not under the wiring. Wires
-    /// nothing itself; on failure the pages faulted so far simply stay
-    /// resident. The caller has checked that the range is mapped and its
-    /// entries are not yet wired.
-    pub(crate) fn fault_wire<P: Pmap + ?Sized>(
+    /// Fault in the page at `va` of `space` for wiring it (`vm_fault_wire`
+    /// for one page) and return the frame now visible there: writable
+    /// entries fault for write so a private page is copied now, not under
+    /// the wiring; an entry with no access only makes the page resident.
+    /// Waits for swap I/O, and out of memory runs pageout and waits for
+    /// it (`reclaim`) before it gives up. Wires nothing itself. The caller
+    /// has checked that `va` is mapped and not past its object's end.
+    pub(crate) fn fault_wire_page<P: Pmap + ?Sized>(
         &mut self,
         space: SpaceId,
-        start: u64,
-        end: u64,
+        va: u64,
         pmap: &mut P,
-    ) -> Result<(), VmError> {
-        let mut va = start;
-        while va < end {
+    ) -> Result<FrameNumber, VmError> {
+        loop {
             let e = self.spaces[&space.0].map.lookup(va).expect("range mapped");
             let access = if e.prot.contains(Prot::WRITE) {
                 Access::Write
@@ -413,22 +430,30 @@ impl Vm {
             };
             let r = if e.prot.is_empty() {
                 // No access allowed: still make the page resident.
-                self.make_resident(space, va, pmap)
+                self.make_resident(space, va, pmap).map(|()| None)
             } else {
-                match self.fault_inner(space, va, access, pmap, false)? {
-                    Resolved::Mapped(_) => Ok(()),
-                    Resolved::Wait(tag) => {
+                match self.fault_inner(space, va, access, pmap, false) {
+                    Ok(Resolved::Mapped(m)) => Ok(Some(m.frame)),
+                    Ok(Resolved::Wait(tag)) => {
                         // mlock waits for the device, then faults again.
                         self.res.wait_for(tag, pmap)?;
                         continue;
                     }
+                    Err(e) => Err(e),
                 }
             };
-            r?;
-            self.res.stats.wire_faults += 1;
-            va += PAGE_SIZE;
+            match r {
+                Ok(frame) => {
+                    self.res.stats.wire_faults += 1;
+                    let e = self.spaces[&space.0].map.lookup(va).expect("range mapped");
+                    let f = e.chain.visible(&self.res.objects, e.rel(va));
+                    debug_assert!(frame.is_none() || frame == f);
+                    return Ok(f.expect("faulted in"));
+                }
+                Err(VmError::OutOfMemory | VmError::NoSwap) => self.reclaim(1, pmap)?,
+                Err(e) => return Err(e),
+            }
         }
-        Ok(())
     }
 
     /// Make the page at `va` resident without mapping it (for wiring an

@@ -128,13 +128,16 @@
 //!   not its business) and tells it about reference faults; `pageout` then
 //!   asks it for victims through a host that reads and clears the
 //!   emulated reference bit, and gives back victims it cannot evict now.
-//! * **`MADV_DONTNEED` follows Linux, `MADV_FREE` BSD.** Clients expect
-//!   DONTNEED to give zero-fill pages back (the system test does),
-//!   so on private memory it replaces the range with a fresh mapping of
-//!   what it was mapped from (zero-fill, or the object under a private
-//!   view), whatever the fork history; on shared memory it only unmaps
-//!   and deactivates. FREE discards private anonymous pages of the front
-//!   object only, after which a page reads as what lies below it.
+//! * **Semantics are decided in `docs/semantics.md`** (row ids cited in
+//!   the code and the tests as `semantics: <id>`). `MADV_DONTNEED`
+//!   follows Linux: private memory starts over from what it was mapped
+//!   from (zero-fill, or the object under a private view), whatever the
+//!   fork history; shared memory is only unmapped and deactivated.
+//!   `MADV_FREE` is lazy where nothing lies below the front object: the
+//!   pages turn clean and `FREED`, pageout frees them unwritten (they then
+//!   read as zero) and a write keeps them; where a backing object lies
+//!   below (after fork) it does nothing, as FreeBSD, so a page never
+//!   reads as what lies below it. Locks do not stack (POSIX).
 //! * **Deviations.** `msync` has nothing to write back yet (no object kind
 //!   has a store) and only honours `INVALIDATE`. Shared-memory truncation
 //!   refuses to drop wired pages (`Busy`) rather than unwiring them.

@@ -39,8 +39,9 @@ pub struct VmMapEntry {
     pub(crate) inheritance: Inheritance,
     /// Normal, Random or Sequential only.
     pub(crate) advice: Advice,
-    /// mlock nesting count; each page of a wired entry holds one wiring
-    /// of the page visible at its address.
+    /// 1 while locked by mlock, else 0 (locks do not stack: semantics
+    /// table, mlock-stacking); each page of a wired entry holds one
+    /// wiring of the page visible at its address.
     pub(crate) wired_count: u16,
     pub(crate) flags: EntryFlags,
     pub(crate) chain: BackingChain,

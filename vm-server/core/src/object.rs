@@ -333,6 +333,16 @@ impl ObjectTable {
         self.dead_slots.len()
     }
 
+    /// Take page `pindex` of `id`, busy under swap I/O, out of the object
+    /// as an orphan: no mapping can reach it any more, and its completion
+    /// frees it (and a write's slot). The caller holds a reference to `id`.
+    pub(crate) fn orphan_page(&mut self, id: ObjectId, pindex: u64) {
+        if let Some(f) = self.remove_page(id, pindex) {
+            self.set_busy(id, false);
+            self.orphans.insert(f.0);
+        }
+    }
+
     /// Take `f` out of the orphan set; true if it was an orphan.
     pub(crate) fn take_orphan(&mut self, f: FrameNumber) -> bool {
         self.orphans.remove(&f.0)

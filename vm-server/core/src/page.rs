@@ -32,6 +32,11 @@ bitflags! {
         /// Belongs to a physical object: never queued, never paged, never
         /// freed while the object lives (`PG_FICTITIOUS`/`PG_UNMANAGED`).
         const UNMANAGED = 1 << 4;
+        /// `MADV_FREE`d: clean private anonymous contents whose owner lets
+        /// pageout discard them without writing (the page then reads as
+        /// zero: nothing lies below its object). Any write sets `DIRTY`,
+        /// which clears this bit and keeps the contents.
+        const FREED = 1 << 5;
     }
 }
 
@@ -531,9 +536,14 @@ impl PagePool {
         p.hold_count -= 1;
     }
 
-    /// Set state bits of an allocated page.
+    /// Set state bits of an allocated page. `DIRTY` cancels `FREED`: a
+    /// write keeps the contents the owner had allowed to be discarded.
     pub fn set_flags(&mut self, f: FrameNumber, flags: PageFlags) {
-        self.pages[f.index()].flags.insert(flags);
+        let p = &mut self.pages[f.index()];
+        p.flags.insert(flags);
+        if flags.contains(PageFlags::DIRTY) {
+            p.flags.remove(PageFlags::FREED);
+        }
     }
     /// Clear state bits of an allocated page.
     pub fn clear_flags(&mut self, f: FrameNumber, flags: PageFlags) {

@@ -209,12 +209,14 @@ impl Res {
     }
 
     /// True when some page has to be written before it can be freed:
-    /// dirty, or anonymous without a slot holding its contents.
+    /// dirty, or without a slot holding its contents, unless `MADV_FREE`
+    /// let its contents go.
     fn needs_launder(&self, f: FrameNumber) -> bool {
         let p = self.pool.page(f);
         p.is_dirty()
-            || p.object()
-                .is_some_and(|o| self.objects.get(o).swap_slot(p.pindex()).is_none())
+            || (!p.flags().contains(PageFlags::FREED)
+                && p.object()
+                    .is_some_and(|o| self.objects.get(o).swap_slot(p.pindex()).is_none()))
     }
 
     /// Whether `f` was referenced since its bit was last cleared: the
@@ -724,6 +726,40 @@ impl Vm {
             self.res.inactive_scan(pmap, want, &mut rep);
         }
         rep
+    }
+
+    /// Make at least `need` pages available to ordinary allocations for a
+    /// synchronous operation (mlock's fault-in, fork's copies): run
+    /// pageout passes and wait for their writes (`vm_wait` in a loop),
+    /// until enough is free or a few passes in a row gain nothing. Fails
+    /// with `NoSwap` when swap is full, else `OutOfMemory`: memory and
+    /// swap are then truly exhausted for this request. Works without a
+    /// swap device too (it can then only free `MADV_FREE`d pages).
+    pub fn reclaim<P: Pmap + ?Sized>(&mut self, need: u64, pmap: &mut P) -> Result<(), VmError> {
+        let mut idle = 0;
+        loop {
+            let avail = u64::from(self.res.pool.available());
+            if avail >= need {
+                return Ok(());
+            }
+            let short = u32::try_from(need - avail).unwrap_or(u32::MAX);
+            let want = short.max(self.pageout_shortage(true));
+            self.pageout(pmap, want);
+            self.res.drain(pmap);
+            if u64::from(self.res.pool.available()) > avail {
+                idle = 0;
+                continue;
+            }
+            // The first passes may only clear reference bits.
+            idle += 1;
+            if idle == 3 {
+                return Err(if self.res.swap_exhausted() {
+                    VmError::NoSwap
+                } else {
+                    VmError::OutOfMemory
+                });
+            }
+        }
     }
 
     /// Page everything on swap back in and detach the device (`swapoff`).

@@ -113,8 +113,11 @@ pub enum Advice {
     /// object (Linux's `MADV_DONTNEED`). Shared memory is unmapped and
     /// deactivated; its contents stay. Refused (`Busy`) on wired memory.
     DontNeed,
-    /// The contents of private anonymous pages may be discarded: after it a
-    /// page reads as whatever lies below it (zero, or the page it was copied
-    /// from) until written.
+    /// The contents of private anonymous pages may be discarded: each page
+    /// then reads as its old contents or zero until written, and a write
+    /// keeps whichever it found (lazy: pageout discards clean pages
+    /// unwritten). No effect where a backing object lies below (after
+    /// fork), on shared memory or on private views of objects; refused
+    /// (`Busy`) on wired memory (semantics: madvise-free-*).
     Free,
 }

@@ -8,7 +8,7 @@
 //! so a failed call leaves the VM as it was.
 
 use crate::backing::BackingChain;
-use crate::counters::Uvmexp;
+use crate::counters::{SpaceCounters, Uvmexp};
 use crate::error::VmError;
 use crate::map::{EntryFlags, VmMap, VmMapEntry};
 use crate::object::{ObjectFlags, ObjectKind, ObjectTable};
@@ -222,6 +222,7 @@ pub struct VmSpace {
     pub(crate) map: VmMap,
     handles: BTreeMap<u32, HandleEntry>,
     next_handle: u32,
+    pub(crate) counters: SpaceCounters,
 }
 
 impl VmSpace {
@@ -233,6 +234,22 @@ impl VmSpace {
     }
     pub fn handle(&self, h: Handle) -> Option<HandleEntry> {
         self.handles.get(&h.0).copied()
+    }
+    /// Open handles.
+    pub fn handle_count(&self) -> usize {
+        self.handles.len()
+    }
+    /// Its fault and page-in counts.
+    pub fn counters(&self) -> SpaceCounters {
+        self.counters
+    }
+    /// Pages of its wired (`mlock`ed) entries.
+    pub fn wired_pages(&self) -> u64 {
+        self.map
+            .entries()
+            .filter(|e| e.is_wired())
+            .map(|e| e.npages())
+            .sum()
     }
 }
 
@@ -472,6 +489,7 @@ impl Vm {
                 map: VmMap::new(c.user_min, c.user_max),
                 handles: BTreeMap::new(),
                 next_handle: 1,
+                counters: SpaceCounters::default(),
             },
         );
         Ok(id)
@@ -554,6 +572,7 @@ impl Vm {
         // Nothing fails from here on.
         if f.contains(MapFlags::FIXED) {
             self.unmap_range(space, start, end, pmap);
+            self.res.flush_dead_slots();
         }
         let res = &mut self.res;
         let (chain, flags, inheritance) = match (target, shared) {
@@ -645,6 +664,8 @@ impl Vm {
         self.space_ref(space)?;
         let end = self.check_range(addr, len)?;
         self.unmap_range(space, addr, end, pmap);
+        // Slots of the pages it dropped go back now, not at the next fault.
+        self.res.flush_dead_slots();
         self.res.stats.munmaps += 1;
         Ok(())
     }
@@ -723,7 +744,9 @@ impl Vm {
         let end = self.check_mapped(space, addr, len)?;
         let (res, spaces) = (&mut self.res, &mut self.spaces);
         let sp = spaces.get_mut(&space.0).expect("checked");
-        if advice == Advice::DontNeed && sp.map.entries_in(addr, end).any(|e| e.is_wired()) {
+        if matches!(advice, Advice::DontNeed | Advice::Free)
+            && sp.map.entries_in(addr, end).any(|e| e.is_wired())
+        {
             // Linux refuses locked memory too (EINVAL); nothing changes.
             return Err(VmError::Busy);
         }
@@ -827,33 +850,47 @@ impl Vm {
                 }
             }
             Advice::Free => {
+                // Lazy free (`MADV_FREE`, semantics table "madvise"): only
+                // where the entry's front object is the whole chain and no
+                // other entry or space sees its window, so a discarded
+                // page reads as zero. Resident pages turn clean and
+                // `FREED` (pageout frees them unwritten; a write keeps
+                // them), pages on swap go at once. Elsewhere (a chain
+                // with a backing object, shared memory, a private view)
+                // nothing changes, as FreeBSD skips shadowed objects: the
+                // old contents are the other allowed outcome.
                 for e in sp.map.entries_in(addr, end) {
                     let Some(front) = e.chain.front() else {
                         continue;
                     };
+                    let fo = res.objects.get(front.object);
                     if e.needs_copy()
-                        || e.is_wired()
+                        || e.chain.len() != 1
                         || !e.flags.contains(EntryFlags::COW)
-                        || !res.objects.get(front.object).is_private_anon()
+                        || !fo.is_private_anon()
+                        || !(fo.ref_count() == 1 || fo.flags().contains(ObjectFlags::ONEMAPPING))
                     {
                         continue;
                     }
-                    // Only this space sees a private front it may write.
                     let (lo, hi) = (e.start.max(addr), e.end.min(end));
-                    pmap.remove(space, lo, hi);
                     let (plo, phi) = (front.pindex(e.rel(lo)), front.pindex(e.rel(hi - 1)) + 1);
-                    let pages: Vec<(u64, FrameNumber)> =
-                        res.objects.get(front.object).pages_in(plo, phi).collect();
-                    for (i, f) in pages {
-                        res.objects.remove_page(front.object, i);
-                        res.pool.free(f);
-                        res.stats.pages_freed += 1;
+                    let pages: Vec<FrameNumber> = fo.pages_in(plo, phi).map(|(_, f)| f).collect();
+                    for f in pages {
+                        res.pool.clear_flags(f, PageFlags::DIRTY);
+                        res.pool.set_flags(f, PageFlags::FREED);
+                        // The next write must fault to keep the page, and
+                        // a page touched again before pageout stays.
+                        if pmap.tracks_ref_mod() {
+                            pmap.clear_modify(f);
+                        }
+                        res.clear_reference(f, pmap, true);
+                        res.pool.deactivate(f);
                     }
-                    // Discarded contents on swap go too.
                     res.objects.swap_discard(front.object, plo, phi);
                 }
             }
         }
+        res.flush_dead_slots();
         Ok(())
     }
 
@@ -914,6 +951,14 @@ impl Vm {
 
     /// Wire a mapped range (`mlock`, `vm_map_wire`): fault every page in,
     /// then hold one wiring per page for as long as the range stays locked.
+    /// Locks do not stack: locked entries are left as they are
+    /// (semantics: mlock-stacking). Errors in the order of the semantics
+    /// table: the range's shape, `NoMapping` for a hole, `BeyondObject`
+    /// for a page past its object's end (checked before anything is
+    /// faulted), then `OutOfMemory`/`NoSwap`/`Io`. Out
+    /// of memory it runs pageout and waits for its writes first
+    /// (`Vm::reclaim`), so it fails only when memory and swap are both
+    /// exhausted; on failure every page it wired is unwired again.
     pub fn mlock<P: Pmap + ?Sized>(
         &mut self,
         space: SpaceId,
@@ -925,42 +970,51 @@ impl Vm {
         self.res.drain(pmap);
         let end = self.check_mapped(space, addr, len)?;
         let sp = self.spaces.get_mut(&space.0).expect("checked");
-        if sp
-            .map
-            .entries_in(addr, end)
-            .any(|e| e.wired_count == u16::MAX)
-        {
-            return Err(VmError::Busy);
+        for e in sp.map.entries_in(addr, end).filter(|e| e.wired_count == 0) {
+            let (lo, hi) = (e.start.max(addr), e.end.min(end));
+            for rel in e.rel(lo)..=e.rel(hi - 1) {
+                if e.chain.is_empty() {
+                    break;
+                }
+                e.chain.lookup(&self.res.objects, rel)?;
+            }
         }
         sp.map.clip_range(addr, end, &mut self.res.objects);
         let starts = sp.map.overlapping(addr, end);
+        // Each page is wired as soon as it is in, so the pageout that a
+        // later page may need cannot take it.
+        let mut wired: Vec<FrameNumber> = Vec::new();
         let mut result = Ok(());
-        for &s in &starts {
-            let e = self.spaces[&space.0]
-                .map
-                .entries_in(s, s + 1)
-                .next()
-                .expect("entry");
-            if e.wired_count == 0 {
-                let e_end = e.end;
-                if let Err(err) = self.fault_wire(space, s, e_end, pmap) {
-                    result = Err(err);
-                    break;
+        'entries: for &s in &starts {
+            let e = self.spaces[&space.0].map.lookup(s).expect("entry");
+            if e.wired_count != 0 {
+                continue;
+            }
+            let e_end = e.end;
+            let mut va = s;
+            while va < e_end {
+                match self.fault_wire_page(space, va, pmap) {
+                    Ok(f) => {
+                        self.res.pool.wire(f);
+                        wired.push(f);
+                    }
+                    Err(err) => {
+                        result = Err(err);
+                        break 'entries;
+                    }
                 }
+                va += PAGE_SIZE;
             }
         }
         let (res, spaces) = (&mut self.res, &mut self.spaces);
         let sp = spaces.get_mut(&space.0).expect("checked");
         if result.is_ok() {
             for &s in &starts {
-                let e = sp.map.get_mut(s).expect("entry");
-                if e.wired_count == 0 {
-                    for rel in 0..e.npages() {
-                        let f = e.chain.visible(&res.objects, rel).expect("faulted in");
-                        res.pool.wire(f);
-                    }
-                }
-                e.wired_count += 1;
+                sp.map.get_mut(s).expect("entry").wired_count = 1;
+            }
+        } else {
+            for f in wired {
+                res.pool.unwire(f);
             }
         }
         for &s in starts.iter().rev() {
@@ -969,7 +1023,8 @@ impl Vm {
         result
     }
 
-    /// Unwire a mapped range (`munlock`); unlocked parts are left alone.
+    /// Unwire a mapped range (`munlock`): one call unlocks, however often
+    /// it was locked; unlocked parts are left alone.
     pub fn munlock(&mut self, space: SpaceId, addr: u64, len: u64) -> Result<(), VmError> {
         let end = self.check_mapped(space, addr, len)?;
         let (res, spaces) = (&mut self.res, &mut self.spaces);
@@ -978,11 +1033,7 @@ impl Vm {
         let starts = sp.map.overlapping(addr, end);
         for &s in &starts {
             let e = sp.map.get_mut(s).expect("entry");
-            if e.wired_count == 0 {
-                continue;
-            }
-            e.wired_count -= 1;
-            if e.wired_count == 0 {
+            if e.wired_count != 0 {
                 res.unwire_entry(e);
             }
         }
@@ -1020,8 +1071,13 @@ impl Vm {
     }
 
     /// Duplicate `parent` (`vmspace_fork`): `Share` entries stay shared,
-    /// `Copy` entries become copy-on-write in both, `None` entries are left
-    /// out. Wiring is not inherited. Handles are duplicated.
+    /// `Copy` entries become copy-on-write in both (a shared mapping
+    /// inherited by copy gives the child a private copy of its contents
+    /// now), `None` entries are left out. Wiring is not inherited. Handles
+    /// are duplicated. All or nothing: the pages fork must copy are made
+    /// room for (pageout first, `reclaim`) and read in from swap before
+    /// anything visible changes, so a failed fork (`OutOfMemory`,
+    /// `NoSwap`, `Io`) leaves every space as it was.
     pub fn fork<P: Pmap + ?Sized>(
         &mut self,
         parent: SpaceId,
@@ -1030,12 +1086,49 @@ impl Vm {
         // Pages under swap I/O must not move or go under this operation.
         self.res.drain(pmap);
         self.space_ref(parent)?;
-        let child = self.space_create(pmap)?;
         let starts: Vec<u64> = self.spaces[&parent.0]
             .map
             .entries()
             .map(|e| e.start)
             .collect();
+        // 1. Normalise the entries (nothing anyone sees changes) and
+        // count the pages fork must copy, and how many of them are on swap.
+        let (mut copies, mut swapped) = (0u64, 0u64);
+        let mut to_copy = Vec::new();
+        {
+            let (res, spaces) = (&mut self.res, &mut self.spaces);
+            let map = &mut spaces.get_mut(&parent.0).expect("parent").map;
+            for &s in &starts {
+                let pe = map.get_mut(s).expect("entry");
+                let cost = match pe.inheritance {
+                    Inheritance::Share => res.share_prepare(pe),
+                    Inheritance::Copy if !pe.flags.contains(EntryFlags::COW) => {
+                        Some(pe.chain.visible_counts(&res.objects, pe.npages()))
+                    }
+                    _ => None,
+                };
+                if let Some((resident, on_swap)) = cost {
+                    copies += resident + on_swap;
+                    swapped += on_swap;
+                    to_copy.push(s);
+                }
+            }
+        }
+        // 2. Room for the copies, then what they copy from swap: both
+        // invisible, and nothing pages out between them and the copies.
+        if copies > 0 {
+            self.reclaim(copies + swapped, pmap)?;
+            for &s in &to_copy {
+                let pe = self.spaces[&parent.0].map.lookup(s).expect("entry");
+                let (chain, n) = (&pe.chain, pe.npages());
+                self.res.swapin_chain(chain, 0..chain.len(), n, pmap)?;
+            }
+            if u64::from(self.res.pool.available()) < copies {
+                return Err(VmError::OutOfMemory);
+            }
+        }
+        let child = self.space_create(pmap)?;
+        // 3. Build the child; nothing fails from here on.
         let (res, spaces) = (&mut self.res, &mut self.spaces);
         let mut new_entries = Vec::new();
         let mut failed = None;
@@ -1047,6 +1140,7 @@ impl Vm {
                 .get_mut(s)
                 .expect("entry");
             let flags;
+            let mut chain = None;
             match pe.inheritance {
                 Inheritance::None => continue,
                 Inheritance::Share => {
@@ -1056,6 +1150,13 @@ impl Vm {
                     }
                     flags = pe.flags;
                     res.stats.fork_shared_entries += 1;
+                }
+                Inheritance::Copy if !pe.flags.contains(EntryFlags::COW) => {
+                    // A copy of a shared mapping: the child's own
+                    // anonymous memory with what the parent sees now.
+                    chain = Some(res.snapshot(pe, pmap));
+                    flags = EntryFlags::COW;
+                    res.stats.fork_copied_entries += 1;
                 }
                 Inheritance::Copy => {
                     if let Some(front) = pe.chain.front() {
@@ -1074,6 +1175,13 @@ impl Vm {
                     res.stats.fork_copied_entries += 1;
                 }
             }
+            let chain = chain.unwrap_or_else(|| {
+                // Two spaces now see these objects' windows.
+                for l in pe.chain.links() {
+                    res.objects.clear_flags(l.object, ObjectFlags::ONEMAPPING);
+                }
+                pe.chain.clone_ref(&mut res.objects)
+            });
             new_entries.push(VmMapEntry {
                 start: pe.start,
                 end: pe.end,
@@ -1083,13 +1191,7 @@ impl Vm {
                 advice: pe.advice,
                 wired_count: 0,
                 flags,
-                chain: {
-                    // Two spaces now see these objects' windows.
-                    for l in pe.chain.links() {
-                        res.objects.clear_flags(l.object, ObjectFlags::ONEMAPPING);
-                    }
-                    pe.chain.clone_ref(&mut res.objects)
-                },
+                chain,
             });
         }
         let handles = spaces[&parent.0].handles.clone();
@@ -1201,6 +1303,7 @@ impl Vm {
     pub fn shm_unlink(&mut self, name: &str) -> Result<(), VmError> {
         let o = self.names.remove(name).ok_or(VmError::NoSuchName)?;
         self.res.stats.pages_freed += self.res.objects.deallocate(o, &mut self.res.pool);
+        self.res.flush_dead_slots();
         Ok(())
     }
 
@@ -1209,6 +1312,7 @@ impl Vm {
         let sp = self.space_mut(space)?;
         let h = sp.handles.remove(&handle.0).ok_or(VmError::BadHandle)?;
         self.res.stats.pages_freed += self.res.objects.deallocate(h.object, &mut self.res.pool);
+        self.res.flush_dead_slots();
         Ok(())
     }
 
@@ -1293,6 +1397,7 @@ impl Vm {
             self.res.stats.pages_freed += 1;
         }
         self.res.objects.set_size(h.object, new);
+        self.res.flush_dead_slots();
         Ok(())
     }
 
@@ -1593,9 +1698,7 @@ impl Res {
         if e.is_wired() {
             self.unwire_entry(&mut e);
         }
-        if self.swap.is_some() {
-            self.discard_window(&e);
-        }
+        self.discard_window(&e);
         let chain = core::mem::take(&mut e.chain);
         self.stats.pages_freed += chain.release(&mut self.objects, &mut self.pool);
     }
@@ -1603,10 +1706,10 @@ impl Res {
     /// Free what only `e` could see of its front object when clipped
     /// siblings keep the object alive (FreeBSD's `OBJ_ONEMAPPING` case of
     /// `vm_map_entry_delete`): its pages and swap slots in the window,
-    /// which would otherwise sit unreachable until the object dies. Busy
-    /// pages stay (their completion finds them). Only with a swap device,
-    /// so the core without one behaves as before swap existed. Caller
-    /// contract: `e` is unmapped, unwired and out of its map.
+    /// which would otherwise sit unreachable until the object dies
+    /// (semantics: munmap-slots). Pages under swap I/O leave the object
+    /// as orphans: their completion frees them and a write's slot.
+    /// Caller contract: `e` is unmapped, unwired and out of its map.
     fn discard_window(&mut self, e: &VmMapEntry) {
         let Some(front) = e.chain.front() else {
             return;
@@ -1619,11 +1722,12 @@ impl Res {
             return;
         }
         let (lo, hi) = (front.pindex(0), front.pindex(e.npages()));
-        let pages: Vec<(u64, FrameNumber)> = o
-            .pages_in(lo, hi)
-            .filter(|&(_, f)| !self.pool.page(f).flags().contains(PageFlags::BUSY))
-            .collect();
+        let pages: Vec<(u64, FrameNumber)> = o.pages_in(lo, hi).collect();
         for (i, f) in pages {
+            if self.pool.page(f).flags().contains(PageFlags::BUSY) {
+                self.objects.orphan_page(front.object, i);
+                continue;
+            }
             self.objects.remove_page(front.object, i);
             self.pool.free(f);
             self.stats.pages_freed += 1;
@@ -1691,12 +1795,51 @@ impl Res {
             let old = core::mem::replace(&mut e.chain, BackingChain::single(n, 0));
             old.release(&mut self.objects, &mut self.pool);
         }
-        let front = e.chain.links()[0].object;
-        if self.objects.get(front).kind() == ObjectKind::Anonymous {
-            self.objects.set_flags(front, ObjectFlags::SHARED);
+        let front = e.chain.links()[0];
+        if self.objects.get(front.object).kind() == ObjectKind::Anonymous {
+            // Contents MADV_FREE let go become the sharers' contents:
+            // pageout may no longer discard them.
+            let (lo, hi) = (front.pindex(0), front.pindex(e.npages()));
+            let freed: Vec<FrameNumber> = self
+                .objects
+                .get(front.object)
+                .pages_in(lo, hi)
+                .map(|(_, f)| f)
+                .filter(|&f| self.pool.page(f).flags().contains(PageFlags::FREED))
+                .collect();
+            for f in freed {
+                self.pool.set_flags(f, PageFlags::DIRTY);
+            }
+            self.objects.set_flags(front.object, ObjectFlags::SHARED);
         }
         e.flags.remove(EntryFlags::COW);
         Ok(())
+    }
+
+    /// Ready a parent entry for `make_shareable` without changing what
+    /// anyone sees: give it an object, take over a needs-copy front no
+    /// other chain holds, collapse. Returns `Some((resident, on swap))`,
+    /// the pages a flatten will copy, when sharing must still copy.
+    /// The caller holds the entry.
+    pub(crate) fn share_prepare(&mut self, e: &mut VmMapEntry) -> Option<(u64, u64)> {
+        if !e.flags.contains(EntryFlags::COW) {
+            return None;
+        }
+        if e.chain.is_empty() {
+            let o = self.objects.allocate(ObjectKind::Anonymous, e.npages());
+            e.chain = BackingChain::single(o, 0);
+        }
+        if e.needs_copy() {
+            let fo = self.objects.get(e.chain.links()[0].object);
+            if fo.is_private_anon() && fo.ref_count() == 1 {
+                e.flags.remove(EntryFlags::NEEDS_COPY);
+            }
+        }
+        if !e.needs_copy() && e.chain.len() > 1 {
+            self.collapse_chain(e);
+        }
+        (e.needs_copy() || e.chain.len() > 1)
+            .then(|| e.chain.visible_counts(&self.objects, e.npages()))
     }
 
     /// Enter the resident pages of `[lo, hi)` of `entry` that are not

@@ -29,6 +29,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use vm_core::page::PageFlags;
 use vm_core::sim::Sim;
 use vm_core::*;
 
@@ -49,6 +50,11 @@ enum Content {
     Shared(usize, u64),
     /// A private view of page `i` of segment `s`, not yet written.
     Over(usize, u64),
+    /// Private bytes `MADV_FREE` let go (semantics table, "MADV_FREE"):
+    /// each access sees these bytes or zero; zero once seen stays, and
+    /// a write keeps whichever it found. Settled by looking at the page
+    /// after each access (`settle_free`).
+    Free(Rc<Vec<u8>>),
 }
 
 #[derive(Clone)]
@@ -58,9 +64,9 @@ struct MPage {
     inh: Inheritance,
     wired: u16,
     content: Content,
-    /// The shared page under a private view: such pages are left out of
-    /// MADV_FREE, whose result there depends on chain history.
-    based: bool,
+    /// The shared page under a private view (segment, page): what
+    /// MADV_DONTNEED brings back, even after the page was written.
+    view: Option<(usize, u64)>,
 }
 
 #[derive(Clone, Default)]
@@ -103,8 +109,12 @@ struct Runner {
     phys: ObjectId,
     /// Steps between full sweeps (`VM_MODEL_SWEEP`, to narrow a failure).
     sweep_every: usize,
-    /// The last operations, for failure reports.
+    /// The last operations, for failure reports (`VM_MODEL_TRACE` of
+    /// them, default 40).
     trace: std::collections::VecDeque<String>,
+    trace_len: usize,
+    /// A page to describe after every step (`VM_MODEL_WATCH=0x...`).
+    watch: Option<u64>,
 }
 
 fn prot_from(r: u8) -> Prot {
@@ -190,6 +200,11 @@ impl Runner {
             sweep_every: std::env::var("VM_MODEL_SWEEP")
                 .map_or(500, |v| v.parse().expect("VM_MODEL_SWEEP")),
             trace: Default::default(),
+            watch: std::env::var("VM_MODEL_WATCH").ok().map(|v| {
+                u64::from_str_radix(v.trim_start_matches("0x"), 16).expect("VM_MODEL_WATCH")
+            }),
+            trace_len: std::env::var("VM_MODEL_TRACE")
+                .map_or(40, |v| v.parse().expect("VM_MODEL_TRACE")),
         }
     }
 
@@ -205,7 +220,7 @@ impl Runner {
     }
 
     fn log(&mut self, s: String) {
-        if self.trace.len() == 40 {
+        if self.trace.len() == self.trace_len {
             self.trace.pop_front();
         }
         self.trace.push_back(s);
@@ -256,7 +271,7 @@ impl Runner {
     /// The bytes a page holds, or why it cannot be accessed.
     fn bytes(&self, c: &Content) -> Result<Vec<u8>, VmError> {
         match c {
-            Content::Private(b) => Ok(b.to_vec()),
+            Content::Private(b) | Content::Free(b) => Ok(b.to_vec()),
             Content::Shared(s, i) | Content::Over(s, i) => {
                 let seg = &self.segs[*s];
                 if *i >= seg.size {
@@ -386,7 +401,7 @@ impl Runner {
                     Some(g) => Content::Shared(g, i),
                     None => Content::Private(self.zero.clone()),
                 },
-                based: false,
+                view: None,
             })
             .collect();
         self.install(s, at, pages);
@@ -456,7 +471,7 @@ impl Runner {
                 } else {
                     Content::Over(seg, off + i)
                 },
-                based: !shared,
+                view: (!shared).then_some((seg, off + i)),
             })
             .collect();
         self.install(s, at, pages);
@@ -607,29 +622,13 @@ impl Runner {
             Advice::DontNeed,
             Advice::Free,
         ][self.rng.gen_range(0..6)];
+        // Semantics table, "madvise": errors first, then the effect.
         let want = match self.pages_of(s, addr, len) {
             None => Err(VmError::NoMapping),
-            // Under a private view of a shared page the result depends on
-            // chain history the model does not keep.
             Some(ps)
-                if matches!(advice, Advice::Free | Advice::DontNeed)
-                    && ps.iter().any(|p| p.based) =>
+                if matches!(advice, Advice::DontNeed | Advice::Free)
+                    && ps.iter().any(|p| p.wired > 0) =>
             {
-                return "madvise"
-            }
-            // What FREE uncovers is read from the VM below; a page on swap
-            // there cannot be read without faulting (which would change
-            // what pageout sees), so such ranges are left out.
-            Some(_)
-                if advice == Advice::Free
-                    && (0..len / P).any(|i| {
-                        self.sim.vm.page_on_swap(s, addr + i * P) == Ok(true)
-                            || self.below_on_swap(s, addr + i * P)
-                    }) =>
-            {
-                return "madvise"
-            }
-            Some(ps) if advice == Advice::DontNeed && ps.iter().any(|p| p.wired > 0) => {
                 Err(VmError::Busy)
             }
             Some(_) => Ok(()),
@@ -640,53 +639,134 @@ impl Runner {
             .vm
             .madvise(s, addr, len, advice, &mut self.sim.pmap);
         self.expect("madvise", &got, want);
-        if want.is_ok() && advice == Advice::DontNeed {
-            // Private memory reads as zero again; shared memory keeps its contents.
-            for i in 0..len / P {
-                let p = self
-                    .spaces
-                    .get_mut(&s)
-                    .unwrap()
-                    .pages
-                    .get_mut(&(addr + i * P))
-                    .unwrap();
-                if matches!(p.content, Content::Private(_)) {
-                    p.content = Content::Private(Rc::new(vec![0; P as usize]));
-                }
-            }
+        if want.is_err() {
+            return "madvise";
         }
-        if want.is_ok() && advice == Advice::Free {
-            // The discarded contents are whatever the VM now shows.
-            for i in 0..len / P {
-                let va = addr + i * P;
-                if !matches!(self.spaces[&s].pages[&va].content, Content::Private(_)) {
-                    continue;
+        for i in 0..len / P {
+            let p = self
+                .spaces
+                .get_mut(&s)
+                .unwrap()
+                .pages
+                .get_mut(&(addr + i * P))
+                .unwrap();
+            match (advice, &p.content, p.view) {
+                // Private memory starts over from what it was mapped
+                // from; shared memory keeps its contents.
+                (Advice::DontNeed, Content::Shared(..), _) => {}
+                (Advice::DontNeed, _, Some((g, i))) => p.content = Content::Over(g, i),
+                (Advice::DontNeed, _, None) => {
+                    p.content = Content::Private(Rc::new(vec![0; P as usize]))
                 }
-                let now = match self.sim.vm.extract(s, va).unwrap() {
-                    Some(f) => self.sim.pmap.frame(f).to_vec(),
-                    None => vec![0; P as usize],
-                };
-                self.spaces
-                    .get_mut(&s)
-                    .unwrap()
-                    .pages
-                    .get_mut(&va)
-                    .unwrap()
-                    .content = Content::Private(Rc::new(now));
+                // Private anonymous memory: old contents or zero. Views of
+                // shared pages and shared memory keep theirs.
+                (Advice::Free, Content::Private(b), None) if b.iter().any(|&x| x != 0) => {
+                    p.content = Content::Free(b.clone())
+                }
+                _ => {}
             }
         }
         "madvise"
     }
 
-    /// True when some link below the front of the entry at `va` has the
-    /// page on swap (MADV_FREE may uncover it).
-    fn below_on_swap(&self, s: SpaceId, va: u64) -> bool {
+    /// After an operation on `va` of `s` (an access that succeeded, with
+    /// `written` applied if it wrote; an mlock; a fork): a page
+    /// `MADV_FREE` left as "old or zero" must hold one of them, and is
+    /// settled where the VM now keeps it (no longer `FREED`, on swap,
+    /// or gone: zero).
+    fn settle_free(&mut self, s: SpaceId, va: u64, written: Option<(usize, &[u8])>) {
+        let Some(Content::Free(old)) = self.spaces[&s].pages.get(&va).map(|p| p.content.clone())
+        else {
+            return;
+        };
+        let zero = vec![0; P as usize];
+        let new = match self.sim.vm.extract(s, va).unwrap() {
+            Some(f) => {
+                let now = self.sim.pmap.frame(f).to_vec();
+                let mut cands = [old.to_vec(), zero];
+                if let Some((off, data)) = written {
+                    for c in &mut cands {
+                        c[off..off + data.len()].copy_from_slice(data);
+                    }
+                }
+                let freed = self
+                    .sim
+                    .vm
+                    .pool()
+                    .page(f)
+                    .flags()
+                    .contains(PageFlags::FREED);
+                if now == cands[0] && written.is_none() && freed {
+                    Content::Free(old)
+                } else if now == cands[0] || now == cands[1] {
+                    Content::Private(Rc::new(now))
+                } else {
+                    self.fail(&format!(
+                        "{va:#x}: freed page is neither its old contents nor zero{}",
+                        self.describe(va)
+                    ));
+                }
+            }
+            None if written.is_some() => self.fail(&format!("{va:#x}: written page not resident")),
+            // On swap: the VM kept it, or zero-filled it after pageout
+            // took it; the swap device holds which.
+            None if self.sim.vm.page_on_swap(s, va).unwrap() => {
+                let now = self.swapped_bytes(s, va);
+                if now != *old && now != zero {
+                    self.fail(&format!(
+                        "{va:#x}: freed page on swap is neither its old contents nor zero"
+                    ));
+                }
+                Content::Private(Rc::new(now))
+            }
+            None => Content::Private(Rc::new(zero)),
+        };
+        self.spaces
+            .get_mut(&s)
+            .unwrap()
+            .pages
+            .get_mut(&va)
+            .unwrap()
+            .content = new;
+    }
+
+    /// The contents of the page `s` sees at `va`, which is on swap, read
+    /// from the RAM disk without faulting it in.
+    fn swapped_bytes(&mut self, s: SpaceId, va: u64) -> Vec<u8> {
         let e = self.sim.vm.space(s).unwrap().map().lookup(va).unwrap();
         let rel = (va - e.start()) / P;
-        e.chain().links().iter().skip(1).any(|l| {
-            let o = self.sim.vm.objects().get(l.object);
-            o.swap_slot(l.pindex(rel)).is_some() && o.lookup(l.pindex(rel)).is_none()
-        })
+        let Ok(vm_core::backing::Lookup::Swapped(d)) = e.chain().lookup(self.sim.vm.objects(), rel)
+        else {
+            self.fail(&format!("{va:#x}: not on swap"));
+        };
+        let l = e.chain().links()[d];
+        let slot = self
+            .sim
+            .vm
+            .objects()
+            .get(l.object)
+            .swap_slot(l.pindex(rel))
+            .unwrap();
+        let disk = self.sim.vm.swap_device_mut::<vm_swap::RamDisk>().unwrap();
+        disk.peek(slot.block()).to_vec()
+    }
+
+    /// `settle_free` on every page left as "old or zero", after every
+    /// operation.
+    fn settle_all_free(&mut self) {
+        let free: Vec<(SpaceId, u64)> = self
+            .spaces
+            .iter()
+            .flat_map(|(&s, m)| {
+                m.pages
+                    .iter()
+                    .filter(|(_, p)| matches!(p.content, Content::Free(_)))
+                    .map(move |(&va, _)| (s, va))
+            })
+            .collect();
+        for (s, va) in free {
+            self.settle_free(s, va, None);
+        }
     }
 
     fn op_fork(&mut self) -> &'static str {
@@ -705,6 +785,9 @@ impl Runner {
         };
         self.log(format!("fork {s:?} -> {c:?}"));
         let vas: Vec<u64> = self.spaces[&s].pages.keys().copied().collect();
+        for &va in &vas {
+            self.settle_free(s, va, None);
+        }
         let mut child = MSpace {
             pages: BTreeMap::new(),
             handles: self.spaces[&s].handles.clone(),
@@ -713,18 +796,22 @@ impl Runner {
             let p = self.spaces[&s].pages[&va].clone();
             let cp = match p.inh {
                 Inheritance::None => continue,
-                Inheritance::Copy => MPage {
+                // A shared page inherited by copy: the child's own copy of
+                // what it holds now (zero past the object's end).
+                Inheritance::Copy if matches!(p.content, Content::Shared(..)) => MPage {
                     wired: 0,
-                    based: p.based || matches!(p.content, Content::Shared(..)),
-                    content: match p.content {
-                        Content::Shared(g, i) => Content::Over(g, i),
-                        c => c,
-                    },
+                    view: None,
+                    content: Content::Private(Rc::new(
+                        self.bytes(&p.content)
+                            .unwrap_or_else(|_| vec![0; P as usize]),
+                    )),
                     ..p
                 },
+                Inheritance::Copy => MPage { wired: 0, ..p },
                 Inheritance::Share => {
                     // Private pages and private views become one shared
-                    // copy of what the parent sees now.
+                    // copy of what the parent sees now; contents
+                    // MADV_FREE let go are what the page holds now.
                     let content = match p.content {
                         Content::Shared(..) => p.content.clone(),
                         ref c => {
@@ -736,11 +823,11 @@ impl Runner {
                     };
                     let pp = self.spaces.get_mut(&s).unwrap().pages.get_mut(&va).unwrap();
                     pp.content = content.clone();
-                    pp.based = false;
+                    pp.view = None;
                     MPage {
                         wired: 0,
                         content,
-                        based: false,
+                        view: None,
                         ..p
                     }
                 }
@@ -800,10 +887,17 @@ impl Runner {
                     .unwrap_or(Ok(())),
             };
             self.expect("mlock", &got, want);
+            if want.is_ok() {
+                // Pages it faulted for write keep what they hold now,
+                // whether or not it then ran out of memory.
+                for i in 0..len / P {
+                    self.settle_free(s, addr + i * P, None);
+                }
+            }
             if got.is_ok() {
                 let m = self.spaces.get_mut(&s).unwrap();
                 for i in 0..len / P {
-                    m.pages.get_mut(&(addr + i * P)).unwrap().wired += 1;
+                    m.pages.get_mut(&(addr + i * P)).unwrap().wired = 1;
                 }
             }
             return "mlock";
@@ -815,40 +909,40 @@ impl Runner {
                 self.expect("mlock", &got, Err(VmError::NoMapping));
                 return "mlock";
             }
-            // Unwired pages are faulted in order, for write if writable;
-            // the first page beyond its object stops it all.
-            let mut want = Ok(());
-            for i in 0..len / P {
-                let va = addr + i * P;
-                let p = self.spaces[&s].pages[&va].clone();
-                if p.wired > 0 {
-                    continue;
-                }
-                match self.bytes(&p.content) {
-                    Err(e) => {
-                        want = Err(e);
-                        break;
-                    }
-                    Ok(b) => {
-                        if p.prot.contains(Prot::WRITE) {
-                            if let Content::Over(..) = p.content {
-                                self.spaces
-                                    .get_mut(&s)
-                                    .unwrap()
-                                    .pages
-                                    .get_mut(&va)
-                                    .unwrap()
-                                    .content = Content::Private(Rc::new(b));
-                            }
-                        }
-                    }
-                }
-            }
+            // Semantics table, "mlock": a page past its object's end
+            // fails it before anything is faulted; then the unwired pages
+            // are faulted in, for write if writable (a private view of a
+            // shared page becomes the caller's copy).
+            let want = self
+                .pages_of(s, addr, len)
+                .unwrap()
+                .iter()
+                .filter(|p| p.wired == 0)
+                .map(|p| self.bytes(&p.content).map(|_| ()))
+                .find(|r| r.is_err())
+                .unwrap_or(Ok(()));
             self.expect("mlock", &got, want);
             if got.is_ok() {
+                for i in 0..len / P {
+                    let va = addr + i * P;
+                    let p = self.spaces[&s].pages[&va].clone();
+                    if p.wired == 0 && p.prot.contains(Prot::WRITE) {
+                        if let Content::Over(..) = p.content {
+                            let b = self.bytes(&p.content).unwrap();
+                            self.spaces
+                                .get_mut(&s)
+                                .unwrap()
+                                .pages
+                                .get_mut(&va)
+                                .unwrap()
+                                .content = Content::Private(Rc::new(b));
+                        }
+                    }
+                    self.settle_free(s, va, None);
+                }
                 let m = self.spaces.get_mut(&s).unwrap();
                 for i in 0..len / P {
-                    m.pages.get_mut(&(addr + i * P)).unwrap().wired += 1;
+                    m.pages.get_mut(&(addr + i * P)).unwrap().wired = 1;
                 }
             }
         } else {
@@ -867,7 +961,7 @@ impl Runner {
                 let m = self.spaces.get_mut(&s).unwrap();
                 for i in 0..len / P {
                     let p = m.pages.get_mut(&(addr + i * P)).unwrap();
-                    p.wired = p.wired.saturating_sub(1);
+                    p.wired = 0;
                 }
             }
         }
@@ -942,6 +1036,7 @@ impl Runner {
         let got = self.sim.read(s, page + off as u64, &mut buf);
         self.expect("read", &got, want);
         if got.is_ok() {
+            self.settle_free(s, page, None);
             self.compare(s, page, off, &buf, "read");
         }
         "read"
@@ -954,17 +1049,18 @@ impl Runner {
             let mp = m.pages.get(&page).map(|p| {
                 let c = match &p.content {
                     Content::Private(_) => "private".to_string(),
+                    Content::Free(_) => "freed".to_string(),
                     Content::Shared(g, i) => format!("shared seg{g}[{i}]"),
                     Content::Over(g, i) => format!("over seg{g}[{i}]"),
                 };
                 format!(
-                    "{c} {:?} {:?} wired {} based {}",
-                    p.prot, p.inh, p.wired, p.based
+                    "{c} {:?} {:?} wired {} view {:?}",
+                    p.prot, p.inh, p.wired, p.view
                 )
             });
             let e = self.sim.vm.space(*s).unwrap().map().lookup(page).map(|e| {
                 format!(
-                    "{:#x}..{:#x} {:?} {:?} chain {:?} frame {:?}",
+                    "{:#x}..{:#x} {:?} {:?} chain {:?} frame {:?} {:?} on swap {:?}",
                     e.start(),
                     e.end(),
                     e.flags(),
@@ -978,7 +1074,14 @@ impl Runner {
                             self.sim.vm.objects().get(l.object).ref_count()
                         ))
                         .collect::<Vec<_>>(),
-                    self.sim.vm.extract(*s, page).unwrap()
+                    self.sim.vm.extract(*s, page).unwrap(),
+                    self.sim.vm.extract(*s, page).unwrap().map(|f| self
+                        .sim
+                        .vm
+                        .pool()
+                        .page(f)
+                        .flags()),
+                    self.sim.vm.page_on_swap(*s, page).unwrap()
                 )
             });
             out += &format!("\n    {s:?}: model {mp:?}\n      vm {e:?}");
@@ -1017,6 +1120,10 @@ impl Runner {
         if got.is_ok() {
             let content = self.spaces[&s].pages[&page].content.clone();
             let new = match content {
+                Content::Free(_) => {
+                    self.settle_free(s, page, Some((off, &data)));
+                    return "write";
+                }
                 Content::Private(mut b) => {
                     Rc::make_mut(&mut b)[off..off + len].copy_from_slice(&data);
                     Content::Private(b)
@@ -1073,6 +1180,7 @@ impl Runner {
                 ));
             }
             if got.is_ok() {
+                self.settle_free(s, va, None);
                 self.compare(s, va, 0, &buf, "sweep");
             }
         }
@@ -1087,6 +1195,9 @@ impl Runner {
                 let Ok(Some(f)) = self.sim.vm.extract(s, va) else {
                     continue;
                 };
+                if matches!(p.content, Content::Free(_)) {
+                    continue; // either of two contents: settled on access
+                }
                 let Ok(want) = self.bytes(&p.content) else {
                     continue;
                 };
@@ -1140,6 +1251,9 @@ impl Runner {
         for step in 0..ops {
             self.step = step;
             self.op();
+            // Before the pageout below: a freed page a fault zero-filled
+            // is seen here, before it can go to swap.
+            self.settle_all_free();
             let st = self.sim.vm.stats();
             self.peak = self.peak.max(st.npages - st.free);
             let mapped: usize = self.spaces.values().map(|m| m.pages.len()).sum();
@@ -1154,6 +1268,13 @@ impl Runner {
                 }
             }
             self.check();
+            if let Some(va) = self.watch {
+                eprintln!(
+                    "step {step}: {}{}",
+                    self.trace.back().map_or("", |s| s),
+                    self.describe(va)
+                );
+            }
             if step % self.sweep_every == self.sweep_every - 1 {
                 self.sweep();
             }

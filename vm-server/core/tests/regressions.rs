@@ -1,0 +1,333 @@
+//! Regression tests for what went wrong: each is named after the bug, cites the semantics-table row (`docs/semantics.md`) it checks, and failed before its fix.
+//!
+//! The first five are the findings of an outside test suite run against
+//! the system in QEMU (each also has a system test there); the rest are
+//! the model-test seeds that failed, reduced to the history that matters.
+
+use vm_core::sim::Sim;
+use vm_core::*;
+use vm_swap::{RamDisk, SwapPager};
+
+const P: u64 = PAGE_SIZE;
+
+fn cfg() -> VmConfig {
+    VmConfig {
+        reserved_pages: 4,
+        prefault_min_free: 8,
+        ..VmConfig::default()
+    }
+}
+
+fn sim(frames: u32) -> (Sim, SpaceId) {
+    let mut s = Sim::new(cfg(), frames);
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    (s, sp)
+}
+
+/// A sim of `frames` frames swapping to a RAM disk of `blocks` slots.
+fn sim_with_swap(frames: u32, blocks: u64) -> (Sim, SpaceId) {
+    let mut s = Sim::new(cfg(), frames);
+    s.vm.swap_on(Box::new(SwapPager::new(RamDisk::new(blocks, 64), 16)))
+        .unwrap();
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    (s, sp)
+}
+
+fn check(s: &Sim) {
+    s.check().unwrap();
+    s.vm.check_page_queues().unwrap();
+    s.vm.check_swap().unwrap();
+}
+
+fn anon(s: &mut Sim, sp: SpaceId, pages: u64) -> u64 {
+    s.vm.mmap(sp, &MmapArgs::anon(pages * P, Prot::RW), &mut s.pmap)
+        .unwrap()
+}
+
+fn fill(s: &mut Sim, sp: SpaceId, va: u64, pages: u64, byte: u8) {
+    for i in 0..pages {
+        s.write(sp, va + i * P, &[byte; 16]).unwrap();
+    }
+}
+
+/// Every frame, object and slot back after everyone exited.
+fn no_leaks(s: &mut Sim, frames: u32) {
+    s.vm.swap_drain(&mut s.pmap);
+    s.vm.swap_poll(&mut s.pmap);
+    check(s);
+    let st = s.vm.stats();
+    assert_eq!((st.free, st.objects, st.swpginuse), (frames, 0, 0));
+}
+
+// semantics: madvise-free-shadowed, madvise-free-private
+#[test]
+fn madv_free_after_fork_never_shows_the_pre_fork_contents() {
+    let (mut s, parent) = sim(256);
+    let va = anon(&mut s, parent, 16);
+    fill(&mut s, parent, va, 16, b'V');
+    let child = s.vm.fork(parent, &mut s.pmap).unwrap();
+    fill(&mut s, child, va, 4, b'C');
+    s.vm.madvise(child, va, 16 * P, Advice::Free, &mut s.pmap)
+        .unwrap();
+    // However much pageout runs, pages 0-3 read C or zero, never V.
+    for _ in 0..3 {
+        s.vm.pageout(&mut s.pmap, 256);
+        for i in 0..4 {
+            let b = s.read_u8(child, va + i * P).unwrap();
+            assert!(b == b'C' || b == 0, "page {i} reads {b:#x}");
+        }
+        for i in 4..16 {
+            let b = s.read_u8(child, va + i * P).unwrap();
+            assert!(b == b'V' || b == 0, "page {i} reads {b:#x}");
+        }
+        check(&s);
+    }
+    for i in 0..16 {
+        assert_eq!(s.read_u8(parent, va + i * P).unwrap(), b'V');
+    }
+}
+
+// semantics: madvise-free-private
+#[test]
+fn madv_free_pages_on_swap_read_zero_and_give_their_slots_back() {
+    let (mut s, sp) = sim_with_swap(48, 512);
+    let va = anon(&mut s, sp, 128);
+    fill(&mut s, sp, va, 128, 7);
+    let before = s.vm.stats().swpginuse;
+    assert!(before > 64, "{before} slots in use");
+    s.vm.madvise(sp, va, 128 * P, Advice::Free, &mut s.pmap)
+        .unwrap();
+    assert_eq!(s.vm.stats().swpginuse, 0, "slots come back at once");
+    for i in 0..128 {
+        let b = s.read_u8(sp, va + i * P).unwrap();
+        assert!(b == 7 || b == 0, "page {i} reads {b:#x}");
+    }
+    check(&s);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 48);
+}
+
+// semantics: minherit-copy-shared
+#[test]
+fn minherit_copy_of_shared_memory_gives_the_child_a_snapshot() {
+    let (mut s, parent) = sim(256);
+    let va =
+        s.vm.mmap(parent, &MmapArgs::anon_shared(8 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, parent, va, 8, b'V');
+    s.vm.minherit(parent, va, 8 * P, Inheritance::Copy).unwrap();
+    let child = s.vm.fork(parent, &mut s.pmap).unwrap();
+    fill(&mut s, child, va, 4, b'C');
+    for i in 4..8 {
+        s.write(parent, va + i * P, b"W").unwrap();
+    }
+    for i in 0..8 {
+        let want = if i < 4 { b'C' } else { b'V' };
+        assert_eq!(s.read_u8(child, va + i * P).unwrap(), want, "page {i}");
+        let want = if i < 4 { b'V' } else { b'W' };
+        assert_eq!(s.read_u8(parent, va + i * P).unwrap(), want, "page {i}");
+    }
+    check(&s);
+}
+
+// semantics: mlock-pressure
+#[test]
+fn mlock_pages_out_before_it_reports_out_of_memory() {
+    let (mut s, sp) = sim_with_swap(256, 2048);
+    let big = anon(&mut s, sp, 384);
+    fill(&mut s, sp, big, 384, 3);
+    let half = anon(&mut s, sp, 128);
+    assert_eq!(s.vm.mlock(sp, half, 128 * P, &mut s.pmap), Ok(()));
+    assert_eq!(s.vm.stats().wired, 128);
+    check(&s);
+    // Everything else still reads back.
+    for i in 0..384 {
+        assert_eq!(s.read_u8(sp, big + i * P).unwrap(), 3);
+    }
+    // More than memory can hold fails, and leaves nothing wired.
+    let huge = anon(&mut s, sp, 300);
+    assert_eq!(
+        s.vm.mlock(sp, huge, 300 * P, &mut s.pmap),
+        Err(VmError::OutOfMemory)
+    );
+    assert_eq!(s.vm.stats().wired, 128);
+    check(&s);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 256);
+}
+
+// semantics: munmap-slots
+#[test]
+fn munmap_gives_swap_slots_back_at_once() {
+    let (mut s, sp) = sim_with_swap(64, 1024);
+    let va = anon(&mut s, sp, 192);
+    fill(&mut s, sp, va, 192, 5);
+    s.vm.swap_drain(&mut s.pmap);
+    s.vm.swap_poll(&mut s.pmap);
+    assert!(s.vm.stats().swpginuse > 100);
+    s.vm.munmap(sp, va, 192 * P, &mut s.pmap).unwrap();
+    assert_eq!(s.vm.stats().swpginuse, 0);
+    check(&s);
+}
+
+// semantics: munmap-slots
+#[test]
+fn munmap_of_part_of_a_mapping_under_pageout_gives_its_slots_back() {
+    let (mut s, sp) = sim_with_swap(64, 1024);
+    let va = anon(&mut s, sp, 192);
+    fill(&mut s, sp, va, 192, 5);
+    // Writes in flight now; unmap the first half while they are.
+    s.vm.pageout(&mut s.pmap, 32);
+    assert!(s.vm.swap_io_in_flight() > 0);
+    s.vm.munmap(sp, va, 96 * P, &mut s.pmap).unwrap();
+    s.vm.swap_drain(&mut s.pmap);
+    s.vm.swap_poll(&mut s.pmap);
+    check(&s);
+    // Only the second half's pages may hold slots.
+    let on_swap = (96..192)
+        .filter(|&i| s.vm.page_on_swap(sp, va + i * P).unwrap())
+        .count() as u64;
+    let resident_with_slot = s.vm.stats().swpginuse - on_swap;
+    assert!(
+        resident_with_slot <= 96,
+        "{} slots for the 96 pages left",
+        s.vm.stats().swpginuse
+    );
+    for i in 96..192 {
+        assert_eq!(s.read_u8(sp, va + i * P).unwrap(), 5);
+    }
+    s.vm.munmap(sp, va + 96 * P, 96 * P, &mut s.pmap).unwrap();
+    assert_eq!(s.vm.stats().swpginuse, 0);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 64);
+}
+
+// semantics: statistics
+#[test]
+fn per_space_counters_count_each_kind_of_fault() {
+    let (mut s, parent) = sim_with_swap(64, 1024);
+    let va = anon(&mut s, parent, 8);
+    fill(&mut s, parent, va, 8, 1);
+    let c = s.vm.space(parent).unwrap().counters();
+    assert!(c.flt_zero > 0 && c.flt_prefault > 0, "{c:?}");
+    let child = s.vm.fork(parent, &mut s.pmap).unwrap();
+    s.read_u8(child, va).unwrap();
+    s.write(child, va + P, b"x").unwrap();
+    let c = s.vm.space(child).unwrap().counters();
+    assert!(c.flt_share > 0 && c.flt_cow > 0, "{c:?}");
+    s.vm.mlock(child, va, 2 * P, &mut s.pmap).unwrap();
+    assert_eq!(s.vm.space(child).unwrap().wired_pages(), 2);
+    let h = s.vm.shm_create(child, None, P).unwrap();
+    assert_eq!(s.vm.space(child).unwrap().handle_count(), 1);
+    s.vm.handle_close(child, h).unwrap();
+    assert_eq!(s.vm.space(child).unwrap().handle_count(), 0);
+    // Page-ins: more than memory, read back.
+    let big = anon(&mut s, parent, 128);
+    fill(&mut s, parent, big, 128, 2);
+    for i in 0..128 {
+        s.read_u8(parent, big + i * P).unwrap();
+    }
+    assert!(s.vm.space(parent).unwrap().counters().pageins > 0);
+    check(&s);
+}
+
+// semantics: fork-atomic (model seeds 1037, 1124, 1458)
+#[test]
+fn a_failed_fork_leaves_private_views_following_their_object() {
+    let (mut s, parent) = sim(48);
+    let h = s.vm.shm_create(parent, None, 4 * P).unwrap();
+    let shared =
+        s.vm.mmap(
+            parent,
+            &MmapArgs::object(h, 0, 4 * P, Prot::RW),
+            &mut s.pmap,
+        )
+        .unwrap();
+    fill(&mut s, parent, shared, 4, b'1');
+    let mut view = MmapArgs::object(h, 0, 4 * P, Prot::RW);
+    view.flags = MapFlags::PRIVATE;
+    let view = s.vm.mmap(parent, &view, &mut s.pmap).unwrap();
+    let big = anon(&mut s, parent, 24);
+    fill(&mut s, parent, big, 24, 9);
+    let child = s.vm.fork(parent, &mut s.pmap).unwrap();
+    s.write(child, big, b"c").unwrap();
+    // The view is to be shared at fork (flattened, so it no longer
+    // follows the object), and so is the big mapping, which now needs
+    // copying to be shared and cannot be: the fork must fail before it
+    // touches the view, which comes first in the map.
+    assert!(view < big);
+    s.vm.minherit(parent, view, 4 * P, Inheritance::Share)
+        .unwrap();
+    s.vm.minherit(parent, big, 24 * P, Inheritance::Share)
+        .unwrap();
+    assert_eq!(s.vm.fork(parent, &mut s.pmap), Err(VmError::OutOfMemory));
+    // The view still follows the object.
+    s.write(parent, shared + P, b"2").unwrap();
+    assert_eq!(s.read_u8(parent, view + P).unwrap(), b'2');
+    check(&s);
+}
+
+// semantics: mlock-beyond, errors-order (model seeds 1201, 1243, 1296)
+#[test]
+fn mlock_past_an_objects_end_fails_before_it_faults_anything() {
+    let (mut s, sp) = sim(64);
+    let h = s.vm.shm_create(sp, None, 4 * P).unwrap();
+    let view =
+        s.vm.mmap(sp, &MmapArgs::object(h, 0, 4 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    s.vm.shm_truncate(sp, h, 2 * P, &mut s.pmap).unwrap();
+    // Use up memory: faulting the first pages would fail first.
+    let hog = anon(&mut s, sp, 64);
+    for i in 0..64 {
+        if s.write(sp, hog + i * P, b"h").is_err() {
+            break;
+        }
+    }
+    let faults = s.vm.stats().wire_faults;
+    assert_eq!(
+        s.vm.mlock(sp, view, 4 * P, &mut s.pmap),
+        Err(VmError::BeyondObject)
+    );
+    assert_eq!(s.vm.stats().wire_faults, faults, "nothing faulted");
+    assert_eq!(s.vm.stats().wired, 0);
+    check(&s);
+}
+
+// semantics: errors-order, truncate-beyond-private (model seeds 1744,
+// 1927, 2521: an out-of-memory or failed read while shadowing came first)
+#[test]
+fn a_write_past_an_objects_end_is_refused_before_shadowing_needs_memory() {
+    let mut s = Sim::new(
+        VmConfig {
+            max_chain_depth: 3,
+            prefault_ahead: 0,
+            prefault_behind: 0,
+            ..cfg()
+        },
+        48,
+    );
+    let p = s.vm.space_create(&mut s.pmap).unwrap();
+    let h = s.vm.shm_create(p, None, 4 * P).unwrap();
+    let mut args = MmapArgs::object(h, 0, 4 * P, Prot::RW);
+    args.flags = MapFlags::PRIVATE;
+    let view = s.vm.mmap(p, &args, &mut s.pmap).unwrap();
+    // A chain at the depth limit whose front others hold: the next write
+    // must merge (copying) before it can push a front.
+    s.write(p, view, b"a").unwrap();
+    let _c1 = s.vm.fork(p, &mut s.pmap).unwrap();
+    s.write(p, view, b"b").unwrap();
+    let _c2 = s.vm.fork(p, &mut s.pmap).unwrap();
+    s.vm.shm_truncate(p, h, P, &mut s.pmap).unwrap();
+    // Use up memory.
+    let hog = anon(&mut s, p, 64);
+    for i in 0..64 {
+        if s.write(p, hog + i * P, b"h").is_err() {
+            break;
+        }
+    }
+    assert_eq!(
+        s.vm.fault(p, view + 2 * P, Access::Write, &mut s.pmap),
+        Err(VmError::BeyondObject)
+    );
+    check(&s);
+}
