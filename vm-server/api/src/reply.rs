@@ -322,7 +322,8 @@ pub struct ClientStats {
     pub flt_share: u64,
     /// Pages entered by fault-around.
     pub flt_prefault: u64,
-    /// Pages read from swap for this client.
+    /// Page-ins its faults started (each reads one page or more, with
+    /// read-ahead).
     pub pageins: u64,
     // Version 2 (13 words).
     /// The caller's forked children still alive (a parent waits for this

@@ -92,7 +92,6 @@ impl Vm {
     ) -> Result<FaultOutcome, VmError> {
         self.res.stats.faults += 1;
         self.res.flush_dead_slots();
-        let pageins = self.res.stats.flt_pagein;
         let r = self.fault_inner(space, va, access, pmap, true);
         // A write may have made a slot stale: give it back now.
         self.res.flush_dead_slots();
@@ -103,9 +102,28 @@ impl Vm {
             Ok(Resolved::Wait(_)) => self.res.stats.flt_wait += 1,
             _ => {}
         }
+        r.map(|r| match r {
+            Resolved::Mapped(m) => FaultOutcome::Mapped(m),
+            Resolved::Wait(t) => FaultOutcome::Wait(t),
+        })
+    }
+
+    /// `fault` without the counters of refused faults; `around` enables
+    /// fault-around. Counts the fault in the space's counters (mlock's
+    /// faults too). The caller is `fault` or `fault_wire_page`.
+    pub(crate) fn fault_inner<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        va: u64,
+        access: Access,
+        pmap: &mut P,
+        around: bool,
+    ) -> Result<Resolved, VmError> {
+        let pageins = self.res.stats.pageins;
+        let r = self.fault_resolve(space, va, access, pmap, around);
         if let Some(sp) = self.spaces.get_mut(&space.0) {
             let c = &mut sp.counters;
-            c.pageins += self.res.stats.flt_pagein - pageins;
+            c.pageins += self.res.stats.pageins - pageins;
             if let Ok(Resolved::Mapped(m)) = &r {
                 match m.kind {
                     FaultKind::ZeroFill => c.flt_zero += 1,
@@ -116,15 +134,11 @@ impl Vm {
                 c.flt_prefault += u64::from(m.prefaulted);
             }
         }
-        r.map(|r| match r {
-            Resolved::Mapped(m) => FaultOutcome::Mapped(m),
-            Resolved::Wait(t) => FaultOutcome::Wait(t),
-        })
+        r
     }
 
-    /// `fault` without the counters of refused faults; `around` enables
-    /// fault-around. The caller is `fault` or `fault_wire`.
-    pub(crate) fn fault_inner<P: Pmap + ?Sized>(
+    /// The fault proper plus fault-around. The caller is `fault_inner`.
+    fn fault_resolve<P: Pmap + ?Sized>(
         &mut self,
         space: SpaceId,
         va: u64,
@@ -194,13 +208,17 @@ impl Res {
             Lookup::Resident(d, f) => Some((d, f)),
             Lookup::Swapped(d) => {
                 let link = entry.chain.links()[d];
+                let started = self.stats.pageins;
                 let tag = self.pagein(
                     link.object,
                     link.pindex(rel),
                     AllocClass::Normal,
                     Some(space),
                 )?;
-                self.stats.flt_pagein += 1;
+                // Not when the device was saturated and no read started.
+                if self.stats.pageins > started {
+                    self.stats.flt_pagein += 1;
+                }
                 return Ok(Resolved::Wait(tag));
             }
             Lookup::Empty => None,

@@ -63,7 +63,8 @@ impl SimPmap {
         &self.mem[o..o + PAGE_SIZE as usize]
     }
 
-    fn frame_mut(&mut self, f: FrameNumber) -> &mut [u8] {
+    /// The bytes of a frame, to write as a simulated thread does.
+    pub fn frame_mut(&mut self, f: FrameNumber) -> &mut [u8] {
         let o = f.index() * PAGE_SIZE as usize;
         &mut self.mem[o..o + PAGE_SIZE as usize]
     }

@@ -6,31 +6,54 @@
 //! and starts the clients, then the server loops `receive -> dispatch ->
 //! reply` forever: page faults arrive as kernel fault messages, requests
 //! as `vm-api` calls, both on one endpoint, told apart by label.
+//!
+//! Every decision is `vm-service`'s (pure, host-tested); this binary turns
+//! a received message into a `vm_service::Message`, sends the `Outcome`,
+//! and carries out the kernel side (`platform.rs`).
+//!
+//! A client is known by the badge of its endpoint caps (the same badge on
+//! its fault endpoint and its request endpoint: fault messages carry
+//! kernel fault labels, requests labels from `0x100`). A forged "fault"
+//! from a client can only ask for what touching its own memory would do.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
-mod convert;
 mod frames;
 mod kernel;
 mod loader;
+mod platform;
 mod pmap;
-mod server;
-mod stats;
 mod swapdev;
 
 use alloc::format;
 use alloc::string::{String, ToString};
 use frames::FramePool;
 use kernel::Kernel;
+use platform::{slots, ClientCaps, Sel4Platform};
 use pmap::Sel4Pmap;
 use sel4::cap;
+use sel4::{Fault, MessageInfo, Word};
 use sel4_objects::{SlotAllocator, UntypedAllocator};
+use sel4_root_task::control::OBSERVER_BADGE;
 use sel4_root_task::println;
 use sel4_root_task::start_info::{PagerInfo, StartInfo, PAGER_INFO_MAGIC, PAGER_INFO_VADDR};
-use server::{slots, ClientSetup, Outcome, Server};
-use vm_core::{Vm, VmConfig};
+use vm_core::{Access, Vm, VmConfig};
+use vm_service::{ExitStatus, Message, Outcome};
+
+/// The service over the seL4 platform.
+type Server = vm_service::Service<Sel4Platform>;
+
+/// Requests are labelled from here on (`vm-api`); lower labels are kernel
+/// fault messages.
+const FIRST_REQUEST_LABEL: Word = 0x100;
+
+/// Badge bit of the server's bound notification (the block server's
+/// completion signal). Client badges never have it (spec badges are small,
+/// forked children count up from 2^20); the observer badge has every bit
+/// and is checked first.
+const NOTIFY_BADGE: Word = 1 << 27;
 
 sel4_root_task::component!(main, heap_size = 24 << 20);
 
@@ -83,7 +106,8 @@ fn init(info: &StartInfo) -> Result<Server, String> {
     let vm = Vm::new(config, frames).map_err(|e| format!("VM: {e:?}"))?;
     let pmap = Sel4Pmap::new(kernel, pool, asid_pool);
     let root = Some(sel4::CPtr::from_bits(sel4_root_task::control::ROOT_SLOT));
-    let mut server = Server::new(vm, pmap, endpoint, root, SCRATCH_VADDR);
+    let platform = Sel4Platform::new(pmap, endpoint, root, SCRATCH_VADDR);
+    let mut server = Server::new(vm, platform);
     if let Err(e) = attach_swap(info, &mut server) {
         println!("vm-server: no swap: {e}");
     }
@@ -113,7 +137,7 @@ fn attach_swap(info: &StartInfo, server: &mut Server) -> Result<(), String> {
     let own = cap::VSpace::from_bits(slots::VSPACE);
     for i in 0..pages {
         let frame = cap::Granule::from_bits(shm.slot + i);
-        let k = &mut server.pmap.kernel;
+        let k = &mut server.platform.pmap.kernel;
         let mut make = |ty| k.object(ty, 0);
         sel4_objects::map_page(
             own,
@@ -138,7 +162,7 @@ fn attach_swap(info: &StartInfo, server: &mut Server) -> Result<(), String> {
         blocks >> 8
     );
     // The channel's mappings are the server's own, like the pool.
-    server.baseline = stats::kernel_use(server);
+    server.platform.baseline = server.platform.kernel_use();
     Ok(())
 }
 
@@ -157,20 +181,27 @@ fn start_clients(server: &mut Server) {
         let image = unsafe {
             core::slice::from_raw_parts(c.image_vaddr as *const u8, c.image_len as usize)
         };
-        let setup = ClientSetup {
-            name: name.clone(),
+        let caps = ClientCaps {
             tcb: cap::Tcb::from_bits(c.tcb),
             cnode: cap::CNode::from_bits(c.cnode),
-            vspace: cap::VSpace::from_bits(c.vspace),
-            start_info: cap::Granule::from_bits(c.start_info_frame),
             cnode_bits: c.cnode_bits as u8,
             priority: c.priority as u8,
+            start_info: cap::Granule::from_bits(c.start_info_frame),
             request_slot: c.request_slot,
+            forked: None,
         };
-        match server.add_client(c.badge, setup, image) {
+        match add_client(
+            server,
+            c.badge,
+            name.clone(),
+            caps,
+            cap::VSpace::from_bits(c.vspace),
+            image,
+        ) {
             Ok(()) => {
                 if let Err(e) = cap::Tcb::from_bits(c.tcb).tcb_resume() {
-                    server.kill(c.badge, &format!("resume: {e:?}"), server::STATUS_KILLED);
+                    let why = format!("resume: {e:?}");
+                    server.kill(c.badge, &why, ExitStatus::Killed(None));
                 } else {
                     println!("vm-server: started client {name} (badge {})", c.badge);
                 }
@@ -180,16 +211,95 @@ fn start_clients(server: &mut Server) {
     }
 }
 
+/// Registers a client the root task built and loads its program into a
+/// new space over its VSpace.
+fn add_client(
+    server: &mut Server,
+    badge: u64,
+    name: String,
+    caps: ClientCaps,
+    vspace: cap::VSpace,
+    image: &[u8],
+) -> Result<(), String> {
+    let pmap = &mut server.platform.pmap;
+    pmap.adopt_next(vspace);
+    let space = server
+        .vm
+        .space_create(pmap)
+        .map_err(|e| format!("space: {e:?}"))?;
+    if let Err(e) = loader::load(&mut server.vm, pmap, space, image) {
+        // Give back what the partial load took.
+        let _ = server.vm.exit(space, pmap);
+        return Err(format!("{name}: {e}"));
+    }
+    server.platform.clients.insert(badge, caps);
+    server.add_client(badge, name, space);
+    Ok(())
+}
+
 /// The server loop: receive, dispatch, reply.
 fn serve(server: &mut Server) -> ! {
-    let ep = server.endpoint;
+    let ep = server.platform.endpoint;
     let (mut info, mut badge) = sel4::recv(ep);
     loop {
-        (info, badge) = match server.handle(info, badge) {
-            Outcome::Reply(reply) => sel4::reply_recv(ep, reply),
+        let outcome = dispatch(server, info, badge);
+        (info, badge) = match outcome {
+            Outcome::Reply(r) => {
+                sel4::with_ipc_buffer_mut(|b| b.msg[..r.len].copy_from_slice(r.words()));
+                sel4::reply_recv(ep, MessageInfo::new(r.label, 0, 0, r.len as Word))
+            }
             Outcome::NoReply => sel4::recv(ep),
         };
     }
+}
+
+/// Turns the message just received (its words still in the IPC buffer)
+/// into the service's `Message` and handles it.
+fn dispatch(server: &mut Server, info: MessageInfo, badge: Word) -> Outcome {
+    if badge == OBSERVER_BADGE {
+        return server.handle(Message::Observe {
+            label: info.label(),
+        });
+    }
+    if badge & NOTIFY_BADGE != 0 {
+        return server.handle(Message::SwapSignal);
+    }
+    if info.label() < FIRST_REQUEST_LABEL {
+        match Fault::get_from_ipc_buffer(info) {
+            Some(Fault::VmFault(f)) => {
+                let access = if f.is_instruction_fetch() {
+                    Access::Execute
+                } else if f.is_write() {
+                    Access::Write
+                } else {
+                    Access::Read
+                };
+                return server.handle(Message::Fault {
+                    client: badge,
+                    addr: f.addr,
+                    access,
+                    ip: f.ip,
+                });
+            }
+            Some(other) => {
+                let what = format!("{other:?}");
+                return server.handle(Message::OtherFault {
+                    client: badge,
+                    what: &what,
+                });
+            }
+            // Not a fault the kernel sends: answered as an unknown request.
+            None => {}
+        }
+    }
+    let len = (info.length() as usize).min(sel4::MSG_MAX_LENGTH);
+    let mut words = [0 as Word; sel4::MSG_MAX_LENGTH];
+    sel4::with_ipc_buffer_mut(|b| words[..len].copy_from_slice(&b.msg[..len]));
+    server.handle(Message::Request {
+        client: badge,
+        label: info.label(),
+        words: &words[..len],
+    })
 }
 
 fn halt(why: &str) -> ! {

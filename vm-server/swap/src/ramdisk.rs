@@ -166,6 +166,11 @@ impl RamDisk {
         self
     }
 
+    /// Read requests still to fail from `fail_next_reads`.
+    pub fn pending_read_failures(&self) -> u32 {
+        self.fail_next_reads
+    }
+
     /// The next `n` write requests fail at their first block.
     pub fn fail_next_writes(&mut self, n: u32) -> &mut Self {
         self.fail_next_writes = n;

@@ -1,0 +1,439 @@
+//! `Sel4Platform`: the kernel side of the VM server, everything `vm_service::Platform` asks for as seL4 invocations: reply caps, suspending and reaping clients, a forked child's TCB, CNode and IPC buffer, the exit report to the root task.
+//!
+//! Owned by the server's single-threaded loop (inside the `Service`).
+//! It decides nothing: when to wait, retry, kill or fork is the
+//! service's business (`vm-server/service`).
+
+use crate::pmap::Sel4Pmap;
+use crate::swapdev::SwapDisk;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use sel4::{cap, CPtr, CapData, CapRights, MessageInfo, ObjectType, PrioProps, Word};
+use sel4_root_task::control::{EXIT_REPORT, STATUS_KILLED};
+use sel4_root_task::println;
+use sel4_root_task::start_info::{StartInfo, IPC_BUFFER_VADDR, START_INFO_VADDR};
+use vm_api::{ForkReply, Reply};
+use vm_core::{SpaceId, Vm};
+use vm_service::{ClientId, ExitStatus, KernelCounters, Platform, FIRST_CHILD};
+
+/// Fixed slots of every component's CSpace: the system spec's layout
+/// (`capdl::slots`), as capability addresses.
+pub mod slots {
+    use capdl::slots as spec;
+    pub const TCB: u64 = spec::TCB as u64;
+    pub const CNODE: u64 = spec::CNODE as u64;
+    pub const VSPACE: u64 = spec::VSPACE as u64;
+    pub const IPC_BUFFER: u64 = spec::IPC_BUFFER as u64;
+    pub const FAULT_EP: u64 = spec::FAULT_EP as u64;
+    pub const ASID_POOL: u64 = spec::ASID_POOL as u64;
+}
+
+/// A client's kernel objects.
+pub struct ClientCaps {
+    pub tcb: cap::Tcb,
+    pub cnode: cap::CNode,
+    pub cnode_bits: u8,
+    pub priority: u8,
+    /// Its start-info page (read-only in its VSpace).
+    pub start_info: cap::Granule,
+    /// Slot of its request-endpoint cap, re-badged for forked children.
+    pub request_slot: u64,
+    /// Made by `fork`: the server owns its TCB, CNode, IPC buffer and start info.
+    pub forked: Option<ForkedObjects>,
+}
+
+/// Kernel objects the server made for a forked child.
+pub struct ForkedObjects {
+    ipc_frame: cap::Granule,
+    start_info: cap::Granule,
+    /// Slots of the child's CNode that fork filled.
+    filled: Vec<u64>,
+}
+
+/// The seL4 side of the VM server.
+pub struct Sel4Platform {
+    pub pmap: Sel4Pmap,
+    pub clients: BTreeMap<ClientId, ClientCaps>,
+    /// Unbadged, full-rights cap to the endpoint the server receives on
+    /// (for minting children's caps).
+    pub endpoint: CPtr,
+    /// The root task's control endpoint (exit reports), if given.
+    pub root: Option<CPtr>,
+    /// A frame-sized window in the server's VSpace for filling pages that
+    /// are not in the pool.
+    pub scratch: u64,
+    /// (kernel objects, cap slots) in use when the server was ready, before
+    /// any client: what it must be back to when no client is left.
+    pub baseline: (u64, u64),
+}
+
+const USER_CONTEXT_WORDS: Word = (core::mem::size_of::<sel4::UserContext>() / 8) as Word;
+
+impl Sel4Platform {
+    pub fn new(pmap: Sel4Pmap, endpoint: CPtr, root: Option<CPtr>, scratch: u64) -> Self {
+        let mut p = Sel4Platform {
+            pmap,
+            clients: BTreeMap::new(),
+            endpoint,
+            root,
+            scratch,
+            baseline: (0, 0),
+        };
+        // The scratch window's paging structures are the server's own:
+        // make them now, so they are part of the baseline.
+        if let Ok(probe) = p.pmap.kernel.object(ObjectType::X86_4K, 0) {
+            let _ = p.with_scratch(probe.cast(), |_| ());
+            p.pmap.kernel.release(ObjectType::X86_4K, 0, probe);
+        }
+        p.baseline = p.kernel_use();
+        p
+    }
+
+    /// (kernel objects in use, capability slots in use) as `Stats`
+    /// reports them. Slots holding idle spare mapping caps or cached
+    /// objects are a reserve kept for reuse, not use.
+    pub fn kernel_use(&self) -> (u64, u64) {
+        let k = &self.pmap.kernel.stats;
+        (
+            k.in_use,
+            k.slots_in_use - self.pmap.idle_spares() as u64 - k.cached,
+        )
+    }
+
+    /// Runs `f` on the contents of `frame` (not a pool frame) mapped in
+    /// the scratch window.
+    fn with_scratch<R>(
+        &mut self,
+        frame: cap::Granule,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R, String> {
+        let own = cap::VSpace::from_bits(slots::VSPACE);
+        let k = &mut self.pmap.kernel;
+        let mut make = |ty| k.object(ty, 0);
+        sel4_objects::map_page(own, frame, self.scratch, CapRights::read_write(), &mut make)
+            .map_err(|e| format!("scratch map: {e}"))?;
+        // SAFETY: mapped read-write at `scratch` until the unmap below,
+        // and nothing else uses the window meanwhile.
+        let r = f(unsafe { core::slice::from_raw_parts_mut(self.scratch as *mut u8, 4096) });
+        frame
+            .x86_page_unmap()
+            .map_err(|e| format!("scratch unmap: {e:?}"))?;
+        Ok(r)
+    }
+
+    /// The contents of a frame outside the pool.
+    fn read_frame(&mut self, frame: cap::Granule) -> Result<Vec<u8>, String> {
+        let mut page = alloc::vec![0u8; 4096];
+        self.with_scratch(frame, |b| page.copy_from_slice(b))?;
+        Ok(page)
+    }
+
+    /// Empty a forked child's CNode and give its objects back to the
+    /// caches. The child is suspended (or never ran).
+    fn release_forked(&mut self, c: &ClientCaps, objs: &ForkedObjects) {
+        let k = &mut self.pmap.kernel;
+        for &slot in &objs.filled {
+            let _ = c.cnode.cnode_delete(slot, c.cnode_bits);
+        }
+        k.release(ObjectType::Tcb, 0, c.tcb.cptr());
+        k.release(ObjectType::CapTable, c.cnode_bits, c.cnode.cptr());
+        k.release(ObjectType::X86_4K, 0, objs.ipc_frame.cptr());
+        k.release(ObjectType::X86_4K, 0, objs.start_info.cptr());
+    }
+
+    /// Fill a new child's CNode, IPC buffer and start-info page, map them,
+    /// configure its TCB and set its registers to return from `fork` as
+    /// the child. The caller gives the objects back on failure.
+    fn build_child(
+        &mut self,
+        parent: &ClientCaps,
+        parent_id: ClientId,
+        child: &ClientCaps,
+        child_id: ClientId,
+        space: SpaceId,
+        objs: &mut ForkedObjects,
+    ) -> Result<(), String> {
+        let bits = parent.cnode_bits;
+        let mut regs = parent
+            .tcb
+            .tcb_read_registers(false, 0, USER_CONTEXT_WORDS)
+            .map_err(|e| format!("read registers: {e:?}"))?;
+        let vspace = self.pmap.vspace(space).ok_or("child has no VSpace")?;
+        // The caps the parent's start info names (its spec caps and the
+        // root task's), then the child's own objects over the fixed slots,
+        // then its request cap re-badged.
+        let info_page = self.read_frame(parent.start_info)?;
+        // SAFETY: the page holds a StartInfo the root task wrote (plain old
+        // data: any bit pattern is a valid value).
+        let named: StartInfo = unsafe { core::ptr::read_unaligned(info_page.as_ptr().cast()) };
+        let cnode = child.cnode;
+        objs.filled.extend([
+            slots::TCB,
+            slots::CNODE,
+            slots::VSPACE,
+            slots::IPC_BUFFER,
+            slots::FAULT_EP,
+        ]);
+        for c in named.caps().iter().filter(|c| c.slot != 0) {
+            if cnode
+                .cnode_copy(c.slot, bits, parent.cnode, c.slot, bits, CapRights::all())
+                .is_ok()
+            {
+                objs.filled.push(c.slot);
+            }
+        }
+        let own = cap::CNode::from_bits(slots::CNODE);
+        let mint = |dest: u64, src: CPtr, data: CapData| {
+            cnode.cnode_mint(dest, bits, own, src.bits(), 64, CapRights::all(), data)
+        };
+        let guard = CapData::guard(0, 64 - bits as u64);
+        mint(slots::TCB, child.tcb.cptr(), CapData::NONE)
+            .and_then(|_| mint(slots::CNODE, cnode.cptr(), guard))
+            .and_then(|_| mint(slots::VSPACE, vspace.cptr(), CapData::NONE))
+            .and_then(|_| mint(slots::IPC_BUFFER, objs.ipc_frame.cptr(), CapData::NONE))
+            .and_then(|_| mint(slots::FAULT_EP, self.endpoint, CapData::badge(child_id)))
+            .map_err(|e| format!("child CSpace: {e:?}"))?;
+        if parent.request_slot != 0 {
+            let _ = cnode.cnode_delete(parent.request_slot, bits);
+            cnode
+                .cnode_mint(
+                    parent.request_slot,
+                    bits,
+                    own,
+                    self.endpoint.bits(),
+                    64,
+                    CapRights::new(true, false, true),
+                    CapData::badge(child_id),
+                )
+                .map_err(|e| format!("child request cap: {e:?}"))?;
+        }
+        // The IPC buffer: the runtime finds it through its user_data word.
+        self.with_scratch(objs.ipc_frame, |b| {
+            b.fill(0);
+            let off = core::mem::offset_of!(sel4::IpcBuffer, user_data);
+            b[off..off + 8].copy_from_slice(&IPC_BUFFER_VADDR.to_le_bytes());
+        })?;
+        self.with_scratch(objs.start_info, |b| b.copy_from_slice(&info_page))?;
+        self.pmap
+            .map_wired(
+                space,
+                objs.ipc_frame,
+                IPC_BUFFER_VADDR,
+                CapRights::read_write(),
+            )
+            .map_err(|e| format!("{e:?}"))?;
+        self.pmap
+            .map_wired(
+                space,
+                objs.start_info,
+                START_INFO_VADDR,
+                CapRights::read_only(),
+            )
+            .map_err(|e| format!("{e:?}"))?;
+        child
+            .tcb
+            .tcb_configure(
+                slots::FAULT_EP,
+                PrioProps::new(0, parent.priority),
+                cnode,
+                guard,
+                vspace,
+                CapData::NONE,
+                IPC_BUFFER_VADDR,
+                objs.ipc_frame,
+            )
+            .map_err(|e| format!("child TCB: {e:?}"))?;
+        // The child returns from the same Call as the parent, with the
+        // child's reply: past the `syscall` instruction (2 bytes), reply in
+        // rsi (info) and r10/r8/r9/r15 (MR0..3).
+        let mut words = [0 as Word; 4];
+        let (label, len) = Reply::Fork(ForkReply::Child { parent: parent_id }).encode(&mut words);
+        regs.rip += 2;
+        regs.rsi = MessageInfo::new(label, 0, 0, len as Word).into_word();
+        regs.r10 = words[0];
+        regs.r8 = words[1];
+        regs.r9 = words[2];
+        regs.r15 = words[3];
+        child
+            .tcb
+            .tcb_write_registers(true, 0, USER_CONTEXT_WORDS, &regs)
+            .map_err(|e| format!("child registers: {e:?}"))
+    }
+}
+
+/// The reply cap of a fault that waits, moved to a slot of its own.
+pub struct SavedReply(CPtr);
+
+impl Platform for Sel4Platform {
+    type Pmap = Sel4Pmap;
+    type Reply = SavedReply;
+
+    fn pmap(&mut self) -> &mut Sel4Pmap {
+        &mut self.pmap
+    }
+
+    fn pmap_ref(&self) -> &Sel4Pmap {
+        &self.pmap
+    }
+
+    fn save_reply(&mut self) -> Result<SavedReply, String> {
+        let slot = self.pmap.kernel.slot()?;
+        let own = cap::CNode::from_bits(slots::CNODE);
+        if let Err(e) = own.cnode_save_caller(slot.bits(), 64) {
+            self.pmap.kernel.free_slot(slot);
+            return Err(format!("save caller: {e:?}"));
+        }
+        Ok(SavedReply(slot))
+    }
+
+    fn resume(&mut self, reply: SavedReply) {
+        sel4::send(reply.0, MessageInfo::new(0, 0, 0, 0));
+        self.pmap.kernel.free_slot(reply.0);
+    }
+
+    fn drop_reply(&mut self, reply: SavedReply) {
+        let own = cap::CNode::from_bits(slots::CNODE);
+        let _ = own.cnode_delete(reply.0.bits(), 64);
+        self.pmap.kernel.free_slot(reply.0);
+    }
+
+    fn suspend(&mut self, client: ClientId) {
+        if let Some(c) = self.clients.get(&client) {
+            let _ = c.tcb.tcb_suspend();
+        }
+    }
+
+    fn reap(&mut self, client: ClientId, status: ExitStatus) {
+        let Some(c) = self.clients.remove(&client) else {
+            return;
+        };
+        if let Some(objs) = &c.forked {
+            // Everything the server made for the child goes back to its
+            // caches; forked children are the server's, not the root task's.
+            self.release_forked(&c, objs);
+            return;
+        }
+        let status = match status {
+            ExitStatus::Exited(s) => s,
+            ExitStatus::Killed(None) => STATUS_KILLED,
+            ExitStatus::Killed(Some(e)) => STATUS_KILLED + e.code(),
+        };
+        if let Some(root) = self.root {
+            sel4::set_mr(0, client);
+            sel4::set_mr(1, status);
+            sel4::call(root, MessageInfo::new(EXIT_REPORT, 0, 0, 2));
+        }
+    }
+
+    fn spawn_child(
+        &mut self,
+        parent: ClientId,
+        child: ClientId,
+        space: SpaceId,
+    ) -> Result<(), String> {
+        let p = self.clients.get(&parent).ok_or("no parent")?;
+        let (bits, priority, start_info, request_slot) =
+            (p.cnode_bits, p.priority, p.start_info, p.request_slot);
+        let pcaps = ClientCaps {
+            tcb: p.tcb,
+            cnode: p.cnode,
+            cnode_bits: bits,
+            priority,
+            start_info,
+            request_slot,
+            forked: None,
+        };
+        let k = &mut self.pmap.kernel;
+        let mut made: Vec<(ObjectType, u8, CPtr)> = Vec::new();
+        let mut make = |ty: ObjectType, size: u8| -> Result<CPtr, String> {
+            let c = k.object(ty, size)?;
+            made.push((ty, size, c));
+            Ok(c)
+        };
+        let objects = (|| {
+            Ok::<_, String>((
+                make(ObjectType::CapTable, bits)?,
+                make(ObjectType::Tcb, 0)?,
+                make(ObjectType::X86_4K, 0)?,
+                make(ObjectType::X86_4K, 0)?,
+            ))
+        })();
+        let (cnode, tcb, ipc_frame, info_frame) = match objects {
+            Ok(o) => o,
+            Err(e) => {
+                for (ty, size, c) in made {
+                    self.pmap.kernel.release(ty, size, c);
+                }
+                return Err(e);
+            }
+        };
+        let mut objs = ForkedObjects {
+            ipc_frame: ipc_frame.cast(),
+            start_info: info_frame.cast(),
+            filled: Vec::new(),
+        };
+        let caps = ClientCaps {
+            tcb: tcb.cast(),
+            cnode: cnode.cast(),
+            cnode_bits: bits,
+            priority,
+            start_info: info_frame.cast(),
+            request_slot,
+            forked: None,
+        };
+        if let Err(e) = self.build_child(&pcaps, parent, &caps, child, space, &mut objs) {
+            self.release_forked(&caps, &objs);
+            return Err(e);
+        }
+        self.clients.insert(
+            child,
+            ClientCaps {
+                forked: Some(objs),
+                ..caps
+            },
+        );
+        debug_assert!(child >= FIRST_CHILD);
+        Ok(())
+    }
+
+    fn arm_read_failure(&mut self, vm: &mut Vm) -> bool {
+        match vm.swap_device_mut::<SwapDisk>() {
+            Some(disk) => {
+                disk.fail_next_read = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn disarm_read_failure(&mut self, vm: &mut Vm) -> bool {
+        vm.swap_device_mut::<SwapDisk>()
+            .is_some_and(|disk| !core::mem::take(&mut disk.fail_next_read))
+    }
+
+    fn resident_pages(&self, space: SpaceId) -> u64 {
+        self.pmap.footprint(space).0 as u64
+    }
+
+    fn kernel_counters(&self) -> KernelCounters {
+        let k = &self.pmap.kernel.stats;
+        let (in_use, slots) = self.kernel_use();
+        KernelCounters {
+            objects_in_use: in_use,
+            objects_cached: k.cached,
+            objects_retyped: k.retyped,
+            slots_in_use: slots,
+            mappings: self.pmap.stats.mappings,
+            page_tables: self.pmap.tables_held() as u64,
+            objects_baseline: self.baseline.0,
+            slots_baseline: self.baseline.1,
+        }
+    }
+
+    fn log(&mut self, line: fmt::Arguments) {
+        println!("{line}");
+    }
+}

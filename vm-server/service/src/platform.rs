@@ -1,0 +1,77 @@
+//! `Platform`: everything the service needs from the machine it runs on (kernel calls on seL4, a simulator on the host), and nothing it decides.
+
+use crate::service::ExitStatus;
+use alloc::string::String;
+use core::fmt;
+use vm_core::{Pmap, SpaceId, Vm};
+
+/// A client's identity: the badge of its endpoint capabilities.
+pub type ClientId = u64;
+
+/// Kernel resources the platform holds, for the `Stats` reply and the
+/// cleanup checks (all zero on a platform without such things).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelCounters {
+    /// Kernel objects handed out now, cached for reuse, retyped ever.
+    pub objects_in_use: u64,
+    pub objects_cached: u64,
+    pub objects_retyped: u64,
+    /// Capability slots in use.
+    pub slots_in_use: u64,
+    /// Mappings and page tables the pmap holds.
+    pub mappings: u64,
+    pub page_tables: u64,
+    /// Objects and slots in use when the server was ready, before any
+    /// client: what it must be back to when none is left.
+    pub objects_baseline: u64,
+    pub slots_baseline: u64,
+}
+
+/// The machine side of the VM server. The service calls it only from its
+/// single-threaded loop; implementations need no locking.
+pub trait Platform {
+    /// The translation layer the VM drives.
+    type Pmap: Pmap;
+    /// A saved reply to a faulting thread (seL4: a reply cap moved to a
+    /// slot with `CNode_SaveCaller`).
+    type Reply;
+
+    fn pmap(&mut self) -> &mut Self::Pmap;
+    fn pmap_ref(&self) -> &Self::Pmap;
+
+    /// Keep the reply to the message being handled, so the sender waits
+    /// while others are served. Fails when no slot is left.
+    fn save_reply(&mut self) -> Result<Self::Reply, String>;
+    /// Answer a saved fault reply: the thread retries its access.
+    fn resume(&mut self, reply: Self::Reply);
+    /// Drop a saved reply unanswered (its client is being stopped).
+    fn drop_reply(&mut self, reply: Self::Reply);
+
+    /// Stop `client`'s threads; its space is destroyed next.
+    fn suspend(&mut self, client: ClientId);
+    /// Give back the kernel objects of a stopped client whose space is
+    /// gone, and report how it ended to whoever awaits it.
+    fn reap(&mut self, client: ClientId, status: ExitStatus);
+    /// Make the kernel side of `child`, the fork of `parent` whose new
+    /// space is `space`, and start it returning from its `fork` call as
+    /// the child. On failure everything it made is given back.
+    fn spawn_child(
+        &mut self,
+        parent: ClientId,
+        child: ClientId,
+        space: SpaceId,
+    ) -> Result<(), String>;
+
+    /// Make the next page-in read fail (the `FailNextPagein` test hook);
+    /// false when the swap device cannot.
+    fn arm_read_failure(&mut self, vm: &mut Vm) -> bool;
+    /// Take an armed failure back; true when a read used it up.
+    fn disarm_read_failure(&mut self, vm: &mut Vm) -> bool;
+
+    /// Pages mapped in `space` now (the pmap's count).
+    fn resident_pages(&self, space: SpaceId) -> u64;
+    /// The kernel resources held now.
+    fn kernel_counters(&self) -> KernelCounters;
+    /// A console line.
+    fn log(&mut self, line: fmt::Arguments);
+}

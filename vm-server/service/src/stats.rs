@@ -1,0 +1,95 @@
+//! The `Stats` and `ClientStats` replies, from the VM's `uvmexp`-style counters, its per-space counters and the platform's kernel bookkeeping.
+
+use crate::platform::{ClientId, Platform};
+use crate::service::Service;
+use vm_api::{ApiError, ClientStats, VmStats};
+
+/// The global counters.
+pub fn global<P: Platform>(s: &Service<P>) -> VmStats {
+    let u = s.vm.stats();
+    let k = s.platform.kernel_counters();
+    VmStats {
+        pagesize: u.pagesize,
+        npages: u.npages as u64,
+        free: u.free as u64,
+        active: u.active as u64,
+        inactive: u.inactive as u64,
+        wired: u.wired as u64,
+        unmanaged: u.unmanaged as u64,
+        reserve_pagedaemon: u.reserve_pagedaemon as u64,
+        faults: u.faults,
+        flt_zero: u.flt_zero,
+        flt_cow: u.flt_cow,
+        flt_share: u.flt_share,
+        flt_resident: u.flt_resident,
+        flt_modify: u.flt_modify,
+        flt_prefault: u.flt_prefault,
+        flt_prefault_zero: u.flt_prefault_zero,
+        flt_nomap: u.flt_nomap,
+        flt_prot: u.flt_prot,
+        flt_noram: u.flt_noram,
+        wire_faults: u.wire_faults,
+        shadows: u.shadows,
+        collapses: u.collapses,
+        collapse_pages: u.collapse_pages,
+        chain_merges: u.chain_merges,
+        chain_merge_pages: u.chain_merge_pages,
+        pages_freed: u.pages_freed,
+        forks: u.forks,
+        fork_shared_entries: u.fork_shared_entries,
+        fork_copied_entries: u.fork_copied_entries,
+        exits: u.exits,
+        mmaps: u.mmaps,
+        munmaps: u.munmaps,
+        mprotects: u.mprotects,
+        madvises: u.madvises,
+        ref_clears: u.ref_clears,
+        mod_clears: u.mod_clears,
+        objects: u.objects as u64,
+        spaces: u.spaces as u64,
+        map_entries: u.map_entries,
+        swpgbad: u.swpgbad,
+        swap_io_errors: u.swap_io_errors,
+        oom_kills: s.oom_kills,
+        pageins: u.pgswapin,
+        pageouts: u.pgswapout,
+        swpages: u.swpages,
+        swpginuse: u.swpginuse,
+        pdwoke: u.pdwoke,
+        pdscans: u.pdscans,
+        pdfreed: u.pdfreed,
+        kobj_in_use: k.objects_in_use,
+        kobj_cached: k.objects_cached,
+        kobj_retyped: k.objects_retyped,
+        cap_slots_in_use: k.slots_in_use,
+        pmap_mappings: k.mappings,
+        pmap_page_tables: k.page_tables,
+        kobj_baseline: k.objects_baseline,
+        cap_slots_baseline: k.slots_baseline,
+    }
+}
+
+/// One client's counters (semantics: statistics).
+pub fn client<P: Platform>(s: &Service<P>, id: ClientId) -> Result<ClientStats, ApiError> {
+    let c = s.clients.get(&id).ok_or(ApiError::BadSpace)?;
+    let space = s.vm.space(c.space).ok_or(ApiError::BadSpace)?;
+    let map = space.map();
+    let n = space.counters();
+    // Every field is set: a new one must be filled here, not left at its
+    // default (which would read as "never happened").
+    Ok(ClientStats {
+        client: id,
+        resident_pages: s.platform.resident_pages(c.space),
+        wired_pages: space.wired_pages(),
+        mapped_bytes: map.entries().map(|e| e.end() - e.start()).sum(),
+        map_entries: map.entries().count() as u64,
+        handles: space.handle_count() as u64,
+        faults: c.faults,
+        flt_zero: n.flt_zero,
+        flt_cow: n.flt_cow,
+        flt_share: n.flt_share,
+        flt_prefault: n.flt_prefault,
+        pageins: n.pageins,
+        live_children: s.clients.values().filter(|k| k.parent == Some(id)).count() as u64,
+    })
+}
