@@ -26,6 +26,7 @@ fn every_spec_under_capdl_is_valid() {
             include_str!("../swap-exhaustion.spec"),
         ),
         ("bench.spec", include_str!("../bench.spec")),
+        ("vm-findings.spec", include_str!("../vm-findings.spec")),
     ] {
         load(src, SYSTEM_IMAGES).unwrap_or_else(|e| panic!("{name}:\n{e}"));
     }

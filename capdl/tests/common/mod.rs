@@ -17,4 +17,9 @@ pub const IMAGES: &[&str] = &[
     "client-pagein-error",
     "client-swap-hog",
     "client-swap-bystander",
+    "client-madv-free",
+    "client-minherit-copy",
+    "client-mlock-pressure",
+    "client-munmap-slots",
+    "client-stats",
 ];

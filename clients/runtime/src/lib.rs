@@ -12,6 +12,9 @@
 pub use sel4_root_task::{print, println};
 pub use vm_api;
 
+pub mod region;
+pub use region::Region;
+
 use sel4_root_task::start_info::StartInfo;
 use vm_api::{MmapRequest, Prot, VmClient};
 
@@ -69,6 +72,22 @@ impl Env {
             match self.vm.client_stats() {
                 Ok(s) if s.live_children == 0 => return true,
                 Ok(_) => sel4::yield_now(),
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    /// Waits (yielding) until the VM server has at most `spaces` live
+    /// address spaces, this program's included, asking every `every`
+    /// yields, at most `asks` times; returns whether it came to that.
+    /// Tests that need a quiet system (nothing else paging) start with
+    /// this, at a priority below the others.
+    pub fn wait_spaces(&mut self, spaces: u64, every: u64, asks: u64) -> bool {
+        for _ in 0..asks {
+            match self.vm.stats() {
+                Ok(s) if s.spaces <= spaces => return true,
+                Ok(_) => (0..every).for_each(|_| sel4::yield_now()),
                 Err(_) => return false,
             }
         }
