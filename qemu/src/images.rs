@@ -32,15 +32,20 @@ pub fn sel4_only(ws: &Workspace) -> Result<Vec<String>> {
 }
 
 /// What we need to know of a workspace package.
-struct Package {
-    name: String,
+pub struct Package {
+    pub name: String,
     /// Its build script links it as an seL4 program.
     links_sel4: bool,
     /// It depends on the seL4 runtime.
     uses_runtime: bool,
+    /// The directory of its `Cargo.toml` (where `cargo test` runs its tests).
+    pub dir: PathBuf,
+    /// Its integration-test targets (`tests/*.rs`, `[[test]]`).
+    pub tests: Vec<String>,
 }
 
-fn workspace_packages(ws: &Workspace) -> Result<Vec<Package>> {
+/// The workspace's packages, by name.
+pub fn workspace_packages(ws: &Workspace) -> Result<Vec<Package>> {
     let out = run_stdout(
         "listing workspace packages",
         Command::new(&ws.cargo).current_dir(&ws.root).args([
@@ -56,10 +61,23 @@ fn workspace_packages(ws: &Workspace) -> Result<Vec<Package>> {
     let mut packages = Vec::new();
     for p in json["packages"].as_array().into_iter().flatten() {
         let deps = || p["dependencies"].as_array().into_iter().flatten();
+        let manifest = PathBuf::from(p["manifest_path"].as_str().unwrap_or_default());
         packages.push(Package {
             name: p["name"].as_str().unwrap_or_default().to_string(),
             links_sel4: deps().any(|d| d["name"] == "sel4-link" && d["kind"] == "build"),
             uses_runtime: deps().any(|d| d["name"] == "sel4-root-task" && d["kind"].is_null()),
+            dir: manifest.parent().map(PathBuf::from).unwrap_or_default(),
+            tests: p["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|t| {
+                    t["kind"]
+                        .as_array()
+                        .is_some_and(|k| k.iter().any(|k| k == "test"))
+                })
+                .filter_map(|t| t["name"].as_str().map(String::from))
+                .collect(),
         });
     }
     packages.sort_by(|a, b| a.name.cmp(&b.name));

@@ -4,20 +4,30 @@
 //! ```text
 //! cargo qemu build                 kernel + images
 //! cargo qemu run [--kvm]           build, then boot with the console here
-//! cargo qemu test [--host-only | --system-only] [--timeout SECS]
-//!                                  host tests, then system tests in QEMU
-//!                                  (one boot per entry of `TEST_BOOTS`);
+//! cargo qemu test [--host-only | --system-only] [--no-sweep] [--timeout SECS]
+//!                                  host tests, a bounded model-seed sweep
+//!                                  (`sweep::BOUNDED`), then system tests in
+//!                                  QEMU (one boot per entry of `TEST_BOOTS`);
 //!                                  ends with `N passed, N failed`
 //! cargo qemu bench                 boots capdl/bench.spec and prints the
 //!                                  fault costs as ratios to the floors and
 //!                                  swap MB/s as ratios to the raw disk's
+//! cargo qemu sweep [--seeds A..B] [--ops N] [--pressure | --plain | --both]
+//!                  [--jobs J] [--suite NAME]...
+//!                                  runs the VM core's model test once per
+//!                                  seed (default 1..=1000, both modes, 20,000
+//!                                  ops), J processes at a time, and reduces
+//!                                  each failing seed to its first divergence
+//!                                  (see `sweep`); ends with `N passed, N failed`
 //! ```
 //!
 //! Every boot attaches a swap disk (`--swap SIZE`, default 512M) as a
 //! virtio block device. `--spec FILE` boots another spec under `capdl/`
-//! (for `run` and `test`).
+//! (for `run` and `test`). `cargo qemu <command> --help` describes every
+//! option (the command line is in `cli`).
 
 mod bench;
+mod cli;
 mod disk;
 mod images;
 mod kernel;
@@ -25,7 +35,10 @@ mod machine;
 mod prereq;
 mod report;
 mod step;
+mod sweep;
 
+use clap::Parser;
+use cli::Cmd;
 use machine::{BootOptions, Exit};
 use report::Tally;
 use std::io::{BufRead, BufReader};
@@ -61,12 +74,13 @@ impl Workspace {
     }
 }
 
-/// Parsed command line.
+/// The options of a command, from the command line (`cli`).
 pub struct Options {
-    command: String,
     pub kvm: bool,
     host_only: bool,
     system_only: bool,
+    /// Skip the bounded model sweep in `test`.
+    no_sweep: bool,
     pub timeout: Duration,
     pub memory_mib: u32,
     /// Size of the swap partition on the virtio disk (`None`: the boot's default).
@@ -75,67 +89,18 @@ pub struct Options {
     spec: Option<String>,
 }
 
-const USAGE: &str =
-    "usage: cargo qemu <build | run | test | bench> [--kvm] [--host-only | --system-only] [--timeout SECS] [--memory MIB] [--swap SIZE] [--spec FILE]";
-
-fn parse_args() -> Result<Options> {
-    let mut args = std::env::args().skip(1);
-    let command = args.next().ok_or_else(|| Failure::msg(USAGE))?;
-    let mut o = Options {
-        command,
-        kvm: false,
-        host_only: false,
-        system_only: false,
-        timeout: Duration::from_secs(300),
-        memory_mib: 512,
-        swap_bytes: None,
-        spec: None,
-    };
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--kvm" => o.kvm = true,
-            "--swap" => {
-                o.swap_bytes = Some(args.next().and_then(|v| disk::parse_size(&v)).ok_or_else(
-                    || Failure::msg(format!("--swap needs a size such as 256M\n{USAGE}")),
-                )?);
-            }
-            "--spec" => {
-                o.spec = Some(args.next().ok_or_else(|| {
-                    Failure::msg(format!("--spec needs a file under capdl/\n{USAGE}"))
-                })?);
-            }
-            "--host-only" => o.host_only = true,
-            "--system-only" => o.system_only = true,
-            "--timeout" | "--memory" => {
-                let v = args
-                    .next()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .ok_or_else(|| Failure::msg(format!("{a} needs a number\n{USAGE}")))?;
-                if a == "--timeout" {
-                    o.timeout = Duration::from_secs(v);
-                } else {
-                    o.memory_mib = v as u32;
-                }
-            }
-            _ => return Err(Failure::msg(format!("unknown argument {a:?}\n{USAGE}"))),
-        }
-    }
-    Ok(o)
-}
-
 fn main() -> ExitCode {
     let ws = Workspace::locate();
-    let result = parse_args().and_then(|o| match o.command.as_str() {
-        "build" => build(&ws, &o.chosen(), &o).map(|_| true),
-        "bench" => bench::run(&ws, &o),
-        "run" => run(&ws, &o),
-        "test" => test(&ws, &o),
-        "help" | "--help" | "-h" => {
-            println!("{USAGE}");
-            Ok(true)
+    let result = match cli::Cli::parse().command {
+        Cmd::Build(m) => {
+            let o = m.options();
+            build(&ws, &o.chosen(), &o).map(|_| true)
         }
-        other => Err(Failure::msg(format!("unknown command {other:?}\n{USAGE}"))),
-    });
+        Cmd::Bench(m) => bench::run(&ws, &m.options()),
+        Cmd::Run(m) => run(&ws, &m.options()),
+        Cmd::Test(t) => test(&ws, &t.options()),
+        Cmd::Sweep(s) => sweep_command(&ws, &s.plan()),
+    };
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
@@ -164,6 +129,7 @@ pub struct Boot {
 const TEST_BOOTS: &[(&str, u64)] = &[
     (SYSTEM_SPEC, DEFAULT_SWAP),
     ("swap-exhaustion.spec", 96 << 20),
+    ("vm-findings.spec", 128 << 20),
 ];
 
 impl Options {
@@ -232,6 +198,11 @@ fn test(ws: &Workspace, o: &Options) -> Result<bool> {
         let (p, f) = host_tests(ws)?;
         passed += p;
         failed += f;
+        if !o.no_sweep {
+            let (p, f) = bounded_sweep(ws);
+            passed += p;
+            failed += f;
+        }
     }
     if !o.host_only {
         for boot in &boots {
@@ -246,6 +217,30 @@ fn test(ws: &Workspace, o: &Options) -> Result<bool> {
     }
     println!("{passed} passed, {failed} failed");
     Ok(failed == 0)
+}
+
+/// `cargo qemu sweep`: the whole sweep, then the total.
+fn sweep_command(ws: &Workspace, plan: &sweep::Plan) -> Result<bool> {
+    let tally = sweep::run(ws, plan)?;
+    println!("{} passed, {} failed", tally.passed(), tally.failed());
+    Ok(tally.failed() == 0)
+}
+
+/// The bounded model sweep of `cargo qemu test` (`sweep::BOUNDED`): one
+/// test per seed; a test binary that does not build is one failure.
+fn bounded_sweep(ws: &Workspace) -> (usize, usize) {
+    progress(
+        "test",
+        "bounded model sweep (cargo qemu sweep, sweep::BOUNDED)",
+    );
+    match sweep::run(ws, &sweep::Plan::bounded()) {
+        Ok(tally) => (tally.passed(), tally.failed()),
+        Err(f) => {
+            eprint!("{f}");
+            println!("test sweep::build ... FAILED: {}", f.what);
+            (0, 1)
+        }
+    }
 }
 
 /// `cargo test` over the workspace's host-testable crates; returns the sums

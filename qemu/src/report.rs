@@ -54,6 +54,15 @@ impl Tally {
         self.outcomes.last()
     }
 
+    /// Records a pass found outside the console protocol (a sweep's seed).
+    pub fn pass(&mut self, name: &str) {
+        self.outcomes.push(Outcome {
+            name: name.to_string(),
+            passed: true,
+            detail: String::new(),
+        });
+    }
+
     /// Records a failure found outside the console protocol (timeout, exit code).
     pub fn fail(&mut self, name: &str, detail: impl Into<String>) {
         self.outcomes.push(Outcome {

@@ -1,0 +1,282 @@
+//! The command line (clap): one subcommand per action, every option
+//! described in `cargo qemu <command> --help`.
+
+use crate::sweep;
+use crate::{disk, Options};
+use clap::{Args, Parser, Subcommand};
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo qemu",
+    bin_name = "cargo qemu",
+    about = "Builds the seL4 kernel and the system image, boots it in QEMU, and runs the tests",
+    after_help = "Every boot attaches a swap disk (target/swap-disk-<size>K.img). \
+                  `cargo qemu <command> --help` describes each command's options.",
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Build the kernel, the images for the spec and its swap disk (no boot)
+    Build(Machine),
+    /// Build, then boot the spec with the console here (quit QEMU: Ctrl-A X)
+    Run(Machine),
+    /// Host tests, a bounded sweep (model seeds, server simulation), then the system tests in QEMU;
+    /// ends with `N passed, N failed`
+    #[command(
+        long_about = "Runs the host tests (cargo test over the host-testable crates), then a \
+                      bounded sweep of the VM core's model test and the server simulation (see \
+                      `cargo qemu sweep`), then boots capdl/system.spec, \
+                      capdl/swap-exhaustion.spec and capdl/vm-findings.spec (or the one --spec \
+                      names) and tallies the TEST lines. Ends with `N passed, N failed` and \
+                      exits non-zero if anything failed."
+    )]
+    Test(TestArgs),
+    /// Boot capdl/bench.spec; print fault costs and swap throughput as
+    /// ratios to the floors and the raw disk measured in the same boot
+    Bench(Machine),
+    /// Run the model test over a range of seeds, one process per seed, and
+    /// reduce each failing seed to its first divergence
+    #[command(
+        long_about = "Runs each seed of each chosen suite as its own process (the release test \
+                      binary, built first), J at a time, with a progress line every few \
+                      seconds. A failing seed is printed at once; after the sweep each failure \
+                      is rerun with the suite's reduction environment (the model's: \
+                      VM_MODEL_PEEK=1 VM_MODEL_TRACE=60) to find its first divergence, and reported with the operations leading to it and the \
+                      command that reproduces it. Ends with `N passed, N failed` (one per seed \
+                      and suite) and exits non-zero if anything failed.\n\n\
+                      Every chosen suite runs the same seeds: the in-tree suite uses seeds \
+                      from 1000 for pressure, the sweep does not offset them.",
+        after_help = "Suites are the table SUITES in qemu/src/sweep.rs: model is the model \
+                      test (VM_MODEL_SEED, VM_MODEL_OPS), model-pressure the same with \
+                      VM_MODEL_PRESSURE=1 (a 40-frame pool and a faulty swap device).\n\
+                      Example: cargo qemu sweep --seeds 1..=200 --pressure --jobs 2"
+    )]
+    Sweep(SweepArgs),
+}
+
+/// What every boot takes (some commands ignore some of it).
+#[derive(Args, Debug)]
+pub struct Machine {
+    /// Ask QEMU for KVM acceleration instead of TCG
+    #[arg(long)]
+    pub kvm: bool,
+    /// The guest's RAM in MiB
+    #[arg(long, value_name = "MIB", default_value_t = 512)]
+    pub memory: u32,
+    /// Size of the swap partition on the virtio disk, such as 256M or 1G
+    /// [default: the boot's own: 512M, 96M for swap-exhaustion.spec, 128M for vm-findings.spec]
+    #[arg(long, value_name = "SIZE", value_parser = parse_swap)]
+    pub swap: Option<u64>,
+    /// Boot only this spec, a file under capdl/ (build, run, test; bench
+    /// always boots bench.spec)
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<String>,
+    /// Seconds a boot may run before it counts as timed out (test, bench)
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub timeout: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub machine: Machine,
+    /// Only the host tests and the bounded sweep; no QEMU boot
+    #[arg(long, conflicts_with = "system_only")]
+    pub host_only: bool,
+    /// Only the system tests in QEMU; no host tests, no sweep
+    #[arg(long)]
+    pub system_only: bool,
+    /// Skip the bounded model-seed sweep
+    #[arg(long)]
+    pub no_sweep: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// Seeds to run in every chosen suite: A..B (B excluded), A..=B, or N
+    #[arg(long, value_name = "RANGE", default_value = "1..=1000", value_parser = sweep::parse_seeds)]
+    pub seeds: RangeInclusive<u64>,
+    /// Operations per seed (the suite's length variable: VM_MODEL_OPS)
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    pub ops: u64,
+    /// Only the model under memory pressure (suite model-pressure)
+    #[arg(long, group = "mode")]
+    pub pressure: bool,
+    /// Only the plain model (suite model)
+    #[arg(long, group = "mode")]
+    pub plain: bool,
+    /// Both model suites
+    #[arg(long, group = "mode")]
+    pub both: bool,
+    /// Runs at a time [default: the number of cores]
+    #[arg(long, short = 'j', value_name = "J", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+    /// Sweep this suite (repeatable; with --plain/--pressure/--both, their
+    /// union) [default: every suite in the workspace]
+    #[arg(long = "suite", value_name = "NAME", value_parser = suite_names())]
+    pub suites: Vec<String>,
+    /// How many failing seeds to rerun for their first divergence
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub reduce: usize,
+    /// Seconds one seed may run before it counts as failed
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub seed_timeout: u64,
+}
+
+fn parse_swap(s: &str) -> Result<u64, String> {
+    disk::parse_size(s).ok_or_else(|| format!("{s:?} is not a size such as 256M"))
+}
+
+fn suite_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(sweep::SUITES.iter().map(|s| s.name))
+}
+
+impl Machine {
+    /// The options of a boot command (`test` adds its own).
+    pub fn options(&self) -> Options {
+        Options {
+            kvm: self.kvm,
+            host_only: false,
+            system_only: false,
+            no_sweep: false,
+            timeout: Duration::from_secs(self.timeout),
+            memory_mib: self.memory,
+            swap_bytes: self.swap,
+            spec: self.spec.clone(),
+        }
+    }
+}
+
+impl TestArgs {
+    pub fn options(&self) -> Options {
+        Options {
+            host_only: self.host_only,
+            system_only: self.system_only,
+            no_sweep: self.no_sweep,
+            ..self.machine.options()
+        }
+    }
+}
+
+impl SweepArgs {
+    /// The suites chosen: `--suite`s and the mode shorthands, else all.
+    fn suites(&self) -> Vec<String> {
+        let mut names = self.suites.clone();
+        if self.plain || self.both {
+            names.push(sweep::PLAIN.into());
+        }
+        if self.pressure || self.both {
+            names.push(sweep::PRESSURE.into());
+        }
+        if names.is_empty() {
+            names = sweep::SUITES.iter().map(|s| s.name.to_string()).collect();
+        }
+        let mut seen = Vec::new();
+        names.retain(|n| {
+            let new = !seen.contains(n);
+            seen.push(n.clone());
+            new
+        });
+        names
+    }
+
+    pub fn plan(&self) -> sweep::Plan {
+        sweep::Plan {
+            suites: self
+                .suites()
+                .into_iter()
+                .map(|n| (n, self.seeds.clone()))
+                .collect(),
+            len: self.ops,
+            jobs: self.jobs.map_or_else(sweep::default_jobs, |j| j as usize),
+            reduce: self.reduce,
+            seed_timeout: Duration::from_secs(self.seed_timeout),
+            list_passes: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("cargo-qemu").chain(args.split_whitespace()))
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn old_command_lines_still_parse() {
+        let Cmd::Test(t) = parse("test --host-only --timeout 60 --spec bench.spec")
+            .unwrap()
+            .command
+        else {
+            panic!("not test")
+        };
+        let o = t.options();
+        assert!(o.host_only && !o.system_only && !o.no_sweep);
+        assert_eq!(
+            (o.timeout.as_secs(), o.spec.as_deref()),
+            (60, Some("bench.spec"))
+        );
+        let Cmd::Run(m) = parse("run --kvm --memory 1024 --swap 256M")
+            .unwrap()
+            .command
+        else {
+            panic!("not run")
+        };
+        let o = m.options();
+        assert!(o.kvm);
+        assert_eq!((o.memory_mib, o.swap_bytes), (1024, Some(256 << 20)));
+        for ok in [
+            "build",
+            "bench --kvm",
+            "test --system-only",
+            "test --no-sweep",
+        ] {
+            parse(ok).unwrap();
+        }
+        for bad in [
+            "test --host-only --system-only",
+            "run --swap lots",
+            "frobnicate",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sweep_options_choose_suites_and_seeds() {
+        let Cmd::Sweep(s) = parse("sweep").unwrap().command else {
+            panic!("not sweep")
+        };
+        let p = s.plan();
+        assert_eq!(p.len, 20_000);
+        assert_eq!(p.suites.len(), sweep::SUITES.len());
+        assert!(p.suites.iter().all(|(_, r)| *r == (1..=1000)));
+        let Cmd::Sweep(s) = parse("sweep --seeds 5..9 --pressure -j 3 --ops 100")
+            .unwrap()
+            .command
+        else {
+            panic!("not sweep")
+        };
+        let p = s.plan();
+        assert_eq!(p.suites, [(sweep::PRESSURE.to_string(), 5..=8)]);
+        assert_eq!((p.jobs, p.len), (3, 100));
+        assert!(parse("sweep --plain --pressure").is_err());
+        assert!(parse("sweep --suite nonesuch").is_err());
+        assert!(parse("sweep --jobs 0").is_err());
+    }
+}
