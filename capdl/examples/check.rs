@@ -1,5 +1,6 @@
 //! `cargo run -p capdl --example check -- FILE [IMAGE...]`: validates a spec
-//! file and prints each component's CSpace layout, or the errors as
+//! file and prints each component's CSpace layout (and a paged client's
+//! limits and name group), or the errors as
 //! `FILE:line:col: message`. Without IMAGEs, every image the spec names is
 //! taken as known.
 
@@ -114,5 +115,17 @@ fn print_layout(spec: &Spec) {
             );
         }
         println!("  {:>6}  first free slot", c.first_free_slot);
+        if let Some(l) = c.limits {
+            let group = c.name_group.as_deref().unwrap_or("(its own)");
+            print!("  limits:");
+            for f in capdl::LimitField::ALL {
+                match l.get(f) {
+                    capdl::Limits::UNLIMITED => print!(" {} unlimited", f.keyword()),
+                    v if f.is_size() => print!(" {} {}K", f.keyword(), v as u64 * 4),
+                    v => print!(" {} {v}", f.keyword()),
+                }
+            }
+            println!("; name group {group}");
+        }
     }
 }

@@ -23,7 +23,8 @@ use alloc::vec::Vec;
 use core::fmt;
 
 pub const MAGIC: [u8; 8] = *b"seL4cdl\0";
-pub const VERSION: u16 = 1;
+/// 2: paged clients' limits and name groups.
+pub const VERSION: u16 = 2;
 pub const HEADER_LEN: usize = 20;
 
 const FLAG_FAULT: u8 = 1;
@@ -32,7 +33,9 @@ const FLAG_ASID_POOL: u8 = 4;
 const FLAG_UNTYPED: u8 = 8;
 const FLAG_BOUND: u8 = 16;
 const FLAG_AWAITED: u8 = 32;
-const FLAGS_ALL: u8 = 63;
+const FLAG_LIMITS: u8 = 64;
+const FLAG_NAME_GROUP: u8 = 128;
+// Every bit of the flags byte has a meaning now: no reserved bits to check.
 
 const IRQ_IOAPIC: u8 = 0;
 const IRQ_MSI: u8 = 1;
@@ -132,6 +135,12 @@ fn put_component(o: &mut Out, c: &Component) {
     if c.awaited {
         flags |= FLAG_AWAITED;
     }
+    if c.limits.is_some() {
+        flags |= FLAG_LIMITS;
+    }
+    if c.name_group.is_some() {
+        flags |= FLAG_NAME_GROUP;
+    }
     o.u8(flags);
     if let Some(f) = c.fault {
         o.u16(f.object);
@@ -146,6 +155,14 @@ fn put_component(o: &mut Out, c: &Component) {
     }
     if let Some(n) = c.bound_notification {
         o.u16(n);
+    }
+    if let Some(l) = c.limits {
+        for f in LimitField::ALL {
+            o.u32(l.get(f));
+        }
+    }
+    if let Some(g) = &c.name_group {
+        o.str(g);
     }
     o.count(c.caps.len());
     for cap in &c.caps {
@@ -478,7 +495,6 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
     )?;
     let cnode_slots = 1u64 << cnode_bits;
     let flags = i.u8()?;
-    i.check(flags & !FLAGS_ALL == 0, "component flags")?;
     let fault = if flags & FLAG_FAULT != 0 {
         let object = i.object(n_obj, Some(ObjectKind::Endpoint), objects)?;
         let badge = i.badge()?;
@@ -505,6 +521,28 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
     };
     let bound_notification = if flags & FLAG_BOUND != 0 {
         Some(i.object(n_obj, Some(ObjectKind::Notification), objects)?)
+    } else {
+        None
+    };
+    // Limits and name groups belong to paged clients only.
+    let paged = flags & FLAG_PAGER != 0;
+    let limits = if flags & FLAG_LIMITS != 0 {
+        i.check(paged, "limits of a component without a pager")?;
+        let mut l = defaults::LIMITS;
+        for f in LimitField::ALL {
+            let v = i.u32()?;
+            i.check(v != 0, "limit")?;
+            l.set(f, v);
+        }
+        Some(l)
+    } else {
+        None
+    };
+    let name_group = if flags & FLAG_NAME_GROUP != 0 {
+        i.check(paged, "name group of a component without a pager")?;
+        let g = i.str()?;
+        i.check(!g.is_empty(), "name group")?;
+        Some(g)
     } else {
         None
     };
@@ -635,6 +673,8 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
         device_memory,
         clients,
         first_free_slot,
+        limits,
+        name_group,
     })
 }
 

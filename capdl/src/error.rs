@@ -173,6 +173,9 @@ pub enum ErrorKind {
     PagerWithoutFault,
     /// A component named as its own pager.
     PagerIsSelf,
+    /// `limits` or `names` on a component without a pager: quotas and name
+    /// groups are kept by a pager, for its clients.
+    NotPaged { field: &'static str },
 
     // --- devices ---
     /// `first-last` I/O ports with first > last.
@@ -315,6 +318,10 @@ impl fmt::Display for ErrorKind {
             ),
             PagerWithoutFault => write!(f, "a component with a pager needs `fault = <ep> (badge: N)`"),
             PagerIsSelf => write!(f, "a component cannot be its own pager"),
+            NotPaged { field } => write!(
+                f,
+                "`{field}` applies only to paged clients, and this component has no `pager`"
+            ),
             BadIoPortRange { first, last } => {
                 write!(f, "bad I/O port range {first:#x}-{last:#x} (need first <= last <= 0xffff)")
             }

@@ -24,7 +24,23 @@ pub mod defaults {
     pub const MAX_PRIORITY: u8 = 0;
     pub const STACK_SIZE: u64 = 64 * 1024;
     pub const CNODE_BITS: u8 = 12;
+    /// The limits of a paged client whose spec sets neither a field of its
+    /// own nor the field in `limits default { }` (see `capdl/README.md` for
+    /// why these values).
+    pub const LIMITS: super::Limits = super::Limits {
+        resident_pages: super::Limits::UNLIMITED,
+        wired_pages: (4 << 20) / super::PAGE_SIZE as u32,
+        swap_slots: super::Limits::UNLIMITED,
+        map_entries: 1024,
+        handles: 256,
+        page_tables: 256,
+        children: 16,
+    };
 }
+
+/// Most clients one pager can have: the pager-info page the root task
+/// writes (`sel4_root_task::start_info::PagerInfo`) holds this many.
+pub const MAX_PAGER_CLIENTS: usize = 30;
 
 /// The fixed layout of every component's CSpace (its root CNode). Components
 /// may use these constants directly; grant slots vary and are found in the
@@ -265,6 +281,115 @@ pub struct PagerClient {
     pub slot: Slot,
 }
 
+/// One field of a `limits { }` block, in the order of [`Limits`]' fields
+/// (and of the pager-info page's `ClientLimits`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LimitField {
+    /// `resident = SIZE`: resident frames.
+    Resident,
+    /// `wired = SIZE`: wired (`mlock`ed) pages.
+    Wired,
+    /// `swap = SIZE`: swap slots.
+    Swap,
+    /// `map_entries = N`: mappings in its address space.
+    MapEntries,
+    /// `handles = N`: open handles plus named objects it created.
+    Handles,
+    /// `page_tables = N`: paging structures.
+    PageTables,
+    /// `children = N`: forked children alive at once, the whole fork family.
+    Children,
+}
+
+impl LimitField {
+    pub const ALL: [LimitField; 7] = [
+        LimitField::Resident,
+        LimitField::Wired,
+        LimitField::Swap,
+        LimitField::MapEntries,
+        LimitField::Handles,
+        LimitField::PageTables,
+        LimitField::Children,
+    ];
+
+    /// The spelling in the spec text.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            LimitField::Resident => "resident",
+            LimitField::Wired => "wired",
+            LimitField::Swap => "swap",
+            LimitField::MapEntries => "map_entries",
+            LimitField::Handles => "handles",
+            LimitField::PageTables => "page_tables",
+            LimitField::Children => "children",
+        }
+    }
+
+    /// Written as a byte size (`16M`) and counted in 4 KiB pages; the
+    /// others are plain counts.
+    pub fn is_size(self) -> bool {
+        matches!(
+            self,
+            LimitField::Resident | LimitField::Wired | LimitField::Swap
+        )
+    }
+
+    /// The field called `word`, if any.
+    pub fn from_keyword(word: &str) -> Option<LimitField> {
+        LimitField::ALL.into_iter().find(|f| f.keyword() == word)
+    }
+}
+
+/// The quotas of one paged client, in the units its pager counts (pages,
+/// entries, objects); [`Limits::UNLIMITED`] means no limit. Never zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Limits {
+    pub resident_pages: u32,
+    pub wired_pages: u32,
+    pub swap_slots: u32,
+    pub map_entries: u32,
+    pub handles: u32,
+    pub page_tables: u32,
+    pub children: u32,
+}
+
+impl Limits {
+    /// No limit (`unlimited` in the spec text).
+    pub const UNLIMITED: u32 = u32::MAX;
+
+    pub fn get(&self, f: LimitField) -> u32 {
+        match f {
+            LimitField::Resident => self.resident_pages,
+            LimitField::Wired => self.wired_pages,
+            LimitField::Swap => self.swap_slots,
+            LimitField::MapEntries => self.map_entries,
+            LimitField::Handles => self.handles,
+            LimitField::PageTables => self.page_tables,
+            LimitField::Children => self.children,
+        }
+    }
+
+    pub fn set(&mut self, f: LimitField, v: u32) {
+        let field = match f {
+            LimitField::Resident => &mut self.resident_pages,
+            LimitField::Wired => &mut self.wired_pages,
+            LimitField::Swap => &mut self.swap_slots,
+            LimitField::MapEntries => &mut self.map_entries,
+            LimitField::Handles => &mut self.handles,
+            LimitField::PageTables => &mut self.page_tables,
+            LimitField::Children => &mut self.children,
+        };
+        *field = v;
+    }
+}
+
+impl Default for Limits {
+    /// The built-in defaults, [`defaults::LIMITS`].
+    fn default() -> Self {
+        defaults::LIMITS
+    }
+}
+
 /// One program the root task starts: a thread in its own CSpace and VSpace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Component {
@@ -295,6 +420,13 @@ pub struct Component {
     pub device_memory: Vec<DeviceMemory>,
     /// The components whose pager this one is, in spec order.
     pub clients: Vec<PagerClient>,
+    /// A paged client's quotas, every field resolved (its own `limits`
+    /// field, else the spec's `limits default`, else [`defaults::LIMITS`]);
+    /// `None` for a component without a pager.
+    pub limits: Option<Limits>,
+    /// The name group of a paged client (`names = GROUP`): shared-memory
+    /// names are visible only inside one group. `None`: a group of its own.
+    pub name_group: Option<String>,
     /// The first slot the root task leaves free for the component's own use.
     pub first_free_slot: Slot,
 }
@@ -359,6 +491,31 @@ impl Spec {
                     .is_some_and(|f| f.badge == badge)
             })
     }
+    /// Every component's name-group number, by component index: the named
+    /// groups are numbered 1, 2, ... in the order they first appear, and
+    /// each component without `names` gets a number of its own after them.
+    pub fn name_groups(&self) -> Vec<u32> {
+        let mut named: Vec<&str> = Vec::new();
+        for c in &self.components {
+            if let Some(g) = c.name_group.as_deref() {
+                if !named.contains(&g) {
+                    named.push(g);
+                }
+            }
+        }
+        let mut next = named.len() as u32;
+        self.components
+            .iter()
+            .map(|c| match c.name_group.as_deref() {
+                Some(g) => named.iter().position(|n| *n == g).unwrap_or(0) as u32 + 1,
+                None => {
+                    next += 1;
+                    next
+                }
+            })
+            .collect()
+    }
+
     /// The total untyped RAM granted to components.
     pub fn total_untyped(&self) -> u64 {
         self.components

@@ -1,11 +1,12 @@
-//! The spec text: lexer and recursive-descent parser producing an [`Ast`]
-//! whose every item carries its [`Pos`]. Only the shape of the text is
-//! checked here (plus number syntax); meaning is `validate.rs`'s job.
+//! The spec text: a recursive-descent parser over the tokens of `lex`
+//! producing an [`Ast`] whose every item carries its [`Pos`]. Only the
+//! shape of the text is checked here (plus number syntax); meaning is
+//! `validate.rs`'s job.
 
 use crate::error::{Error, ErrorKind, Pos};
-use crate::spec::{ObjectKind, Rights};
+use crate::spec::{LimitField, ObjectKind, Rights};
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 /// A value and where it was written.
@@ -25,6 +26,30 @@ pub struct Ast {
     pub arch: Spanned<String>,
     pub objects: Vec<ObjectDecl>,
     pub components: Vec<ComponentDecl>,
+    /// Every `limits default { }` block (the validator allows one).
+    pub default_limits: Vec<LimitsDecl>,
+}
+
+/// A limit as written: a number (a byte size for size fields) or `unlimited`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitValue {
+    Value(u64),
+    Unlimited,
+}
+
+/// A `limits { }` block (in a component, or `limits default { }`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct LimitsDecl {
+    /// Where `limits` is written.
+    pub pos: Pos,
+    /// Indexed by the field's position in [`LimitField::ALL`].
+    pub fields: [Option<Spanned<LimitValue>>; 7],
+}
+
+impl LimitsDecl {
+    pub fn get(&self, f: LimitField) -> Option<&Spanned<LimitValue>> {
+        self.fields[f as usize].as_ref()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +117,9 @@ pub struct ComponentDecl {
     /// `(paddr, size)`.
     pub device_memory: Vec<Spanned<(u64, u64)>>,
     pub caps: Vec<CapDecl>,
+    pub limits: Option<LimitsDecl>,
+    /// `names = GROUP`.
+    pub names: Option<Spanned<String>>,
 }
 
 impl Default for Spanned<String> {
@@ -100,244 +128,13 @@ impl Default for Spanned<String> {
     }
 }
 
-// ---------------------------------------------------------------- lexer
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Tok {
-    Ident(String),
-    Str(String),
-    /// `suffixed`: written with K, M or G.
-    Num {
-        value: u64,
-        suffixed: bool,
-    },
-    LBrace,
-    RBrace,
-    LParen,
-    RParen,
-    Colon,
-    Comma,
-    Eq,
-    Minus,
-    Plus,
-    Arrow,
-    Eof,
-}
-
-impl Tok {
-    fn describe(&self) -> String {
-        match self {
-            Tok::Ident(s) => format!("{s:?}"),
-            Tok::Str(s) => format!("string \"{s}\""),
-            Tok::Num { .. } => "a number".to_string(),
-            Tok::LBrace => "'{'".to_string(),
-            Tok::RBrace => "'}'".to_string(),
-            Tok::LParen => "'('".to_string(),
-            Tok::RParen => "')'".to_string(),
-            Tok::Colon => "':'".to_string(),
-            Tok::Comma => "','".to_string(),
-            Tok::Eq => "'='".to_string(),
-            Tok::Minus => "'-'".to_string(),
-            Tok::Plus => "'+'".to_string(),
-            Tok::Arrow => "'->'".to_string(),
-            Tok::Eof => "end of file".to_string(),
-        }
-    }
-}
-
-struct Lexer<'a> {
-    chars: core::iter::Peekable<core::str::Chars<'a>>,
-    line: u32,
-    col: u32,
-}
-
-impl Lexer<'_> {
-    fn pos(&self) -> Pos {
-        Pos {
-            line: self.line,
-            col: self.col,
-        }
-    }
-
-    fn peek(&mut self) -> Option<char> {
-        self.chars.peek().copied()
-    }
-
-    fn bump(&mut self) -> Option<char> {
-        let c = self.chars.next()?;
-        if c == '\n' {
-            self.line += 1;
-            self.col = 1;
-        } else {
-            self.col += 1;
-        }
-        Some(c)
-    }
-
-    /// The character after the next one, without consuming.
-    fn peek2(&self) -> Option<char> {
-        let mut it = self.chars.clone();
-        it.next();
-        it.next()
-    }
-
-    fn skip_space_and_comments(&mut self) {
-        while let Some(c) = self.peek() {
-            if c.is_whitespace() {
-                self.bump();
-            } else if (c == '/' && self.peek2() == Some('/'))
-                || (c == '-' && self.peek2() == Some('-'))
-                || c == '#'
-            {
-                // `//` and capDL's `--` comments (and `#`) run to end of line.
-                while let Some(c) = self.peek() {
-                    if c == '\n' {
-                        break;
-                    }
-                    self.bump();
-                }
-            } else {
-                break;
-            }
-        }
-    }
-
-    fn next_token(&mut self) -> Result<(Pos, Tok), Error> {
-        self.skip_space_and_comments();
-        let pos = self.pos();
-        let Some(c) = self.peek() else {
-            return Ok((pos, Tok::Eof));
-        };
-        let single = match c {
-            '{' => Some(Tok::LBrace),
-            '}' => Some(Tok::RBrace),
-            '(' => Some(Tok::LParen),
-            ')' => Some(Tok::RParen),
-            ':' => Some(Tok::Colon),
-            ',' => Some(Tok::Comma),
-            '=' => Some(Tok::Eq),
-            '+' => Some(Tok::Plus),
-            _ => None,
-        };
-        if let Some(t) = single {
-            self.bump();
-            return Ok((pos, t));
-        }
-        if c == '-' {
-            self.bump();
-            if self.peek() == Some('>') {
-                self.bump();
-                return Ok((pos, Tok::Arrow));
-            }
-            return Ok((pos, Tok::Minus));
-        }
-        if c == '"' {
-            self.bump();
-            let mut s = String::new();
-            loop {
-                match self.bump() {
-                    Some('"') => return Ok((pos, Tok::Str(s))),
-                    Some('\n') | None => {
-                        return Err(Error::new(pos, ErrorKind::UnterminatedString))
-                    }
-                    Some(c) => s.push(c),
-                }
-            }
-        }
-        if c.is_ascii_digit() {
-            return self.number(pos);
-        }
-        if c.is_ascii_alphabetic() || c == '_' {
-            let mut s = String::new();
-            while let Some(c) = self.peek() {
-                // A '-' continues a name only when a name character follows,
-                // so `a->b` and `a - b` still lex as three tokens.
-                let more = c.is_ascii_alphanumeric()
-                    || c == '_'
-                    || (c == '-'
-                        && self
-                            .peek2()
-                            .is_some_and(|d| d.is_ascii_alphanumeric() || d == '_'));
-                if !more {
-                    break;
-                }
-                s.push(c);
-                self.bump();
-            }
-            return Ok((pos, Tok::Ident(s)));
-        }
-        Err(Error::new(pos, ErrorKind::UnexpectedChar(c)))
-    }
-
-    /// Decimal or `0x` hex, `_` separators, optional K/M/G (x1024^n).
-    fn number(&mut self, pos: Pos) -> Result<(Pos, Tok), Error> {
-        let mut word = String::new();
-        while let Some(c) = self.peek() {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                word.push(c);
-                self.bump();
-            } else {
-                break;
-            }
-        }
-        let bad = || Error::new(pos, ErrorKind::BadNumber(word.clone()));
-        let (body, radix) = match word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
-            Some(h) => (h, 16),
-            None => (word.as_str(), 10),
-        };
-        let (digits, mult) = match body.chars().last() {
-            Some('K' | 'k') => (&body[..body.len() - 1], 1u64 << 10),
-            Some('M' | 'm') => (&body[..body.len() - 1], 1u64 << 20),
-            Some('G' | 'g') => (&body[..body.len() - 1], 1u64 << 30),
-            _ => (body, 1),
-        };
-        let mut value: u64 = 0;
-        let mut any = false;
-        for c in digits.chars() {
-            if c == '_' {
-                continue;
-            }
-            let d = c.to_digit(radix).ok_or_else(bad)? as u64;
-            value = value
-                .checked_mul(radix as u64)
-                .and_then(|v| v.checked_add(d))
-                .ok_or_else(bad)?;
-            any = true;
-        }
-        if !any {
-            return Err(bad());
-        }
-        let value = value.checked_mul(mult).ok_or_else(bad)?;
-        Ok((
-            pos,
-            Tok::Num {
-                value,
-                suffixed: mult != 1,
-            },
-        ))
-    }
-}
-
-fn lex(src: &str) -> Result<Vec<(Pos, Tok)>, Error> {
-    let mut lx = Lexer {
-        chars: src.chars().peekable(),
-        line: 1,
-        col: 1,
-    };
-    let mut out = Vec::new();
-    loop {
-        let t = lx.next_token()?;
-        let eof = t.1 == Tok::Eof;
-        out.push(t);
-        if eof {
-            return Ok(out);
-        }
-    }
-}
+mod lex;
+use lex::{lex, Tok};
 
 // ---------------------------------------------------------------- parser
 
-const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, io_ports, irq, device_memory, caps";
+const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, io_ports, irq, device_memory, caps, limits, names";
+const LIMIT_FIELDS: &str = "resident, wired, swap, map_entries, handles, page_tables, children";
 
 struct Parser {
     toks: Vec<(Pos, Tok)>,
@@ -425,27 +222,93 @@ impl Parser {
             arch,
             objects: Vec::new(),
             components: Vec::new(),
+            default_limits: Vec::new(),
         };
         loop {
             if *self.peek() == Tok::Eof {
                 return Ok(ast);
             }
-            let kw = self.ident("`objects` or `component`")?;
+            let kw = self.ident("`objects`, `component` or `limits default`")?;
             match kw.value.as_str() {
                 "objects" => self.objects(&mut ast.objects)?,
                 "component" => ast.components.push(self.component()?),
+                "limits" => {
+                    let d = self.ident("`default` after a top-level `limits`")?;
+                    if d.value != "default" {
+                        return Err(Error::new(
+                            d.pos,
+                            ErrorKind::Expected {
+                                expected: "`default` after a top-level `limits` (limits of one component go in its block)",
+                                found: format!("{:?}", d.value),
+                            },
+                        ));
+                    }
+                    let block = self.limits(kw.pos)?;
+                    ast.default_limits.push(block);
+                }
                 _ => {
                     return Err(Error::new(
                         kw.pos,
                         ErrorKind::UnknownKeyword {
                             word: kw.value,
                             context: "the top level",
-                            expected: "objects, component",
+                            expected: "objects, component, limits",
                         },
                     ))
                 }
             }
         }
+    }
+
+    /// `{ resident = 16M  children = 4  swap = unlimited ... }` after `limits`
+    /// (at `pos`); each field at most once.
+    fn limits(&mut self, pos: Pos) -> Result<LimitsDecl, Error> {
+        self.expect(Tok::LBrace, "'{' after `limits`")?;
+        let mut block = LimitsDecl {
+            pos,
+            ..Default::default()
+        };
+        while !self.eat(&Tok::RBrace) {
+            let kw = self.ident("a limit (resident, handles, ...) or '}'")?;
+            let Some(field) = LimitField::from_keyword(&kw.value) else {
+                return Err(Error::new(
+                    kw.pos,
+                    ErrorKind::UnknownKeyword {
+                        word: kw.value,
+                        context: "limits",
+                        expected: LIMIT_FIELDS,
+                    },
+                ));
+            };
+            if block.fields[field as usize].is_some() {
+                return Err(Error::new(
+                    kw.pos,
+                    ErrorKind::DuplicateField(field.keyword()),
+                ));
+            }
+            self.expect(Tok::Eq, "'=' after the limit's name")?;
+            let value = match self.peek() {
+                Tok::Ident(w) if w == "unlimited" => sp(self.bump().0, LimitValue::Unlimited),
+                _ if field.is_size() => {
+                    let v = self.size().map_err(|e| match e.kind {
+                        ErrorKind::Expected { .. } => {
+                            self.err_expected("a size (e.g. 16M) or `unlimited`")
+                        }
+                        _ => e,
+                    })?;
+                    sp(v.pos, LimitValue::Value(v.value))
+                }
+                _ => {
+                    let v = self.number().map_err(|e| match e.kind {
+                        ErrorKind::Expected { .. } => self.err_expected("a number or `unlimited`"),
+                        _ => e,
+                    })?;
+                    sp(v.pos, LimitValue::Value(v.value))
+                }
+            };
+            block.fields[field as usize] = Some(value);
+        }
+        Ok(block)
     }
 
     fn objects(&mut self, out: &mut Vec<ObjectDecl>) -> Result<(), Error> {
@@ -581,6 +444,15 @@ impl Parser {
                     once(&mut c.bound_notification, v, pos, "bound_notification")?;
                 }
                 "asid_pool" => once(&mut c.asid_pool, pos, pos, "asid_pool")?,
+                "limits" => {
+                    let v = self.limits(pos)?;
+                    once(&mut c.limits, v, pos, "limits")?;
+                }
+                "names" => {
+                    self.expect(Tok::Eq, "'=' after `names`")?;
+                    let v = self.ident("a name group")?;
+                    once(&mut c.names, v, pos, "names")?;
+                }
                 "awaited" => once(&mut c.awaited, pos, pos, "awaited")?,
                 "io_ports" => {
                     self.expect(Tok::Eq, "'=' after `io_ports`")?;

@@ -23,6 +23,21 @@ fn write_cap_attrs(s: &mut String, rights: Option<Rights>, badge: u32) -> fmt::R
     }
 }
 
+/// A `limits { }` block with every field explicit.
+fn write_limits(s: &mut String, l: &Limits) -> fmt::Result {
+    writeln!(s, "    limits {{")?;
+    for f in LimitField::ALL {
+        match l.get(f) {
+            Limits::UNLIMITED => writeln!(s, "        {} = unlimited", f.keyword())?,
+            v if f.is_size() => {
+                writeln!(s, "        {} = {:#x}", f.keyword(), v as u64 * PAGE_SIZE)?
+            }
+            v => writeln!(s, "        {} = {v}", f.keyword())?,
+        }
+    }
+    writeln!(s, "    }}")
+}
+
 fn write_spec(s: &mut String, spec: &Spec) -> fmt::Result {
     writeln!(s, "arch x86_64")?;
     writeln!(s)?;
@@ -62,6 +77,12 @@ fn write_spec(s: &mut String, spec: &Spec) -> fmt::Result {
         }
         if c.awaited {
             writeln!(s, "    awaited")?;
+        }
+        if let Some(g) = &c.name_group {
+            writeln!(s, "    names = {g}")?;
+        }
+        if let Some(l) = c.limits {
+            write_limits(s, &l)?;
         }
         for p in &c.io_ports {
             writeln!(s, "    io_ports = {:#x}-{:#x}", p.first, p.last)?;

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, ErrorKind, Errors, Pos};
 use crate::spec::*;
-use crate::syntax::{Ast, CapRef, IrqSourceDecl, Spanned};
+use crate::syntax::{Ast, CapRef, Spanned};
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -18,6 +18,9 @@ const MAX_FRAME_OBJECT: u64 =
 const MAX_NAME_LEN: usize = 1024;
 /// Physical addresses on x86_64 are at most 52 bits.
 const MAX_PADDR: u64 = 1 << 52;
+
+mod devices;
+mod limits;
 
 struct Ctx<'a> {
     ast: &'a Ast,
@@ -216,6 +219,7 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
         .map(|o| &o.name)
         .chain(ast.components.iter().map(|c| &c.name))
         .chain(ast.components.iter().filter_map(|c| c.image.as_ref()))
+        .chain(ast.components.iter().filter_map(|c| c.names.as_ref()))
         .filter(|n| n.value.len() > MAX_NAME_LEN)
         .map(|n| n.pos);
     for pos in long_names.collect::<Vec<_>>() {
@@ -260,13 +264,11 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
         }
     }
 
+    let default_limits = limits::spec_default(&mut cx);
+
     let mut comps: Vec<Component> = Vec::new();
     let mut holders: Vec<Holder> = Vec::new();
-    let mut ports: Vec<(u64, u64, ComponentId, Pos)> = Vec::new();
-    let mut regions: Vec<(u64, u64, ComponentId, Pos)> = Vec::new();
-    // (kind, key) -> first user: vectors, IOAPIC pins and MSI sources are unique.
-    let mut irq_keys: BTreeMap<(u8, [u64; 4]), (ComponentId, Pos)> = BTreeMap::new();
-    let mut irq_ntfns: Vec<(ObjectId, Pos)> = Vec::new();
+    let mut devices = devices::Devices::default();
     let mut bound: Vec<(ComponentId, ObjectId)> = Vec::new();
 
     for (ci, d) in ast.components.iter().enumerate() {
@@ -348,6 +350,8 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
                     Some(id)
                 }
             });
+
+        let limits = limits::of_component(&mut cx, d, pager.is_some(), &default_limits);
 
         let bound_notification = d.bound_notification.as_ref().and_then(|n| {
             let id = cx.object(n, ObjectKind::Notification)?;
@@ -459,178 +463,9 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
         }
         caps.sort_by_key(|c| c.slot);
 
-        let mut io_ports = Vec::new();
-        for r in &d.io_ports {
-            let (first, last) = r.value;
-            if first > last || last > 0xffff {
-                cx.err(r.pos, ErrorKind::BadIoPortRange { first, last });
-                continue;
-            }
-            if let Some(&(_, _, other, other_pos)) =
-                ports.iter().find(|p| p.0 <= last && first <= p.1)
-            {
-                cx.err(
-                    r.pos,
-                    ErrorKind::IoPortOverlap {
-                        first,
-                        last,
-                        other: ast.components[other as usize].name.value.clone(),
-                        other_pos,
-                    },
-                );
-            }
-            ports.push((first, last, cid, r.pos));
-            io_ports.push(IoPorts {
-                first: first as u16,
-                last: last as u16,
-                slot: 0,
-            });
-        }
-
-        let mut irqs = Vec::new();
-        for irq in &d.irqs {
-            let vector = cx.ranged(&irq.vector, "vector", 0, MAX_IRQ_VECTOR) as u8;
-            let (source, key) = match &irq.source {
-                IrqSourceDecl::Ioapic {
-                    ioapic,
-                    pin,
-                    level,
-                    polarity,
-                } => {
-                    let ioapic = cx.ranged(ioapic, "ioapic", 0, 255);
-                    let pin = cx.ranged(pin, "pin", 0, 23);
-                    let level = cx.ranged(level, "level", 0, 1);
-                    let polarity = cx.ranged(polarity, "polarity", 0, 1);
-                    let src = IrqSource::Ioapic {
-                        ioapic: ioapic as u8,
-                        pin: pin as u8,
-                        level: level == 1,
-                        active_low: polarity == 1,
-                    };
-                    (src, (1u8, [ioapic, pin, 0, 0]))
-                }
-                IrqSourceDecl::Msi {
-                    bus,
-                    dev,
-                    func,
-                    handle,
-                } => {
-                    let bus = cx.ranged(bus, "bus", 0, 255);
-                    let dev = cx.ranged(dev, "dev", 0, 31);
-                    let func = cx.ranged(func, "func", 0, 7);
-                    let handle = cx.ranged(handle, "handle", 0, u32::MAX as u64);
-                    let src = IrqSource::Msi {
-                        bus: bus as u8,
-                        dev: dev as u8,
-                        func: func as u8,
-                        handle: handle as u32,
-                    };
-                    (src, (2u8, [bus, dev, func, handle]))
-                }
-            };
-            let what = if key.0 == 1 {
-                "this IOAPIC pin"
-            } else {
-                "this MSI source"
-            };
-            for (k, what) in [
-                ((0u8, [vector as u64, 0, 0, 0]), "this irq vector"),
-                (key, what),
-            ] {
-                if let Some(&(other, other_pos)) = irq_keys.get(&k) {
-                    cx.err(
-                        irq.pos,
-                        ErrorKind::IrqConflict {
-                            what,
-                            other: ast.components[other as usize].name.value.clone(),
-                            other_pos,
-                        },
-                    );
-                } else {
-                    irq_keys.insert(k, (cid, irq.pos));
-                }
-            }
-            if let Some(r) = &irq.notification.rights {
-                cx.err(
-                    r.pos,
-                    ErrorKind::RightsNotAllowed("an IRQ signals its notification"),
-                );
-            }
-            let badge = cx.badge(&irq.notification.badge);
-            if let Some(notification) =
-                cx.object(&irq.notification.object, ObjectKind::Notification)
-            {
-                irq_ntfns.push((notification, irq.notification.object.pos));
-                holders.push(Holder {
-                    component: cid,
-                    object: notification,
-                    rights: Rights::WRITE,
-                    badge,
-                    pos: irq.notification.object.pos,
-                    fault: false,
-                });
-                irqs.push(Irq {
-                    source,
-                    vector,
-                    notification,
-                    badge,
-                    slot: 0,
-                });
-            }
-        }
-
-        let mut device_memory = Vec::new();
-        for r in &d.device_memory {
-            let (paddr, size) = r.value;
-            let reason = if !paddr.is_multiple_of(PAGE_SIZE) {
-                Some(("device_memory address", paddr, "must be 4K-aligned"))
-            } else if size == 0 || !size.is_multiple_of(PAGE_SIZE) {
-                Some((
-                    "device_memory size",
-                    size,
-                    "must be a non-zero multiple of 4K",
-                ))
-            } else if paddr.checked_add(size).is_none_or(|end| end > MAX_PADDR) {
-                Some((
-                    "device_memory size",
-                    size,
-                    "runs past the 52-bit physical address space",
-                ))
-            } else {
-                None
-            };
-            if let Some((field, value, reason)) = reason {
-                cx.err(
-                    r.pos,
-                    ErrorKind::BadSize {
-                        field,
-                        value,
-                        reason,
-                    },
-                );
-                continue;
-            }
-            if let Some(&(_, _, other, other_pos)) = regions
-                .iter()
-                .find(|g| g.0 < paddr + size && paddr < g.0 + g.1)
-            {
-                cx.err(
-                    r.pos,
-                    ErrorKind::DeviceMemoryOverlap {
-                        paddr,
-                        size,
-                        other: ast.components[other as usize].name.value.clone(),
-                        other_pos,
-                    },
-                );
-            }
-            regions.push((paddr, size, cid, r.pos));
-            device_memory.push(DeviceMemory {
-                paddr,
-                size,
-                slot: 0,
-            });
-        }
+        let io_ports = devices.io_ports(&mut cx, cid, d);
+        let irqs = devices.irqs(&mut cx, cid, d, &mut holders);
+        let device_memory = devices.device_memory(&mut cx, cid, d);
 
         comps.push(Component {
             name: d.name.value.clone(),
@@ -654,6 +489,8 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
             device_memory,
             clients: Vec::new(),
             first_free_slot: 0,
+            limits,
+            name_group: d.names.as_ref().map(|n| n.value.clone()),
         });
     }
 
@@ -692,7 +529,7 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
     }
 
     // IRQs must reach someone.
-    for (ntfn, pos) in irq_ntfns {
+    for (ntfn, pos) in devices.irq_ntfns {
         if !holders.iter().any(|h| h.object == ntfn && h.rights.read()) {
             cx.err(
                 pos,
@@ -726,9 +563,22 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
         }
     }
 
-    // Pager clients, in spec order.
+    // Pager clients, in spec order; the pager-info page holds so many.
     for ci in 0..comps.len() {
         if let Some(p) = comps[ci].pager {
+            if comps[p as usize].clients.len() == MAX_PAGER_CLIENTS {
+                let pos = ast.components[ci]
+                    .pager
+                    .as_ref()
+                    .map_or(ast.components[ci].name.pos, |p| p.pos);
+                cx.err(
+                    pos,
+                    ErrorKind::TooMany {
+                        what: "clients of one pager",
+                        max: MAX_PAGER_CLIENTS as u64,
+                    },
+                );
+            }
             comps[p as usize].clients.push(PagerClient {
                 client: ci as ComponentId,
                 slot: 0,

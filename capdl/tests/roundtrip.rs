@@ -28,6 +28,14 @@ struct Params {
     irqs: Vec<(bool, bool, bool, u32)>,
     regions: Vec<u64>,
     image: usize,
+    /// A paged client's limits (any value but 0; u32::MAX = unlimited).
+    limits: [u32; 7],
+    /// A paged client's name group (`g0`..`g2`), or a group of its own.
+    group: Option<u8>,
+}
+
+fn limit() -> impl Strategy<Value = u32> {
+    prop_oneof![Just(Limits::UNLIMITED), 1u32..Limits::UNLIMITED, 1u32..100]
 }
 
 fn params() -> impl Strategy<Value = Params> {
@@ -56,9 +64,13 @@ fn params() -> impl Strategy<Value = Params> {
         ),
         vec(1u64..16, 0..=2),
         0usize..3,
+        (
+            proptest::array::uniform7(limit()),
+            proptest::option::of(0u8..3),
+        ),
     )
         .prop_map(
-            |(a, b, slots, cap_attrs, ports, irqs, regions, image)| Params {
+            |(a, b, slots, cap_attrs, ports, irqs, regions, image, (limits, group))| Params {
                 priority: a.0,
                 max_priority: a.1,
                 stack_pages: a.2,
@@ -78,6 +90,8 @@ fn params() -> impl Strategy<Value = Params> {
                 irqs,
                 regions,
                 image,
+                limits,
+                group,
             },
         )
 }
@@ -146,6 +160,8 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
         device_memory: vec![],
         clients: vec![],
         first_free_slot: 0,
+        limits: None,
+        name_group: None,
     };
     let mut comps = vec![server];
     for (k, p) in clients.into_iter().enumerate() {
@@ -250,6 +266,14 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
                 .collect(),
             clients: vec![],
             first_free_slot: 0,
+            limits: p.paged.then(|| {
+                let mut l = Limits::default();
+                for (f, v) in LimitField::ALL.into_iter().zip(p.limits) {
+                    l.set(f, v);
+                }
+                l
+            }),
+            name_group: p.group.filter(|_| p.paged).map(|g| format!("g{g}")),
         });
     }
     for ci in 0..comps.len() {

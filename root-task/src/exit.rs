@@ -25,6 +25,6 @@ pub fn exit_qemu(code: u32) -> ! {
 }
 
 /// Panic hook: a panicking root task fails the run.
-pub fn panic_exit() -> ! {
+pub fn panic_exit() {
     exit_qemu(FAILURE)
 }

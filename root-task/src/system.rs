@@ -3,7 +3,8 @@
 //! or handed to the component's pager), and the start of every thread.
 //! Then supervision: the root task waits on its control endpoint until
 //! every paged client has ended and every `awaited` component has reported
-//! `DONE`, and reports each as a test outcome.
+//! `DONE`, and reports each as a test outcome; a component that reports a
+//! panic ends the run at once, as a failure.
 
 use crate::component::{self, object, Component, PAGE};
 use crate::{images, RootState};
@@ -14,7 +15,8 @@ use alloc::vec::Vec;
 use capdl::{slots, IrqSource, ObjectKind, Spec};
 use sel4::{cap, CPtr, CapData, CapRights, MessageInfo, ObjectType};
 use sel4_root_task::control::{
-    CONSOLE, DONE, EXIT_REPORT, EXPECT_EXIT, OBSERVER_BADGE, ROOT_SLOT, STATUS_KILLED,
+    CONSOLE, DONE, EXIT_REPORT, EXPECT_EXIT, OBSERVER_BADGE, PANIC, ROOT_SLOT, STATUS_KILLED,
+    STATUS_PANICKED, TEXT_MAX,
 };
 use sel4_root_task::println;
 use sel4_root_task::start_info::{
@@ -416,6 +418,7 @@ fn pager_info(
         alloc::boxed::Box::new(unsafe { core::mem::zeroed() });
     pinfo.magic = PAGER_INFO_MAGIC;
     let mut vaddr = IMAGE_STORE_VADDR;
+    let groups = spec.name_groups();
     let vm_ep = spec.components[id]
         .caps
         .iter()
@@ -456,6 +459,8 @@ fn pager_info(
             priority: client.priority as u64,
             image_vaddr: vaddr,
             image_len: image.len() as u64,
+            limits: client.limits.unwrap_or_default().into(),
+            name_group: groups[cl.client as usize],
         };
         vaddr += (image.len() as u64).next_multiple_of(PAGE) + PAGE;
     }
@@ -479,7 +484,9 @@ fn pager_info(
 /// Waits until every paged client has ended and every `awaited` component
 /// has reported `DONE`; one test outcome per client (it passes when its
 /// exit status is the one it announced, 0 by default) and per awaited
-/// component (it passes when it reports 0).
+/// component (it passes when it reports 0). A `PANIC` report fails the
+/// panicking component and returns at once: a pager or driver that
+/// panicked leaves the others unable to finish.
 pub fn supervise(system: &mut System) -> bool {
     let spec = &system.spec;
     println!(
@@ -495,10 +502,18 @@ pub fn supervise(system: &mut System) -> bool {
         let sender = badge as usize - 1;
         if info.label() == CONSOLE {
             // A Send: print the line whole, nobody to reply to.
-            sel4_root_task::print_routed_line();
+            sel4_root_task::print_routed_line(info);
             continue;
         }
         match info.label() {
+            PANIC => {
+                // The sender has stopped itself; it gets no reply.
+                let mut buf = [0u8; TEXT_MAX];
+                let message = sel4_root_task::received_text(info, &mut buf);
+                let name = spec.components.get(sender).map_or("?", |c| c.name.as_str());
+                println!("TEST FAIL {name}: panicked: {message}");
+                return false;
+            }
             EXPECT_EXIT if expected.contains_key(&sender) => {
                 expected.insert(sender, sel4::get_mr(0));
             }
@@ -583,7 +598,9 @@ fn check_cleanup(pager: &str, observer: CPtr) -> bool {
 }
 
 fn describe(status: u64) -> String {
-    if status >= STATUS_KILLED {
+    if status == STATUS_PANICKED {
+        format!("{status:#x} (panicked)")
+    } else if (STATUS_KILLED..STATUS_PANICKED).contains(&status) {
         format!(
             "{status:#x} (stopped by its pager, reason {})",
             status - STATUS_KILLED

@@ -15,6 +15,7 @@ pub const IMAGES: &[&str] = &[
     "client-shm-b",
     "client-bad-requests",
     "client-pagein-error",
+    "client-panic",
     "client-swap-hog",
     "client-swap-bystander",
     "client-madv-free",

@@ -7,6 +7,11 @@
 //! Test programs report each check with [`Env::check`], which prints the
 //! `TEST PASS|FAIL` lines `cargo qemu test` counts; the exit status is the
 //! number of failed checks.
+//!
+//! A client that panics ends alone: the runtime's panic hook asks the VM
+//! server to end it with `control::STATUS_PANICKED` (an ordinary `Exit`),
+//! and the server cleans it up like any exit; the root task reports that
+//! status as the client's verdict.
 #![cfg_attr(not(test), no_std)]
 
 pub use sel4_root_task::{print, println};
@@ -15,6 +20,8 @@ pub use vm_api;
 pub mod region;
 pub use region::Region;
 
+use core::sync::atomic::{AtomicU64, Ordering};
+use sel4_root_task::control::STATUS_PANICKED;
 use sel4_root_task::start_info::StartInfo;
 use vm_api::{MmapRequest, Prot, VmClient};
 
@@ -100,12 +107,28 @@ impl Env {
     }
 }
 
+/// The request endpoint the panic hook exits through (0 until [`init`]).
+static PANIC_EXIT_EP: AtomicU64 = AtomicU64::new(0);
+
+/// The panic hook: asks the VM server to end this client (or this forked
+/// child) with [`STATUS_PANICKED`]. Returns only if the server refused,
+/// and the panic handler then reports the panic to the root task.
+fn exit_on_panic() {
+    let ep = PANIC_EXIT_EP.load(Ordering::Relaxed);
+    if ep != 0 {
+        let _ = VmClient::new(sel4::CPtr::from_bits(ep)).exit(STATUS_PANICKED);
+    }
+}
+
 /// Sets up the environment; called by [`client_main!`].
 pub fn init(info: &'static StartInfo) -> Env {
     let Some(ep) = info.cap(VM_ENDPOINT) else {
         println!("{}: no '{VM_ENDPOINT}' capability in its spec", info.name());
         panic!("client without a VM server");
     };
+    // From here on a panic ends this client only.
+    PANIC_EXIT_EP.store(ep.bits(), Ordering::Relaxed);
+    sel4_root_task::set_panic_hook(exit_on_panic);
     let mut vm = VmClient::new(ep);
     match vm.mmap(&MmapRequest::anon(HEAP_SIZE, Prot::RW)) {
         // SAFETY: the VM server just mapped this range for us alone.

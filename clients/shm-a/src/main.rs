@@ -19,7 +19,7 @@ const ANSWERED: u64 = 2;
 
 fn main(env: &mut Env) -> u64 {
     env.plan(3);
-    let h = env.vm.shm_create(NAME, PAGES * PAGE);
+    let h = env.vm.shm_create(NAME, PAGES * PAGE, Prot::RW);
     let addr = h.and_then(|h| {
         env.vm
             .mmap(&MmapRequest::object(h, 0, PAGES * PAGE, Prot::RW))

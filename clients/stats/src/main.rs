@@ -10,9 +10,12 @@
 //! (`handles` exactly follows them), a forked child reading pages it
 //! shares copy-on-write with this parent (`flt_share`) and writing others
 //! (`flt_cow`, at least one copy per page written), and a region of 1.5
-//! times the pool written and read back (`pageins`). Exact where the
-//! count is deterministic, "at least" where fault-around, read-ahead or
-//! pageout may change it.
+//! times the pool written and read back (`pageins`). The others move
+//! too: the fresh region adds its bytes to `mapped_bytes`, one entry to
+//! `map_entries`, its pages to `resident_pages` and faults to `faults`;
+//! `live_children` is 1 while the forked child lives and 0 after. Exact
+//! where the count is deterministic, "at least" where fault-around,
+//! read-ahead or pageout may change it.
 #![no_std]
 #![no_main]
 
@@ -39,12 +42,14 @@ const SPINS: u64 = 2_000_000;
 const STATE: u64 = 0;
 const SHARE: u64 = 1;
 const COW: u64 = 2;
+/// Set by the parent once it counted the living child.
+const ACK: u64 = 3;
 const DONE: u64 = 1;
 /// `STATE` when the child could not read its statistics.
 const NO_STATS: u64 = 2;
 
 fn main(env: &mut Env) -> u64 {
-    env.plan(7);
+    env.plan(9);
     let Ok(start) = env.vm.client_stats() else {
         env.check("client-stats", false, format_args!("no ClientStats"));
         return env.failures();
@@ -75,6 +80,23 @@ fn zero_fill(env: &mut Env, before: ClientStats) -> Option<Region> {
         r.write(p, 0, p + 1);
     }
     let after = stats(env);
+    let bytes = after.mapped_bytes.saturating_sub(before.mapped_bytes);
+    let entries = after.map_entries.saturating_sub(before.map_entries);
+    let resident = after.resident_pages.saturating_sub(before.resident_pages);
+    let faults = after.faults.saturating_sub(before.faults);
+    env.check(
+        "mapping-counts-follow-a-new-region",
+        after.client != 0
+            && bytes == FRESH * PAGE_SIZE
+            && entries == 1
+            && resident >= FRESH / 2
+            && faults >= 1,
+        format_args!(
+            "new region of {FRESH} pages touched: client {:#x}, mapped_bytes +{bytes:#x},              map_entries +{entries}, resident_pages +{resident} (at least {}), faults +{faults}",
+            after.client,
+            FRESH / 2
+        ),
+    );
     let zero = after.flt_zero.saturating_sub(before.flt_zero);
     let prefault = after.flt_prefault.saturating_sub(before.flt_prefault);
     env.check(
@@ -114,7 +136,7 @@ fn wired(env: &mut Env, r: &Region) {
 fn handles(env: &mut Env) {
     let mut seen = [0u64; 5];
     seen[0] = stats(env).handles;
-    let a = env.vm.shm_create(SHM_NAME, 4 * PAGE_SIZE);
+    let a = env.vm.shm_create(SHM_NAME, 4 * PAGE_SIZE, Prot::RW);
     seen[1] = stats(env).handles;
     let b = env.vm.shm_open(SHM_NAME, Prot::RW);
     seen[2] = stats(env).handles;
@@ -157,7 +179,16 @@ fn fork_faults(env: &mut Env, r: &Region) {
         }
     }
     let done = report.wait_for(0, STATE, DONE, SPINS);
+    // The child waits for this word before it exits.
+    let living = stats(env).live_children;
+    report.write(0, ACK, DONE);
     let gone = env.wait_children(SPINS);
+    let after = stats(env).live_children;
+    env.check(
+        "live-children-counts-the-forked-child",
+        living == 1 && gone && after == 0,
+        format_args!("live_children {living} after fork, {after} after the child exited"),
+    );
     let (share, cow) = (report.read(0, SHARE), report.read(0, COW));
     let state = report.read(0, STATE);
     env.check(
@@ -197,6 +228,7 @@ fn child(env: &mut Env, r: &Region, report: &Region) -> ! {
     report.write(0, SHARE, b.flt_share.saturating_sub(a.flt_share));
     report.write(0, COW, c.flt_cow.saturating_sub(b.flt_cow));
     report.write(0, STATE, DONE);
+    report.wait_for(0, ACK, DONE, SPINS);
     vm_client::exit(env, 0)
 }
 

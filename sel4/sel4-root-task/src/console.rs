@@ -9,6 +9,7 @@
 //! not receiving (it has finished), the line is dropped rather than
 //! blocking the component.
 
+use crate::control::{pack_text, unpack_text, TEXT_MAX};
 use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,7 +23,7 @@ pub fn route_to_root() {
 }
 
 /// Bytes one console message carries: the message registers after the length.
-const LINE_MAX: usize = (sel4::MSG_MAX_LENGTH - 1) * 8;
+const LINE_MAX: usize = TEXT_MAX;
 
 /// `core::fmt::Write` over `seL4_DebugPutChar`.
 pub struct DebugConsole;
@@ -49,16 +50,8 @@ impl RoutedLine {
         if self.len == 0 {
             return;
         }
-        let words = self.len.div_ceil(8);
-        sel4::with_ipc_buffer_mut(|b| {
-            b.msg[0] = self.len as u64;
-            for (i, chunk) in self.buf[..self.len].chunks(8).enumerate() {
-                let mut w = [0u8; 8];
-                w[..chunk.len()].copy_from_slice(chunk);
-                b.msg[1 + i] = u64::from_le_bytes(w);
-            }
-        });
-        let info = sel4::MessageInfo::new(crate::control::CONSOLE, 0, 0, 1 + words as u64);
+        let words = sel4::with_ipc_buffer_mut(|b| pack_text(&mut b.msg, &self.buf[..self.len]));
+        let info = sel4::MessageInfo::new(crate::control::CONSOLE, 0, 0, words as u64);
         sel4::nb_send(sel4::CPtr::from_bits(self.ep), info);
         self.len = 0;
     }
@@ -96,21 +89,18 @@ pub fn debug_write_fmt(args: fmt::Arguments<'_>) {
     }
 }
 
-/// Prints a console message a component sent (`control::CONSOLE`) from the
-/// caller's IPC buffer. Called by the root task.
-pub fn print_routed_line() {
-    let mut buf = [0u8; LINE_MAX];
-    let len = sel4::with_ipc_buffer_mut(|b| {
-        let len = (b.msg[0] as usize).min(LINE_MAX);
-        for (i, w) in b.msg[1..].iter().take(len.div_ceil(8)).enumerate() {
-            let bytes = w.to_le_bytes();
-            let n = (len - i * 8).min(8);
-            buf[i * 8..i * 8 + n].copy_from_slice(&bytes[..n]);
-        }
-        len
-    });
-    let _ = fmt::Write::write_str(
-        &mut DebugConsole,
-        core::str::from_utf8(&buf[..len]).unwrap_or("<bad utf-8>\n"),
-    );
+/// Copies the text of a received `CONSOLE` or `PANIC` message (`info`)
+/// out of the caller's IPC buffer into `out`; returns it (or a marker if
+/// it is not UTF-8). Called by the root task.
+pub fn received_text(info: sel4::MessageInfo, out: &mut [u8; TEXT_MAX]) -> &str {
+    let words = (info.length() as usize).min(sel4::MSG_MAX_LENGTH);
+    let len = sel4::with_ipc_buffer_mut(|b| unpack_text(&b.msg[..words], out));
+    core::str::from_utf8(&out[..len]).unwrap_or("<bad utf-8>\n")
+}
+
+/// Prints a console message a component sent (`control::CONSOLE`, `info`)
+/// from the caller's IPC buffer. Called by the root task.
+pub fn print_routed_line(info: sel4::MessageInfo) {
+    let mut buf = [0u8; TEXT_MAX];
+    let _ = fmt::Write::write_str(&mut DebugConsole, received_text(info, &mut buf));
 }

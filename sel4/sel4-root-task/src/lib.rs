@@ -1,10 +1,12 @@
 //! Runtime for programs on seL4: the root task and every component the root
 //! task starts. It owns the entry point (`_start` sets up the stack and calls
-//! the program's main), the heap (a `linked_list_allocator` over a static
-//! array), the panic handler (location and message on the debug console,
-//! then the program's panic hook or `seL4_DebugHalt`), the `mem*` functions
-//! the compiler expects from a libc. Binaries link with the `sel4-link`
-//! build helper's linker script.
+//! the program's main), the heap (`talc` over a static array or memory the
+//! program maps), the panic handler (the program's name, location and
+//! message on the console, then the program's panic hook, or a `PANIC`
+//! report to the root task and the thread suspended: a panic ends its
+//! program, never the system; see [`mod@panic`]), the `mem*` functions the
+//! compiler expects from a libc. Binaries link with the `sel4-link` build
+//! helper's linker script.
 //!
 //! A binary declares its entry with [`root_task!`] (its argument is the
 //! boot info the kernel passes in rdi) or [`component!`] (its argument is
@@ -20,13 +22,11 @@ mod entry;
 pub mod heap;
 #[cfg(not(test))]
 mod mem;
-#[cfg(not(test))]
-mod panic;
+pub mod panic;
 pub mod start_info;
 
-pub use console::{debug_write_fmt, print_routed_line, route_to_root, DebugConsole};
-#[cfg(not(test))]
-pub use panic::set_panic_hook;
+pub use console::{debug_write_fmt, print_routed_line, received_text, route_to_root, DebugConsole};
+pub use panic::{set_panic_hook, set_program_name};
 
 /// Offset of `ipcBuffer` in `seL4_BootInfo` (after extraLen, nodeID,
 /// numNodes, numIOPTLevels); the runtime needs only this field before the
@@ -47,16 +47,25 @@ pub unsafe fn init_root_task(bootinfo: *const u8, heap: *mut u8, heap_size: usiz
         sel4::init_ipc_buffer(ipc);
         heap::init(heap, heap_size);
     }
+    panic::set_program_name("root-task");
 }
 
 /// Prepares a component whose creator already recorded its IPC buffer's
 /// address in the buffer's `user_data` word (see `sel4::init_ipc_buffer`;
-/// the root task maps it at [`start_info::IPC_BUFFER_VADDR`]).
+/// the root task maps it at [`start_info::IPC_BUFFER_VADDR`]): its heap,
+/// and the name its panic lines carry, from its start-info page `info`.
 ///
 /// # Safety
-/// Called once, from the entry point.
+/// Called once, from the entry point, with the start-info page's address.
 #[doc(hidden)]
-pub unsafe fn init_component(heap: *mut u8, heap_size: usize) {
+pub unsafe fn init_component(info: *const start_info::StartInfo, heap: *mut u8, heap_size: usize) {
+    // SAFETY: the root task mapped the start-info page at `info` (and a
+    // pager maps a forked child's copy at the same address).
+    let info = unsafe { &*info };
+    if info.magic == start_info::START_INFO_MAGIC {
+        panic::set_program_name(info.name());
+    }
+    // SAFETY: the caller's heap memory, handed over once.
     unsafe { heap::init(heap, heap_size) }
 }
 
@@ -91,11 +100,14 @@ macro_rules! component {
         #[no_mangle]
         extern "C" fn __sel4_runtime_main(arg: usize) -> ! {
             static mut HEAP: [u8; $heap] = [0; $heap];
+            let info = arg as *const $crate::start_info::StartInfo;
+            // SAFETY: called once, here; the root task mapped the start-info
+            // page at `arg` and HEAP is used by nothing else.
             unsafe {
-                $crate::init_component(core::ptr::addr_of_mut!(HEAP).cast(), $heap);
+                $crate::init_component(info, core::ptr::addr_of_mut!(HEAP).cast(), $heap);
             }
             // SAFETY: the root task mapped the start-info page at `arg`.
-            let info = unsafe { &*(arg as *const $crate::start_info::StartInfo) };
+            let info = unsafe { &*info };
             if info.cap("root").is_some() {
                 $crate::route_to_root();
             }

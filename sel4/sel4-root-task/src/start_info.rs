@@ -152,10 +152,52 @@ mod tests {
 /// Where a pager finds the description of its clients (one page, written
 /// by the root task for components the spec names as a pager).
 pub const PAGER_INFO_VADDR: u64 = START_INFO_VADDR + 0x1000;
-/// Most clients one pager can have.
-pub const MAX_PAGER_CLIENTS: usize = 30;
+/// Most clients one pager can have: as many as fit the page (the capdl
+/// validator refuses a pager with more).
+pub const MAX_PAGER_CLIENTS: usize = capdl::MAX_PAGER_CLIENTS;
 /// "seL4PAGR".
 pub const PAGER_INFO_MAGIC: u64 = 0x5247_4150_344c_6573;
+
+/// A paged client's quotas, from the spec's `limits` (its own field, else
+/// `limits default`, else capdl's built-in default), in the units the pager
+/// counts; [`ClientLimits::UNLIMITED`] means no limit.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientLimits {
+    /// Resident frames.
+    pub resident_pages: u32,
+    /// Wired (`mlock`ed) pages.
+    pub wired_pages: u32,
+    /// Swap slots.
+    pub swap_slots: u32,
+    /// Mappings (map entries) in its address space.
+    pub map_entries: u32,
+    /// Open handles plus named objects it created.
+    pub handles: u32,
+    /// Paging structures.
+    pub page_tables: u32,
+    /// Forked children alive at once, counting the whole fork family.
+    pub children: u32,
+}
+
+impl ClientLimits {
+    /// No limit.
+    pub const UNLIMITED: u32 = u32::MAX;
+}
+
+impl From<capdl::Limits> for ClientLimits {
+    fn from(l: capdl::Limits) -> Self {
+        ClientLimits {
+            resident_pages: l.resident_pages,
+            wired_pages: l.wired_pages,
+            swap_slots: l.swap_slots,
+            map_entries: l.map_entries,
+            handles: l.handles,
+            page_tables: l.page_tables,
+            children: l.children,
+        }
+    }
+}
 
 /// One client of a pager: where its caps are in the pager's CSpace and
 /// what the pager needs to start it.
@@ -177,6 +219,12 @@ pub struct PagerClientInfo {
     /// The client's ELF file, mapped read-only in the pager.
     pub image_vaddr: Word,
     pub image_len: Word,
+    /// Its quotas.
+    pub limits: ClientLimits,
+    /// Its name group: shared-memory names are visible only between
+    /// clients with the same number (1, 2, ...; a client in a group of its
+    /// own has a number no one else has).
+    pub name_group: u32,
 }
 
 /// The pager-info page.
@@ -200,5 +248,36 @@ impl PagerInfo {
     /// The clients (bounded by the table size whatever `count` says).
     pub fn clients(&self) -> &[PagerClientInfo] {
         &self.clients[..(self.count as usize).min(MAX_PAGER_CLIENTS)]
+    }
+}
+
+#[cfg(test)]
+mod pager_info_tests {
+    use super::*;
+
+    #[test]
+    fn limits_keep_their_order() {
+        // The layout the pager reads: seven u32 in the order of capdl's
+        // `LimitField::ALL`, then the group.
+        let mut l = capdl::Limits::default();
+        for (i, f) in capdl::LimitField::ALL.into_iter().enumerate() {
+            l.set(f, 100 + i as u32);
+        }
+        let c = ClientLimits::from(l);
+        // SAFETY: ClientLimits is repr(C), seven u32 and nothing else.
+        let words: [u32; 7] = unsafe { core::mem::transmute(c) };
+        assert_eq!(words, [100, 101, 102, 103, 104, 105, 106]);
+        assert_eq!(core::mem::size_of::<ClientLimits>(), 28);
+        assert_eq!(
+            core::mem::offset_of!(PagerClientInfo, name_group),
+            core::mem::offset_of!(PagerClientInfo, limits) + 28
+        );
+        // Thirty clients of 136 bytes fill the page exactly.
+        assert_eq!(core::mem::size_of::<PagerClientInfo>(), 136);
+        assert_eq!(core::mem::size_of::<PagerInfo>(), 4096);
+        assert_eq!(
+            ClientLimits::from(capdl::defaults::LIMITS).resident_pages,
+            ClientLimits::UNLIMITED
+        );
     }
 }

@@ -206,9 +206,18 @@ impl<T: Transport> VmClient<T> {
 
     /// Creates a shared-memory object of `size` bytes, named unless `name`
     /// is empty; returns a read-write handle.
-    pub fn shm_create(&mut self, name: &str, size: u64) -> Result<Handle, ApiError> {
+    pub fn shm_create(
+        &mut self,
+        name: &str,
+        size: u64,
+        open_rights: Prot,
+    ) -> Result<Handle, ApiError> {
         let name = ShmName::new(name)?;
-        self.handle(Request::ShmCreate(ShmCreateRequest { name, size }))
+        self.handle(Request::ShmCreate(ShmCreateRequest {
+            name,
+            size,
+            open_rights,
+        }))
     }
 
     /// Opens the object named `name` with `rights`.
@@ -246,6 +255,12 @@ impl<T: Transport> VmClient<T> {
             to,
             rights,
         }))
+    }
+
+    /// Lets client `from` push up to `count` handles into this one with
+    /// `handle_share` (0 withdraws).
+    pub fn handle_accept(&mut self, from: u64, count: u32) -> Result<(), ApiError> {
+        self.unit(Request::HandleAccept(HandleAcceptRequest { from, count }))
     }
 
     /// Forks the caller: `Parent { child }` in the parent, `Child { parent }`

@@ -49,6 +49,21 @@ pub enum ApiError {
     /// Swap space is exhausted (reserved for the swap pager; the VM core
     /// should append it with the same code).
     NoSwap = 19,
+    /// Over the caller's quota of resident frames (`vm_core::Quota`; the
+    /// seven quota errors name the limit that was hit; nothing changed).
+    QuotaResident = 20,
+    /// Over the quota of wired (`mlock`ed) pages.
+    QuotaWired = 21,
+    /// Over the quota of swap slots.
+    QuotaSwap = 22,
+    /// Over the quota of map entries.
+    QuotaMapEntries = 23,
+    /// Over the quota of handles and names.
+    QuotaHandles = 24,
+    /// Over the quota of page tables of one address space.
+    QuotaPageTables = 25,
+    /// Over the quota of forked children alive at once.
+    QuotaChildren = 26,
     /// The label names no operation.
     UnknownOperation = 0x100,
     /// The request's length, reserved bits or enum values are wrong.
@@ -65,7 +80,7 @@ pub enum ApiError {
 
 impl ApiError {
     /// Every error, in code order.
-    pub const ALL: [ApiError; 25] = [
+    pub const ALL: [ApiError; 32] = [
         ApiError::Unaligned,
         ApiError::ZeroLength,
         ApiError::Overflow,
@@ -85,6 +100,13 @@ impl ApiError {
         ApiError::NoSuchName,
         ApiError::Io,
         ApiError::NoSwap,
+        ApiError::QuotaResident,
+        ApiError::QuotaWired,
+        ApiError::QuotaSwap,
+        ApiError::QuotaMapEntries,
+        ApiError::QuotaHandles,
+        ApiError::QuotaPageTables,
+        ApiError::QuotaChildren,
         ApiError::UnknownOperation,
         ApiError::MalformedRequest,
         ApiError::NameTooLong,
@@ -127,6 +149,13 @@ impl fmt::Display for ApiError {
             ApiError::NoSuchName => "no such name",
             ApiError::Io => "I/O error",
             ApiError::NoSwap => "out of swap space",
+            ApiError::QuotaResident => "over the resident-frames quota",
+            ApiError::QuotaWired => "over the wired-pages quota",
+            ApiError::QuotaSwap => "over the swap-slots quota",
+            ApiError::QuotaMapEntries => "over the map-entries quota",
+            ApiError::QuotaHandles => "over the handles quota",
+            ApiError::QuotaPageTables => "over the page-tables quota",
+            ApiError::QuotaChildren => "over the children quota",
             ApiError::UnknownOperation => "unknown operation",
             ApiError::MalformedRequest => "malformed request",
             ApiError::NameTooLong => "name too long",
@@ -206,14 +235,15 @@ mod tests {
         for (i, e) in ApiError::ALL.iter().enumerate() {
             assert_ne!(e.code(), 0);
             assert_eq!(ApiError::from_code(e.code()), Some(*e));
-            if i < 19 {
+            // The core's codes 1..=26, then the protocol's from 0x100.
+            if i < 26 {
                 assert_eq!(e.code(), i as u64 + 1, "{e:?}");
             } else {
-                assert_eq!(e.code(), 0x100 + (i as u64 - 19), "{e:?}");
+                assert_eq!(e.code(), 0x100 + (i as u64 - 26), "{e:?}");
             }
         }
         assert_eq!(ApiError::from_code(0), None);
-        assert_eq!(ApiError::from_code(20), None);
+        assert_eq!(ApiError::from_code(27), None);
     }
 
     #[test]

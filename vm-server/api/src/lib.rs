@@ -23,7 +23,7 @@
 //! | ---: | --- | --- | --- |
 //! | `0x100` | `Ping` | 1: cookie | 1: cookie |
 //! | `0x101` | `Stats` | 0 | 54: [`VmStats`] (≥ 46, versioned) |
-//! | `0x102` | `ClientStats` | 0 | 13: [`ClientStats`] (≥ 12, versioned) |
+//! | `0x102` | `ClientStats` | 0 | 25: [`ClientStats`] (≥ 12, versioned) |
 //! | `0x110` | `Mmap` | 9: addr, len, prot, max_prot, flags, source (0 anon / 1 handle), handle, offset, align | 1: addr |
 //! | `0x111` | `Munmap` | 2: addr, len | 0 |
 //! | `0x112` | `Mprotect` | 3: addr, len, prot | 0 |
@@ -33,12 +33,13 @@
 //! | `0x116` | `Mincore` | 2: addr, len | 1 + ⌈count/8⌉: count (≤ 952), one byte per page |
 //! | `0x117` | `Mlock` | 2: addr, len | 0 |
 //! | `0x118` | `Munlock` | 2: addr, len | 0 |
-//! | `0x120` | `ShmCreate` | 10: size, name_len, name\[8\] | 1: handle |
+//! | `0x120` | `ShmCreate` | 11: size, open_rights, name_len, name\[8\] | 1: handle |
 //! | `0x121` | `ShmOpen` | 10: rights, name_len, name\[8\] | 1: handle |
 //! | `0x122` | `ShmUnlink` | 9: name_len, name\[8\] | 0 |
 //! | `0x123` | `ShmTruncate` | 2: handle, size | 0 |
 //! | `0x124` | `HandleClose` | 1: handle | 0 |
 //! | `0x125` | `HandleShare` | 3: handle, to (client id), rights | 1: the receiver's handle |
+//! | `0x126` | `HandleAccept` | 2: from (client id), count | 0 |
 //! | `0x130` | `Fork` | 0 | 2: is_child (0 parent / 1 child), id (child's / parent's client id) |
 //! | `0x131` | `Exit` | 1: status | none on success |
 //! | `0x140` | `FailNextPagein` (test hook: the caller's next page-in fails as a disk error would) | 0 | 0 |
@@ -116,9 +117,9 @@ pub use reply::{
     VmStats, MINCORE_MAX_PAGES,
 };
 pub use request::{
-    ExitRequest, HandleCloseRequest, HandleShareRequest, MadviseRequest, MinheritRequest,
-    MmapRequest, MprotectRequest, MsyncRequest, PingRequest, RangeRequest, Request,
-    ShmCreateRequest, ShmOpenRequest, ShmTruncateRequest, ShmUnlinkRequest,
+    ExitRequest, HandleAcceptRequest, HandleCloseRequest, HandleShareRequest, MadviseRequest,
+    MinheritRequest, MmapRequest, MprotectRequest, MsyncRequest, PingRequest, RangeRequest,
+    Request, ShmCreateRequest, ShmOpenRequest, ShmTruncateRequest, ShmUnlinkRequest,
 };
 pub use service::{dispatch, needs_reply, serve, VmService};
 pub use types::{

@@ -33,6 +33,8 @@ pub enum Operation {
     ShmTruncate = 0x123,
     HandleClose = 0x124,
     HandleShare = 0x125,
+    /// Let a client push handles into the caller with `HandleShare`.
+    HandleAccept = 0x126,
     Fork = 0x130,
     Exit = 0x131,
     /// Test hook: the caller's next fault that has to read from swap
@@ -43,7 +45,7 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, in label order.
-    pub const ALL: [Operation; 21] = [
+    pub const ALL: [Operation; 22] = [
         Operation::Ping,
         Operation::Stats,
         Operation::ClientStats,
@@ -62,6 +64,7 @@ impl Operation {
         Operation::ShmTruncate,
         Operation::HandleClose,
         Operation::HandleShare,
+        Operation::HandleAccept,
         Operation::Fork,
         Operation::Exit,
         Operation::FailNextPagein,

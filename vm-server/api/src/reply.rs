@@ -329,6 +329,27 @@ pub struct ClientStats {
     /// The caller's forked children still alive (a parent waits for this
     /// to reach 0 before it exits, as `wait` would).
     pub live_children: u64,
+    // Version 3 (25 words): usage against limits (semantics: quota-*).
+    // Limits are the caller's quota group's (it and every space forked
+    // from it); `u64::MAX` is no limit. The group's usage of the counted
+    // kinds follows; the per-space fields above stay this space's.
+    pub resident_limit: u64,
+    pub wired_limit: u64,
+    /// Swap slots holding the group's pages, and the limit.
+    pub swap_slots: u64,
+    pub swap_limit: u64,
+    /// Map entries of the whole group, and the limit.
+    pub group_map_entries: u64,
+    pub map_entries_limit: u64,
+    /// Handles plus names of the whole group, and the limit.
+    pub group_handles: u64,
+    pub handles_limit: u64,
+    /// Page tables of this space, and the limit (per space).
+    pub page_tables: u64,
+    pub page_tables_limit: u64,
+    /// Forked spaces of the group alive, and the limit.
+    pub group_children: u64,
+    pub children_limit: u64,
 }
 
 /// A statistics record versioned by word count (fields only appended).
@@ -399,6 +420,7 @@ pub enum Reply {
     ShmTruncate,
     HandleClose,
     HandleShare(HandleReply),
+    HandleAccept,
     Fork(ForkReply),
     Exit,
     FailNextPagein,
@@ -426,6 +448,7 @@ impl Reply {
             Reply::ShmTruncate => Operation::ShmTruncate,
             Reply::HandleClose => Operation::HandleClose,
             Reply::HandleShare(_) => Operation::HandleShare,
+            Reply::HandleAccept => Operation::HandleAccept,
             Reply::Fork(_) => Operation::Fork,
             Reply::FailNextPagein => Operation::FailNextPagein,
             Reply::Exit => Operation::Exit,
@@ -474,6 +497,7 @@ impl Reply {
             | Reply::ShmUnlink
             | Reply::ShmTruncate
             | Reply::HandleClose
+            | Reply::HandleAccept
             | Reply::Exit
             | Reply::FailNextPagein => 0,
         };
@@ -524,6 +548,7 @@ impl Reply {
             Operation::ShmCreate => Reply::ShmCreate(handle_reply(words)?),
             Operation::ShmOpen => Reply::ShmOpen(handle_reply(words)?),
             Operation::HandleShare => Reply::HandleShare(handle_reply(words)?),
+            Operation::HandleAccept => unit(Reply::HandleAccept)?,
             Operation::Fork => {
                 let w: ForkWire = wire::read(words)?;
                 Reply::Fork(match w.is_child {
@@ -557,7 +582,7 @@ mod tests {
         // Version 2 appended eight words to the first version's 46.
         assert_eq!(<VmStats as Versioned>::WORDS, 57);
         assert_eq!(VmStats::MIN_WORDS, 46);
-        assert_eq!(<ClientStats as Versioned>::WORDS, 13);
+        assert_eq!(<ClientStats as Versioned>::WORDS, 25);
         assert_eq!(ClientStats::MIN_WORDS, 12);
     }
 

@@ -167,6 +167,9 @@ pub struct MsyncRequest {
 pub struct ShmCreateRequest {
     pub name: ShmName,
     pub size: u64,
+    /// The most rights anyone may open the name with (the creator's
+    /// handle has every right; semantics: names-rights).
+    pub open_rights: Prot,
 }
 
 /// `ShmOpen`: a handle with `rights` to the object named `name`.
@@ -205,6 +208,15 @@ pub struct HandleShareRequest {
     pub rights: Prot,
 }
 
+/// `HandleAccept`: let client `from` push up to `count` handles into the
+/// caller with `HandleShare` (0 withdraws); each counts against the
+/// caller's quota, so nobody may push without this.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct HandleAcceptRequest {
+    pub from: u64,
+    pub count: u32,
+}
+
 /// `Exit`: destroy the caller's address space; no reply on success.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ExitRequest {
@@ -232,6 +244,7 @@ pub enum Request {
     ShmTruncate(ShmTruncateRequest),
     HandleClose(HandleCloseRequest),
     HandleShare(HandleShareRequest),
+    HandleAccept(HandleAcceptRequest),
     Fork,
     Exit(ExitRequest),
     FailNextPagein,
@@ -273,6 +286,7 @@ impl Request {
             Request::ShmTruncate(_) => Operation::ShmTruncate,
             Request::HandleClose(_) => Operation::HandleClose,
             Request::HandleShare(_) => Operation::HandleShare,
+            Request::HandleAccept(_) => Operation::HandleAccept,
             Request::Fork => Operation::Fork,
             Request::Exit(_) => Operation::Exit,
             Request::FailNextPagein => Operation::FailNextPagein,
@@ -336,10 +350,21 @@ impl Request {
                 })
             }
             Operation::ShmCreate => {
-                let w: NameArgWire = wire::read(words)?;
+                let w: ShmCreateWire = wire::read(words)?;
                 Request::ShmCreate(ShmCreateRequest {
-                    name: ShmName::from_words(w.name_len, &w.name, 1)?,
-                    size: w.arg,
+                    name: ShmName::from_words(w.name_len, &w.name, 2)?,
+                    size: w.size,
+                    open_rights: flags(w.open_rights, 1)?,
+                })
+            }
+            Operation::HandleAccept => {
+                let w: HandleAcceptWire = wire::read(words)?;
+                Request::HandleAccept(HandleAcceptRequest {
+                    from: w.from,
+                    count: u32::try_from(w.count).map_err(|_| DecodeError::BadValue {
+                        word: 1,
+                        value: w.count,
+                    })?,
                 })
             }
             Operation::ShmOpen => {
@@ -435,14 +460,22 @@ impl Request {
             Request::ShmCreate(r) => {
                 let (name_len, name) = r.name.to_words();
                 wire::write(
-                    &NameArgWire {
-                        arg: r.size,
+                    &ShmCreateWire {
+                        size: r.size,
+                        open_rights: r.open_rights.bits(),
                         name_len,
                         name,
                     },
                     words,
                 )
             }
+            Request::HandleAccept(r) => wire::write(
+                &HandleAcceptWire {
+                    from: r.from,
+                    count: r.count.into(),
+                },
+                words,
+            ),
             Request::ShmOpen(r) => {
                 let (name_len, name) = r.name.to_words();
                 wire::write(
@@ -551,10 +584,11 @@ mod tests {
         let (_, len) = rt(Request::ShmCreate(ShmCreateRequest {
             name: ShmName::new("a").unwrap(),
             size: 4096,
+            open_rights: Prot::READ,
         }));
-        assert_eq!(len, 10);
-        let mut w = [0u64; 10];
-        w[1] = 65;
+        assert_eq!(len, 11);
+        let mut w = [0u64; 11];
+        w[2] = 65;
         assert_eq!(
             Request::decode(Operation::ShmCreate.label(), &w),
             Err(DecodeError::NameTooLong { len: 65 })

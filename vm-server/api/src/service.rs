@@ -40,6 +40,8 @@ pub trait VmService {
         client: u64,
         req: HandleShareRequest,
     ) -> Result<HandleReply, ApiError>;
+    /// Lets `req.from` push up to `req.count` handles into the caller.
+    fn handle_accept(&mut self, client: u64, req: HandleAcceptRequest) -> Result<(), ApiError>;
     /// Duplicates the caller; returns `ForkReply::Parent` for the caller.
     /// The implementation starts the child with the encoding of
     /// `ForkReply::Child` as its reply (see [`Reply::encode`]).
@@ -81,6 +83,7 @@ pub fn serve<S: VmService + ?Sized>(
         Request::ShmTruncate(r) => svc.shm_truncate(c, r).map(|()| Reply::ShmTruncate)?,
         Request::HandleClose(r) => svc.handle_close(c, r).map(|()| Reply::HandleClose)?,
         Request::HandleShare(r) => Reply::HandleShare(svc.handle_share(c, r)?),
+        Request::HandleAccept(r) => svc.handle_accept(c, r).map(|()| Reply::HandleAccept)?,
         Request::Fork => Reply::Fork(svc.fork(c)?),
         Request::Exit(r) => svc.exit(c, r).map(|()| Reply::Exit)?,
         Request::FailNextPagein => svc.fail_next_pagein(c).map(|()| Reply::FailNextPagein)?,

@@ -99,7 +99,7 @@ pub struct RangeArgWire {
     pub arg: u64,
 }
 
-/// `ShmCreate` (arg = size) and `ShmOpen` (arg = rights) requests.
+/// `ShmOpen` request (arg = rights).
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
 )]
@@ -108,6 +108,29 @@ pub struct NameArgWire {
     pub arg: u64,
     pub name_len: u64,
     pub name: [u64; NAME_WORDS],
+}
+
+/// `ShmCreate` request: size, the most rights others may open it with,
+/// the name.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct ShmCreateWire {
+    pub size: u64,
+    pub open_rights: u64,
+    pub name_len: u64,
+    pub name: [u64; NAME_WORDS],
+}
+
+/// `HandleAccept` request.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct HandleAcceptWire {
+    pub from: u64,
+    pub count: u64,
 }
 
 /// `ShmUnlink` request.

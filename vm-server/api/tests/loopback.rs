@@ -204,6 +204,10 @@ impl VmService for Fake {
             .map(drop)
             .ok_or(ApiError::BadHandle)
     }
+    fn handle_accept(&mut self, _: u64, _: HandleAcceptRequest) -> Result<(), ApiError> {
+        self.calls += 1;
+        Ok(())
+    }
     fn handle_share(
         &mut self,
         client: u64,
@@ -358,21 +362,27 @@ fn mincore_loops_over_large_ranges() {
 fn shared_memory_and_handles() {
     let mut fake = Fake::default();
     let mut c = client(&mut fake, 1);
-    let h = c.shm_create("buffer", 0x4000).unwrap();
-    assert_eq!(c.shm_create("buffer", 0x4000), Err(ApiError::NameExists));
-    let anon = c.shm_create("", 0x1000).unwrap();
+    let h = c.shm_create("buffer", 0x4000, Prot::ALL).unwrap();
+    assert_eq!(
+        c.shm_create("buffer", 0x4000, Prot::ALL),
+        Err(ApiError::NameExists)
+    );
+    let anon = c.shm_create("", 0x1000, Prot::ALL).unwrap();
     assert_ne!(h, anon);
     let ro = c.shm_open("buffer", Prot::READ).unwrap();
     assert_eq!(c.shm_truncate(ro, 0x1000), Err(ApiError::Protection));
     assert_eq!(c.shm_truncate(h, 0x1000), Ok(()));
     assert_eq!(c.shm_open("nothing", Prot::READ), Err(ApiError::NoSuchName));
     let name64 = "n".repeat(64);
-    assert!(c.shm_create(&name64, 0).is_ok());
+    assert!(c.shm_create(&name64, 0, Prot::ALL).is_ok());
     assert!(c.shm_open(&name64, Prot::ALL).is_ok());
     let calls = fake.calls;
     let mut c = client(&mut fake, 1);
     let name65 = "n".repeat(65);
-    assert_eq!(c.shm_create(&name65, 0), Err(ApiError::NameTooLong));
+    assert_eq!(
+        c.shm_create(&name65, 0, Prot::ALL),
+        Err(ApiError::NameTooLong)
+    );
     assert_eq!(c.shm_open(&name65, Prot::READ), Err(ApiError::NameTooLong));
     assert_eq!(c.shm_unlink(&name65), Err(ApiError::NameTooLong));
     assert_eq!(fake.calls, calls, "too-long names are refused locally");
@@ -380,7 +390,7 @@ fn shared_memory_and_handles() {
     assert_eq!(c.shm_unlink("buffer"), Ok(()));
     assert_eq!(c.shm_unlink("buffer"), Err(ApiError::NoSuchName));
     let unicode = "μ-объект-共有";
-    c.shm_create(unicode, 0).unwrap();
+    c.shm_create(unicode, 0, Prot::ALL).unwrap();
     assert!(fake.names.contains_key(unicode));
     // Share with client 2, which can map it.
     let mut c = client(&mut fake, 1);

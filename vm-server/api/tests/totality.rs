@@ -67,6 +67,9 @@ impl VmService for Ok_ {
     fn handle_share(&mut self, _: u64, r: HandleShareRequest) -> Result<HandleReply, ApiError> {
         Ok(HandleReply { handle: r.handle })
     }
+    fn handle_accept(&mut self, _: u64, _: HandleAcceptRequest) -> Result<(), ApiError> {
+        Ok(())
+    }
     fn fork(&mut self, client: u64) -> Result<ForkReply, ApiError> {
         Ok(ForkReply::Parent { child: client + 1 })
     }
@@ -196,9 +199,9 @@ fn malformed_requests_get_protocol_errors() {
         dispatch(&mut Ok_, 1, Operation::Mmap.label(), &[0; 8], &mut out),
         (ApiError::MalformedRequest.code(), 0)
     );
-    // A 65-byte name.
-    let mut w = [0u64; 10];
-    w[1] = 65;
+    // A 65-byte name (size, open rights, name length, name).
+    let mut w = [0u64; 11];
+    w[2] = 65;
     assert_eq!(
         dispatch(&mut Ok_, 1, Operation::ShmCreate.label(), &w, &mut out),
         (ApiError::NameTooLong.code(), 0)

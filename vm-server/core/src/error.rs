@@ -50,6 +50,9 @@ pub enum VmError {
     /// Memory is short and the swap device is full (or absent while
     /// anonymous pages would have to be paged out to make room).
     NoSwap,
+    /// The request would take the client's group past one of its limits
+    /// (semantics: quota-*); nothing changed.
+    QuotaExceeded(crate::Quota),
 }
 
 impl VmError {
@@ -75,11 +78,12 @@ impl VmError {
             VmError::NoSuchName => 17,
             VmError::Io => 18,
             VmError::NoSwap => 19,
+            VmError::QuotaExceeded(q) => 20 + q as u16,
         }
     }
 
     /// Every variant, in code order (for tests and the IPC layer's tables).
-    pub const ALL: [VmError; 19] = [
+    pub const ALL: [VmError; 26] = [
         VmError::Unaligned,
         VmError::ZeroLength,
         VmError::Overflow,
@@ -99,6 +103,13 @@ impl VmError {
         VmError::NoSuchName,
         VmError::Io,
         VmError::NoSwap,
+        VmError::QuotaExceeded(crate::Quota::Resident),
+        VmError::QuotaExceeded(crate::Quota::Wired),
+        VmError::QuotaExceeded(crate::Quota::Swap),
+        VmError::QuotaExceeded(crate::Quota::MapEntries),
+        VmError::QuotaExceeded(crate::Quota::Handles),
+        VmError::QuotaExceeded(crate::Quota::PageTables),
+        VmError::QuotaExceeded(crate::Quota::Children),
     ];
 }
 
@@ -124,6 +135,9 @@ impl fmt::Display for VmError {
             VmError::NoSuchName => "no such name",
             VmError::Io => "I/O error",
             VmError::NoSwap => "out of swap space",
+            VmError::QuotaExceeded(q) => {
+                return write!(f, "over the {q:?} quota");
+            }
         };
         f.write_str(s)
     }

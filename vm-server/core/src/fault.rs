@@ -281,8 +281,7 @@ impl Res {
         self.pool.set_flags(frame, PageFlags::REFERENCED);
         self.pool.activate(frame);
         self.pool.policy_referenced(frame);
-        pmap.enter(space, va, frame, prot)
-            .map_err(|_| VmError::OutOfMemory)?;
+        pmap.enter(space, va, frame, prot).map_err(VmError::from)?;
         Ok(Resolved::Mapped(FaultMapping {
             va,
             frame,

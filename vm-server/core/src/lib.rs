@@ -145,6 +145,9 @@
 //!
 //! # How the server uses it
 //!
+//! `vm-service` (the server's pure decision layer) does all of this; the
+//! paragraph below is the contract it follows.
+//!
 //! The server creates one `Vm::new(config, frame_count)` over the frames it
 //! owns, and a `Pmap` that maps frame numbers to frame caps. A VMFault IPC
 //! becomes `vm.fault(space, addr, access, &mut pmap)`: `Ok(Mapped)` means
@@ -209,6 +212,8 @@ pub mod map;
 pub mod object;
 pub mod page;
 pub mod pmap;
+pub mod quota;
+pub mod shm;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 pub mod swap;
@@ -219,6 +224,7 @@ pub use counters::Uvmexp;
 pub use error::VmError;
 pub use fault::{FaultKind, FaultMapping, FaultOutcome};
 pub use pmap::{Pmap, PmapError};
+pub use quota::{Limits, Quota, Usage};
 pub use swap::{IoDone, PageoutReport, SwapBackend};
 pub use types::*;
 pub use vm::{

@@ -18,6 +18,18 @@ use crate::types::{FrameNumber, Prot, SpaceId};
 pub enum PmapError {
     /// No memory for page tables or capability slots.
     ResourceShortage,
+    /// The space has as many page tables as its limit allows
+    /// (`set_table_limit`).
+    TableLimit,
+}
+
+impl From<PmapError> for crate::VmError {
+    fn from(e: PmapError) -> Self {
+        match e {
+            PmapError::ResourceShortage => crate::VmError::OutOfMemory,
+            PmapError::TableLimit => crate::VmError::QuotaExceeded(crate::Quota::PageTables),
+        }
+    }
 }
 
 /// Machine-dependent mapping layer (`pmap(9)`). Called only from the
@@ -27,6 +39,10 @@ pub trait Pmap {
     fn create_space(&mut self, space: SpaceId) -> Result<(), PmapError>;
     /// Tear down a space whose mappings have all been removed (`pmap_release`).
     fn destroy_space(&mut self, space: SpaceId);
+    /// Refuse (`TableLimit`) page tables of `space` beyond `limit`
+    /// (semantics: quota-page-tables); `u64::MAX` is no limit. A pmap
+    /// without a notion of tables may ignore it.
+    fn set_table_limit(&mut self, _space: SpaceId, _limit: u64) {}
     /// Map `frame` at `va` with `prot`, replacing any mapping there (`pmap_enter`).
     fn enter(
         &mut self,

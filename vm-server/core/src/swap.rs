@@ -209,11 +209,13 @@ impl Res {
     }
 
     /// True when some page has to be written before it can be freed:
-    /// dirty, or without a slot holding its contents, unless `MADV_FREE`
-    /// let its contents go.
-    fn needs_launder(&self, f: FrameNumber) -> bool {
+    /// dirty (by the emulated bit or, where the pmap keeps one, the
+    /// hardware's), or without a slot holding its contents, unless
+    /// `MADV_FREE` let its contents go.
+    fn needs_launder<P: Pmap + ?Sized>(&self, f: FrameNumber, pmap: &P) -> bool {
         let p = self.pool.page(f);
         p.is_dirty()
+            || (pmap.tracks_ref_mod() && pmap.is_modified(f))
             || (!p.flags().contains(PageFlags::FREED)
                 && p.object()
                     .is_some_and(|o| self.objects.get(o).swap_slot(p.pindex()).is_none()))
@@ -271,7 +273,7 @@ impl Res {
         let obj = self.objects.get(o);
         let fits = |g: FrameNumber| {
             self.pageable(g)
-                && self.needs_launder(g)
+                && self.needs_launder(g, pmap)
                 && (self.pool.page(g).queue() == PageQueue::Inactive
                     || !self.pool.page(g).flags().contains(PageFlags::REFERENCED))
         };
@@ -287,6 +289,11 @@ impl Res {
             (lo..hi).map(|i| obj.lookup(i).expect("resident")).collect();
         let sw = self.swap.as_mut().expect("pager attached");
         loop {
+            // Unmap before copying: a write between the copy and the
+            // unmap (another CPU, or hardware modified bits) would be lost.
+            for &g in &frames {
+                pmap.page_protect(g, Prot::NONE);
+            }
             let count = frames.len() as u32;
             let fr = &frames;
             let pm = &*pmap;
@@ -294,7 +301,6 @@ impl Res {
             match r {
                 Ok((tag, slot)) => {
                     for &g in &frames {
-                        pmap.page_protect(g, Prot::NONE);
                         self.pool.start_io(g);
                         self.objects.set_busy(o, true);
                         self.busy_io.insert(g.0, tag);
@@ -926,7 +932,7 @@ impl Res {
                 continue;
             }
             let o = self.pool.page(f).object().expect("managed");
-            if !self.needs_launder(f) {
+            if !self.needs_launder(f, pmap) {
                 pmap.page_protect(f, Prot::NONE);
                 let p = self.pool.page(f).pindex();
                 self.objects.remove_page(o, p);
@@ -975,7 +981,7 @@ impl Res {
                 continue;
             }
             let o = self.pool.page(f).object().expect("managed");
-            if !self.needs_launder(f) {
+            if !self.needs_launder(f, pmap) {
                 pmap.page_protect(f, Prot::NONE);
                 let p = self.pool.page(f).pindex();
                 self.objects.remove_page(o, p);

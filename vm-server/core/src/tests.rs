@@ -589,9 +589,18 @@ fn msync_flags() {
 fn shared_memory_objects() {
     let (mut s, a) = sim(64);
     let b = s.vm.space_create(&mut s.pmap).unwrap();
-    let h = s.vm.shm_create(a, Some("buf"), 2 * P).unwrap();
-    assert_eq!(s.vm.shm_create(a, Some("buf"), P), Err(VmError::NameExists));
-    assert_eq!(s.vm.shm_create(a, None, P + 1), Err(VmError::Unaligned));
+    // One name group (semantics: names-group).
+    s.vm.set_name_group(a, 1).unwrap();
+    s.vm.set_name_group(b, 1).unwrap();
+    let h = s.vm.shm_create(a, Some("buf"), 2 * P, Prot::ALL).unwrap();
+    assert_eq!(
+        s.vm.shm_create(a, Some("buf"), P, Prot::ALL),
+        Err(VmError::NameExists)
+    );
+    assert_eq!(
+        s.vm.shm_create(a, None, P + 1, Prot::ALL),
+        Err(VmError::Unaligned)
+    );
     assert_eq!(
         s.vm.shm_open(b, "nope", Prot::READ),
         Err(VmError::NoSuchName)
@@ -620,8 +629,14 @@ fn shared_memory_objects() {
     s.write(b, vp + P, b"J").unwrap();
     assert_eq!(s.read_u8(a, va + P).unwrap(), b'h');
     assert_eq!(s.read_u8(b, vp + P).unwrap(), b'J');
-    // Handle passing with fewer rights only.
+    // Handle passing with fewer rights only, into a space that accepts.
     let c = s.vm.space_create(&mut s.pmap).unwrap();
+    assert_eq!(
+        s.vm.handle_share(a, h, c, Prot::READ),
+        Err(VmError::Protection)
+    );
+    s.vm.handle_accept(c, a, 1).unwrap();
+    s.vm.handle_accept(c, b, 1).unwrap();
     assert_eq!(
         s.vm.handle_share(b, hb, c, Prot::RW),
         Err(VmError::Protection)
@@ -644,8 +659,9 @@ fn shared_memory_objects() {
     assert_eq!(s.read_u8(a, va + P).unwrap(), 0);
     ok(&s);
     // Unlink and close: the object lives while mapped.
-    s.vm.shm_unlink("buf").unwrap();
-    assert_eq!(s.vm.shm_unlink("buf"), Err(VmError::NoSuchName));
+    assert_eq!(s.vm.shm_unlink(b, "buf"), Err(VmError::Protection));
+    s.vm.shm_unlink(a, "buf").unwrap();
+    assert_eq!(s.vm.shm_unlink(a, "buf"), Err(VmError::NoSuchName));
     s.vm.handle_close(a, h).unwrap();
     assert_eq!(s.vm.handle_close(a, h), Err(VmError::BadHandle));
     s.write(a, va, b"z").unwrap();
@@ -812,7 +828,7 @@ fn exec_access_needs_exec() {
 #[test]
 fn fork_duplicates_handles() {
     let (mut s, p) = sim(64);
-    let h = s.vm.shm_create(p, None, P).unwrap();
+    let h = s.vm.shm_create(p, None, P, Prot::ALL).unwrap();
     let c = s.vm.fork(p, &mut s.pmap).unwrap();
     let va =
         s.vm.mmap(c, &MmapArgs::object(h, 0, P, Prot::RW), &mut s.pmap)
@@ -823,7 +839,7 @@ fn fork_duplicates_handles() {
             .unwrap();
     assert_eq!(s.read_u8(p, vp).unwrap(), b'c');
     // Handle numbers continue independently.
-    let h2 = s.vm.shm_create(c, None, P).unwrap();
+    let h2 = s.vm.shm_create(c, None, P, Prot::ALL).unwrap();
     assert!(h2.0 > h.0);
     s.vm.exit(p, &mut s.pmap).unwrap();
     s.vm.exit(c, &mut s.pmap).unwrap();
@@ -833,7 +849,7 @@ fn fork_duplicates_handles() {
 #[test]
 fn private_mapping_of_shared_memory_forks() {
     let (mut s, p) = sim(64);
-    let h = s.vm.shm_create(p, None, 2 * P).unwrap();
+    let h = s.vm.shm_create(p, None, 2 * P, Prot::ALL).unwrap();
     let shared =
         s.vm.mmap(p, &MmapArgs::object(h, 0, 2 * P, Prot::RW), &mut s.pmap)
             .unwrap();
@@ -924,11 +940,11 @@ fn findspace_wraps_below_the_hint() {
 fn handle_errors() {
     let (mut s, a) = sim(64);
     assert_eq!(
-        s.vm.shm_create(SpaceId(42), None, P),
+        s.vm.shm_create(SpaceId(42), None, P, Prot::ALL),
         Err(VmError::BadSpace)
     );
     assert_eq!(
-        s.vm.shm_create(a, Some(""), P),
+        s.vm.shm_create(a, Some(""), P, Prot::ALL),
         Err(VmError::InvalidArgument)
     );
     assert_eq!(s.vm.handle_close(a, Handle(5)), Err(VmError::BadHandle));
@@ -936,7 +952,7 @@ fn handle_errors() {
         s.vm.shm_truncate(a, Handle(5), P, &mut s.pmap),
         Err(VmError::BadHandle)
     );
-    let h = s.vm.shm_create(a, None, P).unwrap();
+    let h = s.vm.shm_create(a, None, P, Prot::ALL).unwrap();
     assert_eq!(
         s.vm.shm_truncate(a, h, 3, &mut s.pmap),
         Err(VmError::Unaligned)

@@ -14,6 +14,8 @@ use crate::map::{EntryFlags, VmMap, VmMapEntry};
 use crate::object::{ObjectFlags, ObjectKind, ObjectTable};
 use crate::page::{PageFlags, PagePool, PageQueue};
 use crate::pmap::Pmap;
+use crate::quota::{Group, Quota};
+use crate::shm::{NameEntry, NameKey};
 use crate::swap::{IoDone, IoReq, SwapBackend};
 use crate::types::{
     page_aligned, Advice, FrameNumber, Handle, Inheritance, ObjectId, Prot, SpaceId, PAGE_SHIFT,
@@ -22,7 +24,7 @@ use crate::types::{
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 use bitflags::bitflags;
 use vm_swap::{IoTag, PagingTargets, Pressure};
@@ -220,9 +222,13 @@ pub struct HandleEntry {
 pub struct VmSpace {
     id: SpaceId,
     pub(crate) map: VmMap,
-    handles: BTreeMap<u32, HandleEntry>,
-    next_handle: u32,
+    pub(crate) handles: BTreeMap<u32, HandleEntry>,
+    pub(crate) next_handle: u32,
     pub(crate) counters: SpaceCounters,
+    /// Its quota group (the space `space_create` made and its forks).
+    pub(crate) group: u32,
+    /// The name group its shared-memory names live in.
+    pub(crate) name_group: u64,
 }
 
 impl VmSpace {
@@ -234,6 +240,15 @@ impl VmSpace {
     }
     pub fn handle(&self, h: Handle) -> Option<HandleEntry> {
         self.handles.get(&h.0).copied()
+    }
+    /// Its quota group: the space `space_create` made, shared by every
+    /// space forked from it.
+    pub fn quota_group(&self) -> u32 {
+        self.group
+    }
+    /// The name group its shared-memory names are looked up in.
+    pub fn name_group(&self) -> u64 {
+        self.name_group
     }
     /// Open handles.
     pub fn handle_count(&self) -> usize {
@@ -279,7 +294,12 @@ pub struct Vm {
     pub(crate) res: Res,
     pub(crate) spaces: BTreeMap<u32, VmSpace>,
     next_space: u32,
-    names: BTreeMap<String, ObjectId>,
+    /// Shared-memory names by (name group, name).
+    pub(crate) names: BTreeMap<NameKey, NameEntry>,
+    /// Quota groups by id (the id of the space that started each).
+    pub(crate) groups: BTreeMap<u32, Group>,
+    /// (receiver, sender) -> handles the sender may still push.
+    pub(crate) accepts: BTreeMap<(u32, u32), u32>,
     /// References the server holds itself (`create_physical`).
     external: BTreeMap<ObjectId, u32>,
 }
@@ -321,6 +341,8 @@ impl Vm {
             spaces: BTreeMap::new(),
             next_space: 1,
             names: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            accepts: BTreeMap::new(),
             external: BTreeMap::new(),
         })
     }
@@ -442,12 +464,12 @@ impl Vm {
     }
 
     /// The space `id`, or `BadSpace`.
-    fn space_mut(&mut self, id: SpaceId) -> Result<&mut VmSpace, VmError> {
+    pub(crate) fn space_mut(&mut self, id: SpaceId) -> Result<&mut VmSpace, VmError> {
         self.spaces.get_mut(&id.0).ok_or(VmError::BadSpace)
     }
 
     /// The space `id`, or `BadSpace`.
-    fn space_ref(&self, id: SpaceId) -> Result<&VmSpace, VmError> {
+    pub(crate) fn space_ref(&self, id: SpaceId) -> Result<&VmSpace, VmError> {
         self.spaces.get(&id.0).ok_or(VmError::BadSpace)
     }
 
@@ -476,11 +498,34 @@ impl Vm {
         Ok(end)
     }
 
-    /// Create an empty address space (`vmspace_alloc`).
+    /// Create an empty address space (`vmspace_alloc`), the first of a
+    /// new quota group (no limits until `set_limits`) and in a name group
+    /// of its own (until `set_name_group`).
     pub fn space_create<P: Pmap + ?Sized>(&mut self, pmap: &mut P) -> Result<SpaceId, VmError> {
+        let id = self.new_space(None, pmap)?;
+        Ok(id)
+    }
+
+    /// Make a space in `parent`'s groups (a fork child), or in new ones.
+    fn new_space<P: Pmap + ?Sized>(
+        &mut self,
+        parent: Option<SpaceId>,
+        pmap: &mut P,
+    ) -> Result<SpaceId, VmError> {
         let id = SpaceId(self.next_space);
-        pmap.create_space(id).map_err(|_| VmError::OutOfMemory)?;
+        pmap.create_space(id).map_err(VmError::from)?;
         self.next_space += 1;
+        let (group, name_group) = match parent.and_then(|p| self.spaces.get(&p.0)) {
+            Some(p) => (p.group, p.name_group),
+            None => {
+                self.groups.insert(id.0, Group::new());
+                // Spec name groups are small numbers; private ones are not.
+                (id.0, (1 << 32) | u64::from(id.0))
+            }
+        };
+        let g = self.groups.get_mut(&group).expect("live group");
+        g.spaces += 1;
+        pmap.set_table_limit(id, g.limits.page_tables);
         let c = &self.res.config;
         self.spaces.insert(
             id.0,
@@ -490,6 +535,8 @@ impl Vm {
                 handles: BTreeMap::new(),
                 next_handle: 1,
                 counters: SpaceCounters::default(),
+                group,
+                name_group,
             },
         );
         Ok(id)
@@ -569,6 +616,14 @@ impl Vm {
                 .ok_or(VmError::NoSpace)?
         };
         let end = start + args.len;
+        // A fixed mapping replaces what it covers (semantics:
+        // quota-map-entries).
+        let added = if f.contains(MapFlags::FIXED) {
+            self.replace_delta(space, start, end, 1)
+        } else {
+            1
+        };
+        self.charge(space, Quota::MapEntries, added)?;
         // Nothing fails from here on.
         if f.contains(MapFlags::FIXED) {
             self.unmap_range(space, start, end, pmap);
@@ -663,6 +718,13 @@ impl Vm {
     ) -> Result<(), VmError> {
         self.space_ref(space)?;
         let end = self.check_range(addr, len)?;
+        // Unmapping the middle of an entry splits it (as Linux's
+        // max_map_count, semantics: quota-map-entries).
+        self.charge(
+            space,
+            Quota::MapEntries,
+            self.replace_delta(space, addr, end, 0),
+        )?;
         self.unmap_range(space, addr, end, pmap);
         // Slots of the pages it dropped go back now, not at the next fault.
         self.res.flush_dead_slots();
@@ -681,15 +743,16 @@ impl Vm {
         pmap: &mut P,
     ) -> Result<(), VmError> {
         let end = self.check_mapped(space, addr, len)?;
-        let (res, spaces) = (&mut self.res, &mut self.spaces);
-        let sp = spaces.get_mut(&space.0).expect("checked");
-        if sp
+        if self.spaces[&space.0]
             .map
             .entries_in(addr, end)
             .any(|e| !e.max_prot.contains(prot))
         {
             return Err(VmError::MaxProtection);
         }
+        self.charge(space, Quota::MapEntries, self.clips(space, addr, end))?;
+        let (res, spaces) = (&mut self.res, &mut self.spaces);
+        let sp = spaces.get_mut(&space.0).expect("checked");
         sp.map.clip_range(addr, end, &mut res.objects);
         let starts = sp.map.overlapping(addr, end);
         for &s in &starts {
@@ -717,6 +780,7 @@ impl Vm {
     ) -> Result<(), VmError> {
         self.space_ref(space)?;
         let end = self.check_range(addr, len)?;
+        self.charge(space, Quota::MapEntries, self.clips(space, addr, end))?;
         let (res, spaces) = (&mut self.res, &mut self.spaces);
         let sp = spaces.get_mut(&space.0).expect("checked");
         sp.map.clip_range(addr, end, &mut res.objects);
@@ -742,14 +806,20 @@ impl Vm {
         // Pages under swap I/O must not move or go under this operation.
         self.res.drain(pmap);
         let end = self.check_mapped(space, addr, len)?;
-        let (res, spaces) = (&mut self.res, &mut self.spaces);
-        let sp = spaces.get_mut(&space.0).expect("checked");
         if matches!(advice, Advice::DontNeed | Advice::Free)
-            && sp.map.entries_in(addr, end).any(|e| e.is_wired())
+            && self.spaces[&space.0]
+                .map
+                .entries_in(addr, end)
+                .any(|e| e.is_wired())
         {
             // Linux refuses locked memory too (EINVAL); nothing changes.
             return Err(VmError::Busy);
         }
+        if !matches!(advice, Advice::WillNeed | Advice::Free) {
+            self.charge(space, Quota::MapEntries, self.clips(space, addr, end))?;
+        }
+        let (res, spaces) = (&mut self.res, &mut self.spaces);
+        let sp = spaces.get_mut(&space.0).expect("checked");
         res.stats.madvises += 1;
         match advice {
             Advice::Normal | Advice::Random | Advice::Sequential => {
@@ -969,9 +1039,11 @@ impl Vm {
         // Pages under swap I/O must not move or go under this operation.
         self.res.drain(pmap);
         let end = self.check_mapped(space, addr, len)?;
-        let sp = self.spaces.get_mut(&space.0).expect("checked");
+        let sp = &self.spaces[&space.0];
+        let mut newly = 0;
         for e in sp.map.entries_in(addr, end).filter(|e| e.wired_count == 0) {
             let (lo, hi) = (e.start.max(addr), e.end.min(end));
+            newly += (hi - lo) >> PAGE_SHIFT;
             for rel in e.rel(lo)..=e.rel(hi - 1) {
                 if e.chain.is_empty() {
                     break;
@@ -979,6 +1051,9 @@ impl Vm {
                 e.chain.lookup(&self.res.objects, rel)?;
             }
         }
+        self.charge(space, Quota::Wired, newly)?;
+        self.charge(space, Quota::MapEntries, self.clips(space, addr, end))?;
+        let sp = self.spaces.get_mut(&space.0).expect("checked");
         sp.map.clip_range(addr, end, &mut self.res.objects);
         let starts = sp.map.overlapping(addr, end);
         // Each page is wired as soon as it is in, so the pageout that a
@@ -1027,6 +1102,7 @@ impl Vm {
     /// it was locked; unlocked parts are left alone.
     pub fn munlock(&mut self, space: SpaceId, addr: u64, len: u64) -> Result<(), VmError> {
         let end = self.check_mapped(space, addr, len)?;
+        self.charge(space, Quota::MapEntries, self.clips(space, addr, end))?;
         let (res, spaces) = (&mut self.res, &mut self.spaces);
         let sp = spaces.get_mut(&space.0).expect("checked");
         sp.map.clip_range(addr, end, &mut res.objects);
@@ -1085,7 +1161,19 @@ impl Vm {
     ) -> Result<SpaceId, VmError> {
         // Pages under swap I/O must not move or go under this operation.
         self.res.drain(pmap);
-        self.space_ref(parent)?;
+        let p = self.space_ref(parent)?;
+        // The child counts against the family's limits (semantics:
+        // quota-fork).
+        let (entries, handles) = (
+            p.map
+                .entries()
+                .filter(|e| e.inheritance != Inheritance::None)
+                .count() as u64,
+            p.handle_count() as u64,
+        );
+        self.charge(parent, Quota::Children, 1)?;
+        self.charge(parent, Quota::MapEntries, entries)?;
+        self.charge(parent, Quota::Handles, handles)?;
         let starts: Vec<u64> = self.spaces[&parent.0]
             .map
             .entries()
@@ -1127,7 +1215,7 @@ impl Vm {
                 return Err(VmError::OutOfMemory);
             }
         }
-        let child = self.space_create(pmap)?;
+        let child = self.new_space(Some(parent), pmap)?;
         // 3. Build the child; nothing fails from here on.
         let (res, spaces) = (&mut self.res, &mut self.spaces);
         let mut new_entries = Vec::new();
@@ -1221,8 +1309,13 @@ impl Vm {
     pub fn exit<P: Pmap + ?Sized>(&mut self, space: SpaceId, pmap: &mut P) -> Result<(), VmError> {
         let sp = self.spaces.remove(&space.0).ok_or(VmError::BadSpace)?;
         let VmSpace {
-            mut map, handles, ..
+            mut map,
+            handles,
+            group,
+            ..
         } = sp;
+        self.accepts
+            .retain(|&(to, from), _| to != space.0 && from != space.0);
         let starts: Vec<u64> = map.entries().map(|e| e.start).collect();
         for s in starts {
             let e = map.remove(s);
@@ -1233,171 +1326,17 @@ impl Vm {
         }
         pmap.destroy_space(space);
         self.res.objects.forget_read_failures(space);
+        let g = self.groups.get_mut(&group).expect("live group");
+        g.spaces -= 1;
+        if g.spaces == 0 {
+            // Nobody left who may unlink its names: they go too.
+            self.drop_names_of(group);
+            self.groups.remove(&group);
+        }
         // Its slots go back now; those of pages still under I/O at the
         // completion (`swap_poll`).
         self.res.flush_dead_slots();
         self.res.stats.exits += 1;
-        Ok(())
-    }
-
-    /// Add a handle to `space`; it takes over one reference to `object`.
-    /// The caller has checked that `space` exists.
-    fn insert_handle(&mut self, space: SpaceId, object: ObjectId, rights: Prot) -> Handle {
-        let sp = self.spaces.get_mut(&space.0).expect("space checked");
-        let h = sp.next_handle;
-        sp.next_handle += 1;
-        sp.handles.insert(h, HandleEntry { object, rights });
-        Handle(h)
-    }
-
-    /// Create a shared-memory object of `size` bytes (page multiple, may be
-    /// 0), optionally named, and return a read-write handle to it in `space`
-    /// (`shm_open(O_CREAT|O_EXCL)` + `ftruncate`).
-    pub fn shm_create(
-        &mut self,
-        space: SpaceId,
-        name: Option<&str>,
-        size: u64,
-    ) -> Result<Handle, VmError> {
-        self.space_ref(space)?;
-        if !page_aligned(size) {
-            return Err(VmError::Unaligned);
-        }
-        if size > self.res.config.user_max {
-            return Err(VmError::OutOfRange);
-        }
-        if let Some(n) = name {
-            if n.is_empty() {
-                return Err(VmError::InvalidArgument);
-            }
-            if self.names.contains_key(n) {
-                return Err(VmError::NameExists);
-            }
-        }
-        let o = self
-            .res
-            .objects
-            .allocate(ObjectKind::SharedMemory, size >> PAGE_SHIFT);
-        if let Some(n) = name {
-            self.res.objects.reference(o);
-            self.names.insert(n.to_string(), o);
-        }
-        Ok(self.insert_handle(space, o, Prot::ALL))
-    }
-
-    /// Open a named shared-memory object with `rights` (`shm_open`).
-    pub fn shm_open(
-        &mut self,
-        space: SpaceId,
-        name: &str,
-        rights: Prot,
-    ) -> Result<Handle, VmError> {
-        self.space_ref(space)?;
-        let o = *self.names.get(name).ok_or(VmError::NoSuchName)?;
-        self.res.objects.reference(o);
-        Ok(self.insert_handle(space, o, rights))
-    }
-
-    /// Remove a name; the object lives on while handles or mappings hold it
-    /// (`shm_unlink`).
-    pub fn shm_unlink(&mut self, name: &str) -> Result<(), VmError> {
-        let o = self.names.remove(name).ok_or(VmError::NoSuchName)?;
-        self.res.stats.pages_freed += self.res.objects.deallocate(o, &mut self.res.pool);
-        self.res.flush_dead_slots();
-        Ok(())
-    }
-
-    /// Close a handle (mappings made through it stay).
-    pub fn handle_close(&mut self, space: SpaceId, handle: Handle) -> Result<(), VmError> {
-        let sp = self.space_mut(space)?;
-        let h = sp.handles.remove(&handle.0).ok_or(VmError::BadHandle)?;
-        self.res.stats.pages_freed += self.res.objects.deallocate(h.object, &mut self.res.pool);
-        self.res.flush_dead_slots();
-        Ok(())
-    }
-
-    /// Pass a handle to another space, with at most the rights it has
-    /// (the IPC layer's capability transfer).
-    pub fn handle_share(
-        &mut self,
-        from: SpaceId,
-        handle: Handle,
-        to: SpaceId,
-        rights: Prot,
-    ) -> Result<Handle, VmError> {
-        let h = self
-            .space_ref(from)?
-            .handle(handle)
-            .ok_or(VmError::BadHandle)?;
-        self.space_ref(to)?;
-        if !h.rights.contains(rights) {
-            return Err(VmError::Protection);
-        }
-        self.res.objects.reference(h.object);
-        Ok(self.insert_handle(to, h.object, rights))
-    }
-
-    /// Give `space` a handle to an object the server holds (a physical
-    /// object). The caller holds a reference to `object`.
-    pub fn handle_insert(
-        &mut self,
-        space: SpaceId,
-        object: ObjectId,
-        rights: Prot,
-    ) -> Result<Handle, VmError> {
-        self.space_ref(space)?;
-        if !self.res.objects.is_live(object) {
-            return Err(VmError::InvalidArgument);
-        }
-        self.res.objects.reference(object);
-        Ok(self.insert_handle(space, object, rights))
-    }
-
-    /// Resize a shared-memory object (`ftruncate`). Shrinking frees the
-    /// pages past the end and removes every mapping of them; it fails with
-    /// `Busy` if one is wired. Needs a handle with write rights.
-    pub fn shm_truncate<P: Pmap + ?Sized>(
-        &mut self,
-        space: SpaceId,
-        handle: Handle,
-        size: u64,
-        pmap: &mut P,
-    ) -> Result<(), VmError> {
-        // Pages under swap I/O must not move or go under this operation.
-        self.res.drain(pmap);
-        let h = self
-            .space_ref(space)?
-            .handle(handle)
-            .ok_or(VmError::BadHandle)?;
-        if self.res.objects.get(h.object).kind() != ObjectKind::SharedMemory {
-            return Err(VmError::InvalidArgument);
-        }
-        if !h.rights.contains(Prot::WRITE) {
-            return Err(VmError::Protection);
-        }
-        if !page_aligned(size) {
-            return Err(VmError::Unaligned);
-        }
-        if size > self.res.config.user_max {
-            return Err(VmError::OutOfRange);
-        }
-        let new = size >> PAGE_SHIFT;
-        let obj = self.res.objects.get(h.object);
-        if obj
-            .pages_in(new, u64::MAX)
-            .any(|(_, f)| self.res.pool.page(f).wire_count() > 0)
-        {
-            return Err(VmError::Busy);
-        }
-        self.res.objects.swap_discard(h.object, new, u64::MAX);
-        let gone = self.res.objects.split_off_pages(h.object, new);
-        for (_, f) in gone {
-            pmap.page_protect(f, Prot::NONE);
-            self.res.pool.free(f);
-            self.res.stats.pages_freed += 1;
-        }
-        self.res.objects.set_size(h.object, new);
-        self.res.flush_dead_slots();
         Ok(())
     }
 
@@ -1569,8 +1508,21 @@ impl Vm {
                 *refs.entry(h.object).or_default() += 1;
             }
         }
-        for o in self.names.values() {
-            *refs.entry(*o).or_default() += 1;
+        for n in self.names.values() {
+            *refs.entry(n.object).or_default() += 1;
+            if !self.groups.contains_key(&n.creator) {
+                return Err(format!("name of a dead group {}", n.creator));
+            }
+        }
+        for (id, g) in &self.groups {
+            let spaces = self.spaces.values().filter(|s| s.group == *id).count() as u32;
+            let names = self.names.values().filter(|n| n.creator == *id).count() as u64;
+            if g.spaces != spaces || g.names != names || spaces == 0 {
+                return Err(format!(
+                    "group {id}: {} spaces, {} names counted; {spaces}, {names} found",
+                    g.spaces, g.names
+                ));
+            }
         }
         for (o, n) in &self.external {
             *refs.entry(*o).or_default() += n;

@@ -1,14 +1,21 @@
 //! The model test: random operation sequences on several address spaces, checked byte for byte against a simple reference model, with structural invariants after every step.
 //!
 //! The model is a map per space from page address to page state; a page
-//! is private bytes, a page of a shared segment, or a private view of a
-//! shared page not yet written ("over"). Fork copies the map, honouring
-//! each page's inheritance. Shared-memory objects are segments with a
-//! size; handles are per space.
+//! is private bytes, a page of a shared segment, a private view of a
+//! shared page not yet written ("over"), or private bytes `MADV_FREE` let
+//! go (old or zero: the one place the table allows several outcomes,
+//! settled by looking at the VM after each step). Fork copies the map,
+//! honouring each page's inheritance. Shared-memory objects are segments
+//! with a size; handles are per space. The model follows
+//! `docs/semantics.md`; each operation cites the rows it checks.
 //!
 //! Seeds: `VM_MODEL_SEED=<n>` runs that one seed (`VM_MODEL_OPS` sets its
 //! length, default 20,000); by default a fixed set of seeds runs, over
 //! 100,000 operations in all. A failure prints the seed and step.
+//! `cargo qemu sweep` runs many seeds on every core and reduces a failure
+//! to its first divergence (`VM_MODEL_PEEK=1`: compare resident pages
+//! after every step; `VM_MODEL_TRACE=<n>`: keep n operations for the
+//! report; `VM_MODEL_WATCH=0x<va>`: describe one page after every step).
 //!
 //! Memory pressure (`model_under_memory_pressure`, seeds from 1000 on;
 //! `VM_MODEL_PRESSURE=1` with `VM_MODEL_SEED` reruns one): the same
@@ -50,7 +57,7 @@ enum Content {
     Shared(usize, u64),
     /// A private view of page `i` of segment `s`, not yet written.
     Over(usize, u64),
-    /// Private bytes `MADV_FREE` let go (semantics table, "MADV_FREE"):
+    /// Private bytes `MADV_FREE` let go (semantics: madvise-free-private):
     /// each access sees these bytes or zero; zero once seen stays, and
     /// a write keeps whichever it found. Settled by looking at the page
     /// after each access (`settle_free`).
@@ -481,7 +488,7 @@ impl Runner {
     fn op_shm_create(&mut self) -> &'static str {
         let s = self.pick_space();
         let size = self.rng.gen_range(0..8u64);
-        let h = self.sim.vm.shm_create(s, None, size * P).unwrap();
+        let h = self.sim.vm.shm_create(s, None, size * P, Prot::ALL).unwrap();
         let g = self.new_seg(size);
         self.log(format!("shm_create {s:?} {h:?}=seg{g} {size}"));
         self.spaces
@@ -503,8 +510,15 @@ impl Runner {
         } else {
             Prot::RW
         };
+        // semantics: handle-share: only into a space that accepts, never
+        // with more rights.
+        let consent = self.rng.gen_bool(0.8);
+        if consent {
+            self.sim.vm.handle_accept(to, s, 1).unwrap();
+        }
         let got = self.sim.vm.handle_share(s, h, to, want_rights);
-        let want = if rights.contains(want_rights) {
+        self.sim.vm.handle_accept(to, s, 0).unwrap();
+        let want = if rights.contains(want_rights) && consent {
             Ok(())
         } else {
             Err(VmError::Protection)
@@ -531,6 +545,7 @@ impl Runner {
         "handle_close"
     }
 
+    // semantics: truncate-wired; accesses past the end: truncate-beyond-*
     fn op_truncate(&mut self) -> &'static str {
         let s = self.pick_space();
         let Some((h, seg, rights)) = self.pick_handle(s) else {
@@ -560,6 +575,7 @@ impl Runner {
         "truncate"
     }
 
+    // semantics: munmap-hole
     fn op_munmap(&mut self) -> &'static str {
         let s = self.pick_space();
         let (addr, len) = self.pick_range(16);
@@ -573,6 +589,7 @@ impl Runner {
         "munmap"
     }
 
+    // semantics: mprotect-max
     fn op_mprotect(&mut self) -> &'static str {
         let s = self.pick_space();
         let (addr, len) = self.pick_range(8);
@@ -622,7 +639,8 @@ impl Runner {
             Advice::DontNeed,
             Advice::Free,
         ][self.rng.gen_range(0..6)];
-        // Semantics table, "madvise": errors first, then the effect.
+        // semantics: errors-order, madvise-dontneed-*, madvise-free-*:
+        // errors first, then the effect.
         let want = match self.pages_of(s, addr, len) {
             None => Err(VmError::NoMapping),
             Some(ps)
@@ -769,6 +787,8 @@ impl Runner {
         }
     }
 
+    // semantics: minherit-share-private, minherit-copy-shared,
+    // minherit-copy-private, minherit-none, fork-wired, fork-atomic
     fn op_fork(&mut self) -> &'static str {
         if self.spaces.len() >= MAX_SPACES {
             return self.op_exit();
@@ -854,6 +874,7 @@ impl Runner {
         "exit"
     }
 
+    // semantics: mlock-hole, mlock-beyond, mlock-pressure, mlock-stacking
     fn op_mlock(&mut self) -> &'static str {
         let s = self.pick_space();
         let (addr, len) = self.pick_range(4);
@@ -909,7 +930,7 @@ impl Runner {
                 self.expect("mlock", &got, Err(VmError::NoMapping));
                 return "mlock";
             }
-            // Semantics table, "mlock": a page past its object's end
+            // semantics: mlock-beyond, mlock-write: a page past its object's end
             // fails it before anything is faulted; then the unwired pages
             // are faulted in, for write if writable (a private view of a
             // shared page becomes the caller's copy).
@@ -968,6 +989,7 @@ impl Runner {
         "mlock"
     }
 
+    // semantics: msync
     fn op_msync(&mut self) -> &'static str {
         let s = self.pick_space();
         let (addr, len) = self.pick_range(6);
@@ -1011,6 +1033,7 @@ impl Runner {
         "refmod"
     }
 
+    // semantics: fault-errors, truncate-beyond-shared, truncate-beyond-private
     fn access_want(&self, s: SpaceId, page: u64, write: bool) -> Result<(), VmError> {
         match self.spaces[&s].pages.get(&page) {
             None => Err(VmError::NoMapping),

@@ -1,8 +1,10 @@
 //! Regression tests for what went wrong: each is named after the bug, cites the semantics-table row (`docs/semantics.md`) it checks, and failed before its fix.
 //!
-//! The first five are the findings of an outside test suite run against
-//! the system in QEMU (each also has a system test there); the rest are
-//! the model-test seeds that failed, reduced to the history that matters.
+//! The first ones are the findings of an outside test suite run against
+//! the system in QEMU (each also has a system test there); then the
+//! model-test seeds that failed, reduced to the history that matters.
+//! The last two pin the rule that clearing the modified bit never loses
+//! a write (emulated and hardware bits); they passed before too.
 
 use vm_core::sim::Sim;
 use vm_core::*;
@@ -217,7 +219,7 @@ fn per_space_counters_count_each_kind_of_fault() {
     assert!(c.flt_share > 0 && c.flt_cow > 0, "{c:?}");
     s.vm.mlock(child, va, 2 * P, &mut s.pmap).unwrap();
     assert_eq!(s.vm.space(child).unwrap().wired_pages(), 2);
-    let h = s.vm.shm_create(child, None, P).unwrap();
+    let h = s.vm.shm_create(child, None, P, Prot::ALL).unwrap();
     assert_eq!(s.vm.space(child).unwrap().handle_count(), 1);
     s.vm.handle_close(child, h).unwrap();
     assert_eq!(s.vm.space(child).unwrap().handle_count(), 0);
@@ -235,7 +237,7 @@ fn per_space_counters_count_each_kind_of_fault() {
 #[test]
 fn a_failed_fork_leaves_private_views_following_their_object() {
     let (mut s, parent) = sim(48);
-    let h = s.vm.shm_create(parent, None, 4 * P).unwrap();
+    let h = s.vm.shm_create(parent, None, 4 * P, Prot::ALL).unwrap();
     let shared =
         s.vm.mmap(
             parent,
@@ -271,7 +273,7 @@ fn a_failed_fork_leaves_private_views_following_their_object() {
 #[test]
 fn mlock_past_an_objects_end_fails_before_it_faults_anything() {
     let (mut s, sp) = sim(64);
-    let h = s.vm.shm_create(sp, None, 4 * P).unwrap();
+    let h = s.vm.shm_create(sp, None, 4 * P, Prot::ALL).unwrap();
     let view =
         s.vm.mmap(sp, &MmapArgs::object(h, 0, 4 * P, Prot::RW), &mut s.pmap)
             .unwrap();
@@ -307,7 +309,7 @@ fn a_write_past_an_objects_end_is_refused_before_shadowing_needs_memory() {
         48,
     );
     let p = s.vm.space_create(&mut s.pmap).unwrap();
-    let h = s.vm.shm_create(p, None, 4 * P).unwrap();
+    let h = s.vm.shm_create(p, None, 4 * P, Prot::ALL).unwrap();
     let mut args = MmapArgs::object(h, 0, 4 * P, Prot::RW);
     args.flags = MapFlags::PRIVATE;
     let view = s.vm.mmap(p, &args, &mut s.pmap).unwrap();
@@ -330,4 +332,152 @@ fn a_write_past_an_objects_end_is_refused_before_shadowing_needs_memory() {
         Err(VmError::BeyondObject)
     );
     check(&s);
+}
+
+/// Page everything pageable out: pageout passes and their writes, until
+/// `va` of `sp` is on swap.
+fn page_out(s: &mut Sim, sp: SpaceId, va: u64) {
+    for _ in 0..16 {
+        s.vm.pageout(&mut s.pmap, 1024);
+        s.vm.swap_drain(&mut s.pmap);
+        s.vm.swap_poll(&mut s.pmap);
+        if s.vm.page_on_swap(sp, va).unwrap() {
+            return;
+        }
+    }
+    panic!("{va:#x} never went to swap");
+}
+
+// The emulated modified bit: a page read back from swap is clean with a
+// valid slot; a write must make that slot stale (freed) and the page
+// dirty again, and clearing the bit afterwards (page_clear_modify, as a
+// write-back would) must still leave it to be laundered, not freed.
+#[test]
+fn page_clear_modify_never_loses_a_write_whose_swap_copy_is_stale() {
+    let (mut s, sp) = sim_with_swap(48, 512);
+    let va = anon(&mut s, sp, 4);
+    s.write(sp, va, b"A").unwrap();
+    page_out(&mut s, sp, va);
+    assert_eq!(s.read_u8(sp, va).unwrap(), b'A');
+    s.write(sp, va, b"B").unwrap();
+    let f = s.vm.extract(sp, va).unwrap().unwrap();
+    s.vm.page_clear_modify(f, &mut s.pmap);
+    check(&s);
+    page_out(&mut s, sp, va);
+    assert_eq!(s.read_u8(sp, va).unwrap(), b'B');
+    check(&s);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 48);
+}
+
+/// A pmap whose "hardware" keeps modified bits: the simulator's, plus a
+/// set of frames written through writable mappings since their bit was
+/// cleared. Writes go through `write`.
+struct HwBits {
+    sim: vm_core::sim::SimPmap,
+    modified: std::collections::BTreeSet<FrameNumber>,
+}
+
+impl HwBits {
+    /// Write `b` at `va` as the CPU would: fault until mapped writable.
+    fn write(&mut self, vm: &mut Vm, sp: SpaceId, va: u64, b: u8) {
+        for _ in 0..64 {
+            if let Some((f, p)) = self.sim.lookup(sp, va) {
+                if p.contains(Prot::WRITE) {
+                    self.sim.frame_mut(f)[(va % P) as usize] = b;
+                    self.modified.insert(f);
+                    return;
+                }
+            }
+            if let FaultOutcome::Wait(_) = vm.fault(sp, va, Access::Write, self).unwrap() {
+                vm.swap_drain(self);
+                vm.swap_poll(self);
+            }
+        }
+        panic!("write at {va:#x} never mapped");
+    }
+}
+
+impl Pmap for HwBits {
+    fn create_space(&mut self, s: SpaceId) -> Result<(), PmapError> {
+        self.sim.create_space(s)
+    }
+    fn destroy_space(&mut self, s: SpaceId) {
+        self.sim.destroy_space(s)
+    }
+    fn enter(&mut self, s: SpaceId, va: u64, f: FrameNumber, p: Prot) -> Result<(), PmapError> {
+        self.sim.enter(s, va, f, p)
+    }
+    fn remove(&mut self, s: SpaceId, a: u64, b: u64) {
+        self.sim.remove(s, a, b)
+    }
+    fn protect(&mut self, s: SpaceId, a: u64, b: u64, p: Prot) {
+        self.sim.protect(s, a, b, p)
+    }
+    fn page_protect(&mut self, f: FrameNumber, p: Prot) {
+        self.sim.page_protect(f, p)
+    }
+    fn is_mapped(&self, s: SpaceId, va: u64) -> bool {
+        self.sim.is_mapped(s, va)
+    }
+    fn zero_page(&mut self, f: FrameNumber) {
+        self.modified.remove(&f);
+        self.sim.zero_page(f)
+    }
+    fn copy_page(&mut self, a: FrameNumber, b: FrameNumber) {
+        self.modified.remove(&b);
+        self.sim.copy_page(a, b)
+    }
+    fn read_frame(&self, f: FrameNumber, buf: &mut [u8]) {
+        self.sim.read_frame(f, buf)
+    }
+    fn write_frame(&mut self, f: FrameNumber, data: &[u8]) {
+        self.modified.remove(&f);
+        self.sim.write_frame(f, data)
+    }
+    fn tracks_ref_mod(&self) -> bool {
+        true
+    }
+    fn is_modified(&self, f: FrameNumber) -> bool {
+        self.modified.contains(&f)
+    }
+    fn clear_modify(&mut self, f: FrameNumber) {
+        self.modified.remove(&f);
+    }
+}
+
+// With hardware modified bits, page_clear_modify keeps the writable
+// mapping: a later write sets only the hardware bit, and pageout must ask
+// for it rather than trust the page's clean flag.
+#[test]
+fn a_write_seen_only_by_hardware_modified_bits_is_laundered() {
+    let mut hw = HwBits {
+        sim: vm_core::sim::SimPmap::new(48),
+        modified: Default::default(),
+    };
+    let mut vm = Vm::new(cfg(), 48).unwrap();
+    vm.swap_on(Box::new(SwapPager::new(RamDisk::new(512, 64), 16)))
+        .unwrap();
+    let sp = vm.space_create(&mut hw).unwrap();
+    let va = vm
+        .mmap(sp, &MmapArgs::anon(4 * P, Prot::RW), &mut hw)
+        .unwrap();
+    hw.write(&mut vm, sp, va, b'A');
+    let f = vm.extract(sp, va).unwrap().unwrap();
+    vm.page_clear_modify(f, &mut hw);
+    hw.write(&mut vm, sp, va, b'C');
+    for _ in 0..16 {
+        vm.pageout(&mut hw, 1024);
+        vm.swap_drain(&mut hw);
+        vm.swap_poll(&mut hw);
+    }
+    assert!(vm.page_on_swap(sp, va).unwrap(), "laundered, not freed");
+    // Read it back through a fault.
+    while let FaultOutcome::Wait(_) = vm.fault(sp, va, Access::Read, &mut hw).unwrap() {
+        vm.swap_drain(&mut hw);
+        vm.swap_poll(&mut hw);
+    }
+    let f = vm.extract(sp, va).unwrap().unwrap();
+    assert_eq!(hw.sim.frame(f)[(va % P) as usize], b'C');
+    vm.exit(sp, &mut hw).unwrap();
 }

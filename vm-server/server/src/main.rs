@@ -38,8 +38,10 @@ use sel4::{Fault, MessageInfo, Word};
 use sel4_objects::{SlotAllocator, UntypedAllocator};
 use sel4_root_task::control::OBSERVER_BADGE;
 use sel4_root_task::println;
-use sel4_root_task::start_info::{PagerInfo, StartInfo, PAGER_INFO_MAGIC, PAGER_INFO_VADDR};
-use vm_core::{Access, Vm, VmConfig};
+use sel4_root_task::start_info::{
+    ClientLimits, PagerInfo, StartInfo, PAGER_INFO_MAGIC, PAGER_INFO_VADDR,
+};
+use vm_core::{Access, Limits, Vm, VmConfig};
 use vm_service::{ExitStatus, Message, Outcome};
 
 /// The service over the seL4 platform.
@@ -55,7 +57,17 @@ const FIRST_REQUEST_LABEL: Word = 0x100;
 /// and is checked first.
 const NOTIFY_BADGE: Word = 1 << 27;
 
-sel4_root_task::component!(main, heap_size = 24 << 20);
+/// The server's heap: enough for `vm_service::heap::bound` of the system
+/// spec's clients at their limits (docs/isolation.md has the arithmetic);
+/// at start the server checks the bound for the clients it was given and
+/// lowers their map-entry and handle limits if it would not hold.
+const HEAP_BYTES: usize = 48 << 20;
+sel4_root_task::component!(main, heap_size = HEAP_BYTES);
+
+/// Most mappings the pmap holds at once (past it, older ones are dropped
+/// and fault back in): their records are the largest global term of the
+/// heap bound.
+const MAPPING_BUDGET: u64 = 65536;
 
 /// A page of the server's VSpace for filling frames outside the pool.
 const SCRATCH_VADDR: u64 = 0x0e_0000_0000;
@@ -104,7 +116,7 @@ fn init(info: &StartInfo) -> Result<Server, String> {
         ..VmConfig::default()
     };
     let vm = Vm::new(config, frames).map_err(|e| format!("VM: {e:?}"))?;
-    let pmap = Sel4Pmap::new(kernel, pool, asid_pool);
+    let pmap = Sel4Pmap::new(kernel, pool, asid_pool, MAPPING_BUDGET);
     let root = Some(sel4::CPtr::from_bits(sel4_root_task::control::ROOT_SLOT));
     let platform = Sel4Platform::new(pmap, endpoint, root, SCRATCH_VADDR);
     let mut server = Server::new(vm, platform);
@@ -175,7 +187,13 @@ fn start_clients(server: &mut Server) {
         println!("vm-server: no pager-info page; no clients");
         return;
     }
-    for c in pinfo.clients() {
+    let mut limits: alloc::vec::Vec<Limits> = pinfo
+        .clients()
+        .iter()
+        .map(|c| limits_of(&c.limits))
+        .collect();
+    fit_heap(server, &mut limits);
+    for (c, &limits) in pinfo.clients().iter().zip(&limits) {
         let name = c.name().to_string();
         // SAFETY: the root task mapped the client's ELF file read-only here.
         let image = unsafe {
@@ -190,14 +208,9 @@ fn start_clients(server: &mut Server) {
             request_slot: c.request_slot,
             forked: None,
         };
-        match add_client(
-            server,
-            c.badge,
-            name.clone(),
-            caps,
-            cap::VSpace::from_bits(c.vspace),
-            image,
-        ) {
+        let vspace = cap::VSpace::from_bits(c.vspace);
+        let setup = (caps, vspace, limits, u64::from(c.name_group));
+        match add_client(server, c.badge, name.clone(), setup, image) {
             Ok(()) => {
                 if let Err(e) = cap::Tcb::from_bits(c.tcb).tcb_resume() {
                     let why = format!("resume: {e:?}");
@@ -217,8 +230,7 @@ fn add_client(
     server: &mut Server,
     badge: u64,
     name: String,
-    caps: ClientCaps,
-    vspace: cap::VSpace,
+    (caps, vspace, limits, name_group): (ClientCaps, cap::VSpace, Limits, u64),
     image: &[u8],
 ) -> Result<(), String> {
     let pmap = &mut server.platform.pmap;
@@ -227,7 +239,14 @@ fn add_client(
         .vm
         .space_create(pmap)
         .map_err(|e| format!("space: {e:?}"))?;
-    if let Err(e) = loader::load(&mut server.vm, pmap, space, image) {
+    // Its quotas and name group from the spec (the loader's own mappings
+    // count against them too).
+    let set = server
+        .vm
+        .set_limits(space, limits, pmap)
+        .and_then(|()| server.vm.set_name_group(space, name_group))
+        .map_err(|e| format!("limits: {e:?}"));
+    if let Err(e) = set.and_then(|()| loader::load(&mut server.vm, pmap, space, image)) {
         // Give back what the partial load took.
         let _ = server.vm.exit(space, pmap);
         return Err(format!("{name}: {e}"));
@@ -235,6 +254,75 @@ fn add_client(
     server.platform.clients.insert(badge, caps);
     server.add_client(badge, name, space);
     Ok(())
+}
+
+/// Checks the heap bound for `limits` (one per client) with this pool,
+/// swap and mapping budget, and lowers the map-entry and handle limits in
+/// proportion where the bound would pass the heap, so no request of any
+/// client can make an allocation fail (docs/isolation.md).
+fn fit_heap(server: &Server, limits: &mut [Limits]) {
+    use vm_service::heap;
+    let frames = u64::from(server.vm.pool().len());
+    let slots = server.vm.swap().map_or(0, |s| s.blist().blocks());
+    let global = heap::bound([], frames, slots, MAPPING_BUDGET).unwrap_or(0);
+    let room = (HEAP_BYTES as u64).saturating_sub(global);
+    let clients: u64 = limits.iter().map(heap::group_bound).sum();
+    let unbounded = limits
+        .iter()
+        .any(|l| [l.map_entries, l.handles, l.children].contains(&u64::MAX));
+    if unbounded || clients > room {
+        let n = limits.len().max(1) as u64;
+        let scale = |v: u64| {
+            if v == u64::MAX {
+                room / 8 / heap::cost::MAP_ENTRY / n
+            } else if clients > room {
+                (v as u128 * room as u128 / clients as u128) as u64
+            } else {
+                v
+            }
+            .max(16)
+        };
+        for l in limits.iter_mut() {
+            l.map_entries = scale(l.map_entries);
+            l.handles = scale(l.handles);
+            if l.children == u64::MAX {
+                l.children = 64;
+            }
+        }
+        println!(
+            "vm-server: the clients' limits would need {} MiB of heap, {} MiB left: \
+             map-entry and handle limits lowered to fit",
+            clients >> 20,
+            room >> 20
+        );
+    }
+    let all: u64 = limits.iter().map(heap::group_bound).sum();
+    println!(
+        "vm-server: heap bound {} MiB of {} MiB ({} clients, {frames} frames, {slots} swap slots, {MAPPING_BUDGET} mappings)",
+        (global + all) >> 20,
+        HEAP_BYTES >> 20,
+        limits.len()
+    );
+}
+
+/// The spec's limits of a client (`u32::MAX`: none) as the VM's.
+fn limits_of(l: &ClientLimits) -> Limits {
+    let v = |x: u32| {
+        if x == ClientLimits::UNLIMITED {
+            u64::MAX
+        } else {
+            u64::from(x)
+        }
+    };
+    Limits {
+        resident_pages: v(l.resident_pages),
+        wired_pages: v(l.wired_pages),
+        swap_slots: v(l.swap_slots),
+        map_entries: v(l.map_entries),
+        handles: v(l.handles),
+        page_tables: v(l.page_tables),
+        children: v(l.children),
+    }
 }
 
 /// The server loop: receive, dispatch, reply.

@@ -414,8 +414,9 @@ impl Platform for Sel4Platform {
             .is_some_and(|disk| !core::mem::take(&mut disk.fail_next_read))
     }
 
-    fn resident_pages(&self, space: SpaceId) -> u64 {
-        self.pmap.footprint(space).0 as u64
+    fn space_footprint(&self, space: SpaceId) -> (u64, u64) {
+        let (pages, tables) = self.pmap.footprint(space);
+        (pages as u64, tables as u64)
     }
 
     fn kernel_counters(&self) -> KernelCounters {

@@ -38,6 +38,8 @@ struct SpaceMaps {
     mappings: BTreeMap<u64, Mapping>,
     /// Paging structures made for this space: (type, cap).
     tables: Vec<(ObjectType, CPtr)>,
+    /// Most paging structures it may have (its client's quota).
+    table_limit: u64,
     /// Mapping copies of frames outside the pool (a forked child's IPC
     /// buffer and start-info page).
     wired: Vec<cap::Granule>,
@@ -51,6 +53,8 @@ pub struct PmapStats {
     pub enters: u64,
     pub removes: u64,
     pub remaps: u64,
+    /// Mappings dropped to stay within the budget.
+    pub stolen: u64,
 }
 
 /// The seL4 pmap: the kernel bookkeeping, the pool, and all client spaces.
@@ -67,6 +71,12 @@ pub struct Sel4Pmap {
     spare: Vec<Option<cap::Granule>>,
     /// The VSpace the next `create_space` adopts instead of making one.
     adopt: Option<cap::VSpace>,
+    /// Most mappings held at once (their records are heap the server's
+    /// bound counts: `vm_service::heap`); past it, `enter` first drops an
+    /// older mapping, which simply faults back in (a pmap is a cache).
+    budget: u64,
+    /// Where the next dropped mapping is looked for (a frame number).
+    steal_cursor: usize,
     pub stats: PmapStats,
 }
 
@@ -79,7 +89,7 @@ fn rights(writable: bool) -> CapRights {
 }
 
 impl Sel4Pmap {
-    pub fn new(mut kernel: Kernel, pool: FramePool, asid_pool: cap::AsidPool) -> Self {
+    pub fn new(mut kernel: Kernel, pool: FramePool, asid_pool: cap::AsidPool, budget: u64) -> Self {
         let pv = (0..pool.len()).map(|_| Vec::new()).collect();
         let spare = (0..pool.len())
             .map(|n| {
@@ -97,7 +107,32 @@ impl Sel4Pmap {
             pv,
             spare,
             adopt: None,
+            budget,
+            steal_cursor: 0,
             stats: PmapStats::default(),
+        }
+    }
+
+    /// Drop one mapping of some frame other than `keep` at `va` of
+    /// `space`, round robin over the frames: the budget is full.
+    fn steal(&mut self, space: SpaceId, va: u64) {
+        for _ in 0..self.pv.len() {
+            self.steal_cursor = (self.steal_cursor + 1) % self.pv.len();
+            let Some(&(s, a)) = self.pv[self.steal_cursor]
+                .iter()
+                .find(|&&(s, a)| (s, a) != (space, va))
+            else {
+                continue;
+            };
+            let m = self
+                .spaces
+                .get_mut(&s.0)
+                .and_then(|sp| sp.mappings.remove(&a));
+            if let Some(m) = m {
+                self.unmap_one(s, a, m);
+                self.stats.stolen += 1;
+                return;
+            }
         }
     }
 
@@ -241,6 +276,7 @@ impl Pmap for Sel4Pmap {
                 owned_root,
                 mappings: BTreeMap::new(),
                 tables: Vec::new(),
+                table_limit: u64::MAX,
                 wired: Vec::new(),
             },
         );
@@ -288,6 +324,12 @@ impl Pmap for Sel4Pmap {
         }
     }
 
+    fn set_table_limit(&mut self, space: SpaceId, limit: u64) {
+        if let Some(sp) = self.spaces.get_mut(&space.0) {
+            sp.table_limit = limit;
+        }
+    }
+
     fn enter(
         &mut self,
         space: SpaceId,
@@ -311,6 +353,9 @@ impl Pmap for Sel4Pmap {
             self.spaces.get_mut(&space.0).unwrap().mappings.remove(&va);
             self.unmap_one(space, va, m);
         }
+        if self.stats.mappings >= self.budget {
+            self.steal(space, va);
+        }
         let copy: cap::Granule = match self.spare[frame.0 as usize].take() {
             Some(c) => c,
             None => self
@@ -322,14 +367,23 @@ impl Pmap for Sel4Pmap {
         let kernel = &mut self.kernel;
         let sp = self.spaces.get_mut(&space.0).unwrap();
         let tables = &mut sp.tables;
+        let limit = sp.table_limit;
+        let mut over = false;
         let mut make = |ty| {
+            if tables.len() as u64 >= limit {
+                over = true;
+                return Err(alloc::string::String::from("page-table quota"));
+            }
             let c = kernel.object(ty, 0)?;
             tables.push((ty, c));
             Ok(c)
         };
         if let Err(e) = map_page(sp.vspace, copy, va, rights(writable), &mut make) {
-            println!("vm-server: pmap: map {va:#x}: {e}");
             self.spare[frame.0 as usize] = Some(copy);
+            if over {
+                return Err(PmapError::TableLimit);
+            }
+            println!("vm-server: pmap: map {va:#x}: {e}");
             return Err(PmapError::ResourceShortage);
         }
         let n_tables = sp.tables.len();

@@ -18,6 +18,7 @@
 //! | `requests` | the `VmService` implementation: one VM call per request |
 //! | [`stats`] | the `Stats` and `ClientStats` replies |
 //! | [`convert`] | wire types to core types |
+//! | [`heap`] | the heap bound: per-item costs and the arithmetic over every client's limits |
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
@@ -25,6 +26,7 @@
 extern crate alloc;
 
 pub mod convert;
+pub mod heap;
 pub mod platform;
 mod requests;
 pub mod service;

@@ -68,8 +68,9 @@ pub trait Platform {
     /// Take an armed failure back; true when a read used it up.
     fn disarm_read_failure(&mut self, vm: &mut Vm) -> bool;
 
-    /// Pages mapped in `space` now (the pmap's count).
-    fn resident_pages(&self, space: SpaceId) -> u64;
+    /// Pages mapped in `space` now and the page tables it holds (the
+    /// pmap's counts).
+    fn space_footprint(&self, space: SpaceId) -> (u64, u64);
     /// The kernel resources held now.
     fn kernel_counters(&self) -> KernelCounters;
     /// A console line.

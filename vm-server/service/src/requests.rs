@@ -128,7 +128,7 @@ impl<P: Platform> VmService for Service<P> {
         };
         let h = self
             .vm
-            .shm_create(space, name, req.size)
+            .shm_create(space, name, req.size, convert::prot(req.open_rights))
             .map_err(core_err)?;
         Ok(vm_api::HandleReply {
             handle: vm_api::Handle(h.0),
@@ -151,8 +151,10 @@ impl<P: Platform> VmService for Service<P> {
     }
 
     fn shm_unlink(&mut self, client: u64, req: vm_api::ShmUnlinkRequest) -> Result<(), ApiError> {
-        self.space_of(client)?;
-        self.vm.shm_unlink(req.name.as_str()).map_err(core_err)
+        let space = self.space_of(client)?;
+        self.vm
+            .shm_unlink(space, req.name.as_str())
+            .map_err(core_err)
     }
 
     fn shm_truncate(
@@ -201,6 +203,18 @@ impl<P: Platform> VmService for Service<P> {
         Ok(vm_api::HandleReply {
             handle: vm_api::Handle(h.0),
         })
+    }
+
+    fn handle_accept(
+        &mut self,
+        client: u64,
+        req: vm_api::HandleAcceptRequest,
+    ) -> Result<(), ApiError> {
+        let space = self.space_of(client)?;
+        let from = self.space_of(req.from).map_err(|_| ApiError::BadClient)?;
+        self.vm
+            .handle_accept(space, from, req.count)
+            .map_err(core_err)
     }
 
     fn fork(&mut self, client: u64) -> Result<ForkReply, ApiError> {

@@ -75,11 +75,14 @@ pub fn client<P: Platform>(s: &Service<P>, id: ClientId) -> Result<ClientStats, 
     let space = s.vm.space(c.space).ok_or(ApiError::BadSpace)?;
     let map = space.map();
     let n = space.counters();
+    let limits = s.vm.limits(c.space).map_err(crate::convert::error)?;
+    let usage = s.vm.usage(c.space).map_err(crate::convert::error)?;
+    let (resident, tables) = s.platform.space_footprint(c.space);
     // Every field is set: a new one must be filled here, not left at its
     // default (which would read as "never happened").
     Ok(ClientStats {
         client: id,
-        resident_pages: s.platform.resident_pages(c.space),
+        resident_pages: resident,
         wired_pages: space.wired_pages(),
         mapped_bytes: map.entries().map(|e| e.end() - e.start()).sum(),
         map_entries: map.entries().count() as u64,
@@ -91,5 +94,17 @@ pub fn client<P: Platform>(s: &Service<P>, id: ClientId) -> Result<ClientStats, 
         flt_prefault: n.flt_prefault,
         pageins: n.pageins,
         live_children: s.clients.values().filter(|k| k.parent == Some(id)).count() as u64,
+        resident_limit: limits.resident_pages,
+        wired_limit: limits.wired_pages,
+        swap_slots: usage.swap_slots,
+        swap_limit: limits.swap_slots,
+        group_map_entries: usage.map_entries,
+        map_entries_limit: limits.map_entries,
+        group_handles: usage.handles,
+        handles_limit: limits.handles,
+        page_tables: tables,
+        page_tables_limit: limits.page_tables,
+        group_children: usage.children,
+        children_limit: limits.children,
     })
 }

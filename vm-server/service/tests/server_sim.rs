@@ -121,8 +121,8 @@ impl Platform for SimPlatform {
         d.fail_next_reads(0);
         used
     }
-    fn resident_pages(&self, space: SpaceId) -> u64 {
-        self.pmap_ref().mappings(space).count() as u64
+    fn space_footprint(&self, space: SpaceId) -> (u64, u64) {
+        (self.pmap_ref().mappings(space).count() as u64, 0)
     }
     fn kernel_counters(&self) -> KernelCounters {
         KernelCounters::default()

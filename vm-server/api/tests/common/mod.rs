@@ -96,8 +96,13 @@ pub fn request() -> impl Strategy<Value = Request> {
         range().prop_map(Request::Munlock),
     ];
     let objects = prop_oneof![
-        (name(), word())
-            .prop_map(|(name, size)| Request::ShmCreate(ShmCreateRequest { name, size })),
+        (name(), word(), prot()).prop_map(|(name, size, open_rights)| Request::ShmCreate(
+            ShmCreateRequest {
+                name,
+                size,
+                open_rights
+            }
+        )),
         (name(), prot())
             .prop_map(|(name, rights)| Request::ShmOpen(ShmOpenRequest { name, rights })),
         name().prop_map(|name| Request::ShmUnlink(ShmUnlinkRequest { name })),
@@ -107,6 +112,8 @@ pub fn request() -> impl Strategy<Value = Request> {
         (handle(), word(), prot()).prop_map(|(handle, to, rights)| Request::HandleShare(
             HandleShareRequest { handle, to, rights }
         )),
+        (word(), any::<u32>())
+            .prop_map(|(from, count)| Request::HandleAccept(HandleAcceptRequest { from, count })),
     ];
     let other = prop_oneof![
         word().prop_map(|cookie| Request::Ping(PingRequest { cookie })),

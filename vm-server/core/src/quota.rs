@@ -1,0 +1,221 @@
+//! Quotas: what one client (with every space it forked) may cost the VM — map entries, handles and names, wired pages, forked children, page tables — and the checks that refuse a request before it changes anything (semantics: quota-*).
+//!
+//! Locking: groups live in the single-threaded `Vm`.
+//!
+//! A *quota group* is a space made by `space_create` and every space
+//! forked from it, transitively: fork charges the child to its parent's
+//! limits, as `RLIMIT_*` and cgroups do, so a fork bomb runs into the
+//! family's limits. Usage is counted from the group's spaces when a check
+//! needs it (a group has at most `children + 1` spaces), so no counter can
+//! drift from the structures it counts. Page tables are the pmap's: the
+//! core passes each space's limit down (`Pmap::set_table_limit`) and the
+//! pmap refuses a table beyond it.
+
+use crate::error::VmError;
+use crate::types::SpaceId;
+use crate::vm::Vm;
+
+/// One kind of limit; `VmError::QuotaExceeded` names the one hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Quota {
+    /// Frames holding the group's pages (not enforced by the core yet).
+    Resident = 0,
+    /// Pages of the group's `mlock`ed ranges.
+    Wired = 1,
+    /// Swap slots holding the group's pages (not enforced by the core yet).
+    Swap = 2,
+    /// Map entries of all the group's spaces.
+    MapEntries = 3,
+    /// Open handles of all its spaces plus names the group created.
+    Handles = 4,
+    /// Page tables of one address space (the pmap enforces it).
+    PageTables = 5,
+    /// Forked spaces alive at once.
+    Children = 6,
+}
+
+impl Quota {
+    /// Every kind, in code order.
+    pub const ALL: [Quota; 7] = [
+        Quota::Resident,
+        Quota::Wired,
+        Quota::Swap,
+        Quota::MapEntries,
+        Quota::Handles,
+        Quota::PageTables,
+        Quota::Children,
+    ];
+}
+
+/// A group's limits; `u64::MAX` is no limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub resident_pages: u64,
+    pub wired_pages: u64,
+    pub swap_slots: u64,
+    pub map_entries: u64,
+    pub handles: u64,
+    pub page_tables: u64,
+    pub children: u64,
+}
+
+impl Limits {
+    /// No limits at all (the default of a new group).
+    pub const UNLIMITED: Limits = Limits {
+        resident_pages: u64::MAX,
+        wired_pages: u64::MAX,
+        swap_slots: u64::MAX,
+        map_entries: u64::MAX,
+        handles: u64::MAX,
+        page_tables: u64::MAX,
+        children: u64::MAX,
+    };
+
+    /// The limit of one kind.
+    pub fn get(&self, q: Quota) -> u64 {
+        match q {
+            Quota::Resident => self.resident_pages,
+            Quota::Wired => self.wired_pages,
+            Quota::Swap => self.swap_slots,
+            Quota::MapEntries => self.map_entries,
+            Quota::Handles => self.handles,
+            Quota::PageTables => self.page_tables,
+            Quota::Children => self.children,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::UNLIMITED
+    }
+}
+
+/// What a group uses now, kind by kind (page tables: the pmap's count,
+/// not known here, reported as 0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub resident_pages: u64,
+    pub wired_pages: u64,
+    pub swap_slots: u64,
+    pub map_entries: u64,
+    pub handles: u64,
+    pub children: u64,
+}
+
+/// A quota group. Owned by the `Vm`; gone with its last space.
+#[derive(Clone, Debug)]
+pub(crate) struct Group {
+    pub(crate) limits: Limits,
+    /// Live spaces in it (the first one and its forked descendants).
+    pub(crate) spaces: u32,
+    /// Names it created that still exist.
+    pub(crate) names: u64,
+}
+
+impl Group {
+    pub(crate) fn new() -> Self {
+        Group {
+            limits: Limits::UNLIMITED,
+            spaces: 0,
+            names: 0,
+        }
+    }
+}
+
+/// `u + extra <= limit`, else `QuotaExceeded(q)`.
+pub(crate) fn within(q: Quota, used: u64, extra: u64, limit: u64) -> Result<(), VmError> {
+    if used.saturating_add(extra) > limit {
+        return Err(VmError::QuotaExceeded(q));
+    }
+    Ok(())
+}
+
+impl Vm {
+    /// Set the limits of the group `space` belongs to (every space of the
+    /// family shares them), and pass the page-table limit to the pmap for
+    /// each of its spaces. Lowering a limit below today's use refuses only
+    /// what would grow it further.
+    pub fn set_limits<P: crate::Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        limits: Limits,
+        pmap: &mut P,
+    ) -> Result<(), VmError> {
+        let g = self.space_ref(space)?.group;
+        self.groups.get_mut(&g).expect("live group").limits = limits;
+        for sp in self.spaces.values().filter(|s| s.group == g) {
+            pmap.set_table_limit(sp.id(), limits.page_tables);
+        }
+        Ok(())
+    }
+
+    /// The limits of `space`'s group.
+    pub fn limits(&self, space: SpaceId) -> Result<Limits, VmError> {
+        let g = self.space_ref(space)?.group;
+        Ok(self.groups[&g].limits)
+    }
+
+    /// What `space`'s group uses now. Cost is linear in its spaces' map
+    /// entries and handles.
+    pub fn usage(&self, space: SpaceId) -> Result<Usage, VmError> {
+        let g = self.space_ref(space)?.group;
+        let group = &self.groups[&g];
+        let mut u = Usage {
+            children: u64::from(group.spaces.saturating_sub(1)),
+            handles: group.names,
+            ..Usage::default()
+        };
+        for sp in self.spaces.values().filter(|s| s.group == g) {
+            u.map_entries += sp.map.entry_count() as u64;
+            u.handles += sp.handle_count() as u64;
+            u.wired_pages += sp.wired_pages();
+        }
+        Ok(u)
+    }
+
+    /// Refuse `extra` more of `q` for `space`'s group if that would pass
+    /// its limit. The caller checks before it changes anything.
+    pub(crate) fn charge(&self, space: SpaceId, q: Quota, extra: u64) -> Result<(), VmError> {
+        let limits = self.limits(space)?;
+        let limit = limits.get(q);
+        if limit == u64::MAX || extra == 0 {
+            return Ok(());
+        }
+        let u = self.usage(space)?;
+        let used = match q {
+            Quota::Wired => u.wired_pages,
+            Quota::MapEntries => u.map_entries,
+            Quota::Handles => u.handles,
+            Quota::Children => u.children,
+            // Counted where they are allocated, not here.
+            Quota::Resident | Quota::Swap | Quota::PageTables => 0,
+        };
+        within(q, used, extra, limit)
+    }
+
+    /// Map entries that unmapping `[start, end)` of `space` and putting
+    /// `new` entries there adds, at least 0: the pieces clipping keeps
+    /// (one for each end inside an entry) plus `new`, minus the entries
+    /// the range overlaps.
+    pub(crate) fn replace_delta(&self, space: SpaceId, start: u64, end: u64, new: u64) -> u64 {
+        let Some(sp) = self.spaces.get(&space.0) else {
+            return 0;
+        };
+        let overlapping = sp.map.entries_in(start, end).count() as u64;
+        (self.clips(space, start, end) + new).saturating_sub(overlapping)
+    }
+
+    /// Map entries an operation on `[start, end)` of `space` adds by
+    /// clipping: one for each end that falls inside an entry.
+    pub(crate) fn clips(&self, space: SpaceId, start: u64, end: u64) -> u64 {
+        let Some(sp) = self.spaces.get(&space.0) else {
+            return 0;
+        };
+        [start, end]
+            .iter()
+            .filter(|&&a| sp.map.lookup(a).is_some_and(|e| e.start() != a))
+            .count() as u64
+    }
+}

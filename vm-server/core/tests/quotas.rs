@@ -1,0 +1,337 @@
+//! Quotas and shared-memory names: each limit driven to its end, refused with the limit it hit and nothing changed; fork charging the family; exit giving everything back; names scoped to groups, opened with at most the creator's rights, unlinked by the creator's family only; handles pushed only with consent (semantics: quota-*, names-*, handle-share).
+
+use vm_core::sim::Sim;
+use vm_core::*;
+
+const P: u64 = PAGE_SIZE;
+
+fn sim() -> (Sim, SpaceId) {
+    let mut s = Sim::new(VmConfig::default(), 256);
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    (s, sp)
+}
+
+fn limits(f: impl FnOnce(&mut Limits)) -> Limits {
+    let mut l = Limits::UNLIMITED;
+    f(&mut l);
+    l
+}
+
+fn ok(s: &Sim) {
+    s.check().unwrap();
+    s.vm.check_page_queues().unwrap();
+}
+
+/// Alternating rights so neighbours cannot merge: one entry each.
+fn one_entry(s: &mut Sim, sp: SpaceId, i: u64) -> Result<u64, VmError> {
+    let prot = if i.is_multiple_of(2) {
+        Prot::READ
+    } else {
+        Prot::RW
+    };
+    s.vm.mmap(
+        sp,
+        &MmapArgs::anon(P, prot).fixed(0x1000_0000 + i * P),
+        &mut s.pmap,
+    )
+}
+
+// semantics: quota-map-entries
+#[test]
+fn map_entries_stop_at_the_limit_and_splits_count() {
+    let (mut s, sp) = sim();
+    s.vm.set_limits(sp, limits(|l| l.map_entries = 8), &mut s.pmap)
+        .unwrap();
+    for i in 0..8 {
+        one_entry(&mut s, sp, i).unwrap();
+    }
+    let before = s.vm.usage(sp).unwrap();
+    assert_eq!(before.map_entries, 8);
+    assert_eq!(
+        one_entry(&mut s, sp, 8),
+        Err(VmError::QuotaExceeded(Quota::MapEntries))
+    );
+    // Replacing an entry exactly changes nothing in the count: allowed.
+    one_entry(&mut s, sp, 3).unwrap();
+    // Splitting the middle of an entry would add one: refused, unchanged.
+    s.vm.munmap(sp, 0x1000_0000, 8 * P, &mut s.pmap).unwrap();
+    let big =
+        s.vm.mmap(sp, &MmapArgs::anon(4 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    for i in 0..7 {
+        one_entry(&mut s, sp, 100 + i).unwrap();
+    }
+    assert_eq!(s.vm.usage(sp).unwrap().map_entries, 8);
+    assert_eq!(
+        s.vm.munmap(sp, big + P, P, &mut s.pmap),
+        Err(VmError::QuotaExceeded(Quota::MapEntries))
+    );
+    assert_eq!(
+        s.vm.mprotect(sp, big + P, P, Prot::READ, &mut s.pmap),
+        Err(VmError::QuotaExceeded(Quota::MapEntries))
+    );
+    assert_eq!(s.vm.space(sp).unwrap().map().size(), 11 * P);
+    // Whole entries can still go.
+    s.vm.munmap(sp, big, 4 * P, &mut s.pmap).unwrap();
+    ok(&s);
+}
+
+// semantics: quota-fork, quota-children
+#[test]
+fn fork_charges_the_child_to_the_family() {
+    let (mut s, parent) = sim();
+    s.vm.set_limits(
+        parent,
+        limits(|l| {
+            l.map_entries = 10;
+            l.children = 2;
+        }),
+        &mut s.pmap,
+    )
+    .unwrap();
+    for i in 0..4 {
+        one_entry(&mut s, parent, i).unwrap();
+    }
+    let c1 = s.vm.fork(parent, &mut s.pmap).unwrap();
+    assert_eq!(s.vm.usage(parent).unwrap().map_entries, 8);
+    assert_eq!(s.vm.usage(c1).unwrap(), s.vm.usage(parent).unwrap());
+    // A third copy of four entries would make 12 > 10.
+    assert_eq!(
+        s.vm.fork(c1, &mut s.pmap),
+        Err(VmError::QuotaExceeded(Quota::MapEntries))
+    );
+    s.vm.munmap(c1, 0x1000_0000, 3 * P, &mut s.pmap).unwrap();
+    let c2 = s.vm.fork(c1, &mut s.pmap).unwrap();
+    assert_eq!(s.vm.usage(parent).unwrap().children, 2);
+    assert_eq!(
+        s.vm.fork(parent, &mut s.pmap),
+        Err(VmError::QuotaExceeded(Quota::Children))
+    );
+    // Exit gives it back.
+    s.vm.exit(c2, &mut s.pmap).unwrap();
+    s.vm.fork(parent, &mut s.pmap).unwrap();
+    ok(&s);
+}
+
+// semantics: quota-wired
+#[test]
+fn wired_pages_stop_at_the_limit() {
+    let (mut s, sp) = sim();
+    s.vm.set_limits(sp, limits(|l| l.wired_pages = 8), &mut s.pmap)
+        .unwrap();
+    let a =
+        s.vm.mmap(sp, &MmapArgs::anon(16 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    s.vm.mlock(sp, a, 6 * P, &mut s.pmap).unwrap();
+    assert_eq!(
+        s.vm.mlock(sp, a + 6 * P, 3 * P, &mut s.pmap),
+        Err(VmError::QuotaExceeded(Quota::Wired))
+    );
+    assert_eq!(s.vm.stats().wired, 6);
+    // Locked pages are not counted twice.
+    s.vm.mlock(sp, a, 8 * P, &mut s.pmap).unwrap();
+    assert_eq!(s.vm.usage(sp).unwrap().wired_pages, 8);
+    s.vm.munlock(sp, a, 8 * P).unwrap();
+    s.vm.mlock(sp, a + 8 * P, 8 * P, &mut s.pmap).unwrap();
+    ok(&s);
+}
+
+/// A pmap that refuses page tables past a limit: one "table" per 512
+/// pages of address space, counted per space.
+struct Tables {
+    sim: vm_core::sim::SimPmap,
+    limit: std::collections::BTreeMap<SpaceId, u64>,
+    held: std::collections::BTreeMap<SpaceId, std::collections::BTreeSet<u64>>,
+}
+
+impl Pmap for Tables {
+    fn create_space(&mut self, s: SpaceId) -> Result<(), PmapError> {
+        self.sim.create_space(s)
+    }
+    fn destroy_space(&mut self, s: SpaceId) {
+        self.held.remove(&s);
+        self.sim.destroy_space(s)
+    }
+    fn set_table_limit(&mut self, s: SpaceId, limit: u64) {
+        self.limit.insert(s, limit);
+    }
+    fn enter(&mut self, s: SpaceId, va: u64, f: FrameNumber, p: Prot) -> Result<(), PmapError> {
+        let held = self.held.entry(s).or_default();
+        let table = va >> 21;
+        if !held.contains(&table) {
+            if held.len() as u64 >= self.limit.get(&s).copied().unwrap_or(u64::MAX) {
+                return Err(PmapError::TableLimit);
+            }
+            held.insert(table);
+        }
+        self.sim.enter(s, va, f, p)
+    }
+    fn remove(&mut self, s: SpaceId, a: u64, b: u64) {
+        self.sim.remove(s, a, b)
+    }
+    fn protect(&mut self, s: SpaceId, a: u64, b: u64, p: Prot) {
+        self.sim.protect(s, a, b, p)
+    }
+    fn page_protect(&mut self, f: FrameNumber, p: Prot) {
+        self.sim.page_protect(f, p)
+    }
+    fn is_mapped(&self, s: SpaceId, va: u64) -> bool {
+        self.sim.is_mapped(s, va)
+    }
+    fn zero_page(&mut self, f: FrameNumber) {
+        self.sim.zero_page(f)
+    }
+    fn copy_page(&mut self, a: FrameNumber, b: FrameNumber) {
+        self.sim.copy_page(a, b)
+    }
+    fn read_frame(&self, f: FrameNumber, buf: &mut [u8]) {
+        self.sim.read_frame(f, buf)
+    }
+    fn write_frame(&mut self, f: FrameNumber, data: &[u8]) {
+        self.sim.write_frame(f, data)
+    }
+}
+
+// semantics: quota-page-tables
+#[test]
+fn sparse_touches_stop_at_the_page_table_limit() {
+    let mut pm = Tables {
+        sim: vm_core::sim::SimPmap::new(64),
+        limit: Default::default(),
+        held: Default::default(),
+    };
+    let mut vm = Vm::new(
+        VmConfig {
+            prefault_ahead: 0,
+            prefault_behind: 0,
+            ..VmConfig::default()
+        },
+        64,
+    )
+    .unwrap();
+    let sp = vm.space_create(&mut pm).unwrap();
+    vm.set_limits(sp, limits(|l| l.page_tables = 3), &mut pm)
+        .unwrap();
+    let a = vm
+        .mmap(sp, &MmapArgs::anon(64 << 21, Prot::RW), &mut pm)
+        .unwrap();
+    for i in 0..3 {
+        vm.fault(sp, a + (i << 21), Access::Write, &mut pm).unwrap();
+    }
+    assert_eq!(
+        vm.fault(sp, a + (3 << 21), Access::Write, &mut pm),
+        Err(VmError::QuotaExceeded(Quota::PageTables))
+    );
+    // Within the tables it has, it goes on.
+    vm.fault(sp, a + P, Access::Write, &mut pm).unwrap();
+    vm.check_invariants().unwrap();
+    // A fork child gets the family's limit too.
+    let c = vm.fork(sp, &mut pm).unwrap();
+    assert_eq!(pm.limit[&c], 3);
+}
+
+// semantics: quota-handles, names-group, names-rights, names-unlink
+#[test]
+fn names_are_scoped_rights_limited_and_unlinked_by_their_creator() {
+    let (mut s, a) = sim();
+    let b = s.vm.space_create(&mut s.pmap).unwrap();
+    let outsider = s.vm.space_create(&mut s.pmap).unwrap();
+    s.vm.set_name_group(a, 7).unwrap();
+    s.vm.set_name_group(b, 7).unwrap();
+    let h = s.vm.shm_create(a, Some("log"), P, Prot::READ).unwrap();
+    // Another group does not see it, even by guessing.
+    assert_eq!(
+        s.vm.shm_open(outsider, "log", Prot::READ),
+        Err(VmError::NoSuchName)
+    );
+    assert_eq!(s.vm.shm_unlink(outsider, "log"), Err(VmError::NoSuchName));
+    // The same name in another group is another object.
+    s.vm.shm_create(outsider, Some("log"), P, Prot::ALL)
+        .unwrap();
+    // Within the group: at most the creator's rights, no unlink.
+    assert_eq!(s.vm.shm_open(b, "log", Prot::RW), Err(VmError::Protection));
+    let hb = s.vm.shm_open(b, "log", Prot::READ).unwrap();
+    assert_eq!(s.vm.shm_unlink(b, "log"), Err(VmError::Protection));
+    // The creator's fork family may unlink.
+    let child = s.vm.fork(a, &mut s.pmap).unwrap();
+    s.vm.shm_unlink(child, "log").unwrap();
+    assert_eq!(
+        s.vm.shm_open(b, "log", Prot::READ),
+        Err(VmError::NoSuchName)
+    );
+    // Handles stay.
+    s.vm.handle_close(b, hb).unwrap();
+    s.vm.handle_close(a, h).unwrap();
+    ok(&s);
+}
+
+// semantics: names-lifetime
+#[test]
+fn names_go_with_the_last_of_their_creators_family() {
+    let (mut s, a) = sim();
+    let b = s.vm.space_create(&mut s.pmap).unwrap();
+    s.vm.set_name_group(a, 3).unwrap();
+    s.vm.set_name_group(b, 3).unwrap();
+    s.vm.shm_create(a, Some("x"), P, Prot::ALL).unwrap();
+    let hb = s.vm.shm_open(b, "x", Prot::RW).unwrap();
+    let child = s.vm.fork(a, &mut s.pmap).unwrap();
+    s.vm.exit(a, &mut s.pmap).unwrap();
+    s.vm.shm_open(b, "x", Prot::READ).unwrap();
+    s.vm.exit(child, &mut s.pmap).unwrap();
+    assert_eq!(s.vm.shm_open(b, "x", Prot::READ), Err(VmError::NoSuchName));
+    // The object lives while a handle holds it.
+    let va =
+        s.vm.mmap(b, &MmapArgs::object(hb, 0, P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    s.write(b, va, b"still").unwrap();
+    ok(&s);
+    s.vm.exit(b, &mut s.pmap).unwrap();
+    assert_eq!(s.vm.stats().objects, 0);
+}
+
+// semantics: quota-handles, handle-share
+#[test]
+fn handles_stop_at_the_limit_and_pushing_needs_consent() {
+    let (mut s, a) = sim();
+    let b = s.vm.space_create(&mut s.pmap).unwrap();
+    s.vm.set_limits(a, limits(|l| l.handles = 3), &mut s.pmap)
+        .unwrap();
+    s.vm.set_limits(b, limits(|l| l.handles = 1), &mut s.pmap)
+        .unwrap();
+    let h = s.vm.shm_create(a, Some("n"), P, Prot::ALL).unwrap();
+    s.vm.shm_create(a, None, P, Prot::ALL).unwrap();
+    // Name plus handle, two anonymous handles: 3 used.
+    assert_eq!(
+        s.vm.shm_create(a, None, P, Prot::ALL),
+        Err(VmError::QuotaExceeded(Quota::Handles))
+    );
+    assert_eq!(
+        s.vm.shm_open(a, "n", Prot::READ),
+        Err(VmError::QuotaExceeded(Quota::Handles))
+    );
+    // No consent: refused; consent for one: one.
+    assert_eq!(
+        s.vm.handle_share(a, h, b, Prot::READ),
+        Err(VmError::Protection)
+    );
+    s.vm.handle_accept(b, a, 5).unwrap();
+    s.vm.handle_share(a, h, b, Prot::READ).unwrap();
+    // b's own quota is full now, whatever it accepted.
+    assert_eq!(
+        s.vm.handle_share(a, h, b, Prot::READ),
+        Err(VmError::QuotaExceeded(Quota::Handles))
+    );
+    // Forking a copies its handles: the family's quota is full.
+    assert_eq!(
+        s.vm.fork(a, &mut s.pmap),
+        Err(VmError::QuotaExceeded(Quota::Handles))
+    );
+    ok(&s);
+}
+
+#[test]
+fn errors_name_the_quota_on_the_wire() {
+    for (i, q) in Quota::ALL.iter().enumerate() {
+        assert_eq!(VmError::QuotaExceeded(*q).code(), 20 + i as u16);
+    }
+}

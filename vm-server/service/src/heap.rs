@@ -1,0 +1,72 @@
+//! The server's heap bound: the most the VM and the service can allocate, from the pool, swap and capability-slot sizes and every client's limits — the arithmetic `docs/isolation.md` shows, checked by `tests/heap.rs`.
+//!
+//! Everything the server allocates on a client's behalf is bounded by a
+//! quota of that client (map entries, handles and names, forked spaces)
+//! or by a global size fixed at start (frames, swap slots, capability
+//! slots for mappings). Each `cost` constant is the most one item takes
+//! on the heap, B-tree nodes at their emptiest included; the host test
+//! measures each and fails if one grows past its constant.
+
+use vm_core::Limits;
+
+/// Bytes per item, at most.
+pub mod cost {
+    /// A map entry: its record and its gap record in the map's B-trees.
+    pub const MAP_ENTRY: u64 = 192;
+    /// An object (slab slot, empty page tree and swap metadata) plus the
+    /// chain link that holds it.
+    pub const OBJECT: u64 = 224;
+    /// Objects a map entry's chain holds at most (`max_chain_depth`).
+    pub const OBJECTS_PER_ENTRY: u64 = 5;
+    /// A handle (or a name: its 64-byte key and entry).
+    pub const HANDLE: u64 = 96;
+    pub const NAME: u64 = 256;
+    /// An address space (map, tables, counters) and the service's and
+    /// platform's records of its client.
+    pub const SPACE: u64 = 1024;
+    /// A resident page's slot in its object's page tree.
+    pub const RESIDENT_PAGE: u64 = 128;
+    /// A swap slot's entry in its object's swap metadata.
+    pub const SWAP_SLOT: u64 = 64;
+    /// The platform's record of one mapping (seL4: the space's mapping
+    /// tree plus the frame's reverse-map entry).
+    pub const MAPPING: u64 = 192;
+    /// Fixed: the service, the VM's tables, the swap pager's buffers.
+    pub const BASE: u64 = 256 << 10;
+}
+
+/// The heap one client group may cost at most with `limits` (unlimited
+/// kinds count as 0: the caller must give every client finite limits
+/// for the bound to mean anything).
+pub fn group_bound(l: &Limits) -> u64 {
+    let fin = |v: u64| if v == u64::MAX { 0 } else { v };
+    let entries = fin(l.map_entries);
+    let handles = fin(l.handles);
+    let spaces = fin(l.children).saturating_add(1);
+    entries
+        .saturating_mul(cost::MAP_ENTRY + cost::OBJECTS_PER_ENTRY * cost::OBJECT)
+        .saturating_add(handles.saturating_mul(cost::HANDLE.max(cost::NAME) + cost::OBJECT))
+        .saturating_add(spaces.saturating_mul(cost::SPACE))
+}
+
+/// The heap the whole server may need at most: fixed, per frame, per swap
+/// slot, per mapping slot, plus every client group's bound. `None` when
+/// some client has an unlimited map-entry, handle or children quota.
+pub fn bound<'a>(
+    clients: impl IntoIterator<Item = &'a Limits>,
+    frames: u64,
+    swap_slots: u64,
+    mapping_slots: u64,
+) -> Option<u64> {
+    let mut total = cost::BASE
+        + frames * (32 + cost::RESIDENT_PAGE)
+        + swap_slots * cost::SWAP_SLOT
+        + mapping_slots * cost::MAPPING;
+    for l in clients {
+        if [l.map_entries, l.handles, l.children].contains(&u64::MAX) {
+            return None;
+        }
+        total = total.saturating_add(group_bound(l));
+    }
+    Some(total)
+}
