@@ -377,6 +377,14 @@ impl Res {
         if (self.pool.available() as u64) < copies.len() as u64 {
             return Err(VmError::OutOfMemory);
         }
+        let room = if in_place {
+            self.objects.resident_room(a.object)
+        } else {
+            self.objects.new_room()
+        };
+        if room < copies.len() as u64 {
+            return Err(VmError::QuotaExceeded(crate::Quota::Resident));
+        }
         let target = if in_place {
             a
         } else {
@@ -458,6 +466,9 @@ impl Res {
         let copies = entry.chain.visible_pages(&self.objects, 0, n, 0);
         if (self.pool.available() as u64) < copies.len() as u64 {
             return Err(VmError::OutOfMemory);
+        }
+        if self.objects.new_room() < copies.len() as u64 {
+            return Err(VmError::QuotaExceeded(crate::Quota::Resident));
         }
         let obj = self.objects.allocate(ObjectKind::Anonymous, n);
         pmap.remove(space, entry.start, entry.end);

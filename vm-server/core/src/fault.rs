@@ -17,6 +17,7 @@ use crate::map::VmMapEntry;
 use crate::object::ObjectKind;
 use crate::page::{AllocClass, PageFlags};
 use crate::pmap::Pmap;
+use crate::quota::Quota;
 use crate::types::{Access, Advice, FrameNumber, Prot, SpaceId, PAGE_SIZE};
 use crate::vm::{Res, Vm};
 use vm_swap::IoTag;
@@ -92,6 +93,7 @@ impl Vm {
     ) -> Result<FaultOutcome, VmError> {
         self.res.stats.faults += 1;
         self.res.flush_dead_slots();
+        self.charge_to(space);
         let r = self.fault_inner(space, va, access, pmap, true);
         // A write may have made a slot stale: give it back now.
         self.res.flush_dead_slots();
@@ -120,7 +122,19 @@ impl Vm {
         around: bool,
     ) -> Result<Resolved, VmError> {
         let pageins = self.res.stats.pageins;
-        let r = self.fault_resolve(space, va, access, pmap, around);
+        let mut r = self.fault_resolve(space, va, access, pmap, around);
+        // Past the group's resident quota: its own pages go first
+        // (semantics: quota-resident).
+        for _ in 0..4 {
+            if !matches!(r, Err(VmError::QuotaExceeded(Quota::Resident))) {
+                break;
+            }
+            r = match self.group_reclaim(space, pmap) {
+                Ok(None) => self.fault_resolve(space, va, access, pmap, around),
+                Ok(Some(tag)) => Ok(Resolved::Wait(tag)),
+                Err(e) => Err(e),
+            };
+        }
         if let Some(sp) = self.spaces.get_mut(&space.0) {
             let c = &mut sp.counters;
             c.pageins += self.res.stats.pageins - pageins;
@@ -256,6 +270,7 @@ impl Res {
                 // Copy on write into the front (needs-copy is broken above).
                 let front = entry.chain.links()[0];
                 let pindex = front.pindex(rel);
+                self.objects.may_add_page(front.object)?;
                 let dst = self.pool.alloc(front.object, pindex, AllocClass::Normal)?;
                 self.pool.hold(src);
                 pmap.copy_page(src, dst);
@@ -306,6 +321,7 @@ impl Res {
         let depth = if write { 0 } else { entry.chain.len() - 1 };
         let link = entry.chain.links()[depth];
         let pindex = link.pindex(rel);
+        self.objects.may_add_page(link.object)?;
         let f = self.pool.alloc(link.object, pindex, AllocClass::Normal)?;
         pmap.zero_page(f);
         self.objects.insert_page(link.object, pindex, f);
@@ -468,6 +484,11 @@ impl Vm {
                     return Ok(f.expect("faulted in"));
                 }
                 Err(VmError::OutOfMemory | VmError::NoSwap) => self.reclaim(1, pmap)?,
+                Err(VmError::QuotaExceeded(Quota::Resident)) => {
+                    if let Some(tag) = self.group_reclaim(space, pmap)? {
+                        self.res.wait_for(tag, pmap)?;
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -79,6 +79,9 @@ pub struct VmObject {
     /// Resident pages busy under swap I/O (`paging_in_progress`):
     /// collapse leaves such an object alone.
     busy: u32,
+    /// The quota group its pages and slots count against (`None`: the
+    /// server's own, e.g. a physical object).
+    charge: Option<u32>,
 }
 
 impl VmObject {
@@ -144,6 +147,10 @@ impl VmObject {
     pub fn busy_count(&self) -> u32 {
         self.busy
     }
+    /// The quota group its pages and slots count against.
+    pub fn charge(&self) -> Option<u32> {
+        self.charge
+    }
     /// Resident pages with index in `[lo, hi)`, in index order.
     pub fn pages_in(&self, lo: u64, hi: u64) -> impl Iterator<Item = (u64, FrameNumber)> + '_ {
         self.pages.range(lo..hi).map(|(&i, &f)| (i, f))
@@ -167,6 +174,12 @@ pub struct ObjectTable {
     /// fault started the read (`None`: a read no fault started): that
     /// space's next fault on the page gets `Io`; anyone else reads again.
     read_failed: BTreeMap<(u32, u64), Option<u32>>,
+    /// What each quota group's objects hold (semantics: quota-resident,
+    /// quota-swap): kept in step by every change of pages and slots here.
+    pub(crate) charges: BTreeMap<u32, Charge>,
+    /// The group new objects are charged to: the `Vm` sets it before an
+    /// operation on a space's behalf (`Vm::charge_to`).
+    pub(crate) charge_to: Option<u32>,
 }
 
 impl ObjectTable {
@@ -194,6 +207,10 @@ impl ObjectTable {
             pages: BTreeMap::new(),
             swap: SwapMeta::new(),
             busy: 0,
+            charge: match kind {
+                ObjectKind::Physical { .. } => None,
+                _ => self.charge_to,
+            },
         };
         self.live += 1;
         match self.free_slots.pop() {
@@ -259,9 +276,10 @@ impl ObjectTable {
             }
             _ => {
                 let mut obj = obj;
+                let n = obj.pages.len() as u64;
+                self.account(obj.charge, -(n as i64), -(obj.swap.len() as i64));
                 let dead = &mut self.dead_slots;
                 obj.swap.clear(|_, s| dead.push(s));
-                let n = obj.pages.len() as u64;
                 for (_, f) in obj.pages {
                     if pool.page(f).flags().contains(PageFlags::BUSY) {
                         // Under swap I/O: the completion frees it.
@@ -283,8 +301,11 @@ impl ObjectTable {
         if obj.swap.is_empty() {
             return;
         }
+        let (before, charge) = (obj.swap.len(), obj.charge);
         let dead = &mut self.dead_slots;
         obj.swap.remove_range(lo..hi, |_, s| dead.push(s));
+        let gone = before - obj.swap.len();
+        self.account(charge, 0, -(gone as i64));
     }
 
     /// Give up a slot (its page's object is gone).
@@ -368,8 +389,10 @@ impl ObjectTable {
     pub(crate) fn swap_insert(&mut self, id: ObjectId, pindex: u64, slot: SwapSlot) {
         let o = self.get_mut(id);
         o.pager = PagerKind::Swap;
-        if let Some(old) = o.swap.insert(pindex, slot) {
-            self.dead_slots.push(old);
+        let charge = o.charge;
+        match o.swap.insert(pindex, slot) {
+            Some(old) => self.dead_slots.push(old),
+            None => self.account(charge, 0, 1),
         }
     }
 
@@ -387,6 +410,7 @@ impl ObjectTable {
         }
         let mut s = core::mem::take(&mut self.get_mut(src).swap);
         let mut d = core::mem::take(&mut self.get_mut(dst).swap);
+        let (s_before, d_before) = (s.len(), d.len());
         let dst_pages = &self.slots[dst.0 as usize]
             .as_ref()
             .expect("dead object")
@@ -402,6 +426,10 @@ impl ObjectTable {
         if !d.is_empty() {
             self.get_mut(dst).pager = PagerKind::Swap;
         }
+        let (s_gone, d_new) = (s_before - s.len(), d.len() - d_before);
+        let (sc, dc) = (self.get(src).charge, self.get(dst).charge);
+        self.account(sc, 0, -(s_gone as i64));
+        self.account(dc, 0, d_new as i64);
         self.get_mut(src).swap = s;
         self.get_mut(dst).swap = d;
     }
@@ -425,19 +453,109 @@ impl ObjectTable {
     /// Enter a page into the object (`vm_page_insert`). The caller owns the
     /// frame (fresh from the pool or renamed) and the index is free.
     pub fn insert_page(&mut self, id: ObjectId, pindex: u64, f: FrameNumber) {
-        let old = self.get_mut(id).pages.insert(pindex, f);
+        let o = self.get_mut(id);
+        let old = o.pages.insert(pindex, f);
         debug_assert!(old.is_none(), "page index already resident");
+        let charge = o.charge;
+        self.account(charge, 1, 0);
     }
 
     /// Remove the page at `pindex` from the object (`vm_page_remove`) and
     /// return it; the caller frees or renames it.
     pub fn remove_page(&mut self, id: ObjectId, pindex: u64) -> Option<FrameNumber> {
-        self.get_mut(id).pages.remove(&pindex)
+        let o = self.get_mut(id);
+        let f = o.pages.remove(&pindex);
+        let charge = o.charge;
+        if f.is_some() {
+            self.account(charge, -1, 0);
+        }
+        f
     }
 
     /// Remove and return every page at index `>= from` (truncation).
     pub fn split_off_pages(&mut self, id: ObjectId, from: u64) -> BTreeMap<u64, FrameNumber> {
-        self.get_mut(id).pages.split_off(&from)
+        let o = self.get_mut(id);
+        let gone = o.pages.split_off(&from);
+        let charge = o.charge;
+        self.account(charge, -(gone.len() as i64), 0);
+        gone
+    }
+
+    /// Add to (or take from) a group's counts.
+    fn account(&mut self, charge: Option<u32>, resident: i64, swap: i64) {
+        let Some(g) = charge else {
+            return;
+        };
+        let c = self.charges.entry(g).or_default();
+        c.resident = c
+            .resident
+            .checked_add_signed(resident)
+            .expect("resident count");
+        c.swap = c.swap.checked_add_signed(swap).expect("swap count");
+    }
+
+    /// Pages that may still be added to objects charged like `id`
+    /// (`u64::MAX` without a limit).
+    pub(crate) fn resident_room(&self, id: ObjectId) -> u64 {
+        self.get(id)
+            .charge
+            .and_then(|g| self.charges.get(&g))
+            .map_or(u64::MAX, |c| c.max_resident.saturating_sub(c.resident))
+    }
+
+    /// Pages that may still be added to new objects (charged to the
+    /// group `charge_to` names).
+    pub(crate) fn new_room(&self) -> u64 {
+        self.charge_to
+            .and_then(|g| self.charges.get(&g))
+            .map_or(u64::MAX, |c| c.max_resident.saturating_sub(c.resident))
+    }
+
+    /// Refuse one more page of `id` past its group's resident limit.
+    pub(crate) fn may_add_page(&self, id: ObjectId) -> Result<(), crate::VmError> {
+        if self.resident_room(id) == 0 {
+            return Err(crate::VmError::QuotaExceeded(crate::Quota::Resident));
+        }
+        Ok(())
+    }
+
+    /// Slots that may still be written for `group` (counting writes in
+    /// flight).
+    pub(crate) fn swap_room(&self, group: Option<u32>) -> u64 {
+        group
+            .and_then(|g| self.charges.get(&g))
+            .map_or(u64::MAX, |c| c.max_swap.saturating_sub(c.swap + c.writing))
+    }
+
+    /// Count `n` pages of `group` going to swap (`n > 0`) or done.
+    pub(crate) fn writing(&mut self, group: Option<u32>, n: i64) {
+        if let Some(g) = group {
+            let c = self.charges.entry(g).or_default();
+            c.writing = c.writing.checked_add_signed(n).expect("writing count");
+        }
+    }
+}
+
+/// What one quota group's objects hold, and its limits of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Charge {
+    pub(crate) resident: u64,
+    pub(crate) swap: u64,
+    /// Pages of its objects under a pageout write now.
+    pub(crate) writing: u64,
+    pub(crate) max_resident: u64,
+    pub(crate) max_swap: u64,
+}
+
+impl Default for Charge {
+    fn default() -> Self {
+        Charge {
+            resident: 0,
+            swap: 0,
+            writing: 0,
+            max_resident: u64::MAX,
+            max_swap: u64::MAX,
+        }
     }
 }
 

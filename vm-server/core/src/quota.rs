@@ -19,11 +19,12 @@ use crate::vm::Vm;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Quota {
-    /// Frames holding the group's pages (not enforced by the core yet).
+    /// Frames holding the group's pages: past it, the group's own pages
+    /// are paged out first (group-local pageout).
     Resident = 0,
     /// Pages of the group's `mlock`ed ranges.
     Wired = 1,
-    /// Swap slots holding the group's pages (not enforced by the core yet).
+    /// Swap slots holding the group's pages (and pages being written).
     Swap = 2,
     /// Map entries of all the group's spaces.
     MapEntries = 3,
@@ -145,6 +146,9 @@ impl Vm {
     ) -> Result<(), VmError> {
         let g = self.space_ref(space)?.group;
         self.groups.get_mut(&g).expect("live group").limits = limits;
+        let c = self.res.objects.charges.entry(g).or_default();
+        c.max_resident = limits.resident_pages;
+        c.max_swap = limits.swap_slots;
         for sp in self.spaces.values().filter(|s| s.group == g) {
             pmap.set_table_limit(sp.id(), limits.page_tables);
         }
@@ -162,9 +166,18 @@ impl Vm {
     pub fn usage(&self, space: SpaceId) -> Result<Usage, VmError> {
         let g = self.space_ref(space)?.group;
         let group = &self.groups[&g];
+        let charge = self
+            .res
+            .objects
+            .charges
+            .get(&g)
+            .copied()
+            .unwrap_or_default();
         let mut u = Usage {
             children: u64::from(group.spaces.saturating_sub(1)),
             handles: group.names,
+            resident_pages: charge.resident,
+            swap_slots: charge.swap,
             ..Usage::default()
         };
         for sp in self.spaces.values().filter(|s| s.group == g) {
@@ -193,6 +206,53 @@ impl Vm {
             Quota::Resident | Quota::Swap | Quota::PageTables => 0,
         };
         within(q, used, extra, limit)
+    }
+
+    /// Charge the objects the next operation makes to `space`'s group
+    /// (its pages and slots count against the group's resident and swap
+    /// limits from then on). Every operation on a space's behalf that may
+    /// make objects calls it first.
+    pub(crate) fn charge_to(&mut self, space: SpaceId) {
+        self.res.objects.charge_to = self.spaces.get(&space.0).map(|s| s.group);
+    }
+
+    /// The quota group of `space` (`None`: no such space).
+    pub(crate) fn group_of(&self, space: SpaceId) -> Option<u32> {
+        self.spaces.get(&space.0).map(|s| s.group)
+    }
+
+    /// `space` needs a page past its group's resident quota: page out the
+    /// group's own pages (group-local pageout, as a memory cgroup's
+    /// reclaim). `Ok(None)`: pages were freed, try again now;
+    /// `Ok(Some(tag))`: a write of the group's pages is in flight, try
+    /// again when it completes; `Err(QuotaExceeded(..))`: nothing of the
+    /// group's can go (wired, its swap quota full, or no swap device).
+    pub(crate) fn group_reclaim<P: crate::Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        pmap: &mut P,
+    ) -> Result<Option<vm_swap::IoTag>, VmError> {
+        let g = self.group_of(space).ok_or(VmError::BadSpace)?;
+        let want = self.res.config.pageout_cluster.max(8);
+        let mut swap_quota = false;
+        // The first passes may only clear reference bits.
+        for _ in 0..3 {
+            self.res.scan_only = Some(g);
+            let rep = self.pageout(pmap, want);
+            self.res.scan_only = None;
+            swap_quota |= rep.swap_quota;
+            if rep.freed > 0 {
+                return Ok(None);
+            }
+            if let Some(tag) = self.res.group_write_in_flight(g) {
+                return Ok(Some(tag));
+            }
+        }
+        Err(VmError::QuotaExceeded(if swap_quota {
+            Quota::Swap
+        } else {
+            Quota::Resident
+        }))
     }
 
     /// Map entries that unmapping `[start, end)` of `space` and putting

@@ -68,6 +68,7 @@ impl Vm {
         size: u64,
         open_rights: Prot,
     ) -> Result<Handle, VmError> {
+        self.charge_to(space);
         let sp = self.space_ref(space)?;
         let key = name.map(|n| (sp.name_group, n.to_string()));
         if !page_aligned(size) {

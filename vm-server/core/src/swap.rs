@@ -120,6 +120,8 @@ pub(crate) struct IoReq {
     wanted: Option<FrameNumber>,
     /// For a page-in, the space whose fault started it (`None`: no fault).
     by: Option<SpaceId>,
+    /// For a pageout write, the quota group whose pages it writes.
+    charge: Option<u32>,
 }
 
 /// A finished swap transfer, reported by [`Vm::swap_poll`]: the server
@@ -152,6 +154,8 @@ pub struct PageoutReport {
     /// Every staging buffer was in use: laundering stopped for this pass
     /// (poll completions, then run pageout again).
     pub io_full: bool,
+    /// A page's group had no swap quota left (its pages stay resident).
+    pub swap_quota: bool,
 }
 
 /// True for the errors that only mean "the device is busy now": every
@@ -173,6 +177,14 @@ impl Res {
     /// one whose read cannot start, waits for it.
     pub(crate) fn oldest_io(&self) -> Option<IoTag> {
         self.io.keys().next().map(|&t| IoTag(t))
+    }
+
+    /// A pageout write of quota group `g`'s pages in flight, if any.
+    pub(crate) fn group_write_in_flight(&self, g: u32) -> Option<IoTag> {
+        self.io
+            .values()
+            .find(|r| r.op == IoOp::Write && r.charge == Some(g))
+            .map(|r| r.tag)
     }
 
     /// A pageout write in flight (the oldest by tag), if any.
@@ -253,6 +265,10 @@ impl Res {
             && p.hold_count() == 0
             && p.wire_count() == 0
             && !p.flags().contains(PageFlags::BUSY)
+            && self.scan_only.is_none_or(|g| {
+                p.object()
+                    .is_some_and(|o| self.objects.get(o).charge() == Some(g))
+            })
     }
 
     /// Launder `f` with its dirty neighbours of the same object
@@ -287,6 +303,18 @@ impl Res {
         }
         let mut frames: Vec<FrameNumber> =
             (lo..hi).map(|i| obj.lookup(i).expect("resident")).collect();
+        // The group's swap quota counts the slots this write will take.
+        let charge = obj.charge();
+        let room = self.objects.swap_room(charge);
+        if room == 0 {
+            rep.swap_quota = true;
+            return 0;
+        }
+        if (frames.len() as u64) > room {
+            let at = frames.iter().position(|&g| g == f).expect("victim");
+            let start = at.min(frames.len() - room as usize);
+            frames = frames[start..start + room as usize].to_vec();
+        }
         let sw = self.swap.as_mut().expect("pager attached");
         loop {
             // Unmap before copying: a write between the copy and the
@@ -305,6 +333,7 @@ impl Res {
                         self.objects.set_busy(o, true);
                         self.busy_io.insert(g.0, tag);
                     }
+                    self.objects.writing(charge, i64::from(count));
                     self.io.insert(
                         tag.0,
                         IoReq {
@@ -314,6 +343,7 @@ impl Res {
                             slot,
                             wanted: None,
                             by: None,
+                            charge,
                         },
                     );
                     self.stats.pdpageouts += 1;
@@ -380,12 +410,16 @@ impl Res {
             .cluster(pindex, before, after)
             .expect("page has a slot");
         // Narrow to the non-resident pages around `pindex`, within the
-        // request limit, and to what memory allows beyond the one page.
-        let spare = self
-            .pool
-            .available()
-            .saturating_sub(self.config.prefault_min_free);
-        let room = |lo: u64, hi: u64| hi - lo < u64::from(max) && hi - lo <= u64::from(spare);
+        // request limit, and to what memory and the group's resident
+        // quota allow beyond the one page.
+        self.objects.may_add_page(o)?;
+        let spare = u64::from(
+            self.pool
+                .available()
+                .saturating_sub(self.config.prefault_min_free),
+        )
+        .min(self.objects.resident_room(o).saturating_sub(1));
+        let room = |lo: u64, hi: u64| hi - lo < u64::from(max) && hi - lo <= spare;
         let (mut lo, mut hi) = (pindex, pindex + 1);
         while lo > run.pindex && room(lo, hi) && obj.lookup(lo - 1).is_none() {
             lo -= 1;
@@ -439,6 +473,7 @@ impl Res {
                 slot,
                 wanted: Some(wanted),
                 by,
+                charge: None,
             },
         );
         self.stats.pageins += 1;
@@ -482,6 +517,9 @@ impl Res {
             .expect("completion of a known request");
         let failed_at = ev.result.err().map_or(u32::MAX, |i| i);
         let mut result = Ok(());
+        if req.op == IoOp::Write {
+            self.objects.writing(req.charge, -(req.frames.len() as i64));
+        }
         for (i, &f) in req.frames.iter().enumerate() {
             let i = i as u32;
             self.busy_io.remove(&f.0);
@@ -721,7 +759,7 @@ impl Vm {
         let mut rep = PageoutReport::default();
         self.res.flush_dead_slots();
         self.res.stats.pdwoke += 1;
-        if self.res.pool.policy().is_some() {
+        if self.res.pool.policy().is_some() && self.res.scan_only.is_none() {
             self.res.policy_scan(pmap, want, &mut rep);
             return rep;
         }

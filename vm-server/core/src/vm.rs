@@ -286,6 +286,9 @@ pub(crate) struct Res {
     pub(crate) busy_io: BTreeMap<u32, IoTag>,
     /// Completions not yet reported by `Vm::swap_poll`.
     pub(crate) done: Vec<IoDone>,
+    /// While set, pageout looks only at pages of this quota group's
+    /// objects (group-local pageout for its resident quota).
+    pub(crate) scan_only: Option<u32>,
 }
 
 /// The VM system: the frame pool, the objects, the address spaces and the
@@ -337,6 +340,7 @@ impl Vm {
                 io: BTreeMap::new(),
                 busy_io: BTreeMap::new(),
                 done: Vec::new(),
+                scan_only: None,
             },
             spaces: BTreeMap::new(),
             next_space: 1,
@@ -549,6 +553,7 @@ impl Vm {
         args: &MmapArgs,
         pmap: &mut P,
     ) -> Result<u64, VmError> {
+        self.charge_to(space);
         let sp = self.space_ref(space)?;
         let f = args.flags;
         let shared = f.contains(MapFlags::SHARED);
@@ -803,6 +808,7 @@ impl Vm {
         advice: Advice,
         pmap: &mut P,
     ) -> Result<(), VmError> {
+        self.charge_to(space);
         // Pages under swap I/O must not move or go under this operation.
         self.res.drain(pmap);
         let end = self.check_mapped(space, addr, len)?;
@@ -1036,6 +1042,7 @@ impl Vm {
         len: u64,
         pmap: &mut P,
     ) -> Result<(), VmError> {
+        self.charge_to(space);
         // Pages under swap I/O must not move or go under this operation.
         self.res.drain(pmap);
         let end = self.check_mapped(space, addr, len)?;
@@ -1159,6 +1166,7 @@ impl Vm {
         parent: SpaceId,
         pmap: &mut P,
     ) -> Result<SpaceId, VmError> {
+        self.charge_to(parent);
         // Pages under swap I/O must not move or go under this operation.
         self.res.drain(pmap);
         let p = self.space_ref(parent)?;
@@ -1205,6 +1213,11 @@ impl Vm {
         // 2. Room for the copies, then what they copy from swap: both
         // invisible, and nothing pages out between them and the copies.
         if copies > 0 {
+            // The copies (and what is read in for them) are the family's
+            // pages too (semantics: quota-resident).
+            if self.res.objects.new_room() < copies + swapped {
+                return Err(VmError::QuotaExceeded(Quota::Resident));
+            }
             self.reclaim(copies + swapped, pmap)?;
             for &s in &to_copy {
                 let pe = self.spaces[&parent.0].map.lookup(s).expect("entry");
@@ -1584,6 +1597,24 @@ impl Vm {
         for f in refs.keys() {
             if !res.objects.is_live(*f) {
                 return Err(format!("{f:?} referenced but dead"));
+            }
+        }
+        // Each group's charges are what its objects hold.
+        let mut charged: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+        for (_, obj) in res.objects.iter() {
+            if let Some(g) = obj.charge() {
+                let c = charged.entry(g).or_default();
+                c.0 += obj.pages_in(0, u64::MAX).count() as u64;
+                c.1 += obj.swap().len();
+            }
+        }
+        for (g, c) in &res.objects.charges {
+            let want = charged.get(g).copied().unwrap_or_default();
+            if (c.resident, c.swap) != want {
+                return Err(format!(
+                    "group {g}: charged {} resident, {} swap; its objects hold {want:?}",
+                    c.resident, c.swap
+                ));
             }
         }
         let p = &res.pool;

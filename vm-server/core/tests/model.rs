@@ -173,6 +173,16 @@ impl Runner {
             sim.vm.set_replacement_policy(policy);
         }
         let s = sim.vm.space_create(&mut sim.pmap).unwrap();
+        if pressure && seed % 3 == 1 {
+            // The first family's own pageout (semantics: quota-resident,
+            // quota-swap): it may hold a third of the pool and swap.
+            let limits = Limits {
+                resident_pages: 12,
+                swap_slots: 1200,
+                ..Limits::UNLIMITED
+            };
+            sim.vm.set_limits(s, limits, &mut sim.pmap).unwrap();
+        }
         // A device-like physical object, reachable through a handle.
         let phys = sim
             .vm
@@ -259,7 +269,11 @@ impl Runner {
         if self.pressure && want.is_ok() && g != want {
             match g {
                 // The operation did nothing; the caller leaves the model.
-                Err(VmError::OutOfMemory | VmError::NoSwap) => {
+                Err(
+                    VmError::OutOfMemory
+                    | VmError::NoSwap
+                    | VmError::QuotaExceeded(Quota::Resident | Quota::Swap),
+                ) => {
                     self.alloc_failures += 1;
                     return;
                 }
@@ -488,7 +502,11 @@ impl Runner {
     fn op_shm_create(&mut self) -> &'static str {
         let s = self.pick_space();
         let size = self.rng.gen_range(0..8u64);
-        let h = self.sim.vm.shm_create(s, None, size * P, Prot::ALL).unwrap();
+        let h = self
+            .sim
+            .vm
+            .shm_create(s, None, size * P, Prot::ALL)
+            .unwrap();
         let g = self.new_seg(size);
         self.log(format!("shm_create {s:?} {h:?}=seg{g} {size}"));
         self.spaces
@@ -796,7 +814,12 @@ impl Runner {
         let s = self.pick_space();
         let c = match self.sim.vm.fork(s, &mut self.sim.pmap) {
             Ok(c) => c,
-            Err(VmError::OutOfMemory | VmError::NoSwap | VmError::Io) if self.pressure => {
+            Err(
+                VmError::OutOfMemory
+                | VmError::NoSwap
+                | VmError::Io
+                | VmError::QuotaExceeded(Quota::Resident | Quota::Swap),
+            ) if self.pressure => {
                 // Fork changes nothing when it fails.
                 self.alloc_failures += 1;
                 return "fork";
@@ -1191,7 +1214,10 @@ impl Runner {
                 && want.is_ok()
                 && matches!(
                     got,
-                    Err(VmError::Io | VmError::OutOfMemory | VmError::NoSwap)
+                    Err(VmError::Io
+                        | VmError::OutOfMemory
+                        | VmError::NoSwap
+                        | VmError::QuotaExceeded(Quota::Resident | Quota::Swap))
                 )
             {
                 continue;

@@ -335,3 +335,101 @@ fn errors_name_the_quota_on_the_wire() {
         assert_eq!(VmError::QuotaExceeded(*q).code(), 20 + i as u16);
     }
 }
+
+fn sim_with_swap(frames: u32) -> (Sim, SpaceId) {
+    let mut s = Sim::new(VmConfig::default(), frames);
+    s.vm.swap_on(Box::new(vm_swap::SwapPager::new(
+        vm_swap::RamDisk::new(1024, 64),
+        16,
+    )))
+    .unwrap();
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    (s, sp)
+}
+
+// semantics: quota-resident
+#[test]
+fn past_its_resident_quota_a_group_pages_out_its_own_pages() {
+    let (mut s, a) = sim_with_swap(256);
+    let b = s.vm.space_create(&mut s.pmap).unwrap();
+    s.vm.set_limits(a, limits(|l| l.resident_pages = 16), &mut s.pmap)
+        .unwrap();
+    let vb =
+        s.vm.mmap(b, &MmapArgs::anon(32 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    for i in 0..32 {
+        s.write(b, vb + i * P, &[7]).unwrap();
+    }
+    let va =
+        s.vm.mmap(a, &MmapArgs::anon(64 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    for i in 0..64 {
+        s.write(a, va + i * P, &[i as u8 + 1]).unwrap();
+        assert!(s.vm.usage(a).unwrap().resident_pages <= 16);
+    }
+    for i in 0..64 {
+        assert_eq!(s.read_u8(a, va + i * P).unwrap(), i as u8 + 1, "page {i}");
+    }
+    assert!(s.vm.usage(a).unwrap().swap_slots > 0);
+    // The other group's pages were not touched by a's pageout.
+    for i in 0..32 {
+        assert!(s.vm.extract(b, vb + i * P).unwrap().is_some(), "b page {i}");
+    }
+    ok(&s);
+    s.vm.check_swap().unwrap();
+}
+
+// semantics: quota-swap
+#[test]
+fn with_resident_and_swap_quotas_full_a_fault_fails_naming_swap() {
+    let (mut s, a) = sim_with_swap(256);
+    s.vm.set_limits(
+        a,
+        limits(|l| {
+            l.resident_pages = 16;
+            l.swap_slots = 32;
+        }),
+        &mut s.pmap,
+    )
+    .unwrap();
+    let va =
+        s.vm.mmap(a, &MmapArgs::anon(64 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    let mut written = 0;
+    let err = loop {
+        match s.write(a, va + written * P, &[1]) {
+            Ok(()) => written += 1,
+            Err(e) => break e,
+        }
+        assert!(written < 64, "never refused");
+    };
+    assert_eq!(err, VmError::QuotaExceeded(Quota::Swap));
+    assert_eq!(written, 48, "16 resident + 32 on swap");
+    let u = s.vm.usage(a).unwrap();
+    assert!(u.resident_pages <= 16 && u.swap_slots <= 32, "{u:?}");
+    ok(&s);
+    s.vm.check_swap().unwrap();
+}
+
+// semantics: quota-resident
+#[test]
+fn without_swap_the_resident_quota_is_a_hard_limit() {
+    let (mut s, a) = sim();
+    s.vm.set_limits(a, limits(|l| l.resident_pages = 16), &mut s.pmap)
+        .unwrap();
+    let va =
+        s.vm.mmap(a, &MmapArgs::anon(64 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    for i in 0..16 {
+        s.write(a, va + i * P, &[1]).unwrap();
+    }
+    assert_eq!(
+        s.write(a, va + 16 * P, &[1]),
+        Err(VmError::QuotaExceeded(Quota::Resident))
+    );
+    // A fork that would copy past it fails and changes nothing.
+    s.vm.minherit(a, va, 64 * P, Inheritance::Share).unwrap();
+    let c = s.vm.fork(a, &mut s.pmap).unwrap();
+    s.vm.exit(c, &mut s.pmap).unwrap();
+    ok(&s);
+}
