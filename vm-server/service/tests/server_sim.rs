@@ -165,6 +165,9 @@ struct SimClient {
     pages: BTreeMap<u64, MPage>,
     run: Run,
     pending: Option<Pending>,
+    /// Its family has quotas (every other client the simulation starts):
+    /// refusals and quota kills are its expected answers.
+    limited: bool,
 }
 
 /// The request channel of one client into the service, through the wire
@@ -211,6 +214,8 @@ struct Sim {
     /// Clients stopped for an access the model says is refused.
     expected_kills: BTreeMap<ClientId, ApiError>,
     stats: BTreeMap<&'static str, u64>,
+    /// The client of the operation running has quotas.
+    current_limited: bool,
     next_badge: ClientId,
     zero: Rc<Vec<u8>>,
 }
@@ -254,6 +259,7 @@ impl Sim {
             io_kills: 0,
             expected_kills: BTreeMap::new(),
             stats: BTreeMap::new(),
+            current_limited: false,
             next_badge: 1,
             zero: Rc::new(vec![0; P as usize]),
         };
@@ -286,6 +292,20 @@ impl Sim {
         let id = self.next_badge;
         self.next_badge += 1;
         let space = self.svc.vm.space_create(self.svc.platform.pmap()).unwrap();
+        let limited = id % 2 == 0;
+        if limited {
+            // Small enough to be hit often (semantics: quota-*).
+            let limits = vm_core::Limits {
+                resident_pages: 20,
+                swap_slots: 160,
+                map_entries: 40,
+                wired_pages: 4,
+                children: 2,
+                ..vm_core::Limits::UNLIMITED
+            };
+            let pmap = self.svc.platform.pmap.as_mut().unwrap();
+            self.svc.vm.set_limits(space, limits, pmap).unwrap();
+        }
         self.svc.add_client(id, format!("client-{id}"), space);
         self.clients.insert(
             id,
@@ -294,6 +314,7 @@ impl Sim {
                 pages: BTreeMap::new(),
                 run: Run::Running,
                 pending: None,
+                limited,
             },
         );
     }
@@ -320,15 +341,20 @@ impl Sim {
         }
         let reaped = std::mem::take(&mut self.svc.platform.reaped);
         for (id, status) in reaped {
-            if self.clients.remove(&id).is_none() {
+            let Some(gone) = self.clients.remove(&id) else {
                 self.fail(&format!("{id:#x} reaped twice or unknown"));
-            }
+            };
             self.log(format!("reaped {id:#x}: {status:?}"));
             let expected = self.expected_kills.remove(&id);
             match status {
                 ExitStatus::Exited(_) | ExitStatus::Killed(None) => {}
                 ExitStatus::Killed(Some(e)) if Some(e) == expected => {}
                 ExitStatus::Killed(Some(ApiError::Io)) => self.io_kills += 1,
+                ExitStatus::Killed(Some(
+                    ApiError::QuotaResident | ApiError::QuotaSwap | ApiError::QuotaPageTables,
+                )) if gone.limited => {
+                    *self.stats.entry("quota kills").or_default() += 1;
+                }
                 ExitStatus::Killed(Some(ApiError::NoSwap | ApiError::OutOfMemory)) => {
                     *self.stats.entry("oom kills").or_default() += 1;
                 }
@@ -520,6 +546,21 @@ impl Sim {
             // Memory may run out where the model says success.
             (Err(ApiError::OutOfMemory | ApiError::NoSwap | ApiError::Io), Ok(()))
                 if matches!(what, "mlock" | "fork") => {}
+            // A limited family may be refused anything that grows it; the
+            // refusal changes nothing.
+            (
+                Err(
+                    ApiError::QuotaResident
+                    | ApiError::QuotaSwap
+                    | ApiError::QuotaMapEntries
+                    | ApiError::QuotaWired
+                    | ApiError::QuotaChildren
+                    | ApiError::QuotaHandles,
+                ),
+                Ok(()),
+            ) if self.current_limited => {
+                return None;
+            }
             _ => self.fail(&format!("{what}: got {got:?}, model says {want:?}")),
         }
         got.ok()
@@ -541,6 +582,7 @@ impl Sim {
             return;
         }
         let id = running[self.rng.gen_range(0..running.len())];
+        self.current_limited = self.clients[&id].limited;
         if self.clients[&id].pending.is_some() {
             // A resumed thread retries its faulting access first.
             self.log(format!("{id:#x} retries"));
@@ -622,7 +664,9 @@ impl Sim {
         let (addr, len) = self.pick_range(16);
         self.log(format!("{id:#x} munmap {addr:#x}+{len:#x}"));
         let got = self.request(id, |c| c.munmap(addr, len));
-        self.expect("munmap", got, Ok(()));
+        if self.expect("munmap", got, Ok(())).is_none() {
+            return;
+        }
         let m = &mut self.clients.get_mut(&id).unwrap().pages;
         for i in 0..len / P {
             m.remove(&(addr + i * P));
@@ -652,7 +696,9 @@ impl Sim {
             [Inheritance::Share, Inheritance::Copy, Inheritance::None][self.rng.gen_range(0..3)];
         self.log(format!("{id:#x} minherit {addr:#x}+{len:#x} {inh:?}"));
         let got = self.request(id, |c| c.minherit(addr, len, inh));
-        self.expect("minherit", got, Ok(()));
+        if self.expect("minherit", got, Ok(())).is_none() {
+            return;
+        }
         let m = &mut self.clients.get_mut(&id).unwrap().pages;
         for i in 0..len / P {
             if let Some(p) = m.get_mut(&(addr + i * P)) {
@@ -790,6 +836,7 @@ impl Sim {
                 pages,
                 run: Run::Running,
                 pending: None,
+                limited: self.clients[&id].limited,
             },
         );
         *self.stats.entry("forks").or_default() += 1;
