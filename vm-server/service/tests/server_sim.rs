@@ -292,7 +292,7 @@ impl Sim {
         let id = self.next_badge;
         self.next_badge += 1;
         let space = self.svc.vm.space_create(self.svc.platform.pmap()).unwrap();
-        let limited = id % 2 == 0;
+        let limited = id.is_multiple_of(2);
         if limited {
             // Small enough to be hit often (semantics: quota-*).
             let limits = vm_core::Limits {
