@@ -408,5 +408,6 @@ fn every_prefix_of_the_system_blob_is_rejected() {
 fn system_blob_is_small() {
     let spec = load(include_str!("../system.spec"), common::IMAGES).unwrap();
     let n = encode(&spec).len();
-    assert!(n < 2048, "{n} bytes");
+    // 24 components (the hostile clients and their bystander included).
+    assert!(n < 4096, "{n} bytes");
 }

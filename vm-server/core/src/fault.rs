@@ -222,12 +222,27 @@ impl Res {
             Lookup::Resident(d, f) => Some((d, f)),
             Lookup::Swapped(d) => {
                 let link = entry.chain.links()[d];
+                // A write copies the page read in: the copy needs a frame
+                // of the front's group beside it, or the group's pageout
+                // that makes room for the copy could evict the page just
+                // read, again and again (semantics: quota-resident).
+                let mut reserve = 0;
+                if write && d > 0 {
+                    let front = entry.chain.links()[0].object;
+                    let same =
+                        self.objects.get(front).charge() == self.objects.get(link.object).charge();
+                    reserve = u64::from(same);
+                    if self.objects.resident_room(front) < 1 + reserve {
+                        return Err(VmError::QuotaExceeded(Quota::Resident));
+                    }
+                }
                 let started = self.stats.pageins;
                 let tag = self.pagein(
                     link.object,
                     link.pindex(rel),
                     AllocClass::Normal,
                     Some(space),
+                    reserve,
                 )?;
                 // Not when the device was saturated and no read started.
                 if self.stats.pageins > started {
@@ -525,7 +540,7 @@ impl Vm {
                 Lookup::Resident(..) => {}
                 Lookup::Swapped(d) => {
                     let link = entry.chain.links()[d];
-                    let tag = res.pagein(
+                    let tag = res.pagein_for(
                         link.object,
                         link.pindex(rel),
                         AllocClass::Normal,

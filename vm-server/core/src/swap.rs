@@ -368,21 +368,34 @@ impl Res {
         }
     }
 
+    /// `pagein` with no frames of the group's quota kept in reserve.
+    pub(crate) fn pagein_for(
+        &mut self,
+        o: ObjectId,
+        pindex: u64,
+        class: AllocClass,
+        by: Option<SpaceId>,
+    ) -> Result<IoTag, VmError> {
+        self.pagein(o, pindex, class, by, 0)
+    }
+
     /// Start a page-in of page `pindex` of `o` (which has a slot and is
     /// not resident) with read-ahead over device-contiguous neighbours
     /// (`swap_pager_getpages`); `by` is the space whose fault asks (a
-    /// failed read fails only that space's next fault on the page).
-    /// Returns the tag to wait for: the read's,
-    /// or, while the device is saturated (every staging buffer or queue
-    /// entry in use), its oldest request's, after which the caller faults
-    /// again. Caller contract: a pager is attached; `class` is `Normal`
-    /// for faults.
+    /// failed read fails only that space's next fault on the page), and
+    /// `reserve` frames of `o`'s group's resident quota stay free after
+    /// the read (for a copy-on-write copy that follows it). Returns the
+    /// tag to wait for: the read's, or, while the device is saturated
+    /// (every staging buffer or queue entry in use), its oldest
+    /// request's, after which the caller faults again. Caller contract: a
+    /// pager is attached; `class` is `Normal` for faults.
     pub(crate) fn pagein(
         &mut self,
         o: ObjectId,
         pindex: u64,
         class: AllocClass,
         by: Option<SpaceId>,
+        reserve: u64,
     ) -> Result<IoTag, VmError> {
         if self.objects.take_read_failed(o, pindex, by) {
             // The read this fault waited for failed: it fails; the next
@@ -412,13 +425,15 @@ impl Res {
         // Narrow to the non-resident pages around `pindex`, within the
         // request limit, and to what memory and the group's resident
         // quota allow beyond the one page.
-        self.objects.may_add_page(o)?;
+        if self.objects.resident_room(o) < 1 + reserve {
+            return Err(VmError::QuotaExceeded(crate::Quota::Resident));
+        }
         let spare = u64::from(
             self.pool
                 .available()
                 .saturating_sub(self.config.prefault_min_free),
         )
-        .min(self.objects.resident_room(o).saturating_sub(1));
+        .min(self.objects.resident_room(o).saturating_sub(1 + reserve));
         let room = |lo: u64, hi: u64| hi - lo < u64::from(max) && hi - lo <= spare;
         let (mut lo, mut hi) = (pindex, pindex + 1);
         while lo > run.pindex && room(lo, hi) && obj.lookup(lo - 1).is_none() {
@@ -650,7 +665,7 @@ impl Res {
                 else {
                     break;
                 };
-                let tag = self.pagein(l.object, p, AllocClass::System, None)?;
+                let tag = self.pagein_for(l.object, p, AllocClass::System, None)?;
                 self.wait_for(tag, pmap)?;
             }
         }
@@ -846,7 +861,7 @@ impl Vm {
                 else {
                     break;
                 };
-                let tag = self.res.pagein(id, p, AllocClass::Normal, None)?;
+                let tag = self.res.pagein_for(id, p, AllocClass::Normal, None)?;
                 self.res.wait_for(tag, pmap)?;
             }
             // Every page is resident: they become dirty (their only copy)
