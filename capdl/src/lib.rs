@@ -10,6 +10,7 @@
 //!
 //! The language is documented in this crate's `README.md`.
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 

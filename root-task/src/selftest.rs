@@ -102,6 +102,8 @@ fn map_own_vspace(state: &mut RootState) -> Result<(), String> {
         };
     }
     for i in 0..512 {
+        // SAFETY: word `i` < 512 of the 4 KiB frame mapped read-write at
+        // TEST_VADDR above, which stays mapped; no Rust object lives there.
         let v = unsafe { words.add(i).read_volatile() };
         if v != 0x1000_0000_0000_0000 | i as u64 {
             return Err(format!("word {i} read back {v:#x}"));
@@ -181,6 +183,10 @@ fn resolve_thread_fault(state: &mut RootState) -> Result<(), String> {
     frame
         .x86_page_map(vspace, page, CapRights::read_write(), attrs)
         .map_err(|e| format!("fault frame map: {e:?}"))?;
+    // SAFETY: FAULT_VADDR (checked equal to `fault_addr` above, 8-byte
+    // aligned) lies in the page just mapped read-write in our own VSpace;
+    // the only other thread using it is blocked in its fault until the
+    // reply below, and no Rust object lives there.
     unsafe { (FAULT_VADDR as *mut u64).write_volatile(FAULT_MAGIC) };
     sel4::reply(MessageInfo::new(0, 0, 0, 0));
 

@@ -100,6 +100,11 @@ fn main(env: &mut Env) -> u64 {
         env.check_err(name, got, want);
     }
     // Nothing changed, and the server still answers properly.
+    // SAFETY: read only if `first`, the read-write page fixed at
+    // 0x4000_0000, was mapped (`&&` short-circuits); nothing here unmaps it
+    // (the requests above are all refused, and a server that wrongly
+    // obeyed one would make the read fault and stop this client), and no
+    // Rust reference points into it.
     let still = first.is_ok() && unsafe { (0x4000_0000 as *const u64).read_volatile() } == 0;
     env.check(
         "state-unchanged",

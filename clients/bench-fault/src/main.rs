@@ -96,6 +96,9 @@ fn main(env: &mut Env) -> u64 {
     match env.vm.fork() {
         Ok(ForkReply::Child { .. }) => {
             // Hold the pages shared until the parent is done, then leave.
+            // SAFETY: `flag` is the shared page mapped read-write above,
+            // which fork maps at the same address in the child and nothing
+            // unmaps; volatile because the parent writes it meanwhile.
             while unsafe { flag.read_volatile() } == 0 {
                 sel4::yield_now();
             }

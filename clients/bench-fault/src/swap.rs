@@ -83,12 +83,14 @@ pub fn run(env: &mut Env) -> bool {
     // pass out; after it every resident page is clean with its copy still
     // on swap, so the timed pass only reads (evicting costs no write).
     let mut bad = 0u64;
-    // SAFETY (all loops below): reads inside the region mapped above.
     for i in (0..pages).chain(0..pool) {
+        // SAFETY: `i` < `pages` (pool <= pages): inside the region mapped
+        // above, unmapped only at the end of this function.
         bad += u64::from(unsafe { word(i).read_volatile() } != i);
     }
     let (s0, t0) = (stats(env), rdtsc());
     for i in pool..pages {
+        // SAFETY: as above: `i` < `pages`, inside the mapped region.
         bad += u64::from(unsafe { word(i).read_volatile() } != i);
     }
     let (s1, t1) = (stats(env), rdtsc());
@@ -111,6 +113,7 @@ pub fn run(env: &mut Env) -> bool {
         let i = k * PAGEIN_STRIDE;
         let before = stats(env).pageins;
         let t = rdtsc();
+        // SAFETY: `i` < 2 * pool <= `pages`: inside the mapped region.
         let v = unsafe { word(i).read_volatile() };
         let dt = rdtsc() - t;
         let n = stats(env).pageins - before;

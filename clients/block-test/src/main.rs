@@ -378,6 +378,10 @@ fn rdtsc() -> u64 {
 /// TSC ticks per second, measured against PIT channel 2 (1.193182 MHz)
 /// over about 50 ms; `None` without the PIT ports.
 fn tsc_hz() -> Option<u64> {
+    // SAFETY: the root task maps every component's start-info page
+    // read-only at START_INFO_VADDR (page-aligned; StartInfo fits in it)
+    // before starting it and never unmaps or rewrites it; any bit pattern
+    // is a valid StartInfo.
     let info = unsafe { &*(sel4_root_task::start_info::START_INFO_VADDR as *const StartInfo) };
     let pit = cap::IOPort::from_bits(info.cap("io:0x40")?.bits());
     let gate = cap::IOPort::from_bits(info.cap("io:0x61")?.bits());

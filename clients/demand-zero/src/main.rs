@@ -119,6 +119,8 @@ fn main(env: &mut Env) -> u64 {
     // MADV_FREE: private anonymous contents may go; they read as zero after.
     let free_at = base + 8 * MIB;
     let r = env.vm.madvise(free_at, 16 * PAGE, Advice::Free);
+    // SAFETY: 16 pages from 8 MiB: inside the 64 MiB mapping, clear of the
+    // hole at 32 MiB; MADV_FREE drops contents, never the mapping.
     let zeroed = (0..16).all(|i| unsafe { word(free_at + i * PAGE).read_volatile() } == 0);
     env.check(
         "madvise-free-zero-fill",
@@ -131,6 +133,8 @@ fn main(env: &mut Env) -> u64 {
     let r = env.vm.madvise(dn, 16 * PAGE, Advice::DontNeed);
     let n = env.vm.mincore(dn, 4 * PAGE, &mut buf);
     let gone = n.is_ok() && buf.iter().all(|m| !m.contains(Mincore::INCORE));
+    // SAFETY: 16 pages from 16 MiB: inside the mapping, clear of the hole;
+    // MADV_DONTNEED drops the pages, never the mapping.
     let zeroed = (0..16).all(|i| unsafe { word(dn + i * PAGE).read_volatile() } == 0);
     let rest = verify(base, 16 * MIB + 16 * PAGE, 17 * MIB, &[]).is_none();
     env.check(

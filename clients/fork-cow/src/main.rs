@@ -27,6 +27,9 @@ fn fill(base: u64, v: u64) {
 }
 
 fn holds(base: u64, v: u64) -> bool {
+    // SAFETY: `base` is always `private` (see `fill`), PAGES pages mapped
+    // read-write in main, never unmapped, and kept at the same address in
+    // every forked child.
     (0..PAGES).all(|i| unsafe { ((base + i * PAGE) as *const u64).read_volatile() } == v + i)
 }
 
@@ -59,6 +62,9 @@ fn main(env: &mut Env) -> u64 {
                 // A child that forked: its own value must survive its child's writes.
                 let mine = 0xa000 + generation * 0x1000;
                 let ok = holds(private, mine);
+                // SAFETY: word `generation` (<= 3) of the shared page mapped
+                // read-write in main, which fork shares at the same address
+                // and nothing unmaps; volatile as other generations use it.
                 unsafe { verdict(shared, generation).write_volatile(if ok { OK } else { BAD }) };
                 env.wait_children(2_000_000);
                 let _ = env.vm.exit(0);
@@ -72,10 +78,12 @@ fn main(env: &mut Env) -> u64 {
                 fill(private, 0xa000 + generation * 0x1000);
                 let own = holds(private, 0xa000 + generation * 0x1000);
                 if !(saw_parent && own) {
+                    // SAFETY: as above: a word of the shared verdict page.
                     unsafe { verdict(shared, generation).write_volatile(BAD) };
                     let _ = env.vm.exit(1);
                 }
                 if generation == GENERATIONS {
+                    // SAFETY: as above: a word of the shared verdict page.
                     unsafe { verdict(shared, generation).write_volatile(OK) };
                     let _ = env.vm.exit(0);
                 }
@@ -96,6 +104,8 @@ fn main(env: &mut Env) -> u64 {
     );
     // Wait for the generations to report (bounded).
     let mut spins = 0u64;
+    // SAFETY: words 1..=3 of the shared verdict page mapped in main, which
+    // this original parent never unmaps; volatile as children write it.
     while (1..=GENERATIONS).any(|g| unsafe { verdict(shared, g).read_volatile() } == PENDING)
         && spins < 2_000_000
     {
@@ -103,6 +113,7 @@ fn main(env: &mut Env) -> u64 {
         spins += 1;
     }
     for g in 1..=GENERATIONS {
+        // SAFETY: as above: word `g` of the shared verdict page.
         let v = unsafe { verdict(shared, g).read_volatile() };
         env.check(
             match g {

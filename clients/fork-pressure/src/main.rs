@@ -48,8 +48,10 @@ fn main(env: &mut Env) -> u64 {
     let verdict = |i: u64| (shared + i * 8) as *mut u64;
     let word = |page: u64| (base + page * PAGE) as *mut u64;
     let last = |page: u64| (base + page * PAGE + PAGE - 8) as *mut u64;
+    // SAFETY: callers pass `page` < PAGES: the first and last word of a page
+    // of the region mapped read-write above, never unmapped, and at the
+    // same address in the forked child.
     let write = |page: u64, w: Writer| unsafe {
-        // SAFETY: inside the region.
         word(page).write_volatile(value(page, w));
         last(page).write_volatile(!value(page, w));
     };
@@ -79,6 +81,7 @@ fn main(env: &mut Env) -> u64 {
                     Writer::Original
                 }
             });
+            // SAFETY: the shared verdict page.
             unsafe { verdict(1).write_volatile(if mine.is_none() { OK } else { BAD }) };
             if let Some(p) = inherited.or(mine) {
                 println!("{}: child: page {p} is wrong", env.name());

@@ -28,7 +28,7 @@ fn stats(env: &mut Env) -> ClientStats {
 
 /// Rights of single mapping `i`: alternating, so neighbours differ.
 fn prot_of(i: usize) -> Prot {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         Prot::READ
     } else {
         Prot::RW

@@ -25,6 +25,8 @@ fn main(env: &mut Env) -> u64 {
         unsafe { ((a + i * PAGE) as *mut u64).write_volatile(0x1000 + i) };
     }
     let r = env.vm.mprotect(a, len, Prot::READ);
+    // SAFETY: reads of the 8-page mapping made above, which read-only
+    // protection leaves readable; no reference points into it.
     let readable =
         (0..8).all(|i| unsafe { ((a + i * PAGE) as *const u64).read_volatile() } == 0x1000 + i);
     env.check(
@@ -35,7 +37,11 @@ fn main(env: &mut Env) -> u64 {
 
     // Back to read-write: writes work again.
     let r = env.vm.mprotect(a, PAGE, Prot::RW);
+    // SAFETY: the first page of the mapping, read-write again after the
+    // mprotect above (had it failed, the write would fault and the VM server
+    // would stop this client: no other memory can be hit).
     unsafe { (a as *mut u64).write_volatile(7) };
+    // SAFETY: the same word, still mapped.
     let wrote = unsafe { (a as *const u64).read_volatile() } == 7;
     env.check(
         "read-write-again",

@@ -53,11 +53,15 @@ fn main(env: &mut Env) -> u64 {
             // SAFETY: the shared status page and the inherited region.
             unsafe { status.write_volatile(CHILD_ABOUT_TO_READ) };
             let armed = env.vm.fail_next_pagein();
+            // SAFETY: `victim` < SIZE is a page of the region, inherited
+            // (copy-on-write) at the same address; a refused page-in stops
+            // this child rather than returning.
             let value = unsafe { ((base + victim) as *const u64).read_volatile() };
             println!(
                 "{}: child survived the read (armed {armed:?}, value {value:#x})",
                 env.name()
             );
+            // SAFETY: the shared status page, as above.
             unsafe { status.write_volatile(CHILD_READ_SUCCEEDED) };
             let _ = env.vm.exit(0);
             return 1;

@@ -33,13 +33,18 @@ fn main(env: &mut Env) -> u64 {
         // SAFETY: inside the shared mapping.
         unsafe { ((addr + i * PAGE) as *mut u64).write_volatile(0x5a00 + i) };
     }
+    // SAFETY: word 0 of the shared object, mapped read-write above for its
+    // 8 pages and not unmapped here; volatile as client-shm-b shares it.
     unsafe { (addr as *mut u64).write_volatile(READY) };
     let mut spins = 0u64;
+    // SAFETY: as above: word 0 of the shared mapping.
     while unsafe { (addr as *const u64).read_volatile() } != ANSWERED && spins < 2_000_000 {
         sel4::yield_now();
         spins += 1;
     }
+    // SAFETY: as above: word 0 of the shared mapping.
     let answered = unsafe { (addr as *const u64).read_volatile() } == ANSWERED;
+    // SAFETY: word 1 of pages 1..8 of the shared mapping.
     let answer_ok = (1..PAGES)
         .all(|i| unsafe { ((addr + i * PAGE + 8) as *const u64).read_volatile() } == 0xb0b0 + i);
     env.check(

@@ -37,10 +37,13 @@ fn main(env: &mut Env) -> u64 {
         return env.failures();
     };
     env.check("open-and-map", true, format_args!(""));
+    // SAFETY: word 0 of the shared object, mapped read-write above for its
+    // 8 pages and never unmapped; volatile as client-shm-a writes it.
     while unsafe { (addr as *const u64).read_volatile() } != READY && spins < 4_000_000 {
         sel4::yield_now();
         spins += 1;
     }
+    // SAFETY: word 0 of pages 1..8 of the shared mapping.
     let pattern = (1..PAGES)
         .all(|i| unsafe { ((addr + i * PAGE) as *const u64).read_volatile() } == 0x5a00 + i);
     env.check(
@@ -52,6 +55,7 @@ fn main(env: &mut Env) -> u64 {
         // SAFETY: inside the shared mapping.
         unsafe { ((addr + i * PAGE + 8) as *mut u64).write_volatile(0xb0b0 + i) };
     }
+    // SAFETY: word 0 of the shared mapping, as above.
     unsafe { (addr as *mut u64).write_volatile(ANSWERED) };
     let r = env.vm.shm_open("no-such-object", Prot::READ);
     env.check_err("open-missing-name", r, ApiError::NoSuchName);

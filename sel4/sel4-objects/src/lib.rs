@@ -4,6 +4,7 @@
 //! paging structures created on the way ([`map_page`]). The root task and
 //! the servers use the same code.
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 

@@ -39,6 +39,10 @@ const BOOTINFO_IPC_BUFFER_OFFSET: usize = 4 * core::mem::size_of::<sel4::Word>()
 /// Called once, from the entry point, with the kernel's boot info pointer.
 #[doc(hidden)]
 pub unsafe fn init_root_task(bootinfo: *const u8, heap: *mut u8, heap_size: usize) {
+    // SAFETY: the caller passes the kernel's boot info frame (a mapped
+    // page; `read_unaligned` as seL4_BootInfo is packed), whose `ipcBuffer`
+    // is the initial thread's IPC buffer, mapped read-write by the kernel;
+    // and, once, heap memory nothing else uses (`root_task!`'s HEAP).
     unsafe {
         let ipc = bootinfo
             .add(BOOTINFO_IPC_BUFFER_OFFSET)
@@ -78,6 +82,9 @@ macro_rules! root_task {
         #[no_mangle]
         extern "C" fn __sel4_runtime_main(arg: usize) -> ! {
             static mut HEAP: [u8; $heap] = [0; $heap];
+            // SAFETY: called once, here, from `_start`; `arg` is the boot
+            // info pointer the kernel passes the root task in rdi, and HEAP
+            // is used by nothing else.
             unsafe {
                 $crate::init_root_task(
                     arg as *const u8,

@@ -15,6 +15,9 @@ use core::arch::asm;
 
 #[no_mangle]
 unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    // SAFETY: memcpy's contract, which its callers (the compiler's included)
+    // keep: both ranges valid for `n` bytes and disjoint, which satisfies
+    // `copy_forward`.
     unsafe { copy_forward(dst, src, n) };
     dst
 }
@@ -24,6 +27,11 @@ unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
 /// # Safety
 /// Both ranges are valid; if they overlap, `dst` is below `src`.
 unsafe fn copy_forward(dst: *mut u8, src: *const u8, n: usize) {
+    // SAFETY: the caller guarantees both ranges valid for `n` bytes, so the
+    // n/8 quadword and n%8 byte moves stay inside them (x86 allows the
+    // unaligned ones); with `dst` below an overlapping `src`, every source
+    // byte is loaded before a store can reach it. All operands are
+    // inout/out, so no two share a register; no stack is used.
     unsafe {
         asm!(
             "test {q}, {q}",
@@ -60,10 +68,18 @@ unsafe fn copy_forward(dst: *mut u8, src: *const u8, n: usize) {
 unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     if (dst as usize).wrapping_sub(src as usize) >= n {
         // No overlap, or dst below src: copying forwards is safe.
+        // SAFETY: memmove's contract gives two ranges valid for `n` bytes,
+        // and this branch has them disjoint or `dst` below `src`, which is
+        // `copy_forward`'s requirement.
         unsafe { copy_forward(dst, src, n) };
     } else {
         // dst above src and overlapping: highest address first, bytewise
         // (rare: element shifts inside one buffer).
+        // SAFETY: both ranges are valid for `n` bytes (memmove's contract);
+        // offsets run n-1 down to 0, so accesses stay inside them, and as
+        // `dst` is above `src`, each source byte is read before the store
+        // that could overwrite it. `t` is an output, so it shares no
+        // register with the inputs; no stack is used.
         unsafe {
             asm!(
                 "test {n}, {n}",
@@ -89,6 +105,9 @@ unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 
 unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
     // The byte repeated in every byte of a quadword.
     let q = (c as u8 as u64).wrapping_mul(0x0101_0101_0101_0101);
+    // SAFETY: memset's contract: `dst` is valid for `n` bytes of writes;
+    // the asm stores exactly n/8 quadwords then n%8 bytes from `dst`, and
+    // changes only the registers it declares, using no stack.
     unsafe {
         asm!(
             "test {q}, {q}",
@@ -120,6 +139,8 @@ unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
 #[no_mangle]
 unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     for i in 0..n {
+        // SAFETY: memcmp's contract: `a` and `b` are valid for `n` bytes of
+        // reads, and `i < n`.
         let (x, y) = unsafe { (a.add(i).read_volatile(), b.add(i).read_volatile()) };
         if x != y {
             return x as i32 - y as i32;
@@ -130,5 +151,6 @@ unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
 
 #[no_mangle]
 unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    // SAFETY: bcmp's contract is memcmp's, passed on unchanged.
     unsafe { memcmp(a, b, n) }
 }

@@ -130,6 +130,8 @@ mod tests {
 
     #[test]
     fn named_caps_round_trip() {
+        // SAFETY: StartInfo is repr(C) integers and byte arrays; all zeros
+        // is a valid (empty) value.
         let mut si: StartInfo = unsafe { core::mem::zeroed() };
         assert!(si.push("vm", 5, 0x12));
         assert!(si.push("a-very-long-capability-name-truncated", 6, 0));
@@ -141,6 +143,7 @@ mod tests {
 
     #[test]
     fn table_fills_up() {
+        // SAFETY: as above: all zeros is an empty StartInfo.
         let mut si: StartInfo = unsafe { core::mem::zeroed() };
         for i in 0..MAX_CAPS {
             assert!(si.push("x", i as Word, 0));

@@ -46,6 +46,16 @@ impl RawNotificationMutex {
     }
 }
 
+// SAFETY: `lock` returns to one holder at a time. Unbound, it takes the
+// count from 0 to 1 by compare-exchange. Bound, it saw the count at 0, or
+// it counted itself a waiter and sleeps until an unlock that saw a waiter
+// signals: only the holder unlocks, and after such an unlock nobody holds
+// the lock until a waiter consumes that one signal, so signals never pile
+// up and each wakes one waiter (this needs the notification to be signalled
+// by nothing but this lock, as `bind` requires). The count's Acquire and
+// Release order the guarded data; a hand-over is ordered by the signal and
+// wait system calls (asm without `nomem`). Any thread may unlock, so the
+// guard may be Send.
 unsafe impl lock_api::RawMutex for RawNotificationMutex {
     #[allow(clippy::declare_interior_mutable_const)]
     const INIT: Self = RawNotificationMutex {

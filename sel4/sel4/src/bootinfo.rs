@@ -159,12 +159,20 @@ impl<'a> BootInfo<'a> {
     /// `p` must point at the kernel's boot info frame, which stays mapped
     /// (with its extra pages) for the program's lifetime.
     pub unsafe fn from_ptr(p: *const u8) -> BootInfo<'static> {
+        // SAFETY: the caller guarantees `p` is the boot info frame, a whole
+        // mapped page, so the word at EXTRA_LEN (bytes 0..8) is readable;
+        // `read_unaligned` needs no alignment.
         let extra = unsafe { core::ptr::read_unaligned(p.add(layout::EXTRA_LEN) as *const Word) };
         let len = if extra == 0 {
             layout::SIZE
         } else {
             layout::EXTRA_OFFSET + extra as usize
         };
+        // SAFETY: the kernel maps the boot info page and, from one page
+        // after it, `extraLen` bytes of extra boot info contiguously; with
+        // no extra the length is `sizeof(seL4_BootInfo)`, within the first
+        // page. The caller guarantees it all stays mapped for the program's
+        // lifetime, and nothing writes the boot info once the kernel has.
         let bytes = unsafe { core::slice::from_raw_parts(p, len) };
         BootInfo::parse(bytes).expect("kernel boot info is malformed")
     }

@@ -36,12 +36,21 @@ const USER_DATA_OFFSET: usize = core::mem::offset_of!(IpcBuffer, user_data);
 /// # Safety
 /// `buffer` must be the calling thread's IPC buffer (the one its TCB names).
 pub unsafe fn init_ipc_buffer(buffer: *mut IpcBuffer) {
+    // SAFETY: the caller guarantees `buffer` is an IPC buffer mapped
+    // read-write here; the kernel only accepts a 512-byte-aligned one, so
+    // the one-word write through the raw pointer is in bounds and aligned,
+    // and it makes no reference that could alias another.
     unsafe { (*buffer).user_data = buffer as Word };
 }
 
 /// Address of the calling thread's IPC buffer, read through GS.
 fn ipc_buffer_ptr() -> *mut IpcBuffer {
     let p: Word;
+    // SAFETY: one load from gs:USER_DATA_OFFSET, no stack, no writes, no
+    // flags, as the options say. seL4 loads GS base with the current
+    // thread's IPC buffer address on every return to user mode, so the
+    // load reads this thread's own buffer (a thread without one takes a
+    // VM fault on it rather than reading anything else).
     unsafe {
         asm!("mov {}, gs:[{}]", out(reg) p, in(reg) USER_DATA_OFFSET, options(nostack, readonly, preserves_flags));
     }
@@ -56,6 +65,9 @@ fn ipc_buffer_ptr() -> *mut IpcBuffer {
 pub fn with_ipc_buffer_mut<R>(f: impl FnOnce(&mut IpcBuffer) -> R) -> R {
     // SAFETY: the buffer is private to this thread; the closure form keeps
     // the borrow from living across a system call.
+    // FIXME: not enforced: `f` calling this function again (a syscall
+    // wrapper, `get_mr`, `set_mr`) makes a second `&mut` to the buffer,
+    // and a thread whose `user_data` was never set dereferences 0.
     f(unsafe { &mut *ipc_buffer_ptr() })
 }
 

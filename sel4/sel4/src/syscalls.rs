@@ -25,6 +25,15 @@ unsafe fn sys_send_recv(sys: Syscall, dest: Word, info: Word) -> (Word, Word) {
     let mut mr = with_ipc_buffer_mut(|b| [b.msg[0], b.msg[1], b.msg[2], b.msg[3]]);
     let out_info: Word;
     let out_badge: Word;
+    // SAFETY: as libsel4's `x64_sys_send_recv`: the kernel's syscall return
+    // path restores every register from the thread's saved context except
+    // rcx/r11 (sysret), rsp (zeroed; put back from rbx) and the ones it
+    // returns in (rdi, rsi, r10, r8, r9, r15), all declared here, and rbx
+    // comes back from r12. The kernel validates every cap and reads or
+    // writes no user memory but this thread's IPC buffer, which no Rust
+    // reference borrows across the asm (not `nomem`, so the compiler
+    // rereads it). The caller guarantees `sys` is a send-receive syscall,
+    // whose results come back in exactly these registers.
     unsafe {
         asm!(
             "mov r12, rbx",
@@ -55,6 +64,12 @@ unsafe fn sys_send_recv(sys: Syscall, dest: Word, info: Word) -> (Word, Word) {
 #[inline(always)]
 unsafe fn sys_send(sys: Syscall, dest: Word, info: Word) {
     let mr = with_ipc_buffer_mut(|b| [b.msg[0], b.msg[1], b.msg[2], b.msg[3]]);
+    // SAFETY: as libsel4's `x64_sys_send`: a send-only syscall (the
+    // caller's guarantee) returns with every register restored from the
+    // thread's saved context except rcx/r11 (sysret) and rsp (put back from
+    // rbx), and rbx comes back from r12; all are declared here. The kernel
+    // validates every cap and only reads this thread's IPC buffer, which
+    // no Rust reference borrows across the asm.
     unsafe {
         asm!(
             "mov r12, rbx",
@@ -85,6 +100,12 @@ unsafe fn sys_recv(sys: Syscall, src: Word) -> (Word, Word) {
     let mut mr = [0 as Word; 4];
     let out_info: Word;
     let out_badge: Word;
+    // SAFETY: as libsel4's `x64_sys_recv`: a receive syscall (the caller's
+    // guarantee) returns the badge, info and MR0-3 in rdi, rsi, r10, r8,
+    // r9, r15, declared as outputs with rcx/r11 (sysret) and r12 (our rbx
+    // save); rsp and rbx are put back before the asm ends. The kernel
+    // validates `src` and writes no user memory but this thread's IPC
+    // buffer, which no Rust reference borrows across the asm.
     unsafe {
         asm!(
             "mov r12, rbx",
@@ -115,6 +136,11 @@ unsafe fn sys_recv(sys: Syscall, src: Word) -> (Word, Word) {
 #[inline(always)]
 unsafe fn sys_null(sys: Syscall, arg: Word) -> Word {
     let out: Word;
+    // SAFETY: as libsel4's `x64_sys_null`: such a syscall (the caller's
+    // guarantee) changes at most rdi and rsi besides rcx/r11 (sysret), all
+    // declared, with r12 for our rbx save; rsp and rbx are put back before
+    // the asm ends. The kernel validates any cap in rdi; the debug calls
+    // read at most this thread's IPC buffer, which nothing borrows here.
     unsafe {
         asm!(
             "mov r12, rbx",
@@ -135,29 +161,42 @@ unsafe fn sys_null(sys: Syscall, arg: Word) -> Word {
 
 /// `seL4_Call`: sends the message in the IPC buffer to `dest` and waits for the reply.
 pub fn call(dest: CPtr, info: MessageInfo) -> MessageInfo {
+    // SAFETY: Call is a send-receive syscall, as `sys_send_recv` requires;
+    // the kernel validates `dest` and the message.
     let (info, _) = unsafe { sys_send_recv(Syscall::Call, dest.bits(), info.into_word()) };
     MessageInfo::from_word(info)
 }
 
 /// `seL4_Call` returning the badge register too (used by invocations with out-params).
 pub fn call_with_badge(dest: CPtr, info: MessageInfo) -> (MessageInfo, Badge) {
+    // SAFETY: Call is a send-receive syscall, as `sys_send_recv` requires;
+    // the kernel validates `dest` and the message.
     let (info, badge) = unsafe { sys_send_recv(Syscall::Call, dest.bits(), info.into_word()) };
     (MessageInfo::from_word(info), badge)
 }
 
 /// `seL4_Send`: blocking send of the IPC buffer's message.
 pub fn send(dest: CPtr, info: MessageInfo) {
+    // SAFETY: Send is a send-only syscall, as `sys_send` requires; the
+    // kernel validates `dest` and the message.
     unsafe { sys_send(Syscall::Send, dest.bits(), info.into_word()) }
 }
 
 /// `seL4_NBSend`: send if a receiver waits, otherwise drop the message.
 pub fn nb_send(dest: CPtr, info: MessageInfo) {
+    // SAFETY: NBSend is a send-only syscall, as `sys_send` requires; the
+    // kernel validates `dest` and the message.
     unsafe { sys_send(Syscall::NBSend, dest.bits(), info.into_word()) }
 }
 
 /// `seL4_Signal`: signals a notification (a send of an empty message).
 pub fn signal(dest: CPtr) {
     let info = MessageInfo::new(0, 0, 0, 0).into_word();
+    // SAFETY: as libsel4's `x64_sys_send_null`: Send returns with every
+    // register restored from the thread's saved context except rcx/r11
+    // (sysret) and rsp (put back from rbx), and rbx comes back from r12;
+    // all are declared here. A message of length 0 reads no message
+    // registers, and the kernel validates `dest`.
     unsafe {
         asm!(
             "mov r12, rbx",
@@ -177,17 +216,23 @@ pub fn signal(dest: CPtr) {
 
 /// `seL4_Reply`: answers the caller whose reply cap the kernel holds for this thread.
 pub fn reply(info: MessageInfo) {
+    // SAFETY: Reply is a send-only syscall, as `sys_send` requires; the
+    // kernel validates the message (`dest` is unused).
     unsafe { sys_send(Syscall::Reply, 0, info.into_word()) }
 }
 
 /// `seL4_Recv`: waits for a message on `src`; returns its info and the sender's badge.
 pub fn recv(src: CPtr) -> (MessageInfo, Badge) {
+    // SAFETY: Recv is a receive syscall, as `sys_recv` requires; the kernel
+    // validates `src`.
     let (info, badge) = unsafe { sys_recv(Syscall::Recv, src.bits()) };
     (MessageInfo::from_word(info), badge)
 }
 
 /// `seL4_NBRecv`: polls `src`; the info has length 0 and label 0 when nothing was there.
 pub fn nb_recv(src: CPtr) -> (MessageInfo, Badge) {
+    // SAFETY: NBRecv is a receive syscall, as `sys_recv` requires; the kernel
+    // validates `src`.
     let (info, badge) = unsafe { sys_recv(Syscall::NBRecv, src.bits()) };
     (MessageInfo::from_word(info), badge)
 }
@@ -204,17 +249,21 @@ pub fn poll(src: CPtr) -> Badge {
 
 /// `seL4_ReplyRecv`: replies to the current caller, then waits on `src`.
 pub fn reply_recv(src: CPtr, info: MessageInfo) -> (MessageInfo, Badge) {
+    // SAFETY: ReplyRecv is a send-receive syscall, as `sys_send_recv` requires;
+    // the kernel validates `src` and the message.
     let (info, badge) = unsafe { sys_send_recv(Syscall::ReplyRecv, src.bits(), info.into_word()) };
     (MessageInfo::from_word(info), badge)
 }
 
 /// `seL4_Yield`: gives up the rest of this time slice.
 pub fn yield_now() {
+    // SAFETY: Yield takes no argument, as `sys_null` requires.
     unsafe { sys_null(Syscall::Yield, 0) };
 }
 
 /// `seL4_DebugPutChar`: one byte to the kernel's serial console.
 pub fn debug_put_char(c: u8) {
+    // SAFETY: DebugPutChar takes only its byte in rdi, as `sys_null` requires.
     unsafe { sys_null(Syscall::DebugPutChar, c as Word) };
 }
 
@@ -227,16 +276,20 @@ pub fn debug_print(s: &str) {
 
 /// `seL4_DebugHalt`: stops the kernel (the machine keeps running QEMU).
 pub fn debug_halt() {
+    // SAFETY: DebugHalt takes no argument, as `sys_null` requires.
     unsafe { sys_null(Syscall::DebugHalt, 0) };
 }
 
 /// `seL4_DebugSnapshot`: prints the kernel's capability-space snapshot.
 pub fn debug_snapshot() {
+    // SAFETY: DebugSnapshot takes no argument, as `sys_null` requires.
     unsafe { sys_null(Syscall::DebugSnapshot, 0) };
 }
 
 /// `seL4_DebugCapIdentify`: the kernel's cap type tag of `cap` (0 = null cap).
 pub fn debug_cap_identify(cap: CPtr) -> Word {
+    // SAFETY: DebugCapIdentify takes the cap in rdi and returns its type
+    // there, as `sys_null` requires; a bad cap reads as type 0.
     unsafe { sys_null(Syscall::DebugCapIdentify, cap.bits()) }
 }
 
@@ -248,10 +301,14 @@ pub fn debug_name_thread(tcb: CPtr, name: &str) {
         let bytes = name.as_bytes();
         let max = b.msg.len() * core::mem::size_of::<Word>() - 1;
         let n = bytes.len().min(max);
+        // SAFETY: `msg` is `max + 1` bytes of plain words, borrowed mutably
+        // through `b` for as long as `dst` lives; bytes need no alignment.
         let dst =
             unsafe { core::slice::from_raw_parts_mut(b.msg.as_mut_ptr() as *mut u8, max + 1) };
         dst[..n].copy_from_slice(&bytes[..n]);
         dst[n] = 0;
     });
+    // SAFETY: DebugNameThread takes the TCB in rdi (the name is in the IPC
+    // buffer), as `sys_null` requires; the kernel validates the cap.
     unsafe { sys_null(Syscall::DebugNameThread, tcb.bits()) };
 }

@@ -120,6 +120,9 @@ fn rejects_bad_images() {
 #[test]
 fn from_ptr_covers_the_extra_pages() {
     let img = image();
+    // SAFETY: `img` says extraLen 4096 and is 8192 bytes, exactly the page
+    // plus extra page `from_ptr` reads; it outlives `bi`, the last use of
+    // which is the assert below, and nothing writes it meanwhile.
     let bi = unsafe { BootInfo::from_ptr(img.as_ptr()) };
     assert_eq!(bi.extra().map(<[u8]>::len), Some(4096));
 }

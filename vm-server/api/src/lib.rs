@@ -19,51 +19,12 @@
 //! enumeration is a [`DecodeError`], which the server answers with
 //! `UnknownOperation`, `NameTooLong` or `MalformedRequest`.
 //!
-//! | label | operation | request words | reply words (label 0) |
-//! | ---: | --- | --- | --- |
-//! | `0x100` | `Ping` | 1: cookie | 1: cookie |
-//! | `0x101` | `Stats` | 0 | 54: [`VmStats`] (≥ 46, versioned) |
-//! | `0x102` | `ClientStats` | 0 | 25: [`ClientStats`] (≥ 12, versioned) |
-//! | `0x110` | `Mmap` | 9: addr, len, prot, max_prot, flags, source (0 anon / 1 handle), handle, offset, align | 1: addr |
-//! | `0x111` | `Munmap` | 2: addr, len | 0 |
-//! | `0x112` | `Mprotect` | 3: addr, len, prot | 0 |
-//! | `0x113` | `Minherit` | 3: addr, len, inheritance | 0 |
-//! | `0x114` | `Madvise` | 3: addr, len, advice | 0 |
-//! | `0x115` | `Msync` | 3: addr, len, flags | 0 |
-//! | `0x116` | `Mincore` | 2: addr, len | 1 + ⌈count/8⌉: count (≤ 952), one byte per page |
-//! | `0x117` | `Mlock` | 2: addr, len | 0 |
-//! | `0x118` | `Munlock` | 2: addr, len | 0 |
-//! | `0x120` | `ShmCreate` | 11: size, open_rights, name_len, name\[8\] | 1: handle |
-//! | `0x121` | `ShmOpen` | 10: rights, name_len, name\[8\] | 1: handle |
-//! | `0x122` | `ShmUnlink` | 9: name_len, name\[8\] | 0 |
-//! | `0x123` | `ShmTruncate` | 2: handle, size | 0 |
-//! | `0x124` | `HandleClose` | 1: handle | 0 |
-//! | `0x125` | `HandleShare` | 3: handle, to (client id), rights | 1: the receiver's handle |
-//! | `0x126` | `HandleAccept` | 2: from (client id), count | 0 |
-//! | `0x130` | `Fork` | 0 | 2: is_child (0 parent / 1 child), id (child's / parent's client id) |
-//! | `0x131` | `Exit` | 1: status | none on success |
-//! | `0x140` | `FailNextPagein` (test hook: the caller's next page-in fails as a disk error would) | 0 | 0 |
-//!
-//! Error replies: label = [`ApiError::code`], 0 words.
-//!
-//! Field rules: protections (`prot`, `max_prot`, `rights`) use bits
-//! [`Prot`] `READ 1 | WRITE 2 | EXEC 4`; `flags` are [`MapFlags`] (`SHARED 1
-//! | PRIVATE 2 | FIXED 4 | NOREPLACE 8 | OVERLAY 16`) or [`MsyncFlags`]
-//! (`ASYNC 1 | SYNC 2 | INVALIDATE 4`); other bits are reserved (must be
-//! 0). [`Advice`] is 0..=5 (`NORMAL RANDOM SEQUENTIAL WILLNEED DONTNEED
-//! FREE`), [`Inheritance`] 0..=2 (`SHARE COPY NONE`). Handles are 32-bit
-//! (high half reserved). With `source` 0, `handle` and `offset` are 0. A
-//! name is `name_len` ≤ 64 bytes of UTF-8 packed little-endian into the 8
-//! name words, the bytes past it zero; an empty name makes `ShmCreate`
-//! anonymous. `Mincore` bytes are [`Mincore`] bits (`INCORE 1 | REFERENCED
-//! 2 | MODIFIED 4`), byte `i % 8` of word `1 + i / 8`, the rest zero.
-//!
-//! Labels start at `0x100`, clear of kernel fault labels, and fit the
-//! 20-bit label field. Every reply fits one message (at most 120 words);
-//! `Fork`'s fits the four register MRs, so the server can start the child
-//! with it. `Stats` and `ClientStats` replies only ever grow by appended
-//! fields: a longer reply decodes with the tail ignored, a shorter one
-//! with the missing fields zero down to the first version's length.
+//! The operations, their labels, word layouts and field rules are in
+//! [`protocol`], next to the table they are generated from: each
+//! operation is declared once there, and the operation enum, the request
+//! and reply enums with their encoders and decoders, the server's
+//! [`VmService`] trait with [`serve`], and the [`VmClient`] methods all
+//! come from that one row.
 //!
 //! # Numbering
 //!
@@ -100,9 +61,14 @@
 //! the same stub over a [`Loopback`] into `dispatch`.
 #![cfg_attr(not(test), no_std)]
 
+// The generator first: its macros are used by `protocol` below.
+#[macro_use]
+mod generate;
+
 mod client;
 mod error;
 mod op;
+pub mod protocol;
 mod reply;
 mod request;
 mod service;
@@ -111,17 +77,17 @@ pub mod wire;
 
 pub use client::{Loopback, Sel4Transport, Transport, VmClient};
 pub use error::{ApiError, DecodeError};
-pub use op::Operation;
+pub use protocol::{serve, Operation, Reply, Request, VmService};
 pub use reply::{
-    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PingReply, Reply, Versioned,
-    VmStats, MINCORE_MAX_PAGES,
+    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PingReply, Versioned, VmStats,
+    MINCORE_MAX_PAGES,
 };
 pub use request::{
     ExitRequest, HandleAcceptRequest, HandleCloseRequest, HandleShareRequest, MadviseRequest,
     MinheritRequest, MmapRequest, MprotectRequest, MsyncRequest, PingRequest, RangeRequest,
-    Request, ShmCreateRequest, ShmOpenRequest, ShmTruncateRequest, ShmUnlinkRequest,
+    ShmCreateRequest, ShmOpenRequest, ShmTruncateRequest, ShmUnlinkRequest,
 };
-pub use service::{dispatch, needs_reply, serve, VmService};
+pub use service::{dispatch, needs_reply};
 pub use types::{
     Advice, Handle, Inheritance, MapFlags, MapSource, Mincore, MsyncFlags, Prot, ShmName, NAME_MAX,
     NAME_WORDS, PAGE_SIZE,

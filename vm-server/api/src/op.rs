@@ -1,87 +1,16 @@
-//! The operation numbers: the label of every request, stable forever.
+//! The operation numbers: the label of every request, stable forever, and the conversions between labels and `Operation`.
 
 use crate::error::DecodeError;
+use crate::protocol::Operation;
 
-/// One operation of the protocol; the discriminant is the request's IPC
-/// label.
-///
-/// The numbers are part of the protocol: never renumber, only append. They
-/// start at `0x100` so they can never be confused with a kernel fault
-/// message (fault labels are below `0x10`) should a server receive both on
-/// one endpoint, and they fit seL4's 20-bit label field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(u64)]
-pub enum Operation {
-    /// No-op round trip (benchmarks, liveness).
-    Ping = 0x100,
-    /// Global counters ([`crate::VmStats`]).
-    Stats = 0x101,
-    /// The caller's own counters ([`crate::ClientStats`]).
-    ClientStats = 0x102,
-    Mmap = 0x110,
-    Munmap = 0x111,
-    Mprotect = 0x112,
-    Minherit = 0x113,
-    Madvise = 0x114,
-    Msync = 0x115,
-    Mincore = 0x116,
-    Mlock = 0x117,
-    Munlock = 0x118,
-    ShmCreate = 0x120,
-    ShmOpen = 0x121,
-    ShmUnlink = 0x122,
-    ShmTruncate = 0x123,
-    HandleClose = 0x124,
-    HandleShare = 0x125,
-    /// Let a client push handles into the caller with `HandleShare`.
-    HandleAccept = 0x126,
-    Fork = 0x130,
-    Exit = 0x131,
-    /// Test hook: the caller's next fault that has to read from swap
-    /// fails as if the disk had failed (the block server is asked to fail
-    /// that read). It can only hurt the caller.
-    FailNextPagein = 0x140,
-}
-
+// `Operation` itself (one variant per row of the table, numbered by its
+// label), `Operation::ALL` and `replies_on_success` are generated from the
+// table in `protocol.rs`.
 impl Operation {
-    /// Every operation, in label order.
-    pub const ALL: [Operation; 22] = [
-        Operation::Ping,
-        Operation::Stats,
-        Operation::ClientStats,
-        Operation::Mmap,
-        Operation::Munmap,
-        Operation::Mprotect,
-        Operation::Minherit,
-        Operation::Madvise,
-        Operation::Msync,
-        Operation::Mincore,
-        Operation::Mlock,
-        Operation::Munlock,
-        Operation::ShmCreate,
-        Operation::ShmOpen,
-        Operation::ShmUnlink,
-        Operation::ShmTruncate,
-        Operation::HandleClose,
-        Operation::HandleShare,
-        Operation::HandleAccept,
-        Operation::Fork,
-        Operation::Exit,
-        Operation::FailNextPagein,
-    ];
-
     /// The IPC label of requests for this operation.
     #[inline]
     pub const fn label(self) -> u64 {
         self as u64
-    }
-
-    /// Whether the server answers a successful request. `Exit` is the only
-    /// operation that does not: the caller is gone (a failed `Exit` is
-    /// answered with its error).
-    #[inline]
-    pub const fn replies_on_success(self) -> bool {
-        !matches!(self, Operation::Exit)
     }
 }
 

@@ -1,7 +1,7 @@
-//! Replies: one typed struct per result, the statistics records, and the decoded `Reply` with its total decoder.
+//! Replies: one typed struct per result, the statistics records, their word layouts (`Body`), and the total decoder of `Reply`.
 
 use crate::error::{ApiError, DecodeError};
-use crate::op::Operation;
+use crate::protocol::{Operation, Reply};
 use crate::request::handle;
 use crate::types::{Handle, Mincore};
 use crate::wire::{self, *};
@@ -95,7 +95,10 @@ impl MincoreReply {
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
+}
 
+/// The variable-length layout: the count, then the packed bytes.
+impl Body for MincoreReply {
     fn encode(&self, out: &mut [u64]) -> usize {
         let n = self.count as usize;
         let words = n.div_ceil(8);
@@ -395,113 +398,92 @@ impl Versioned for ClientStats {
     const MIN_WORDS: usize = ClientStats::MIN_WORDS;
 }
 
-/// A decoded successful reply, one variant per operation.
-///
-/// `Mincore`'s variant is about 1 KiB: a reply lives on the stack for one
-/// call, and boxing would need an allocator in the hot path.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Reply {
-    Ping(PingReply),
-    Stats(VmStats),
-    ClientStats(ClientStats),
-    Mmap(MmapReply),
-    Munmap,
-    Mprotect,
-    Minherit,
-    Madvise,
-    Msync,
-    Mincore(MincoreReply),
-    Mlock,
-    Munlock,
-    ShmCreate(HandleReply),
-    ShmOpen(HandleReply),
-    ShmUnlink,
-    ShmTruncate,
-    HandleClose,
-    HandleShare(HandleReply),
-    HandleAccept,
-    Fork(ForkReply),
-    Exit,
-    FailNextPagein,
+// The word layouts: each reply type to and from its `wire` struct.
+
+impl Body for PingReply {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        wire::write(
+            &PingWire {
+                cookie: self.cookie,
+            },
+            out,
+        )
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: PingWire = wire::read(words)?;
+        Ok(PingReply { cookie: w.cookie })
+    }
 }
 
-impl Reply {
-    /// The operation this replies to.
-    pub const fn operation(&self) -> Operation {
-        match self {
-            Reply::Ping(_) => Operation::Ping,
-            Reply::Stats(_) => Operation::Stats,
-            Reply::ClientStats(_) => Operation::ClientStats,
-            Reply::Mmap(_) => Operation::Mmap,
-            Reply::Munmap => Operation::Munmap,
-            Reply::Mprotect => Operation::Mprotect,
-            Reply::Minherit => Operation::Minherit,
-            Reply::Madvise => Operation::Madvise,
-            Reply::Msync => Operation::Msync,
-            Reply::Mincore(_) => Operation::Mincore,
-            Reply::Mlock => Operation::Mlock,
-            Reply::Munlock => Operation::Munlock,
-            Reply::ShmCreate(_) => Operation::ShmCreate,
-            Reply::ShmOpen(_) => Operation::ShmOpen,
-            Reply::ShmUnlink => Operation::ShmUnlink,
-            Reply::ShmTruncate => Operation::ShmTruncate,
-            Reply::HandleClose => Operation::HandleClose,
-            Reply::HandleShare(_) => Operation::HandleShare,
-            Reply::HandleAccept => Operation::HandleAccept,
-            Reply::Fork(_) => Operation::Fork,
-            Reply::FailNextPagein => Operation::FailNextPagein,
-            Reply::Exit => Operation::Exit,
+impl Body for VmStats {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        wire::write(self, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        Self::decode_versioned(words)
+    }
+}
+
+impl Body for ClientStats {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        wire::write(self, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        Self::decode_versioned(words)
+    }
+}
+
+impl Body for MmapReply {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        wire::write(&AddrWire { addr: self.addr }, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: AddrWire = wire::read(words)?;
+        Ok(MmapReply { addr: w.addr })
+    }
+}
+
+impl Body for HandleReply {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let handle = self.handle.into();
+        wire::write(&HandleWire { handle }, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: HandleWire = wire::read(words)?;
+        Ok(HandleReply {
+            handle: handle(w.handle, 0)?,
+        })
+    }
+}
+
+impl Body for ForkReply {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let (is_child, id) = match *self {
+            ForkReply::Parent { child } => (0, child),
+            ForkReply::Child { parent } => (1, parent),
+        };
+        wire::write(&ForkWire { is_child, id }, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: ForkWire = wire::read(words)?;
+        match w.is_child {
+            0 => Ok(ForkReply::Parent { child: w.id }),
+            1 => Ok(ForkReply::Child { parent: w.id }),
+            value => Err(DecodeError::BadValue { word: 0, value }),
         }
     }
+}
 
+// `Reply` itself (one variant per operation, `operation()` and the
+// per-operation matches) is generated from the table in `protocol.rs`.
+impl Reply {
     /// Encodes a successful reply; returns (label 0, length in words).
     ///
     /// # Panics
     /// If `words` is shorter than the layout ([`crate::MAX_WORDS`] always
     /// suffices).
     pub fn encode(&self, words: &mut [u64]) -> (u64, usize) {
-        let len = match self {
-            Reply::Ping(r) => wire::write(&PingWire { cookie: r.cookie }, words),
-            Reply::Stats(s) => wire::write(s, words),
-            Reply::ClientStats(s) => wire::write(s, words),
-            Reply::Mmap(r) => wire::write(&AddrWire { addr: r.addr }, words),
-            Reply::Mincore(r) => r.encode(words),
-            Reply::ShmCreate(r) | Reply::ShmOpen(r) | Reply::HandleShare(r) => wire::write(
-                &HandleWire {
-                    handle: r.handle.into(),
-                },
-                words,
-            ),
-            Reply::Fork(ForkReply::Parent { child }) => wire::write(
-                &ForkWire {
-                    is_child: 0,
-                    id: *child,
-                },
-                words,
-            ),
-            Reply::Fork(ForkReply::Child { parent }) => wire::write(
-                &ForkWire {
-                    is_child: 1,
-                    id: *parent,
-                },
-                words,
-            ),
-            Reply::Munmap
-            | Reply::Mprotect
-            | Reply::Minherit
-            | Reply::Madvise
-            | Reply::Msync
-            | Reply::Mlock
-            | Reply::Munlock
-            | Reply::ShmUnlink
-            | Reply::ShmTruncate
-            | Reply::HandleClose
-            | Reply::HandleAccept
-            | Reply::Exit
-            | Reply::FailNextPagein => 0,
-        };
-        (0, len)
+        (0, self.encode_body(words))
     }
 
     /// Encodes a result: a success as [`Reply::encode`], an error as its
@@ -526,50 +508,7 @@ impl Reply {
             wire::read::<EmptyWire>(words)?;
             return Ok(Err(e));
         }
-        let unit = |r: Reply| -> Result<Reply, DecodeError> {
-            wire::read::<EmptyWire>(words)?;
-            Ok(r)
-        };
-        let handle_reply = |words: &[u64]| -> Result<HandleReply, DecodeError> {
-            Ok(HandleReply {
-                handle: handle(wire::read::<HandleWire>(words)?.handle, 0)?,
-            })
-        };
-        Ok(Ok(match op {
-            Operation::Ping => Reply::Ping(PingReply {
-                cookie: wire::read::<PingWire>(words)?.cookie,
-            }),
-            Operation::Stats => Reply::Stats(VmStats::decode_versioned(words)?),
-            Operation::ClientStats => Reply::ClientStats(ClientStats::decode_versioned(words)?),
-            Operation::Mmap => Reply::Mmap(MmapReply {
-                addr: wire::read::<AddrWire>(words)?.addr,
-            }),
-            Operation::Mincore => Reply::Mincore(MincoreReply::decode(words)?),
-            Operation::ShmCreate => Reply::ShmCreate(handle_reply(words)?),
-            Operation::ShmOpen => Reply::ShmOpen(handle_reply(words)?),
-            Operation::HandleShare => Reply::HandleShare(handle_reply(words)?),
-            Operation::HandleAccept => unit(Reply::HandleAccept)?,
-            Operation::Fork => {
-                let w: ForkWire = wire::read(words)?;
-                Reply::Fork(match w.is_child {
-                    0 => ForkReply::Parent { child: w.id },
-                    1 => ForkReply::Child { parent: w.id },
-                    value => return Err(DecodeError::BadValue { word: 0, value }),
-                })
-            }
-            Operation::Munmap => unit(Reply::Munmap)?,
-            Operation::Mprotect => unit(Reply::Mprotect)?,
-            Operation::Minherit => unit(Reply::Minherit)?,
-            Operation::Madvise => unit(Reply::Madvise)?,
-            Operation::Msync => unit(Reply::Msync)?,
-            Operation::Mlock => unit(Reply::Mlock)?,
-            Operation::Munlock => unit(Reply::Munlock)?,
-            Operation::ShmUnlink => unit(Reply::ShmUnlink)?,
-            Operation::ShmTruncate => unit(Reply::ShmTruncate)?,
-            Operation::HandleClose => unit(Reply::HandleClose)?,
-            Operation::Exit => unit(Reply::Exit)?,
-            Operation::FailNextPagein => unit(Reply::FailNextPagein)?,
-        }))
+        Reply::decode_body(op, words).map(Ok)
     }
 }
 

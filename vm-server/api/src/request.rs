@@ -1,7 +1,7 @@
-//! Requests: one typed struct per operation, their wire conversions, and the decoded `Request` with its total decoder.
+//! Requests: one typed struct per operation, their word layouts (`Body`), and the total decoder of `Request`.
 
 use crate::error::DecodeError;
-use crate::op::Operation;
+use crate::protocol::{Operation, Request};
 use crate::types::{Advice, Handle, Inheritance, MapFlags, MapSource, MsyncFlags, Prot, ShmName};
 use crate::wire::{self, *};
 use bitflags::Flags;
@@ -223,193 +223,246 @@ pub struct ExitRequest {
     pub status: u64,
 }
 
-/// A decoded request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Request {
-    Ping(PingRequest),
-    Stats,
-    ClientStats,
-    Mmap(MmapRequest),
-    Munmap(RangeRequest),
-    Mprotect(MprotectRequest),
-    Minherit(MinheritRequest),
-    Madvise(MadviseRequest),
-    Msync(MsyncRequest),
-    Mincore(RangeRequest),
-    Mlock(RangeRequest),
-    Munlock(RangeRequest),
-    ShmCreate(ShmCreateRequest),
-    ShmOpen(ShmOpenRequest),
-    ShmUnlink(ShmUnlinkRequest),
-    ShmTruncate(ShmTruncateRequest),
-    HandleClose(HandleCloseRequest),
-    HandleShare(HandleShareRequest),
-    HandleAccept(HandleAcceptRequest),
-    Fork,
-    Exit(ExitRequest),
-    FailNextPagein,
-}
+// The word layouts: each request type to and from its `wire` struct.
 
-fn range(w: RangeWire) -> RangeRequest {
-    RangeRequest {
-        addr: w.addr,
-        len: w.len,
+impl Body for PingRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        wire::write(
+            &PingWire {
+                cookie: self.cookie,
+            },
+            out,
+        )
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: PingWire = wire::read(words)?;
+        Ok(PingRequest { cookie: w.cookie })
     }
 }
 
-fn range_wire(r: &RangeRequest) -> RangeWire {
-    RangeWire {
-        addr: r.addr,
-        len: r.len,
+impl Body for MmapRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        wire::write(&MmapWire::from(self), out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        wire::read::<MmapWire>(words)?.try_into()
     }
 }
 
+impl Body for RangeRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let (addr, len) = (self.addr, self.len);
+        wire::write(&RangeWire { addr, len }, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: RangeWire = wire::read(words)?;
+        Ok(RangeRequest {
+            addr: w.addr,
+            len: w.len,
+        })
+    }
+}
+
+impl Body for MprotectRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let (addr, len, arg) = (self.addr, self.len, self.prot.bits());
+        wire::write(&RangeArgWire { addr, len, arg }, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: RangeArgWire = wire::read(words)?;
+        Ok(MprotectRequest {
+            addr: w.addr,
+            len: w.len,
+            prot: flags(w.arg, 2)?,
+        })
+    }
+}
+
+impl Body for MinheritRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let (addr, len, arg) = (self.addr, self.len, self.inheritance.into());
+        wire::write(&RangeArgWire { addr, len, arg }, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: RangeArgWire = wire::read(words)?;
+        Ok(MinheritRequest {
+            addr: w.addr,
+            len: w.len,
+            inheritance: Inheritance::try_from(w.arg)
+                .map_err(|value| DecodeError::BadValue { word: 2, value })?,
+        })
+    }
+}
+
+impl Body for MadviseRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let (addr, len, arg) = (self.addr, self.len, self.advice.into());
+        wire::write(&RangeArgWire { addr, len, arg }, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: RangeArgWire = wire::read(words)?;
+        Ok(MadviseRequest {
+            addr: w.addr,
+            len: w.len,
+            advice: Advice::try_from(w.arg)
+                .map_err(|value| DecodeError::BadValue { word: 2, value })?,
+        })
+    }
+}
+
+impl Body for MsyncRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let (addr, len, arg) = (self.addr, self.len, self.flags.bits());
+        wire::write(&RangeArgWire { addr, len, arg }, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: RangeArgWire = wire::read(words)?;
+        Ok(MsyncRequest {
+            addr: w.addr,
+            len: w.len,
+            flags: flags(w.arg, 2)?,
+        })
+    }
+}
+
+impl Body for ShmCreateRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let (name_len, name) = self.name.to_words();
+        let w = ShmCreateWire {
+            size: self.size,
+            open_rights: self.open_rights.bits(),
+            name_len,
+            name,
+        };
+        wire::write(&w, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: ShmCreateWire = wire::read(words)?;
+        Ok(ShmCreateRequest {
+            name: ShmName::from_words(w.name_len, &w.name, 2)?,
+            size: w.size,
+            open_rights: flags(w.open_rights, 1)?,
+        })
+    }
+}
+
+impl Body for ShmOpenRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let (name_len, name) = self.name.to_words();
+        let arg = self.rights.bits();
+        wire::write(
+            &NameArgWire {
+                arg,
+                name_len,
+                name,
+            },
+            out,
+        )
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: NameArgWire = wire::read(words)?;
+        Ok(ShmOpenRequest {
+            name: ShmName::from_words(w.name_len, &w.name, 1)?,
+            rights: flags(w.arg, 0)?,
+        })
+    }
+}
+
+impl Body for ShmUnlinkRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let (name_len, name) = self.name.to_words();
+        wire::write(&NameWire { name_len, name }, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: NameWire = wire::read(words)?;
+        Ok(ShmUnlinkRequest {
+            name: ShmName::from_words(w.name_len, &w.name, 0)?,
+        })
+    }
+}
+
+impl Body for ShmTruncateRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let (handle, size) = (self.handle.into(), self.size);
+        wire::write(&ShmTruncateWire { handle, size }, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: ShmTruncateWire = wire::read(words)?;
+        Ok(ShmTruncateRequest {
+            handle: handle(w.handle, 0)?,
+            size: w.size,
+        })
+    }
+}
+
+impl Body for HandleCloseRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let handle = self.handle.into();
+        wire::write(&HandleWire { handle }, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: HandleWire = wire::read(words)?;
+        Ok(HandleCloseRequest {
+            handle: handle(w.handle, 0)?,
+        })
+    }
+}
+
+impl Body for HandleShareRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let (handle, to, rights) = (self.handle.into(), self.to, self.rights.bits());
+        wire::write(&HandleShareWire { handle, to, rights }, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: HandleShareWire = wire::read(words)?;
+        Ok(HandleShareRequest {
+            handle: handle(w.handle, 0)?,
+            to: w.to,
+            rights: flags(w.rights, 2)?,
+        })
+    }
+}
+
+impl Body for HandleAcceptRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let (from, count) = (self.from, self.count.into());
+        wire::write(&HandleAcceptWire { from, count }, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: HandleAcceptWire = wire::read(words)?;
+        Ok(HandleAcceptRequest {
+            from: w.from,
+            count: u32::try_from(w.count).map_err(|_| DecodeError::BadValue {
+                word: 1,
+                value: w.count,
+            })?,
+        })
+    }
+}
+
+impl Body for ExitRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        wire::write(
+            &ExitWire {
+                status: self.status,
+            },
+            out,
+        )
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: ExitWire = wire::read(words)?;
+        Ok(ExitRequest { status: w.status })
+    }
+}
+
+// `Request` itself (one variant per operation, `operation()` and the
+// per-operation matches) is generated from the table in `protocol.rs`.
 impl Request {
-    /// The operation (and so the label) of this request.
-    pub const fn operation(&self) -> Operation {
-        match self {
-            Request::Ping(_) => Operation::Ping,
-            Request::Stats => Operation::Stats,
-            Request::ClientStats => Operation::ClientStats,
-            Request::Mmap(_) => Operation::Mmap,
-            Request::Munmap(_) => Operation::Munmap,
-            Request::Mprotect(_) => Operation::Mprotect,
-            Request::Minherit(_) => Operation::Minherit,
-            Request::Madvise(_) => Operation::Madvise,
-            Request::Msync(_) => Operation::Msync,
-            Request::Mincore(_) => Operation::Mincore,
-            Request::Mlock(_) => Operation::Mlock,
-            Request::Munlock(_) => Operation::Munlock,
-            Request::ShmCreate(_) => Operation::ShmCreate,
-            Request::ShmOpen(_) => Operation::ShmOpen,
-            Request::ShmUnlink(_) => Operation::ShmUnlink,
-            Request::ShmTruncate(_) => Operation::ShmTruncate,
-            Request::HandleClose(_) => Operation::HandleClose,
-            Request::HandleShare(_) => Operation::HandleShare,
-            Request::HandleAccept(_) => Operation::HandleAccept,
-            Request::Fork => Operation::Fork,
-            Request::Exit(_) => Operation::Exit,
-            Request::FailNextPagein => Operation::FailNextPagein,
-        }
-    }
-
     /// Decodes a request message: `label` is the IPC label, `words` the
     /// message registers (exactly the message's length). Total: every
     /// input gives a request or a `DecodeError`.
     pub fn decode(label: u64, words: &[u64]) -> Result<Request, DecodeError> {
-        let op = Operation::try_from(label)?;
-        Ok(match op {
-            Operation::Ping => Request::Ping(PingRequest {
-                cookie: wire::read::<PingWire>(words)?.cookie,
-            }),
-            Operation::Stats => {
-                wire::read::<EmptyWire>(words)?;
-                Request::Stats
-            }
-            Operation::ClientStats => {
-                wire::read::<EmptyWire>(words)?;
-                Request::ClientStats
-            }
-            Operation::Mmap => Request::Mmap(wire::read::<MmapWire>(words)?.try_into()?),
-            Operation::Munmap => Request::Munmap(range(wire::read(words)?)),
-            Operation::Mincore => Request::Mincore(range(wire::read(words)?)),
-            Operation::Mlock => Request::Mlock(range(wire::read(words)?)),
-            Operation::Munlock => Request::Munlock(range(wire::read(words)?)),
-            Operation::Mprotect => {
-                let w: RangeArgWire = wire::read(words)?;
-                Request::Mprotect(MprotectRequest {
-                    addr: w.addr,
-                    len: w.len,
-                    prot: flags(w.arg, 2)?,
-                })
-            }
-            Operation::Minherit => {
-                let w: RangeArgWire = wire::read(words)?;
-                Request::Minherit(MinheritRequest {
-                    addr: w.addr,
-                    len: w.len,
-                    inheritance: Inheritance::try_from(w.arg)
-                        .map_err(|value| DecodeError::BadValue { word: 2, value })?,
-                })
-            }
-            Operation::Madvise => {
-                let w: RangeArgWire = wire::read(words)?;
-                Request::Madvise(MadviseRequest {
-                    addr: w.addr,
-                    len: w.len,
-                    advice: Advice::try_from(w.arg)
-                        .map_err(|value| DecodeError::BadValue { word: 2, value })?,
-                })
-            }
-            Operation::Msync => {
-                let w: RangeArgWire = wire::read(words)?;
-                Request::Msync(MsyncRequest {
-                    addr: w.addr,
-                    len: w.len,
-                    flags: flags(w.arg, 2)?,
-                })
-            }
-            Operation::ShmCreate => {
-                let w: ShmCreateWire = wire::read(words)?;
-                Request::ShmCreate(ShmCreateRequest {
-                    name: ShmName::from_words(w.name_len, &w.name, 2)?,
-                    size: w.size,
-                    open_rights: flags(w.open_rights, 1)?,
-                })
-            }
-            Operation::HandleAccept => {
-                let w: HandleAcceptWire = wire::read(words)?;
-                Request::HandleAccept(HandleAcceptRequest {
-                    from: w.from,
-                    count: u32::try_from(w.count).map_err(|_| DecodeError::BadValue {
-                        word: 1,
-                        value: w.count,
-                    })?,
-                })
-            }
-            Operation::ShmOpen => {
-                let w: NameArgWire = wire::read(words)?;
-                Request::ShmOpen(ShmOpenRequest {
-                    name: ShmName::from_words(w.name_len, &w.name, 1)?,
-                    rights: flags(w.arg, 0)?,
-                })
-            }
-            Operation::ShmUnlink => {
-                let w: NameWire = wire::read(words)?;
-                Request::ShmUnlink(ShmUnlinkRequest {
-                    name: ShmName::from_words(w.name_len, &w.name, 0)?,
-                })
-            }
-            Operation::ShmTruncate => {
-                let w: ShmTruncateWire = wire::read(words)?;
-                Request::ShmTruncate(ShmTruncateRequest {
-                    handle: handle(w.handle, 0)?,
-                    size: w.size,
-                })
-            }
-            Operation::HandleClose => Request::HandleClose(HandleCloseRequest {
-                handle: handle(wire::read::<HandleWire>(words)?.handle, 0)?,
-            }),
-            Operation::HandleShare => {
-                let w: HandleShareWire = wire::read(words)?;
-                Request::HandleShare(HandleShareRequest {
-                    handle: handle(w.handle, 0)?,
-                    to: w.to,
-                    rights: flags(w.rights, 2)?,
-                })
-            }
-            Operation::Fork => {
-                wire::read::<EmptyWire>(words)?;
-                Request::Fork
-            }
-            Operation::Exit => Request::Exit(ExitRequest {
-                status: wire::read::<ExitWire>(words)?.status,
-            }),
-            Operation::FailNextPagein => {
-                wire::read::<EmptyWire>(words)?;
-                Request::FailNextPagein
-            }
-        })
+        Request::decode_body(Operation::try_from(label)?, words)
     }
 
     /// Encodes into `words`; returns (label, length in words).
@@ -418,103 +471,7 @@ impl Request {
     /// If `words` is shorter than the layout ([`crate::MAX_WORDS`] always
     /// suffices).
     pub fn encode(&self, words: &mut [u64]) -> (u64, usize) {
-        let len = match self {
-            Request::Ping(r) => wire::write(&PingWire { cookie: r.cookie }, words),
-            Request::Stats | Request::ClientStats | Request::Fork | Request::FailNextPagein => 0,
-            Request::Mmap(r) => wire::write(&MmapWire::from(r), words),
-            Request::Munmap(r) | Request::Mincore(r) | Request::Mlock(r) | Request::Munlock(r) => {
-                wire::write(&range_wire(r), words)
-            }
-            Request::Mprotect(r) => wire::write(
-                &RangeArgWire {
-                    addr: r.addr,
-                    len: r.len,
-                    arg: r.prot.bits(),
-                },
-                words,
-            ),
-            Request::Minherit(r) => wire::write(
-                &RangeArgWire {
-                    addr: r.addr,
-                    len: r.len,
-                    arg: r.inheritance.into(),
-                },
-                words,
-            ),
-            Request::Madvise(r) => wire::write(
-                &RangeArgWire {
-                    addr: r.addr,
-                    len: r.len,
-                    arg: r.advice.into(),
-                },
-                words,
-            ),
-            Request::Msync(r) => wire::write(
-                &RangeArgWire {
-                    addr: r.addr,
-                    len: r.len,
-                    arg: r.flags.bits(),
-                },
-                words,
-            ),
-            Request::ShmCreate(r) => {
-                let (name_len, name) = r.name.to_words();
-                wire::write(
-                    &ShmCreateWire {
-                        size: r.size,
-                        open_rights: r.open_rights.bits(),
-                        name_len,
-                        name,
-                    },
-                    words,
-                )
-            }
-            Request::HandleAccept(r) => wire::write(
-                &HandleAcceptWire {
-                    from: r.from,
-                    count: r.count.into(),
-                },
-                words,
-            ),
-            Request::ShmOpen(r) => {
-                let (name_len, name) = r.name.to_words();
-                wire::write(
-                    &NameArgWire {
-                        arg: r.rights.bits(),
-                        name_len,
-                        name,
-                    },
-                    words,
-                )
-            }
-            Request::ShmUnlink(r) => {
-                let (name_len, name) = r.name.to_words();
-                wire::write(&NameWire { name_len, name }, words)
-            }
-            Request::ShmTruncate(r) => wire::write(
-                &ShmTruncateWire {
-                    handle: r.handle.into(),
-                    size: r.size,
-                },
-                words,
-            ),
-            Request::HandleClose(r) => wire::write(
-                &HandleWire {
-                    handle: r.handle.into(),
-                },
-                words,
-            ),
-            Request::HandleShare(r) => wire::write(
-                &HandleShareWire {
-                    handle: r.handle.into(),
-                    to: r.to,
-                    rights: r.rights.bits(),
-                },
-                words,
-            ),
-            Request::Exit(r) => wire::write(&ExitWire { status: r.status }, words),
-        };
-        (self.operation().label(), len)
+        (self.operation().label(), self.encode_body(words))
     }
 }
 

@@ -1,8 +1,9 @@
-//! The fixed `#[repr(C)]` word layouts of every message body, and the length-checked readers and writers over them.
+//! The fixed `#[repr(C)]` word layouts of every message body, the length-checked readers and writers over them, and `Body`, the conversion of each typed payload to and from its layout.
 //!
 //! Each layout is a run of `u64` fields, field `i` in message register
-//! `i`. Typed requests and replies convert to and from these; only the
-//! conversions validate.
+//! `i`. Typed requests and replies convert to and from these (their
+//! `Body` impls, next to each type in `request.rs` and `reply.rs`); only
+//! the conversions validate.
 
 use crate::error::DecodeError;
 use crate::types::NAME_WORDS;
@@ -46,6 +47,33 @@ pub fn write<W: IntoBytes + Immutable>(w: &W, out: &mut [u64]) -> usize {
     let n = words_of::<W>();
     out[..n].as_mut_bytes().copy_from_slice(w.as_bytes());
     n
+}
+
+/// A payload type of the protocol table (a request or reply struct, or
+/// `()` for none) and its word layout: the generated `Request` and `Reply`
+/// encoders and decoders call these two functions, one type at a time.
+pub(crate) trait Body: Sized {
+    /// Writes the body at the start of `out`; returns its length in words.
+    ///
+    /// # Panics
+    /// If `out` is shorter than the layout ([`MAX_WORDS`] always
+    /// suffices).
+    fn encode(&self, out: &mut [u64]) -> usize;
+
+    /// Reads a body from exactly the message's words, validating every
+    /// field. Total: every input gives a body or a `DecodeError`.
+    fn decode(words: &[u64]) -> Result<Self, DecodeError>;
+}
+
+/// No payload: an empty message.
+impl Body for () {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        write(&EmptyWire {}, out)
+    }
+
+    fn decode(words: &[u64]) -> Result<(), DecodeError> {
+        read::<EmptyWire>(words).map(drop)
+    }
 }
 
 /// `Ping` request and reply: a cookie echoed back.

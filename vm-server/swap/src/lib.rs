@@ -209,6 +209,7 @@
 //!   per policy for every synthetic workload, or for a recorded trace.
 
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 

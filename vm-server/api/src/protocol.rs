@@ -1,0 +1,310 @@
+//! The protocol table: every operation once, with its label, request and reply types, server method, client method and docs; `Operation`, `Request`, `Reply`, `VmService`, `serve` and the `VmClient` methods are generated from it.
+//!
+//! # The operations on the wire
+//!
+//! | label | operation | request words | reply words (label 0) |
+//! | ---: | --- | --- | --- |
+//! | `0x100` | `Ping` | 1: cookie | 1: cookie |
+//! | `0x101` | `Stats` | 0 | 57: [`VmStats`] (≥ 46, versioned) |
+//! | `0x102` | `ClientStats` | 0 | 25: [`ClientStats`] (≥ 12, versioned) |
+//! | `0x110` | `Mmap` | 9: addr, len, prot, max_prot, flags, source (0 anon / 1 handle), handle, offset, align | 1: addr |
+//! | `0x111` | `Munmap` | 2: addr, len | 0 |
+//! | `0x112` | `Mprotect` | 3: addr, len, prot | 0 |
+//! | `0x113` | `Minherit` | 3: addr, len, inheritance | 0 |
+//! | `0x114` | `Madvise` | 3: addr, len, advice | 0 |
+//! | `0x115` | `Msync` | 3: addr, len, flags | 0 |
+//! | `0x116` | `Mincore` | 2: addr, len | 1 + ⌈count/8⌉: count (≤ 952), one byte per page |
+//! | `0x117` | `Mlock` | 2: addr, len | 0 |
+//! | `0x118` | `Munlock` | 2: addr, len | 0 |
+//! | `0x120` | `ShmCreate` | 11: size, open_rights, name_len, name\[8\] | 1: handle |
+//! | `0x121` | `ShmOpen` | 10: rights, name_len, name\[8\] | 1: handle |
+//! | `0x122` | `ShmUnlink` | 9: name_len, name\[8\] | 0 |
+//! | `0x123` | `ShmTruncate` | 2: handle, size | 0 |
+//! | `0x124` | `HandleClose` | 1: handle | 0 |
+//! | `0x125` | `HandleShare` | 3: handle, to (client id), rights | 1: the receiver's handle |
+//! | `0x126` | `HandleAccept` | 2: from (client id), count | 0 |
+//! | `0x130` | `Fork` | 0 | 2: is_child (0 parent / 1 child), id (child's / parent's client id) |
+//! | `0x131` | `Exit` | 1: status | none on success |
+//! | `0x140` | `FailNextPagein` (test hook: the caller's next page-in fails as a disk error would) | 0 | 0 |
+//!
+//! Error replies: label = [`ApiError::code`](crate::ApiError::code), 0
+//! words.
+//!
+//! Field rules: protections (`prot`, `max_prot`, `rights`) use bits
+//! [`Prot`] `READ 1 | WRITE 2 | EXEC 4`; `flags` are
+//! [`MapFlags`](crate::MapFlags) (`SHARED 1 | PRIVATE 2 | FIXED 4 |
+//! NOREPLACE 8 | OVERLAY 16`) or [`MsyncFlags`] (`ASYNC 1 | SYNC 2 |
+//! INVALIDATE 4`); other bits are reserved (must be 0). [`Advice`] is
+//! 0..=5 (`NORMAL RANDOM SEQUENTIAL WILLNEED DONTNEED FREE`),
+//! [`Inheritance`] 0..=2 (`SHARE COPY NONE`). Handles are 32-bit (high
+//! half reserved). With `source` 0, `handle` and `offset` are 0. A name
+//! is `name_len` ≤ 64 bytes of UTF-8 packed little-endian into the 8 name
+//! words, the bytes past it zero; an empty name makes `ShmCreate`
+//! anonymous. `Mincore` bytes are [`Mincore`](crate::Mincore) bits
+//! (`INCORE 1 | REFERENCED 2 | MODIFIED 4`), byte `i % 8` of word
+//! `1 + i / 8`, the rest zero.
+//!
+//! Labels start at `0x100`, clear of kernel fault labels, and fit the
+//! 20-bit label field. Every reply fits one message (at most 120 words);
+//! `Fork`'s fits the four register MRs, so the server can start the child
+//! with it. `Stats` and `ClientStats` replies only ever grow by appended
+//! fields: a longer reply decodes with the tail ignored, a shorter one
+//! with the missing fields zero down to the first version's length.
+//!
+//! # Reading a row
+//!
+//! ```text
+//! /// Unmaps `[addr, addr + len)`.                   <- docs
+//! 0x111 Munmap(RangeRequest) -> () {                  <- label, name(request type) -> (reply type)
+//!     serve: fn munmap;                               <- the VmService method
+//!     client: pub fn munmap(addr: u64, len: u64)      <- the VmClient method,
+//!         = RangeRequest { addr, len };               <- the request it sends
+//! }
+//! ```
+//!
+//! * The docs go on the `Operation`, `Request` and `Reply` variants, the
+//!   `VmService` method and the `VmClient` method.
+//! * `0x111 Munmap`: the label, and the variant name in all three enums.
+//! * `Munmap(RangeRequest) -> ()`: the request and reply payload types.
+//!   `()` is no payload: an empty message, a unit variant
+//!   (`Request::Stats`, `Reply::Munmap`), no `req` argument or a `()`
+//!   result in `VmService`. A type may serve several operations
+//!   (`RangeRequest`, `HandleReply`).
+//! * `[no reply on success]` after the reply type: a successful request is
+//!   not answered ([`Operation::replies_on_success`],
+//!   [`needs_reply`](crate::needs_reply)); only `Exit`.
+//! * `serve: fn name`: the method `fn name(&mut self, client: u64, req:
+//!   Req) -> Result<Rep, ApiError>` (without `req` for no request type),
+//!   which `serve` calls for the operation. `default f`: the trait's
+//!   default body calls `f(client, req)`.
+//! * `client: vis fn name(params) -> Out = request => |r| result`: the
+//!   stub method. `= request` builds the request type from the
+//!   parameters (may use `?` with an `ApiError`; absent for no request
+//!   type); `-> Out` is the result (absent: `()`); `=> |r| result` makes
+//!   it from the reply payload `r` (absent: the payload itself). The
+//!   method sends the request and takes the reply apart; a reply to
+//!   another operation is `MalformedReply`.
+//!
+//! # What is generated and what is not
+//!
+//! Generated (`generate.rs`), because it is the same for every row: the
+//! three enums with `Operation::ALL`, `replies_on_success` and
+//! `operation()`; the per-operation matches of the request and reply
+//! encoders and decoders; the `VmService` trait and `serve`; the client
+//! stub's methods.
+//!
+//! Not generated, because it differs per payload type rather than per
+//! operation: the word layouts. Each payload type implements `wire::Body`
+//! next to its definition (`request.rs`, `reply.rs`), converting to and
+//! from its `#[repr(C)]` layout in [`crate::wire`] and checking every
+//! field (the decoders stay total and name the offending word). Those
+//! bodies are irregular (flags, enumerations, names, the versioned
+//! statistics, `Mincore`'s packed bytes, `Fork`'s two cases); as plain
+//! impls they read as ordinary Rust, and a mistake in one is reported
+//! there rather than inside a macro expansion.
+//!
+//! Also by hand: the public `decode`/`encode` entry points with their
+//! contracts, `dispatch` and `needs_reply`, the transports, and
+//! `VmClient::mincore`, which loops over `mincore_run` for ranges longer
+//! than one reply.
+//!
+//! # Adding an operation
+//!
+//! Append a row with the next free label (never renumber), and, if its
+//! request or reply is a new layout, its type with a `Body` impl (and its
+//! `wire` struct); add a row to the table above; implement the new
+//! `VmService` method in the server (`vm-server/service/src/requests.rs`).
+
+use crate::reply::{
+    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PingReply, VmStats,
+};
+use crate::request::{
+    ExitRequest, HandleAcceptRequest, HandleCloseRequest, HandleShareRequest, MadviseRequest,
+    MinheritRequest, MmapRequest, MprotectRequest, MsyncRequest, PingRequest, RangeRequest,
+    ShmCreateRequest, ShmOpenRequest, ShmTruncateRequest, ShmUnlinkRequest,
+};
+use crate::service;
+use crate::types::{Advice, Handle, Inheritance, MsyncFlags, Prot, ShmName};
+
+protocol! {
+    /// No-op round trip (benchmarks, liveness); the reply echoes the
+    /// cookie (the default method does).
+    0x100 Ping(PingRequest) -> (PingReply) {
+        serve: fn ping, default service::echo_ping;
+        client: pub fn ping(cookie: u64) -> u64 = PingRequest { cookie } => |r| r.cookie;
+    }
+
+    /// Global counters ([`VmStats`], BSD's `struct uvmexp`).
+    0x101 Stats() -> (VmStats) {
+        serve: fn stats;
+        client: pub fn stats() -> VmStats;
+    }
+
+    /// The caller's own counters and limits ([`ClientStats`]).
+    0x102 ClientStats() -> (ClientStats) {
+        serve: fn client_stats;
+        client: pub fn client_stats() -> ClientStats;
+    }
+
+    /// Maps memory (the VM core's `MmapArgs`); replies the address.
+    0x110 Mmap(MmapRequest) -> (MmapReply) {
+        serve: fn mmap;
+        client: pub fn mmap(req: &MmapRequest) -> u64 = *req => |r| r.addr;
+    }
+
+    /// Unmaps `[addr, addr + len)`.
+    0x111 Munmap(RangeRequest) -> () {
+        serve: fn munmap;
+        client: pub fn munmap(addr: u64, len: u64) = RangeRequest { addr, len };
+    }
+
+    /// Sets the protection of a mapped range.
+    0x112 Mprotect(MprotectRequest) -> () {
+        serve: fn mprotect;
+        client: pub fn mprotect(addr: u64, len: u64, prot: Prot)
+            = MprotectRequest { addr, len, prot };
+    }
+
+    /// Sets what fork does with a range.
+    0x113 Minherit(MinheritRequest) -> () {
+        serve: fn minherit;
+        client: pub fn minherit(addr: u64, len: u64, inheritance: Inheritance)
+            = MinheritRequest { addr, len, inheritance };
+    }
+
+    /// Advises on a mapped range.
+    0x114 Madvise(MadviseRequest) -> () {
+        serve: fn madvise;
+        client: pub fn madvise(addr: u64, len: u64, advice: Advice)
+            = MadviseRequest { addr, len, advice };
+    }
+
+    /// Writes back or invalidates a mapped range.
+    0x115 Msync(MsyncRequest) -> () {
+        serve: fn msync;
+        client: pub fn msync(addr: u64, len: u64, flags: MsyncFlags)
+            = MsyncRequest { addr, len, flags };
+    }
+
+    /// Residency of at most [`MINCORE_MAX_PAGES`](crate::MINCORE_MAX_PAGES)
+    /// pages from `addr`, one byte each: the one reply of variable length.
+    /// The stub's public [`mincore`](crate::VmClient::mincore) asks in
+    /// runs for any range.
+    0x116 Mincore(RangeRequest) -> (MincoreReply) {
+        serve: fn mincore;
+        client: pub(crate) fn mincore_run(addr: u64, len: u64) -> MincoreReply
+            = RangeRequest { addr, len };
+    }
+
+    /// Wires a mapped range.
+    0x117 Mlock(RangeRequest) -> () {
+        serve: fn mlock;
+        client: pub fn mlock(addr: u64, len: u64) = RangeRequest { addr, len };
+    }
+
+    /// Unwires a mapped range.
+    0x118 Munlock(RangeRequest) -> () {
+        serve: fn munlock;
+        client: pub fn munlock(addr: u64, len: u64) = RangeRequest { addr, len };
+    }
+
+    /// Creates a shared-memory object of `size` bytes, named unless the
+    /// name is empty; replies a read-write handle. `open_rights` are the
+    /// most rights anyone may open the name with.
+    0x120 ShmCreate(ShmCreateRequest) -> (HandleReply) {
+        serve: fn shm_create;
+        client: pub fn shm_create(name: &str, size: u64, open_rights: Prot) -> Handle
+            = ShmCreateRequest { name: ShmName::new(name)?, size, open_rights }
+            => |r| r.handle;
+    }
+
+    /// Opens the object named `name` with `rights`; replies the handle.
+    0x121 ShmOpen(ShmOpenRequest) -> (HandleReply) {
+        serve: fn shm_open;
+        client: pub fn shm_open(name: &str, rights: Prot) -> Handle
+            = ShmOpenRequest { name: ShmName::new(name)?, rights } => |r| r.handle;
+    }
+
+    /// Removes a name (the object lives while referenced).
+    0x122 ShmUnlink(ShmUnlinkRequest) -> () {
+        serve: fn shm_unlink;
+        client: pub fn shm_unlink(name: &str) = ShmUnlinkRequest { name: ShmName::new(name)? };
+    }
+
+    /// Resizes the shared-memory object behind `handle`.
+    0x123 ShmTruncate(ShmTruncateRequest) -> () {
+        serve: fn shm_truncate;
+        client: pub fn shm_truncate(handle: Handle, size: u64)
+            = ShmTruncateRequest { handle, size };
+    }
+
+    /// Closes one of the caller's handles.
+    0x124 HandleClose(HandleCloseRequest) -> () {
+        serve: fn handle_close;
+        client: pub fn handle_close(handle: Handle) = HandleCloseRequest { handle };
+    }
+
+    /// Gives client `to` a handle with `rights` (at most the caller's) to
+    /// the object behind `handle`; replies the receiver's handle.
+    0x125 HandleShare(HandleShareRequest) -> (HandleReply) {
+        serve: fn handle_share;
+        client: pub fn handle_share(handle: Handle, to: u64, rights: Prot) -> Handle
+            = HandleShareRequest { handle, to, rights } => |r| r.handle;
+    }
+
+    /// Lets client `from` push up to `count` handles into the caller with
+    /// `HandleShare` (0 withdraws); each counts against the caller's quota.
+    0x126 HandleAccept(HandleAcceptRequest) -> () {
+        serve: fn handle_accept;
+        client: pub fn handle_accept(from: u64, count: u32) = HandleAcceptRequest { from, count };
+    }
+
+    /// Forks the caller: its call returns `Parent { child }` (what the
+    /// server method returns), and the child starts life returning from
+    /// the same call with `Child { parent }` (the server starts it with
+    /// that reply's encoding, [`Reply::encode`], in its registers).
+    0x130 Fork() -> (ForkReply) {
+        serve: fn fork;
+        client: pub fn fork() -> ForkReply;
+    }
+
+    /// Ends the caller: the server destroys its address space and does not
+    /// answer a successful `Exit` ([`needs_reply`](crate::needs_reply));
+    /// a failed one is answered with its error. Through seL4 a successful
+    /// exit never returns; `Ok(())` is only seen through a transport that
+    /// answers it (tests).
+    0x131 Exit(ExitRequest) -> () [no reply on success] {
+        serve: fn exit;
+        client: pub fn exit(status: u64) = ExitRequest { status };
+    }
+
+    /// Test hook: the caller's next fault that reads from swap fails as if
+    /// the disk had failed (the block server is asked to fail that read,
+    /// and the server stops the caller with `Io`). It can only hurt the
+    /// caller. The default method refuses it (a server without swap has
+    /// nothing to fail).
+    0x140 FailNextPagein() -> () {
+        serve: fn fail_next_pagein, default service::refuse_test_hook;
+        client: pub fn fail_next_pagein();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Operation;
+
+    /// The table in the module docs lists every operation, in label order,
+    /// with its label and name.
+    #[test]
+    fn doc_table_lists_every_operation() {
+        let rows: Vec<&str> = include_str!("protocol.rs")
+            .lines()
+            .filter(|l| l.starts_with("//! | `0x"))
+            .collect();
+        assert_eq!(rows.len(), Operation::ALL.len());
+        for (row, op) in rows.iter().zip(Operation::ALL) {
+            let want = format!("//! | `{:#x}` | `{op:?}`", op.label());
+            assert!(row.starts_with(&want), "{row} should start with {want}");
+        }
+    }
+}
