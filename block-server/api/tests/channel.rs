@@ -20,6 +20,8 @@ impl Shared {
         Shared { mem, off }
     }
     fn base(&mut self) -> *mut u8 {
+        // SAFETY: `off` is `align_offset` of the allocation, below one
+        // block, and the allocation has two spare blocks for it.
         unsafe { self.mem.as_mut_ptr().add(self.off) }
     }
 }
@@ -83,6 +85,10 @@ impl RamServer {
                     };
                 }
                 let (d, n) = (block as usize * BLOCK_SIZE, count as usize * BLOCK_SIZE);
+                // SAFETY: the channel checked `buf` and `count` against
+                // the buffer count, so the range lies in the window the
+                // `Shared` region (alive for the whole test) provides; the
+                // client does not touch a buffer while its request is out.
                 let w = unsafe {
                     std::slice::from_raw_parts_mut(self.window.add(buf as usize * BLOCK_SIZE), n)
                 };
@@ -114,14 +120,20 @@ const BUFFERS: u64 = 32;
 
 fn setup(shared: &mut Shared) -> (BlockClient<Direct>, Rc<RefCell<RamServer>>) {
     let base = shared.base();
+    // SAFETY: `base` is page aligned, `shared` holds the ring page and
+    // every buffer for the whole test, and only `Ring` views touch it.
     let ring = unsafe { Ring::new(base) };
     let server = Rc::new(RefCell::new(RamServer {
         chan: ServerChannel::new(ring, BLOCKS, BUFFERS),
         disk: vec![0; BLOCKS as usize * BLOCK_SIZE],
+        // SAFETY: the buffers start one block past the ring page, inside
+        // `shared`.
         window: unsafe { base.add(BLOCK_SIZE) },
         reverse: false,
         fail_block: None,
     }));
+    // SAFETY: as for the ring: `shared` is page aligned, holds the ring
+    // page and `BUFFERS` buffers, and outlives the client.
     let client = unsafe { BlockClient::new(base, BUFFERS, Direct(server.clone())) };
     (client, server)
 }
@@ -253,6 +265,7 @@ fn many_rounds_wrap_the_indices() {
 fn hostile_client_index_is_survived() {
     let mut shared = Shared::new(BUFFERS as usize);
     let base = shared.base();
+    // SAFETY: page aligned, alive for the test, touched only through `Ring`.
     let ring = unsafe { Ring::new(base) };
     let mut chan = ServerChannel::new(ring, BLOCKS, BUFFERS);
     ring.poke_index(SQ_PROD, 1000);
@@ -330,6 +343,7 @@ proptest! {
     fn server_refuses_garbage(entries in proptest::collection::vec(any::<[u64; 8]>(), 1..40)) {
         let mut shared = Shared::new(BUFFERS as usize);
         let base = shared.base();
+        // SAFETY: page aligned, alive for the test, touched only through `Ring`.
         let ring = unsafe { Ring::new(base) };
         let mut chan = ServerChannel::new(ring, BLOCKS, BUFFERS);
         for (i, e) in entries.iter().enumerate() {

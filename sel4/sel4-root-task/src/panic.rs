@@ -102,6 +102,9 @@ mod handler {
 
     #[panic_handler]
     fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+        // A panic inside `with_ipc_buffer_mut`'s closure left the buffer
+        // marked borrowed; that closure never runs again.
+        sel4::forget_ipc_buffer_borrow();
         if PANICKING.swap(true, Ordering::SeqCst) {
             report_and_stop(b"panicked while panicking");
         }

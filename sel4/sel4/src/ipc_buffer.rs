@@ -43,32 +43,66 @@ pub unsafe fn init_ipc_buffer(buffer: *mut IpcBuffer) {
     unsafe { (*buffer).user_data = buffer as Word };
 }
 
-/// Address of the calling thread's IPC buffer, read through GS.
-fn ipc_buffer_ptr() -> *mut IpcBuffer {
-    let p: Word;
+/// The calling thread's `user_data` word, read through GS.
+fn user_data() -> Word {
+    let w: Word;
     // SAFETY: one load from gs:USER_DATA_OFFSET, no stack, no writes, no
     // flags, as the options say. seL4 loads GS base with the current
     // thread's IPC buffer address on every return to user mode, so the
     // load reads this thread's own buffer (a thread without one takes a
     // VM fault on it rather than reading anything else).
     unsafe {
-        asm!("mov {}, gs:[{}]", out(reg) p, in(reg) USER_DATA_OFFSET, options(nostack, readonly, preserves_flags));
+        asm!("mov {}, gs:[{}]", out(reg) w, in(reg) USER_DATA_OFFSET, options(nostack, readonly, preserves_flags));
     }
-    p as *mut IpcBuffer
+    w
 }
+
+/// Writes the calling thread's `user_data` word through GS.
+fn set_user_data(w: Word) {
+    // SAFETY: one store to gs:USER_DATA_OFFSET of this thread's own IPC
+    // buffer (see `user_data`), no stack, no flags; no reference to the
+    // buffer is alive when the callers store (they make or end one
+    // around it), so the store aliases nothing.
+    unsafe {
+        asm!("mov gs:[{}], {}", in(reg) USER_DATA_OFFSET, in(reg) w, options(nostack, preserves_flags));
+    }
+}
+
+/// Set in `user_data` while a `&mut IpcBuffer` is handed out: the buffer
+/// is 512-byte aligned, so the address's low bits are free.
+const BORROWED: Word = 1;
 
 /// Runs `f` with the calling thread's IPC buffer.
 ///
-/// The thread must have been set up with [`init_ipc_buffer`]. The closure
-/// must not make system calls (they rewrite the buffer underneath it).
+/// The thread must have been set up with [`init_ipc_buffer`] (else this
+/// panics). `f` must not make system calls or reach the buffer again
+/// (`get_mr`, `set_mr`, another `with_ipc_buffer_mut`): a nested use
+/// panics instead of making a second `&mut` to the buffer.
 #[inline(always)]
 pub fn with_ipc_buffer_mut<R>(f: impl FnOnce(&mut IpcBuffer) -> R) -> R {
-    // SAFETY: the buffer is private to this thread; the closure form keeps
-    // the borrow from living across a system call.
-    // FIXME: not enforced: `f` calling this function again (a syscall
-    // wrapper, `get_mr`, `set_mr`) makes a second `&mut` to the buffer,
-    // and a thread whose `user_data` was never set dereferences 0.
-    f(unsafe { &mut *ipc_buffer_ptr() })
+    let raw = user_data();
+    assert!(
+        raw & BORROWED == 0,
+        "IPC buffer used inside with_ipc_buffer_mut"
+    );
+    let p = (raw & !BORROWED) as *mut IpcBuffer;
+    assert!(!p.is_null(), "IPC buffer not initialised (init_ipc_buffer)");
+    set_user_data(raw | BORROWED);
+    // SAFETY: `p` is this thread's IPC buffer (its own address, recorded by
+    // `init_ipc_buffer`), mapped read-write for the thread's life. The
+    // `BORROWED` mark makes any nested use panic before it could make a
+    // second reference, and the kernel writes the buffer only during a
+    // system call, which `f` may not make; so this `&mut` is unique.
+    let r = f(unsafe { &mut *p });
+    set_user_data(raw);
+    r
+}
+
+/// Ends a borrow of the IPC buffer that will never end by itself: for
+/// the panic handler, since a panic inside `with_ipc_buffer_mut`'s closure
+/// never returns to it, and the handler needs the buffer to report.
+pub fn forget_ipc_buffer_borrow() {
+    set_user_data(user_data() & !BORROWED);
 }
 
 /// Reads message register `i`.

@@ -47,8 +47,8 @@ pub use error::{Error, Result};
 pub use fault::Fault;
 pub use invocations::{invoke, Request};
 pub use ipc_buffer::{
-    get_badge, get_mr, init_ipc_buffer, set_cap, set_mr, set_receive_path, with_ipc_buffer_mut,
-    IpcBuffer, MSG_MAX_EXTRA_CAPS, MSG_MAX_LENGTH,
+    forget_ipc_buffer_borrow, get_badge, get_mr, init_ipc_buffer, set_cap, set_mr,
+    set_receive_path, with_ipc_buffer_mut, IpcBuffer, MSG_MAX_EXTRA_CAPS, MSG_MAX_LENGTH,
 };
 pub use labels::{InvocationLabel, Syscall};
 pub use message_info::MessageInfo;

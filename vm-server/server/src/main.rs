@@ -11,6 +11,17 @@
 //! a received message into a `vm_service::Message`, sends the `Outcome`,
 //! and carries out the kernel side (`platform.rs`).
 //!
+//! | file | owns |
+//! | --- | --- |
+//! | `main.rs` | init, starting clients, the receive/dispatch/reply loop |
+//! | `platform.rs` | `vm_service::Platform` as seL4 invocations |
+//! | `fork.rs` | a forked child's CNode, IPC buffer, TCB and registers |
+//! | `pmap.rs` | the pmap: frame caps mapped into clients' VSpaces |
+//! | `frames.rs` | the frame pool and the physmap |
+//! | `kernel.rs` | kernel objects and slots, with per-type caches |
+//! | `loader.rs` | loading a client's ELF image into its space |
+//! | `swapdev.rs` | the swap channel to the block server as a `BlockDevice` |
+//!
 //! A client is known by the badge of its endpoint caps (the same badge on
 //! its fault endpoint and its request endpoint: fault messages carry
 //! kernel fault labels, requests labels from `0x100`). A forged "fault"
@@ -20,6 +31,7 @@
 
 extern crate alloc;
 
+mod fork;
 mod frames;
 mod kernel;
 mod loader;

@@ -1,9 +1,10 @@
-//! `Sel4Platform`: the kernel side of the VM server, everything `vm_service::Platform` asks for as seL4 invocations: reply caps, suspending and reaping clients, a forked child's TCB, CNode and IPC buffer, the exit report to the root task.
+//! `Sel4Platform`: the kernel side of the VM server, everything `vm_service::Platform` asks for as seL4 invocations: reply caps, suspending and reaping clients, the exit report to the root task, counters; a forked child's objects are made in `fork.rs`.
 //!
 //! Owned by the server's single-threaded loop (inside the `Service`).
 //! It decides nothing: when to wait, retry, kill or fork is the
 //! service's business (`vm-server/service`).
 
+use crate::fork::ForkedObjects;
 use crate::pmap::Sel4Pmap;
 use crate::swapdev::SwapDisk;
 use alloc::collections::BTreeMap;
@@ -11,13 +12,11 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
-use sel4::{cap, CPtr, CapData, CapRights, MessageInfo, ObjectType, PrioProps, Word};
+use sel4::{cap, CPtr, CapRights, MessageInfo, ObjectType};
 use sel4_root_task::control::{EXIT_REPORT, STATUS_KILLED};
 use sel4_root_task::println;
-use sel4_root_task::start_info::{StartInfo, IPC_BUFFER_VADDR, START_INFO_VADDR};
-use vm_api::{ForkReply, Reply};
 use vm_core::{SpaceId, Vm};
-use vm_service::{ClientId, ExitStatus, KernelCounters, Platform, FIRST_CHILD};
+use vm_service::{ClientId, ExitStatus, KernelCounters, Platform};
 
 /// Fixed slots of every component's CSpace: the system spec's layout
 /// (`capdl::slots`), as capability addresses.
@@ -45,14 +44,6 @@ pub struct ClientCaps {
     pub forked: Option<ForkedObjects>,
 }
 
-/// Kernel objects the server made for a forked child.
-pub struct ForkedObjects {
-    ipc_frame: cap::Granule,
-    start_info: cap::Granule,
-    /// Slots of the child's CNode that fork filled.
-    filled: Vec<u64>,
-}
-
 /// The seL4 side of the VM server.
 pub struct Sel4Platform {
     pub pmap: Sel4Pmap,
@@ -69,8 +60,6 @@ pub struct Sel4Platform {
     /// any client: what it must be back to when no client is left.
     pub baseline: (u64, u64),
 }
-
-const USER_CONTEXT_WORDS: Word = (core::mem::size_of::<sel4::UserContext>() / 8) as Word;
 
 impl Sel4Platform {
     pub fn new(pmap: Sel4Pmap, endpoint: CPtr, root: Option<CPtr>, scratch: u64) -> Self {
@@ -105,7 +94,7 @@ impl Sel4Platform {
 
     /// Runs `f` on the contents of `frame` (not a pool frame) mapped in
     /// the scratch window.
-    fn with_scratch<R>(
+    pub(crate) fn with_scratch<R>(
         &mut self,
         frame: cap::Granule,
         f: impl FnOnce(&mut [u8]) -> R,
@@ -125,142 +114,10 @@ impl Sel4Platform {
     }
 
     /// The contents of a frame outside the pool.
-    fn read_frame(&mut self, frame: cap::Granule) -> Result<Vec<u8>, String> {
+    pub(crate) fn read_frame(&mut self, frame: cap::Granule) -> Result<Vec<u8>, String> {
         let mut page = alloc::vec![0u8; 4096];
         self.with_scratch(frame, |b| page.copy_from_slice(b))?;
         Ok(page)
-    }
-
-    /// Empty a forked child's CNode and give its objects back to the
-    /// caches. The child is suspended (or never ran).
-    fn release_forked(&mut self, c: &ClientCaps, objs: &ForkedObjects) {
-        let k = &mut self.pmap.kernel;
-        for &slot in &objs.filled {
-            let _ = c.cnode.cnode_delete(slot, c.cnode_bits);
-        }
-        k.release(ObjectType::Tcb, 0, c.tcb.cptr());
-        k.release(ObjectType::CapTable, c.cnode_bits, c.cnode.cptr());
-        k.release(ObjectType::X86_4K, 0, objs.ipc_frame.cptr());
-        k.release(ObjectType::X86_4K, 0, objs.start_info.cptr());
-    }
-
-    /// Fill a new child's CNode, IPC buffer and start-info page, map them,
-    /// configure its TCB and set its registers to return from `fork` as
-    /// the child. The caller gives the objects back on failure.
-    fn build_child(
-        &mut self,
-        parent: &ClientCaps,
-        parent_id: ClientId,
-        child: &ClientCaps,
-        child_id: ClientId,
-        space: SpaceId,
-        objs: &mut ForkedObjects,
-    ) -> Result<(), String> {
-        let bits = parent.cnode_bits;
-        let mut regs = parent
-            .tcb
-            .tcb_read_registers(false, 0, USER_CONTEXT_WORDS)
-            .map_err(|e| format!("read registers: {e:?}"))?;
-        let vspace = self.pmap.vspace(space).ok_or("child has no VSpace")?;
-        // The caps the parent's start info names (its spec caps and the
-        // root task's), then the child's own objects over the fixed slots,
-        // then its request cap re-badged.
-        let info_page = self.read_frame(parent.start_info)?;
-        // SAFETY: the page holds a StartInfo the root task wrote (plain old
-        // data: any bit pattern is a valid value).
-        let named: StartInfo = unsafe { core::ptr::read_unaligned(info_page.as_ptr().cast()) };
-        let cnode = child.cnode;
-        objs.filled.extend([
-            slots::TCB,
-            slots::CNODE,
-            slots::VSPACE,
-            slots::IPC_BUFFER,
-            slots::FAULT_EP,
-        ]);
-        for c in named.caps().iter().filter(|c| c.slot != 0) {
-            if cnode
-                .cnode_copy(c.slot, bits, parent.cnode, c.slot, bits, CapRights::all())
-                .is_ok()
-            {
-                objs.filled.push(c.slot);
-            }
-        }
-        let own = cap::CNode::from_bits(slots::CNODE);
-        let mint = |dest: u64, src: CPtr, data: CapData| {
-            cnode.cnode_mint(dest, bits, own, src.bits(), 64, CapRights::all(), data)
-        };
-        let guard = CapData::guard(0, 64 - bits as u64);
-        mint(slots::TCB, child.tcb.cptr(), CapData::NONE)
-            .and_then(|_| mint(slots::CNODE, cnode.cptr(), guard))
-            .and_then(|_| mint(slots::VSPACE, vspace.cptr(), CapData::NONE))
-            .and_then(|_| mint(slots::IPC_BUFFER, objs.ipc_frame.cptr(), CapData::NONE))
-            .and_then(|_| mint(slots::FAULT_EP, self.endpoint, CapData::badge(child_id)))
-            .map_err(|e| format!("child CSpace: {e:?}"))?;
-        if parent.request_slot != 0 {
-            let _ = cnode.cnode_delete(parent.request_slot, bits);
-            cnode
-                .cnode_mint(
-                    parent.request_slot,
-                    bits,
-                    own,
-                    self.endpoint.bits(),
-                    64,
-                    CapRights::new(true, false, true),
-                    CapData::badge(child_id),
-                )
-                .map_err(|e| format!("child request cap: {e:?}"))?;
-        }
-        // The IPC buffer: the runtime finds it through its user_data word.
-        self.with_scratch(objs.ipc_frame, |b| {
-            b.fill(0);
-            let off = core::mem::offset_of!(sel4::IpcBuffer, user_data);
-            b[off..off + 8].copy_from_slice(&IPC_BUFFER_VADDR.to_le_bytes());
-        })?;
-        self.with_scratch(objs.start_info, |b| b.copy_from_slice(&info_page))?;
-        self.pmap
-            .map_wired(
-                space,
-                objs.ipc_frame,
-                IPC_BUFFER_VADDR,
-                CapRights::read_write(),
-            )
-            .map_err(|e| format!("{e:?}"))?;
-        self.pmap
-            .map_wired(
-                space,
-                objs.start_info,
-                START_INFO_VADDR,
-                CapRights::read_only(),
-            )
-            .map_err(|e| format!("{e:?}"))?;
-        child
-            .tcb
-            .tcb_configure(
-                slots::FAULT_EP,
-                PrioProps::new(0, parent.priority),
-                cnode,
-                guard,
-                vspace,
-                CapData::NONE,
-                IPC_BUFFER_VADDR,
-                objs.ipc_frame,
-            )
-            .map_err(|e| format!("child TCB: {e:?}"))?;
-        // The child returns from the same Call as the parent, with the
-        // child's reply: past the `syscall` instruction (2 bytes), reply in
-        // rsi (info) and r10/r8/r9/r15 (MR0..3).
-        let mut words = [0 as Word; 4];
-        let (label, len) = Reply::Fork(ForkReply::Child { parent: parent_id }).encode(&mut words);
-        regs.rip += 2;
-        regs.rsi = MessageInfo::new(label, 0, 0, len as Word).into_word();
-        regs.r10 = words[0];
-        regs.r8 = words[1];
-        regs.r9 = words[2];
-        regs.r15 = words[3];
-        child
-            .tcb
-            .tcb_write_registers(true, 0, USER_CONTEXT_WORDS, &regs)
-            .map_err(|e| format!("child registers: {e:?}"))
     }
 }
 
@@ -334,69 +191,7 @@ impl Platform for Sel4Platform {
         child: ClientId,
         space: SpaceId,
     ) -> Result<(), String> {
-        let p = self.clients.get(&parent).ok_or("no parent")?;
-        let (bits, priority, start_info, request_slot) =
-            (p.cnode_bits, p.priority, p.start_info, p.request_slot);
-        let pcaps = ClientCaps {
-            tcb: p.tcb,
-            cnode: p.cnode,
-            cnode_bits: bits,
-            priority,
-            start_info,
-            request_slot,
-            forked: None,
-        };
-        let k = &mut self.pmap.kernel;
-        let mut made: Vec<(ObjectType, u8, CPtr)> = Vec::new();
-        let mut make = |ty: ObjectType, size: u8| -> Result<CPtr, String> {
-            let c = k.object(ty, size)?;
-            made.push((ty, size, c));
-            Ok(c)
-        };
-        let objects = (|| {
-            Ok::<_, String>((
-                make(ObjectType::CapTable, bits)?,
-                make(ObjectType::Tcb, 0)?,
-                make(ObjectType::X86_4K, 0)?,
-                make(ObjectType::X86_4K, 0)?,
-            ))
-        })();
-        let (cnode, tcb, ipc_frame, info_frame) = match objects {
-            Ok(o) => o,
-            Err(e) => {
-                for (ty, size, c) in made {
-                    self.pmap.kernel.release(ty, size, c);
-                }
-                return Err(e);
-            }
-        };
-        let mut objs = ForkedObjects {
-            ipc_frame: ipc_frame.cast(),
-            start_info: info_frame.cast(),
-            filled: Vec::new(),
-        };
-        let caps = ClientCaps {
-            tcb: tcb.cast(),
-            cnode: cnode.cast(),
-            cnode_bits: bits,
-            priority,
-            start_info: info_frame.cast(),
-            request_slot,
-            forked: None,
-        };
-        if let Err(e) = self.build_child(&pcaps, parent, &caps, child, space, &mut objs) {
-            self.release_forked(&caps, &objs);
-            return Err(e);
-        }
-        self.clients.insert(
-            child,
-            ClientCaps {
-                forked: Some(objs),
-                ..caps
-            },
-        );
-        debug_assert!(child >= FIRST_CHILD);
-        Ok(())
+        self.fork_child(parent, child, space)
     }
 
     fn arm_read_failure(&mut self, vm: &mut Vm) -> bool {

@@ -13,8 +13,11 @@
 //!
 //! | module | owns |
 //! | --- | --- |
-//! | [`service`] | clients, waiting faults, message handling, OOM killer, stopping clients, fork |
-//! | [`platform`] | the machine side the service calls |
+//! | [`service`] | the `Service`: its clients, waiting faults, handling one message, pageout before it |
+//! | [`message`] | the loop's boundary: `Message` in, `Outcome` out |
+//! | `faults` | page faults, waiting for swap I/O, retries, the OOM killer |
+//! | `clients` | stopping, freeing and forking clients |
+//! | [`platform`] | the machine side the service calls, how a client ended |
 //! | `requests` | the `VmService` implementation: one VM call per request |
 //! | [`stats`] | the `Stats` and `ClientStats` replies |
 //! | [`convert`] | wire types to core types |
@@ -25,12 +28,16 @@
 
 extern crate alloc;
 
+mod clients;
 pub mod convert;
+mod faults;
 pub mod heap;
+pub mod message;
 pub mod platform;
 mod requests;
 pub mod service;
 pub mod stats;
 
-pub use platform::{ClientId, KernelCounters, Platform};
-pub use service::{Client, ExitStatus, Message, Outcome, ReplyMsg, Service, FIRST_CHILD};
+pub use message::{Message, Outcome, ReplyMsg};
+pub use platform::{ClientId, ExitStatus, KernelCounters, Platform};
+pub use service::{Client, Service, FIRST_CHILD};

@@ -1,9 +1,19 @@
 //! `Platform`: everything the service needs from the machine it runs on (kernel calls on seL4, a simulator on the host), and nothing it decides.
 
-use crate::service::ExitStatus;
 use alloc::string::String;
 use core::fmt;
+use vm_api::ApiError;
 use vm_core::{Pmap, SpaceId, Vm};
+
+/// How a client ended, for whoever awaits it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// It called `exit` with this status.
+    Exited(u64),
+    /// The server stopped it: a fault it could not resolve (with the error
+    /// the VM gave), a fault the VM does not handle, or the OOM killer.
+    Killed(Option<ApiError>),
+}
 
 /// A client's identity: the badge of its endpoint capabilities.
 pub type ClientId = u64;

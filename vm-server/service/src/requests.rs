@@ -1,8 +1,8 @@
 //! The `vm-api` requests: each decoded request becomes one VM operation on the caller's space (`VmService`), with the core's error as the wire error.
 
 use crate::convert;
-use crate::platform::Platform;
-use crate::service::{ExitStatus, Service};
+use crate::platform::{ExitStatus, Platform};
+use crate::service::Service;
 use vm_api::{ApiError, ForkReply, VmService};
 use vm_core::VmError;
 

@@ -71,112 +71,57 @@
 //!   series versions. `hashbrown` (maps, ghost sets) and `rand`'s
 //!   `SmallRng` (seeded fault injection, traces) are used as they are.
 //!
-//! # How the VM core will use each piece (integration plan)
+//! # How the VM core uses each piece
 //!
-//! Status: integrated in `vm-core` (module `swap`, `Vm::swap_on`,
-//! `Vm::pageout`, `Vm::swap_poll`, `Vm::swap_off`,
-//! `Vm::set_replacement_policy`) as planned below, with these
-//! differences: the built-in CLOCK over the core's own active/inactive
-//! queues stays the default and a [`ReplacementPolicy`] is optional;
-//! faulting threads retry their fault when the tag they waited for
-//! completes (the core keeps no waiter lists); pages under pageout are
-//! unmapped rather than write-protected (a fault on them waits for the
-//! write); chain merges, flattening at fork, mlock and swapoff page in
-//! synchronously; operations that move many pages (fork, madvise,
-//! truncate, mlock) first drain the I/O in flight.
+//! The core's side lives in one file per concept (`vm-server/core/src`):
+//! `pageout.rs`, `launder.rs`, `pagein.rs`, `swap_io.rs` and
+//! `swap_backend.rs`, which holds a [`SwapPager`] behind an object-safe
+//! trait.
 //!
-//! **Paging targets.** The core takes [`PagingTargets::for_pool`] (or
-//! overrides from `VmConfig`, checked by [`PagingTargets::validate`]), in
-//! DragonFly's order: `reserved < severe < minimum < wait < start <
-//! target1 < target2` free pages, and asks [`PagingTargets::pressure`]
-//! at each allocation and [`PagingTargets::shortage`] at each pageout
-//! pass. An allocation that leaves fewer than `minimum` free wakes the
-//! pageout work (the server runs it on its next loop turn, before
-//! blocking on its endpoint); below `severe` ordinary client faults wait
-//! (their reply caps saved with `CNode_SaveCaller`) until free is back
-//! above `wait`, or fail with out-of-memory when nothing can be freed,
-//! while the pageout path allocates with `AllocClass::System` down to
-//! `reserved`. Pageout runs while free < `start` and stops at `target1`
-//! (`target2` when faults are waiting, for hysteresis).
-//!
-//! **Scans.** The core keeps one `Box<dyn ReplacementPolicy>` (default
-//! [`ClockPolicy`]; [`TwoQPolicy`] and [`ClockProPolicy`] are the
-//! scan-resistant alternatives, chosen at boot) and calls `insert` when a page becomes pageable
-//! (zero-fill, copy, page-in, unwire), `remove` when it is freed, wired or
-//! becomes unmanaged, and `referenced` on an emulated reference fault. Its
-//! [`PolicyHost`] implementation clears a page's emulated bit by removing
-//! its mappings through the `Pmap` (or write-protecting it, for the
-//! modified bit) and reports wired, held and busy pages as not evictable.
-//! `select_victims(shortage)` yields the pages to clean; the policy's
-//! counters go to [`SwapStats::sync_policy`].
-//!
-//! **Laundering.** Clean victims are freed at once (their swap slot, if
-//! any, stays valid). Dirty victims of a swap-backed object are gathered
-//! with their dirty, unbusy, not-wired neighbours of the same object (by
-//! page index, up to the cluster size, default 16, BSD's
-//! `vm_pageout_clean`), marked busy and write-protected, and handed to
-//! [`SwapPager::start_write`], which takes one run of slots, copies the
-//! pages into staging buffers through the caller's closure and submits one
-//! write; on [`SwapError::NoSpace`] the core retries with the
-//! `largest_run` it reports, then single pages, and stops laundering
-//! anonymous pages at `largest_run == 0`. [`SwapPager::poll`] reports the
-//! completion with the caller's cookie: on success the core records the
-//! run in the object's [`SwapMeta`] (freeing, with
-//! [`SwapPager::free_slots`], the old slots `insert` returns), clears the
-//! dirty bits and frees the pages unless they were referenced meanwhile;
-//! on a write error the pager has already marked the failed slot bad and
-//! freed the rest, and the core leaves every page of the request dirty and
-//! resident, to be retried with other slots: data is never lost.
-//!
-//! **Swap-backed anonymous objects.** An anonymous object gets its
-//! `SwapMeta` the first time one of its pages is laundered (its pager kind
-//! becomes swap). Freeing a page, overwriting it (the first write fault on
-//! a page that has a slot dirties it and frees the slot, as
-//! `swap_pager_unswapped`), truncation and munmap of private ranges use
-//! [`SwapMeta::remove`]/[`SwapMeta::remove_range`]; object death uses
-//! [`SwapMeta::clear`]; collapse and split move slots with
-//! [`SwapMeta::move_range`].
-//!
-//! **Page-in with read-ahead.** A fault on a non-resident page with a slot
-//! asks [`SwapMeta::cluster`] for the device-contiguous run around it
-//! (e.g. 7 behind, 8 ahead, narrowed to non-resident, non-busy pages),
-//! allocates frames for the run, marks them busy and starts one read with
-//! [`SwapPager::start_read`]. The fault returns "wait for page-in": the faulting
-//! thread's reply cap is saved and the server serves other clients. The
-//! completion copies [`SwapPager::read_page`] into the frames, calls
-//! [`SwapPager::finish_read`], validates the pages (the
-//! faulted one mapped and the waiters answered; read-ahead pages go to the
-//! inactive end of the policy) and keeps the slots (a clean page with a
-//! valid slot is evicted for free).
-//!
-//! **Busy pages under I/O.** A page in a write or read is busy: a second
-//! fault on it joins the waiters of that request instead of starting
-//! another read; munmap or exit of a busy page defers freeing the frame
-//! to the completion handler (the cookie leads back to the pages), so a
-//! client exiting with pages under I/O leaks neither frames nor slots. Its
-//! slots can be given back at once: [`SwapPager::free_slots`] holds a slot
-//! back while a read of it is in flight, so it is never rewritten under
-//! the device (the RAM disk refuses such overlapping I/O, which is how the
-//! model test checks it).
-//!
-//! **Swap full and I/O errors.** When [`Blist::alloc`] of even one slot
-//! fails (O(1) at the root), laundering of anonymous pages stops; clean
-//! pages are still reclaimed; when that is not enough, the out-of-memory
-//! path takes over: the faulting client gets a clear error, or a
-//! configurable victim client is killed. A read error fails only the
-//! faulting access (and the waiters of that request) with `VmError::Io`;
-//! the pages stay non-resident, their slots remain, the rest of the
-//! system is untouched.
-//!
-//! **Swapoff.** Walk every swap-backed object's [`SwapMeta::iter`], page
-//! in (clusters as above) and dirty every page, freeing its slot, until
-//! [`Blist::in_use`] is 0. Before starting, check free frames + clean
-//! reclaimable pages against the slots in use and fail with a clear
-//! error instead of thrashing.
-//!
-//! **Counters.** [`SwapStats`] (slots total/in use/bad, I/O submitted /
-//! completed / errors, page-ins / page-outs and pages moved, scans) joins
-//! the core's `Uvmexp` snapshot.
+//! * **Paging targets.** The core takes [`PagingTargets::for_pool`] (or an
+//!   override from `VmConfig`, checked by [`PagingTargets::validate`]):
+//!   `reserved < severe < minimum < wait < start < target1 < target2`
+//!   free pages. The server asks `Vm::pageout_shortage` before each
+//!   message and runs pageout while it is non-zero (towards `target2`
+//!   while faults wait). Client faults allocate down to `severe` with
+//!   swap attached (`reserved` without) and then wait for a pageout write
+//!   in flight or fail `OutOfMemory`; the pageout path allocates down to
+//!   `reserved`.
+//! * **Scans.** By default the core runs CLOCK over its own active and
+//!   inactive queues. `Vm::set_replacement_policy` installs one of the
+//!   [`ReplacementPolicy`]s here instead; the core then tells it about
+//!   pages becoming pageable, freed, wired or referenced, and its
+//!   [`PolicyHost`] clears a page's emulated reference bit by unmapping
+//!   it and reports wired, held and busy pages as not evictable.
+//! * **Laundering.** Clean victims whose contents are on swap are freed at
+//!   once. A dirty victim is written with its dirty neighbours of the
+//!   same object (up to `VmConfig::pageout_cluster`, BSD's
+//!   `vm_pageout_clean`), busy and unmapped, through
+//!   [`SwapPager::start_write`]. On [`SwapError::NoSpace`] laundering of
+//!   anonymous pages stops for the pass. At the completion the core
+//!   records the run in the object's [`SwapMeta`] and frees the pages; a
+//!   write error leaves them dirty and resident (the pager has marked
+//!   the failed slot bad), so no data is lost.
+//! * **Page-in with read-ahead.** A fault on a page with a slot reads the
+//!   device-contiguous run around it ([`SwapMeta::cluster`], narrowed to
+//!   pages that are not resident) into busy frames with
+//!   [`SwapPager::start_read`] and returns `FaultOutcome::Wait(tag)`; the
+//!   server keeps the reply and retries the fault when `Vm::swap_poll`
+//!   reports the tag. A second fault on a busy page gets the same tag.
+//!   Read-ahead pages go to the inactive queue and keep their slots, so a
+//!   clean page is evicted for free; the first write frees the slot.
+//! * **Busy pages and dead objects.** munmap and exit of a page under I/O
+//!   leave it an orphan the completion frees; slots of dead objects go
+//!   back through [`SwapPager::free_slots`], which holds a slot back while
+//!   a read of it is in flight.
+//! * **Errors and a full device.** A read error fails only the fault that
+//!   wanted the page (`VmError::Io`), once; its slot stays. With the
+//!   device full and nothing clean left, `Vm::out_of_swap` tells the
+//!   server to call its OOM killer.
+//! * **Swapoff.** `Vm::swap_off` pages every slot in and fails cleanly up
+//!   front when memory cannot hold them.
+//! * **Counters.** [`SwapStats`] joins the core's `Uvmexp` in the server's
+//!   `Stats` reply.
 //!
 //! # Tests and benchmarks
 //!

@@ -1,0 +1,130 @@
+//! Bytes captured from a real boot (QEMU 7.2 `-machine q35`, SeaBIOS, the
+//! block server with a temporary dump, 2026-12): bus 0's functions, the
+//! disk's configuration space before and after the driver placed its BAR,
+//! the BAR sizing answers, and the legacy registers. Two devices: the one
+//! `cargo qemu` attaches (`virtio-blk-pci,addr=04.0,disable-legacy=off,
+//! disable-modern=on`) and QEMU's default for the same slot
+//! (`virtio-blk-pci,addr=04.0`: transitional, with the modern register
+//! blocks in memory BAR 4).
+#![allow(dead_code)]
+
+/// `(device, function, id dword, header-type dword)` of every function
+/// on bus 0 (others read all ones).
+pub const BUS0: [(u8, u8, u32, u32); 7] = [
+    (0x00, 0, 0x29c08086, 0x00000000),
+    (0x01, 0, 0x11111234, 0x00000000),
+    (0x02, 0, 0x10d38086, 0x00000000),
+    (0x04, 0, 0x10011af4, 0x00000000),
+    (0x1f, 0, 0x29188086, 0x00800000),
+    (0x1f, 2, 0x29228086, 0x00800000),
+    (0x1f, 3, 0x29308086, 0x00800000),
+];
+
+/// The `disable-modern=on` disk at 00:04.0 as SeaBIOS left it.
+pub const LEGACY_CFG: [u32; 64] = [
+    0x10011af4, 0x00100107, 0x01000000, 0x00000000, // 0x00
+    0x0000c001, 0xfebd5000, 0x00000000, 0x00000000, // 0x10
+    0x00000000, 0x00000000, 0x00000000, 0x00021af4, // 0x20
+    0x00000000, 0x00000040, 0x00000000, 0x0000010a, // 0x30
+    0x00010011, 0x00000001, 0x00000801, 0x00000000, // 0x40
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0x50
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0x60
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0x70
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0x80
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0x90
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0xa0
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0xb0
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0xc0
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0xd0
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0xe0
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0xf0
+];
+
+/// The same after `place_io_bar(.., 0x6000, 0x607f)`.
+pub const LEGACY_CFG_AFTER: [u32; 64] = [
+    0x10011af4, 0x00100107, 0x01000000, 0x00000000, // 0x00
+    0x00006001, 0xfebd5000, 0x00000000, 0x00000000, // 0x10
+    0x00000000, 0x00000000, 0x00000000, 0x00021af4, // 0x20
+    0x00000000, 0x00000040, 0x00000000, 0x0000010a, // 0x30
+    0x00010011, 0x00000001, 0x00000801, 0x00000000, // 0x40
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0x50
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0x60
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0x70
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0x80
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0x90
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0xa0
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0xb0
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0xc0
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0xd0
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0xe0
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0xf0
+];
+
+/// QEMU's default `virtio-blk-pci` at 00:04.0 as SeaBIOS left it.
+pub const TRANSITIONAL_CFG: [u32; 64] = [
+    0x10011af4, 0x00100107, 0x01000000, 0x00000000, // 0x00
+    0x0000c001, 0xfebd5000, 0x00000000, 0x00000000, // 0x10
+    0xfe00000c, 0x00000000, 0x00000000, 0x00021af4, // 0x20
+    0x00000000, 0x00000098, 0x00000000, 0x0000010a, // 0x30
+    0x01100009, 0x00000004, 0x00000000, 0x00001000, // 0x40
+    0x03104009, 0x00000004, 0x00001000, 0x00001000, // 0x50
+    0x04105009, 0x00000004, 0x00002000, 0x00001000, // 0x60
+    0x02146009, 0x00000004, 0x00003000, 0x00001000, // 0x70
+    0x00000004, 0x05147009, 0x00000000, 0x00000000, // 0x80
+    0x00000000, 0x00000000, 0x00018411, 0x00000001, // 0x90
+    0x00000801, 0x00000000, 0x00000000, 0x00000000, // 0xa0
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0xb0
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0xc0
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0xd0
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0xe0
+    0x00000000, 0x00000000, 0x00000000, 0x00000000, // 0xf0
+];
+
+/// What each BAR reads after writing all ones (the legacy-only disk).
+pub const LEGACY_BAR_MASKS: [u32; 6] = [
+    0xffffff81, 0xfffff000, 0x00000000, 0x00000000, 0x00000000, 0x00000000,
+];
+
+/// The same for the default (transitional) disk: BAR 4 is 16 KiB of 64-bit memory.
+pub const TRANSITIONAL_BAR_MASKS: [u32; 6] = [
+    0xffffff81, 0xfffff000, 0x00000000, 0x00000000, 0xffffc00c, 0xffffffff,
+];
+
+/// DEVICE_FEATURES of the legacy-only disk.
+pub const LEGACY_FEATURES: u32 = 0x71006ed4;
+/// DEVICE_FEATURES of the transitional disk (legacy view).
+pub const TRANSITIONAL_FEATURES: u32 = 0x79006e54;
+/// Queue 0's size.
+pub const QUEUE_SIZE: u16 = 256;
+/// The virtio-blk configuration (BAR offsets 0x14..0x50): capacity 0x101000
+/// sectors (514 MiB), seg_max 254, geometry, blk_size 512, ...
+pub const BLK_CONFIG: [u8; 60] = [
+    0x00, 0x10, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xfe, 0x00, 0x00, 0x00,
+    0x14, 0x04, 0x10, 0x3f, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0xff, 0xff, 0x3f, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0x3f, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0xff, 0xff, 0xff,
+];
+
+/// The queue region after the block server's GPT scan on the legacy-only
+/// disk (33 one-sector reads through the bounce page, each waited for):
+/// where it was, and its first bytes. QEMU answered every chain in order,
+/// with `len` 513 (512 data bytes and the status byte).
+pub const RING_PHYS: u64 = 0x1fe40000;
+/// Sector reads the scan made (LBA 1, then the entry array at LBAs 2..=33).
+pub const RING_READS: u16 = 33;
+/// Descriptors 0..4 (hex): the last chain, 0 -> 1 -> 2.
+pub const RING_DESC: &str = "0030e41f0000000010000000010001000050e41f0000000000020000030002000040e41f00000000010000000200000000000000000000000000000000000000";
+/// The available ring: flags, idx, the first 36 slots.
+pub const RING_AVAIL: &str = "00002100000002000000020000000200000002000000020000000200000002000000020000000200000002000000020000000200000002000000020000000200000002000000000000000000";
+/// The used ring: flags, idx, the first 36 elements.
+pub const RING_USED: &str = "00002100000000000102000002000000010200000000000001020000020000000102000000000000010200000200000001020000000000000102000002000000010200000000000001020000020000000102000000000000010200000200000001020000000000000102000002000000010200000000000001020000020000000102000000000000010200000200000001020000000000000102000002000000010200000000000001020000020000000102000000000000010200000200000001020000000000000102000002000000010200000000000001020000020000000102000000000000010200000200000001020000000000000102000002000000010200000000000001020000000000000000000000000000000000000000000000000000";
+/// Request headers of descriptors 0..3.
+pub const RING_HEADERS: &str = "000000000000000021000000000000000000000000000000000000000000000000000000000000002000000000000000";
+
+/// Decodes a hex string.
+pub fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}

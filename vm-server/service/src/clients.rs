@@ -1,0 +1,90 @@
+//! A client's life in the server: stopping it, freeing what it held, forking it.
+//!
+//! Locking: runs inside the single-threaded `Service`.
+
+use crate::convert;
+use crate::platform::{ClientId, ExitStatus, Platform};
+use crate::service::{Client, Service, FIRST_CHILD};
+use alloc::format;
+use alloc::vec::Vec;
+use vm_api::ApiError;
+use vm_core::SpaceId;
+
+impl<P: Platform> Service<P> {
+    /// Stop a client: say why, then free everything it held. An unknown
+    /// id is ignored, so a client stopped twice is stopped once.
+    pub fn kill(&mut self, client: ClientId, why: &str, status: ExitStatus) {
+        if let Some(c) = self.clients.get(&client) {
+            let name = c.name.clone();
+            self.platform.log(format_args!(
+                "vm-server: stopping client {name} (badge {client:#x}): {why}"
+            ));
+        }
+        self.destroy(client, status);
+    }
+
+    /// Free everything a client held (its waiting faults, its space, its
+    /// kernel objects) and report its exit. The caller sends it no reply
+    /// afterwards; an unknown id is ignored.
+    pub(crate) fn destroy(&mut self, client: ClientId, status: ExitStatus) {
+        let Some(c) = self.clients.remove(&client) else {
+            return;
+        };
+        let (gone, keep): (Vec<_>, Vec<_>) = core::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(|w| w.client == client);
+        self.waiting = keep;
+        for w in gone {
+            self.platform.drop_reply(w.reply);
+        }
+        if self.fail_pagein == Some(client) {
+            self.fail_pagein = None;
+        }
+        self.platform.suspend(client);
+        if let Err(e) = self.vm.exit(c.space, self.platform.pmap()) {
+            self.platform
+                .log(format_args!("vm-server: exit of {}: {e:?}", c.name));
+        }
+        self.platform.reap(client, status);
+    }
+
+    /// Fork `parent`: the VM copies its space, the platform makes and
+    /// starts the child's threads (semantics: fork-atomic). The caller is
+    /// `parent`'s own `Fork` request; on failure nothing of the child is
+    /// left.
+    pub(crate) fn fork_client(&mut self, parent: ClientId) -> Result<ClientId, ApiError> {
+        let p = self.clients.get(&parent).ok_or(ApiError::BadSpace)?;
+        let (pspace, name) = (p.space, p.name.clone());
+        let space = self
+            .vm
+            .fork(pspace, self.platform.pmap())
+            .map_err(convert::error)?;
+        let child = self.next_child;
+        if let Err(e) = self.platform.spawn_child(parent, child, space) {
+            self.platform.log(format_args!(
+                "vm-server: fork of client {parent:#x} failed: {e}"
+            ));
+            let _ = self.vm.exit(space, self.platform.pmap());
+            return Err(ApiError::OutOfMemory);
+        }
+        self.next_child += 1;
+        self.clients.insert(
+            child,
+            Client {
+                name: format!("{name}+{}", child - FIRST_CHILD + 1),
+                space,
+                parent: Some(parent),
+                faults: 0,
+            },
+        );
+        Ok(child)
+    }
+
+    /// The space of `client`, or `BadSpace`.
+    pub(crate) fn space_of(&self, client: ClientId) -> Result<SpaceId, ApiError> {
+        self.clients
+            .get(&client)
+            .map(|c| c.space)
+            .ok_or(ApiError::BadSpace)
+    }
+}

@@ -1,0 +1,166 @@
+//! Page faults: resolving one (with pageout and the OOM killer when memory runs out), keeping the reply of one that waits for swap I/O, and retrying the waiting ones after completions (semantics: oom).
+//!
+//! Locking: runs inside the single-threaded `Service`.
+
+use crate::convert;
+use crate::message::{Outcome, ReplyMsg};
+use crate::platform::{ClientId, ExitStatus, Platform};
+use crate::service::{Service, Waiter};
+use alloc::format;
+use vm_api::ApiError;
+use vm_core::{Access, FaultOutcome, SpaceId, VmError};
+
+impl<P: Platform> Service<P> {
+    /// Resolve a page fault; one the VM refuses stops the client. The
+    /// caller is `handle_message`, for a client it knows.
+    pub(crate) fn page_fault(
+        &mut self,
+        client: ClientId,
+        addr: u64,
+        access: Access,
+        ip: u64,
+    ) -> Outcome {
+        let c = self.clients.get_mut(&client).expect("known client");
+        c.faults += 1;
+        let space = c.space;
+        let Some(result) = self.fault_or_oom(client, space, addr, access) else {
+            return Outcome::NoReply;
+        };
+        match result {
+            Ok(FaultOutcome::Mapped(_)) => Outcome::Reply(ReplyMsg::empty(0)),
+            Ok(FaultOutcome::Wait(_)) => {
+                // Keep the reply and serve others until the I/O is done.
+                match self.platform.save_reply() {
+                    Ok(reply) => {
+                        self.waiting.push(Waiter {
+                            client,
+                            addr,
+                            access,
+                            reply,
+                        });
+                    }
+                    Err(e) => {
+                        self.kill(client, &e, ExitStatus::Killed(Some(ApiError::OutOfMemory)))
+                    }
+                }
+                Outcome::NoReply
+            }
+            Ok(other) => {
+                let why = format!("fault outcome {other:?} not handled");
+                self.kill(client, &why, ExitStatus::Killed(None));
+                Outcome::NoReply
+            }
+            Err(e) => {
+                let why = format!("{access:?} fault at {addr:#x} (ip {ip:#x}): {e:?}");
+                self.kill(client, &why, ExitStatus::Killed(Some(convert::error(e))));
+                Outcome::NoReply
+            }
+        }
+    }
+
+    /// `Vm::fault` (with the client's `FailNextPagein` armed, if it
+    /// asked). Out of memory, pageout runs first and the fault is tried
+    /// again (it then waits for the writes pageout started). Only when
+    /// memory and swap are exhausted (`Vm::out_of_swap`), or there is no
+    /// swap, does the OOM killer stop someone; unless that was the
+    /// faulting client (`None`), the fault is tried again. The caller is
+    /// `page_fault` or `retry_waiters`, for a client it knows.
+    pub(crate) fn fault_or_oom(
+        &mut self,
+        client: ClientId,
+        space: SpaceId,
+        addr: u64,
+        access: Access,
+    ) -> Option<Result<FaultOutcome, VmError>> {
+        let mut paged_out = false;
+        loop {
+            let armed =
+                self.fail_pagein == Some(client) && self.platform.arm_read_failure(&mut self.vm);
+            let result = self.vm.fault(space, addr, access, self.platform.pmap());
+            // A read it started used the failure up; otherwise it stays
+            // pending for this client, not the next reader.
+            if armed && self.platform.disarm_read_failure(&mut self.vm) {
+                self.fail_pagein = None;
+            }
+            if !matches!(result, Err(VmError::OutOfMemory | VmError::NoSwap)) {
+                return Some(result);
+            }
+            let swap = self.vm.swap().is_some();
+            if swap && !paged_out {
+                paged_out = true;
+                let want = self.vm.pageout_shortage(true).max(1);
+                self.vm.pageout(self.platform.pmap(), want);
+                continue;
+            }
+            if swap && !self.vm.out_of_swap() {
+                // Short of something pageout cannot give (kernel objects,
+                // say): this fault fails alone.
+                return Some(result);
+            }
+            match self.oom_kill() {
+                Some(victim) if victim == client => return None,
+                Some(_) => paged_out = false,
+                None => return Some(result),
+            }
+        }
+    }
+
+    /// The OOM killer: stops the client the VM's `OomPolicy` picks with
+    /// `NoSwap` (`OutOfMemory` without swap). Returns it (`None`: the
+    /// policy picked nobody).
+    pub(crate) fn oom_kill(&mut self) -> Option<ClientId> {
+        let victim = self.vm.oom_victim()?;
+        let id = self
+            .clients
+            .iter()
+            .find(|(_, c)| c.space == victim)
+            .map(|(&id, _)| id)?;
+        let (error, why) = if self.vm.swap().is_some() {
+            (ApiError::NoSwap, "out of swap space")
+        } else {
+            (ApiError::OutOfMemory, "out of memory")
+        };
+        self.oom_kills += 1;
+        self.kill(id, why, ExitStatus::Killed(Some(error)));
+        Some(id)
+    }
+
+    /// Take the swap device's completions and retry the waiting faults:
+    /// mapped ones are resumed, ones that must still wait stay, failed
+    /// ones stop their client.
+    pub(crate) fn retry_waiters(&mut self) {
+        // Only which faults to retry matters, not which requests finished:
+        // a retried fault maps, waits again, or fails (`Io` for the one
+        // whose page-in failed).
+        self.vm.swap_poll(self.platform.pmap());
+        let waiting = core::mem::take(&mut self.waiting);
+        for w in waiting {
+            let Some(space) = self.clients.get(&w.client).map(|c| c.space) else {
+                // Stopped meanwhile (by the OOM killer for another fault).
+                self.platform.drop_reply(w.reply);
+                continue;
+            };
+            let Some(result) = self.fault_or_oom(w.client, space, w.addr, w.access) else {
+                self.platform.drop_reply(w.reply);
+                continue;
+            };
+            match result {
+                Ok(FaultOutcome::Mapped(_)) => self.platform.resume(w.reply),
+                Ok(FaultOutcome::Wait(_)) => self.waiting.push(w),
+                Ok(other) => {
+                    self.platform.drop_reply(w.reply);
+                    let why = format!("fault outcome {other:?} not handled");
+                    self.kill(w.client, &why, ExitStatus::Killed(None));
+                }
+                Err(e) => {
+                    self.platform.drop_reply(w.reply);
+                    let why = format!(
+                        "{:?} fault at {:#x} after swap I/O: {e:?}",
+                        w.access, w.addr
+                    );
+                    self.kill(w.client, &why, ExitStatus::Killed(Some(convert::error(e))));
+                }
+            }
+        }
+    }
+}
