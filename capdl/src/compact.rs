@@ -23,8 +23,9 @@ use alloc::vec::Vec;
 use core::fmt;
 
 pub const MAGIC: [u8; 8] = *b"seL4cdl\0";
-/// 2: paged clients' limits and name groups.
-pub const VERSION: u16 = 2;
+/// 2: paged clients' limits and name groups; 3: a second flags byte and
+/// paged clients' privileges.
+pub const VERSION: u16 = 3;
 pub const HEADER_LEN: usize = 20;
 
 const FLAG_FAULT: u8 = 1;
@@ -35,7 +36,11 @@ const FLAG_BOUND: u8 = 16;
 const FLAG_AWAITED: u8 = 32;
 const FLAG_LIMITS: u8 = 64;
 const FLAG_NAME_GROUP: u8 = 128;
-// Every bit of the flags byte has a meaning now: no reserved bits to check.
+// Every bit of the first flags byte has a meaning: no reserved bits to
+// check. The second byte's bits:
+const FLAG2_PRIVILEGES: u8 = 1;
+/// The second flags byte's bits that have a meaning; the others must be 0.
+const FLAGS2_KNOWN: u8 = FLAG2_PRIVILEGES;
 
 const IRQ_IOAPIC: u8 = 0;
 const IRQ_MSI: u8 = 1;
@@ -142,6 +147,11 @@ fn put_component(o: &mut Out, c: &Component) {
         flags |= FLAG_NAME_GROUP;
     }
     o.u8(flags);
+    let mut flags2 = 0;
+    if !c.privileges.is_empty() {
+        flags2 |= FLAG2_PRIVILEGES;
+    }
+    o.u8(flags2);
     if let Some(f) = c.fault {
         o.u16(f.object);
         o.u32(f.badge);
@@ -163,6 +173,9 @@ fn put_component(o: &mut Out, c: &Component) {
     }
     if let Some(g) = &c.name_group {
         o.str(g);
+    }
+    if !c.privileges.is_empty() {
+        o.u16(c.privileges.0);
     }
     o.count(c.caps.len());
     for cap in &c.caps {
@@ -495,6 +508,8 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
     )?;
     let cnode_slots = 1u64 << cnode_bits;
     let flags = i.u8()?;
+    let flags2 = i.u8()?;
+    i.check(flags2 & !FLAGS2_KNOWN == 0, "reserved flag")?;
     let fault = if flags & FLAG_FAULT != 0 {
         let object = i.object(n_obj, Some(ObjectKind::Endpoint), objects)?;
         let badge = i.badge()?;
@@ -545,6 +560,14 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
         Some(g)
     } else {
         None
+    };
+    let privileges = if flags2 & FLAG2_PRIVILEGES != 0 {
+        i.check(paged, "privileges of a component without a pager")?;
+        let p = i.u16()?;
+        i.check(p != 0 && p & !Privileges::KNOWN == 0, "privileges")?;
+        Privileges(p)
+    } else {
+        Privileges::NONE
     };
     let mut caps: Vec<Cap> = Vec::new();
     // One past the last slot of the previous cap: entries are sorted and
@@ -675,6 +698,7 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
         first_free_slot,
         limits,
         name_group,
+        privileges,
     })
 }
 

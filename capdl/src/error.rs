@@ -173,8 +173,9 @@ pub enum ErrorKind {
     PagerWithoutFault,
     /// A component named as its own pager.
     PagerIsSelf,
-    /// `limits` or `names` on a component without a pager: quotas and name
-    /// groups are kept by a pager, for its clients.
+    /// `limits`, `names` or `privileges` on a component without a pager:
+    /// quotas, name groups and privileges are kept by a pager, for its
+    /// clients.
     NotPaged { field: &'static str },
 
     // --- devices ---

@@ -390,6 +390,73 @@ impl Default for Limits {
     }
 }
 
+/// A right a pager grants one of its clients beyond the requests every
+/// client may make (`privileges { NAME ... }` in a paged client's block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Privilege {
+    /// `swapctl`: detach and attach the pager's swap device (`SwapOff`,
+    /// `SwapOn`).
+    Swapctl,
+}
+
+impl Privilege {
+    pub const ALL: [Privilege; 1] = [Privilege::Swapctl];
+
+    /// The spelling in the spec text.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Privilege::Swapctl => "swapctl",
+        }
+    }
+
+    /// The privilege called `word`, if any.
+    pub fn from_keyword(word: &str) -> Option<Privilege> {
+        Privilege::ALL.into_iter().find(|p| p.keyword() == word)
+    }
+
+    /// Its bit in [`Privileges`] (and on the pager-info page).
+    pub const fn bit(self) -> u16 {
+        match self {
+            Privilege::Swapctl => 1,
+        }
+    }
+}
+
+/// A set of [`Privilege`]s as bits (the compact form and the pager-info
+/// page carry these bits); empty for every component without a pager.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Privileges(pub u16);
+
+impl Privileges {
+    pub const NONE: Privileges = Privileges(0);
+    /// Every bit that names a privilege; the others are reserved.
+    pub const KNOWN: u16 = {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < Privilege::ALL.len() {
+            bits |= Privilege::ALL[i].bit();
+            i += 1;
+        }
+        bits
+    };
+
+    pub fn contains(self, p: Privilege) -> bool {
+        self.0 & p.bit() != 0
+    }
+    pub fn with(self, p: Privilege) -> Privileges {
+        Privileges(self.0 | p.bit())
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    /// The privileges in the set, in [`Privilege::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Privilege> {
+        Privilege::ALL
+            .into_iter()
+            .filter(move |&p| self.contains(p))
+    }
+}
+
 /// One program the root task starts: a thread in its own CSpace and VSpace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Component {
@@ -427,6 +494,9 @@ pub struct Component {
     /// The name group of a paged client (`names = GROUP`): shared-memory
     /// names are visible only inside one group. `None`: a group of its own.
     pub name_group: Option<String>,
+    /// What the pager lets this paged client do beyond the ordinary
+    /// requests (`privileges { }`); empty for a component without a pager.
+    pub privileges: Privileges,
     /// The first slot the root task leaves free for the component's own use.
     pub first_free_slot: Slot,
 }

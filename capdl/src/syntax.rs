@@ -4,7 +4,7 @@
 //! `validate.rs`'s job.
 
 use crate::error::{Error, ErrorKind, Pos};
-use crate::spec::{LimitField, ObjectKind, Rights};
+use crate::spec::{LimitField, ObjectKind, Privilege, Rights};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -120,6 +120,9 @@ pub struct ComponentDecl {
     pub limits: Option<LimitsDecl>,
     /// `names = GROUP`.
     pub names: Option<Spanned<String>>,
+    /// `privileges { NAME ... }`: where `privileges` is written, and the
+    /// privileges named (each at most once).
+    pub privileges: Option<Spanned<Vec<Spanned<Privilege>>>>,
 }
 
 impl Default for Spanned<String> {
@@ -133,7 +136,8 @@ use lex::{lex, Tok};
 
 // ---------------------------------------------------------------- parser
 
-const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, io_ports, irq, device_memory, caps, limits, names";
+const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, io_ports, irq, device_memory, caps, limits, names, privileges";
+const PRIVILEGE_NAMES: &str = "swapctl";
 const LIMIT_FIELDS: &str = "resident, wired, swap, map_entries, handles, page_tables, children";
 
 struct Parser {
@@ -311,6 +315,30 @@ impl Parser {
         Ok(block)
     }
 
+    /// `{ swapctl ... }` after `privileges`; each privilege at most once.
+    fn privileges(&mut self) -> Result<Vec<Spanned<Privilege>>, Error> {
+        self.expect(Tok::LBrace, "'{' after `privileges`")?;
+        let mut out: Vec<Spanned<Privilege>> = Vec::new();
+        while !self.eat(&Tok::RBrace) {
+            let kw = self.ident("a privilege (swapctl) or '}'")?;
+            let Some(p) = Privilege::from_keyword(&kw.value) else {
+                return Err(Error::new(
+                    kw.pos,
+                    ErrorKind::UnknownKeyword {
+                        word: kw.value,
+                        context: "privileges",
+                        expected: PRIVILEGE_NAMES,
+                    },
+                ));
+            };
+            if out.iter().any(|q| q.value == p) {
+                return Err(Error::new(kw.pos, ErrorKind::DuplicateField(p.keyword())));
+            }
+            out.push(sp(kw.pos, p));
+        }
+        Ok(out)
+    }
+
     fn objects(&mut self, out: &mut Vec<ObjectDecl>) -> Result<(), Error> {
         self.expect(Tok::LBrace, "'{' after `objects`")?;
         while !self.eat(&Tok::RBrace) {
@@ -452,6 +480,10 @@ impl Parser {
                     self.expect(Tok::Eq, "'=' after `names`")?;
                     let v = self.ident("a name group")?;
                     once(&mut c.names, v, pos, "names")?;
+                }
+                "privileges" => {
+                    let v = sp(pos, self.privileges()?);
+                    once(&mut c.privileges, v, pos, "privileges")?;
                 }
                 "awaited" => once(&mut c.awaited, pos, pos, "awaited")?,
                 "io_ports" => {

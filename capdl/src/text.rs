@@ -84,6 +84,13 @@ fn write_spec(s: &mut String, spec: &Spec) -> fmt::Result {
         if let Some(l) = c.limits {
             write_limits(s, &l)?;
         }
+        if !c.privileges.is_empty() {
+            write!(s, "    privileges {{")?;
+            for p in c.privileges.iter() {
+                write!(s, " {}", p.keyword())?;
+            }
+            writeln!(s, " }}")?;
+        }
         for p in &c.io_ports {
             writeln!(s, "    io_ports = {:#x}-{:#x}", p.first, p.last)?;
         }

@@ -491,6 +491,7 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
             first_free_slot: 0,
             limits,
             name_group: d.names.as_ref().map(|n| n.value.clone()),
+            privileges: limits::privileges(&mut cx, d),
         });
     }
 

@@ -32,6 +32,8 @@ struct Params {
     limits: [u32; 7],
     /// A paged client's name group (`g0`..`g2`), or a group of its own.
     group: Option<u8>,
+    /// A paged client's privileges (bits of `Privileges::KNOWN`).
+    privileges: u16,
 }
 
 fn limit() -> impl Strategy<Value = u32> {
@@ -67,31 +69,35 @@ fn params() -> impl Strategy<Value = Params> {
         (
             proptest::array::uniform7(limit()),
             proptest::option::of(0u8..3),
+            (0u16..=Privileges::KNOWN),
         ),
     )
         .prop_map(
-            |(a, b, slots, cap_attrs, ports, irqs, regions, image, (limits, group))| Params {
-                priority: a.0,
-                max_priority: a.1,
-                stack_pages: a.2,
-                untyped_pages: a.3,
-                cnode_bits: a.4,
-                paged: b.0,
-                faulting: b.1,
-                asid_pool: b.2,
-                badged: b.3,
-                awaited: b.4,
-                caps: slots
-                    .into_iter()
-                    .zip(cap_attrs)
-                    .map(|(s, (o, r, b))| (16 + 8 * s, o, r, b))
-                    .collect(),
-                ports,
-                irqs,
-                regions,
-                image,
-                limits,
-                group,
+            |(a, b, slots, cap_attrs, ports, irqs, regions, image, (limits, group, privileges))| {
+                Params {
+                    priority: a.0,
+                    max_priority: a.1,
+                    stack_pages: a.2,
+                    untyped_pages: a.3,
+                    cnode_bits: a.4,
+                    paged: b.0,
+                    faulting: b.1,
+                    asid_pool: b.2,
+                    badged: b.3,
+                    awaited: b.4,
+                    caps: slots
+                        .into_iter()
+                        .zip(cap_attrs)
+                        .map(|(s, (o, r, b))| (16 + 8 * s, o, r, b))
+                        .collect(),
+                    ports,
+                    irqs,
+                    regions,
+                    image,
+                    limits,
+                    group,
+                    privileges,
+                }
             },
         )
 }
@@ -162,6 +168,7 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
         first_free_slot: 0,
         limits: None,
         name_group: None,
+        privileges: Privileges::NONE,
     };
     let mut comps = vec![server];
     for (k, p) in clients.into_iter().enumerate() {
@@ -274,6 +281,7 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
                 l
             }),
             name_group: p.group.filter(|_| p.paged).map(|g| format!("g{g}")),
+            privileges: Privileges(if p.paged { p.privileges } else { 0 }),
         });
     }
     for ci in 0..comps.len() {

@@ -12,7 +12,8 @@ use std::time::Duration;
     name = "cargo qemu",
     bin_name = "cargo qemu",
     about = "Builds the seL4 kernel and the system image, boots it in QEMU, and runs the tests",
-    after_help = "Every boot attaches a swap disk (target/swap-disk-<size>K.img). \
+    after_help = "Every boot attaches a swap disk (target/swap-disk-<size>K.img); a spec \
+                  running the file server also gets target/files-disk.img, made from files/. \
                   `cargo qemu <command> --help` describes each command's options.",
     arg_required_else_help = true
 )]
@@ -33,9 +34,10 @@ pub enum Cmd {
         long_about = "Runs the host tests (cargo test over the host-testable crates), then a \
                       bounded sweep of the VM core's model test and the server simulation (see \
                       `cargo qemu sweep`), then boots capdl/system.spec, \
-                      capdl/swap-exhaustion.spec and capdl/vm-findings.spec (or the one --spec \
-                      names) and tallies the TEST lines. Ends with `N passed, N failed` and \
-                      exits non-zero if anything failed."
+                      capdl/swap-exhaustion.spec, capdl/vm-findings.spec and capdl/files.spec \
+                      (or the one --spec names) and tallies the TEST lines; after files.spec \
+                      it checks the files disk on the host (e2fsck, the written bytes). Ends \
+                      with `N passed, N failed` and exits non-zero if anything failed."
     )]
     Test(TestArgs),
     /// Boot capdl/bench.spec; print fault costs and swap throughput as
@@ -71,7 +73,8 @@ pub struct Machine {
     #[arg(long, value_name = "MIB", default_value_t = 512)]
     pub memory: u32,
     /// Size of the swap partition on the virtio disk, such as 256M or 1G
-    /// [default: the boot's own: 512M, 96M for swap-exhaustion.spec, 128M for vm-findings.spec]
+    /// [default: the boot's own: 512M, 96M for swap-exhaustion.spec, 128M for vm-findings.spec,
+    /// 128M for files.spec]
     #[arg(long, value_name = "SIZE", value_parser = parse_swap)]
     pub swap: Option<u64>,
     /// Boot only this spec, a file under capdl/ (build, run, test; bench

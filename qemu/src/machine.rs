@@ -26,6 +26,9 @@ pub struct BootOptions {
     pub kvm: bool,
     /// Extra QEMU arguments (e.g. a disk) from the caller.
     pub extra: Vec<String>,
+    /// The files disk among them, if the spec runs the file server (its
+    /// image is checked on the host after a test boot).
+    pub files_disk: Option<crate::files::FilesDisk>,
 }
 
 /// How a boot ended.

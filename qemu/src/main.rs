@@ -22,13 +22,16 @@
 //! ```
 //!
 //! Every boot attaches a swap disk (`--swap SIZE`, default 512M) as a
-//! virtio block device. `--spec FILE` boots another spec under `capdl/`
+//! virtio block device; a spec that runs the file server also gets the
+//! files disk (`files`), an ext2 image made afresh from `files/`, which
+//! `test` checks on the host after the boot. `--spec FILE` boots another spec under `capdl/`
 //! (for `run` and `test`). `cargo qemu <command> --help` describes every
 //! option (the command line is in `cli`).
 
 mod bench;
 mod cli;
 mod disk;
+mod files;
 mod images;
 mod kernel;
 mod machine;
@@ -125,11 +128,14 @@ pub struct Boot {
 
 /// What `cargo qemu test` boots, in order: the whole system, then swap
 /// exhaustion on its own disk (a small partition fills in seconds, and
-/// an OOM kill would otherwise race the other system tests).
+/// an OOM kill would otherwise race the other system tests), the
+/// findings of the outside test suite, and the file server with its
+/// files disk.
 const TEST_BOOTS: &[(&str, u64)] = &[
     (SYSTEM_SPEC, DEFAULT_SWAP),
     ("swap-exhaustion.spec", 96 << 20),
     ("vm-findings.spec", 128 << 20),
+    ("files.spec", 128 << 20),
 ];
 
 impl Options {
@@ -172,12 +178,26 @@ pub fn build(ws: &Workspace, boot: &Boot, o: &Options) -> Result<BootOptions> {
     let root_task = images::build(ws, &boot.spec)?;
     progress("image", format!("{}", root_task.display()));
     let disk = disk::ensure(ws, boot.swap_bytes)?;
+    let mut extra = disk.qemu_args();
+    let (spec, _) = images::load_spec(ws, &boot.spec)?;
+    let files_disk = if spec
+        .components
+        .iter()
+        .any(|c| c.image == files::FILE_SERVER_IMAGE)
+    {
+        let f = files::ensure(ws)?;
+        extra.extend(f.qemu_args());
+        Some(f)
+    } else {
+        None
+    };
     Ok(BootOptions {
         kernel: kernel.elf32,
         root_task,
         memory_mib: o.memory_mib,
         kvm: o.kvm,
-        extra: disk.qemu_args(),
+        extra,
+        files_disk,
     })
 }
 
@@ -210,7 +230,10 @@ fn test(ws: &Workspace, o: &Options) -> Result<bool> {
                 Some(m) => m,
                 None => build(ws, boot, o)?,
             };
-            let tally = system_tests(&boot.spec, &machine, o.timeout)?;
+            let mut tally = system_tests(&boot.spec, &machine, o.timeout)?;
+            if let Some(disk) = &machine.files_disk {
+                files::check(ws, disk, &mut tally);
+            }
             passed += tally.passed();
             failed += tally.failed();
         }

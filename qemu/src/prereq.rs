@@ -2,7 +2,7 @@
 //! emulator need, installed from Debian's packages when we can (root with
 //! apt-get), otherwise named with the exact command to run.
 
-use crate::step::{on_path, progress, run_captured, Failure, Result};
+use crate::step::{find_program, on_path, progress, run_captured, Failure, Result};
 use std::process::Command;
 
 /// A program we need and the Debian package that provides it.
@@ -36,12 +36,25 @@ const NEEDED: &[Prerequisite] = &[
         program: "patch",
         package: "patch",
     },
+    // The files disk (`files.rs`): mke2fs builds it, e2fsck and debugfs
+    // check it after the boot.
+    Prerequisite {
+        program: "mke2fs",
+        package: "e2fsprogs",
+    },
+    Prerequisite {
+        program: "debugfs",
+        package: "e2fsprogs",
+    },
 ];
 
 /// Checks every prerequisite; installs the missing ones with apt-get when
 /// running as root, or fails naming the command that would.
 pub fn ensure() -> Result<()> {
-    let mut missing: Vec<&Prerequisite> = NEEDED.iter().filter(|p| !on_path(p.program)).collect();
+    let mut missing: Vec<&Prerequisite> = NEEDED
+        .iter()
+        .filter(|p| find_program(p.program).is_none())
+        .collect();
     // The venv module is a separate Debian package for the system python.
     let venv_ok = Command::new("python3")
         .args(["-c", "import venv, ensurepip"])
@@ -49,6 +62,7 @@ pub fn ensure() -> Result<()> {
         .map(|o| o.status.success())
         .unwrap_or(false);
     let mut packages: Vec<&str> = missing.iter().map(|p| p.package).collect();
+    packages.dedup();
     if on_path("python3") && !venv_ok {
         packages.push("python3-venv");
     }
@@ -82,7 +96,7 @@ pub fn ensure() -> Result<()> {
             .args(&packages)
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )?;
-    missing.retain(|p| !on_path(p.program));
+    missing.retain(|p| find_program(p.program).is_none());
     if let Some(p) = missing.first() {
         return Err(Failure::msg(format!(
             "{} still missing after installing {}",

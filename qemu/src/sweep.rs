@@ -114,11 +114,8 @@ pub const SERVER_SIM: &str = "server-sim";
 /// running: 30-40 s for the 100 runs, plus building the release test
 /// binary (nothing when up to date, 27 s after a vm-core change, 77 s
 /// in an empty target directory).
-pub const BOUNDED: &[(&str, u64, u64)] = &[
-    (PLAIN, 1, 50),
-    (PRESSURE, 1001, 1050),
-    (SERVER_SIM, 1, 50),
-];
+pub const BOUNDED: &[(&str, u64, u64)] =
+    &[(PLAIN, 1, 50), (PRESSURE, 1001, 1050), (SERVER_SIM, 1, 50)];
 pub const BOUNDED_LEN: u64 = 20_000;
 
 /// What one sweep runs.
@@ -486,7 +483,10 @@ fn build(
                 "--test",
                 s.target,
                 "--message-format=json-render-diagnostics",
-            ]);
+            ])
+            // As for the host tests: the kernel source is under the
+            // target directory, wherever CARGO_TARGET_DIR puts it.
+            .env("SEL4_KERNEL_DIR", ws.target.join("sel4-kernel"));
         let out = run_stdout(
             &format!("building {} test {}", s.package, s.target),
             &mut cmd,

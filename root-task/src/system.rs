@@ -460,7 +460,9 @@ fn pager_info(
             image_vaddr: vaddr,
             image_len: image.len() as u64,
             limits: client.limits.unwrap_or_default().into(),
-            name_group: groups[cl.client as usize],
+            name_group: u16::try_from(groups[cl.client as usize])
+                .map_err(|_| String::from("more name groups than the pager-info page numbers"))?,
+            privileges: client.privileges.0,
         };
         vaddr += (image.len() as u64).next_multiple_of(PAGE) + PAGE;
     }

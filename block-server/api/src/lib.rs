@@ -73,6 +73,19 @@
 //! The server finds its channels by name: every frame cap whose name ends
 //! in [`SHM_SUFFIX`] is a channel, and its done notification is the cap
 //! with the same prefix and [`DONE_SUFFIX`].
+//!
+//! # Volumes: which disk a channel serves
+//!
+//! The server serves up to one volume of each [`VolumeKind`]: the
+//! Linux-swap partition of the disk with a GPT ([`VolumeKind::Swap`]),
+//! and a whole disk without a partition table, the files disk
+//! ([`VolumeKind::Files`]). A channel's name decides its volume
+//! ([`VolumeKind::of_channel`]): a prefix starting with [`FILES_PREFIX`]
+//! (`files_shm`) serves the files disk, every other channel the swap
+//! partition. Who may reach which disk is the spec's decision: only the
+//! components holding a channel's caps can use it, so the swap partition
+//! stays the VM server's (and `block-test`'s) and the files disk the file
+//! server's. `block` numbers are relative to the channel's volume.
 #![cfg_attr(not(test), no_std)]
 
 mod client;
@@ -97,9 +110,42 @@ pub const FLAGS_ALL: u64 = FLAG_INJECT_IO_ERROR;
 pub const SHM_SUFFIX: &str = "_shm";
 /// Name suffix of a channel's completion notification in the spec.
 pub const DONE_SUFFIX: &str = "_done";
-/// Badge bit of the device interrupt on the server's notification; every
-/// other bit is a doorbell.
+/// Badge bit of the device interrupts on the server's notification (every
+/// disk's IRQ signals it); every other bit is a doorbell.
 pub const IRQ_BADGE: u64 = 1;
+/// Channel-name prefix of the channels that serve the files disk.
+pub const FILES_PREFIX: &str = "files";
+
+/// The volumes the server can serve; a channel serves one of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VolumeKind {
+    /// The first Linux-swap partition of a disk with a GPT.
+    Swap,
+    /// A whole disk without a partition table (the files disk).
+    Files,
+}
+
+impl VolumeKind {
+    /// Every kind.
+    pub const ALL: [VolumeKind; 2] = [VolumeKind::Swap, VolumeKind::Files];
+
+    /// The volume the channel named `prefix` + [`SHM_SUFFIX`] serves.
+    pub fn of_channel(prefix: &str) -> VolumeKind {
+        if prefix.starts_with(FILES_PREFIX) {
+            VolumeKind::Files
+        } else {
+            VolumeKind::Swap
+        }
+    }
+
+    /// Its name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            VolumeKind::Swap => "swap",
+            VolumeKind::Files => "files",
+        }
+    }
+}
 
 /// An operation number (the `op` word of a request).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -241,4 +287,19 @@ pub struct Completion {
     pub result: Result<u64, BlockError>,
     /// For `Io`: the first block (partition-relative) not transferred.
     pub failed_block: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_names_choose_the_volume() {
+        assert_eq!(VolumeKind::of_channel("swap"), VolumeKind::Swap);
+        assert_eq!(VolumeKind::of_channel("test"), VolumeKind::Swap);
+        assert_eq!(VolumeKind::of_channel("files"), VolumeKind::Files);
+        assert_eq!(VolumeKind::of_channel("files_2"), VolumeKind::Files);
+        assert_eq!(VolumeKind::of_channel("myfiles"), VolumeKind::Swap);
+        assert_eq!(VolumeKind::of_channel(""), VolumeKind::Swap);
+    }
 }

@@ -1,12 +1,14 @@
 //! The GUID partition table (UEFI 2.x chapter 5): the primary header at
 //! LBA 1 with its CRC, the entry array with its CRC, and the first entry
-//! of the Linux-swap type.
+//! of the Linux-swap type; and which volume a disk holds ([`identify`]):
+//! its swap partition, or the whole disk when it has no GPT.
 //!
 //! Only the primary table is read. A header or array whose CRC does not
 //! match is an error rather than a reason to try the backup at the end
 //! of the disk: our disks are made by `cargo qemu` and never repaired.
 
 use crate::SECTOR;
+use block_api::VolumeKind;
 use core::fmt;
 
 /// Linux swap, 0657FD6D-A4AB-43C4-84E5-0933C84B4F4F, as stored on disk
@@ -292,4 +294,32 @@ pub fn find_swap<E>(
         first_lba: first,
         last_lba: last,
     })
+}
+
+/// The volume a disk of `capacity` sectors serves: the first Linux-swap
+/// partition of its GPT ([`VolumeKind::Swap`]), or, if LBA 1 has no GPT
+/// signature, the whole disk ([`VolumeKind::Files`]: a filesystem image
+/// written straight to the disk, as `cargo qemu` makes the files disk).
+/// A GPT that is damaged or has no swap partition is an error, never
+/// taken for a whole disk.
+pub fn identify<E>(
+    capacity: u64,
+    read: impl FnMut(u64, &mut [u8; 512]) -> Result<(), E>,
+) -> Result<(VolumeKind, Partition), GptError<E>> {
+    match find_swap(capacity, read) {
+        Ok(p) => Ok((VolumeKind::Swap, p)),
+        Err(GptError::NoSignature) if capacity > 0 => Ok((
+            VolumeKind::Files,
+            Partition {
+                first_lba: 0,
+                last_lba: capacity - 1,
+            },
+        )),
+        Err(GptError::NoSignature) => Err(GptError::BadRange {
+            first: 0,
+            last: 0,
+            capacity,
+        }),
+        Err(e) => Err(e),
+    }
 }

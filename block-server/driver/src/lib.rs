@@ -20,7 +20,7 @@
 //! | [`virtio`] | legacy virtio-pci registers, reset and feature negotiation, queue 0 set-up | Linux `virtio_pci_legacy.c` |
 //! | [`queue`] | the split virtqueue: descriptor table, available and used rings | Linux `virtio_ring.c` (split) |
 //! | [`blk`] | virtio-blk requests (header, data, status) and their completions, by token | Linux `virtio_blk.c` |
-//! | [`gpt`] | the GUID partition table: header and entry CRCs, the Linux-swap partition | Linux `block/partitions/efi.c` |
+//! | [`gpt`] | the GUID partition table: header and entry CRCs, the Linux-swap partition; which volume a disk is | Linux `block/partitions/efi.c` |
 //! | [`service`] | the server's decisions: block-api requests to disk requests and back | — |
 //!
 //! Why this is written here rather than taken from the `virtio-drivers`

@@ -1,8 +1,9 @@
-//! PCI configuration space: configuration mechanism #1, finding a device on
+//! PCI configuration space: configuration mechanism #1, finding devices on
 //! bus 0, moving its I/O BAR to the ports the spec grants, and walking its
 //! capability list.
 
 use crate::PortIo;
+use alloc::vec::Vec;
 use core::fmt;
 
 /// Configuration-address port of mechanism #1.
@@ -75,9 +76,16 @@ impl<P: PortIo> ConfigSpace for Mechanism1<P> {
 }
 
 /// The first function on bus 0 with `vendor` and one of `devices`, and its
-/// device id. An absent function reads all ones; an absent function 0
-/// means the slot is empty.
+/// device id (see [`find_all`]).
 pub fn find<C: ConfigSpace + ?Sized>(cfg: &C, vendor: u16, devices: &[u16]) -> Option<(Bdf, u16)> {
+    find_all(cfg, vendor, devices).first().copied()
+}
+
+/// Every function on bus 0 with `vendor` and one of `devices`, with its
+/// device id, in slot order. An absent function reads all ones; an absent
+/// function 0 means the slot is empty.
+pub fn find_all<C: ConfigSpace + ?Sized>(cfg: &C, vendor: u16, devices: &[u16]) -> Vec<(Bdf, u16)> {
+    let mut found = Vec::new();
     for dev in 0..32 {
         for func in 0..8 {
             let b = Bdf { bus: 0, dev, func };
@@ -90,11 +98,11 @@ pub fn find<C: ConfigSpace + ?Sized>(cfg: &C, vendor: u16, devices: &[u16]) -> O
             }
             let device = (id >> 16) as u16;
             if id as u16 == vendor && devices.contains(&device) {
-                return Some((b, device));
+                found.push((b, device));
             }
         }
     }
-    None
+    found
 }
 
 /// Why an I/O BAR could not be placed.

@@ -1,6 +1,7 @@
 //! The block server's decisions: block-api requests from every channel
-//! become virtio-blk requests on the swap partition (or answers at once),
-//! and finished device requests become completions on their channels.
+//! become virtio-blk requests on the channel's volume (the swap partition
+//! or the files disk, [`VolumeKind`]) or answers at once, and finished
+//! device requests become completions on their channels.
 //!
 //! The binary calls [`Service::interrupt`] when the device's IRQ badge
 //! arrives, [`Service::dispatch`] after every wake-up, and then signals
@@ -13,7 +14,7 @@ use crate::queue::{QueueError, Segment};
 use crate::{DmaMemory, PortIo, SECTORS_PER_BLOCK};
 use alloc::vec::Vec;
 use block_api::{
-    BlockError, Completion, Incoming, Request, RequestKind, ServerChannel, BLOCK_SIZE,
+    BlockError, Completion, Incoming, Request, RequestKind, ServerChannel, VolumeKind, BLOCK_SIZE,
     FLAG_INJECT_IO_ERROR,
 };
 
@@ -26,9 +27,11 @@ pub struct Pending {
     pub block: u64,
 }
 
-/// The served partition of a brought-up disk.
+/// The served part of a brought-up disk: its swap partition, or the
+/// whole disk ([`crate::gpt::identify`]).
 #[derive(Debug)]
 pub struct Volume<P, M> {
+    pub kind: VolumeKind,
     pub disk: Disk<P, M, Pending>,
     /// Its first sector on the disk.
     pub first_sector: u64,
@@ -37,8 +40,9 @@ pub struct Volume<P, M> {
 }
 
 impl<P: PortIo, M: DmaMemory> Volume<P, M> {
-    pub fn new(disk: Disk<P, M, Pending>, part: Partition) -> Self {
+    pub fn new(kind: VolumeKind, disk: Disk<P, M, Pending>, part: Partition) -> Self {
         Volume {
+            kind,
             disk,
             first_sector: part.first_lba,
             blocks: part.sectors() / SECTORS_PER_BLOCK,
@@ -137,55 +141,77 @@ pub fn plan(r: &Request, window: &[u64], geometry: Option<Geometry>) -> Plan {
     }
 }
 
-/// One client's channel: its rings and the physical address of each
-/// buffer of its data window.
+/// One client's channel: its rings, the physical address of each buffer
+/// of its data window, and the volume it serves.
 #[derive(Debug)]
 struct Channel {
     chan: ServerChannel,
     window: Vec<u64>,
+    volume: VolumeKind,
     signal: bool,
 }
 
-/// The server's state: the channels and the volume (if the device came up).
+/// The server's state: the channels and the volumes (the disks that came
+/// up, at most one of each kind).
 ///
 /// Locking note: owned by the server's single thread.
 #[derive(Debug)]
 pub struct Service<P, M> {
     channels: Vec<Channel>,
-    volume: Option<Volume<P, M>>,
+    volumes: Vec<Volume<P, M>>,
     errors: u64,
     last_error: Option<QueueError>,
     irqs: u64,
 }
 
 impl<P: PortIo, M: DmaMemory> Service<P, M> {
-    /// A service without channels over `volume` (`None`: every request
-    /// fails with `Io`, so clients fail instead of hanging).
-    pub fn new(volume: Option<Volume<P, M>>) -> Self {
+    /// A service without channels over `volumes` (at most one of each
+    /// kind: a later one of a kind already served is dropped). A channel
+    /// whose volume is missing fails every request with `Io`, so clients
+    /// fail instead of hanging.
+    pub fn new(volumes: Vec<Volume<P, M>>) -> Self {
+        let mut served: Vec<Volume<P, M>> = Vec::new();
+        for v in volumes {
+            if served.iter().all(|s| s.kind != v.kind) {
+                served.push(v);
+            }
+        }
         Service {
             channels: Vec::new(),
-            volume,
+            volumes: served,
             errors: 0,
             last_error: None,
             irqs: 0,
         }
     }
 
-    /// The partition size in blocks (0 without a device).
-    pub fn blocks(&self) -> u64 {
-        self.volume.as_ref().map_or(0, |v| v.blocks)
+    /// The size of the `kind` volume in blocks (0 without one).
+    pub fn blocks(&self, kind: VolumeKind) -> u64 {
+        self.volume(kind).map_or(0, |v| v.blocks)
     }
 
-    pub fn volume(&self) -> Option<&Volume<P, M>> {
-        self.volume.as_ref()
+    /// The `kind` volume, if its disk came up.
+    pub fn volume(&self, kind: VolumeKind) -> Option<&Volume<P, M>> {
+        self.volumes.iter().find(|v| v.kind == kind)
     }
 
-    /// Serves `chan`, whose buffer `i` is at physical address `window[i]`;
-    /// returns its index.
-    pub fn add_channel(&mut self, chan: ServerChannel, window: Vec<u64>) -> usize {
+    /// Every volume served.
+    pub fn volumes(&self) -> &[Volume<P, M>] {
+        &self.volumes
+    }
+
+    /// Serves `chan` on the `volume` volume; its buffer `i` is at physical
+    /// address `window[i]`. Returns its index.
+    pub fn add_channel(
+        &mut self,
+        chan: ServerChannel,
+        window: Vec<u64>,
+        volume: VolumeKind,
+    ) -> usize {
         self.channels.push(Channel {
             chan,
             window,
+            volume,
             signal: false,
         });
         self.channels.len() - 1
@@ -195,9 +221,9 @@ impl<P: PortIo, M: DmaMemory> Service<P, M> {
         self.channels.len()
     }
 
-    /// Device requests in flight.
+    /// Device requests in flight, on every disk.
     pub fn in_flight(&self) -> usize {
-        self.volume.as_ref().map_or(0, |v| v.disk.in_flight())
+        self.volumes.iter().map(|v| v.disk.in_flight()).sum()
     }
 
     /// Device interrupts taken.
@@ -205,12 +231,16 @@ impl<P: PortIo, M: DmaMemory> Service<P, M> {
         self.irqs
     }
 
-    /// The device interrupted: reads its ISR, which lowers the line (the
-    /// caller then acknowledges the IRQ to the kernel, then dispatches).
+    /// A disk interrupted (every disk's IRQ has the same badge): reads
+    /// every disk's ISR, which lowers its line (the caller then
+    /// acknowledges the IRQs to the kernel, then dispatches). Returns the
+    /// ISR bits of all disks together.
     pub fn interrupt(&mut self) -> u8 {
-        let Some(v) = &self.volume else { return 0 };
+        if self.volumes.is_empty() {
+            return 0;
+        }
         self.irqs += 1;
-        v.disk.isr()
+        self.volumes.iter().fold(0, |isr, v| isr | v.disk.isr())
     }
 
     /// Hands finished device requests back to their channels, then takes
@@ -236,40 +266,45 @@ impl<P: PortIo, M: DmaMemory> Service<P, M> {
     }
 
     fn reap(&mut self) {
-        let Some(v) = &mut self.volume else { return };
-        while let Some(r) = v.disk.reap() {
-            let done = match r {
-                Ok(d) => d,
-                Err(e) => {
-                    self.errors += 1;
-                    self.last_error = Some(e);
-                    continue;
-                }
-            };
-            let p = done.token;
-            let ok = done.ok();
-            let c = &mut self.channels[p.channel];
-            c.chan.complete(Completion {
-                tag: p.tag,
-                result: if ok { Ok(0) } else { Err(BlockError::Io) },
-                failed_block: if ok { 0 } else { p.block },
-            });
-            c.signal = true;
+        for v in &mut self.volumes {
+            while let Some(r) = v.disk.reap() {
+                let done = match r {
+                    Ok(d) => d,
+                    Err(e) => {
+                        self.errors += 1;
+                        self.last_error = Some(e);
+                        continue;
+                    }
+                };
+                let p = done.token;
+                let ok = done.ok();
+                let c = &mut self.channels[p.channel];
+                c.chan.complete(Completion {
+                    tag: p.tag,
+                    result: if ok { Ok(0) } else { Err(BlockError::Io) },
+                    failed_block: if ok { 0 } else { p.block },
+                });
+                c.signal = true;
+            }
         }
     }
 
     fn take_requests(&mut self) {
         let room = Disk::<P, M, Pending>::descriptors_for(MAX_SEGMENTS);
-        let geometry = self.volume.as_ref().map(|v| Geometry {
-            first_sector: v.first_sector,
-            blocks: v.blocks,
-            flush: v.disk.flush_supported(),
-        });
-        let mut notify = false;
+        let mut notify = alloc::vec![false; self.volumes.len()];
         for (ci, c) in self.channels.iter_mut().enumerate() {
+            let vi = self.volumes.iter().position(|v| v.kind == c.volume);
+            let geometry = vi.map(|i| {
+                let v = &self.volumes[i];
+                Geometry {
+                    first_sector: v.first_sector,
+                    blocks: v.blocks,
+                    flush: v.disk.flush_supported(),
+                }
+            });
             loop {
-                if let Some(v) = &self.volume {
-                    if v.disk.free_descriptors() < room {
+                if let Some(i) = vi {
+                    if self.volumes[i].disk.free_descriptors() < room {
                         break;
                     }
                 }
@@ -286,7 +321,7 @@ impl<P: PortIo, M: DmaMemory> Service<P, M> {
                     }
                     Incoming::Request(r) => r,
                 };
-                let done = match (plan(&r, &c.window, geometry), &mut self.volume) {
+                let done = match (plan(&r, &c.window, geometry), vi) {
                     (Plan::Answer(done), _) => done,
                     // Cannot happen: without a volume, plan answers.
                     (Plan::Device { .. }, None) => Completion {
@@ -302,16 +337,17 @@ impl<P: PortIo, M: DmaMemory> Service<P, M> {
                             count,
                             block,
                         },
-                        Some(v),
+                        Some(i),
                     ) => {
                         let token = Pending {
                             channel: ci,
                             tag: r.tag,
                             block,
                         };
-                        match v.disk.submit(op, sector, &segments[..count], token) {
+                        let disk = &mut self.volumes[i].disk;
+                        match disk.submit(op, sector, &segments[..count], token) {
                             Ok(_) => {
-                                notify = true;
+                                notify[i] = true;
                                 continue;
                             }
                             // Cannot happen: the loop checked for room.
@@ -332,8 +368,8 @@ impl<P: PortIo, M: DmaMemory> Service<P, M> {
                 c.signal = true;
             }
         }
-        if notify {
-            if let Some(v) = &self.volume {
+        for (v, n) in self.volumes.iter().zip(notify) {
+            if n {
                 v.disk.notify();
             }
         }

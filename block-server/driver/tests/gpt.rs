@@ -275,3 +275,54 @@ fn read_errors_carry_the_lba() {
         })
     );
 }
+
+#[test]
+fn a_disk_without_a_gpt_is_served_whole_and_a_gpt_disk_by_its_swap_partition() {
+    use block_api::VolumeKind;
+    // An ext2 image: the first 1024 bytes are zero, the superblock follows.
+    let mut ext2 = vec![0u8; 8 * 512];
+    ext2[1024 + 56..1024 + 58].copy_from_slice(&0xef53u16.to_le_bytes());
+    let img = Image(ext2);
+    assert_eq!(
+        gpt::identify(8192, |lba, s| img.read(lba, s)),
+        Ok((
+            VolumeKind::Files,
+            Partition {
+                first_lba: 0,
+                last_lba: 8191
+            }
+        ))
+    );
+    assert!(matches!(
+        gpt::identify(0, |lba, s| img.read(lba, s)),
+        Err(GptError::BadRange { capacity: 0, .. })
+    ));
+    let swap = captured_image();
+    assert_eq!(
+        gpt::identify(CAPTURED_SECTORS, |lba, s| swap.read(lba, s)),
+        Ok((
+            VolumeKind::Swap,
+            Partition {
+                first_lba: 2048,
+                last_lba: 198_655
+            }
+        ))
+    );
+    // A damaged GPT or one without swap is an error, not a whole disk.
+    let mut broken = captured_image();
+    broken.0[512 + 20] ^= 1;
+    assert!(matches!(
+        gpt::identify(CAPTURED_SECTORS, |lba, s| broken.read(lba, s)),
+        Err(GptError::HeaderCrc { .. })
+    ));
+    let no_swap = build(128, 128, &[([7; 16], 2048, 4095)]);
+    assert_eq!(
+        gpt::identify(8192, |lba, s| no_swap.read(lba, s)),
+        Err(GptError::NoSwap)
+    );
+    // A read error is reported as such.
+    assert!(matches!(
+        gpt::identify(8192, |lba, _| Err::<(), _>(format!("no LBA {lba}"))),
+        Err(GptError::Read { lba: 1, .. })
+    ));
+}

@@ -36,6 +36,37 @@ fn finds_the_disk_on_the_captured_bus() {
 }
 
 #[test]
+fn every_disk_is_found_in_slot_order() {
+    let bus = CapturedBus::legacy();
+    let ids = [virtio::BLK_TRANSITIONAL, virtio::BLK_MODERN];
+    assert_eq!(
+        pci::find_all(&bus, virtio::VENDOR, &ids),
+        vec![(DISK, virtio::BLK_TRANSITIONAL)]
+    );
+    // The files disk `cargo qemu` attaches in slot 5, and one in slot 2.
+    bus.add_function(5, 0, captured::LEGACY_CFG);
+    bus.add_function(2, 0, captured::LEGACY_CFG);
+    let slot = |dev| Bdf {
+        bus: 0,
+        dev,
+        func: 0,
+    };
+    assert_eq!(
+        pci::find_all(&bus, virtio::VENDOR, &ids),
+        vec![
+            (slot(2), virtio::BLK_TRANSITIONAL),
+            (DISK, virtio::BLK_TRANSITIONAL),
+            (slot(5), virtio::BLK_TRANSITIONAL)
+        ]
+    );
+    assert_eq!(
+        pci::find(&bus, virtio::VENDOR, &ids),
+        Some((slot(2), virtio::BLK_TRANSITIONAL))
+    );
+    assert!(pci::find_all(&bus, virtio::VENDOR, &[0x1000]).is_empty());
+}
+
+#[test]
 fn a_modern_only_disk_is_found_as_such() {
     let mut space = captured::LEGACY_CFG;
     space[0] = (virtio::BLK_MODERN as u32) << 16 | virtio::VENDOR as u32;

@@ -6,7 +6,7 @@ mod common;
 
 use block_api::{
     BlockClient, BlockError, Completion, Notifier, Request, RequestKind, Ring, ServerChannel,
-    BLOCK_SIZE, FLAG_INJECT_IO_ERROR,
+    VolumeKind, BLOCK_SIZE, FLAG_INJECT_IO_ERROR,
 };
 use block_driver::blk::Disk;
 use block_driver::queue::{QueueError, Segment};
@@ -81,9 +81,9 @@ fn world(o: Opts) -> World {
             // A partial last block is not served.
             last_lba: FIRST + BLOCKS * 8 + 3,
         };
-        Volume::new(disk, part)
+        Volume::new(VolumeKind::Swap, disk, part)
     });
-    let mut service = Service::new(volume);
+    let mut service = Service::new(volume.into_iter().collect());
     let mut clients = Vec::new();
     for _ in 0..o.channels {
         let base = mem.alloc(1 + BUFFERS);
@@ -96,8 +96,9 @@ fn world(o: Opts) -> World {
         // only through Ring views (client stub and server channel).
         let ring = unsafe { Ring::new(ptr) };
         service.add_channel(
-            ServerChannel::new(ring, service.blocks(), BUFFERS),
+            ServerChannel::new(ring, service.blocks(VolumeKind::Swap), BUFFERS),
             window.clone(),
+            VolumeKind::Swap,
         );
         // SAFETY: as above; the stub's window view is never used (the test
         // reaches buffers by physical address).
@@ -270,7 +271,7 @@ fn without_a_device_everything_fails() {
         device: false,
         ..DEFAULT
     });
-    assert_eq!(w.service.blocks(), 0);
+    assert_eq!(w.service.blocks(VolumeKind::Swap), 0);
     assert_eq!(w.call(0, RequestKind::Info, 0).result, Err(BlockError::Io));
     assert_eq!(w.call(0, RequestKind::Flush, 0).result, Err(BlockError::Io));
     // A partition of 0 blocks: every transfer is out of range.
@@ -376,6 +377,137 @@ fn interrupts_read_the_isr() {
     assert_eq!(w.service.interrupt(), 1);
     assert_eq!(w.service.interrupt(), 0, "the read lowered it");
     assert_eq!(w.service.irqs(), 2);
+}
+
+/// A second disk served whole (the files disk) beside the swap
+/// partition: each channel reaches its own volume only.
+#[test]
+fn each_channel_reaches_its_own_volume() {
+    use block_driver::gpt::identify;
+    let mem = PhysMem::new(0x100_0000, 256);
+    let swap_dev = Device::new(&mem, vec![0xee; (FIRST + BLOCKS * 8) as usize * 512]);
+    let files_sectors = 64 * 8;
+    let files_dev = Device::new(&mem, vec![0x55; files_sectors * 512]);
+    let spare_dev = Device::new(&mem, vec![0x77; files_sectors * 512]);
+    for dev in [&swap_dev, &files_dev, &spare_dev] {
+        dev.state().queue_size = 256;
+    }
+    let bring_up = |dev: &Device| {
+        let regs = Legacy {
+            io: dev.clone(),
+            base: BAR,
+        };
+        Disk::bring_up(regs, BLK_FEATURES, |b| Ok(FakeDma::new(&mem, b))).unwrap()
+    };
+    let swap_part = Partition {
+        first_lba: FIRST,
+        last_lba: FIRST + BLOCKS * 8 - 1,
+    };
+    // No GPT on the files disk: served whole.
+    let files_image = files_dev.state().disk.clone();
+    let (kind, files_part) = identify(files_sectors as u64, |lba, s: &mut [u8; 512]| {
+        let at = lba as usize * 512;
+        s.copy_from_slice(&files_image[at..at + 512]);
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    assert_eq!(kind, VolumeKind::Files);
+    let mut service = Service::new(vec![
+        Volume::new(VolumeKind::Swap, bring_up(&swap_dev), swap_part),
+        Volume::new(VolumeKind::Files, bring_up(&files_dev), files_part),
+        // A second disk of a kind already served is dropped.
+        Volume::new(VolumeKind::Files, bring_up(&spare_dev), files_part),
+    ]);
+    assert_eq!(service.volumes().len(), 2);
+    assert_eq!(service.blocks(VolumeKind::Swap), BLOCKS);
+    assert_eq!(service.blocks(VolumeKind::Files), 64);
+    let mut stubs = Vec::new();
+    let mut windows = Vec::new();
+    for kind in [VolumeKind::Swap, VolumeKind::Files] {
+        let base = mem.alloc(1 + BUFFERS);
+        let window: Vec<u64> = (1..=BUFFERS).map(|i| base + i * 4096).collect();
+        let ptr = mem.ptr(base, (1 + BUFFERS as usize) * BLOCK_SIZE);
+        // SAFETY: fake RAM lives as long as the test; the ring page is used
+        // only through Ring views.
+        let ring = unsafe { Ring::new(ptr) };
+        service.add_channel(
+            ServerChannel::new(ring, service.blocks(kind), BUFFERS),
+            window.clone(),
+            kind,
+        );
+        // SAFETY: as above; buffers are reached by physical address only.
+        stubs.push(unsafe { BlockClient::new(ptr, BUFFERS, NoBell) });
+        windows.push(window);
+    }
+    let mut call = |service: &mut Service<Device, FakeDma>, c: usize, kind| {
+        let tag = stubs[c].submit(kind, 0).unwrap();
+        let mut signalled = Vec::new();
+        // Taken and submitted, then reaped (the fake device answers at
+        // the notify).
+        for _ in 0..2 {
+            service.dispatch();
+            signalled.extend(service.take_signals());
+        }
+        assert_eq!(signalled, [c]);
+        let done = stubs[c].poll().unwrap();
+        assert_eq!(done.tag, tag);
+        done.result
+    };
+    assert_eq!(call(&mut service, 0, RequestKind::Info), Ok(BLOCKS));
+    assert_eq!(call(&mut service, 1, RequestKind::Info), Ok(64));
+    // A write on the files channel lands at its block of the files disk
+    // (no partition offset), and nowhere on the swap disk.
+    mem.write(windows[1][0], &[0xab; BLOCK_SIZE]);
+    assert_eq!(call(&mut service, 1, write(3, 1, 0)), Ok(0));
+    let files_disk = files_dev.state().disk.clone();
+    assert!(files_disk[3 * 4096..4 * 4096].iter().all(|&b| b == 0xab));
+    assert!(files_disk[4 * 4096..5 * 4096].iter().all(|&b| b == 0x55));
+    assert!(swap_dev.state().disk.iter().all(|&b| b == 0xee));
+    // Each reads its own disk; the files volume ends at its 64 blocks.
+    assert_eq!(call(&mut service, 0, read(3, 1, 1)), Ok(0));
+    assert_eq!(mem.bytes(windows[0][1], 4), [0xee; 4]);
+    assert_eq!(call(&mut service, 1, read(3, 1, 1)), Ok(0));
+    assert_eq!(mem.bytes(windows[1][1], 4), [0xab; 4]);
+    assert_eq!(
+        call(&mut service, 1, read(64, 1, 0)),
+        Err(BlockError::OutOfRange)
+    );
+    assert_eq!(call(&mut service, 0, read(64, 1, 0)), Ok(0));
+    assert_eq!(swap_dev.state().seen.len(), 2);
+    assert_eq!(files_dev.state().seen.len(), 2);
+    assert!(spare_dev.state().seen.is_empty());
+    // An interrupt reads both disks' ISRs.
+    assert_eq!(service.interrupt(), 1);
+    assert_eq!(service.interrupt(), 0);
+}
+
+#[test]
+fn a_channel_whose_volume_is_missing_fails_every_request() {
+    let mut w = world(DEFAULT);
+    let base = w.mem.alloc(1 + BUFFERS);
+    let window: Vec<u64> = (1..=BUFFERS).map(|i| base + i * 4096).collect();
+    let ptr = w.mem.ptr(base, (1 + BUFFERS as usize) * BLOCK_SIZE);
+    // SAFETY: fake RAM lives as long as the world; Ring views only.
+    let ring = unsafe { Ring::new(ptr) };
+    let blocks = w.service.blocks(VolumeKind::Files);
+    assert_eq!(blocks, 0);
+    w.service.add_channel(
+        ServerChannel::new(ring, blocks, BUFFERS),
+        window.clone(),
+        VolumeKind::Files,
+    );
+    // SAFETY: as above.
+    let stub = unsafe { BlockClient::new(ptr, BUFFERS, NoBell) };
+    w.clients.push(Client { stub, window });
+    assert_eq!(w.call(1, RequestKind::Info, 0).result, Err(BlockError::Io));
+    assert_eq!(w.call(1, RequestKind::Flush, 0).result, Err(BlockError::Io));
+    assert_eq!(
+        w.call(1, read(0, 1, 0), 0).result,
+        Err(BlockError::OutOfRange)
+    );
+    // The swap channel is not disturbed.
+    assert_eq!(w.call(0, RequestKind::Info, 0).result, Ok(BLOCKS));
+    assert!(w.dev.state().seen.is_empty());
 }
 
 fn req(kind: RequestKind, flags: u64) -> Request {

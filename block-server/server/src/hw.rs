@@ -6,6 +6,7 @@
 
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use block_driver::{DmaMemory, PortIo};
 use sel4::{cap, CapRights, ObjectType};
 use sel4_objects::{map_page, SlotAllocator, UntypedAllocator};
@@ -23,17 +24,26 @@ pub struct Ports {
     pub last: u16,
 }
 
-/// The IOPort cap whose first port satisfies `want` (the root task names
-/// them `io:0x<first>`, data = last port).
+/// The first IOPort cap whose first port satisfies `want` (see
+/// [`all_io_ports`]).
 pub fn io_ports(info: &StartInfo, want: impl Fn(u16) -> bool) -> Option<Ports> {
-    info.caps().iter().find_map(|c| {
-        let first = u16::from_str_radix(c.name().strip_prefix("io:0x")?, 16).ok()?;
-        want(first).then_some(Ports {
-            cap: cap::IOPort::from_bits(c.slot),
-            first,
-            last: c.data as u16,
+    all_io_ports(info, want).first().copied()
+}
+
+/// Every IOPort cap whose first port satisfies `want`, in spec order (the
+/// root task names them `io:0x<first>`, data = last port).
+pub fn all_io_ports(info: &StartInfo, want: impl Fn(u16) -> bool) -> Vec<Ports> {
+    info.caps()
+        .iter()
+        .filter_map(|c| {
+            let first = u16::from_str_radix(c.name().strip_prefix("io:0x")?, 16).ok()?;
+            want(first).then_some(Ports {
+                cap: cap::IOPort::from_bits(c.slot),
+                first,
+                last: c.data as u16,
+            })
         })
-    })
+        .collect()
 }
 
 // The kernel refuses a port outside the cap's range: that is a driver bug

@@ -1,9 +1,12 @@
-//! The block server: a virtio-blk driver on seL4 that serves the disk's
-//! Linux-swap partition to its clients over `block-api` channels.
+//! The block server: a virtio-blk driver on seL4 that serves its disks to
+//! its clients over `block-api` channels: the Linux-swap partition of the
+//! disk with a GPT, and the files disk (a disk without a partition
+//! table) whole. A channel's name says which (`block_api::VolumeKind`).
 //!
 //! `main` reads top to bottom: `init()` builds the state from what the
-//! root task handed over (IOPort caps for PCI configuration space and the
-//! device's BAR, an untyped grant for DMA memory, the IRQ, the channels),
+//! root task handed over (IOPort caps for PCI configuration space and one
+//! BAR range per disk, in slot order; an untyped grant for DMA memory;
+//! one IRQ per disk, in the same order; the channels),
 //! then the server loops `receive -> dispatch -> reply` forever. Every
 //! decision is `block-driver`'s (pure, host-tested): finding the device,
 //! placing its I/O BAR at the ports the spec grants, negotiating, the
@@ -11,14 +14,17 @@
 //! and back ([`block_driver::Service`]). This binary is the seL4 glue:
 //! caps, the notification, the IRQ, frames (`hw.rs`).
 //!
-//! One notification carries the device interrupt (badge bit
-//! [`block_api::IRQ_BADGE`]) and every client's doorbell (other bits).
-//! When the spec grants an `irq` (q35 routes slot 4 INTA -> PIRQE ->
-//! IOAPIC pin 20, level-triggered), the server sleeps until the device
-//! interrupts, and reports whether the first request's interrupt came as
-//! the test `block-server/interrupts`. Without a grant, or if that
-//! interrupt never comes, it polls the used ring (yielding between polls)
-//! while requests are in flight and sleeps on the notification otherwise.
+//! One notification carries the device interrupts (badge bit
+//! [`block_api::IRQ_BADGE`], shared by every disk: on it the server reads
+//! every disk's ISR and acknowledges every IRQ) and every client's
+//! doorbell (other bits). When the spec grants an `irq` for a disk (q35
+//! routes slot 4 INTA -> PIRQE -> IOAPIC pin 20, slot 5 INTA -> PIRQF ->
+//! pin 21, level-triggered), the server sleeps until a device interrupts,
+//! and reports whether each disk's first interrupt came as the test
+//! `block-server/interrupts` (the swap disk) or
+//! `block-server/interrupts-files`. Without a grant, or if that interrupt
+//! never comes, it polls the used rings (yielding between polls) while
+//! requests are in flight and sleeps on the notification otherwise.
 //! (The disk IRQ needs our kernel patch 0004; see docs/block-server.md.)
 //!
 //! If the device cannot be brought up, the server still answers every
@@ -33,7 +39,7 @@ mod hw;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use block_api::{Ring, ServerChannel, BLOCK_SIZE, DONE_SUFFIX, IRQ_BADGE, SHM_SUFFIX};
+use block_api::{Ring, ServerChannel, VolumeKind, BLOCK_SIZE, DONE_SUFFIX, IRQ_BADGE, SHM_SUFFIX};
 use block_driver::pci::{self, Mechanism1};
 use block_driver::virtio::{self, Legacy};
 use block_driver::{gpt, Disk, Volume, SECTOR};
@@ -47,8 +53,10 @@ sel4_root_task::component!(main, heap_size = 256 << 10);
 /// Channel `i` is mapped at `CHANNEL_VA + i * CHANNEL_STRIDE`.
 const CHANNEL_VA: u64 = 0x1_0000_0000;
 const CHANNEL_STRIDE: u64 = 0x1000_0000;
-/// The virtqueue, request headers, status bytes and the bounce page.
+/// Disk `i`'s virtqueue, request headers, status bytes and bounce page
+/// are mapped at `DMA_VA + i * DMA_STRIDE`.
 const DMA_VA: u64 = 0x2_0000_0000;
+const DMA_STRIDE: u64 = 0x1000_0000;
 /// Yields to wait for the first request's interrupt before giving up on it.
 const IRQ_PROBE_YIELDS: u32 = 20_000;
 
@@ -57,10 +65,12 @@ type Service = block_driver::Service<Ports, DmaRegion>;
 /// The server: the service and the kernel objects around it.
 struct Server {
     ntfn: CPtr,
-    irq: Option<cap::IrqHandler>,
+    /// The IRQ grants, in spec order: disk `i` (in slot order) has `irqs[i]`.
+    irqs: Vec<cap::IrqHandler>,
     /// Each channel's `done` notification, by channel index.
     done: Vec<CPtr>,
-    /// Poll the used ring while requests are in flight (no IRQ).
+    /// Poll the used rings while requests are in flight (some disk has
+    /// no working IRQ).
     polling: bool,
     service: Service,
 }
@@ -75,62 +85,96 @@ fn main(info: &'static StartInfo) -> ! {
     serve(&mut server)
 }
 
-/// Brings up the device (or not) and maps every channel.
+/// Brings up every disk (or not) and maps every channel.
 fn init(info: &StartInfo) -> Option<Server> {
     let ntfn = info.cap("blk_ntfn")?;
     let mut objs = Objects::new(info);
-    let irq = info
+    let irqs = info
         .caps()
         .iter()
-        .find(|c| c.name().starts_with("irq:"))
-        .map(|c| cap::IrqHandler::from_bits(c.slot));
+        .filter(|c| c.name().starts_with("irq:"))
+        .map(|c| cap::IrqHandler::from_bits(c.slot))
+        .collect();
     let mut server = Server {
         ntfn,
-        irq,
+        irqs,
         done: Vec::new(),
-        polling: irq.is_none(),
-        service: Service::new(None),
+        polling: false,
+        service: Service::new(Vec::new()),
     };
-    match bring_up(info, &mut objs, &mut server) {
-        Ok(v) => server.service = Service::new(Some(v)),
-        Err(e) => println!("block-server: device not available ({e}); every request fails with Io"),
-    }
+    let volumes = match bring_up_all(info, &mut objs, &mut server) {
+        Ok(v) => v,
+        Err(e) => {
+            println!("block-server: no disk available ({e}); every request fails with Io");
+            Vec::new()
+        }
+    };
+    server.service = Service::new(volumes);
     if let Err(e) = channels(info, &mut objs, &mut server) {
         println!("block-server: channels: {e}");
     }
     Some(server)
 }
 
-/// Finds the disk, places its BAR, brings it up and finds the swap
-/// partition (checking on the way whether interrupts arrive).
-fn bring_up(
+/// Finds every virtio-blk disk on bus 0 and brings up each one that has
+/// an I/O port grant (disk `i` in slot order takes the `i`-th grant after
+/// the configuration ports). A disk that fails is reported and left out.
+fn bring_up_all(
     info: &StartInfo,
     objs: &mut Objects,
     server: &mut Server,
-) -> Result<Volume<Ports, DmaRegion>, String> {
+) -> Result<Vec<Volume<Ports, DmaRegion>>, String> {
     let cfg = Mechanism1(
         hw::io_ports(info, |p| p == pci::CONFIG_ADDRESS).ok_or("no IOPort cap for 0xcf8")?,
     );
-    let bar = hw::io_ports(info, |p| p != pci::CONFIG_ADDRESS)
-        .ok_or("no IOPort cap for the device BAR")?;
-    let (bdf, device) = pci::find(
+    let bars = hw::all_io_ports(info, |p| p != pci::CONFIG_ADDRESS);
+    if bars.is_empty() {
+        return Err("no IOPort cap for a device BAR".into());
+    }
+    let disks = pci::find_all(
         &cfg,
         virtio::VENDOR,
         &[virtio::BLK_TRANSITIONAL, virtio::BLK_MODERN],
-    )
-    .ok_or("no virtio-blk device on PCI bus 0")?;
-    if device == virtio::BLK_MODERN {
-        return Err(format!(
-            "virtio-blk at {bdf} is modern-only (0x1042): needs the legacy interface"
-        ));
+    );
+    if disks.is_empty() {
+        return Err("no virtio-blk device on PCI bus 0".into());
     }
-    pci::place_io_bar(&cfg, bdf, bar.first, bar.last).map_err(|e| format!("{e}"))?;
+    let mut volumes = Vec::new();
+    for (i, &(bdf, device)) in disks.iter().enumerate() {
+        let Some(&bar) = bars.get(i) else {
+            println!("block-server: virtio-blk {bdf}: no I/O port grant left for it; not used");
+            continue;
+        };
+        match bring_up(&cfg, bdf, device, bar, i, objs, server) {
+            Ok(v) => volumes.push(v),
+            Err(e) => println!("block-server: virtio-blk {bdf}: {e}; not used"),
+        }
+    }
+    Ok(volumes)
+}
+
+/// Places disk `index`'s BAR at `bar`, brings it up and finds its volume
+/// (checking on the way whether its interrupt arrives).
+fn bring_up(
+    cfg: &Mechanism1<Ports>,
+    bdf: pci::Bdf,
+    device: u16,
+    bar: Ports,
+    index: usize,
+    objs: &mut Objects,
+    server: &mut Server,
+) -> Result<Volume<Ports, DmaRegion>, String> {
+    if device == virtio::BLK_MODERN {
+        return Err("modern-only (0x1042): needs the legacy interface".into());
+    }
+    pci::place_io_bar(cfg, bdf, bar.first, bar.last).map_err(|e| format!("{e}"))?;
     let regs = Legacy {
         io: bar,
         base: bar.first,
     };
+    let dma_va = DMA_VA + index as u64 * DMA_STRIDE;
     let mut disk = Disk::bring_up(regs, virtio::BLK_FEATURES, |bytes| {
-        DmaRegion::allocate(objs, bytes, DMA_VA)
+        DmaRegion::allocate(objs, bytes, dma_va)
     })
     .map_err(|e| format!("{e}"))?;
     println!(
@@ -143,66 +187,84 @@ fn bring_up(
     );
     // A copy of the registers for reading the ISR while `disk` waits.
     let isr = *disk.regs();
+    let irq = server.irqs.get(index).copied();
     let mut irqs = 0;
     let mut probed = false;
-    let part = gpt::find_swap(disk.capacity(), |lba, sector| {
+    let found = gpt::identify(disk.capacity(), |lba, sector| {
         let r = disk.read_sync(lba, sector, || {
-            irqs += take_irq(server, &isr) as u64;
+            irqs += take_irq(server, &isr, irq) as u64;
             sel4::yield_now();
             true
         });
         if !core::mem::replace(&mut probed, true) {
-            probe_interrupt(server, &isr, &mut irqs);
+            probe_interrupt(server, &isr, irq, &mut irqs);
         }
         r
-    })
-    .map_err(|e| format!("{e}"))?;
-    let v = Volume::new(disk, part);
+    });
+    let interrupts = irq.is_some() && irqs > 0;
+    if irq.is_some() {
+        let name = match found {
+            Ok((VolumeKind::Files, _)) => "block-server/interrupts-files",
+            _ => "block-server/interrupts",
+        };
+        println!("TEST PLAN 1");
+        if interrupts {
+            println!("TEST PASS {name}");
+        } else {
+            println!("TEST FAIL {name}: none after the first request; polling instead");
+        }
+    }
+    if !interrupts {
+        server.polling = true;
+    }
+    let (kind, part) = found.map_err(|e| format!("{e}"))?;
+    let v = Volume::new(kind, disk, part);
+    let what = match kind {
+        VolumeKind::Swap => format!(
+            "swap partition: sectors {}..={}",
+            part.first_lba, part.last_lba
+        ),
+        VolumeKind::Files => "files disk (no partition table): the whole disk".into(),
+    };
     println!(
-        "block-server: swap partition: sectors {}..={}, {} blocks of 4K ({} MiB); interrupts: {}",
-        part.first_lba,
-        part.last_lba,
+        "block-server: {bdf}: {what}, {} blocks of 4K ({} MiB); interrupts: {}",
         v.blocks,
         (v.blocks * BLOCK_SIZE as u64) >> 20,
-        if server.polling {
-            "none, polling"
-        } else {
+        if interrupts {
             "IOAPIC"
+        } else {
+            "none, polling"
         }
     );
     Ok(v)
 }
 
-/// After the first request: with an IRQ granted, waits a while for its
-/// interrupt (raised with the used-ring update) and reports the test
-/// `block-server/interrupts`; granted but silent would quietly cost the
-/// CPU, so it is a failure, and the server polls instead.
-fn probe_interrupt(server: &mut Server, isr: &Legacy<Ports>, irqs: &mut u64) {
-    if server.polling || *irqs > 0 {
+/// After a disk's first request: with an IRQ granted, waits a while for
+/// its interrupt (raised with the used-ring update). Granted but silent
+/// would quietly cost the CPU, so the caller reports it as a failure and
+/// the server polls instead.
+fn probe_interrupt(
+    server: &Server,
+    isr: &Legacy<Ports>,
+    irq: Option<cap::IrqHandler>,
+    irqs: &mut u64,
+) {
+    if irq.is_none() || *irqs > 0 {
         return;
     }
     for _ in 0..IRQ_PROBE_YIELDS {
-        if take_irq(server, isr) {
+        if take_irq(server, isr, irq) {
             *irqs += 1;
             break;
         }
         sel4::yield_now();
     }
-    println!("TEST PLAN 1");
-    if *irqs == 0 {
-        println!(
-            "TEST FAIL block-server/interrupts: none after the first request; polling instead"
-        );
-        server.polling = true;
-    } else {
-        println!("TEST PASS block-server/interrupts");
-    }
 }
 
 /// Start-up only: takes a pending device interrupt, if any (the ISR read
 /// lowers the line, then the kernel's handler is re-armed).
-fn take_irq(server: &Server, isr: &Legacy<Ports>) -> bool {
-    let Some(irq) = server.irq else { return false };
+fn take_irq(server: &Server, isr: &Legacy<Ports>, irq: Option<cap::IrqHandler>) -> bool {
+    let Some(irq) = irq else { return false };
     if sel4::poll(server.ntfn) & IRQ_BADGE == 0 {
         return false;
     }
@@ -213,7 +275,6 @@ fn take_irq(server: &Server, isr: &Legacy<Ports>) -> bool {
 
 /// Maps every channel the spec gives us (`X_shm` frames + `X_done`).
 fn channels(info: &StartInfo, objs: &mut Objects, server: &mut Server) -> Result<(), String> {
-    let blocks = server.service.blocks();
     for c in info.caps() {
         let Some(prefix) = c.name().strip_suffix(SHM_SUFFIX) else {
             continue;
@@ -237,12 +298,15 @@ fn channels(info: &StartInfo, objs: &mut Objects, server: &mut Server) -> Result
         // aligned), shared only with the channel's client, and accessed
         // only through `Ring` views.
         let ring = unsafe { Ring::new(va as *mut u8) };
+        let kind = VolumeKind::of_channel(prefix);
         println!(
-            "block-server: channel {prefix}: {} buffers of 4K",
+            "block-server: channel {prefix} ({} volume): {} buffers of 4K",
+            kind.name(),
             window.len()
         );
+        let blocks = server.service.blocks(kind);
         let chan = ServerChannel::new(ring, blocks, window.len() as u64);
-        server.service.add_channel(chan, window);
+        server.service.add_channel(chan, window, kind);
         server.done.push(done);
     }
     Ok(())
@@ -259,8 +323,8 @@ fn serve(server: &mut Server) -> ! {
     }
 }
 
-/// Sleeps on the notification; while requests are in flight without an
-/// IRQ, polls it instead (yielding when nothing came).
+/// Sleeps on the notification; while requests are in flight and some disk
+/// has no working IRQ, polls it instead (yielding when nothing came).
 fn receive(server: &Server) -> u64 {
     if server.polling && server.service.in_flight() > 0 {
         let b = sel4::poll(server.ntfn);
@@ -273,12 +337,13 @@ fn receive(server: &Server) -> u64 {
     }
 }
 
-/// Takes the interrupt (ISR read, then the kernel's ack), reaps the used
-/// ring and takes new requests.
+/// Takes the interrupts (every disk's ISR read, then the kernel's ack of
+/// every IRQ: they share the badge), reaps the used rings and takes new
+/// requests.
 fn dispatch(server: &mut Server, bits: u64) {
     if bits & IRQ_BADGE != 0 {
         server.service.interrupt();
-        if let Some(irq) = server.irq {
+        for irq in &server.irqs {
             let _ = irq.irq_handler_ack();
         }
     }

@@ -1,6 +1,7 @@
-//! Quotas and name groups: the values of `limits { }` blocks, the spec's
-//! one `limits default`, and a paged client's effective limits (its own
-//! field, else the spec's default, else [`defaults::LIMITS`]).
+//! What a pager keeps per client: quotas, name groups and privileges —
+//! the values of `limits { }` blocks, the spec's one `limits default`, a
+//! paged client's effective limits (its own field, else the spec's
+//! default, else [`defaults::LIMITS`]), and `privileges { }`.
 
 use super::Ctx;
 use crate::error::ErrorKind;
@@ -82,4 +83,24 @@ pub(super) fn of_component(
         }
         l
     })
+}
+
+/// Component `d`'s `privileges { }` (refused on a component without a
+/// pager: its pager grants them).
+pub(super) fn privileges(cx: &mut Ctx<'_>, d: &ComponentDecl) -> Privileges {
+    let Some(p) = &d.privileges else {
+        return Privileges::NONE;
+    };
+    if d.pager.is_none() {
+        cx.err(
+            p.pos,
+            ErrorKind::NotPaged {
+                field: "privileges",
+            },
+        );
+        return Privileges::NONE;
+    }
+    p.value
+        .iter()
+        .fold(Privileges::NONE, |set, q| set.with(q.value))
 }

@@ -22,6 +22,7 @@ pub const IMAGES: &[&str] = &[
     "client-minherit-copy",
     "client-mlock-pressure",
     "client-munmap-slots",
+    "client-swapctl",
     "client-stats",
     "client-hostile-maps",
     "client-hostile-handles",

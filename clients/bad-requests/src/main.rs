@@ -1,6 +1,9 @@
 //! System test: hostile and malformed requests. Each gets its own distinct
 //! error and changes nothing; afterwards the server still serves this
-//! client (and all the others keep running meanwhile).
+//! client (and all the others keep running meanwhile). Among them:
+//! swapoff and swapon without the spec's `privileges { swapctl }`
+//! (semantics: swapctl-privilege), and swap device statistics, which are
+//! open to every client (semantics: swapctl-info).
 #![no_std]
 #![no_main]
 
@@ -21,7 +24,7 @@ fn raw(ep: sel4::CPtr, label: u64, words: &[u64]) -> u64 {
 }
 
 fn main(env: &mut Env) -> u64 {
-    env.plan(13);
+    env.plan(18);
     let ep = env.info.cap(vm_client::VM_ENDPOINT).unwrap();
     let vm = &mut env.vm;
     let results = [
@@ -88,6 +91,27 @@ fn main(env: &mut Env) -> u64 {
                 .map(|_| ()),
             ApiError::BadClient,
         ),
+        (
+            "swapoff-not-permitted",
+            vm.swap_off(0),
+            ApiError::NotPermitted,
+        ),
+        (
+            "swapon-not-permitted",
+            vm.swap_on(0),
+            ApiError::NotPermitted,
+        ),
+        // The privilege is checked first: no probing for devices.
+        (
+            "swapoff-of-no-device-not-permitted",
+            vm.swap_off(7),
+            ApiError::NotPermitted,
+        ),
+        (
+            "swap-info-no-such-device",
+            vm.swap_info(7).map(|_| ()),
+            ApiError::NoSuchDevice,
+        ),
     ];
     for (name, got, want) in results {
         env.check(
@@ -110,6 +134,14 @@ fn main(env: &mut Env) -> u64 {
         "state-unchanged",
         still,
         format_args!("first fixed mapping {first:?}"),
+    );
+    // The refused swapoff changed nothing: swap is still on, and anyone
+    // may look.
+    let info = env.vm.swap_info(0);
+    env.check(
+        "swap-info-open-to-all-and-swap-still-on",
+        info.is_ok_and(|i| i.attached && i.slots > 0),
+        format_args!("{info:?}"),
     );
     let ping = env.vm.ping(42);
     env.check("still-served", ping == Ok(42), format_args!("{ping:?}"));

@@ -226,8 +226,13 @@ pub struct PagerClientInfo {
     pub limits: ClientLimits,
     /// Its name group: shared-memory names are visible only between
     /// clients with the same number (1, 2, ...; a client in a group of its
-    /// own has a number no one else has).
-    pub name_group: u32,
+    /// own has a number no one else has; there are fewer groups than
+    /// components, whose count is a `u16`).
+    pub name_group: u16,
+    /// What the spec lets it do beyond the ordinary requests: the bits of
+    /// `capdl::Privileges` (`privileges { swapctl }` is
+    /// `capdl::Privilege::Swapctl.bit()`).
+    pub privileges: u16,
 }
 
 /// The pager-info page.
@@ -261,7 +266,7 @@ mod pager_info_tests {
     #[test]
     fn limits_keep_their_order() {
         // The layout the pager reads: seven u32 in the order of capdl's
-        // `LimitField::ALL`, then the group.
+        // `LimitField::ALL`, then the group and the privileges (u16 each).
         let mut l = capdl::Limits::default();
         for (i, f) in capdl::LimitField::ALL.into_iter().enumerate() {
             l.set(f, 100 + i as u32);
@@ -274,6 +279,10 @@ mod pager_info_tests {
         assert_eq!(
             core::mem::offset_of!(PagerClientInfo, name_group),
             core::mem::offset_of!(PagerClientInfo, limits) + 28
+        );
+        assert_eq!(
+            core::mem::offset_of!(PagerClientInfo, privileges),
+            core::mem::offset_of!(PagerClientInfo, name_group) + 2
         );
         // Thirty clients of 136 bytes fill the page exactly.
         assert_eq!(core::mem::size_of::<PagerClientInfo>(), 136);

@@ -64,6 +64,9 @@ pub enum ApiError {
     QuotaPageTables = 25,
     /// Over the quota of forked children alive at once.
     QuotaChildren = 26,
+    /// The pager behind the object is gone (its pages cannot be read or
+    /// written any more).
+    PagerDead = 27,
     /// The label names no operation.
     UnknownOperation = 0x100,
     /// The request's length, reserved bits or enum values are wrong.
@@ -76,11 +79,21 @@ pub enum ApiError {
     NotSupported = 0x104,
     /// Client side only, never sent: the server's reply did not decode.
     MalformedReply = 0x105,
+    /// The caller lacks the privilege the operation needs (the spec's
+    /// `privileges { }`, e.g. `swapctl` for `SwapOff` and `SwapOn`);
+    /// nothing changed.
+    NotPermitted = 0x106,
+    /// No swap device has that index.
+    NoSuchDevice = 0x107,
+    /// `SwapOff` of a swap device that is already detached.
+    AlreadyOff = 0x108,
+    /// `SwapOn` of a swap device that is already attached.
+    AlreadyOn = 0x109,
 }
 
 impl ApiError {
     /// Every error, in code order.
-    pub const ALL: [ApiError; 32] = [
+    pub const ALL: [ApiError; 37] = [
         ApiError::Unaligned,
         ApiError::ZeroLength,
         ApiError::Overflow,
@@ -107,12 +120,17 @@ impl ApiError {
         ApiError::QuotaHandles,
         ApiError::QuotaPageTables,
         ApiError::QuotaChildren,
+        ApiError::PagerDead,
         ApiError::UnknownOperation,
         ApiError::MalformedRequest,
         ApiError::NameTooLong,
         ApiError::BadClient,
         ApiError::NotSupported,
         ApiError::MalformedReply,
+        ApiError::NotPermitted,
+        ApiError::NoSuchDevice,
+        ApiError::AlreadyOff,
+        ApiError::AlreadyOn,
     ];
 
     /// The code carried in the reply label (never 0).
@@ -156,12 +174,17 @@ impl fmt::Display for ApiError {
             ApiError::QuotaHandles => "over the handles quota",
             ApiError::QuotaPageTables => "over the page-tables quota",
             ApiError::QuotaChildren => "over the children quota",
+            ApiError::PagerDead => "the object's pager is gone",
             ApiError::UnknownOperation => "unknown operation",
             ApiError::MalformedRequest => "malformed request",
             ApiError::NameTooLong => "name too long",
             ApiError::BadClient => "no such client",
             ApiError::NotSupported => "operation not supported",
             ApiError::MalformedReply => "malformed reply",
+            ApiError::NotPermitted => "not permitted (the spec grants no such privilege)",
+            ApiError::NoSuchDevice => "no such swap device",
+            ApiError::AlreadyOff => "swap device already off",
+            ApiError::AlreadyOn => "swap device already on",
         })
     }
 }
@@ -235,15 +258,16 @@ mod tests {
         for (i, e) in ApiError::ALL.iter().enumerate() {
             assert_ne!(e.code(), 0);
             assert_eq!(ApiError::from_code(e.code()), Some(*e));
-            // The core's codes 1..=26, then the protocol's from 0x100.
-            if i < 26 {
+            // The core's codes 1..=CORE, then the protocol's from 0x100.
+            const CORE: usize = 27;
+            if i < CORE {
                 assert_eq!(e.code(), i as u64 + 1, "{e:?}");
             } else {
-                assert_eq!(e.code(), 0x100 + (i as u64 - 26), "{e:?}");
+                assert_eq!(e.code(), 0x100 + (i - CORE) as u64, "{e:?}");
             }
         }
         assert_eq!(ApiError::from_code(0), None);
-        assert_eq!(ApiError::from_code(27), None);
+        assert_eq!(ApiError::from_code(28), None);
     }
 
     #[test]

@@ -79,13 +79,13 @@ pub use client::{Loopback, Sel4Transport, Transport, VmClient};
 pub use error::{ApiError, DecodeError};
 pub use protocol::{serve, Operation, Reply, Request, VmService};
 pub use reply::{
-    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PingReply, Versioned, VmStats,
-    MINCORE_MAX_PAGES,
+    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PingReply, SwapDeviceInfo,
+    Versioned, VmStats, MINCORE_MAX_PAGES,
 };
 pub use request::{
     ExitRequest, HandleAcceptRequest, HandleCloseRequest, HandleShareRequest, MadviseRequest,
     MinheritRequest, MmapRequest, MprotectRequest, MsyncRequest, PingRequest, RangeRequest,
-    ShmCreateRequest, ShmOpenRequest, ShmTruncateRequest, ShmUnlinkRequest,
+    ShmCreateRequest, ShmOpenRequest, ShmTruncateRequest, ShmUnlinkRequest, SwapDeviceRequest,
 };
 pub use service::{dispatch, needs_reply};
 pub use types::{

@@ -26,6 +26,9 @@
 //! | `0x130` | `Fork` | 0 | 2: is_child (0 parent / 1 child), id (child's / parent's client id) |
 //! | `0x131` | `Exit` | 1: status | none on success |
 //! | `0x140` | `FailNextPagein` (test hook: the caller's next page-in fails as a disk error would) | 0 | 0 |
+//! | `0x150` | `SwapInfo` | 1: device | 11: [`SwapDeviceInfo`]: device, flags (1 attached), slots, in use, bad, pageins, pgswapin, pageouts, pgswapout, read errors, write errors |
+//! | `0x151` | `SwapOff` (privileged: `swapctl`) | 1: device | 0 |
+//! | `0x152` | `SwapOn` (privileged: `swapctl`) | 1: device | 0 |
 //!
 //! Error replies: label = [`ApiError::code`](crate::ApiError::code), 0
 //! words.
@@ -116,12 +119,13 @@
 //! `VmService` method in the server (`vm-server/service/src/requests.rs`).
 
 use crate::reply::{
-    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PingReply, VmStats,
+    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PingReply, SwapDeviceInfo,
+    VmStats,
 };
 use crate::request::{
     ExitRequest, HandleAcceptRequest, HandleCloseRequest, HandleShareRequest, MadviseRequest,
     MinheritRequest, MmapRequest, MprotectRequest, MsyncRequest, PingRequest, RangeRequest,
-    ShmCreateRequest, ShmOpenRequest, ShmTruncateRequest, ShmUnlinkRequest,
+    ShmCreateRequest, ShmOpenRequest, ShmTruncateRequest, ShmUnlinkRequest, SwapDeviceRequest,
 };
 use crate::service;
 use crate::types::{Advice, Handle, Inheritance, MsyncFlags, Prot, ShmName};
@@ -286,6 +290,32 @@ protocol! {
     0x140 FailNextPagein() -> () {
         serve: fn fail_next_pagein, default service::refuse_test_hook;
         client: pub fn fail_next_pagein();
+    }
+
+    /// Swap device `device`'s size, slots in use and bad, whether it is
+    /// attached, and its I/O counters (0 is the VM server's swap
+    /// partition; an index with no device: `NoSuchDevice`). Open to every
+    /// client, like the swap fields of `Stats`.
+    0x150 SwapInfo(SwapDeviceRequest) -> (SwapDeviceInfo) {
+        serve: fn swap_info;
+        client: pub fn swap_info(device: u64) -> SwapDeviceInfo = SwapDeviceRequest { device };
+    }
+
+    /// `swapoff`: pages everything on swap device `device` back in and
+    /// detaches it; the server keeps it for `SwapOn`. Only for clients
+    /// the spec grants `privileges { swapctl }` (others: `NotPermitted`).
+    /// Synchronous: the server serves nobody else until it is done. When
+    /// memory cannot hold the pages: `OutOfMemory`, nothing changed.
+    0x151 SwapOff(SwapDeviceRequest) -> () {
+        serve: fn swap_off;
+        client: pub fn swap_off(device: u64) = SwapDeviceRequest { device };
+    }
+
+    /// `swapon`: attaches swap device `device` again after `SwapOff`.
+    /// Only for clients the spec grants `privileges { swapctl }`.
+    0x152 SwapOn(SwapDeviceRequest) -> () {
+        serve: fn swap_on;
+        client: pub fn swap_on(device: u64) = SwapDeviceRequest { device };
     }
 }
 

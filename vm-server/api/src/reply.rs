@@ -355,6 +355,33 @@ pub struct ClientStats {
     pub children_limit: u64,
 }
 
+/// The `SwapInfo` reply: one swap device's size, use and I/O counters
+/// (vm-swap's `SwapStats`, counted since the server started, across
+/// swapoff and swapon).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SwapDeviceInfo {
+    /// The device index asked about.
+    pub device: u64,
+    /// Whether the VM pages to it now (false after `SwapOff`).
+    pub attached: bool,
+    /// Its size in slots of one page.
+    pub slots: u64,
+    /// Slots holding a page.
+    pub in_use: u64,
+    /// Slots marked bad after a failed write (never used again).
+    pub bad: u64,
+    /// Read requests (each one page or more, with read-ahead) and pages
+    /// read.
+    pub pageins: u64,
+    pub pgswapin: u64,
+    /// Write requests (pageout clusters) and pages written.
+    pub pageouts: u64,
+    pub pgswapout: u64,
+    /// Read and write requests that failed.
+    pub read_errors: u64,
+    pub write_errors: u64,
+}
+
 /// A statistics record versioned by word count (fields only appended).
 pub trait Versioned: FromBytes + IntoBytes + KnownLayout + Immutable + Default {
     /// Words of the first version; shorter replies are malformed.
@@ -471,6 +498,44 @@ impl Body for ForkReply {
             1 => Ok(ForkReply::Child { parent: w.id }),
             value => Err(DecodeError::BadValue { word: 0, value }),
         }
+    }
+}
+
+impl Body for SwapDeviceInfo {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let w = SwapInfoWire {
+            device: self.device,
+            flags: u64::from(self.attached),
+            slots: self.slots,
+            in_use: self.in_use,
+            bad: self.bad,
+            pageins: self.pageins,
+            pgswapin: self.pgswapin,
+            pageouts: self.pageouts,
+            pgswapout: self.pgswapout,
+            read_errors: self.read_errors,
+            write_errors: self.write_errors,
+        };
+        wire::write(&w, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: SwapInfoWire = wire::read(words)?;
+        if w.flags > 1 {
+            return Err(DecodeError::ReservedBits { word: 1 });
+        }
+        Ok(SwapDeviceInfo {
+            device: w.device,
+            attached: w.flags == 1,
+            slots: w.slots,
+            in_use: w.in_use,
+            bad: w.bad,
+            pageins: w.pageins,
+            pgswapin: w.pgswapin,
+            pageouts: w.pageouts,
+            pgswapout: w.pgswapout,
+            read_errors: w.read_errors,
+            write_errors: w.write_errors,
+        })
     }
 }
 
@@ -599,6 +664,32 @@ mod tests {
                 word: 0,
                 value: 953
             })
+        );
+    }
+
+    #[test]
+    fn swap_info_layout() {
+        let info = SwapDeviceInfo {
+            device: 0,
+            attached: true,
+            slots: 100,
+            in_use: 7,
+            bad: 1,
+            pgswapout: 9,
+            ..Default::default()
+        };
+        let mut w = [0u64; MAX_WORDS];
+        assert_eq!(Reply::SwapInfo(info).encode(&mut w), (0, 11));
+        assert_eq!(&w[..5], &[0, 1, 100, 7, 1]);
+        assert_eq!(w[8], 9);
+        assert_eq!(
+            Reply::decode(Operation::SwapInfo, 0, &w[..11]),
+            Ok(Ok(Reply::SwapInfo(info)))
+        );
+        w[1] = 2;
+        assert_eq!(
+            Reply::decode(Operation::SwapInfo, 0, &w[..11]),
+            Err(DecodeError::ReservedBits { word: 1 })
         );
     }
 

@@ -223,6 +223,13 @@ pub struct ExitRequest {
     pub status: u64,
 }
 
+/// `SwapInfo`, `SwapOff`, `SwapOn`: swap device `device` (0 is the VM
+/// server's swap partition).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SwapDeviceRequest {
+    pub device: u64,
+}
+
 // The word layouts: each request type to and from its `wire` struct.
 
 impl Body for PingRequest {
@@ -452,6 +459,21 @@ impl Body for ExitRequest {
     fn decode(words: &[u64]) -> Result<Self, DecodeError> {
         let w: ExitWire = wire::read(words)?;
         Ok(ExitRequest { status: w.status })
+    }
+}
+
+impl Body for SwapDeviceRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        wire::write(
+            &DeviceWire {
+                device: self.device,
+            },
+            out,
+        )
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: DeviceWire = wire::read(words)?;
+        Ok(SwapDeviceRequest { device: w.device })
     }
 }
 

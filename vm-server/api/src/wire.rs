@@ -210,6 +210,35 @@ pub struct ExitWire {
     pub status: u64,
 }
 
+/// `SwapInfo`, `SwapOff`, `SwapOn` requests: a swap device index.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct DeviceWire {
+    pub device: u64,
+}
+
+/// `SwapInfo` reply: bit 0 of `flags` is "attached", the other bits are
+/// reserved.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct SwapInfoWire {
+    pub device: u64,
+    pub flags: u64,
+    pub slots: u64,
+    pub in_use: u64,
+    pub bad: u64,
+    pub pageins: u64,
+    pub pgswapin: u64,
+    pub pageouts: u64,
+    pub pgswapout: u64,
+    pub read_errors: u64,
+    pub write_errors: u64,
+}
+
 /// `Fork`, `Stats`, `ClientStats` requests; replies of operations that
 /// return nothing.
 #[derive(
@@ -257,6 +286,8 @@ mod tests {
         assert_eq!(words_of::<EmptyWire>(), 0);
         assert_eq!(words_of::<AddrWire>(), 1);
         assert_eq!(words_of::<ForkWire>(), 2);
+        assert_eq!(words_of::<DeviceWire>(), 1);
+        assert_eq!(words_of::<SwapInfoWire>(), 11);
         assert_eq!(MAX_WORDS, 120);
     }
 

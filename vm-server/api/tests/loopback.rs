@@ -19,6 +19,8 @@ struct Fake {
     next_client: u64,
     exited: Vec<(u64, u64)>,
     last_mmap: Option<MmapRequest>,
+    /// Device 0 is detached (a swap model: client 1 alone may switch it).
+    swap_off: bool,
 }
 
 fn check(addr: u64, len: u64) -> Result<(), ApiError> {
@@ -244,6 +246,49 @@ impl VmService for Fake {
         self.exited.push((client, r.status));
         Ok(())
     }
+    fn swap_info(&mut self, _: u64, r: SwapDeviceRequest) -> Result<SwapDeviceInfo, ApiError> {
+        self.calls += 1;
+        if r.device != 0 {
+            return Err(ApiError::NoSuchDevice);
+        }
+        Ok(SwapDeviceInfo {
+            attached: !self.swap_off,
+            slots: 1024,
+            in_use: if self.swap_off { 0 } else { 5 },
+            ..Default::default()
+        })
+    }
+    fn swap_off(&mut self, client: u64, r: SwapDeviceRequest) -> Result<(), ApiError> {
+        self.swap_switch(client, r, true)
+    }
+    fn swap_on(&mut self, client: u64, r: SwapDeviceRequest) -> Result<(), ApiError> {
+        self.swap_switch(client, r, false)
+    }
+}
+
+impl Fake {
+    fn swap_switch(
+        &mut self,
+        client: u64,
+        r: SwapDeviceRequest,
+        off: bool,
+    ) -> Result<(), ApiError> {
+        self.calls += 1;
+        if client != 1 {
+            return Err(ApiError::NotPermitted);
+        }
+        if r.device != 0 {
+            return Err(ApiError::NoSuchDevice);
+        }
+        match (self.swap_off, off) {
+            (true, true) => Err(ApiError::AlreadyOff),
+            (false, false) => Err(ApiError::AlreadyOn),
+            _ => {
+                self.swap_off = off;
+                Ok(())
+            }
+        }
+    }
 }
 
 fn client(fake: &mut Fake, id: u64) -> VmClient<Loopback<'_, Fake>> {
@@ -264,6 +309,30 @@ fn ping_and_stats() {
     let cs = c.client_stats().unwrap();
     assert_eq!((cs.client, cs.mapped_bytes), (1, 0x3000));
     assert_eq!(fake.calls, 4);
+}
+
+#[test]
+fn swap_control_through_the_stub() {
+    let mut fake = Fake::default();
+    let info = client(&mut fake, 2).swap_info(0).unwrap();
+    assert!(info.attached && info.slots == 1024 && info.in_use == 5);
+    assert_eq!(
+        client(&mut fake, 2).swap_info(1),
+        Err(ApiError::NoSuchDevice)
+    );
+    assert_eq!(
+        client(&mut fake, 2).swap_off(0),
+        Err(ApiError::NotPermitted)
+    );
+    let mut c = client(&mut fake, 1);
+    assert_eq!(c.swap_on(0), Err(ApiError::AlreadyOn));
+    assert_eq!(c.swap_off(0), Ok(()));
+    assert_eq!(c.swap_off(0), Err(ApiError::AlreadyOff));
+    let info = c.swap_info(0).unwrap();
+    assert!(!info.attached && info.in_use == 0);
+    assert_eq!(c.swap_on(0), Ok(()));
+    assert_eq!(c.swap_off(3), Err(ApiError::NoSuchDevice));
+    assert_eq!(fake.calls, 9);
 }
 
 #[test]

@@ -76,6 +76,19 @@ impl VmService for Ok_ {
     fn exit(&mut self, _: u64, _: ExitRequest) -> Result<(), ApiError> {
         Ok(())
     }
+    fn swap_info(&mut self, _: u64, r: SwapDeviceRequest) -> Result<SwapDeviceInfo, ApiError> {
+        Ok(SwapDeviceInfo {
+            device: r.device,
+            attached: r.device.is_multiple_of(2),
+            ..Default::default()
+        })
+    }
+    fn swap_off(&mut self, _: u64, _: SwapDeviceRequest) -> Result<(), ApiError> {
+        Err(ApiError::NotPermitted)
+    }
+    fn swap_on(&mut self, _: u64, _: SwapDeviceRequest) -> Result<(), ApiError> {
+        Ok(())
+    }
 }
 
 proptest! {

@@ -96,6 +96,16 @@ pub struct Uvmexp {
     pub pgswapout: u64,
     /// Swap requests that failed (read or write).
     pub swap_io_errors: u64,
+    /// Page-ins asked of external pagers (`vnode_pager_getpages` calls)
+    /// and the pages they brought in (supplied or zero).
+    pub pager_reads: u64,
+    pub pager_pages_in: u64,
+    /// Write-backs to external pagers (pageout and `msync`) and the
+    /// pages written.
+    pub pager_writes: u64,
+    pub pager_pages_out: u64,
+    /// Pager requests that failed (including those of a dead pager).
+    pub pager_io_errors: u64,
     /// Swap slots: total, in use (recorded, being written or waiting to
     /// be freed), bad (from the attached device; 0 without one).
     pub swpages: u64,

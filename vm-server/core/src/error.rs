@@ -53,6 +53,9 @@ pub enum VmError {
     /// The request would take the client's group past one of its limits
     /// (semantics: quota-*); nothing changed.
     QuotaExceeded(crate::Quota),
+    /// The pager behind the object is gone (docs/pager.md): its pages can
+    /// no longer be read or written.
+    PagerDead,
 }
 
 impl VmError {
@@ -79,11 +82,12 @@ impl VmError {
             VmError::Io => 18,
             VmError::NoSwap => 19,
             VmError::QuotaExceeded(q) => 20 + q as u16,
+            VmError::PagerDead => 27,
         }
     }
 
     /// Every variant, in code order (for tests and the IPC layer's tables).
-    pub const ALL: [VmError; 26] = [
+    pub const ALL: [VmError; 27] = [
         VmError::Unaligned,
         VmError::ZeroLength,
         VmError::Overflow,
@@ -110,6 +114,7 @@ impl VmError {
         VmError::QuotaExceeded(crate::Quota::Handles),
         VmError::QuotaExceeded(crate::Quota::PageTables),
         VmError::QuotaExceeded(crate::Quota::Children),
+        VmError::PagerDead,
     ];
 }
 
@@ -135,6 +140,7 @@ impl fmt::Display for VmError {
             VmError::NoSuchName => "no such name",
             VmError::Io => "I/O error",
             VmError::NoSwap => "out of swap space",
+            VmError::PagerDead => "the object's pager is gone",
             VmError::QuotaExceeded(q) => {
                 return write!(f, "over the {q:?} quota");
             }

@@ -5,16 +5,36 @@
 //!
 //! | module | owns | BSD counterpart |
 //! | --- | --- | --- |
+//! | [`types`], [`error`], [`config`] | ids, rights, errors, tunables | `vm_param.h` |
 //! | [`page`] | frame records, queues, wiring, the reserve | `vm_page.c` |
 //! | [`object`] | anonymous, shared-memory, physical objects | `vm_object.c` |
-//! | [`backing`] | per-entry backing chains, shadow, collapse | `vm_map_backing`, `vm_object_collapse` |
+//! | [`chain`] | per-entry backing chains and walks over them | `vm_map_backing` |
+//! | [`collapse`] | shadow on first write, collapse, merge, flatten | `vm_map_entry_shadow`, `vm_object_collapse` |
 //! | [`map`] | entries, lookup, findspace, clip, simplify | `vm_map.c` |
-//! | [`fault`] | fault resolution, fault-around, fault-wire | `vm_fault.c` |
-//! | [`vm`] | the `Vm`, spaces, mmap & co, fork, exit, shm | `vm_mmap.c`, `vmspace_fork` |
-//! | [`swap`] | pageout scan, laundering, page-in, swap I/O completions, swapoff | `vm_pageout.c`, `swap_pager.c` |
+//! | [`space`] | one address space: map, handles, counters | `struct vmspace` |
+//! | [`vm`] | the `Vm` (spaces + `Memory`), space creation | `vm_mmap.c`, `uvm_init` |
+//! | [`mmap`] | mmap, munmap, mprotect, minherit, msync, mincore | `vm_mmap.c`, `uvm_map` |
+//! | [`madvise`] | advice, `WILLNEED`, `DONTNEED`, `FREE` | `vm_map_madvise` |
+//! | [`wire`] | mlock, munlock, fault-wire | `vm_map_wire`, `vm_fault_wire` |
+//! | [`fork`] | fork and exit | `vmspace_fork`, `vmspace_exit` |
+//! | [`fault`] | fault resolution, copy on write, zero fill | `vm_fault.c` |
+//! | [`fault_around`] | entering a fault's neighbours | `vm_prefault` |
+//! | [`refmod`] | emulated reference and modified bits | `pmap_is_referenced`, `pmap_is_modified` |
+//! | [`pageout`] | paging targets, queue scans, reclaim | `vm_pageout.c` |
+//! | [`launder`] | clustered writes of dirty pages to swap | `vm_pageout_clean`, `swap_pager_putpages` |
+//! | [`pagein`] | page-in with read-ahead, swapoff | `swap_pager_getpages`, `swapoff` |
+//! | [`swap_io`] | attaching swap, completions, waits, dead slots | `swap_pager_iodone` |
+//! | [`pager_backend`] | an external pager behind a trait object | `struct pagerops` |
+//! | [`pager_io`] | pager objects: page-in, write-back, pager death | `vnode_pager.c` |
+//! | [`swap_backend`] | the device side behind a trait object | `swap_pager.c` (device half) |
+//! | [`oom`] | choosing the client to stop | `vm_pageout_oom` |
+//! | [`limits`], [`quota`] | per-family limits and their checks | `RLIMIT_*`, cgroups |
+//! | [`shm`] | shared-memory names and handles | `shm_open`, `uvm_aobj` |
+//! | [`invariants`] | structural checks for tests | `vm_map_check`-style asserts |
 //! | [`pmap`] | the machine-dependent boundary | `pmap.h` |
 //! | [`counters`] | statistics | UVM `uvmexp` |
 //! | `sim` | a host pmap with real bytes (tests, benches) | - |
+//! | `ram_pager` | a host external pager with files in memory (tests) | - |
 //!
 //! # Design decisions
 //!
@@ -201,36 +221,62 @@
 //!   `BENCHMARKS.md`.
 
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 
-pub mod backing;
+pub mod chain;
+pub mod collapse;
+pub mod config;
 pub mod counters;
 pub mod error;
 pub mod fault;
+pub mod fault_around;
+pub mod fork;
+pub mod invariants;
+pub mod launder;
+pub mod limits;
+pub mod madvise;
 pub mod map;
+pub mod mmap;
 pub mod object;
+pub mod oom;
 pub mod page;
+pub mod pagein;
+pub mod pageout;
+pub mod pager_backend;
+pub mod pager_io;
 pub mod pmap;
 pub mod quota;
+#[cfg(any(test, feature = "sim"))]
+pub mod ram_pager;
+pub mod refmod;
 pub mod shm;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
-pub mod swap;
+pub mod space;
+pub mod swap_backend;
+pub mod swap_io;
 pub mod types;
 pub mod vm;
+pub mod wire;
 
+pub use chain::{BackingChain, BackingLink, Lookup};
+pub use config::{OomPolicy, VmConfig};
 pub use counters::Uvmexp;
 pub use error::VmError;
 pub use fault::{FaultKind, FaultMapping, FaultOutcome};
-pub use pmap::{Pmap, PmapError};
-pub use quota::{Limits, Quota, Usage};
-pub use swap::{IoDone, PageoutReport, SwapBackend};
-pub use types::*;
-pub use vm::{
-    HandleEntry, MapFlags, MapSource, MmapArgs, MsyncFlags, OomPolicy, Vm, VmConfig, VmSpace,
-    MINCORE_INCORE, MINCORE_MODIFIED, MINCORE_REFERENCED,
+pub use limits::{Limits, Quota, Usage};
+pub use mmap::{
+    MapFlags, MapSource, MmapArgs, MsyncFlags, MINCORE_INCORE, MINCORE_MODIFIED, MINCORE_REFERENCED,
 };
+pub use pageout::PageoutReport;
+pub use pager_backend::{PagerBackend, PagerEvent, PagerRefusal, PagerResult, PAGER_TAG};
+pub use pmap::{Pmap, PmapError};
+pub use space::{HandleEntry, VmSpace};
+pub use swap_backend::{IoDone, SwapBackend};
+pub use types::*;
+pub use vm::Vm;
 pub use vm_swap::{IoOp, IoTag, PagingTargets, Pressure};
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@
 //! and removal are O(log n) (DragonFly uses an RB tree). Entries never
 //! overlap and never cover a hole; `check` verifies it.
 
-use crate::backing::BackingChain;
+use crate::chain::BackingChain;
 use crate::object::ObjectTable;
 use crate::page::PagePool;
 use crate::types::{Advice, Inheritance, Prot, PAGE_SHIFT, PAGE_SIZE};

@@ -1,9 +1,9 @@
-//! VM objects (`vm_object`): anonymous, shared-memory and physical memory objects, their resident pages, reference counts and termination.
+//! VM objects (`vm_object`): anonymous, shared-memory, physical and pager-backed objects, their resident pages, reference counts and termination.
 //!
 //! Locking: the table belongs to the single-threaded `Vm`; the `&mut`
 //! borrow is the lock. Objects do not point at their backing objects: as in
 //! DragonFly since `vm_map_backing`, the chain lives in each map entry
-//! (see `backing.rs`), so an object is just pages plus a pager.
+//! (see `chain.rs`), so an object is just pages plus a pager.
 
 use crate::page::PageFlags;
 use crate::page::PagePool;
@@ -25,21 +25,11 @@ pub enum ObjectKind {
     /// A fixed run of frames starting at `base` (`OBJT_DEVICE`): always
     /// resident, never paged, pages are unmanaged.
     Physical { base: FrameNumber },
-}
-
-/// Where an object's non-resident pages come from (`pgo_*`): zero-fill
-/// until the object's first page is laundered, swap from then on (the
-/// fault path asks the object's swap metadata before zero-filling).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PagerKind {
-    /// Non-resident pages are zero.
-    ZeroFill,
-    /// The pages are the fixed frames of a physical object.
-    Device,
-    /// Anonymous memory some of whose pages have been on swap
-    /// (`OBJT_SWAP`): non-resident pages with a slot are paged in, the
-    /// others are zero.
-    Swap,
+    /// Pages supplied by external pager `pager`, which calls the object
+    /// `key` (`OBJT_VNODE`, docs/pager.md): page-in asks the pager,
+    /// dirty pages are written back to it, never to swap. Mapped shared,
+    /// or privately under a copy-on-write front; never collapsed.
+    Paged { pager: u32, key: u64 },
 }
 
 bitflags! {
@@ -56,6 +46,12 @@ bitflags! {
         /// (FreeBSD's `OBJ_ONEMAPPING`). Unmapping part of such an object
         /// may free that part's pages and slots.
         const ONEMAPPING = 1 << 1;
+        /// A pager object whose pager is gone: every fault on it fails
+        /// with `PagerDead` and it holds no pages.
+        const DEAD = 1 << 2;
+        /// A pager object a write-back of failed since `msync` last
+        /// reported it (Linux's `AS_EIO`): the next `msync` fails with `Io`.
+        const WRITE_ERROR = 1 << 3;
     }
 }
 
@@ -63,7 +59,6 @@ bitflags! {
 #[derive(Debug)]
 pub struct VmObject {
     kind: ObjectKind,
-    pager: PagerKind,
     flags: ObjectFlags,
     /// Size in pages. Enforced for shared-memory and physical objects;
     /// anonymous objects are sized to the entry that made them and grow
@@ -87,9 +82,6 @@ pub struct VmObject {
 impl VmObject {
     pub fn kind(&self) -> ObjectKind {
         self.kind
-    }
-    pub fn pager(&self) -> PagerKind {
-        self.pager
     }
     pub fn flags(&self) -> ObjectFlags {
         self.flags
@@ -170,6 +162,9 @@ pub struct ObjectTable {
     /// yet returned to the swap pager, which the `Vm` does at its next
     /// swap call (the table has no access to the pager).
     dead_slots: Vec<SwapSlot>,
+    /// (pager, key) of pager objects that died and whose pager has not yet
+    /// been told (`PagerBackend::close`), as `dead_slots`.
+    closed: Vec<(u32, u64)>,
     /// Pages (object, index) whose page-in failed, with the space whose
     /// fault started the read (`None`: a read no fault started): that
     /// space's next fault on the page gets `Io`; anyone else reads again.
@@ -190,13 +185,8 @@ impl ObjectTable {
 
     /// Create an object with one reference (`vm_object_allocate`).
     pub fn allocate(&mut self, kind: ObjectKind, size: u64) -> ObjectId {
-        let pager = match kind {
-            ObjectKind::Physical { .. } => PagerKind::Device,
-            _ => PagerKind::ZeroFill,
-        };
         let obj = VmObject {
             kind,
-            pager,
             flags: if kind == ObjectKind::Anonymous {
                 ObjectFlags::ONEMAPPING
             } else {
@@ -274,7 +264,12 @@ impl ObjectTable {
                 }
                 0
             }
-            _ => {
+            kind => {
+                if let ObjectKind::Paged { pager, key } = kind {
+                    if !obj.flags.contains(ObjectFlags::DEAD) {
+                        self.closed.push((pager, key));
+                    }
+                }
                 let mut obj = obj;
                 let n = obj.pages.len() as u64;
                 self.account(obj.charge, -(n as i64), -(obj.swap.len() as i64));
@@ -344,6 +339,11 @@ impl ObjectTable {
         self.dead_slots.push(slot);
     }
 
+    /// Pager objects that died since the last call, for their pagers.
+    pub(crate) fn take_closed(&mut self) -> Vec<(u32, u64)> {
+        core::mem::take(&mut self.closed)
+    }
+
     /// Slots given up since the last call, for the pager.
     pub(crate) fn take_dead_slots(&mut self) -> Vec<SwapSlot> {
         core::mem::take(&mut self.dead_slots)
@@ -384,11 +384,10 @@ impl ObjectTable {
         }
     }
 
-    /// Record that page `pindex` of `id` is in `slot` (returning the slot
-    /// it had, for the caller to free) and make the object swap-backed.
+    /// Record that page `pindex` of `id` is in `slot`; a slot it had
+    /// goes to the dead-slot list for the pager.
     pub(crate) fn swap_insert(&mut self, id: ObjectId, pindex: u64, slot: SwapSlot) {
         let o = self.get_mut(id);
-        o.pager = PagerKind::Swap;
         let charge = o.charge;
         match o.swap.insert(pindex, slot) {
             Some(old) => self.dead_slots.push(old),
@@ -423,9 +422,6 @@ impl ObjectTable {
             |i| dst_pages.contains_key(&i),
             |slot| dead.push(slot),
         );
-        if !d.is_empty() {
-            self.get_mut(dst).pager = PagerKind::Swap;
-        }
         let (s_gone, d_new) = (s_before - s.len(), d.len() - d_before);
         let (sc, dc) = (self.get(src).charge, self.get(dst).charge);
         self.account(sc, 0, -(s_gone as i64));
@@ -497,18 +493,20 @@ impl ObjectTable {
     /// Pages that may still be added to objects charged like `id`
     /// (`u64::MAX` without a limit).
     pub(crate) fn resident_room(&self, id: ObjectId) -> u64 {
-        self.get(id)
-            .charge
-            .and_then(|g| self.charges.get(&g))
+        self.get(id).charge.map_or(u64::MAX, |g| self.group_room(g))
+    }
+
+    /// Pages group `g` may still add before its resident limit.
+    pub(crate) fn group_room(&self, g: u32) -> u64 {
+        self.charges
+            .get(&g)
             .map_or(u64::MAX, |c| c.max_resident.saturating_sub(c.resident))
     }
 
     /// Pages that may still be added to new objects (charged to the
     /// group `charge_to` names).
     pub(crate) fn new_room(&self) -> u64 {
-        self.charge_to
-            .and_then(|g| self.charges.get(&g))
-            .map_or(u64::MAX, |c| c.max_resident.saturating_sub(c.resident))
+        self.charge_to.map_or(u64::MAX, |g| self.group_room(g))
     }
 
     /// Refuse one more page of `id` past its group's resident limit.

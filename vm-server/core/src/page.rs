@@ -20,7 +20,7 @@ bitflags! {
     /// Page state bits (`PG_*`).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct PageFlags: u8 {
-        /// Contents are being produced (zero-fill, copy, later page-in);
+        /// Contents are being produced (zero-fill, copy, page-in) or written;
         /// nobody else may map or free the page meanwhile.
         const BUSY = 1 << 0;
         /// Contents are valid.
@@ -70,8 +70,6 @@ pub struct VmPage {
     hold_count: u16,
     flags: PageFlags,
     queue: PageQueue,
-    /// Activity count for the pageout scan (next issue); bumped on faults.
-    act_count: u8,
 }
 
 impl VmPage {
@@ -85,7 +83,6 @@ impl VmPage {
             hold_count: 0,
             flags: PageFlags::empty(),
             queue: PageQueue::Free,
-            act_count: 0,
         }
     }
     /// The owning object, if any.
@@ -107,9 +104,6 @@ impl VmPage {
     }
     pub fn queue(&self) -> PageQueue {
         self.queue
-    }
-    pub fn act_count(&self) -> u8 {
-        self.act_count
     }
     pub fn is_dirty(&self) -> bool {
         self.flags.contains(PageFlags::DIRTY)
@@ -409,7 +403,6 @@ impl PagePool {
         p.object = object.0;
         p.pindex = pindex;
         p.flags = PageFlags::BUSY;
-        p.act_count = 0;
         Ok(FrameNumber(f))
     }
 
@@ -470,7 +463,6 @@ impl PagePool {
         if p.is_unmanaged() || p.wire_count > 0 || p.flags.contains(PageFlags::BUSY) {
             return;
         }
-        p.act_count = p.act_count.saturating_add(1);
         self.requeue(f.0, PageQueue::Active);
     }
 
@@ -480,7 +472,6 @@ impl PagePool {
         if p.is_unmanaged() || p.wire_count > 0 || p.flags.contains(PageFlags::BUSY) {
             return;
         }
-        p.act_count = 0;
         self.requeue(f.0, PageQueue::Inactive);
     }
 

@@ -12,126 +12,9 @@
 //! pmap refuses a table beyond it.
 
 use crate::error::VmError;
+use crate::limits::{within, Limits, Quota, Usage};
 use crate::types::SpaceId;
 use crate::vm::Vm;
-
-/// One kind of limit; `VmError::QuotaExceeded` names the one hit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Quota {
-    /// Frames holding the group's pages: past it, the group's own pages
-    /// are paged out first (group-local pageout).
-    Resident = 0,
-    /// Pages of the group's `mlock`ed ranges.
-    Wired = 1,
-    /// Swap slots holding the group's pages (and pages being written).
-    Swap = 2,
-    /// Map entries of all the group's spaces.
-    MapEntries = 3,
-    /// Open handles of all its spaces plus names the group created.
-    Handles = 4,
-    /// Page tables of one address space (the pmap enforces it).
-    PageTables = 5,
-    /// Forked spaces alive at once.
-    Children = 6,
-}
-
-impl Quota {
-    /// Every kind, in code order.
-    pub const ALL: [Quota; 7] = [
-        Quota::Resident,
-        Quota::Wired,
-        Quota::Swap,
-        Quota::MapEntries,
-        Quota::Handles,
-        Quota::PageTables,
-        Quota::Children,
-    ];
-}
-
-/// A group's limits; `u64::MAX` is no limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    pub resident_pages: u64,
-    pub wired_pages: u64,
-    pub swap_slots: u64,
-    pub map_entries: u64,
-    pub handles: u64,
-    pub page_tables: u64,
-    pub children: u64,
-}
-
-impl Limits {
-    /// No limits at all (the default of a new group).
-    pub const UNLIMITED: Limits = Limits {
-        resident_pages: u64::MAX,
-        wired_pages: u64::MAX,
-        swap_slots: u64::MAX,
-        map_entries: u64::MAX,
-        handles: u64::MAX,
-        page_tables: u64::MAX,
-        children: u64::MAX,
-    };
-
-    /// The limit of one kind.
-    pub fn get(&self, q: Quota) -> u64 {
-        match q {
-            Quota::Resident => self.resident_pages,
-            Quota::Wired => self.wired_pages,
-            Quota::Swap => self.swap_slots,
-            Quota::MapEntries => self.map_entries,
-            Quota::Handles => self.handles,
-            Quota::PageTables => self.page_tables,
-            Quota::Children => self.children,
-        }
-    }
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits::UNLIMITED
-    }
-}
-
-/// What a group uses now, kind by kind (page tables: the pmap's count,
-/// not known here, reported as 0).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub resident_pages: u64,
-    pub wired_pages: u64,
-    pub swap_slots: u64,
-    pub map_entries: u64,
-    pub handles: u64,
-    pub children: u64,
-}
-
-/// A quota group. Owned by the `Vm`; gone with its last space.
-#[derive(Clone, Debug)]
-pub(crate) struct Group {
-    pub(crate) limits: Limits,
-    /// Live spaces in it (the first one and its forked descendants).
-    pub(crate) spaces: u32,
-    /// Names it created that still exist.
-    pub(crate) names: u64,
-}
-
-impl Group {
-    pub(crate) fn new() -> Self {
-        Group {
-            limits: Limits::UNLIMITED,
-            spaces: 0,
-            names: 0,
-        }
-    }
-}
-
-/// `u + extra <= limit`, else `QuotaExceeded(q)`.
-pub(crate) fn within(q: Quota, used: u64, extra: u64, limit: u64) -> Result<(), VmError> {
-    if used.saturating_add(extra) > limit {
-        return Err(VmError::QuotaExceeded(q));
-    }
-    Ok(())
-}
 
 impl Vm {
     /// Set the limits of the group `space` belongs to (every space of the
@@ -146,7 +29,7 @@ impl Vm {
     ) -> Result<(), VmError> {
         let g = self.space_ref(space)?.group;
         self.groups.get_mut(&g).expect("live group").limits = limits;
-        let c = self.res.objects.charges.entry(g).or_default();
+        let c = self.mem.objects.charges.entry(g).or_default();
         c.max_resident = limits.resident_pages;
         c.max_swap = limits.swap_slots;
         for sp in self.spaces.values().filter(|s| s.group == g) {
@@ -167,7 +50,7 @@ impl Vm {
         let g = self.space_ref(space)?.group;
         let group = &self.groups[&g];
         let charge = self
-            .res
+            .mem
             .objects
             .charges
             .get(&g)
@@ -213,7 +96,7 @@ impl Vm {
     /// limits from then on). Every operation on a space's behalf that may
     /// make objects calls it first.
     pub(crate) fn charge_to(&mut self, space: SpaceId) {
-        self.res.objects.charge_to = self.spaces.get(&space.0).map(|s| s.group);
+        self.mem.objects.charge_to = self.spaces.get(&space.0).map(|s| s.group);
     }
 
     /// The quota group of `space` (`None`: no such space).
@@ -233,18 +116,18 @@ impl Vm {
         pmap: &mut P,
     ) -> Result<Option<vm_swap::IoTag>, VmError> {
         let g = self.group_of(space).ok_or(VmError::BadSpace)?;
-        let want = self.res.config.pageout_cluster.max(8);
+        let want = self.mem.config.pageout_cluster.max(8);
         let mut swap_quota = false;
         // The first passes may only clear reference bits.
         for _ in 0..3 {
-            self.res.scan_only = Some(g);
+            self.mem.scan_only = Some(g);
             let rep = self.pageout(pmap, want);
-            self.res.scan_only = None;
+            self.mem.scan_only = None;
             swap_quota |= rep.swap_quota;
             if rep.freed > 0 {
                 return Ok(None);
             }
-            if let Some(tag) = self.res.group_write_in_flight(g) {
+            if let Some(tag) = self.mem.group_write_in_flight(g) {
                 return Ok(Some(tag));
             }
         }

@@ -17,30 +17,24 @@
 //! the handle counts against the receiver's quota.
 
 use crate::error::VmError;
+use crate::limits::Quota;
 use crate::object::ObjectKind;
 use crate::pmap::Pmap;
-use crate::quota::Quota;
+use crate::space::HandleEntry;
 use crate::types::{page_aligned, Handle, ObjectId, Prot, SpaceId, PAGE_SHIFT};
-use crate::vm::{HandleEntry, Vm};
-use alloc::string::{String, ToString};
+use crate::vm::{NameEntry, NameKey, Vm};
+use alloc::string::ToString;
 use alloc::vec::Vec;
-
-/// One name: the object, the rights others may open it with, and the
-/// quota group that created it. Owned by the `Vm`'s name table.
-#[derive(Clone, Debug)]
-pub(crate) struct NameEntry {
-    pub(crate) object: ObjectId,
-    pub(crate) open_rights: Prot,
-    pub(crate) creator: u32,
-}
-
-/// The name table's key: (name group, name).
-pub(crate) type NameKey = (u64, String);
 
 impl Vm {
     /// Add a handle to `space`; it takes over one reference to `object`.
     /// The caller has checked that `space` exists.
-    fn insert_handle(&mut self, space: SpaceId, object: ObjectId, rights: Prot) -> Handle {
+    pub(crate) fn insert_handle(
+        &mut self,
+        space: SpaceId,
+        object: ObjectId,
+        rights: Prot,
+    ) -> Handle {
         let sp = self.spaces.get_mut(&space.0).expect("space checked");
         let h = sp.next_handle;
         sp.next_handle += 1;
@@ -74,7 +68,7 @@ impl Vm {
         if !page_aligned(size) {
             return Err(VmError::Unaligned);
         }
-        if size > self.res.config.user_max {
+        if size > self.mem.config.user_max {
             return Err(VmError::OutOfRange);
         }
         if let Some(k) = &key {
@@ -87,12 +81,12 @@ impl Vm {
         }
         self.charge(space, Quota::Handles, 1 + u64::from(key.is_some()))?;
         let o = self
-            .res
+            .mem
             .objects
             .allocate(ObjectKind::SharedMemory, size >> PAGE_SHIFT);
         if let Some(k) = key {
             let creator = self.spaces[&space.0].group;
-            self.res.objects.reference(o);
+            self.mem.objects.reference(o);
             self.names.insert(
                 k,
                 NameEntry {
@@ -122,7 +116,7 @@ impl Vm {
         }
         let o = e.object;
         self.charge(space, Quota::Handles, 1)?;
-        self.res.objects.reference(o);
+        self.mem.objects.reference(o);
         Ok(self.insert_handle(space, o, rights))
     }
 
@@ -147,8 +141,8 @@ impl Vm {
         if let Some(g) = self.groups.get_mut(&e.creator) {
             g.names -= 1;
         }
-        self.res.stats.pages_freed += self.res.objects.deallocate(e.object, &mut self.res.pool);
-        self.res.flush_dead_slots();
+        self.mem.stats.pages_freed += self.mem.objects.deallocate(e.object, &mut self.mem.pool);
+        self.mem.flush_dead_slots();
     }
 
     /// Remove every name `group` created (its last space exited).
@@ -169,8 +163,8 @@ impl Vm {
     pub fn handle_close(&mut self, space: SpaceId, handle: Handle) -> Result<(), VmError> {
         let sp = self.space_mut(space)?;
         let h = sp.handles.remove(&handle.0).ok_or(VmError::BadHandle)?;
-        self.res.stats.pages_freed += self.res.objects.deallocate(h.object, &mut self.res.pool);
-        self.res.flush_dead_slots();
+        self.mem.stats.pages_freed += self.mem.objects.deallocate(h.object, &mut self.mem.pool);
+        self.mem.flush_dead_slots();
         Ok(())
     }
 
@@ -222,7 +216,7 @@ impl Vm {
         } else {
             self.accepts.insert((to.0, from.0), consent - 1);
         }
-        self.res.objects.reference(h.object);
+        self.mem.objects.reference(h.object);
         Ok(self.insert_handle(to, h.object, rights))
     }
 
@@ -236,10 +230,10 @@ impl Vm {
         rights: Prot,
     ) -> Result<Handle, VmError> {
         self.space_ref(space)?;
-        if !self.res.objects.is_live(object) {
+        if !self.mem.objects.is_live(object) {
             return Err(VmError::InvalidArgument);
         }
-        self.res.objects.reference(object);
+        self.mem.objects.reference(object);
         Ok(self.insert_handle(space, object, rights))
     }
 
@@ -254,12 +248,12 @@ impl Vm {
         pmap: &mut P,
     ) -> Result<(), VmError> {
         // Pages under swap I/O must not move or go under this operation.
-        self.res.drain(pmap);
+        self.mem.drain(pmap);
         let h = self
             .space_ref(space)?
             .handle(handle)
             .ok_or(VmError::BadHandle)?;
-        if self.res.objects.get(h.object).kind() != ObjectKind::SharedMemory {
+        if self.mem.objects.get(h.object).kind() != ObjectKind::SharedMemory {
             return Err(VmError::InvalidArgument);
         }
         if !h.rights.contains(Prot::WRITE) {
@@ -268,26 +262,26 @@ impl Vm {
         if !page_aligned(size) {
             return Err(VmError::Unaligned);
         }
-        if size > self.res.config.user_max {
+        if size > self.mem.config.user_max {
             return Err(VmError::OutOfRange);
         }
         let new = size >> PAGE_SHIFT;
-        let obj = self.res.objects.get(h.object);
+        let obj = self.mem.objects.get(h.object);
         if obj
             .pages_in(new, u64::MAX)
-            .any(|(_, f)| self.res.pool.page(f).wire_count() > 0)
+            .any(|(_, f)| self.mem.pool.page(f).wire_count() > 0)
         {
             return Err(VmError::Busy);
         }
-        self.res.objects.swap_discard(h.object, new, u64::MAX);
-        let gone = self.res.objects.split_off_pages(h.object, new);
+        self.mem.objects.swap_discard(h.object, new, u64::MAX);
+        let gone = self.mem.objects.split_off_pages(h.object, new);
         for (_, f) in gone {
             pmap.page_protect(f, Prot::NONE);
-            self.res.pool.free(f);
-            self.res.stats.pages_freed += 1;
+            self.mem.pool.free(f);
+            self.mem.stats.pages_freed += 1;
         }
-        self.res.objects.set_size(h.object, new);
-        self.res.flush_dead_slots();
+        self.mem.objects.set_size(h.object, new);
+        self.mem.flush_dead_slots();
         Ok(())
     }
 }

@@ -2,12 +2,13 @@
 //!
 //! Locking: a `Sim` is owned by one test or benchmark thread.
 
+use crate::config::VmConfig;
 use crate::error::VmError;
 use crate::fault::FaultOutcome;
 use crate::pmap::{Pmap, PmapError};
-use crate::swap::IoDone;
+use crate::swap_backend::IoDone;
 use crate::types::{Access, FrameNumber, Prot, SpaceId, PAGE_MASK, PAGE_SIZE};
-use crate::vm::{Vm, VmConfig};
+use crate::vm::Vm;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec;

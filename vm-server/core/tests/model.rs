@@ -88,10 +88,16 @@ struct Seg {
     size: u64,
     /// A physical object: fixed size, cannot be truncated.
     physical: bool,
+    /// A pager object (docs/pager.md): the key of its file in the test's
+    /// RAM pager, whose pages are the segment's initial contents.
+    file: Option<u64>,
 }
 
 /// Frames at the top of the pool handed to a physical object at start.
 const PHYS_PAGES: u32 = 8;
+/// The external pager of the model's files, and their sizes in pages.
+const PAGER: u32 = 3;
+const FILE_PAGES: [u64; 2] = [6, 12];
 
 struct Runner {
     sim: Sim,
@@ -192,6 +198,44 @@ impl Runner {
         let mut spaces = BTreeMap::new();
         let mut first = MSpace::default();
         first.handles.insert(ph, (0, Prot::RW));
+        let mut segs = vec![Seg {
+            pages: BTreeMap::new(),
+            size: PHYS_PAGES as u64,
+            physical: true,
+            file: None,
+        }];
+        // Files of an external pager (semantics: map-shared-file,
+        // map-private-file), created by the first space: their pages come
+        // from the pager, late and in any order under pressure, where
+        // reads and write-backs also fail now and then.
+        let mut rng = SmallRng::seed_from_u64(seed ^ 0xf11e);
+        let mut pager = vm_core::ram_pager::RamPager::new(seed);
+        if pressure {
+            pager.delay = 3;
+            pager.reorder = seed.is_multiple_of(2);
+            pager.fail_per_mille = 3;
+        }
+        let mut files = Vec::new();
+        for (k, &n) in FILE_PAGES.iter().enumerate() {
+            let bytes: Vec<u8> = (0..n * P).map(|_| rng.gen()).collect();
+            pager.files.insert(k as u64, bytes.clone());
+            files.push((k as u64, n, bytes));
+        }
+        sim.vm.pager_attach(PAGER, Box::new(pager)).unwrap();
+        for (key, n, bytes) in files {
+            let h = sim.vm.pager_create(s, PAGER, key, n).unwrap();
+            first.handles.insert(h, (segs.len(), Prot::RW));
+            segs.push(Seg {
+                pages: bytes
+                    .chunks(P as usize)
+                    .enumerate()
+                    .map(|(i, c)| (i as u64, c.to_vec()))
+                    .collect(),
+                size: n,
+                physical: false,
+                file: Some(key),
+            });
+        }
         spaces.insert(s, first);
         Runner {
             base: sim.vm.config().user_min + 0x100_0000,
@@ -202,11 +246,7 @@ impl Runner {
             alloc_failures: 0,
             swapoffs: 0,
             spaces,
-            segs: vec![Seg {
-                pages: BTreeMap::new(),
-                size: PHYS_PAGES as u64,
-                physical: true,
-            }],
+            segs,
             phys,
             zero: Rc::new(vec![0; P as usize]),
             rng: SmallRng::seed_from_u64(seed),
@@ -277,7 +317,7 @@ impl Runner {
                     self.alloc_failures += 1;
                     return;
                 }
-                Err(VmError::Io) if matches!(what, "read" | "write" | "mlock") => {
+                Err(VmError::Io) if matches!(what, "read" | "write" | "mlock" | "msync") => {
                     self.io_errors += 1;
                     return;
                 }
@@ -307,11 +347,16 @@ impl Runner {
         }
     }
 
+    fn pager(&mut self) -> &mut vm_core::ram_pager::RamPager {
+        self.sim.vm.pager_device_mut(PAGER).expect("pager attached")
+    }
+
     fn new_seg(&mut self, size: u64) -> usize {
         self.segs.push(Seg {
             pages: BTreeMap::new(),
             size,
             physical: false,
+            file: None,
         });
         self.segs.len() - 1
     }
@@ -583,8 +628,30 @@ impl Runner {
             Ok(())
         };
         self.log(format!("truncate {s:?} {h:?}=seg{seg} {size}"));
-        let got = self.sim.vm.shm_truncate(s, h, size * P, &mut self.sim.pmap);
-        self.expect("shm_truncate", &got, want);
+        let got = if let Some(key) = self.segs[seg].file {
+            // The pager truncates or extends its file with the object
+            // (semantics: file-truncate): pages past the old end read zero.
+            let want = if busy { Err(VmError::Busy) } else { Ok(()) };
+            let got = self.sim.vm.pager_resize(s, h, size, &mut self.sim.pmap);
+            if self.pressure && got == Err(VmError::Busy) && want.is_ok() {
+                // A write-back of a page past the new end is in flight.
+                return "truncate";
+            }
+            self.expect("pager_resize", &got, want);
+            if got.is_ok() {
+                let pager = self.pager();
+                pager
+                    .files
+                    .get_mut(&key)
+                    .unwrap()
+                    .resize((size * P) as usize, 0);
+            }
+            got
+        } else {
+            let got = self.sim.vm.shm_truncate(s, h, size * P, &mut self.sim.pmap);
+            self.expect("shm_truncate", &got, want);
+            got
+        };
         if got.is_ok() {
             let sg = &mut self.segs[seg];
             sg.pages.retain(|&i, _| i < size);
@@ -636,6 +703,17 @@ impl Runner {
             [Inheritance::Share, Inheritance::Copy, Inheritance::None][self.rng.gen_range(0..3)];
         self.log(format!("minherit {s:?} {addr:#x}+{len:#x} {inh:?}"));
         let got = self.sim.vm.minherit(s, addr, len, inh);
+        // semantics: minherit-share-private-file
+        let private_file = (0..len / P).any(|i| {
+            self.spaces[&s]
+                .pages
+                .get(&(addr + i * P))
+                .is_some_and(|p| p.view.is_some_and(|(g, _)| self.segs[g].file.is_some()))
+        });
+        if inh == Inheritance::Share && private_file {
+            self.expect("minherit", &got, Err(VmError::InvalidArgument));
+            return "minherit";
+        }
         self.expect("minherit", &got, Ok(()));
         let m = self.spaces.get_mut(&s).unwrap();
         for i in 0..len / P {
@@ -771,8 +849,7 @@ impl Runner {
     fn swapped_bytes(&mut self, s: SpaceId, va: u64) -> Vec<u8> {
         let e = self.sim.vm.space(s).unwrap().map().lookup(va).unwrap();
         let rel = (va - e.start()) / P;
-        let Ok(vm_core::backing::Lookup::Swapped(d)) = e.chain().lookup(self.sim.vm.objects(), rel)
-        else {
+        let Ok(vm_core::Lookup::Swapped(d)) = e.chain().lookup(self.sim.vm.objects(), rel) else {
             self.fail(&format!("{va:#x}: not on swap"));
         };
         let l = e.chain().links()[d];
@@ -841,6 +918,20 @@ impl Runner {
                 Inheritance::None => continue,
                 // A shared page inherited by copy: the child's own copy of
                 // what it holds now (zero past the object's end).
+                // semantics: fork-copy-file: a copy of a shared file
+                // mapping is a private view of the file.
+                Inheritance::Copy if matches!(p.content, Content::Shared(g, _) if self.segs[g].file.is_some()) =>
+                {
+                    let Content::Shared(g, i) = p.content else {
+                        unreachable!()
+                    };
+                    MPage {
+                        wired: 0,
+                        view: Some((g, i)),
+                        content: Content::Over(g, i),
+                        ..p
+                    }
+                }
                 Inheritance::Copy if matches!(p.content, Content::Shared(..)) => MPage {
                     wired: 0,
                     view: None,
@@ -947,6 +1038,20 @@ impl Runner {
             return "mlock";
         }
         if self.rng.gen_bool(0.5) {
+            if self.pressure
+                && self.pages_of(s, addr, len).is_some_and(|ps| {
+                    ps.iter().any(|p| {
+                        p.wired == 0
+                            && p.prot.contains(Prot::WRITE)
+                            && matches!(p.content, Content::Over(..))
+                    })
+                })
+            {
+                // Under pressure it may run out of memory after copying
+                // some of these views (semantics: mlock-write,
+                // mlock-pressure): which ones, the model cannot know.
+                return "mlock";
+            }
             self.log(format!("mlock {s:?} {addr:#x}+{len:#x}"));
             let got = self.sim.vm.mlock(s, addr, len, &mut self.sim.pmap);
             if !mapped {
@@ -1029,6 +1134,26 @@ impl Runner {
             &mut self.sim.pmap,
         );
         self.expect("msync", &got, want);
+        if got.is_ok() {
+            // semantics: msync-sync: shared file pages are on the store.
+            for i in 0..len / P {
+                let Some(p) = self.spaces[&s].pages.get(&(addr + i * P)) else {
+                    continue;
+                };
+                let Content::Shared(g, pi) = p.content else {
+                    continue;
+                };
+                let Some(key) = self.segs[g].file else {
+                    continue;
+                };
+                let Ok(want) = self.bytes(&p.content) else {
+                    continue;
+                };
+                if self.pager().page(key, pi) != want {
+                    self.fail(&format!("msync: file {key} page {pi} is not on the store"));
+                }
+            }
+        }
         "msync"
     }
 
@@ -1040,7 +1165,13 @@ impl Runner {
         let Ok(Some(f)) = self.sim.vm.extract(s, page) else {
             return "refmod";
         };
-        if self.rng.gen_bool(0.5) {
+        // Clearing the modified bit is what a completed write-back does;
+        // on a file page without one it would drop the write, as it would
+        // in any VM (pmap_clear_modify's contract).
+        let file_page = self.spaces[&s].pages.get(&page).is_some_and(|p| {
+            matches!(p.content, Content::Shared(g, _) | Content::Over(g, _) if self.segs[g].file.is_some())
+        });
+        if file_page || self.rng.gen_bool(0.5) {
             self.log(format!("clear_reference {s:?} {page:#x} {f:?}"));
             self.sim.vm.page_clear_reference(f, &mut self.sim.pmap);
             if self.sim.vm.page_is_referenced(f, &self.sim.pmap) {
@@ -1343,7 +1474,7 @@ impl Runner {
                 self.spaces.remove(&s);
             }
             match self.sim.vm.swap_off(&mut self.sim.pmap) {
-                Ok(()) => {
+                Ok(_) => {
                     self.swapoffs += 1;
                     self.check();
                     self.sweep();
@@ -1361,6 +1492,11 @@ impl Runner {
         self.spaces.clear();
         self.sim.vm.object_release(self.phys).unwrap();
         self.sim.vm.swap_drain(&mut self.sim.pmap);
+        // The pager's requests of dead objects still complete (their pages
+        // are orphans until then).
+        while self.pager().in_flight() > 0 {
+            self.sim.vm.swap_poll(&mut self.sim.pmap);
+        }
         self.sim.vm.swap_poll(&mut self.sim.pmap);
         let st = self.sim.vm.stats();
         if st.free != st.npages || st.objects != 0 || st.swpginuse != 0 {

@@ -268,19 +268,124 @@ fn swapoff_with_and_without_room() {
         .unwrap();
     fill(&mut s, sp, va, 56, 21);
     fill(&mut s, sp, vb, 40, 22);
-    assert_eq!(s.vm.swap_off(&mut s.pmap), Err(VmError::OutOfMemory));
+    // Too much on swap: refused up front, nothing changed (semantics:
+    // swapctl-off-nomem).
+    let in_use = s.vm.stats().swpginuse;
+    assert_eq!(s.vm.swap_off(&mut s.pmap).err(), Some(VmError::OutOfMemory));
     assert!(s.vm.swap().is_some());
+    assert_eq!(s.vm.stats().swpginuse, in_use);
     check(&s);
     s.vm.munmap(sp, vb, 40 * P, &mut s.pmap).unwrap();
     evict_all(&mut s);
+    // semantics: swapctl-off
     s.vm.swap_off(&mut s.pmap).unwrap();
     assert!(s.vm.swap().is_none());
+    assert_eq!(
+        s.vm.swap_off(&mut s.pmap).err(),
+        Some(VmError::InvalidArgument),
+        "nothing attached"
+    );
     check(&s);
     assert_eq!(s.vm.stats().swpginuse, 0);
     verify(&mut s, sp, va, 56, 21);
     s.vm.exit(sp, &mut s.pmap).unwrap();
     let st = s.vm.stats();
     assert_eq!((st.free, st.objects), (64, 0));
+}
+
+/// swap_off hands the detached device back; swap_on attaches it again,
+/// empty, with its counters going on (semantics: swapctl-off,
+/// swapctl-on).
+#[test]
+fn swapoff_hands_the_device_back_and_swapon_attaches_it_again() {
+    let (mut s, sp) = sim_with_swap(64, 1024, |_| {});
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(48 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, sp, va, 48, 31);
+    evict_all(&mut s);
+    let out = s.vm.stats().pgswapout;
+    assert!(out > 0 && s.vm.stats().swpginuse > 0);
+    // The upper half goes, so the rest fits.
+    s.vm.munmap(sp, va + 24 * P, 24 * P, &mut s.pmap).unwrap();
+    let mut dev = s.vm.swap_off(&mut s.pmap).unwrap();
+    assert!(s.vm.swap().is_none());
+    let st = dev.stats();
+    assert_eq!((st.swpages, st.swpginuse, st.swpgbad), (1024, 0, 0));
+    assert_eq!(st.pgswapout, out, "the device's own counters are kept");
+    assert_eq!(dev.busy(), 0);
+    check(&s);
+    verify(&mut s, sp, va, 24, 31);
+    // Attach the same device again: memory pages out to it again.
+    s.vm.swap_on(dev).unwrap();
+    let vb =
+        s.vm.mmap(sp, &MmapArgs::anon(64 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, sp, vb, 64, 33);
+    evict_all(&mut s);
+    let st = s.vm.swap_stats().unwrap();
+    assert!(st.swpginuse > 0, "{st:?}");
+    assert!(st.pgswapout > out, "counters go on: {st:?}");
+    verify(&mut s, sp, va, 24, 31);
+    verify(&mut s, sp, vb, 64, 33);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 64);
+}
+
+/// A group whose resident limit cannot hold its pages on swap refuses
+/// swapoff up front, though the pool could (semantics: swapctl-off-nomem).
+#[test]
+fn swapoff_refused_when_a_resident_limit_cannot_hold_the_pages() {
+    let (mut s, sp) = sim_with_swap(256, 1024, |_| {});
+    let limits = Limits {
+        resident_pages: 32,
+        ..Limits::UNLIMITED
+    };
+    s.vm.set_limits(sp, limits, &mut s.pmap).unwrap();
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(64 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, sp, va, 64, 41);
+    assert!(
+        s.vm.stats().swpginuse >= 32,
+        "the group paged against itself"
+    );
+    let in_use = s.vm.stats().swpginuse;
+    assert_eq!(s.vm.swap_off(&mut s.pmap).err(), Some(VmError::OutOfMemory));
+    assert!(s.vm.swap().is_some());
+    assert_eq!(s.vm.stats().swpginuse, in_use, "nothing read in");
+    check(&s);
+    verify(&mut s, sp, va, 64, 41);
+    // Within its limit, it goes.
+    s.vm.munmap(sp, va + 16 * P, 48 * P, &mut s.pmap).unwrap();
+    evict_all(&mut s);
+    s.vm.swap_off(&mut s.pmap).unwrap();
+    verify(&mut s, sp, va, 16, 41);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    let st = s.vm.stats();
+    assert_eq!((st.free, st.objects), (256, 0));
+}
+
+/// A read error stops swapoff with `Io`; the device stays attached and a
+/// second swapoff reads the page again (semantics: swapctl-off).
+#[test]
+fn swapoff_read_error_keeps_the_device() {
+    let (mut s, sp) = sim_with_swap(128, 1024, |_| {});
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(32 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, sp, va, 32, 51);
+    evict_all(&mut s);
+    fail_next_read(&mut s);
+    assert_eq!(s.vm.swap_off(&mut s.pmap).err(), Some(VmError::Io));
+    assert!(s.vm.swap().is_some());
+    check(&s);
+    s.vm.swap_off(&mut s.pmap).unwrap();
+    check(&s);
+    verify(&mut s, sp, va, 32, 51);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    let st = s.vm.stats();
+    assert_eq!((st.free, st.objects), (128, 0));
 }
 
 #[test]
@@ -360,14 +465,7 @@ fn oom_victim_follows_the_policy() {
             .unwrap();
     fill(&mut s, b, vb, 16, 3);
     assert_eq!(s.vm.oom_victim(), Some(b));
-    fn pick_first(vm: &Vm) -> Option<SpaceId> {
-        vm.spaces().next().map(|s| s.id())
-    }
-    for (policy, want) in [
-        (OomPolicy::Newest, Some(b)),
-        (OomPolicy::None, None),
-        (OomPolicy::Custom(pick_first), Some(a)),
-    ] {
+    for (policy, want) in [(OomPolicy::Newest, Some(b)), (OomPolicy::None, None)] {
         let mut v = Vm::new(
             VmConfig {
                 oom_policy: policy,

@@ -54,7 +54,7 @@ use sel4_root_task::start_info::{
     ClientLimits, PagerInfo, StartInfo, PAGER_INFO_MAGIC, PAGER_INFO_VADDR,
 };
 use vm_core::{Access, Limits, Vm, VmConfig};
-use vm_service::{ExitStatus, Message, Outcome};
+use vm_service::{ExitStatus, Message, Outcome, Privileges};
 
 /// The service over the seL4 platform.
 type Server = vm_service::Service<Sel4Platform>;
@@ -221,7 +221,8 @@ fn start_clients(server: &mut Server) {
             forked: None,
         };
         let vspace = cap::VSpace::from_bits(c.vspace);
-        let setup = (caps, vspace, limits, u64::from(c.name_group));
+        let privileges = privileges_of(c.privileges);
+        let setup = (caps, vspace, limits, u64::from(c.name_group), privileges);
         match add_client(server, c.badge, name.clone(), setup, image) {
             Ok(()) => {
                 if let Err(e) = cap::Tcb::from_bits(c.tcb).tcb_resume() {
@@ -242,7 +243,13 @@ fn add_client(
     server: &mut Server,
     badge: u64,
     name: String,
-    (caps, vspace, limits, name_group): (ClientCaps, cap::VSpace, Limits, u64),
+    (caps, vspace, limits, name_group, privileges): (
+        ClientCaps,
+        cap::VSpace,
+        Limits,
+        u64,
+        Privileges,
+    ),
     image: &[u8],
 ) -> Result<(), String> {
     let pmap = &mut server.platform.pmap;
@@ -264,8 +271,20 @@ fn add_client(
         return Err(format!("{name}: {e}"));
     }
     server.platform.clients.insert(badge, caps);
-    server.add_client(badge, name, space);
+    if privileges.swapctl {
+        println!("vm-server: client {name} may switch swap off and on (swapctl)");
+    }
+    server.add_client(badge, name, space, privileges);
     Ok(())
+}
+
+/// The spec's privileges of a client (capdl's `Privileges` bits) as the
+/// service's.
+fn privileges_of(bits: u16) -> Privileges {
+    let spec = capdl::Privileges(bits);
+    Privileges {
+        swapctl: spec.contains(capdl::Privilege::Swapctl),
+    }
 }
 
 /// Checks the heap bound for `limits` (one per client) with this pool,

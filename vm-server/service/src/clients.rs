@@ -54,7 +54,7 @@ impl<P: Platform> Service<P> {
     /// left.
     pub(crate) fn fork_client(&mut self, parent: ClientId) -> Result<ClientId, ApiError> {
         let p = self.clients.get(&parent).ok_or(ApiError::BadSpace)?;
-        let (pspace, name) = (p.space, p.name.clone());
+        let (pspace, name, privileges) = (p.space, p.name.clone(), p.privileges);
         let space = self
             .vm
             .fork(pspace, self.platform.pmap())
@@ -75,6 +75,7 @@ impl<P: Platform> Service<P> {
                 space,
                 parent: Some(parent),
                 faults: 0,
+                privileges,
             },
         );
         Ok(child)

@@ -15,7 +15,7 @@ pub mod cost {
     pub const MAP_ENTRY: u64 = 192;
     /// An object (slab slot, empty page tree and swap metadata) plus the
     /// chain link that holds it.
-    pub const OBJECT: u64 = 224;
+    pub const OBJECT: u64 = 256;
     /// Objects a map entry's chain holds at most (`max_chain_depth`).
     pub const OBJECTS_PER_ENTRY: u64 = 5;
     /// A handle (or a name: its 64-byte key and entry).

@@ -1,4 +1,4 @@
-//! The VM server's decisions as a pure `no_std` library: which client a message is from, faults that wait for swap I/O with their reply kept, retrying them after completions, pageout after messages, the OOM killer, stopping a client with I/O in flight, fork, and every `vm-api` request.
+//! The VM server's decisions as a pure `no_std` library: which client a message is from, faults that wait for swap I/O with their reply kept, retrying them after completions, pageout after messages, the OOM killer, stopping a client with I/O in flight, fork, every `vm-api` request, and swap control.
 //!
 //! The seL4 binary (`vm-server/server`) keeps only kernel calls: it
 //! decodes each received message into a [`Message`], calls
@@ -19,6 +19,7 @@
 //! | `clients` | stopping, freeing and forking clients |
 //! | [`platform`] | the machine side the service calls, how a client ended |
 //! | `requests` | the `VmService` implementation: one VM call per request |
+//! | `swapctl` | swap device statistics, swapoff and swapon, the detached device |
 //! | [`stats`] | the `Stats` and `ClientStats` replies |
 //! | [`convert`] | wire types to core types |
 //! | [`heap`] | the heap bound: per-item costs and the arithmetic over every client's limits |
@@ -37,7 +38,8 @@ pub mod platform;
 mod requests;
 pub mod service;
 pub mod stats;
+mod swapctl;
 
 pub use message::{Message, Outcome, ReplyMsg};
 pub use platform::{ClientId, ExitStatus, KernelCounters, Platform};
-pub use service::{Client, Service, FIRST_CHILD};
+pub use service::{Client, Privileges, Service, FIRST_CHILD};

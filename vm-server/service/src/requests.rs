@@ -238,4 +238,20 @@ impl<P: Platform> VmService for Service<P> {
         self.destroy(client, ExitStatus::Exited(req.status));
         Ok(())
     }
+
+    fn swap_info(
+        &mut self,
+        client: u64,
+        req: vm_api::SwapDeviceRequest,
+    ) -> Result<vm_api::SwapDeviceInfo, ApiError> {
+        self.swapctl_info(client, req.device)
+    }
+
+    fn swap_off(&mut self, client: u64, req: vm_api::SwapDeviceRequest) -> Result<(), ApiError> {
+        self.swapctl_off(client, req.device)
+    }
+
+    fn swap_on(&mut self, client: u64, req: vm_api::SwapDeviceRequest) -> Result<(), ApiError> {
+        self.swapctl_on(client, req.device)
+    }
 }

@@ -13,14 +13,24 @@
 
 use crate::message::{Message, Outcome, ReplyMsg};
 use crate::platform::{ClientId, ExitStatus, Platform};
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use vm_api::{ApiError, Reply as WireReply};
-use vm_core::{Access, SpaceId, Vm};
+use vm_core::{Access, SpaceId, SwapBackend, Vm};
 
 /// Ids of forked children start here, above any the system spec hands out.
 pub const FIRST_CHILD: ClientId = 0x10_0000;
+
+/// What the spec lets a client do beyond the requests every client may
+/// make (capdl's `privileges { }`); a forked child has its parent's
+/// (semantics: swapctl-privilege).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Privileges {
+    /// `swapctl`: `SwapOff` and `SwapOn`.
+    pub swapctl: bool,
+}
 
 /// One client the server pages for.
 #[derive(Clone, Debug)]
@@ -31,6 +41,8 @@ pub struct Client {
     pub parent: Option<ClientId>,
     /// Page faults it took.
     pub faults: u64,
+    /// What it may do beyond the ordinary requests.
+    pub privileges: Privileges,
 }
 
 /// A fault waiting for swap I/O.
@@ -53,6 +65,8 @@ pub struct Service<P: Platform> {
     pub(crate) fail_pagein: Option<ClientId>,
     /// Clients the OOM killer stopped.
     pub oom_kills: u64,
+    /// The swap device `SwapOff` detached, kept for `SwapOn`.
+    pub(crate) parked_swap: Option<Box<dyn SwapBackend>>,
 }
 
 impl<P: Platform> Service<P> {
@@ -67,12 +81,20 @@ impl<P: Platform> Service<P> {
             next_child: FIRST_CHILD,
             fail_pagein: None,
             oom_kills: 0,
+            parked_swap: None,
         }
     }
 
     /// Serve `client` (id `id`) in `space`, which the caller made and
-    /// loaded. Its threads must not run before this.
-    pub fn add_client(&mut self, id: ClientId, name: String, space: SpaceId) {
+    /// loaded, with the `privileges` the spec grants it. Its threads
+    /// must not run before this.
+    pub fn add_client(
+        &mut self,
+        id: ClientId,
+        name: String,
+        space: SpaceId,
+        privileges: Privileges,
+    ) {
         self.clients.insert(
             id,
             Client {
@@ -80,6 +102,7 @@ impl<P: Platform> Service<P> {
                 space,
                 parent: None,
                 faults: 0,
+                privileges,
             },
         );
     }

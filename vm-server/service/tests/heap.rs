@@ -13,7 +13,9 @@ use vm_api::{ApiError, MmapRequest, Prot as WireProt, Transport, VmClient};
 use vm_core::sim::{Sim, SimPmap};
 use vm_core::{Limits, MmapArgs, Prot, SpaceId, Vm, VmConfig, PAGE_SIZE};
 use vm_service::heap::{self, cost};
-use vm_service::{ClientId, ExitStatus, KernelCounters, Message, Outcome, Platform, Service};
+use vm_service::{
+    ClientId, ExitStatus, KernelCounters, Message, Outcome, Platform, Privileges, Service,
+};
 
 /// Counts the bytes allocated now and the peak since the last reset.
 struct Counting;
@@ -269,7 +271,7 @@ fn attack_within_bound() {
         svc.vm
             .set_limits(space, limits, &mut svc.platform.pmap)
             .unwrap();
-        svc.add_client(id, format!("hostile-{id}"), space);
+        svc.add_client(id, format!("hostile-{id}"), space, Privileges::default());
     }
     let mut refused = [0u64; 4];
     for id in 1..=CLIENTS {

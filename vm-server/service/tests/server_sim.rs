@@ -15,6 +15,10 @@
 //! `Message::Request`. Completion signals arrive at random, and always
 //! when every live thread is blocked.
 //!
+//! Every third client the simulation starts (and each child it forks)
+//! has the `swapctl` privilege and now and then switches swap off and on
+//! again (`server_sim/swapctl.rs`); the others are refused.
+//!
 //! `VM_SIM_SEED=<n>` runs one seed (`VM_SIM_STEPS` steps, default 5,000);
 //! by default a fixed set of seeds runs. `cargo qemu sweep --suite
 //! server-sim` sweeps many. A failure prints the seed, step and the last
@@ -31,8 +35,13 @@ use vm_api::{
 };
 use vm_core::sim::SimPmap;
 use vm_core::{Access, Prot, SpaceId, Vm, VmConfig, PAGE_SIZE};
-use vm_service::{ClientId, ExitStatus, KernelCounters, Message, Outcome, Platform, Service};
+use vm_service::{
+    ClientId, ExitStatus, KernelCounters, Message, Outcome, Platform, Privileges, Service,
+};
 use vm_swap::{Delay, RamDisk, SwapPager};
+
+#[path = "server_sim/swapctl.rs"]
+mod swapctl;
 
 const P: u64 = PAGE_SIZE;
 const FRAMES: u32 = 96;
@@ -168,6 +177,8 @@ struct SimClient {
     /// Its family has quotas (every other client the simulation starts):
     /// refusals and quota kills are its expected answers.
     limited: bool,
+    /// Its family may switch swap off and on (every third client).
+    swapctl: bool,
 }
 
 /// The request channel of one client into the service, through the wire
@@ -218,6 +229,9 @@ struct Sim {
     current_limited: bool,
     next_badge: ClientId,
     zero: Rc<Vec<u8>>,
+    /// Reads the disk failed, as last seen while it was attached (none
+    /// fail while it is detached).
+    read_errors: u64,
 }
 
 fn wire_prot(p: Prot) -> WireProt {
@@ -262,6 +276,7 @@ impl Sim {
             current_limited: false,
             next_badge: 1,
             zero: Rc::new(vec![0; P as usize]),
+            read_errors: 0,
         };
         for _ in 0..3 {
             sim.spawn_initial();
@@ -306,7 +321,10 @@ impl Sim {
             let pmap = self.svc.platform.pmap.as_mut().unwrap();
             self.svc.vm.set_limits(space, limits, pmap).unwrap();
         }
-        self.svc.add_client(id, format!("client-{id}"), space);
+        let swapctl = id.is_multiple_of(3);
+        let privileges = Privileges { swapctl };
+        self.svc
+            .add_client(id, format!("client-{id}"), space, privileges);
         self.clients.insert(
             id,
             SimClient {
@@ -315,6 +333,7 @@ impl Sim {
                 run: Run::Running,
                 pending: None,
                 limited,
+                swapctl,
             },
         );
     }
@@ -363,13 +382,10 @@ impl Sim {
                 }
             }
         }
-        let read_errors = self
-            .svc
-            .vm
-            .swap_device_mut::<RamDisk>()
-            .unwrap()
-            .stats()
-            .read_errors;
+        if let Some(d) = self.svc.vm.swap_device_mut::<RamDisk>() {
+            self.read_errors = d.stats().read_errors;
+        }
+        let read_errors = self.read_errors;
         if self.io_kills > read_errors {
             self.fail(&format!(
                 "{} clients stopped with Io, {read_errors} reads failed",
@@ -602,6 +618,7 @@ impl Sim {
             290..=294 => self.op_fail_next_pagein(id),
             295..=299 => self.op_stats(id),
             300..=309 => self.op_bad_access(id),
+            310..=314 => self.op_swapctl(id),
             _ => self.op_access(id),
         }
     }
@@ -837,6 +854,7 @@ impl Sim {
                 run: Run::Running,
                 pending: None,
                 limited: self.clients[&id].limited,
+                swapctl: self.clients[&id].swapctl,
             },
         );
         *self.stats.entry("forks").or_default() += 1;
@@ -876,7 +894,12 @@ impl Sim {
     fn op_fail_next_pagein(&mut self, id: ClientId) {
         self.log(format!("{id:#x} fail next page-in"));
         let got = self.request(id, |c| c.fail_next_pagein());
-        self.expect("fail_next_pagein", got, Ok(()));
+        // Without swap there is no read to fail.
+        let want = match self.svc.vm.swap() {
+            Some(_) => Ok(()),
+            None => Err(ApiError::NoSwap),
+        };
+        self.expect("fail_next_pagein", got, want);
     }
 
     fn op_stats(&mut self, id: ClientId) {
@@ -1080,7 +1103,10 @@ fn server_sim_random() {
     // The run must reach the interesting paths.
     for k in [
         "pageouts", "pageins", "waits", "forks", "exits", "crashes", "io kills", "signals",
-    ] {
+    ]
+    .into_iter()
+    .chain(swapctl::PATHS)
+    {
         assert!(total.get(k).copied().unwrap_or(0) > 0, "no {k}: {total:?}");
     }
 }

@@ -209,6 +209,12 @@ impl CapturedBus {
         self.space.borrow()[&(DISK.dev, DISK.func)]
     }
 
+    /// Adds a function at `dev.func` with `space` (read-only: BAR sizing
+    /// is captured for the disk at [`DISK`] only).
+    pub fn add_function(&self, dev: u8, func: u8, space: [u32; 64]) {
+        self.space.borrow_mut().insert((dev, func), space);
+    }
+
     pub fn set_disk_dword(&self, off: u8, v: u32) {
         self.space
             .borrow_mut()

@@ -121,8 +121,14 @@ pub fn request() -> impl Strategy<Value = Request> {
         Just(Request::ClientStats),
         Just(Request::Fork),
         word().prop_map(|status| Request::Exit(ExitRequest { status })),
+        Just(Request::FailNextPagein),
     ];
-    prop_oneof![memory, objects, other]
+    let swap = prop_oneof![
+        word().prop_map(|device| Request::SwapInfo(SwapDeviceRequest { device })),
+        word().prop_map(|device| Request::SwapOff(SwapDeviceRequest { device })),
+        word().prop_map(|device| Request::SwapOn(SwapDeviceRequest { device })),
+    ];
+    prop_oneof![memory, objects, other, swap]
 }
 
 pub fn vm_stats() -> impl Strategy<Value = VmStats> {
@@ -143,6 +149,24 @@ pub fn mincore() -> impl Strategy<Value = MincoreReply> {
     .prop_map(|v| MincoreReply::from_bytes(&v))
 }
 
+pub fn swap_info() -> impl Strategy<Value = SwapDeviceInfo> {
+    (word(), any::<bool>(), prop::array::uniform9(word())).prop_map(|(device, attached, w)| {
+        SwapDeviceInfo {
+            device,
+            attached,
+            slots: w[0],
+            in_use: w[1],
+            bad: w[2],
+            pageins: w[3],
+            pgswapin: w[4],
+            pageouts: w[5],
+            pgswapout: w[6],
+            read_errors: w[7],
+            write_errors: w[8],
+        }
+    })
+}
+
 /// A successful reply (any operation).
 pub fn reply() -> impl Strategy<Value = Reply> {
     let hr = || handle().prop_map(|handle| HandleReply { handle });
@@ -157,6 +181,7 @@ pub fn reply() -> impl Strategy<Value = Reply> {
         hr().prop_map(Reply::HandleShare),
         word().prop_map(|child| Reply::Fork(ForkReply::Parent { child })),
         word().prop_map(|parent| Reply::Fork(ForkReply::Child { parent })),
+        swap_info().prop_map(Reply::SwapInfo),
         prop::sample::select(vec![
             Reply::Munmap,
             Reply::Mprotect,
@@ -168,7 +193,11 @@ pub fn reply() -> impl Strategy<Value = Reply> {
             Reply::ShmUnlink,
             Reply::ShmTruncate,
             Reply::HandleClose,
+            Reply::HandleAccept,
             Reply::Exit,
+            Reply::FailNextPagein,
+            Reply::SwapOff,
+            Reply::SwapOn,
         ]),
     ]
 }

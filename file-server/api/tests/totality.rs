@@ -1,0 +1,253 @@
+//! The decoders are total: random labels and word vectors never panic, whatever decodes re-encodes to the same message, and `dispatch` always answers with a reply that decodes or a known error code.
+
+use file_api::*;
+use proptest::prelude::*;
+
+/// Any value, often a small one or one at a bound.
+fn word() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        any::<u64>(),
+        0u64..16,
+        Just(READ_MAX as u64),
+        Just(WRITE_MAX as u64 + 1),
+        Just(PATH_MAX as u64),
+        Just(u64::MAX),
+    ]
+}
+
+fn words() -> impl Strategy<Value = Vec<u64>> {
+    prop::collection::vec(word(), 0..=MAX_WORDS + 1)
+}
+
+/// A label, usually one of the protocol's.
+fn label() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        4 => prop::sample::select(Operation::ALL.to_vec()).prop_map(|o| o.label()),
+        1 => any::<u64>(),
+    ]
+}
+
+fn handle() -> impl Strategy<Value = Handle> {
+    prop_oneof![any::<u32>(), 0u32..8].prop_map(Handle)
+}
+
+fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(any::<u8>(), 0..=max)
+}
+
+fn request() -> impl Strategy<Value = Request> {
+    prop_oneof![
+        (
+            (1u64..4).prop_map(Rights::from_bits_truncate),
+            bytes(PATH_MAX)
+        )
+            .prop_map(|(rights, p)| Request::Open(OpenRequest {
+                rights,
+                path: PathBytes::from_slice(&p).unwrap()
+            })),
+        handle().prop_map(|handle| Request::Stat(HandleRequest { handle })),
+        (handle(), word(), 0..=READ_MAX as u64).prop_map(|(handle, offset, len)| {
+            Request::Read(ReadRequest {
+                handle,
+                offset,
+                len,
+            })
+        }),
+        (handle(), word(), bytes(WRITE_MAX)).prop_map(|(handle, offset, d)| {
+            Request::Write(WriteRequest {
+                handle,
+                offset,
+                data: WriteData::from_slice(&d).unwrap(),
+            })
+        }),
+        handle().prop_map(|handle| Request::Close(HandleRequest { handle })),
+        handle().prop_map(|handle| Request::Sync(HandleRequest { handle })),
+    ]
+}
+
+fn reply() -> impl Strategy<Value = Reply> {
+    prop_oneof![
+        handle().prop_map(|handle| Reply::Open(HandleReply { handle })),
+        (1u64..=4, word(), 0u16..=0o7777).prop_map(|(k, size, mode)| Reply::Stat(Stat {
+            kind: FileKind::from_u64(k).unwrap(),
+            size,
+            mode
+        })),
+        bytes(READ_MAX).prop_map(|d| Reply::Read(ReadReply {
+            data: ReadData::from_slice(&d).unwrap()
+        })),
+        (0..=WRITE_MAX as u64).prop_map(|written| Reply::Write(WriteReply { written })),
+        Just(Reply::Close(())),
+        Just(Reply::Sync(())),
+    ]
+}
+
+/// A service that answers everything, for driving `dispatch`.
+struct Answers;
+
+impl FileService for Answers {
+    fn open(&mut self, _: u64, r: OpenRequest) -> Result<HandleReply, FileError> {
+        if r.path.is_empty() {
+            return Err(FileError::BadPath);
+        }
+        Ok(HandleReply { handle: Handle(1) })
+    }
+    fn stat(&mut self, _: u64, r: HandleRequest) -> Result<Stat, FileError> {
+        Ok(Stat {
+            kind: FileKind::Regular,
+            size: r.handle.0 as u64,
+            mode: 0o644,
+        })
+    }
+    fn read(&mut self, _: u64, r: ReadRequest) -> Result<ReadReply, FileError> {
+        let data = vec![0x5a; r.len as usize];
+        Ok(ReadReply {
+            data: ReadData::from_slice(&data).ok_or(FileError::LengthTooLarge)?,
+        })
+    }
+    fn write(&mut self, _: u64, r: WriteRequest) -> Result<WriteReply, FileError> {
+        Ok(WriteReply {
+            written: r.data.len() as u64,
+        })
+    }
+    fn close(&mut self, _: u64, r: HandleRequest) -> Result<(), FileError> {
+        if r.handle.0 == 0 {
+            return Err(FileError::BadHandle);
+        }
+        Ok(())
+    }
+    fn sync(&mut self, _: u64, _: HandleRequest) -> Result<(), FileError> {
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Request decoding never panics; a decoded request re-encodes to
+    /// exactly the message (the encoding is canonical).
+    #[test]
+    fn request_decoder_is_total(label in label(), words in words()) {
+        if let Ok(req) = Request::decode(label, &words) {
+            let mut w = [0u64; MAX_WORDS];
+            let (l, n) = req.encode(&mut w);
+            prop_assert_eq!(l, label);
+            prop_assert_eq!(&w[..n], &words[..]);
+        }
+    }
+
+    /// Every request survives encode -> decode, and fits one message.
+    #[test]
+    fn requests_round_trip(req in request()) {
+        let mut w = [0u64; MAX_WORDS];
+        let (label, n) = req.encode(&mut w);
+        prop_assert!(n <= MAX_WORDS);
+        prop_assert_eq!(Request::decode(label, &w[..n]), Ok(req));
+    }
+
+    /// A valid request with one word changed, cut or extended still
+    /// decodes canonically or is refused, never panics.
+    #[test]
+    fn mutated_requests(req in request(), at in any::<prop::sample::Index>(), v in word(), how in 0..3u8) {
+        let mut w = [0u64; MAX_WORDS + 1];
+        let (label, len) = req.encode(&mut w);
+        let msg = match how {
+            0 if len > 0 => { w[at.index(len)] = v; &w[..len] }
+            1 => &w[..at.index(len + 1)],
+            _ => { w[len] = v; &w[..len + 1] }
+        };
+        match Request::decode(label, msg) {
+            Ok(r) => {
+                let mut again = [0u64; MAX_WORDS];
+                let (l, n) = r.encode(&mut again);
+                prop_assert_eq!(l, label);
+                prop_assert_eq!(&again[..n], msg);
+            }
+            Err(e) => prop_assert_ne!(FileError::from(e), FileError::UnknownOperation),
+        }
+    }
+
+    /// Reply decoding never panics; a decoded reply re-encodes to the
+    /// message; an error reply has no words.
+    #[test]
+    fn reply_decoder_is_total(op in prop::sample::select(Operation::ALL.to_vec()), label in prop_oneof![Just(0u64), any::<u64>(), 1u64..0x110], words in words()) {
+        match Reply::decode(op, label, &words) {
+            Ok(Ok(rep)) => {
+                prop_assert_eq!(label, 0);
+                prop_assert_eq!(rep.operation(), op);
+                let mut w = [0u64; MAX_WORDS];
+                let (l, n) = rep.encode(&mut w);
+                prop_assert_eq!(l, 0);
+                prop_assert_eq!(&w[..n], &words[..]);
+            }
+            Ok(Err(e)) => {
+                prop_assert_eq!(e.code(), label);
+                prop_assert!(words.is_empty());
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Every reply survives encode -> decode.
+    #[test]
+    fn replies_round_trip(rep in reply()) {
+        let mut w = [0u64; MAX_WORDS];
+        let (label, n) = rep.encode(&mut w);
+        prop_assert!(n <= MAX_WORDS);
+        prop_assert_eq!(Reply::decode(rep.operation(), label, &w[..n]), Ok(Ok(rep)));
+    }
+
+    /// `dispatch` never panics and always answers 0 with a reply that
+    /// decodes, or a known error code with no words.
+    #[test]
+    fn dispatch_is_total(client in any::<u64>(), label in label(), words in words()) {
+        let mut out = [0u64; MAX_WORDS];
+        let (l, n) = dispatch(&mut Answers, client, label, &words, &mut out);
+        prop_assert!(n <= MAX_WORDS);
+        match Request::decode(label, &words) {
+            Ok(req) => prop_assert!(Reply::decode(req.operation(), l, &out[..n]).is_ok()),
+            Err(e) => prop_assert_eq!((l, n), (FileError::from(e).code(), 0)),
+        }
+        prop_assert!(l == 0 || FileError::from_code(l).is_some());
+    }
+}
+
+#[test]
+fn hostile_messages_get_the_documented_errors() {
+    let mut out = [0u64; MAX_WORDS];
+    let mut ask = |label: u64, words: &[u64]| dispatch(&mut Answers, 7, label, words, &mut out);
+    let err = |e: FileError| (e.code(), 0);
+    let (open, read, write, stat) = (
+        Operation::Open.label(),
+        Operation::Read.label(),
+        Operation::Write.label(),
+        Operation::Stat.label(),
+    );
+    // Unknown labels, including vm-api's and kernel fault labels.
+    for label in [0, 5, 0x100, 0x131, 0x1ff, 0x206, u64::MAX] {
+        assert_eq!(ask(label, &[]), err(FileError::UnknownOperation));
+    }
+    // A path longer than PATH_MAX, whatever the words that follow.
+    assert_eq!(ask(open, &[1, 257]), err(FileError::PathTooLong));
+    assert_eq!(ask(open, &[1, u64::MAX]), err(FileError::PathTooLong));
+    assert_eq!(ask(open, &[1, 300, 0, 0]), err(FileError::PathTooLong));
+    // Fewer path words than the length says, rights 0 or reserved.
+    assert_eq!(ask(open, &[1, 9, 0x2f]), err(FileError::MalformedRequest));
+    assert_eq!(ask(open, &[0, 1, 0x2f]), err(FileError::MalformedRequest));
+    assert_eq!(ask(open, &[4, 1, 0x2f]), err(FileError::MalformedRequest));
+    // A byte in the padding past the path.
+    assert_eq!(ask(open, &[1, 1, 0x2f2f]), err(FileError::MalformedRequest));
+    // Huge reads and writes.
+    assert_eq!(ask(read, &[1, 0, u64::MAX]), err(FileError::LengthTooLarge));
+    assert_eq!(
+        ask(read, &[1, 0, READ_MAX as u64 + 1]),
+        err(FileError::LengthTooLarge)
+    );
+    assert_eq!(ask(write, &[1, 0, 1 << 40]), err(FileError::LengthTooLarge));
+    // A handle with its reserved high half set, a short stat.
+    assert_eq!(ask(stat, &[1 << 32]), err(FileError::MalformedRequest));
+    assert_eq!(ask(stat, &[]), err(FileError::MalformedRequest));
+    // Well-formed ones reach the service.
+    assert_eq!(ask(read, &[1, 0, READ_MAX as u64]).0, 0);
+    assert_eq!(ask(open, &[3, 1, 0x2f]), (0, 1));
+}

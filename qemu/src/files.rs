@@ -1,0 +1,235 @@
+//! The files disk: an ext2 image made fresh from the repository's `files/`
+//! folder with `mke2fs -d` before every boot that runs the file server,
+//! attached as the second virtio-blk disk, and checked on the host after
+//! the boot (`e2fsck -fn`, and the bytes `client-file-writer` wrote, read
+//! back with `debugfs`).
+
+use crate::report::Tally;
+use crate::step::{describe, find_program, progress, run_captured, Failure, Result};
+use crate::Workspace;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The image's size: the files take about 400 KiB; the rest is room for
+/// the metadata mke2fs lays out and for files added later.
+const IMAGE_BYTES: u64 = 4 << 20;
+/// The image that spec component runs from (`capdl/files.spec`).
+pub const FILE_SERVER_IMAGE: &str = "file-server";
+
+/// What `client-file-writer` writes: bytes `WRITE_START..WRITE_END` of
+/// `WRITE_PATH` become [`written_byte`] of their offset; the rest of the
+/// file stays as in `files/`. Keep in step with `clients/file-writer`.
+pub const WRITE_PATH: &str = "/write/target.bin";
+pub const WRITE_START: u64 = 3000;
+pub const WRITE_END: u64 = 9000;
+
+/// The byte `client-file-writer` writes at file offset `offset`.
+pub fn written_byte(offset: u64) -> u8 {
+    (offset.wrapping_mul(7).wrapping_add(offset >> 8) % 251) as u8 ^ 0xa5
+}
+
+/// The disk image of one boot.
+pub struct FilesDisk {
+    pub image: PathBuf,
+}
+
+impl FilesDisk {
+    /// QEMU arguments attaching the image as the second virtio-blk disk,
+    /// in slot 5 (IOAPIC pin 21), after the swap disk's slot 4.
+    pub fn qemu_args(&self) -> Vec<String> {
+        vec![
+            "-drive".into(),
+            format!(
+                "file={},if=none,format=raw,id=filesdisk,cache=unsafe",
+                self.image.display()
+            ),
+            "-device".into(),
+            "virtio-blk-pci,drive=filesdisk,addr=05.0,disable-legacy=off,disable-modern=on".into(),
+        ]
+    }
+}
+
+/// Makes `target/files-disk.img` afresh from `files/` (so every boot
+/// starts from the same bytes; the write test changes them).
+pub fn ensure(ws: &Workspace) -> Result<FilesDisk> {
+    let mke2fs = find_program("mke2fs").ok_or_else(|| {
+        Failure::msg(
+            "mke2fs not found (on PATH, /usr/sbin or /sbin): the files disk needs e2fsprogs\n  \
+             install it with:  sudo apt-get install e2fsprogs",
+        )
+    })?;
+    let source = ws.root.join("files");
+    if !source.is_dir() {
+        return Err(Failure::msg(format!(
+            "{} is missing: the files disk is built from it",
+            source.display()
+        )));
+    }
+    let image = ws.target.join("files-disk.img");
+    make_image(&mke2fs, &source, &image)?;
+    progress(
+        "disk",
+        format!(
+            "{} ({} MiB ext2 from files/)",
+            image.display(),
+            IMAGE_BYTES >> 20
+        ),
+    );
+    Ok(FilesDisk { image })
+}
+
+/// `mke2fs -t ext2 -b 4096 -d SOURCE` on a fresh sparse file of
+/// [`IMAGE_BYTES`]: 4 KiB blocks, so a filesystem block is a block-server
+/// block; no reserved blocks; label `files`.
+pub fn make_image(mke2fs: &Path, source: &Path, image: &Path) -> Result<()> {
+    let _ = std::fs::remove_file(image);
+    let file = std::fs::File::create(image)
+        .map_err(|e| Failure::msg(format!("{}: {e}", image.display())))?;
+    file.set_len(IMAGE_BYTES)
+        .map_err(|e| Failure::msg(format!("{}: {e}", image.display())))?;
+    drop(file);
+    run_captured(
+        "mke2fs",
+        Command::new(mke2fs)
+            .args([
+                "-q", "-F", "-t", "ext2", "-b", "4096", "-m", "0", "-L", "files",
+            ])
+            .arg("-d")
+            .arg(source)
+            .arg(image),
+    )?;
+    Ok(())
+}
+
+/// After the boot: `e2fsck -fn` must find nothing to fix, and the
+/// written bytes must be on the disk (`debugfs -R "cat PATH"`), each a
+/// test of the tally (`files-disk/e2fsck`, `files-disk/written-pattern`).
+pub fn check(ws: &Workspace, disk: &FilesDisk, tally: &mut Tally) {
+    let mut report = |name: &str, r: std::result::Result<(), String>| {
+        let name = format!("files-disk/{name}");
+        match r {
+            Ok(()) => {
+                println!("test host::{name} ... ok");
+                tally.pass(&name);
+            }
+            Err(e) => {
+                println!("test host::{name} ... FAILED: {e}");
+                tally.fail(&name, e);
+            }
+        }
+    };
+    report("e2fsck", e2fsck(&disk.image));
+    let original = ws
+        .root
+        .join("files")
+        .join(WRITE_PATH.trim_start_matches('/'));
+    report("written-pattern", written(&disk.image, &original));
+}
+
+/// `e2fsck -fn`: a forced, read-only check; exit status 0 means clean.
+fn e2fsck(image: &Path) -> std::result::Result<(), String> {
+    let tool = find_program("e2fsck").ok_or("e2fsck not found (install e2fsprogs)")?;
+    let mut cmd = Command::new(tool);
+    cmd.arg("-fn").arg(image).stdin(Stdio::null());
+    let out = cmd
+        .output()
+        .map_err(|e| format!("{}: {e}", describe(&cmd)))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} exited with {}: {}",
+            describe(&cmd),
+            out.status,
+            String::from_utf8_lossy(&out.stdout).trim()
+        ))
+    }
+}
+
+/// The file as the image holds it equals `original` with the written
+/// range replaced by [`written_byte`]s.
+fn written(image: &Path, original: &Path) -> std::result::Result<(), String> {
+    let tool = find_program("debugfs").ok_or("debugfs not found (install e2fsprogs)")?;
+    let mut cmd = Command::new(tool);
+    cmd.arg("-R")
+        .arg(format!("cat {WRITE_PATH}"))
+        .arg(image)
+        .stdin(Stdio::null());
+    let out = cmd
+        .output()
+        .map_err(|e| format!("{}: {e}", describe(&cmd)))?;
+    if !out.status.success() {
+        return Err(format!("{} exited with {}", describe(&cmd), out.status));
+    }
+    let before = std::fs::read(original).map_err(|e| format!("{}: {e}", original.display()))?;
+    compare(&out.stdout, &before)
+}
+
+/// Checks `got` against `before` with the write applied.
+pub fn compare(got: &[u8], before: &[u8]) -> std::result::Result<(), String> {
+    if got.len() != before.len() {
+        return Err(format!(
+            "{WRITE_PATH} is {} bytes on the disk, {} in files/",
+            got.len(),
+            before.len()
+        ));
+    }
+    let expected = |i: usize| {
+        if (WRITE_START..WRITE_END).contains(&(i as u64)) {
+            (written_byte(i as u64), "the write did not reach the disk")
+        } else {
+            (before[i], "outside the written range")
+        }
+    };
+    match (0..got.len()).find(|&i| got[i] != expected(i).0) {
+        None => Ok(()),
+        Some(i) => Err(format!(
+            "{WRITE_PATH}: byte {i} is {:#04x}, expected {:#04x} ({})",
+            got[i],
+            expected(i).0,
+            expected(i).1
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compare_finds_missing_and_stray_writes() {
+        let before: Vec<u8> = (0..10_000u32).map(|i| (i % 97) as u8).collect();
+        let mut after = before.clone();
+        for i in WRITE_START..WRITE_END {
+            after[i as usize] = written_byte(i);
+        }
+        assert_eq!(compare(&after, &before), Ok(()));
+        assert!(compare(&before, &before)
+            .unwrap_err()
+            .contains("did not reach"));
+        let mut stray = after.clone();
+        stray[10] ^= 1;
+        assert!(compare(&stray, &before).unwrap_err().contains("outside"));
+        assert!(compare(&after[1..], &before).is_err());
+    }
+
+    /// The image builds from `files/` and passes `e2fsck` untouched (the
+    /// host needs e2fsprogs, as `cargo qemu` does).
+    #[test]
+    fn the_image_builds_and_checks_clean() {
+        let (Some(mke2fs), Some(_)) = (find_program("mke2fs"), find_program("e2fsck")) else {
+            panic!("e2fsprogs (mke2fs, e2fsck) is needed: apt-get install e2fsprogs");
+        };
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let dir = std::env::temp_dir().join(format!("qemu-files-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let image = dir.join("files.img");
+        make_image(&mke2fs, &root.join("files"), &image).unwrap();
+        assert_eq!(e2fsck(&image), Ok(()));
+        let len = std::fs::metadata(&image).unwrap().len();
+        assert_eq!(len, IMAGE_BYTES);
+        // Untouched, the file is not what the writer leaves.
+        assert!(written(&image, &root.join("files/write/target.bin")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

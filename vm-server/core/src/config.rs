@@ -1,0 +1,99 @@
+//! Tunables of the VM (`VmConfig`), fixed at `Vm::new`, with the OOM policy and the derivation of the paging targets from the pool size.
+//!
+//! A leaf: nothing here knows the `Vm`, so every other module may read the
+//! configuration without an import circle.
+
+use vm_swap::PagingTargets;
+
+/// Tunables, fixed at `Vm::new`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmConfig {
+    /// Lowest user address (page aligned).
+    pub user_min: u64,
+    /// End of the user range (exclusive, page aligned).
+    pub user_max: u64,
+    /// Free pages normal allocations may not take, kept for the pageout
+    /// path (`uvmexp.reserve_pagedaemon`).
+    pub reserved_pages: u32,
+    /// Longest backing chain (DragonFly's limit is 5; at least 3).
+    pub max_chain_depth: usize,
+    /// Fault-around pages after the faulting one.
+    pub prefault_ahead: u32,
+    /// Fault-around pages before the faulting one.
+    pub prefault_behind: u32,
+    /// Let fault-around zero-fill after a zero-fill fault.
+    pub prefault_zero_fill: bool,
+    /// Fault-around never zero-fills when free pages are at or below this.
+    pub prefault_min_free: u32,
+    /// Paging targets (`v_free_*`, `v_paging_*`); `None` derives them from
+    /// the pool size with [`PagingTargets::for_pool`], shifted so that
+    /// `reserved` equals `reserved_pages`. An override must have
+    /// `reserved == reserved_pages` and pass [`PagingTargets::validate`].
+    pub paging_targets: Option<PagingTargets>,
+    /// Most dirty pages of one object laundered in one write (BSD's
+    /// `vm_pageout_clean` cluster), at least 1.
+    pub pageout_cluster: u32,
+    /// Page-in read-ahead: slots read before and after the faulting page
+    /// when they are device-contiguous (`swap_pager_haspage`).
+    pub pagein_behind: u32,
+    pub pagein_ahead: u32,
+    /// Which client to stop when memory and swap are exhausted
+    /// (`Vm::oom_victim`, the server's OOM killer).
+    pub oom_policy: OomPolicy,
+}
+
+/// How `Vm::oom_victim` picks the space to kill when a fault cannot get a
+/// page (`OutOfMemory`/`NoSwap`) and pageout can free nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OomPolicy {
+    /// The space charged with the most private pages, resident or on
+    /// swap (Linux's badness without the tuning knobs).
+    Largest,
+    /// The most recently created space (the newest fork child).
+    Newest,
+    /// Never pick: the faulting client gets the error and nobody dies.
+    None,
+}
+
+impl Default for VmConfig {
+    fn default() -> Self {
+        VmConfig {
+            user_min: 0x1000_0000,
+            user_max: 0x7fff_ffff_f000,
+            reserved_pages: 16,
+            max_chain_depth: 5,
+            prefault_ahead: 4,
+            prefault_behind: 3,
+            prefault_zero_fill: true,
+            prefault_min_free: 64,
+            paging_targets: None,
+            pageout_cluster: 16,
+            pagein_behind: 7,
+            pagein_ahead: 8,
+            oom_policy: OomPolicy::Largest,
+        }
+    }
+}
+
+/// The default targets for a pool of `frames` with `reserved` pages held
+/// back: vm-swap's derivation shifted up so its `reserved` level is the
+/// pool's reserve (the server's reserve predates the targets and keeps
+/// its meaning). `None` when the shifted levels no longer fit the pool.
+pub(crate) fn derive_targets(frames: u32, reserved: u32) -> Option<PagingTargets> {
+    let t = PagingTargets::for_pool(frames).ok()?;
+    let Some(up) = reserved.checked_sub(t.reserved) else {
+        // A smaller reserve than derived: the other levels stay.
+        let s = PagingTargets { reserved, ..t };
+        return s.validate(frames).ok().map(|_| s);
+    };
+    let s = PagingTargets {
+        reserved,
+        severe: t.severe + up,
+        minimum: t.minimum + up,
+        wait: t.wait + up,
+        start: t.start + up,
+        target1: t.target1 + up,
+        target2: t.target2 + up,
+    };
+    s.validate(frames).ok().map(|_| s)
+}

@@ -1,0 +1,98 @@
+//! Fault-around (`vm_prefault`): after a fault, enter the resident neighbours of the page (and zero-fill some) so a sequential toucher faults once per cluster, not per page.
+//!
+//! Locking: runs inside the single-threaded `Vm`, after the fault it
+//! follows has entered its own page.
+
+use crate::chain::Lookup;
+use crate::fault::FaultKind;
+use crate::map::VmMapEntry;
+use crate::page::PageFlags;
+use crate::pmap::Pmap;
+use crate::types::{Access, Advice, SpaceId, PAGE_SIZE};
+use crate::vm::Memory;
+
+impl Memory {
+    /// Fault-around (`vm_prefault`): enter up to `prefault_ahead` pages after
+    /// and `prefault_behind` before `va` that are unmapped and either
+    /// resident in the chain or, after a zero-fill fault, cheap to
+    /// zero-fill. Advice steers it: Random disables it, Sequential looks
+    /// only ahead, twice as far. Never dips below `prefault_min_free` free
+    /// pages; stops at the first pmap failure. Returns the pages entered.
+    /// The caller holds the entry of `space` containing `va`.
+    pub(crate) fn prefault<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        entry: &mut VmMapEntry,
+        va: u64,
+        access: Access,
+        kind: FaultKind,
+        pmap: &mut P,
+    ) -> u32 {
+        let (behind, ahead) = match entry.advice {
+            Advice::Random => return 0,
+            Advice::Sequential => (0, self.config.prefault_ahead * 2),
+            _ => (self.config.prefault_behind, self.config.prefault_ahead),
+        };
+        let zero_ok =
+            kind == FaultKind::ZeroFill && self.config.prefault_zero_fill && !entry.is_wired();
+        // A speculative private zero page is only equivalent to "nothing
+        // there" when nothing below can change; over a shared base a
+        // neighbour is zero-filled in the base, read-only, as a read would.
+        let write = access == Access::Write
+            && entry
+                .chain
+                .links()
+                .last()
+                .is_some_and(|l| self.objects.get(l.object).is_private_anon());
+        let mut count = 0;
+        let forward = (1..=ahead as u64).map_while(|d| va.checked_add(d * PAGE_SIZE));
+        let backward = (1..=behind as u64).map_while(|d| va.checked_sub(d * PAGE_SIZE));
+        for (dir, cva) in forward
+            .map(|v| (true, v))
+            .chain(backward.map(|v| (false, v)))
+        {
+            if cva < entry.start || cva >= entry.end {
+                if dir {
+                    continue;
+                }
+                break;
+            }
+            if pmap.is_mapped(space, cva) {
+                continue;
+            }
+            let rel = entry.rel(cva);
+            let found = match entry.chain.lookup(&self.objects, rel) {
+                Ok(Lookup::Resident(_, f))
+                    if self.pool.page(f).flags().contains(PageFlags::BUSY) =>
+                {
+                    continue;
+                }
+                Ok(Lookup::Resident(d, f)) => Some((f, d)),
+                Ok(Lookup::Swapped(_) | Lookup::Paged(_)) | Err(_) => continue,
+                Ok(Lookup::Empty) => None,
+            };
+            let (frame, depth) = match found {
+                Some(found) => found,
+                None => {
+                    if !zero_ok || self.pool.free_count() <= self.config.prefault_min_free {
+                        continue;
+                    }
+                    match self.zero_fill(entry, rel, write, pmap) {
+                        Ok(x) => {
+                            self.stats.flt_prefault_zero += 1;
+                            x
+                        }
+                        Err(_) => break,
+                    }
+                }
+            };
+            let prot = self.enter_prot(entry, depth, frame);
+            if pmap.enter(space, cva, frame, prot).is_err() {
+                break;
+            }
+            count += 1;
+        }
+        self.stats.flt_prefault += count as u64;
+        count
+    }
+}

@@ -1,0 +1,268 @@
+//! Page-in (`swap_pager_getpages` with read-ahead): start the read of a page on swap and its device-contiguous neighbours, page in a whole chain synchronously, and swapoff.
+//!
+//! Locking: runs inside the single-threaded `Vm`. A page being read is
+//! `BUSY` and inserted in its object, so a second fault finds it and
+//! waits on the same tag.
+
+use crate::chain::BackingChain;
+use crate::error::VmError;
+use crate::page::{AllocClass, PageFlags};
+use crate::pmap::Pmap;
+use crate::swap_backend::{saturated, IoReq, SwapBackend};
+use crate::types::{FrameNumber, ObjectId, SpaceId};
+use crate::vm::{Memory, Vm};
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use vm_swap::{IoOp, IoTag, SwapSlot};
+
+impl Memory {
+    /// `pagein` with no frames of the group's quota kept in reserve.
+    pub(crate) fn pagein_for(
+        &mut self,
+        o: ObjectId,
+        pindex: u64,
+        class: AllocClass,
+        by: Option<SpaceId>,
+    ) -> Result<IoTag, VmError> {
+        self.pagein(o, pindex, class, by, 0)
+    }
+
+    /// Start a page-in of page `pindex` of `o` (which has a slot and is
+    /// not resident) with read-ahead over device-contiguous neighbours
+    /// (`swap_pager_getpages`); `by` is the space whose fault asks (a
+    /// failed read fails only that space's next fault on the page), and
+    /// `reserve` frames of `o`'s group's resident quota stay free after
+    /// the read (for a copy-on-write copy that follows it). Returns the
+    /// tag to wait for: the read's, or, while the device is saturated
+    /// (every staging buffer or queue entry in use), its oldest
+    /// request's, after which the caller faults again. Caller contract: a
+    /// pager is attached; `class` is `Normal` for faults.
+    pub(crate) fn pagein(
+        &mut self,
+        o: ObjectId,
+        pindex: u64,
+        class: AllocClass,
+        by: Option<SpaceId>,
+        reserve: u64,
+    ) -> Result<IoTag, VmError> {
+        if self.objects.take_read_failed(o, pindex, by) {
+            // The read this fault waited for failed: it fails; the next
+            // fault on the page reads again.
+            return Err(VmError::Io);
+        }
+        let max = self.swap.as_ref().expect("pager attached").max_cluster();
+        let obj = self.objects.get(o);
+        // Sequential access reads the whole window in its direction:
+        // a resident page just behind (and none just ahead) means a
+        // forward scan, whose pages behind are already in (the
+        // `vm_fault` sequential heuristic, for swap).
+        let (behind, ahead) = (self.config.pagein_behind, self.config.pagein_ahead);
+        let resident = |p: Option<u64>| p.is_some_and(|p| obj.lookup(p).is_some());
+        let (before, after) = match (
+            resident(pindex.checked_sub(1)),
+            resident(pindex.checked_add(1)),
+        ) {
+            (true, false) => (0, behind + ahead),
+            (false, true) => (behind + ahead, 0),
+            _ => (behind, ahead),
+        };
+        let run = obj
+            .swap()
+            .cluster(pindex, before, after)
+            .expect("page has a slot");
+        // Narrow to the non-resident pages around `pindex`, within the
+        // request limit, and to what memory and the group's resident
+        // quota allow beyond the one page.
+        if self.objects.resident_room(o) < 1 + reserve {
+            return Err(VmError::QuotaExceeded(crate::Quota::Resident));
+        }
+        let spare = u64::from(
+            self.pool
+                .available()
+                .saturating_sub(self.config.prefault_min_free),
+        )
+        .min(self.objects.resident_room(o).saturating_sub(1 + reserve));
+        let room = |lo: u64, hi: u64| hi - lo < u64::from(max) && hi - lo <= spare;
+        let (mut lo, mut hi) = (pindex, pindex + 1);
+        while lo > run.pindex && room(lo, hi) && obj.lookup(lo - 1).is_none() {
+            lo -= 1;
+        }
+        let end = run.pindex + u64::from(run.count);
+        while hi < end && room(lo, hi) && obj.lookup(hi).is_none() {
+            hi += 1;
+        }
+        let slot = SwapSlot(run.slot.0 + (lo - run.pindex) as u32);
+        let mut frames = Vec::with_capacity((hi - lo) as usize);
+        for i in lo..hi {
+            match self.pool.alloc(o, i, class) {
+                Ok(f) => frames.push(f),
+                Err(e) => {
+                    for f in frames {
+                        self.pool.free(f);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let count = frames.len() as u32;
+        let sw = self.swap.as_mut().expect("pager attached");
+        let tag = match sw.start_read(slot, count, 0) {
+            Ok(t) => t,
+            Err(e) => {
+                for f in frames {
+                    self.pool.free(f);
+                }
+                if !saturated(e) {
+                    return Err(VmError::Io);
+                }
+                // Every staging buffer or queue entry is in use: the
+                // caller waits for the oldest request and faults again
+                // (a fault no longer blocks the server here).
+                return self.oldest_io().ok_or(VmError::Io);
+            }
+        };
+        let wanted = frames[(pindex - lo) as usize];
+        for (k, &f) in frames.iter().enumerate() {
+            self.objects.insert_page(o, lo + k as u64, f);
+            self.objects.set_busy(o, true);
+            self.busy_io.insert(f.0, tag);
+        }
+        self.io.insert(
+            tag.0,
+            IoReq {
+                tag,
+                op: IoOp::Read,
+                frames,
+                slot,
+                wanted: Some(wanted),
+                by,
+                charge: None,
+                pager: None,
+                evict: false,
+            },
+        );
+        self.stats.pageins += 1;
+        Ok(tag)
+    }
+
+    /// Make every page of the window of `npages` of `chain`'s `links`
+    /// that is on swap resident again, synchronously (chain merge and
+    /// flatten copy what they see through those links). Fails with `Io` on a read error, `OutOfMemory` when
+    /// frames run out. Caller contract: the caller holds the entry.
+    pub(crate) fn swapin_chain<P: Pmap + ?Sized>(
+        &mut self,
+        chain: &BackingChain,
+        links: core::ops::Range<usize>,
+        npages: u64,
+        pmap: &mut P,
+    ) -> Result<(), VmError> {
+        if self.swap.is_none() {
+            return Ok(());
+        }
+        self.drain(pmap);
+        for l in &chain.links()[links] {
+            let lo = l.pindex(0);
+            loop {
+                let obj = self.objects.get(l.object);
+                let Some(p) = obj
+                    .swap()
+                    .range(lo..lo + npages)
+                    .map(|(p, _)| p)
+                    .find(|&p| obj.lookup(p).is_none())
+                else {
+                    break;
+                };
+                let tag = self.pagein_for(l.object, p, AllocClass::System, None)?;
+                self.wait_for(tag, pmap)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Vm {
+    /// Page everything on swap back in and detach the device (`swapoff`);
+    /// returns the detached backend, which `swap_on` attaches again.
+    /// Synchronous: it waits for the I/O in flight and for every read.
+    /// Fails with `InvalidArgument` when no device is attached; with
+    /// `OutOfMemory`, changing nothing, when the pages on swap do not fit
+    /// in the free pages above the reserve, or a quota group's pages on
+    /// swap do not fit in what its resident limit leaves (semantics:
+    /// swapctl-off-nomem); with `Io` (device still attached, pages read so
+    /// far resident) on a read error.
+    pub fn swap_off<P: Pmap + ?Sized>(
+        &mut self,
+        pmap: &mut P,
+    ) -> Result<Box<dyn SwapBackend>, VmError> {
+        if self.mem.swap.is_none() {
+            return Err(VmError::InvalidArgument);
+        }
+        self.mem.drain(pmap);
+        let ids: Vec<ObjectId> = self
+            .mem
+            .objects
+            .iter()
+            .filter(|(_, o)| !o.swap().is_empty())
+            .map(|(id, _)| id)
+            .collect();
+        // Pages to read: in total, and per quota group (with one of the
+        // group's objects, which tells its room).
+        let mut need = 0u64;
+        let mut groups: BTreeMap<u32, (u64, ObjectId)> = BTreeMap::new();
+        for &id in &ids {
+            let o = self.mem.objects.get(id);
+            let n = o
+                .swap()
+                .iter()
+                .filter(|&(p, _)| o.lookup(p).is_none())
+                .count() as u64;
+            need += n;
+            if let Some(g) = o.charge() {
+                groups.entry(g).or_insert((0, id)).0 += n;
+            }
+        }
+        let over_quota = groups
+            .values()
+            .any(|&(n, id)| n > self.mem.objects.resident_room(id));
+        if need > u64::from(self.mem.pool.available()) || over_quota {
+            return Err(VmError::OutOfMemory);
+        }
+        for id in ids {
+            loop {
+                let o = self.mem.objects.get(id);
+                let Some(p) = o
+                    .swap()
+                    .iter()
+                    .map(|(p, _)| p)
+                    .find(|&p| o.lookup(p).is_none())
+                else {
+                    break;
+                };
+                let tag = self.mem.pagein_for(id, p, AllocClass::Normal, None)?;
+                self.mem.wait_for(tag, pmap)?;
+            }
+            // Every page is resident: they become dirty (their only copy)
+            // and the slots go.
+            let pages: Vec<FrameNumber> = self
+                .mem
+                .objects
+                .get(id)
+                .pages_in(0, u64::MAX)
+                .map(|(_, f)| f)
+                .collect();
+            for f in pages {
+                self.mem.pool.set_flags(f, PageFlags::DIRTY);
+            }
+            self.mem.objects.swap_discard(id, 0, u64::MAX);
+        }
+        self.mem.drain(pmap);
+        let sw = self.mem.swap.as_ref().expect("attached");
+        if sw.blist().in_use() != 0 || sw.busy() != 0 {
+            return Err(VmError::Busy);
+        }
+        let backend = self.mem.swap.take().expect("attached");
+        self.mem.pool.set_severe(0);
+        Ok(backend)
+    }
+}

@@ -1,0 +1,353 @@
+//! Swap control through the service: device statistics for every client, swapoff and swapon only for the privileged (and their forks), refusals that change nothing, the detached device attached again, and faults waiting for swap resumed by a swapoff.
+
+use std::fmt;
+use vm_api::{ApiError, ForkReply, SwapDeviceInfo, Transport, VmClient};
+use vm_core::sim::{Sim, SimPmap};
+use vm_core::{Access, MmapArgs, Prot, SpaceId, Vm, VmConfig, PAGE_SIZE};
+use vm_service::{
+    ClientId, ExitStatus, KernelCounters, Message, Outcome, Platform, Privileges, Service,
+    FIRST_CHILD,
+};
+use vm_swap::{RamDisk, SwapPager};
+
+const P: u64 = PAGE_SIZE;
+const FRAMES: u32 = 128;
+const SLOTS: u64 = 1024;
+/// The privileged client and an ordinary one.
+const ADMIN: ClientId = 1;
+const PLAIN: ClientId = 2;
+const BASE: u64 = 0x1000_0000;
+
+/// A platform that keeps saved replies and records the resumed ones.
+struct Quiet {
+    pmap: SimPmap,
+    next_reply: u64,
+    resumed: Vec<u64>,
+}
+
+impl Platform for Quiet {
+    type Pmap = SimPmap;
+    type Reply = u64;
+    fn pmap(&mut self) -> &mut SimPmap {
+        &mut self.pmap
+    }
+    fn pmap_ref(&self) -> &SimPmap {
+        &self.pmap
+    }
+    fn save_reply(&mut self) -> Result<u64, String> {
+        self.next_reply += 1;
+        Ok(self.next_reply)
+    }
+    fn resume(&mut self, reply: u64) {
+        self.resumed.push(reply);
+    }
+    fn drop_reply(&mut self, _: u64) {}
+    fn suspend(&mut self, _: ClientId) {}
+    fn reap(&mut self, _: ClientId, _: ExitStatus) {}
+    fn spawn_child(&mut self, _: ClientId, _: ClientId, _: SpaceId) -> Result<(), String> {
+        Ok(())
+    }
+    fn arm_read_failure(&mut self, _: &mut Vm) -> bool {
+        false
+    }
+    fn disarm_read_failure(&mut self, _: &mut Vm) -> bool {
+        false
+    }
+    fn space_footprint(&self, space: SpaceId) -> (u64, u64) {
+        (self.pmap.mappings(space).count() as u64, 0)
+    }
+    fn kernel_counters(&self) -> KernelCounters {
+        KernelCounters::default()
+    }
+    fn log(&mut self, _: fmt::Arguments) {}
+}
+
+type Svc = Service<Quiet>;
+
+/// Requests of one client straight into the service.
+struct Chan<'a> {
+    svc: &'a mut Svc,
+    client: ClientId,
+}
+
+impl Transport for Chan<'_> {
+    fn call(&mut self, label: u64, words: &[u64], reply: &mut [u64]) -> (u64, usize) {
+        match self.svc.handle(Message::Request {
+            client: self.client,
+            label,
+            words,
+        }) {
+            Outcome::Reply(r) => {
+                reply[..r.len].copy_from_slice(r.words());
+                (r.label, r.len)
+            }
+            Outcome::NoReply => panic!("no reply"),
+        }
+    }
+}
+
+fn client(svc: &mut Svc, id: ClientId) -> VmClient<Chan<'_>> {
+    VmClient::with_transport(Chan { svc, client: id })
+}
+
+fn info(svc: &mut Svc, id: ClientId) -> SwapDeviceInfo {
+    client(svc, id).swap_info(0).unwrap()
+}
+
+/// A service of `FRAMES` frames (swapping to a RAM disk of `SLOTS`
+/// slots if `swap`) serving `ADMIN` (with `swapctl`) and `PLAIN`.
+fn service(swap: bool) -> (Svc, SpaceId, SpaceId) {
+    let mut vm = Vm::new(VmConfig::default(), FRAMES).unwrap();
+    if swap {
+        let disk = RamDisk::new(SLOTS, 64);
+        vm.swap_on(Box::new(SwapPager::new(disk, 16))).unwrap();
+    }
+    let platform = Quiet {
+        pmap: SimPmap::new(FRAMES),
+        next_reply: 0,
+        resumed: Vec::new(),
+    };
+    let mut svc = Service::new(vm, platform);
+    let a = svc.vm.space_create(&mut svc.platform.pmap).unwrap();
+    let b = svc.vm.space_create(&mut svc.platform.pmap).unwrap();
+    let admin = Privileges { swapctl: true };
+    svc.add_client(ADMIN, "admin".into(), a, admin);
+    svc.add_client(PLAIN, "plain".into(), b, Privileges::default());
+    (svc, a, b)
+}
+
+/// Runs `f` on the service's VM and pmap as a `Sim` (which faults like
+/// an MMU), then gives them back.
+fn with_sim<R>(svc: &mut Svc, f: impl FnOnce(&mut Sim) -> R) -> R {
+    let mut sim = Sim::new(VmConfig::default(), 64);
+    std::mem::swap(&mut sim.vm, &mut svc.vm);
+    std::mem::swap(&mut sim.pmap, &mut svc.platform.pmap);
+    let r = f(&mut sim);
+    std::mem::swap(&mut sim.vm, &mut svc.vm);
+    std::mem::swap(&mut sim.pmap, &mut svc.platform.pmap);
+    r
+}
+
+fn word(page: u64, tag: u8) -> [u8; 8] {
+    (page.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(tag)).to_le_bytes()
+}
+
+/// Maps `pages` at `va` in `sp` and writes a pattern into each.
+fn fill(svc: &mut Svc, sp: SpaceId, va: u64, pages: u64, tag: u8) {
+    with_sim(svc, |s| {
+        s.vm.mmap(
+            sp,
+            &MmapArgs::anon(pages * P, Prot::RW).fixed(va),
+            &mut s.pmap,
+        )
+        .unwrap();
+        for p in 0..pages {
+            s.write(sp, va + p * P + 8, &word(p, tag)).unwrap();
+        }
+    });
+}
+
+/// Every page of what `fill` wrote is intact.
+fn verify(svc: &mut Svc, sp: SpaceId, va: u64, pages: u64, tag: u8) {
+    with_sim(svc, |s| {
+        for p in 0..pages {
+            let mut b = [0u8; 8];
+            s.read(sp, va + p * P + 8, &mut b).unwrap();
+            assert_eq!(b, word(p, tag), "page {p}");
+            assert_eq!(s.read_u8(sp, va + p * P).unwrap(), 0);
+        }
+        s.check().unwrap();
+    });
+}
+
+/// Device statistics are open to every client; an index with no device
+/// is `NoSuchDevice` (semantics: swapctl-info).
+#[test]
+fn info_is_open_to_every_client() {
+    let (mut svc, a, _) = service(true);
+    fill(&mut svc, a, BASE, 2 * FRAMES as u64, 1);
+    let i = info(&mut svc, PLAIN);
+    assert!(i.attached, "{i:?}");
+    assert_eq!((i.device, i.slots, i.bad), (0, SLOTS, 0));
+    assert!(
+        i.in_use > 0 && i.pgswapout >= i.in_use && i.pageouts > 0,
+        "{i:?}"
+    );
+    assert_eq!(i, info(&mut svc, ADMIN));
+    assert_eq!(
+        client(&mut svc, PLAIN).swap_info(1),
+        Err(ApiError::NoSuchDevice)
+    );
+    // Not a client: not answered at all.
+    let words = [0u64];
+    let label = vm_api::Operation::SwapInfo.label();
+    let out = svc.handle(Message::Request {
+        client: 99,
+        label,
+        words: &words,
+    });
+    assert_eq!(out, Outcome::NoReply);
+}
+
+/// A client without `swapctl` is refused with `NotPermitted` before
+/// anything else is looked at, and nothing changes; a fork of the
+/// privileged client has its privilege (semantics: swapctl-privilege).
+#[test]
+fn only_the_privileged_and_their_forks_switch_swap() {
+    let (mut svc, a, b) = service(true);
+    fill(&mut svc, a, BASE, FRAMES as u64 / 2, 2);
+    fill(&mut svc, b, BASE, FRAMES as u64, 3);
+    let before = (info(&mut svc, PLAIN), svc.vm.stats());
+    let mut c = client(&mut svc, PLAIN);
+    assert_eq!(c.swap_off(0), Err(ApiError::NotPermitted));
+    assert_eq!(c.swap_on(0), Err(ApiError::NotPermitted));
+    assert_eq!(
+        c.swap_off(7),
+        Err(ApiError::NotPermitted),
+        "no device probe"
+    );
+    assert_eq!((info(&mut svc, PLAIN), svc.vm.stats()), before);
+    verify(&mut svc, b, BASE, FRAMES as u64, 3);
+    // The admin's fork inherits the privilege.
+    let child = match client(&mut svc, ADMIN).fork() {
+        Ok(ForkReply::Parent { child }) => child,
+        other => panic!("fork: {other:?}"),
+    };
+    assert_eq!(child, FIRST_CHILD);
+    assert!(svc.client(child).unwrap().privileges.swapctl);
+    // Everything fits once the plain client's memory is gone.
+    with_sim(&mut svc, |s| {
+        s.vm.munmap(b, BASE, FRAMES as u64 * P, &mut s.pmap)
+            .unwrap()
+    });
+    assert_eq!(client(&mut svc, child).swap_off(0), Ok(()));
+    assert!(!info(&mut svc, PLAIN).attached);
+    assert_eq!(
+        client(&mut svc, PLAIN).swap_on(0),
+        Err(ApiError::NotPermitted)
+    );
+    assert!(!info(&mut svc, PLAIN).attached);
+    assert_eq!(client(&mut svc, ADMIN).swap_on(0), Ok(()));
+    verify(&mut svc, a, BASE, FRAMES as u64 / 2, 2);
+}
+
+/// More on swap than memory can hold: `OutOfMemory`, the device stays
+/// attached and every page where it was (semantics: swapctl-off-nomem).
+#[test]
+fn swapoff_without_room_changes_nothing() {
+    let (mut svc, a, _) = service(true);
+    let pages = FRAMES as u64 * 3 / 2;
+    fill(&mut svc, a, BASE, pages, 4);
+    let before = info(&mut svc, ADMIN);
+    let stats = svc.vm.stats();
+    assert_eq!(
+        client(&mut svc, ADMIN).swap_off(0),
+        Err(ApiError::OutOfMemory)
+    );
+    assert_eq!(info(&mut svc, ADMIN), before);
+    let after = svc.vm.stats();
+    assert_eq!(
+        (after.swpginuse, after.pgswapin, after.free),
+        (stats.swpginuse, stats.pgswapin, stats.free),
+        "nothing read in"
+    );
+    verify(&mut svc, a, BASE, pages, 4);
+}
+
+/// Swapoff brings every page in and detaches the device, which reports
+/// itself detached and empty; the second swapoff and a second swapon are
+/// refused; swapon attaches the same device, and memory pages out to it
+/// again (semantics: swapctl-off, swapctl-state, swapctl-on).
+#[test]
+fn swapoff_then_swapon_round_trip() {
+    let (mut svc, a, _) = service(true);
+    let pages = FRAMES as u64 * 3 / 2;
+    fill(&mut svc, a, BASE, pages, 5);
+    let before = info(&mut svc, ADMIN);
+    with_sim(&mut svc, |s| {
+        s.vm.munmap(a, BASE + 32 * P, (pages - 32) * P, &mut s.pmap)
+            .unwrap()
+    });
+    let mut c = client(&mut svc, ADMIN);
+    assert_eq!(c.swap_on(0), Err(ApiError::AlreadyOn));
+    assert_eq!(c.swap_off(0), Ok(()));
+    assert_eq!(c.swap_off(0), Err(ApiError::AlreadyOff));
+    assert_eq!(c.swap_off(1), Err(ApiError::NoSuchDevice));
+    let off = c.swap_info(0).unwrap();
+    assert!(!off.attached && off.in_use == 0, "{off:?}");
+    assert_eq!((off.slots, off.pgswapout), (SLOTS, before.pgswapout));
+    assert!(off.pgswapin > before.pgswapin, "the pages were read in");
+    assert!(svc.vm.swap().is_none());
+    verify(&mut svc, a, BASE, 32, 5);
+    let mut c = client(&mut svc, ADMIN);
+    assert_eq!(c.swap_on(0), Ok(()));
+    assert_eq!(c.swap_on(0), Err(ApiError::AlreadyOn));
+    // Touch memory again until pages are on swap again.
+    fill(&mut svc, a, BASE + 0x100_0000, FRAMES as u64, 6);
+    let on = info(&mut svc, ADMIN);
+    assert!(on.attached && on.in_use > 0, "{on:?}");
+    assert!(on.pgswapout > off.pgswapout, "counters go on: {on:?}");
+    verify(&mut svc, a, BASE, 32, 5);
+    verify(&mut svc, a, BASE + 0x100_0000, FRAMES as u64, 6);
+}
+
+/// A fault waiting for a page-in when swapoff runs is resumed after it
+/// (the swapoff drained the read and brought the page in).
+#[test]
+fn swapoff_resumes_faults_waiting_for_swap() {
+    let (mut svc, a, b) = service(true);
+    fill(&mut svc, b, BASE, 32, 7);
+    fill(&mut svc, a, BASE, FRAMES as u64, 8);
+    assert!(svc.vm.space(b).is_some());
+    // The plain client's first page is on swap by now: its fault waits.
+    let out = svc.handle(Message::Fault {
+        client: PLAIN,
+        addr: BASE,
+        access: Access::Read,
+        ip: 0,
+    });
+    assert_eq!(out, Outcome::NoReply);
+    assert_eq!(svc.waiting(), 1, "the fault waits for its page-in");
+    with_sim(&mut svc, |s| {
+        s.vm.munmap(a, BASE, FRAMES as u64 * P, &mut s.pmap)
+            .unwrap()
+    });
+    assert_eq!(client(&mut svc, ADMIN).swap_off(0), Ok(()));
+    assert_eq!(svc.waiting(), 0);
+    assert_eq!(svc.platform.resumed, vec![1], "the waiting fault resumed");
+    verify(&mut svc, b, BASE, 32, 7);
+}
+
+/// A read error stops swapoff with `Io`; the device stays attached and
+/// the next swapoff succeeds (semantics: swapctl-off).
+#[test]
+fn swapoff_read_error_keeps_the_device() {
+    let (mut svc, a, _) = service(true);
+    fill(&mut svc, a, BASE, FRAMES as u64, 9);
+    with_sim(&mut svc, |s| {
+        s.vm.munmap(a, BASE + 16 * P, (FRAMES as u64 - 16) * P, &mut s.pmap)
+            .unwrap()
+    });
+    svc.vm
+        .swap_device_mut::<RamDisk>()
+        .unwrap()
+        .fail_next_reads(1);
+    assert_eq!(client(&mut svc, ADMIN).swap_off(0), Err(ApiError::Io));
+    assert!(info(&mut svc, ADMIN).attached);
+    assert_eq!(client(&mut svc, ADMIN).swap_off(0), Ok(()));
+    verify(&mut svc, a, BASE, 16, 9);
+}
+
+/// A server that never had swap has no device 0.
+#[test]
+fn no_device_without_swap() {
+    let (mut svc, _, _) = service(false);
+    let mut c = client(&mut svc, ADMIN);
+    assert_eq!(c.swap_info(0), Err(ApiError::NoSuchDevice));
+    assert_eq!(c.swap_off(0), Err(ApiError::NoSuchDevice));
+    assert_eq!(c.swap_on(0), Err(ApiError::NoSuchDevice));
+    assert_eq!(
+        client(&mut svc, PLAIN).swap_on(0),
+        Err(ApiError::NotPermitted)
+    );
+}
