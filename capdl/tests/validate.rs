@@ -27,8 +27,53 @@ fn every_spec_under_capdl_is_valid() {
         ),
         ("bench.spec", include_str!("../bench.spec")),
         ("vm-findings.spec", include_str!("../vm-findings.spec")),
+        ("files.spec", include_str!("../files.spec")),
     ] {
         load(src, SYSTEM_IMAGES).unwrap_or_else(|e| panic!("{name}:\n{e}"));
+    }
+}
+
+/// The file server's pager wiring (docs/pager.md, "Wiring"): the channel
+/// frame shared by both servers only, the doorbell bound to the file
+/// server and rung by the VM server only, the file server's wake-up of
+/// the VM server carrying its notification badge, and its request cap
+/// on `vm_ep` with a badge no paged client has.
+#[test]
+fn files_spec_wires_the_pager_channel() {
+    let spec = load(include_str!("../files.spec"), SYSTEM_IMAGES).unwrap();
+    let fs = spec.component_id("file-server").unwrap() as usize;
+    let bell = spec.object_id("files_pager_bell").unwrap();
+    assert_eq!(spec.components[fs].bound_notification, Some(bell));
+    let holders = |object: &str| {
+        let id = spec.object_id(object).unwrap();
+        let mut names: Vec<&str> = spec
+            .components
+            .iter()
+            .filter(|c| c.caps.iter().any(|cap| cap.object == id))
+            .map(|c| c.name.as_str())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(holders("files_pager"), ["file-server", "vm-server"]);
+    assert_eq!(holders("files_pager_bell"), ["vm-server"]);
+    let vm_ep = spec.object_id("vm_ep").unwrap();
+    let swap_done = spec.object_id("swap_done").unwrap();
+    let caps = &spec.components[fs].caps;
+    let pager_badge = caps.iter().find(|c| c.object == vm_ep).unwrap().badge;
+    assert_eq!(pager_badge, 0x1000);
+    let wake = caps.iter().find(|c| c.object == swap_done).unwrap();
+    // The VM server's NOTIFY_BADGE bit, plus one of its own: the validator
+    // refuses a badge the block server's cap already has.
+    assert_eq!((wake.badge, wake.rights), ((1 << 27) | 1, Rights::WRITE));
+    for c in spec.components.iter().filter(|c| c.pager.is_some()) {
+        let badges: Vec<u32> = c
+            .caps
+            .iter()
+            .filter(|cap| cap.object == vm_ep)
+            .map(|cap| cap.badge)
+            .collect();
+        assert!(!badges.contains(&pager_badge), "{}", c.name);
     }
 }
 

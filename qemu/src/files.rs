@@ -1,8 +1,9 @@
 //! The files disk: an ext2 image made fresh from the repository's `files/`
 //! folder with `mke2fs -d` before every boot that runs the file server,
 //! attached as the second virtio-blk disk, and checked on the host after
-//! the boot (`e2fsck -fn`, and the bytes `client-file-writer` wrote, read
-//! back with `debugfs`).
+//! the boot (`e2fsck -fn`, the bytes `client-file-writer` wrote and the
+//! pages `client-file-map` synced through a file mapping, read back with
+//! `debugfs`).
 
 use crate::report::Tally;
 use crate::step::{describe, find_program, progress, run_captured, Failure, Result};
@@ -26,6 +27,19 @@ pub const WRITE_END: u64 = 9000;
 /// The byte `client-file-writer` writes at file offset `offset`.
 pub fn written_byte(offset: u64) -> u8 {
     (offset.wrapping_mul(7).wrapping_add(offset >> 8) % 251) as u8 ^ 0xa5
+}
+
+/// What `client-file-map` leaves in `MAP_PATH`: pages [`MAP_SYNCED_PAGES`]
+/// become [`synced_byte`] of their offset (written through a shared
+/// mapping and `msync(SYNC)`); every other byte stays as in `files/`
+/// (its private mapping's writes never reach the file). Keep in step
+/// with `clients/file-map`.
+pub const MAP_PATH: &str = "/map/shared.bin";
+pub const MAP_SYNCED_PAGES: [u64; 2] = [2, 5];
+
+/// The byte `client-file-map` syncs at file offset `offset`.
+pub fn synced_byte(offset: u64) -> u8 {
+    ((offset * 13 + 5) % 241) as u8 ^ 0x5c
 }
 
 /// The disk image of one boot.
@@ -124,6 +138,8 @@ pub fn check(ws: &Workspace, disk: &FilesDisk, tally: &mut Tally) {
         .join("files")
         .join(WRITE_PATH.trim_start_matches('/'));
     report("written-pattern", written(&disk.image, &original));
+    let original = ws.root.join("files").join(MAP_PATH.trim_start_matches('/'));
+    report("msynced-pages", msynced(&disk.image, &original));
 }
 
 /// `e2fsck -fn`: a forced, read-only check; exit status 0 means clean.
@@ -146,13 +162,12 @@ fn e2fsck(image: &Path) -> std::result::Result<(), String> {
     }
 }
 
-/// The file as the image holds it equals `original` with the written
-/// range replaced by [`written_byte`]s.
-fn written(image: &Path, original: &Path) -> std::result::Result<(), String> {
+/// `debugfs -R "cat PATH"` on `image`: the file's bytes.
+fn debugfs_cat(image: &Path, path: &str) -> std::result::Result<Vec<u8>, String> {
     let tool = find_program("debugfs").ok_or("debugfs not found (install e2fsprogs)")?;
     let mut cmd = Command::new(tool);
     cmd.arg("-R")
-        .arg(format!("cat {WRITE_PATH}"))
+        .arg(format!("cat {path}"))
         .arg(image)
         .stdin(Stdio::null());
     let out = cmd
@@ -161,8 +176,58 @@ fn written(image: &Path, original: &Path) -> std::result::Result<(), String> {
     if !out.status.success() {
         return Err(format!("{} exited with {}", describe(&cmd), out.status));
     }
+    Ok(out.stdout)
+}
+
+/// The file as the image holds it equals `original` with the written
+/// range replaced by [`written_byte`]s.
+fn written(image: &Path, original: &Path) -> std::result::Result<(), String> {
+    let got = debugfs_cat(image, WRITE_PATH)?;
     let before = std::fs::read(original).map_err(|e| format!("{}: {e}", original.display()))?;
-    compare(&out.stdout, &before)
+    compare(&got, &before)
+}
+
+/// The mapped file as the image holds it equals `original` with the
+/// synced pages replaced by [`synced_byte`]s.
+fn msynced(image: &Path, original: &Path) -> std::result::Result<(), String> {
+    let got = debugfs_cat(image, MAP_PATH)?;
+    let before = std::fs::read(original).map_err(|e| format!("{}: {e}", original.display()))?;
+    compare_mapped(&got, &before)
+}
+
+/// Checks `got` against `before` with the synced pages applied: a byte
+/// of another page that differs is a private write (or a stray one)
+/// that reached the file.
+pub fn compare_mapped(got: &[u8], before: &[u8]) -> std::result::Result<(), String> {
+    if got.len() != before.len() {
+        return Err(format!(
+            "{MAP_PATH} is {} bytes on the disk, {} in files/",
+            got.len(),
+            before.len()
+        ));
+    }
+    let expected = |i: usize| {
+        if MAP_SYNCED_PAGES.contains(&(i as u64 / 4096)) {
+            (
+                synced_byte(i as u64),
+                "the msync'd page did not reach the disk",
+            )
+        } else {
+            (
+                before[i],
+                "a page never synced changed (a private write reached the file?)",
+            )
+        }
+    };
+    match (0..got.len()).find(|&i| got[i] != expected(i).0) {
+        None => Ok(()),
+        Some(i) => Err(format!(
+            "{MAP_PATH}: byte {i} is {:#04x}, expected {:#04x} ({})",
+            got[i],
+            expected(i).0,
+            expected(i).1
+        )),
+    }
 }
 
 /// Checks `got` against `before` with the write applied.
@@ -213,6 +278,27 @@ mod tests {
         assert!(compare(&after[1..], &before).is_err());
     }
 
+    #[test]
+    fn compare_mapped_finds_unsynced_and_private_bytes() {
+        let before: Vec<u8> = (0..8 * 4096u32).map(|i| (i % 251) as u8).collect();
+        let mut after = before.clone();
+        for p in MAP_SYNCED_PAGES {
+            for i in p * 4096..(p + 1) * 4096 {
+                after[i as usize] = synced_byte(i);
+            }
+        }
+        assert_eq!(compare_mapped(&after, &before), Ok(()));
+        assert!(compare_mapped(&before, &before)
+            .unwrap_err()
+            .contains("did not reach"));
+        let mut private = after.clone();
+        private[64] ^= 0xff;
+        assert!(compare_mapped(&private, &before)
+            .unwrap_err()
+            .contains("private"));
+        assert!(compare_mapped(&after[1..], &before).is_err());
+    }
+
     /// The image builds from `files/` and passes `e2fsck` untouched (the
     /// host needs e2fsprogs, as `cargo qemu` does).
     #[test]
@@ -230,6 +316,9 @@ mod tests {
         assert_eq!(len, IMAGE_BYTES);
         // Untouched, the file is not what the writer leaves.
         assert!(written(&image, &root.join("files/write/target.bin")).is_err());
+        assert!(msynced(&image, &root.join("files/map/shared.bin")).is_err());
+        let mapped = std::fs::read(root.join("files/map/shared.bin")).unwrap();
+        assert_eq!(debugfs_cat(&image, MAP_PATH).unwrap(), mapped);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -59,6 +59,9 @@ pub struct Suite {
     /// Added for the rerun that reduces a failure to its first divergence
     /// (empty: failures are reported without a rerun).
     pub reduce_env: &'static [(&'static str, &'static str)],
+    /// Its package depends on the `sel4` crate, whose build script reads
+    /// the prepared kernel source (vm-api's seL4 transport).
+    pub needs_kernel: bool,
 }
 
 /// The model test's reduction: compare resident pages after every step
@@ -77,6 +80,7 @@ pub const SUITES: &[Suite] = &[
         len_env: "VM_MODEL_OPS",
         extra_env: &[],
         reduce_env: MODEL_REDUCE,
+        needs_kernel: false,
     },
     Suite {
         name: PRESSURE,
@@ -87,6 +91,7 @@ pub const SUITES: &[Suite] = &[
         len_env: "VM_MODEL_OPS",
         extra_env: &[("VM_MODEL_PRESSURE", "1")],
         reduce_env: MODEL_REDUCE,
+        needs_kernel: false,
     },
     // The server's decisions (vm-service) under the host simulation; its
     // length is simulation steps.
@@ -99,6 +104,7 @@ pub const SUITES: &[Suite] = &[
         len_env: "VM_SIM_STEPS",
         extra_env: &[],
         reduce_env: &[],
+        needs_kernel: true,
     },
 ];
 
@@ -465,6 +471,12 @@ fn build(
     suites: &[&Suite],
 ) -> Result<BTreeMap<(&'static str, &'static str), PathBuf>> {
     let mut exes = BTreeMap::new();
+    if suites.iter().any(|s| s.needs_kernel) {
+        // A sweep on its own (not inside `cargo qemu test`) may run
+        // before anything prepared the kernel source.
+        crate::prereq::ensure()?;
+        crate::kernel::build(ws)?;
+    }
     for s in suites {
         if exes.contains_key(&(s.package, s.target)) {
             continue;

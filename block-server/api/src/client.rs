@@ -1,8 +1,9 @@
 //! The client stub: submits requests on a channel's submission queue,
 //! rings the server's doorbell, and reaps completions.
 
-use crate::ring::{Ring, CQ_CONS, CQ_PROD, RING_ENTRIES, SQ_PROD};
-use crate::wire::CompletionWire;
+use crate::ring::{ClientEnd, Ring, RING_ENTRIES};
+use crate::window::Window;
+use crate::wire::{CompletionWire, RequestWire};
 use crate::{BlockError, Completion, Request, RequestKind, BLOCK_SIZE};
 
 /// How a client tells the server there is work and waits for completions.
@@ -35,12 +36,9 @@ impl Notifier for Sel4Notifier {
 /// Locking note: owned by one thread of the client.
 #[derive(Debug)]
 pub struct BlockClient<N: Notifier> {
-    ring: Ring,
-    data: *mut u8,
-    buffers: u64,
+    end: ClientEnd<RequestWire, CompletionWire>,
+    window: Window,
     pub notifier: N,
-    sq_prod: u32,
-    cq_cons: u32,
     next_tag: u64,
     in_flight: u32,
 }
@@ -57,12 +55,10 @@ impl<N: Notifier> BlockClient<N> {
         // SAFETY: the caller's contract covers the ring page.
         let ring = unsafe { Ring::new(base) };
         BlockClient {
-            sq_prod: ring.load(SQ_PROD),
-            cq_cons: ring.load(CQ_CONS),
-            ring,
-            // SAFETY: the window follows the ring page (caller's contract).
-            data: unsafe { base.add(BLOCK_SIZE) },
-            buffers,
+            end: ClientEnd::new(ring),
+            // SAFETY: the window follows the ring page (caller's contract),
+            // and the client has no other view of it.
+            window: unsafe { Window::new(base.add(BLOCK_SIZE), buffers) },
             notifier,
             next_tag: 1,
             in_flight: 0,
@@ -71,21 +67,12 @@ impl<N: Notifier> BlockClient<N> {
 
     /// Buffers in the data window.
     pub fn buffers(&self) -> u64 {
-        self.buffers
+        self.window.buffers()
     }
 
     /// Requests submitted and not reaped.
     pub fn in_flight(&self) -> u32 {
         self.in_flight
-    }
-
-    fn window(&self, buf: u64, count: u64) -> (usize, usize) {
-        let end = buf.checked_add(count).expect("buffer range overflows");
-        assert!(
-            end <= self.buffers,
-            "buffers {buf}+{count} outside the window"
-        );
-        (buf as usize * BLOCK_SIZE, count as usize * BLOCK_SIZE)
     }
 
     /// Bytes of buffers `buf..buf + count`. Caller contract: no request
@@ -94,10 +81,7 @@ impl<N: Notifier> BlockClient<N> {
     /// # Panics
     /// If the range leaves the window.
     pub fn buffer(&self, buf: u64, count: u64) -> &[u8] {
-        let (off, len) = self.window(buf, count);
-        // SAFETY: inside the window (checked); the server writes it only
-        // for a read in flight (caller's contract).
-        unsafe { core::slice::from_raw_parts(self.data.add(off), len) }
+        self.window.buffer(buf, count)
     }
 
     /// Mutable bytes of buffers `buf..buf + count`. Caller contract: no
@@ -106,9 +90,7 @@ impl<N: Notifier> BlockClient<N> {
     /// # Panics
     /// If the range leaves the window.
     pub fn buffer_mut(&mut self, buf: u64, count: u64) -> &mut [u8] {
-        let (off, len) = self.window(buf, count);
-        // SAFETY: as for `buffer`, and `&mut self` excludes other views.
-        unsafe { core::slice::from_raw_parts_mut(self.data.add(off), len) }
+        self.window.buffer_mut(buf, count)
     }
 
     /// Queues a request without blocking and returns its tag; call
@@ -120,10 +102,7 @@ impl<N: Notifier> BlockClient<N> {
         }
         let tag = self.next_tag;
         self.next_tag = self.next_tag.wrapping_add(1).max(1);
-        let w = Request { tag, kind, flags }.encode();
-        self.ring.write_request(self.sq_prod, &w);
-        self.sq_prod = self.sq_prod.wrapping_add(1);
-        self.ring.store(SQ_PROD, self.sq_prod);
+        self.end.push(&Request { tag, kind, flags }.encode());
         self.in_flight += 1;
         Ok(tag)
     }
@@ -139,13 +118,7 @@ impl<N: Notifier> BlockClient<N> {
         if self.in_flight == 0 {
             return None;
         }
-        let prod = self.ring.load(CQ_PROD);
-        if prod == self.cq_cons {
-            return None;
-        }
-        let w: CompletionWire = self.ring.read_completion(self.cq_cons);
-        self.cq_cons = self.cq_cons.wrapping_add(1);
-        self.ring.store(CQ_CONS, self.cq_cons);
+        let w: CompletionWire = self.end.pop()?;
         self.in_flight -= 1;
         Some(Completion::decode(&w).unwrap_or(Completion {
             tag: w.tag,

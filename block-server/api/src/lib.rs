@@ -91,11 +91,13 @@
 mod client;
 pub mod ring;
 mod server;
+mod window;
 pub mod wire;
 
 pub use client::{BlockClient, Notifier, Sel4Notifier};
-pub use ring::{Ring, RING_ENTRIES};
+pub use ring::{ClientEnd, Ring, RingPage, ServerEnd, RING_ENTRIES};
 pub use server::{Incoming, ServerChannel};
+pub use window::Window;
 pub use wire::{CompletionWire, RequestWire};
 
 /// Bytes per block and per data-window buffer (one page).

@@ -34,4 +34,9 @@ pub const IMAGES: &[&str] = &[
     "client-name-owner",
     "client-name-stranger",
     "client-bystander-2",
+    "file-server",
+    "client-file-reader",
+    "client-file-writer",
+    "client-file-hostile",
+    "client-file-map",
 ];

@@ -1,91 +1,18 @@
-//! The client stub: `FileClient` over a `Transport` (seL4 `Call` in the system, a loopback into `dispatch` in host tests), and `File`, an open file as an `embedded-io` byte stream.
+//! The client stub's hand-written part: `FileClient::open`, and `File`, an open file as an `embedded-io` byte stream.
 //!
-//! The stub's methods, one per operation, are generated from the table in
-//! `protocol.rs`; this file holds the transports, the one generic call
-//! they all make ([`FileClient::request`]) and [`File`], which splits
+//! `FileClient` itself, its one generic call ([`FileClient::request`])
+//! and its methods, one per operation, are generated from the table in
+//! `protocol.rs`; the transports are `ipc-protocol`'s. [`File`] splits
 //! reads and writes into calls of at most [`READ_MAX`] / [`WRITE_MAX`]
 //! bytes.
 
 use crate::error::FileError;
-use crate::protocol::{FileService, Reply, Request};
-use crate::service::dispatch;
+use crate::protocol::FileClient;
 use crate::types::{Handle, Rights, Stat, READ_MAX, WRITE_MAX};
-use crate::wire::MAX_WORDS;
 use embedded_io::{ErrorType, Read, Seek, SeekFrom, Write};
-
-/// A request-reply channel to the file server.
-pub trait Transport {
-    /// Sends the request (`label`, `words`) and waits for the reply; the
-    /// reply's words are written to `reply` (of [`MAX_WORDS`]), and its
-    /// label and length (at most `reply.len()`) are returned.
-    fn call(&mut self, label: u64, words: &[u64], reply: &mut [u64]) -> (u64, usize);
-}
-
-/// The system transport: `seL4_Call` on an endpoint capability, with the
-/// message in the calling thread's IPC buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Sel4Transport {
-    pub endpoint: sel4::CPtr,
-}
-
-impl Transport for Sel4Transport {
-    fn call(&mut self, label: u64, words: &[u64], reply: &mut [u64]) -> (u64, usize) {
-        let n = words.len().min(MAX_WORDS);
-        sel4::with_ipc_buffer_mut(|b| b.msg[..n].copy_from_slice(&words[..n]));
-        let info = sel4::call(self.endpoint, sel4::MessageInfo::new(label, 0, 0, n as u64));
-        let len = (info.length() as usize).min(MAX_WORDS).min(reply.len());
-        sel4::with_ipc_buffer_mut(|b| reply[..len].copy_from_slice(&b.msg[..len]));
-        (info.label(), len)
-    }
-}
-
-/// A transport that runs [`dispatch`] on a service in the same program,
-/// as client `client` (host tests).
-pub struct Loopback<'a, S: FileService + ?Sized> {
-    pub service: &'a mut S,
-    pub client: u64,
-}
-
-impl<S: FileService + ?Sized> Transport for Loopback<'_, S> {
-    fn call(&mut self, label: u64, words: &[u64], reply: &mut [u64]) -> (u64, usize) {
-        dispatch(self.service, self.client, label, words, reply)
-    }
-}
-
-/// The file server's client stub: one method per operation (generated
-/// from the table in [`crate::protocol`]), one call each, and
-/// [`open`](Self::open) for a [`File`].
-#[derive(Clone, Copy, Debug)]
-pub struct FileClient<T: Transport = Sel4Transport> {
-    pub transport: T,
-}
-
-impl FileClient<Sel4Transport> {
-    /// A client calling the server through `endpoint`.
-    pub const fn new(endpoint: sel4::CPtr) -> Self {
-        FileClient {
-            transport: Sel4Transport { endpoint },
-        }
-    }
-}
+use ipc_protocol::Transport;
 
 impl<T: Transport> FileClient<T> {
-    /// A client over any transport.
-    pub const fn with_transport(transport: T) -> Self {
-        FileClient { transport }
-    }
-
-    /// Sends `req` and decodes the reply; a reply that does not decode, or
-    /// that answers another operation, is `MalformedReply`.
-    pub fn request(&mut self, req: &Request) -> Result<Reply, FileError> {
-        let mut msg = [0u64; MAX_WORDS];
-        let (label, len) = req.encode(&mut msg);
-        let mut reply = [0u64; MAX_WORDS];
-        let (rlabel, rlen) = self.transport.call(label, &msg[..len], &mut reply);
-        let words = reply.get(..rlen).ok_or(FileError::MalformedReply)?;
-        Reply::decode(req.operation(), rlabel, words).map_err(|_| FileError::MalformedReply)?
-    }
-
     /// Opens `path` with `rights` as a [`File`] at position 0.
     pub fn open(&mut self, path: &str, rights: Rights) -> Result<File<'_, T>, FileError> {
         let handle = self.open_handle(path, rights)?;

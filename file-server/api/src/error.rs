@@ -1,129 +1,69 @@
 //! Errors: `FileError`, the code an error reply's label carries, and `DecodeError`, why a message did not decode.
 
-use core::fmt;
-
-/// Why an operation failed: the label of an error reply.
-///
-/// Codes `1..=0xff` are the file server's answers about files; codes
-/// from `0x100` are about the message itself. Code 0 is success and never
-/// an error. Never renumber, only append.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u64)]
-pub enum FileError {
-    /// No file or directory has that path.
-    NotFound = 1,
-    /// A component of the path before the last is not a directory.
-    NotADirectory = 2,
-    /// The operation needs a regular file and the handle names a directory.
-    IsADirectory = 3,
-    /// The caller has no open handle with that number.
-    BadHandle = 4,
-    /// The handle lacks the right the operation needs (read or write).
-    Protection = 5,
-    /// The file cannot be opened for writing: no write permission bit, or
-    /// not a regular file.
-    ReadOnly = 6,
-    /// A read starts past the end of the file (at the end it reads nothing).
-    PastEnd = 7,
-    /// A write reaches past the end of the file: files never grow.
-    WouldGrow = 8,
-    /// A write covers a hole (a block the file never allocated): writes
-    /// only replace existing blocks.
-    Hole = 9,
-    /// The caller holds as many open handles as the server allows.
-    TooManyHandles = 10,
-    /// The file or filesystem uses something the server cannot do (a
-    /// special file, an unsupported feature, a symlink loop).
-    Unsupported = 11,
-    /// The disk failed the transfer.
-    Io = 12,
-    /// The filesystem's own data is inconsistent.
-    Corrupt = 13,
-    /// The server has no filesystem to serve (no disk, or not ext2/3/4).
-    NoFilesystem = 14,
-    /// The label names no operation.
-    UnknownOperation = 0x100,
-    /// The message's length, reserved bits or values are wrong.
-    MalformedRequest = 0x101,
-    /// A path longer than [`crate::PATH_MAX`] bytes.
-    PathTooLong = 0x102,
-    /// A read or write longer than one message carries
-    /// ([`crate::READ_MAX`], [`crate::WRITE_MAX`]).
-    LengthTooLarge = 0x103,
-    /// A path that is not absolute, is empty, holds a NUL byte or a
-    /// component longer than [`crate::NAME_MAX`] bytes.
-    BadPath = 0x104,
-    /// Client side only, never sent: the server's reply did not decode.
-    MalformedReply = 0x105,
-    /// Client side only, never sent: a seek to before the start of the
-    /// file (or past `u64::MAX`).
-    InvalidSeek = 0x106,
-}
-
-impl FileError {
-    /// Every error, in code order.
-    pub const ALL: [FileError; 21] = [
-        FileError::NotFound,
-        FileError::NotADirectory,
-        FileError::IsADirectory,
-        FileError::BadHandle,
-        FileError::Protection,
-        FileError::ReadOnly,
-        FileError::PastEnd,
-        FileError::WouldGrow,
-        FileError::Hole,
-        FileError::TooManyHandles,
-        FileError::Unsupported,
-        FileError::Io,
-        FileError::Corrupt,
-        FileError::NoFilesystem,
-        FileError::UnknownOperation,
-        FileError::MalformedRequest,
-        FileError::PathTooLong,
-        FileError::LengthTooLarge,
-        FileError::BadPath,
-        FileError::MalformedReply,
-        FileError::InvalidSeek,
-    ];
-
-    /// The wire code (never 0).
-    pub const fn code(self) -> u64 {
-        self as u64
+ipc_protocol::error_codes! {
+    /// Why an operation failed: the label of an error reply.
+    ///
+    /// Codes `1..=0xff` are the file server's answers about files; codes
+    /// from `0x100` are about the message itself. Code 0 is success and never
+    /// an error. Never renumber, only append.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum FileError {
+        /// No file or directory has that path.
+        NotFound = 1 => "no such file or directory",
+        /// A component of the path before the last is not a directory.
+        NotADirectory = 2 => "a path component is not a directory",
+        /// The operation needs a regular file and the handle names a directory.
+        IsADirectory = 3 => "is a directory",
+        /// The caller has no open handle with that number.
+        BadHandle = 4 => "no such handle",
+        /// The handle lacks the right the operation needs (read or write).
+        Protection = 5 => "the handle lacks the right",
+        /// The file cannot be opened for writing: no write permission bit, or
+        /// not a regular file.
+        ReadOnly = 6 => "the file cannot be written",
+        /// A read starts past the end of the file (at the end it reads nothing).
+        PastEnd = 7 => "offset past the end of the file",
+        /// A write reaches past the end of the file: files never grow.
+        WouldGrow = 8 => "the write would grow the file",
+        /// A write covers a hole (a block the file never allocated): writes
+        /// only replace existing blocks.
+        Hole = 9 => "the write covers a hole",
+        /// The caller holds as many open handles as the server allows.
+        TooManyHandles = 10 => "too many open handles",
+        /// The file or filesystem uses something the server cannot do (a
+        /// special file, an unsupported feature, a symlink loop).
+        Unsupported = 11 => "not supported",
+        /// The disk failed the transfer.
+        Io = 12 => "disk I/O error",
+        /// The filesystem's own data is inconsistent.
+        Corrupt = 13 => "the filesystem is corrupt",
+        /// The server has no filesystem to serve (no disk, or not ext2/3/4).
+        NoFilesystem = 14 => "no filesystem",
+        /// `Map`: this server is not the pager of file mappings (the spec
+        /// gives it no pager channel, or the VM server did not attach it).
+        NoPager = 15 => "the file server pages no mappings",
+        /// `Map`: the VM server refused to make the mapping's object for
+        /// the client (its handle quota, most likely; docs/pager.md).
+        MapRefused = 16 => "the VM server refused the mapping",
+        /// The label names no operation.
+        UnknownOperation = 0x100 => "unknown operation",
+        /// The message's length, reserved bits or values are wrong.
+        MalformedRequest = 0x101 => "malformed request",
+        /// A path longer than [`crate::PATH_MAX`] bytes.
+        PathTooLong = 0x102 => "path too long",
+        /// A read or write longer than one message carries
+        /// ([`crate::READ_MAX`], [`crate::WRITE_MAX`]).
+        LengthTooLarge = 0x103 => "length larger than one message",
+        /// A path that is not absolute, is empty, holds a NUL byte or a
+        /// component longer than [`crate::NAME_MAX`] bytes.
+        BadPath = 0x104 => "bad path",
+        /// Client side only, never sent: the server's reply did not decode.
+        MalformedReply = 0x105 => "malformed reply",
+        /// Client side only, never sent: a seek to before the start of the
+        /// file (or past `u64::MAX`).
+        InvalidSeek = 0x106 => "seek outside the file's positions",
     }
-
-    /// The error with wire code `code`, if any.
-    pub fn from_code(code: u64) -> Option<FileError> {
-        FileError::ALL.into_iter().find(|e| e.code() == code)
-    }
-}
-
-impl fmt::Display for FileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self {
-            FileError::NotFound => "no such file or directory",
-            FileError::NotADirectory => "a path component is not a directory",
-            FileError::IsADirectory => "is a directory",
-            FileError::BadHandle => "no such handle",
-            FileError::Protection => "the handle lacks the right",
-            FileError::ReadOnly => "the file cannot be written",
-            FileError::PastEnd => "offset past the end of the file",
-            FileError::WouldGrow => "the write would grow the file",
-            FileError::Hole => "the write covers a hole",
-            FileError::TooManyHandles => "too many open handles",
-            FileError::Unsupported => "not supported",
-            FileError::Io => "disk I/O error",
-            FileError::Corrupt => "the filesystem is corrupt",
-            FileError::NoFilesystem => "no filesystem",
-            FileError::UnknownOperation => "unknown operation",
-            FileError::MalformedRequest => "malformed request",
-            FileError::PathTooLong => "path too long",
-            FileError::LengthTooLarge => "length larger than one message",
-            FileError::BadPath => "bad path",
-            FileError::MalformedReply => "malformed reply",
-            FileError::InvalidSeek => "seek outside the file's positions",
-        };
-        f.write_str(s)
-    }
+    malformed_reply: MalformedReply;
 }
 
 impl core::error::Error for FileError {}
@@ -170,6 +110,13 @@ pub enum DecodeError {
     LengthTooLarge { len: u64 },
 }
 
+// An error reply's label that is no `FileError` code is a bad value in
+// the label (word 0).
+ipc_protocol::from_fault!(DecodeError, unknown_error: |code| DecodeError::BadValue {
+    word: 0,
+    value: code
+});
+
 impl From<DecodeError> for FileError {
     fn from(e: DecodeError) -> FileError {
         match e {
@@ -195,6 +142,6 @@ mod tests {
             }
         }
         assert_eq!(FileError::from_code(0), None);
-        assert_eq!(FileError::from_code(15), None);
+        assert_eq!(FileError::from_code(17), None);
     }
 }

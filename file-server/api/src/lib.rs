@@ -17,7 +17,8 @@
 //! `LengthTooLarge` or `MalformedRequest` without looking further.
 //!
 //! The operations, labels and words are in [`protocol`], next to the
-//! table they are generated from.
+//! table they are generated from (by `ipc-protocol`'s `protocol!`, the
+//! toolkit this crate shares with the VM server's `vm-api`).
 //!
 //! # Bulk data: bounded chunks in message registers
 //!
@@ -45,27 +46,22 @@
 //! run the same stub over a [`Loopback`] into [`dispatch`].
 #![cfg_attr(not(test), no_std)]
 
-// The generator first: its macros are used by `protocol` below.
-#[macro_use]
-mod generate;
-
 mod client;
-mod codec;
 mod error;
 mod messages;
 pub mod protocol;
-mod service;
 mod types;
 pub mod wire;
 
-pub use client::{File, FileClient, Loopback, Sel4Transport, Transport};
+pub use client::File;
 pub use embedded_io;
 pub use error::{DecodeError, FileError};
+pub use ipc_protocol::{Sel4Transport, Transport};
 pub use messages::{
-    HandleReply, HandleRequest, OpenRequest, ReadReply, ReadRequest, WriteReply, WriteRequest,
+    HandleReply, HandleRequest, MapReply, MapRequest, OpenRequest, ReadReply, ReadRequest,
+    WriteReply, WriteRequest,
 };
-pub use protocol::{serve, FileService, Operation, Reply, Request};
-pub use service::dispatch;
+pub use protocol::{dispatch, serve, FileClient, FileService, Loopback, Operation, Reply, Request};
 pub use types::{
     Bytes, FileKind, Handle, PathBytes, ReadData, Rights, Stat, WriteData, NAME_MAX, PATH_MAX,
     READ_MAX, WRITE_MAX,

@@ -44,7 +44,7 @@ pub struct OpenRequest {
 }
 
 /// Words: `rights, path_len, path[⌈path_len/8⌉]`.
-impl Body for OpenRequest {
+impl Body<DecodeError> for OpenRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         out[0] = self.rights.bits();
         out[1] = self.path.len() as u64;
@@ -71,7 +71,7 @@ pub struct HandleRequest {
 }
 
 /// Words: `handle`.
-impl Body for HandleRequest {
+impl Body<DecodeError> for HandleRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         out[0] = self.handle.into();
         1
@@ -95,7 +95,7 @@ pub struct ReadRequest {
 }
 
 /// Words: `handle, offset, len`.
-impl Body for ReadRequest {
+impl Body<DecodeError> for ReadRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         out[..3].copy_from_slice(&[self.handle.into(), self.offset, self.len]);
         3
@@ -123,7 +123,7 @@ pub struct WriteRequest {
 }
 
 /// Words: `handle, offset, len, data[⌈len/8⌉]`.
-impl Body for WriteRequest {
+impl Body<DecodeError> for WriteRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         out[..3].copy_from_slice(&[self.handle.into(), self.offset, self.data.len() as u64]);
         3 + pack(self.data.as_slice(), &mut out[3..])
@@ -148,7 +148,7 @@ pub struct HandleReply {
 }
 
 /// Words: `handle`.
-impl Body for HandleReply {
+impl Body<DecodeError> for HandleReply {
     fn encode(&self, out: &mut [u64]) -> usize {
         out[0] = self.handle.into();
         1
@@ -163,7 +163,7 @@ impl Body for HandleReply {
 }
 
 /// Words: `kind, size, mode`.
-impl Body for Stat {
+impl Body<DecodeError> for Stat {
     fn encode(&self, out: &mut [u64]) -> usize {
         out[..3].copy_from_slice(&[self.kind as u64, self.size, self.mode as u64]);
         3
@@ -193,7 +193,7 @@ pub struct ReadReply {
 }
 
 /// Words: `len, data[⌈len/8⌉]`.
-impl Body for ReadReply {
+impl Body<DecodeError> for ReadReply {
     fn encode(&self, out: &mut [u64]) -> usize {
         out[0] = self.data.len() as u64;
         1 + pack(self.data.as_slice(), &mut out[1..])
@@ -217,7 +217,7 @@ pub struct WriteReply {
 }
 
 /// Words: `written`.
-impl Body for WriteReply {
+impl Body<DecodeError> for WriteReply {
     fn encode(&self, out: &mut [u64]) -> usize {
         out[0] = self.written;
         1
@@ -229,5 +229,55 @@ impl Body for WriteReply {
             return Err(DecodeError::LengthTooLarge { len: w[0] });
         }
         Ok(WriteReply { written: w[0] })
+    }
+}
+
+/// `Map`: a VM-server handle to the file behind `handle`, to `mmap`;
+/// read-write when `writable` (the handle needs `WRITE` then).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapRequest {
+    pub handle: Handle,
+    pub writable: bool,
+}
+
+/// Words: `handle, flags` (bit 0: writable; the others reserved).
+impl Body<DecodeError> for MapRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        out[0] = self.handle.into();
+        out[1] = u64::from(self.writable);
+        2
+    }
+
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w = exactly(words, 2)?;
+        if w[1] > 1 {
+            return Err(DecodeError::ReservedBits { word: 1 });
+        }
+        Ok(MapRequest {
+            handle: handle(w[0], 0)?,
+            writable: w[1] == 1,
+        })
+    }
+}
+
+/// `Map` reply: the handle number in the caller's space at the VM server
+/// (a `vm_api::Handle`), to `mmap` with `MapSource::Handle`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapReply {
+    pub vm_handle: u32,
+}
+
+/// Words: `vm_handle` (32-bit; the high half reserved).
+impl Body<DecodeError> for MapReply {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        out[0] = self.vm_handle.into();
+        1
+    }
+
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w = exactly(words, 1)?;
+        Ok(MapReply {
+            vm_handle: handle(w[0], 0)?.0,
+        })
     }
 }

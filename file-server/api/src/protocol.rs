@@ -1,4 +1,4 @@
-//! The protocol table: every operation once, with its label, request and reply types, server method, client method and docs; `Operation`, `Request`, `Reply`, `FileService`, `serve` and the `FileClient` methods are generated from it (`generate.rs`).
+//! The protocol table: every operation once, with its label, request and reply types, server method, client method and docs; `Operation`, `Request`, `Reply`, `FileService`, `serve`, `dispatch`, `Loopback` and `FileClient` with its methods are generated from it (`ipc_protocol::protocol!`).
 //!
 //! # The operations on the wire
 //!
@@ -10,6 +10,7 @@
 //! | `0x203` | `Write` | 3 + ⌈len/8⌉: handle, offset, len (≤ 936), the bytes | 1: bytes written |
 //! | `0x204` | `Close` | 1: handle | 0 |
 //! | `0x205` | `Sync` | 1: handle | 0 |
+//! | `0x206` | `Map` | 2: handle, flags (bit 0 writable) | 1: the caller's VM-server handle |
 //!
 //! Error replies: label = [`FileError::code`](crate::FileError::code), 0
 //! words.
@@ -35,6 +36,13 @@
 //!   reaching past the end is `WouldGrow`, one covering a hole `Hole`.
 //!   Later reads by any client see the new bytes.
 //! * `Sync` returns once every completed write is on the disk.
+//! * `Map` asks the VM server, as the files' pager, for an object backed
+//!   by the file (one per file: every mapping shares its pages) and a
+//!   handle to it in the caller's space, read-write only when
+//!   `writable` (the file handle needs `WRITE` then, else
+//!   `Protection`); the caller `mmap`s that handle. `NoPager` when this
+//!   server pages nothing, `MapRefused` when the VM server refuses
+//!   (the caller's handle quota at the VM server). docs/pager.md.
 //!
 //! # Reading a row
 //!
@@ -49,7 +57,10 @@
 //!
 //! `-> Out` after the client's parameters is its result (absent: `()`),
 //! `=> |r| result` makes it from the reply payload `r` (absent: the
-//! payload itself); `= request` may use `?` with a `FileError`.
+//! payload itself); `= request` may use `?` with a `FileError`. A reply
+//! type `(())` is a variant holding `()` (`Reply::Close(())`). The rows
+//! are read by `ipc_protocol::protocol!`, shared with `vm-api`, whose
+//! docs describe every part.
 //!
 //! # Adding an operation
 //!
@@ -59,11 +70,70 @@
 //! (`file-server/fs/src/service.rs`).
 
 use crate::messages::{
-    HandleReply, HandleRequest, OpenRequest, ReadReply, ReadRequest, WriteReply, WriteRequest,
+    HandleReply, HandleRequest, MapReply, MapRequest, OpenRequest, ReadReply, ReadRequest,
+    WriteReply, WriteRequest,
 };
 use crate::types::{Handle, PathBytes, Rights, Stat, WriteData};
 
-protocol! {
+ipc_protocol::protocol! {
+    errors: crate::FileError, crate::DecodeError;
+
+    /// One operation of the protocol; the discriminant is the request's
+    /// IPC label (from `0x200`: clear of kernel fault labels and of
+    /// `vm-api`'s `0x1xx`, so a message sent to the wrong server is
+    /// refused as an unknown operation).
+    ///
+    /// Never renumber, only append.
+    pub enum Operation;
+
+    /// A decoded request: one variant per operation.
+    ///
+    /// `Write`'s variant holds its data inline (about 1 KiB): a request
+    /// lives on the stack for one call, and the server has no allocator
+    /// to spare in its loop.
+    #[allow(clippy::large_enum_variant)]
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub enum Request;
+
+    /// A decoded successful reply: one variant per operation.
+    ///
+    /// `Read`'s variant holds its data inline (about 1 KiB), as
+    /// `Request::Write` does.
+    #[allow(clippy::large_enum_variant)]
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub enum Reply;
+
+    /// The file server's operations. `client` is the caller's client
+    /// id (the badge its endpoint capability carries); each method gets
+    /// the decoded, already validated request and returns the reply or
+    /// the error to send.
+    ///
+    /// The caller of every method is [`serve`], from [`dispatch`] in the
+    /// server's single-threaded loop.
+    pub trait FileService;
+
+    /// Calls the method of `svc` that `req` names.
+    pub fn serve;
+
+    /// One step of the server loop: decodes the request (`label`, `words`
+    /// = exactly the message's words), calls `svc`, and encodes the reply
+    /// into `out` (at least [`crate::MAX_WORDS`] long). Returns the
+    /// reply's label (0 or a [`FileError`](crate::FileError) code) and
+    /// length. A request that does not decode is answered with its
+    /// `DecodeError`'s `FileError` and `svc` is not called. Pure: no IPC,
+    /// never panics on any input.
+    pub fn dispatch;
+
+    /// A transport that runs [`dispatch`] on a service in the same
+    /// program, as client `client` (host tests).
+    pub struct Loopback;
+
+    /// The file server's client stub: one method per operation (generated
+    /// from the table below), one call each, and
+    /// [`open`](Self::open) for a [`File`](crate::File).
+    #[derive(Clone, Copy, Debug)]
+    pub struct FileClient;
+
     /// Opens the file or directory at an absolute path with `rights`;
     /// replies a handle.
     0x200 Open(OpenRequest) -> (HandleReply) {
@@ -110,24 +180,36 @@ protocol! {
         serve: fn sync;
         client: pub fn sync(handle: Handle) = HandleRequest { handle };
     }
+
+    /// A handle at the VM server to an object backed by the file, for
+    /// `mmap`; replies its number in the caller's VM-server space.
+    0x206 Map(MapRequest) -> (MapReply) {
+        serve: fn map, default no_pager;
+        client: pub fn map(handle: Handle, writable: bool) -> u32
+            = MapRequest { handle, writable } => |r| r.vm_handle;
+    }
+}
+
+/// [`FileService::map`]'s default: a file server that pages nothing.
+fn no_pager(_client: u64, _req: MapRequest) -> Result<MapReply, crate::FileError> {
+    Err(crate::FileError::NoPager)
 }
 
 #[cfg(test)]
 mod tests {
     use super::Operation;
+    use ipc_protocol::testing;
+
+    #[test]
+    fn labels_round_trip_and_are_distinct() {
+        testing::check_labels::<Operation>(0x200);
+        assert!(Operation::try_from(0x100).is_err());
+    }
 
     /// The table in the module docs lists every operation, in label order,
     /// with its label and name.
     #[test]
     fn doc_table_lists_every_operation() {
-        let rows: Vec<&str> = include_str!("protocol.rs")
-            .lines()
-            .filter(|l| l.starts_with("//! | `0x"))
-            .collect();
-        assert_eq!(rows.len(), Operation::ALL.len());
-        for (row, op) in rows.iter().zip(Operation::ALL) {
-            let want = format!("//! | `{:#x}` | `{op:?}`", op as u64);
-            assert!(row.starts_with(&want), "{row} should start with {want}");
-        }
+        testing::check_doc_table::<Operation>(include_str!("protocol.rs"));
     }
 }

@@ -51,6 +51,7 @@ const EXTENT_MAX_DEPTH: u16 = 5;
 const EXTENT_INIT_MAX: u16 = 32768;
 const MODE_TYPE: u16 = 0xf000;
 const MODE_DIR: u16 = 0x4000;
+const MODE_REG: u16 = 0x8000;
 
 /// Why the layout could not answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +125,11 @@ pub struct Inode {
 impl Inode {
     pub fn is_dir(&self) -> bool {
         self.mode & MODE_TYPE == MODE_DIR
+    }
+
+    /// True for a regular file.
+    pub fn is_regular(&self) -> bool {
+        self.mode & MODE_TYPE == MODE_REG
     }
 }
 

@@ -6,6 +6,7 @@
 //! | [`volume`] | the filesystem: open, stat and read through `ext4-view`; in-place writes; reloading after a write |
 //! | [`layout`] | the narrow part written here: superblock geometry, inodes, block maps and extent trees, directory lookup — where a file's blocks are |
 //! | [`service`] | `file-api`'s `FileService`: per-client handles, rights, bounds |
+//! | [`pager`] | the pager of file mappings: what a `Map` asks for, whole pages read and written back by inode number |
 //!
 //! Why `ext4-view` reads and this crate writes, and how they stay
 //! coherent, is in `docs/file-server.md`.
@@ -16,10 +17,12 @@ extern crate alloc;
 
 pub mod device;
 pub mod layout;
+pub mod pager;
 pub mod service;
 pub mod volume;
 
 pub use device::{BlockDevice, DeviceError, MemDisk, BLOCK_SIZE};
 pub use layout::{Layout, LayoutError, Mapping};
+pub use pager::{MapTarget, PagerLink};
 pub use service::{Counters, FileServer, HANDLES_PER_CLIENT};
 pub use volume::{Node, Volume};

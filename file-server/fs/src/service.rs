@@ -2,12 +2,14 @@
 
 use crate::device::BlockDevice;
 use crate::layout::Inode;
+use crate::pager::PagerLink;
 use crate::volume::{Node, Reader, Volume};
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use file_api::{
-    FileError, FileKind, FileService, Handle, HandleReply, HandleRequest, OpenRequest, ReadData,
-    ReadReply, ReadRequest, Rights, Stat, WriteReply, WriteRequest,
+    FileError, FileKind, FileService, Handle, HandleReply, HandleRequest, MapReply, MapRequest,
+    OpenRequest, ReadData, ReadReply, ReadRequest, Rights, Stat, WriteReply, WriteRequest,
 };
 
 /// Most handles one client may hold open at once.
@@ -35,6 +37,10 @@ pub struct Counters {
     pub bytes_read: u64,
     pub writes: u64,
     pub bytes_written: u64,
+    /// `Map`s answered with a VM handle.
+    pub maps: u64,
+    /// Pages written back for the VM server (file mappings).
+    pub pages_written: u64,
     /// Requests answered with an error.
     pub refused: u64,
 }
@@ -46,6 +52,8 @@ pub struct Counters {
 pub struct FileServer<D: BlockDevice + 'static> {
     volume: Result<Volume<D>, FileError>,
     clients: BTreeMap<u64, Vec<Option<OpenFile>>>,
+    /// The way to the VM server for `Map`, when this server is a pager.
+    pager: Option<Box<dyn PagerLink>>,
     pub counters: Counters,
 }
 
@@ -56,8 +64,15 @@ impl<D: BlockDevice + 'static> FileServer<D> {
         FileServer {
             volume,
             clients: BTreeMap::new(),
+            pager: None,
             counters: Counters::default(),
         }
+    }
+
+    /// Serves `Map` through `link` from now on (without one, `Map` is
+    /// `NoPager`).
+    pub fn set_pager_link(&mut self, link: Box<dyn PagerLink>) {
+        self.pager = Some(link);
     }
 
     /// The volume, if there is one.
@@ -85,6 +100,32 @@ impl<D: BlockDevice + 'static> FileServer<D> {
             .and_then(|t| t.get_mut(slot))
             .and_then(Option::as_mut)
             .ok_or(FileError::BadHandle)
+    }
+
+    /// What `client`'s `handle` names, its rights and its inode if
+    /// already found: `BadHandle` for a handle it does not hold.
+    pub(crate) fn open_file(
+        &mut self,
+        client: u64,
+        h: Handle,
+    ) -> Result<(Node, Rights, Option<Inode>), FileError> {
+        let f = self.handle(client, h)?;
+        Ok((f.node.clone(), f.rights, f.inode))
+    }
+
+    /// Keeps `inode` as the writer's view of `client`'s `handle`.
+    pub(crate) fn remember_inode(&mut self, client: u64, h: Handle, inode: Inode) {
+        if let Ok(f) = self.handle(client, h) {
+            f.inode = Some(inode);
+        }
+    }
+
+    /// Drops every open file's reader: a write is about to reload
+    /// `ext4-view`, which they read through.
+    pub(crate) fn drop_readers(&mut self) {
+        for f in self.clients.values_mut().flatten().flatten() {
+            f.reader = None;
+        }
     }
 
     fn counted<T>(&mut self, r: Result<T, FileError>) -> Result<T, FileError> {
@@ -183,9 +224,7 @@ impl<D: BlockDevice + 'static> FileServer<D> {
         };
         self.handle(client, req.handle)?.inode = Some(inode);
         // Every reader reads through the ext4-view the write replaces.
-        for f in self.clients.values_mut().flatten().flatten() {
-            f.reader = None;
-        }
+        self.drop_readers();
         let volume = self.volume.as_mut().map_err(|e| *e)?;
         volume.write(&inode, req.offset, req.data.as_slice())?;
         self.counters.writes += 1;
@@ -193,6 +232,17 @@ impl<D: BlockDevice + 'static> FileServer<D> {
         Ok(WriteReply {
             written: req.data.len() as u64,
         })
+    }
+
+    fn do_map(&mut self, client: u64, req: MapRequest) -> Result<MapReply, FileError> {
+        if self.pager.is_none() {
+            return Err(FileError::NoPager);
+        }
+        let target = self.map_target(client, req.handle, req.writable)?;
+        let link = self.pager.as_mut().ok_or(FileError::NoPager)?;
+        let vm_handle = link.create_object(client, target)?;
+        self.counters.maps += 1;
+        Ok(MapReply { vm_handle })
     }
 
     fn do_close(&mut self, client: u64, req: HandleRequest) -> Result<(), FileError> {
@@ -232,6 +282,11 @@ impl<D: BlockDevice + 'static> FileService for FileServer<D> {
 
     fn close(&mut self, client: u64, req: HandleRequest) -> Result<(), FileError> {
         let r = self.do_close(client, req);
+        self.counted(r)
+    }
+
+    fn map(&mut self, client: u64, req: MapRequest) -> Result<MapReply, FileError> {
+        let r = self.do_map(client, req);
         self.counted(r)
     }
 

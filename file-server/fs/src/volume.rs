@@ -127,6 +127,12 @@ impl<D: BlockDevice + 'static> Volume<D> {
         self.dev.borrow()
     }
 
+    /// Runs `f` on the device. Caller contract: `f` does not reach
+    /// `ext4-view` (which borrows the device itself).
+    pub fn with_device<T>(&self, f: impl FnOnce(&mut D) -> T) -> T {
+        f(&mut self.dev.borrow_mut())
+    }
+
     /// The writer's geometry, or why writes are refused.
     pub fn layout(&self) -> &Result<Layout, LayoutError> {
         &self.layout

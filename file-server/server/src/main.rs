@@ -9,6 +9,11 @@
 //! `file-fs`'s (pure, host-tested); this binary is the seL4 glue: caps,
 //! the mapping, the block channel as a `file_fs::BlockDevice`, and IPC.
 //!
+//! When the spec gives it a `files_pager` channel it is also the pager
+//! of file mappings (`pager.rs`, docs/pager.md): it attaches to the VM
+//! server at start, makes objects for `Map`, and answers the VM server's
+//! page-ins and write-backs when the pager doorbell rings.
+//!
 //! A client is the badge of its `fs_ep` cap; its handles are its own.
 //! The server never blocks on a client (a reply to a `Call` does not
 //! wait), only on the block server, one request at a time. Without a
@@ -19,11 +24,14 @@
 
 extern crate alloc;
 
+mod pager;
+
 use alloc::string::{String, ToString};
 use block_api::{BlockClient, BlockError, Sel4Notifier, BLOCK_SIZE, MAX_BLOCKS};
 use file_api::{dispatch, MAX_WORDS};
 use file_fs::device::check_range;
 use file_fs::{BlockDevice, DeviceError, FileServer, Volume};
+use pager::{Pager, PAGER_BADGE};
 use sel4::{cap, CPtr, CapRights, MessageInfo};
 use sel4_objects::{map_page, SlotAllocator, UntypedAllocator};
 use sel4_root_task::println;
@@ -110,14 +118,30 @@ fn main(info: &'static StartInfo) -> ! {
             sel4::yield_now();
         }
     };
-    let mut files = init(info);
-    serve(ep, &mut files)
+    let mut slots = SlotAllocator::new(info.first_free_slot, 1 << info.cnode_size_bits);
+    let mut untyped = UntypedAllocator::new(info.untyped());
+    let mut files = init(info, &mut slots, &mut untyped);
+    let pager = match Pager::start(info, &mut slots, &mut untyped, &mut files) {
+        Ok(p) => {
+            println!("file-server: the pager of file mappings (files_pager attached)");
+            Some(p)
+        }
+        Err(e) => {
+            println!("file-server: pages no file mappings: {e}");
+            None
+        }
+    };
+    serve(ep, &mut files, pager)
 }
 
 /// Maps the block channel and loads the filesystem; a server that cannot
 /// still answers (every request fails with the reason).
-fn init(info: &StartInfo) -> FileServer<BlockChannel> {
-    let volume = channel(info)
+fn init(
+    info: &StartInfo,
+    slots: &mut SlotAllocator,
+    untyped: &mut UntypedAllocator,
+) -> FileServer<BlockChannel> {
+    let volume = channel(info, slots, untyped)
         .map_err(|e| {
             println!("file-server: no block channel ({e}); every request fails");
             file_api::FileError::NoFilesystem
@@ -149,7 +173,11 @@ fn init(info: &StartInfo) -> FileServer<BlockChannel> {
 }
 
 /// The block channel the spec gives us, mapped.
-fn channel(info: &StartInfo) -> Result<BlockChannel, String> {
+fn channel(
+    info: &StartInfo,
+    slots: &mut SlotAllocator,
+    untyped: &mut UntypedAllocator,
+) -> Result<BlockChannel, String> {
     let shm = info
         .named(CHANNEL)
         .ok_or_else(|| alloc::format!("no {CHANNEL} cap"))?;
@@ -159,13 +187,11 @@ fn channel(info: &StartInfo) -> Result<BlockChannel, String> {
             "{CHANNEL}: {frames} frames, need a ring page and buffers"
         ));
     }
-    let mut slots = SlotAllocator::new(info.first_free_slot, 1 << info.cnode_size_bits);
-    let mut untyped = UntypedAllocator::new(info.untyped());
     for i in 0..frames {
         let frame = cap::Granule::from_bits(shm.slot + i);
         let mut make = |ty| {
             untyped
-                .allocate_in(CNODE, &mut slots, ty, 0)
+                .allocate_in(CNODE, slots, ty, 0)
                 .map_err(|e| e.to_string())
         };
         map_page(
@@ -194,12 +220,21 @@ fn channel(info: &StartInfo) -> Result<BlockChannel, String> {
     Ok(BlockChannel { client, blocks })
 }
 
-/// `receive -> dispatch -> reply`, forever.
-fn serve(ep: CPtr, files: &mut FileServer<BlockChannel>) -> ! {
+/// `receive -> dispatch -> reply`, forever; a signal of the pager
+/// doorbell (badge bit `PAGER_BADGE`, no reply owed) serves the VM
+/// server's pager requests instead.
+fn serve(ep: CPtr, files: &mut FileServer<BlockChannel>, mut pager: Option<Pager>) -> ! {
     let mut request = [0u64; MAX_WORDS];
     let mut reply = [0u64; MAX_WORDS];
     let (mut info, mut badge) = sel4::recv(ep);
     loop {
+        if badge & PAGER_BADGE != 0 {
+            if let Some(p) = pager.as_mut() {
+                p.serve(files);
+            }
+            (info, badge) = sel4::recv(ep);
+            continue;
+        }
         let len = (info.length() as usize).min(MAX_WORDS);
         sel4::with_ipc_buffer_mut(|b| request[..len].copy_from_slice(&b.msg[..len]));
         let (label, n) = dispatch(files, badge, info.label(), &request[..len], &mut reply);

@@ -2,191 +2,95 @@
 
 use core::fmt;
 
-/// Why an operation failed: the label of an error reply.
-///
-/// Codes `1..=0xff` are the VM core's (`vm_core::VmError::code()`, equal
-/// numbers, one to one); codes from `0x100` are the protocol's own. Code 0
-/// is success and never an error. Never renumber, only append.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u64)]
-pub enum ApiError {
-    /// An address, length or offset is not a multiple of the page size.
-    Unaligned = 1,
-    /// A length of zero.
-    ZeroLength = 2,
-    /// `addr + len` wraps around.
-    Overflow = 3,
-    /// The range leaves the user part of the address space.
-    OutOfRange = 4,
-    /// A fixed, no-replace mapping overlaps an existing one.
-    Exists = 5,
-    /// No free range large enough (findspace failed).
-    NoSpace = 6,
-    /// Part of the range is not mapped.
-    NoMapping = 7,
-    /// The access is not allowed by the mapping's or the handle's rights.
-    Protection = 8,
-    /// The requested protection exceeds the maximum protection.
-    MaxProtection = 9,
-    /// No free page is left.
-    OutOfMemory = 10,
-    /// A bad flag, advice or combination of arguments.
-    InvalidArgument = 11,
-    /// The caller's (or the target's) address space does not exist.
-    BadSpace = 12,
-    /// No such handle.
-    BadHandle = 13,
-    /// The range reaches beyond the end of the object behind the mapping.
-    BeyondObject = 14,
-    /// The pages are wired or otherwise in use.
-    Busy = 15,
-    /// A shared-memory object of that name already exists.
-    NameExists = 16,
-    /// No shared-memory object has that name.
-    NoSuchName = 17,
-    /// A pager failed to read or write a page.
-    Io = 18,
-    /// Swap space is exhausted (reserved for the swap pager; the VM core
-    /// should append it with the same code).
-    NoSwap = 19,
-    /// Over the caller's quota of resident frames (`vm_core::Quota`; the
-    /// seven quota errors name the limit that was hit; nothing changed).
-    QuotaResident = 20,
-    /// Over the quota of wired (`mlock`ed) pages.
-    QuotaWired = 21,
-    /// Over the quota of swap slots.
-    QuotaSwap = 22,
-    /// Over the quota of map entries.
-    QuotaMapEntries = 23,
-    /// Over the quota of handles and names.
-    QuotaHandles = 24,
-    /// Over the quota of page tables of one address space.
-    QuotaPageTables = 25,
-    /// Over the quota of forked children alive at once.
-    QuotaChildren = 26,
-    /// The pager behind the object is gone (its pages cannot be read or
-    /// written any more).
-    PagerDead = 27,
-    /// The label names no operation.
-    UnknownOperation = 0x100,
-    /// The request's length, reserved bits or enum values are wrong.
-    MalformedRequest = 0x101,
-    /// A shared-memory name longer than [`crate::NAME_MAX`] bytes.
-    NameTooLong = 0x102,
-    /// The caller's badge, or the client a request names, is not a client.
-    BadClient = 0x103,
-    /// The server does not implement this operation.
-    NotSupported = 0x104,
-    /// Client side only, never sent: the server's reply did not decode.
-    MalformedReply = 0x105,
-    /// The caller lacks the privilege the operation needs (the spec's
-    /// `privileges { }`, e.g. `swapctl` for `SwapOff` and `SwapOn`);
-    /// nothing changed.
-    NotPermitted = 0x106,
-    /// No swap device has that index.
-    NoSuchDevice = 0x107,
-    /// `SwapOff` of a swap device that is already detached.
-    AlreadyOff = 0x108,
-    /// `SwapOn` of a swap device that is already attached.
-    AlreadyOn = 0x109,
-}
-
-impl ApiError {
-    /// Every error, in code order.
-    pub const ALL: [ApiError; 37] = [
-        ApiError::Unaligned,
-        ApiError::ZeroLength,
-        ApiError::Overflow,
-        ApiError::OutOfRange,
-        ApiError::Exists,
-        ApiError::NoSpace,
-        ApiError::NoMapping,
-        ApiError::Protection,
-        ApiError::MaxProtection,
-        ApiError::OutOfMemory,
-        ApiError::InvalidArgument,
-        ApiError::BadSpace,
-        ApiError::BadHandle,
-        ApiError::BeyondObject,
-        ApiError::Busy,
-        ApiError::NameExists,
-        ApiError::NoSuchName,
-        ApiError::Io,
-        ApiError::NoSwap,
-        ApiError::QuotaResident,
-        ApiError::QuotaWired,
-        ApiError::QuotaSwap,
-        ApiError::QuotaMapEntries,
-        ApiError::QuotaHandles,
-        ApiError::QuotaPageTables,
-        ApiError::QuotaChildren,
-        ApiError::PagerDead,
-        ApiError::UnknownOperation,
-        ApiError::MalformedRequest,
-        ApiError::NameTooLong,
-        ApiError::BadClient,
-        ApiError::NotSupported,
-        ApiError::MalformedReply,
-        ApiError::NotPermitted,
-        ApiError::NoSuchDevice,
-        ApiError::AlreadyOff,
-        ApiError::AlreadyOn,
-    ];
-
-    /// The code carried in the reply label (never 0).
-    #[inline]
-    pub const fn code(self) -> u64 {
-        self as u64
+ipc_protocol::error_codes! {
+    /// Why an operation failed: the label of an error reply.
+    ///
+    /// Codes `1..=0xff` are the VM core's (`vm_core::VmError::code()`, equal
+    /// numbers, one to one); codes from `0x100` are the protocol's own. Code 0
+    /// is success and never an error. Never renumber, only append.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum ApiError {
+        /// An address, length or offset is not a multiple of the page size.
+        Unaligned = 1 => "not page aligned",
+        /// A length of zero.
+        ZeroLength = 2 => "zero length",
+        /// `addr + len` wraps around.
+        Overflow = 3 => "range wraps around",
+        /// The range leaves the user part of the address space.
+        OutOfRange = 4 => "outside the user address range",
+        /// A fixed, no-replace mapping overlaps an existing one.
+        Exists = 5 => "overlaps an existing mapping",
+        /// No free range large enough (findspace failed).
+        NoSpace = 6 => "no free address range",
+        /// Part of the range is not mapped.
+        NoMapping = 7 => "not mapped",
+        /// The access is not allowed by the mapping's or the handle's rights.
+        Protection = 8 => "protection violation",
+        /// The requested protection exceeds the maximum protection.
+        MaxProtection = 9 => "above maximum protection",
+        /// No free page is left.
+        OutOfMemory = 10 => "out of memory",
+        /// A bad flag, advice or combination of arguments.
+        InvalidArgument = 11 => "invalid argument",
+        /// The caller's (or the target's) address space does not exist.
+        BadSpace = 12 => "no such address space",
+        /// No such handle.
+        BadHandle = 13 => "no such handle",
+        /// The range reaches beyond the end of the object behind the mapping.
+        BeyondObject = 14 => "beyond the end of the object",
+        /// The pages are wired or otherwise in use.
+        Busy = 15 => "pages busy or wired",
+        /// A shared-memory object of that name already exists.
+        NameExists = 16 => "name exists",
+        /// No shared-memory object has that name.
+        NoSuchName = 17 => "no such name",
+        /// A pager failed to read or write a page.
+        Io = 18 => "I/O error",
+        /// Swap space is exhausted (reserved for the swap pager; the VM core
+        /// should append it with the same code).
+        NoSwap = 19 => "out of swap space",
+        /// Over the caller's quota of resident frames (`vm_core::Quota`; the
+        /// seven quota errors name the limit that was hit; nothing changed).
+        QuotaResident = 20 => "over the resident-frames quota",
+        /// Over the quota of wired (`mlock`ed) pages.
+        QuotaWired = 21 => "over the wired-pages quota",
+        /// Over the quota of swap slots.
+        QuotaSwap = 22 => "over the swap-slots quota",
+        /// Over the quota of map entries.
+        QuotaMapEntries = 23 => "over the map-entries quota",
+        /// Over the quota of handles and names.
+        QuotaHandles = 24 => "over the handles quota",
+        /// Over the quota of page tables of one address space.
+        QuotaPageTables = 25 => "over the page-tables quota",
+        /// Over the quota of forked children alive at once.
+        QuotaChildren = 26 => "over the children quota",
+        /// The pager behind the object is gone (its pages cannot be read or
+        /// written any more).
+        PagerDead = 27 => "the object's pager is gone",
+        /// The label names no operation.
+        UnknownOperation = 0x100 => "unknown operation",
+        /// The request's length, reserved bits or enum values are wrong.
+        MalformedRequest = 0x101 => "malformed request",
+        /// A shared-memory name longer than [`crate::NAME_MAX`] bytes.
+        NameTooLong = 0x102 => "name too long",
+        /// The caller's badge, or the client a request names, is not a client.
+        BadClient = 0x103 => "no such client",
+        /// The server does not implement this operation.
+        NotSupported = 0x104 => "operation not supported",
+        /// Client side only, never sent: the server's reply did not decode.
+        MalformedReply = 0x105 => "malformed reply",
+        /// The caller lacks the privilege the operation needs (the spec's
+        /// `privileges { }`, e.g. `swapctl` for `SwapOff` and `SwapOn`);
+        /// nothing changed.
+        NotPermitted = 0x106 => "not permitted (the spec grants no such privilege)",
+        /// No swap device has that index.
+        NoSuchDevice = 0x107 => "no such swap device",
+        /// `SwapOff` of a swap device that is already detached.
+        AlreadyOff = 0x108 => "swap device already off",
+        /// `SwapOn` of a swap device that is already attached.
+        AlreadyOn = 0x109 => "swap device already on",
     }
-
-    /// The error with this code, if any (`None` for 0 and unknown codes).
-    pub fn from_code(code: u64) -> Option<ApiError> {
-        ApiError::ALL.iter().copied().find(|e| e.code() == code)
-    }
-}
-
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ApiError::Unaligned => "not page aligned",
-            ApiError::ZeroLength => "zero length",
-            ApiError::Overflow => "range wraps around",
-            ApiError::OutOfRange => "outside the user address range",
-            ApiError::Exists => "overlaps an existing mapping",
-            ApiError::NoSpace => "no free address range",
-            ApiError::NoMapping => "not mapped",
-            ApiError::Protection => "protection violation",
-            ApiError::MaxProtection => "above maximum protection",
-            ApiError::OutOfMemory => "out of memory",
-            ApiError::InvalidArgument => "invalid argument",
-            ApiError::BadSpace => "no such address space",
-            ApiError::BadHandle => "no such handle",
-            ApiError::BeyondObject => "beyond the end of the object",
-            ApiError::Busy => "pages busy or wired",
-            ApiError::NameExists => "name exists",
-            ApiError::NoSuchName => "no such name",
-            ApiError::Io => "I/O error",
-            ApiError::NoSwap => "out of swap space",
-            ApiError::QuotaResident => "over the resident-frames quota",
-            ApiError::QuotaWired => "over the wired-pages quota",
-            ApiError::QuotaSwap => "over the swap-slots quota",
-            ApiError::QuotaMapEntries => "over the map-entries quota",
-            ApiError::QuotaHandles => "over the handles quota",
-            ApiError::QuotaPageTables => "over the page-tables quota",
-            ApiError::QuotaChildren => "over the children quota",
-            ApiError::PagerDead => "the object's pager is gone",
-            ApiError::UnknownOperation => "unknown operation",
-            ApiError::MalformedRequest => "malformed request",
-            ApiError::NameTooLong => "name too long",
-            ApiError::BadClient => "no such client",
-            ApiError::NotSupported => "operation not supported",
-            ApiError::MalformedReply => "malformed reply",
-            ApiError::NotPermitted => "not permitted (the spec grants no such privilege)",
-            ApiError::NoSuchDevice => "no such swap device",
-            ApiError::AlreadyOff => "swap device already off",
-            ApiError::AlreadyOn => "swap device already on",
-        })
-    }
+    malformed_reply: MalformedReply;
 }
 
 /// Why a request or reply message did not decode. Decoders never panic;
@@ -210,6 +114,8 @@ pub enum DecodeError {
     /// A name that is not UTF-8.
     BadName,
 }
+
+ipc_protocol::from_fault!(DecodeError, unknown_error: |code| DecodeError::UnknownError { code });
 
 impl DecodeError {
     /// The error the server replies with for a request that failed to decode.

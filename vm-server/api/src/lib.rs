@@ -24,7 +24,8 @@
 //! operation is declared once there, and the operation enum, the request
 //! and reply enums with their encoders and decoders, the server's
 //! [`VmService`] trait with [`serve`], and the [`VmClient`] methods all
-//! come from that one row.
+//! come from that one row, through `ipc-protocol`'s `protocol!` (the
+//! toolkit this crate shares with the file server's `file-api`).
 //!
 //! # Numbering
 //!
@@ -61,13 +62,8 @@
 //! the same stub over a [`Loopback`] into `dispatch`.
 #![cfg_attr(not(test), no_std)]
 
-// The generator first: its macros are used by `protocol` below.
-#[macro_use]
-mod generate;
-
 mod client;
 mod error;
-mod op;
 pub mod protocol;
 mod reply;
 mod request;
@@ -75,19 +71,20 @@ mod service;
 mod types;
 pub mod wire;
 
-pub use client::{Loopback, Sel4Transport, Transport, VmClient};
 pub use error::{ApiError, DecodeError};
-pub use protocol::{serve, Operation, Reply, Request, VmService};
+pub use ipc_protocol::{Sel4Transport, Transport};
+pub use protocol::{dispatch, serve, Loopback, Operation, Reply, Request, VmClient, VmService};
 pub use reply::{
-    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PingReply, SwapDeviceInfo,
-    Versioned, VmStats, MINCORE_MAX_PAGES,
+    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PagerChallengeReply, PingReply,
+    SwapDeviceInfo, Versioned, VmStats, MINCORE_MAX_PAGES,
 };
 pub use request::{
     ExitRequest, HandleAcceptRequest, HandleCloseRequest, HandleShareRequest, MadviseRequest,
-    MinheritRequest, MmapRequest, MprotectRequest, MsyncRequest, PingRequest, RangeRequest,
-    ShmCreateRequest, ShmOpenRequest, ShmTruncateRequest, ShmUnlinkRequest, SwapDeviceRequest,
+    MinheritRequest, MmapRequest, MprotectRequest, MsyncRequest, PagerAttachRequest,
+    PagerCreateRequest, PingRequest, RangeRequest, ShmCreateRequest, ShmOpenRequest,
+    ShmTruncateRequest, ShmUnlinkRequest, SwapDeviceRequest,
 };
-pub use service::{dispatch, needs_reply};
+pub use service::needs_reply;
 pub use types::{
     Advice, Handle, Inheritance, MapFlags, MapSource, Mincore, MsyncFlags, Prot, ShmName, NAME_MAX,
     NAME_WORDS, PAGE_SIZE,

@@ -1,4 +1,4 @@
-//! The protocol table: every operation once, with its label, request and reply types, server method, client method and docs; `Operation`, `Request`, `Reply`, `VmService`, `serve` and the `VmClient` methods are generated from it.
+//! The protocol table: every operation once, with its label, request and reply types, server method, client method and docs; `Operation`, `Request`, `Reply`, `VmService`, `serve`, `dispatch`, `Loopback` and `VmClient` with its methods are generated from it.
 //!
 //! # The operations on the wire
 //!
@@ -29,6 +29,9 @@
 //! | `0x150` | `SwapInfo` | 1: device | 11: [`SwapDeviceInfo`]: device, flags (1 attached), slots, in use, bad, pageins, pgswapin, pageouts, pgswapout, read errors, write errors |
 //! | `0x151` | `SwapOff` (privileged: `swapctl`) | 1: device | 0 |
 //! | `0x152` | `SwapOn` (privileged: `swapctl`) | 1: device | 0 |
+//! | `0x160` | `PagerChallenge` (pagers: docs/pager.md) | 0 | 1: challenge |
+//! | `0x161` | `PagerAttach` (pagers) | 1: challenge | 0 |
+//! | `0x162` | `PagerCreate` (attached pagers) | 4: key, size_bytes, client, rights | 1: the client's handle |
 //!
 //! Error replies: label = [`ApiError::code`](crate::ApiError::code), 0
 //! words.
@@ -90,11 +93,14 @@
 //!
 //! # What is generated and what is not
 //!
-//! Generated (`generate.rs`), because it is the same for every row: the
-//! three enums with `Operation::ALL`, `replies_on_success` and
-//! `operation()`; the per-operation matches of the request and reply
-//! encoders and decoders; the `VmService` trait and `serve`; the client
-//! stub's methods.
+//! Generated (`ipc_protocol::protocol!`, shared with the file server's
+//! protocol), because it is the same for every row: the three enums with
+//! `Operation::ALL`, `replies_on_success` and `operation()`; the
+//! per-operation matches of the request and reply encoders and
+//! decoders, and their `decode`/`encode` entry points; the `VmService`
+//! trait, `serve` and `dispatch`; the `Loopback` transport; the client
+//! stub and its methods. The message rules behind them (labels, error
+//! replies, the client's call) are `ipc-protocol`'s generic code.
 //!
 //! Not generated, because it differs per payload type rather than per
 //! operation: the word layouts. Each payload type implements `wire::Body`
@@ -106,10 +112,9 @@
 //! impls they read as ordinary Rust, and a mistake in one is reported
 //! there rather than inside a macro expansion.
 //!
-//! Also by hand: the public `decode`/`encode` entry points with their
-//! contracts, `dispatch` and `needs_reply`, the transports, and
-//! `VmClient::mincore`, which loops over `mincore_run` for ranges longer
-//! than one reply.
+//! Also by hand: `needs_reply`, the default service methods
+//! (`service.rs`), and `VmClient::mincore` (`client.rs`), which loops
+//! over `mincore_run` for ranges longer than one reply.
 //!
 //! # Adding an operation
 //!
@@ -119,18 +124,77 @@
 //! `VmService` method in the server (`vm-server/service/src/requests.rs`).
 
 use crate::reply::{
-    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PingReply, SwapDeviceInfo,
-    VmStats,
+    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PagerChallengeReply, PingReply,
+    SwapDeviceInfo, VmStats,
 };
 use crate::request::{
     ExitRequest, HandleAcceptRequest, HandleCloseRequest, HandleShareRequest, MadviseRequest,
-    MinheritRequest, MmapRequest, MprotectRequest, MsyncRequest, PingRequest, RangeRequest,
-    ShmCreateRequest, ShmOpenRequest, ShmTruncateRequest, ShmUnlinkRequest, SwapDeviceRequest,
+    MinheritRequest, MmapRequest, MprotectRequest, MsyncRequest, PagerAttachRequest,
+    PagerCreateRequest, PingRequest, RangeRequest, ShmCreateRequest, ShmOpenRequest,
+    ShmTruncateRequest, ShmUnlinkRequest, SwapDeviceRequest,
 };
 use crate::service;
 use crate::types::{Advice, Handle, Inheritance, MsyncFlags, Prot, ShmName};
 
-protocol! {
+ipc_protocol::protocol! {
+    errors: crate::ApiError, crate::DecodeError;
+
+    /// One operation of the protocol; the discriminant is the request's
+    /// IPC label.
+    ///
+    /// The numbers are part of the protocol: never renumber, only
+    /// append. They start at `0x100` so they can never be confused with
+    /// a kernel fault message (fault labels are below `0x10`) should a
+    /// server receive both on one endpoint, and they fit seL4's 20-bit
+    /// label field.
+    pub enum Operation;
+
+    /// A decoded request: one variant per operation, with the
+    /// operation's request type.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum Request;
+
+    /// A decoded successful reply: one variant per operation, with the
+    /// operation's reply type.
+    ///
+    /// `Mincore`'s variant is about 1 KiB: a reply lives on the stack for
+    /// one call, and boxing would need an allocator in the hot path.
+    #[allow(clippy::large_enum_variant)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum Reply;
+
+    /// The VM server's operations. `client` is the caller's client id
+    /// (the badge its endpoint capability carries); each method gets the
+    /// decoded, already validated request and returns the reply or the
+    /// error to send.
+    ///
+    /// The caller of every method is [`serve`], from [`dispatch`] in the
+    /// server's single-threaded loop.
+    pub trait VmService;
+
+    /// Calls the method of `svc` that `req` names.
+    pub fn serve;
+
+    /// One step of the server loop: decodes the request (`label`, `words`
+    /// = exactly the message's words), calls `svc`, and encodes the reply
+    /// into `out` (at least [`crate::MAX_WORDS`] long). Returns the
+    /// reply's label (0 or an [`ApiError`](crate::ApiError) code) and
+    /// length. A request that does not decode is answered with its
+    /// `DecodeError`'s `ApiError` and `svc` is not called. Pure: no IPC,
+    /// never panics on any input.
+    pub fn dispatch;
+
+    /// A transport that runs [`dispatch`] on a service in the same
+    /// program, as client `client` (host tests, and a server calling
+    /// itself).
+    pub struct Loopback;
+
+    /// The VM server's client stub: one method per operation (generated
+    /// from the table below). Every method makes one call (`mincore` as
+    /// many as the range needs).
+    #[derive(Clone, Copy, Debug)]
+    pub struct VmClient;
+
     /// No-op round trip (benchmarks, liveness); the reply echoes the
     /// cookie (the default method does).
     0x100 Ping(PingRequest) -> (PingReply) {
@@ -317,24 +381,69 @@ protocol! {
         serve: fn swap_on;
         client: pub fn swap_on(device: u64) = SwapDeviceRequest { device };
     }
+
+    /// A pager's first step to attach to its channel (docs/pager.md,
+    /// "Identity"): a fresh challenge, kept for the caller's badge only
+    /// (a later one replaces it). Any caller may ask while a channel
+    /// waits for its pager (then `NotPermitted`); only one holding the
+    /// channel's ring page can use it. The default method refuses
+    /// (`NotSupported`: a server without pager channels).
+    0x160 PagerChallenge() -> (PagerChallengeReply) {
+        serve: fn pager_challenge, default service::no_pagers;
+        client: pub fn pager_challenge() -> u64 => |r| r.challenge;
+    }
+
+    /// Binds the caller's badge to the pager channel whose ring page
+    /// holds the caller's last challenge in its attach word; from then
+    /// on its `PagerCreate`s make objects of that channel. Anything else
+    /// (no challenge asked, no channel holds it, the channel or the badge
+    /// already bound) is `NotPermitted`, and nothing changes.
+    0x161 PagerAttach(PagerAttachRequest) -> () {
+        serve: fn pager_attach, default service::no_pagers_attach;
+        client: pub fn pager_attach(challenge: u64) = PagerAttachRequest { challenge };
+    }
+
+    /// An attached pager makes object `key` of `size_bytes` bytes (its
+    /// pages come from the caller's channel) and puts a handle with
+    /// `rights` into client `client`'s space, counted against that
+    /// client's handle quota (`QuotaHandles`); replies the client's
+    /// handle number. The live object of the same key and size is
+    /// reused, so every mapping of one file shares one cache. An
+    /// unattached caller: `NotPermitted`; no such client: `BadClient`.
+    0x162 PagerCreate(PagerCreateRequest) -> (HandleReply) {
+        serve: fn pager_create, default service::no_pagers_create;
+        client: pub fn pager_create(key: u64, size_bytes: u64, client: u64, rights: Prot) -> Handle
+            = PagerCreateRequest { key, size_bytes, client, rights } => |r| r.handle;
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::Operation;
+    use crate::DecodeError;
+    use ipc_protocol::testing;
+
+    #[test]
+    fn labels_round_trip_and_are_distinct() {
+        testing::check_labels::<Operation>(0x100);
+        assert_eq!(
+            Operation::try_from(0),
+            Err(DecodeError::UnknownOperation { label: 0 })
+        );
+        assert!(Operation::try_from(5).is_err());
+    }
+
+    #[test]
+    fn only_exit_is_silent() {
+        for op in Operation::ALL {
+            assert_eq!(op.replies_on_success(), op != Operation::Exit);
+        }
+    }
 
     /// The table in the module docs lists every operation, in label order,
     /// with its label and name.
     #[test]
     fn doc_table_lists_every_operation() {
-        let rows: Vec<&str> = include_str!("protocol.rs")
-            .lines()
-            .filter(|l| l.starts_with("//! | `0x"))
-            .collect();
-        assert_eq!(rows.len(), Operation::ALL.len());
-        for (row, op) in rows.iter().zip(Operation::ALL) {
-            let want = format!("//! | `{:#x}` | `{op:?}`", op.label());
-            assert!(row.starts_with(&want), "{row} should start with {want}");
-        }
+        testing::check_doc_table::<Operation>(include_str!("protocol.rs"));
     }
 }

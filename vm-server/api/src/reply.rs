@@ -1,7 +1,6 @@
-//! Replies: one typed struct per result, the statistics records, their word layouts (`Body`), and the total decoder of `Reply`.
+//! Replies: one typed struct per result, the statistics records and their word layouts (`Body`); `Reply` and its decoder are generated from the table in `protocol.rs`.
 
-use crate::error::{ApiError, DecodeError};
-use crate::protocol::{Operation, Reply};
+use crate::error::DecodeError;
 use crate::request::handle;
 use crate::types::{Handle, Mincore};
 use crate::wire::{self, *};
@@ -24,6 +23,13 @@ pub struct MmapReply {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct HandleReply {
     pub handle: Handle,
+}
+
+/// `PagerChallenge` reply: the challenge the caller writes into its
+/// channel's ring page before `PagerAttach` (never 0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PagerChallengeReply {
+    pub challenge: u64,
 }
 
 /// `Fork` reply. The parent's `Call` returns `Parent`; the child starts
@@ -98,7 +104,7 @@ impl MincoreReply {
 }
 
 /// The variable-length layout: the count, then the packed bytes.
-impl Body for MincoreReply {
+impl Body<DecodeError> for MincoreReply {
     fn encode(&self, out: &mut [u64]) -> usize {
         let n = self.count as usize;
         let words = n.div_ceil(8);
@@ -427,7 +433,7 @@ impl Versioned for ClientStats {
 
 // The word layouts: each reply type to and from its `wire` struct.
 
-impl Body for PingReply {
+impl Body<DecodeError> for PingReply {
     fn encode(&self, out: &mut [u64]) -> usize {
         wire::write(
             &PingWire {
@@ -442,7 +448,20 @@ impl Body for PingReply {
     }
 }
 
-impl Body for VmStats {
+impl Body<DecodeError> for PagerChallengeReply {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let challenge = self.challenge;
+        wire::write(&ChallengeWire { challenge }, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: ChallengeWire = wire::read(words)?;
+        Ok(PagerChallengeReply {
+            challenge: w.challenge,
+        })
+    }
+}
+
+impl Body<DecodeError> for VmStats {
     fn encode(&self, out: &mut [u64]) -> usize {
         wire::write(self, out)
     }
@@ -451,7 +470,7 @@ impl Body for VmStats {
     }
 }
 
-impl Body for ClientStats {
+impl Body<DecodeError> for ClientStats {
     fn encode(&self, out: &mut [u64]) -> usize {
         wire::write(self, out)
     }
@@ -460,7 +479,7 @@ impl Body for ClientStats {
     }
 }
 
-impl Body for MmapReply {
+impl Body<DecodeError> for MmapReply {
     fn encode(&self, out: &mut [u64]) -> usize {
         wire::write(&AddrWire { addr: self.addr }, out)
     }
@@ -470,7 +489,7 @@ impl Body for MmapReply {
     }
 }
 
-impl Body for HandleReply {
+impl Body<DecodeError> for HandleReply {
     fn encode(&self, out: &mut [u64]) -> usize {
         let handle = self.handle.into();
         wire::write(&HandleWire { handle }, out)
@@ -483,7 +502,7 @@ impl Body for HandleReply {
     }
 }
 
-impl Body for ForkReply {
+impl Body<DecodeError> for ForkReply {
     fn encode(&self, out: &mut [u64]) -> usize {
         let (is_child, id) = match *self {
             ForkReply::Parent { child } => (0, child),
@@ -501,7 +520,7 @@ impl Body for ForkReply {
     }
 }
 
-impl Body for SwapDeviceInfo {
+impl Body<DecodeError> for SwapDeviceInfo {
     fn encode(&self, out: &mut [u64]) -> usize {
         let w = SwapInfoWire {
             device: self.device,
@@ -541,45 +560,11 @@ impl Body for SwapDeviceInfo {
 
 // `Reply` itself (one variant per operation, `operation()` and the
 // per-operation matches) is generated from the table in `protocol.rs`.
-impl Reply {
-    /// Encodes a successful reply; returns (label 0, length in words).
-    ///
-    /// # Panics
-    /// If `words` is shorter than the layout ([`crate::MAX_WORDS`] always
-    /// suffices).
-    pub fn encode(&self, words: &mut [u64]) -> (u64, usize) {
-        (0, self.encode_body(words))
-    }
-
-    /// Encodes a result: a success as [`Reply::encode`], an error as its
-    /// code in the label and no words.
-    pub fn encode_result(result: &Result<Reply, ApiError>, words: &mut [u64]) -> (u64, usize) {
-        match result {
-            Ok(r) => r.encode(words),
-            Err(e) => (e.code(), 0),
-        }
-    }
-
-    /// Decodes the reply to a request for `op`: `Ok(Ok(reply))` for label
-    /// 0, `Ok(Err(error))` for an error code, `Err` for a malformed
-    /// message. Total: never panics.
-    pub fn decode(
-        op: Operation,
-        label: u64,
-        words: &[u64],
-    ) -> Result<Result<Reply, ApiError>, DecodeError> {
-        if label != 0 {
-            let e = ApiError::from_code(label).ok_or(DecodeError::UnknownError { code: label })?;
-            wire::read::<EmptyWire>(words)?;
-            return Ok(Err(e));
-        }
-        Reply::decode_body(op, words).map(Ok)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ApiError;
+    use crate::protocol::{Operation, Reply};
 
     #[test]
     fn stats_word_counts() {

@@ -1,7 +1,6 @@
-//! Requests: one typed struct per operation, their word layouts (`Body`), and the total decoder of `Request`.
+//! Requests: one typed struct per operation and their word layouts (`Body`); `Request` and its decoder are generated from the table in `protocol.rs`.
 
 use crate::error::DecodeError;
-use crate::protocol::{Operation, Request};
 use crate::types::{Advice, Handle, Inheritance, MapFlags, MapSource, MsyncFlags, Prot, ShmName};
 use crate::wire::{self, *};
 use bitflags::Flags;
@@ -230,9 +229,31 @@ pub struct SwapDeviceRequest {
     pub device: u64,
 }
 
+/// `PagerAttach`: the caller, as the pager of a channel, proves it by
+/// the challenge it wrote into that channel's ring page (docs/pager.md,
+/// "Identity").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PagerAttachRequest {
+    pub challenge: u64,
+}
+
+/// `PagerCreate`: a pager object `key` of `size_bytes` bytes of the
+/// caller's channel, installed with `rights` in client `client`'s space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PagerCreateRequest {
+    /// The pager's own name for the object (the file server: the inode).
+    pub key: u64,
+    /// The object's size; its pages are `size_bytes` rounded up.
+    pub size_bytes: u64,
+    /// The client whose space gets the handle.
+    pub client: u64,
+    /// The handle's rights (`READ` at least).
+    pub rights: Prot,
+}
+
 // The word layouts: each request type to and from its `wire` struct.
 
-impl Body for PingRequest {
+impl Body<DecodeError> for PingRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         wire::write(
             &PingWire {
@@ -247,7 +268,7 @@ impl Body for PingRequest {
     }
 }
 
-impl Body for MmapRequest {
+impl Body<DecodeError> for MmapRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         wire::write(&MmapWire::from(self), out)
     }
@@ -256,7 +277,7 @@ impl Body for MmapRequest {
     }
 }
 
-impl Body for RangeRequest {
+impl Body<DecodeError> for RangeRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         let (addr, len) = (self.addr, self.len);
         wire::write(&RangeWire { addr, len }, out)
@@ -270,7 +291,7 @@ impl Body for RangeRequest {
     }
 }
 
-impl Body for MprotectRequest {
+impl Body<DecodeError> for MprotectRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         let (addr, len, arg) = (self.addr, self.len, self.prot.bits());
         wire::write(&RangeArgWire { addr, len, arg }, out)
@@ -285,7 +306,7 @@ impl Body for MprotectRequest {
     }
 }
 
-impl Body for MinheritRequest {
+impl Body<DecodeError> for MinheritRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         let (addr, len, arg) = (self.addr, self.len, self.inheritance.into());
         wire::write(&RangeArgWire { addr, len, arg }, out)
@@ -301,7 +322,7 @@ impl Body for MinheritRequest {
     }
 }
 
-impl Body for MadviseRequest {
+impl Body<DecodeError> for MadviseRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         let (addr, len, arg) = (self.addr, self.len, self.advice.into());
         wire::write(&RangeArgWire { addr, len, arg }, out)
@@ -317,7 +338,7 @@ impl Body for MadviseRequest {
     }
 }
 
-impl Body for MsyncRequest {
+impl Body<DecodeError> for MsyncRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         let (addr, len, arg) = (self.addr, self.len, self.flags.bits());
         wire::write(&RangeArgWire { addr, len, arg }, out)
@@ -332,7 +353,7 @@ impl Body for MsyncRequest {
     }
 }
 
-impl Body for ShmCreateRequest {
+impl Body<DecodeError> for ShmCreateRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         let (name_len, name) = self.name.to_words();
         let w = ShmCreateWire {
@@ -353,7 +374,7 @@ impl Body for ShmCreateRequest {
     }
 }
 
-impl Body for ShmOpenRequest {
+impl Body<DecodeError> for ShmOpenRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         let (name_len, name) = self.name.to_words();
         let arg = self.rights.bits();
@@ -375,7 +396,7 @@ impl Body for ShmOpenRequest {
     }
 }
 
-impl Body for ShmUnlinkRequest {
+impl Body<DecodeError> for ShmUnlinkRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         let (name_len, name) = self.name.to_words();
         wire::write(&NameWire { name_len, name }, out)
@@ -388,7 +409,7 @@ impl Body for ShmUnlinkRequest {
     }
 }
 
-impl Body for ShmTruncateRequest {
+impl Body<DecodeError> for ShmTruncateRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         let (handle, size) = (self.handle.into(), self.size);
         wire::write(&ShmTruncateWire { handle, size }, out)
@@ -402,7 +423,7 @@ impl Body for ShmTruncateRequest {
     }
 }
 
-impl Body for HandleCloseRequest {
+impl Body<DecodeError> for HandleCloseRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         let handle = self.handle.into();
         wire::write(&HandleWire { handle }, out)
@@ -415,7 +436,7 @@ impl Body for HandleCloseRequest {
     }
 }
 
-impl Body for HandleShareRequest {
+impl Body<DecodeError> for HandleShareRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         let (handle, to, rights) = (self.handle.into(), self.to, self.rights.bits());
         wire::write(&HandleShareWire { handle, to, rights }, out)
@@ -430,7 +451,7 @@ impl Body for HandleShareRequest {
     }
 }
 
-impl Body for HandleAcceptRequest {
+impl Body<DecodeError> for HandleAcceptRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         let (from, count) = (self.from, self.count.into());
         wire::write(&HandleAcceptWire { from, count }, out)
@@ -447,7 +468,7 @@ impl Body for HandleAcceptRequest {
     }
 }
 
-impl Body for ExitRequest {
+impl Body<DecodeError> for ExitRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         wire::write(
             &ExitWire {
@@ -462,7 +483,7 @@ impl Body for ExitRequest {
     }
 }
 
-impl Body for SwapDeviceRequest {
+impl Body<DecodeError> for SwapDeviceRequest {
     fn encode(&self, out: &mut [u64]) -> usize {
         wire::write(
             &DeviceWire {
@@ -477,29 +498,44 @@ impl Body for SwapDeviceRequest {
     }
 }
 
-// `Request` itself (one variant per operation, `operation()` and the
-// per-operation matches) is generated from the table in `protocol.rs`.
-impl Request {
-    /// Decodes a request message: `label` is the IPC label, `words` the
-    /// message registers (exactly the message's length). Total: every
-    /// input gives a request or a `DecodeError`.
-    pub fn decode(label: u64, words: &[u64]) -> Result<Request, DecodeError> {
-        Request::decode_body(Operation::try_from(label)?, words)
+impl Body<DecodeError> for PagerAttachRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let challenge = self.challenge;
+        wire::write(&ChallengeWire { challenge }, out)
     }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: ChallengeWire = wire::read(words)?;
+        Ok(PagerAttachRequest {
+            challenge: w.challenge,
+        })
+    }
+}
 
-    /// Encodes into `words`; returns (label, length in words).
-    ///
-    /// # Panics
-    /// If `words` is shorter than the layout ([`crate::MAX_WORDS`] always
-    /// suffices).
-    pub fn encode(&self, words: &mut [u64]) -> (u64, usize) {
-        (self.operation().label(), self.encode_body(words))
+impl Body<DecodeError> for PagerCreateRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let w = PagerCreateWire {
+            key: self.key,
+            size_bytes: self.size_bytes,
+            client: self.client,
+            rights: self.rights.bits(),
+        };
+        wire::write(&w, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: PagerCreateWire = wire::read(words)?;
+        Ok(PagerCreateRequest {
+            key: w.key,
+            size_bytes: w.size_bytes,
+            client: w.client,
+            rights: flags(w.rights, 3)?,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{Operation, Request};
 
     fn rt(r: Request) -> (u64, usize) {
         let mut w = [0u64; crate::MAX_WORDS];

@@ -1,16 +1,17 @@
-//! The fixed `#[repr(C)]` word layouts of every message body, the length-checked readers and writers over them, and `Body`, the conversion of each typed payload to and from its layout.
+//! The fixed `#[repr(C)]` word layouts of every message body and the length-checked reader and writer over them; each typed payload's `Body` converts to and from its layout.
 //!
 //! Each layout is a run of `u64` fields, field `i` in message register
 //! `i`. Typed requests and replies convert to and from these (their
 //! `Body` impls, next to each type in `request.rs` and `reply.rs`); only
-//! the conversions validate.
+//! the conversions validate. `Body` and `MAX_WORDS` are `ipc-protocol`'s,
+//! shared with the file server's protocol.
 
 use crate::error::DecodeError;
 use crate::types::NAME_WORDS;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-/// Most words one message carries (`seL4_MsgMaxLength`).
-pub const MAX_WORDS: usize = sel4::MSG_MAX_LENGTH;
+pub(crate) use ipc_protocol::Body;
+pub use ipc_protocol::MAX_WORDS;
 
 /// Words of the layout `W`.
 pub const fn words_of<W>() -> usize {
@@ -20,18 +21,7 @@ pub const fn words_of<W>() -> usize {
 /// Reads layout `W` from a message of exactly its length.
 pub fn read<W: FromBytes + KnownLayout + Immutable>(words: &[u64]) -> Result<W, DecodeError> {
     let expected = words_of::<W>();
-    if words.len() < expected {
-        return Err(DecodeError::Truncated {
-            expected,
-            got: words.len(),
-        });
-    }
-    if words.len() > expected {
-        return Err(DecodeError::TooLong {
-            expected,
-            got: words.len(),
-        });
-    }
+    let words = ipc_protocol::words::exactly(words, expected)?;
     W::read_from_bytes(words.as_bytes()).map_err(|_| DecodeError::Truncated {
         expected,
         got: words.len(),
@@ -47,33 +37,6 @@ pub fn write<W: IntoBytes + Immutable>(w: &W, out: &mut [u64]) -> usize {
     let n = words_of::<W>();
     out[..n].as_mut_bytes().copy_from_slice(w.as_bytes());
     n
-}
-
-/// A payload type of the protocol table (a request or reply struct, or
-/// `()` for none) and its word layout: the generated `Request` and `Reply`
-/// encoders and decoders call these two functions, one type at a time.
-pub(crate) trait Body: Sized {
-    /// Writes the body at the start of `out`; returns its length in words.
-    ///
-    /// # Panics
-    /// If `out` is shorter than the layout ([`MAX_WORDS`] always
-    /// suffices).
-    fn encode(&self, out: &mut [u64]) -> usize;
-
-    /// Reads a body from exactly the message's words, validating every
-    /// field. Total: every input gives a body or a `DecodeError`.
-    fn decode(words: &[u64]) -> Result<Self, DecodeError>;
-}
-
-/// No payload: an empty message.
-impl Body for () {
-    fn encode(&self, out: &mut [u64]) -> usize {
-        write(&EmptyWire {}, out)
-    }
-
-    fn decode(words: &[u64]) -> Result<(), DecodeError> {
-        read::<EmptyWire>(words).map(drop)
-    }
 }
 
 /// `Ping` request and reply: a cookie echoed back.
@@ -267,6 +230,27 @@ pub struct ForkWire {
     pub id: u64,
 }
 
+/// `PagerChallenge` reply, `PagerAttach` request: a challenge.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct ChallengeWire {
+    pub challenge: u64,
+}
+
+/// `PagerCreate` request.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct PagerCreateWire {
+    pub key: u64,
+    pub size_bytes: u64,
+    pub client: u64,
+    pub rights: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +272,8 @@ mod tests {
         assert_eq!(words_of::<ForkWire>(), 2);
         assert_eq!(words_of::<DeviceWire>(), 1);
         assert_eq!(words_of::<SwapInfoWire>(), 11);
+        assert_eq!(words_of::<ChallengeWire>(), 1);
+        assert_eq!(words_of::<PagerCreateWire>(), 4);
         assert_eq!(MAX_WORDS, 120);
     }
 

@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use ipc_protocol::testing;
 use proptest::prelude::*;
 use vm_api::*;
 
@@ -98,12 +99,7 @@ proptest! {
     /// exactly the message (the encoding is canonical).
     #[test]
     fn request_decoder_is_total(label in label(), words in words()) {
-        if let Ok(req) = Request::decode(label, &words) {
-            let mut w = [0u64; MAX_WORDS];
-            let (l, n) = req.encode(&mut w);
-            prop_assert_eq!(l, label);
-            prop_assert_eq!(&w[..n], &words[..]);
-        }
+        testing::check_request::<Operation>(label, &words)?;
     }
 
     /// A valid request with one word changed (or cut or extended) still
@@ -120,15 +116,7 @@ proptest! {
             w[at.index(len)] = v;
             &w[..len]
         };
-        match Request::decode(label, msg) {
-            Ok(r) => {
-                let mut again = [0u64; MAX_WORDS];
-                let (l, n) = r.encode(&mut again);
-                prop_assert_eq!(l, label);
-                prop_assert_eq!(&again[..n], msg);
-            }
-            Err(e) => prop_assert_ne!(ApiError::from(e), ApiError::UnknownOperation),
-        }
+        testing::check_request::<Operation>(label, msg)?;
     }
 
     /// A valid reply with one word changed decodes or is refused, never panics.
@@ -139,53 +127,25 @@ proptest! {
         if len > 0 {
             w[at.index(len)] = v;
         }
-        if let Ok(Ok(r)) = Reply::decode(rep.operation(), label, &w[..len]) {
-            let mut again = [0u64; MAX_WORDS];
-            let (_, n) = r.encode(&mut again);
-            prop_assert_eq!(&again[..n], &w[..len]);
-        }
+        testing::check_reply(rep.operation(), label, &w[..len], false)?;
     }
 
     /// Reply decoding never panics; a decoded reply re-encodes to the
     /// message (for the versioned statistics, to its first `WORDS` words).
     #[test]
     fn reply_decoder_is_total(op in operation(), label in label(), words in words()) {
-        match Reply::decode(op, label, &words) {
-            Ok(Ok(rep)) => {
-                prop_assert_eq!(label, 0);
-                prop_assert_eq!(rep.operation(), op);
-                let mut w = [0u64; MAX_WORDS];
-                let (l, n) = rep.encode(&mut w);
-                prop_assert_eq!(l, 0);
-                if matches!(op, Operation::Stats | Operation::ClientStats) {
-                    prop_assert_eq!(&w[..n], &words[..n]);
-                } else {
-                    prop_assert_eq!(&w[..n], &words[..]);
-                }
-            }
-            Ok(Err(e)) => {
-                prop_assert_eq!(e.code(), label);
-                prop_assert!(words.is_empty());
-            }
-            Err(_) => {}
-        }
+        let versioned = matches!(op, Operation::Stats | Operation::ClientStats);
+        testing::check_reply(op, label, &words, versioned)?;
     }
 
     /// `dispatch` never panics and always answers 0 with a reply that
     /// decodes, or a known error code with no words.
     #[test]
     fn dispatch_is_total(client in any::<u64>(), label in label(), words in words()) {
-        let mut out = [0u64; MAX_WORDS];
-        let (l, n) = dispatch(&mut Ok_, client.wrapping_sub(1), label, &words, &mut out);
-        prop_assert!(n <= MAX_WORDS);
-        match Request::decode(label, &words) {
-            Ok(req) => {
-                let rep = Reply::decode(req.operation(), l, &out[..n]);
-                prop_assert!(rep.is_ok());
-            }
-            Err(e) => prop_assert_eq!((l, n), (ApiError::from(e).code(), 0)),
-        }
-        prop_assert!(l == 0 || ApiError::from_code(l).is_some());
+        let client = client.wrapping_sub(1);
+        testing::check_dispatch::<Operation>(label, &words, |l, w, out| {
+            dispatch(&mut Ok_, client, l, w, out)
+        })?;
     }
 }
 
@@ -227,4 +187,49 @@ fn malformed_requests_get_protocol_errors() {
         ApiError::BadClient.code()
     ));
     assert!(needs_reply(Operation::Munmap.label(), 0));
+}
+
+/// The pager operations (docs/pager.md): exact lengths, reserved rights
+/// bits refused, and a service without pagers refuses each with
+/// `NotSupported` (the default methods).
+#[test]
+fn pager_requests_are_checked_and_refused_by_default() {
+    let mut out = [0u64; MAX_WORDS];
+    let create = Operation::PagerCreate.label();
+    // key, size_bytes, client, rights: READ | WRITE | EXEC, then reserved.
+    for (words, want) in [
+        (&[7, 4096, 4, 3][..], ApiError::NotSupported),
+        (&[7, 4096, 4, 8][..], ApiError::MalformedRequest),
+        (&[7, 4096, 4, 1 << 63][..], ApiError::MalformedRequest),
+        (&[7, 4096, 4][..], ApiError::MalformedRequest),
+        (&[7, 4096, 4, 3, 0][..], ApiError::MalformedRequest),
+    ] {
+        assert_eq!(
+            dispatch(&mut Ok_, 0x1000, create, words, &mut out),
+            (want.code(), 0),
+            "{words:?}"
+        );
+    }
+    assert_eq!(
+        Request::decode(create, &[7, 4096, 4, 8]),
+        Err(DecodeError::ReservedBits { word: 3 })
+    );
+    let attach = Operation::PagerAttach.label();
+    assert_eq!(
+        dispatch(&mut Ok_, 0x1000, attach, &[5], &mut out),
+        (ApiError::NotSupported.code(), 0)
+    );
+    assert_eq!(
+        dispatch(&mut Ok_, 0x1000, attach, &[], &mut out),
+        (ApiError::MalformedRequest.code(), 0)
+    );
+    let challenge = Operation::PagerChallenge.label();
+    assert_eq!(
+        dispatch(&mut Ok_, 0x1000, challenge, &[], &mut out),
+        (ApiError::NotSupported.code(), 0)
+    );
+    assert_eq!(
+        dispatch(&mut Ok_, 0x1000, challenge, &[1], &mut out),
+        (ApiError::MalformedRequest.code(), 0)
+    );
 }

@@ -86,13 +86,21 @@ impl Vm {
                 return Err(VmError::QuotaExceeded(Quota::Resident));
             }
             self.reclaim(copies + swapped, pmap)?;
+            let mut need = 0;
             for &s in &to_copy {
                 let pe = self.spaces[&parent.0].map.lookup(s).expect("entry");
                 let (chain, n) = (&pe.chain, pe.npages());
                 self.mem.swapin_chain(chain, 0..chain.len(), n, pmap)?;
+                need += chain.visible_counts(&self.mem.objects, n).0;
             }
-            if u64::from(self.mem.pool.available()) < copies {
+            // Count again: the pageout above may have sent some of the
+            // pages to copy to swap, which the swap-ins brought back into
+            // the group. From here on nothing pages out, so this is exact.
+            if u64::from(self.mem.pool.available()) < need {
                 return Err(VmError::OutOfMemory);
+            }
+            if self.mem.objects.new_room() < need {
+                return Err(VmError::QuotaExceeded(Quota::Resident));
             }
         }
         let child = self.new_space(Some(parent), pmap)?;

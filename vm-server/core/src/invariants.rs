@@ -205,11 +205,16 @@ impl Vm {
         let p = &mem.pool;
         let in_queues =
             (p.active_count() + p.inactive_count() + p.wired_count() + p.unqueued_count()) as u64;
-        if p.unqueued_count() as usize != mem.busy_io.len() {
+        // Wired pages are on no queue, busy (msync) or not.
+        let busy_unwired = mem
+            .busy_io
+            .keys()
+            .filter(|&&f| p.page(FrameNumber(f)).wire_count() == 0)
+            .count();
+        if p.unqueued_count() as usize != busy_unwired {
             return Err(format!(
-                "{} pages on no queue between calls, {} under swap I/O",
+                "{} pages on no queue between calls, {busy_unwired} unwired under I/O",
                 p.unqueued_count(),
-                mem.busy_io.len()
             ));
         }
         let orphans = mem.objects.orphan_count() as u64;

@@ -1,4 +1,4 @@
-//! `madvise` (`vm_map_madvise`, `uvm_map_advice`): access-pattern advice, `WILLNEED` prefetching, `DONTNEED` and lazy `FREE` (semantics: madv-*).
+//! `madvise` (`vm_map_madvise`, `uvm_map_advice`): access-pattern advice, `WILLNEED` prefetching, `DONTNEED` and lazy `FREE` (semantics: madvise-*).
 //!
 //! Locking: runs inside the single-threaded `Vm`.
 

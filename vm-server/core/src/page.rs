@@ -475,15 +475,27 @@ impl PagePool {
         self.requeue(f.0, PageQueue::Inactive);
     }
 
-    /// Make a managed, unwired page busy for swap I/O: it leaves the
-    /// paging queues until the completion frees or revalidates it.
+    /// Make a managed page busy for I/O: it leaves the paging queues
+    /// (for the `None` queue, which counts the busy pages that are not
+    /// wired) until the completion frees it, revalidates it or calls
+    /// `end_io`. A wired page is on no queue already and stays so: only
+    /// a pager write-back (`msync`) makes a wired page busy.
     pub fn start_io(&mut self, f: FrameNumber) {
-        debug_assert!(
-            self.pages[f.index()].wire_count == 0 && !self.pages[f.index()].is_unmanaged()
-        );
+        debug_assert!(!self.pages[f.index()].is_unmanaged());
         self.pages[f.index()].flags.insert(PageFlags::BUSY);
-        self.unlink(f.0);
-        self.link(f.0, PageQueue::None);
+        if self.pages[f.index()].wire_count == 0 {
+            self.unlink(f.0);
+            self.link(f.0, PageQueue::None);
+        }
+    }
+
+    /// A write-back of a page that stays resident finished: clear busy
+    /// and put it back where it belongs (wired: on no queue; otherwise
+    /// the inactive queue, as a page just cleaned). The caller clears
+    /// or sets `DIRTY` first.
+    pub fn end_io(&mut self, f: FrameNumber) {
+        self.pages[f.index()].flags.remove(PageFlags::BUSY);
+        self.deactivate(f);
     }
 
     /// Wire a page: it leaves the paging queues (`vm_page_wire`).
@@ -511,7 +523,13 @@ impl PagePool {
         p.wire_count -= 1;
         if p.wire_count == 0 {
             self.wired -= 1;
-            self.link(f.0, PageQueue::Active);
+            // A busy page waits on `None` for the end of its I/O.
+            let q = if p.flags.contains(PageFlags::BUSY) {
+                PageQueue::None
+            } else {
+                PageQueue::Active
+            };
+            self.link(f.0, q);
         }
     }
 

@@ -74,15 +74,7 @@ impl Memory {
         // Narrow to the non-resident pages around `pindex`, within the
         // request limit, and to what memory and the group's resident
         // quota allow beyond the one page.
-        if self.objects.resident_room(o) < 1 + reserve {
-            return Err(VmError::QuotaExceeded(crate::Quota::Resident));
-        }
-        let spare = u64::from(
-            self.pool
-                .available()
-                .saturating_sub(self.config.prefault_min_free),
-        )
-        .min(self.objects.resident_room(o).saturating_sub(1 + reserve));
+        let spare = self.read_spare(o, reserve)?;
         let room = |lo: u64, hi: u64| hi - lo < u64::from(max) && hi - lo <= spare;
         let (mut lo, mut hi) = (pindex, pindex + 1);
         while lo > run.pindex && room(lo, hi) && obj.lookup(lo - 1).is_none() {
@@ -93,18 +85,7 @@ impl Memory {
             hi += 1;
         }
         let slot = SwapSlot(run.slot.0 + (lo - run.pindex) as u32);
-        let mut frames = Vec::with_capacity((hi - lo) as usize);
-        for i in lo..hi {
-            match self.pool.alloc(o, i, class) {
-                Ok(f) => frames.push(f),
-                Err(e) => {
-                    for f in frames {
-                        self.pool.free(f);
-                    }
-                    return Err(e);
-                }
-            }
-        }
+        let frames = self.alloc_window(o, lo, hi, class)?;
         let count = frames.len() as u32;
         let sw = self.swap.as_mut().expect("pager attached");
         let tag = match sw.start_read(slot, count, 0) {
@@ -122,6 +103,66 @@ impl Memory {
                 return self.oldest_io().ok_or(VmError::Io);
             }
         };
+        self.track_read(o, lo, pindex, frames, tag, slot, None, by);
+        Ok(tag)
+    }
+
+    /// Frames a read for `o` may take beyond the wanted page: what memory
+    /// above `prefault_min_free` and the group's resident quota leave
+    /// after `1 + reserve`. `QuotaExceeded(Resident)` when not even the
+    /// wanted page and the reserve fit.
+    pub(crate) fn read_spare(&self, o: ObjectId, reserve: u64) -> Result<u64, VmError> {
+        let room = self.objects.resident_room(o);
+        if room < 1 + reserve {
+            return Err(VmError::QuotaExceeded(crate::Quota::Resident));
+        }
+        let free = self
+            .pool
+            .available()
+            .saturating_sub(self.config.prefault_min_free);
+        Ok(u64::from(free).min(room - (1 + reserve)))
+    }
+
+    /// A frame for each page `lo..hi` of `o`, or the error with none
+    /// taken.
+    pub(crate) fn alloc_window(
+        &mut self,
+        o: ObjectId,
+        lo: u64,
+        hi: u64,
+        class: AllocClass,
+    ) -> Result<Vec<FrameNumber>, VmError> {
+        let mut frames = Vec::with_capacity((hi - lo) as usize);
+        for i in lo..hi {
+            match self.pool.alloc(o, i, class) {
+                Ok(f) => frames.push(f),
+                Err(e) => {
+                    for f in frames {
+                        self.pool.free(f);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(frames)
+    }
+
+    /// Enter the frames of a started read as busy pages `lo..` of `o`
+    /// and record the request (`slot` for swap, `pager` for a pager's),
+    /// `pindex` being the page a fault wants. Caller contract: the read
+    /// `tag` was accepted by its device and the pages are not resident.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn track_read(
+        &mut self,
+        o: ObjectId,
+        lo: u64,
+        pindex: u64,
+        frames: Vec<FrameNumber>,
+        tag: IoTag,
+        slot: SwapSlot,
+        pager: Option<u32>,
+        by: Option<SpaceId>,
+    ) {
         let wanted = frames[(pindex - lo) as usize];
         for (k, &f) in frames.iter().enumerate() {
             self.objects.insert_page(o, lo + k as u64, f);
@@ -138,12 +179,11 @@ impl Memory {
                 wanted: Some(wanted),
                 by,
                 charge: None,
-                pager: None,
+                pager,
                 evict: false,
             },
         );
         self.stats.pageins += 1;
-        Ok(tag)
     }
 
     /// Make every page of the window of `npages` of `chain`'s `links`

@@ -56,6 +56,22 @@ impl Vm {
         key: u64,
         size: u64,
     ) -> Result<Handle, VmError> {
+        self.pager_open(space, pager, key, size, Prot::READ | Prot::WRITE)
+    }
+
+    /// A handle with `rights` in `space` to pager `pager`'s object `key`
+    /// of `size` pages: the live object of that pager and key when there
+    /// is one of that size (so every mapping of one file shares one
+    /// cache, semantics: map-shared-file), else a new one. Errors as
+    /// `pager_create`, and `InvalidArgument` for rights without read.
+    pub fn pager_open(
+        &mut self,
+        space: SpaceId,
+        pager: u32,
+        key: u64,
+        size: u64,
+        rights: Prot,
+    ) -> Result<Handle, VmError> {
         self.space_ref(space)?;
         if !self.mem.pagers.contains_key(&pager) {
             return Err(VmError::PagerDead);
@@ -63,13 +79,33 @@ impl Vm {
         if size > self.mem.config.user_max >> crate::types::PAGE_SHIFT {
             return Err(VmError::OutOfRange);
         }
-        self.charge(space, crate::Quota::Handles, 1)?;
-        self.charge_to(space);
-        let o = self
+        if !rights.contains(Prot::READ) {
+            return Err(VmError::InvalidArgument);
+        }
+        let live = self
             .mem
             .objects
-            .allocate(ObjectKind::Paged { pager, key }, size);
-        Ok(self.insert_handle(space, o, Prot::READ | Prot::WRITE))
+            .iter()
+            .find(|(_, o)| {
+                o.kind() == ObjectKind::Paged { pager, key }
+                    && o.size() == size
+                    && !o.flags().contains(ObjectFlags::DEAD)
+            })
+            .map(|(id, _)| id);
+        self.charge(space, crate::Quota::Handles, 1)?;
+        let o = match live {
+            Some(o) => {
+                self.mem.objects.reference(o);
+                o
+            }
+            None => {
+                self.charge_to(space);
+                self.mem
+                    .objects
+                    .allocate(ObjectKind::Paged { pager, key }, size)
+            }
+        };
+        Ok(self.insert_handle(space, o, rights))
     }
 
     /// Set the size in pages of the pager object behind `handle` of
@@ -222,16 +258,8 @@ impl Memory {
         }
         let (pager, key) = self.pager_of(o)?;
         let max = self.pagers[&pager].max_cluster().max(1);
-        if self.objects.resident_room(o) < 1 + reserve {
-            return Err(VmError::QuotaExceeded(crate::Quota::Resident));
-        }
+        let spare = self.read_spare(o, reserve)?;
         let obj = self.objects.get(o);
-        let spare = u64::from(
-            self.pool
-                .available()
-                .saturating_sub(self.config.prefault_min_free),
-        )
-        .min(self.objects.resident_room(o).saturating_sub(1 + reserve));
         let (behind, ahead) = (
             u64::from(self.config.pagein_behind),
             u64::from(self.config.pagein_ahead),
@@ -244,18 +272,7 @@ impl Memory {
         while hi < obj.size() && hi - pindex <= ahead && room(lo, hi) && obj.lookup(hi).is_none() {
             hi += 1;
         }
-        let mut frames = Vec::with_capacity((hi - lo) as usize);
-        for i in lo..hi {
-            match self.pool.alloc(o, i, class) {
-                Ok(f) => frames.push(f),
-                Err(e) => {
-                    for f in frames {
-                        self.pool.free(f);
-                    }
-                    return Err(e);
-                }
-            }
-        }
+        let frames = self.alloc_window(o, lo, hi, class)?;
         let tag = self.pager_tag();
         let count = frames.len() as u32;
         let backend = self.pagers.get_mut(&pager).expect("checked");
@@ -268,39 +285,21 @@ impl Memory {
                 PagerRefusal::Failed => Err(VmError::Io),
             };
         }
-        let wanted = frames[(pindex - lo) as usize];
-        for (k, &f) in frames.iter().enumerate() {
-            self.objects.insert_page(o, lo + k as u64, f);
-            self.objects.set_busy(o, true);
-            self.busy_io.insert(f.0, tag);
-        }
-        self.io.insert(
-            tag.0,
-            IoReq {
-                tag,
-                op: IoOp::Read,
-                frames,
-                slot: SwapSlot(0),
-                wanted: Some(wanted),
-                by,
-                charge: None,
-                pager: Some(pager),
-                evict: false,
-            },
-        );
-        self.stats.pageins += 1;
+        self.track_read(o, lo, pindex, frames, tag, SwapSlot(0), Some(pager), by);
         self.stats.pager_reads += 1;
         Ok(tag)
     }
 
-    /// Write the dirty page `f` of a pager object back with its dirty,
-    /// pageable neighbours (`vnode_pager_putpages`, clustered as
-    /// `launder`): busy and unmapped until the pager answers; `evict`
-    /// frees them then (pageout), else they stay resident and clean
-    /// (`msync`). Returns the request's tag, or `None` when the pager's
-    /// channel is full (`Err(PagerDead)` when the pager is gone).
-    /// Caller contract: `f` is a dirty page of a pager object, not busy,
-    /// held or wired.
+    /// Write the dirty page `f` of a pager object back with its dirty
+    /// neighbours (`vnode_pager_putpages`, clustered as `launder`), busy
+    /// until the pager answers. `evict` (pageout): pageable pages only,
+    /// unmapped, freed when written. Otherwise (`msync`): wired pages
+    /// too, write-protected rather than unmapped (reads go on, a write
+    /// waits for the completion), resident and clean when written.
+    /// Returns the request's tag, or `None` when the pager's channel is
+    /// full (`Err(PagerDead)` when the pager is gone).
+    /// Caller contract: `f` is a dirty page of a pager object, not busy
+    /// or held, and not wired when `evict`.
     pub(crate) fn pager_write<P: Pmap + ?Sized>(
         &mut self,
         f: FrameNumber,
@@ -320,9 +319,10 @@ impl Memory {
             let pg = self.pool.page(g);
             self.modified(g, pmap)
                 && pg.hold_count() == 0
-                && pg.wire_count() == 0
                 && !pg.flags().contains(PageFlags::BUSY)
-                && (!evict || pg.queue() == PageQueue::Inactive || self.pageable(g))
+                && (!evict
+                    || (pg.wire_count() == 0
+                        && (pg.queue() == PageQueue::Inactive || self.pageable(g))))
         };
         let mut lo = p;
         while p - lo + 1 < u64::from(max) && lo > 0 && obj.lookup(lo - 1).is_some_and(&fits) {
@@ -333,10 +333,15 @@ impl Memory {
             hi += 1;
         }
         let frames: Vec<FrameNumber> = (lo..hi).map(|i| obj.lookup(i).expect("resident")).collect();
-        // Unmap before copying: a write between the copy and the unmap
-        // would be lost.
+        // Unmap (or write-protect) before copying: a write between the
+        // copy and the protection would be lost.
+        let keep = if evict {
+            Prot::NONE
+        } else {
+            Prot::READ | Prot::EXEC
+        };
         for &g in &frames {
-            pmap.page_protect(g, Prot::NONE);
+            pmap.page_protect(g, keep);
         }
         let tag = self.pager_tag();
         let count = frames.len() as u32;
@@ -403,9 +408,7 @@ impl Memory {
                 }
                 continue;
             }
-            if !self.modified(f, pmap) || p.wire_count() > 0 || p.hold_count() > 0 {
-                // Wired dirty pages stay: the writer could change them
-                // during the copy (a documented limit of msync).
+            if !self.modified(f, pmap) || p.hold_count() > 0 {
                 continue;
             }
             match self.pager_write(f, pmap, false)? {
@@ -535,21 +538,21 @@ impl Memory {
                     self.pool.free(f);
                 }
                 PagerResult::Written => {
-                    self.pool.clear_flags(f, PageFlags::BUSY | PageFlags::DIRTY);
+                    self.pool.clear_flags(f, PageFlags::DIRTY);
                     self.stats.pager_pages_out += 1;
                     if req.evict {
+                        self.pool.clear_flags(f, PageFlags::BUSY);
                         self.objects.remove_page(o, p);
                         self.pool.free(f);
                     } else {
-                        self.pool.deactivate(f);
+                        self.pool.end_io(f);
                     }
                 }
                 PagerResult::Failed(e) => {
                     // The data is still only here: keep it dirty for the
                     // next write-back, and tell the next msync.
-                    self.pool.clear_flags(f, PageFlags::BUSY);
                     self.pool.set_flags(f, PageFlags::DIRTY);
-                    self.pool.deactivate(f);
+                    self.pool.end_io(f);
                     self.objects.set_flags(o, ObjectFlags::WRITE_ERROR);
                     done = Err(e);
                 }

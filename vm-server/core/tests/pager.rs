@@ -156,6 +156,42 @@ fn msync_async_starts_and_invalidate_rereads() {
     assert_eq!(byte(&mut s, a, va + P), 0xee, "read again");
 }
 
+/// msync writes a dirty page that a space has wired (semantics:
+/// msync-sync): write-protected rather than unmapped while the write is
+/// in flight, so the wired mapping still reads without a fault, and
+/// still wired afterwards. Model seed 1933 found msync skipping it.
+#[test]
+fn msync_writes_wired_pages_and_keeps_them_mapped() {
+    let (mut s, owner, h) = setup(64, 4, |p| p.delay = 3);
+    let (a, va) = mapper(&mut s, owner, h, 4, true);
+    let (b, vb) = mapper(&mut s, owner, h, 4, true);
+    s.write(a, va + P, b"wired").unwrap();
+    s.vm.mlock(a, va, 4 * P, &mut s.pmap).unwrap();
+    check(&s);
+    // Another mapper asks; the page is wired in `a`, not in `b`.
+    s.vm.msync_start(b, vb, 4 * P, MsyncFlags::ASYNC, &mut s.pmap)
+        .map(|w| assert_eq!(w, None))
+        .unwrap();
+    assert_eq!(pager(&mut s).in_flight(), 1);
+    check(&s);
+    let (_, prot) = s.pmap.lookup(a, va + P).expect("still mapped");
+    assert_eq!(prot & Prot::WRITE, Prot::NONE, "write-protected");
+    assert_eq!(byte(&mut s, a, va + P), b'w');
+    while pager(&mut s).in_flight() > 0 {
+        s.vm.swap_poll(&mut s.pmap);
+    }
+    s.vm.swap_poll(&mut s.pmap);
+    assert_eq!(&pager(&mut s).page(KEY, 1)[..5], b"wired");
+    check(&s);
+    // Clean and still wired: a write re-dirties it, SYNC writes it again.
+    s.write(a, va + P, b"again").unwrap();
+    s.vm.msync(a, va, 4 * P, MsyncFlags::SYNC, &mut s.pmap)
+        .unwrap();
+    assert_eq!(&pager(&mut s).page(KEY, 1)[..5], b"again");
+    s.vm.munlock(a, va, 4 * P).unwrap();
+    check(&s);
+}
+
 #[test]
 fn pageout_writes_dirty_file_pages_back_not_to_swap() {
     // 48 frames, a 96-page file written through a shared mapping: pageout
@@ -356,4 +392,54 @@ fn closing_the_last_reference_tells_the_pager_and_frees_everything() {
         s.vm.pager_create(SpaceId(99), PAGER, 1, 1),
         Err(VmError::BadSpace)
     );
+}
+
+/// `pager_open` (the VM server's `PagerCreate`): a handle straight in a
+/// client's space with the rights asked, one shared cache per live
+/// object of a pager and key, the client's handle quota, and refusals.
+#[test]
+fn pager_open_shares_the_live_object_and_keeps_its_rights() {
+    let (mut s, owner, h) = setup(64, 4, |_| {});
+    let c = s.vm.space_create(&mut s.pmap).unwrap();
+    // semantics: map-shared-file — the same key opens the same object.
+    let rw = s.vm.pager_open(c, PAGER, KEY, 4, Prot::RW).unwrap();
+    let va =
+        s.vm.mmap(c, &MmapArgs::object(rw, 0, 4 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    s.write(c, va + P, b"one cache").unwrap();
+    let (a, vb) = mapper(&mut s, owner, h, 4, true);
+    let mut buf = [0u8; 9];
+    s.read(a, vb + P, &mut buf).unwrap();
+    assert_eq!(&buf, b"one cache", "the owner's object is the client's");
+    assert_eq!(s.vm.stats().objects, 1);
+    // A read-only handle maps read-only and no more.
+    let ro = s.vm.pager_open(c, PAGER, KEY, 4, Prot::READ).unwrap();
+    let w = MmapArgs::object(ro, 0, 4 * P, Prot::RW);
+    assert_eq!(s.vm.mmap(c, &w, &mut s.pmap), Err(VmError::Protection));
+    let r = MmapArgs::object(ro, 0, 4 * P, Prot::READ);
+    assert!(s.vm.mmap(c, &r, &mut s.pmap).is_ok());
+    // Another size is another object.
+    let other = s.vm.pager_open(c, PAGER, KEY, 2, Prot::READ).unwrap();
+    assert_eq!(s.vm.stats().objects, 2);
+    s.vm.handle_close(c, other).unwrap();
+    // Refusals change nothing.
+    assert_eq!(
+        s.vm.pager_open(c, PAGER, KEY, 4, Prot::WRITE),
+        Err(VmError::InvalidArgument)
+    );
+    assert_eq!(
+        s.vm.pager_open(c, PAGER + 1, KEY, 4, Prot::READ),
+        Err(VmError::PagerDead)
+    );
+    let limits = Limits {
+        handles: 2,
+        ..Limits::default()
+    };
+    s.vm.set_limits(c, limits, &mut s.pmap).unwrap();
+    assert_eq!(
+        s.vm.pager_open(c, PAGER, KEY, 4, Prot::READ),
+        Err(VmError::QuotaExceeded(Quota::Handles))
+    );
+    assert_eq!(s.vm.stats().objects, 1);
+    check(&s);
 }

@@ -21,6 +21,7 @@
 //! | `kernel.rs` | kernel objects and slots, with per-type caches |
 //! | `loader.rs` | loading a client's ELF image into its space |
 //! | `swapdev.rs` | the swap channel to the block server as a `BlockDevice` |
+//! | `pagers.rs` | the pager channels (`*_pager` frames) as the VM's external pagers |
 //!
 //! A client is known by the badge of its endpoint caps (the same badge on
 //! its fault endpoint and its request endpoint: fault messages carry
@@ -35,6 +36,7 @@ mod fork;
 mod frames;
 mod kernel;
 mod loader;
+mod pagers;
 mod platform;
 mod pmap;
 mod swapdev;
@@ -135,6 +137,10 @@ fn init(info: &StartInfo) -> Result<Server, String> {
     if let Err(e) = attach_swap(info, &mut server) {
         println!("vm-server: no swap: {e}");
     }
+    pagers::attach_pagers(info, &mut server);
+    // The swap and pager channels' mappings are the server's own, like
+    // the pool, also when attaching failed after mapping them.
+    server.platform.baseline = server.platform.kernel_use();
     Ok(server)
 }
 
@@ -185,8 +191,6 @@ fn attach_swap(info: &StartInfo, server: &mut Server) -> Result<(), String> {
         "vm-server: swapping to the block server: {blocks} blocks ({} MiB)",
         blocks >> 8
     );
-    // The channel's mappings are the server's own, like the pool.
-    server.platform.baseline = server.platform.kernel_use();
     Ok(())
 }
 

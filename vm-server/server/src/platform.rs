@@ -5,6 +5,7 @@
 //! service's business (`vm-server/service`).
 
 use crate::fork::ForkedObjects;
+use crate::pagers::PagerChannels;
 use crate::pmap::Sel4Pmap;
 use crate::swapdev::SwapDisk;
 use alloc::collections::BTreeMap;
@@ -16,7 +17,7 @@ use sel4::{cap, CPtr, CapRights, MessageInfo, ObjectType};
 use sel4_root_task::control::{EXIT_REPORT, STATUS_KILLED};
 use sel4_root_task::println;
 use vm_core::{SpaceId, Vm};
-use vm_service::{ClientId, ExitStatus, KernelCounters, Platform};
+use vm_service::{ClientId, ExitStatus, KernelCounters, Platform, ReplyMsg};
 
 /// Fixed slots of every component's CSpace: the system spec's layout
 /// (`capdl::slots`), as capability addresses.
@@ -59,6 +60,8 @@ pub struct Sel4Platform {
     /// (kernel objects, cap slots) in use when the server was ready, before
     /// any client: what it must be back to when no client is left.
     pub baseline: (u64, u64),
+    /// The pager channels, for their attach words.
+    pub pagers: PagerChannels,
 }
 
 impl Sel4Platform {
@@ -70,6 +73,7 @@ impl Sel4Platform {
             root,
             scratch,
             baseline: (0, 0),
+            pagers: PagerChannels::default(),
         };
         // The scratch window's paging structures are the server's own:
         // make them now, so they are part of the baseline.
@@ -155,6 +159,16 @@ impl Platform for Sel4Platform {
         let own = cap::CNode::from_bits(slots::CNODE);
         let _ = own.cnode_delete(reply.0.bits(), 64);
         self.pmap.kernel.free_slot(reply.0);
+    }
+
+    fn answer(&mut self, reply: SavedReply, msg: &ReplyMsg) {
+        sel4::with_ipc_buffer_mut(|b| b.msg[..msg.len].copy_from_slice(msg.words()));
+        sel4::send(reply.0, MessageInfo::new(msg.label, 0, 0, msg.len as u64));
+        self.pmap.kernel.free_slot(reply.0);
+    }
+
+    fn pager_attach_word(&self, pager: u32) -> Option<u64> {
+        self.pagers.attach_word(pager)
     }
 
     fn suspend(&mut self, client: ClientId) {

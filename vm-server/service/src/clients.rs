@@ -23,7 +23,7 @@ impl<P: Platform> Service<P> {
         self.destroy(client, status);
     }
 
-    /// Free everything a client held (its waiting faults, its space, its
+    /// Free everything a client held (its waiting faults and msyncs, its space, its
     /// kernel objects) and report its exit. The caller sends it no reply
     /// afterwards; an unknown id is ignored.
     pub(crate) fn destroy(&mut self, client: ClientId, status: ExitStatus) {
@@ -34,6 +34,13 @@ impl<P: Platform> Service<P> {
             .into_iter()
             .partition(|w| w.client == client);
         self.waiting = keep;
+        for w in gone {
+            self.platform.drop_reply(w.reply);
+        }
+        let (gone, keep): (Vec<_>, Vec<_>) = core::mem::take(&mut self.syncing)
+            .into_iter()
+            .partition(|w| w.client == client);
+        self.syncing = keep;
         for w in gone {
             self.platform.drop_reply(w.reply);
         }

@@ -125,9 +125,9 @@ impl<P: Platform> Service<P> {
         Some(id)
     }
 
-    /// Take the swap device's completions and retry the waiting faults:
-    /// mapped ones are resumed, ones that must still wait stay, failed
-    /// ones stop their client.
+    /// Take the swap device's and the pagers' completions and retry the
+    /// waiting faults: mapped ones are resumed, ones that must still wait
+    /// stay, failed ones stop their client; then the waiting `msync`s.
     pub(crate) fn retry_waiters(&mut self) {
         // Only which faults to retry matters, not which requests finished:
         // a retried fault maps, waits again, or fails (`Io` for the one
@@ -162,5 +162,6 @@ impl<P: Platform> Service<P> {
                 }
             }
         }
+        self.retry_syncs();
     }
 }

@@ -20,6 +20,7 @@
 //! | [`platform`] | the machine side the service calls, how a client ended |
 //! | `requests` | the `VmService` implementation: one VM call per request |
 //! | `swapctl` | swap device statistics, swapoff and swapon, the detached device |
+//! | `pagers` | file mappings: the pager registry (badge to channel, by challenge), `PagerCreate`, `msync(SYNC)` replies that wait |
 //! | [`stats`] | the `Stats` and `ClientStats` replies |
 //! | [`convert`] | wire types to core types |
 //! | [`heap`] | the heap bound: per-item costs and the arithmetic over every client's limits |
@@ -34,6 +35,7 @@ pub mod convert;
 mod faults;
 pub mod heap;
 pub mod message;
+pub mod pagers;
 pub mod platform;
 mod requests;
 pub mod service;

@@ -56,6 +56,18 @@ pub trait Platform {
     fn resume(&mut self, reply: Self::Reply);
     /// Drop a saved reply unanswered (its client is being stopped).
     fn drop_reply(&mut self, reply: Self::Reply);
+    /// Answer a saved request reply with `msg` (a request that waited,
+    /// such as `msync(SYNC)` over a file mapping).
+    fn answer(&mut self, reply: Self::Reply, msg: &crate::ReplyMsg);
+
+    /// The attach word of pager channel `pager`'s ring page (docs/
+    /// pager.md, "Identity"): what only a holder of that channel can
+    /// have written. `None` for a channel this platform does not have
+    /// (the default: a platform without pager channels).
+    fn pager_attach_word(&self, pager: u32) -> Option<u64> {
+        let _ = pager;
+        None
+    }
 
     /// Stop `client`'s threads; its space is destroyed next.
     fn suspend(&mut self, client: ClientId);

@@ -77,6 +77,10 @@ impl<P: Platform> VmService for Service<P> {
             .map_err(core_err)
     }
 
+    /// Reached only through `vm_api::dispatch` called directly (host
+    /// tests): the server loop's `Service::handle` answers `Msync`
+    /// itself, keeping the reply while write-backs are in flight
+    /// (`pagers.rs`); this one waits for them (`Vm::msync`).
     fn msync(&mut self, client: u64, req: vm_api::MsyncRequest) -> Result<(), ApiError> {
         let space = self.space_of(client)?;
         self.vm
@@ -253,5 +257,25 @@ impl<P: Platform> VmService for Service<P> {
 
     fn swap_on(&mut self, client: u64, req: vm_api::SwapDeviceRequest) -> Result<(), ApiError> {
         self.swapctl_on(client, req.device)
+    }
+
+    fn pager_challenge(&mut self, client: u64) -> Result<vm_api::PagerChallengeReply, ApiError> {
+        self.pager_challenge_for(client)
+    }
+
+    fn pager_attach(
+        &mut self,
+        client: u64,
+        req: vm_api::PagerAttachRequest,
+    ) -> Result<(), ApiError> {
+        self.pager_attach_for(client, req.challenge)
+    }
+
+    fn pager_create(
+        &mut self,
+        client: u64,
+        req: vm_api::PagerCreateRequest,
+    ) -> Result<vm_api::HandleReply, ApiError> {
+        self.pager_create_for(client, req)
     }
 }

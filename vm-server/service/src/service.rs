@@ -7,11 +7,15 @@
 //! save_reply`) and the loop serves everyone else; after every swap
 //! signal (and after a synchronous wait in the core took one) the waiting
 //! faults are retried: mapped ones are resumed, ones still waiting stay,
-//! failed ones stop their client. A fault out of memory first runs
-//! pageout and tries again; only when memory and swap are exhausted does
-//! the OOM killer stop someone (semantics: oom).
+//! failed ones stop their client; an `msync(SYNC)` that must wait for
+//! write-backs to a pager keeps its reply the same way (`pagers.rs`). A
+//! pager (no client of ours) is served its own operations only. A fault
+//! out of memory first runs pageout and tries again; only when memory
+//! and swap are exhausted does the OOM killer stop someone (semantics:
+//! oom).
 
 use crate::message::{Message, Outcome, ReplyMsg};
+use crate::pagers::{is_pager_operation, Pagers, SyncWaiter};
 use crate::platform::{ClientId, ExitStatus, Platform};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -67,6 +71,10 @@ pub struct Service<P: Platform> {
     pub oom_kills: u64,
     /// The swap device `SwapOff` detached, kept for `SwapOn`.
     pub(crate) parked_swap: Option<Box<dyn SwapBackend>>,
+    /// The pager channels and the badges of their pagers.
+    pub(crate) pagers: Pagers,
+    /// `msync(SYNC)`s waiting for write-backs to a pager, oldest first.
+    pub(crate) syncing: Vec<SyncWaiter<P::Reply>>,
 }
 
 impl<P: Platform> Service<P> {
@@ -82,6 +90,8 @@ impl<P: Platform> Service<P> {
             fail_pagein: None,
             oom_kills: 0,
             parked_swap: None,
+            pagers: Pagers::default(),
+            syncing: Vec::new(),
         }
     }
 
@@ -132,6 +142,7 @@ impl<P: Platform> Service<P> {
     /// thread ran would fault again, and again (a livelock the simulation
     /// found).
     pub fn handle(&mut self, msg: Message) -> Outcome {
+        let client_sent = msg.client().is_some_and(|c| self.clients.contains_key(&c));
         let sender = msg.client();
         self.pageout_if_short();
         let out = self.handle_message(msg);
@@ -142,7 +153,9 @@ impl<P: Platform> Service<P> {
         }
         match out {
             // The sender was stopped meanwhile: nobody waits for a reply.
-            Outcome::Reply(_) if sender.is_some_and(|c| !self.clients.contains_key(&c)) => {
+            Outcome::Reply(_)
+                if client_sent && sender.is_some_and(|c| !self.clients.contains_key(&c)) =>
+            {
                 Outcome::NoReply
             }
             out => out,
@@ -171,6 +184,13 @@ impl<P: Platform> Service<P> {
                 self.retry_waiters();
                 Outcome::NoReply
             }
+            // A pager is no client of ours: only its operations are
+            // served to a badge we do not page for.
+            Message::Request {
+                client,
+                label,
+                words,
+            } if is_pager_operation(label) => self.request(client, label, words),
             _ if !msg.client().is_some_and(|c| self.clients.contains_key(&c)) => {
                 self.platform.log(format_args!(
                     "vm-server: message from unknown client {msg:?} ignored"
@@ -192,15 +212,30 @@ impl<P: Platform> Service<P> {
                 label,
                 words,
             } => {
-                let mut r = ReplyMsg::empty(0);
-                let (rlabel, n) = vm_api::dispatch(self, client, label, words, &mut r.words);
-                (r.label, r.len) = (rlabel, n);
-                if !vm_api::needs_reply(label, rlabel) || !self.clients.contains_key(&client) {
+                if label == vm_api::Operation::Msync.label() {
+                    if let Ok(vm_api::Request::Msync(req)) = vm_api::Request::decode(label, words) {
+                        return self.msync_or_wait(client, req);
+                    }
+                }
+                let out = self.request(client, label, words);
+                if !self.clients.contains_key(&client) {
                     return Outcome::NoReply;
                 }
-                Outcome::Reply(r)
+                out
             }
         }
+    }
+
+    /// A `vm-api` request through `dispatch`, answered unless it is a
+    /// successful `Exit`.
+    fn request(&mut self, client: ClientId, label: u64, words: &[u64]) -> Outcome {
+        let mut r = ReplyMsg::empty(0);
+        let (rlabel, n) = vm_api::dispatch(self, client, label, words, &mut r.words);
+        (r.label, r.len) = (rlabel, n);
+        if !vm_api::needs_reply(label, rlabel) {
+            return Outcome::NoReply;
+        }
+        Outcome::Reply(r)
     }
 
     /// The root task's view: `Stats` only.

@@ -199,6 +199,7 @@ impl Platform for Quiet {
     }
     fn resume(&mut self, _: ()) {}
     fn drop_reply(&mut self, _: ()) {}
+    fn answer(&mut self, _: (), _: &vm_service::ReplyMsg) {}
     fn suspend(&mut self, _: ClientId) {}
     fn reap(&mut self, _: ClientId, _: ExitStatus) {}
     fn spawn_child(&mut self, _: ClientId, _: ClientId, _: SpaceId) -> Result<(), String> {

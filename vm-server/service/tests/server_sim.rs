@@ -98,6 +98,9 @@ impl Platform for SimPlatform {
     fn drop_reply(&mut self, reply: SimReply) {
         assert_eq!(self.outstanding.remove(&reply.id), Some(reply.client));
     }
+    fn answer(&mut self, _: SimReply, _: &vm_service::ReplyMsg) {
+        panic!("the simulation maps no files: no request waits");
+    }
     fn suspend(&mut self, client: ClientId) {
         assert!(self.suspended.insert(client), "{client:#x} suspended twice");
     }

@@ -128,7 +128,27 @@ pub fn request() -> impl Strategy<Value = Request> {
         word().prop_map(|device| Request::SwapOff(SwapDeviceRequest { device })),
         word().prop_map(|device| Request::SwapOn(SwapDeviceRequest { device })),
     ];
-    prop_oneof![memory, objects, other, swap]
+    let pagers = prop_oneof![
+        Just(Request::PagerChallenge),
+        word().prop_map(|challenge| Request::PagerAttach(PagerAttachRequest { challenge })),
+        (word(), word(), word(), prot()).prop_map(|(key, size_bytes, client, rights)| {
+            Request::PagerCreate(PagerCreateRequest {
+                key,
+                size_bytes,
+                client,
+                rights,
+            })
+        }),
+    ];
+    // Boxed: the nested unions' types are deep enough to overflow a
+    // test thread's stack in a debug build otherwise.
+    prop_oneof![
+        memory.boxed(),
+        objects.boxed(),
+        other.boxed(),
+        swap.boxed(),
+        pagers.boxed()
+    ]
 }
 
 pub fn vm_stats() -> impl Strategy<Value = VmStats> {
@@ -182,6 +202,8 @@ pub fn reply() -> impl Strategy<Value = Reply> {
         word().prop_map(|child| Reply::Fork(ForkReply::Parent { child })),
         word().prop_map(|parent| Reply::Fork(ForkReply::Child { parent })),
         swap_info().prop_map(Reply::SwapInfo),
+        word().prop_map(|challenge| Reply::PagerChallenge(PagerChallengeReply { challenge })),
+        hr().prop_map(Reply::PagerCreate),
         prop::sample::select(vec![
             Reply::Munmap,
             Reply::Mprotect,
@@ -198,6 +220,7 @@ pub fn reply() -> impl Strategy<Value = Reply> {
             Reply::FailNextPagein,
             Reply::SwapOff,
             Reply::SwapOn,
+            Reply::PagerAttach,
         ]),
     ]
 }

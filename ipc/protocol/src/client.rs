@@ -1,0 +1,47 @@
+//! The client's side of a call: `Transport`, a request-reply channel to a server (`Sel4Transport` in the system), and `request`, the one generic call every generated stub method makes.
+
+use crate::codec::{decode_reply, encode_request, Protocol};
+use crate::errors::ErrorCode;
+use crate::words::MAX_WORDS;
+
+/// A request-reply channel to a server.
+pub trait Transport {
+    /// Sends the request (`label`, `words`) and waits for the reply; the
+    /// reply's words are written to `reply` (of [`MAX_WORDS`]), and its
+    /// label and length (at most `reply.len()`) are returned.
+    fn call(&mut self, label: u64, words: &[u64], reply: &mut [u64]) -> (u64, usize);
+}
+
+/// The system transport: `seL4_Call` on an endpoint capability, with the
+/// message in the calling thread's IPC buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sel4Transport {
+    pub endpoint: sel4::CPtr,
+}
+
+impl Transport for Sel4Transport {
+    fn call(&mut self, label: u64, words: &[u64], reply: &mut [u64]) -> (u64, usize) {
+        let n = words.len().min(MAX_WORDS);
+        sel4::with_ipc_buffer_mut(|b| b.msg[..n].copy_from_slice(&words[..n]));
+        let info = sel4::call(self.endpoint, sel4::MessageInfo::new(label, 0, 0, n as u64));
+        let len = (info.length() as usize).min(MAX_WORDS).min(reply.len());
+        sel4::with_ipc_buffer_mut(|b| reply[..len].copy_from_slice(&b.msg[..len]));
+        (info.label(), len)
+    }
+}
+
+/// Sends `req` over `transport` and decodes the reply as the answer to
+/// `req`'s operation; a reply that does not decode is the protocol's
+/// malformed-reply error.
+pub fn request<P: Protocol, T: Transport + ?Sized>(
+    transport: &mut T,
+    req: &P::Request,
+) -> Result<P::Reply, P::Error> {
+    let mut msg = [0u64; MAX_WORDS];
+    let (label, len) = encode_request::<P>(req, &mut msg);
+    let mut reply = [0u64; MAX_WORDS];
+    let (rlabel, rlen) = transport.call(label, &msg[..len], &mut reply);
+    let malformed = P::Error::MALFORMED_REPLY;
+    let words = reply.get(..rlen).ok_or(malformed)?;
+    decode_reply::<P>(P::of_request(req), rlabel, words).map_err(|_| malformed)?
+}

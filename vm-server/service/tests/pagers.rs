@@ -1,0 +1,385 @@
+//! File mappings through the service (docs/pager.md): a pager's badge bound to its channel only by the challenge written into the channel's ring page, `PagerCreate` and its refusals (each changing nothing), and an `msync(SYNC)` whose reply waits for the write-back — answered after the completion, failed with `Io` after a failed write, dropped when its client is stopped.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use vm_api::{ApiError, Handle, MmapRequest, MsyncFlags, Operation, Prot, Transport, VmClient};
+use vm_core::ram_pager::RamPager;
+use vm_core::sim::{Sim, SimPmap};
+use vm_core::{Limits, SpaceId, Vm, VmConfig, PAGE_SIZE};
+use vm_service::{
+    ClientId, ExitStatus, KernelCounters, Message, Outcome, Platform, Privileges, ReplyMsg, Service,
+};
+
+const P: u64 = PAGE_SIZE;
+const FRAMES: u32 = 128;
+/// The client that maps the file, and the pager's badge (no client has
+/// it), and a stranger's.
+const CLIENT: ClientId = 4;
+const PAGER_BADGE: ClientId = 0x1000;
+const STRANGER: ClientId = 0x2000;
+/// The channel's pager id and the file's key (its inode number).
+const CHANNEL: u32 = 0;
+const KEY: u64 = 12;
+const FILE_PAGES: u64 = 4;
+
+/// A platform that keeps saved replies, records how each was answered,
+/// and holds the channels' attach words (what the pager wrote into its
+/// ring page).
+struct Files {
+    pmap: SimPmap,
+    next_reply: u64,
+    answered: Vec<(u64, u64)>,
+    dropped: Vec<u64>,
+    attach_words: BTreeMap<u32, u64>,
+}
+
+impl Platform for Files {
+    type Pmap = SimPmap;
+    type Reply = u64;
+    fn pmap(&mut self) -> &mut SimPmap {
+        &mut self.pmap
+    }
+    fn pmap_ref(&self) -> &SimPmap {
+        &self.pmap
+    }
+    fn save_reply(&mut self) -> Result<u64, String> {
+        self.next_reply += 1;
+        Ok(self.next_reply)
+    }
+    fn resume(&mut self, reply: u64) {
+        self.answered.push((reply, 0));
+    }
+    fn drop_reply(&mut self, reply: u64) {
+        self.dropped.push(reply);
+    }
+    fn answer(&mut self, reply: u64, msg: &ReplyMsg) {
+        assert_eq!(msg.len, 0, "msync replies carry no words");
+        self.answered.push((reply, msg.label));
+    }
+    fn pager_attach_word(&self, pager: u32) -> Option<u64> {
+        self.attach_words.get(&pager).copied()
+    }
+    fn suspend(&mut self, _: ClientId) {}
+    fn reap(&mut self, _: ClientId, _: ExitStatus) {}
+    fn spawn_child(&mut self, _: ClientId, _: ClientId, _: SpaceId) -> Result<(), String> {
+        Ok(())
+    }
+    fn arm_read_failure(&mut self, _: &mut Vm) -> bool {
+        false
+    }
+    fn disarm_read_failure(&mut self, _: &mut Vm) -> bool {
+        false
+    }
+    fn space_footprint(&self, space: SpaceId) -> (u64, u64) {
+        (self.pmap.mappings(space).count() as u64, 0)
+    }
+    fn kernel_counters(&self) -> KernelCounters {
+        KernelCounters::default()
+    }
+    fn log(&mut self, _: fmt::Arguments) {}
+}
+
+type Svc = Service<Files>;
+
+/// Requests of one badge straight into the service.
+struct Chan<'a> {
+    svc: &'a mut Svc,
+    badge: ClientId,
+}
+
+impl Transport for Chan<'_> {
+    fn call(&mut self, label: u64, words: &[u64], reply: &mut [u64]) -> (u64, usize) {
+        match self.svc.handle(Message::Request {
+            client: self.badge,
+            label,
+            words,
+        }) {
+            Outcome::Reply(r) => {
+                reply[..r.len].copy_from_slice(r.words());
+                (r.label, r.len)
+            }
+            Outcome::NoReply => panic!("no reply"),
+        }
+    }
+}
+
+fn as_badge(svc: &mut Svc, badge: ClientId) -> VmClient<Chan<'_>> {
+    VmClient::with_transport(Chan { svc, badge })
+}
+
+/// Byte `i` of the file.
+fn file_byte(i: u64) -> u8 {
+    (i * 7 % 251) as u8
+}
+
+/// A service whose VM has pager channel `CHANNEL` (a RAM pager holding
+/// the file `KEY`), serving `CLIENT`; no pager attached yet.
+fn service() -> (Svc, SpaceId) {
+    let mut vm = Vm::new(VmConfig::default(), FRAMES).unwrap();
+    let mut pager = RamPager::new(3);
+    pager
+        .files
+        .insert(KEY, (0..FILE_PAGES * P).map(file_byte).collect());
+    vm.pager_attach(CHANNEL, Box::new(pager)).unwrap();
+    let platform = Files {
+        pmap: SimPmap::new(FRAMES),
+        next_reply: 0,
+        answered: Vec::new(),
+        dropped: Vec::new(),
+        attach_words: BTreeMap::new(),
+    };
+    let mut svc = Service::new(vm, platform);
+    svc.add_pager_channel(CHANNEL);
+    let space = svc.vm.space_create(&mut svc.platform.pmap).unwrap();
+    svc.add_client(CLIENT, "client".into(), space, Privileges::default());
+    (svc, space)
+}
+
+/// The pager attaches: a challenge, written into the ring page, echoed.
+fn attach(svc: &mut Svc) {
+    let c = as_badge(svc, PAGER_BADGE).pager_challenge().unwrap();
+    svc.platform.attach_words.insert(CHANNEL, c);
+    as_badge(svc, PAGER_BADGE).pager_attach(c).unwrap();
+    assert_eq!(svc.pager_of(PAGER_BADGE), Some(CHANNEL));
+}
+
+fn ram(svc: &mut Svc) -> &mut RamPager {
+    svc.vm.pager_device_mut::<RamPager>(CHANNEL).unwrap()
+}
+
+/// Runs `f` on the service's VM and pmap as a `Sim` (which faults like
+/// an MMU and waits for the pager), then gives them back.
+fn with_sim<R>(svc: &mut Svc, f: impl FnOnce(&mut Sim) -> R) -> R {
+    let mut sim = Sim::new(VmConfig::default(), 64);
+    std::mem::swap(&mut sim.vm, &mut svc.vm);
+    std::mem::swap(&mut sim.pmap, &mut svc.platform.pmap);
+    let r = f(&mut sim);
+    std::mem::swap(&mut sim.vm, &mut svc.vm);
+    std::mem::swap(&mut sim.pmap, &mut svc.platform.pmap);
+    r
+}
+
+/// The file mapped shared and read-write in `CLIENT`'s space.
+fn map_file(svc: &mut Svc) -> u64 {
+    let h = as_badge(svc, PAGER_BADGE)
+        .pager_create(KEY, FILE_PAGES * P - 100, CLIENT, Prot::RW)
+        .unwrap();
+    let req = MmapRequest::object(h, 0, FILE_PAGES * P, Prot::RW);
+    as_badge(svc, CLIENT).mmap(&req).unwrap()
+}
+
+/// `CLIENT`'s `msync(SYNC)` of the whole mapping as the loop sees it.
+fn msync(svc: &mut Svc, va: u64) -> Outcome {
+    let words = [va, FILE_PAGES * P, MsyncFlags::SYNC.bits()];
+    svc.handle(Message::Request {
+        client: CLIENT,
+        label: Operation::Msync.label(),
+        words: &words,
+    })
+}
+
+#[test]
+fn a_badge_attaches_only_by_the_challenge_in_its_ring_page() {
+    let (mut svc, _) = service();
+    let create =
+        |svc: &mut Svc, badge| as_badge(svc, badge).pager_create(KEY, P, CLIENT, Prot::READ);
+    // Not attached: no object for anyone, and a client is no pager.
+    assert_eq!(create(&mut svc, PAGER_BADGE), Err(ApiError::NotPermitted));
+    assert_eq!(create(&mut svc, CLIENT), Err(ApiError::NotPermitted));
+    // Echoing a challenge nobody gave, or one given to another badge.
+    assert_eq!(
+        as_badge(&mut svc, PAGER_BADGE).pager_attach(0),
+        Err(ApiError::NotPermitted)
+    );
+    let mine = as_badge(&mut svc, PAGER_BADGE).pager_challenge().unwrap();
+    let theirs = as_badge(&mut svc, STRANGER).pager_challenge().unwrap();
+    assert_ne!(mine, theirs);
+    assert_ne!(mine, 0);
+    // The ring page does not hold it yet.
+    assert_eq!(
+        as_badge(&mut svc, PAGER_BADGE).pager_attach(mine),
+        Err(ApiError::NotPermitted)
+    );
+    svc.platform.attach_words.insert(CHANNEL, mine);
+    // A stranger cannot write the ring page: its own challenge is not
+    // there, and the pager's is not its own.
+    for c in [theirs, mine] {
+        assert_eq!(
+            as_badge(&mut svc, STRANGER).pager_attach(c),
+            Err(ApiError::NotPermitted)
+        );
+    }
+    assert_eq!(svc.pager_of(STRANGER), None);
+    as_badge(&mut svc, PAGER_BADGE).pager_attach(mine).unwrap();
+    assert_eq!(svc.pager_of(PAGER_BADGE), Some(CHANNEL));
+    // Once: the challenge is used up, the channel taken.
+    assert_eq!(
+        as_badge(&mut svc, PAGER_BADGE).pager_attach(mine),
+        Err(ApiError::NotPermitted)
+    );
+    assert_eq!(
+        as_badge(&mut svc, STRANGER).pager_challenge(),
+        Err(ApiError::NotPermitted),
+        "every channel has its pager"
+    );
+    // Even with the stranger's old challenge in the ring page.
+    svc.platform.attach_words.insert(CHANNEL, theirs);
+    assert_eq!(
+        as_badge(&mut svc, STRANGER).pager_attach(theirs),
+        Err(ApiError::NotPermitted),
+        "the channel has its pager"
+    );
+    assert_eq!(svc.pager_of(STRANGER), None);
+    assert!(create(&mut svc, PAGER_BADGE).is_ok());
+}
+
+#[test]
+fn a_server_without_channels_supports_no_pagers() {
+    let vm = Vm::new(VmConfig::default(), FRAMES).unwrap();
+    let platform = Files {
+        pmap: SimPmap::new(FRAMES),
+        next_reply: 0,
+        answered: Vec::new(),
+        dropped: Vec::new(),
+        attach_words: BTreeMap::new(),
+    };
+    let mut svc = Service::new(vm, platform);
+    assert_eq!(
+        as_badge(&mut svc, PAGER_BADGE).pager_challenge(),
+        Err(ApiError::NotSupported)
+    );
+}
+
+#[test]
+fn pager_create_refusals_change_nothing() {
+    let (mut svc, space) = service();
+    attach(&mut svc);
+    let objects = svc.vm.stats().objects;
+    let mut pager = as_badge(&mut svc, PAGER_BADGE);
+    assert_eq!(
+        pager.pager_create(KEY, P, 99, Prot::READ),
+        Err(ApiError::BadClient)
+    );
+    assert_eq!(
+        pager.pager_create(KEY, P, CLIENT, Prot::WRITE),
+        Err(ApiError::InvalidArgument)
+    );
+    assert_eq!(
+        pager.pager_create(KEY, u64::MAX, CLIENT, Prot::READ),
+        Err(ApiError::OutOfRange)
+    );
+    let ro = pager.pager_create(KEY, 3 * P, CLIENT, Prot::READ).unwrap();
+    // The client's handle quota applies.
+    let limits = Limits {
+        handles: 1,
+        ..Limits::default()
+    };
+    svc.vm
+        .set_limits(space, limits, &mut svc.platform.pmap)
+        .unwrap();
+    assert_eq!(
+        as_badge(&mut svc, PAGER_BADGE).pager_create(KEY, P, CLIENT, Prot::RW),
+        Err(ApiError::QuotaHandles)
+    );
+    assert_eq!(svc.vm.stats().objects, objects + 1);
+    // A read-only handle maps read-only only.
+    let req = |prot| MmapRequest::object(ro, 0, 3 * P, prot);
+    assert_eq!(
+        as_badge(&mut svc, CLIENT).mmap(&req(Prot::RW)),
+        Err(ApiError::Protection)
+    );
+    let va = as_badge(&mut svc, CLIENT).mmap(&req(Prot::READ)).unwrap();
+    let b = with_sim(&mut svc, |s| s.read_u8(space, va + 2 * P + 9).unwrap());
+    assert_eq!(
+        b,
+        file_byte(2 * P + 9),
+        "the file's bytes through the mapping"
+    );
+    // Handles are the client's own, not the pager's.
+    assert_eq!(
+        as_badge(&mut svc, CLIENT).handle_close(Handle(ro.0 + 1)),
+        Err(ApiError::BadHandle)
+    );
+}
+
+#[test]
+fn msync_sync_waits_for_the_write_back_then_answers() {
+    let (mut svc, space) = service();
+    attach(&mut svc);
+    let va = map_file(&mut svc);
+    with_sim(&mut svc, |s| s.write(space, va + P + 5, b"synced").unwrap());
+    ram(&mut svc).hold = true;
+    // semantics: msync-sync — the reply waits; the loop serves others.
+    assert_eq!(msync(&mut svc, va), Outcome::NoReply);
+    assert_eq!(svc.syncs_waiting(), 1);
+    assert_eq!(as_badge(&mut svc, CLIENT).ping(7), Ok(7));
+    assert_eq!(svc.handle(Message::SwapSignal), Outcome::NoReply);
+    assert_eq!(svc.syncs_waiting(), 1, "the pager has not answered");
+    assert!(svc.platform.answered.is_empty());
+    assert_eq!(
+        ram(&mut svc).page(KEY, 1)[5],
+        file_byte(P + 5),
+        "not written yet"
+    );
+    ram(&mut svc).hold = false;
+    svc.handle(Message::SwapSignal);
+    assert_eq!(svc.syncs_waiting(), 0);
+    assert_eq!(svc.platform.answered, vec![(1, 0)]);
+    assert_eq!(&ram(&mut svc).page(KEY, 1)[5..11], b"synced");
+    // Clean now: a second msync is answered at once.
+    assert_eq!(msync(&mut svc, va), Outcome::Reply(ReplyMsg::empty(0)));
+}
+
+#[test]
+fn msync_sync_after_a_failed_write_answers_io() {
+    let (mut svc, space) = service();
+    attach(&mut svc);
+    let va = map_file(&mut svc);
+    with_sim(&mut svc, |s| s.write(space, va + 2 * P, b"lost").unwrap());
+    ram(&mut svc).fail_next_write = true;
+    // semantics: msync-error
+    assert_eq!(msync(&mut svc, va), Outcome::NoReply);
+    svc.handle(Message::SwapSignal);
+    assert_eq!(svc.syncs_waiting(), 0);
+    assert_eq!(svc.platform.answered, vec![(1, ApiError::Io.code())]);
+    // The page stayed dirty: the next msync writes it.
+    assert_eq!(msync(&mut svc, va), Outcome::NoReply);
+    svc.handle(Message::SwapSignal);
+    assert_eq!(svc.platform.answered[1], (2, 0));
+    assert_eq!(&ram(&mut svc).page(KEY, 2)[..4], b"lost");
+}
+
+#[test]
+fn a_stopped_client_leaves_no_waiting_msync() {
+    let (mut svc, space) = service();
+    attach(&mut svc);
+    let va = map_file(&mut svc);
+    with_sim(&mut svc, |s| s.write(space, va, b"gone").unwrap());
+    ram(&mut svc).hold = true;
+    assert_eq!(msync(&mut svc, va), Outcome::NoReply);
+    svc.kill(CLIENT, "test", ExitStatus::Killed(None));
+    assert_eq!(svc.syncs_waiting(), 0);
+    assert_eq!(svc.platform.dropped, vec![1]);
+    ram(&mut svc).hold = false;
+    svc.handle(Message::SwapSignal);
+    assert!(svc.platform.answered.is_empty());
+}
+
+#[test]
+fn the_challenge_table_is_bounded_and_forgets_the_oldest() {
+    let (mut svc, _) = service();
+    let first = as_badge(&mut svc, PAGER_BADGE).pager_challenge().unwrap();
+    for badge in 0..vm_service::pagers::MAX_CHALLENGES as u64 {
+        as_badge(&mut svc, 0x10_0000 + badge)
+            .pager_challenge()
+            .unwrap();
+    }
+    // The pager's challenge was the oldest: forgotten, so refused even
+    // from its ring page; a new one works.
+    svc.platform.attach_words.insert(CHANNEL, first);
+    assert_eq!(
+        as_badge(&mut svc, PAGER_BADGE).pager_attach(first),
+        Err(ApiError::NotPermitted)
+    );
+    attach(&mut svc);
+}
