@@ -7,15 +7,15 @@ use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use vm_api::{ApiError, MmapRequest, Prot as WireProt, Transport, VmClient};
-use vm_core::sim::{Sim, SimPmap};
+use vm_api::{ApiError, MmapRequest, Prot as WireProt};
+use vm_core::sim::Sim;
 use vm_core::{Limits, MmapArgs, Prot, SpaceId, Vm, VmConfig, PAGE_SIZE};
 use vm_service::heap::{self, cost};
-use vm_service::{
-    ClientId, ExitStatus, KernelCounters, Message, Outcome, Platform, Privileges, Service,
-};
+use vm_service::{Privileges, Service};
+
+mod common;
+use common::{client, TestPlatform};
 
 /// Counts the bytes allocated now and the peak since the last reset.
 struct Counting;
@@ -180,71 +180,6 @@ fn measure_costs() {
     drop(meta);
 }
 
-/// A platform that does nothing but keep the simulated MMU.
-struct Quiet {
-    pmap: SimPmap,
-}
-
-impl Platform for Quiet {
-    type Pmap = SimPmap;
-    type Reply = ();
-    fn pmap(&mut self) -> &mut SimPmap {
-        &mut self.pmap
-    }
-    fn pmap_ref(&self) -> &SimPmap {
-        &self.pmap
-    }
-    fn save_reply(&mut self) -> Result<(), String> {
-        Ok(())
-    }
-    fn resume(&mut self, _: ()) {}
-    fn drop_reply(&mut self, _: ()) {}
-    fn answer(&mut self, _: (), _: &vm_service::ReplyMsg) {}
-    fn suspend(&mut self, _: ClientId) {}
-    fn reap(&mut self, _: ClientId, _: ExitStatus) {}
-    fn spawn_child(&mut self, _: ClientId, _: ClientId, _: SpaceId) -> Result<(), String> {
-        Ok(())
-    }
-    fn arm_read_failure(&mut self, _: &mut Vm) -> bool {
-        false
-    }
-    fn disarm_read_failure(&mut self, _: &mut Vm) -> bool {
-        false
-    }
-    fn space_footprint(&self, space: SpaceId) -> (u64, u64) {
-        (self.pmap.mappings(space).count() as u64, 0)
-    }
-    fn kernel_counters(&self) -> KernelCounters {
-        KernelCounters::default()
-    }
-    fn log(&mut self, _: fmt::Arguments) {}
-}
-
-struct Chan<'a> {
-    svc: &'a mut Service<Quiet>,
-    client: ClientId,
-}
-
-impl Transport for Chan<'_> {
-    fn call(&mut self, label: u64, words: &[u64], reply: &mut [u64]) -> (u64, usize) {
-        match self.svc.handle(Message::Request {
-            client: self.client,
-            label,
-            words,
-        }) {
-            Outcome::Reply(r) => {
-                reply[..r.len].copy_from_slice(r.words());
-                (r.label, r.len)
-            }
-            Outcome::NoReply => (u64::MAX, 0),
-        }
-    }
-}
-
-fn client(svc: &mut Service<Quiet>, id: ClientId) -> VmClient<Chan<'_>> {
-    VmClient::with_transport(Chan { svc, client: id })
-}
-
 /// Hostile clients drive every quota to its end at once; the heap stays
 /// within the bound computed from their limits.
 fn attack_within_bound() {
@@ -259,12 +194,7 @@ fn attack_within_bound() {
     };
     let base = reset_peak();
     let vm = Vm::new(VmConfig::default(), FRAMES).unwrap();
-    let mut svc = Service::new(
-        vm,
-        Quiet {
-            pmap: SimPmap::new(FRAMES),
-        },
-    );
+    let mut svc = Service::new(vm, TestPlatform::new(FRAMES));
     // The simulator's frame bytes are the machine's memory, not heap.
     let frames_bytes = u64::from(FRAMES) * P;
     for id in 1..=CLIENTS {

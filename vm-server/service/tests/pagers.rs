@@ -1,14 +1,12 @@
 //! File mappings through the service (docs/pager.md): a pager's badge bound to its channel only by the challenge written into the channel's ring page, `PagerCreate` and its refusals (each changing nothing), and an `msync(SYNC)` whose reply waits for the write-back — answered after the completion, failed with `Io` after a failed write, dropped when its client is stopped.
 
-use std::collections::BTreeMap;
-use std::fmt;
-use vm_api::{ApiError, Handle, MmapRequest, MsyncFlags, Operation, Prot, Transport, VmClient};
+use vm_api::{ApiError, Handle, MmapRequest, MsyncFlags, Operation, Prot};
 use vm_core::ram_pager::RamPager;
-use vm_core::sim::{Sim, SimPmap};
 use vm_core::{Limits, SpaceId, Vm, VmConfig, PAGE_SIZE};
-use vm_service::{
-    ClientId, ExitStatus, KernelCounters, Message, Outcome, Platform, Privileges, ReplyMsg, Service,
-};
+use vm_service::{ClientId, ExitStatus, Message, Outcome, Privileges, ReplyMsg, Service};
+
+mod common;
+use common::{client as as_badge, with_sim, Svc, TestPlatform};
 
 const P: u64 = PAGE_SIZE;
 const FRAMES: u32 = 128;
@@ -21,91 +19,6 @@ const STRANGER: ClientId = 0x2000;
 const CHANNEL: u32 = 0;
 const KEY: u64 = 12;
 const FILE_PAGES: u64 = 4;
-
-/// A platform that keeps saved replies, records how each was answered,
-/// and holds the channels' attach words (what the pager wrote into its
-/// ring page).
-struct Files {
-    pmap: SimPmap,
-    next_reply: u64,
-    answered: Vec<(u64, u64)>,
-    dropped: Vec<u64>,
-    attach_words: BTreeMap<u32, u64>,
-}
-
-impl Platform for Files {
-    type Pmap = SimPmap;
-    type Reply = u64;
-    fn pmap(&mut self) -> &mut SimPmap {
-        &mut self.pmap
-    }
-    fn pmap_ref(&self) -> &SimPmap {
-        &self.pmap
-    }
-    fn save_reply(&mut self) -> Result<u64, String> {
-        self.next_reply += 1;
-        Ok(self.next_reply)
-    }
-    fn resume(&mut self, reply: u64) {
-        self.answered.push((reply, 0));
-    }
-    fn drop_reply(&mut self, reply: u64) {
-        self.dropped.push(reply);
-    }
-    fn answer(&mut self, reply: u64, msg: &ReplyMsg) {
-        assert_eq!(msg.len, 0, "msync replies carry no words");
-        self.answered.push((reply, msg.label));
-    }
-    fn pager_attach_word(&self, pager: u32) -> Option<u64> {
-        self.attach_words.get(&pager).copied()
-    }
-    fn suspend(&mut self, _: ClientId) {}
-    fn reap(&mut self, _: ClientId, _: ExitStatus) {}
-    fn spawn_child(&mut self, _: ClientId, _: ClientId, _: SpaceId) -> Result<(), String> {
-        Ok(())
-    }
-    fn arm_read_failure(&mut self, _: &mut Vm) -> bool {
-        false
-    }
-    fn disarm_read_failure(&mut self, _: &mut Vm) -> bool {
-        false
-    }
-    fn space_footprint(&self, space: SpaceId) -> (u64, u64) {
-        (self.pmap.mappings(space).count() as u64, 0)
-    }
-    fn kernel_counters(&self) -> KernelCounters {
-        KernelCounters::default()
-    }
-    fn log(&mut self, _: fmt::Arguments) {}
-}
-
-type Svc = Service<Files>;
-
-/// Requests of one badge straight into the service.
-struct Chan<'a> {
-    svc: &'a mut Svc,
-    badge: ClientId,
-}
-
-impl Transport for Chan<'_> {
-    fn call(&mut self, label: u64, words: &[u64], reply: &mut [u64]) -> (u64, usize) {
-        match self.svc.handle(Message::Request {
-            client: self.badge,
-            label,
-            words,
-        }) {
-            Outcome::Reply(r) => {
-                reply[..r.len].copy_from_slice(r.words());
-                (r.label, r.len)
-            }
-            Outcome::NoReply => panic!("no reply"),
-        }
-    }
-}
-
-fn as_badge(svc: &mut Svc, badge: ClientId) -> VmClient<Chan<'_>> {
-    VmClient::with_transport(Chan { svc, badge })
-}
 
 /// Byte `i` of the file.
 fn file_byte(i: u64) -> u8 {
@@ -121,13 +34,7 @@ fn service() -> (Svc, SpaceId) {
         .files
         .insert(KEY, (0..FILE_PAGES * P).map(file_byte).collect());
     vm.pager_attach(CHANNEL, Box::new(pager)).unwrap();
-    let platform = Files {
-        pmap: SimPmap::new(FRAMES),
-        next_reply: 0,
-        answered: Vec::new(),
-        dropped: Vec::new(),
-        attach_words: BTreeMap::new(),
-    };
+    let platform = TestPlatform::new(FRAMES);
     let mut svc = Service::new(vm, platform);
     svc.add_pager_channel(CHANNEL);
     let space = svc.vm.space_create(&mut svc.platform.pmap).unwrap();
@@ -145,18 +52,6 @@ fn attach(svc: &mut Svc) {
 
 fn ram(svc: &mut Svc) -> &mut RamPager {
     svc.vm.pager_device_mut::<RamPager>(CHANNEL).unwrap()
-}
-
-/// Runs `f` on the service's VM and pmap as a `Sim` (which faults like
-/// an MMU and waits for the pager), then gives them back.
-fn with_sim<R>(svc: &mut Svc, f: impl FnOnce(&mut Sim) -> R) -> R {
-    let mut sim = Sim::new(VmConfig::default(), 64);
-    std::mem::swap(&mut sim.vm, &mut svc.vm);
-    std::mem::swap(&mut sim.pmap, &mut svc.platform.pmap);
-    let r = f(&mut sim);
-    std::mem::swap(&mut sim.vm, &mut svc.vm);
-    std::mem::swap(&mut sim.pmap, &mut svc.platform.pmap);
-    r
 }
 
 /// The file mapped shared and read-write in `CLIENT`'s space.
@@ -236,13 +131,7 @@ fn a_badge_attaches_only_by_the_challenge_in_its_ring_page() {
 #[test]
 fn a_server_without_channels_supports_no_pagers() {
     let vm = Vm::new(VmConfig::default(), FRAMES).unwrap();
-    let platform = Files {
-        pmap: SimPmap::new(FRAMES),
-        next_reply: 0,
-        answered: Vec::new(),
-        dropped: Vec::new(),
-        attach_words: BTreeMap::new(),
-    };
+    let platform = TestPlatform::new(FRAMES);
     let mut svc = Service::new(vm, platform);
     assert_eq!(
         as_badge(&mut svc, PAGER_BADGE).pager_challenge(),

@@ -1,13 +1,8 @@
 //! Swap control through the service: device statistics for every client, swapoff and swapon only for the privileged (and their forks), refusals that change nothing, the detached device attached again, and faults waiting for swap resumed by a swapoff.
 
-use std::fmt;
-use vm_api::{ApiError, ForkReply, SwapDeviceInfo, Transport, VmClient};
-use vm_core::sim::{Sim, SimPmap};
+use vm_api::{ApiError, ForkReply, SwapDeviceInfo};
 use vm_core::{Access, MmapArgs, Prot, SpaceId, Vm, VmConfig, PAGE_SIZE};
-use vm_service::{
-    ClientId, ExitStatus, KernelCounters, Message, Outcome, Platform, Privileges, Service,
-    FIRST_CHILD,
-};
+use vm_service::{ClientId, Message, Outcome, Privileges, Service, FIRST_CHILD};
 use vm_swap::{RamDisk, SwapPager};
 
 const P: u64 = PAGE_SIZE;
@@ -18,80 +13,8 @@ const ADMIN: ClientId = 1;
 const PLAIN: ClientId = 2;
 const BASE: u64 = 0x1000_0000;
 
-/// A platform that keeps saved replies and records the resumed ones.
-struct Quiet {
-    pmap: SimPmap,
-    next_reply: u64,
-    resumed: Vec<u64>,
-}
-
-impl Platform for Quiet {
-    type Pmap = SimPmap;
-    type Reply = u64;
-    fn pmap(&mut self) -> &mut SimPmap {
-        &mut self.pmap
-    }
-    fn pmap_ref(&self) -> &SimPmap {
-        &self.pmap
-    }
-    fn save_reply(&mut self) -> Result<u64, String> {
-        self.next_reply += 1;
-        Ok(self.next_reply)
-    }
-    fn resume(&mut self, reply: u64) {
-        self.resumed.push(reply);
-    }
-    fn drop_reply(&mut self, _: u64) {}
-    fn answer(&mut self, _: u64, _: &vm_service::ReplyMsg) {
-        panic!("no request waits here");
-    }
-    fn suspend(&mut self, _: ClientId) {}
-    fn reap(&mut self, _: ClientId, _: ExitStatus) {}
-    fn spawn_child(&mut self, _: ClientId, _: ClientId, _: SpaceId) -> Result<(), String> {
-        Ok(())
-    }
-    fn arm_read_failure(&mut self, _: &mut Vm) -> bool {
-        false
-    }
-    fn disarm_read_failure(&mut self, _: &mut Vm) -> bool {
-        false
-    }
-    fn space_footprint(&self, space: SpaceId) -> (u64, u64) {
-        (self.pmap.mappings(space).count() as u64, 0)
-    }
-    fn kernel_counters(&self) -> KernelCounters {
-        KernelCounters::default()
-    }
-    fn log(&mut self, _: fmt::Arguments) {}
-}
-
-type Svc = Service<Quiet>;
-
-/// Requests of one client straight into the service.
-struct Chan<'a> {
-    svc: &'a mut Svc,
-    client: ClientId,
-}
-
-impl Transport for Chan<'_> {
-    fn call(&mut self, label: u64, words: &[u64], reply: &mut [u64]) -> (u64, usize) {
-        match self.svc.handle(Message::Request {
-            client: self.client,
-            label,
-            words,
-        }) {
-            Outcome::Reply(r) => {
-                reply[..r.len].copy_from_slice(r.words());
-                (r.label, r.len)
-            }
-            Outcome::NoReply => panic!("no reply"),
-        }
-    }
-}
-
-fn client(svc: &mut Svc, id: ClientId) -> VmClient<Chan<'_>> {
-    VmClient::with_transport(Chan { svc, client: id })
-}
+mod common;
+use common::{client, with_sim, Svc, TestPlatform};
 
 fn info(svc: &mut Svc, id: ClientId) -> SwapDeviceInfo {
     client(svc, id).swap_info(0).unwrap()
@@ -105,11 +28,8 @@ fn service(swap: bool) -> (Svc, SpaceId, SpaceId) {
         let disk = RamDisk::new(SLOTS, 64);
         vm.swap_on(Box::new(SwapPager::new(disk, 16))).unwrap();
     }
-    let platform = Quiet {
-        pmap: SimPmap::new(FRAMES),
-        next_reply: 0,
-        resumed: Vec::new(),
-    };
+    let mut platform = TestPlatform::new(FRAMES);
+    platform.requests_wait = false;
     let mut svc = Service::new(vm, platform);
     let a = svc.vm.space_create(&mut svc.platform.pmap).unwrap();
     let b = svc.vm.space_create(&mut svc.platform.pmap).unwrap();
@@ -117,18 +37,6 @@ fn service(swap: bool) -> (Svc, SpaceId, SpaceId) {
     svc.add_client(ADMIN, "admin".into(), a, admin);
     svc.add_client(PLAIN, "plain".into(), b, Privileges::default());
     (svc, a, b)
-}
-
-/// Runs `f` on the service's VM and pmap as a `Sim` (which faults like
-/// an MMU), then gives them back.
-fn with_sim<R>(svc: &mut Svc, f: impl FnOnce(&mut Sim) -> R) -> R {
-    let mut sim = Sim::new(VmConfig::default(), 64);
-    std::mem::swap(&mut sim.vm, &mut svc.vm);
-    std::mem::swap(&mut sim.pmap, &mut svc.platform.pmap);
-    let r = f(&mut sim);
-    std::mem::swap(&mut sim.vm, &mut svc.vm);
-    std::mem::swap(&mut sim.pmap, &mut svc.platform.pmap);
-    r
 }
 
 fn word(page: u64, tag: u8) -> [u8; 8] {
