@@ -40,8 +40,9 @@ pub enum Cmd {
                       with `N passed, N failed` and exits non-zero if anything failed."
     )]
     Test(TestArgs),
-    /// Boot capdl/bench.spec; print fault costs and swap throughput as
-    /// ratios to the floors and the raw disk measured in the same boot
+    /// Boot capdl/bench.spec; print fault costs, file page-in costs and
+    /// mapped-file and swap throughput as ratios to the floors, the file
+    /// server's read and the raw disk measured in the same boot
     Bench(Machine),
     /// Run the model test over a range of seeds, one process per seed, and
     /// reduce each failing seed to its first divergence

@@ -1,9 +1,10 @@
 //! The files disk: an ext2 image made fresh from the repository's `files/`
 //! folder with `mke2fs -d` before every boot that runs the file server,
 //! attached as the second virtio-blk disk, and checked on the host after
-//! the boot (`e2fsck -fn`, the bytes `client-file-writer` wrote and the
-//! pages `client-file-map` synced through a file mapping, read back with
-//! `debugfs`).
+//! the boot (`e2fsck -fn`, the bytes `client-file-writer` wrote, the
+//! pages `client-file-map` and the two `client-file-share` writers synced
+//! through file mappings, and the file whose page-in failed on purpose,
+//! unchanged; read back with `debugfs`).
 
 use crate::report::Tally;
 use crate::step::{describe, find_program, progress, run_captured, Failure, Result};
@@ -11,9 +12,11 @@ use crate::Workspace;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// The image's size: the files take about 400 KiB; the rest is room for
-/// the metadata mke2fs lays out and for files added later.
-const IMAGE_BYTES: u64 = 4 << 20;
+/// The image's size: the files take about 4.2 MiB (4 MiB of them
+/// `bench/read.bin`, which `cargo qemu bench` maps); the rest is room for
+/// the metadata mke2fs lays out and for files added later. mke2fs still
+/// takes under 0.1 s.
+const IMAGE_BYTES: u64 = 8 << 20;
 /// The image that spec component runs from (`capdl/files.spec`).
 pub const FILE_SERVER_IMAGE: &str = "file-server";
 
@@ -41,6 +44,37 @@ pub const MAP_SYNCED_PAGES: [u64; 2] = [2, 5];
 pub fn synced_byte(offset: u64) -> u8 {
     ((offset * 13 + 5) % 241) as u8 ^ 0x5c
 }
+
+/// What the two `client-file-share` writers leave in `SHARE_PATH`: the
+/// pages [`SHARE_PAGES`] of each (written through their shared writable
+/// mappings of the file and `msync(SYNC)`ed) become [`share_byte`]s
+/// seeded by that writer's component name; every other byte stays as in
+/// `files/`. Keep in step with `clients/file-share` and `capdl/files.spec`.
+pub const SHARE_PATH: &str = "/map/two-writers.bin";
+pub const SHARE_PAGES: [(&str, [u64; 2]); 2] = [
+    ("client-file-share-a", [1, 2]),
+    ("client-file-share-b", [5, 6]),
+];
+
+/// FNV-1a (32 bits) of a writer's component name: its [`share_byte`] seed.
+pub fn share_seed(name: &str) -> u64 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in name.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    u64::from(h)
+}
+
+/// The byte the `client-file-share` writer with seed `seed` writes at
+/// file offset `offset`.
+pub fn share_byte(seed: u64, offset: u64) -> u8 {
+    ((offset * 29 + (offset >> 12) * 7 + seed) % 253) as u8 ^ 0x3c
+}
+
+/// The file whose page-in `client-file-pagein-fail` fails on purpose
+/// (its file server test hook): nothing writes it, so the image must hold
+/// it as `files/` has it.
+pub const PAGEIN_FAIL_PATH: &str = "/map/pagein-fail.bin";
 
 /// The disk image of one boot.
 pub struct FilesDisk {
@@ -116,8 +150,11 @@ pub fn make_image(mke2fs: &Path, source: &Path, image: &Path) -> Result<()> {
 }
 
 /// After the boot: `e2fsck -fn` must find nothing to fix, and the
-/// written bytes must be on the disk (`debugfs -R "cat PATH"`), each a
-/// test of the tally (`files-disk/e2fsck`, `files-disk/written-pattern`).
+/// written and msync'd bytes must be on the disk (`debugfs -R "cat
+/// PATH"`), the file whose page-in failed unchanged, each a test of the
+/// tally (`files-disk/e2fsck`, `files-disk/written-pattern`,
+/// `files-disk/msynced-pages`, `files-disk/two-writers`,
+/// `files-disk/pagein-fail-unchanged`).
 pub fn check(ws: &Workspace, disk: &FilesDisk, tally: &mut Tally) {
     let mut report = |name: &str, r: std::result::Result<(), String>| {
         let name = format!("files-disk/{name}");
@@ -140,6 +177,16 @@ pub fn check(ws: &Workspace, disk: &FilesDisk, tally: &mut Tally) {
     report("written-pattern", written(&disk.image, &original));
     let original = ws.root.join("files").join(MAP_PATH.trim_start_matches('/'));
     report("msynced-pages", msynced(&disk.image, &original));
+    let original = ws
+        .root
+        .join("files")
+        .join(SHARE_PATH.trim_start_matches('/'));
+    report("two-writers", two_writers(&disk.image, &original));
+    let original = ws
+        .root
+        .join("files")
+        .join(PAGEIN_FAIL_PATH.trim_start_matches('/'));
+    report("pagein-fail-unchanged", unchanged(&disk.image, &original));
 }
 
 /// `e2fsck -fn`: a forced, read-only check; exit status 0 means clean.
@@ -193,6 +240,72 @@ fn msynced(image: &Path, original: &Path) -> std::result::Result<(), String> {
     let got = debugfs_cat(image, MAP_PATH)?;
     let before = std::fs::read(original).map_err(|e| format!("{}: {e}", original.display()))?;
     compare_mapped(&got, &before)
+}
+
+/// The shared file as the image holds it equals `original` with each
+/// writer's pages replaced by its [`share_byte`]s.
+fn two_writers(image: &Path, original: &Path) -> std::result::Result<(), String> {
+    let got = debugfs_cat(image, SHARE_PATH)?;
+    let before = std::fs::read(original).map_err(|e| format!("{}: {e}", original.display()))?;
+    compare_two_writers(&got, &before)
+}
+
+/// Checks `got` against `before` with both writers' pages applied: a
+/// writer's page that differs did not reach the disk (or holds the other
+/// writer's bytes), a byte of any other page that differs is a stray
+/// write.
+pub fn compare_two_writers(got: &[u8], before: &[u8]) -> std::result::Result<(), String> {
+    if got.len() != before.len() {
+        return Err(format!(
+            "{SHARE_PATH} is {} bytes on the disk, {} in files/",
+            got.len(),
+            before.len()
+        ));
+    }
+    let seeds = SHARE_PAGES.map(|(name, pages)| (name, share_seed(name), pages));
+    let expected = |i: usize| {
+        let page = i as u64 / 4096;
+        match seeds.iter().find(|(_, _, pages)| pages.contains(&page)) {
+            Some((name, seed, _)) => (
+                share_byte(*seed, i as u64),
+                format!("{name}'s msync'd page did not reach the disk"),
+            ),
+            None => (
+                before[i],
+                "a page no writer wrote changed (a stray write?)".to_string(),
+            ),
+        }
+    };
+    match (0..got.len()).find(|&i| got[i] != expected(i).0) {
+        None => Ok(()),
+        Some(i) => {
+            let (want, why) = expected(i);
+            Err(format!(
+                "{SHARE_PATH}: byte {i} is {:#04x}, expected {want:#04x} ({why})",
+                got[i]
+            ))
+        }
+    }
+}
+
+/// The file as the image holds it equals `original`, byte for byte.
+fn unchanged(image: &Path, original: &Path) -> std::result::Result<(), String> {
+    let got = debugfs_cat(image, PAGEIN_FAIL_PATH)?;
+    let before = std::fs::read(original).map_err(|e| format!("{}: {e}", original.display()))?;
+    if got.len() != before.len() {
+        return Err(format!(
+            "{PAGEIN_FAIL_PATH} is {} bytes on the disk, {} in files/",
+            got.len(),
+            before.len()
+        ));
+    }
+    match (0..got.len()).find(|&i| got[i] != before[i]) {
+        None => Ok(()),
+        Some(i) => Err(format!(
+            "{PAGEIN_FAIL_PATH}: byte {i} is {:#04x}, expected {:#04x} (nothing writes this file)",
+            got[i], before[i]
+        )),
+    }
 }
 
 /// Checks `got` against `before` with the synced pages applied: a byte
@@ -299,6 +412,67 @@ mod tests {
         assert!(compare_mapped(&after[1..], &before).is_err());
     }
 
+    /// The writers' bytes as `clients/file-share` computes them (first
+    /// bytes of pages 1 and 5 pinned), and the comparison fails on a
+    /// missing, swapped or stray write.
+    #[test]
+    fn compare_two_writers_finds_missing_and_stray_writes() {
+        let a = share_seed("client-file-share-a");
+        let b = share_seed("client-file-share-b");
+        let first8 = |seed, page: u64| -> Vec<u8> {
+            (page * 4096..page * 4096 + 8)
+                .map(|i| share_byte(seed, i))
+                .collect()
+        };
+        assert_eq!(
+            first8(a, 1),
+            [0x4f, 0xac, 0x91, 0xf6, 0xdb, 0x3b, 0x18, 0x7d]
+        );
+        assert_eq!(
+            first8(b, 5),
+            [0x79, 0x5e, 0x43, 0xa0, 0x85, 0xea, 0xcf, 0x2f]
+        );
+        let before: Vec<u8> = (0..8 * 4096u64)
+            .map(|i| ((i * 11 + (i >> 12) * 17 + 3) % 253 + 1) as u8)
+            .collect();
+        let mut after = before.clone();
+        for (name, pages) in SHARE_PAGES {
+            for p in pages {
+                for i in p * 4096..(p + 1) * 4096 {
+                    after[i as usize] = share_byte(share_seed(name), i);
+                }
+            }
+        }
+        assert_eq!(compare_two_writers(&after, &before), Ok(()));
+        // Neither writer's pages arrived.
+        assert!(compare_two_writers(&before, &before)
+            .unwrap_err()
+            .contains("client-file-share-a's msync'd page did not reach"));
+        // Only b's page 6 missing.
+        let mut missing = after.clone();
+        missing[6 * 4096..7 * 4096].copy_from_slice(&before[6 * 4096..7 * 4096]);
+        assert!(compare_two_writers(&missing, &before)
+            .unwrap_err()
+            .contains("client-file-share-b's"));
+        // b's pattern on a's page.
+        let mut swapped = after.clone();
+        for i in 4096..2 * 4096u64 {
+            swapped[i as usize] = share_byte(b, i);
+        }
+        assert!(compare_two_writers(&swapped, &before)
+            .unwrap_err()
+            .contains("client-file-share-a's"));
+        // A stray write on pages 0, 3, 4 and 7.
+        for page in [0u64, 3, 4, 7] {
+            let mut stray = after.clone();
+            stray[(page * 4096 + 17) as usize] ^= 0x40;
+            assert!(compare_two_writers(&stray, &before)
+                .unwrap_err()
+                .contains("stray"));
+        }
+        assert!(compare_two_writers(&after[1..], &before).is_err());
+    }
+
     /// The image builds from `files/` and passes `e2fsck` untouched (the
     /// host needs e2fsprogs, as `cargo qemu` does).
     #[test]
@@ -319,6 +493,11 @@ mod tests {
         assert!(msynced(&image, &root.join("files/map/shared.bin")).is_err());
         let mapped = std::fs::read(root.join("files/map/shared.bin")).unwrap();
         assert_eq!(debugfs_cat(&image, MAP_PATH).unwrap(), mapped);
+        assert!(two_writers(&image, &root.join("files/map/two-writers.bin")).is_err());
+        assert_eq!(
+            unchanged(&image, &root.join("files/map/pagein-fail.bin")),
+            Ok(())
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

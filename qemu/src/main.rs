@@ -10,7 +10,8 @@
 //!                                  QEMU (one boot per entry of `TEST_BOOTS`);
 //!                                  ends with `N passed, N failed`
 //! cargo qemu bench                 boots capdl/bench.spec and prints the
-//!                                  fault costs as ratios to the floors and
+//!                                  fault costs as ratios to the floors,
+//!                                  file page-in costs, and mapped-file and
 //!                                  swap MB/s as ratios to the raw disk's
 //! cargo qemu sweep [--seeds A..B] [--ops N] [--pressure | --plain | --both]
 //!                  [--jobs J] [--suite NAME]...

@@ -39,4 +39,6 @@ pub const IMAGES: &[&str] = &[
     "client-file-writer",
     "client-file-hostile",
     "client-file-map",
+    "client-file-share",
+    "client-file-pagein-fail",
 ];

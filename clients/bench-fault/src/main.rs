@@ -11,13 +11,23 @@
 //! Fault-around is turned off (`MADV_RANDOM`) so each touch is one fault.
 //!
 //! Then, with the fault costs measured while the working set is far below
-//! the pool, the swap phase ([`swap`]): swap-out and swap-in MB/s and the
-//! page-in fault latency.
+//! the pool, the file phase ([`file`]): a file of the files disk mapped
+//! through the file server (its pager), its page-in fault latency and
+//! mapped read MB/s against the file server's own `read`; and last the
+//! swap phase ([`swap`]): swap-out and swap-in MB/s and the page-in fault
+//! latency.
+//!
+//! Both throughput phases time with the TSC, calibrated once here against
+//! the CMOS clock's seconds ([`tsc_hz`]): the PIT is block-test's, and the
+//! spec validator gives an I/O port to one component only, which is why
+//! the file benchmark is a phase of this program and not a client of its
+//! own.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
+mod file;
 mod swap;
 
 use alloc::vec::Vec;
@@ -28,6 +38,8 @@ vm_client::client_main!(main);
 
 pub(crate) const PAGE: u64 = 4096;
 const N: u64 = 256;
+/// Give up calibrating after this many cycles (tens of seconds).
+const CALIBRATION_LIMIT: u64 = 100_000_000_000;
 
 pub(crate) fn rdtsc() -> u64 {
     // SAFETY: rdtsc has no preconditions in user mode on x86_64.
@@ -110,11 +122,43 @@ fn main(env: &mut Env) -> u64 {
             // SAFETY: the shared page mapped above.
             unsafe { flag.write_volatile(1) };
             env.wait_children(2_000_000);
-            u64::from(!swap::run(env))
+            let Some(hz) = tsc_hz(env) else {
+                println!("bench-fault: no CMOS clock (io:0x70); no file or swap benchmark");
+                return 1;
+            };
+            println!(
+                "bench-fault: TSC {} MHz (against the CMOS clock)",
+                hz / 1_000_000
+            );
+            let file_ok = file::run(env, hz);
+            let swap_ok = swap::run(env, hz);
+            u64::from(!(file_ok && swap_ok))
         }
         Err(e) => {
             println!("bench-fault: fork failed: {e:?}");
             1
         }
     }
+}
+
+/// TSC ticks per second: the cycles between two ticks of the CMOS
+/// clock's seconds register (1 to 2 s of polling); `None` without the
+/// ports or if the clock does not tick.
+fn tsc_hz(env: &Env) -> Option<u64> {
+    let rtc = sel4::cap::IOPort::from_bits(env.info.cap("io:0x70")?.bits());
+    rtc.x86_io_port_out8(0x70, 0x00).ok()?; // register 0: seconds
+    let seconds = || rtc.x86_io_port_in8(0x71).ok();
+    let start = rdtsc();
+    let tick = || -> Option<u64> {
+        let s = seconds()?;
+        while seconds()? == s {
+            if rdtsc() - start > CALIBRATION_LIMIT {
+                return None;
+            }
+        }
+        Some(rdtsc())
+    };
+    let t0 = tick()?;
+    let t1 = tick()?;
+    Some(t1 - t0)
 }

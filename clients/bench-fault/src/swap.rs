@@ -17,7 +17,7 @@
 //!   resident (no `pageins` change) are left out.
 //!
 //! MB is 10^6 bytes, as in block-test's raw lines; time is the TSC,
-//! calibrated against the CMOS clock's seconds.
+//! calibrated against the CMOS clock's seconds (once, in `main`).
 
 use crate::{rdtsc, PAGE};
 use alloc::vec::Vec;
@@ -28,16 +28,10 @@ use vm_client::{println, Env};
 const POOL_MULTIPLE: u64 = 4;
 /// One page-in sample every 32 pages (128 KiB).
 const PAGEIN_STRIDE: u64 = 32;
-/// Give up calibrating after this many cycles (tens of seconds).
-const CALIBRATION_LIMIT: u64 = 100_000_000_000;
 
 /// Runs the swap phase; false if the data read back was wrong or the
-/// setup failed.
-pub fn run(env: &mut Env) -> bool {
-    let Some(hz) = tsc_hz(env) else {
-        println!("bench-fault: no CMOS clock (io:0x70), no swap benchmark");
-        return false;
-    };
+/// setup failed. `hz`: TSC ticks per second (`crate::tsc_hz`).
+pub fn run(env: &mut Env, hz: u64) -> bool {
     let s = stats(env);
     let pool = s.npages;
     let pages = pool * POOL_MULTIPLE;
@@ -158,26 +152,4 @@ fn report(name: &str, s0: &VmStats, s1: &VmStats, pages: u64, cycles: u64, hz: u
         s1.npages,
         hz / 1_000_000
     );
-}
-
-/// TSC ticks per second: the cycles between two ticks of the CMOS
-/// clock's seconds register (1 to 2 s of polling); `None` without the
-/// ports or if the clock does not tick.
-fn tsc_hz(env: &Env) -> Option<u64> {
-    let rtc = sel4::cap::IOPort::from_bits(env.info.cap("io:0x70")?.bits());
-    rtc.x86_io_port_out8(0x70, 0x00).ok()?; // register 0: seconds
-    let seconds = || rtc.x86_io_port_in8(0x71).ok();
-    let start = rdtsc();
-    let tick = || -> Option<u64> {
-        let s = seconds()?;
-        while seconds()? == s {
-            if rdtsc() - start > CALIBRATION_LIMIT {
-                return None;
-            }
-        }
-        Some(rdtsc())
-    };
-    let t0 = tick()?;
-    let t1 = tick()?;
-    Some(t1 - t0)
 }

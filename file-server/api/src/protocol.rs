@@ -11,6 +11,7 @@
 //! | `0x204` | `Close` | 1: handle | 0 |
 //! | `0x205` | `Sync` | 1: handle | 0 |
 //! | `0x206` | `Map` | 2: handle, flags (bit 0 writable) | 1: the caller's VM-server handle |
+//! | `0x207` | `FailNextPageIn` (test hook: the file's next page-in fails) | 1: handle | 0 |
 //!
 //! Error replies: label = [`FileError::code`](crate::FileError::code), 0
 //! words.
@@ -43,6 +44,14 @@
 //!   `Protection`); the caller `mmap`s that handle. `NoPager` when this
 //!   server pages nothing, `MapRefused` when the VM server refuses
 //!   (the caller's handle quota at the VM server). docs/pager.md.
+//! * `FailNextPageIn` is a test hook: the next page-in of the file
+//!   behind the caller's `handle` (whichever client's fault asks for it)
+//!   answers the VM server `Failed(Io)`, reading nothing, and the hook
+//!   disarms. The handle passes the checks of a read-only `Map`
+//!   (`BadHandle`, `IsADirectory`, `Unsupported`, `Protection`), so a
+//!   client can arm only a file it could map itself. Arming an armed file
+//!   changes nothing; write-backs, later page-ins and other files are
+//!   untouched. `NoPager` when this server pages nothing.
 //!
 //! # Reading a row
 //!
@@ -188,10 +197,25 @@ ipc_protocol::protocol! {
         client: pub fn map(handle: Handle, writable: bool) -> u32
             = MapRequest { handle, writable } => |r| r.vm_handle;
     }
+
+    /// Test hook: the next page-in of the file behind `handle` fails
+    /// with `Io` (docs/pager.md), like `vm-api`'s `FailNextPagein` for
+    /// swap. The default method refuses it with `NoPager` (a server that
+    /// pages nothing has no page-in to fail).
+    0x207 FailNextPageIn(HandleRequest) -> (()) {
+        serve: fn fail_next_page_in, default no_pager_hook;
+        client: pub fn fail_next_page_in(handle: Handle) = HandleRequest { handle };
+    }
 }
 
 /// [`FileService::map`]'s default: a file server that pages nothing.
 fn no_pager(_client: u64, _req: MapRequest) -> Result<MapReply, crate::FileError> {
+    Err(crate::FileError::NoPager)
+}
+
+/// [`FileService::fail_next_page_in`]'s default: a file server that
+/// pages nothing has no page-in to fail.
+fn no_pager_hook(_client: u64, _req: HandleRequest) -> Result<(), crate::FileError> {
     Err(crate::FileError::NoPager)
 }
 

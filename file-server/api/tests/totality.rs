@@ -57,6 +57,7 @@ fn request() -> impl Strategy<Value = Request> {
         handle().prop_map(|handle| Request::Sync(HandleRequest { handle })),
         (handle(), any::<bool>())
             .prop_map(|(handle, writable)| Request::Map(MapRequest { handle, writable })),
+        handle().prop_map(|handle| Request::FailNextPageIn(HandleRequest { handle })),
     ]
 }
 
@@ -75,6 +76,7 @@ fn reply() -> impl Strategy<Value = Reply> {
         Just(Reply::Close(())),
         Just(Reply::Sync(())),
         any::<u32>().prop_map(|vm_handle| Reply::Map(MapReply { vm_handle })),
+        Just(Reply::FailNextPageIn(())),
     ]
 }
 
@@ -182,7 +184,7 @@ fn hostile_messages_get_the_documented_errors() {
         Operation::Stat.label(),
     );
     // Unknown labels, including vm-api's and kernel fault labels.
-    for label in [0, 5, 0x100, 0x131, 0x1ff, 0x207, u64::MAX] {
+    for label in [0, 5, 0x100, 0x131, 0x1ff, 0x208, u64::MAX] {
         assert_eq!(ask(label, &[]), err(FileError::UnknownOperation));
     }
     // A path longer than PATH_MAX, whatever the words that follow.
@@ -211,6 +213,14 @@ fn hostile_messages_get_the_documented_errors() {
     assert_eq!(ask(map, &[1]), err(FileError::MalformedRequest));
     assert_eq!(ask(map, &[1, 1, 0]), err(FileError::MalformedRequest));
     assert_eq!(ask(map, &[1, 1]), err(FileError::NoPager));
+    // FailNextPageIn: one handle word, its high half clear; a well-formed
+    // one reaches the service (whose default pages nothing).
+    let hook = Operation::FailNextPageIn.label();
+    assert_eq!(hook, 0x207);
+    assert_eq!(ask(hook, &[]), err(FileError::MalformedRequest));
+    assert_eq!(ask(hook, &[1, 0]), err(FileError::MalformedRequest));
+    assert_eq!(ask(hook, &[1 << 32]), err(FileError::MalformedRequest));
+    assert_eq!(ask(hook, &[1]), err(FileError::NoPager));
     // A handle with its reserved high half set, a short stat.
     assert_eq!(ask(stat, &[1 << 32]), err(FileError::MalformedRequest));
     assert_eq!(ask(stat, &[]), err(FileError::MalformedRequest));

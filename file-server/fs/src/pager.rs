@@ -5,7 +5,9 @@
 //! (files never change size here, and a key the VM server echoes is only
 //! trusted as far as "an inode of this filesystem"). So `Close` has
 //! nothing to forget, and no number of mappings makes the server
-//! allocate.
+//! allocate. The one exception is a test hook: the keys armed by
+//! `FailNextPageIn` ([`FileServer::arm_fail_next_page_in`]), at most one
+//! per file some client holds open.
 
 use crate::device::{read_bytes, BlockDevice};
 use crate::layout::{Inode, Mapping};
@@ -194,14 +196,40 @@ impl<D: BlockDevice + 'static> FileServer<D> {
         })
     }
 
+    /// The `FailNextPageIn` test hook (`file-api`): the next
+    /// [`page_in`](Self::page_in) of the file behind `client`'s `handle`
+    /// fails with `Io`. The handle must be the caller's (`BadHandle`), a
+    /// regular file's (`IsADirectory`, `Unsupported`) with `READ`
+    /// (`Protection`): the checks of a read-only `Map`, so a client can
+    /// arm only a file it could map. Arming an armed file changes nothing
+    /// (one page-in still fails). Nothing else is affected: write-backs,
+    /// later page-ins and other files are served as ever.
+    pub fn arm_fail_next_page_in(&mut self, client: u64, handle: Handle) -> Result<(), FileError> {
+        let target = self.map_target(client, handle, false)?;
+        self.fail_next.insert(target.key);
+        Ok(())
+    }
+
+    /// Whether a page-in of `key` is armed to fail.
+    pub fn page_in_armed(&self, key: u64) -> bool {
+        self.fail_next.contains(&key)
+    }
+
     /// [`Volume::page_in`], and every open file's reader is left alone
-    /// (nothing is written).
+    /// (nothing is written); `Err(Io)` instead, reading nothing, when the
+    /// test hook armed `key` ([`arm_fail_next_page_in`]), which disarms it.
+    ///
+    /// [`arm_fail_next_page_in`]: Self::arm_fail_next_page_in
     pub fn page_in(
         &mut self,
         key: u64,
         pindex: u64,
         out: &mut [u8],
     ) -> Result<Outcome, PagerError> {
+        if self.fail_next.remove(&key) {
+            self.counters.hooked_page_ins += 1;
+            return Err(PagerError::Io);
+        }
         let volume = self.volume_mut().map_err(|_| PagerError::Io)?;
         volume.page_in(key, pindex, out)
     }

@@ -5,7 +5,7 @@ use crate::layout::Inode;
 use crate::pager::PagerLink;
 use crate::volume::{Node, Reader, Volume};
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use file_api::{
     FileError, FileKind, FileService, Handle, HandleReply, HandleRequest, MapReply, MapRequest,
@@ -41,6 +41,8 @@ pub struct Counters {
     pub maps: u64,
     /// Pages written back for the VM server (file mappings).
     pub pages_written: u64,
+    /// Page-ins failed by the `FailNextPageIn` test hook.
+    pub hooked_page_ins: u64,
     /// Requests answered with an error.
     pub refused: u64,
 }
@@ -54,6 +56,9 @@ pub struct FileServer<D: BlockDevice + 'static> {
     clients: BTreeMap<u64, Vec<Option<OpenFile>>>,
     /// The way to the VM server for `Map`, when this server is a pager.
     pager: Option<Box<dyn PagerLink>>,
+    /// Pager keys whose next page-in fails (the `FailNextPageIn` test
+    /// hook): at most one per file some client opened.
+    pub(crate) fail_next: BTreeSet<u64>,
     pub counters: Counters,
 }
 
@@ -65,6 +70,7 @@ impl<D: BlockDevice + 'static> FileServer<D> {
             volume,
             clients: BTreeMap::new(),
             pager: None,
+            fail_next: BTreeSet::new(),
             counters: Counters::default(),
         }
     }
@@ -245,6 +251,13 @@ impl<D: BlockDevice + 'static> FileServer<D> {
         Ok(MapReply { vm_handle })
     }
 
+    fn do_fail_next_page_in(&mut self, client: u64, req: HandleRequest) -> Result<(), FileError> {
+        if self.pager.is_none() {
+            return Err(FileError::NoPager);
+        }
+        self.arm_fail_next_page_in(client, req.handle)
+    }
+
     fn do_close(&mut self, client: u64, req: HandleRequest) -> Result<(), FileError> {
         self.handle(client, req.handle)?;
         let table = self.clients.get_mut(&client).ok_or(FileError::BadHandle)?;
@@ -287,6 +300,11 @@ impl<D: BlockDevice + 'static> FileService for FileServer<D> {
 
     fn map(&mut self, client: u64, req: MapRequest) -> Result<MapReply, FileError> {
         let r = self.do_map(client, req);
+        self.counted(r)
+    }
+
+    fn fail_next_page_in(&mut self, client: u64, req: HandleRequest) -> Result<(), FileError> {
+        let r = self.do_fail_next_page_in(client, req);
         self.counted(r)
     }
 

@@ -254,3 +254,83 @@ fn map_asks_the_vm_server_for_the_files_object() {
     );
     assert_eq!(svc.counters.maps, 1);
 }
+
+/// The `FailNextPageIn` test hook: only through a handle of the caller's
+/// that could be mapped; it fails the one next page-in of that file
+/// (whoever's fault asked for it) and nothing else: not other files,
+/// not write-backs, not the page-in after.
+#[test]
+fn fail_next_page_in_fails_one_page_in_of_that_file() {
+    let mut svc = server(Variant::Ext2);
+    let h = client(&mut svc, 5)
+        .open_handle("/data/pattern.bin", Rights::RW)
+        .unwrap();
+    let key = svc.map_target(5, h, false).unwrap().key;
+    let other = key_of(&mut svc, "/data/sparse.bin", Rights::READ, false);
+    // Without a link to the VM server the server pages nothing.
+    assert_eq!(
+        client(&mut svc, 5).fail_next_page_in(h),
+        Err(FileError::NoPager)
+    );
+    svc.set_pager_link(Box::new(FakeVm {
+        asked: Default::default(),
+        quota: 1,
+    }));
+    // Refusals arm nothing: another client's number, bad numbers, a
+    // directory, a write-only handle.
+    assert_eq!(
+        client(&mut svc, 6).fail_next_page_in(h),
+        Err(FileError::BadHandle)
+    );
+    for bad in [Handle(0), Handle(99), Handle(u32::MAX)] {
+        assert_eq!(
+            client(&mut svc, 5).fail_next_page_in(bad),
+            Err(FileError::BadHandle)
+        );
+    }
+    let dir = client(&mut svc, 5)
+        .open_handle("/docs", Rights::READ)
+        .unwrap();
+    assert_eq!(
+        client(&mut svc, 5).fail_next_page_in(dir),
+        Err(FileError::IsADirectory)
+    );
+    let wo = client(&mut svc, 5)
+        .open_handle("/data/pattern.bin", Rights::WRITE)
+        .unwrap();
+    assert_eq!(
+        client(&mut svc, 5).fail_next_page_in(wo),
+        Err(FileError::Protection)
+    );
+    assert!(!svc.page_in_armed(key));
+    let mut page = vec![0xeeu8; PAGE];
+    assert_eq!(svc.page_in(key, 1, &mut page), Ok(Outcome::Supplied));
+    let good = page.clone();
+
+    // Armed (twice: still one failure).
+    assert_eq!(client(&mut svc, 5).fail_next_page_in(h), Ok(()));
+    assert_eq!(client(&mut svc, 5).fail_next_page_in(h), Ok(()));
+    assert!(svc.page_in_armed(key) && !svc.page_in_armed(other));
+    // Another file's page-ins and this file's write-backs are untouched.
+    let mut o = vec![0u8; PAGE];
+    assert_eq!(svc.page_in(other, 0, &mut o), Ok(Outcome::Supplied));
+    assert_eq!(svc.write_back(key, 1, &good), Ok(Outcome::Written));
+    // The next page-in of the file fails and reads nothing; the one
+    // after reads the file again.
+    let mut failed = vec![0xeeu8; PAGE];
+    assert_eq!(svc.page_in(key, 1, &mut failed), Err(PagerError::Io));
+    assert!(failed.iter().all(|&b| b == 0xee), "nothing read");
+    assert_eq!(svc.counters.hooked_page_ins, 1);
+    assert!(!svc.page_in_armed(key));
+    let mut again = vec![0u8; PAGE];
+    assert_eq!(svc.page_in(key, 1, &mut again), Ok(Outcome::Supplied));
+    assert_eq!(again, good);
+    // Another client's handle to the same file arms the same key.
+    let h2 = client(&mut svc, 6)
+        .open_handle("/link", Rights::READ)
+        .unwrap();
+    assert_eq!(client(&mut svc, 6).fail_next_page_in(h2), Ok(()));
+    assert!(svc.page_in_armed(key));
+    assert_eq!(svc.page_in(key, 0, &mut again), Err(PagerError::Io));
+    assert_eq!(svc.counters.hooked_page_ins, 2);
+}

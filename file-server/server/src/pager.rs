@@ -16,6 +16,7 @@ use pager_api::{
 };
 use sel4::{cap, CPtr, CapRights};
 use sel4_objects::{map_page, SlotAllocator, UntypedAllocator};
+use sel4_root_task::println;
 use sel4_root_task::start_info::StartInfo;
 use vm_api::{ApiError, Prot, Sel4Transport, VmClient};
 
@@ -157,8 +158,19 @@ impl Pager {
                         self.closes += 1;
                         continue;
                     }
-                    RequestKind::PageIn { key, pindex, .. } => {
+                    RequestKind::PageIn {
+                        key, pindex, count, ..
+                    } => {
+                        let hooked = files.counters.hooked_page_ins;
                         let result = files.page_in(key, pindex, self.end.buffers_mut(&r));
+                        if files.counters.hooked_page_ins != hooked {
+                            // The FailNextPageIn test hook (file-fs): say so,
+                            // the faulting client's stop follows.
+                            println!(
+                                "file-server: page-in of key {key} pages {pindex}..{} failed by the test hook",
+                                pindex + count
+                            );
+                        }
                         self.end.complete(r.tag, result);
                     }
                     RequestKind::WriteBack { key, pindex, .. } => {

@@ -155,7 +155,7 @@ impl<P: Platform> Service<P> {
                 Err(e) => {
                     self.platform.drop_reply(w.reply);
                     let why = format!(
-                        "{:?} fault at {:#x} after swap I/O: {e:?}",
+                        "{:?} fault at {:#x} after its page-in (swap or pager): {e:?}",
                         w.access, w.addr
                     );
                     self.kill(w.client, &why, ExitStatus::Killed(Some(convert::error(e))));
