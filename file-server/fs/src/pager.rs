@@ -86,16 +86,7 @@ impl<D: BlockDevice + 'static> Volume<D> {
         out: &mut [u8],
     ) -> Result<Outcome, PagerError> {
         let inode = self.paged_inode(key)?;
-        let start = pindex.checked_mul(PAGE).ok_or(PagerError::Malformed)?;
-        let end = start
-            .checked_add(out.len() as u64)
-            .ok_or(PagerError::Malformed)?;
-        if out.is_empty()
-            || !out.len().is_multiple_of(PAGE_SIZE)
-            || end > inode.size.next_multiple_of(PAGE)
-        {
-            return Err(PagerError::Malformed);
-        }
+        let (start, end) = page_window(inode.size, pindex, out.len())?;
         let layout = *self.layout().as_ref().map_err(|_| PagerError::Io)?;
         let bs = layout.block_size;
         // Where each file block of the range is, before any byte moves.
@@ -145,16 +136,7 @@ impl<D: BlockDevice + 'static> Volume<D> {
         if inode.mode & 0o222 == 0 {
             return Err(PagerError::ReadOnly);
         }
-        let start = pindex.checked_mul(PAGE).ok_or(PagerError::Malformed)?;
-        let end = start
-            .checked_add(data.len() as u64)
-            .ok_or(PagerError::Malformed)?;
-        if data.is_empty()
-            || !data.len().is_multiple_of(PAGE_SIZE)
-            || end > inode.size.next_multiple_of(PAGE)
-        {
-            return Err(PagerError::Malformed);
-        }
+        let (start, end) = page_window(inode.size, pindex, data.len())?;
         let within = (inode.size.min(end) - start) as usize;
         self.write(&inode, start, &data[..within])
             .map_err(pager_error)?;
@@ -250,4 +232,16 @@ impl<D: BlockDevice + 'static> FileServer<D> {
         }
         r
     }
+}
+
+/// The byte range `[start, end)` of `len` bytes of whole pages from page
+/// `pindex` of a file of `size` bytes: `Malformed` when it is empty, not
+/// whole pages, overflows, or reaches a page wholly past the end.
+fn page_window(size: u64, pindex: u64, len: usize) -> Result<(u64, u64), PagerError> {
+    let start = pindex.checked_mul(PAGE).ok_or(PagerError::Malformed)?;
+    let end = start.checked_add(len as u64).ok_or(PagerError::Malformed)?;
+    if len == 0 || !len.is_multiple_of(PAGE_SIZE) || end > size.next_multiple_of(PAGE) {
+        return Err(PagerError::Malformed);
+    }
+    Ok((start, end))
 }
