@@ -41,4 +41,5 @@ pub const IMAGES: &[&str] = &[
     "client-file-map",
     "client-file-share",
     "client-file-pagein-fail",
+    "client-file-pressure",
 ];
