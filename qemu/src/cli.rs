@@ -34,9 +34,10 @@ pub enum Cmd {
         long_about = "Runs the host tests (cargo test over the host-testable crates), then a \
                       bounded sweep of the VM core's model test and the server simulation (see \
                       `cargo qemu sweep`), then boots capdl/system.spec, \
-                      capdl/swap-exhaustion.spec, capdl/vm-findings.spec and capdl/files.spec \
-                      (or the one --spec names) and tallies the TEST lines; after files.spec \
-                      it checks the files disk on the host (e2fsck, the written bytes). Ends \
+                      capdl/swap-exhaustion.spec, capdl/vm-findings.spec, capdl/files.spec and \
+                      capdl/pager-death.spec (or the one --spec names) and tallies the TEST \
+                      lines; after a boot with the file server it checks the files disk on the \
+                      host (e2fsck, the written bytes). Ends \
                       with `N passed, N failed` and exits non-zero if anything failed."
     )]
     Test(TestArgs),
@@ -75,7 +76,7 @@ pub struct Machine {
     pub memory: u32,
     /// Size of the swap partition on the virtio disk, such as 256M or 1G
     /// [default: the boot's own: 512M, 96M for swap-exhaustion.spec, 128M for vm-findings.spec,
-    /// 128M for files.spec]
+    /// 128M for files.spec and pager-death.spec]
     #[arg(long, value_name = "SIZE", value_parser = parse_swap)]
     pub swap: Option<u64>,
     /// Boot only this spec, a file under capdl/ (build, run, test; bench

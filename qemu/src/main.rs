@@ -130,13 +130,14 @@ pub struct Boot {
 /// What `cargo qemu test` boots, in order: the whole system, then swap
 /// exhaustion on its own disk (a small partition fills in seconds, and
 /// an OOM kill would otherwise race the other system tests), the
-/// findings of the outside test suite, and the file server with its
-/// files disk.
+/// findings of the outside test suite, the file server with its files
+/// disk, and the file server's death.
 const TEST_BOOTS: &[(&str, u64)] = &[
     (SYSTEM_SPEC, DEFAULT_SWAP),
     ("swap-exhaustion.spec", 96 << 20),
     ("vm-findings.spec", 128 << 20),
     ("files.spec", 128 << 20),
+    ("pager-death.spec", 128 << 20),
 ];
 
 impl Options {
@@ -233,7 +234,7 @@ fn test(ws: &Workspace, o: &Options) -> Result<bool> {
             };
             let mut tally = system_tests(&boot.spec, &machine, o.timeout)?;
             if let Some(disk) = &machine.files_disk {
-                files::check(ws, disk, &mut tally);
+                files::check(ws, disk, &boot.spec, &mut tally);
             }
             passed += tally.passed();
             failed += tally.failed();

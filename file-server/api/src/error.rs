@@ -45,6 +45,9 @@ ipc_protocol::error_codes! {
         /// `Map`: the VM server refused to make the mapping's object for
         /// the client (its handle quota, most likely; docs/pager.md).
         MapRefused = 16 => "the VM server refused the mapping",
+        /// The spec does not grant this server what the request needs
+        /// (a test hook).
+        NotPermitted = 17 => "not permitted by the spec",
         /// The label names no operation.
         UnknownOperation = 0x100 => "unknown operation",
         /// The message's length, reserved bits or values are wrong.
@@ -142,6 +145,6 @@ mod tests {
             }
         }
         assert_eq!(FileError::from_code(0), None);
-        assert_eq!(FileError::from_code(17), None);
+        assert_eq!(FileError::from_code(18), None);
     }
 }

@@ -12,6 +12,7 @@
 //! | `0x205` | `Sync` | 1: handle | 0 |
 //! | `0x206` | `Map` | 2: handle, flags (bit 0 writable) | 1: the caller's VM-server handle |
 //! | `0x207` | `FailNextPageIn` (test hook: the file's next page-in fails) | 1: handle | 0 |
+//! | `0x208` | `CrashOnNextPageIn` (test hook: the server dies at the file's next page-in) | 1: handle | 0 |
 //!
 //! Error replies: label = [`FileError::code`](crate::FileError::code), 0
 //! words.
@@ -52,6 +53,14 @@
 //!   client can arm only a file it could map itself. Arming an armed file
 //!   changes nothing; write-backs, later page-ins and other files are
 //!   untouched. `NoPager` when this server pages nothing.
+//! * `CrashOnNextPageIn` is the pager-death test hook: at the next
+//!   page-in of the file behind the caller's `handle` the server stops
+//!   by a fault of its own thread, the request unanswered (the VM server
+//!   learns of the death from that fault: docs/pager.md, "Pager death").
+//!   The handle checks are `FailNextPageIn`'s. Only a server whose spec
+//!   grants it the cap `pager_crash_hook` honours it (any client could
+//!   otherwise stop the file server for everyone): `NotPermitted`
+//!   otherwise.
 //!
 //! # Reading a row
 //!
@@ -205,6 +214,14 @@ ipc_protocol::protocol! {
     0x207 FailNextPageIn(HandleRequest) -> (()) {
         serve: fn fail_next_page_in, default no_pager_hook;
         client: pub fn fail_next_page_in(handle: Handle) = HandleRequest { handle };
+    }
+
+    /// Test hook: the server dies (a fault of its own) at the next
+    /// page-in of the file behind `handle`, when its spec grants the
+    /// hook (docs/pager.md, "Pager death"); `NotPermitted` otherwise.
+    0x208 CrashOnNextPageIn(HandleRequest) -> (()) {
+        serve: fn crash_on_next_page_in, default no_pager_hook;
+        client: pub fn crash_on_next_page_in(handle: Handle) = HandleRequest { handle };
     }
 }
 

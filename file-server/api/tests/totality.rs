@@ -58,6 +58,7 @@ fn request() -> impl Strategy<Value = Request> {
         (handle(), any::<bool>())
             .prop_map(|(handle, writable)| Request::Map(MapRequest { handle, writable })),
         handle().prop_map(|handle| Request::FailNextPageIn(HandleRequest { handle })),
+        handle().prop_map(|handle| Request::CrashOnNextPageIn(HandleRequest { handle })),
     ]
 }
 
@@ -77,6 +78,7 @@ fn reply() -> impl Strategy<Value = Reply> {
         Just(Reply::Sync(())),
         any::<u32>().prop_map(|vm_handle| Reply::Map(MapReply { vm_handle })),
         Just(Reply::FailNextPageIn(())),
+        Just(Reply::CrashOnNextPageIn(())),
     ]
 }
 
@@ -184,7 +186,7 @@ fn hostile_messages_get_the_documented_errors() {
         Operation::Stat.label(),
     );
     // Unknown labels, including vm-api's and kernel fault labels.
-    for label in [0, 5, 0x100, 0x131, 0x1ff, 0x208, u64::MAX] {
+    for label in [0, 5, 0x100, 0x131, 0x1ff, 0x209, u64::MAX] {
         assert_eq!(ask(label, &[]), err(FileError::UnknownOperation));
     }
     // A path longer than PATH_MAX, whatever the words that follow.
@@ -221,6 +223,11 @@ fn hostile_messages_get_the_documented_errors() {
     assert_eq!(ask(hook, &[1, 0]), err(FileError::MalformedRequest));
     assert_eq!(ask(hook, &[1 << 32]), err(FileError::MalformedRequest));
     assert_eq!(ask(hook, &[1]), err(FileError::NoPager));
+    let crash = Operation::CrashOnNextPageIn.label();
+    assert_eq!(crash, 0x208);
+    assert_eq!(ask(crash, &[]), err(FileError::MalformedRequest));
+    assert_eq!(ask(crash, &[1 << 32]), err(FileError::MalformedRequest));
+    assert_eq!(ask(crash, &[1]), err(FileError::NoPager));
     // A handle with its reserved high half set, a short stat.
     assert_eq!(ask(stat, &[1 << 32]), err(FileError::MalformedRequest));
     assert_eq!(ask(stat, &[]), err(FileError::MalformedRequest));

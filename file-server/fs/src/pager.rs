@@ -5,9 +5,10 @@
 //! (files never change size here, and a key the VM server echoes is only
 //! trusted as far as "an inode of this filesystem"). So `Close` has
 //! nothing to forget, and no number of mappings makes the server
-//! allocate. The one exception is a test hook: the keys armed by
-//! `FailNextPageIn` ([`FileServer::arm_fail_next_page_in`]), at most one
-//! per file some client holds open.
+//! allocate. The one exception is the test hooks: the keys armed by
+//! `FailNextPageIn` ([`FileServer::arm_fail_next_page_in`]) and
+//! `CrashOnNextPageIn` ([`FileServer::arm_crash_on_next_page_in`]), at
+//! most one each per file some client holds open.
 
 use crate::device::{read_bytes, BlockDevice};
 use crate::layout::{Inode, Mapping};
@@ -190,6 +191,36 @@ impl<D: BlockDevice + 'static> FileServer<D> {
         let target = self.map_target(client, handle, false)?;
         self.fail_next.insert(target.key);
         Ok(())
+    }
+
+    /// Lets clients arm `CrashOnNextPageIn` (the spec granted the hook:
+    /// the binary found its cap). Without it the hook is `NotPermitted`.
+    pub fn grant_crash_hook(&mut self) {
+        self.crash_hook = true;
+    }
+
+    /// The `CrashOnNextPageIn` test hook (`file-api`): the next page-in
+    /// of the file behind `client`'s `handle` stops the server
+    /// ([`take_crash`](Self::take_crash) tells the binary when). The
+    /// checks of [`arm_fail_next_page_in`](Self::arm_fail_next_page_in),
+    /// after `NotPermitted` when the spec did not grant the hook.
+    pub fn arm_crash_on_next_page_in(
+        &mut self,
+        client: u64,
+        handle: Handle,
+    ) -> Result<(), FileError> {
+        if !self.crash_hook {
+            return Err(FileError::NotPermitted);
+        }
+        let target = self.map_target(client, handle, false)?;
+        self.crash_next.insert(target.key);
+        Ok(())
+    }
+
+    /// Whether the page-in of `key` about to be served must stop the
+    /// server instead (the hook disarms; the binary then faults).
+    pub fn take_crash(&mut self, key: u64) -> bool {
+        self.crash_next.remove(&key)
     }
 
     /// Whether a page-in of `key` is armed to fail.

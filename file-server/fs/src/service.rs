@@ -59,6 +59,10 @@ pub struct FileServer<D: BlockDevice + 'static> {
     /// Pager keys whose next page-in fails (the `FailNextPageIn` test
     /// hook): at most one per file some client opened.
     pub(crate) fail_next: BTreeSet<u64>,
+    /// Pager keys whose next page-in stops the server (the
+    /// `CrashOnNextPageIn` test hook), and whether the spec grants it.
+    pub(crate) crash_next: BTreeSet<u64>,
+    pub(crate) crash_hook: bool,
     pub counters: Counters,
 }
 
@@ -71,6 +75,8 @@ impl<D: BlockDevice + 'static> FileServer<D> {
             clients: BTreeMap::new(),
             pager: None,
             fail_next: BTreeSet::new(),
+            crash_next: BTreeSet::new(),
+            crash_hook: false,
             counters: Counters::default(),
         }
     }
@@ -258,6 +264,17 @@ impl<D: BlockDevice + 'static> FileServer<D> {
         self.arm_fail_next_page_in(client, req.handle)
     }
 
+    fn do_crash_on_next_page_in(
+        &mut self,
+        client: u64,
+        req: HandleRequest,
+    ) -> Result<(), FileError> {
+        if self.pager.is_none() {
+            return Err(FileError::NoPager);
+        }
+        self.arm_crash_on_next_page_in(client, req.handle)
+    }
+
     fn do_close(&mut self, client: u64, req: HandleRequest) -> Result<(), FileError> {
         self.handle(client, req.handle)?;
         let table = self.clients.get_mut(&client).ok_or(FileError::BadHandle)?;
@@ -305,6 +322,11 @@ impl<D: BlockDevice + 'static> FileService for FileServer<D> {
 
     fn fail_next_page_in(&mut self, client: u64, req: HandleRequest) -> Result<(), FileError> {
         let r = self.do_fail_next_page_in(client, req);
+        self.counted(r)
+    }
+
+    fn crash_on_next_page_in(&mut self, client: u64, req: HandleRequest) -> Result<(), FileError> {
+        let r = self.do_crash_on_next_page_in(client, req);
         self.counted(r)
     }
 

@@ -334,3 +334,47 @@ fn fail_next_page_in_fails_one_page_in_of_that_file() {
     assert_eq!(svc.page_in(key, 0, &mut again), Err(PagerError::Io));
     assert_eq!(svc.counters.hooked_page_ins, 2);
 }
+
+/// The `CrashOnNextPageIn` test hook: refused unless the spec granted
+/// it (any client could otherwise stop the server for everyone), then
+/// with `FailNextPageIn`'s handle checks; it marks the one next page-in
+/// of that file, and only that file's.
+#[test]
+fn crash_on_next_page_in_needs_the_grant_and_marks_one_page_in() {
+    let mut svc = server(Variant::Ext2);
+    let h = client(&mut svc, 5)
+        .open_handle("/data/pattern.bin", Rights::READ)
+        .unwrap();
+    let key = svc.map_target(5, h, false).unwrap().key;
+    let other = key_of(&mut svc, "/data/sparse.bin", Rights::READ, false);
+    assert_eq!(
+        client(&mut svc, 5).crash_on_next_page_in(h),
+        Err(FileError::NoPager)
+    );
+    svc.set_pager_link(Box::new(FakeVm {
+        asked: Default::default(),
+        quota: 1,
+    }));
+    assert_eq!(
+        client(&mut svc, 5).crash_on_next_page_in(h),
+        Err(FileError::NotPermitted)
+    );
+    assert!(!svc.take_crash(key));
+    svc.grant_crash_hook();
+    assert_eq!(
+        client(&mut svc, 6).crash_on_next_page_in(h),
+        Err(FileError::BadHandle)
+    );
+    let wo = client(&mut svc, 5)
+        .open_handle("/data/pattern.bin", Rights::WRITE)
+        .unwrap();
+    assert_eq!(
+        client(&mut svc, 5).crash_on_next_page_in(wo),
+        Err(FileError::Protection)
+    );
+    assert!(!svc.take_crash(key));
+    assert_eq!(client(&mut svc, 5).crash_on_next_page_in(h), Ok(()));
+    assert!(!svc.take_crash(other));
+    assert!(svc.take_crash(key), "the next page-in of the file");
+    assert!(!svc.take_crash(key), "and only that one");
+}

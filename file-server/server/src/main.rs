@@ -49,6 +49,9 @@ const CHANNEL_VA: u64 = 0x1_0000_0000;
 const ENDPOINT: &str = "fs_ep";
 const CHANNEL: &str = "files_shm";
 const CHANNEL_DONE: &str = "files_done";
+/// A cap by this name (to any object) grants the `CrashOnNextPageIn`
+/// test hook: only a spec that tests pager death gives it.
+const CRASH_HOOK: &str = "pager_crash_hook";
 const DOORBELL: &str = "blk_ntfn";
 
 /// The files disk through the block server: one request at a time, in
@@ -121,6 +124,10 @@ fn main(info: &'static StartInfo) -> ! {
     let mut slots = SlotAllocator::new(info.first_free_slot, 1 << info.cnode_size_bits);
     let mut untyped = UntypedAllocator::new(info.untyped());
     let mut files = init(info, &mut slots, &mut untyped);
+    if info.cap(CRASH_HOOK).is_some() {
+        println!("file-server: the spec grants the CrashOnNextPageIn test hook ({CRASH_HOOK})");
+        files.grant_crash_hook();
+    }
     let pager = match Pager::start(info, &mut slots, &mut untyped, &mut files) {
         Ok(p) => {
             println!("file-server: the pager of file mappings (files_pager attached)");

@@ -28,6 +28,8 @@ pub const PAGER_BADGE: u64 = 1 << 27;
 const CHANNEL: &str = "files_pager";
 const VM_ENDPOINT: &str = "vm_ep";
 const WAKE_VM: &str = "swap_done";
+/// An address never mapped in this server: the crash hook reads it.
+const UNMAPPED: usize = 0x1000;
 /// Where the pager channel is mapped.
 const PAGER_VA: u64 = 0x2_0000_0000;
 
@@ -82,6 +84,22 @@ fn attach(vm: &mut VmClient<Sel4Transport>) -> Result<(), String> {
         }
     }
     Err(format!("PagerAttach: {last} ({TRIES} tries)"))
+}
+
+/// The `CrashOnNextPageIn` test hook fired: this thread stops by a
+/// fault of its own, the request unanswered, as a pager with a bug
+/// would. The fault goes to the VM server (the spec's `fault = vm_ep`
+/// with this server's pager badge), which takes it as the pager's death.
+fn crash(key: u64) -> ! {
+    println!("file-server: page-in of key {key}: dying by the test hook (a read of {UNMAPPED:#x})");
+    loop {
+        // SAFETY: not safe, on purpose: the first pages of the address
+        // space are never mapped here (the image links far above), so
+        // the read faults and the kernel stops this thread before it
+        // completes; nothing is read and nothing after it runs. Not the
+        // null pointer, which the compiler may treat as unreachable.
+        unsafe { core::ptr::read_volatile(UNMAPPED as *const u64) };
+    }
 }
 
 /// The pager end of the channel.
@@ -161,6 +179,9 @@ impl Pager {
                     RequestKind::PageIn {
                         key, pindex, count, ..
                     } => {
+                        if files.take_crash(key) {
+                            crash(key);
+                        }
                         let hooked = files.counters.hooked_page_ins;
                         let result = files.page_in(key, pindex, self.end.buffers_mut(&r));
                         if files.counters.hooked_page_ins != hooked {

@@ -450,13 +450,12 @@ impl Vm {
                 if !shared {
                     continue;
                 }
-                if self
-                    .mem
-                    .objects
-                    .get(o)
-                    .flags()
-                    .contains(ObjectFlags::WRITE_ERROR)
-                {
+                let oflags = self.mem.objects.get(o).flags();
+                if oflags.contains(ObjectFlags::DEAD) {
+                    // semantics: pager-death
+                    return Err(VmError::PagerDead);
+                }
+                if oflags.contains(ObjectFlags::WRITE_ERROR) {
                     self.mem.objects.clear_flags(o, ObjectFlags::WRITE_ERROR);
                     return Err(VmError::Io);
                 }

@@ -326,6 +326,10 @@ fn pager_death_fails_faults_on_its_objects_and_nothing_else() {
     );
     assert_eq!(s.read_u8(a, va + 20 * P), Err(VmError::PagerDead));
     assert_eq!(s.read_u8(b, vb), Err(VmError::PagerDead));
+    assert_eq!(
+        s.vm.msync_start(a, va, P, MsyncFlags::SYNC, &mut s.pmap),
+        Err(VmError::PagerDead)
+    );
     // The private copy and anonymous memory are the client's own.
     let mut buf = [0u8; 4];
     s.read(b, vb + P, &mut buf).unwrap();

@@ -79,6 +79,24 @@ impl<P: Platform> Service<P> {
         self.pagers.bound(badge)
     }
 
+    /// The pager bound to `badge` is dead (its thread faulted; the spec
+    /// makes the VM server its fault handler): every request in flight
+    /// on its channel fails, its objects die (`Vm::pager_dead`), and the
+    /// faults and `msync`s waiting on it are retried now, so each ends
+    /// with `PagerDead` at once. Nothing else changes: other pagers,
+    /// anonymous memory and clients that never mapped its objects go on.
+    /// The badge stays bound, so nothing can attach to the dead channel.
+    pub fn pager_died(&mut self, badge: ClientId) {
+        let Some(pager) = self.pagers.bound(badge) else {
+            return;
+        };
+        self.platform.log(format_args!(
+            "vm-server: pager {pager} (badge {badge:#x}) died: its objects are dead, its waiters fail with PagerDead"
+        ));
+        self.vm.pager_dead(pager, self.platform.pmap());
+        self.retry_waiters();
+    }
+
     /// `PagerChallenge`: a fresh challenge for `badge`, replacing any it
     /// had; never 0 and never one handed out before (a counter stepped
     /// by an odd constant visits every value once). `NotSupported`

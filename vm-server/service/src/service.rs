@@ -191,6 +191,14 @@ impl<P: Platform> Service<P> {
                 label,
                 words,
             } if is_pager_operation(label) => self.request(client, label, words),
+            // A pager's own thread faulted: it is dead (docs/pager.md,
+            // "Pager death"). It gets no reply, so it stays stopped.
+            Message::Fault { client, .. } | Message::OtherFault { client, .. }
+                if self.pager_of(client).is_some() =>
+            {
+                self.pager_died(client);
+                Outcome::NoReply
+            }
             _ if !msg.client().is_some_and(|c| self.clients.contains_key(&c)) => {
                 self.platform.log(format_args!(
                     "vm-server: message from unknown client {msg:?} ignored"

@@ -254,6 +254,82 @@ fn a_stopped_client_leaves_no_waiting_msync() {
     assert!(svc.platform.answered.is_empty());
 }
 
+/// The pager's thread faults (its fault endpoint is the VM server's,
+/// with its pager badge): the pager is dead. The msync and the fault
+/// waiting on it end with `PagerDead`, a client that mapped the file
+/// stops at its next fault on it, and a client that never did goes on.
+#[test]
+fn a_pager_that_faults_is_dead_and_only_its_mappers_notice() {
+    const SECOND: ClientId = 5;
+    const BYSTANDER: ClientId = 6;
+    let (mut svc, space) = service();
+    attach(&mut svc);
+    let second = svc.vm.space_create(&mut svc.platform.pmap).unwrap();
+    svc.add_client(SECOND, "second".into(), second, Privileges::default());
+    let other = svc.vm.space_create(&mut svc.platform.pmap).unwrap();
+    svc.add_client(BYSTANDER, "bystander".into(), other, Privileges::default());
+    let anon = as_badge(&mut svc, BYSTANDER)
+        .mmap(&MmapRequest::anon(4 * P, Prot::RW))
+        .unwrap();
+    with_sim(&mut svc, |s| s.write(other, anon, b"mine").unwrap());
+
+    let va = map_file(&mut svc);
+    let h = as_badge(&mut svc, PAGER_BADGE)
+        .pager_create(KEY, FILE_PAGES * P - 100, SECOND, Prot::READ)
+        .unwrap();
+    let vb = as_badge(&mut svc, SECOND)
+        .mmap(&MmapRequest::object(h, 0, FILE_PAGES * P, Prot::READ))
+        .unwrap();
+    // Page 0 is cached; page 1 dirty in the cache.
+    with_sim(&mut svc, |s| s.write(space, va + P, b"dirty").unwrap());
+    assert_eq!(
+        with_sim(&mut svc, |s| s.read_u8(second, vb)),
+        Ok(file_byte(0))
+    );
+    // Page 3 (read ahead) leaves the cache, so a fault on it pages in.
+    as_badge(&mut svc, CLIENT)
+        .msync(va + 3 * P, P, MsyncFlags::INVALIDATE)
+        .unwrap();
+    ram(&mut svc).hold = true;
+    // CLIENT waits in msync, SECOND in a fault on page 3.
+    assert_eq!(msync(&mut svc, va), Outcome::NoReply);
+    let fault = |client, addr| Message::Fault {
+        client,
+        addr,
+        access: vm_core::Access::Read,
+        ip: 0,
+    };
+    assert_eq!(svc.handle(fault(SECOND, vb + 3 * P)), Outcome::NoReply);
+    assert_eq!((svc.syncs_waiting(), svc.waiting()), (1, 1));
+
+    // semantics: pager-death
+    assert_eq!(svc.handle(fault(PAGER_BADGE, 0x1000)), Outcome::NoReply);
+    assert_eq!((svc.syncs_waiting(), svc.waiting()), (0, 0));
+    assert_eq!(svc.platform.answered, vec![(1, ApiError::PagerDead.code())]);
+    assert_eq!(
+        svc.platform.reaped,
+        vec![(SECOND, ExitStatus::Killed(Some(ApiError::PagerDead)))]
+    );
+    // CLIENT's cached pages are gone too: its next fault on them stops it.
+    assert_eq!(svc.handle(fault(CLIENT, va)), Outcome::NoReply);
+    assert_eq!(
+        svc.platform.reaped[1],
+        (CLIENT, ExitStatus::Killed(Some(ApiError::PagerDead)))
+    );
+    // The dead pager makes no more objects, and nothing can attach again.
+    assert!(as_badge(&mut svc, PAGER_BADGE)
+        .pager_create(KEY, P, BYSTANDER, Prot::READ)
+        .is_err());
+    assert_eq!(
+        as_badge(&mut svc, STRANGER).pager_challenge(),
+        Err(ApiError::NotPermitted)
+    );
+    // The bystander is served as ever.
+    assert_eq!(with_sim(&mut svc, |s| s.read_u8(other, anon + 3)), Ok(b'e'));
+    assert_eq!(as_badge(&mut svc, BYSTANDER).ping(9), Ok(9));
+    assert_eq!(svc.platform.reaped.len(), 2);
+}
+
 #[test]
 fn the_challenge_table_is_bounded_and_forgets_the_oldest() {
     let (mut svc, _) = service();

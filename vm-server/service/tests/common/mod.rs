@@ -27,6 +27,8 @@ pub struct TestPlatform {
     /// The saved replies dropped unanswered.
     pub dropped: Vec<u64>,
     pub attach_words: BTreeMap<u32, u64>,
+    /// Every client stopped, with how it ended.
+    pub reaped: Vec<(ClientId, ExitStatus)>,
     /// Whether a request may wait for its reply (`answer`); where none
     /// can, an answer panics.
     pub requests_wait: bool,
@@ -42,6 +44,7 @@ impl TestPlatform {
             resumed: Vec::new(),
             dropped: Vec::new(),
             attach_words: BTreeMap::new(),
+            reaped: Vec::new(),
             requests_wait: true,
         }
     }
@@ -76,7 +79,9 @@ impl Platform for TestPlatform {
         self.attach_words.get(&pager).copied()
     }
     fn suspend(&mut self, _: ClientId) {}
-    fn reap(&mut self, _: ClientId, _: ExitStatus) {}
+    fn reap(&mut self, client: ClientId, status: ExitStatus) {
+        self.reaped.push((client, status));
+    }
     fn spawn_child(&mut self, _: ClientId, _: ClientId, _: SpaceId) -> Result<(), String> {
         Ok(())
     }
