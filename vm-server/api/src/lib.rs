@@ -75,14 +75,14 @@ pub use error::{ApiError, DecodeError};
 pub use ipc_protocol::{Sel4Transport, Transport};
 pub use protocol::{dispatch, serve, Loopback, Operation, Reply, Request, VmClient, VmService};
 pub use reply::{
-    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PagerChallengeReply, PingReply,
-    SwapDeviceInfo, Versioned, VmStats, MINCORE_MAX_PAGES,
+    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PagerChallengeReply,
+    PagerProgramNameReply, PingReply, SwapDeviceInfo, Versioned, VmStats, MINCORE_MAX_PAGES,
 };
 pub use request::{
     ExitRequest, HandleAcceptRequest, HandleCloseRequest, HandleShareRequest, MadviseRequest,
     MinheritRequest, MmapRequest, MprotectRequest, MsyncRequest, PagerAttachRequest,
-    PagerCreateRequest, PingRequest, RangeRequest, ShmCreateRequest, ShmOpenRequest,
-    ShmTruncateRequest, ShmUnlinkRequest, SwapDeviceRequest,
+    PagerCreateRequest, PagerProgramNameRequest, PagerProgramRequest, PingRequest, RangeRequest,
+    ShmCreateRequest, ShmOpenRequest, ShmTruncateRequest, ShmUnlinkRequest, SwapDeviceRequest,
 };
 pub use service::needs_reply;
 pub use types::{

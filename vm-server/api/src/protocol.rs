@@ -32,6 +32,8 @@
 //! | `0x160` | `PagerChallenge` (pagers: docs/pager.md) | 0 | 1: challenge |
 //! | `0x161` | `PagerAttach` (pagers) | 1: challenge | 0 |
 //! | `0x162` | `PagerCreate` (attached pagers) | 4: key, size_bytes, client, rights | 1: the client's handle |
+//! | `0x163` | `PagerProgramName` (attached pagers) | 1: index | 9: name_len, name (8 words) |
+//! | `0x164` | `PagerProgram` (attached pagers) | 4: index, error, key, size_bytes | 0 |
 //!
 //! Error replies: label = [`ApiError::code`](crate::ApiError::code), 0
 //! words.
@@ -124,14 +126,14 @@
 //! `VmService` method in the server (`vm-server/service/src/requests.rs`).
 
 use crate::reply::{
-    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PagerChallengeReply, PingReply,
-    SwapDeviceInfo, VmStats,
+    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PagerChallengeReply,
+    PagerProgramNameReply, PingReply, SwapDeviceInfo, VmStats,
 };
 use crate::request::{
     ExitRequest, HandleAcceptRequest, HandleCloseRequest, HandleShareRequest, MadviseRequest,
     MinheritRequest, MmapRequest, MprotectRequest, MsyncRequest, PagerAttachRequest,
-    PagerCreateRequest, PingRequest, RangeRequest, ShmCreateRequest, ShmOpenRequest,
-    ShmTruncateRequest, ShmUnlinkRequest, SwapDeviceRequest,
+    PagerCreateRequest, PagerProgramNameRequest, PagerProgramRequest, PingRequest, RangeRequest,
+    ShmCreateRequest, ShmOpenRequest, ShmTruncateRequest, ShmUnlinkRequest, SwapDeviceRequest,
 };
 use crate::service;
 use crate::types::{Advice, Handle, Inheritance, MsyncFlags, Prot, ShmName};
@@ -414,6 +416,29 @@ ipc_protocol::protocol! {
         serve: fn pager_create, default service::no_pagers_create;
         client: pub fn pager_create(key: u64, size_bytes: u64, client: u64, rights: Prot) -> Handle
             = PagerCreateRequest { key, size_bytes, client, rights } => |r| r.handle;
+    }
+
+    /// The name of program `index` (0, 1, ...) whose clients wait to be
+    /// paged from the caller's files (docs/pager.md, "Programs paged
+    /// from files"); `NoSuchName` past the last. An unattached caller:
+    /// `NotPermitted`.
+    0x163 PagerProgramName(PagerProgramNameRequest) -> (PagerProgramNameReply) {
+        serve: fn pager_program_name, default service::no_pagers_program_name;
+        client: pub fn pager_program_name(index: u64) -> ShmName
+            = PagerProgramNameRequest { index } => |r| r.name;
+    }
+
+    /// The attached pager's answer for program `index`: its ELF file is
+    /// the caller's object `key` of `size_bytes` bytes (`error` 0), or
+    /// the pager has none (`error`: the pager's own code, `key` and
+    /// `size_bytes` 0). The VM server then loads every client waiting
+    /// for it, or stops them. Answered at once (the loading waits for
+    /// page-ins the caller serves later); `NoSuchName` for an index no
+    /// program has, `Busy` for one answered already.
+    0x164 PagerProgram(PagerProgramRequest) -> () {
+        serve: fn pager_program, default service::no_pagers_program;
+        client: pub fn pager_program(index: u64, error: u64, key: u64, size_bytes: u64)
+            = PagerProgramRequest { index, error, key, size_bytes };
     }
 }
 

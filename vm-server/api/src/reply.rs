@@ -2,7 +2,7 @@
 
 use crate::error::DecodeError;
 use crate::request::handle;
-use crate::types::{Handle, Mincore};
+use crate::types::{Handle, Mincore, ShmName};
 use crate::wire::{self, *};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
@@ -30,6 +30,13 @@ pub struct HandleReply {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PagerChallengeReply {
     pub challenge: u64,
+}
+
+/// `PagerProgramName` reply: the name of a program clients wait for;
+/// its file is `/bin/<name>` for the file server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PagerProgramNameReply {
+    pub name: ShmName,
 }
 
 /// `Fork` reply. The parent's `Call` returns `Parent`; the child starts
@@ -300,6 +307,17 @@ pub struct VmStats {
     pub swap_io_errors: u64,
     /// Clients the OOM killer stopped (memory and swap exhausted).
     pub oom_kills: u64,
+    // Version 4 (63 words): file mappings (docs/pager.md).
+    /// Resident pages of pager objects: the file cache (`filepages`).
+    pub filepages: u64,
+    /// Page-ins asked of pagers, and the pages they brought in.
+    pub pager_reads: u64,
+    pub pager_pages_in: u64,
+    /// Write-backs to pagers, and the pages written.
+    pub pager_writes: u64,
+    pub pager_pages_out: u64,
+    /// Pager requests that failed (those of a dead pager included).
+    pub pager_io_errors: u64,
 }
 
 /// Per-client statistics: the `ClientStats` reply, versioned like
@@ -448,6 +466,19 @@ impl Body<DecodeError> for PingReply {
     }
 }
 
+impl Body<DecodeError> for PagerProgramNameReply {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let (name_len, name) = self.name.to_words();
+        wire::write(&NameWire { name_len, name }, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: NameWire = wire::read(words)?;
+        Ok(PagerProgramNameReply {
+            name: ShmName::from_words(w.name_len, &w.name, 0)?,
+        })
+    }
+}
+
 impl Body<DecodeError> for PagerChallengeReply {
     fn encode(&self, out: &mut [u64]) -> usize {
         let challenge = self.challenge;
@@ -569,7 +600,7 @@ mod tests {
     #[test]
     fn stats_word_counts() {
         // Version 2 appended eight words to the first version's 46.
-        assert_eq!(<VmStats as Versioned>::WORDS, 57);
+        assert_eq!(<VmStats as Versioned>::WORDS, 63);
         assert_eq!(VmStats::MIN_WORDS, 46);
         assert_eq!(<ClientStats as Versioned>::WORDS, 25);
         assert_eq!(ClientStats::MIN_WORDS, 12);
@@ -585,7 +616,7 @@ mod tests {
         };
         let mut w = [0u64; MAX_WORDS];
         let (label, len) = Reply::Stats(s).encode(&mut w);
-        assert_eq!((label, len), (0, 57));
+        assert_eq!((label, len), (0, 63));
         assert_eq!(w[0], 4096);
         assert_eq!(w[2], 7);
         assert_eq!(w[45], 9);
@@ -594,7 +625,7 @@ mod tests {
             Ok(Ok(Reply::Stats(s)))
         );
         // A newer server's longer reply.
-        w[57] = 123;
+        w[63] = 123;
         assert_eq!(
             Reply::decode(Operation::Stats, 0, &w[..len + 1]),
             Ok(Ok(Reply::Stats(s)))

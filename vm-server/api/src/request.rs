@@ -251,6 +251,25 @@ pub struct PagerCreateRequest {
     pub rights: Prot,
 }
 
+/// `PagerProgramName`: the name of the program `index` that clients
+/// wait for (docs/pager.md, "Programs paged from files").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PagerProgramNameRequest {
+    pub index: u64,
+}
+
+/// `PagerProgram`: the pager's answer for program `index`: the object
+/// `key` of `size_bytes` bytes that holds its ELF file, or why it has
+/// none (`error`, the pager's own non-zero code; then `key` and
+/// `size_bytes` are 0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PagerProgramRequest {
+    pub index: u64,
+    pub error: u64,
+    pub key: u64,
+    pub size_bytes: u64,
+}
+
 // The word layouts: each request type to and from its `wire` struct.
 
 impl Body<DecodeError> for PingRequest {
@@ -528,6 +547,41 @@ impl Body<DecodeError> for PagerCreateRequest {
             size_bytes: w.size_bytes,
             client: w.client,
             rights: flags(w.rights, 3)?,
+        })
+    }
+}
+
+impl Body<DecodeError> for PagerProgramNameRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        wire::write(&AddrWire { addr: self.index }, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: AddrWire = wire::read(words)?;
+        Ok(PagerProgramNameRequest { index: w.addr })
+    }
+}
+
+impl Body<DecodeError> for PagerProgramRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        let w = PagerProgramWire {
+            index: self.index,
+            error: self.error,
+            key: self.key,
+            size_bytes: self.size_bytes,
+        };
+        wire::write(&w, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: PagerProgramWire = wire::read(words)?;
+        // A failure names no object: its other words are zero.
+        if w.error != 0 && (w.key != 0 || w.size_bytes != 0) {
+            return Err(DecodeError::ReservedBits { word: 2 });
+        }
+        Ok(PagerProgramRequest {
+            index: w.index,
+            error: w.error,
+            key: w.key,
+            size_bytes: w.size_bytes,
         })
     }
 }

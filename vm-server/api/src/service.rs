@@ -7,8 +7,11 @@
 
 use crate::error::ApiError;
 use crate::protocol::Operation;
-use crate::reply::{HandleReply, PagerChallengeReply, PingReply};
-use crate::request::{PagerAttachRequest, PagerCreateRequest, PingRequest};
+use crate::reply::{HandleReply, PagerChallengeReply, PagerProgramNameReply, PingReply};
+use crate::request::{
+    PagerAttachRequest, PagerCreateRequest, PagerProgramNameRequest, PagerProgramRequest,
+    PingRequest,
+};
 
 /// Whether the server sends the reply `dispatch` made for a request
 /// labelled `request_label`: always, except for a successful request of
@@ -55,5 +58,22 @@ pub(crate) fn no_pagers_create(
     _client: u64,
     _req: PagerCreateRequest,
 ) -> Result<HandleReply, ApiError> {
+    Err(ApiError::NotSupported)
+}
+
+/// [`VmService::pager_program_name`]'s default, as [`no_pagers`].
+///
+/// [`VmService::pager_program_name`]: crate::VmService::pager_program_name
+pub(crate) fn no_pagers_program_name(
+    _client: u64,
+    _req: PagerProgramNameRequest,
+) -> Result<PagerProgramNameReply, ApiError> {
+    Err(ApiError::NotSupported)
+}
+
+/// [`VmService::pager_program`]'s default, as [`no_pagers`].
+///
+/// [`VmService::pager_program`]: crate::VmService::pager_program
+pub(crate) fn no_pagers_program(_client: u64, _req: PagerProgramRequest) -> Result<(), ApiError> {
     Err(ApiError::NotSupported)
 }

@@ -251,6 +251,18 @@ pub struct PagerCreateWire {
     pub rights: u64,
 }
 
+/// `PagerProgram` request.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct PagerProgramWire {
+    pub index: u64,
+    pub error: u64,
+    pub key: u64,
+    pub size_bytes: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +286,7 @@ mod tests {
         assert_eq!(words_of::<SwapInfoWire>(), 11);
         assert_eq!(words_of::<ChallengeWire>(), 1);
         assert_eq!(words_of::<PagerCreateWire>(), 4);
+        assert_eq!(words_of::<PagerProgramWire>(), 4);
         assert_eq!(MAX_WORDS, 120);
     }
 

@@ -228,6 +228,31 @@ fn pager_requests_are_checked_and_refused_by_default() {
         dispatch(&mut Ok_, 0x1000, challenge, &[], &mut out),
         (ApiError::NotSupported.code(), 0)
     );
+    // PagerProgram: index, error, key, size_bytes; a failure names no
+    // object (key and size 0).
+    let program = Operation::PagerProgram.label();
+    for (words, want) in [
+        (&[0, 0, 12, 4096][..], ApiError::NotSupported),
+        (&[0, 2, 0, 0][..], ApiError::NotSupported),
+        (&[0, 2, 12, 0][..], ApiError::MalformedRequest),
+        (&[0, 2, 0, 1][..], ApiError::MalformedRequest),
+        (&[0, 0, 12][..], ApiError::MalformedRequest),
+    ] {
+        assert_eq!(
+            dispatch(&mut Ok_, 0x1000, program, words, &mut out),
+            (want.code(), 0),
+            "{words:?}"
+        );
+    }
+    let name = Operation::PagerProgramName.label();
+    assert_eq!(
+        dispatch(&mut Ok_, 0x1000, name, &[0], &mut out),
+        (ApiError::NotSupported.code(), 0)
+    );
+    assert_eq!(
+        dispatch(&mut Ok_, 0x1000, name, &[], &mut out),
+        (ApiError::MalformedRequest.code(), 0)
+    );
     assert_eq!(
         dispatch(&mut Ok_, 0x1000, challenge, &[1], &mut out),
         (ApiError::MalformedRequest.code(), 0)

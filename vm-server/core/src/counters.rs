@@ -106,6 +106,8 @@ pub struct Uvmexp {
     pub pager_pages_out: u64,
     /// Pager requests that failed (including those of a dead pager).
     pub pager_io_errors: u64,
+    /// Resident pages of pager objects (`filepages`): the file cache.
+    pub filepages: u64,
     /// Swap slots: total, in use (recorded, being written or waiting to
     /// be freed), bad (from the attached device; 0 without one).
     pub swpages: u64,

@@ -173,6 +173,13 @@ impl Vm {
             unmanaged: p.unmanaged_count(),
             reserve_pagedaemon: p.reserved(),
             objects: self.mem.objects.live(),
+            filepages: self
+                .mem
+                .objects
+                .iter()
+                .filter(|(_, o)| matches!(o.kind(), ObjectKind::Paged { .. }))
+                .map(|(_, o)| o.resident_count())
+                .sum(),
             spaces: self.spaces.len() as u32,
             map_entries: self
                 .spaces

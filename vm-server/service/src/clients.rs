@@ -47,6 +47,7 @@ impl<P: Platform> Service<P> {
         if self.fail_pagein == Some(client) {
             self.fail_pagein = None;
         }
+        self.forget_launch(client);
         self.platform.suspend(client);
         if let Err(e) = self.vm.exit(c.space, self.platform.pmap()) {
             self.platform

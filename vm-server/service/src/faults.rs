@@ -163,5 +163,6 @@ impl<P: Platform> Service<P> {
             }
         }
         self.retry_syncs();
+        self.retry_launches();
     }
 }

@@ -34,6 +34,7 @@ mod clients;
 pub mod convert;
 mod faults;
 pub mod heap;
+mod launch;
 pub mod message;
 pub mod pagers;
 pub mod platform;

@@ -61,10 +61,18 @@ pub(crate) struct SyncWaiter<R> {
 
 /// True for the operations a pager (not a client of ours) may call.
 pub(crate) fn is_pager_operation(label: u64) -> bool {
-    use vm_api::Operation::{PagerAttach, PagerChallenge, PagerCreate};
-    [PagerChallenge, PagerAttach, PagerCreate]
-        .iter()
-        .any(|op| op.label() == label)
+    use vm_api::Operation::{
+        PagerAttach, PagerChallenge, PagerCreate, PagerProgram, PagerProgramName,
+    };
+    [
+        PagerChallenge,
+        PagerAttach,
+        PagerCreate,
+        PagerProgramName,
+        PagerProgram,
+    ]
+    .iter()
+    .any(|op| op.label() == label)
 }
 
 impl<P: Platform> Service<P> {

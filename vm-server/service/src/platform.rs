@@ -69,6 +69,14 @@ pub trait Platform {
         None
     }
 
+    /// Start `client`, loaded from a program file (`Service::
+    /// add_program_client`), at `entry`. The default: a platform whose
+    /// clients all come loaded.
+    fn start_client(&mut self, client: ClientId, entry: u64) -> Result<(), String> {
+        let _ = (client, entry);
+        Err("this platform starts no program clients".into())
+    }
+
     /// Stop `client`'s threads; its space is destroyed next.
     fn suspend(&mut self, client: ClientId);
     /// Give back the kernel objects of a stopped client whose space is

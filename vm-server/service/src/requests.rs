@@ -278,4 +278,20 @@ impl<P: Platform> VmService for Service<P> {
     ) -> Result<vm_api::HandleReply, ApiError> {
         self.pager_create_for(client, req)
     }
+
+    fn pager_program_name(
+        &mut self,
+        client: u64,
+        req: vm_api::PagerProgramNameRequest,
+    ) -> Result<vm_api::PagerProgramNameReply, ApiError> {
+        self.pager_program_name_for(client, req.index)
+    }
+
+    fn pager_program(
+        &mut self,
+        client: u64,
+        req: vm_api::PagerProgramRequest,
+    ) -> Result<(), ApiError> {
+        self.pager_program_for(client, req)
+    }
 }

@@ -75,6 +75,8 @@ pub struct Service<P: Platform> {
     pub(crate) pagers: Pagers,
     /// `msync(SYNC)`s waiting for write-backs to a pager, oldest first.
     pub(crate) syncing: Vec<SyncWaiter<P::Reply>>,
+    /// Clients waiting to start from a program file, and the programs.
+    pub(crate) programs: crate::launch::Programs,
 }
 
 impl<P: Platform> Service<P> {
@@ -92,6 +94,7 @@ impl<P: Platform> Service<P> {
             parked_swap: None,
             pagers: Pagers::default(),
             syncing: Vec::new(),
+            programs: Default::default(),
         }
     }
 

@@ -139,6 +139,23 @@ pub fn request() -> impl Strategy<Value = Request> {
                 rights,
             })
         }),
+        word().prop_map(|index| Request::PagerProgramName(PagerProgramNameRequest { index })),
+        (word(), word(), word()).prop_map(|(index, key, size_bytes)| {
+            Request::PagerProgram(PagerProgramRequest {
+                index,
+                error: 0,
+                key,
+                size_bytes,
+            })
+        }),
+        (word(), 1u64..).prop_map(|(index, error)| {
+            Request::PagerProgram(PagerProgramRequest {
+                index,
+                error,
+                key: 0,
+                size_bytes: 0,
+            })
+        }),
     ];
     // Boxed: the nested unions' types are deep enough to overflow a
     // test thread's stack in a debug build otherwise.
@@ -204,6 +221,7 @@ pub fn reply() -> impl Strategy<Value = Reply> {
         swap_info().prop_map(Reply::SwapInfo),
         word().prop_map(|challenge| Reply::PagerChallenge(PagerChallengeReply { challenge })),
         hr().prop_map(Reply::PagerCreate),
+        name().prop_map(|name| Reply::PagerProgramName(PagerProgramNameReply { name })),
         prop::sample::select(vec![
             Reply::Munmap,
             Reply::Mprotect,
@@ -221,6 +239,7 @@ pub fn reply() -> impl Strategy<Value = Reply> {
             Reply::SwapOff,
             Reply::SwapOn,
             Reply::PagerAttach,
+            Reply::PagerProgram,
         ]),
     ]
 }

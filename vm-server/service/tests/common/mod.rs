@@ -29,6 +29,8 @@ pub struct TestPlatform {
     pub attach_words: BTreeMap<u32, u64>,
     /// Every client stopped, with how it ended.
     pub reaped: Vec<(ClientId, ExitStatus)>,
+    /// Every program client started, with its entry point.
+    pub started: Vec<(ClientId, u64)>,
     /// Whether a request may wait for its reply (`answer`); where none
     /// can, an answer panics.
     pub requests_wait: bool,
@@ -45,6 +47,7 @@ impl TestPlatform {
             dropped: Vec::new(),
             attach_words: BTreeMap::new(),
             reaped: Vec::new(),
+            started: Vec::new(),
             requests_wait: true,
         }
     }
@@ -78,6 +81,10 @@ impl Platform for TestPlatform {
     fn pager_attach_word(&self, pager: u32) -> Option<u64> {
         self.attach_words.get(&pager).copied()
     }
+    fn start_client(&mut self, client: ClientId, entry: u64) -> Result<(), String> {
+        self.started.push((client, entry));
+        Ok(())
+    }
     fn suspend(&mut self, _: ClientId) {}
     fn reap(&mut self, client: ClientId, status: ExitStatus) {
         self.reaped.push((client, status));
@@ -97,7 +104,11 @@ impl Platform for TestPlatform {
     fn kernel_counters(&self) -> KernelCounters {
         KernelCounters::default()
     }
-    fn log(&mut self, _: fmt::Arguments) {}
+    fn log(&mut self, line: fmt::Arguments) {
+        if std::env::var_os("VM_SERVICE_LOG").is_some() {
+            eprintln!("{line}");
+        }
+    }
 }
 
 pub type Svc = Service<TestPlatform>;
