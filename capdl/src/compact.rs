@@ -24,8 +24,8 @@ use core::fmt;
 
 pub const MAGIC: [u8; 8] = *b"seL4cdl\0";
 /// 2: paged clients' limits and name groups; 3: a second flags byte and
-/// paged clients' privileges.
-pub const VERSION: u16 = 3;
+/// paged clients' privileges; 4: `image_from_files`.
+pub const VERSION: u16 = 4;
 pub const HEADER_LEN: usize = 20;
 
 const FLAG_FAULT: u8 = 1;
@@ -39,8 +39,9 @@ const FLAG_NAME_GROUP: u8 = 128;
 // Every bit of the first flags byte has a meaning: no reserved bits to
 // check. The second byte's bits:
 const FLAG2_PRIVILEGES: u8 = 1;
+const FLAG2_IMAGE_FROM_FILES: u8 = 2;
 /// The second flags byte's bits that have a meaning; the others must be 0.
-const FLAGS2_KNOWN: u8 = FLAG2_PRIVILEGES;
+const FLAGS2_KNOWN: u8 = FLAG2_PRIVILEGES | FLAG2_IMAGE_FROM_FILES;
 
 const IRQ_IOAPIC: u8 = 0;
 const IRQ_MSI: u8 = 1;
@@ -150,6 +151,9 @@ fn put_component(o: &mut Out, c: &Component) {
     let mut flags2 = 0;
     if !c.privileges.is_empty() {
         flags2 |= FLAG2_PRIVILEGES;
+    }
+    if c.image_from_files {
+        flags2 |= FLAG2_IMAGE_FROM_FILES;
     }
     o.u8(flags2);
     if let Some(f) = c.fault {
@@ -689,6 +693,7 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
         bound_notification,
         asid_pool: flags & FLAG_ASID_POOL != 0,
         awaited: flags & FLAG_AWAITED != 0,
+        image_from_files: flags2 & FLAG2_IMAGE_FROM_FILES != 0,
         caps,
         untyped,
         io_ports,

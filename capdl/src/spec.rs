@@ -479,6 +479,10 @@ pub struct Component {
     /// The root task waits for this component's `DONE` report (its test
     /// verdict) before it ends the run, as it waits for paged clients.
     pub awaited: bool,
+    /// The program is not in the boot image: its pager maps it from the
+    /// file `/bin/<image>` of its file pager (docs/pager.md, "Programs
+    /// paged from files"). Only for paged clients.
+    pub image_from_files: bool,
     /// Sorted by slot.
     pub caps: Vec<Cap>,
     pub untyped: Option<Untyped>,

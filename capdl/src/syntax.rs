@@ -111,6 +111,7 @@ pub struct ComponentDecl {
     pub bound_notification: Option<Spanned<String>>,
     pub asid_pool: Option<Pos>,
     pub awaited: Option<Pos>,
+    pub image_from_files: Option<Pos>,
     /// Inclusive `(first, last)`.
     pub io_ports: Vec<Spanned<(u64, u64)>>,
     pub irqs: Vec<IrqDecl>,
@@ -136,7 +137,7 @@ use lex::{lex, Tok};
 
 // ---------------------------------------------------------------- parser
 
-const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, io_ports, irq, device_memory, caps, limits, names, privileges";
+const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, image_from_files, io_ports, irq, device_memory, caps, limits, names, privileges";
 const PRIVILEGE_NAMES: &str = "swapctl";
 const LIMIT_FIELDS: &str = "resident, wired, swap, map_entries, handles, page_tables, children";
 
@@ -486,6 +487,7 @@ impl Parser {
                     once(&mut c.privileges, v, pos, "privileges")?;
                 }
                 "awaited" => once(&mut c.awaited, pos, pos, "awaited")?,
+                "image_from_files" => once(&mut c.image_from_files, pos, pos, "image_from_files")?,
                 "io_ports" => {
                     self.expect(Tok::Eq, "'=' after `io_ports`")?;
                     loop {

@@ -78,6 +78,9 @@ fn write_spec(s: &mut String, spec: &Spec) -> fmt::Result {
         if c.awaited {
             writeln!(s, "    awaited")?;
         }
+        if c.image_from_files {
+            writeln!(s, "    image_from_files")?;
+        }
         if let Some(g) = &c.name_group {
             writeln!(s, "    names = {g}")?;
         }

@@ -351,6 +351,14 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
                 }
             });
 
+        if let (Some(pos), None) = (d.image_from_files, pager) {
+            cx.err(
+                pos,
+                ErrorKind::NotPaged {
+                    field: "image_from_files",
+                },
+            );
+        }
         let limits = limits::of_component(&mut cx, d, pager.is_some(), &default_limits);
 
         let bound_notification = d.bound_notification.as_ref().and_then(|n| {
@@ -479,6 +487,7 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
             bound_notification,
             asid_pool: d.asid_pool.is_some(),
             awaited: d.awaited.is_some(),
+            image_from_files: d.image_from_files.is_some(),
             caps,
             untyped: (untyped_size > 0).then_some(Untyped {
                 size: untyped_size,

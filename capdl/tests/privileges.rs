@@ -183,6 +183,7 @@ fn decoder_refuses_reserved_flags() {
             bound_notification: None,
             asid_pool: false,
             awaited: false,
+            image_from_files: false,
             caps: vec![],
             untyped: None,
             io_ports: vec![],
@@ -201,7 +202,7 @@ fn decoder_refuses_reserved_flags() {
     // max_priority, stack, cnode_bits, flags: then the second flags byte.
     let at = capdl::compact::HEADER_LEN + 2 + 2 + 3 + 3 + 1 + 1 + 8 + 1 + 1;
     assert_eq!(blob[at], 0);
-    blob[at] = 2;
+    blob[at] = 4;
     let body = capdl::compact::checksum(&blob[capdl::compact::HEADER_LEN..]);
     blob[16..20].copy_from_slice(&body.to_le_bytes());
     let e = capdl::decode(&blob).unwrap_err();

@@ -146,6 +146,7 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
         bound_notification: None,
         asid_pool: true,
         awaited: false,
+        image_from_files: false,
         caps: vec![
             Cap {
                 slot: 16,
@@ -191,6 +192,8 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
             bound_notification: (bind && i == 1).then_some(2),
             asid_pool: p.asid_pool,
             awaited: p.awaited,
+            // A paged client's program may come from its pager's files.
+            image_from_files: p.paged && p.asid_pool,
             caps: p
                 .caps
                 .iter()

@@ -18,6 +18,27 @@ fn awaited_is_a_flag_and_round_trips() {
 }
 
 #[test]
+fn image_from_files_is_a_flag_of_paged_clients() {
+    let src = "arch x86_64\nobjects { ep = ep }\ncomponent p { image = \"server\" caps { 16: ep (R) } }\n\
+               component c {\n    image = \"client\"\n    image_from_files\n    pager = p\n    fault = ep (badge: 1)\n}\n";
+    let spec = load(src, &["server", "client"]).unwrap();
+    assert!(spec.components[1].image_from_files);
+    assert!(!spec.components[0].image_from_files);
+    assert_eq!(capdl::decode(&capdl::encode(&spec)).unwrap(), spec);
+    let text = capdl::text::to_text(&spec);
+    assert!(text.contains("    image_from_files\n"), "{text}");
+    let unpaged = "arch x86_64\ncomponent t {\n    image = \"server\"\n    image_from_files\n}\n";
+    let errs = load(unpaged, &["server"]).unwrap_err();
+    assert!(
+        errs.0.iter().any(|e| e.kind
+            == ErrorKind::NotPaged {
+                field: "image_from_files"
+            }),
+        "{errs:?}"
+    );
+}
+
+#[test]
 fn every_spec_under_capdl_is_valid() {
     for (name, src) in [
         ("system.spec", include_str!("../system.spec")),
@@ -28,6 +49,7 @@ fn every_spec_under_capdl_is_valid() {
         ("bench.spec", include_str!("../bench.spec")),
         ("vm-findings.spec", include_str!("../vm-findings.spec")),
         ("files.spec", include_str!("../files.spec")),
+        ("pager-death.spec", include_str!("../pager-death.spec")),
     ] {
         load(src, SYSTEM_IMAGES).unwrap_or_else(|e| panic!("{name}:\n{e}"));
     }

@@ -13,10 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The image's size: the files take about 4.2 MiB (4 MiB of them
-/// `bench/read.bin`, which `cargo qemu bench` maps); the rest is room for
-/// the metadata mke2fs lays out and for files added later. mke2fs still
+/// `bench/read.bin`, which `cargo qemu bench` maps), a program in `/bin`
+/// about 1.4 MiB (with its debug information); the rest is room for the
+/// metadata mke2fs lays out and for files added later. mke2fs still
 /// takes under 0.1 s.
-const IMAGE_BYTES: u64 = 8 << 20;
+const IMAGE_BYTES: u64 = 16 << 20;
 /// The spec whose clients write the files the host checks.
 pub const FILES_SPEC: &str = "files.spec";
 /// The image that spec component runs from (`capdl/files.spec`).
@@ -100,32 +101,70 @@ impl FilesDisk {
 }
 
 /// Makes `target/files-disk.img` afresh from `files/` (so every boot
-/// starts from the same bytes; the write test changes them).
-pub fn ensure(ws: &Workspace) -> Result<FilesDisk> {
+/// starts from the same bytes; the write test changes them), with each
+/// of `programs` (name, ELF file) as `/bin/<name>` (programs paged from
+/// files: docs/pager.md). With programs the tree is first copied to
+/// `target/files-staging/`, since mke2fs takes one folder.
+pub fn ensure(ws: &Workspace, programs: &[(String, PathBuf)]) -> Result<FilesDisk> {
     let mke2fs = find_program("mke2fs").ok_or_else(|| {
         Failure::msg(
             "mke2fs not found (on PATH, /usr/sbin or /sbin): the files disk needs e2fsprogs\n  \
              install it with:  sudo apt-get install e2fsprogs",
         )
     })?;
-    let source = ws.root.join("files");
+    let mut source = ws.root.join("files");
     if !source.is_dir() {
         return Err(Failure::msg(format!(
             "{} is missing: the files disk is built from it",
             source.display()
         )));
     }
+    if !programs.is_empty() {
+        let staging = ws.target.join("files-staging");
+        let _ = std::fs::remove_dir_all(&staging);
+        copy_tree(&source, &staging)?;
+        let bin = staging.join("bin");
+        std::fs::create_dir_all(&bin)
+            .map_err(|e| Failure::msg(format!("{}: {e}", bin.display())))?;
+        for (name, elf) in programs {
+            std::fs::copy(elf, bin.join(name))
+                .map_err(|e| Failure::msg(format!("{}: {e}", elf.display())))?;
+        }
+        source = staging;
+    }
     let image = ws.target.join("files-disk.img");
     make_image(&mke2fs, &source, &image)?;
     progress(
         "disk",
         format!(
-            "{} ({} MiB ext2 from files/)",
+            "{} ({} MiB ext2 from files/{})",
             image.display(),
-            IMAGE_BYTES >> 20
+            IMAGE_BYTES >> 20,
+            if programs.is_empty() {
+                String::new()
+            } else {
+                let names: Vec<&str> = programs.iter().map(|(n, _)| n.as_str()).collect();
+                format!(", programs in /bin: {}", names.join(", "))
+            }
         ),
     );
     Ok(FilesDisk { image })
+}
+
+/// Copies the folder `from` to `to` (files and folders only).
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    let err = |p: &Path, e: std::io::Error| Failure::msg(format!("{}: {e}", p.display()));
+    std::fs::create_dir_all(to).map_err(|e| err(to, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| err(from, e))? {
+        let entry = entry.map_err(|e| err(from, e))?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if entry.file_type().map_err(|e| err(&src, e))?.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst).map_err(|e| err(&src, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// `mke2fs -t ext2 -b 4096 -d SOURCE` on a fresh sparse file of

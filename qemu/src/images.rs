@@ -128,6 +128,15 @@ pub fn build(ws: &Workspace, spec_file: &str) -> Result<PathBuf> {
     run_streaming("program build", &mut cmd)?;
     let mut embedded = Vec::new();
     for p in &programs {
+        // A program only paged from the files disk stays out of the
+        // boot image (files::ensure puts it in /bin).
+        if !spec
+            .components
+            .iter()
+            .any(|c| c.image == *p && !c.image_from_files)
+        {
+            continue;
+        }
         let path = ws.target.join("release").join(p);
         if !path.exists() {
             return Err(Failure::msg(format!(
@@ -151,6 +160,24 @@ pub fn build(ws: &Workspace, spec_file: &str) -> Result<PathBuf> {
     std::fs::copy(ws.target.join("release/root-task"), &image)
         .map_err(|e| Failure::msg(format!("{}: {e}", image.display())))?;
     Ok(image)
+}
+
+/// The programs of `spec` that some component runs from the files disk
+/// (`image_from_files`), with the ELF files [`build`] made for them:
+/// `files::ensure` puts each in the disk's `/bin`.
+pub fn file_programs(ws: &Workspace, spec: &capdl::Spec) -> Vec<(String, PathBuf)> {
+    let mut names: Vec<&str> = spec
+        .components
+        .iter()
+        .filter(|c| c.image_from_files)
+        .map(|c| c.image.as_str())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|n| (n.to_string(), ws.target.join("release").join(n)))
+        .collect()
 }
 
 fn cargo_build(ws: &Workspace) -> Command {

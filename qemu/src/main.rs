@@ -187,7 +187,7 @@ pub fn build(ws: &Workspace, boot: &Boot, o: &Options) -> Result<BootOptions> {
         .iter()
         .any(|c| c.image == files::FILE_SERVER_IMAGE)
     {
-        let f = files::ensure(ws)?;
+        let f = files::ensure(ws, &images::file_programs(ws, &spec))?;
         extra.extend(f.qemu_args());
         Some(f)
     } else {

@@ -20,7 +20,7 @@ use sel4_root_task::control::{
 };
 use sel4_root_task::println;
 use sel4_root_task::start_info::{
-    encode_name, PagerClientInfo, PagerInfo, PAGER_INFO_MAGIC, PAGER_INFO_VADDR,
+    encode_name, PagerClientInfo, PagerInfo, NAME_LEN, PAGER_INFO_MAGIC, PAGER_INFO_VADDR,
 };
 
 /// Where a pager finds its clients' program files.
@@ -117,6 +117,12 @@ pub fn realise(state: &mut RootState, spec: Spec) -> Result<System, String> {
     // gets its clients' files and loads them itself.
     let mut image_of = Vec::new();
     for (id, c) in spec.components.iter().enumerate() {
+        if c.image_from_files {
+            // Not in the boot image: its pager maps /bin/<image> from its
+            // file pager and sets the entry point (docs/pager.md).
+            image_of.push(&[][..]);
+            continue;
+        }
         let image = images::find(&c.image)
             .ok_or_else(|| format!("{}: image {} not embedded", c.name, c.image))?;
         image_of.push(image);
@@ -464,6 +470,15 @@ fn pager_info(
                 .map_err(|_| String::from("more name groups than the pager-info page numbers"))?,
             privileges: client.privileges.0,
         };
+        if client.image_from_files {
+            if client.image.len() > NAME_LEN {
+                return Err(format!(
+                    "{}: image name {} longer than {NAME_LEN} bytes",
+                    client.name, client.image
+                ));
+            }
+            pinfo.programs[i] = encode_name(&client.image);
+        }
         vaddr += (image.len() as u64).next_multiple_of(PAGE) + PAGE;
     }
     pinfo.count = c.clients.len() as u64;

@@ -42,4 +42,6 @@ pub const IMAGES: &[&str] = &[
     "client-file-share",
     "client-file-pagein-fail",
     "client-file-pressure",
+    "client-pager-death",
+    "client-text-share",
 ];

@@ -23,6 +23,6 @@ pub mod volume;
 
 pub use device::{BlockDevice, DeviceError, MemDisk, BLOCK_SIZE};
 pub use layout::{Layout, LayoutError, Mapping};
-pub use pager::{MapTarget, PagerLink};
+pub use pager::{MapTarget, PagerLink, PROGRAM_DIR};
 pub use service::{Counters, FileServer, HANDLES_PER_CLIENT};
 pub use volume::{Node, Volume};

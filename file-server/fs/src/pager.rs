@@ -17,6 +17,9 @@ use crate::volume::{layout_error, Volume};
 use file_api::{FileError, FileKind, Handle, Rights};
 use pager_api::{Outcome, PagerError, PAGE_SIZE};
 
+/// The folder programs paged from files live in.
+pub const PROGRAM_DIR: &str = "/bin/";
+
 /// Bytes per page, as a `u64`.
 const PAGE: u64 = PAGE_SIZE as u64;
 
@@ -176,6 +179,31 @@ impl<D: BlockDevice + 'static> FileServer<D> {
             key: u64::from(inode.number),
             size: inode.size,
             writable,
+        })
+    }
+
+    /// The pager object of program `name` (docs/pager.md, "Programs
+    /// paged from files"): the regular file [`PROGRAM_DIR`]`<name>`,
+    /// read-only. `BadPath` for a name that is empty, `.`, `..` or holds
+    /// a `/` (a program cannot name a file outside the folder); the
+    /// errors of `Open` and `Map` otherwise.
+    pub fn program_target(&mut self, name: &str) -> Result<MapTarget, FileError> {
+        if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+            return Err(FileError::BadPath);
+        }
+        let path = alloc::format!("{PROGRAM_DIR}{name}");
+        let volume = self.volume_mut()?;
+        let node = volume.open(path.as_bytes())?;
+        match node.stat.kind {
+            FileKind::Regular => {}
+            FileKind::Directory => return Err(FileError::IsADirectory),
+            _ => return Err(FileError::Unsupported),
+        }
+        let inode = volume.inode(&node)?;
+        Ok(MapTarget {
+            key: u64::from(inode.number),
+            size: inode.size,
+            writable: false,
         })
     }
 

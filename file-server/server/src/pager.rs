@@ -9,7 +9,7 @@
 use alloc::format;
 use alloc::string::{String, ToString};
 use file_api::FileError;
-use file_fs::{BlockDevice, FileServer, MapTarget, PagerLink};
+use file_fs::{BlockDevice, FileServer, MapTarget, PagerLink, PROGRAM_DIR};
 use pager_api::{
     Incoming, Notifier, PagerEnd, PagerRing, RequestKind, Window, ATTACH_WORD_OFFSET, PAGE_SIZE,
     SYSTEM_CLUSTER,
@@ -102,6 +102,39 @@ fn crash(key: u64) -> ! {
     }
 }
 
+/// Tells the VM server, for each program its clients wait for, which
+/// object holds `/bin/<name>` (docs/pager.md, "Programs paged from
+/// files"), or why none does. The VM server answers at once; the page-ins
+/// of the programs' headers wait on the channel until this server's loop
+/// serves them.
+fn answer_programs<D: BlockDevice + 'static>(
+    vm: &mut VmClient<Sel4Transport>,
+    files: &mut FileServer<D>,
+) {
+    for index in 0.. {
+        let name = match vm.pager_program_name(index) {
+            Ok(name) => name,
+            Err(ApiError::NoSuchName) => break,
+            Err(e) => {
+                println!("file-server: PagerProgramName {index}: {e}");
+                break;
+            }
+        };
+        let name = name.as_str();
+        let (answer, what) = match files.program_target(name) {
+            Ok(t) => (
+                vm.pager_program(index, 0, t.key, t.size),
+                format!("inode {}, {} bytes", t.key, t.size),
+            ),
+            Err(e) => (vm.pager_program(index, e.code(), 0, 0), format!("{e}")),
+        };
+        match answer {
+            Ok(()) => println!("file-server: program {PROGRAM_DIR}{name}: {what}"),
+            Err(e) => println!("file-server: program {PROGRAM_DIR}{name}: {what}; refused: {e}"),
+        }
+    }
+}
+
 /// The pager end of the channel.
 pub struct Pager {
     end: PagerEnd<WakeVm>,
@@ -154,6 +187,7 @@ impl Pager {
         let end = PagerEnd::new(ring, window, SYSTEM_CLUSTER, WakeVm(wake));
         let mut vm = VmClient::new(vm_ep);
         attach(&mut vm)?;
+        answer_programs(&mut vm, files);
         files.set_pager_link(alloc::boxed::Box::new(VmLink(vm)));
         Ok(Pager {
             end,

@@ -235,15 +235,22 @@ pub struct PagerClientInfo {
     pub privileges: u16,
 }
 
-/// The pager-info page.
+/// The pager-info pages (two: the client table fills the first).
 #[repr(C)]
 pub struct PagerInfo {
     pub magic: u64,
     pub count: Word,
     pub clients: [PagerClientInfo; MAX_PAGER_CLIENTS],
+    /// For client `i` whose program is not in the boot image (capdl's
+    /// `image_from_files`), its image name: the pager maps the file
+    /// `/bin/<name>` of its file pager. All zero for the others (their
+    /// image is mapped at `image_vaddr`).
+    pub programs: [[u8; NAME_LEN]; MAX_PAGER_CLIENTS],
 }
 
-const _: () = assert!(core::mem::size_of::<PagerInfo>() <= 4096);
+/// Bytes the root task maps at [`PAGER_INFO_VADDR`].
+pub const PAGER_INFO_PAGES: usize = 2;
+const _: () = assert!(core::mem::size_of::<PagerInfo>() <= PAGER_INFO_PAGES * 4096);
 
 impl PagerClientInfo {
     /// The client's name.
@@ -256,6 +263,12 @@ impl PagerInfo {
     /// The clients (bounded by the table size whatever `count` says).
     pub fn clients(&self) -> &[PagerClientInfo] {
         &self.clients[..(self.count as usize).min(MAX_PAGER_CLIENTS)]
+    }
+
+    /// Client `i`'s program file name when it is paged from files.
+    pub fn program(&self, i: usize) -> Option<&str> {
+        let n = self.programs.get(i)?;
+        (n[0] != 0).then(|| decode_name(n))
     }
 }
 
@@ -284,9 +297,9 @@ mod pager_info_tests {
             core::mem::offset_of!(PagerClientInfo, privileges),
             core::mem::offset_of!(PagerClientInfo, name_group) + 2
         );
-        // Thirty clients of 136 bytes fill the page exactly.
+        // Thirty clients of 136 bytes fill the first page exactly.
         assert_eq!(core::mem::size_of::<PagerClientInfo>(), 136);
-        assert_eq!(core::mem::size_of::<PagerInfo>(), 4096);
+        assert_eq!(core::mem::offset_of!(PagerInfo, programs), 4096);
         assert_eq!(
             ClientLimits::from(capdl::defaults::LIMITS).resident_pages,
             ClientLimits::UNLIMITED

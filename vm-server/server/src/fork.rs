@@ -14,7 +14,7 @@ use vm_api::{ForkReply, Reply};
 use vm_core::SpaceId;
 use vm_service::{ClientId, FIRST_CHILD};
 
-const USER_CONTEXT_WORDS: Word = (core::mem::size_of::<sel4::UserContext>() / 8) as Word;
+pub(crate) const USER_CONTEXT_WORDS: Word = (core::mem::size_of::<sel4::UserContext>() / 8) as Word;
 
 /// Kernel objects the server made for a forked child.
 pub struct ForkedObjects {

@@ -209,7 +209,7 @@ fn start_clients(server: &mut Server) {
         .map(|c| limits_of(&c.limits))
         .collect();
     fit_heap(server, &mut limits);
-    for (c, &limits) in pinfo.clients().iter().zip(&limits) {
+    for (i, (c, &limits)) in pinfo.clients().iter().zip(&limits).enumerate() {
         let name = c.name().to_string();
         // SAFETY: the root task mapped the client's ELF file read-only here.
         let image = unsafe {
@@ -227,6 +227,18 @@ fn start_clients(server: &mut Server) {
         let vspace = cap::VSpace::from_bits(c.vspace);
         let privileges = privileges_of(c.privileges);
         let setup = (caps, vspace, limits, u64::from(c.name_group), privileges);
+        if let Some(program) = pinfo.program(i) {
+            // Started once its file pager answers (docs/pager.md,
+            // "Programs paged from files").
+            match add_program_client(server, c.badge, name.clone(), setup, program) {
+                Ok(()) => println!(
+                    "vm-server: client {name} (badge {}) waits for its program /bin/{program}",
+                    c.badge
+                ),
+                Err(e) => println!("vm-server: cannot add client {name}: {e}"),
+            }
+            continue;
+        }
         match add_client(server, c.badge, name.clone(), setup, image) {
             Ok(()) => {
                 if let Err(e) = cap::Tcb::from_bits(c.tcb).tcb_resume() {
@@ -279,6 +291,45 @@ fn add_client(
         println!("vm-server: client {name} may switch swap off and on (swapctl)");
     }
     server.add_client(badge, name, space, privileges);
+    Ok(())
+}
+
+/// Registers a client whose program comes from its file pager: an empty
+/// space over its VSpace, its quotas, and a launch that waits for the
+/// pager (`Service::add_program_client`).
+fn add_program_client(
+    server: &mut Server,
+    badge: u64,
+    name: String,
+    (caps, vspace, limits, name_group, privileges): (
+        ClientCaps,
+        cap::VSpace,
+        Limits,
+        u64,
+        Privileges,
+    ),
+    program: &str,
+) -> Result<(), String> {
+    let pmap = &mut server.platform.pmap;
+    pmap.adopt_next(vspace);
+    let space = server
+        .vm
+        .space_create(pmap)
+        .map_err(|e| format!("space: {e:?}"))?;
+    let set = server
+        .vm
+        .set_limits(space, limits, pmap)
+        .and_then(|()| server.vm.set_name_group(space, name_group))
+        .map_err(|e| format!("limits: {e:?}"));
+    if let Err(e) = set {
+        let _ = server.vm.exit(space, pmap);
+        return Err(e);
+    }
+    server.platform.clients.insert(badge, caps);
+    if let Err(e) = server.add_program_client(badge, name, space, privileges, program) {
+        server.kill(badge, "bad program name", ExitStatus::Killed(Some(e)));
+        return Err(format!("program {program}: {e}"));
+    }
     Ok(())
 }
 

@@ -171,6 +171,20 @@ impl Platform for Sel4Platform {
         self.pagers.attach_word(pager)
     }
 
+    fn start_client(&mut self, client: ClientId, entry: u64) -> Result<(), String> {
+        use crate::fork::USER_CONTEXT_WORDS;
+        let c = self.clients.get(&client).ok_or("no such client")?;
+        // The root task set the rest (the start-info pointer in rdi).
+        let mut regs = c
+            .tcb
+            .tcb_read_registers(false, 0, USER_CONTEXT_WORDS)
+            .map_err(|e| format!("read registers: {e:?}"))?;
+        regs.rip = entry;
+        c.tcb
+            .tcb_write_registers(true, 0, USER_CONTEXT_WORDS, &regs)
+            .map_err(|e| format!("start at {entry:#x}: {e:?}"))
+    }
+
     fn suspend(&mut self, client: ClientId) {
         if let Some(c) = self.clients.get(&client) {
             let _ = c.tcb.tcb_suspend();

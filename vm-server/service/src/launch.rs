@@ -37,6 +37,10 @@ use vm_core::{Access, FaultOutcome, Handle, MapFlags, MmapArgs, Pmap, Prot, PAGE
 
 /// Bytes per page, as a `usize`.
 const PAGE: usize = PAGE_SIZE as usize;
+/// Where an ELF64 header keeps `e_shoff` (8 bytes), and `e_shnum` with
+/// `e_shstrndx` (2 bytes each).
+const SHOFF: usize = 0x28;
+const SHNUM: usize = 0x3c;
 
 /// Where a launch is.
 enum Step {
@@ -373,7 +377,14 @@ impl<P: Platform> Service<P> {
         handle: Handle,
         first: &[u8; PAGE],
     ) -> Result<(u64, Vec<(u64, usize)>), String> {
-        let file = ElfBytes::<LittleEndian>::minimal_parse(first)
+        // A loader needs no section headers, and they lie past the first
+        // page (at the end of the file): parse a copy that has none.
+        let mut head = *first;
+        if head.starts_with(b"\x7fELF") {
+            head[SHOFF..SHOFF + 8].fill(0);
+            head[SHNUM..SHNUM + 4].fill(0);
+        }
+        let file = ElfBytes::<LittleEndian>::minimal_parse(&head)
             .map_err(|e| format!("not an ELF file: {e:?}"))?;
         let segments = file
             .segments()
