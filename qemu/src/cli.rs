@@ -27,7 +27,7 @@ pub enum Cmd {
     /// Build the kernel, the images for the spec and its swap disk (no boot)
     Build(Machine),
     /// Build, then boot the spec with the console here (quit QEMU: Ctrl-A X)
-    Run(Machine),
+    Run(RunArgs),
     /// Host tests, a bounded sweep (model seeds, server simulation), then the system tests in QEMU;
     /// ends with `N passed, N failed`
     #[command(
@@ -86,6 +86,20 @@ pub struct Machine {
     /// Seconds a boot may run before it counts as timed out (test, bench)
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub timeout: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub machine: Machine,
+    /// Start QEMU's gdb stub and wait for gdb before the first instruction;
+    /// prints the gdb command line that attaches with the symbols of the
+    /// kernel and every component
+    #[arg(long)]
+    pub gdb: bool,
+    /// The TCP port of the gdb stub
+    #[arg(long, value_name = "PORT", default_value_t = 1234, requires = "gdb")]
+    pub gdb_port: u16,
 }
 
 #[derive(Args, Debug)]
@@ -236,14 +250,23 @@ mod tests {
             (o.timeout.as_secs(), o.spec.as_deref()),
             (60, Some("bench.spec"))
         );
-        let Cmd::Run(m) = parse("run --kvm --memory 1024 --swap 256M")
+        let Cmd::Run(r) = parse("run --kvm --memory 1024 --swap 256M")
             .unwrap()
             .command
         else {
             panic!("not run")
         };
-        let o = m.options();
+        assert!(!r.gdb);
+        let o = r.machine.options();
         assert!(o.kvm);
+        let Cmd::Run(r) = parse("run --gdb --gdb-port 4321").unwrap().command else {
+            panic!("not run")
+        };
+        assert!(r.gdb && r.gdb_port == 4321);
+        assert!(
+            parse("run --gdb-port 4321").is_err(),
+            "the port needs --gdb"
+        );
         assert_eq!((o.memory_mib, o.swap_bytes), (1024, Some(256 << 20)));
         for ok in [
             "build",

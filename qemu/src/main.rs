@@ -33,6 +33,7 @@ mod bench;
 mod cli;
 mod disk;
 mod files;
+mod gdb;
 mod images;
 mod kernel;
 mod machine;
@@ -101,7 +102,7 @@ fn main() -> ExitCode {
             build(&ws, &o.chosen(), &o).map(|_| true)
         }
         Cmd::Bench(m) => bench::run(&ws, &m.options()),
-        Cmd::Run(m) => run(&ws, &m.options()),
+        Cmd::Run(r) => run(&ws, &r.machine.options(), r.gdb.then_some(r.gdb_port)),
         Cmd::Test(t) => test(&ws, &t.options()),
         Cmd::Sweep(s) => sweep_command(&ws, &s.plan()),
     };
@@ -203,8 +204,15 @@ pub fn build(ws: &Workspace, boot: &Boot, o: &Options) -> Result<BootOptions> {
     })
 }
 
-fn run(ws: &Workspace, o: &Options) -> Result<bool> {
-    let boot = build(ws, &o.chosen(), o)?;
+fn run(ws: &Workspace, o: &Options, gdb_port: Option<u16>) -> Result<bool> {
+    let chosen = o.chosen();
+    let mut boot = build(ws, &chosen, o)?;
+    if let Some(port) = gdb_port {
+        boot.extra
+            .extend(["-gdb".into(), format!("tcp::{port}"), "-S".into()]);
+        let (spec, _) = images::load_spec(ws, &chosen.spec)?;
+        println!("{}", gdb::attach_line(ws, &spec, &boot.root_task, port));
+    }
     let exit = machine::run_interactive(&boot)?;
     progress("exit", format!("{exit:?}"));
     Ok(exit == Exit::Guest(machine::GUEST_SUCCESS))
