@@ -8,6 +8,7 @@
 //! | [`types`], [`error`], [`config`] | ids, rights, errors, tunables | `vm_param.h` |
 //! | [`page`] | frame records, queues, wiring, the reserve | `vm_page.c` |
 //! | [`object`] | anonymous, shared-memory, physical objects | `vm_object.c` |
+//! | [`device`] | device regions past the pool, opening one | `dev_pager.c`, `OBJT_DEVICE` |
 //! | [`chain`] | per-entry backing chains and walks over them | `vm_map_backing` |
 //! | [`collapse`] | shadow on first write, collapse, merge, flatten | `vm_map_entry_shadow`, `vm_object_collapse` |
 //! | [`map`] | entries, lookup, findspace, clip, simplify | `vm_map.c` |
@@ -229,6 +230,7 @@ pub mod chain;
 pub mod collapse;
 pub mod config;
 pub mod counters;
+pub mod device;
 pub mod error;
 pub mod fault;
 pub mod fault_around;
