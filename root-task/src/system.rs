@@ -89,6 +89,12 @@ fn create_objects(state: &mut RootState, spec: &Spec) -> Result<Vec<Made>, Strin
                 .map_err(|e| format!("frames of {}: {e:?}", o.name))?;
                 Made { first, count: n }
             }
+            ObjectKind::DeviceFrame { .. } => {
+                return Err(format!(
+                    "{}: device_frame objects are not supported by this root task yet",
+                    o.name
+                ))
+            }
         };
         made.push(m);
     }
@@ -263,7 +269,7 @@ fn grant(
         // The data word: the badge, or a frame object's page count (frame
         // caps carry no badge), so the holder knows how many slots it fills.
         let data = match obj.kind {
-            ObjectKind::Frame { size } => size / PAGE,
+            ObjectKind::Frame { size } | ObjectKind::DeviceFrame { size, .. } => size / PAGE,
             _ => cap.badge as u64,
         };
         names.push((obj.name.clone(), cap.slot as u64, data));
