@@ -8,7 +8,7 @@
 use crate::error::ApiError;
 use crate::protocol::Operation;
 use crate::reply::{HandleReply, PagerChallengeReply, PingReply};
-use crate::request::{PagerAttachRequest, PagerCreateRequest, PingRequest};
+use crate::request::{PagerAttachRequest, PagerCreateRequest, PingRequest, ShmOpenRequest};
 
 /// Whether the server sends the reply `dispatch` made for a request
 /// labelled `request_label`: always, except for a successful request of
@@ -56,4 +56,12 @@ pub(crate) fn no_pagers_create(
     _req: PagerCreateRequest,
 ) -> Result<HandleReply, ApiError> {
     Err(ApiError::NotSupported)
+}
+
+/// [`VmService::device_open`]'s default: a server without device regions
+/// has none to open, whatever the name.
+///
+/// [`VmService::device_open`]: crate::VmService::device_open
+pub(crate) fn no_devices(_client: u64, _req: ShmOpenRequest) -> Result<HandleReply, ApiError> {
+    Err(ApiError::NoSuchName)
 }

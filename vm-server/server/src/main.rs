@@ -22,6 +22,7 @@
 //! | `loader.rs` | loading a client's ELF image into its space |
 //! | `swapdev.rs` | the swap channel to the block server as a `BlockDevice` |
 //! | `pagers.rs` | the pager channels (`*_pager` frames) as the VM's external pagers |
+//! | `devices.rs` | the device regions of the device-info page, mapped uncacheable |
 //!
 //! A client is known by the badge of its endpoint caps (the same badge on
 //! its fault endpoint and its request endpoint: fault messages carry
@@ -32,6 +33,7 @@
 
 extern crate alloc;
 
+mod devices;
 mod fork;
 mod frames;
 mod kernel;
@@ -138,6 +140,7 @@ fn init(info: &StartInfo) -> Result<Server, String> {
         println!("vm-server: no swap: {e}");
     }
     pagers::attach_pagers(info, &mut server);
+    devices::attach_devices(&mut server);
     // The swap and pager channels' mappings are the server's own, like
     // the pool, also when attaching failed after mapping them.
     server.platform.baseline = server.platform.kernel_use();
@@ -209,7 +212,7 @@ fn start_clients(server: &mut Server) {
         .map(|c| limits_of(&c.limits))
         .collect();
     fit_heap(server, &mut limits);
-    for (c, &limits) in pinfo.clients().iter().zip(&limits) {
+    for (i, (c, &limits)) in pinfo.clients().iter().zip(&limits).enumerate() {
         let name = c.name().to_string();
         // SAFETY: the root task mapped the client's ELF file read-only here.
         let image = unsafe {
@@ -225,7 +228,10 @@ fn start_clients(server: &mut Server) {
             forked: None,
         };
         let vspace = cap::VSpace::from_bits(c.vspace);
-        let privileges = privileges_of(c.privileges);
+        let privileges = Privileges {
+            devices: devices::grants(i),
+            ..privileges_of(c.privileges)
+        };
         let setup = (caps, vspace, limits, u64::from(c.name_group), privileges);
         match add_client(server, c.badge, name.clone(), setup, image) {
             Ok(()) => {
@@ -288,6 +294,7 @@ fn privileges_of(bits: u16) -> Privileges {
     let spec = capdl::Privileges(bits);
     Privileges {
         swapctl: spec.contains(capdl::Privilege::Swapctl),
+        ..Privileges::default()
     }
 }
 

@@ -278,4 +278,12 @@ impl<P: Platform> VmService for Service<P> {
     ) -> Result<vm_api::HandleReply, ApiError> {
         self.pager_create_for(client, req)
     }
+
+    fn device_open(
+        &mut self,
+        client: u64,
+        req: vm_api::ShmOpenRequest,
+    ) -> Result<vm_api::HandleReply, ApiError> {
+        self.device_open_for(client, req)
+    }
 }

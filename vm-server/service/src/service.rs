@@ -34,6 +34,9 @@ pub const FIRST_CHILD: ClientId = 0x10_0000;
 pub struct Privileges {
     /// `swapctl`: `SwapOff` and `SwapOn`.
     pub swapctl: bool,
+    /// The device regions it may open (`devices { }`, semantics:
+    /// device-open).
+    pub devices: crate::devices::DeviceGrants,
 }
 
 /// One client the server pages for.
@@ -75,6 +78,8 @@ pub struct Service<P: Platform> {
     pub(crate) pagers: Pagers,
     /// `msync(SYNC)`s waiting for write-backs to a pager, oldest first.
     pub(crate) syncing: Vec<SyncWaiter<P::Reply>>,
+    /// The device regions it holds for its clients (`devices.rs`).
+    pub(crate) devices: Vec<crate::devices::DeviceRegion>,
 }
 
 impl<P: Platform> Service<P> {
@@ -92,6 +97,7 @@ impl<P: Platform> Service<P> {
             parked_swap: None,
             pagers: Pagers::default(),
             syncing: Vec::new(),
+            devices: Vec::new(),
         }
     }
 
