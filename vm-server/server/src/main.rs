@@ -304,7 +304,8 @@ fn privileges_of(bits: u16) -> Privileges {
 /// client can make an allocation fail (docs/isolation.md).
 fn fit_heap(server: &Server, limits: &mut [Limits]) {
     use vm_service::heap;
-    let frames = u64::from(server.vm.pool().len());
+    // Device pages have records like pool frames (docs/devices.md).
+    let frames = u64::from(server.vm.pool().len() + server.vm.pool().device_count());
     let slots = server.vm.swap().map_or(0, |s| s.blist().blocks());
     let global = heap::bound([], frames, slots, MAPPING_BUDGET).unwrap_or(0);
     let room = (HEAP_BYTES as u64).saturating_sub(global);
