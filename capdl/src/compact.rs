@@ -24,8 +24,10 @@ use core::fmt;
 
 pub const MAGIC: [u8; 8] = *b"seL4cdl\0";
 /// 2: paged clients' limits and name groups; 3: a second flags byte and
-/// paged clients' privileges; 4: `image_from_files`.
-pub const VERSION: u16 = 4;
+/// paged clients' privileges; 4: `device_frame` objects, paged clients'
+/// device grants and pagers' device regions (`compact/devices.rs`); 5:
+/// `image_from_files`.
+pub const VERSION: u16 = 5;
 pub const HEADER_LEN: usize = 20;
 
 const FLAG_FAULT: u8 = 1;
@@ -39,9 +41,14 @@ const FLAG_NAME_GROUP: u8 = 128;
 // Every bit of the first flags byte has a meaning: no reserved bits to
 // check. The second byte's bits:
 const FLAG2_PRIVILEGES: u8 = 1;
-const FLAG2_IMAGE_FROM_FILES: u8 = 2;
+const FLAG2_DEVICES: u8 = 2;
+const FLAG2_DEVICE_REGIONS: u8 = 4;
+const FLAG2_IMAGE_FROM_FILES: u8 = 8;
 /// The second flags byte's bits that have a meaning; the others must be 0.
-const FLAGS2_KNOWN: u8 = FLAG2_PRIVILEGES | FLAG2_IMAGE_FROM_FILES;
+const FLAGS2_KNOWN: u8 =
+    FLAG2_PRIVILEGES | FLAG2_DEVICES | FLAG2_DEVICE_REGIONS | FLAG2_IMAGE_FROM_FILES;
+
+mod devices;
 
 const IRQ_IOAPIC: u8 = 0;
 const IRQ_MSI: u8 = 1;
@@ -96,6 +103,7 @@ pub fn encode(spec: &Spec) -> Vec<u8> {
                 o.u8(2);
                 o.u64(size);
             }
+            k @ ObjectKind::DeviceFrame { .. } => devices::put_kind(&mut o, k),
         }
         o.str(&obj.name);
     }
@@ -151,6 +159,12 @@ fn put_component(o: &mut Out, c: &Component) {
     let mut flags2 = 0;
     if !c.privileges.is_empty() {
         flags2 |= FLAG2_PRIVILEGES;
+    }
+    if !c.devices.is_empty() {
+        flags2 |= FLAG2_DEVICES;
+    }
+    if !c.device_regions.is_empty() {
+        flags2 |= FLAG2_DEVICE_REGIONS;
     }
     if c.image_from_files {
         flags2 |= FLAG2_IMAGE_FROM_FILES;
@@ -238,6 +252,7 @@ fn put_component(o: &mut Out, c: &Component) {
         o.u16(cl.client);
         o.u32(cl.slot);
     }
+    devices::put_component(o, c);
     o.u32(c.first_free_slot);
 }
 
@@ -475,6 +490,7 @@ fn decode_body(i: &mut In<'_>) -> R<Spec> {
                 i.check(ok, "frame size")?;
                 ObjectKind::Frame { size }
             }
+            devices::KIND => devices::get_kind(i)?,
             _ => return i.fail(DecodeErrorKind::BadValue("object kind")),
         };
         let name = i.str()?;
@@ -593,7 +609,7 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
         let rights = Rights(i.u8()?);
         i.check(rights.0 & !Rights::ALL.0 == 0, "rights")?;
         let badge = i.badge()?;
-        if let ObjectKind::Frame { .. } = kind {
+        if kind.is_frames() {
             let rw = Rights::READ.union(Rights::WRITE);
             i.check(badge == 0 && rw.contains(rights), "frame cap")?;
         }
@@ -677,6 +693,7 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
         let slot = i.region(slots::CLIENT_SLOTS as u64, cnode_slots, "pager client")?;
         clients.push(PagerClient { client, slot });
     }
+    let (devices, device_regions) = devices::get_component(i, flags2, paged, objects, cnode_slots)?;
     let first_free_slot = i.u32()?;
     if first_free_slot < slots::FIRST_GRANT || first_free_slot as u64 > cnode_slots {
         return i.fail(DecodeErrorKind::BadSlot("first free"));
@@ -704,6 +721,8 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
         limits,
         name_group,
         privileges,
+        devices,
+        device_regions,
     })
 }
 

@@ -188,12 +188,30 @@ pub enum ErrorKind {
         other: String,
         other_pos: Pos,
     },
-    /// Two device memory regions overlap.
+    /// Two device memory regions overlap (`device_memory` fields of
+    /// components, `device_frame` objects: `other` names the other's
+    /// component or object).
     DeviceMemoryOverlap {
         paddr: u64,
         size: u64,
         other: String,
         other_pos: Pos,
+    },
+    /// Two `device_frame` objects place the same PCI BAR.
+    PciBarConflict { other: String, other_pos: Pos },
+    /// A `devices { }` grant with rights other than R or RW.
+    DeviceRights {
+        object: String,
+        rights: crate::spec::Rights,
+    },
+    /// A `device_frame` granted twice in one `devices { }` block.
+    DuplicateDevice(String),
+    /// A `device_frame` granted to clients of two pagers (one pager holds
+    /// a region's frames).
+    DeviceOwners {
+        object: String,
+        pager: String,
+        other: String,
     },
     /// Two IRQs use the same vector, IOAPIC pin or MSI source.
     IrqConflict {
@@ -231,7 +249,7 @@ impl fmt::Display for ErrorKind {
                     None => write!(f, " (expected one of: {expected})"),
                 }
             }
-            UnknownObjectType(t) => write!(f, "unknown object type {t:?} (expected ep, notification or frame)"),
+            UnknownObjectType(t) => write!(f, "unknown object type {t:?} (expected ep, notification, frame or device_frame)"),
             BadRights(r) => write!(f, "bad rights {r:?} (letters R, W, G, P, each at most once)"),
             DuplicateField(n) => write!(f, "{n} is given twice"),
             MissingField(n) => write!(f, "missing {n}"),
@@ -342,7 +360,26 @@ impl fmt::Display for ErrorKind {
                 other_pos,
             } => write!(
                 f,
-                "device memory {paddr:#x} + {size:#x} overlaps a region of component {other:?} at {other_pos}"
+                "device memory {paddr:#x} + {size:#x} overlaps the device memory of {other:?} at {other_pos}"
+            ),
+            PciBarConflict { other, other_pos } => write!(
+                f,
+                "this PCI BAR is already placed by device_frame {other:?} at {other_pos}"
+            ),
+            DeviceRights { object, rights } => write!(
+                f,
+                "{object:?} is a device_frame; a device grant takes R or RW, not {rights}"
+            ),
+            DuplicateDevice(object) => {
+                write!(f, "device {object:?} is granted twice in this block")
+            }
+            DeviceOwners {
+                object,
+                pager,
+                other,
+            } => write!(
+                f,
+                "device {object:?} is granted to clients of pager {pager:?} and of pager {other:?}; one pager holds a region"
             ),
             IrqConflict {
                 what,

@@ -41,6 +41,12 @@ pub mod defaults {
 /// Most clients one pager can have: the pager-info page the root task
 /// writes (`sel4_root_task::start_info::PagerInfo`) holds this many.
 pub const MAX_PAGER_CLIENTS: usize = 30;
+/// Most device regions one pager can hold for its clients: the
+/// device-info page (`sel4_root_task::start_info::DeviceInfo`) holds this
+/// many.
+pub const MAX_PAGER_DEVICES: usize = 16;
+/// The largest `device_frame` object (one slot per page in its pager).
+pub const MAX_DEVICE_FRAME: u64 = 1 << 30;
 
 /// The fixed layout of every component's CSpace (its root CNode). Components
 /// may use these constants directly; grant slots vary and are found in the
@@ -66,8 +72,8 @@ pub mod slots {
     pub const FIRST_CAPS_TABLE: Slot = 16;
     /// The last slot a `caps { }` entry may name.
     pub const LAST_CAPS_TABLE: Slot = 255;
-    /// Grants (untyped, I/O ports, IRQs, device frames, pager clients) are
-    /// placed from here on, in that order.
+    /// Grants (untyped, I/O ports, IRQs, device frames, pager clients,
+    /// the clients' device regions) are placed from here on, in that order.
     pub const FIRST_GRANT: Slot = 256;
     /// Slots of the untyped region when `untyped` is non-zero; the root task
     /// fills it from the start with power-of-two chunks, rest empty.
@@ -102,6 +108,29 @@ pub enum ObjectKind {
     /// task retypes them from one untyped), e.g. a buffer two components share
     /// or hand to a device.
     Frame { size: u64 },
+    /// `device_frame (SIZE, paddr: P [, bus: B, dev: D, func: F, bar: N])`:
+    /// the `size / 4K` device frames at physical address `paddr` (retyped
+    /// from the kernel's device untyped), e.g. a PCI BAR, which the root
+    /// task first places at `paddr` when `pci` names one. Paged clients
+    /// are granted it in `devices { }`; their pager holds the frames.
+    DeviceFrame {
+        size: u64,
+        paddr: u64,
+        pci: Option<PciBar>,
+    },
+}
+
+/// A PCI memory BAR the root task places at a device region's address
+/// (through the configuration ports 0xcf8-0xcff) before anything runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PciBar {
+    pub bus: u8,
+    /// 0..=31.
+    pub dev: u8,
+    /// 0..=7.
+    pub func: u8,
+    /// The BAR's index, 0..=5.
+    pub bar: u8,
 }
 
 impl ObjectKind {
@@ -111,14 +140,23 @@ impl ObjectKind {
             ObjectKind::Endpoint => "ep",
             ObjectKind::Notification => "notification",
             ObjectKind::Frame { .. } => "frame",
+            ObjectKind::DeviceFrame { .. } => "device_frame",
         }
     }
     /// Slots a cap to this object takes: one per 4K frame, else one.
     pub fn slots(self) -> u64 {
         match self {
-            ObjectKind::Frame { size } => size / PAGE_SIZE,
+            ObjectKind::Frame { size } | ObjectKind::DeviceFrame { size, .. } => size / PAGE_SIZE,
             _ => 1,
         }
+    }
+    /// True for the kinds whose caps are frame caps (R/W rights only, no
+    /// badge, one slot per page).
+    pub fn is_frames(self) -> bool {
+        matches!(
+            self,
+            ObjectKind::Frame { .. } | ObjectKind::DeviceFrame { .. }
+        )
     }
 }
 
@@ -271,6 +309,25 @@ impl DeviceMemory {
     pub fn pages(&self) -> u64 {
         self.size / PAGE_SIZE
     }
+}
+
+/// A paged client's grant of a `device_frame` object (`devices { NAME
+/// (RIGHTS) }`): its pager lets it open the region with `rights` (R or
+/// RW).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceGrant {
+    pub object: ObjectId,
+    pub rights: Rights,
+}
+
+/// A device region a pager holds for its clients: the frame caps of
+/// `device_frame` object `object`, one per page, from `slot` on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PagerDevice {
+    pub object: ObjectId,
+    /// The object's pages (its size / 4K): the slots it fills.
+    pub pages: u32,
+    pub slot: Slot,
 }
 
 /// A component this one is the pager of: its TCB, CNode and VSpace caps sit
@@ -501,6 +558,12 @@ pub struct Component {
     /// What the pager lets this paged client do beyond the ordinary
     /// requests (`privileges { }`); empty for a component without a pager.
     pub privileges: Privileges,
+    /// A paged client's device grants (`devices { }`), in spec order;
+    /// empty for a component without a pager.
+    pub devices: Vec<DeviceGrant>,
+    /// For a pager: the device regions its clients are granted, each
+    /// once, in object order, with their frame caps' slots.
+    pub device_regions: Vec<PagerDevice>,
     /// The first slot the root task leaves free for the component's own use.
     pub first_free_slot: Slot,
 }

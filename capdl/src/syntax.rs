@@ -55,7 +55,21 @@ impl LimitsDecl {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectDecl {
     pub name: Spanned<String>,
+    /// For a `device_frame`, the kind as written, before the validator
+    /// checks `device` (its `pci` is `None` here).
     pub kind: Spanned<ObjectKind>,
+    /// The parameters of a `device_frame`, each where it was written.
+    pub device: Option<DeviceFrameDecl>,
+}
+
+/// `device_frame (SIZE, paddr: P [, bus: B, dev: D, func: F, bar: N])`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceFrameDecl {
+    pub size: Spanned<u64>,
+    pub paddr: Spanned<u64>,
+    /// `[bus, dev, func, bar]` when any of them is written (bus and func
+    /// default to 0; dev and bar are then required).
+    pub pci: Option<[Spanned<u64>; 4]>,
 }
 
 /// `name (rights, badge: N)` or `name (badge: N)`: an object reference with
@@ -124,6 +138,9 @@ pub struct ComponentDecl {
     /// `privileges { NAME ... }`: where `privileges` is written, and the
     /// privileges named (each at most once).
     pub privileges: Option<Spanned<Vec<Spanned<Privilege>>>>,
+    /// `devices { NAME (RIGHTS) ... }`: where `devices` is written, and
+    /// the device regions granted.
+    pub devices: Option<Spanned<Vec<CapRef>>>,
 }
 
 impl Default for Spanned<String> {
@@ -137,7 +154,7 @@ use lex::{lex, Tok};
 
 // ---------------------------------------------------------------- parser
 
-const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, image_from_files, io_ports, irq, device_memory, caps, limits, names, privileges";
+const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, image_from_files, io_ports, irq, device_memory, caps, limits, names, privileges, devices";
 const PRIVILEGE_NAMES: &str = "swapctl";
 const LIMIT_FIELDS: &str = "resident, wired, swap, map_entries, handles, page_tables, children";
 
@@ -345,7 +362,8 @@ impl Parser {
         while !self.eat(&Tok::RBrace) {
             let name = self.ident("an object name or '}'")?;
             self.expect(Tok::Eq, "'=' after the object name")?;
-            let t = self.ident("an object type (ep, notification, frame)")?;
+            let t = self.ident("an object type (ep, notification, frame, device_frame)")?;
+            let mut device = None;
             let kind = match t.value.as_str() {
                 "ep" | "endpoint" => ObjectKind::Endpoint,
                 "notification" => ObjectKind::Notification,
@@ -355,14 +373,69 @@ impl Parser {
                     self.expect(Tok::RParen, "')' after the frame size")?;
                     ObjectKind::Frame { size: size.value }
                 }
+                "device_frame" => {
+                    let d = self.device_frame(t.pos)?;
+                    let kind = ObjectKind::DeviceFrame {
+                        size: d.size.value,
+                        paddr: d.paddr.value,
+                        pci: None,
+                    };
+                    device = Some(d);
+                    kind
+                }
                 _ => return Err(Error::new(t.pos, ErrorKind::UnknownObjectType(t.value))),
             };
             out.push(ObjectDecl {
                 name,
                 kind: sp(t.pos, kind),
+                device,
             });
         }
         Ok(())
+    }
+
+    /// `(SIZE, paddr: P [, bus: B, dev: D, func: F, bar: N])` after
+    /// `device_frame` (at `pos`).
+    fn device_frame(&mut self, pos: Pos) -> Result<DeviceFrameDecl, Error> {
+        const KEYS: [&str; 5] = ["paddr", "bus", "dev", "func", "bar"];
+        self.expect(Tok::LParen, "'(' and the device region's size")?;
+        let size = self.size()?;
+        let mut vals: [Option<Spanned<u64>>; 5] = Default::default();
+        while self.eat(&Tok::Comma) {
+            let k = self.ident("a device_frame parameter (paddr, bus, dev, func, bar)")?;
+            let Some(i) = KEYS.iter().position(|x| *x == k.value) else {
+                return Err(Error::new(
+                    k.pos,
+                    ErrorKind::UnknownKeyword {
+                        word: k.value,
+                        context: "a device_frame",
+                        expected: "paddr, bus, dev, func, bar",
+                    },
+                ));
+            };
+            if vals[i].is_some() {
+                return Err(Error::new(k.pos, ErrorKind::DuplicateField(KEYS[i])));
+            }
+            self.expect(Tok::Colon, "':' after the parameter name")?;
+            vals[i] = Some(self.number()?);
+        }
+        self.expect(Tok::RParen, "',' or ')' in a device_frame")?;
+        let [paddr, bus, dev, func, bar] = vals;
+        let paddr = paddr.ok_or(Error::new(pos, ErrorKind::MissingField("paddr")))?;
+        let pci = if bus.is_some() || dev.is_some() || func.is_some() || bar.is_some() {
+            let need = |v: Option<Spanned<u64>>, name| {
+                v.ok_or(Error::new(pos, ErrorKind::MissingField(name)))
+            };
+            Some([
+                bus.unwrap_or(sp(pos, 0)),
+                need(dev, "dev (the PCI device of the BAR)")?,
+                func.unwrap_or(sp(pos, 0)),
+                need(bar, "bar (the PCI BAR's index)")?,
+            ])
+        } else {
+            None
+        };
+        Ok(DeviceFrameDecl { size, paddr, pci })
     }
 
     /// `object`, `object (RWG)`, `object (RWG, badge: 3)`, `object (badge: 3)`.
@@ -485,6 +558,14 @@ impl Parser {
                 "privileges" => {
                     let v = sp(pos, self.privileges()?);
                     once(&mut c.privileges, v, pos, "privileges")?;
+                }
+                "devices" => {
+                    self.expect(Tok::LBrace, "'{' after `devices`")?;
+                    let mut v = Vec::new();
+                    while !self.eat(&Tok::RBrace) {
+                        v.push(self.cap_ref()?);
+                    }
+                    once(&mut c.devices, sp(pos, v), pos, "devices")?;
                 }
                 "awaited" => once(&mut c.awaited, pos, pos, "awaited")?,
                 "image_from_files" => once(&mut c.image_from_files, pos, pos, "image_from_files")?,

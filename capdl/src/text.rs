@@ -45,6 +45,21 @@ fn write_spec(s: &mut String, spec: &Spec) -> fmt::Result {
     for o in &spec.objects {
         match o.kind {
             ObjectKind::Frame { size } => writeln!(s, "    {} = frame ({size:#x})", o.name)?,
+            ObjectKind::DeviceFrame { size, paddr, pci } => {
+                write!(
+                    s,
+                    "    {} = device_frame ({size:#x}, paddr: {paddr:#x}",
+                    o.name
+                )?;
+                if let Some(p) = pci {
+                    write!(
+                        s,
+                        ", bus: {}, dev: {}, func: {}, bar: {}",
+                        p.bus, p.dev, p.func, p.bar
+                    )?;
+                }
+                writeln!(s, ")")?
+            }
             k => writeln!(s, "    {} = {}", o.name, k.keyword())?,
         }
     }
@@ -91,6 +106,14 @@ fn write_spec(s: &mut String, spec: &Spec) -> fmt::Result {
             write!(s, "    privileges {{")?;
             for p in c.privileges.iter() {
                 write!(s, " {}", p.keyword())?;
+            }
+            writeln!(s, " }}")?;
+        }
+        if !c.devices.is_empty() {
+            write!(s, "    devices {{")?;
+            for g in &c.devices {
+                write!(s, " {}", obj(g.object))?;
+                write_cap_attrs(s, Some(g.rights), 0)?;
             }
             writeln!(s, " }}")?;
         }

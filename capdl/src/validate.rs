@@ -254,21 +254,31 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
         }
     }
 
+    // Object kinds as validated (`None`: malformed, reported).
+    let mut devices = devices::Devices::default();
+    let mut kinds: Vec<Option<ObjectKind>> = Vec::new();
     for o in &ast.objects {
-        if let ObjectKind::Frame { size } = o.kind.value {
-            let v = Spanned {
-                pos: o.kind.pos,
-                value: size,
-            };
-            cx.size(&v, "frame size", MAX_FRAME_OBJECT);
-        }
+        let kind = match (&o.kind.value, &o.device) {
+            (&ObjectKind::Frame { size }, _) => {
+                let v = Spanned {
+                    pos: o.kind.pos,
+                    value: size,
+                };
+                cx.size(&v, "frame size", MAX_FRAME_OBJECT)
+                    .then_some(o.kind.value)
+            }
+            (ObjectKind::DeviceFrame { .. }, Some(d)) => {
+                devices.device_frame(&mut cx, &o.name.value, o.kind.pos, d)
+            }
+            (k, _) => Some(*k),
+        };
+        kinds.push(kind);
     }
 
     let default_limits = limits::spec_default(&mut cx);
 
     let mut comps: Vec<Component> = Vec::new();
     let mut holders: Vec<Holder> = Vec::new();
-    let mut devices = devices::Devices::default();
     let mut bound: Vec<(ComponentId, ObjectId)> = Vec::new();
 
     for (ci, d) in ast.components.iter().enumerate() {
@@ -394,12 +404,8 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
             let kind = object.map(|o| ast.objects[o as usize].kind.value);
             // A frame cap fills one slot per page; an unresolved or badly
             // sized one (reported above) counts as one slot.
-            let n = match kind {
-                Some(ObjectKind::Frame { size })
-                    if size > 0 && size.is_multiple_of(PAGE_SIZE) && size <= MAX_FRAME_OBJECT =>
-                {
-                    size / PAGE_SIZE
-                }
+            let n = match object.and_then(|o| kinds[o as usize]) {
+                Some(k) if k.is_frames() => k.slots(),
                 _ => 1,
             };
             let last = slot.saturating_add(n - 1);
@@ -431,7 +437,7 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
                     Rights::NONE
                 }
             };
-            if let Some(ObjectKind::Frame { .. }) = kind {
+            if kind.is_some_and(|k| k.is_frames()) {
                 if let Some(b) = &cd.cap.badge {
                     cx.err(
                         b.pos,
@@ -473,7 +479,8 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
 
         let io_ports = devices.io_ports(&mut cx, cid, d);
         let irqs = devices.irqs(&mut cx, cid, d, &mut holders);
-        let device_memory = devices.device_memory(&mut cx, cid, d);
+        let device_memory = devices.device_memory(&mut cx, d);
+        let device_grants = devices::grants(&mut cx, d, &kinds);
 
         comps.push(Component {
             name: d.name.value.clone(),
@@ -501,6 +508,8 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
             limits,
             name_group: d.names.as_ref().map(|n| n.value.clone()),
             privileges: limits::privileges(&mut cx, d),
+            devices: device_grants,
+            device_regions: Vec::new(),
         });
     }
 
@@ -596,7 +605,11 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
         }
     }
 
-    // Grant slots: untyped region, I/O ports, IRQs, device frames, clients.
+    // Each pager holds the device regions its clients are granted.
+    devices::pager_regions(&mut cx, &mut comps, &kinds);
+
+    // Grant slots: untyped region, I/O ports, IRQs, device frames,
+    // clients, the clients' device regions.
     for (c, d) in comps.iter_mut().zip(&ast.components) {
         let needed = layout(c);
         if needed > c.cnode_slots() {
@@ -616,9 +629,10 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
             objects: ast
                 .objects
                 .iter()
-                .map(|o| Object {
+                .zip(&kinds)
+                .map(|(o, k)| Object {
                     name: o.name.value.clone(),
-                    kind: o.kind.value,
+                    kind: k.unwrap_or(o.kind.value),
                 })
                 .collect(),
             components: comps,
@@ -666,6 +680,9 @@ pub fn layout(c: &mut Component) -> u64 {
     }
     for cl in &mut c.clients {
         cl.slot = take(slots::CLIENT_SLOTS as u64);
+    }
+    for d in &mut c.device_regions {
+        d.slot = take(u64::from(d.pages));
     }
     c.first_free_slot = next.min(u32::MAX as u64) as Slot;
     next

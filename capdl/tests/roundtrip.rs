@@ -34,6 +34,8 @@ struct Params {
     group: Option<u8>,
     /// A paged client's privileges (bits of `Privileges::KNOWN`).
     privileges: u16,
+    /// A paged client's device grants: (which device_frame object, writable).
+    devices: Vec<(usize, bool)>,
 }
 
 fn limit() -> impl Strategy<Value = u32> {
@@ -70,10 +72,21 @@ fn params() -> impl Strategy<Value = Params> {
             proptest::array::uniform7(limit()),
             proptest::option::of(0u8..3),
             (0u16..=Privileges::KNOWN),
+            vec((0usize..4, any::<bool>()), 0..=3),
         ),
     )
         .prop_map(
-            |(a, b, slots, cap_attrs, ports, irqs, regions, image, (limits, group, privileges))| {
+            |(
+                a,
+                b,
+                slots,
+                cap_attrs,
+                ports,
+                irqs,
+                regions,
+                image,
+                (limits, group, privileges, devices),
+            )| {
                 Params {
                     priority: a.0,
                     max_priority: a.1,
@@ -97,6 +110,7 @@ fn params() -> impl Strategy<Value = Params> {
                     limits,
                     group,
                     privileges,
+                    devices,
                 }
             },
         )
@@ -121,15 +135,33 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
             kind: ObjectKind::Notification,
         },
     ];
+    let mut dev_ids = Vec::new();
     for (i, (kind, pages)) in extra_objects.into_iter().enumerate() {
         objects.push(Object {
             name: format!("obj-{i}_x"),
             kind: match kind {
                 0 => ObjectKind::Endpoint,
                 1 => ObjectKind::Notification,
-                _ => ObjectKind::Frame {
+                2 => ObjectKind::Frame {
                     size: pages * PAGE_SIZE,
                 },
+                // Device regions at their own physical block (clients'
+                // device_memory use blocks 2..16 << 32); half of them a
+                // PCI BAR (naturally aligned, one BAR each).
+                _ => {
+                    dev_ids.push(objects.len() as ObjectId);
+                    let size = pages.next_power_of_two() * PAGE_SIZE;
+                    ObjectKind::DeviceFrame {
+                        size,
+                        paddr: (0x100 + i as u64) << 32,
+                        pci: (pages % 2 == 0).then_some(PciBar {
+                            bus: i as u8,
+                            dev: (pages as u8) % 32,
+                            func: (i % 8) as u8,
+                            bar: (i % 6) as u8,
+                        }),
+                    }
+                }
             },
         });
     }
@@ -170,6 +202,8 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
         limits: None,
         name_group: None,
         privileges: Privileges::NONE,
+        devices: vec![],
+        device_regions: vec![],
     };
     let mut comps = vec![server];
     for (k, p) in clients.into_iter().enumerate() {
@@ -199,7 +233,7 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
                 .iter()
                 .map(|&(slot, o, r, b)| {
                     let object = (o % n_obj) as ObjectId;
-                    if let ObjectKind::Frame { .. } = objects[object as usize].kind {
+                    if objects[object as usize].kind.is_frames() {
                         // Frame caps: R and/or W, never a badge.
                         let rights = Rights(if r & 3 == 0 { 1 } else { r & 3 });
                         return Cap {
@@ -285,6 +319,22 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
             }),
             name_group: p.group.filter(|_| p.paged).map(|g| format!("g{g}")),
             privileges: Privileges(if p.paged { p.privileges } else { 0 }),
+            devices: {
+                let mut grants: Vec<DeviceGrant> = Vec::new();
+                for &(k, w) in p.devices.iter().filter(|_| p.paged && !dev_ids.is_empty()) {
+                    let object = dev_ids[k % dev_ids.len()];
+                    if grants.iter().all(|g| g.object != object) {
+                        let rights = if w {
+                            Rights::READ.union(Rights::WRITE)
+                        } else {
+                            Rights::READ
+                        };
+                        grants.push(DeviceGrant { object, rights });
+                    }
+                }
+                grants
+            },
+            device_regions: vec![],
         });
     }
     for ci in 0..comps.len() {
@@ -295,6 +345,21 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
             });
         }
     }
+    // The server holds every region its clients are granted, by object.
+    let mut held: Vec<ObjectId> = comps
+        .iter()
+        .flat_map(|c| c.devices.iter().map(|g| g.object))
+        .collect();
+    held.sort();
+    held.dedup();
+    comps[0].device_regions = held
+        .into_iter()
+        .map(|object| PagerDevice {
+            object,
+            pages: objects[object as usize].kind.slots() as u32,
+            slot: 0,
+        })
+        .collect();
     for c in &mut comps {
         let needed = layout(c);
         assert!(needed <= c.cnode_slots());
@@ -307,7 +372,7 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
 
 fn spec() -> impl Strategy<Value = Spec> {
     (
-        vec((0u8..3, 1u64..=8), 0..5),
+        vec((0u8..4, 1u64..=8), 0..5),
         vec(params(), 0..7),
         any::<bool>(),
     )

@@ -29,6 +29,9 @@ pub struct BootOptions {
     /// The files disk among them, if the spec runs the file server (its
     /// image is checked on the host after a test boot).
     pub files_disk: Option<crate::files::FilesDisk>,
+    /// The ivshmem-plain devices among them (their host files are checked
+    /// after a test boot).
+    pub devices: Vec<crate::devices::Ivshmem>,
 }
 
 /// How a boot ended.

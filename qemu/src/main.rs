@@ -31,6 +31,7 @@
 
 mod bench;
 mod cli;
+mod devices;
 mod disk;
 mod files;
 mod gdb;
@@ -194,6 +195,11 @@ pub fn build(ws: &Workspace, boot: &Boot, o: &Options) -> Result<BootOptions> {
     } else {
         None
     };
+    // Device regions QEMU provides (docs/devices.md): ivshmem-plain.
+    let devices = devices::prepare(ws, &boot.spec, &spec)?;
+    for d in &devices {
+        extra.extend(d.qemu_args());
+    }
     Ok(BootOptions {
         kernel: kernel.elf32,
         root_task,
@@ -201,6 +207,7 @@ pub fn build(ws: &Workspace, boot: &Boot, o: &Options) -> Result<BootOptions> {
         kvm: o.kvm,
         extra,
         files_disk,
+        devices,
     })
 }
 
@@ -244,6 +251,7 @@ fn test(ws: &Workspace, o: &Options) -> Result<bool> {
             if let Some(disk) = &machine.files_disk {
                 files::check(ws, disk, &boot.spec, &mut tally);
             }
+            devices::check(&machine.devices, &mut tally);
             passed += tally.passed();
             failed += tally.failed();
         }

@@ -10,6 +10,7 @@ extern crate alloc;
 
 mod bootinfo;
 mod component;
+mod devices;
 mod exit;
 mod floor;
 mod images;
@@ -27,6 +28,8 @@ sel4_root_task::root_task!(main, heap_size = 4 << 20);
 pub struct RootState {
     pub slots: SlotAllocator,
     pub untyped: UntypedAllocator,
+    /// Device untyped, for the spec's device regions.
+    pub devices: devices::DeviceUntypeds,
 }
 
 fn main(bootinfo: *const u8) -> ! {
@@ -84,5 +87,15 @@ fn init_allocators(bootinfo: &sel4::BootInfo, summary: &BootSummary) -> RootStat
         slots.remaining(),
         untyped.free_bytes() >> 20
     );
-    RootState { slots, untyped }
+    let devices = devices::DeviceUntypeds::new(
+        bootinfo
+            .untyped_list()
+            .filter(|u| u.is_device)
+            .map(|u| (u.cap, u.paddr, u.size_bits)),
+    );
+    RootState {
+        slots,
+        untyped,
+        devices,
+    }
 }

@@ -89,6 +89,20 @@ fn create_objects(state: &mut RootState, spec: &Spec) -> Result<Vec<Made>, Strin
                 .map_err(|e| format!("frames of {}: {e:?}", o.name))?;
                 Made { first, count: n }
             }
+            ObjectKind::DeviceFrame { size, paddr, pci } => {
+                // The PCI BAR first, at the spec's address (docs/devices.md).
+                if let Some(bar) = pci {
+                    crate::devices::place_bar(&o.name, bar, paddr, size)?;
+                }
+                let first = state
+                    .devices
+                    .frames(&mut state.slots, paddr, size)
+                    .map_err(|e| format!("device {}: {e}", o.name))?;
+                Made {
+                    first,
+                    count: size / PAGE,
+                }
+            }
         };
         made.push(m);
     }
@@ -269,7 +283,7 @@ fn grant(
         // The data word: the badge, or a frame object's page count (frame
         // caps carry no badge), so the holder knows how many slots it fills.
         let data = match obj.kind {
-            ObjectKind::Frame { size } => size / PAGE,
+            ObjectKind::Frame { size } | ObjectKind::DeviceFrame { size, .. } => size / PAGE,
             _ => cap.badge as u64,
         };
         names.push((obj.name.clone(), cap.slot as u64, data));
@@ -334,8 +348,25 @@ fn grant(
             irq.vector as u64,
         ));
     }
-    if !c.device_memory.is_empty() {
-        return Err("device_memory grants are not supported by this root task yet".into());
+    for m in &c.device_memory {
+        let first = state.devices.frames(&mut state.slots, m.paddr, m.size)?;
+        for i in 0..m.pages() {
+            me.move_in(m.slot as u64 + i, CPtr::from_bits(first.bits() + i))?;
+        }
+        names.push((format!("dev:{:#x}", m.paddr), m.slot as u64, m.pages()));
+    }
+    // A pager's device regions: its clients map them through it.
+    for d in &c.device_regions {
+        let m = &objects[d.object as usize];
+        for i in 0..m.count {
+            let src = CPtr::from_bits(m.first.bits() + i);
+            me.put(
+                d.slot as u64 + i,
+                src,
+                CapRights::read_write(),
+                CapData::NONE,
+            )?;
+        }
     }
     for (base, tcb, cnode, vspace) in clients {
         me.put(
@@ -495,7 +526,18 @@ fn pager_info(
         PAGER_INFO_VADDR,
         bytes,
         CapRights::read_only(),
-    )
+    )?;
+    // Its clients' device regions (docs/devices.md).
+    let info = crate::devices::device_info(spec, id);
+    // SAFETY: DeviceInfo is plain old data and fits in one page.
+    let bytes = unsafe {
+        core::slice::from_raw_parts(
+            (&*info as *const sel4_root_task::device_info::DeviceInfo).cast::<u8>(),
+            core::mem::size_of::<sel4_root_task::device_info::DeviceInfo>(),
+        )
+    };
+    let va = sel4_root_task::device_info::DEVICE_INFO_VADDR;
+    component::map_bytes(state, me.vspace, va, bytes, CapRights::read_only())
 }
 
 /// Waits until every paged client has ended and every `awaited` component

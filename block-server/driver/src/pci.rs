@@ -1,6 +1,7 @@
 //! PCI configuration space: configuration mechanism #1, finding devices on
-//! bus 0, moving its I/O BAR to the ports the spec grants, and walking its
-//! capability list.
+//! bus 0, moving its I/O BAR to the ports the spec grants, placing a
+//! memory BAR at the address the spec gives a device region (the root
+//! task's use), and walking its capability list.
 
 use crate::PortIo;
 use alloc::vec::Vec;
@@ -118,6 +119,23 @@ pub enum PciError {
         first: u16,
         last: u16,
     },
+    /// No function answers at `bdf`.
+    NoDevice { bdf: Bdf },
+    /// BAR `bar` does not decode memory (an I/O BAR, the upper half of a
+    /// 64-bit one, no BAR at all), or is not a BAR (`bar` > 5).
+    NotMemBar { bdf: Bdf, bar: u8, value: u32 },
+    /// Memory BAR `bar` of `bar_size` bytes cannot hold the region
+    /// `paddr + size`: smaller than it, `paddr` not aligned to the BAR's
+    /// size, or a 32-bit BAR above 4 GiB.
+    MemDoesNotFit {
+        bdf: Bdf,
+        bar: u8,
+        bar_size: u64,
+        paddr: u64,
+        size: u64,
+    },
+    /// The BAR did not keep the address written to it.
+    MemNotPlaced { bdf: Bdf, bar: u8, found: u64 },
 }
 
 impl fmt::Display for PciError {
@@ -135,6 +153,24 @@ impl fmt::Display for PciError {
                 f,
                 "BAR0 of {bdf} needs {size:#x} ports, aligned; the spec grants {first:#x}-{last:#x}"
             ),
+            PciError::NoDevice { bdf } => write!(f, "no PCI function at {bdf}"),
+            PciError::NotMemBar { bdf, bar, value } => {
+                write!(f, "BAR{bar} of {bdf} is not a memory BAR ({value:#x})")
+            }
+            PciError::MemDoesNotFit {
+                bdf,
+                bar,
+                bar_size,
+                paddr,
+                size,
+            } => write!(
+                f,
+                "BAR{bar} of {bdf} ({bar_size:#x} bytes) cannot hold the region {paddr:#x} + {size:#x} \
+                 (it must be at least the region, the address aligned to it, a 32-bit BAR below 4 GiB)"
+            ),
+            PciError::MemNotPlaced { bdf, bar, found } => {
+                write!(f, "BAR{bar} of {bdf} reads {found:#x} after placing it")
+            }
         }
     }
 }
@@ -173,6 +209,82 @@ pub fn place_io_bar<C: ConfigSpace + ?Sized>(
     let cmd = (cmd | CMD_IO | CMD_BUS_MASTER) & !CMD_INTX_DISABLE;
     cfg.write32(bdf, COMMAND, cmd);
     Ok(())
+}
+
+/// Places memory BAR `bar` of `bdf` at `paddr` for a region of `size`
+/// bytes and enables memory decoding; returns the BAR's size. Checks
+/// first that a function answers, that the BAR decodes memory (32- or
+/// 64-bit), that it is at least `size` bytes, that `paddr` is aligned to
+/// its size (the device ignores the low bits) and that a 32-bit BAR stays
+/// below 4 GiB. Decoding is off while the BAR is sized and moved; on an
+/// error the BAR keeps its old value and the command register its old
+/// state.
+pub fn place_mem_bar<C: ConfigSpace + ?Sized>(
+    cfg: &C,
+    bdf: Bdf,
+    bar: u8,
+    paddr: u64,
+    size: u64,
+) -> Result<u64, PciError> {
+    if cfg.read32(bdf, VENDOR_ID) & 0xffff == 0xffff {
+        return Err(PciError::NoDevice { bdf });
+    }
+    let off = BAR0 + 4 * bar.min(5);
+    let old = cfg.read32(bdf, off);
+    let wide = old & 0b110 == 0b100;
+    if bar > 5 || old & 1 != 0 || (wide && bar == 5) || old & 0b110 == 0b110 {
+        return Err(PciError::NotMemBar {
+            bdf,
+            bar,
+            value: old,
+        });
+    }
+    // The upper half is the status register (write 1 to clear): only the
+    // command half is written back.
+    let cmd = cfg.read32(bdf, COMMAND) & 0xffff;
+    cfg.write32(bdf, COMMAND, cmd & !CMD_MEMORY);
+    let old_hi = if wide { cfg.read32(bdf, off + 4) } else { 0 };
+    cfg.write32(bdf, off, 0xffff_ffff);
+    let mut mask = u64::from(cfg.read32(bdf, off) & !0xf) | 0xffff_ffff_0000_0000;
+    if wide {
+        cfg.write32(bdf, off + 4, 0xffff_ffff);
+        mask = (mask & 0xffff_ffff) | u64::from(cfg.read32(bdf, off + 4)) << 32;
+        cfg.write32(bdf, off + 4, old_hi);
+    }
+    cfg.write32(bdf, off, old);
+    let bar_size = (!mask).wrapping_add(1);
+    let fits = mask & 0xffff_fff0 != 0
+        && size <= bar_size
+        && paddr.is_multiple_of(bar_size)
+        && (wide || paddr.checked_add(bar_size).is_some_and(|e| e <= 1 << 32));
+    if !fits {
+        cfg.write32(bdf, COMMAND, cmd);
+        return Err(PciError::MemDoesNotFit {
+            bdf,
+            bar,
+            bar_size,
+            paddr,
+            size,
+        });
+    }
+    cfg.write32(bdf, off, paddr as u32);
+    if wide {
+        cfg.write32(bdf, off + 4, (paddr >> 32) as u32);
+    }
+    let mut found = u64::from(cfg.read32(bdf, off) & !0xf);
+    if wide {
+        found |= u64::from(cfg.read32(bdf, off + 4)) << 32;
+    }
+    if found != paddr {
+        cfg.write32(bdf, off, old);
+        if wide {
+            cfg.write32(bdf, off + 4, old_hi);
+        }
+        cfg.write32(bdf, COMMAND, cmd);
+        return Err(PciError::MemNotPlaced { bdf, bar, found });
+    }
+    cfg.write32(bdf, COMMAND, cmd | CMD_MEMORY);
+    Ok(bar_size)
 }
 
 /// One entry of a function's capability list.

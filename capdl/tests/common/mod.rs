@@ -33,6 +33,7 @@ pub const IMAGES: &[&str] = &[
     "client-name-prober",
     "client-name-owner",
     "client-name-stranger",
+    "client-device",
     "client-bystander-2",
     "file-server",
     "client-file-reader",

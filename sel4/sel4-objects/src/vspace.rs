@@ -36,7 +36,20 @@ pub fn map_page(
     rights: CapRights,
     make: &mut impl FnMut(ObjectType) -> Result<CPtr, alloc::string::String>,
 ) -> Result<(), MapError> {
-    let attrs = VmAttributes::default();
+    map_page_attrs(vspace, frame, vaddr, rights, VmAttributes::default(), make)
+}
+
+/// [`map_page`] with the caching attributes `attrs` for the page (device
+/// memory is mapped uncacheable); paging structures made on the way get
+/// the default attributes.
+pub fn map_page_attrs(
+    vspace: cap::VSpace,
+    frame: cap::Granule,
+    vaddr: u64,
+    rights: CapRights,
+    attrs: VmAttributes,
+    make: &mut impl FnMut(ObjectType) -> Result<CPtr, alloc::string::String>,
+) -> Result<(), MapError> {
     // At most one retry per level below the PML4.
     for _ in 0..4 {
         match frame.x86_page_map(vspace, vaddr, rights, attrs) {

@@ -17,6 +17,7 @@ pub use sel4;
 
 mod console;
 pub mod control;
+pub mod device_info;
 #[cfg(not(test))]
 mod entry;
 pub mod heap;

@@ -34,6 +34,7 @@
 //! | `0x162` | `PagerCreate` (attached pagers) | 4: key, size_bytes, client, rights | 1: the client's handle |
 //! | `0x163` | `PagerProgramName` (attached pagers) | 1: index | 9: name_len, name (8 words) |
 //! | `0x164` | `PagerProgram` (attached pagers) | 4: index, error, key, size_bytes | 0 |
+//! | `0x170` | `DeviceOpen` (regions the spec grants: docs/devices.md) | 10: rights, name_len, name\[8\] | 1: handle |
 //!
 //! Error replies: label = [`ApiError::code`](crate::ApiError::code), 0
 //! words.
@@ -439,6 +440,19 @@ ipc_protocol::protocol! {
         serve: fn pager_program, default service::no_pagers_program;
         client: pub fn pager_program(index: u64, error: u64, key: u64, size_bytes: u64)
             = PagerProgramRequest { index, error, key, size_bytes };
+    }
+
+    /// Opens the device region `name` that the spec grants the caller
+    /// (`devices { NAME (RIGHTS) }`, docs/devices.md) with `rights` (at
+    /// most the grant's); replies a handle, counted against the caller's
+    /// handle quota, which the caller maps `SHARED` like a shared-memory
+    /// handle. A name not granted to the caller (or no such region):
+    /// `NoSuchName`; more rights than granted: `Protection`. The request
+    /// has `ShmOpen`'s layout. The default method knows no regions.
+    0x170 DeviceOpen(ShmOpenRequest) -> (HandleReply) {
+        serve: fn device_open, default service::no_devices;
+        client: pub fn device_open(name: &str, rights: Prot) -> Handle
+            = ShmOpenRequest { name: ShmName::new(name)?, rights } => |r| r.handle;
     }
 }
 

@@ -10,7 +10,7 @@ use crate::protocol::Operation;
 use crate::reply::{HandleReply, PagerChallengeReply, PagerProgramNameReply, PingReply};
 use crate::request::{
     PagerAttachRequest, PagerCreateRequest, PagerProgramNameRequest, PagerProgramRequest,
-    PingRequest,
+    PingRequest, ShmOpenRequest,
 };
 
 /// Whether the server sends the reply `dispatch` made for a request
@@ -76,4 +76,12 @@ pub(crate) fn no_pagers_program_name(
 /// [`VmService::pager_program`]: crate::VmService::pager_program
 pub(crate) fn no_pagers_program(_client: u64, _req: PagerProgramRequest) -> Result<(), ApiError> {
     Err(ApiError::NotSupported)
+}
+
+/// [`VmService::device_open`]'s default: a server without device regions
+/// has none to open, whatever the name.
+///
+/// [`VmService::device_open`]: crate::VmService::device_open
+pub(crate) fn no_devices(_client: u64, _req: ShmOpenRequest) -> Result<HandleReply, ApiError> {
+    Err(ApiError::NoSuchName)
 }

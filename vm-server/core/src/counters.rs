@@ -14,8 +14,10 @@ pub struct Uvmexp {
     pub active: u32,
     pub inactive: u32,
     pub wired: u32,
-    /// Frames of physical objects.
+    /// Frames of the pool claimed by physical objects.
     pub unmanaged: u32,
+    /// Device pages (past the pool, `Vm::device_create`): not in `npages`.
+    pub device: u32,
     /// Free pages only the pageout path may take.
     pub reserve_pagedaemon: u32,
 

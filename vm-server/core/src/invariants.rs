@@ -76,6 +76,19 @@ impl Vm {
                         links.len()
                     ));
                 }
+                // Device memory is mapped shared and never copied
+                // (semantics: device-map, device-fork).
+                if links.iter().any(|l| {
+                    mem.objects.is_live(l.object) && mem.objects.get(l.object).is_physical()
+                }) && (links.len() != 1
+                    || e.flags.contains(crate::map::EntryFlags::COW)
+                    || e.inheritance == crate::types::Inheritance::Copy)
+                {
+                    return Err(format!(
+                        "{:?} {:#x}: device memory copied, private or inherited by copy",
+                        sp.id, e.start
+                    ));
+                }
                 for (i, l) in links.iter().enumerate() {
                     if !mem.objects.is_live(l.object) {
                         return Err(format!("{:?} {:#x}: dead object in chain", sp.id, e.start));
@@ -137,12 +150,13 @@ impl Vm {
             }
             match obj.kind() {
                 ObjectKind::Physical { base } => {
-                    unmanaged += obj.size();
                     for i in 0..obj.size() {
                         let p = mem.pool.page(FrameNumber(base.0 + i as u32));
                         if !p.is_unmanaged() || p.object() != Some(id) || p.pindex() != i {
                             return Err(format!("{id:?}: physical page {i} not owned"));
                         }
+                        // Device pages are not the pool's.
+                        unmanaged += u64::from(!p.is_device());
                     }
                 }
                 _ => {

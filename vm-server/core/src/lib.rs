@@ -8,6 +8,7 @@
 //! | [`types`], [`error`], [`config`] | ids, rights, errors, tunables | `vm_param.h` |
 //! | [`page`] | frame records, queues, wiring, the reserve | `vm_page.c` |
 //! | [`object`] | anonymous, shared-memory, physical objects | `vm_object.c` |
+//! | [`device`] | device regions past the pool, opening one | `dev_pager.c`, `OBJT_DEVICE` |
 //! | [`chain`] | per-entry backing chains and walks over them | `vm_map_backing` |
 //! | [`collapse`] | shadow on first write, collapse, merge, flatten | `vm_map_entry_shadow`, `vm_object_collapse` |
 //! | [`map`] | entries, lookup, findspace, clip, simplify | `vm_map.c` |
@@ -158,6 +159,13 @@
 //!   read as zero) and a write keeps them; where a backing object lies
 //!   below (after fork) it does nothing, as FreeBSD, so a page never
 //!   reads as what lies below it. Locks do not stack (POSIX).
+//! * **Device memory is a physical object past the pool.** A device
+//!   region's pages get frame numbers after the pool's RAM
+//!   (`Vm::device_create`), always resident, on no queue, never free,
+//!   zeroed or copied, counted apart (`Uvmexp::device`); physical objects
+//!   are mapped shared only and `minherit(Copy)` over them is refused, so
+//!   fork shares them or leaves them out (semantics: device-*,
+//!   docs/devices.md).
 //! * **Deviations.** `msync` has nothing to write back yet (no object kind
 //!   has a store) and only honours `INVALIDATE`. Shared-memory truncation
 //!   refuses to drop wired pages (`Busy`) rather than unwiring them.
@@ -210,6 +218,8 @@
 //!   eviction, a second fault waiting on the same read, write and read
 //!   errors, swap exactly full (`NoSwap`), swapoff with and without room,
 //!   exit with pages under I/O, fork with pages on swap, leak checks.
+//! * `tests/device.rs`: device regions: never paged out under pressure,
+//!   shared or left out at fork, refused copies, the pool whole at exit.
 //! * `tests/pressure.rs`: the same under a 64-frame pool, where every
 //!   allocation path runs out; failures must be clean.
 //! * `tests/map_prop.rs`: proptest of maps and `findspace`.
@@ -229,6 +239,7 @@ pub mod chain;
 pub mod collapse;
 pub mod config;
 pub mod counters;
+pub mod device;
 pub mod error;
 pub mod fault;
 pub mod fault_around;

@@ -62,8 +62,9 @@ pub const MINCORE_MODIFIED: u8 = 4;
 pub enum MapSource {
     /// Zero-fill memory.
     Anonymous,
-    /// A shared-memory or physical object through a handle of the space,
-    /// from byte `offset` (page aligned).
+    /// A shared-memory, pager or physical (device) object through a
+    /// handle of the space, from byte `offset` (page aligned). A physical
+    /// object may only be mapped `SHARED`.
     Handle { handle: Handle, offset: u64 },
 }
 
@@ -158,6 +159,10 @@ impl Vm {
             MapSource::Anonymous => None,
             MapSource::Handle { handle, offset } => {
                 let h = sp.handle(handle).ok_or(VmError::BadHandle)?;
+                // Device memory has no private copy (semantics: device-map).
+                if !shared && self.mem.objects.get(h.object).is_physical() {
+                    return Err(VmError::InvalidArgument);
+                }
                 if !page_aligned(offset) {
                     return Err(VmError::Unaligned);
                 }
@@ -368,6 +373,18 @@ impl Vm {
                 .map
                 .entries_in(addr, end)
                 .any(|e| e.flags.contains(EntryFlags::COW) && e.chain.over_pager(&self.mem.objects))
+        {
+            return Err(VmError::InvalidArgument);
+        }
+        // Device memory is shared with a child or left out, never copied
+        // (semantics: device-minherit-copy).
+        if inheritance == Inheritance::Copy
+            && sp.map.entries_in(addr, end).any(|e| {
+                e.chain
+                    .links()
+                    .iter()
+                    .any(|l| self.mem.objects.get(l.object).is_physical())
+            })
         {
             return Err(VmError::InvalidArgument);
         }

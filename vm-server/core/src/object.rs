@@ -22,8 +22,11 @@ pub enum ObjectKind {
     /// anonymous memory but the object is always mapped shared (and may be
     /// mapped privately under a copy-on-write front).
     SharedMemory,
-    /// A fixed run of frames starting at `base` (`OBJT_DEVICE`): always
-    /// resident, never paged, pages are unmanaged.
+    /// A fixed run of frames starting at `base` (`OBJT_DEVICE`): device
+    /// pages past the pool's RAM (`Vm::device_create`) or pool frames the
+    /// server claimed (`Vm::create_physical`). Always resident, never
+    /// paged, zeroed or copied; mapped shared only, shared or left out at
+    /// fork, never copied (docs/semantics.md, `device-*`).
     Physical { base: FrameNumber },
     /// Pages supplied by external pager `pager`, which calls the object
     /// `key` (`OBJT_VNODE`, docs/pager.md): page-in asks the pager,
@@ -103,6 +106,11 @@ impl VmObject {
     /// only kind collapse may move pages into or out of.
     pub fn is_private_anon(&self) -> bool {
         self.kind == ObjectKind::Anonymous && !self.flags.contains(ObjectFlags::SHARED)
+    }
+    /// True for a physical (device) object: mapped shared only, never
+    /// copied (semantics: device-map, device-fork).
+    pub fn is_physical(&self) -> bool {
+        matches!(self.kind, ObjectKind::Physical { .. })
     }
     /// True when the object limits faults to its size.
     pub fn bounded(&self) -> bool {
@@ -260,7 +268,14 @@ impl ObjectTable {
         match obj.kind {
             ObjectKind::Physical { base } => {
                 for i in 0..obj.size {
-                    pool.release_unmanaged(FrameNumber(base.0 + i as u32));
+                    let f = FrameNumber(base.0 + i as u32);
+                    // Device pages are never the pool's (semantics:
+                    // device-exit): only their owner goes.
+                    if pool.page(f).is_device() {
+                        pool.release_device(f);
+                    } else {
+                        pool.release_unmanaged(f);
+                    }
                 }
                 0
             }

@@ -37,6 +37,10 @@ bitflags! {
         /// zero: nothing lies below its object). Any write sets `DIRTY`,
         /// which clears this bit and keeps the contents.
         const FREED = 1 << 5;
+        /// Device memory past the pool's RAM (`PagePool::add_device`):
+        /// always `UNMANAGED`, never free, never counted as the pool's
+        /// (`OBJT_DEVICE`'s fictitious pages, `PG_FICTITIOUS`).
+        const DEVICE = 1 << 6;
     }
 }
 
@@ -111,6 +115,10 @@ impl VmPage {
     pub fn is_unmanaged(&self) -> bool {
         self.flags.contains(PageFlags::UNMANAGED)
     }
+    /// A device page: not RAM of the pool (`PagePool::add_device`).
+    pub fn is_device(&self) -> bool {
+        self.flags.contains(PageFlags::DEVICE)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -126,10 +134,16 @@ const EMPTY_QUEUE: QueueHead = QueueHead {
     count: 0,
 };
 
-/// The frame pool: every frame the server owns, its queues and reserve.
-/// Owned by the single-threaded `Vm`.
+/// The frame pool: every frame the server owns, its queues and reserve,
+/// and past its RAM the records of device pages. Owned by the
+/// single-threaded `Vm`.
 pub struct PagePool {
+    /// Frames `0..ram` are RAM; records past them are device pages.
     pages: alloc::vec::Vec<VmPage>,
+    /// Frames of RAM: the pool proper.
+    ram: u32,
+    /// Device pages (records past `ram`).
+    device: u32,
     /// Indexed by `PageQueue as usize`; slot 0 (None) keeps only a count.
     queues: [QueueHead; 4],
     wired: u32,
@@ -157,6 +171,8 @@ impl PagePool {
     pub fn new(frame_count: u32, reserved: u32) -> Self {
         let mut pool = PagePool {
             pages: alloc::vec![VmPage::free(); frame_count as usize],
+            ram: frame_count,
+            device: 0,
             queues: [EMPTY_QUEUE; 4],
             wired: 0,
             unmanaged: 0,
@@ -171,12 +187,16 @@ impl PagePool {
         pool
     }
 
-    /// Number of frames in the pool.
+    /// Number of frames of RAM in the pool (device pages not counted).
     pub fn len(&self) -> u32 {
-        self.pages.len() as u32
+        self.ram
     }
     pub fn is_empty(&self) -> bool {
-        self.pages.is_empty()
+        self.ram == 0
+    }
+    /// Device pages (frame numbers from `len()` on).
+    pub fn device_count(&self) -> u32 {
+        self.device
     }
     pub fn page(&self, f: FrameNumber) -> &VmPage {
         &self.pages[f.index()]
@@ -426,6 +446,41 @@ impl PagePool {
         Ok(())
     }
 
+    /// Add `count` device pages owned by `object` (page indices from 0)
+    /// past every frame so far; returns the first one's number. They are
+    /// unmanaged from the start and never free: no queue, no allocation,
+    /// no pageout ever sees them. Fails with `Overflow` when the frame
+    /// numbers would run out, changing nothing.
+    pub fn add_device(&mut self, object: ObjectId, count: u32) -> Result<FrameNumber, VmError> {
+        let base = self.pages.len() as u32;
+        if base.checked_add(count).is_none_or(|end| end == NIL) {
+            return Err(VmError::Overflow);
+        }
+        for i in 0..count {
+            self.pages.push(VmPage {
+                pindex: i as u64,
+                object: object.0,
+                flags: PageFlags::UNMANAGED | PageFlags::VALID | PageFlags::DEVICE,
+                queue: PageQueue::None,
+                ..VmPage::free()
+            });
+        }
+        if self.policy.is_some() {
+            self.tracked.resize(self.pages.len(), false);
+        }
+        self.device += count;
+        Ok(FrameNumber(base))
+    }
+
+    /// Forget the owner of a device page (its object died); the page
+    /// stays a device page, never free.
+    pub fn release_device(&mut self, f: FrameNumber) {
+        let p = &mut self.pages[f.index()];
+        debug_assert!(p.is_device());
+        p.object = NIL;
+        p.pindex = 0;
+    }
+
     /// Return an unmanaged frame to the free queue.
     /// The caller has removed every mapping of it.
     pub fn release_unmanaged(&mut self, f: FrameNumber) {
@@ -591,9 +646,17 @@ impl PagePool {
         let mut counts = [0u32; 4];
         let mut wired = 0;
         let mut unmanaged = 0;
+        let mut device = 0;
         for (i, p) in self.pages.iter().enumerate() {
+            if p.is_device() != (i as u32 >= self.ram) || (p.is_device() && !p.is_unmanaged()) {
+                return Err(format!("page {i}: device flag against the pool's RAM"));
+            }
             if p.is_unmanaged() {
-                unmanaged += 1;
+                if p.is_device() {
+                    device += 1;
+                } else {
+                    unmanaged += 1;
+                }
                 if p.queue != PageQueue::None {
                     return Err(format!("unmanaged page {i} on a queue"));
                 }
@@ -626,8 +689,10 @@ impl PagePool {
                 counts[0], self.queues[0].count
             ));
         }
-        if wired != self.wired || unmanaged != self.unmanaged {
-            return Err(format!("wired/unmanaged counts {wired}/{unmanaged}"));
+        if wired != self.wired || unmanaged != self.unmanaged || device != self.device {
+            return Err(format!(
+                "wired/unmanaged/device counts {wired}/{unmanaged}/{device}"
+            ));
         }
         if let Some(pol) = self.policy.as_ref() {
             let mut n = 0;
@@ -737,5 +802,39 @@ mod tests {
         pool.release_unmanaged(c);
         assert_eq!(pool.free_count(), 8);
         pool.check().unwrap();
+    }
+
+    #[test]
+    fn device_pages_are_never_the_pools() {
+        let mut pool = PagePool::new(4, 0);
+        pool.set_policy(Some(Box::new(vm_swap::ClockPolicy::new(4))));
+        let o = ObjectId(7);
+        let d = pool.add_device(o, 3).unwrap();
+        assert_eq!(d, FrameNumber(4));
+        assert_eq!((pool.len(), pool.device_count()), (4, 3));
+        assert_eq!((pool.free_count(), pool.unmanaged_count()), (4, 0));
+        let p = pool.page(FrameNumber(6));
+        assert!(p.is_device() && p.is_unmanaged());
+        assert_eq!((p.object(), p.pindex()), (Some(o), 2));
+        // Wiring and activation leave them alone; claiming one is refused.
+        pool.wire(d);
+        pool.activate(d);
+        assert_eq!(pool.claim_unmanaged(d, o, 0), Err(VmError::Busy));
+        assert_eq!((pool.wired_count(), pool.active_count()), (0, 0));
+        pool.check().unwrap();
+        // Every page of the pool is still allocatable; none is a device page.
+        for i in 0..4 {
+            assert!(pool.alloc(o, i, AllocClass::System).unwrap().0 < 4);
+        }
+        assert_eq!(
+            pool.alloc(o, 5, AllocClass::System),
+            Err(VmError::OutOfMemory)
+        );
+        pool.release_device(d);
+        assert_eq!(pool.page(d).object(), None);
+        assert_eq!(pool.free_count(), 0);
+        pool.check().unwrap();
+        assert_eq!(pool.add_device(o, u32::MAX - 7), Err(VmError::Overflow));
+        assert_eq!(pool.device_count(), 3);
     }
 }

@@ -26,6 +26,10 @@ pub struct SimPmap {
     pub fail_enter: bool,
     /// Mappings entered so far.
     pub enters: u64,
+    /// Frames from here on are device pages (`add_device_frames`): the
+    /// VM must never zero, copy, read or write one (semantics:
+    /// device-resident); the simulated thread may.
+    devices_from: u32,
 }
 
 impl SimPmap {
@@ -37,7 +41,25 @@ impl SimPmap {
             pv_total: 0,
             fail_enter: false,
             enters: 0,
+            devices_from: u32::MAX,
         }
+    }
+
+    /// Give the next `n` frame numbers bytes, as device pages
+    /// (`Vm::device_create` numbers them past every frame so far).
+    pub fn add_device_frames(&mut self, n: u32) {
+        let have = self.pv.len();
+        self.devices_from = self.devices_from.min(have as u32);
+        self.mem.resize((have + n as usize) * PAGE_SIZE as usize, 0);
+        self.pv.resize(have + n as usize, Vec::new());
+    }
+
+    /// Refuse a VM access to a device page's bytes.
+    fn vm_touches(&self, f: FrameNumber, what: &str) {
+        assert!(
+            f.0 < self.devices_from,
+            "the VM {what} device page {f:?} (semantics: device-resident)"
+        );
     }
 
     /// The translation of `va` in `space`.
@@ -155,17 +177,22 @@ impl Pmap for SimPmap {
         self.spaces.get(&space).is_some_and(|m| m.contains_key(&va))
     }
     fn zero_page(&mut self, frame: FrameNumber) {
+        self.vm_touches(frame, "zeroed");
         self.frame_mut(frame).fill(0);
     }
     fn copy_page(&mut self, src: FrameNumber, dst: FrameNumber) {
+        self.vm_touches(src, "copied from");
+        self.vm_touches(dst, "copied to");
         let s = src.index() * PAGE_SIZE as usize;
         let d = dst.index() * PAGE_SIZE as usize;
         self.mem.copy_within(s..s + PAGE_SIZE as usize, d);
     }
     fn read_frame(&self, frame: FrameNumber, buf: &mut [u8]) {
+        self.vm_touches(frame, "read (for swap or a pager)");
         buf.copy_from_slice(self.frame(frame));
     }
     fn write_frame(&mut self, frame: FrameNumber, data: &[u8]) {
+        self.vm_touches(frame, "wrote (from swap or a pager)");
         self.frame_mut(frame).copy_from_slice(data);
     }
 }
@@ -189,6 +216,17 @@ impl Sim {
             faults: 0,
             completed: Vec::new(),
         }
+    }
+
+    /// A device region of `pages` pages (`Vm::device_create`) whose
+    /// bytes the simulated MMU holds, starting zero.
+    pub fn device_create(
+        &mut self,
+        pages: u32,
+    ) -> Result<(crate::types::ObjectId, FrameNumber), VmError> {
+        let (o, base) = self.vm.device_create(pages)?;
+        self.pmap.add_device_frames(pages);
+        Ok((o, base))
     }
 
     /// Translate like an MMU: the frame mapped at `va` if it allows

@@ -55,7 +55,8 @@ pub struct Vm {
     pub(crate) groups: BTreeMap<u32, Group>,
     /// (receiver, sender) -> handles the sender may still push.
     pub(crate) accepts: BTreeMap<(u32, u32), u32>,
-    /// References the server holds itself (`create_physical`).
+    /// References the server holds itself (`create_physical`,
+    /// `device_create`).
     pub(crate) external: BTreeMap<ObjectId, u32>,
 }
 
@@ -171,6 +172,7 @@ impl Vm {
             inactive: p.inactive_count(),
             wired: p.wired_count(),
             unmanaged: p.unmanaged_count(),
+            device: p.device_count(),
             reserve_pagedaemon: p.reserved(),
             objects: self.mem.objects.live(),
             filepages: self
@@ -270,9 +272,10 @@ impl Vm {
     }
 
     /// Make a physical object over frames `base .. base + count` of the
-    /// pool, which must be free (device memory handed in at init, or a DMA
-    /// buffer). The server owns the returned reference; the frames return
-    /// to the free pool when the last reference goes.
+    /// pool, which must be free (a DMA buffer; device memory that is not
+    /// RAM comes through `device_create`). The server owns the returned
+    /// reference; the frames return to the free pool when the last
+    /// reference goes.
     pub fn create_physical(&mut self, base: FrameNumber, count: u32) -> Result<ObjectId, VmError> {
         if count == 0 {
             return Err(VmError::ZeroLength);
@@ -298,7 +301,8 @@ impl Vm {
         Ok(o)
     }
 
-    /// Drop a reference the server holds (from `create_physical`).
+    /// Drop a reference the server holds (from `create_physical` or
+    /// `device_create`).
     pub fn object_release(&mut self, object: ObjectId) -> Result<(), VmError> {
         let n = self
             .external

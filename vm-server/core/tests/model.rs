@@ -159,7 +159,12 @@ impl Runner {
             cfg.pagein_ahead = [8, 0, 3][seed as usize % 3];
             cfg.pagein_behind = [7, 0, 2][seed as usize % 3];
         }
-        let mut sim = Sim::new(cfg, frames);
+        // The physical object is a device region past the pool on odd
+        // seeds (as the server's are) and pool frames on even ones; the
+        // pool keeps the same pageable frames either way.
+        let device = seed % 2 == 1;
+        let pool = if device { frames - PHYS_PAGES } else { frames };
+        let mut sim = Sim::new(cfg, pool);
         if pressure {
             let mut d = vm_swap::RamDisk::new(4096, 32);
             d.seed(seed)
@@ -189,11 +194,14 @@ impl Runner {
             };
             sim.vm.set_limits(s, limits, &mut sim.pmap).unwrap();
         }
-        // A device-like physical object, reachable through a handle.
-        let phys = sim
-            .vm
-            .create_physical(FrameNumber(frames - PHYS_PAGES), PHYS_PAGES)
-            .unwrap();
+        // A physical (device) object, reachable through a handle.
+        let phys = if device {
+            sim.device_create(PHYS_PAGES).unwrap().0
+        } else {
+            sim.vm
+                .create_physical(FrameNumber(frames - PHYS_PAGES), PHYS_PAGES)
+                .unwrap()
+        };
         let ph = sim.vm.handle_insert(s, phys, Prot::RW).unwrap();
         let mut spaces = BTreeMap::new();
         let mut first = MSpace::default();
@@ -505,7 +513,10 @@ impl Runner {
         if !shared {
             need.remove(Prot::WRITE);
         }
-        let want = if rights.contains(need) {
+        // semantics: device-map: no private view of device memory.
+        let want = if !shared && self.segs[seg].physical {
+            Err(VmError::InvalidArgument)
+        } else if rights.contains(need) {
             Ok(())
         } else {
             Err(VmError::Protection)
@@ -714,6 +725,16 @@ impl Runner {
             self.expect("minherit", &got, Err(VmError::InvalidArgument));
             return "minherit";
         }
+        // semantics: device-minherit-copy
+        let device = (0..len / P).any(|i| {
+            self.spaces[&s].pages.get(&(addr + i * P)).is_some_and(
+                |p| matches!(p.content, Content::Shared(g, _) if self.segs[g].physical),
+            )
+        });
+        if inh == Inheritance::Copy && device {
+            self.expect("minherit", &got, Err(VmError::InvalidArgument));
+            return "minherit";
+        }
         self.expect("minherit", &got, Ok(()));
         let m = self.spaces.get_mut(&s).unwrap();
         for i in 0..len / P {
@@ -882,7 +903,7 @@ impl Runner {
         }
     }
 
-    // semantics: minherit-share-private, minherit-copy-shared,
+    // semantics: minherit-share-private, minherit-copy-shared, device-fork,
     // minherit-copy-private, minherit-none, fork-wired, fork-atomic
     fn op_fork(&mut self) -> &'static str {
         if self.spaces.len() >= MAX_SPACES {

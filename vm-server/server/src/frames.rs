@@ -19,9 +19,13 @@ use vm_core::FrameNumber;
 pub const PHYSMAP_BASE: u64 = 0x10_0000_0000;
 pub const PAGE_SIZE: usize = 4096;
 
-/// The pool's frame caps. Owned by the server's single thread.
+/// The pool's frame caps, then the caps of device regions' frames (frame
+/// numbers past the pool, as the VM core numbers them). Owned by the
+/// server's single thread.
 pub struct FramePool {
     caps: Vec<cap::Granule>,
+    /// Frames of RAM: `caps[..ram]` are the pool's, mapped in the physmap.
+    ram: u32,
 }
 
 impl FramePool {
@@ -48,11 +52,29 @@ impl FramePool {
             .map_err(|e| format!("physmap frame {n}: {e}"))?;
             caps.push(frame);
         }
-        Ok(FramePool { caps })
+        Ok(FramePool { caps, ram: count })
     }
 
+    /// Frames with a cap: the pool's and the device regions'.
     pub fn len(&self) -> u32 {
         self.caps.len() as u32
+    }
+
+    /// Gives the next `pages` frame numbers to a device region whose
+    /// frame caps are in `first_slot..` of the server's CNode; returns the
+    /// first number. Never in the physmap: the server never touches a
+    /// device page's bytes (docs/devices.md).
+    pub fn add_device(&mut self, first_slot: u64, pages: u32) -> FrameNumber {
+        let base = FrameNumber(self.len());
+        for i in 0..u64::from(pages) {
+            self.caps.push(cap::Granule::from_bits(first_slot + i));
+        }
+        base
+    }
+
+    /// True for a device region's frame (mapped uncacheable).
+    pub fn is_device(&self, f: FrameNumber) -> bool {
+        f.0 >= self.ram
     }
 
     /// The pool cap of frame `f` (the one backing the server's window).
@@ -62,10 +84,7 @@ impl FramePool {
 
     /// The contents of frame `f`.
     pub fn bytes(&mut self, f: FrameNumber) -> &mut [u8] {
-        assert!(
-            (f.0 as usize) < self.caps.len(),
-            "frame {f:?} outside the pool"
-        );
+        assert!(f.0 < self.ram, "frame {f:?} outside the pool");
         // SAFETY: every pool frame is mapped read-write at its window
         // address for the server's lifetime, and `&mut self` makes the
         // borrow exclusive.
@@ -74,10 +93,7 @@ impl FramePool {
 
     /// The contents of frame `f`, read-only.
     pub fn bytes_ref(&self, f: FrameNumber) -> &[u8] {
-        assert!(
-            (f.0 as usize) < self.caps.len(),
-            "frame {f:?} outside the pool"
-        );
+        assert!(f.0 < self.ram, "frame {f:?} outside the pool");
         // SAFETY: as in `bytes`; `&self` keeps writers out.
         unsafe { core::slice::from_raw_parts(Self::window(f) as *const u8, PAGE_SIZE) }
     }
@@ -85,7 +101,10 @@ impl FramePool {
     /// Contents of two distinct frames at once (for copying).
     pub fn pair(&mut self, src: FrameNumber, dst: FrameNumber) -> (&[u8], &mut [u8]) {
         assert!(src != dst, "copy of a frame onto itself");
-        assert!((src.0 as usize) < self.caps.len() && (dst.0 as usize) < self.caps.len());
+        assert!(
+            src.0 < self.ram && dst.0 < self.ram,
+            "copy outside the pool"
+        );
         // SAFETY: as in `bytes`; the frames are distinct, so the slices do not overlap.
         unsafe {
             (

@@ -22,6 +22,7 @@
 //! | `loader.rs` | loading a client's ELF image into its space |
 //! | `swapdev.rs` | the swap channel to the block server as a `BlockDevice` |
 //! | `pagers.rs` | the pager channels (`*_pager` frames) as the VM's external pagers |
+//! | `devices.rs` | the device regions of the device-info page, mapped uncacheable |
 //!
 //! A client is known by the badge of its endpoint caps (the same badge on
 //! its fault endpoint and its request endpoint: fault messages carry
@@ -32,6 +33,7 @@
 
 extern crate alloc;
 
+mod devices;
 mod fork;
 mod frames;
 mod kernel;
@@ -138,6 +140,7 @@ fn init(info: &StartInfo) -> Result<Server, String> {
         println!("vm-server: no swap: {e}");
     }
     pagers::attach_pagers(info, &mut server);
+    devices::attach_devices(&mut server);
     // The swap and pager channels' mappings are the server's own, like
     // the pool, also when attaching failed after mapping them.
     server.platform.baseline = server.platform.kernel_use();
@@ -225,7 +228,10 @@ fn start_clients(server: &mut Server) {
             forked: None,
         };
         let vspace = cap::VSpace::from_bits(c.vspace);
-        let privileges = privileges_of(c.privileges);
+        let privileges = Privileges {
+            devices: devices::grants(i),
+            ..privileges_of(c.privileges)
+        };
         let setup = (caps, vspace, limits, u64::from(c.name_group), privileges);
         if let Some(program) = pinfo.program(i) {
             // Started once its file pager answers (docs/pager.md,
@@ -339,6 +345,7 @@ fn privileges_of(bits: u16) -> Privileges {
     let spec = capdl::Privileges(bits);
     Privileges {
         swapctl: spec.contains(capdl::Privilege::Swapctl),
+        ..Privileges::default()
     }
 }
 
@@ -348,7 +355,8 @@ fn privileges_of(bits: u16) -> Privileges {
 /// client can make an allocation fail (docs/isolation.md).
 fn fit_heap(server: &Server, limits: &mut [Limits]) {
     use vm_service::heap;
-    let frames = u64::from(server.vm.pool().len());
+    // Device pages have records like pool frames (docs/devices.md).
+    let frames = u64::from(server.vm.pool().len() + server.vm.pool().device_count());
     let slots = server.vm.swap().map_or(0, |s| s.blist().blocks());
     let global = heap::bound([], frames, slots, MAPPING_BUDGET).unwrap_or(0);
     let room = (HEAP_BYTES as u64).saturating_sub(global);

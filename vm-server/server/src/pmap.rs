@@ -16,7 +16,7 @@ use crate::kernel::Kernel;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use sel4::{cap, CPtr, CapRights, ObjectType, VmAttributes};
-use sel4_objects::map_page;
+use sel4_objects::{map_page, map_page_attrs};
 use sel4_root_task::println;
 use vm_core::{FrameNumber, Pmap, PmapError, Prot, SpaceId};
 
@@ -136,6 +136,28 @@ impl Sel4Pmap {
         }
     }
 
+    /// Gives the next `pages` frame numbers to a device region whose
+    /// frame caps are in `first_slot..`; returns the first (it equals the
+    /// number the VM core gave the region).
+    pub fn add_device_frames(&mut self, first_slot: u64, pages: u32) -> FrameNumber {
+        let base = self.pool.add_device(first_slot, pages);
+        let n = self.pool.len() as usize;
+        self.pv.resize(n, Vec::new());
+        self.spare.resize(n, None);
+        base
+    }
+
+    /// The caching attributes of frame `f`'s mappings: device memory is
+    /// uncacheable (PAT UC: no caching, no write combining, whatever the
+    /// MTRRs say), RAM write-back.
+    fn attrs(&self, f: FrameNumber) -> VmAttributes {
+        if self.pool.is_device(f) {
+            VmAttributes::UNCACHEABLE
+        } else {
+            VmAttributes::default()
+        }
+    }
+
     /// Makes the next `create_space` use `vspace` (a client the root task built).
     pub fn adopt_next(&mut self, vspace: cap::VSpace) {
         self.adopt = Some(vspace);
@@ -230,10 +252,13 @@ impl Sel4Pmap {
         if m.writable == writable {
             return;
         }
-        match m
-            .cap
-            .x86_page_remap(sp.vspace, rights(writable), VmAttributes::default())
-        {
+        // A remap keeps the page's caching attributes.
+        let attrs = if self.pool.is_device(m.frame) {
+            VmAttributes::UNCACHEABLE
+        } else {
+            VmAttributes::default()
+        };
+        match m.cap.x86_page_remap(sp.vspace, rights(writable), attrs) {
             Ok(()) => {
                 m.writable = writable;
                 self.stats.remaps += 1;
@@ -364,6 +389,7 @@ impl Pmap for Sel4Pmap {
                 .map_err(|_| PmapError::ResourceShortage)?
                 .cast(),
         };
+        let attrs = self.attrs(frame);
         let kernel = &mut self.kernel;
         let sp = self.spaces.get_mut(&space.0).unwrap();
         let tables = &mut sp.tables;
@@ -378,7 +404,7 @@ impl Pmap for Sel4Pmap {
             tables.push((ty, c));
             Ok(c)
         };
-        if let Err(e) = map_page(sp.vspace, copy, va, rights(writable), &mut make) {
+        if let Err(e) = map_page_attrs(sp.vspace, copy, va, rights(writable), attrs, &mut make) {
             self.spare[frame.0 as usize] = Some(copy);
             if over {
                 return Err(PmapError::TableLimit);

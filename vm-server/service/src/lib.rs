@@ -21,6 +21,7 @@
 //! | `requests` | the `VmService` implementation: one VM call per request |
 //! | `swapctl` | swap device statistics, swapoff and swapon, the detached device |
 //! | `pagers` | file mappings: the pager registry (badge to channel, by challenge), `PagerCreate`, `msync(SYNC)` replies that wait |
+//! | [`devices`] | device regions: the registry by name, `DeviceOpen` for the clients the spec grants them |
 //! | [`stats`] | the `Stats` and `ClientStats` replies |
 //! | [`convert`] | wire types to core types |
 //! | [`heap`] | the heap bound: per-item costs and the arithmetic over every client's limits |
@@ -32,6 +33,7 @@ extern crate alloc;
 
 mod clients;
 pub mod convert;
+pub mod devices;
 mod faults;
 pub mod heap;
 mod launch;
@@ -43,6 +45,7 @@ pub mod service;
 pub mod stats;
 mod swapctl;
 
+pub use devices::{DeviceGrants, DeviceRegion};
 pub use message::{Message, Outcome, ReplyMsg};
 pub use platform::{ClientId, ExitStatus, KernelCounters, Platform};
 pub use service::{Client, Privileges, Service, FIRST_CHILD};

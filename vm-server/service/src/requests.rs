@@ -294,4 +294,12 @@ impl<P: Platform> VmService for Service<P> {
     ) -> Result<(), ApiError> {
         self.pager_program_for(client, req)
     }
+
+    fn device_open(
+        &mut self,
+        client: u64,
+        req: vm_api::ShmOpenRequest,
+    ) -> Result<vm_api::HandleReply, ApiError> {
+        self.device_open_for(client, req)
+    }
 }

@@ -34,6 +34,9 @@ pub const FIRST_CHILD: ClientId = 0x10_0000;
 pub struct Privileges {
     /// `swapctl`: `SwapOff` and `SwapOn`.
     pub swapctl: bool,
+    /// The device regions it may open (`devices { }`, semantics:
+    /// device-open).
+    pub devices: crate::devices::DeviceGrants,
 }
 
 /// One client the server pages for.
@@ -77,6 +80,8 @@ pub struct Service<P: Platform> {
     pub(crate) syncing: Vec<SyncWaiter<P::Reply>>,
     /// Clients waiting to start from a program file, and the programs.
     pub(crate) programs: crate::launch::Programs,
+    /// The device regions it holds for its clients (`devices.rs`).
+    pub(crate) devices: Vec<crate::devices::DeviceRegion>,
 }
 
 impl<P: Platform> Service<P> {
@@ -95,6 +100,7 @@ impl<P: Platform> Service<P> {
             pagers: Pagers::default(),
             syncing: Vec::new(),
             programs: Default::default(),
+            devices: Vec::new(),
         }
     }
 

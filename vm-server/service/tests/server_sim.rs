@@ -325,7 +325,10 @@ impl Sim {
             self.svc.vm.set_limits(space, limits, pmap).unwrap();
         }
         let swapctl = id.is_multiple_of(3);
-        let privileges = Privileges { swapctl };
+        let privileges = Privileges {
+            swapctl,
+            ..Privileges::default()
+        };
         self.svc
             .add_client(id, format!("client-{id}"), space, privileges);
         self.clients.insert(

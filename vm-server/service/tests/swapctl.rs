@@ -33,7 +33,10 @@ fn service(swap: bool) -> (Svc, SpaceId, SpaceId) {
     let mut svc = Service::new(vm, platform);
     let a = svc.vm.space_create(&mut svc.platform.pmap).unwrap();
     let b = svc.vm.space_create(&mut svc.platform.pmap).unwrap();
-    let admin = Privileges { swapctl: true };
+    let admin = Privileges {
+        swapctl: true,
+        ..Privileges::default()
+    };
     svc.add_client(ADMIN, "admin".into(), a, admin);
     svc.add_client(PLAIN, "plain".into(), b, Privileges::default());
     (svc, a, b)
