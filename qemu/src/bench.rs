@@ -85,34 +85,125 @@ fn section(results: &BTreeMap<String, u64>, titles: [&str; 4], pairs: &[(&str, &
     out
 }
 
-pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
+/// Boots the benchmark `boots` times: each boot's table, then (for more
+/// than one) the summary over the boots.
+pub fn run(ws: &Workspace, o: &Options, boots: u32) -> Result<bool> {
     let boot = crate::build(ws, &o.boot_of("bench.spec"), o)?;
-    progress("bench", "booting capdl/bench.spec");
-    let mut results = BTreeMap::new();
-    let exit = machine::run_captured(&boot, o.timeout, |line| {
-        println!("  | {line}");
-        if let Some((name, v)) = parse_line(line) {
-            results.insert(name, v);
+    let mut all = Vec::new();
+    for n in 1..=boots {
+        progress(
+            "bench",
+            format!("booting capdl/bench.spec ({n} of {boots})"),
+        );
+        let mut results = BTreeMap::new();
+        let exit = machine::run_captured(&boot, o.timeout, |line| {
+            println!("  | {line}");
+            if let Some((name, v)) = parse_line(line) {
+                results.insert(name, v);
+            }
+            true
+        })?;
+        if exit != Exit::Guest(machine::GUEST_SUCCESS) {
+            return Err(Failure::msg(format!(
+                "benchmark boot {n} ended with {exit:?}"
+            )));
         }
-        true
-    })?;
-    if exit != Exit::Guest(machine::GUEST_SUCCESS) {
-        return Err(Failure::msg(format!(
-            "the benchmark boot ended with {exit:?}"
-        )));
+        println!(
+            "\nPage-fault cost, file and swap throughput on seL4 under QEMU ({}; rdtsc cycles, \
+             medians; MB/s = 10^6 bytes per second){}",
+            if o.kvm { "KVM" } else { "TCG" },
+            if boots > 1 {
+                format!(", boot {n} of {boots}")
+            } else {
+                String::new()
+            }
+        );
+        print!("{}", table(&results));
+        all.push(results);
     }
-    println!(
-        "\nPage-fault cost, file and swap throughput on seL4 under QEMU ({}; rdtsc cycles, \
-         medians; MB/s = 10^6 bytes per second)",
-        if o.kvm { "KVM" } else { "TCG" }
-    );
-    print!("{}", table(&results));
+    if boots > 1 {
+        println!(
+            "\nOver {boots} boots: the median ratio of each row, and its smallest and largest"
+        );
+        print!("{}", summary(&all));
+    }
     Ok(true)
+}
+
+/// Per row of [`table`], the median of its ratio over `boots` (each a
+/// boot's results), with the smallest and largest: how far one boot's
+/// number can be trusted. Rows missing in a boot leave that boot out.
+pub fn summary(boots: &[BTreeMap<String, u64>]) -> String {
+    let mut out = format!(
+        "{:<28} {:<26} {:>6} {:>8} {:>8} {:>8}\n",
+        "row", "against", "boots", "median", "min", "max"
+    );
+    for (name, base) in FLOOR_OF.iter().chain(RAW_OF) {
+        let mut ratios: Vec<f64> = boots
+            .iter()
+            .filter_map(|r| match (r.get(*name), r.get(*base)) {
+                (Some(&v), Some(&f)) if f > 0 => Some(v as f64 / f as f64),
+                _ => None,
+            })
+            .collect();
+        if ratios.is_empty() {
+            out.push_str(&format!("{name:<28} {base:<26} {:>6}\n", "missing"));
+            continue;
+        }
+        ratios.sort_by(f64::total_cmp);
+        let n = ratios.len();
+        let median = if n % 2 == 1 {
+            ratios[n / 2]
+        } else {
+            (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
+        };
+        out.push_str(&format!(
+            "{name:<28} {base:<26} {n:>6} {median:>8.2} {:>8.2} {:>8.2}\n",
+            ratios[0],
+            ratios[n - 1]
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summary_takes_the_median_ratio_over_boots() {
+        let boot = |fault: u64, floor: u64| {
+            let mut r = BTreeMap::new();
+            r.insert("vm-fault-zero-fill".to_string(), fault);
+            r.insert("floor-fault-map-reply".to_string(), floor);
+            r
+        };
+        let boots = [boot(150, 100), boot(300, 100), boot(120, 100)];
+        let s = summary(&boots);
+        let row: Vec<&str> = s
+            .lines()
+            .find(|l| l.starts_with("vm-fault-zero-fill"))
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        assert_eq!(
+            row,
+            [
+                "vm-fault-zero-fill",
+                "floor-fault-map-reply",
+                "3",
+                "1.50",
+                "1.20",
+                "3.00"
+            ]
+        );
+        // An even count averages the middle two; a row no boot has says so.
+        let s = summary(&boots[..2]);
+        assert!(s.contains("2.25"), "{s}");
+        assert!(s
+            .lines()
+            .any(|l| l.starts_with("vm-fault-cow") && l.contains("missing")));
+    }
 
     #[test]
     fn bench_lines_parse() {

@@ -44,7 +44,7 @@ pub enum Cmd {
     /// Boot capdl/bench.spec; print fault costs, file page-in costs and
     /// mapped-file and swap throughput as ratios to the floors, the file
     /// server's read and the raw disk measured in the same boot
-    Bench(Machine),
+    Bench(BenchArgs),
     /// Run the model test over a range of seeds, one process per seed, and
     /// reduce each failing seed to its first divergence
     #[command(
@@ -100,6 +100,17 @@ pub struct RunArgs {
     /// The TCP port of the gdb stub
     #[arg(long, value_name = "PORT", default_value_t = 1234, requires = "gdb")]
     pub gdb_port: u16,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub machine: Machine,
+    /// Boot the benchmark this many times and report, per row, the median
+    /// ratio over the boots with its smallest and largest
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub boots: u32,
 }
 
 #[derive(Args, Debug)]
@@ -271,6 +282,7 @@ mod tests {
         for ok in [
             "build",
             "bench --kvm",
+            "bench --boots 3",
             "test --system-only",
             "test --no-sweep",
         ] {
@@ -279,6 +291,7 @@ mod tests {
         for bad in [
             "test --host-only --system-only",
             "run --swap lots",
+            "bench --boots 0",
             "frobnicate",
         ] {
             assert!(parse(bad).is_err(), "{bad}");

@@ -102,7 +102,7 @@ fn main() -> ExitCode {
             let o = m.options();
             build(&ws, &o.chosen(), &o).map(|_| true)
         }
-        Cmd::Bench(m) => bench::run(&ws, &m.options()),
+        Cmd::Bench(b) => bench::run(&ws, &b.machine.options(), b.boots),
         Cmd::Run(r) => run(&ws, &r.machine.options(), r.gdb.then_some(r.gdb_port)),
         Cmd::Test(t) => test(&ws, &t.options()),
         Cmd::Sweep(s) => sweep_command(&ws, &s.plan()),
