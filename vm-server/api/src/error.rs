@@ -67,6 +67,10 @@ ipc_protocol::error_codes! {
         /// The pager behind the object is gone (its pages cannot be read or
         /// written any more).
         PagerDead = 27 => "the object's pager is gone",
+        /// Server-internal, never in a reply: the request waits for a
+        /// pager's answer, and the server answers it once it has run
+        /// again (docs/pager.md, "Waiting for a pager").
+        PagerWait = 28 => "waits for a pager",
         /// The label names no operation.
         UnknownOperation = 0x100 => "unknown operation",
         /// The request's length, reserved bits or enum values are wrong.
@@ -165,7 +169,7 @@ mod tests {
             assert_ne!(e.code(), 0);
             assert_eq!(ApiError::from_code(e.code()), Some(*e));
             // The core's codes 1..=CORE, then the protocol's from 0x100.
-            const CORE: usize = 27;
+            const CORE: usize = 28;
             if i < CORE {
                 assert_eq!(e.code(), i as u64 + 1, "{e:?}");
             } else {
@@ -173,7 +177,7 @@ mod tests {
             }
         }
         assert_eq!(ApiError::from_code(0), None);
-        assert_eq!(ApiError::from_code(28), None);
+        assert_eq!(ApiError::from_code(29), None);
     }
 
     #[test]

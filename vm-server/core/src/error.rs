@@ -56,6 +56,10 @@ pub enum VmError {
     /// The pager behind the object is gone (docs/pager.md): its pages can
     /// no longer be read or written.
     PagerDead,
+    /// The operation needs a pager's answer first (docs/pager.md,
+    /// "Waiting for a pager"): it changed nothing, and the server runs it
+    /// again after the pager's next completion. Never sent to a client.
+    PagerWait,
 }
 
 impl VmError {
@@ -83,11 +87,12 @@ impl VmError {
             VmError::NoSwap => 19,
             VmError::QuotaExceeded(q) => 20 + q as u16,
             VmError::PagerDead => 27,
+            VmError::PagerWait => 28,
         }
     }
 
     /// Every variant, in code order (for tests and the IPC layer's tables).
-    pub const ALL: [VmError; 27] = [
+    pub const ALL: [VmError; 28] = [
         VmError::Unaligned,
         VmError::ZeroLength,
         VmError::Overflow,
@@ -115,6 +120,7 @@ impl VmError {
         VmError::QuotaExceeded(crate::Quota::PageTables),
         VmError::QuotaExceeded(crate::Quota::Children),
         VmError::PagerDead,
+        VmError::PagerWait,
     ];
 }
 
@@ -141,6 +147,7 @@ impl fmt::Display for VmError {
             VmError::Io => "I/O error",
             VmError::NoSwap => "out of swap space",
             VmError::PagerDead => "the object's pager is gone",
+            VmError::PagerWait => "waits for a pager",
             VmError::QuotaExceeded(q) => {
                 return write!(f, "over the {q:?} quota");
             }

@@ -305,6 +305,22 @@ impl Sim {
         panic!("swap request {tag:?} never completed");
     }
 
+    /// `mlock` as the server runs it: again after the pagers' next
+    /// completions while it answers `PagerWait` (docs/pager.md, "Waiting
+    /// for a pager").
+    pub fn mlock(&mut self, space: SpaceId, addr: u64, len: u64) -> Result<(), VmError> {
+        for _ in 0..1_000 {
+            match self.vm.mlock(space, addr, len, &mut self.pmap) {
+                Err(VmError::PagerWait) => {
+                    let done = self.vm.swap_poll(&mut self.pmap);
+                    self.completed.extend(done);
+                }
+                other => return other,
+            }
+        }
+        panic!("mlock waited for a pager that never answered");
+    }
+
     /// Read `buf.len()` bytes at `va` in `space`.
     pub fn read(&mut self, space: SpaceId, va: u64, buf: &mut [u8]) -> Result<(), VmError> {
         let mut done = 0;

@@ -278,6 +278,24 @@ impl Memory {
         Ok(())
     }
 
+    /// [`wait_for`](Self::wait_for), except that a pager's request is not
+    /// waited for: `PagerWait` at once. An operation the server runs
+    /// inside one request must not block on a pager, which may itself be
+    /// blocked calling the server (docs/pager.md, "Waiting for a pager");
+    /// the server runs the operation again after the pager's completion.
+    /// Caller contract: `tag` is in flight, and the operation undoes what
+    /// it did on error.
+    pub(crate) fn wait_unless_pager<P: Pmap + ?Sized>(
+        &mut self,
+        tag: IoTag,
+        pmap: &mut P,
+    ) -> Result<(), VmError> {
+        if self.io.get(&tag.0).is_some_and(|r| r.pager.is_some()) {
+            return Err(VmError::PagerWait);
+        }
+        self.wait_for(tag, pmap)
+    }
+
     /// Finish every swap request in flight (`vm_object_pip_wait` for
     /// all): operations that move or drop many pages (fork, madvise,
     /// truncate, mlock) start from a quiet state. On seL4 this waits for

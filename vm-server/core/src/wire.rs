@@ -140,7 +140,7 @@ impl Vm {
                     Ok(Resolved::Mapped(m)) => Ok(Some(m.frame)),
                     Ok(Resolved::Wait(tag)) => {
                         // mlock waits for the device, then faults again.
-                        self.mem.wait_for(tag, pmap)?;
+                        self.mem.wait_unless_pager(tag, pmap)?;
                         continue;
                     }
                     Err(e) => Err(e),
@@ -169,7 +169,7 @@ impl Vm {
                     room_need = room_need.max(room + 1);
                     while self.mem.objects.group_room(g) < room_need {
                         if let Some(tag) = self.group_reclaim(space, pmap)? {
-                            self.mem.wait_for(tag, pmap)?;
+                            self.mem.wait_unless_pager(tag, pmap)?;
                         }
                     }
                 }
@@ -203,7 +203,7 @@ impl Vm {
                 }
                 Lookup::Resident(_, f) if mem.pool.page(f).flags().contains(PageFlags::BUSY) => {
                     let tag = mem.busy_io[&f.0];
-                    mem.wait_for(tag, pmap)?;
+                    mem.wait_unless_pager(tag, pmap)?;
                     continue;
                 }
                 Lookup::Resident(..) => {}
@@ -215,14 +215,14 @@ impl Vm {
                         AllocClass::Normal,
                         Some(space),
                     )?;
-                    mem.wait_for(tag, pmap)?;
+                    mem.wait_unless_pager(tag, pmap)?;
                     continue;
                 }
                 Lookup::Paged(d) => {
                     let link = entry.chain.links()[d];
                     let (o, p) = (link.object, link.pindex(rel));
                     let tag = mem.pager_read(o, p, AllocClass::Normal, Some(space), 0)?;
-                    mem.wait_for(tag, pmap)?;
+                    mem.wait_unless_pager(tag, pmap)?;
                     continue;
                 }
             }

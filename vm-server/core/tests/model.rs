@@ -1033,7 +1033,7 @@ impl Runner {
                 return "mlock";
             }
             self.log(format!("mlock {s:?} {addr:#x}+{len:#x}"));
-            let got = self.sim.vm.mlock(s, addr, len, &mut self.sim.pmap);
+            let got = self.sim.mlock(s, addr, len);
             let want = match self.pages_of(s, addr, len) {
                 None => Err(VmError::NoMapping),
                 Some(ps) => ps
@@ -1075,7 +1075,7 @@ impl Runner {
                 return "mlock";
             }
             self.log(format!("mlock {s:?} {addr:#x}+{len:#x}"));
-            let got = self.sim.vm.mlock(s, addr, len, &mut self.sim.pmap);
+            let got = self.sim.mlock(s, addr, len);
             if !mapped {
                 self.expect("mlock", &got, Err(VmError::NoMapping));
                 return "mlock";

@@ -166,7 +166,7 @@ fn msync_writes_wired_pages_and_keeps_them_mapped() {
     let (a, va) = mapper(&mut s, owner, h, 4, true);
     let (b, vb) = mapper(&mut s, owner, h, 4, true);
     s.write(a, va + P, b"wired").unwrap();
-    s.vm.mlock(a, va, 4 * P, &mut s.pmap).unwrap();
+    s.mlock(a, va, 4 * P).unwrap();
     check(&s);
     // Another mapper asks; the page is wired in `a`, not in `b`.
     s.vm.msync_start(b, vb, 4 * P, MsyncFlags::ASYNC, &mut s.pmap)

@@ -44,6 +44,13 @@ impl<P: Platform> Service<P> {
         for w in gone {
             self.platform.drop_reply(w.reply);
         }
+        let (gone, keep): (Vec<_>, Vec<_>) = core::mem::take(&mut self.deferred)
+            .into_iter()
+            .partition(|d| d.client == client);
+        self.deferred = keep;
+        for d in gone {
+            self.platform.drop_reply(d.reply);
+        }
         if self.fail_pagein == Some(client) {
             self.fail_pagein = None;
         }

@@ -163,6 +163,7 @@ impl<P: Platform> Service<P> {
             }
         }
         self.retry_syncs();
+        self.retry_deferred();
         self.retry_launches();
     }
 }

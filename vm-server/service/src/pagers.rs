@@ -59,6 +59,21 @@ pub(crate) struct SyncWaiter<R> {
     pub(crate) reply: R,
 }
 
+/// Most words a request that may wait for a pager has (`Mlock`'s two,
+/// with room); a longer one never answers `PagerWait`.
+const DEFERRED_WORDS: usize = 4;
+
+/// A request that answered `PagerWait` (docs/pager.md, "Waiting for a
+/// pager"), kept with its reply to run again after the pager's next
+/// completion. At most one per client: its thread waits in the `Call`.
+pub(crate) struct Deferred<R> {
+    pub(crate) client: ClientId,
+    label: u64,
+    words: [u64; DEFERRED_WORDS],
+    len: usize,
+    pub(crate) reply: R,
+}
+
 /// True for the operations a pager (not a client of ours) may call.
 pub(crate) fn is_pager_operation(label: u64) -> bool {
     use vm_api::Operation::{
@@ -206,6 +221,52 @@ impl<P: Platform> Service<P> {
                 Err(_) => Outcome::Reply(ReplyMsg::empty(ApiError::OutOfMemory.code())),
             },
         }
+    }
+
+    /// A client's request whose answer (`out`) is `PagerWait`: kept with
+    /// its reply, to run again after the pager's next completion. The
+    /// caller sends nothing now.
+    pub(crate) fn defer_request(&mut self, client: ClientId, label: u64, words: &[u64]) -> Outcome {
+        if words.len() > DEFERRED_WORDS {
+            return Outcome::Reply(ReplyMsg::empty(ApiError::Busy.code()));
+        }
+        match self.platform.save_reply() {
+            Ok(reply) => {
+                let mut w = [0; DEFERRED_WORDS];
+                w[..words.len()].copy_from_slice(words);
+                self.deferred.push(Deferred {
+                    client,
+                    label,
+                    words: w,
+                    len: words.len(),
+                    reply,
+                });
+                Outcome::NoReply
+            }
+            Err(_) => Outcome::Reply(ReplyMsg::empty(ApiError::OutOfMemory.code())),
+        }
+    }
+
+    /// Runs every deferred request again (after completions): each that
+    /// no longer waits for a pager is answered.
+    pub(crate) fn retry_deferred(&mut self) {
+        let waiting = core::mem::take(&mut self.deferred);
+        for d in waiting {
+            if !self.clients.contains_key(&d.client) {
+                self.platform.drop_reply(d.reply);
+                continue;
+            }
+            match self.request(d.client, d.label, &d.words[..d.len]) {
+                Outcome::Reply(r) if r.label == ApiError::PagerWait.code() => self.deferred.push(d),
+                Outcome::Reply(r) => self.platform.answer(d.reply, &r),
+                Outcome::NoReply => self.platform.drop_reply(d.reply),
+            }
+        }
+    }
+
+    /// Requests waiting for a pager now.
+    pub fn requests_deferred(&self) -> usize {
+        self.deferred.len()
     }
 
     /// One try of `client`'s msync: `Ok(true)` while it must wait.

@@ -82,6 +82,8 @@ pub struct Service<P: Platform> {
     pub(crate) programs: crate::launch::Programs,
     /// The device regions it holds for its clients (`devices.rs`).
     pub(crate) devices: Vec<crate::devices::DeviceRegion>,
+    /// Requests waiting for a pager's answer (`PagerWait`), oldest first.
+    pub(crate) deferred: Vec<crate::pagers::Deferred<P::Reply>>,
 }
 
 impl<P: Platform> Service<P> {
@@ -101,6 +103,7 @@ impl<P: Platform> Service<P> {
             syncing: Vec::new(),
             programs: Default::default(),
             devices: Vec::new(),
+            deferred: Vec::new(),
         }
     }
 
@@ -238,14 +241,19 @@ impl<P: Platform> Service<P> {
                 if !self.clients.contains_key(&client) {
                     return Outcome::NoReply;
                 }
-                out
+                match out {
+                    Outcome::Reply(r) if r.label == ApiError::PagerWait.code() => {
+                        self.defer_request(client, label, words)
+                    }
+                    out => out,
+                }
             }
         }
     }
 
     /// A `vm-api` request through `dispatch`, answered unless it is a
     /// successful `Exit`.
-    fn request(&mut self, client: ClientId, label: u64, words: &[u64]) -> Outcome {
+    pub(crate) fn request(&mut self, client: ClientId, label: u64, words: &[u64]) -> Outcome {
         let mut r = ReplyMsg::empty(0);
         let (rlabel, n) = vm_api::dispatch(self, client, label, words, &mut r.words);
         (r.label, r.len) = (rlabel, n);

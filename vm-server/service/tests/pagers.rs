@@ -330,6 +330,60 @@ fn a_pager_that_faults_is_dead_and_only_its_mappers_notice() {
     assert_eq!(svc.platform.reaped.len(), 2);
 }
 
+/// mlock of a file range the pager has not supplied does not block the
+/// server (the pager may be calling it: docs/pager.md, "Waiting for a
+/// pager"): the request waits with its reply kept, the server goes on
+/// serving (the pager's own `PagerCreate` included), and the answer
+/// comes after the page-in, with the pages wired.
+#[test]
+fn mlock_of_a_file_range_waits_without_blocking_the_server() {
+    const SECOND: ClientId = 5;
+    let (mut svc, space) = service();
+    attach(&mut svc);
+    let second = svc.vm.space_create(&mut svc.platform.pmap).unwrap();
+    svc.add_client(SECOND, "second".into(), second, Privileges::default());
+    let va = map_file(&mut svc);
+    let h = as_badge(&mut svc, PAGER_BADGE)
+        .pager_create(KEY, FILE_PAGES * P - 100, SECOND, Prot::READ)
+        .unwrap();
+    let vb = as_badge(&mut svc, SECOND)
+        .mmap(&MmapRequest::object(h, 0, FILE_PAGES * P, Prot::READ))
+        .unwrap();
+    ram(&mut svc).hold = true;
+    let mlock = |svc: &mut Svc, client, addr| {
+        svc.handle(Message::Request {
+            client,
+            label: Operation::Mlock.label(),
+            words: &[addr, FILE_PAGES * P],
+        })
+    };
+    // A client stopped while its mlock waits leaves nothing behind.
+    assert_eq!(mlock(&mut svc, SECOND, vb), Outcome::NoReply);
+    assert_eq!(svc.requests_deferred(), 1);
+    svc.kill(SECOND, "test", ExitStatus::Killed(None));
+    assert_eq!(svc.requests_deferred(), 0);
+    assert_eq!(svc.platform.dropped, vec![1]);
+
+    assert_eq!(mlock(&mut svc, CLIENT, va), Outcome::NoReply);
+    assert_eq!(svc.requests_deferred(), 1);
+    // The pager calls meanwhile and is answered.
+    assert!(as_badge(&mut svc, PAGER_BADGE)
+        .pager_create(KEY, P, CLIENT, Prot::READ)
+        .is_ok());
+    svc.handle(Message::SwapSignal);
+    assert_eq!(svc.requests_deferred(), 1, "the pager has not answered");
+    assert!(svc.platform.answered.is_empty());
+    ram(&mut svc).hold = false;
+    svc.handle(Message::SwapSignal);
+    assert_eq!(svc.requests_deferred(), 0);
+    assert_eq!(svc.platform.answered, vec![(2, 0)]);
+    assert_eq!(svc.vm.stats().wired, FILE_PAGES as u32);
+    assert_eq!(
+        with_sim(&mut svc, |s| s.read_u8(space, va + 5)),
+        Ok(file_byte(5))
+    );
+}
+
 #[test]
 fn the_challenge_table_is_bounded_and_forgets_the_oldest() {
     let (mut svc, _) = service();
