@@ -158,16 +158,7 @@ pub fn check(devices: &[Ivshmem], tally: &mut Tally) {
                 }
                 verify(&b, d.seed)
             });
-        match r {
-            Ok(()) => {
-                println!("test host::{name} ... ok");
-                tally.pass(&name);
-            }
-            Err(e) => {
-                println!("test host::{name} ... FAILED: {e}");
-                tally.fail(&name, e);
-            }
-        }
+        tally.host_check(&name, r);
     }
 }
 

@@ -200,17 +200,7 @@ pub fn make_image(mke2fs: &Path, source: &Path, image: &Path) -> Result<()> {
 /// `files-disk/two-writers`).
 pub fn check(ws: &Workspace, disk: &FilesDisk, spec: &str, tally: &mut Tally) {
     let mut report = |name: &str, r: std::result::Result<(), String>| {
-        let name = format!("files-disk/{name}");
-        match r {
-            Ok(()) => {
-                println!("test host::{name} ... ok");
-                tally.pass(&name);
-            }
-            Err(e) => {
-                println!("test host::{name} ... FAILED: {e}");
-                tally.fail(&name, e);
-            }
-        }
+        tally.host_check(&format!("files-disk/{name}"), r)
     };
     let original = |path: &str| ws.root.join("files").join(path.trim_start_matches('/'));
     report("e2fsck", e2fsck(&disk.image));

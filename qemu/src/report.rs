@@ -77,6 +77,20 @@ impl Tally {
         self.planned.saturating_sub(self.outcomes.len())
     }
 
+    /// Records a check done on the host, printed as `test host::NAME`.
+    pub fn host_check(&mut self, name: &str, result: std::result::Result<(), String>) {
+        match result {
+            Ok(()) => {
+                println!("test host::{name} ... ok");
+                self.pass(name);
+            }
+            Err(e) => {
+                println!("test host::{name} ... FAILED: {e}");
+                self.fail(name, e);
+            }
+        }
+    }
+
     pub fn passed(&self) -> usize {
         self.outcomes.iter().filter(|o| o.passed).count()
     }

@@ -46,17 +46,6 @@ fn original(i: u64) -> u8 {
     ((i * 5 + (i >> 12) * 29 + 2) % 247 + 1) as u8
 }
 
-fn word0(base: u64) -> u64 {
-    // SAFETY: word 0 of the shared object, mapped read-write for good;
-    // volatile: the other component writes it.
-    unsafe { (base as *const u64).read_volatile() }
-}
-
-fn set_word0(base: u64, v: u64) {
-    // SAFETY: as in `word0`.
-    unsafe { (base as *mut u64).write_volatile(v) }
-}
-
 /// Opens [`PATH`] for reading and maps the whole file shared, read-only.
 fn map_file(env: &mut Env, fs: &mut FileClient) -> Result<(FileHandle, u64), FileError> {
     let fh = fs.open_handle(PATH, Rights::READ)?;
@@ -86,17 +75,7 @@ fn main(env: &mut Env) -> u64 {
 fn faulting(env: &mut Env, mut fs: FileClient) -> u64 {
     env.plan(2);
     // The bystander creates the object; it may not have yet.
-    let mut tries = 0u64;
-    let shm = loop {
-        match env.vm.shm_open(SHM, Prot::RW) {
-            Err(ApiError::NoSuchName) if tries < WAIT_YIELDS => {
-                sel4::yield_now();
-                tries += 1;
-            }
-            other => break other,
-        }
-    };
-    let board = shm.and_then(|h| env.vm.mmap(&MmapRequest::object(h, 0, PAGE, Prot::RW)));
+    let board = env.board(SHM, false, WAIT_YIELDS);
     let mapped = map_file(env, &mut fs);
     let (Ok(board), Ok((fh, base))) = (board, mapped) else {
         println!(
@@ -105,7 +84,7 @@ fn faulting(env: &mut Env, mut fs: FileClient) -> u64 {
         );
         return 1;
     };
-    set_word0(board, JOINED);
+    board.write(0, 0, JOINED);
     // The hook is armed only through a handle of the caller's.
     let r = fs.fail_next_page_in(FileHandle(999));
     env.check(
@@ -122,7 +101,7 @@ fn faulting(env: &mut Env, mut fs: FileClient) -> u64 {
     } else {
         failures
     });
-    set_word0(board, ARMED);
+    board.write(0, 0, ARMED);
     println!(
         "{}: touching page {VICTIM} of {PATH}, whose page-in fails; the VM server must stop me",
         env.name()
@@ -130,7 +109,7 @@ fn faulting(env: &mut Env, mut fs: FileClient) -> u64 {
     // SAFETY: inside the file's read-only shared mapping; the page-in
     // fails, so the VM server stops this thread here.
     let b = unsafe { ((base + VICTIM * PAGE) as *const u8).read_volatile() };
-    set_word0(board, SURVIVED);
+    board.write(0, 0, SURVIVED);
     println!(
         "TEST FAIL {}/stopped-by-the-failed-page-in: read {b:#04x} instead",
         env.name()
@@ -142,26 +121,18 @@ fn faulting(env: &mut Env, mut fs: FileClient) -> u64 {
 /// through a mapping of its own.
 fn bystander(env: &mut Env, mut fs: FileClient) -> u64 {
     env.plan(2);
-    let board = env
-        .vm
-        .shm_create(SHM, PAGE, Prot::RW)
-        .and_then(|h| env.vm.mmap(&MmapRequest::object(h, 0, PAGE, Prot::RW)));
-    let Ok(board) = board else {
-        println!("TEST FAIL {}/setup: {SHM}: {board:?}", env.name());
-        return 1;
-    };
-    let mut armed = false;
-    for _ in 0..WAIT_YIELDS {
-        if word0(board) >= ARMED {
-            armed = true;
-            break;
+    let board = match env.board(SHM, true, 0) {
+        Ok(b) => b,
+        Err(e) => {
+            println!("TEST FAIL {}/setup: {SHM}: {e:?}", env.name());
+            return 1;
         }
-        sel4::yield_now();
-    }
+    };
+    let armed = board.wait_for(0, 0, ARMED, WAIT_YIELDS);
     // Every other client gone, the faulting one included: nothing else
     // can page the file in now, and its armed page-in has happened.
     let alone = armed && env.wait_spaces(1, 50, WAIT_YIELDS / 50);
-    let state = word0(board);
+    let state = board.read(0, 0);
     env.check(
         "faulting-client-stopped",
         armed && alone && state == ARMED,

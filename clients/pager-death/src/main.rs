@@ -49,17 +49,6 @@ fn original(i: u64) -> u8 {
     ((i * 5 + (i >> 12) * 29 + 2) % 247 + 1) as u8
 }
 
-fn word0(base: u64) -> u64 {
-    // SAFETY: word 0 of the shared object, mapped read-write for good;
-    // volatile: the other component writes it.
-    unsafe { (base as *const u64).read_volatile() }
-}
-
-fn set_word0(base: u64, v: u64) {
-    // SAFETY: as in `word0`.
-    unsafe { (base as *mut u64).write_volatile(v) }
-}
-
 /// Byte `i` of the mapping at `base`.
 fn byte(base: u64, i: u64) -> u8 {
     // SAFETY: inside the file's read-only shared mapping; a fault the VM
@@ -96,17 +85,7 @@ fn main(env: &mut Env) -> u64 {
 /// server dies paging in; never returns unless the VM server lets it on.
 fn faulting(env: &mut Env, mut fs: FileClient) -> u64 {
     env.plan(3);
-    let mut tries = 0u64;
-    let shm = loop {
-        match env.vm.shm_open(SHM, Prot::RW) {
-            Err(ApiError::NoSuchName) if tries < WAIT_YIELDS => {
-                sel4::yield_now();
-                tries += 1;
-            }
-            other => break other,
-        }
-    };
-    let board = shm.and_then(|h| env.vm.mmap(&MmapRequest::object(h, 0, PAGE, Prot::RW)));
+    let board = env.board(SHM, false, WAIT_YIELDS);
     let mapped = map_file(env, &mut fs);
     let (Ok(board), Ok((fh, _, base))) = (board, mapped) else {
         println!(
@@ -115,18 +94,11 @@ fn faulting(env: &mut Env, mut fs: FileClient) -> u64 {
         );
         return 1;
     };
-    let mut joined = false;
-    for _ in 0..WAIT_YIELDS {
-        if word0(board) >= MAPPED {
-            joined = true;
-            break;
-        }
-        sel4::yield_now();
-    }
+    let joined = board.wait_for(0, 0, MAPPED, WAIT_YIELDS);
     env.check(
         "the-mapper-mapped-first",
         joined,
-        format_args!("progress word {}", word0(board)),
+        format_args!("progress word {}", board.read(0, 0)),
     );
     // The mapper's reads cached the whole file (read-ahead): drop the
     // victim page so touching it needs a page-in.
@@ -143,13 +115,13 @@ fn faulting(env: &mut Env, mut fs: FileClient) -> u64 {
     } else {
         failures
     });
-    set_word0(board, ARMED);
+    board.write(0, 0, ARMED);
     println!(
         "{}: touching page {VICTIM} of {PATH}; the file server dies paging it in, and the VM server must stop me",
         env.name()
     );
     let b = byte(base, VICTIM * PAGE);
-    set_word0(board, SURVIVED);
+    board.write(0, 0, SURVIVED);
     println!(
         "TEST FAIL {}/stopped-by-the-pager-death: read {b:#04x} instead",
         env.name()
@@ -161,10 +133,7 @@ fn faulting(env: &mut Env, mut fs: FileClient) -> u64 {
 /// only its file mapping noticed, and touches it last.
 fn mapper(env: &mut Env, mut fs: FileClient) -> u64 {
     env.plan(4);
-    let board = env
-        .vm
-        .shm_create(SHM, PAGE, Prot::RW)
-        .and_then(|h| env.vm.mmap(&MmapRequest::object(h, 0, PAGE, Prot::RW)));
+    let board = env.board(SHM, true, 0);
     let mapped = map_file(env, &mut fs);
     let (Ok(board), Ok((_, vh, base))) = (board, mapped) else {
         println!(
@@ -179,18 +148,11 @@ fn mapper(env: &mut Env, mut fs: FileClient) -> u64 {
         wrong.is_none(),
         format_args!("first wrong byte at {wrong:?}"),
     );
-    set_word0(board, MAPPED);
-    let mut armed = false;
-    for _ in 0..WAIT_YIELDS {
-        if word0(board) >= ARMED {
-            armed = true;
-            break;
-        }
-        sel4::yield_now();
-    }
+    board.write(0, 0, MAPPED);
+    let armed = board.wait_for(0, 0, ARMED, WAIT_YIELDS);
     // The faulting client gone: the pager died and the VM server knows.
     let alone = armed && env.wait_spaces(1, 50, WAIT_YIELDS / 50);
-    let state = word0(board);
+    let state = board.read(0, 0);
     env.check(
         "faulting-client-stopped",
         armed && alone && state == ARMED,

@@ -23,7 +23,7 @@ pub use region::Region;
 use core::sync::atomic::{AtomicU64, Ordering};
 use sel4_root_task::control::STATUS_PANICKED;
 use sel4_root_task::start_info::StartInfo;
-use vm_api::{MmapRequest, Prot, VmClient};
+use vm_api::{ApiError, MmapRequest, Prot, VmClient, PAGE_SIZE};
 
 /// Bytes of heap the runtime maps at start.
 pub const HEAP_SIZE: u64 = 1 << 20;
@@ -99,6 +99,30 @@ impl Env {
             }
         }
         false
+    }
+
+    /// The one-page shared-memory board two test programs of one name
+    /// group meet through, mapped read-write: made under `name` when
+    /// `create`, else opened, asking again (yielding) while the other has
+    /// not made it yet, at most `tries` times.
+    pub fn board(&mut self, name: &str, create: bool, tries: u64) -> Result<Region, ApiError> {
+        let handle = if create {
+            self.vm.shm_create(name, PAGE_SIZE, Prot::RW)
+        } else {
+            let mut r = self.vm.shm_open(name, Prot::RW);
+            for _ in 0..tries {
+                if r != Err(ApiError::NoSuchName) {
+                    break;
+                }
+                sel4::yield_now();
+                r = self.vm.shm_open(name, Prot::RW);
+            }
+            r
+        }?;
+        Region::map(
+            &mut self.vm,
+            &MmapRequest::object(handle, 0, PAGE_SIZE, Prot::RW),
+        )
     }
 
     /// Announces the plan: how many checks this program will report.

@@ -13,7 +13,7 @@
 #![no_std]
 #![no_main]
 
-use vm_client::vm_api::{ApiError, Mincore, MmapRequest, Prot};
+use vm_client::vm_api::{ApiError, Mincore};
 use vm_client::{println, Env};
 
 vm_client::client_main!(main);
@@ -52,27 +52,6 @@ const A_READ: u64 = 1;
 const B_DONE: u64 = 2;
 const WAIT_YIELDS: u64 = 500_000;
 
-fn word(base: u64, i: u64) -> u64 {
-    // SAFETY: inside the board, mapped read-write for good; volatile:
-    // the other component writes it.
-    unsafe { ((base + 8 * i) as *const u64).read_volatile() }
-}
-
-fn set_word(base: u64, i: u64, v: u64) {
-    // SAFETY: as in `word`.
-    unsafe { ((base + 8 * i) as *mut u64).write_volatile(v) }
-}
-
-fn wait_word(base: u64, i: u64, v: u64) -> bool {
-    (0..WAIT_YIELDS).any(|_| {
-        let ok = word(base, i) >= v;
-        if !ok {
-            sel4::yield_now();
-        }
-        ok
-    })
-}
-
 /// The first byte of [`TABLE`] that is wrong, read volatile (page by page
 /// the reads fault the pages in).
 fn first_wrong() -> Option<usize> {
@@ -107,23 +86,12 @@ fn table_resident(env: &mut Env) -> Result<usize, ApiError> {
 
 fn main(env: &mut Env) -> u64 {
     let first = !env.name().ends_with("-b");
-    let board = if first {
-        env.vm.shm_create(SHM, PAGE, Prot::RW)
-    } else {
-        let mut r = Err(ApiError::NoSuchName);
-        for _ in 0..WAIT_YIELDS {
-            r = env.vm.shm_open(SHM, Prot::RW);
-            if r != Err(ApiError::NoSuchName) {
-                break;
-            }
-            sel4::yield_now();
+    let board = match env.board(SHM, first, WAIT_YIELDS) {
+        Ok(b) => b,
+        Err(e) => {
+            println!("TEST FAIL {}/setup: {SHM}: {e:?}", env.name());
+            return 1;
         }
-        r
-    }
-    .and_then(|h| env.vm.mmap(&MmapRequest::object(h, 0, PAGE, Prot::RW)));
-    let Ok(board) = board else {
-        println!("TEST FAIL {}/setup: {SHM}: {board:?}", env.name());
-        return 1;
     };
     let initial = [0x1234_5678, 0x9abc_def0, 7, 11];
     env.plan(4);
@@ -146,17 +114,17 @@ fn main(env: &mut Env) -> u64 {
             data() == [1, 2, 3, 4],
             format_args!("{:x?}", data()),
         );
-        set_word(board, 0, A_READ);
-        let done = wait_word(board, 1, B_DONE);
+        board.write(0, 0, A_READ);
+        let done = board.wait_for(0, 1, B_DONE, WAIT_YIELDS);
         env.check(
             "the-other-instance-ran",
             done,
-            format_args!("board word 1 {}", word(board, 1)),
+            format_args!("board word 1 {}", board.read(0, 1)),
         );
         let _ = env.vm.shm_unlink(SHM);
         return env.failures();
     }
-    let ready = wait_word(board, 0, A_READ);
+    let ready = board.wait_for(0, 0, A_READ, WAIT_YIELDS);
     let before = env.vm.client_stats().map(|s| s.pageins);
     let resident = table_resident(env);
     env.check(
@@ -185,6 +153,6 @@ fn main(env: &mut Env) -> u64 {
         data() == initial,
         format_args!("{:x?} (the other instance wrote 1, 2, 3, 4)", data()),
     );
-    set_word(board, 1, B_DONE);
+    board.write(0, 1, B_DONE);
     env.failures()
 }

@@ -233,19 +233,18 @@ fn start_clients(server: &mut Server) {
             ..privileges_of(c.privileges)
         };
         let setup = (caps, vspace, limits, u64::from(c.name_group), privileges);
-        if let Some(program) = pinfo.program(i) {
+        let program = match pinfo.program(i) {
             // Started once its file pager answers (docs/pager.md,
             // "Programs paged from files").
-            match add_program_client(server, c.badge, name.clone(), setup, program) {
-                Ok(()) => println!(
-                    "vm-server: client {name} (badge {}) waits for its program /bin/{program}",
-                    c.badge
-                ),
-                Err(e) => println!("vm-server: cannot add client {name}: {e}"),
-            }
-            continue;
-        }
-        match add_client(server, c.badge, name.clone(), setup, image) {
+            Some(file) => Program::File(file),
+            None => Program::Image(image),
+        };
+        match add_client(server, c.badge, name.clone(), setup, program) {
+            Ok(()) if matches!(program, Program::File(_)) => println!(
+                "vm-server: client {name} (badge {}) waits for its program /bin/{}",
+                c.badge,
+                pinfo.program(i).unwrap_or("?")
+            ),
             Ok(()) => {
                 if let Err(e) = cap::Tcb::from_bits(c.tcb).tcb_resume() {
                     let why = format!("resume: {e:?}");
@@ -259,8 +258,18 @@ fn start_clients(server: &mut Server) {
     }
 }
 
-/// Registers a client the root task built and loads its program into a
-/// new space over its VSpace.
+/// Where a client's program comes from.
+#[derive(Clone, Copy)]
+enum Program<'a> {
+    /// Its ELF file, which the root task mapped here: loaded now.
+    Image(&'a [u8]),
+    /// `/bin/<name>` of the file pager: mapped when the pager answers.
+    File(&'a str),
+}
+
+/// Registers a client the root task built, in a new space over its
+/// VSpace with the spec's quotas and name group, and loads its program
+/// (or starts the launch that will, for a program file).
 fn add_client(
     server: &mut Server,
     badge: u64,
@@ -272,7 +281,7 @@ fn add_client(
         u64,
         Privileges,
     ),
-    image: &[u8],
+    program: Program,
 ) -> Result<(), String> {
     let pmap = &mut server.platform.pmap;
     pmap.adopt_next(vspace);
@@ -287,7 +296,13 @@ fn add_client(
         .set_limits(space, limits, pmap)
         .and_then(|()| server.vm.set_name_group(space, name_group))
         .map_err(|e| format!("limits: {e:?}"));
-    if let Err(e) = set.and_then(|()| loader::load(&mut server.vm, pmap, space, image)) {
+    let loaded = match program {
+        Program::Image(image) => {
+            set.and_then(|()| loader::load(&mut server.vm, pmap, space, image).map(drop))
+        }
+        Program::File(_) => set,
+    };
+    if let Err(e) = loaded {
         // Give back what the partial load took.
         let _ = server.vm.exit(space, pmap);
         return Err(format!("{name}: {e}"));
@@ -296,45 +311,14 @@ fn add_client(
     if privileges.swapctl {
         println!("vm-server: client {name} may switch swap off and on (swapctl)");
     }
-    server.add_client(badge, name, space, privileges);
-    Ok(())
-}
-
-/// Registers a client whose program comes from its file pager: an empty
-/// space over its VSpace, its quotas, and a launch that waits for the
-/// pager (`Service::add_program_client`).
-fn add_program_client(
-    server: &mut Server,
-    badge: u64,
-    name: String,
-    (caps, vspace, limits, name_group, privileges): (
-        ClientCaps,
-        cap::VSpace,
-        Limits,
-        u64,
-        Privileges,
-    ),
-    program: &str,
-) -> Result<(), String> {
-    let pmap = &mut server.platform.pmap;
-    pmap.adopt_next(vspace);
-    let space = server
-        .vm
-        .space_create(pmap)
-        .map_err(|e| format!("space: {e:?}"))?;
-    let set = server
-        .vm
-        .set_limits(space, limits, pmap)
-        .and_then(|()| server.vm.set_name_group(space, name_group))
-        .map_err(|e| format!("limits: {e:?}"));
-    if let Err(e) = set {
-        let _ = server.vm.exit(space, pmap);
-        return Err(e);
-    }
-    server.platform.clients.insert(badge, caps);
-    if let Err(e) = server.add_program_client(badge, name, space, privileges, program) {
-        server.kill(badge, "bad program name", ExitStatus::Killed(Some(e)));
-        return Err(format!("program {program}: {e}"));
+    match program {
+        Program::Image(_) => server.add_client(badge, name, space, privileges),
+        Program::File(file) => {
+            if let Err(e) = server.add_program_client(badge, name, space, privileges, file) {
+                server.kill(badge, "bad program name", ExitStatus::Killed(Some(e)));
+                return Err(format!("program {file}: {e}"));
+            }
+        }
     }
     Ok(())
 }

@@ -63,6 +63,20 @@ fn map_file(svc: &mut Svc) -> u64 {
     as_badge(svc, CLIENT).mmap(&req).unwrap()
 }
 
+/// A second client `id` with the file mapped shared and read-only: its
+/// space and the mapping's address.
+fn read_only_mapper(svc: &mut Svc, id: ClientId) -> (SpaceId, u64) {
+    let space = svc.vm.space_create(&mut svc.platform.pmap).unwrap();
+    svc.add_client(id, format!("mapper-{id}"), space, Privileges::default());
+    let h = as_badge(svc, PAGER_BADGE)
+        .pager_create(KEY, FILE_PAGES * P - 100, id, Prot::READ)
+        .unwrap();
+    let va = as_badge(svc, id)
+        .mmap(&MmapRequest::object(h, 0, FILE_PAGES * P, Prot::READ))
+        .unwrap();
+    (space, va)
+}
+
 /// `CLIENT`'s `msync(SYNC)` of the whole mapping as the loop sees it.
 fn msync(svc: &mut Svc, va: u64) -> Outcome {
     let words = [va, FILE_PAGES * P, MsyncFlags::SYNC.bits()];
@@ -264,8 +278,7 @@ fn a_pager_that_faults_is_dead_and_only_its_mappers_notice() {
     const BYSTANDER: ClientId = 6;
     let (mut svc, space) = service();
     attach(&mut svc);
-    let second = svc.vm.space_create(&mut svc.platform.pmap).unwrap();
-    svc.add_client(SECOND, "second".into(), second, Privileges::default());
+    let (second, vb) = read_only_mapper(&mut svc, SECOND);
     let other = svc.vm.space_create(&mut svc.platform.pmap).unwrap();
     svc.add_client(BYSTANDER, "bystander".into(), other, Privileges::default());
     let anon = as_badge(&mut svc, BYSTANDER)
@@ -274,12 +287,6 @@ fn a_pager_that_faults_is_dead_and_only_its_mappers_notice() {
     with_sim(&mut svc, |s| s.write(other, anon, b"mine").unwrap());
 
     let va = map_file(&mut svc);
-    let h = as_badge(&mut svc, PAGER_BADGE)
-        .pager_create(KEY, FILE_PAGES * P - 100, SECOND, Prot::READ)
-        .unwrap();
-    let vb = as_badge(&mut svc, SECOND)
-        .mmap(&MmapRequest::object(h, 0, FILE_PAGES * P, Prot::READ))
-        .unwrap();
     // Page 0 is cached; page 1 dirty in the cache.
     with_sim(&mut svc, |s| s.write(space, va + P, b"dirty").unwrap());
     assert_eq!(
@@ -340,15 +347,8 @@ fn mlock_of_a_file_range_waits_without_blocking_the_server() {
     const SECOND: ClientId = 5;
     let (mut svc, space) = service();
     attach(&mut svc);
-    let second = svc.vm.space_create(&mut svc.platform.pmap).unwrap();
-    svc.add_client(SECOND, "second".into(), second, Privileges::default());
+    let (_, vb) = read_only_mapper(&mut svc, SECOND);
     let va = map_file(&mut svc);
-    let h = as_badge(&mut svc, PAGER_BADGE)
-        .pager_create(KEY, FILE_PAGES * P - 100, SECOND, Prot::READ)
-        .unwrap();
-    let vb = as_badge(&mut svc, SECOND)
-        .mmap(&MmapRequest::object(h, 0, FILE_PAGES * P, Prot::READ))
-        .unwrap();
     ram(&mut svc).hold = true;
     let mlock = |svc: &mut Svc, client, addr| {
         svc.handle(Message::Request {
