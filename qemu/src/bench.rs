@@ -48,6 +48,57 @@ pub fn parse_line(line: &str) -> Option<(String, u64)> {
     Some((name, value))
 }
 
+/// Parses `BENCH-ROUNDS <name> <floor> <rounds> <median> <min> <max>`
+/// (ratios in thousandths, each round against a floor round measured
+/// just before it) into the results' keys `name@floor#median`, `#min`,
+/// `#max` and `#rounds`.
+pub fn parse_rounds(line: &str) -> Vec<(String, u64)> {
+    let Some(at) = line.find("BENCH-ROUNDS ") else {
+        return Vec::new();
+    };
+    let w: Vec<&str> = line[at + 13..].split_whitespace().collect();
+    let nums: Option<Vec<u64>> = w
+        .get(2..6)
+        .map(|n| n.iter().filter_map(|x| x.parse().ok()).collect());
+    match (w.first(), w.get(1), nums) {
+        (Some(name), Some(floor), Some(n)) if n.len() == 4 => {
+            let key = |k: &str| format!("{name}@{floor}#{k}");
+            vec![
+                (key("rounds"), n[0]),
+                (key("median"), n[1]),
+                (key("min"), n[2]),
+                (key("max"), n[3]),
+            ]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The ratio of `name` to `base` in one boot: the median of its
+/// interleaved rounds when it was measured so, else the two numbers'
+/// ratio; with the rounds' smallest and largest.
+fn ratio_of(
+    results: &BTreeMap<String, u64>,
+    name: &str,
+    base: &str,
+) -> Option<(f64, Option<(f64, f64)>)> {
+    let key = |k: &str| format!("{name}@{base}#{k}");
+    if let (Some(&m), Some(&lo), Some(&hi)) = (
+        results.get(&key("median")),
+        results.get(&key("min")),
+        results.get(&key("max")),
+    ) {
+        return Some((
+            m as f64 / 1000.0,
+            Some((lo as f64 / 1000.0, hi as f64 / 1000.0)),
+        ));
+    }
+    match (results.get(name), results.get(base)) {
+        (Some(&v), Some(&f)) if f > 0 => Some((v as f64 / f as f64, None)),
+        _ => None,
+    }
+}
+
 /// Formats the tables: per measured operation, its reference (floor or
 /// raw throughput) and the ratio of the two; cycles first, then MB/s.
 pub fn table(results: &BTreeMap<String, u64>) -> String {
@@ -61,25 +112,33 @@ pub fn table(results: &BTreeMap<String, u64>) -> String {
     out
 }
 
-/// One table: a header of the four column titles, then a row per pair.
+/// One table: a header of the four column titles, then a row per pair;
+/// a row measured in interleaved rounds shows the median of its rounds'
+/// ratios and their range.
 fn section(results: &BTreeMap<String, u64>, titles: [&str; 4], pairs: &[(&str, &str)]) -> String {
     let [what, unit, reference, ref_unit] = titles;
     let mut out = format!(
-        "{what:<28} {unit:>12} {reference:<26} {ref_unit:>12} {:>8}\n",
+        "{what:<28} {unit:>12} {reference:<26} {ref_unit:>12} {:>8}  spread over rounds\n",
         "ratio"
     );
     for (name, base) in pairs {
-        let (Some(&v), Some(&f)) = (results.get(*name), results.get(*base)) else {
+        let (Some(&v), Some(&f), Some((ratio, spread))) = (
+            results.get(*name),
+            results.get(*base),
+            ratio_of(results, name, base),
+        ) else {
             out.push_str(&format!("{name:<28} {:>12}\n", "missing"));
             continue;
         };
-        let ratio = if f == 0 {
-            f64::NAN
-        } else {
-            v as f64 / f as f64
-        };
+        let spread = spread.map_or(String::new(), |(lo, hi)| {
+            let n = results
+                .get(&format!("{name}@{base}#rounds"))
+                .copied()
+                .unwrap_or(0);
+            format!("  {lo:.2}..{hi:.2} ({n} rounds)")
+        });
         out.push_str(&format!(
-            "{name:<28} {v:>12} {base:<26} {f:>12} {ratio:>8.2}\n"
+            "{name:<28} {v:>12} {base:<26} {f:>12} {ratio:>8.2}{spread}\n"
         ));
     }
     out
@@ -101,6 +160,7 @@ pub fn run(ws: &Workspace, o: &Options, boots: u32) -> Result<bool> {
             if let Some((name, v)) = parse_line(line) {
                 results.insert(name, v);
             }
+            results.extend(parse_rounds(line));
             true
         })?;
         if exit != Exit::Guest(machine::GUEST_SUCCESS) {
@@ -141,10 +201,7 @@ pub fn summary(boots: &[BTreeMap<String, u64>]) -> String {
     for (name, base) in FLOOR_OF.iter().chain(RAW_OF) {
         let mut ratios: Vec<f64> = boots
             .iter()
-            .filter_map(|r| match (r.get(*name), r.get(*base)) {
-                (Some(&v), Some(&f)) if f > 0 => Some(v as f64 / f as f64),
-                _ => None,
-            })
+            .filter_map(|r| ratio_of(r, name, base).map(|(ratio, _)| ratio))
             .collect();
         if ratios.is_empty() {
             out.push_str(&format!("{name:<28} {base:<26} {:>6}\n", "missing"));
@@ -203,6 +260,33 @@ mod tests {
         assert!(s
             .lines()
             .any(|l| l.starts_with("vm-fault-cow") && l.contains("missing")));
+    }
+
+    #[test]
+    fn interleaved_rounds_give_the_ratio_and_its_spread() {
+        let mut r = BTreeMap::new();
+        for line in [
+            "BENCH floor-fault-map-reply 40000 cycles",
+            "BENCH vm-fault-zero-fill 60000 cycles (median of 9 rounds of 64)",
+            "BENCH-ROUNDS vm-fault-zero-fill floor-fault-map-reply 9 1380 1310 1520",
+        ] {
+            if let Some((name, v)) = parse_line(line) {
+                r.insert(name, v);
+            }
+            r.extend(parse_rounds(line));
+        }
+        assert_eq!(parse_rounds("BENCH-ROUNDS x y 9 1 2"), Vec::new());
+        let t = table(&r);
+        let row = t
+            .lines()
+            .find(|l| l.starts_with("vm-fault-zero-fill"))
+            .unwrap();
+        // The rounds' median (1.38), not 60000 / 40000.
+        assert!(row.contains(" 1.38  1.31..1.52 (9 rounds)"), "{row}");
+        let s = summary(&[r.clone(), r]);
+        assert!(s
+            .lines()
+            .any(|l| l.starts_with("vm-fault-zero-fill") && l.contains("1.38")));
     }
 
     #[test]

@@ -16,7 +16,7 @@
 //! Each prints `BENCH <name> <median cycles> cycles` (rdtsc, per operation).
 
 use crate::component::{maker, object};
-use crate::thread;
+use crate::thread::{self, Entry};
 use crate::RootState;
 use alloc::format;
 use alloc::string::String;
@@ -105,79 +105,169 @@ fn alias_vspace(state: &mut RootState, bootinfo: &sel4::BootInfo) -> Result<cap:
     Ok(vs)
 }
 
-/// Runs both floor benchmarks and prints their lines.
-pub fn run(state: &mut RootState, bootinfo: &sel4::BootInfo) -> Result<(), String> {
-    let alias = alias_vspace(state, bootinfo)?;
-    // IPC round trip.
-    let ep = object(state, ObjectType::Endpoint, 0)?;
-    let badged = crate::component::badged(state, ep, CapRights::all(), 1)?;
-    let top = core::ptr::addr_of_mut!(STACK_A) as u64 + 16 * 1024;
-    let tcb = thread::spawn(
-        state,
-        alias,
-        ipc_thread,
-        (badged.bits(), 0),
-        badged,
-        IPC_BUFFER_A,
-        top,
-        200,
-    )?;
-    let (mut info, _) = sel4::recv(ep);
-    while info.label() != DONE {
-        (info, _) = sel4::reply_recv(ep, MessageInfo::new(0, 0, 0, 0));
-    }
-    tcb.tcb_suspend().map_err(|e| format!("suspend: {e:?}"))?;
-    println!("BENCH floor-ipc-call-replyrecv {} cycles", median());
+/// One measuring thread: made at its first round, suspended between.
+struct Runner {
+    entry: Entry,
+    args: (u64, u64),
+    ep: CPtr,
+    badged: CPtr,
+    ipc_buffer: u64,
+    stack_top: u64,
+    tcb: Option<cap::Tcb>,
+}
 
-    // Fault, map, reply. The page table for the range exists before the
-    // first fault (as for a pager's second fault nearby).
-    let vspace = alias;
-    let mut frames: Vec<cap::Granule> = Vec::with_capacity(N);
-    for _ in 0..N {
-        frames.push(object(state, ObjectType::X86_4K, 0)?.cast());
-    }
-    let warm: cap::Granule = object(state, ObjectType::X86_4K, 0)?.cast();
-    sel4_objects::map_page(
-        vspace,
-        warm,
-        FLOOR_VADDR + (N as u64) * 4096,
-        CapRights::read_write(),
-        &mut maker(state),
-    )
-    .map_err(|e| format!("floor page table: {e}"))?;
-    let ep = object(state, ObjectType::Endpoint, 0)?;
-    let badged = crate::component::badged(state, ep, CapRights::all(), 2)?;
-    let top = core::ptr::addr_of_mut!(STACK_B) as u64 + 16 * 1024;
-    let tcb = thread::spawn(
-        state,
-        alias,
-        fault_thread,
-        (FLOOR_VADDR, badged.bits()),
-        badged,
-        IPC_BUFFER_B,
-        top,
-        200,
-    )?;
-    let (mut info, _) = sel4::recv(ep);
-    let mut next = 0;
-    while info.label() != DONE {
-        let addr = sel4::get_mr(1) & !0xfff;
-        let r = frames[next % N].x86_page_map(
-            vspace,
-            addr,
-            CapRights::read_write(),
-            VmAttributes::default(),
-        );
-        if let Err(e) = r {
-            return Err(format!("floor map at {addr:#x}: {e:?}"));
+impl Runner {
+    /// Starts the thread (made now, or restarted), serves its messages
+    /// with `serve` until it says done, and suspends it.
+    fn round(
+        &mut self,
+        state: &mut RootState,
+        alias: cap::VSpace,
+        mut serve: impl FnMut() -> Result<(), String>,
+    ) -> Result<(), String> {
+        match self.tcb {
+            Some(tcb) => thread::restart(tcb, self.entry, self.args, self.stack_top)?,
+            None => {
+                let tcb = thread::spawn(
+                    state,
+                    alias,
+                    self.entry,
+                    self.args,
+                    self.badged,
+                    self.ipc_buffer,
+                    self.stack_top,
+                    200,
+                )?;
+                self.tcb = Some(tcb);
+            }
         }
-        next += 1;
-        (info, _) = sel4::reply_recv(ep, MessageInfo::new(0, 0, 0, 0));
+        let (mut info, _) = sel4::recv(self.ep);
+        while info.label() != DONE {
+            serve()?;
+            (info, _) = sel4::reply_recv(self.ep, MessageInfo::new(0, 0, 0, 0));
+        }
+        if let Some(tcb) = self.tcb {
+            tcb.tcb_suspend().map_err(|e| format!("suspend: {e:?}"))?;
+        }
+        Ok(())
     }
-    tcb.tcb_suspend().map_err(|e| format!("suspend: {e:?}"))?;
-    for f in frames.iter().chain([&warm]) {
-        let _ = f.x86_page_unmap();
+}
+
+/// The floor benchmarks, kept after the boot's first run so a benchmark
+/// client can interleave rounds of them with its own measurements
+/// (`control::FLOOR_ROUND`): then noise on the host hits the floor and
+/// the operation alike.
+pub struct Floors {
+    alias: cap::VSpace,
+    ipc: Runner,
+    fault: Runner,
+    /// The frames the fault floor maps, one per touched page (unmapped
+    /// after each round), and the page that keeps the range's page table.
+    frames: Vec<cap::Granule>,
+}
+
+impl Floors {
+    /// Makes the alias VSpace, the endpoints and the frames.
+    fn new(state: &mut RootState, bootinfo: &sel4::BootInfo) -> Result<Floors, String> {
+        let alias = alias_vspace(state, bootinfo)?;
+        let runner = |state: &mut RootState, entry: Entry, badge, ipc_buffer, stack_top| {
+            let ep = object(state, ObjectType::Endpoint, 0)?;
+            let badged = crate::component::badged(state, ep, CapRights::all(), badge)?;
+            let args = if badge == 1 {
+                (badged.bits(), 0)
+            } else {
+                (FLOOR_VADDR, badged.bits())
+            };
+            Ok::<_, String>(Runner {
+                entry,
+                args,
+                ep,
+                badged,
+                ipc_buffer,
+                stack_top,
+                tcb: None,
+            })
+        };
+        let ipc = runner(
+            state,
+            ipc_thread,
+            1,
+            IPC_BUFFER_A,
+            core::ptr::addr_of_mut!(STACK_A) as u64 + 16 * 1024,
+        )?;
+        let fault = runner(
+            state,
+            fault_thread,
+            2,
+            IPC_BUFFER_B,
+            core::ptr::addr_of_mut!(STACK_B) as u64 + 16 * 1024,
+        )?;
+        let mut frames: Vec<cap::Granule> = Vec::with_capacity(N);
+        for _ in 0..N {
+            frames.push(object(state, ObjectType::X86_4K, 0)?.cast());
+        }
+        // The page table for the range exists before the first fault (as
+        // for a pager's second fault nearby).
+        let warm: cap::Granule = object(state, ObjectType::X86_4K, 0)?.cast();
+        sel4_objects::map_page(
+            alias,
+            warm,
+            FLOOR_VADDR + (N as u64) * 4096,
+            CapRights::read_write(),
+            &mut maker(state),
+        )
+        .map_err(|e| format!("floor page table: {e}"))?;
+        Ok(Floors {
+            alias,
+            ipc,
+            fault,
+            frames,
+        })
     }
-    println!("BENCH floor-fault-map-reply {} cycles", median());
-    Ok(())
+
+    /// One round of `floor-ipc-call-replyrecv`: the median of [`N`] bare
+    /// IPC round trips, in cycles.
+    pub fn ipc_round(&mut self, state: &mut RootState) -> Result<u64, String> {
+        self.ipc.round(state, self.alias, || Ok(()))?;
+        Ok(median())
+    }
+
+    /// One round of `floor-fault-map-reply`: the median of [`N`] faults
+    /// served by mapping a ready frame, in cycles.
+    pub fn fault_round(&mut self, state: &mut RootState) -> Result<u64, String> {
+        let (vspace, frames) = (self.alias, &self.frames);
+        let mut next = 0;
+        let r = self.fault.round(state, self.alias, || {
+            let addr = sel4::get_mr(1) & !0xfff;
+            frames[next % N]
+                .x86_page_map(
+                    vspace,
+                    addr,
+                    CapRights::read_write(),
+                    VmAttributes::default(),
+                )
+                .map_err(|e| format!("floor map at {addr:#x}: {e:?}"))?;
+            next += 1;
+            Ok(())
+        });
+        for f in &self.frames {
+            let _ = f.x86_page_unmap();
+        }
+        r.map(|()| median())
+    }
+}
+
+/// Runs both floor benchmarks once and prints their lines; returns them
+/// for later rounds.
+pub fn run(state: &mut RootState, bootinfo: &sel4::BootInfo) -> Result<Floors, String> {
+    let mut floors = Floors::new(state, bootinfo)?;
+    println!(
+        "BENCH floor-ipc-call-replyrecv {} cycles",
+        floors.ipc_round(state)?
+    );
+    println!(
+        "BENCH floor-fault-map-reply {} cycles",
+        floors.fault_round(state)?
+    );
+    Ok(floors)
 }

@@ -51,14 +51,18 @@ fn run(bootinfo: &sel4::BootInfo) -> bool {
     };
     let self_test_ok = phase("self-test", || Ok(selftest::run(state))).unwrap_or(false);
     // Numbers only: a failed measurement is logged, not a test failure.
-    let _ = phase("floor benchmarks", || floor::run(state, bootinfo));
+    // Kept for the benchmark's interleaved rounds (control::FLOOR_ROUND).
+    let mut floors = phase("floor benchmarks", || floor::run(state, bootinfo));
     let Some(spec) = phase("system spec", system::load_spec) else {
         return false;
     };
     let Some(mut system) = phase("realise system", || system::realise(state, spec)) else {
         return false;
     };
-    let supervised_ok = phase("supervise", || Ok(system::supervise(&mut system))).unwrap_or(false);
+    let supervised_ok = phase("supervise", || {
+        Ok(system::supervise(&mut system, state, floors.as_mut()))
+    })
+    .unwrap_or(false);
     self_test_ok && supervised_ok
 }
 

@@ -15,8 +15,8 @@ use alloc::vec::Vec;
 use capdl::{slots, IrqSource, ObjectKind, Spec};
 use sel4::{cap, CPtr, CapData, CapRights, MessageInfo, ObjectType};
 use sel4_root_task::control::{
-    CONSOLE, DONE, EXIT_REPORT, EXPECT_EXIT, OBSERVER_BADGE, PANIC, ROOT_SLOT, STATUS_KILLED,
-    STATUS_PANICKED, TEXT_MAX,
+    CONSOLE, DONE, EXIT_REPORT, EXPECT_EXIT, FLOOR_FAULT, FLOOR_IPC, FLOOR_ROUND, OBSERVER_BADGE,
+    PANIC, ROOT_SLOT, STATUS_KILLED, STATUS_PANICKED, TEXT_MAX,
 };
 use sel4_root_task::println;
 use sel4_root_task::start_info::{
@@ -546,7 +546,11 @@ fn pager_info(
 /// component (it passes when it reports 0). A `PANIC` report fails the
 /// panicking component and returns at once: a pager or driver that
 /// panicked leaves the others unable to finish.
-pub fn supervise(system: &mut System) -> bool {
+pub fn supervise(
+    system: &mut System,
+    state: &mut RootState,
+    mut floors: Option<&mut crate::floor::Floors>,
+) -> bool {
     let spec = &system.spec;
     println!(
         "TEST PLAN {}",
@@ -562,6 +566,10 @@ pub fn supervise(system: &mut System) -> bool {
         if info.label() == CONSOLE {
             // A Send: print the line whole, nobody to reply to.
             sel4_root_task::print_routed_line(info);
+            continue;
+        }
+        if info.label() == FLOOR_ROUND {
+            floor_round(state, floors.as_deref_mut(), sel4::get_mr(0));
             continue;
         }
         match info.label() {
@@ -622,6 +630,38 @@ pub fn supervise(system: &mut System) -> bool {
         all_ok &= check_cleanup(&spec.components[pager].name, cap);
     }
     all_ok
+}
+
+/// Answers a `FLOOR_ROUND` Call: one round of floor benchmark `kind`,
+/// its median in MR0. The caller's reply cap is saved first: the floor's
+/// own threads Call the root task during the round.
+fn floor_round(state: &mut RootState, floors: Option<&mut crate::floor::Floors>, kind: u64) {
+    let Some(slot) = state.slots.alloc() else {
+        sel4::reply(MessageInfo::new(1, 0, 0, 0));
+        return;
+    };
+    let root = sel4::init_cap::INIT_THREAD_CNODE;
+    if root.cnode_save_caller(slot.bits(), 64).is_err() {
+        state.slots.free(slot);
+        return;
+    }
+    let median = floors.and_then(|f| {
+        let r = match kind {
+            FLOOR_IPC => f.ipc_round(state),
+            FLOOR_FAULT => f.fault_round(state),
+            _ => Err(format!("no floor of kind {kind}")),
+        };
+        r.map_err(|e| println!("root-task: floor round: {e}")).ok()
+    });
+    match median {
+        Some(m) => {
+            sel4::set_mr(0, m);
+            sel4::send(slot, MessageInfo::new(0, 0, 0, 1));
+        }
+        None => sel4::send(slot, MessageInfo::new(1, 0, 0, 0)),
+    }
+    // The send used the reply cap up; the slot is empty again.
+    state.slots.free(slot);
 }
 
 /// With every client gone, a pager must hold no space, mapping, page table

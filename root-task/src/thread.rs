@@ -90,3 +90,27 @@ pub fn spawn(
     .map_err(|e| format!("TCB write registers: {e:?}"))?;
     Ok(tcb)
 }
+
+/// Starts `tcb` (made by [`spawn`], suspended since) again at
+/// `entry(arg0, arg1)` on the stack below `stack_top`.
+pub fn restart(
+    tcb: cap::Tcb,
+    entry: Entry,
+    args: (u64, u64),
+    stack_top: u64,
+) -> Result<(), String> {
+    let regs = sel4::UserContext {
+        rip: entry as *const () as u64,
+        rsp: (stack_top & !15) - 8,
+        rdi: args.0,
+        rsi: args.1,
+        ..Default::default()
+    };
+    tcb.tcb_write_registers(
+        true,
+        0,
+        (core::mem::size_of::<sel4::UserContext>() / 8) as u64,
+        &regs,
+    )
+    .map_err(|e| format!("TCB restart: {e:?}"))
+}

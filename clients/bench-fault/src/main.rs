@@ -1,7 +1,11 @@
 //! Benchmark: cycles per page fault served by the VM server, by kind, and
-//! the cost of a no-op request. Prints `BENCH <name> <median> cycles`
-//! lines that `cargo qemu bench` divides by the floors the root task
-//! measures in the same boot.
+//! the cost of a no-op request. Each is measured in rounds, each round
+//! right after a round of its floor, which the root task measures on
+//! request in the same boot (`control::floor_round`): so noise on the
+//! host hits the floor and the operation alike. Prints `BENCH <name>
+//! <median> cycles` and `BENCH-ROUNDS <name> <floor> <rounds> <median>
+//! <min> <max>` (each round's ratio to its own floor, in thousandths),
+//! which `cargo qemu bench` tabulates.
 //!
 //! * zero-fill: first touch of a fresh private page;
 //! * resident: a page whose contents stay in memory but which
@@ -31,13 +35,16 @@ mod file;
 mod swap;
 
 use alloc::vec::Vec;
+use sel4_root_task::control;
 use vm_client::vm_api::{Advice, ForkReply, MmapRequest, Prot};
 use vm_client::{println, Env};
 
 vm_client::client_main!(main);
 
 pub(crate) const PAGE: u64 = 4096;
-const N: u64 = 256;
+/// Rounds of each interleaved measurement, and touches per round.
+const ROUNDS: u64 = 9;
+const PER_ROUND: u64 = 64;
 /// Give up calibrating after this many cycles (tens of seconds).
 const CALIBRATION_LIMIT: u64 = 100_000_000_000;
 
@@ -46,10 +53,10 @@ pub(crate) fn rdtsc() -> u64 {
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
-/// Median cycles of one access per page of `[base, base + N pages)`.
-fn touch_all(base: u64, write: bool) -> u64 {
-    let mut samples: Vec<u64> = Vec::with_capacity(N as usize);
-    for i in 0..N {
+/// Median cycles of one access per page of `[base, base + n pages)`.
+fn touch(base: u64, n: u64, write: bool) -> u64 {
+    let mut samples: Vec<u64> = Vec::with_capacity(n as usize);
+    for i in 0..n {
         let p = (base + i * PAGE) as *mut u64;
         let t0 = rdtsc();
         // SAFETY: inside a mapping this program owns.
@@ -62,44 +69,90 @@ fn touch_all(base: u64, write: bool) -> u64 {
         }
         samples.push(rdtsc() - t0);
     }
-    samples.sort_unstable();
-    samples[samples.len() / 2]
+    median(&mut samples)
+}
+
+fn median(v: &mut [u64]) -> u64 {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+/// Measures `name` in [`ROUNDS`] rounds, each right after a round of
+/// the root task's floor `kind` (`control::floor_round`), so noise on the
+/// host hits both alike; `op(r)` is round `r`'s median in cycles. Prints
+/// `BENCH name <median of the rounds> cycles` and, with the floors,
+/// `BENCH-ROUNDS name floor rounds <median> <min> <max>`: the ratio of
+/// each round to its own floor, in thousandths.
+fn interleaved(name: &str, floor: &str, kind: u64, mut op: impl FnMut(u64) -> u64) {
+    let mut ops = Vec::new();
+    let mut ratios = Vec::new();
+    for r in 0..ROUNDS {
+        let f = control::floor_round(kind);
+        let o = op(r);
+        ops.push(o);
+        if let Some(f) = f.filter(|&f| f > 0) {
+            ratios.push(o * 1000 / f);
+        }
+    }
+    println!(
+        "BENCH {name} {} cycles (median of {ROUNDS} rounds of {PER_ROUND}, each after a round of {floor})",
+        median(&mut ops)
+    );
+    if ratios.len() as u64 == ROUNDS {
+        let m = median(&mut ratios);
+        println!(
+            "BENCH-ROUNDS {name} {floor} {ROUNDS} {m} {} {}",
+            ratios[0],
+            ratios[ratios.len() - 1]
+        );
+    }
 }
 
 fn main(env: &mut Env) -> u64 {
-    let region = |env: &mut Env| -> u64 {
+    let region = |env: &mut Env, pages: u64| -> u64 {
         let a = env
             .vm
-            .mmap(&MmapRequest::anon(N * PAGE, Prot::RW))
+            .mmap(&MmapRequest::anon(pages * PAGE, Prot::RW))
             .expect("mmap");
         env.vm
-            .madvise(a, N * PAGE, Advice::Random)
+            .madvise(a, pages * PAGE, Advice::Random)
             .expect("madvise random");
         a
     };
     // The no-op round trip through the VM server's dispatch.
-    let mut samples: Vec<u64> = (0..N)
-        .map(|i| {
-            let t0 = rdtsc();
-            let _ = env.vm.ping(i);
-            rdtsc() - t0
-        })
-        .collect();
-    samples.sort_unstable();
-    println!(
-        "BENCH vm-request-ping {} cycles",
-        samples[samples.len() / 2]
+    interleaved(
+        "vm-request-ping",
+        "floor-ipc-call-replyrecv",
+        control::FLOOR_IPC,
+        |_| {
+            let mut samples: Vec<u64> = (0..PER_ROUND)
+                .map(|i| {
+                    let t0 = rdtsc();
+                    let _ = env.vm.ping(i);
+                    rdtsc() - t0
+                })
+                .collect();
+            median(&mut samples)
+        },
     );
 
-    let a = region(env);
-    println!("BENCH vm-fault-zero-fill {} cycles", touch_all(a, true));
+    // Each round touches its own slice of one region.
+    let pages = ROUNDS * PER_ROUND;
+    let slice = |base: u64, r: u64| base + r * PER_ROUND * PAGE;
+    let a = region(env, pages);
+    let fault = "floor-fault-map-reply";
+    interleaved("vm-fault-zero-fill", fault, control::FLOOR_FAULT, |r| {
+        touch(slice(a, r), PER_ROUND, true)
+    });
     env.vm
-        .madvise(a, N * PAGE, Advice::DontNeed)
+        .madvise(a, pages * PAGE, Advice::DontNeed)
         .expect("madvise dontneed");
-    println!("BENCH vm-fault-resident {} cycles", touch_all(a, false));
+    interleaved("vm-fault-resident", fault, control::FLOOR_FAULT, |r| {
+        touch(slice(a, r), PER_ROUND, false)
+    });
 
-    let b = region(env);
-    touch_all(b, true);
+    let b = region(env, pages);
+    touch(b, pages, true);
     // Fork shares this page (it is shared memory), so it can say "done".
     let flag = env
         .vm
@@ -108,9 +161,9 @@ fn main(env: &mut Env) -> u64 {
     match env.vm.fork() {
         Ok(ForkReply::Child { .. }) => {
             // Hold the pages shared until the parent is done, then leave.
-            // SAFETY: `flag` is the shared page mapped read-write above,
-            // which fork maps at the same address in the child and nothing
-            // unmaps; volatile because the parent writes it meanwhile.
+            // SAFETY: `flag` is the shared page mapped above, which fork
+            // maps at the same address in the child and nothing unmaps;
+            // volatile because the parent writes it meanwhile.
             while unsafe { flag.read_volatile() } == 0 {
                 sel4::yield_now();
             }
@@ -118,7 +171,9 @@ fn main(env: &mut Env) -> u64 {
             0
         }
         Ok(ForkReply::Parent { .. }) => {
-            println!("BENCH vm-fault-cow {} cycles", touch_all(b, true));
+            interleaved("vm-fault-cow", fault, control::FLOOR_FAULT, |r| {
+                touch(slice(b, r), PER_ROUND, true)
+            });
             // SAFETY: the shared page mapped above.
             unsafe { flag.write_volatile(1) };
             env.wait_children(2_000_000);
