@@ -74,6 +74,54 @@ pub fn parse_rounds(line: &str) -> Vec<(String, u64)> {
     }
 }
 
+/// Parses `BENCH-CALLS <name> <invocations> <operations>` into the
+/// results' keys `name#invocations` and `name#operations`.
+pub fn parse_calls(line: &str) -> Vec<(String, u64)> {
+    let Some(at) = line.find("BENCH-CALLS ") else {
+        return Vec::new();
+    };
+    let w: Vec<&str> = line[at + 12..].split_whitespace().collect();
+    match (
+        w.first(),
+        w.get(1).and_then(|n| n.parse().ok()),
+        w.get(2).and_then(|n| n.parse().ok()),
+    ) {
+        (Some(name), Some(calls), Some(ops)) => vec![
+            (format!("{name}#invocations"), calls),
+            (format!("{name}#operations"), ops),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// The kernel invocations the VM server made per operation, for every
+/// row measured with them (`BENCH-CALLS`): besides each fault's own IPC
+/// (the fault message and the server's `ReplyRecv`).
+fn calls_section(results: &BTreeMap<String, u64>) -> String {
+    let mut out = String::new();
+    for (name, _) in FLOOR_OF {
+        let (Some(&calls), Some(&ops)) = (
+            results.get(&format!("{name}#invocations")),
+            results.get(&format!("{name}#operations")),
+        ) else {
+            continue;
+        };
+        if out.is_empty() {
+            out = format!(
+                "{:<28} {:>12} {:>12} {:>14}\n",
+                "kernel calls", "invocations", "operations", "per operation"
+            );
+        }
+        let per = if ops == 0 {
+            f64::NAN
+        } else {
+            calls as f64 / ops as f64
+        };
+        out.push_str(&format!("{name:<28} {calls:>12} {ops:>12} {per:>14.2}\n"));
+    }
+    out
+}
+
 /// The ratio of `name` to `base` in one boot: the median of its
 /// interleaved rounds when it was measured so, else the two numbers'
 /// ratio; with the rounds' smallest and largest.
@@ -109,6 +157,11 @@ pub fn table(results: &BTreeMap<String, u64>) -> String {
     );
     out.push('\n');
     out += &section(results, ["throughput", "MB/s", "raw", "raw MB/s"], RAW_OF);
+    let calls = calls_section(results);
+    if !calls.is_empty() {
+        out.push('\n');
+        out += &calls;
+    }
     out
 }
 
@@ -161,6 +214,7 @@ pub fn run(ws: &Workspace, o: &Options, boots: u32) -> Result<bool> {
                 results.insert(name, v);
             }
             results.extend(parse_rounds(line));
+            results.extend(parse_calls(line));
             true
         })?;
         if exit != Exit::Guest(machine::GUEST_SUCCESS) {
@@ -276,6 +330,8 @@ mod tests {
             r.extend(parse_rounds(line));
         }
         assert_eq!(parse_rounds("BENCH-ROUNDS x y 9 1 2"), Vec::new());
+        r.extend(parse_calls("  | BENCH-CALLS vm-fault-zero-fill 1152 576"));
+        assert_eq!(parse_calls("BENCH-CALLS x 1"), Vec::new());
         let t = table(&r);
         let row = t
             .lines()
@@ -283,6 +339,12 @@ mod tests {
             .unwrap();
         // The rounds' median (1.38), not 60000 / 40000.
         assert!(row.contains(" 1.38  1.31..1.52 (9 rounds)"), "{row}");
+        let calls = t
+            .lines()
+            .skip_while(|l| !l.starts_with("kernel calls"))
+            .find(|l| l.starts_with("vm-fault-zero-fill"))
+            .unwrap();
+        assert!(calls.ends_with(" 2.00"), "{calls}");
         let s = summary(&[r.clone(), r]);
         assert!(s
             .lines()

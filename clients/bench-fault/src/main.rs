@@ -79,17 +79,33 @@ fn median(v: &mut [u64]) -> u64 {
 
 /// Measures `name` in [`ROUNDS`] rounds, each right after a round of
 /// the root task's floor `kind` (`control::floor_round`), so noise on the
-/// host hits both alike; `op(r)` is round `r`'s median in cycles. Prints
-/// `BENCH name <median of the rounds> cycles` and, with the floors,
-/// `BENCH-ROUNDS name floor rounds <median> <min> <max>`: the ratio of
-/// each round to its own floor, in thousandths.
-fn interleaved(name: &str, floor: &str, kind: u64, mut op: impl FnMut(u64) -> u64) {
+/// host hits both alike; `op(env, r)` is round `r`'s median in cycles.
+/// Prints `BENCH name <median of the rounds> cycles`; with the floors,
+/// `BENCH-ROUNDS name floor rounds <median> <min> <max>` (the ratio of
+/// each round to its own floor, in thousandths); and `BENCH-CALLS name
+/// <invocations> <operations>`: the kernel invocations the VM server
+/// made during the rounds (its `Stats`), for the operations measured.
+fn interleaved(
+    env: &mut Env,
+    name: &str,
+    floor: &str,
+    kind: u64,
+    mut op: impl FnMut(&mut Env, u64) -> u64,
+) {
     let mut ops = Vec::new();
     let mut ratios = Vec::new();
+    let mut calls = Some(0u64);
+    let invocations = |env: &mut Env| env.vm.stats().ok().map(|s| s.kernel_invocations);
     for r in 0..ROUNDS {
         let f = control::floor_round(kind);
-        let o = op(r);
+        let before = invocations(env);
+        let o = op(env, r);
+        let after = invocations(env);
         ops.push(o);
+        calls = match (calls, before, after) {
+            (Some(c), Some(b), Some(a)) => Some(c + a.saturating_sub(b)),
+            _ => None,
+        };
         if let Some(f) = f.filter(|&f| f > 0) {
             ratios.push(o * 1000 / f);
         }
@@ -106,6 +122,9 @@ fn interleaved(name: &str, floor: &str, kind: u64, mut op: impl FnMut(u64) -> u6
             ratios[ratios.len() - 1]
         );
     }
+    if let Some(c) = calls {
+        println!("BENCH-CALLS {name} {c} {}", ROUNDS * PER_ROUND);
+    }
 }
 
 fn main(env: &mut Env) -> u64 {
@@ -121,10 +140,11 @@ fn main(env: &mut Env) -> u64 {
     };
     // The no-op round trip through the VM server's dispatch.
     interleaved(
+        env,
         "vm-request-ping",
         "floor-ipc-call-replyrecv",
         control::FLOOR_IPC,
-        |_| {
+        |env, _| {
             let mut samples: Vec<u64> = (0..PER_ROUND)
                 .map(|i| {
                     let t0 = rdtsc();
@@ -141,15 +161,23 @@ fn main(env: &mut Env) -> u64 {
     let slice = |base: u64, r: u64| base + r * PER_ROUND * PAGE;
     let a = region(env, pages);
     let fault = "floor-fault-map-reply";
-    interleaved("vm-fault-zero-fill", fault, control::FLOOR_FAULT, |r| {
-        touch(slice(a, r), PER_ROUND, true)
-    });
+    interleaved(
+        env,
+        "vm-fault-zero-fill",
+        fault,
+        control::FLOOR_FAULT,
+        |_, r| touch(slice(a, r), PER_ROUND, true),
+    );
     env.vm
         .madvise(a, pages * PAGE, Advice::DontNeed)
         .expect("madvise dontneed");
-    interleaved("vm-fault-resident", fault, control::FLOOR_FAULT, |r| {
-        touch(slice(a, r), PER_ROUND, false)
-    });
+    interleaved(
+        env,
+        "vm-fault-resident",
+        fault,
+        control::FLOOR_FAULT,
+        |_, r| touch(slice(a, r), PER_ROUND, false),
+    );
 
     let b = region(env, pages);
     touch(b, pages, true);
@@ -171,7 +199,7 @@ fn main(env: &mut Env) -> u64 {
             0
         }
         Ok(ForkReply::Parent { .. }) => {
-            interleaved("vm-fault-cow", fault, control::FLOOR_FAULT, |r| {
+            interleaved(env, "vm-fault-cow", fault, control::FLOOR_FAULT, |_, r| {
                 touch(slice(b, r), PER_ROUND, true)
             });
             // SAFETY: the shared page mapped above.

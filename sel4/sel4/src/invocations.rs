@@ -6,11 +6,23 @@
 //! and for methods with results a pure decoder (`decode::*`: reply MRs ->
 //! values), so the marshalling is tested on the host.
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use crate::{
     call, cap_type, with_ipc_buffer_mut, CPtr, Cap, CapData, CapRights, Error, InvocationLabel,
     MessageInfo, ObjectType, PrioProps, Result, UserContext, VmAttributes, Word,
     MSG_MAX_EXTRA_CAPS,
 };
+
+/// Invocations this program made ([`invoke`]): what the VM server's
+/// statistics report as its kernel calls beyond IPC (`cargo qemu bench`
+/// divides them by the faults it served). Relaxed: a counter, not a lock.
+static INVOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// Kernel object invocations this program made since it started.
+pub fn invocations() -> u64 {
+    INVOCATIONS.load(Ordering::Relaxed)
+}
 
 /// An invocation's message: label, message registers and extra caps.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -63,6 +75,7 @@ impl Request {
 /// non-zero reply label into the error. The reply's MRs are left in the
 /// IPC buffer for the decoder.
 pub fn invoke(service: CPtr, req: &Request) -> Result<MessageInfo> {
+    INVOCATIONS.fetch_add(1, Ordering::Relaxed);
     with_ipc_buffer_mut(|b| {
         b.msg[..req.length].copy_from_slice(req.mrs());
         for (slot, cap) in b.caps_or_badges.iter_mut().zip(req.caps()) {

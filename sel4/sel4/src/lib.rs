@@ -45,7 +45,7 @@ pub use bootinfo::{init_cap, BootInfo, BootInfoError, UntypedDesc};
 pub use cptr::{cap, cap_type, CPtr, Cap, CapType};
 pub use error::{Error, Result};
 pub use fault::Fault;
-pub use invocations::{invoke, Request};
+pub use invocations::{invocations, invoke, Request};
 pub use ipc_buffer::{
     forget_ipc_buffer_borrow, get_badge, get_mr, init_ipc_buffer, set_cap, set_mr,
     set_receive_path, with_ipc_buffer_mut, IpcBuffer, MSG_MAX_EXTRA_CAPS, MSG_MAX_LENGTH,

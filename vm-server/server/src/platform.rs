@@ -254,6 +254,7 @@ impl Platform for Sel4Platform {
             page_tables: self.pmap.tables_held() as u64,
             objects_baseline: self.baseline.0,
             slots_baseline: self.baseline.1,
+            invocations: sel4::invocations(),
         }
     }
 

@@ -35,6 +35,8 @@ pub struct KernelCounters {
     /// client: what it must be back to when none is left.
     pub objects_baseline: u64,
     pub slots_baseline: u64,
+    /// Kernel object invocations made since the server started.
+    pub invocations: u64,
 }
 
 /// The machine side of the VM server. The service calls it only from its

@@ -57,6 +57,7 @@ pub fn global<P: Platform>(s: &Service<P>) -> VmStats {
         pager_writes: u.pager_writes,
         pager_pages_out: u.pager_pages_out,
         pager_io_errors: u.pager_io_errors,
+        kernel_invocations: k.invocations,
         pageins: u.pgswapin,
         pageouts: u.pgswapout,
         swpages: u.swpages,
