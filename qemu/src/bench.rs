@@ -24,10 +24,28 @@ const FLOOR_OF: &[(&str, &str)] = &[
     ("vm-fault-resident", "floor-fault-map-reply"),
     ("vm-fault-cow", "floor-fault-map-reply"),
     ("vm-fault-pagein", "floor-fault-map-reply"),
+    ("vm-fault-pagein", FLOOR_PAGEIN),
     ("vm-file-fault-cached", "floor-fault-map-reply"),
     ("vm-file-fault-pagein", "vm-file-fault-cached"),
     ("vm-request-ping", "floor-ipc-call-replyrecv"),
 ];
+
+/// The floor of a page-in fault: the fault floor plus one 4 KiB read
+/// of the raw disk alone (`blk-read-4k`, block-test), both from the same
+/// boot; derived by [`table`] and [`summary`].
+const FLOOR_PAGEIN: &str = "floor-fault+blk-read-4k";
+
+/// `results` with the derived floors added.
+fn with_derived(results: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    let mut r = results.clone();
+    if let (Some(&f), Some(&d)) = (
+        results.get("floor-fault-map-reply"),
+        results.get("blk-read-4k"),
+    ) {
+        r.insert(FLOOR_PAGEIN.to_string(), f + d);
+    }
+    r
+}
 
 /// Which raw throughput (MB/s) each swap and file throughput is divided
 /// by: the block server's, and for the mapped file also the file server's
@@ -122,6 +140,55 @@ fn calls_section(results: &BTreeMap<String, u64>) -> String {
     out
 }
 
+/// Parses `BENCH-AROUND <advice> <pages> <faults> <cycles>` into the
+/// results' keys `around-<advice>#pages`, `#faults` and `#cycles`.
+pub fn parse_around(line: &str) -> Vec<(String, u64)> {
+    let Some(at) = line.find("BENCH-AROUND ") else {
+        return Vec::new();
+    };
+    let w: Vec<&str> = line[at + 13..].split_whitespace().collect();
+    let nums: Vec<u64> = w.iter().skip(1).filter_map(|n| n.parse().ok()).collect();
+    match (w.first(), nums.as_slice()) {
+        (Some(advice), [pages, faults, cycles]) => ["pages", "faults", "cycles"]
+            .iter()
+            .zip([*pages, *faults, *cycles])
+            .map(|(k, v)| (format!("around-{advice}#{k}"), v))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Fault-around on a first touch in order, per advice: faults taken,
+/// pages per fault, cycles per page, and both against advice `random`
+/// (fault-around off).
+fn around_section(results: &BTreeMap<String, u64>) -> String {
+    let get = |advice: &str, k: &str| results.get(&format!("around-{advice}#{k}")).copied();
+    let Some(off_cycles) = get("random", "cycles") else {
+        return String::new();
+    };
+    let mut out = format!(
+        "{:<28} {:>8} {:>8} {:>12} {:>14} {:>12}\n",
+        "first touch in order", "pages", "faults", "pages/fault", "cycles/page", "time vs off"
+    );
+    for advice in ["random", "normal", "sequential"] {
+        let (Some(pages), Some(faults), Some(cycles)) = (
+            get(advice, "pages"),
+            get(advice, "faults"),
+            get(advice, "cycles"),
+        ) else {
+            continue;
+        };
+        let per_fault = pages as f64 / faults.max(1) as f64;
+        let per_page = cycles / pages.max(1);
+        let vs = cycles as f64 / off_cycles.max(1) as f64;
+        out.push_str(&format!(
+            "{:<28} {pages:>8} {faults:>8} {per_fault:>12.1} {per_page:>14} {vs:>12.2}\n",
+            format!("advice {advice}")
+        ));
+    }
+    out
+}
+
 /// The ratio of `name` to `base` in one boot: the median of its
 /// interleaved rounds when it was measured so, else the two numbers'
 /// ratio; with the rounds' smallest and largest.
@@ -150,6 +217,7 @@ fn ratio_of(
 /// Formats the tables: per measured operation, its reference (floor or
 /// raw throughput) and the ratio of the two; cycles first, then MB/s.
 pub fn table(results: &BTreeMap<String, u64>) -> String {
+    let results = &with_derived(results);
     let mut out = section(
         results,
         ["operation", "cycles", "floor", "floor cycles"],
@@ -157,10 +225,11 @@ pub fn table(results: &BTreeMap<String, u64>) -> String {
     );
     out.push('\n');
     out += &section(results, ["throughput", "MB/s", "raw", "raw MB/s"], RAW_OF);
-    let calls = calls_section(results);
-    if !calls.is_empty() {
-        out.push('\n');
-        out += &calls;
+    for extra in [calls_section(results), around_section(results)] {
+        if !extra.is_empty() {
+            out.push('\n');
+            out += &extra;
+        }
     }
     out
 }
@@ -215,6 +284,7 @@ pub fn run(ws: &Workspace, o: &Options, boots: u32) -> Result<bool> {
             }
             results.extend(parse_rounds(line));
             results.extend(parse_calls(line));
+            results.extend(parse_around(line));
             true
         })?;
         if exit != Exit::Guest(machine::GUEST_SUCCESS) {
@@ -255,7 +325,7 @@ pub fn summary(boots: &[BTreeMap<String, u64>]) -> String {
     for (name, base) in FLOOR_OF.iter().chain(RAW_OF) {
         let mut ratios: Vec<f64> = boots
             .iter()
-            .filter_map(|r| ratio_of(r, name, base).map(|(ratio, _)| ratio))
+            .filter_map(|r| ratio_of(&with_derived(r), name, base).map(|(ratio, _)| ratio))
             .collect();
         if ratios.is_empty() {
             out.push_str(&format!("{name:<28} {base:<26} {:>6}\n", "missing"));
@@ -352,6 +422,33 @@ mod tests {
     }
 
     #[test]
+    fn fault_around_rows_compare_with_advice_random() {
+        let mut r = BTreeMap::new();
+        for line in [
+            "BENCH-AROUND random 2048 2048 204800000",
+            "BENCH-AROUND normal 2048 256 51200000",
+            "BENCH-AROUND sequential 2048 128",
+        ] {
+            r.extend(parse_around(line));
+        }
+        let t = table(&r);
+        let row = |a: &str| {
+            t.lines()
+                .find(|l| l.starts_with(&format!("advice {a}")))
+                .map(|l| l.split_whitespace().skip(2).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            row("random").unwrap(),
+            ["2048", "2048", "1.0", "100000", "1.00"]
+        );
+        assert_eq!(
+            row("normal").unwrap(),
+            ["2048", "256", "8.0", "25000", "0.25"]
+        );
+        assert!(row("sequential").is_none(), "a short line is no row");
+    }
+
+    #[test]
     fn bench_lines_parse() {
         assert_eq!(
             parse_line("  BENCH vm-fault-cow 1234 cycles"),
@@ -384,6 +481,7 @@ mod tests {
             "BENCH vm-swap-out-mbps 100 MB/s (48 MiB in 480 ms; 12288 pages out, 0 in)",
             "BENCH vm-swap-in-mbps 250 MB/s (48 MiB in 192 ms; 0 pages out, 12288 in)",
             "BENCH vm-fault-pagein 120000 cycles (median of 256 reads 128 KiB apart)",
+            "BENCH blk-read-4k 20000 cycles (median of 64 reads of 4 KiB, one at a time)",
         ] {
             let (name, v) = parse_line(line).expect("a BENCH line");
             r.insert(name, v);
@@ -421,6 +519,11 @@ mod tests {
                 "3.00"
             ]
         );
+        // And against the fault floor plus one 4 KiB read: 120000 / 60000.
+        assert!(t.lines().any(|l| l.starts_with("vm-fault-pagein")
+            && l.contains("floor-fault+blk-read-4k")
+            && l.contains(" 60000 ")
+            && l.ends_with("2.00")));
         assert!(t
             .lines()
             .any(|l| l.starts_with("throughput") && l.contains("raw MB/s")));

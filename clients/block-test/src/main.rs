@@ -36,6 +36,8 @@ const NAME: &str = "block-test";
 /// Blocks of the pattern test (8 MiB) and of each benchmark pass (32 MiB).
 const PATTERN_BLOCKS: u64 = 2048;
 const BENCH_BLOCKS: u64 = 8192;
+/// Reads timed one at a time for the read floors.
+const LATENCY_READS: u64 = 64;
 /// Requests of 16 blocks (64 KiB), 8 in flight.
 const PER_REQUEST: u64 = 16;
 const DEPTH: u64 = 8;
@@ -403,6 +405,29 @@ fn bench(c: &mut Client) {
         println!("{NAME}: no PIT ports, no benchmark");
         return;
     };
+    // One request alone, 4 KiB and 64 KiB: the floors of a page-in
+    // (`cargo qemu bench` adds the fault floor to the first).
+    for (name, count) in [("blk-read-4k", 1), ("blk-read-64k", PER_REQUEST)] {
+        let mut samples: Vec<u64> = Vec::with_capacity(LATENCY_READS as usize);
+        for k in 0..LATENCY_READS {
+            // Spread over the benchmark area, so no read follows another.
+            let block = 1 + (k * 97 * PER_REQUEST) % (BENCH_BLOCKS - PER_REQUEST);
+            let t0 = rdtsc();
+            if let Err(e) = c.read(block, count, 0) {
+                println!("{NAME}: {name} read of block {block} failed: {e:?}");
+                break;
+            }
+            samples.push(rdtsc() - t0);
+        }
+        if samples.len() as u64 == LATENCY_READS {
+            samples.sort_unstable();
+            println!(
+                "BENCH {name} {} cycles (median of {LATENCY_READS} reads of {} KiB, one at a time)",
+                samples[samples.len() / 2],
+                count * 4
+            );
+        }
+    }
     let chunks: Vec<u64> = (0..BENCH_BLOCKS / PER_REQUEST)
         .map(|k| 1 + k * PER_REQUEST)
         .collect();
