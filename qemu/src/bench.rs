@@ -225,7 +225,15 @@ pub fn table(results: &BTreeMap<String, u64>) -> String {
     );
     out.push('\n');
     out += &section(results, ["throughput", "MB/s", "raw", "raw MB/s"], RAW_OF);
-    for extra in [calls_section(results), around_section(results)] {
+    let memory = results
+        .get("vm-metadata-bytes-per-page")
+        .map_or(String::new(), |b| {
+            format!(
+                "{:<28} {b:>12} (the server's heap in live allocations per pool frame, pool full, swap in use)\n",
+                "metadata bytes per page"
+            )
+        });
+    for extra in [calls_section(results), around_section(results), memory] {
         if !extra.is_empty() {
             out.push('\n');
             out += &extra;

@@ -72,6 +72,16 @@ pub fn run(env: &mut Env, hz: u64) -> bool {
         t1 - t0,
         hz,
     );
+    // With the pool full of this region's pages and the rest on swap:
+    // everything the server keeps, per frame it manages.
+    println!(
+        "BENCH vm-metadata-bytes-per-page {} bytes (heap {} bytes in live allocations, pool {} frames, {} map entries, {} pages on swap)",
+        s1.heap_bytes / s1.npages.max(1),
+        s1.heap_bytes,
+        s1.npages,
+        s1.map_entries,
+        s1.swpginuse
+    );
 
     // Swap-in. A first, untimed pass pages the dirty tail of the write
     // pass out; after it every resident page is clean with its copy still

@@ -31,3 +31,12 @@ pub unsafe fn init(start: *mut u8, size: usize) {
     #[cfg(test)]
     let _ = (start, size);
 }
+
+/// Bytes of the heap in allocations now (talc's counters: the sum of the
+/// live allocations' sizes): what a server's data structures take.
+pub fn allocated_bytes() -> usize {
+    #[cfg(not(test))]
+    return ALLOCATOR.lock().get_counters().allocated_bytes;
+    #[cfg(test)]
+    0
+}

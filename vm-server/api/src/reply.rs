@@ -323,6 +323,10 @@ pub struct VmStats {
     /// copies, retypes, ...; not its IPC): per fault, the cost a fault
     /// adds to the kernel's own round trip.
     pub kernel_invocations: u64,
+    // Version 6 (65 words): what the server keeps.
+    /// Bytes of the server's heap in live allocations: every map entry,
+    /// object, page record, swap record and table it keeps.
+    pub heap_bytes: u64,
 }
 
 /// Per-client statistics: the `ClientStats` reply, versioned like
@@ -605,7 +609,7 @@ mod tests {
     #[test]
     fn stats_word_counts() {
         // Version 2 appended eight words to the first version's 46.
-        assert_eq!(<VmStats as Versioned>::WORDS, 64);
+        assert_eq!(<VmStats as Versioned>::WORDS, 65);
         assert_eq!(VmStats::MIN_WORDS, 46);
         assert_eq!(<ClientStats as Versioned>::WORDS, 25);
         assert_eq!(ClientStats::MIN_WORDS, 12);
@@ -621,7 +625,7 @@ mod tests {
         };
         let mut w = [0u64; MAX_WORDS];
         let (label, len) = Reply::Stats(s).encode(&mut w);
-        assert_eq!((label, len), (0, 64));
+        assert_eq!((label, len), (0, 65));
         assert_eq!(w[0], 4096);
         assert_eq!(w[2], 7);
         assert_eq!(w[45], 9);
@@ -630,7 +634,7 @@ mod tests {
             Ok(Ok(Reply::Stats(s)))
         );
         // A newer server's longer reply.
-        w[64] = 123;
+        w[65] = 123;
         assert_eq!(
             Reply::decode(Operation::Stats, 0, &w[..len + 1]),
             Ok(Ok(Reply::Stats(s)))

@@ -255,6 +255,7 @@ impl Platform for Sel4Platform {
             objects_baseline: self.baseline.0,
             slots_baseline: self.baseline.1,
             invocations: sel4::invocations(),
+            heap_bytes: sel4_root_task::heap::allocated_bytes() as u64,
         }
     }
 

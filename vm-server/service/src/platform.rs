@@ -37,6 +37,8 @@ pub struct KernelCounters {
     pub slots_baseline: u64,
     /// Kernel object invocations made since the server started.
     pub invocations: u64,
+    /// Bytes of the heap in live allocations.
+    pub heap_bytes: u64,
 }
 
 /// The machine side of the VM server. The service calls it only from its

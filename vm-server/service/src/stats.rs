@@ -58,6 +58,7 @@ pub fn global<P: Platform>(s: &Service<P>) -> VmStats {
         pager_pages_out: u.pager_pages_out,
         pager_io_errors: u.pager_io_errors,
         kernel_invocations: k.invocations,
+        heap_bytes: k.heap_bytes,
         pageins: u.pgswapin,
         pageouts: u.pgswapout,
         swpages: u.swpages,
