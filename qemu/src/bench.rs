@@ -99,17 +99,19 @@ pub fn parse_calls(line: &str) -> Vec<(String, u64)> {
         return Vec::new();
     };
     let w: Vec<&str> = line[at + 12..].split_whitespace().collect();
-    match (
-        w.first(),
-        w.get(1).and_then(|n| n.parse().ok()),
-        w.get(2).and_then(|n| n.parse().ok()),
-    ) {
-        (Some(name), Some(calls), Some(ops)) => vec![
-            (format!("{name}#invocations"), calls),
-            (format!("{name}#operations"), ops),
-        ],
-        _ => Vec::new(),
+    let num = |i: usize| w.get(i).and_then(|n| n.parse::<u64>().ok());
+    let (Some(name), Some(calls), Some(ops)) = (w.first(), num(1), num(2)) else {
+        return Vec::new();
+    };
+    let mut out = vec![
+        (format!("{name}#invocations"), calls),
+        (format!("{name}#operations"), ops),
+    ];
+    if let (Some(cycles), Some(messages)) = (num(3), num(4)) {
+        out.push((format!("{name}#handling-cycles"), cycles));
+        out.push((format!("{name}#messages"), messages));
     }
+    out
 }
 
 /// The kernel invocations the VM server made per operation, for every
@@ -126,8 +128,12 @@ fn calls_section(results: &BTreeMap<String, u64>) -> String {
         };
         if out.is_empty() {
             out = format!(
-                "{:<28} {:>12} {:>12} {:>14}\n",
-                "kernel calls", "invocations", "operations", "per operation"
+                "{:<28} {:>12} {:>12} {:>14} {:>22}\n",
+                "kernel calls",
+                "invocations",
+                "operations",
+                "per operation",
+                "server cycles/message"
             );
         }
         let per = if ops == 0 {
@@ -135,7 +141,16 @@ fn calls_section(results: &BTreeMap<String, u64>) -> String {
         } else {
             calls as f64 / ops as f64
         };
-        out.push_str(&format!("{name:<28} {calls:>12} {ops:>12} {per:>14.2}\n"));
+        let server = match (
+            results.get(&format!("{name}#handling-cycles")),
+            results.get(&format!("{name}#messages")),
+        ) {
+            (Some(&c), Some(&m)) if m > 0 => format!("{}", c / m),
+            _ => String::from("-"),
+        };
+        out.push_str(&format!(
+            "{name:<28} {calls:>12} {ops:>12} {per:>14.2} {server:>22}\n"
+        ));
     }
     out
 }
@@ -408,7 +423,9 @@ mod tests {
             r.extend(parse_rounds(line));
         }
         assert_eq!(parse_rounds("BENCH-ROUNDS x y 9 1 2"), Vec::new());
-        r.extend(parse_calls("  | BENCH-CALLS vm-fault-zero-fill 1152 576"));
+        r.extend(parse_calls(
+            "  | BENCH-CALLS vm-fault-zero-fill 1152 576 5850000 585",
+        ));
         assert_eq!(parse_calls("BENCH-CALLS x 1"), Vec::new());
         let t = table(&r);
         let row = t
@@ -422,7 +439,10 @@ mod tests {
             .skip_while(|l| !l.starts_with("kernel calls"))
             .find(|l| l.starts_with("vm-fault-zero-fill"))
             .unwrap();
-        assert!(calls.ends_with(" 2.00"), "{calls}");
+        assert!(
+            calls.contains(" 2.00 ") && calls.ends_with(" 10000"),
+            "{calls}"
+        );
         let s = summary(&[r.clone(), r]);
         assert!(s
             .lines()

@@ -83,8 +83,10 @@ fn median(v: &mut [u64]) -> u64 {
 /// Prints `BENCH name <median of the rounds> cycles`; with the floors,
 /// `BENCH-ROUNDS name floor rounds <median> <min> <max>` (the ratio of
 /// each round to its own floor, in thousandths); and `BENCH-CALLS name
-/// <invocations> <operations>`: the kernel invocations the VM server
-/// made during the rounds (its `Stats`), for the operations measured.
+/// <invocations> <operations> <cycles> <messages>`: the kernel
+/// invocations the VM server made during the rounds, for the operations
+/// measured, and the cycles its loop spent handling the messages it got
+/// meanwhile (its `Stats`: the operations plus one `Stats` call a round).
 fn interleaved(
     env: &mut Env,
     name: &str,
@@ -94,16 +96,26 @@ fn interleaved(
 ) {
     let mut ops = Vec::new();
     let mut ratios = Vec::new();
-    let mut calls = Some(0u64);
-    let invocations = |env: &mut Env| env.vm.stats().ok().map(|s| s.kernel_invocations);
+    // (invocations, handling cycles, messages) the server counted.
+    let mut calls = Some((0u64, 0u64, 0u64));
+    let counters = |env: &mut Env| {
+        env.vm
+            .stats()
+            .ok()
+            .map(|s| (s.kernel_invocations, s.handling_cycles, s.messages))
+    };
     for r in 0..ROUNDS {
         let f = control::floor_round(kind);
-        let before = invocations(env);
+        let before = counters(env);
         let o = op(env, r);
-        let after = invocations(env);
+        let after = counters(env);
         ops.push(o);
         calls = match (calls, before, after) {
-            (Some(c), Some(b), Some(a)) => Some(c + a.saturating_sub(b)),
+            (Some(c), Some(b), Some(a)) => Some((
+                c.0 + a.0.saturating_sub(b.0),
+                c.1 + a.1.saturating_sub(b.1),
+                c.2 + a.2.saturating_sub(b.2),
+            )),
             _ => None,
         };
         if let Some(f) = f.filter(|&f| f > 0) {
@@ -122,8 +134,11 @@ fn interleaved(
             ratios[ratios.len() - 1]
         );
     }
-    if let Some(c) = calls {
-        println!("BENCH-CALLS {name} {c} {}", ROUNDS * PER_ROUND);
+    if let Some((invocations, cycles, messages)) = calls {
+        println!(
+            "BENCH-CALLS {name} {invocations} {} {cycles} {messages}",
+            ROUNDS * PER_ROUND
+        );
     }
 }
 

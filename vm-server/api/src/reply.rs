@@ -327,6 +327,11 @@ pub struct VmStats {
     /// Bytes of the server's heap in live allocations: every map entry,
     /// object, page record, swap record and table it keeps.
     pub heap_bytes: u64,
+    // Version 7 (67 words): where the server's time goes.
+    /// TSC cycles the server spent handling messages (from the return of
+    /// its receive to its reply: its own work, no IPC), and the messages.
+    pub handling_cycles: u64,
+    pub messages: u64,
 }
 
 /// Per-client statistics: the `ClientStats` reply, versioned like
@@ -609,7 +614,7 @@ mod tests {
     #[test]
     fn stats_word_counts() {
         // Version 2 appended eight words to the first version's 46.
-        assert_eq!(<VmStats as Versioned>::WORDS, 65);
+        assert_eq!(<VmStats as Versioned>::WORDS, 67);
         assert_eq!(VmStats::MIN_WORDS, 46);
         assert_eq!(<ClientStats as Versioned>::WORDS, 25);
         assert_eq!(ClientStats::MIN_WORDS, 12);
@@ -625,7 +630,7 @@ mod tests {
         };
         let mut w = [0u64; MAX_WORDS];
         let (label, len) = Reply::Stats(s).encode(&mut w);
-        assert_eq!((label, len), (0, 65));
+        assert_eq!((label, len), (0, 67));
         assert_eq!(w[0], 4096);
         assert_eq!(w[2], 7);
         assert_eq!(w[45], 9);
@@ -634,7 +639,7 @@ mod tests {
             Ok(Ok(Reply::Stats(s)))
         );
         // A newer server's longer reply.
-        w[65] = 123;
+        w[67] = 123;
         assert_eq!(
             Reply::decode(Operation::Stats, 0, &w[..len + 1]),
             Ok(Ok(Reply::Stats(s)))

@@ -62,6 +62,9 @@ pub struct Sel4Platform {
     pub baseline: (u64, u64),
     /// The pager channels, for their attach words.
     pub pagers: PagerChannels,
+    /// TSC cycles the loop spent handling messages (from the return of
+    /// its receive to its reply), and the messages handled.
+    pub loop_time: (u64, u64),
 }
 
 impl Sel4Platform {
@@ -74,6 +77,7 @@ impl Sel4Platform {
             scratch,
             baseline: (0, 0),
             pagers: PagerChannels::default(),
+            loop_time: (0, 0),
         };
         // The scratch window's paging structures are the server's own:
         // make them now, so they are part of the baseline.
@@ -256,6 +260,8 @@ impl Platform for Sel4Platform {
             slots_baseline: self.baseline.1,
             invocations: sel4::invocations(),
             heap_bytes: sel4_root_task::heap::allocated_bytes() as u64,
+            handling_cycles: self.loop_time.0,
+            messages: self.loop_time.1,
         }
     }
 

@@ -39,6 +39,10 @@ pub struct KernelCounters {
     pub invocations: u64,
     /// Bytes of the heap in live allocations.
     pub heap_bytes: u64,
+    /// Cycles the server's loop spent handling messages (receive to
+    /// reply), and the messages it handled.
+    pub handling_cycles: u64,
+    pub messages: u64,
 }
 
 /// The machine side of the VM server. The service calls it only from its

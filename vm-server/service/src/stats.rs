@@ -59,6 +59,8 @@ pub fn global<P: Platform>(s: &Service<P>) -> VmStats {
         pager_io_errors: u.pager_io_errors,
         kernel_invocations: k.invocations,
         heap_bytes: k.heap_bytes,
+        handling_cycles: k.handling_cycles,
+        messages: k.messages,
         pageins: u.pgswapin,
         pageouts: u.pgswapout,
         swpages: u.swpages,
