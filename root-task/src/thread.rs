@@ -74,20 +74,7 @@ pub fn spawn(
         ipc_frame,
     )
     .map_err(|e| format!("TCB configure: {e:?}"))?;
-    let regs = sel4::UserContext {
-        rip: entry as *const () as u64,
-        rsp: (stack_top & !15) - 8, // as if called: rsp + 8 is 16-byte aligned
-        rdi: args.0,
-        rsi: args.1,
-        ..Default::default()
-    };
-    tcb.tcb_write_registers(
-        true,
-        0,
-        (core::mem::size_of::<sel4::UserContext>() / 8) as u64,
-        &regs,
-    )
-    .map_err(|e| format!("TCB write registers: {e:?}"))?;
+    restart(tcb, entry, args, stack_top)?;
     Ok(tcb)
 }
 
