@@ -177,6 +177,7 @@ impl Vm {
                 wired_count: 0,
                 flags,
                 chain,
+                next_fault: 0,
             });
         }
         let handles = spaces[&parent.0].handles.clone();

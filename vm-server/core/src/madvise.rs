@@ -130,6 +130,7 @@ impl Vm {
                 wired_count: 0,
                 flags,
                 chain,
+                next_fault: 0,
             };
             mem.delete_entry(space, old, pmap);
             sp.map.insert(fresh);

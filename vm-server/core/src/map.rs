@@ -45,6 +45,11 @@ pub struct VmMapEntry {
     pub(crate) wired_count: u16,
     pub(crate) flags: EntryFlags,
     pub(crate) chain: BackingChain,
+    /// The page just past the last fault-around window ahead (FreeBSD's
+    /// `next_read`): a fault there means the entry is touched in order,
+    /// and fault-around looks further ahead. A hint only: no semantics,
+    /// ignored by merging, reset by mmap, fork and madvise.
+    pub(crate) next_fault: u64,
 }
 
 impl VmMapEntry {
@@ -299,6 +304,7 @@ impl VmMap {
             wired_count: e.wired_count,
             flags: e.flags,
             chain,
+            next_fault: e.next_fault,
         };
         e.end = addr;
         self.entries.insert(addr, right);

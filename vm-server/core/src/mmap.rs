@@ -274,6 +274,7 @@ impl Vm {
             wired_count: 0,
             flags,
             chain,
+            next_fault: 0,
         };
         let sp = self.spaces.get_mut(&space.0).expect("checked");
         sp.map.insert(entry);

@@ -444,6 +444,29 @@ fn prefault_maps_neighbours() {
     ok(&s);
 }
 
+/// Without advice, a fault just past the last window ahead is a touch
+/// in order: the window doubles ahead (`next_fault`), so a first touch in
+/// order of 90 pages faults once per 9 pages after the first window.
+#[test]
+fn prefault_follows_a_touch_in_order() {
+    let (mut s, sp) = sim(256);
+    let a = map_anon(&mut s, sp, 90);
+    let before = s.vm.stats().faults;
+    for i in 0..90 {
+        s.write(sp, a + i * P, &[i as u8]).unwrap();
+    }
+    // Pages 0..5 (first window), then 5..14, 14..23, ... : 1 + 10 faults.
+    assert_eq!(s.vm.stats().faults - before, 11);
+    for i in 0..90 {
+        assert_eq!(s.read_u8(sp, a + i * P).unwrap(), i as u8);
+    }
+    // A fault anywhere else keeps the ordinary window, behind included.
+    let b = map_anon(&mut s, sp, 16);
+    let m = fault(&mut s, sp, b + 8 * P, Access::Write).unwrap();
+    assert_eq!(m.prefaulted, 7);
+    ok(&s);
+}
+
 #[test]
 fn willneed_dontneed_free() {
     let (mut s, sp) = sim_exact(64);
