@@ -66,15 +66,22 @@ pub fn parse_line(line: &str) -> Option<(String, u64)> {
     Some((name, value))
 }
 
+/// The words after `tag` and a space anywhere in a console line (the
+/// `BENCH-*` lines the benchmark prints beside `BENCH`).
+fn fields<'a>(line: &'a str, tag: &str) -> Option<Vec<&'a str>> {
+    let at = line.find(tag)? + tag.len();
+    let rest = line[at..].strip_prefix(' ')?;
+    Some(rest.split_whitespace().collect())
+}
+
 /// Parses `BENCH-ROUNDS <name> <floor> <rounds> <median> <min> <max>`
 /// (ratios in thousandths, each round against a floor round measured
 /// just before it) into the results' keys `name@floor#median`, `#min`,
 /// `#max` and `#rounds`.
 pub fn parse_rounds(line: &str) -> Vec<(String, u64)> {
-    let Some(at) = line.find("BENCH-ROUNDS ") else {
+    let Some(w) = fields(line, "BENCH-ROUNDS") else {
         return Vec::new();
     };
-    let w: Vec<&str> = line[at + 13..].split_whitespace().collect();
     let nums: Option<Vec<u64>> = w
         .get(2..6)
         .map(|n| n.iter().filter_map(|x| x.parse().ok()).collect());
@@ -95,10 +102,9 @@ pub fn parse_rounds(line: &str) -> Vec<(String, u64)> {
 /// Parses `BENCH-CALLS <name> <invocations> <operations>` into the
 /// results' keys `name#invocations` and `name#operations`.
 pub fn parse_calls(line: &str) -> Vec<(String, u64)> {
-    let Some(at) = line.find("BENCH-CALLS ") else {
+    let Some(w) = fields(line, "BENCH-CALLS") else {
         return Vec::new();
     };
-    let w: Vec<&str> = line[at + 12..].split_whitespace().collect();
     let num = |i: usize| w.get(i).and_then(|n| n.parse::<u64>().ok());
     let (Some(name), Some(calls), Some(ops)) = (w.first(), num(1), num(2)) else {
         return Vec::new();
@@ -158,10 +164,9 @@ fn calls_section(results: &BTreeMap<String, u64>) -> String {
 /// Parses `BENCH-AROUND <advice> <pages> <faults> <cycles>` into the
 /// results' keys `around-<advice>#pages`, `#faults` and `#cycles`.
 pub fn parse_around(line: &str) -> Vec<(String, u64)> {
-    let Some(at) = line.find("BENCH-AROUND ") else {
+    let Some(w) = fields(line, "BENCH-AROUND") else {
         return Vec::new();
     };
-    let w: Vec<&str> = line[at + 13..].split_whitespace().collect();
     let nums: Vec<u64> = w.iter().skip(1).filter_map(|n| n.parse().ok()).collect();
     match (w.first(), nums.as_slice()) {
         (Some(advice), [pages, faults, cycles]) => ["pages", "faults", "cycles"]
