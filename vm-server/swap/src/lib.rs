@@ -173,9 +173,10 @@ pub use counters::SwapStats;
 pub use device::{
     BlockDevice, BufferId, IoCompletion, IoError, IoOp, IoRequest, IoStatus, IoTag, BLOCK_SIZE,
 };
+pub use policy::policy_by_name;
 pub use policy::{
     ClockConfig, ClockPolicy, ClockProPolicy, FifoPolicy, FrameId, PageKey, PolicyHost,
-    PolicyStats, ReplacementPolicy, TwoQPolicy,
+    PolicyStats, ReplacementPolicy, TwoQPolicy, POLICIES,
 };
 pub use ramdisk::{Delay, RamDisk, RamDiskStats};
 pub use swap_pager::{SwapError, SwapEvent, SwapPager};

@@ -175,4 +175,17 @@ impl ReplacementPolicy for ClockPolicy {
     fn stats(&self) -> PolicyStats {
         self.stats
     }
+
+    fn deactivate(&mut self, f: FrameId) {
+        if self.q.queue_of(f) == Some(ACTIVE) {
+            self.q.remove(f);
+            self.act[f as usize] = 0;
+            self.q.push_tail(INACTIVE, f);
+            self.stats.deactivated += 1;
+        }
+    }
+
+    fn hot_cold(&self) -> (u32, u32) {
+        self.queue_lengths()
+    }
 }

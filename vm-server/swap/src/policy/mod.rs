@@ -112,6 +112,38 @@ pub trait ReplacementPolicy {
     ) -> u32;
     /// Scan statistics so far.
     fn stats(&self) -> PolicyStats;
+    /// The VM expects `f` not to be used soon (`vm_page_deactivate`:
+    /// `MADV_DONTNEED`, a read-ahead page nobody asked for, a page just
+    /// cleaned): a policy with a cold end puts it there. A hint; `f` may
+    /// be untracked, in which case nothing happens.
+    fn deactivate(&mut self, _f: FrameId) {}
+    /// Tracked frames on the policy's hot and cold sides (CLOCK's active
+    /// and inactive queues, 2Q's Am and A1in, ...), which `vmstat` shows
+    /// as "pages active" and "pages inactive". They add up to `resident`.
+    fn hot_cold(&self) -> (u32, u32) {
+        (self.resident(), 0)
+    }
+}
+
+/// Every policy the server can run, by the name a spec's
+/// `pageout_policy` and `cargo qemu --policy` use; the first is the
+/// default. Adding a policy is its file plus one line here.
+pub const POLICIES: &[(&str, fn(u32) -> alloc::boxed::Box<dyn ReplacementPolicy>)] = &[
+    ("clock", |n| alloc::boxed::Box::new(ClockPolicy::new(n))),
+    ("2q", |n| alloc::boxed::Box::new(TwoQPolicy::new(n))),
+    ("clock-pro", |n| {
+        alloc::boxed::Box::new(ClockProPolicy::new(n))
+    }),
+    ("fifo", |n| alloc::boxed::Box::new(FifoPolicy::new(n))),
+];
+
+/// The policy named `name` for frames `0..frames`, or `None` for a name
+/// not in [`POLICIES`].
+pub fn policy_by_name(name: &str, frames: u32) -> Option<alloc::boxed::Box<dyn ReplacementPolicy>> {
+    POLICIES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, make)| make(frames))
 }
 
 mod clock;
