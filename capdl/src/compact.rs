@@ -26,8 +26,8 @@ pub const MAGIC: [u8; 8] = *b"seL4cdl\0";
 /// 2: paged clients' limits and name groups; 3: a second flags byte and
 /// paged clients' privileges; 4: `device_frame` objects, paged clients'
 /// device grants and pagers' device regions (`compact/devices.rs`); 5:
-/// `image_from_files`.
-pub const VERSION: u16 = 5;
+/// `image_from_files`; 6: a pager's `pageout_policy`.
+pub const VERSION: u16 = 6;
 pub const HEADER_LEN: usize = 20;
 
 const FLAG_FAULT: u8 = 1;
@@ -44,9 +44,13 @@ const FLAG2_PRIVILEGES: u8 = 1;
 const FLAG2_DEVICES: u8 = 2;
 const FLAG2_DEVICE_REGIONS: u8 = 4;
 const FLAG2_IMAGE_FROM_FILES: u8 = 8;
+const FLAG2_PAGEOUT_POLICY: u8 = 16;
 /// The second flags byte's bits that have a meaning; the others must be 0.
-const FLAGS2_KNOWN: u8 =
-    FLAG2_PRIVILEGES | FLAG2_DEVICES | FLAG2_DEVICE_REGIONS | FLAG2_IMAGE_FROM_FILES;
+const FLAGS2_KNOWN: u8 = FLAG2_PRIVILEGES
+    | FLAG2_DEVICES
+    | FLAG2_DEVICE_REGIONS
+    | FLAG2_IMAGE_FROM_FILES
+    | FLAG2_PAGEOUT_POLICY;
 
 mod devices;
 
@@ -169,6 +173,9 @@ fn put_component(o: &mut Out, c: &Component) {
     if c.image_from_files {
         flags2 |= FLAG2_IMAGE_FROM_FILES;
     }
+    if c.pageout_policy.is_some() {
+        flags2 |= FLAG2_PAGEOUT_POLICY;
+    }
     o.u8(flags2);
     if let Some(f) = c.fault {
         o.u16(f.object);
@@ -194,6 +201,9 @@ fn put_component(o: &mut Out, c: &Component) {
     }
     if !c.privileges.is_empty() {
         o.u16(c.privileges.0);
+    }
+    if let Some(p) = &c.pageout_policy {
+        o.str(p);
     }
     o.count(c.caps.len());
     for cap in &c.caps {
@@ -589,6 +599,18 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
     } else {
         Privileges::NONE
     };
+    // Whether the component is a pager is known only after its clients;
+    // the name's length is what the pager-info page can hold.
+    let pageout_policy = if flags2 & FLAG2_PAGEOUT_POLICY != 0 {
+        let p = i.str()?;
+        i.check(
+            !p.is_empty() && p.len() <= MAX_POLICY_NAME,
+            "pageout policy name",
+        )?;
+        Some(p)
+    } else {
+        None
+    };
     let mut caps: Vec<Cap> = Vec::new();
     // One past the last slot of the previous cap: entries are sorted and
     // disjoint, so `Component::cap_at` can binary-search.
@@ -711,6 +733,7 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
         asid_pool: flags & FLAG_ASID_POOL != 0,
         awaited: flags & FLAG_AWAITED != 0,
         image_from_files: flags2 & FLAG2_IMAGE_FROM_FILES != 0,
+        pageout_policy,
         caps,
         untyped,
         io_ports,

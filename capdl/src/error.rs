@@ -177,6 +177,8 @@ pub enum ErrorKind {
     /// quotas, name groups and privileges are kept by a pager, for its
     /// clients.
     NotPaged { field: &'static str },
+    /// A pager's field on a component that pages nobody.
+    NotAPager { field: &'static str },
 
     // --- devices ---
     /// `first-last` I/O ports with first > last.
@@ -340,6 +342,10 @@ impl fmt::Display for ErrorKind {
             NotPaged { field } => write!(
                 f,
                 "`{field}` applies only to paged clients, and this component has no `pager`"
+            ),
+            NotAPager { field } => write!(
+                f,
+                "`{field}` applies only to a pager, and no component names this one as its `pager`"
             ),
             BadIoPortRange { first, last } => {
                 write!(f, "bad I/O port range {first:#x}-{last:#x} (need first <= last <= 0xffff)")

@@ -45,6 +45,9 @@ pub const MAX_PAGER_CLIENTS: usize = 30;
 /// device-info page (`sel4_root_task::start_info::DeviceInfo`) holds this
 /// many.
 pub const MAX_PAGER_DEVICES: usize = 16;
+/// Longest `pageout_policy` name: the pager-info page's field holds it
+/// with a terminating zero (`sel4_root_task::start_info::NAME_LEN`).
+pub const MAX_POLICY_NAME: usize = 23;
 /// The largest `device_frame` object (one slot per page in its pager).
 pub const MAX_DEVICE_FRAME: u64 = 1 << 30;
 
@@ -540,6 +543,11 @@ pub struct Component {
     /// file `/bin/<image>` of its file pager (docs/pager.md, "Programs
     /// paged from files"). Only for paged clients.
     pub image_from_files: bool,
+    /// A pager's replacement policy by name (`pageout_policy = NAME`, at
+    /// most [`MAX_POLICY_NAME`] bytes); `None`: the pager's default. The
+    /// spec language does not know the names: the pager does, and the
+    /// host tool checks them against it (`cargo qemu`).
+    pub pageout_policy: Option<String>,
     /// Sorted by slot.
     pub caps: Vec<Cap>,
     pub untyped: Option<Untyped>,
@@ -590,6 +598,30 @@ pub struct Spec {
 }
 
 impl Spec {
+    /// Make every pager run replacement policy `name` (`cargo qemu
+    /// --policy`), whatever its `pageout_policy` says. Fails, changing
+    /// nothing, if the name is empty or too long, or no component is a
+    /// pager.
+    pub fn set_pageout_policy(&mut self, name: &str) -> Result<(), String> {
+        if name.is_empty() || name.len() > MAX_POLICY_NAME {
+            return Err(alloc::format!(
+                "policy name {name:?}: 1 to {MAX_POLICY_NAME} bytes"
+            ));
+        }
+        let mut pagers = self
+            .components
+            .iter_mut()
+            .filter(|c| !c.clients.is_empty())
+            .peekable();
+        if pagers.peek().is_none() {
+            return Err("the spec has no pager to run a policy".into());
+        }
+        for c in pagers {
+            c.pageout_policy = Some(name.into());
+        }
+        Ok(())
+    }
+
     pub fn object_id(&self, name: &str) -> Option<ObjectId> {
         self.objects
             .iter()

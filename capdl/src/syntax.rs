@@ -126,6 +126,8 @@ pub struct ComponentDecl {
     pub asid_pool: Option<Pos>,
     pub awaited: Option<Pos>,
     pub image_from_files: Option<Pos>,
+    /// `pageout_policy = NAME`: the pager's replacement policy.
+    pub pageout_policy: Option<Spanned<String>>,
     /// Inclusive `(first, last)`.
     pub io_ports: Vec<Spanned<(u64, u64)>>,
     pub irqs: Vec<IrqDecl>,
@@ -154,7 +156,7 @@ use lex::{lex, Tok};
 
 // ---------------------------------------------------------------- parser
 
-const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, image_from_files, io_ports, irq, device_memory, caps, limits, names, privileges, devices";
+const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, image_from_files, pageout_policy, io_ports, irq, device_memory, caps, limits, names, privileges, devices";
 const PRIVILEGE_NAMES: &str = "swapctl";
 const LIMIT_FIELDS: &str = "resident, wired, swap, map_entries, handles, page_tables, children";
 
@@ -569,6 +571,14 @@ impl Parser {
                 }
                 "awaited" => once(&mut c.awaited, pos, pos, "awaited")?,
                 "image_from_files" => once(&mut c.image_from_files, pos, pos, "image_from_files")?,
+                "pageout_policy" => {
+                    self.expect(Tok::Eq, "'=' after `pageout_policy`")?;
+                    let v = match self.peek().clone() {
+                        Tok::Str(s) => sp(self.bump().0, s),
+                        _ => return Err(self.err_expected("a quoted policy name")),
+                    };
+                    once(&mut c.pageout_policy, v, pos, "pageout_policy")?;
+                }
                 "io_ports" => {
                     self.expect(Tok::Eq, "'=' after `io_ports`")?;
                     loop {

@@ -96,6 +96,9 @@ fn write_spec(s: &mut String, spec: &Spec) -> fmt::Result {
         if c.image_from_files {
             writeln!(s, "    image_from_files")?;
         }
+        if let Some(p) = &c.pageout_policy {
+            writeln!(s, "    pageout_policy = {p:?}")?;
+        }
         if let Some(g) = &c.name_group {
             writeln!(s, "    names = {g}")?;
         }

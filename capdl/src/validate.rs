@@ -495,6 +495,7 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
             asid_pool: d.asid_pool.is_some(),
             awaited: d.awaited.is_some(),
             image_from_files: d.image_from_files.is_some(),
+            pageout_policy: d.pageout_policy.as_ref().map(|p| p.value.clone()),
             caps,
             untyped: (untyped_size > 0).then_some(Untyped {
                 size: untyped_size,
@@ -602,6 +603,31 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
                 client: ci as ComponentId,
                 slot: 0,
             });
+        }
+    }
+
+    // A policy is a pager's, and its name fits the pager-info page.
+    for (c, d) in comps.iter().zip(&ast.components) {
+        if let Some(p) = &d.pageout_policy {
+            if c.clients.is_empty() {
+                cx.err(
+                    p.pos,
+                    ErrorKind::NotAPager {
+                        field: "pageout_policy",
+                    },
+                );
+            }
+            if p.value.len() > MAX_POLICY_NAME {
+                cx.err(
+                    p.pos,
+                    ErrorKind::ValueOutOfRange {
+                        field: "pageout_policy name length",
+                        value: p.value.len() as u64,
+                        min: 1,
+                        max: MAX_POLICY_NAME as u64,
+                    },
+                );
+            }
         }
     }
 

@@ -184,6 +184,7 @@ fn decoder_refuses_reserved_flags() {
             asid_pool: false,
             awaited: false,
             image_from_files: false,
+            pageout_policy: None,
             caps: vec![],
             untyped: None,
             io_ports: vec![],
@@ -204,7 +205,7 @@ fn decoder_refuses_reserved_flags() {
     // max_priority, stack, cnode_bits, flags: then the second flags byte.
     let at = capdl::compact::HEADER_LEN + 2 + 2 + 3 + 3 + 1 + 1 + 8 + 1 + 1;
     assert_eq!(blob[at], 0);
-    blob[at] = 16; // bits 1 to 3: device grants, device regions, image_from_files
+    blob[at] = 32; // bits 1 to 4: devices, device regions, image_from_files, pageout_policy
     let body = capdl::compact::checksum(&blob[capdl::compact::HEADER_LEN..]);
     blob[16..20].copy_from_slice(&body.to_le_bytes());
     let e = capdl::decode(&blob).unwrap_err();

@@ -179,6 +179,7 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
         asid_pool: true,
         awaited: false,
         image_from_files: false,
+        pageout_policy: None,
         caps: vec![
             Cap {
                 slot: 16,
@@ -228,6 +229,7 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
             awaited: p.awaited,
             // A paged client's program may come from its pager's files.
             image_from_files: p.paged && p.asid_pool,
+            pageout_policy: None,
             caps: p
                 .caps
                 .iter()
@@ -344,6 +346,10 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
                 slot: 0,
             });
         }
+    }
+    // A pager may name its replacement policy.
+    if !comps[0].clients.is_empty() && bind {
+        comps[0].pageout_policy = Some("clock-pro".into());
     }
     // The server holds every region its clients are granted, by object.
     let mut held: Vec<ObjectId> = comps

@@ -83,6 +83,10 @@ pub struct Machine {
     /// always boots bench.spec)
     #[arg(long, value_name = "FILE")]
     pub spec: Option<String>,
+    /// Run this page-replacement policy in every pager, whatever the
+    /// spec's `pageout_policy` says
+    #[arg(long, value_name = "NAME", value_parser = policy_names())]
+    pub policy: Option<String>,
     /// Seconds a boot may run before it counts as timed out (test, bench)
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub timeout: u64,
@@ -126,6 +130,10 @@ pub struct TestArgs {
     /// Skip the bounded model-seed sweep
     #[arg(long)]
     pub no_sweep: bool,
+    /// Also boot the system spec (or the --spec one) once under every
+    /// other page-replacement policy (about a minute each)
+    #[arg(long, conflicts_with_all = ["host_only", "policy"])]
+    pub every_policy: bool,
 }
 
 #[derive(Args, Debug)]
@@ -164,6 +172,10 @@ fn parse_swap(s: &str) -> Result<u64, String> {
     disk::parse_size(s).ok_or_else(|| format!("{s:?} is not a size such as 256M"))
 }
 
+fn policy_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(vm_swap::POLICIES.iter().map(|p| p.0))
+}
+
 fn suite_names() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(sweep::SUITES.iter().map(|s| s.name))
 }
@@ -176,10 +188,12 @@ impl Machine {
             host_only: false,
             system_only: false,
             no_sweep: false,
+            every_policy: false,
             timeout: Duration::from_secs(self.timeout),
             memory_mib: self.memory,
             swap_bytes: self.swap,
             spec: self.spec.clone(),
+            policy: self.policy.clone(),
         }
     }
 }
@@ -190,6 +204,7 @@ impl TestArgs {
             host_only: self.host_only,
             system_only: self.system_only,
             no_sweep: self.no_sweep,
+            every_policy: self.every_policy,
             ..self.machine.options()
         }
     }

@@ -8,7 +8,7 @@
 //! that list.
 
 use crate::step::{progress, run_stdout, run_streaming, Failure, Result};
-use crate::Workspace;
+use crate::{Boot, Workspace};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -85,8 +85,8 @@ pub fn workspace_packages(ws: &Workspace) -> Result<Vec<Package>> {
 }
 
 /// Parses and validates a spec under `capdl/`; returns it with its encoded form.
-pub fn load_spec(ws: &Workspace, spec_file: &str) -> Result<(capdl::Spec, Vec<u8>)> {
-    let path = ws.root.join("capdl").join(spec_file);
+pub fn load_spec(ws: &Workspace, boot: &Boot) -> Result<(capdl::Spec, Vec<u8>)> {
+    let path = ws.root.join("capdl").join(&boot.spec);
     let text = std::fs::read_to_string(&path)
         .map_err(|e| Failure::msg(format!("{}: {e}", path.display())))?;
     let known = known_images(ws)?;
@@ -96,15 +96,43 @@ pub fn load_spec(ws: &Workspace, spec_file: &str) -> Result<(capdl::Spec, Vec<u8
         command: None,
         output: errors.to_string(),
     })?;
+    let spec = with_policy(spec, boot.policy.as_deref())
+        .map_err(|e| Failure::msg(format!("{}: {e}", path.display())))?;
     let bytes = capdl::encode(&spec);
     Ok((spec, bytes))
 }
 
+/// `spec` with every pager running `policy` (`--policy`) if one is given,
+/// after checking that each pager's policy is one the VM server has
+/// (`vm_swap::POLICIES`): the spec language does not know the names.
+pub fn with_policy(
+    mut spec: capdl::Spec,
+    policy: Option<&str>,
+) -> std::result::Result<capdl::Spec, String> {
+    if let Some(p) = policy {
+        spec.set_pageout_policy(p)?;
+    }
+    let known: Vec<&str> = vm_swap::POLICIES.iter().map(|p| p.0).collect();
+    for c in &spec.components {
+        if let Some(p) = &c.pageout_policy {
+            if !known.contains(&p.as_str()) {
+                return Err(format!(
+                    "component {}: unknown pageout_policy {p:?} (known: {})",
+                    c.name,
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(spec)
+}
+
 /// Builds the programs the spec (a file under `capdl/`) names and the root
 /// task; returns the root task's ELF.
-pub fn build(ws: &Workspace, spec_file: &str) -> Result<PathBuf> {
+pub fn build(ws: &Workspace, boot: &Boot) -> Result<PathBuf> {
+    let spec_file = boot.spec.as_str();
     let spec_name = spec_file;
-    let (spec, encoded) = load_spec(ws, spec_file)?;
+    let (spec, encoded) = load_spec(ws, boot)?;
     let mut programs: Vec<&str> = spec.components.iter().map(|c| c.image.as_str()).collect();
     programs.sort();
     programs.dedup();

@@ -87,12 +87,16 @@ pub struct Options {
     system_only: bool,
     /// Skip the bounded model sweep in `test`.
     no_sweep: bool,
+    /// `test` also boots the chosen spec under every other policy.
+    every_policy: bool,
     pub timeout: Duration,
     pub memory_mib: u32,
     /// Size of the swap partition on the virtio disk (`None`: the boot's default).
     pub swap_bytes: Option<u64>,
     /// The one spec to boot instead of the defaults.
     spec: Option<String>,
+    /// The replacement policy every boot's pagers run (`--policy`).
+    pub policy: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -127,6 +131,8 @@ const DEFAULT_SWAP: u64 = 512 << 20;
 pub struct Boot {
     pub spec: String,
     pub swap_bytes: u64,
+    /// The policy its pagers run instead of the spec's `pageout_policy`.
+    pub policy: Option<String>,
 }
 
 /// What `cargo qemu test` boots, in order: the whole system, then swap
@@ -149,6 +155,7 @@ impl Options {
         Boot {
             spec: spec.to_string(),
             swap_bytes: self.swap_bytes.unwrap_or_else(|| swap_of(spec)),
+            policy: self.policy.clone(),
         }
     }
 
@@ -157,12 +164,23 @@ impl Options {
         self.boot_of(self.spec.as_deref().unwrap_or(SYSTEM_SPEC))
     }
 
-    /// The test boots: `TEST_BOOTS`, or the one `--spec` names.
+    /// The test boots: `TEST_BOOTS`, or the one `--spec` names; with
+    /// `--every-policy`, then the chosen spec once under each policy
+    /// other than the default.
     fn test_boots(&self) -> Vec<Boot> {
-        match &self.spec {
+        let mut boots = match &self.spec {
             Some(_) => vec![self.chosen()],
             None => TEST_BOOTS.iter().map(|&(s, _)| self.boot_of(s)).collect(),
+        };
+        if self.every_policy {
+            for &(name, _) in &vm_swap::POLICIES[1..] {
+                boots.push(Boot {
+                    policy: Some(name.into()),
+                    ..self.chosen()
+                });
+            }
         }
+        boots
     }
 }
 
@@ -179,11 +197,11 @@ fn swap_of(spec: &str) -> u64 {
 pub fn build(ws: &Workspace, boot: &Boot, o: &Options) -> Result<BootOptions> {
     prereq::ensure()?;
     let kernel = kernel::build(ws)?;
-    let root_task = images::build(ws, &boot.spec)?;
+    let root_task = images::build(ws, boot)?;
     progress("image", format!("{}", root_task.display()));
     let disk = disk::ensure(ws, boot.swap_bytes)?;
     let mut extra = disk.qemu_args();
-    let (spec, _) = images::load_spec(ws, &boot.spec)?;
+    let (spec, _) = images::load_spec(ws, boot)?;
     let files_disk = if spec
         .components
         .iter()
@@ -217,7 +235,7 @@ fn run(ws: &Workspace, o: &Options, gdb_port: Option<u16>) -> Result<bool> {
     if let Some(port) = gdb_port {
         boot.extra
             .extend(["-gdb".into(), format!("tcp::{port}"), "-S".into()]);
-        let (spec, _) = images::load_spec(ws, &chosen.spec)?;
+        let (spec, _) = images::load_spec(ws, &chosen)?;
         println!("{}", gdb::attach_line(ws, &spec, &boot.root_task, port));
     }
     let exit = machine::run_interactive(&boot)?;
@@ -247,7 +265,11 @@ fn test(ws: &Workspace, o: &Options) -> Result<bool> {
                 Some(m) => m,
                 None => build(ws, boot, o)?,
             };
-            let mut tally = system_tests(&boot.spec, &machine, o.timeout)?;
+            let label = match &boot.policy {
+                Some(p) => format!("{} under policy {p}", boot.spec),
+                None => boot.spec.clone(),
+            };
+            let mut tally = system_tests(&label, &machine, o.timeout)?;
             if let Some(disk) = &machine.files_disk {
                 files::check(ws, disk, &boot.spec, &mut tally);
             }

@@ -454,6 +454,9 @@ fn pager_info(
     let mut pinfo: alloc::boxed::Box<PagerInfo> =
         alloc::boxed::Box::new(unsafe { core::mem::zeroed() });
     pinfo.magic = PAGER_INFO_MAGIC;
+    if let Some(p) = &c.pageout_policy {
+        pinfo.pageout_policy = encode_name(p);
+    }
     let mut vaddr = IMAGE_STORE_VADDR;
     let groups = spec.name_groups();
     let vm_ep = spec.components[id]

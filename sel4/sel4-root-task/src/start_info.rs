@@ -246,6 +246,9 @@ pub struct PagerInfo {
     /// `/bin/<name>` of its file pager. All zero for the others (their
     /// image is mapped at `image_vaddr`).
     pub programs: [[u8; NAME_LEN]; MAX_PAGER_CLIENTS],
+    /// The replacement policy the spec chose for this pager (capdl's
+    /// `pageout_policy`); all zero: the pager's default.
+    pub pageout_policy: [u8; NAME_LEN],
 }
 
 /// Bytes the root task maps at [`PAGER_INFO_VADDR`].
@@ -263,6 +266,11 @@ impl PagerInfo {
     /// The clients (bounded by the table size whatever `count` says).
     pub fn clients(&self) -> &[PagerClientInfo] {
         &self.clients[..(self.count as usize).min(MAX_PAGER_CLIENTS)]
+    }
+
+    /// The spec's replacement policy for this pager, if it names one.
+    pub fn pageout_policy(&self) -> Option<&str> {
+        (self.pageout_policy[0] != 0).then(|| decode_name(&self.pageout_policy))
     }
 
     /// Client `i`'s program file name when it is paged from files.

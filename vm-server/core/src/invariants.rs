@@ -217,8 +217,7 @@ impl Vm {
             }
         }
         let p = &mem.pool;
-        let in_queues =
-            (p.active_count() + p.inactive_count() + p.wired_count() + p.unqueued_count()) as u64;
+        let in_queues = (p.paging_count() + p.wired_count() + p.unqueued_count()) as u64;
         // Wired pages are on no queue, busy (msync) or not.
         let busy_unwired = mem
             .busy_io

@@ -4,7 +4,7 @@
 //! `BUSY`, unmapped and on no queue until their completion.
 
 use crate::object::ObjectKind;
-use crate::page::{PageFlags, PageQueue};
+use crate::page::PageFlags;
 use crate::pageout::PageoutReport;
 use crate::pmap::Pmap;
 use crate::swap_backend::{saturated, IoReq};
@@ -51,8 +51,7 @@ impl Memory {
         let fits = |g: FrameNumber| {
             self.pageable(g)
                 && self.needs_launder(g, pmap)
-                && (self.pool.page(g).queue() == PageQueue::Inactive
-                    || !self.pool.page(g).flags().contains(PageFlags::REFERENCED))
+                && !self.pool.page(g).flags().contains(PageFlags::REFERENCED)
         };
         let mut lo = p;
         while p - lo + 1 < u64::from(max) && lo > 0 && obj.lookup(lo - 1).is_some_and(&fits) {

@@ -130,25 +130,27 @@
 //!   merge at the depth limit, flattening at fork) first drain the I/O in
 //!   flight and page in what they copy synchronously; on seL4 that waits
 //!   for the block server, a documented simplification.
-//! * **Pageout is CLOCK over the two queues** with the emulated reference
-//!   bit: `Vm::pageout(pmap, want)` runs the inactive scan (reactivate
-//!   referenced, free clean pages whose contents are on swap, launder the
-//!   rest in clusters of contiguous pages of one object, up to
-//!   `pageout_cluster`), then, when short, the active scan (clear the bit
-//!   by unmapping referenced pages, deactivate unreferenced ones) and the
-//!   inactive scan again. A write error leaves the pages dirty and
+//! * **Pageout carries out a replacement policy's choice** with the
+//!   emulated reference bit: `Vm::pageout(pmap, want)` asks the policy
+//!   for victims, frees clean ones whose contents are on swap and
+//!   launders the rest in clusters of contiguous pages of one object, up
+//!   to `pageout_cluster`. A write error leaves the pages dirty and
 //!   resident (the pager marks the slot bad); a full device stops
 //!   laundering and allocation failures become `NoSwap`; with writes in
 //!   flight a fault out of memory waits for one (`Wait`) instead of
 //!   failing. `OomPolicy` picks the client to stop when nothing helps.
-//! * **Pluggable replacement.** `Vm::set_replacement_policy` installs
-//!   one of vm-swap's `ReplacementPolicy`s (CLOCK, 2Q, CLOCK-Pro, FIFO)
-//!   in the page pool, which keeps it tracking exactly the pages on the
-//!   active/inactive queues (inserted when a page becomes pageable,
-//!   removed when freed, wired or busy; moves between the two queues are
-//!   not its business) and tells it about reference faults; `pageout` then
-//!   asks it for victims through a host that reads and clears the
-//!   emulated reference bit, and gives back victims it cannot evict now.
+//! * **One replacement interface.** The page pool orders nothing itself:
+//!   its pageable pages (the `Paging` queue) belong to a vm-swap
+//!   `ReplacementPolicy`, BSD's active/inactive CLOCK (`ClockPolicy`)
+//!   unless `Vm::set_replacement_policy` installs another from
+//!   `vm_swap::POLICIES` (2Q, CLOCK-Pro, FIFO, ...; the server takes the
+//!   name from its spec). The pool keeps it tracking exactly the
+//!   pageable pages (inserted when a page becomes pageable, removed when
+//!   freed, wired or busy), tells it about reference faults and passes
+//!   on `vm_page_deactivate` hints (`MADV_DONTNEED`, read-ahead pages,
+//!   pages just cleaned); `pageout` asks it for victims through a host
+//!   that reads and clears the emulated reference bit, and gives back
+//!   victims it cannot evict now. There is no second, built-in CLOCK.
 //! * **Semantics are decided in `docs/semantics.md`** (row ids cited in
 //!   the code and the tests as `semantics: <id>`). `MADV_DONTNEED`
 //!   follows Linux: private memory starts over from what it was mapped

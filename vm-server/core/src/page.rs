@@ -1,4 +1,4 @@
-//! Physical page records (`vm_page`): the frame pool indexed by frame number, page queues, wiring, holding and the free-page reserve.
+//! Physical page records (`vm_page`): the frame pool indexed by frame number, the free queue, wiring, holding, the free-page reserve, and the replacement policy that orders the pageable pages.
 //!
 //! Locking: the pool belongs to the single-threaded `Vm`; no page record is
 //! shared with anything else, so the `&mut` borrow is the only lock.
@@ -44,14 +44,17 @@ bitflags! {
     }
 }
 
-/// Which queue a page is on. Wired, held-only and unmanaged pages are on none.
+/// Which queue a page is on. Wired, busy, held-only and unmanaged pages
+/// are on none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum PageQueue {
     None = 0,
     Free = 1,
-    Active = 2,
-    Inactive = 3,
+    /// Pageable: the replacement policy tracks it and orders it (BSD's
+    /// active and inactive queues are the default CLOCK policy's, in
+    /// vm-swap, not the pool's).
+    Paging = 2,
 }
 
 /// Who is asking for a page: normal faults may not dip into the reserve,
@@ -144,42 +147,43 @@ pub struct PagePool {
     ram: u32,
     /// Device pages (records past `ram`).
     device: u32,
-    /// Indexed by `PageQueue as usize`; slot 0 (None) keeps only a count.
-    queues: [QueueHead; 4],
+    /// Indexed by `PageQueue as usize`; only the free queue is linked,
+    /// the others keep a count (the policy orders the pageable pages).
+    queues: [QueueHead; 3],
     wired: u32,
     unmanaged: u32,
     reserved: u32,
     /// Normal allocations stop here when above `reserved` (swap attached).
     severe: u32,
-    /// A pluggable replacement policy (`Vm::set_replacement_policy`);
-    /// `None` runs the built-in CLOCK over the active/inactive queues.
-    /// It tracks exactly the pages on those queues, except victims it has
-    /// handed out and the pageout path has not yet freed or given back.
+    /// The replacement policy (`Vm::set_replacement_policy`; CLOCK by
+    /// default). It tracks exactly the pages on the `Paging` queue, except
+    /// victims it has handed out and the pageout path has not yet freed or
+    /// given back. `None` only while a scan has it out (`take_policy`).
     policy: Option<Box<dyn ReplacementPolicy>>,
-    /// Per frame: the policy tracks it (only with a policy).
+    /// Per frame: the policy tracks it.
     tracked: alloc::vec::Vec<bool>,
 }
 
-/// A queue of pageable pages (what a replacement policy tracks).
+/// The queue of pageable pages (what the replacement policy tracks).
 fn pageable_queue(q: PageQueue) -> bool {
-    matches!(q, PageQueue::Active | PageQueue::Inactive)
+    q == PageQueue::Paging
 }
 
 impl PagePool {
     /// A pool of `frame_count` free frames, `reserved` of which only
-    /// `AllocClass::System` may take.
+    /// `AllocClass::System` may take, ordered for pageout by CLOCK.
     pub fn new(frame_count: u32, reserved: u32) -> Self {
         let mut pool = PagePool {
             pages: alloc::vec![VmPage::free(); frame_count as usize],
             ram: frame_count,
             device: 0,
-            queues: [EMPTY_QUEUE; 4],
+            queues: [EMPTY_QUEUE; 3],
             wired: 0,
             unmanaged: 0,
             reserved,
             severe: 0,
-            policy: None,
-            tracked: alloc::vec::Vec::new(),
+            policy: Some(Box::new(vm_swap::ClockPolicy::new(frame_count))),
+            tracked: alloc::vec![false; frame_count as usize],
         };
         for f in 0..frame_count {
             pool.link(f, PageQueue::Free);
@@ -204,11 +208,14 @@ impl PagePool {
     pub fn free_count(&self) -> u32 {
         self.queues[PageQueue::Free as usize].count
     }
-    pub fn active_count(&self) -> u32 {
-        self.queues[PageQueue::Active as usize].count
+    /// Pageable pages: on the `Paging` queue, the policy's to order.
+    pub fn paging_count(&self) -> u32 {
+        self.queues[PageQueue::Paging as usize].count
     }
-    pub fn inactive_count(&self) -> u32 {
-        self.queues[PageQueue::Inactive as usize].count
+    /// Pageable pages on the policy's hot and cold sides (`vmstat`'s
+    /// active and inactive).
+    pub fn hot_cold(&self) -> (u32, u32) {
+        self.policy.as_ref().map_or((0, 0), |p| p.hot_cold())
     }
     /// Managed pages with a non-zero wire count.
     pub fn wired_count(&self) -> u32 {
@@ -278,12 +285,13 @@ impl PagePool {
         }
     }
 
-    /// Put an unlinked page on queue `q`; `None` only counts it.
+    /// Put an unlinked page on queue `q`; only `Free` is a list, the
+    /// others only count it.
     fn link_raw(&mut self, f: u32, q: PageQueue) {
         let qi = q as usize;
         self.queues[qi].count += 1;
         self.pages[f as usize].queue = q;
-        if q == PageQueue::None {
+        if q != PageQueue::Free {
             return;
         }
         let tail = self.queues[qi].tail;
@@ -305,7 +313,7 @@ impl PagePool {
         let q = self.pages[f as usize].queue;
         let qi = q as usize;
         self.queues[qi].count -= 1;
-        if q != PageQueue::None {
+        if q == PageQueue::Free {
             let (prev, next) = {
                 let p = &self.pages[f as usize];
                 (p.prev, p.next)
@@ -327,52 +335,29 @@ impl PagePool {
         self.pages[f as usize].queue = PageQueue::None;
     }
 
-    /// Move a managed, unwired page to queue `q`. Moves between the two
-    /// pageable queues are the built-in CLOCK's business, not a policy's.
-    fn requeue(&mut self, f: u32, q: PageQueue) {
-        let from = self.pages[f as usize].queue;
-        if from == q {
-            return;
-        }
-        if pageable_queue(from) && pageable_queue(q) {
-            self.unlink_raw(f);
-            self.link_raw(f, q);
-        } else {
-            self.unlink(f);
-            self.link(f, q);
-        }
-    }
-
     /// Install a replacement policy (capacity at least the pool size); it
-    /// starts tracking every pageable page. Returns the previous one.
-    pub fn set_policy(
-        &mut self,
-        policy: Option<Box<dyn ReplacementPolicy>>,
-    ) -> Option<Box<dyn ReplacementPolicy>> {
-        let old = core::mem::replace(&mut self.policy, policy);
+    /// starts tracking every pageable page, in frame order (the old one's
+    /// order is lost). Returns the previous one.
+    pub fn set_policy(&mut self, policy: Box<dyn ReplacementPolicy>) -> Box<dyn ReplacementPolicy> {
+        let old = self.policy.replace(policy).expect("policy present");
         self.tracked = alloc::vec![false; self.pages.len()];
-        if self.policy.is_some() {
-            let q: alloc::vec::Vec<u32> = self
-                .queue_iter(PageQueue::Active)
-                .chain(self.queue_iter(PageQueue::Inactive))
-                .map(|f| f.0)
-                .collect();
-            for f in q {
+        for f in 0..self.ram {
+            if pageable_queue(self.pages[f as usize].queue) {
                 self.track(f);
             }
         }
         old
     }
 
-    /// The replacement policy, if one is installed.
-    pub fn policy(&self) -> Option<&dyn ReplacementPolicy> {
-        self.policy.as_deref()
+    /// The replacement policy.
+    pub fn policy(&self) -> &dyn ReplacementPolicy {
+        self.policy.as_deref().expect("policy present")
     }
 
     /// Take the policy out for a scan (its host borrows the pool); the
     /// caller puts it back with `put_policy`.
-    pub(crate) fn take_policy(&mut self) -> Option<Box<dyn ReplacementPolicy>> {
-        self.policy.take()
+    pub(crate) fn take_policy(&mut self) -> Box<dyn ReplacementPolicy> {
+        self.policy.take().expect("policy present")
     }
 
     /// Put back the policy taken by `take_policy`. `victims` were handed
@@ -465,9 +450,7 @@ impl PagePool {
                 ..VmPage::free()
             });
         }
-        if self.policy.is_some() {
-            self.tracked.resize(self.pages.len(), false);
-        }
+        self.tracked.resize(self.pages.len(), false);
         self.device += count;
         Ok(FrameNumber(base))
     }
@@ -502,8 +485,8 @@ impl PagePool {
         self.link(f.0, PageQueue::Free);
     }
 
-    /// Finish producing a page: clear busy, set valid plus `extra`, and put it
-    /// on the active queue unless wired (`vm_page_wakeup` + activate).
+    /// Finish producing a page: clear busy, set valid plus `extra`, and
+    /// make it pageable unless wired (`vm_page_wakeup` + activate).
     pub fn validate(&mut self, f: FrameNumber, extra: PageFlags) {
         let p = &mut self.pages[f.index()];
         p.flags.remove(PageFlags::BUSY);
@@ -511,23 +494,31 @@ impl PagePool {
         self.activate(f);
     }
 
-    /// Move a managed, unwired page to the tail of the active queue and
-    /// bump its activity (`vm_page_activate`).
+    /// Make a managed, unwired, unbusy page pageable: the policy starts
+    /// tracking it as a new page (`vm_page_activate`). An access to a page
+    /// already pageable is `policy_referenced`'s business.
     pub fn activate(&mut self, f: FrameNumber) {
-        let p = &mut self.pages[f.index()];
-        if p.is_unmanaged() || p.wire_count > 0 || p.flags.contains(PageFlags::BUSY) {
+        let p = &self.pages[f.index()];
+        if p.is_unmanaged()
+            || p.wire_count > 0
+            || p.flags.contains(PageFlags::BUSY)
+            || p.queue == PageQueue::Paging
+        {
             return;
         }
-        self.requeue(f.0, PageQueue::Active);
+        self.unlink(f.0);
+        self.link(f.0, PageQueue::Paging);
     }
 
-    /// Move a managed, unwired page to the inactive queue (`vm_page_deactivate`).
+    /// Make a managed, unwired, unbusy page pageable and tell the policy
+    /// it will likely not be used soon (`vm_page_deactivate`).
     pub fn deactivate(&mut self, f: FrameNumber) {
-        let p = &mut self.pages[f.index()];
-        if p.is_unmanaged() || p.wire_count > 0 || p.flags.contains(PageFlags::BUSY) {
-            return;
+        self.activate(f);
+        if self.pages[f.index()].queue == PageQueue::Paging && self.tracked[f.index()] {
+            if let Some(p) = self.policy.as_mut() {
+                p.deactivate(f.0);
+            }
         }
-        self.requeue(f.0, PageQueue::Inactive);
     }
 
     /// Make a managed page busy for I/O: it leaves the paging queues
@@ -546,7 +537,7 @@ impl PagePool {
 
     /// A write-back of a page that stays resident finished: clear busy
     /// and put it back where it belongs (wired: on no queue; otherwise
-    /// the inactive queue, as a page just cleaned). The caller clears
+    /// pageable and cold, as a page just cleaned). The caller clears
     /// or sets `DIRTY` first.
     pub fn end_io(&mut self, f: FrameNumber) {
         self.pages[f.index()].flags.remove(PageFlags::BUSY);
@@ -567,7 +558,7 @@ impl PagePool {
         }
     }
 
-    /// Drop one wiring; the last one puts the page back on the active queue.
+    /// Drop one wiring; the last one makes the page pageable again.
     /// The caller holds a wiring of `f`.
     pub fn unwire(&mut self, f: FrameNumber) {
         let p = &mut self.pages[f.index()];
@@ -582,7 +573,7 @@ impl PagePool {
             let q = if p.flags.contains(PageFlags::BUSY) {
                 PageQueue::None
             } else {
-                PageQueue::Active
+                PageQueue::Paging
             };
             self.link(f.0, q);
         }
@@ -621,14 +612,9 @@ impl PagePool {
         p.pindex = pindex;
     }
 
-    /// Walk queue `q` from head to tail (for invariant checks and, next
-    /// issue, the pageout scan).
-    pub fn queue_iter(&self, q: PageQueue) -> impl Iterator<Item = FrameNumber> + '_ {
-        let mut cur = if q == PageQueue::None {
-            NIL
-        } else {
-            self.queues[q as usize].head
-        };
+    /// Walk the free queue from head to tail (for invariant checks).
+    pub fn free_iter(&self) -> impl Iterator<Item = FrameNumber> + '_ {
+        let mut cur = self.queues[PageQueue::Free as usize].head;
         core::iter::from_fn(move || {
             if cur == NIL {
                 return None;
@@ -643,7 +629,7 @@ impl PagePool {
     /// Cost is O(pool size): tests call it, not the server loop.
     pub fn check(&self) -> Result<(), alloc::string::String> {
         use alloc::format;
-        let mut counts = [0u32; 4];
+        let mut counts = [0u32; 3];
         let mut wired = 0;
         let mut unmanaged = 0;
         let mut device = 0;
@@ -674,27 +660,29 @@ impl PagePool {
                 return Err(format!("page {i}: free queue vs owner mismatch"));
             }
         }
-        for q in [PageQueue::Free, PageQueue::Active, PageQueue::Inactive] {
-            let walked = self.queue_iter(q).count() as u32;
-            if walked != counts[q as usize] || walked != self.queues[q as usize].count {
+        let free = PageQueue::Free as usize;
+        let walked = self.free_iter().count() as u32;
+        if walked != counts[free] || walked != self.queues[free].count {
+            return Err(format!(
+                "free queue: walked {walked}, records {}, head count {}",
+                counts[free], self.queues[free].count
+            ));
+        }
+        for q in [PageQueue::None, PageQueue::Paging] {
+            if counts[q as usize] != self.queues[q as usize].count {
                 return Err(format!(
-                    "queue {q:?}: walked {walked}, records {}, head count {}",
+                    "queue {q:?}: records {} vs count {}",
                     counts[q as usize], self.queues[q as usize].count
                 ));
             }
-        }
-        if counts[0] != self.queues[0].count {
-            return Err(format!(
-                "unqueued: records {} vs count {}",
-                counts[0], self.queues[0].count
-            ));
         }
         if wired != self.wired || unmanaged != self.unmanaged || device != self.device {
             return Err(format!(
                 "wired/unmanaged/device counts {wired}/{unmanaged}/{device}"
             ));
         }
-        if let Some(pol) = self.policy.as_ref() {
+        {
+            let pol = self.policy();
             let mut n = 0;
             for (i, p) in self.pages.iter().enumerate() {
                 if self.tracked[i] {
@@ -705,6 +693,10 @@ impl PagePool {
                 } else if pageable_queue(p.queue) {
                     return Err(format!("pageable page {i} not tracked by the policy"));
                 }
+            }
+            let (hot, cold) = pol.hot_cold();
+            if hot + cold != n {
+                return Err(format!("policy: {hot} hot + {cold} cold, tracks {n}"));
             }
             if pol.resident() != n {
                 return Err(format!(
@@ -754,20 +746,21 @@ mod tests {
         let b = pool.alloc(o, 1, AllocClass::Normal).unwrap();
         pool.validate(a, PageFlags::empty());
         // Installed late, it adopts the pages already pageable.
-        pool.set_policy(Some(Box::new(vm_swap::ClockPolicy::new(8))));
-        assert_eq!(pool.policy().unwrap().resident(), 1);
+        let old = pool.set_policy(Box::new(vm_swap::FifoPolicy::new(8)));
+        assert_eq!((old.name(), old.resident()), ("clock", 1));
+        assert_eq!(pool.policy().resident(), 1);
         pool.validate(b, PageFlags::DIRTY);
         pool.deactivate(b);
-        assert_eq!(pool.policy().unwrap().resident(), 2);
+        assert_eq!(pool.policy().resident(), 2);
         pool.wire(a);
-        assert_eq!(pool.policy().unwrap().resident(), 1);
+        assert_eq!(pool.policy().resident(), 1);
         pool.unwire(a);
         pool.start_io(b);
-        assert_eq!(pool.policy().unwrap().resident(), 1);
+        assert_eq!(pool.policy().resident(), 1);
         pool.check().unwrap();
         pool.free(b);
         pool.free(a);
-        assert_eq!(pool.policy().unwrap().resident(), 0);
+        assert_eq!(pool.policy().resident(), 0);
         pool.check().unwrap();
     }
 
@@ -780,16 +773,16 @@ mod tests {
         assert_eq!(pool.unqueued_count(), 2);
         pool.validate(a, PageFlags::empty());
         pool.validate(b, PageFlags::DIRTY);
-        assert_eq!(pool.active_count(), 2);
+        assert_eq!((pool.paging_count(), pool.hot_cold()), (2, (2, 0)));
         pool.deactivate(a);
-        assert_eq!(pool.inactive_count(), 1);
+        assert_eq!(pool.hot_cold(), (1, 1));
         pool.wire(a);
         pool.wire(a);
-        assert_eq!((pool.wired_count(), pool.inactive_count()), (1, 0));
+        assert_eq!((pool.wired_count(), pool.hot_cold()), (1, (1, 0)));
         pool.unwire(a);
         assert_eq!(pool.wired_count(), 1);
         pool.unwire(a);
-        assert_eq!((pool.wired_count(), pool.active_count()), (0, 2));
+        assert_eq!((pool.wired_count(), pool.hot_cold()), (0, (2, 0)));
         pool.check().unwrap();
         pool.free(a);
         pool.free(b);
@@ -807,7 +800,6 @@ mod tests {
     #[test]
     fn device_pages_are_never_the_pools() {
         let mut pool = PagePool::new(4, 0);
-        pool.set_policy(Some(Box::new(vm_swap::ClockPolicy::new(4))));
         let o = ObjectId(7);
         let d = pool.add_device(o, 3).unwrap();
         assert_eq!(d, FrameNumber(4));
@@ -820,7 +812,7 @@ mod tests {
         pool.wire(d);
         pool.activate(d);
         assert_eq!(pool.claim_unmanaged(d, o, 0), Err(VmError::Busy));
-        assert_eq!((pool.wired_count(), pool.active_count()), (0, 0));
+        assert_eq!((pool.wired_count(), pool.paging_count()), (0, 0));
         pool.check().unwrap();
         // Every page of the pool is still allocatable; none is a device page.
         for i in 0..4 {

@@ -1,8 +1,14 @@
-//! Pageout (`vm_pageout.c`): the paging targets the server loop asks about, the scans over the inactive and active queues (or a replacement policy's victims), freeing clean pages and handing dirty ones to the launderer, and reclaim for callers that need frames now.
+//! Pageout (`vm_pageout.c`): the paging targets the server loop asks about, the pass that asks the replacement policy for victims, frees clean ones and hands dirty ones to the launderer, and reclaim for callers that need frames now.
+//!
+//! Which pages go is the replacement policy's decision alone (vm-swap's
+//! `ReplacementPolicy`; BSD's active/inactive CLOCK is its default
+//! implementation, `ClockPolicy`): this file only carries it out, so a
+//! policy can be tried on the live system by name.
 //!
 //! Locking: runs inside the single-threaded `Vm`; a scan holds no page
 //! across calls. Group-local pageout (`Memory::scan_only`) limits a scan
-//! to one quota group's pages.
+//! to one quota group's pages: the policy sees the others as referenced
+//! and not evictable, so their mappings and bits are left alone.
 
 use crate::error::VmError;
 use crate::object::ObjectKind;
@@ -77,27 +83,16 @@ impl Vm {
     }
 
     /// One pageout pass (`vm_pageout_scan`) aiming to free `want` pages:
-    /// the inactive scan reactivates referenced pages, frees clean pages
-    /// whose contents are on swap and launders the others in clusters;
-    /// when that is short, the active scan clears reference bits
-    /// (unmapping, the emulated bit) and deactivates unreferenced pages,
-    /// and the inactive scan runs again. Laundered pages are freed when
+    /// the policy picks victims (testing and clearing reference bits, the
+    /// emulated ones by unmapping); clean ones with their contents on swap
+    /// are freed at once, dirty ones laundered in clusters and freed when
     /// their writes complete. Caller contract: the server loop, between
     /// requests (typically with `want = pageout_shortage(..)`).
     pub fn pageout<P: Pmap + ?Sized>(&mut self, pmap: &mut P, want: u32) -> PageoutReport {
         let mut rep = PageoutReport::default();
         self.mem.flush_dead_slots();
         self.mem.stats.pdwoke += 1;
-        if self.mem.pool.policy().is_some() && self.mem.scan_only.is_none() {
-            self.mem.policy_scan(pmap, want, &mut rep);
-            return rep;
-        }
-        self.mem.inactive_scan(pmap, want, &mut rep);
-        let got = rep.freed + rep.laundering;
-        if got < want {
-            self.mem.active_scan(pmap, want - got, &mut rep);
-            self.mem.inactive_scan(pmap, want, &mut rep);
-        }
+        self.mem.policy_scan(pmap, want, &mut rep);
         rep
     }
 
@@ -135,108 +130,57 @@ impl Vm {
         }
     }
 
-    /// Install a pluggable replacement policy (vm-swap's `ClockPolicy`,
-    /// `TwoQPolicy`, `ClockProPolicy`, ...; capacity at least the pool
-    /// size) in place of the built-in CLOCK over the active/inactive
-    /// queues, or `None` to go back to it. Returns the previous policy.
+    /// Install a replacement policy (one of `vm_swap::POLICIES`, or any
+    /// `ReplacementPolicy` with capacity at least the pool size) in place
+    /// of the current one (CLOCK from the start); it adopts every pageable
+    /// page. Returns the previous policy.
     pub fn set_replacement_policy(
         &mut self,
-        policy: Option<Box<dyn vm_swap::ReplacementPolicy>>,
-    ) -> Option<Box<dyn vm_swap::ReplacementPolicy>> {
+        policy: Box<dyn vm_swap::ReplacementPolicy>,
+    ) -> Box<dyn vm_swap::ReplacementPolicy> {
         self.mem.pool.set_policy(policy)
+    }
+
+    /// The name of the replacement policy pageout runs.
+    pub fn replacement_policy(&self) -> &'static str {
+        self.mem.pool.policy().name()
     }
 }
 
 impl Memory {
-    /// A page the scan may free or launder now: managed, on a paging
-    /// queue, not busy, held or wired.
+    /// A page the scan may free or launder now: managed, pageable, not
+    /// busy, held or wired, and in the scan's group if it has one.
     pub(crate) fn pageable(&self, f: FrameNumber) -> bool {
         let p = self.pool.page(f);
-        matches!(p.queue(), PageQueue::Active | PageQueue::Inactive)
+        p.queue() == PageQueue::Paging
             && p.hold_count() == 0
             && p.wire_count() == 0
             && !p.flags().contains(PageFlags::BUSY)
-            && self.scan_only.is_none_or(|g| {
-                p.object()
-                    .is_some_and(|o| self.objects.get(o).charge() == Some(g))
-            })
+            && self.in_scan_scope(f)
     }
 
-    /// The inactive scan: reactivate referenced pages, free clean ones
-    /// with their contents on swap, launder the rest until `want` pages
-    /// are freed or under write. Caller contract: `Vm::pageout`.
-    pub(crate) fn inactive_scan<P: Pmap + ?Sized>(
-        &mut self,
-        pmap: &mut P,
-        want: u32,
-        rep: &mut PageoutReport,
-    ) {
-        let snapshot: Vec<FrameNumber> = self.pool.queue_iter(PageQueue::Inactive).collect();
-        for f in snapshot {
-            if rep.freed + rep.laundering >= want {
-                break;
-            }
-            if self.pool.page(f).queue() != PageQueue::Inactive || !self.pageable(f) {
-                continue;
-            }
-            rep.scanned += 1;
-            self.stats.pdscans += 1;
-            if self.referenced(f, pmap) {
-                // Back to the active queue; its mappings stay.
-                self.clear_reference(f, pmap, false);
-                self.pool.activate(f);
-                self.stats.pdreact += 1;
-                continue;
-            }
-            self.evict(f, pmap, rep);
-        }
+    /// Whether a group-local scan (`scan_only`) may touch `f`: always
+    /// without one.
+    fn in_scan_scope(&self, f: FrameNumber) -> bool {
+        self.scan_only.is_none_or(|g| {
+            self.pool
+                .page(f)
+                .object()
+                .is_some_and(|o| self.objects.get(o).charge() == Some(g))
+        })
     }
 
-    /// The active scan: referenced pages lose the bit (their mappings go,
-    /// so the next access faults it back) and stay; unreferenced pages
-    /// move to the inactive queue, up to `want` of them. Caller contract:
-    /// `Vm::pageout`.
-    pub(crate) fn active_scan<P: Pmap + ?Sized>(
-        &mut self,
-        pmap: &mut P,
-        want: u32,
-        rep: &mut PageoutReport,
-    ) {
-        let snapshot: Vec<FrameNumber> = self.pool.queue_iter(PageQueue::Active).collect();
-        let mut moved = 0;
-        for f in snapshot {
-            if moved >= want {
-                break;
-            }
-            if self.pool.page(f).queue() != PageQueue::Active || !self.pageable(f) {
-                continue;
-            }
-            rep.scanned += 1;
-            self.stats.pdscans += 1;
-            if self.referenced(f, pmap) {
-                self.clear_reference(f, pmap, true);
-                self.stats.ref_clears += 1;
-                self.pool.activate(f);
-            } else {
-                self.pool.deactivate(f);
-                moved += 1;
-                rep.deactivated += 1;
-                self.stats.pddeact += 1;
-            }
-        }
-    }
-
-    /// The pageout pass with a pluggable policy: it picks the victims,
-    /// which are freed when clean with their contents on swap, laundered
-    /// (with their neighbours) otherwise, or given back when neither is
-    /// possible now. Caller contract: `Vm::pageout`, a policy installed.
+    /// The pageout pass: the policy picks the victims, which are freed
+    /// when clean with their contents on swap, laundered (with their
+    /// neighbours) otherwise, or given back when neither is possible now.
+    /// Caller contract: `Vm::pageout`.
     pub(crate) fn policy_scan<P: Pmap + ?Sized>(
         &mut self,
         pmap: &mut P,
         want: u32,
         rep: &mut PageoutReport,
     ) {
-        let mut pol = self.pool.take_policy().expect("policy installed");
+        let mut pol = self.pool.take_policy();
         let before = pol.stats();
         let mut victims = Vec::new();
         pol.select_victims(want, &mut Host { mem: self, pmap }, &mut victims);
@@ -327,6 +271,10 @@ pub(crate) struct Host<'a, P: Pmap + ?Sized> {
 impl<P: Pmap + ?Sized> vm_swap::PolicyHost for Host<'_, P> {
     fn test_and_clear_referenced(&mut self, f: u32) -> bool {
         let f = FrameNumber(f);
+        if !self.mem.in_scan_scope(f) {
+            // Another group's page: leave its bit and mappings alone.
+            return true;
+        }
         let r = self.mem.referenced(f, self.pmap);
         self.mem.clear_reference(f, self.pmap, r);
         self.mem.stats.ref_clears += 1;

@@ -320,9 +320,7 @@ impl Memory {
             self.modified(g, pmap)
                 && pg.hold_count() == 0
                 && !pg.flags().contains(PageFlags::BUSY)
-                && (!evict
-                    || (pg.wire_count() == 0
-                        && (pg.queue() == PageQueue::Inactive || self.pageable(g))))
+                && (!evict || (pg.wire_count() == 0 && pg.queue() == PageQueue::Paging))
         };
         let mut lo = p;
         while p - lo + 1 < u64::from(max) && lo > 0 && obj.lookup(lo - 1).is_some_and(&fits) {

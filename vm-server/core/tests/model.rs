@@ -174,14 +174,9 @@ impl Runner {
             sim.vm
                 .swap_on(Box::new(vm_swap::SwapPager::new(d, 16)))
                 .unwrap();
-            // The built-in CLOCK, or one of vm-swap's pluggable policies.
-            let policy: Option<Box<dyn vm_swap::ReplacementPolicy>> = match seed % 4 {
-                0 => None,
-                1 => Some(Box::new(vm_swap::ClockPolicy::new(frames))),
-                2 => Some(Box::new(vm_swap::TwoQPolicy::new(frames))),
-                _ => Some(Box::new(vm_swap::ClockProPolicy::new(frames))),
-            };
-            sim.vm.set_replacement_policy(policy);
+            // Every policy the server can run, in turn by seed.
+            let (_, make) = vm_swap::POLICIES[seed as usize % vm_swap::POLICIES.len()];
+            sim.vm.set_replacement_policy(make(frames));
         }
         let s = sim.vm.space_create(&mut sim.pmap).unwrap();
         if pressure && seed % 3 == 1 {

@@ -523,21 +523,16 @@ fn a_fault_out_of_memory_waits_for_a_pageout_write() {
 
 #[test]
 fn every_pluggable_policy_pages_a_working_set_through() {
-    let policies: [fn(u32) -> Box<dyn vm_swap::ReplacementPolicy>; 4] = [
-        |n| Box::new(vm_swap::ClockPolicy::new(n)),
-        |n| Box::new(vm_swap::TwoQPolicy::new(n)),
-        |n| Box::new(vm_swap::ClockProPolicy::new(n)),
-        |n| Box::new(vm_swap::FifoPolicy::new(n)),
-    ];
-    for make in policies {
+    for &(policy, make) in vm_swap::POLICIES {
         let (mut s, sp) = sim_with_swap(64, 1024, |_| {});
         let va =
             s.vm.mmap(sp, &MmapArgs::anon(200 * P, Prot::RW), &mut s.pmap)
                 .unwrap();
         fill(&mut s, sp, va, 20, 3);
         // Installed with pages already resident: it adopts them.
-        assert!(s.vm.set_replacement_policy(Some(make(64))).is_none());
-        let name = s.vm.pool().policy().unwrap().name();
+        assert_eq!(s.vm.set_replacement_policy(make(64)).name(), "clock");
+        let name = s.vm.pool().policy().name();
+        assert_eq!(name, policy);
         fill(&mut s, sp, va + 20 * P, 180, 23);
         verify(&mut s, sp, va, 20, 3);
         verify(&mut s, sp, va + 20 * P, 180, 23);
@@ -548,7 +543,7 @@ fn every_pluggable_policy_pages_a_working_set_through() {
         );
         s.vm.exit(sp, &mut s.pmap).unwrap();
         no_leaks(&mut s, 64);
-        assert_eq!(s.vm.pool().policy().unwrap().resident(), 0, "{name}");
+        assert_eq!(s.vm.pool().policy().resident(), 0, "{name}");
     }
 }
 

@@ -131,7 +131,8 @@ fn init(info: &StartInfo) -> Result<Server, String> {
         user_max: USER_MAX,
         ..VmConfig::default()
     };
-    let vm = Vm::new(config, frames).map_err(|e| format!("VM: {e:?}"))?;
+    let mut vm = Vm::new(config, frames).map_err(|e| format!("VM: {e:?}"))?;
+    choose_policy(&mut vm, frames)?;
     let pmap = Sel4Pmap::new(kernel, pool, asid_pool, MAPPING_BUDGET);
     let root = Some(sel4::CPtr::from_bits(sel4_root_task::control::ROOT_SLOT));
     let platform = Sel4Platform::new(pmap, endpoint, root, SCRATCH_VADDR);
@@ -145,6 +146,29 @@ fn init(info: &StartInfo) -> Result<Server, String> {
     // the pool, also when attaching failed after mapping them.
     server.platform.baseline = server.platform.kernel_use();
     Ok(server)
+}
+
+/// Installs the replacement policy the spec names (`pageout_policy`), or
+/// keeps the default (CLOCK). An unknown name is an error: the host tool
+/// checks names before the boot, so it means a mismatched build.
+fn choose_policy(vm: &mut Vm, frames: u32) -> Result<(), String> {
+    // SAFETY: the root task maps the pager-info pages read-only at this
+    // address in every component it makes a pager; their magic says so.
+    let pinfo = unsafe { &*(PAGER_INFO_VADDR as *const PagerInfo) };
+    if pinfo.magic == PAGER_INFO_MAGIC {
+        if let Some(name) = pinfo.pageout_policy() {
+            let policy = vm_swap::policy_by_name(name, frames).ok_or_else(|| {
+                let known: alloc::vec::Vec<&str> = vm_swap::POLICIES.iter().map(|p| p.0).collect();
+                format!(
+                    "unknown pageout_policy {name:?} (known: {})",
+                    known.join(", ")
+                )
+            })?;
+            vm.set_replacement_policy(policy);
+        }
+    }
+    println!("vm-server: pageout policy {}", vm.replacement_policy());
+    Ok(())
 }
 
 /// Where the swap channel (ring page + data window) is mapped.

@@ -210,13 +210,13 @@ impl PolicyHost for Bits {
 
 /// Steady-state cost of one replacement decision with 4096 frames: pick a
 /// victim, then refill its frame with a new page.
-#[divan::bench(args = ["clock", "2q", "clockpro", "fifo"])]
+#[divan::bench(args = ["clock", "2q", "clock-pro", "fifo"])]
 fn policy_select_victim(bencher: Bencher, name: &str) {
     const FRAMES: u32 = 4096;
     let mut p: Box<dyn ReplacementPolicy> = match name {
         "clock" => Box::new(ClockPolicy::new(FRAMES)),
         "2q" => Box::new(TwoQPolicy::new(FRAMES)),
-        "clockpro" => Box::new(ClockProPolicy::new(FRAMES)),
+        "clock-pro" => Box::new(ClockProPolicy::new(FRAMES)),
         _ => Box::new(FifoPolicy::new(FRAMES)),
     };
     let mut host = Bits {
@@ -239,7 +239,7 @@ fn policy_select_victim(bencher: Bencher, name: &str) {
 }
 
 /// A whole replay: zipf over 1000 pages, 20,000 accesses, 125 frames.
-#[divan::bench(args = ["clock", "2q", "clockpro", "fifo"])]
+#[divan::bench(args = ["clock", "2q", "clock-pro", "fifo"])]
 fn replay_zipf_20k(bencher: Bencher, name: &str) {
     let trace = zipf(1000, 20_000, 1.0, 30, 1);
     bencher
@@ -248,7 +248,7 @@ fn replay_zipf_20k(bencher: Bencher, name: &str) {
             let mut p: Box<dyn ReplacementPolicy> = match name {
                 "clock" => Box::new(ClockPolicy::new(125)),
                 "2q" => Box::new(TwoQPolicy::new(125)),
-                "clockpro" => Box::new(ClockProPolicy::new(125)),
+                "clock-pro" => Box::new(ClockProPolicy::new(125)),
                 _ => Box::new(FifoPolicy::new(125)),
             };
             black_box(replay(&trace, p.as_mut(), 125))

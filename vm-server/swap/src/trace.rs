@@ -524,7 +524,7 @@ mod tests {
         let rows = replay_all(&t, 64);
         let by = |n| rows.iter().find(|r| r.policy == n).unwrap().faults;
         assert!(by("2q") < by("fifo"), "{rows:?}");
-        assert!(by("clockpro") < by("fifo"), "{rows:?}");
+        assert!(by("clock-pro") < by("fifo"), "{rows:?}");
     }
 
     #[test]

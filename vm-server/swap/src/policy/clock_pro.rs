@@ -315,7 +315,7 @@ impl ClockProPolicy {
 
 impl ReplacementPolicy for ClockProPolicy {
     fn name(&self) -> &'static str {
-        "clockpro"
+        "clock-pro"
     }
 
     fn resident(&self) -> u32 {
