@@ -15,10 +15,9 @@
 //! Locking: none; everything here is owned by its caller.
 
 use crate::counters::SwapStats;
-use crate::policy::{
-    ClockPolicy, ClockProPolicy, FifoPolicy, FrameId, PageKey, PolicyHost, PolicyStats,
-    ReplacementPolicy, TwoQPolicy,
-};
+#[cfg(test)]
+use crate::policy::{ClockPolicy, FifoPolicy};
+use crate::policy::{FrameId, PageKey, PolicyHost, PolicyStats, ReplacementPolicy, POLICIES};
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec;
@@ -363,14 +362,10 @@ pub fn replay(trace: &[TraceOp], policy: &mut dyn ReplacementPolicy, frames: u32
     st
 }
 
-/// One fresh instance of every policy of this crate, for `frames` frames.
+/// One fresh instance of every policy of this crate, for `frames` frames,
+/// in [`POLICIES`] order.
 pub fn all_policies(frames: u32) -> Vec<Box<dyn ReplacementPolicy>> {
-    vec![
-        Box::new(ClockPolicy::new(frames)),
-        Box::new(TwoQPolicy::new(frames)),
-        Box::new(ClockProPolicy::new(frames)),
-        Box::new(FifoPolicy::new(frames)),
-    ]
+    POLICIES.iter().map(|(_, make)| make(frames)).collect()
 }
 
 /// Replays `trace` against every policy.

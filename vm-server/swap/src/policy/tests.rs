@@ -242,9 +242,9 @@ fn clock_pro_promotes_pages_reused_within_their_test_period() {
     p.insert(0, PageKey(0));
     assert_eq!(p.populations(), (1, 3, 0, 2));
     // A cold page in its test period found referenced turns hot as
-    // well. (Page 1's bit was not read yet, and a first reading is
-    // the faulting access; pretend a scan already read it.)
-    p.fresh[1] = false;
+    // well. (Page 1's learning lap, which cleared its fault's bit, was
+    // in the first scan.)
+    assert_eq!(p.next_reading[1], NextReading::Use);
     h.referenced.insert(1);
     let v = victims(&mut p, 1, &mut h);
     assert_eq!(v, [2]);
