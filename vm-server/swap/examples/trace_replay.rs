@@ -11,19 +11,19 @@
 
 use std::time::Instant;
 use vm_swap::trace::{
-    belady, fork_heavy, format_table, looping, parse_trace, replay_all, sequential, zipf, TraceOp,
+    belady, fork_heavy, format_table, looping, parse_trace, replay_pool, sequential, zipf, TraceOp,
 };
 
 fn report(name: &str, trace: &[TraceOp], frames: &[u32]) {
     for &f in frames {
         let t0 = Instant::now();
-        let rows = replay_all(trace, f);
+        let pool = replay_pool(trace, f);
         let title = format!(
-            "{name}: {} steps, {f} frames ({:.1} ms for all policies)",
+            "{name}: {} steps, {f} frames ({:.1} ms for all policies and OPT)",
             trace.len(),
             t0.elapsed().as_secs_f64() * 1e3
         );
-        println!("{}", format_table(&title, &rows));
+        println!("{}", format_table(&title, &pool));
     }
 }
 

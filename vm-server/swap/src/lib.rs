@@ -16,6 +16,7 @@
 //! | [`policy`] | replacement policies: CLOCK (default), 2Q, CLOCK-Pro, S3-FIFO, FIFO | `vm_pageout_scan_*` |
 //! | [`targets`] | paging targets, pressure levels, shortage | `v_free_*`, `v_paging_target*` |
 //! | [`trace`] | synthetic traces and the replay engine | - |
+//! | [`opt`] | Belady's OPT (MIN), the floor every replay is compared to | - |
 //! | [`counters`] | swap and pageout statistics | `uvmexp` |
 //!
 //! # Design decisions
@@ -161,6 +162,7 @@ extern crate alloc;
 pub mod blist;
 pub mod counters;
 pub mod device;
+pub mod opt;
 pub mod policy;
 pub mod ramdisk;
 pub mod swap_pager;

@@ -15,6 +15,7 @@
 //! Locking: none; everything here is owned by its caller.
 
 use crate::counters::SwapStats;
+use crate::opt::{opt, OptStats};
 #[cfg(test)]
 use crate::policy::{ClockPolicy, FifoPolicy};
 use crate::policy::{FrameId, PageKey, PolicyHost, PolicyStats, ReplacementPolicy, POLICIES};
@@ -376,43 +377,128 @@ pub fn replay_all(trace: &[TraceOp], frames: u32) -> Vec<ReplayStats> {
         .collect()
 }
 
-/// Formats replay results as a table, one row per policy.
-pub fn format_table(title: &str, rows: &[ReplayStats]) -> String {
+/// Every policy's replay of one trace with one pool size, and the floor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolReplay {
+    pub frames: u32,
+    /// Belady's MIN for the same trace and frames.
+    pub opt: OptStats,
+    /// One row per policy, in [`POLICIES`] order.
+    pub policies: Vec<ReplayStats>,
+}
+
+/// Replays `trace` through every policy with `frames` frames, with OPT.
+///
+/// Caller contract: `frames` ≥ 1.
+pub fn replay_pool(trace: &[TraceOp], frames: u32) -> PoolReplay {
+    PoolReplay {
+        frames,
+        opt: opt(trace, frames),
+        policies: replay_all(trace, frames),
+    }
+}
+
+/// [`replay_pool`] for each pool size of `pools`.
+///
+/// Caller contract: every pool size ≥ 1.
+pub fn sweep(trace: &[TraceOp], pools: &[u32]) -> Vec<PoolReplay> {
+    pools.iter().map(|&f| replay_pool(trace, f)).collect()
+}
+
+/// Formats one pool's replays as a table, one row per policy and a last
+/// row for OPT; `vs-OPT` is page-ins as a multiple of OPT's, and
+/// `ref-flts` the soft faults spent re-enabling emulated reference bits
+/// (not in `faults`).
+pub fn format_table(title: &str, pool: &PoolReplay) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{title}");
     let _ = writeln!(
         s,
-        "  {:<8} {:>7} {:>9} {:>8} {:>7} {:>8} {:>9} {:>9} {:>9} {:>7}",
+        "  {:<9} {:>7} {:>9} {:>8} {:>7} {:>8} {:>7} {:>9} {:>9} {:>9} {:>7}",
         "policy",
         "frames",
         "accesses",
         "faults",
         "cold",
         "page-ins",
+        "vs-OPT",
         "page-outs",
         "ref-flts",
         "scanned",
         "hit%"
     );
-    for r in rows {
-        let hit = if r.accesses == 0 {
+    let hit = |accesses: u64, faults: u64| {
+        if accesses == 0 {
             0.0
         } else {
-            100.0 * (r.accesses - r.faults) as f64 / r.accesses as f64
-        };
+            100.0 * (accesses - faults) as f64 / accesses as f64
+        }
+    };
+    for r in &pool.policies {
         let _ = writeln!(
             s,
-            "  {:<8} {:>7} {:>9} {:>8} {:>7} {:>8} {:>9} {:>9} {:>9} {:>7.2}",
+            "  {:<9} {:>7} {:>9} {:>8} {:>7} {:>8} {:>7.2} {:>9} {:>9} {:>9} {:>7.2}",
             r.policy,
             r.frames,
             r.accesses,
             r.faults,
             r.cold,
             r.page_ins,
+            pool.opt.ratio(r.page_ins),
             r.page_outs,
             r.ref_faults,
             r.scans.scanned,
-            hit
+            hit(r.accesses, r.faults)
+        );
+    }
+    let o = &pool.opt;
+    let _ = writeln!(
+        s,
+        "  {:<9} {:>7} {:>9} {:>8} {:>7} {:>8} {:>7.2} {:>9} {:>9} {:>9} {:>7.2}",
+        "OPT",
+        o.frames,
+        o.accesses,
+        o.faults,
+        o.cold,
+        o.page_ins,
+        1.0,
+        "-",
+        "-",
+        "-",
+        hit(o.accesses, o.faults)
+    );
+    s
+}
+
+/// Sweep results as CSV for plotting, one line per (pool, policy) and
+/// one per pool for OPT (policy `opt`, no page-outs or ref-faults).
+pub fn format_csv(pools: &[PoolReplay]) -> String {
+    let mut s = String::from(
+        "frames,policy,accesses,faults,cold,page_ins,opt_page_ins,ratio_to_opt,page_outs,ref_faults,scanned\n",
+    );
+    for p in pools {
+        for r in &p.policies {
+            let _ = writeln!(
+                s,
+                "{},{},{},{},{},{},{},{:.4},{},{},{}",
+                p.frames,
+                r.policy,
+                r.accesses,
+                r.faults,
+                r.cold,
+                r.page_ins,
+                p.opt.page_ins,
+                p.opt.ratio(r.page_ins),
+                r.page_outs,
+                r.ref_faults,
+                r.scans.scanned
+            );
+        }
+        let o = &p.opt;
+        let _ = writeln!(
+            s,
+            "{},opt,{},{},{},{},{},1.0000,,,",
+            p.frames, o.accesses, o.faults, o.cold, o.page_ins, o.page_ins
         );
     }
     s

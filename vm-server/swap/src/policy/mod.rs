@@ -125,10 +125,13 @@ pub trait ReplacementPolicy {
     }
 }
 
+/// Builds a policy for frames `0..n`.
+pub type PolicyMaker = fn(u32) -> alloc::boxed::Box<dyn ReplacementPolicy>;
+
 /// Every policy the server can run, by the name a spec's
 /// `pageout_policy` and `cargo qemu --policy` use; the first is the
 /// default. Adding a policy is its file plus one line here.
-pub const POLICIES: &[(&str, fn(u32) -> alloc::boxed::Box<dyn ReplacementPolicy>)] = &[
+pub const POLICIES: &[(&str, PolicyMaker)] = &[
     ("clock", |n| alloc::boxed::Box::new(ClockPolicy::new(n))),
     ("2q", |n| alloc::boxed::Box::new(TwoQPolicy::new(n))),
     ("clock-pro", |n| {
