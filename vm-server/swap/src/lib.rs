@@ -16,6 +16,7 @@
 //! | [`policy`] | replacement policies: CLOCK (default), 2Q, CLOCK-Pro, S3-FIFO, FIFO | `vm_pageout_scan_*` |
 //! | [`targets`] | paging targets, pressure levels, shortage | `v_free_*`, `v_paging_target*` |
 //! | [`trace`] | synthetic traces and the replay engine | - |
+//! | [`trace_file`] | the binary format of traces recorded on the live system, replay of them | - |
 //! | [`opt`] | Belady's OPT (MIN), the floor every replay is compared to | - |
 //! | [`counters`] | swap and pageout statistics | `uvmexp` |
 //!
@@ -169,6 +170,7 @@ pub mod swap_pager;
 pub mod swapmeta;
 pub mod targets;
 pub mod trace;
+pub mod trace_file;
 
 pub use blist::{Blist, SwapSlot, BLIST_MAX_ALLOC};
 pub use counters::SwapStats;

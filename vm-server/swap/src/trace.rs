@@ -609,6 +609,29 @@ mod tests {
     }
 
     #[test]
+    fn mapped_hot_set_between_scans_separates_clock_pro_and_s3_fifo_from_fifo() {
+        // The example's "zipf hot set + one-time scans": a 200-page hot
+        // set fits in 250 frames, 600-page scans do not. CLOCK-Pro and S3-FIFO must see the hot set's re-use
+        // through their learning lap; 2Q cannot (no hot page is ever
+        // evicted and re-faulted within A1out's 125 keys, so Am stays
+        // empty and 2Q is FIFO), see docs/policies.md.
+        let mut t = Vec::new();
+        for (i, chunk) in zipf(200, 100_000, 1.0, 20, 4).chunks(5_000).enumerate() {
+            t.extend_from_slice(chunk);
+            t.extend((0..600).map(|p| access(p + 10_000 * (i as u64 + 1), false)));
+        }
+        let pool = replay_pool(&t, 250);
+        let by = |n| pool.policies.iter().find(|r| r.policy == n).unwrap();
+        let fifo = by("fifo").page_ins;
+        assert_eq!(by("2q").page_ins, fifo);
+        assert_eq!(by("2q").ref_faults, 0);
+        for n in ["clockpro", "s3-fifo"] {
+            assert!(by(n).page_ins * 3 < fifo, "{n}: {:?} fifo {fifo}", by(n));
+        }
+        assert!(pool.opt.page_ins <= by("s3-fifo").page_ins);
+    }
+
+    #[test]
     fn invariants_over_generated_traces() {
         let traces = [
             sequential(300, 3, true),
