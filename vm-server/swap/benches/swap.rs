@@ -6,10 +6,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use vm_swap::blist::{Blist, SwapSlot};
 use vm_swap::device::{BlockDevice, BufferId, IoOp, IoRequest};
-use vm_swap::policy::{
-    ClockPolicy, ClockProPolicy, FifoPolicy, FrameId, PageKey, PolicyHost, ReplacementPolicy,
-    TwoQPolicy,
-};
+use vm_swap::policy::{FrameId, PageKey, PolicyHost};
 use vm_swap::ramdisk::RamDisk;
 use vm_swap::swap_pager::SwapPager;
 use vm_swap::swapmeta::SwapMeta;
@@ -208,17 +205,15 @@ impl PolicyHost for Bits {
     }
 }
 
+/// Every registered policy (divan wants the names as a constant).
+const POLICY_NAMES: [&str; 5] = ["clock", "2q", "clock-pro", "fifo", "s3-fifo"];
+
 /// Steady-state cost of one replacement decision with 4096 frames: pick a
 /// victim, then refill its frame with a new page.
-#[divan::bench(args = ["clock", "2q", "clock-pro", "fifo"])]
+#[divan::bench(args = POLICY_NAMES)]
 fn policy_select_victim(bencher: Bencher, name: &str) {
     const FRAMES: u32 = 4096;
-    let mut p: Box<dyn ReplacementPolicy> = match name {
-        "clock" => Box::new(ClockPolicy::new(FRAMES)),
-        "2q" => Box::new(TwoQPolicy::new(FRAMES)),
-        "clock-pro" => Box::new(ClockProPolicy::new(FRAMES)),
-        _ => Box::new(FifoPolicy::new(FRAMES)),
-    };
+    let mut p = vm_swap::policy_by_name(name, FRAMES).expect("registered");
     let mut host = Bits {
         referenced: vec![true; FRAMES as usize],
         rng: SmallRng::seed_from_u64(5),
@@ -239,18 +234,13 @@ fn policy_select_victim(bencher: Bencher, name: &str) {
 }
 
 /// A whole replay: zipf over 1000 pages, 20,000 accesses, 125 frames.
-#[divan::bench(args = ["clock", "2q", "clock-pro", "fifo"])]
+#[divan::bench(args = POLICY_NAMES)]
 fn replay_zipf_20k(bencher: Bencher, name: &str) {
     let trace = zipf(1000, 20_000, 1.0, 30, 1);
     bencher
         .counter(ItemsCount::new(trace.len()))
         .bench_local(|| {
-            let mut p: Box<dyn ReplacementPolicy> = match name {
-                "clock" => Box::new(ClockPolicy::new(125)),
-                "2q" => Box::new(TwoQPolicy::new(125)),
-                "clock-pro" => Box::new(ClockProPolicy::new(125)),
-                _ => Box::new(FifoPolicy::new(125)),
-            };
+            let mut p = vm_swap::policy_by_name(name, 125).expect("registered");
             black_box(replay(&trace, p.as_mut(), 125))
         });
 }

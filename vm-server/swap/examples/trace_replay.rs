@@ -6,36 +6,54 @@
 //! cargo run --release -p vm-swap --example trace_replay -- FILE FRAMES...
 //! ```
 //!
-//! A recorded trace has one step per line: `r N`, `w N` or `f N` (read,
-//! write, free of page key N).
+//! FILE is a binary trace recorded on the live system
+//! (`vm_swap::trace_file`, recognised by its magic; FRAMES default to the
+//! recorded pool), or text with one step per line: `r N`, `w N` or `f N`
+//! (read, write, free of page key N). Every table ends with Belady's OPT
+//! for the same trace and frames; `vs-OPT` is page-ins over OPT's.
 
 use std::time::Instant;
 use vm_swap::trace::{
-    belady, fork_heavy, format_table, looping, parse_trace, replay_all, sequential, zipf, TraceOp,
+    belady, fork_heavy, format_table, looping, parse_trace, replay_pool, sequential, zipf, TraceOp,
 };
+use vm_swap::trace_file::{replay_recorded, RecordedTrace};
 
 fn report(name: &str, trace: &[TraceOp], frames: &[u32]) {
     for &f in frames {
         let t0 = Instant::now();
-        let rows = replay_all(trace, f);
+        let pool = replay_pool(trace, f);
         let title = format!(
-            "{name}: {} steps, {f} frames ({:.1} ms for all policies)",
+            "{name}: {} steps, {f} frames ({:.1} ms for all policies and OPT)",
             trace.len(),
             t0.elapsed().as_secs_f64() * 1e3
         );
-        println!("{}", format_table(&title, &rows));
+        println!("{}", format_table(&title, &pool));
     }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(path) = args.first().filter(|a| !a.starts_with("--")) {
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let trace = parse_trace(&text).unwrap_or_else(|line| panic!("{path}:{line}: bad step"));
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let frames: Vec<u32> = args[1..]
             .iter()
             .map(|a| a.parse().expect("frame count"))
             .collect();
+        if bytes.starts_with(&vm_swap::trace_file::MAGIC) {
+            let t = RecordedTrace::decode(&bytes).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+            println!(
+                "{path}: recorded under {} with {} frames; live: {:?}",
+                t.header.policy(),
+                t.header.frames,
+                t.live_counts()
+            );
+            for pool in replay_recorded(&t, &frames) {
+                println!("{}", format_table(path, &pool));
+            }
+            return;
+        }
+        let text = String::from_utf8(bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let trace = parse_trace(&text).unwrap_or_else(|line| panic!("{path}:{line}: bad step"));
         report(
             path,
             &trace,
@@ -84,4 +102,21 @@ fn main() {
         }));
     }
     report("zipf hot set + one-time scans", &mixed, &[250, 500]);
+    // The same with a hot set larger than memory, so that hot pages are
+    // evicted and come back between scans (see docs/policies.md: with
+    // the 200-page hot set in 250 frames, 2Q never sees a re-use).
+    let mut mixed = Vec::new();
+    let hot = zipf(400, 100_000 / scale, 1.0, 20, 4);
+    for (i, chunk) in hot.chunks(5_000 / scale).enumerate() {
+        mixed.extend_from_slice(chunk);
+        mixed.extend(sequential(600, 1, false).into_iter().map(|op| match op {
+            TraceOp::Read(k) => TraceOp::Read(vm_swap::PageKey(k.0 + 10_000 * (i as u64 + 1))),
+            other => other,
+        }));
+    }
+    report(
+        "zipf hot set over memory + one-time scans",
+        &mixed,
+        &[250, 500],
+    );
 }

@@ -13,9 +13,11 @@
 //! | [`device`] | the async block-device trait, staging buffers | `struct buf` + `swp_pager_async_iodone` |
 //! | [`ramdisk`] | host device with fault injection | `md(4)` |
 //! | [`swap_pager`] | slot runs + staging + async I/O + completion handling | `swap_pager.c` (I/O half) |
-//! | [`policy`] | replacement policies: CLOCK (default), 2Q, CLOCK-Pro, FIFO | `vm_pageout_scan_*` |
+//! | [`policy`] | replacement policies: CLOCK (default), 2Q, CLOCK-Pro, S3-FIFO, FIFO | `vm_pageout_scan_*` |
 //! | [`targets`] | paging targets, pressure levels, shortage | `v_free_*`, `v_paging_target*` |
 //! | [`trace`] | synthetic traces and the replay engine | - |
+//! | [`trace_file`] | the binary format of traces recorded on the live system, replay of them | - |
+//! | [`opt`] | Belady's OPT (MIN), the floor every replay is compared to | - |
 //! | [`counters`] | swap and pageout statistics | `uvmexp` |
 //!
 //! # Design decisions
@@ -161,12 +163,14 @@ extern crate alloc;
 pub mod blist;
 pub mod counters;
 pub mod device;
+pub mod opt;
 pub mod policy;
 pub mod ramdisk;
 pub mod swap_pager;
 pub mod swapmeta;
 pub mod targets;
 pub mod trace;
+pub mod trace_file;
 
 pub use blist::{Blist, SwapSlot, BLIST_MAX_ALLOC};
 pub use counters::SwapStats;
@@ -176,7 +180,7 @@ pub use device::{
 pub use policy::policy_by_name;
 pub use policy::{
     ClockConfig, ClockPolicy, ClockProPolicy, FifoPolicy, FrameId, PageKey, PolicyHost,
-    PolicyStats, ReplacementPolicy, TwoQPolicy, POLICIES,
+    PolicyStats, ReplacementPolicy, S3FifoPolicy, TwoQPolicy, POLICIES,
 };
 pub use ramdisk::{Delay, RamDisk, RamDiskStats};
 pub use swap_pager::{SwapError, SwapEvent, SwapPager};

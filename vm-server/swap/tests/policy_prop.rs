@@ -1,4 +1,4 @@
-//! Property test of every replacement policy's contract: victims are tracked, evictable, distinct and untracked afterwards; counts stay consistent under random inserts, removals, reference faults and scans.
+//! Property test of every replacement policy's contract: victims are tracked, evictable, distinct and untracked afterwards; counts (and hot + cold) stay consistent under random inserts, removals, reference faults, deactivations and scans.
 
 use proptest::prelude::*;
 use std::collections::BTreeSet;
@@ -15,6 +15,7 @@ enum Op {
     SetBit(u32),
     Pin(u32),
     Select(u32),
+    Deactivate(u32),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -25,6 +26,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..FRAMES).prop_map(Op::SetBit),
         1 => (0..FRAMES).prop_map(Op::Pin),
         2 => (1u32..8).prop_map(Op::Select),
+        1 => (0..FRAMES).prop_map(Op::Deactivate),
     ]
 }
 
@@ -67,6 +69,8 @@ fn check(p: &mut dyn ReplacementPolicy, ops: &[Op]) -> Result<(), TestCaseError>
                     p.referenced(f);
                 }
             }
+            // A hint, also for untracked frames.
+            Op::Deactivate(f) => p.deactivate(f),
             Op::SetBit(f) => {
                 h.bits.insert(f);
             }
@@ -95,6 +99,8 @@ fn check(p: &mut dyn ReplacementPolicy, ops: &[Op]) -> Result<(), TestCaseError>
             }
         }
         prop_assert_eq!(p.resident() as usize, tracked.len(), "{}", p.name());
+        let (hot, cold) = p.hot_cold();
+        prop_assert_eq!(hot + cold, p.resident(), "{}: hot + cold", p.name());
     }
     // Everything left can be evicted once nothing is pinned or referenced.
     h.pinned.clear();

@@ -1,7 +1,7 @@
 //! CLOCK-Pro (Jiang, Chen and Zhang): hot and cold pages on one clock with non-resident test periods, adapting the cold share.
 
 use super::queues::NIL;
-use super::{FrameId, PageKey, PolicyHost, PolicyStats, ReplacementPolicy};
+use super::{FrameId, NextReading, PageKey, PolicyHost, PolicyStats, ReplacementPolicy};
 use alloc::vec;
 use alloc::vec::Vec;
 use hashbrown::HashMap;
@@ -35,9 +35,20 @@ pub(super) enum ProKind {
 /// `frames - m_c`, ending the test periods it passes (a ghost dropped this
 /// way shrinks `m_c`); `hand_test` keeps ghosts to at most `frames`.
 ///
-/// The fault that brings a page in is not a re-reference: a new page's
-/// first reference-bit reading is ignored (the page was mapped by that
-/// fault), as the paper inserts new pages with the bit clear.
+/// The fault that brings a page in is not a re-reference (the paper
+/// inserts pages with the bit clear), but on emulated bits it leaves the
+/// bit set, and accesses while mapped are invisible. So the first reading
+/// of a new page only clears its bit and the hand moves on (a *learning
+/// lap*); the page is judged at the next reading, by then its bit
+/// shows a use since the clearing. (Ignoring the first reading and
+/// judging the page at once, as an earlier version did, made every page
+/// look unused at its only reading before eviction: CLOCK-Pro was FIFO on
+/// a hot set that stays mapped, see `docs/policies.md`.)
+///
+/// Hot and cold (`hot_cold`) are the paper's: hot pages, and resident
+/// cold pages (in their test period or not). `deactivate` makes a page
+/// cold out of its test period with a stale bit and puts it where
+/// `hand_cold` looks next.
 #[derive(Clone, Debug)]
 pub struct ClockProPolicy {
     pub(super) frames: u32,
@@ -46,8 +57,8 @@ pub struct ClockProPolicy {
     pub(super) next: Vec<u32>,
     pub(super) kind: Vec<ProKind>,
     pub(super) key: Vec<PageKey>,
-    /// New pages whose first reference-bit reading is to be ignored.
-    pub(super) fresh: Vec<bool>,
+    /// What each frame's next reference-bit reading means.
+    pub(super) next_reading: Vec<NextReading>,
     pub(super) ghost_of: HashMap<PageKey, u32>,
     pub(super) free_ghosts: Vec<u32>,
     pub(super) hand_hot: u32,
@@ -71,7 +82,7 @@ impl ClockProPolicy {
             next: vec![NIL; n],
             kind: vec![ProKind::Free; n],
             key: vec![PageKey(0); n],
-            fresh: vec![false; frames as usize],
+            next_reading: vec![NextReading::Use; frames as usize],
             ghost_of: HashMap::new(),
             free_ghosts: (frames..2 * frames).rev().collect(),
             hand_hot: NIL,
@@ -98,14 +109,18 @@ impl ClockProPolicy {
     /// Links `n` at the list head: just behind `hand_hot`, so it is the
     /// last page that hand reaches.
     fn link_head(&mut self, n: u32) {
-        if self.hand_hot == NIL {
+        self.link_before(self.hand_hot, n);
+    }
+
+    /// Links `n` just before node `at` (`NIL`: into the empty ring).
+    fn link_before(&mut self, at: u32, n: u32) {
+        if at == NIL {
             self.prev[n as usize] = n;
             self.next[n as usize] = n;
             self.hand_hot = n;
             self.hand_cold = n;
             self.hand_test = n;
         } else {
-            let at = self.hand_hot;
             let p = self.prev[at as usize];
             self.prev[n as usize] = p;
             self.next[n as usize] = at;
@@ -143,17 +158,29 @@ impl ClockProPolicy {
         self.free_ghosts.push(g);
     }
 
-    /// Reads and clears `f`'s reference bit, ignoring the first reading
-    /// of a new page.
+    /// Reads and clears `f`'s reference bit: whether it shows a use.
     fn test_ref(&mut self, host: &mut dyn PolicyHost, f: u32) -> bool {
         let r = host.test_and_clear_referenced(f);
-        !core::mem::take(&mut self.fresh[f as usize]) && r
+        let meaning = core::mem::replace(&mut self.next_reading[f as usize], NextReading::Use);
+        meaning == NextReading::Use && r
+    }
+
+    /// A learning lap: if `f`'s bit still holds its fault, clears it and
+    /// returns true (the hand moves on without judging the page).
+    fn learning_lap(&mut self, host: &mut dyn PolicyHost, f: u32) -> bool {
+        if self.next_reading[f as usize] != NextReading::Fault {
+            return false;
+        }
+        host.test_and_clear_referenced(f);
+        self.next_reading[f as usize] = NextReading::Use;
+        true
     }
 
     /// Runs `hand_hot` until it demotes one hot page; false if it could
     /// not (no hot page, or every one referenced twice over).
     fn run_hand_hot(&mut self, host: &mut dyn PolicyHost) -> bool {
-        let mut budget = 2 * self.len + 1;
+        // Three laps: a learning lap, one to clear bits, one to demote.
+        let mut budget = 3 * self.len + 1;
         while self.hot > 0 && budget > 0 {
             budget -= 1;
             let n = self.hand_hot;
@@ -161,7 +188,7 @@ impl ClockProPolicy {
             self.stats.scanned += 1;
             match self.kind[n as usize] {
                 ProKind::Hot => {
-                    if !self.test_ref(host, n) {
+                    if !self.learning_lap(host, n) && !self.test_ref(host, n) {
                         self.kind[n as usize] = ProKind::Cold;
                         self.hot -= 1;
                         self.cold += 1;
@@ -202,7 +229,7 @@ impl ClockProPolicy {
 
     /// Runs `hand_cold` until it evicts one resident cold page.
     fn run_hand_cold(&mut self, host: &mut dyn PolicyHost) -> Option<FrameId> {
-        let mut budget = 2 * self.len + 1;
+        let mut budget = 3 * self.len + 1;
         while self.cold > 0 && budget > 0 {
             budget -= 1;
             let n = self.hand_cold;
@@ -212,7 +239,7 @@ impl ClockProPolicy {
                 continue;
             }
             self.stats.scanned += 1;
-            if !host.evictable(n) {
+            if !host.evictable(n) || self.learning_lap(host, n) {
                 continue;
             }
             if self.test_ref(host, n) {
@@ -342,12 +369,19 @@ impl ReplacementPolicy for ClockProPolicy {
             self.kind[f as usize] = ProKind::ColdTest;
             self.cold += 1;
         }
-        self.fresh[f as usize] = true;
+        self.next_reading[f as usize] = NextReading::Fault;
         self.link_head(f);
     }
 
-    fn referenced(&mut self, _f: FrameId) {
-        // CLOCK-Pro reads reference bits with its hands only.
+    fn referenced(&mut self, f: FrameId) {
+        // The hands read the bits; a reference fault only says that the
+        // bit now records a real use, whatever it meant before.
+        if matches!(
+            self.kind[f as usize],
+            ProKind::Hot | ProKind::Cold | ProKind::ColdTest
+        ) {
+            self.next_reading[f as usize] = NextReading::Use;
+        }
     }
 
     fn remove(&mut self, f: FrameId) {
@@ -406,5 +440,27 @@ impl ReplacementPolicy for ClockProPolicy {
 
     fn stats(&self) -> PolicyStats {
         self.stats
+    }
+
+    fn deactivate(&mut self, f: FrameId) {
+        match self.kind[f as usize] {
+            ProKind::Hot => {
+                self.hot -= 1;
+                self.cold += 1;
+            }
+            ProKind::Cold | ProKind::ColdTest => {}
+            ProKind::Free | ProKind::Ghost => return,
+        }
+        // Out of its test period, so its eviction leaves no ghost.
+        self.kind[f as usize] = ProKind::Cold;
+        self.next_reading[f as usize] = NextReading::Stale;
+        self.unlink(f);
+        self.link_before(self.hand_cold, f);
+        self.hand_cold = f;
+        self.stats.deactivated += 1;
+    }
+
+    fn hot_cold(&self) -> (u32, u32) {
+        (self.hot, self.cold)
     }
 }

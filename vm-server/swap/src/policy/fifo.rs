@@ -69,4 +69,18 @@ impl ReplacementPolicy for FifoPolicy {
     fn stats(&self) -> PolicyStats {
         self.stats
     }
+
+    /// Moves `f` to the head: it is the next to go.
+    fn deactivate(&mut self, f: FrameId) {
+        if self.q.remove(f).is_some() {
+            self.q.push_head(0, f);
+            self.stats.deactivated += 1;
+        }
+    }
+
+    /// FIFO protects nothing from eviction by use, so every page is
+    /// cold: none is hot.
+    fn hot_cold(&self) -> (u32, u32) {
+        (0, self.q.total())
+    }
 }

@@ -1,4 +1,4 @@
-//! Pluggable page-replacement policies behind one small trait: BSD's active/inactive CLOCK (default), 2Q, CLOCK-Pro, and FIFO as a baseline.
+//! Pluggable page-replacement policies behind one small trait: BSD's active/inactive CLOCK (default), 2Q, CLOCK-Pro, S3-FIFO, and FIFO as a baseline.
 //!
 //! # The contract between the VM core and a policy
 //!
@@ -125,19 +125,20 @@ pub trait ReplacementPolicy {
     }
 }
 
-/// Makes a policy for frames `0..n`.
-pub type MakePolicy = fn(u32) -> alloc::boxed::Box<dyn ReplacementPolicy>;
+/// Builds a policy for frames `0..n`.
+pub type PolicyMaker = fn(u32) -> alloc::boxed::Box<dyn ReplacementPolicy>;
 
 /// Every policy the server can run, by the name a spec's
 /// `pageout_policy` and `cargo qemu --policy` use; the first is the
 /// default. Adding a policy is its file plus one line here.
-pub const POLICIES: &[(&str, MakePolicy)] = &[
+pub const POLICIES: &[(&str, PolicyMaker)] = &[
     ("clock", |n| alloc::boxed::Box::new(ClockPolicy::new(n))),
     ("2q", |n| alloc::boxed::Box::new(TwoQPolicy::new(n))),
     ("clock-pro", |n| {
         alloc::boxed::Box::new(ClockProPolicy::new(n))
     }),
     ("fifo", |n| alloc::boxed::Box::new(FifoPolicy::new(n))),
+    ("s3-fifo", |n| alloc::boxed::Box::new(S3FifoPolicy::new(n))),
 ];
 
 /// The policy named `name` for frames `0..frames`, or `None` for a name
@@ -149,10 +150,24 @@ pub fn policy_by_name(name: &str, frames: u32) -> Option<alloc::boxed::Box<dyn R
         .map(|(_, make)| make(frames))
 }
 
+/// What the next reading of a frame's emulated reference bit means, for
+/// policies that must not take the fault's own access for a re-use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NextReading {
+    /// A set bit is a use since the previous reading.
+    Use,
+    /// The bit still holds the fault that brought the page in: the
+    /// reading only clears it, and the page gets one more lap.
+    Fault,
+    /// The VM deactivated the page; the bit predates that and is no use.
+    Stale,
+}
+
 mod clock;
 mod clock_pro;
 mod fifo;
 mod queues;
+mod s3_fifo;
 #[cfg(test)]
 mod tests;
 mod two_q;
@@ -160,4 +175,5 @@ mod two_q;
 pub use clock::{ClockConfig, ClockPolicy};
 pub use clock_pro::ClockProPolicy;
 pub use fifo::FifoPolicy;
+pub use s3_fifo::S3FifoPolicy;
 pub use two_q::TwoQPolicy;

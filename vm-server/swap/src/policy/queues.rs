@@ -52,6 +52,26 @@ impl<const N: usize> Queues<N> {
         self.len[q] += 1;
     }
 
+    /// Queues `f` at the head of `q`: the next frame `pop_head` returns
+    /// (where a hint to evict soon puts a frame).
+    pub(super) fn push_head(&mut self, q: usize, f: FrameId) {
+        assert!(self.which[f as usize] == NOQ, "frame {f} already queued");
+        self.which[f as usize] = q as u8;
+        self.prev[f as usize] = NIL;
+        self.next[f as usize] = self.head[q];
+        if self.head[q] == NIL {
+            self.tail[q] = f;
+        } else {
+            self.prev[self.head[q] as usize] = f;
+        }
+        self.head[q] = f;
+        self.len[q] += 1;
+    }
+
+    pub(super) fn head_of(&self, q: usize) -> Option<FrameId> {
+        (self.head[q] != NIL).then_some(self.head[q])
+    }
+
     pub(super) fn remove(&mut self, f: FrameId) -> Option<usize> {
         let q = self.queue_of(f)?;
         let (p, n) = (self.prev[f as usize], self.next[f as usize]);

@@ -54,6 +54,9 @@ pub struct TwoQPolicy {
     pub(super) keys: Vec<PageKey>,
     pub(super) ghosts: Ghosts,
     pub(super) kin: u32,
+    /// Pages the VM deactivated: they leave `A1in` first, whatever its
+    /// length.
+    pub(super) hinted: Vec<bool>,
     pub(super) stats: PolicyStats,
 }
 
@@ -74,6 +77,7 @@ impl TwoQPolicy {
                 ..Ghosts::default()
             },
             kin,
+            hinted: vec![false; frames as usize],
             stats: PolicyStats::default(),
         }
     }
@@ -90,6 +94,7 @@ impl ReplacementPolicy for TwoQPolicy {
 
     fn insert(&mut self, f: FrameId, key: PageKey) {
         self.keys[f as usize] = key;
+        self.hinted[f as usize] = false;
         if self.ghosts.take(key) {
             self.q.push_tail(AM, f);
             self.stats.reactivated += 1;
@@ -121,9 +126,16 @@ impl ReplacementPolicy for TwoQPolicy {
         let mut am_budget = 2 * self.q.len[AM] + 1;
         let mut a1_budget = self.q.len[A1IN];
         while got < want {
+            let hinted_head = self
+                .q
+                .head_of(A1IN)
+                .is_some_and(|f| self.hinted[f as usize]);
             let from_a1 = self.q.len[A1IN] > 0
                 && a1_budget > 0
-                && (self.q.len[A1IN] > self.kin || self.q.len[AM] == 0 || am_budget == 0);
+                && (self.q.len[A1IN] > self.kin
+                    || self.q.len[AM] == 0
+                    || am_budget == 0
+                    || hinted_head);
             let victim = if from_a1 {
                 a1_budget -= 1;
                 let f = self.q.pop_head(A1IN).expect("a1in length");
@@ -158,5 +170,23 @@ impl ReplacementPolicy for TwoQPolicy {
 
     fn stats(&self) -> PolicyStats {
         self.stats
+    }
+
+    /// Moves `f` (from `Am` or `A1in`) to the head of `A1in`, the FIFO's
+    /// exit, and lets the next scan take it even while `A1in` is within
+    /// `kin`. It leaves a ghost like any `A1in` page: coming back soon
+    /// is a re-use after all.
+    fn deactivate(&mut self, f: FrameId) {
+        if self.q.remove(f).is_some() {
+            self.hinted[f as usize] = true;
+            self.q.push_head(A1IN, f);
+            self.stats.deactivated += 1;
+        }
+    }
+
+    /// Hot is `Am` (pages re-used after leaving `A1in`), cold is `A1in`
+    /// (pages seen once, as far as 2Q knows).
+    fn hot_cold(&self) -> (u32, u32) {
+        (self.q.len[AM], self.q.len[A1IN])
     }
 }
