@@ -97,11 +97,7 @@ fn main(env: &mut Env) -> u64 {
     let pool = stats(env).npages;
     println!("BENCH workload-pool-frames {pool} frames");
     for (name, run) in workloads::ALL {
-        let bad = if pool == 0 {
-            u64::MAX
-        } else {
-            run(env, pool)
-        };
+        let bad = if pool == 0 { u64::MAX } else { run(env, pool) };
         env.check(
             name,
             bad == 0,

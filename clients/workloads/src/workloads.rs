@@ -172,7 +172,11 @@ fn hot_scan(env: &mut Env, pool: u64) -> u64 {
     let (Some(hot), Some(cold)) = (region(env, hot_pages), region(env, chunk * rounds)) else {
         return u64::MAX;
     };
-    let mut m = Meter::start(env, "hot-scan", hot_pages * (1 + 2 * rounds) + chunk * rounds);
+    let mut m = Meter::start(
+        env,
+        "hot-scan",
+        hot_pages * (1 + 2 * rounds) + chunk * rounds,
+    );
     for p in 0..hot_pages {
         write(&hot, p, 0);
         m.step(env);
