@@ -166,8 +166,11 @@ impl Picture for Latency<'_> {
                 .configure_mesh()
                 .x_desc("cycles per operation (log scale)")
                 .y_desc("operations")
+                .x_labels(6)
                 .x_label_formatter(&|x| format!("{:.0}k", x / 1000.0))
+                .y_label_formatter(&|y| format!("{y:.0}"))
                 .label_style((FONT, 14))
+                .max_light_lines(1)
                 .draw()
                 .map_err(err)?;
             chart
@@ -229,7 +232,10 @@ impl Picture for Lines<'_> {
                 .configure_mesh()
                 .x_desc(p.x_label.as_str())
                 .y_desc(p.y_label.as_str())
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&|y| format!("{y:.0}"))
                 .label_style((FONT, 14))
+                .max_light_lines(1)
                 .draw()
                 .map_err(err)?;
             for (i, s) in p.series.iter().enumerate() {
