@@ -67,7 +67,7 @@ impl Meter {
     /// One step done: a progress sample every `every` steps.
     pub(crate) fn step(&mut self, env: &mut Env) {
         self.steps += 1;
-        if self.steps % self.every == 0 {
+        if self.steps.is_multiple_of(self.every) {
             let now = stats(env);
             println!(
                 "BENCH-PROGRESS {} {} {}",
