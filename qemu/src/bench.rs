@@ -12,8 +12,14 @@
 //! trip adds), and that soft fault by the fault floor; the mapped file's
 //! read MB/s by the file server's own `read` of the same bytes and by the
 //! raw disk.
+//!
+//! It also draws bench-fault's latency distributions (`BENCH-HIST`)
+//! against their floors: `target/bench/fault-latency.{svg,png}`
+//! (`plots`). `--policies` is the replacement-policy comparison
+//! (`policies`).
 
 use crate::machine::{self, Exit};
+use crate::plots::{self, Histogram};
 use crate::step::{progress, Failure, Result};
 use crate::{Options, Workspace};
 use std::collections::BTreeMap;
@@ -68,10 +74,30 @@ pub fn parse_line(line: &str) -> Option<(String, u64)> {
 
 /// The words after `tag` and a space anywhere in a console line (the
 /// `BENCH-*` lines the benchmark prints beside `BENCH`).
-fn fields<'a>(line: &'a str, tag: &str) -> Option<Vec<&'a str>> {
+pub(crate) fn fields<'a>(line: &'a str, tag: &str) -> Option<Vec<&'a str>> {
     let at = line.find(tag)? + tag.len();
     let rest = line[at..].strip_prefix(' ')?;
     Some(rest.split_whitespace().collect())
+}
+
+/// Parses `BENCH-HIST <name> <floor> <lower>:<count> ...`: an
+/// operation's latency samples in log-spaced buckets with its floor's
+/// median (bench-fault's `Histogram`).
+pub fn parse_hist(line: &str) -> Option<Histogram> {
+    let w = fields(line, "BENCH-HIST")?;
+    let buckets = w
+        .get(2..)?
+        .iter()
+        .map(|b| {
+            let (lower, n) = b.split_once(':')?;
+            Some((lower.parse().ok()?, n.parse().ok()?))
+        })
+        .collect::<Option<Vec<(u64, u64)>>>()?;
+    Some(Histogram {
+        name: w.first()?.to_string(),
+        floor: w.get(1)?.parse().ok()?,
+        buckets,
+    })
 }
 
 /// Parses `BENCH-ROUNDS <name> <floor> <rounds> <median> <min> <max>`
@@ -299,14 +325,17 @@ fn section(results: &BTreeMap<String, u64>, titles: [&str; 4], pairs: &[(&str, &
 pub fn run(ws: &Workspace, o: &Options, boots: u32) -> Result<bool> {
     let boot = crate::build(ws, &o.boot_of("bench.spec"), o)?;
     let mut all = Vec::new();
+    let mut hists = Vec::new();
     for n in 1..=boots {
         progress(
             "bench",
             format!("booting capdl/bench.spec ({n} of {boots})"),
         );
         let mut results = BTreeMap::new();
+        hists.clear();
         let exit = machine::run_captured(&boot, o.timeout, |line| {
             println!("  | {line}");
+            hists.extend(parse_hist(line));
             if let Some((name, v)) = parse_line(line) {
                 results.insert(name, v);
             }
@@ -339,6 +368,8 @@ pub fn run(ws: &Workspace, o: &Options, boots: u32) -> Result<bool> {
         );
         print!("{}", summary(&all));
     }
+    // The last boot's latency distributions.
+    crate::policies::report_files(plots::fault_latency(&ws.target.join("bench"), &hists));
     Ok(true)
 }
 
@@ -479,6 +510,25 @@ mod tests {
             ["2048", "256", "8.0", "25000", "0.25"]
         );
         assert!(row("sequential").is_none(), "a short line is no row");
+    }
+
+    #[test]
+    fn histogram_lines_parse() {
+        assert_eq!(
+            parse_hist("  | BENCH-HIST vm-fault-cow 63945 98304:3 114688:500 262144:1"),
+            Some(Histogram {
+                name: "vm-fault-cow".into(),
+                floor: 63945,
+                buckets: vec![(98304, 3), (114688, 500), (262144, 1)],
+            })
+        );
+        assert_eq!(
+            parse_hist("BENCH-HIST vm-request-ping 0").map(|h| h.buckets),
+            Some(Vec::new())
+        );
+        assert_eq!(parse_hist("BENCH-HIST x 1 2:"), None);
+        assert_eq!(parse_hist("BENCH-HIST x"), None);
+        assert_eq!(parse_line("BENCH-HIST x 1 2:3"), None);
     }
 
     #[test]

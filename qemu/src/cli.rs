@@ -34,8 +34,8 @@ pub enum Cmd {
         long_about = "Runs the host tests (cargo test over the host-testable crates), then a \
                       bounded sweep of the VM core's model test and the server simulation (see \
                       `cargo qemu sweep`), then boots capdl/system.spec, \
-                      capdl/swap-exhaustion.spec, capdl/vm-findings.spec, capdl/files.spec and \
-                      capdl/pager-death.spec (or the one --spec names) and tallies the TEST \
+                      capdl/swap-exhaustion.spec, capdl/vm-findings.spec, capdl/files.spec, \
+                      capdl/pager-death.spec and capdl/policies.spec (or the one --spec names) and tallies the TEST \
                       lines; after a boot with the file server it checks the files disk on the \
                       host (e2fsck, the written bytes). Ends \
                       with `N passed, N failed` and exits non-zero if anything failed."
@@ -76,7 +76,7 @@ pub struct Machine {
     pub memory: u32,
     /// Size of the swap partition on the virtio disk, such as 256M or 1G
     /// [default: the boot's own: 512M, 96M for swap-exhaustion.spec, 128M for vm-findings.spec,
-    /// 128M for files.spec and pager-death.spec]
+    /// 128M for files.spec, pager-death.spec and policies.spec]
     #[arg(long, value_name = "SIZE", value_parser = parse_swap)]
     pub swap: Option<u64>,
     /// Boot only this spec, a file under capdl/ (build, run, test; bench
@@ -115,6 +115,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=50))]
     pub boots: u32,
+    /// Instead: boot capdl/policies.spec once per replacement policy and
+    /// print, per workload, page-ins, page-outs and run time relative to
+    /// CLOCK; plots under target/bench/
+    #[arg(long, conflicts_with = "boots")]
+    pub policies: bool,
 }
 
 #[derive(Args, Debug)]
@@ -298,6 +303,7 @@ mod tests {
             "build",
             "bench --kvm",
             "bench --boots 3",
+            "bench --policies",
             "test --system-only",
             "test --no-sweep",
         ] {
@@ -307,6 +313,7 @@ mod tests {
             "test --host-only --system-only",
             "run --swap lots",
             "bench --boots 0",
+            "bench --policies --boots 2",
             "frobnicate",
         ] {
             assert!(parse(bad).is_err(), "{bad}");

@@ -12,7 +12,12 @@
 //! cargo qemu bench                 boots capdl/bench.spec and prints the
 //!                                  fault costs as ratios to the floors,
 //!                                  file page-in costs, and mapped-file and
-//!                                  swap MB/s as ratios to the raw disk's
+//!                                  swap MB/s as ratios to the raw disk's;
+//!                                  plots the fault latencies (target/bench/)
+//! cargo qemu bench --policies      boots capdl/policies.spec once per
+//!                                  replacement policy; a table per workload
+//!                                  (page-ins, page-outs, time vs CLOCK) and
+//!                                  plots (target/bench/)
 //! cargo qemu sweep [--seeds A..B] [--ops N] [--pressure | --plain | --both]
 //!                  [--jobs J] [--suite NAME]...
 //!                                  runs the VM core's model test once per
@@ -38,6 +43,8 @@ mod gdb;
 mod images;
 mod kernel;
 mod machine;
+mod plots;
+mod policies;
 mod prereq;
 mod report;
 mod step;
@@ -106,6 +113,7 @@ fn main() -> ExitCode {
             let o = m.options();
             build(&ws, &o.chosen(), &o).map(|_| true)
         }
+        Cmd::Bench(b) if b.policies => policies::run(&ws, &b.machine.options()),
         Cmd::Bench(b) => bench::run(&ws, &b.machine.options(), b.boots),
         Cmd::Run(r) => run(&ws, &r.machine.options(), r.gdb.then_some(r.gdb_port)),
         Cmd::Test(t) => test(&ws, &t.options()),
@@ -139,13 +147,15 @@ pub struct Boot {
 /// exhaustion on its own disk (a small partition fills in seconds, and
 /// an OOM kill would otherwise race the other system tests), the
 /// findings of the outside test suite, the file server with its files
-/// disk, and the file server's death.
+/// disk, the file server's death, and the policy workloads (under the
+/// default policy: their content checks).
 const TEST_BOOTS: &[(&str, u64)] = &[
     (SYSTEM_SPEC, DEFAULT_SWAP),
     ("swap-exhaustion.spec", 96 << 20),
     ("vm-findings.spec", 128 << 20),
     ("files.spec", 128 << 20),
     ("pager-death.spec", 128 << 20),
+    (crate::policies::SPEC, 128 << 20),
 ];
 
 impl Options {

@@ -5,7 +5,9 @@
 //! host hits the floor and the operation alike. Prints `BENCH <name>
 //! <median> cycles` and `BENCH-ROUNDS <name> <floor> <rounds> <median>
 //! <min> <max>` (each round's ratio to its own floor, in thousandths),
-//! which `cargo qemu bench` tabulates.
+//! which `cargo qemu bench` tabulates, and `BENCH-HIST <name> <floor>
+//! <lower>:<count> ...`, every sample in log-spaced buckets, which it
+//! plots.
 //!
 //! * zero-fill: first touch of a fresh private page;
 //! * resident: a page whose contents stay in memory but which
@@ -53,8 +55,8 @@ pub(crate) fn rdtsc() -> u64 {
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
-/// Median cycles of one access per page of `[base, base + n pages)`.
-fn touch(base: u64, n: u64, write: bool) -> u64 {
+/// Cycles of one access per page of `[base, base + n pages)`, in order.
+fn touch(base: u64, n: u64, write: bool) -> Vec<u64> {
     let mut samples: Vec<u64> = Vec::with_capacity(n as usize);
     for i in 0..n {
         let p = (base + i * PAGE) as *mut u64;
@@ -69,7 +71,7 @@ fn touch(base: u64, n: u64, write: bool) -> u64 {
         }
         samples.push(rdtsc() - t0);
     }
-    median(&mut samples)
+    samples
 }
 
 fn median(v: &mut [u64]) -> u64 {
@@ -79,7 +81,7 @@ fn median(v: &mut [u64]) -> u64 {
 
 /// Measures `name` in [`ROUNDS`] rounds, each right after a round of
 /// the root task's floor `kind` (`control::floor_round`), so noise on the
-/// host hits both alike; `op(env, r)` is round `r`'s median in cycles.
+/// host hits both alike; `op(env, r)` is round `r`'s samples in cycles.
 /// Prints `BENCH name <median of the rounds> cycles`; with the floors,
 /// `BENCH-ROUNDS name floor rounds <median> <min> <max>` (the ratio of
 /// each round to its own floor, in thousandths); and `BENCH-CALLS name
@@ -87,15 +89,20 @@ fn median(v: &mut [u64]) -> u64 {
 /// invocations the VM server made during the rounds, for the operations
 /// measured, and the cycles its loop spent handling the messages it got
 /// meanwhile (its `Stats`: the operations plus one `Stats` call a round).
+/// Last, `BENCH-HIST name <floor median> <lower>:<count> ...`: every
+/// sample of every round in the buckets of [`Histogram`], with the median
+/// of the floor's rounds, for the latency plot.
 fn interleaved(
     env: &mut Env,
     name: &str,
     floor: &str,
     kind: u64,
-    mut op: impl FnMut(&mut Env, u64) -> u64,
+    mut op: impl FnMut(&mut Env, u64) -> Vec<u64>,
 ) {
     let mut ops = Vec::new();
     let mut ratios = Vec::new();
+    let mut floors = Vec::new();
+    let mut hist = Histogram::default();
     // (invocations, handling cycles, messages) the server counted.
     let mut calls = Some((0u64, 0u64, 0u64));
     let counters = |env: &mut Env| {
@@ -107,8 +114,10 @@ fn interleaved(
     for r in 0..ROUNDS {
         let f = control::floor_round(kind);
         let before = counters(env);
-        let o = op(env, r);
+        let mut samples = op(env, r);
         let after = counters(env);
+        samples.iter().for_each(|&c| hist.add(c));
+        let o = median(&mut samples);
         ops.push(o);
         calls = match (calls, before, after) {
             (Some(c), Some(b), Some(a)) => Some((
@@ -120,6 +129,7 @@ fn interleaved(
         };
         if let Some(f) = f.filter(|&f| f > 0) {
             ratios.push(o * 1000 / f);
+            floors.push(f);
         }
     }
     println!(
@@ -139,6 +149,49 @@ fn interleaved(
             "BENCH-CALLS {name} {invocations} {} {cycles} {messages}",
             ROUNDS * PER_ROUND
         );
+    }
+    let floor_median = if floors.is_empty() {
+        0
+    } else {
+        median(&mut floors)
+    };
+    println!("BENCH-HIST {name} {floor_median}{hist}");
+}
+
+/// Cycle samples counted in log-spaced buckets: four per doubling, at
+/// 1, 1.25, 1.5 and 1.75 times a power of two. A bucket is named by its
+/// lower bound.
+#[derive(Default)]
+struct Histogram {
+    /// (lower bound, samples), in order of the bound.
+    buckets: Vec<(u64, u64)>,
+}
+
+impl Histogram {
+    /// The lower bound of the bucket `cycles` falls in.
+    fn bucket(cycles: u64) -> u64 {
+        if cycles < 8 {
+            return cycles;
+        }
+        let shift = 63 - cycles.leading_zeros() - 2;
+        (cycles >> shift) << shift
+    }
+
+    fn add(&mut self, cycles: u64) {
+        let lower = Self::bucket(cycles);
+        match self.buckets.binary_search_by_key(&lower, |&(l, _)| l) {
+            Ok(i) => self.buckets[i].1 += 1,
+            Err(i) => self.buckets.insert(i, (lower, 1)),
+        }
+    }
+}
+
+/// ` <lower>:<count>` per bucket with samples.
+impl core::fmt::Display for Histogram {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.buckets
+            .iter()
+            .try_for_each(|(lower, n)| write!(f, " {lower}:{n}"))
     }
 }
 
@@ -160,14 +213,13 @@ fn main(env: &mut Env) -> u64 {
         "floor-ipc-call-replyrecv",
         control::FLOOR_IPC,
         |env, _| {
-            let mut samples: Vec<u64> = (0..PER_ROUND)
+            (0..PER_ROUND)
                 .map(|i| {
                     let t0 = rdtsc();
                     let _ = env.vm.ping(i);
                     rdtsc() - t0
                 })
-                .collect();
-            median(&mut samples)
+                .collect()
         },
     );
 
