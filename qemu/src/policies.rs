@@ -136,19 +136,14 @@ pub fn table(runs: &[PolicyRun]) -> String {
     out
 }
 
-/// The boot of `policies.spec` under `policy`.
-///
-/// STAND-IN: the VM server cannot be told its policy yet (the spec's
-/// `pageout_policy` attribute and `capdl::Spec::set_pageout_policy` are
-/// coming on main); until then every boot runs the default policy and
-/// [`run`] says so.
+/// The machine that boots the workloads with every pager running `policy`.
 fn boot_under(ws: &Workspace, o: &Options, policy: &str) -> Result<BootOptions> {
-    let _ = policy;
-    crate::build(ws, &o.boot_of(SPEC), o)
+    let boot = crate::Boot {
+        policy: Some(policy.to_string()),
+        ..o.boot_of(SPEC)
+    };
+    crate::build(ws, &boot, o)
 }
-
-/// Whether [`boot_under`] really chooses the policy.
-const POLICY_CHOSEN: bool = false;
 
 /// Boots the workloads once per policy, prints the tables and writes the
 /// pictures under `target/bench/`. Fails if any boot failed.
@@ -183,11 +178,6 @@ pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
             .map_or("?".to_string(), |p| p.to_string()),
         if o.kvm { "KVM" } else { "TCG" }
     );
-    if !POLICY_CHOSEN {
-        println!(
-            "NOTE: the VM server cannot be told its policy yet: every boot ran the default ({BASELINE})"
-        );
-    }
     print!("{}", table(&runs));
     let pool = runs.iter().find_map(|r| r.pool).unwrap_or(DEFAULT_POOL);
     report_files(write_plots(&ws.target.join("bench"), &runs, pool, 24));
