@@ -134,7 +134,7 @@ fn entries_are_each_clients_own_counters() {
             "client {}",
             e.client
         );
-        // Plus the heap-less clients' one mapping each: `touch`'s pages.
+        // Client `i` touched `i` pages, one write fault each.
         assert_eq!((e.faults, e.flt_zero), (e.client, e.client), "{e:?}");
         assert!(e.resident_pages >= e.client, "{e:?}");
     }
