@@ -1,8 +1,8 @@
 //! The `Stats`, `ClientStats` and `ClientList` replies, from the VM's `uvmexp`-style counters, its per-space counters and the platform's kernel bookkeeping.
 
 use crate::platform::{ClientId, Platform};
-use crate::service::Service;
 use crate::service::Client;
+use crate::service::Service;
 use vm_api::{ApiError, ClientListReply, ClientName, ClientStats, ClientSummary, VmStats};
 
 /// The global counters.
