@@ -254,17 +254,23 @@ fn decoder_refuses_reserved_flags() {
 }
 
 /// `vm-findings.spec` grants `swapctl` to `client-swapctl` alone, and
-/// `system.spec` to nobody (its `client-bad-requests` checks the refusal).
+/// `system.spec` grants only `observe`, to `vmstat` alone (its
+/// `client-bad-requests` checks both refusals).
 #[test]
-fn the_specs_grant_swapctl_to_the_swapctl_test_only() {
+fn the_specs_grant_privileges_to_their_tests_only() {
+    let granted = |spec: &Spec, p: Privilege| -> Vec<String> {
+        spec.components
+            .iter()
+            .filter(|c| c.privileges.contains(p))
+            .map(|c| c.name.clone())
+            .collect()
+    };
     let findings = load(include_str!("../vm-findings.spec"), common::IMAGES).unwrap();
-    let granted: Vec<&str> = findings
-        .components
-        .iter()
-        .filter(|c| c.privileges.contains(Privilege::Swapctl))
-        .map(|c| c.name.as_str())
-        .collect();
-    assert_eq!(granted, ["client-swapctl"]);
+    assert_eq!(granted(&findings, Privilege::Swapctl), ["client-swapctl"]);
+    assert!(granted(&findings, Privilege::Observe).is_empty());
     let system = load(include_str!("../system.spec"), common::IMAGES).unwrap();
-    assert!(system.components.iter().all(|c| c.privileges.is_empty()));
+    assert!(granted(&system, Privilege::Swapctl).is_empty());
+    assert_eq!(granted(&system, Privilege::Observe), ["vmstat"]);
+    let vmstat = system.component("vmstat").unwrap();
+    assert_eq!(vmstat.privileges, Privileges::NONE.with(Privilege::Observe));
 }

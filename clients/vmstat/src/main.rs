@@ -184,7 +184,7 @@ fn intervals(env: &mut Env, clock: &Clock) -> Result<(), alloc::string::String> 
     env.vm
         .madvise(base, len, Advice::Random)
         .map_err(|e| format!("madvise: {e:?}"))?;
-    let no_tick = || format!("the CMOS clock does not tick");
+    let no_tick = || alloc::string::String::from("the CMOS clock does not tick");
     let t0 = clock.next_tick().ok_or_else(no_tick)?;
     let t1 = clock.next_tick().ok_or_else(no_tick)?;
     let hz = t1 - t0;
