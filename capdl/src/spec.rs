@@ -457,15 +457,20 @@ pub enum Privilege {
     /// `swapctl`: detach and attach the pager's swap device (`SwapOff`,
     /// `SwapOn`).
     Swapctl,
+    /// `observe`: read every client's counters (`ClientList`), as
+    /// `vmstat` does; a client's own (`ClientStats`) and the global ones
+    /// (`Stats`) are open to everyone.
+    Observe,
 }
 
 impl Privilege {
-    pub const ALL: [Privilege; 1] = [Privilege::Swapctl];
+    pub const ALL: [Privilege; 2] = [Privilege::Swapctl, Privilege::Observe];
 
     /// The spelling in the spec text.
     pub fn keyword(self) -> &'static str {
         match self {
             Privilege::Swapctl => "swapctl",
+            Privilege::Observe => "observe",
         }
     }
 
@@ -478,6 +483,7 @@ impl Privilege {
     pub const fn bit(self) -> u16 {
         match self {
             Privilege::Swapctl => 1,
+            Privilege::Observe => 2,
         }
     }
 }

@@ -157,7 +157,7 @@ use lex::{lex, Tok};
 // ---------------------------------------------------------------- parser
 
 const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, image_from_files, pageout_policy, io_ports, irq, device_memory, caps, limits, names, privileges, devices";
-const PRIVILEGE_NAMES: &str = "swapctl";
+const PRIVILEGE_NAMES: &str = "swapctl, observe";
 const LIMIT_FIELDS: &str = "resident, wired, swap, map_entries, handles, page_tables, children";
 
 struct Parser {
@@ -335,12 +335,12 @@ impl Parser {
         Ok(block)
     }
 
-    /// `{ swapctl ... }` after `privileges`; each privilege at most once.
+    /// `{ swapctl observe ... }` after `privileges`; each privilege at most once.
     fn privileges(&mut self) -> Result<Vec<Spanned<Privilege>>, Error> {
         self.expect(Tok::LBrace, "'{' after `privileges`")?;
         let mut out: Vec<Spanned<Privilege>> = Vec::new();
         while !self.eat(&Tok::RBrace) {
-            let kw = self.ident("a privilege (swapctl) or '}'")?;
+            let kw = self.ident("a privilege (swapctl, observe) or '}'")?;
             let Some(p) = Privilege::from_keyword(&kw.value) else {
                 return Err(Error::new(
                     kw.pos,

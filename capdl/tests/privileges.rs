@@ -1,4 +1,4 @@
-//! Privileges in the spec: `privileges { swapctl }` in a paged client, the errors (unknown or repeated names, a component without a pager), and how the compact form and the text carry them.
+//! Privileges in the spec: `privileges { swapctl observe }` in a paged client, the errors (unknown or repeated names, a component without a pager), and how the compact form and the text carry them.
 
 use capdl::{load, ErrorKind, Pos, Privilege, Privileges, Spec};
 
@@ -51,7 +51,47 @@ fn granted_to_the_clients_that_say_so() {
     assert!(privileges_of(&spec, "c2").is_empty(), "an empty block");
     assert!(privileges_of(&spec, "c3").is_empty(), "none by default");
     assert!(privileges_of(&spec, "pager").is_empty());
-    assert_eq!(Privileges::KNOWN, 1);
+    assert_eq!(Privileges::KNOWN, 0b11);
+}
+
+/// `observe` is bit 1, on its own or beside `swapctl`, in either order.
+#[test]
+fn observe_is_a_privilege_of_its_own() {
+    let spec = load_ok(&spec_text(3, |i| match i {
+        1 => "    privileges { observe }".into(),
+        2 => "    privileges { observe swapctl }".into(),
+        _ => String::new(),
+    }));
+    let p = privileges_of(&spec, "c1");
+    assert_eq!(p.0, 2, "the bit the pager-info page carries");
+    assert!(p.contains(Privilege::Observe) && !p.contains(Privilege::Swapctl));
+    let both = privileges_of(&spec, "c2");
+    assert_eq!(both.0, 3);
+    assert_eq!(
+        both.iter().collect::<Vec<_>>(),
+        vec![Privilege::Swapctl, Privilege::Observe],
+        "in `Privilege::ALL` order"
+    );
+    assert!(privileges_of(&spec, "c3").is_empty());
+    let back = capdl::decode(&capdl::encode(&spec)).unwrap();
+    assert_eq!(back, spec);
+    let text = capdl::text::to_text(&spec);
+    assert!(text.contains("    privileges { observe }\n"), "{text}");
+    assert!(
+        text.contains("    privileges { swapctl observe }\n"),
+        "{text}"
+    );
+    assert_eq!(load_ok(&text), spec);
+    let e = errors(&spec_text(1, |_| {
+        "    privileges { observe observe }".into()
+    }));
+    assert_eq!(
+        e,
+        vec![(
+            Pos { line: 11, col: 26 },
+            ErrorKind::DuplicateField("observe")
+        )]
+    );
 }
 
 #[test]
@@ -69,7 +109,7 @@ fn unknown_and_repeated_names_are_errors_with_positions() {
     let e = errors(&spec_text(1, |_| "    privileges { root }".into()));
     assert_eq!(
         e[0].1.to_string(),
-        "unknown keyword \"root\" in privileges (expected one of: swapctl)"
+        "unknown keyword \"root\" in privileges (expected one of: swapctl, observe)"
     );
     let e = errors(&spec_text(1, |_| {
         "    privileges { swapctl swapctl }".into()
@@ -164,6 +204,8 @@ fn decoder_refuses_privileges_it_cannot_have() {
     let mut s = spec.clone();
     s.components[client].privileges = Privileges(0x8001);
     check(&s, "privileges");
+    s.components[client].privileges = Privileges(0b100);
+    check(&s, "privileges");
 }
 
 /// A set bit of the second flags byte that means nothing is refused.
@@ -213,17 +255,23 @@ fn decoder_refuses_reserved_flags() {
 }
 
 /// `vm-findings.spec` grants `swapctl` to `client-swapctl` alone, and
-/// `system.spec` to nobody (its `client-bad-requests` checks the refusal).
+/// `system.spec` grants only `observe`, to `vmstat` alone (its
+/// `client-bad-requests` checks both refusals).
 #[test]
-fn the_specs_grant_swapctl_to_the_swapctl_test_only() {
+fn the_specs_grant_privileges_to_their_tests_only() {
+    let granted = |spec: &Spec, p: Privilege| -> Vec<String> {
+        spec.components
+            .iter()
+            .filter(|c| c.privileges.contains(p))
+            .map(|c| c.name.clone())
+            .collect()
+    };
     let findings = load(include_str!("../vm-findings.spec"), common::IMAGES).unwrap();
-    let granted: Vec<&str> = findings
-        .components
-        .iter()
-        .filter(|c| c.privileges.contains(Privilege::Swapctl))
-        .map(|c| c.name.as_str())
-        .collect();
-    assert_eq!(granted, ["client-swapctl"]);
+    assert_eq!(granted(&findings, Privilege::Swapctl), ["client-swapctl"]);
+    assert!(granted(&findings, Privilege::Observe).is_empty());
     let system = load(include_str!("../system.spec"), common::IMAGES).unwrap();
-    assert!(system.components.iter().all(|c| c.privileges.is_empty()));
+    assert!(granted(&system, Privilege::Swapctl).is_empty());
+    assert_eq!(granted(&system, Privilege::Observe), ["vmstat"]);
+    let vmstat = system.component("vmstat").unwrap();
+    assert_eq!(vmstat.privileges, Privileges::NONE.with(Privilege::Observe));
 }

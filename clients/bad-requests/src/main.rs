@@ -2,8 +2,10 @@
 //! error and changes nothing; afterwards the server still serves this
 //! client (and all the others keep running meanwhile). Among them:
 //! swapoff and swapon without the spec's `privileges { swapctl }`
-//! (semantics: swapctl-privilege), and swap device statistics, which are
-//! open to every client (semantics: swapctl-info).
+//! (semantics: swapctl-privilege), swap device statistics, which are
+//! open to every client (semantics: swapctl-info), and other clients'
+//! counters without `privileges { observe }` (semantics:
+//! observe-privilege).
 #![no_std]
 #![no_main]
 
@@ -24,7 +26,7 @@ fn raw(ep: sel4::CPtr, label: u64, words: &[u64]) -> u64 {
 }
 
 fn main(env: &mut Env) -> u64 {
-    env.plan(18);
+    env.plan(20);
     let ep = env.info.cap(vm_client::VM_ENDPOINT).unwrap();
     let vm = &mut env.vm;
     let results = [
@@ -105,6 +107,17 @@ fn main(env: &mut Env) -> u64 {
         (
             "swapoff-of-no-device-not-permitted",
             vm.swap_off(7),
+            ApiError::NotPermitted,
+        ),
+        // Other clients' counters are not its own.
+        (
+            "client-list-not-permitted",
+            vm.client_list_page(0).map(|_| ()),
+            ApiError::NotPermitted,
+        ),
+        (
+            "client-list-from-anywhere-not-permitted",
+            vm.client_list_page(u64::MAX).map(|_| ()),
             ApiError::NotPermitted,
         ),
         (

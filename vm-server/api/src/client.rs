@@ -1,4 +1,4 @@
-//! The client stub's hand-written part: `VmClient::mincore`, which loops over as many calls as the range needs.
+//! The client stub's hand-written part: `VmClient::mincore` and `VmClient::clients`, which loop over as many calls as the answer needs.
 //!
 //! `VmClient` itself, its one generic call ([`VmClient::request`]) and its
 //! methods, one per operation, are generated from the table in
@@ -6,7 +6,7 @@
 
 use crate::error::ApiError;
 use crate::protocol::VmClient;
-use crate::reply::MINCORE_MAX_PAGES;
+use crate::reply::{ClientSummary, MINCORE_MAX_PAGES};
 use crate::types::{Mincore, PAGE_SIZE};
 use ipc_protocol::Transport;
 
@@ -38,6 +38,37 @@ impl<T: Transport> VmClient<T> {
             a = a.wrapping_add(step);
             if left == 0 {
                 return Ok(done);
+            }
+        }
+    }
+
+    /// Every client's counters (`ClientList`, privileged: `observe`) into
+    /// `out`, in id order, asking page after page (`client_list_page`);
+    /// returns the entries written, `out.len()` when more clients exist
+    /// than it holds (the rest are not asked for). A reply that lists an
+    /// id below what was asked for, or whose `next` does not advance, is
+    /// `MalformedReply`; an error on a later page is returned as is.
+    /// Pages are separate calls: a client that starts or ends between
+    /// them may be missed or listed once.
+    pub fn clients(&mut self, out: &mut [ClientSummary]) -> Result<usize, ApiError> {
+        let mut done = 0usize;
+        let mut from = 0u64;
+        loop {
+            let page = self.client_list_page(from)?;
+            if page.entries().first().is_some_and(|e| e.client < from) {
+                return Err(ApiError::MalformedReply);
+            }
+            for e in page.entries() {
+                let Some(slot) = out.get_mut(done) else {
+                    return Ok(done);
+                };
+                *slot = *e;
+                done += 1;
+            }
+            match page.next() {
+                None => return Ok(done),
+                Some(next) if next > from => from = next,
+                Some(_) => return Err(ApiError::MalformedReply),
             }
         }
     }

@@ -75,18 +75,20 @@ pub use error::{ApiError, DecodeError};
 pub use ipc_protocol::{Sel4Transport, Transport};
 pub use protocol::{dispatch, serve, Loopback, Operation, Reply, Request, VmClient, VmService};
 pub use reply::{
-    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PagerChallengeReply,
-    PagerProgramNameReply, PingReply, SwapDeviceInfo, Versioned, VmStats, MINCORE_MAX_PAGES,
+    ClientListReply, ClientStats, ClientSummary, ForkReply, HandleReply, MincoreReply, MmapReply,
+    PagerChallengeReply, PagerProgramNameReply, PingReply, SwapDeviceInfo, Versioned, VmStats,
+    CLIENT_LIST_MAX, MINCORE_MAX_PAGES,
 };
 pub use request::{
-    ExitRequest, HandleAcceptRequest, HandleCloseRequest, HandleShareRequest, MadviseRequest,
-    MinheritRequest, MmapRequest, MprotectRequest, MsyncRequest, PagerAttachRequest,
-    PagerCreateRequest, PagerProgramNameRequest, PagerProgramRequest, PingRequest, RangeRequest,
-    ShmCreateRequest, ShmOpenRequest, ShmTruncateRequest, ShmUnlinkRequest, SwapDeviceRequest,
+    ClientListRequest, ExitRequest, HandleAcceptRequest, HandleCloseRequest, HandleShareRequest,
+    MadviseRequest, MinheritRequest, MmapRequest, MprotectRequest, MsyncRequest,
+    PagerAttachRequest, PagerCreateRequest, PagerProgramNameRequest, PagerProgramRequest,
+    PingRequest, RangeRequest, ShmCreateRequest, ShmOpenRequest, ShmTruncateRequest,
+    ShmUnlinkRequest, SwapDeviceRequest,
 };
 pub use service::needs_reply;
 pub use types::{
-    Advice, Handle, Inheritance, MapFlags, MapSource, Mincore, MsyncFlags, Prot, ShmName, NAME_MAX,
-    NAME_WORDS, PAGE_SIZE,
+    Advice, ClientName, Handle, Inheritance, MapFlags, MapSource, Mincore, MsyncFlags, Prot,
+    ShmName, CLIENT_NAME_MAX, NAME_MAX, NAME_WORDS, PAGE_SIZE,
 };
 pub use wire::MAX_WORDS;

@@ -7,6 +7,7 @@
 //! | `0x100` | `Ping` | 1: cookie | 1: cookie |
 //! | `0x101` | `Stats` | 0 | 57: [`VmStats`] (≥ 46, versioned) |
 //! | `0x102` | `ClientStats` | 0 | 25: [`ClientStats`] (≥ 12, versioned) |
+//! | `0x103` | `ClientList` (privileged: `observe`) | 1: from (client id) | 2 + 12 × count: count (≤ 9), next (0: none follow), per client [`ClientSummary`]: client, name_len, name\[3\], resident, wired, faults, zero-fill, copy-on-write, prefault, page-ins |
 //! | `0x110` | `Mmap` | 9: addr, len, prot, max_prot, flags, source (0 anon / 1 handle), handle, offset, align | 1: addr |
 //! | `0x111` | `Munmap` | 2: addr, len | 0 |
 //! | `0x112` | `Mprotect` | 3: addr, len, prot | 0 |
@@ -51,7 +52,11 @@
 //! words, the bytes past it zero; an empty name makes `ShmCreate`
 //! anonymous. `Mincore` bytes are [`Mincore`](crate::Mincore) bits
 //! (`INCORE 1 | REFERENCED 2 | MODIFIED 4`), byte `i % 8` of word
-//! `1 + i / 8`, the rest zero.
+//! `1 + i / 8`, the rest zero. A `ClientList` entry's name is
+//! `name_len` ≤ 24 bytes packed the same way into its 3 name words;
+//! entries are in strictly increasing client id order, and `next` (the
+//! id to ask from for the rest) is non-zero only in a full reply and
+//! above every id listed.
 //!
 //! Labels start at `0x100`, clear of kernel fault labels, and fit the
 //! 20-bit label field. Every reply fits one message (at most 120 words);
@@ -116,8 +121,9 @@
 //! there rather than inside a macro expansion.
 //!
 //! Also by hand: `needs_reply`, the default service methods
-//! (`service.rs`), and `VmClient::mincore` (`client.rs`), which loops
-//! over `mincore_run` for ranges longer than one reply.
+//! (`service.rs`), and `VmClient::mincore` and `VmClient::clients`
+//! (`client.rs`), which loop over `mincore_run` and `client_list_page`
+//! for answers longer than one reply.
 //!
 //! # Adding an operation
 //!
@@ -127,14 +133,15 @@
 //! `VmService` method in the server (`vm-server/service/src/requests.rs`).
 
 use crate::reply::{
-    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PagerChallengeReply,
-    PagerProgramNameReply, PingReply, SwapDeviceInfo, VmStats,
+    ClientListReply, ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply,
+    PagerChallengeReply, PagerProgramNameReply, PingReply, SwapDeviceInfo, VmStats,
 };
 use crate::request::{
-    ExitRequest, HandleAcceptRequest, HandleCloseRequest, HandleShareRequest, MadviseRequest,
-    MinheritRequest, MmapRequest, MprotectRequest, MsyncRequest, PagerAttachRequest,
-    PagerCreateRequest, PagerProgramNameRequest, PagerProgramRequest, PingRequest, RangeRequest,
-    ShmCreateRequest, ShmOpenRequest, ShmTruncateRequest, ShmUnlinkRequest, SwapDeviceRequest,
+    ClientListRequest, ExitRequest, HandleAcceptRequest, HandleCloseRequest, HandleShareRequest,
+    MadviseRequest, MinheritRequest, MmapRequest, MprotectRequest, MsyncRequest,
+    PagerAttachRequest, PagerCreateRequest, PagerProgramNameRequest, PagerProgramRequest,
+    PingRequest, RangeRequest, ShmCreateRequest, ShmOpenRequest, ShmTruncateRequest,
+    ShmUnlinkRequest, SwapDeviceRequest,
 };
 use crate::service;
 use crate::types::{Advice, Handle, Inheritance, MsyncFlags, Prot, ShmName};
@@ -215,6 +222,18 @@ ipc_protocol::protocol! {
     0x102 ClientStats() -> (ClientStats) {
         serve: fn client_stats;
         client: pub fn client_stats() -> ClientStats;
+    }
+
+    /// Every client's counters, [`CLIENT_LIST_MAX`](crate::CLIENT_LIST_MAX)
+    /// clients a reply, from id `from` on ([`ClientListReply`]; `vmstat`'s
+    /// per-client lines). Only for clients the spec grants `privileges {
+    /// observe }` (others: `NotPermitted`): nobody reads what is not its
+    /// own otherwise. The stub's public [`clients`](crate::VmClient::clients)
+    /// asks page after page. The default method refuses it (`NotSupported`).
+    0x103 ClientList(ClientListRequest) -> (ClientListReply) {
+        serve: fn client_list, default service::no_client_list;
+        client: pub fn client_list_page(from: u64) -> ClientListReply
+            = ClientListRequest { from };
     }
 
     /// Maps memory (the VM core's `MmapArgs`); replies the address.

@@ -270,6 +270,13 @@ pub struct PagerProgramRequest {
     pub size_bytes: u64,
 }
 
+/// `ClientList`: the clients whose id is `from` or above, in id order
+/// (0: from the first).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ClientListRequest {
+    pub from: u64,
+}
+
 // The word layouts: each request type to and from its `wire` struct.
 
 impl Body<DecodeError> for PingRequest {
@@ -548,6 +555,16 @@ impl Body<DecodeError> for PagerCreateRequest {
             client: w.client,
             rights: flags(w.rights, 3)?,
         })
+    }
+}
+
+impl Body<DecodeError> for ClientListRequest {
+    fn encode(&self, out: &mut [u64]) -> usize {
+        wire::write(&ClientListWire { from: self.from }, out)
+    }
+    fn decode(words: &[u64]) -> Result<Self, DecodeError> {
+        let w: ClientListWire = wire::read(words)?;
+        Ok(ClientListRequest { from: w.from })
     }
 }
 

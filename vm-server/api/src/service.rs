@@ -7,10 +7,12 @@
 
 use crate::error::ApiError;
 use crate::protocol::Operation;
-use crate::reply::{HandleReply, PagerChallengeReply, PagerProgramNameReply, PingReply};
+use crate::reply::{
+    ClientListReply, HandleReply, PagerChallengeReply, PagerProgramNameReply, PingReply,
+};
 use crate::request::{
-    PagerAttachRequest, PagerCreateRequest, PagerProgramNameRequest, PagerProgramRequest,
-    PingRequest, ShmOpenRequest,
+    ClientListRequest, PagerAttachRequest, PagerCreateRequest, PagerProgramNameRequest,
+    PagerProgramRequest, PingRequest, ShmOpenRequest,
 };
 
 /// Whether the server sends the reply `dispatch` made for a request
@@ -84,4 +86,15 @@ pub(crate) fn no_pagers_program(_client: u64, _req: PagerProgramRequest) -> Resu
 /// [`VmService::device_open`]: crate::VmService::device_open
 pub(crate) fn no_devices(_client: u64, _req: ShmOpenRequest) -> Result<HandleReply, ApiError> {
     Err(ApiError::NoSuchName)
+}
+
+/// [`VmService::client_list`]'s default: a server that does not list its
+/// clients.
+///
+/// [`VmService::client_list`]: crate::VmService::client_list
+pub(crate) fn no_client_list(
+    _client: u64,
+    _req: ClientListRequest,
+) -> Result<ClientListReply, ApiError> {
+    Err(ApiError::NotSupported)
 }

@@ -269,6 +269,93 @@ impl TryFrom<&str> for ShmName {
     }
 }
 
+/// Longest client name a `ClientList` entry carries, in bytes (the
+/// start-info page's name length; a fork's `name+N` is cut to it).
+pub const CLIENT_NAME_MAX: usize = 24;
+
+/// Words a client name occupies in a `ClientList` entry.
+pub const CLIENT_NAME_WORDS: usize = CLIENT_NAME_MAX / 8;
+
+/// A client's name as `ClientList` reports it: at most
+/// [`CLIENT_NAME_MAX`] bytes of UTF-8 (longer names are cut at a
+/// character boundary), packed like [`ShmName`] (byte `i` in word
+/// `i / 8`, the rest zero).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ClientName {
+    len: u8,
+    bytes: [u8; CLIENT_NAME_MAX],
+}
+
+impl ClientName {
+    /// `name`, cut to at most [`CLIENT_NAME_MAX`] bytes on a character
+    /// boundary.
+    pub fn truncated(name: &str) -> ClientName {
+        let mut end = name.len().min(CLIENT_NAME_MAX);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut bytes = [0; CLIENT_NAME_MAX];
+        bytes[..end].copy_from_slice(&name.as_bytes()[..end]);
+        ClientName {
+            len: end as u8,
+            bytes,
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        // Built only from a `&str` cut on a boundary or validated UTF-8.
+        core::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+    }
+
+    /// The wire form: (length word, name words).
+    pub(crate) fn to_words(self) -> (u64, [u64; CLIENT_NAME_WORDS]) {
+        let mut w = [0u64; CLIENT_NAME_WORDS];
+        for (i, chunk) in self.bytes.chunks_exact(8).enumerate() {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(chunk);
+            w[i] = u64::from_le_bytes(a);
+        }
+        (self.len as u64, w)
+    }
+
+    /// Decodes the wire form; `len_word` is the index of the length word
+    /// in the message (the name words follow it), for error reports.
+    pub(crate) fn from_words(
+        len: u64,
+        words: &[u64; CLIENT_NAME_WORDS],
+        len_word: usize,
+    ) -> Result<ClientName, DecodeError> {
+        if len > CLIENT_NAME_MAX as u64 {
+            return Err(DecodeError::BadValue {
+                word: len_word,
+                value: len,
+            });
+        }
+        let mut bytes = [0u8; CLIENT_NAME_MAX];
+        for (i, w) in words.iter().enumerate() {
+            bytes[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        let len = len as usize;
+        if let Some(i) = bytes[len..].iter().position(|&b| b != 0) {
+            return Err(DecodeError::ReservedBits {
+                word: len_word + 1 + (len + i) / 8,
+            });
+        }
+        core::str::from_utf8(&bytes[..len]).map_err(|_| DecodeError::BadName)?;
+        Ok(ClientName {
+            len: len as u8,
+            bytes,
+        })
+    }
+}
+
+impl core::fmt::Debug for ClientName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "ClientName({:?})", self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,5 +406,31 @@ mod tests {
         let mut bad = [0u64; NAME_WORDS];
         bad[0] = 0xff;
         assert_eq!(ShmName::from_words(1, &bad, 0), Err(DecodeError::BadName));
+    }
+
+    #[test]
+    fn client_names_are_cut_on_a_character_boundary() {
+        let n = ClientName::truncated("client-hostile-handles+12");
+        assert_eq!(n.as_str(), "client-hostile-handles+1");
+        // 23 ASCII bytes and a two-byte character: the character goes.
+        let s = "a".repeat(23) + "\u{e9}";
+        assert_eq!(ClientName::truncated(&s).as_str(), "a".repeat(23));
+        let (len, w) = ClientName::truncated("vmstat").to_words();
+        assert_eq!(
+            (len, w[0], w[1]),
+            (6, u64::from_le_bytes(*b"vmstat\0\0"), 0)
+        );
+        assert_eq!(
+            ClientName::from_words(len, &w, 1).map(|n| n.as_str().len()),
+            Ok(6)
+        );
+        assert_eq!(
+            ClientName::from_words(25, &w, 1),
+            Err(DecodeError::BadValue { word: 1, value: 25 })
+        );
+        assert_eq!(
+            ClientName::from_words(5, &w, 1),
+            Err(DecodeError::ReservedBits { word: 2 })
+        );
     }
 }

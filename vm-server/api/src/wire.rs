@@ -7,7 +7,7 @@
 //! shared with the file server's protocol.
 
 use crate::error::DecodeError;
-use crate::types::NAME_WORDS;
+use crate::types::{CLIENT_NAME_WORDS, NAME_WORDS};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 pub(crate) use ipc_protocol::Body;
@@ -263,6 +263,44 @@ pub struct PagerProgramWire {
     pub size_bytes: u64,
 }
 
+/// `ClientList` request: list the clients from this id on.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct ClientListWire {
+    pub from: u64,
+}
+
+/// `ClientList` reply's first two words: entries that follow (at most
+/// `CLIENT_LIST_MAX`), and the id to ask from next (0: no more).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct ClientListHeaderWire {
+    pub count: u64,
+    pub next: u64,
+}
+
+/// One `ClientList` entry.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+#[repr(C)]
+pub struct ClientSummaryWire {
+    pub client: u64,
+    pub name_len: u64,
+    pub name: [u64; CLIENT_NAME_WORDS],
+    pub resident_pages: u64,
+    pub wired_pages: u64,
+    pub faults: u64,
+    pub flt_zero: u64,
+    pub flt_cow: u64,
+    pub flt_prefault: u64,
+    pub pageins: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,6 +325,9 @@ mod tests {
         assert_eq!(words_of::<ChallengeWire>(), 1);
         assert_eq!(words_of::<PagerCreateWire>(), 4);
         assert_eq!(words_of::<PagerProgramWire>(), 4);
+        assert_eq!(words_of::<ClientListWire>(), 1);
+        assert_eq!(words_of::<ClientListHeaderWire>(), 2);
+        assert_eq!(words_of::<ClientSummaryWire>(), 12);
         assert_eq!(MAX_WORDS, 120);
     }
 

@@ -56,6 +56,32 @@ impl VmService for Fake {
             cookie: r.cookie ^ 0xff,
         })
     }
+    /// Twenty clients of odd ids 1..=39, each with `faults` = its id;
+    /// client 1 alone may list them (the `observe` model).
+    fn client_list(
+        &mut self,
+        client: u64,
+        r: ClientListRequest,
+    ) -> Result<ClientListReply, ApiError> {
+        self.calls += 1;
+        if client != 1 {
+            return Err(ApiError::NotPermitted);
+        }
+        let mut list = ClientListReply::new();
+        for id in (1..=39u64).step_by(2).filter(|&id| id >= r.from) {
+            let entry = ClientSummary {
+                client: id,
+                name: ClientName::truncated(&format!("client-{id}")),
+                faults: id,
+                ..Default::default()
+            };
+            if !list.push(entry) {
+                assert!(list.set_next(id));
+                break;
+            }
+        }
+        Ok(list)
+    }
     fn stats(&mut self, _: u64) -> Result<VmStats, ApiError> {
         self.calls += 1;
         Ok(VmStats {
@@ -505,6 +531,34 @@ fn fork_child_reply_decodes() {
     assert_eq!(c.fork(), Ok(ForkReply::Child { parent: 1 }));
 }
 
+/// `clients` asks page after page (9 clients each) until the list
+/// ends or `out` is full; a client without the privilege is refused.
+#[test]
+fn client_list_pages_through_the_stub() {
+    let mut fake = Fake::default();
+    let mut out = [ClientSummary::default(); 32];
+    assert_eq!(client(&mut fake, 1).clients(&mut out), Ok(20));
+    assert_eq!(fake.calls, 3, "9 + 9 + 2");
+    let ids: Vec<u64> = out[..20].iter().map(|e| e.client).collect();
+    assert_eq!(ids, (1..=39).step_by(2).collect::<Vec<u64>>());
+    assert!(out[..20].iter().all(|e| e.faults == e.client));
+    assert_eq!(out[19].name.as_str(), "client-39");
+    // A short `out`: the first clients, no more calls than needed.
+    let mut few = [ClientSummary::default(); 10];
+    fake.calls = 0;
+    assert_eq!(client(&mut fake, 1).clients(&mut few), Ok(10));
+    assert_eq!((fake.calls, few[9].client), (2, 19));
+    let page = client(&mut fake, 1).client_list_page(36).unwrap();
+    assert_eq!(
+        (page.entries().len(), page.entries()[0].client, page.next()),
+        (2, 37, None)
+    );
+    assert_eq!(
+        client(&mut fake, 3).clients(&mut out),
+        Err(ApiError::NotPermitted)
+    );
+}
+
 /// A server answering with garbage gives `MalformedReply`, never a panic
 /// or a wrong value.
 #[test]
@@ -547,6 +601,18 @@ fn malformed_replies() {
     );
     let mut c = VmClient::with_transport(Canned(ApiError::NoMapping.code(), vec![]));
     assert_eq!(c.mincore(BASE, 0x4000, &mut out), Err(ApiError::NoMapping));
+    // clients: a full page whose `next` leads back to the first id would
+    // loop forever; the stub sees the second page list below `from`.
+    let mut full = vec![CLIENT_LIST_MAX as u64, 100];
+    for id in 1..=CLIENT_LIST_MAX as u64 {
+        full.extend([id, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    }
+    let mut c = VmClient::with_transport(Canned(0, full));
+    let mut list = [ClientSummary::default(); 64];
+    assert_eq!(c.clients(&mut list), Err(ApiError::MalformedReply));
+    // A `next` with a reply that is not full does not decode.
+    let mut c = VmClient::with_transport(Canned(0, vec![0, 5]));
+    assert_eq!(c.clients(&mut list), Err(ApiError::MalformedReply));
 }
 
 /// The exact words the stub puts on the wire for one request.

@@ -335,6 +335,9 @@ fn add_client(
     if privileges.swapctl {
         println!("vm-server: client {name} may switch swap off and on (swapctl)");
     }
+    if privileges.observe {
+        println!("vm-server: client {name} may read every client's counters (observe)");
+    }
     match program {
         Program::Image(_) => server.add_client(badge, name, space, privileges),
         Program::File(file) => {
@@ -353,6 +356,7 @@ fn privileges_of(bits: u16) -> Privileges {
     let spec = capdl::Privileges(bits);
     Privileges {
         swapctl: spec.contains(capdl::Privilege::Swapctl),
+        observe: spec.contains(capdl::Privilege::Observe),
         ..Privileges::default()
     }
 }

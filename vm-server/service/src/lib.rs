@@ -22,7 +22,7 @@
 //! | `swapctl` | swap device statistics, swapoff and swapon, the detached device |
 //! | `pagers` | file mappings: the pager registry (badge to channel, by challenge), `PagerCreate`, `msync(SYNC)` replies that wait |
 //! | [`devices`] | device regions: the registry by name, `DeviceOpen` for the clients the spec grants them |
-//! | [`stats`] | the `Stats` and `ClientStats` replies |
+//! | [`stats`] | the `Stats`, `ClientStats` and `ClientList` replies |
 //! | [`convert`] | wire types to core types |
 //! | [`heap`] | the heap bound: per-item costs and the arithmetic over every client's limits |
 

@@ -19,6 +19,14 @@ impl<P: Platform> VmService for Service<P> {
         crate::stats::client(self, client)
     }
 
+    fn client_list(
+        &mut self,
+        client: u64,
+        req: vm_api::ClientListRequest,
+    ) -> Result<vm_api::ClientListReply, ApiError> {
+        crate::stats::client_list(self, client, req.from)
+    }
+
     fn mmap(
         &mut self,
         client: u64,

@@ -34,6 +34,9 @@ pub const FIRST_CHILD: ClientId = 0x10_0000;
 pub struct Privileges {
     /// `swapctl`: `SwapOff` and `SwapOn`.
     pub swapctl: bool,
+    /// `observe`: `ClientList`, every client's counters (semantics:
+    /// observe-privilege).
+    pub observe: bool,
     /// The device regions it may open (`devices { }`, semantics:
     /// device-open).
     pub devices: crate::devices::DeviceGrants,

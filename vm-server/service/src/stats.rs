@@ -1,8 +1,9 @@
-//! The `Stats` and `ClientStats` replies, from the VM's `uvmexp`-style counters, its per-space counters and the platform's kernel bookkeeping.
+//! The `Stats`, `ClientStats` and `ClientList` replies, from the VM's `uvmexp`-style counters, its per-space counters and the platform's kernel bookkeeping.
 
 use crate::platform::{ClientId, Platform};
+use crate::service::Client;
 use crate::service::Service;
-use vm_api::{ApiError, ClientStats, VmStats};
+use vm_api::{ApiError, ClientListReply, ClientName, ClientStats, ClientSummary, VmStats};
 
 /// The global counters.
 pub fn global<P: Platform>(s: &Service<P>) -> VmStats {
@@ -117,4 +118,47 @@ pub fn client<P: Platform>(s: &Service<P>, id: ClientId) -> Result<ClientStats, 
         group_children: usage.children,
         children_limit: limits.children,
     })
+}
+
+/// `ClientList` for `caller`: the clients from id `from` on, as many as
+/// one reply holds, and the id the rest start at (semantics:
+/// observe-privilege). Errors in order: `BadSpace` (the caller is no
+/// client), `NotPermitted` (no `observe`).
+pub fn client_list<P: Platform>(
+    s: &Service<P>,
+    caller: ClientId,
+    from: u64,
+) -> Result<ClientListReply, ApiError> {
+    let c = s.clients.get(&caller).ok_or(ApiError::BadSpace)?;
+    if !c.privileges.observe {
+        return Err(ApiError::NotPermitted);
+    }
+    let mut reply = ClientListReply::new();
+    for (&id, client) in s.clients.range(from..) {
+        if !reply.push(summary(s, id, client)) {
+            // Full: `id` is above every id listed, so this holds.
+            reply.set_next(id);
+            break;
+        }
+    }
+    Ok(reply)
+}
+
+/// One client's `ClientList` entry: the `ClientStats` fields of the same
+/// names (zero for a space the VM no longer has).
+fn summary<P: Platform>(s: &Service<P>, id: ClientId, c: &Client) -> ClientSummary {
+    let (resident_pages, _) = s.platform.space_footprint(c.space);
+    let space = s.vm.space(c.space);
+    let n = space.map(|sp| sp.counters()).unwrap_or_default();
+    ClientSummary {
+        client: id,
+        name: ClientName::truncated(&c.name),
+        resident_pages,
+        wired_pages: space.map_or(0, |sp| sp.wired_pages()),
+        faults: c.faults,
+        flt_zero: n.flt_zero,
+        flt_cow: n.flt_cow,
+        flt_prefault: n.flt_prefault,
+        pageins: n.pageins,
+    }
 }

@@ -119,6 +119,7 @@ pub fn request() -> impl Strategy<Value = Request> {
         word().prop_map(|cookie| Request::Ping(PingRequest { cookie })),
         Just(Request::Stats),
         Just(Request::ClientStats),
+        word().prop_map(|from| Request::ClientList(ClientListRequest { from })),
         Just(Request::Fork),
         word().prop_map(|status| Request::Exit(ExitRequest { status })),
         Just(Request::FailNextPagein),
@@ -178,6 +179,50 @@ pub fn client_stats() -> impl Strategy<Value = ClientStats> {
         .prop_map(|v| ClientStats::read_from_bytes(zerocopy::IntoBytes::as_bytes(&v[..])).unwrap())
 }
 
+/// A client name of up to 24 bytes, often one cut in the middle.
+pub fn client_name() -> impl Strategy<Value = ClientName> {
+    "\\PC{0,30}".prop_map(|s| ClientName::truncated(&s))
+}
+
+pub fn client_summary() -> impl Strategy<Value = ClientSummary> {
+    (word(), client_name(), prop::array::uniform7(word())).prop_map(|(client, name, w)| {
+        ClientSummary {
+            client,
+            name,
+            resident_pages: w[0],
+            wired_pages: w[1],
+            faults: w[2],
+            flt_zero: w[3],
+            flt_cow: w[4],
+            flt_prefault: w[5],
+            pageins: w[6],
+        }
+    })
+}
+
+/// A `ClientList` reply: up to a full one, the ids made increasing, and
+/// a `next` above them when full (sometimes).
+pub fn client_list() -> impl Strategy<Value = ClientListReply> {
+    (
+        prop::collection::vec(client_summary(), 0..=CLIENT_LIST_MAX),
+        0u64..1 << 40,
+        any::<bool>(),
+    )
+        .prop_map(|(mut entries, first, more)| {
+            let mut r = ClientListReply::new();
+            let mut id = first;
+            for e in &mut entries {
+                e.client = id;
+                id += 1 + (e.faults & 0xff);
+                assert!(r.push(*e));
+            }
+            if more && entries.len() == CLIENT_LIST_MAX {
+                assert!(r.set_next(id));
+            }
+            r
+        })
+}
+
 pub fn mincore() -> impl Strategy<Value = MincoreReply> {
     prop_oneof![
         prop::collection::vec(0u8..8, 0..=20),
@@ -211,6 +256,7 @@ pub fn reply() -> impl Strategy<Value = Reply> {
         word().prop_map(|cookie| Reply::Ping(PingReply { cookie })),
         vm_stats().prop_map(Reply::Stats),
         client_stats().prop_map(Reply::ClientStats),
+        client_list().prop_map(Reply::ClientList),
         word().prop_map(|addr| Reply::Mmap(MmapReply { addr })),
         mincore().prop_map(Reply::Mincore),
         hr().prop_map(Reply::ShmCreate),
