@@ -279,11 +279,8 @@ pub fn miss_ratio_panels(pool: u64, steps: u64) -> Vec<Panel> {
         .collect();
     workload_traces(pool)
         .into_iter()
-        .map(|(name, t)| Panel {
-            title: format!("{name}: miss-ratio curve (host replay)"),
-            x_label: "frames".into(),
-            y_label: "page-ins".into(),
-            series: vm_swap::POLICIES
+        .map(|(name, t)| {
+            let mut series: Vec<Series> = vm_swap::POLICIES
                 .iter()
                 .map(|(policy, make)| Series {
                     label: policy.to_string(),
@@ -295,8 +292,25 @@ pub fn miss_ratio_panels(pool: u64, steps: u64) -> Vec<Panel> {
                         })
                         .collect(),
                 })
-                .collect(),
-            marker: Some((pool as f64, format!("the live pool ({pool})"))),
+                .collect();
+            // Belady's MIN: the floor no policy can go below.
+            series.push(Series {
+                label: "OPT (MIN)".into(),
+                points: sizes
+                    .iter()
+                    .map(|&frames| {
+                        let o = vm_swap::opt::opt(&t, frames);
+                        (f64::from(frames), o.page_ins as f64)
+                    })
+                    .collect(),
+            });
+            Panel {
+                title: format!("{name}: miss-ratio curve (host replay)"),
+                x_label: "frames".into(),
+                y_label: "page-ins".into(),
+                series,
+                marker: Some((pool as f64, format!("the live pool ({pool})"))),
+            }
         })
         .collect()
 }
@@ -391,8 +405,14 @@ mod tests {
         let panels = miss_ratio_panels(64, 4);
         assert_eq!(panels.len(), WORKLOADS.len());
         for p in &panels {
-            assert_eq!(p.series.len(), vm_swap::POLICIES.len());
+            // Every policy, then OPT, which no policy beats.
+            assert_eq!(p.series.len(), vm_swap::POLICIES.len() + 1);
+            let opt = &p.series[p.series.len() - 1];
+            assert_eq!(opt.label, "OPT (MIN)");
             for s in &p.series {
+                for (o, v) in opt.points.iter().zip(&s.points) {
+                    assert!(o.1 <= v.1, "{}: {} below OPT", p.title, s.label);
+                }
                 // More frames never read in more here, and three pools
                 // hold the scan and the loop whole.
                 let (first, last) = (s.points[0].1, s.points[s.points.len() - 1].1);
