@@ -6,7 +6,7 @@ use crate::step::{progress, Failure, Result};
 use crate::{Boot, Workspace};
 use std::path::{Path, PathBuf};
 use vm_swap::trace::{format_table, PoolReplay};
-use vm_swap::trace_file::{replay_recorded, RecordKind, RecordedTrace, TraceHeader, TraceRecord};
+use vm_swap::trace_file::{replay_recorded, RecordedTrace, TraceHeader, TraceRecord};
 use vm_swap::trace_line::{parse_line, ParsedLine};
 
 /// The spec `cargo qemu trace` boots unless `--spec` names another: the
@@ -233,16 +233,15 @@ pub fn write_trace(path: &Path, trace: &RecordedTrace) -> Result<PathBuf> {
     Ok(path.to_path_buf())
 }
 
-/// How many records of `kind` a trace holds.
-#[cfg(test)]
-pub fn count(trace: &RecordedTrace, kind: RecordKind) -> usize {
-    trace.records.iter().filter(|r| r.kind == kind).count()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vm_swap::trace_file::RecordKind;
     use vm_swap::trace_line::TraceLine;
+
+    fn count(trace: &RecordedTrace, kind: RecordKind) -> usize {
+        trace.records.iter().filter(|r| r.kind == kind).count()
+    }
 
     fn rec(kind: RecordKind, badge: u32, page: u64) -> TraceRecord {
         TraceRecord {
