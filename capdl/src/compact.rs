@@ -26,8 +26,9 @@ pub const MAGIC: [u8; 8] = *b"seL4cdl\0";
 /// 2: paged clients' limits and name groups; 3: a second flags byte and
 /// paged clients' privileges; 4: `device_frame` objects, paged clients'
 /// device grants and pagers' device regions (`compact/devices.rs`); 5:
-/// `image_from_files`; 6: a pager's `pageout_policy`.
-pub const VERSION: u16 = 6;
+/// `image_from_files`; 6: a pager's `pageout_policy`; 7: a pager's
+/// `trace_ring` (flag bit 32 of the second flags byte, then a u32).
+pub const VERSION: u16 = 7;
 pub const HEADER_LEN: usize = 20;
 
 const FLAG_FAULT: u8 = 1;
@@ -45,12 +46,14 @@ const FLAG2_DEVICES: u8 = 2;
 const FLAG2_DEVICE_REGIONS: u8 = 4;
 const FLAG2_IMAGE_FROM_FILES: u8 = 8;
 const FLAG2_PAGEOUT_POLICY: u8 = 16;
+const FLAG2_TRACE_RING: u8 = 32;
 /// The second flags byte's bits that have a meaning; the others must be 0.
 const FLAGS2_KNOWN: u8 = FLAG2_PRIVILEGES
     | FLAG2_DEVICES
     | FLAG2_DEVICE_REGIONS
     | FLAG2_IMAGE_FROM_FILES
-    | FLAG2_PAGEOUT_POLICY;
+    | FLAG2_PAGEOUT_POLICY
+    | FLAG2_TRACE_RING;
 
 mod devices;
 
@@ -176,6 +179,9 @@ fn put_component(o: &mut Out, c: &Component) {
     if c.pageout_policy.is_some() {
         flags2 |= FLAG2_PAGEOUT_POLICY;
     }
+    if c.trace_ring.is_some() {
+        flags2 |= FLAG2_TRACE_RING;
+    }
     o.u8(flags2);
     if let Some(f) = c.fault {
         o.u16(f.object);
@@ -204,6 +210,9 @@ fn put_component(o: &mut Out, c: &Component) {
     }
     if let Some(p) = &c.pageout_policy {
         o.str(p);
+    }
+    if let Some(n) = c.trace_ring {
+        o.u32(n);
     }
     o.count(c.caps.len());
     for cap in &c.caps {
@@ -611,6 +620,13 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
     } else {
         None
     };
+    let trace_ring = if flags2 & FLAG2_TRACE_RING != 0 {
+        let n = i.u32()?;
+        i.check(n != 0 && n <= MAX_TRACE_RING, "trace ring size")?;
+        Some(n)
+    } else {
+        None
+    };
     let mut caps: Vec<Cap> = Vec::new();
     // One past the last slot of the previous cap: entries are sorted and
     // disjoint, so `Component::cap_at` can binary-search.
@@ -734,6 +750,7 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
         awaited: flags & FLAG_AWAITED != 0,
         image_from_files: flags2 & FLAG2_IMAGE_FROM_FILES != 0,
         pageout_policy,
+        trace_ring,
         caps,
         untyped,
         io_ports,

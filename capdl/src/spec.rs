@@ -48,6 +48,9 @@ pub const MAX_PAGER_DEVICES: usize = 16;
 /// Longest `pageout_policy` name: the pager-info page's field holds it
 /// with a terminating zero (`sel4_root_task::start_info::NAME_LEN`).
 pub const MAX_POLICY_NAME: usize = 23;
+/// The largest `trace_ring`: the VM server's own bound
+/// (`vm_core::trace::MAX_TRACE_RING`).
+pub const MAX_TRACE_RING: u32 = 1 << 18;
 /// The largest `device_frame` object (one slot per page in its pager).
 pub const MAX_DEVICE_FRAME: u64 = 1 << 30;
 
@@ -554,6 +557,10 @@ pub struct Component {
     /// spec language does not know the names: the pager does, and the
     /// host tool checks them against it (`cargo qemu`).
     pub pageout_policy: Option<String>,
+    /// A pager's live trace (`trace_ring = N`): record faults, page-ins,
+    /// page-outs and frees into a ring of N records and print them
+    /// (docs/policies.md); `None` (the default): no tracing.
+    pub trace_ring: Option<u32>,
     /// Sorted by slot.
     pub caps: Vec<Cap>,
     pub untyped: Option<Untyped>,
@@ -624,6 +631,29 @@ impl Spec {
         }
         for c in pagers {
             c.pageout_policy = Some(name.into());
+        }
+        Ok(())
+    }
+
+    /// Make every pager record a live trace into a ring of `records`
+    /// (`cargo qemu trace`). Fails, changing nothing, if `records` is not
+    /// 1..=[`MAX_TRACE_RING`] or no component is a pager.
+    pub fn set_trace_ring(&mut self, records: u32) -> Result<(), String> {
+        if records == 0 || records > MAX_TRACE_RING {
+            return Err(alloc::format!(
+                "trace ring of {records} records: 1 to {MAX_TRACE_RING}"
+            ));
+        }
+        let mut pagers = self
+            .components
+            .iter_mut()
+            .filter(|c| !c.clients.is_empty())
+            .peekable();
+        if pagers.peek().is_none() {
+            return Err("the spec has no pager to trace".into());
+        }
+        for c in pagers {
+            c.trace_ring = Some(records);
         }
         Ok(())
     }

@@ -128,6 +128,8 @@ pub struct ComponentDecl {
     pub image_from_files: Option<Pos>,
     /// `pageout_policy = NAME`: the pager's replacement policy.
     pub pageout_policy: Option<Spanned<String>>,
+    /// `trace_ring = N`: the pager's live trace, N records.
+    pub trace_ring: Option<Spanned<u64>>,
     /// Inclusive `(first, last)`.
     pub io_ports: Vec<Spanned<(u64, u64)>>,
     pub irqs: Vec<IrqDecl>,
@@ -156,7 +158,7 @@ use lex::{lex, Tok};
 
 // ---------------------------------------------------------------- parser
 
-const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, image_from_files, pageout_policy, io_ports, irq, device_memory, caps, limits, names, privileges, devices";
+const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, image_from_files, pageout_policy, trace_ring, io_ports, irq, device_memory, caps, limits, names, privileges, devices";
 const PRIVILEGE_NAMES: &str = "swapctl, observe";
 const LIMIT_FIELDS: &str = "resident, wired, swap, map_entries, handles, page_tables, children";
 
@@ -578,6 +580,11 @@ impl Parser {
                         _ => return Err(self.err_expected("a quoted policy name")),
                     };
                     once(&mut c.pageout_policy, v, pos, "pageout_policy")?;
+                }
+                "trace_ring" => {
+                    self.expect(Tok::Eq, "'=' after `trace_ring`")?;
+                    let v = self.number()?;
+                    once(&mut c.trace_ring, v, pos, "trace_ring")?;
                 }
                 "io_ports" => {
                     self.expect(Tok::Eq, "'=' after `io_ports`")?;

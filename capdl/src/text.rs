@@ -99,6 +99,9 @@ fn write_spec(s: &mut String, spec: &Spec) -> fmt::Result {
         if let Some(p) = &c.pageout_policy {
             writeln!(s, "    pageout_policy = {p:?}")?;
         }
+        if let Some(n) = c.trace_ring {
+            writeln!(s, "    trace_ring = {n}")?;
+        }
         if let Some(g) = &c.name_group {
             writeln!(s, "    names = {g}")?;
         }

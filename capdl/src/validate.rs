@@ -496,6 +496,7 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
             awaited: d.awaited.is_some(),
             image_from_files: d.image_from_files.is_some(),
             pageout_policy: d.pageout_policy.as_ref().map(|p| p.value.clone()),
+            trace_ring: d.trace_ring.as_ref().map(|n| n.value as u32),
             caps,
             untyped: (untyped_size > 0).then_some(Untyped {
                 size: untyped_size,
@@ -606,8 +607,30 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
         }
     }
 
-    // A policy is a pager's, and its name fits the pager-info page.
+    // A policy is a pager's, and its name fits the pager-info page; so
+    // is a trace ring, of at most MAX_TRACE_RING records.
     for (c, d) in comps.iter().zip(&ast.components) {
+        if let Some(n) = &d.trace_ring {
+            if c.clients.is_empty() {
+                cx.err(
+                    n.pos,
+                    ErrorKind::NotAPager {
+                        field: "trace_ring",
+                    },
+                );
+            }
+            if n.value == 0 || n.value > u64::from(MAX_TRACE_RING) {
+                cx.err(
+                    n.pos,
+                    ErrorKind::ValueOutOfRange {
+                        field: "trace_ring",
+                        value: n.value,
+                        min: 1,
+                        max: u64::from(MAX_TRACE_RING),
+                    },
+                );
+            }
+        }
         if let Some(p) = &d.pageout_policy {
             if c.clients.is_empty() {
                 cx.err(

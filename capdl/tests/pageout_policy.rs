@@ -1,4 +1,4 @@
-//! A pager's `pageout_policy = NAME`: parsed, checked (only a pager, a name the pager-info page holds), carried by the compact form and the text, and overridden by `Spec::set_pageout_policy`.
+//! A pager's `pageout_policy = NAME` and `trace_ring = N`: parsed, checked (only a pager, a name the pager-info page holds, a ring size in bounds), carried by the compact form and the text, and overridden by `Spec::set_pageout_policy` and `Spec::set_trace_ring`.
 
 use capdl::{decode, encode, load, ErrorKind, Spec};
 
@@ -67,4 +67,25 @@ fn the_host_tool_overrides_every_pagers_policy() {
         Some("s3-fifo"),
         "a refused name changes nothing"
     );
+}
+
+/// A pager's `trace_ring = N` (compact version 7): parsed, checked (a
+/// pager's, 1..=MAX_TRACE_RING), carried by the compact form and the text,
+/// and set for every pager by `Spec::set_trace_ring`; off by default.
+#[test]
+fn trace_ring_is_a_pagers_and_round_trips() {
+    assert_eq!(capdl::compact::VERSION, 7);
+    let spec = load_ok(&spec_text("    trace_ring = 4096", ""));
+    assert_eq!(spec.component("pager").unwrap().trace_ring, Some(4096));
+    assert_eq!(decode(&encode(&spec)).unwrap(), spec);
+    assert!(capdl::text::to_text(&spec).contains("    trace_ring = 4096\n"));
+    let mut plain = load_ok(&spec_text("", ""));
+    assert_eq!(plain.component("pager").unwrap().trace_ring, None);
+    plain.set_trace_ring(16).unwrap();
+    assert_eq!(plain.component("pager").unwrap().trace_ring, Some(16));
+    assert_eq!(plain.component("c1").unwrap().trace_ring, None);
+    assert!(plain.set_trace_ring(0).is_err());
+    assert!(plain.set_trace_ring(capdl::MAX_TRACE_RING + 1).is_err());
+    assert!(load(&spec_text("", "    trace_ring = 8"), IMAGES).is_err());
+    assert!(load(&spec_text("    trace_ring = 0", ""), IMAGES).is_err());
 }

@@ -227,6 +227,7 @@ fn decoder_refuses_reserved_flags() {
             awaited: false,
             image_from_files: false,
             pageout_policy: None,
+            trace_ring: None,
             caps: vec![],
             untyped: None,
             io_ports: vec![],
@@ -247,7 +248,7 @@ fn decoder_refuses_reserved_flags() {
     // max_priority, stack, cnode_bits, flags: then the second flags byte.
     let at = capdl::compact::HEADER_LEN + 2 + 2 + 3 + 3 + 1 + 1 + 8 + 1 + 1;
     assert_eq!(blob[at], 0);
-    blob[at] = 32; // bits 1 to 4: devices, device regions, image_from_files, pageout_policy
+    blob[at] = 64; // bits 1 to 5: devices, device regions, image_from_files, pageout_policy, trace_ring
     let body = capdl::compact::checksum(&blob[capdl::compact::HEADER_LEN..]);
     blob[16..20].copy_from_slice(&body.to_le_bytes());
     let e = capdl::decode(&blob).unwrap_err();

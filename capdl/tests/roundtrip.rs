@@ -180,6 +180,7 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
         awaited: false,
         image_from_files: false,
         pageout_policy: None,
+        trace_ring: None,
         caps: vec![
             Cap {
                 slot: 16,
@@ -230,6 +231,7 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
             // A paged client's program may come from its pager's files.
             image_from_files: p.paged && p.asid_pool,
             pageout_policy: None,
+            trace_ring: None,
             caps: p
                 .caps
                 .iter()

@@ -63,6 +63,42 @@ pub enum Cmd {
                       Example: cargo qemu sweep --seeds 1..=200 --pressure --jobs 2"
     )]
     Sweep(SweepArgs),
+    /// Boot with the VM server's live trace on, write the trace file, and
+    /// replay it through every policy and pool size with OPT
+    #[command(
+        long_about = "Builds the spec (default capdl/policies.spec, the workloads client) with \
+                      every pager recording a live trace (`trace_ring`), boots it, collects the \
+                      VM server's TRACE lines (faults, reference faults, page-ins, page-outs, \
+                      frees, base64 records) and writes them as a trace file in the format of \
+                      docs/policies.md (default target/trace.vmt). Then replays the trace through \
+                      every replacement policy at a range of pool sizes including the live one, \
+                      each with Belady's OPT, prints the table, and sets the page-ins the live \
+                      server counted beside the replay's for the live policy and pool. With \
+                      --replay FILE, only the replay of a trace recorded earlier (no boot).",
+        after_help = "Example: cargo qemu trace --policy clock-pro --out target/clock-pro.vmt\n\
+                      cargo qemu trace --replay target/clock-pro.vmt --pools 500,1000,1433"
+    )]
+    Trace(TraceArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TraceArgs {
+    #[command(flatten)]
+    pub machine: Machine,
+    /// Where to write the trace file [default: target/trace.vmt]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+    /// Records the VM server's ring holds between drains
+    #[arg(long, value_name = "N", default_value_t = 16384,
+          value_parser = clap::value_parser!(u32).range(1..=(1 << 18)))]
+    pub ring: u32,
+    /// Replay this trace file (recorded earlier) instead of booting
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["out", "policy", "spec"])]
+    pub replay: Option<std::path::PathBuf>,
+    /// Pool sizes to replay at, comma-separated [default: eight sizes from
+    /// an eighth to twice the live pool, and the live pool]
+    #[arg(long, value_name = "N,N,...", value_delimiter = ',')]
+    pub pools: Vec<u32>,
 }
 
 /// What every boot takes (some commands ignore some of it).

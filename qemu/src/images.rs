@@ -96,8 +96,12 @@ pub fn load_spec(ws: &Workspace, boot: &Boot) -> Result<(capdl::Spec, Vec<u8>)> 
         command: None,
         output: errors.to_string(),
     })?;
-    let spec = with_policy(spec, boot.policy.as_deref())
+    let mut spec = with_policy(spec, boot.policy.as_deref())
         .map_err(|e| Failure::msg(format!("{}: {e}", path.display())))?;
+    if let Some(n) = boot.trace_ring {
+        spec.set_trace_ring(n)
+            .map_err(|e| Failure::msg(format!("{}: {e}", path.display())))?;
+    }
     let bytes = capdl::encode(&spec);
     Ok((spec, bytes))
 }

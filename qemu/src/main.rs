@@ -18,6 +18,13 @@
 //!                                  replacement policy; a table per workload
 //!                                  (page-ins, page-outs, time vs CLOCK) and
 //!                                  plots (target/bench/)
+//! cargo qemu trace [--spec FILE] [--out FILE] [--policy NAME] [--replay FILE]
+//!                                  boots with the VM server's live trace on
+//!                                  (default capdl/policies.spec), writes the
+//!                                  trace file (target/trace.vmt), replays it
+//!                                  through every policy and pool size with OPT
+//!                                  and sets the live page-ins beside the
+//!                                  replay's (`trace`)
 //! cargo qemu sweep [--seeds A..B] [--ops N] [--pressure | --plain | --both]
 //!                  [--jobs J] [--suite NAME]...
 //!                                  runs the VM core's model test once per
@@ -49,6 +56,7 @@ mod prereq;
 mod report;
 mod step;
 mod sweep;
+mod trace;
 
 use clap::Parser;
 use cli::Cmd;
@@ -118,6 +126,7 @@ fn main() -> ExitCode {
         Cmd::Run(r) => run(&ws, &r.machine.options(), r.gdb.then_some(r.gdb_port)),
         Cmd::Test(t) => test(&ws, &t.options()),
         Cmd::Sweep(s) => sweep_command(&ws, &s.plan()),
+        Cmd::Trace(t) => trace::command(&ws, &t),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -141,6 +150,9 @@ pub struct Boot {
     pub swap_bytes: u64,
     /// The policy its pagers run instead of the spec's `pageout_policy`.
     pub policy: Option<String>,
+    /// Its pagers record a live trace into a ring of this many records
+    /// (`cargo qemu trace`), whatever the spec's `trace_ring` says.
+    pub trace_ring: Option<u32>,
 }
 
 /// What `cargo qemu test` boots, in order: the whole system, then swap
@@ -166,6 +178,7 @@ impl Options {
             spec: spec.to_string(),
             swap_bytes: self.swap_bytes.unwrap_or_else(|| swap_of(spec)),
             policy: self.policy.clone(),
+            trace_ring: None,
         }
     }
 

@@ -457,6 +457,7 @@ fn pager_info(
     if let Some(p) = &c.pageout_policy {
         pinfo.pageout_policy = encode_name(p);
     }
+    pinfo.trace_ring = c.trace_ring.unwrap_or(0);
     let mut vaddr = IMAGE_STORE_VADDR;
     let groups = spec.name_groups();
     let vm_ep = spec.components[id]

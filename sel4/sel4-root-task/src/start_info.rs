@@ -249,6 +249,9 @@ pub struct PagerInfo {
     /// The replacement policy the spec chose for this pager (capdl's
     /// `pageout_policy`); all zero: the pager's default.
     pub pageout_policy: [u8; NAME_LEN],
+    /// The pager's live trace ring in records (capdl's `trace_ring`); 0:
+    /// no tracing.
+    pub trace_ring: u32,
 }
 
 /// Bytes the root task maps at [`PAGER_INFO_VADDR`].
@@ -271,6 +274,11 @@ impl PagerInfo {
     /// The spec's replacement policy for this pager, if it names one.
     pub fn pageout_policy(&self) -> Option<&str> {
         (self.pageout_policy[0] != 0).then(|| decode_name(&self.pageout_policy))
+    }
+
+    /// The spec's trace ring for this pager, if it asks for one.
+    pub fn trace_ring(&self) -> Option<u32> {
+        (self.trace_ring != 0).then_some(self.trace_ring)
     }
 
     /// Client `i`'s program file name when it is paged from files.

@@ -332,6 +332,10 @@ pub struct VmStats {
     /// its receive to its reply: its own work, no IPC), and the messages.
     pub handling_cycles: u64,
     pub messages: u64,
+    // Version 8 (68 words): what emulating reference bits costs.
+    /// Soft faults on resident pages the pageout scan had unmapped only to
+    /// learn whether they are used (the core's `flt_reference`).
+    pub flt_reference: u64,
 }
 
 /// Per-client statistics: the `ClientStats` reply, versioned like
@@ -793,7 +797,7 @@ mod tests {
     #[test]
     fn stats_word_counts() {
         // Version 2 appended eight words to the first version's 46.
-        assert_eq!(<VmStats as Versioned>::WORDS, 67);
+        assert_eq!(<VmStats as Versioned>::WORDS, 68);
         assert_eq!(VmStats::MIN_WORDS, 46);
         assert_eq!(<ClientStats as Versioned>::WORDS, 25);
         assert_eq!(ClientStats::MIN_WORDS, 12);
@@ -809,7 +813,7 @@ mod tests {
         };
         let mut w = [0u64; MAX_WORDS];
         let (label, len) = Reply::Stats(s).encode(&mut w);
-        assert_eq!((label, len), (0, 67));
+        assert_eq!((label, len), (0, 68));
         assert_eq!(w[0], 4096);
         assert_eq!(w[2], 7);
         assert_eq!(w[45], 9);
@@ -818,7 +822,7 @@ mod tests {
             Ok(Ok(Reply::Stats(s)))
         );
         // A newer server's longer reply.
-        w[67] = 123;
+        w[68] = 123;
         assert_eq!(
             Reply::decode(Operation::Stats, 0, &w[..len + 1]),
             Ok(Ok(Reply::Stats(s)))

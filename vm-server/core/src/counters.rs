@@ -33,6 +33,10 @@ pub struct Uvmexp {
     pub flt_resident: u64,
     /// Write faults that only set the emulated modified bit.
     pub flt_modify: u64,
+    /// Faults on a resident page the pageout scan had unmapped only to
+    /// emulate its reference bit (soft faults spent learning the page is
+    /// used; `PageFlags::REF_UNMAPPED`).
+    pub flt_reference: u64,
     /// Pages entered by fault-around, resident or zero-filled.
     pub flt_prefault: u64,
     /// Fault-around pages that were zero-filled.

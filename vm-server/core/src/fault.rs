@@ -42,6 +42,10 @@ pub struct FaultMapping {
     pub kind: FaultKind,
     /// Neighbouring pages entered by fault-around.
     pub prefaulted: u32,
+    /// A reference fault: the page was resident, unmapped only by the
+    /// pageout scan's clearing of its emulated reference bit
+    /// (`PageFlags::REF_UNMAPPED`).
+    pub reference: bool,
 }
 
 /// The result of a fault that did not fail.
@@ -295,6 +299,22 @@ impl Memory {
             }
         };
         let prot = self.enter_prot(entry, depth, frame);
+        // The rule for a reference fault: the page was found resident (not
+        // made by this fault) with the mark the scan leaves when it unmaps
+        // a referenced page to clear its bit. Approximation: a page the
+        // scan unmapped while its own page-in's fault had not yet been
+        // retried counts too; a shared page counts once, for the first
+        // space that faults on it again.
+        let reference = found.is_some()
+            && self
+                .pool
+                .page(frame)
+                .flags()
+                .contains(PageFlags::REF_UNMAPPED);
+        if reference {
+            self.stats.flt_reference += 1;
+            self.pool.clear_flags(frame, PageFlags::REF_UNMAPPED);
+        }
         self.pool.set_flags(frame, PageFlags::REFERENCED);
         self.pool.activate(frame);
         self.pool.policy_referenced(frame);
@@ -305,6 +325,7 @@ impl Memory {
             prot,
             kind,
             prefaulted: 0,
+            reference,
         }))
     }
 

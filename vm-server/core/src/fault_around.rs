@@ -100,6 +100,7 @@ impl Memory {
             if pmap.enter(space, cva, frame, prot).is_err() {
                 break;
             }
+            self.pool.clear_flags(frame, PageFlags::REF_UNMAPPED);
             count += 1;
         }
         self.stats.flt_prefault += count as u64;

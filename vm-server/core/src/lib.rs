@@ -34,6 +34,7 @@
 //! | [`invariants`] | structural checks for tests | `vm_map_check`-style asserts |
 //! | [`pmap`] | the machine-dependent boundary | `pmap.h` |
 //! | [`counters`] | statistics | UVM `uvmexp` |
+//! | [`trace`] | the live trace's ring of faults, page-ins, page-outs, frees | `ktrace`-like |
 //! | `sim` | a host pmap with real bytes (tests, benches) | - |
 //! | `ram_pager` | a host external pager with files in memory (tests) | - |
 //!
@@ -270,6 +271,7 @@ pub mod sim;
 pub mod space;
 pub mod swap_backend;
 pub mod swap_io;
+pub mod trace;
 pub mod types;
 pub mod vm;
 pub mod wire;

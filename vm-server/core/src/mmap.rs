@@ -601,6 +601,7 @@ impl Memory {
         pmap: &mut P,
     ) {
         pmap.remove(space, e.start, e.end);
+        self.trace_frees(space, &e);
         if e.is_wired() {
             self.unwire_entry(&mut e);
         }

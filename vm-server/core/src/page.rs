@@ -41,6 +41,11 @@ bitflags! {
         /// always `UNMANAGED`, never free, never counted as the pool's
         /// (`OBJT_DEVICE`'s fictitious pages, `PG_FICTITIOUS`).
         const DEVICE = 1 << 6;
+        /// The pageout scan unmapped the page only to learn whether it is
+        /// used (it cleared a set emulated reference bit): the next fault
+        /// that finds it resident is a reference fault
+        /// (`Uvmexp::flt_reference`). Cleared when the page is entered.
+        const REF_UNMAPPED = 1 << 7;
     }
 }
 

@@ -277,6 +277,9 @@ impl<P: Pmap + ?Sized> vm_swap::PolicyHost for Host<'_, P> {
         }
         let r = self.mem.referenced(f, self.pmap);
         self.mem.clear_reference(f, self.pmap, r);
+        if r && !self.pmap.tracks_ref_mod() {
+            self.mem.pool.set_flags(f, PageFlags::REF_UNMAPPED);
+        }
         self.mem.stats.ref_clears += 1;
         r
     }

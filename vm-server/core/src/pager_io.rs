@@ -526,6 +526,8 @@ impl Memory {
                         self.pool.deactivate(f);
                     }
                     self.stats.pager_pages_in += 1;
+                    let by = if Some(f) == req.wanted { req.by } else { None };
+                    self.trace_page(vm_swap::trace_file::RecordKind::PageIn, by, o, p);
                 }
                 PagerResult::Failed(e) if req.op == IoOp::Read => {
                     if Some(f) == req.wanted {

@@ -13,6 +13,7 @@ use crate::swap_backend::{IoDone, SwapBackend};
 use crate::vm::{Memory, Vm};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use vm_swap::trace_file::RecordKind;
 use vm_swap::{IoOp, IoTag, SwapEvent, SwapSlot};
 
 /// How many device polls (each after a blocking wait where the device
@@ -217,6 +218,8 @@ impl Memory {
                         self.pool.deactivate(f);
                     }
                     self.stats.pgswapin += 1;
+                    let by = if Some(f) == req.wanted { req.by } else { None };
+                    self.trace_page(RecordKind::PageIn, by, o, p);
                 }
                 IoOp::Read => {
                     if Some(f) == req.wanted {
@@ -231,6 +234,7 @@ impl Memory {
                     self.objects.remove_page(o, p);
                     self.pool.free(f);
                     self.stats.pgswapout += 1;
+                    self.trace_page(RecordKind::PageOut, None, o, p);
                 }
                 IoOp::Write => {
                     // The pager marked the failed slot bad and freed the

@@ -137,6 +137,7 @@ fn init(info: &StartInfo) -> Result<Server, String> {
     let root = Some(sel4::CPtr::from_bits(sel4_root_task::control::ROOT_SLOT));
     let platform = Sel4Platform::new(pmap, endpoint, root, SCRATCH_VADDR);
     let mut server = Server::new(vm, platform);
+    start_trace(&mut server);
     if let Err(e) = attach_swap(info, &mut server) {
         println!("vm-server: no swap: {e}");
     }
@@ -169,6 +170,18 @@ fn choose_policy(vm: &mut Vm, frames: u32) -> Result<(), String> {
     }
     println!("vm-server: pageout policy {}", vm.replacement_policy());
     Ok(())
+}
+
+/// Starts the live trace if the spec asks for one (`trace_ring`): the
+/// ring is allocated now, before the clients are added.
+fn start_trace(server: &mut Server) {
+    // SAFETY: as in `choose_policy`: mapped read-only, checked by magic.
+    let pinfo = unsafe { &*(PAGER_INFO_VADDR as *const PagerInfo) };
+    if pinfo.magic == PAGER_INFO_MAGIC {
+        if let Some(n) = pinfo.trace_ring() {
+            server.trace_start(n);
+        }
+    }
 }
 
 /// Where the swap channel (ring page + data window) is mapped.
@@ -441,6 +454,8 @@ fn serve(server: &mut Server) -> ! {
         let outcome = dispatch(server, info, badge);
         server.platform.loop_time.0 += rdtsc() - t0;
         server.platform.loop_time.1 += 1;
+        // Between messages: print the trace ring once it is half full.
+        server.trace_drain(false);
         (info, badge) = match outcome {
             Outcome::Reply(r) => {
                 sel4::with_ipc_buffer_mut(|b| b.msg[..r.len].copy_from_slice(r.words()));

@@ -268,4 +268,8 @@ impl Platform for Sel4Platform {
     fn log(&mut self, line: fmt::Arguments) {
         println!("{line}");
     }
+
+    fn cycles(&self) -> u64 {
+        crate::rdtsc()
+    }
 }

@@ -60,6 +60,9 @@ impl<P: Platform> Service<P> {
             self.platform
                 .log(format_args!("vm-server: exit of {}: {e:?}", c.name));
         }
+        self.trace_label(c.space, None);
+        // Before the exit report, after which the run may end.
+        self.trace_drain(true);
         self.platform.reap(client, status);
     }
 
@@ -83,6 +86,7 @@ impl<P: Platform> Service<P> {
             return Err(ApiError::OutOfMemory);
         }
         self.next_child += 1;
+        self.trace_label(space, Some(child));
         self.clients.insert(
             child,
             Client {

@@ -23,11 +23,15 @@ impl<P: Platform> Service<P> {
         let c = self.clients.get_mut(&client).expect("known client");
         c.faults += 1;
         let space = c.space;
+        let start = self.platform.cycles();
         let Some(result) = self.fault_or_oom(client, space, addr, access) else {
             return Outcome::NoReply;
         };
         match result {
-            Ok(FaultOutcome::Mapped(_)) => Outcome::Reply(ReplyMsg::empty(0)),
+            Ok(FaultOutcome::Mapped(m)) => {
+                self.trace_fault(client, addr, access, &m, start);
+                Outcome::Reply(ReplyMsg::empty(0))
+            }
             Ok(FaultOutcome::Wait(_)) => {
                 // Keep the reply and serve others until the I/O is done.
                 match self.platform.save_reply() {
@@ -140,12 +144,16 @@ impl<P: Platform> Service<P> {
                 self.platform.drop_reply(w.reply);
                 continue;
             };
+            let start = self.platform.cycles();
             let Some(result) = self.fault_or_oom(w.client, space, w.addr, w.access) else {
                 self.platform.drop_reply(w.reply);
                 continue;
             };
             match result {
-                Ok(FaultOutcome::Mapped(_)) => self.platform.resume(w.reply),
+                Ok(FaultOutcome::Mapped(m)) => {
+                    self.trace_fault(w.client, w.addr, w.access, &m, start);
+                    self.platform.resume(w.reply)
+                }
                 Ok(FaultOutcome::Wait(_)) => self.waiting.push(w),
                 Ok(other) => {
                     self.platform.drop_reply(w.reply);

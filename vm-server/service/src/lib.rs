@@ -25,6 +25,7 @@
 //! | [`stats`] | the `Stats`, `ClientStats` and `ClientList` replies |
 //! | [`convert`] | wire types to core types |
 //! | [`heap`] | the heap bound: per-item costs and the arithmetic over every client's limits |
+//! | `trace` | the live trace: resolved faults into the VM's ring, `TRACE` lines out |
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
@@ -44,6 +45,7 @@ mod requests;
 pub mod service;
 pub mod stats;
 mod swapctl;
+mod trace;
 
 pub use devices::{DeviceGrants, DeviceRegion};
 pub use message::{Message, Outcome, ReplyMsg};

@@ -113,4 +113,9 @@ pub trait Platform {
     fn kernel_counters(&self) -> KernelCounters;
     /// A console line.
     fn log(&mut self, line: fmt::Arguments);
+    /// A cycle counter for timing faults in the live trace (seL4: the
+    /// TSC); the default has none and reads 0.
+    fn cycles(&self) -> u64 {
+        0
+    }
 }

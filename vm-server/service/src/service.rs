@@ -120,6 +120,7 @@ impl<P: Platform> Service<P> {
         space: SpaceId,
         privileges: Privileges,
     ) {
+        self.trace_label(space, Some(id));
         self.clients.insert(
             id,
             Client {

@@ -62,6 +62,7 @@ pub fn global<P: Platform>(s: &Service<P>) -> VmStats {
         heap_bytes: k.heap_bytes,
         handling_cycles: k.handling_cycles,
         messages: k.messages,
+        flt_reference: u.flt_reference,
         pageins: u.pgswapin,
         pageouts: u.pgswapout,
         swpages: u.swpages,

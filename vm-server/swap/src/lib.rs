@@ -17,6 +17,7 @@
 //! | [`targets`] | paging targets, pressure levels, shortage | `v_free_*`, `v_paging_target*` |
 //! | [`trace`] | synthetic traces and the replay engine | - |
 //! | [`trace_file`] | the binary format of traces recorded on the live system, replay of them | - |
+//! | [`trace_line`] | the console lines a recording is printed in (`TRACE`, base64) | - |
 //! | [`opt`] | Belady's OPT (MIN), the floor every replay is compared to | - |
 //! | [`counters`] | swap and pageout statistics | `uvmexp` |
 //!
@@ -171,6 +172,7 @@ pub mod swapmeta;
 pub mod targets;
 pub mod trace;
 pub mod trace_file;
+pub mod trace_line;
 
 pub use blist::{Blist, SwapSlot, BLIST_MAX_ALLOC};
 pub use counters::SwapStats;

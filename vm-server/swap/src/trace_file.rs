@@ -1,18 +1,19 @@
 //! The binary trace format the live VM server records (a header, then fixed-size little-endian records), its allocation-free encoder, a decoder that rejects malformed input with errors, and the replay of a recorded trace through every policy.
 //!
-//! # Layout (version 1, all integers little-endian)
+//! # Layout (version 2, all integers little-endian)
 //!
 //! Header, [`HEADER_SIZE`] = 64 bytes:
 //!
 //! | offset | size | field |
 //! | --- | --- | --- |
 //! | 0 | 8 | magic `b"VMTRACE\0"` |
-//! | 8 | 2 | version = 1 |
+//! | 8 | 2 | version = 2 (1 is read too: no dropped count, reserved) |
 //! | 10 | 2 | record size = 20 |
 //! | 12 | 4 | page size in bytes (a power of two) |
 //! | 16 | 4 | frames in the VM server's pool |
 //! | 20 | 32 | policy name, ASCII, NUL-padded (e.g. `s3-fifo`) |
-//! | 52 | 12 | reserved, zero |
+//! | 52 | 8 | records the server's ring dropped (full ring; 0 in version 1) |
+//! | 60 | 4 | reserved, zero |
 //!
 //! Record, [`RECORD_SIZE`] = 20 bytes, one per event:
 //!
@@ -31,7 +32,8 @@
 //! page-outs, which the pager does to objects' pages whoever maps them,
 //! it is the [`PageKey`] the VM core gives the policy (`object << 40 |
 //! pindex`), and the badge is that of the client whose fault caused the
-//! page-in, or 0 for a page-out. Only the client events are replayed;
+//! page-in, or 0 for a page read ahead (no fault wanted it) and for a
+//! page-out. Only the client events are replayed;
 //! page-ins and page-outs are the live system's own decisions, counted by
 //! [`RecordedTrace::live_counts`] to set beside the replay's.
 //!
@@ -56,8 +58,8 @@ use alloc::vec::Vec;
 
 /// The file's first eight bytes.
 pub const MAGIC: [u8; 8] = *b"VMTRACE\0";
-/// The format version this module writes and reads.
-pub const VERSION: u16 = 1;
+/// The format version this module writes (it reads 1 as well).
+pub const VERSION: u16 = 2;
 /// Bytes of the header.
 pub const HEADER_SIZE: usize = 64;
 /// Bytes of one record.
@@ -146,6 +148,9 @@ fn sub<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
 pub struct TraceHeader {
     pub page_size: u32,
     pub frames: u32,
+    /// Records the live server could not keep (its ring was full): the
+    /// trace misses that many events.
+    pub dropped: u64,
     policy: [u8; POLICY_NAME_SIZE],
     policy_len: u8,
 }
@@ -167,6 +172,7 @@ impl TraceHeader {
         Some(TraceHeader {
             page_size,
             frames,
+            dropped: 0,
             policy: field,
             policy_len: name.len() as u8,
         })
@@ -187,6 +193,7 @@ impl TraceHeader {
         out[12..16].copy_from_slice(&self.page_size.to_le_bytes());
         out[16..20].copy_from_slice(&self.frames.to_le_bytes());
         out[20..52].copy_from_slice(&self.policy);
+        out[52..60].copy_from_slice(&self.dropped.to_le_bytes());
     }
 
     /// Reads a header from the start of `bytes`.
@@ -201,14 +208,16 @@ impl TraceHeader {
             return Err(DecodeError::BadMagic);
         }
         let version = u16::from_le_bytes(sub(h, 8));
-        if version != VERSION {
+        if version != VERSION && version != 1 {
             return Err(DecodeError::UnsupportedVersion(version));
         }
         let record_size = u16::from_le_bytes(sub(h, 10));
         if usize::from(record_size) != RECORD_SIZE {
             return Err(DecodeError::BadRecordSize(record_size));
         }
-        if h[52..64] != [0; 12] {
+        // Version 1 reserved the dropped count's bytes too.
+        let reserved = if version == 1 { 52 } else { 60 };
+        if h[reserved..64].iter().any(|&b| b != 0) {
             return Err(DecodeError::ReservedNotZero { index: None });
         }
         let field: [u8; POLICY_NAME_SIZE] = sub(h, 20);
@@ -220,12 +229,14 @@ impl TraceHeader {
             return Err(DecodeError::BadPolicyName);
         }
         let name = core::str::from_utf8(&field[..len]).map_err(|_| DecodeError::BadPolicyName)?;
-        TraceHeader::new(
+        let mut header = TraceHeader::new(
             u32::from_le_bytes(sub(h, 12)),
             u32::from_le_bytes(sub(h, 16)),
             name,
         )
-        .ok_or(DecodeError::BadHeaderField)
+        .ok_or(DecodeError::BadHeaderField)?;
+        header.dropped = u64::from_le_bytes(sub(h, 52));
+        Ok(header)
     }
 }
 
@@ -271,7 +282,11 @@ pub struct RecordedTrace {
 pub struct LiveCounts {
     /// Read and write faults.
     pub faults: u64,
+    /// Pages read in (swap or pager), read-ahead included.
     pub page_ins: u64,
+    /// Of those, the pages a fault wanted (badge not 0): one per fault
+    /// that waited for a read, the count a replay's page-ins compare to.
+    pub demand_page_ins: u64,
     pub page_outs: u64,
     pub ref_faults: u64,
     pub frees: u64,
@@ -342,7 +357,10 @@ impl RecordedTrace {
             c.cycles += u64::from(r.cycles);
             match r.kind {
                 RecordKind::FaultRead | RecordKind::FaultWrite => c.faults += 1,
-                RecordKind::PageIn => c.page_ins += 1,
+                RecordKind::PageIn => {
+                    c.page_ins += 1;
+                    c.demand_page_ins += u64::from(r.badge != 0);
+                }
                 RecordKind::PageOut => c.page_outs += 1,
                 RecordKind::ReferenceFault => c.ref_faults += 1,
                 RecordKind::Free => c.frees += 1,
@@ -419,7 +437,7 @@ mod tests {
             .unwrap()
             .encode(&mut b);
         assert_eq!(&b[0..8], b"VMTRACE\0");
-        assert_eq!(&b[8..12], &[1, 0, 20, 0]);
+        assert_eq!(&b[8..12], &[2, 0, 20, 0]);
         assert_eq!(&b[12..20], &[0, 0x10, 0, 0, 0, 0x10, 0, 0]);
         assert_eq!(&b[20..25], b"clock");
         assert!(b[25..].iter().all(|&x| x == 0));
@@ -466,10 +484,25 @@ mod tests {
         b[0] = b'X';
         assert_eq!(RecordedTrace::decode(&b), Err(DecodeError::BadMagic));
         let mut b = good.clone();
-        b[8] = 2;
+        b[8] = 3;
         assert_eq!(
             RecordedTrace::decode(&b),
-            Err(DecodeError::UnsupportedVersion(2))
+            Err(DecodeError::UnsupportedVersion(3))
+        );
+        let mut b = good.clone();
+        b[61] = 1;
+        assert_eq!(
+            RecordedTrace::decode(&b),
+            Err(DecodeError::ReservedNotZero { index: None })
+        );
+        // Version 1: no dropped count, its bytes reserved.
+        let mut b = good.clone();
+        b[8] = 1;
+        assert_eq!(RecordedTrace::decode(&b).map(|t| t.header.dropped), Ok(0));
+        b[52] = 1;
+        assert_eq!(
+            RecordedTrace::decode(&b),
+            Err(DecodeError::ReservedNotZero { index: None })
         );
         let mut b = good.clone();
         b[10] = 24;
@@ -558,11 +591,10 @@ mod tests {
         #[test]
         fn records_round_trip(recs in prop::collection::vec(record(), 0..50),
                               frames in any::<u32>(), shift in 0u32..32,
-                              name in "[a-z0-9-]{0,32}") {
-            let t = RecordedTrace {
-                header: TraceHeader::new(1 << shift, frames, &name).unwrap(),
-                records: recs,
-            };
+                              name in "[a-z0-9-]{0,32}", dropped in any::<u64>()) {
+            let mut header = TraceHeader::new(1 << shift, frames, &name).unwrap();
+            header.dropped = dropped;
+            let t = RecordedTrace { header, records: recs };
             prop_assert_eq!(RecordedTrace::decode(&t.encode()), Ok(t));
         }
 

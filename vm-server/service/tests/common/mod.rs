@@ -34,6 +34,8 @@ pub struct TestPlatform {
     /// Whether a request may wait for its reply (`answer`); where none
     /// can, an answer panics.
     pub requests_wait: bool,
+    /// Every console line the service logged.
+    pub logged: Vec<String>,
 }
 
 impl TestPlatform {
@@ -49,6 +51,7 @@ impl TestPlatform {
             reaped: Vec::new(),
             started: Vec::new(),
             requests_wait: true,
+            logged: Vec::new(),
         }
     }
 }
@@ -108,6 +111,7 @@ impl Platform for TestPlatform {
         if std::env::var_os("VM_SERVICE_LOG").is_some() {
             eprintln!("{line}");
         }
+        self.logged.push(line.to_string());
     }
 }
 
