@@ -279,7 +279,12 @@ pub fn table(results: &BTreeMap<String, u64>) -> String {
                 "metadata bytes per page"
             )
         });
-    for extra in [calls_section(results), around_section(results), memory] {
+    for extra in [
+        calls_section(results),
+        around_section(results),
+        crate::growth::section(results),
+        memory,
+    ] {
         if !extra.is_empty() {
             out.push('\n');
             out += &extra;
@@ -342,6 +347,7 @@ pub fn run(ws: &Workspace, o: &Options, boots: u32) -> Result<bool> {
             results.extend(parse_rounds(line));
             results.extend(parse_calls(line));
             results.extend(parse_around(line));
+            results.extend(crate::growth::parse_growth(line));
             true
         })?;
         if exit != Exit::Guest(machine::GUEST_SUCCESS) {

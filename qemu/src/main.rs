@@ -47,6 +47,7 @@ mod devices;
 mod disk;
 mod files;
 mod gdb;
+mod growth;
 mod images;
 mod kernel;
 mod machine;

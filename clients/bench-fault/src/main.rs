@@ -34,6 +34,7 @@
 extern crate alloc;
 
 mod file;
+mod growth;
 mod swap;
 
 use alloc::vec::Vec;
@@ -281,9 +282,10 @@ fn main(env: &mut Env) -> u64 {
                 hz / 1_000_000
             );
             fault_around(env);
+            let growth_ok = growth::run(env);
             let file_ok = file::run(env, hz);
             let swap_ok = swap::run(env, hz);
-            u64::from(!(file_ok && swap_ok))
+            u64::from(!(growth_ok && file_ok && swap_ok))
         }
         Err(e) => {
             println!("bench-fault: fork failed: {e:?}");
