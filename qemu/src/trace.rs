@@ -98,11 +98,13 @@ pub fn agreement(trace: &RecordedTrace, replays: &[PoolReplay], vm_pageins: Opti
         .find(|p| p.frames == trace.header.frames)
         .and_then(|p| p.policies.iter().find(|r| r.policy == policy));
     let mut out = format!(
-        "Live run ({policy}, {} frames): {} faults, {} reference faults, {} page-ins \
-         ({} wanted by a fault, {} read ahead), {} page-outs, {} frees; {} records dropped\n",
+        "Live run ({policy}, {} frames): {} faults, {} reference faults, {} pages entered by \
+         fault-around, {} page-ins ({} wanted by a fault, {} read ahead), {} page-outs, {} frees; \
+         {} records dropped\n",
         trace.header.frames,
         live.faults,
         live.ref_faults,
+        live.prefaults,
         live.page_ins,
         live.demand_page_ins,
         live.page_ins - live.demand_page_ins,

@@ -101,6 +101,7 @@ impl Memory {
                 break;
             }
             self.pool.clear_flags(frame, PageFlags::REF_UNMAPPED);
+            self.trace_vpage(vm_swap::trace_file::RecordKind::Prefault, space, cva);
             count += 1;
         }
         self.stats.flt_prefault += count as u64;

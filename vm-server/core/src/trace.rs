@@ -15,7 +15,8 @@
 //! for pages read ahead), page-outs at the completion of their swap
 //! write (badge 0), both keyed by `PageKey::of(object, pindex)`; and a
 //! free for every resident page of an entry's front object when the
-//! entry goes (munmap, exit), keyed by the client's virtual page. Faults
+//! entry goes (munmap, exit), keyed by the client's virtual page; and a
+//! prefault for every page fault-around enters, keyed the same way. Faults
 //! are recorded by the service, which knows the cycles they took; the
 //! core tells it which were reference faults (`FaultMapping::reference`).
 //! Badges come from `Vm::trace_label` (the core knows spaces, not clients).
@@ -182,6 +183,21 @@ impl Memory {
                 kind,
                 badge,
                 page: PageKey::of(object.0, pindex).0,
+                cycles: 0,
+            });
+        }
+    }
+
+    /// Record `kind` on `space`'s virtual page of `va` (fault-around's
+    /// prefaults). One branch when not recording.
+    #[inline]
+    pub(crate) fn trace_vpage(&mut self, kind: RecordKind, space: SpaceId, va: u64) {
+        if let Some(t) = self.trace.as_mut() {
+            let badge = t.badge(Some(space));
+            t.push(TraceRecord {
+                kind,
+                badge,
+                page: va / PAGE_SIZE,
                 cycles: 0,
             });
         }

@@ -1,13 +1,13 @@
 //! The binary trace format the live VM server records (a header, then fixed-size little-endian records), its allocation-free encoder, a decoder that rejects malformed input with errors, and the replay of a recorded trace through every policy.
 //!
-//! # Layout (version 2, all integers little-endian)
+//! # Layout (version 3, all integers little-endian)
 //!
 //! Header, [`HEADER_SIZE`] = 64 bytes:
 //!
 //! | offset | size | field |
 //! | --- | --- | --- |
 //! | 0 | 8 | magic `b"VMTRACE\0"` |
-//! | 8 | 2 | version = 2 (1 is read too: no dropped count, reserved) |
+//! | 8 | 2 | version = 3 (1 and 2 are read too: 1 has no dropped count; neither has prefault records) |
 //! | 10 | 2 | record size = 20 |
 //! | 12 | 4 | page size in bytes (a power of two) |
 //! | 16 | 4 | frames in the VM server's pool |
@@ -19,14 +19,14 @@
 //!
 //! | offset | size | field |
 //! | --- | --- | --- |
-//! | 0 | 1 | kind ([`RecordKind`], 1..=6) |
+//! | 0 | 1 | kind ([`RecordKind`], 1..=7) |
 //! | 1 | 3 | reserved, zero |
 //! | 4 | 4 | client badge |
 //! | 8 | 8 | page |
 //! | 16 | 4 | cycles the server spent on the event (saturating; 0 if not measured) |
 //!
 //! What `page` holds depends on the kind. For the client's own events
-//! (read and write faults, reference faults, frees) it is the virtual
+//! (read and write faults, reference faults, prefaults, frees) it is the virtual
 //! page number of the client address (`addr / page_size`), which with
 //! the badge names the page as the client sees it. For page-ins and
 //! page-outs, which the pager does to objects' pages whoever maps them,
@@ -42,7 +42,11 @@
 //! The live server sees faults, not accesses: a page that stays mapped is
 //! used invisibly. [`RecordedTrace::to_trace_ops`] therefore replays one
 //! access per recorded fault, keyed by (badge, virtual page): read and
-//! reference faults become reads, write faults writes, frees frees. The
+//! reference faults become reads, write faults writes, frees frees; and
+//! one read per page fault-around entered without a fault (prefault),
+//! since without it a page whose first touch was never a fault would
+//! first appear at its refault after an eviction, which the replay can
+//! only count as a first touch, not a page-in. The
 //! result is a lower bound on the real access stream, and it is shaped by
 //! the policy that was running (another policy would have unmapped pages
 //! at other times and seen other faults). So compare policies on a
@@ -58,8 +62,8 @@ use alloc::vec::Vec;
 
 /// The file's first eight bytes.
 pub const MAGIC: [u8; 8] = *b"VMTRACE\0";
-/// The format version this module writes (it reads 1 as well).
-pub const VERSION: u16 = 2;
+/// The format version this module writes (it reads 1 and 2 as well).
+pub const VERSION: u16 = 3;
 /// Bytes of the header.
 pub const HEADER_SIZE: usize = 64;
 /// Bytes of one record.
@@ -83,6 +87,9 @@ pub enum RecordKind {
     Free = 5,
     /// A soft fault that only re-enabled an emulated reference bit.
     ReferenceFault = 6,
+    /// Fault-around entered the page after a fault on a neighbour: the
+    /// client may touch it without a fault of its own (version 3).
+    Prefault = 7,
 }
 
 impl RecordKind {
@@ -94,6 +101,7 @@ impl RecordKind {
             4 => RecordKind::PageOut,
             5 => RecordKind::Free,
             6 => RecordKind::ReferenceFault,
+            7 => RecordKind::Prefault,
             _ => return None,
         })
     }
@@ -208,7 +216,7 @@ impl TraceHeader {
             return Err(DecodeError::BadMagic);
         }
         let version = u16::from_le_bytes(sub(h, 8));
-        if version != VERSION && version != 1 {
+        if !(1..=VERSION).contains(&version) {
             return Err(DecodeError::UnsupportedVersion(version));
         }
         let record_size = u16::from_le_bytes(sub(h, 10));
@@ -289,6 +297,8 @@ pub struct LiveCounts {
     pub demand_page_ins: u64,
     pub page_outs: u64,
     pub ref_faults: u64,
+    /// Pages fault-around entered without a fault of their own.
+    pub prefaults: u64,
     pub frees: u64,
     /// Cycles summed over all records.
     pub cycles: u64,
@@ -341,7 +351,9 @@ impl RecordedTrace {
             .filter_map(|r| {
                 let k = Self::client_key(r.badge, r.page);
                 match r.kind {
-                    RecordKind::FaultRead | RecordKind::ReferenceFault => Some(TraceOp::Read(k)),
+                    RecordKind::FaultRead | RecordKind::ReferenceFault | RecordKind::Prefault => {
+                        Some(TraceOp::Read(k))
+                    }
                     RecordKind::FaultWrite => Some(TraceOp::Write(k)),
                     RecordKind::Free => Some(TraceOp::Free(k)),
                     RecordKind::PageIn | RecordKind::PageOut => None,
@@ -363,6 +375,7 @@ impl RecordedTrace {
                 }
                 RecordKind::PageOut => c.page_outs += 1,
                 RecordKind::ReferenceFault => c.ref_faults += 1,
+                RecordKind::Prefault => c.prefaults += 1,
                 RecordKind::Free => c.frees += 1,
             }
         }
@@ -437,7 +450,7 @@ mod tests {
             .unwrap()
             .encode(&mut b);
         assert_eq!(&b[0..8], b"VMTRACE\0");
-        assert_eq!(&b[8..12], &[2, 0, 20, 0]);
+        assert_eq!(&b[8..12], &[3, 0, 20, 0]);
         assert_eq!(&b[12..20], &[0, 0x10, 0, 0, 0, 0x10, 0, 0]);
         assert_eq!(&b[20..25], b"clock");
         assert!(b[25..].iter().all(|&x| x == 0));
@@ -484,10 +497,15 @@ mod tests {
         b[0] = b'X';
         assert_eq!(RecordedTrace::decode(&b), Err(DecodeError::BadMagic));
         let mut b = good.clone();
-        b[8] = 3;
+        b[8] = 4;
         assert_eq!(
             RecordedTrace::decode(&b),
-            Err(DecodeError::UnsupportedVersion(3))
+            Err(DecodeError::UnsupportedVersion(4))
+        );
+        b[8] = 0;
+        assert_eq!(
+            RecordedTrace::decode(&b),
+            Err(DecodeError::UnsupportedVersion(0))
         );
         let mut b = good.clone();
         b[61] = 1;
@@ -564,6 +582,41 @@ mod tests {
             ]
         );
         assert_ne!(k(1, 0x10), k(2, 0x10));
+    }
+
+    #[test]
+    fn a_prefaulted_page_is_an_access_so_its_refault_is_a_page_in() {
+        let r = |kind, page| TraceRecord {
+            kind,
+            badge: 1,
+            page,
+            cycles: 0,
+        };
+        use RecordKind::*;
+        // A fault on 0x10 enters 0x11 too; in two frames FIFO lets 0x12
+        // and 0x13 push both out, and 0x11 faults back.
+        let t = RecordedTrace {
+            header: TraceHeader::new(4096, 2, "clock").unwrap(),
+            records: [
+                r(FaultRead, 0x10),
+                r(Prefault, 0x11),
+                r(FaultRead, 0x12),
+                r(FaultRead, 0x13),
+                r(FaultRead, 0x11),
+            ]
+            .to_vec(),
+        };
+        assert_eq!(
+            t.to_trace_ops()[1],
+            TraceOp::Read(RecordedTrace::client_key(1, 0x11))
+        );
+        assert_eq!(t.live_counts().prefaults, 1);
+        let bytes = t.encode();
+        assert_eq!(RecordedTrace::decode(&bytes).unwrap(), t);
+        // 0x11 was seen before its eviction: its fault is a page-in.
+        let pools = replay_recorded(&t, &[2]);
+        let fifo = pools[0].policies.iter().find(|r| r.policy == "fifo");
+        assert_eq!(fifo.map(|r| r.page_ins), Some(1));
     }
 
     #[test]
