@@ -621,18 +621,7 @@ impl Spec {
                 "policy name {name:?}: 1 to {MAX_POLICY_NAME} bytes"
             ));
         }
-        let mut pagers = self
-            .components
-            .iter_mut()
-            .filter(|c| !c.clients.is_empty())
-            .peekable();
-        if pagers.peek().is_none() {
-            return Err("the spec has no pager to run a policy".into());
-        }
-        for c in pagers {
-            c.pageout_policy = Some(name.into());
-        }
-        Ok(())
+        self.for_every_pager("run a policy", |c| c.pageout_policy = Some(name.into()))
     }
 
     /// Make every pager record a live trace into a ring of `records`
@@ -644,17 +633,25 @@ impl Spec {
                 "trace ring of {records} records: 1 to {MAX_TRACE_RING}"
             ));
         }
+        self.for_every_pager("trace", |c| c.trace_ring = Some(records))
+    }
+
+    /// Apply `set` to every pager (a component with clients); fails,
+    /// changing nothing, when there is none (`to` says what for).
+    fn for_every_pager(
+        &mut self,
+        to: &str,
+        mut set: impl FnMut(&mut Component),
+    ) -> Result<(), String> {
         let mut pagers = self
             .components
             .iter_mut()
             .filter(|c| !c.clients.is_empty())
             .peekable();
         if pagers.peek().is_none() {
-            return Err("the spec has no pager to trace".into());
+            return Err(alloc::format!("the spec has no pager to {to}"));
         }
-        for c in pagers {
-            c.trace_ring = Some(records);
-        }
+        pagers.for_each(&mut set);
         Ok(())
     }
 

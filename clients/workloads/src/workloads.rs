@@ -70,42 +70,29 @@ impl Rng {
 /// A sequential scan: writes twice the pool in order, then reads it
 /// back in order twice. No policy can keep anything that helps.
 fn scan(env: &mut Env, pool: u64) -> u64 {
-    let pages = 2 * pool;
-    let Some(r) = region(env, pages) else {
-        return u64::MAX;
-    };
-    let mut m = Meter::start(env, "scan", 3 * pages);
-    for p in 0..pages {
-        write(&r, p, 0);
-        m.step(env);
-    }
-    let mut bad = 0;
-    for _ in 0..2 {
-        for p in 0..pages {
-            bad += check(&r, p, 0);
-            m.step(env);
-        }
-    }
-    m.finish(env);
-    let _ = r.unmap(&mut env.vm);
-    bad
+    in_order(env, "scan", 2 * pool, 2)
 }
 
 /// A loop slightly larger than memory (5/4 of the pool), written once
 /// and read in order four more times: LRU's worst case, where every
 /// access misses, while a policy that keeps a fixed part hits on it.
 fn looping(env: &mut Env, pool: u64) -> u64 {
-    let pages = pool * 5 / 4;
+    in_order(env, "loop", pool * 5 / 4, 4)
+}
+
+/// Writes `pages` fresh pages in order, then reads and checks them in
+/// order `passes` times; metered as `name`.
+fn in_order(env: &mut Env, name: &'static str, pages: u64, passes: u64) -> u64 {
     let Some(r) = region(env, pages) else {
         return u64::MAX;
     };
-    let mut m = Meter::start(env, "loop", 5 * pages);
+    let mut m = Meter::start(env, name, (1 + passes) * pages);
     for p in 0..pages {
         write(&r, p, 0);
         m.step(env);
     }
     let mut bad = 0;
-    for _ in 0..4 {
+    for _ in 0..passes {
         for p in 0..pages {
             bad += check(&r, p, 0);
             m.step(env);

@@ -12,6 +12,39 @@ pub const NAME_MAX: usize = 64;
 /// Words a name occupies in a message.
 pub const NAME_WORDS: usize = NAME_MAX / 8;
 
+/// A name's bytes as message words (byte `i` in word `i / 8`, little
+/// endian). `W * 8 == B`.
+fn name_words<const B: usize, const W: usize>(bytes: &[u8; B]) -> [u64; W] {
+    let mut w = [0u64; W];
+    for (i, chunk) in bytes.chunks_exact(8).enumerate() {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(chunk);
+        w[i] = u64::from_le_bytes(a);
+    }
+    w
+}
+
+/// A name's bytes back from message words: the bytes past `len` must be
+/// zero and the first `len` UTF-8. The caller checked `len <= B`;
+/// `len_word` is the length word's index, for error reports.
+fn name_bytes<const B: usize, const W: usize>(
+    len: usize,
+    words: &[u64; W],
+    len_word: usize,
+) -> Result<[u8; B], DecodeError> {
+    let mut bytes = [0u8; B];
+    for (i, w) in words.iter().enumerate() {
+        bytes[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+    }
+    if let Some(i) = bytes[len..].iter().position(|&b| b != 0) {
+        return Err(DecodeError::ReservedBits {
+            word: len_word + 1 + (len + i) / 8,
+        });
+    }
+    core::str::from_utf8(&bytes[..len]).map_err(|_| DecodeError::BadName)?;
+    Ok(bytes)
+}
+
 bitflags! {
     /// Page protection; the same bits as `vm_core::Prot`.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -213,13 +246,7 @@ impl ShmName {
 
     /// The wire form: (length word, name words).
     pub(crate) fn to_words(self) -> (u64, [u64; NAME_WORDS]) {
-        let mut w = [0u64; NAME_WORDS];
-        for (i, chunk) in self.bytes.chunks_exact(8).enumerate() {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(chunk);
-            w[i] = u64::from_le_bytes(a);
-        }
-        (self.len as u64, w)
+        (self.len as u64, name_words(&self.bytes))
     }
 
     /// Decodes the wire form; `len_word` is the index of the length word
@@ -232,17 +259,8 @@ impl ShmName {
         if len > NAME_MAX as u64 {
             return Err(DecodeError::NameTooLong { len });
         }
-        let mut bytes = [0u8; NAME_MAX];
-        for (i, w) in words.iter().enumerate() {
-            bytes[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
-        }
         let len = len as usize;
-        if let Some(i) = bytes[len..].iter().position(|&b| b != 0) {
-            return Err(DecodeError::ReservedBits {
-                word: len_word + 1 + (len + i) / 8,
-            });
-        }
-        core::str::from_utf8(&bytes[..len]).map_err(|_| DecodeError::BadName)?;
+        let bytes: [u8; NAME_MAX] = name_bytes(len, words, len_word)?;
         Ok(ShmName {
             len: len as u8,
             bytes,
@@ -310,13 +328,7 @@ impl ClientName {
 
     /// The wire form: (length word, name words).
     pub(crate) fn to_words(self) -> (u64, [u64; CLIENT_NAME_WORDS]) {
-        let mut w = [0u64; CLIENT_NAME_WORDS];
-        for (i, chunk) in self.bytes.chunks_exact(8).enumerate() {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(chunk);
-            w[i] = u64::from_le_bytes(a);
-        }
-        (self.len as u64, w)
+        (self.len as u64, name_words(&self.bytes))
     }
 
     /// Decodes the wire form; `len_word` is the index of the length word
@@ -332,17 +344,8 @@ impl ClientName {
                 value: len,
             });
         }
-        let mut bytes = [0u8; CLIENT_NAME_MAX];
-        for (i, w) in words.iter().enumerate() {
-            bytes[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
-        }
         let len = len as usize;
-        if let Some(i) = bytes[len..].iter().position(|&b| b != 0) {
-            return Err(DecodeError::ReservedBits {
-                word: len_word + 1 + (len + i) / 8,
-            });
-        }
-        core::str::from_utf8(&bytes[..len]).map_err(|_| DecodeError::BadName)?;
+        let bytes: [u8; CLIENT_NAME_MAX] = name_bytes(len, words, len_word)?;
         Ok(ClientName {
             len: len as u8,
             bytes,
