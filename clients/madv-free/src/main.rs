@@ -72,10 +72,21 @@ fn fill(r: &Region, page: u64, value: fn(u64, u64) -> u64) {
     }
 }
 
-/// True when page `page` reads wholly `value`'s contents or wholly zero.
+/// True when page `page` reads `value`'s contents or zero, word by word
+/// in order, and zero once seen stays zero (the semantics row's words):
+/// pageout may take a freed page between two of the reads, so a page can
+/// read old in its first words and zero in the rest, never the reverse.
 fn old_or_zero(r: &Region, page: u64, value: fn(u64, u64) -> u64) -> bool {
-    WORDS.iter().all(|&w| r.read(page, w) == value(page, w))
-        || WORDS.iter().all(|&w| r.read(page, w) == 0)
+    let mut zero_seen = false;
+    WORDS.iter().all(|&w| {
+        let x = r.read(page, w);
+        if !zero_seen && x == value(page, w) {
+            true
+        } else {
+            zero_seen = true;
+            x == 0
+        }
+    })
 }
 
 fn holds(r: &Region, page: u64, value: fn(u64, u64) -> u64) -> bool {
