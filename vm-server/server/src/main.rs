@@ -129,6 +129,10 @@ fn init(info: &StartInfo) -> Result<Server, String> {
     let config = VmConfig {
         user_min: USER_MIN,
         user_max: USER_MAX,
+        pageout_cluster: SWAP_CLUSTER,
+        // A window of SWAP_CLUSTER pages in a scan's direction.
+        pagein_behind: SWAP_CLUSTER / 2 - 1,
+        pagein_ahead: SWAP_CLUSTER / 2,
         ..VmConfig::default()
     };
     let mut vm = Vm::new(config, frames).map_err(|e| format!("VM: {e:?}"))?;
@@ -173,8 +177,10 @@ fn choose_policy(vm: &mut Vm, frames: u32) -> Result<(), String> {
 
 /// Where the swap channel (ring page + data window) is mapped.
 const SWAP_CHANNEL_VADDR: u64 = 0x30_0000_0000;
-/// Pages per pageout write and page-in read-ahead at most.
-const SWAP_CLUSTER: u32 = 16;
+/// Pages per pageout write and page-in read-ahead at most: block-api's
+/// largest request (`MAX_BLOCKS`), half the 64-buffer staging window, so
+/// two such writes and a read or two fit in flight at once.
+const SWAP_CLUSTER: u32 = 32;
 
 /// Maps the channel to the block server the spec gives (`swap_shm`
 /// frames, `swap_done` notification bound to us, `blk_ntfn` doorbell) and
