@@ -100,6 +100,9 @@ impl Memory {
             if pmap.enter(space, cva, frame, prot).is_err() {
                 break;
             }
+            if found.is_some() {
+                self.readahead_touched(frame);
+            }
             count += 1;
         }
         self.stats.flt_prefault += count as u64;

@@ -41,6 +41,9 @@ bitflags! {
         /// always `UNMANAGED`, never free, never counted as the pool's
         /// (`OBJT_DEVICE`'s fictitious pages, `PG_FICTITIOUS`).
         const DEVICE = 1 << 6;
+        /// Read ahead from swap and not touched by a fault since: a
+        /// fault that touches it is a read-ahead hit (`PageReadahead`).
+        const READAHEAD = 1 << 7;
     }
 }
 

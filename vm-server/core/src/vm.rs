@@ -86,6 +86,8 @@ pub(crate) struct Memory {
     pub(crate) pagers: BTreeMap<u32, Box<dyn PagerBackend>>,
     /// The next tag for a pager request (below `PAGER_TAG`'s bit).
     pub(crate) next_pager_tag: u64,
+    /// Swap read-ahead's adaptive window and marker (`pagein`).
+    pub(crate) readahead: crate::pagein::ReadAhead,
 }
 
 impl Vm {
@@ -124,6 +126,7 @@ impl Vm {
                 scan_only: None,
                 pagers: BTreeMap::new(),
                 next_pager_tag: 0,
+                readahead: crate::pagein::ReadAhead::default(),
             },
             spaces: BTreeMap::new(),
             next_space: 1,

@@ -133,6 +133,7 @@ fn init(info: &StartInfo) -> Result<Server, String> {
         // A window of SWAP_CLUSTER pages in a scan's direction.
         pagein_behind: SWAP_CLUSTER / 2 - 1,
         pagein_ahead: SWAP_CLUSTER / 2,
+        pagein_adaptive: true,
         ..VmConfig::default()
     };
     let mut vm = Vm::new(config, frames).map_err(|e| format!("VM: {e:?}"))?;
