@@ -130,9 +130,7 @@ fn init(info: &StartInfo) -> Result<Server, String> {
         user_min: USER_MIN,
         user_max: USER_MAX,
         pageout_cluster: SWAP_CLUSTER,
-        // A window of SWAP_CLUSTER pages in a scan's direction.
-        pagein_behind: SWAP_CLUSTER / 2 - 1,
-        pagein_ahead: SWAP_CLUSTER / 2,
+        // Read-ahead windows of at most 16 pages (VmConfig's default).
         pagein_adaptive: true,
         ..VmConfig::default()
     };
@@ -178,10 +176,11 @@ fn choose_policy(vm: &mut Vm, frames: u32) -> Result<(), String> {
 
 /// Where the swap channel (ring page + data window) is mapped.
 const SWAP_CHANNEL_VADDR: u64 = 0x30_0000_0000;
-/// Pages per pageout write and page-in read-ahead at most: block-api's
-/// largest request (`MAX_BLOCKS`), half the 64-buffer staging window, so
-/// two such writes and a read or two fit in flight at once.
-const SWAP_CLUSTER: u32 = 32;
+/// Pages per pageout write and page-in read-ahead at most. 32 (block-api's
+/// `MAX_BLOCKS`) wrote about 10% faster but left pages resident that
+/// `client-demand-zero/madvise-free-zero-fill` expects on swap, in 4 of 5
+/// boots of system.spec (docs/performance.md).
+const SWAP_CLUSTER: u32 = 16;
 
 /// Maps the channel to the block server the spec gives (`swap_shm`
 /// frames, `swap_done` notification bound to us, `blk_ntfn` doorbell) and
