@@ -37,6 +37,12 @@ pub struct VmConfig {
     /// when they are device-contiguous (`swap_pager_haspage`).
     pub pagein_behind: u32,
     pub pagein_ahead: u32,
+    /// Adaptive swap read-ahead (`pagein::ReadAhead`): the window, at most
+    /// `pagein_behind + pagein_ahead + 1` pages, grows with read-ahead
+    /// hits and halves without them, and touching a window's marker page
+    /// reads the next one asynchronously. Off: every page-in reads the
+    /// full window, synchronously.
+    pub pagein_adaptive: bool,
     /// Which client to stop when memory and swap are exhausted
     /// (`Vm::oom_victim`, the server's OOM killer).
     pub oom_policy: OomPolicy,
@@ -70,6 +76,7 @@ impl Default for VmConfig {
             pageout_cluster: 16,
             pagein_behind: 7,
             pagein_ahead: 8,
+            pagein_adaptive: false,
             oom_policy: OomPolicy::Largest,
         }
     }

@@ -319,6 +319,9 @@ impl Memory {
         self.pool.activate(frame);
         self.pool.policy_referenced(frame);
         pmap.enter(space, va, frame, prot).map_err(VmError::from)?;
+        if let Some((_, f)) = found {
+            self.readahead_touched(f);
+        }
         Ok(Resolved::Mapped(FaultMapping {
             va,
             frame,

@@ -102,6 +102,9 @@ impl Memory {
             }
             self.pool.clear_flags(frame, PageFlags::REF_UNMAPPED);
             self.trace_vpage(vm_swap::trace_file::RecordKind::Prefault, space, cva);
+            if found.is_some() {
+                self.readahead_touched(frame);
+            }
             count += 1;
         }
         self.stats.flt_prefault += count as u64;

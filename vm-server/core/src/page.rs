@@ -19,7 +19,7 @@ const NIL: u32 = u32::MAX;
 bitflags! {
     /// Page state bits (`PG_*`).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct PageFlags: u8 {
+    pub struct PageFlags: u16 {
         /// Contents are being produced (zero-fill, copy, page-in) or written;
         /// nobody else may map or free the page meanwhile.
         const BUSY = 1 << 0;
@@ -46,6 +46,9 @@ bitflags! {
         /// that finds it resident is a reference fault
         /// (`Uvmexp::flt_reference`). Cleared when the page is entered.
         const REF_UNMAPPED = 1 << 7;
+        /// Read ahead from swap and not touched by a fault since: a
+        /// fault that touches it is a read-ahead hit (`PageReadahead`).
+        const READAHEAD = 1 << 8;
     }
 }
 

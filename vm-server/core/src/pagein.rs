@@ -16,6 +16,60 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use vm_swap::{IoOp, IoTag, SwapSlot};
 
+/// Swap read-ahead's state (one for the VM, as Linux keeps
+/// `swapin_readahead_hits` global): the window grows with the read-ahead
+/// pages faults touched since it was last sized and halves without them
+/// (Linux's `__swapin_nr_pages`), and a marker page in the last window
+/// starts the next one asynchronously when a fault touches it
+/// (DragonFly's `PG_RAM`). One marker: of several scans at once only the
+/// latest reads ahead asynchronously; the others read at their faults.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ReadAhead {
+    /// Read-ahead pages touched since the window was last sized.
+    hits: u32,
+    /// The last window, in pages.
+    window: u32,
+    /// Where the last window was sized for.
+    last: Option<(ObjectId, u64)>,
+    /// Touching this page starts the next window.
+    marker: Option<Marker>,
+}
+
+/// DragonFly's `PG_RAM`, kept beside the pages (one at a time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Marker {
+    object: ObjectId,
+    pindex: u64,
+    /// The first page of the next window (`u64::MAX`: none).
+    next: u64,
+    forward: bool,
+}
+
+impl ReadAhead {
+    /// The window for a read of `pindex` of `o`, at most `limit` pages:
+    /// hits + 2 rounded up to a power of two; without hits 2 next to the
+    /// last read and 1 elsewhere; never below half the last window.
+    fn size(&mut self, o: ObjectId, pindex: u64, limit: u32) -> u32 {
+        let hits = core::mem::take(&mut self.hits);
+        let pages = if hits > 0 {
+            hits.saturating_add(2)
+                .checked_next_power_of_two()
+                .unwrap_or(u32::MAX)
+        } else if self
+            .last
+            .is_some_and(|(lo, lp)| lo == o && lp.abs_diff(pindex) <= 1)
+        {
+            2
+        } else {
+            1
+        };
+        let pages = pages.min(limit).max(self.window / 2).clamp(1, limit);
+        self.window = pages;
+        self.last = Some((o, pindex));
+        pages
+    }
+}
+
 impl Memory {
     /// `pagein` with no frames of the group's quota kept in reserve.
     pub(crate) fn pagein_for(
@@ -33,11 +87,12 @@ impl Memory {
     /// (`swap_pager_getpages`); `by` is the space whose fault asks (a
     /// failed read fails only that space's next fault on the page), and
     /// `reserve` frames of `o`'s group's resident quota stay free after
-    /// the read (for a copy-on-write copy that follows it). Returns the
-    /// tag to wait for: the read's, or, while the device is saturated
-    /// (every staging buffer or queue entry in use), its oldest
-    /// request's, after which the caller faults again. Caller contract: a
-    /// pager is attached; `class` is `Normal` for faults.
+    /// the read (for a copy-on-write copy that follows it). The window is
+    /// adaptive ([`ReadAhead`]). Returns the tag to wait for: the read's,
+    /// or, while the device is saturated (every staging buffer or queue
+    /// entry in use), its oldest request's, after which the caller faults
+    /// again. Caller contract: a pager is attached; `class` is `Normal`
+    /// for faults.
     pub(crate) fn pagein(
         &mut self,
         o: ObjectId,
@@ -51,22 +106,75 @@ impl Memory {
             // fault on the page reads again.
             return Err(VmError::Io);
         }
-        let max = self.swap.as_ref().expect("pager attached").max_cluster();
+        let (behind, ahead) = (self.config.pagein_behind, self.config.pagein_ahead);
+        let adaptive = self.config.pagein_adaptive;
+        let win = if adaptive {
+            let limit = self.readahead_limit();
+            self.readahead.size(o, pindex, limit)
+        } else {
+            behind + ahead + 1
+        };
         let obj = self.objects.get(o);
         // Sequential access reads the whole window in its direction:
         // a resident page just behind (and none just ahead) means a
         // forward scan, whose pages behind are already in (the
         // `vm_fault` sequential heuristic, for swap).
-        let (behind, ahead) = (self.config.pagein_behind, self.config.pagein_ahead);
         let resident = |p: Option<u64>| p.is_some_and(|p| obj.lookup(p).is_some());
         let (before, after) = match (
             resident(pindex.checked_sub(1)),
             resident(pindex.checked_add(1)),
         ) {
-            (true, false) => (0, behind + ahead),
-            (false, true) => (behind + ahead, 0),
-            _ => (behind, ahead),
+            (true, false) => (0, win - 1),
+            (false, true) => (win - 1, 0),
+            _ if !adaptive => (behind, ahead),
+            _ => {
+                let before = ((win - 1) / 2).min(behind);
+                (before, (win - 1 - before).min(ahead))
+            }
         };
+        let spare = self.read_spare(o, reserve)?;
+        match self.read_window(o, pindex, before, after, spare, class, true, None, by) {
+            Ok(tag) => Ok(tag),
+            Err(Some(e)) => Err(e),
+            // Every staging buffer or queue entry is in use: the caller
+            // waits for the oldest request and faults again (a fault no
+            // longer blocks the server here).
+            Err(None) => self.oldest_io().ok_or(VmError::Io),
+        }
+    }
+
+    /// The largest read-ahead window: the request limit, and the
+    /// configured pages behind and ahead of the faulting one.
+    fn readahead_limit(&self) -> u32 {
+        let max = self.swap.as_ref().expect("pager attached").max_cluster();
+        let cfg = self.config.pagein_behind + self.config.pagein_ahead + 1;
+        max.min(cfg).max(1)
+    }
+
+    /// Read the non-resident pages of `o` around `pindex` (up to `before`
+    /// pages before and `after` after it, device-contiguous, within the
+    /// request limit and `spare` frames beyond the one page). `wanted`:
+    /// a fault waits for `pindex` (else it is read ahead too, and a failed
+    /// read fails nobody); `dir`: the scan's direction (forward: `true`),
+    /// else taken from the window. Sets the read-ahead marker on the first
+    /// page read ahead in that direction. `Err(None)`: the device is
+    /// saturated; nothing changed on any error. Caller contract: `pindex`
+    /// has a slot and is not resident; a pager is attached.
+    #[allow(clippy::too_many_arguments)]
+    fn read_window(
+        &mut self,
+        o: ObjectId,
+        pindex: u64,
+        before: u32,
+        after: u32,
+        spare: u64,
+        class: AllocClass,
+        wanted: bool,
+        dir: Option<bool>,
+        by: Option<SpaceId>,
+    ) -> Result<IoTag, Option<VmError>> {
+        let max = self.swap.as_ref().expect("pager attached").max_cluster();
+        let obj = self.objects.get(o);
         let run = obj
             .swap()
             .cluster(pindex, before, after)
@@ -74,7 +182,6 @@ impl Memory {
         // Narrow to the non-resident pages around `pindex`, within the
         // request limit, and to what memory and the group's resident
         // quota allow beyond the one page.
-        let spare = self.read_spare(o, reserve)?;
         let room = |lo: u64, hi: u64| hi - lo < u64::from(max) && hi - lo <= spare;
         let (mut lo, mut hi) = (pindex, pindex + 1);
         while lo > run.pindex && room(lo, hi) && obj.lookup(lo - 1).is_none() {
@@ -85,7 +192,7 @@ impl Memory {
             hi += 1;
         }
         let slot = SwapSlot(run.slot.0 + (lo - run.pindex) as u32);
-        let frames = self.alloc_window(o, lo, hi, class)?;
+        let frames = self.alloc_window(o, lo, hi, class).map_err(Some)?;
         let count = frames.len() as u32;
         let sw = self.swap.as_mut().expect("pager attached");
         let tag = match sw.start_read(slot, count, 0) {
@@ -94,17 +201,93 @@ impl Memory {
                 for f in frames {
                     self.pool.free(f);
                 }
-                if !saturated(e) {
-                    return Err(VmError::Io);
-                }
-                // Every staging buffer or queue entry is in use: the
-                // caller waits for the oldest request and faults again
-                // (a fault no longer blocks the server here).
-                return self.oldest_io().ok_or(VmError::Io);
+                return Err((!saturated(e)).then_some(VmError::Io));
             }
         };
-        self.track_read(o, lo, pindex, frames, tag, slot, None, by);
+        let want = wanted.then_some(pindex);
+        self.track_read(o, lo, want, frames, tag, slot, None, by);
+        // The marker: the first page read ahead in the scan's direction
+        // (DragonFly's `PG_RAM`); touching it starts the next window.
+        let forward = match dir {
+            _ if !self.config.pagein_adaptive => None,
+            Some(fwd) => Some(fwd),
+            None if hi > pindex + 1 => Some(true),
+            None if lo < pindex => Some(false),
+            None => None,
+        };
+        self.readahead.marker = forward.map(|fwd| Marker {
+            object: o,
+            pindex: match (wanted, fwd) {
+                (false, _) => pindex,
+                (true, true) => pindex + 1,
+                (true, false) => pindex - 1,
+            },
+            next: if fwd { hi } else { lo.wrapping_sub(1) },
+            forward: fwd,
+        });
         Ok(tag)
+    }
+
+    /// A fault touched `f` (entered it in a page table): if it was read
+    /// ahead, count the hit (the next window grows), and if it is the
+    /// marker, start the next window without waiting for it. Caller
+    /// contract: after `f` is entered, from the fault path or fault-around.
+    pub(crate) fn readahead_touched(&mut self, f: FrameNumber) {
+        let page = self.pool.page(f);
+        if !page.flags().contains(PageFlags::READAHEAD) {
+            return;
+        }
+        let (o, p) = (page.object(), page.pindex());
+        self.pool.clear_flags(f, PageFlags::READAHEAD);
+        if !self.config.pagein_adaptive {
+            return;
+        }
+        self.readahead.hits = self.readahead.hits.saturating_add(1);
+        let Some(m) = self.readahead.marker else {
+            return;
+        };
+        if Some(m.object) != o || m.pindex != p || self.swap.is_none() {
+            return;
+        }
+        self.readahead.marker = None;
+        self.readahead_async(m);
+    }
+
+    /// Start the window after marker `m` asynchronously: from `m.next` on
+    /// in `m`'s direction, if that page is on swap and not resident, with
+    /// frames to spare. Nothing happens otherwise (the next fault reads).
+    fn readahead_async(&mut self, m: Marker) {
+        let obj = self.objects.get(m.object);
+        if m.next == u64::MAX || obj.lookup(m.next).is_some() || obj.swap().lookup(m.next).is_none()
+        {
+            return;
+        }
+        let Ok(spare) = self.read_spare(m.object, 0) else {
+            return;
+        };
+        let limit = self.readahead_limit();
+        let win = self.readahead.size(m.object, m.next, limit);
+        if spare + 1 < u64::from(win) {
+            return;
+        }
+        let (before, after) = if m.forward {
+            (0, win - 1)
+        } else {
+            (win - 1, 0)
+        };
+        // Any failure (no frames, the device saturated) leaves it to the
+        // next fault.
+        let _ = self.read_window(
+            m.object,
+            m.next,
+            before,
+            after,
+            spare,
+            AllocClass::Normal,
+            false,
+            Some(m.forward),
+            None,
+        );
     }
 
     /// Frames a read for `o` may take beyond the wanted page: what memory
@@ -149,21 +332,22 @@ impl Memory {
 
     /// Enter the frames of a started read as busy pages `lo..` of `o`
     /// and record the request (`slot` for swap, `pager` for a pager's),
-    /// `pindex` being the page a fault wants. Caller contract: the read
-    /// `tag` was accepted by its device and the pages are not resident.
+    /// `wanted` being the page a fault wants (`None`: all read ahead).
+    /// Caller contract: the read `tag` was accepted by its device and the
+    /// pages are not resident.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn track_read(
         &mut self,
         o: ObjectId,
         lo: u64,
-        pindex: u64,
+        wanted: Option<u64>,
         frames: Vec<FrameNumber>,
         tag: IoTag,
         slot: SwapSlot,
         pager: Option<u32>,
         by: Option<SpaceId>,
     ) {
-        let wanted = frames[(pindex - lo) as usize];
+        let wanted = wanted.map(|p| frames[(p - lo) as usize]);
         for (k, &f) in frames.iter().enumerate() {
             self.objects.insert_page(o, lo + k as u64, f);
             self.objects.set_busy(o, true);
@@ -176,7 +360,7 @@ impl Memory {
                 op: IoOp::Read,
                 frames,
                 slot,
-                wanted: Some(wanted),
+                wanted,
                 by,
                 charge: None,
                 pager,

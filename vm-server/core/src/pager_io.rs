@@ -285,7 +285,16 @@ impl Memory {
                 PagerRefusal::Failed => Err(VmError::Io),
             };
         }
-        self.track_read(o, lo, pindex, frames, tag, SwapSlot(0), Some(pager), by);
+        self.track_read(
+            o,
+            lo,
+            Some(pindex),
+            frames,
+            tag,
+            SwapSlot(0),
+            Some(pager),
+            by,
+        );
         self.stats.pager_reads += 1;
         Ok(tag)
     }

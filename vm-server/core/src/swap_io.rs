@@ -214,7 +214,8 @@ impl Memory {
                         // (else a short pool could evict it again first).
                         self.pool.validate(f, PageFlags::REFERENCED);
                     } else {
-                        self.pool.validate(f, PageFlags::empty());
+                        // Read ahead: a fault that touches it is a hit.
+                        self.pool.validate(f, PageFlags::READAHEAD);
                         self.pool.deactivate(f);
                     }
                     self.stats.pgswapin += 1;

@@ -88,6 +88,8 @@ pub(crate) struct Memory {
     pub(crate) next_pager_tag: u64,
     /// The live trace's ring, while recording (`trace.rs`).
     pub(crate) trace: Option<crate::trace::TraceRing>,
+    /// Swap read-ahead's adaptive window and marker (`pagein`).
+    pub(crate) readahead: crate::pagein::ReadAhead,
 }
 
 impl Vm {
@@ -127,6 +129,7 @@ impl Vm {
                 pagers: BTreeMap::new(),
                 next_pager_tag: 0,
                 trace: None,
+                readahead: crate::pagein::ReadAhead::default(),
             },
             spaces: BTreeMap::new(),
             next_space: 1,

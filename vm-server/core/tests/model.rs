@@ -158,6 +158,7 @@ impl Runner {
             cfg.pageout_cluster = [16, 4, 1][seed as usize % 3];
             cfg.pagein_ahead = [8, 0, 3][seed as usize % 3];
             cfg.pagein_behind = [7, 0, 2][seed as usize % 3];
+            cfg.pagein_adaptive = seed % 4 < 2;
         }
         // The physical object is a device region past the pool on odd
         // seeds (as the server's are) and pool frames on even ones; the

@@ -129,6 +129,11 @@ fn init(info: &StartInfo) -> Result<Server, String> {
     let config = VmConfig {
         user_min: USER_MIN,
         user_max: USER_MAX,
+        pageout_cluster: SWAP_CLUSTER,
+        // Fixed read-ahead windows of 16 pages (VmConfig's default): the
+        // adaptive ones read slower in `cargo qemu bench`, not yet
+        // understood (docs/performance.md).
+        pagein_adaptive: false,
         ..VmConfig::default()
     };
     let mut vm = Vm::new(config, frames).map_err(|e| format!("VM: {e:?}"))?;
@@ -186,7 +191,10 @@ fn start_trace(server: &mut Server) {
 
 /// Where the swap channel (ring page + data window) is mapped.
 const SWAP_CHANNEL_VADDR: u64 = 0x30_0000_0000;
-/// Pages per pageout write and page-in read-ahead at most.
+/// Pages per pageout write and page-in read-ahead at most. 32 (block-api's
+/// `MAX_BLOCKS`) wrote about 10% faster but left pages resident that
+/// `client-demand-zero/madvise-free-zero-fill` expects on swap, in 4 of 5
+/// boots of system.spec (docs/performance.md).
 const SWAP_CLUSTER: u32 = 16;
 
 /// Maps the channel to the block server the spec gives (`swap_shm`

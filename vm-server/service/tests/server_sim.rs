@@ -249,6 +249,7 @@ impl Sim {
             pageout_cluster: [16, 4, 1][seed as usize % 3],
             pagein_ahead: [8, 0, 3][seed as usize % 3],
             pagein_behind: [7, 0, 2][seed as usize % 3],
+            pagein_adaptive: seed % 4 < 2,
             max_chain_depth: [5, 3, 4][seed as usize % 3],
             ..VmConfig::default()
         };
