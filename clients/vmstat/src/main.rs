@@ -36,7 +36,7 @@ const INTERVAL_CHECKS: [&str; 5] = [
 ];
 
 /// (value, description) for every counter, in `vmstat -s` order and wording.
-fn lines(s: &VmStats) -> [(u64, &'static str); 37] {
+fn lines(s: &VmStats) -> [(u64, &'static str); 38] {
     [
         (s.pagesize, "bytes per page"),
         (s.npages, "pages managed"),
@@ -56,6 +56,7 @@ fn lines(s: &VmStats) -> [(u64, &'static str); 37] {
         (s.flt_share, "read-only share faults"),
         (s.flt_resident, "resident page faults"),
         (s.flt_modify, "modify (emulated dirty bit) faults"),
+        (s.flt_reference, "reference (emulated referenced bit) faults"),
         (s.flt_prefault, "prefaulted pages"),
         (s.flt_nomap, "faults with no mapping"),
         (s.flt_prot, "protection faults"),
