@@ -56,7 +56,10 @@ fn lines(s: &VmStats) -> [(u64, &'static str); 38] {
         (s.flt_share, "read-only share faults"),
         (s.flt_resident, "resident page faults"),
         (s.flt_modify, "modify (emulated dirty bit) faults"),
-        (s.flt_reference, "reference (emulated referenced bit) faults"),
+        (
+            s.flt_reference,
+            "reference (emulated referenced bit) faults",
+        ),
         (s.flt_prefault, "prefaulted pages"),
         (s.flt_nomap, "faults with no mapping"),
         (s.flt_prot, "protection faults"),

@@ -91,3 +91,53 @@ fn clean_eviction(bencher: Bencher) {
         })
         .bench_local_refs(evict);
 }
+
+/// A pool of `frames` frames nearly full of `MADV_FREE`d pages of one
+/// mapping (clean, so pageout frees them without I/O), read again after
+/// the advice when `hot` (referenced: the policy must scan to find
+/// victims).
+fn freed_pool(frames: u32, hot: bool) -> Sim {
+    let cfg = VmConfig {
+        reserved_pages: 4,
+        prefault_min_free: 8,
+        prefault_ahead: 0,
+        prefault_behind: 0,
+        ..VmConfig::default()
+    };
+    let mut s = Sim::new(cfg, frames);
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    let pages = u64::from(frames - 64);
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(pages * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    for i in 0..pages {
+        s.write(sp, va + i * P, &[1]).unwrap();
+    }
+    s.vm.madvise(sp, va, pages * P, Advice::Free, &mut s.pmap)
+        .unwrap();
+    if hot {
+        for i in 0..pages {
+            s.read_u8(sp, va + i * P).unwrap();
+        }
+    }
+    s
+}
+
+/// One pageout pass freeing 32 clean pages, against the pool's size
+/// (issue 15: pageout scan cost against pool size). Cold: the pages
+/// were deactivated by the advice, the victims are at hand.
+#[divan::bench(args = [1024, 4096, 16384], sample_count = 10)]
+fn pageout_pass_cold(bencher: Bencher, frames: u32) {
+    bencher
+        .with_inputs(|| freed_pool(frames, false))
+        .bench_local_refs(|s| assert_eq!(s.vm.pageout(&mut s.pmap, 32).freed, 32));
+}
+
+/// The same with every page referenced since: the policy (CLOCK) must
+/// scan and clear bits before it finds victims.
+#[divan::bench(args = [1024, 4096, 16384], sample_count = 10)]
+fn pageout_pass_hot(bencher: Bencher, frames: u32) {
+    bencher
+        .with_inputs(|| freed_pool(frames, true))
+        .bench_local_refs(|s| assert!(s.vm.pageout(&mut s.pmap, 32).freed > 0));
+}
