@@ -4,9 +4,10 @@
 //! methods, one per operation, are generated from the table in
 //! `protocol.rs`; the transports are `ipc-protocol`'s.
 
+use crate::client_list::ClientSummary;
 use crate::error::ApiError;
 use crate::protocol::VmClient;
-use crate::reply::{ClientSummary, MINCORE_MAX_PAGES};
+use crate::reply::MINCORE_MAX_PAGES;
 use crate::types::{Mincore, PAGE_SIZE};
 use ipc_protocol::Transport;
 

@@ -63,6 +63,7 @@
 #![cfg_attr(not(test), no_std)]
 
 mod client;
+mod client_list;
 mod error;
 pub mod protocol;
 mod reply;
@@ -71,13 +72,13 @@ mod service;
 mod types;
 pub mod wire;
 
+pub use client_list::{ClientListReply, ClientSummary, CLIENT_LIST_MAX};
 pub use error::{ApiError, DecodeError};
 pub use ipc_protocol::{Sel4Transport, Transport};
 pub use protocol::{dispatch, serve, Loopback, Operation, Reply, Request, VmClient, VmService};
 pub use reply::{
-    ClientListReply, ClientStats, ClientSummary, ForkReply, HandleReply, MincoreReply, MmapReply,
-    PagerChallengeReply, PagerProgramNameReply, PingReply, SwapDeviceInfo, Versioned, VmStats,
-    CLIENT_LIST_MAX, MINCORE_MAX_PAGES,
+    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PagerChallengeReply,
+    PagerProgramNameReply, PingReply, SwapDeviceInfo, Versioned, VmStats, MINCORE_MAX_PAGES,
 };
 pub use request::{
     ClientListRequest, ExitRequest, HandleAcceptRequest, HandleCloseRequest, HandleShareRequest,

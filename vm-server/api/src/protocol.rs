@@ -132,9 +132,10 @@
 //! `wire` struct); add a row to the table above; implement the new
 //! `VmService` method in the server (`vm-server/service/src/requests.rs`).
 
+use crate::client_list::ClientListReply;
 use crate::reply::{
-    ClientListReply, ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply,
-    PagerChallengeReply, PagerProgramNameReply, PingReply, SwapDeviceInfo, VmStats,
+    ClientStats, ForkReply, HandleReply, MincoreReply, MmapReply, PagerChallengeReply,
+    PagerProgramNameReply, PingReply, SwapDeviceInfo, VmStats,
 };
 use crate::request::{
     ClientListRequest, ExitRequest, HandleAcceptRequest, HandleCloseRequest, HandleShareRequest,

@@ -5,11 +5,10 @@
 //! decode-call-encode step of the server loop) are generated from the
 //! table in `protocol.rs`.
 
+use crate::client_list::ClientListReply;
 use crate::error::ApiError;
 use crate::protocol::Operation;
-use crate::reply::{
-    ClientListReply, HandleReply, PagerChallengeReply, PagerProgramNameReply, PingReply,
-};
+use crate::reply::{HandleReply, PagerChallengeReply, PagerProgramNameReply, PingReply};
 use crate::request::{
     ClientListRequest, PagerAttachRequest, PagerCreateRequest, PagerProgramNameRequest,
     PagerProgramRequest, PingRequest, ShmOpenRequest,
