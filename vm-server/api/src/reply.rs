@@ -614,8 +614,8 @@ mod tests {
     use super::*;
     use crate::client_list::{ClientListReply, ClientSummary, CLIENT_LIST_MAX};
     use crate::error::ApiError;
-    use crate::types::ClientName;
     use crate::protocol::{Operation, Reply};
+    use crate::types::ClientName;
 
     #[test]
     fn stats_word_counts() {
