@@ -23,7 +23,7 @@ impl<P: Platform> Service<P> {
         let c = self.clients.get_mut(&client).expect("known client");
         c.faults += 1;
         let space = c.space;
-        let start = self.platform.cycles();
+        let start = self.trace_clock();
         let Some(result) = self.fault_or_oom(client, space, addr, access) else {
             return Outcome::NoReply;
         };
@@ -144,7 +144,7 @@ impl<P: Platform> Service<P> {
                 self.platform.drop_reply(w.reply);
                 continue;
             };
-            let start = self.platform.cycles();
+            let start = self.trace_clock();
             let Some(result) = self.fault_or_oom(w.client, space, w.addr, w.access) else {
                 self.platform.drop_reply(w.reply);
                 continue;

@@ -36,6 +36,17 @@ impl<P: Platform> Service<P> {
         self.vm.trace_label(space, client.map(|c| c as u32));
     }
 
+    /// The cycle a fault's handling starts at, for its trace record; 0
+    /// without reading the clock when not recording, so the fault path
+    /// pays nothing for the trace then.
+    pub(crate) fn trace_clock(&self) -> u64 {
+        if self.vm.trace_ring().is_some() {
+            self.platform.cycles()
+        } else {
+            0
+        }
+    }
+
     /// Record a resolved fault of `client` at `addr`, begun at cycle
     /// `start` (of `Platform::cycles`).
     pub(crate) fn trace_fault(
