@@ -44,7 +44,7 @@
 //! | [`Prot`] bits | `Prot::from_bits(p.bits() as u8)` (same bits) |
 //! | [`MapFlags`] bits | `MapFlags::from_bits(f.bits() as u8)` (same bits) |
 //! | [`MsyncFlags`] bits | `MsyncFlags::from_bits(f.bits() as u8)` (same bits) |
-//! | [`Advice`] `Normal Random Sequential WillNeed DontNeed Free` (0..=5) | `Advice::` same names |
+//! | [`Advice`] `Normal Random Sequential WillNeed DontNeed Free HugePage NoHugePage` (0..=7) | `Advice::` same names |
 //! | [`Inheritance`] `Share Copy None` (0..=2) | `Inheritance::` same names |
 //! | [`Handle`]`(u32)` | `Handle(u32)` |
 //! | [`MapSource`] `Anonymous` / `Handle { handle, offset }` | `MapSource::` same |

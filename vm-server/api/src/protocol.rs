@@ -45,7 +45,7 @@
 //! [`MapFlags`](crate::MapFlags) (`SHARED 1 | PRIVATE 2 | FIXED 4 |
 //! NOREPLACE 8 | OVERLAY 16`) or [`MsyncFlags`] (`ASYNC 1 | SYNC 2 |
 //! INVALIDATE 4`); other bits are reserved (must be 0). [`Advice`] is
-//! 0..=5 (`NORMAL RANDOM SEQUENTIAL WILLNEED DONTNEED FREE`),
+//! 0..=7 (`NORMAL RANDOM SEQUENTIAL WILLNEED DONTNEED FREE HUGEPAGE NOHUGEPAGE`),
 //! [`Inheritance`] 0..=2 (`SHARE COPY NONE`). Handles are 32-bit (high
 //! half reserved). With `source` 0, `handle` and `offset` are 0. A name
 //! is `name_len` ≤ 64 bytes of UTF-8 packed little-endian into the 8 name

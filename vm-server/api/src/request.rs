@@ -660,8 +660,8 @@ mod tests {
     #[test]
     fn enums_and_names() {
         assert_eq!(
-            Request::decode(Operation::Madvise.label(), &[0, 0, 6]),
-            Err(DecodeError::BadValue { word: 2, value: 6 })
+            Request::decode(Operation::Madvise.label(), &[0, 0, 8]),
+            Err(DecodeError::BadValue { word: 2, value: 8 })
         );
         assert_eq!(
             Request::decode(Operation::Minherit.label(), &[0, 0, 3]),

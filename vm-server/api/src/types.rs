@@ -116,17 +116,24 @@ pub enum Advice {
     DontNeed = 4,
     /// Private anonymous contents may be discarded.
     Free = 5,
+    /// Use 2 MiB pages where the range allows (Linux's `MADV_HUGEPAGE`,
+    /// numbered after BSD's advice; BSD has none).
+    HugePage = 6,
+    /// 4 KiB pages only (Linux's `MADV_NOHUGEPAGE`).
+    NoHugePage = 7,
 }
 
 impl Advice {
     /// Every advice, in number order.
-    pub const ALL: [Advice; 6] = [
+    pub const ALL: [Advice; 8] = [
         Advice::Normal,
         Advice::Random,
         Advice::Sequential,
         Advice::WillNeed,
         Advice::DontNeed,
         Advice::Free,
+        Advice::HugePage,
+        Advice::NoHugePage,
     ];
 }
 
@@ -376,7 +383,7 @@ mod tests {
             assert_eq!(u64::from(*a), i as u64);
             assert_eq!(Advice::try_from(i as u64), Ok(*a));
         }
-        assert_eq!(Advice::try_from(6), Err(6));
+        assert_eq!(Advice::try_from(8), Err(8));
         for (i, x) in Inheritance::ALL.iter().enumerate() {
             assert_eq!(Inheritance::try_from(i as u64), Ok(*x));
         }

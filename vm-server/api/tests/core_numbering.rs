@@ -53,6 +53,8 @@ fn enumerations_list_the_core_variants_in_order() {
         (Advice::WillNeed, vm_core::Advice::WillNeed),
         (Advice::DontNeed, vm_core::Advice::DontNeed),
         (Advice::Free, vm_core::Advice::Free),
+        (Advice::HugePage, vm_core::Advice::HugePage),
+        (Advice::NoHugePage, vm_core::Advice::NoHugePage),
     ];
     for (i, (w, c)) in advice.iter().enumerate() {
         assert_eq!(*w as u64, i as u64);

@@ -46,6 +46,11 @@ pub struct VmConfig {
     /// Which client to stop when memory and swap are exhausted
     /// (`Vm::oom_victim`, the server's OOM killer).
     pub oom_policy: OomPolicy,
+    /// 2 MiB large frames kept beside the pool of `frame_count` small
+    /// frames (docs/large-pages.md). Large region `r` is frame numbers
+    /// `large_region_base(frame_count) + 512 * r ..+ 512`; its frames are
+    /// only ever mapped whole, with `Pmap::enter_large`.
+    pub large_pages: u32,
 }
 
 /// How `Vm::oom_victim` picks the space to kill when a fault cannot get a
@@ -78,8 +83,19 @@ impl Default for VmConfig {
             pagein_ahead: 8,
             pagein_adaptive: false,
             oom_policy: OomPolicy::Largest,
+            large_pages: 0,
         }
     }
+}
+
+/// 4 KiB frames in one 2 MiB large page.
+pub const LARGE_PAGE_FRAMES: u32 = 512;
+
+/// The first frame number of large region 0 beside a pool of
+/// `frame_count` small frames: the next multiple of 512, so every
+/// region's frame numbers are 2 MiB-aligned as the server's window needs.
+pub const fn large_region_base(frame_count: u32) -> u32 {
+    frame_count.div_ceil(LARGE_PAGE_FRAMES) * LARGE_PAGE_FRAMES
 }
 
 /// The default targets for a pool of `frames` with `reserved` pages held

@@ -49,6 +49,16 @@ pub struct Uvmexp {
     pub flt_noram: u64,
     /// Pages wired by `fault_wire`.
     pub wire_faults: u64,
+    /// Faults resolved with one 2 MiB mapping (`Pmap::enter_large`).
+    pub flt_large: u64,
+    /// Large frames taken from the large pool for an object.
+    pub large_allocs: u64,
+    /// Pages of large frames moved to 4 KiB frames (demotion by copy,
+    /// one page as it is needed).
+    pub large_demotes: u64,
+    /// Large frames: in the pool, and holding at least one page.
+    pub large_pages: u64,
+    pub large_pages_used: u64,
 
     /// Front objects pushed on a chain (`vm_map_entry_shadow`).
     pub shadows: u64,
@@ -138,6 +148,8 @@ pub struct SpaceCounters {
     pub flt_resident: u64,
     /// Pages entered by fault-around.
     pub flt_prefault: u64,
+    /// Faults resolved with one 2 MiB mapping.
+    pub flt_large: u64,
     /// Page-ins its faults started (each reads one or more pages).
     pub pageins: u64,
 }

@@ -42,6 +42,9 @@ impl Vm {
             Advice::WillNeed => self.will_need(space, addr, end, pmap),
             Advice::DontNeed => self.dont_need(space, addr, end, pmap)?,
             Advice::Free => self.lazy_free(space, addr, end, pmap),
+            // Large pages are not built yet: the advice is accepted and
+            // every fault maps 4 KiB pages, which the advice allows.
+            Advice::HugePage | Advice::NoHugePage => {}
         }
         self.mem.stats.madvises += 1;
         self.mem.flush_dead_slots();

@@ -51,6 +51,27 @@ pub trait Pmap {
         frame: FrameNumber,
         prot: Prot,
     ) -> Result<(), PmapError>;
+    /// Map the 2 MiB large frame whose first 4 KiB frame is `base` (a
+    /// large region's first frame, see `VmConfig::large_pages`) at the
+    /// 2 MiB-aligned `va` with `prot`, replacing every mapping in
+    /// `[va, va + 2 MiB)` (FreeBSD's `pmap_enter` with `PMAP_ENTER_LARGEPAGE`).
+    ///
+    /// Large-mapping contract, for every pmap that accepts this call:
+    /// `remove`, `protect` and `page_protect` that reach any part of a
+    /// large mapping act on the whole 2 MiB (they may remove it: the core
+    /// re-enters what it needs on the next fault); `enter` over any part
+    /// of one removes it first; `is_mapped` answers for every 4 KiB page it
+    /// covers. The core never `enter`s a 4 KiB mapping of a large region's
+    /// frame. The default refuses, and the core then maps 4 KiB pages.
+    fn enter_large(
+        &mut self,
+        _space: SpaceId,
+        _va: u64,
+        _base: FrameNumber,
+        _prot: Prot,
+    ) -> Result<(), PmapError> {
+        Err(PmapError::ResourceShortage)
+    }
     /// Remove every mapping in `[start, end)` (`pmap_remove`).
     fn remove(&mut self, space: SpaceId, start: u64, end: u64);
     /// Reduce the rights of every mapping in `[start, end)` to at most

@@ -120,4 +120,11 @@ pub enum Advice {
     /// fork), on shared memory or on private views of objects; refused
     /// (`Busy`) on wired memory (semantics: madvise-free-*).
     Free,
+    /// Map the range's 2 MiB-aligned, 2 MiB-sized parts with large pages
+    /// where the memory allows (Linux's `MADV_HUGEPAGE`); stored in the
+    /// entry. Clients observe nothing but speed (semantics: large-pages).
+    HugePage,
+    /// Map the range with 4 KiB pages only (Linux's `MADV_NOHUGEPAGE`);
+    /// pages already on large frames move to small ones as they fault.
+    NoHugePage,
 }

@@ -46,6 +46,8 @@ pub fn advice(a: vm_api::Advice) -> Advice {
         vm_api::Advice::WillNeed => Advice::WillNeed,
         vm_api::Advice::DontNeed => Advice::DontNeed,
         vm_api::Advice::Free => Advice::Free,
+        vm_api::Advice::HugePage => Advice::HugePage,
+        vm_api::Advice::NoHugePage => Advice::NoHugePage,
     }
 }
 
