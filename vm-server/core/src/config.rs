@@ -98,6 +98,16 @@ pub const fn large_region_base(frame_count: u32) -> u32 {
     frame_count.div_ceil(LARGE_PAGE_FRAMES) * LARGE_PAGE_FRAMES
 }
 
+/// One past the last frame number of RAM (the small pool, then
+/// `large_pages` large regions): device regions are numbered from here.
+pub const fn ram_frame_end(frame_count: u32, large_pages: u32) -> u32 {
+    if large_pages == 0 {
+        frame_count
+    } else {
+        large_region_base(frame_count) + LARGE_PAGE_FRAMES * large_pages
+    }
+}
+
 /// The default targets for a pool of `frames` with `reserved` pages held
 /// back: vm-swap's derivation shifted up so its `reserved` level is the
 /// pool's reserve (the server's reserve predates the targets and keeps

@@ -277,7 +277,7 @@ pub mod vm;
 pub mod wire;
 
 pub use chain::{BackingChain, BackingLink, Lookup};
-pub use config::{large_region_base, OomPolicy, VmConfig, LARGE_PAGE_FRAMES};
+pub use config::{large_region_base, ram_frame_end, OomPolicy, VmConfig, LARGE_PAGE_FRAMES};
 pub use counters::Uvmexp;
 pub use error::VmError;
 pub use fault::{FaultKind, FaultMapping, FaultOutcome};
