@@ -17,6 +17,7 @@
 //! | `platform.rs` | `vm_service::Platform` as seL4 invocations |
 //! | `fork.rs` | a forked child's CNode, IPC buffer, TCB and registers |
 //! | `pmap.rs` | the pmap: frame caps mapped into clients' VSpaces |
+//! | `pmap_large.rs` | 2 MiB mappings of the large regions (`enter_large`) |
 //! | `frames.rs` | the frame pool and the physmap |
 //! | `kernel.rs` | kernel objects and slots, with per-type caches |
 //! | `loader.rs` | loading a client's ELF image into its space |
@@ -116,17 +117,22 @@ fn init(info: &StartInfo) -> Result<Server, String> {
     let endpoint = info.cap("vm_ep").ok_or("no 'vm_ep' capability")?;
     let asid_pool = cap::AsidPool::from_bits(slots::ASID_POOL);
 
+    // Large frames first, while the grant's chunks are whole (each needs
+    // 2 MiB aligned); the pool is a share of what is left.
+    let large_pages = spec_large_pages();
+    let large = frames::retype_large(&mut kernel, large_pages)?;
     let by_memory = kernel.untyped_free() * POOL_PERCENT / 100 / 4096;
     // Every resident page may also be mapped once or twice: keep slots for that.
     let by_slots = ((1u64 << bits) - info.first_free_slot) / 4;
     let frames = by_memory.min(by_slots) as u32;
     println!(
-        "vm-server: {} MiB untyped, pool of {frames} frames ({} MiB)",
+        "vm-server: {} MiB untyped, pool of {frames} frames ({} MiB), {large_pages} large pages of 2 MiB",
         kernel.untyped_free() >> 20,
         (frames as u64 * 4096) >> 20
     );
-    let pool = FramePool::new(&mut kernel, own_vspace, frames)?;
+    let pool = FramePool::new(&mut kernel, own_vspace, frames, large)?;
     let config = VmConfig {
+        large_pages,
         user_min: USER_MIN,
         user_max: USER_MAX,
         pageout_cluster: SWAP_CLUSTER,
@@ -152,6 +158,17 @@ fn init(info: &StartInfo) -> Result<Server, String> {
     // the pool, also when attaching failed after mapping them.
     server.platform.baseline = server.platform.kernel_use();
     Ok(server)
+}
+
+/// The spec's `large_pages` for this server (0 without a pager-info page).
+fn spec_large_pages() -> u32 {
+    // SAFETY: as in `choose_policy`: mapped read-only, checked by magic.
+    let pinfo = unsafe { &*(PAGER_INFO_VADDR as *const PagerInfo) };
+    if pinfo.magic == PAGER_INFO_MAGIC {
+        pinfo.large_pages()
+    } else {
+        0
+    }
 }
 
 /// Installs the replacement policy the spec names (`pageout_policy`), or
