@@ -312,9 +312,15 @@ impl Vm {
             ));
         }
         let managed = managed + orphans;
-        if managed + unmanaged + p.free_count() as u64 != p.len() as u64 {
+        // Large regions' frames: held by objects (in `managed`) or free
+        // inside their regions, never on the small free queue.
+        let region_frames = u64::from(p.large().count()) * u64::from(crate::LARGE_PAGE_FRAMES);
+        let region_free = u64::from(p.region_free_count());
+        if managed + unmanaged + p.free_count() as u64 + region_free
+            != p.len() as u64 + region_frames
+        {
             return Err(format!(
-                "pages do not add up: {managed} managed + {unmanaged} unmanaged + {} free != {}",
+                "pages do not add up: {managed} managed + {unmanaged} unmanaged + {} free + {region_free} free in regions != {} + {region_frames} in regions",
                 p.free_count(),
                 p.len()
             ));

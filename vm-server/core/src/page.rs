@@ -268,6 +268,10 @@ impl PagePool {
     pub fn free_count(&self) -> u32 {
         self.queues[PageQueue::Free as usize].count
     }
+    /// Large regions' frames free inside their regions (`PageQueue::Region`).
+    pub fn region_free_count(&self) -> u32 {
+        self.queues[PageQueue::Region as usize].count
+    }
     /// Pageable pages: on the `Paging` queue, the policy's to order.
     pub fn paging_count(&self) -> u32 {
         self.queues[PageQueue::Paging as usize].count
