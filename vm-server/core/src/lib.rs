@@ -248,6 +248,8 @@ pub mod fault;
 pub mod fault_around;
 pub mod fork;
 pub mod invariants;
+pub mod large;
+pub mod large_pool;
 pub mod launder;
 pub mod limits;
 pub mod madvise;
