@@ -243,7 +243,14 @@ fn pageout_keeps_bytes(env: &mut Env, base: u64) {
 
 /// (c): `NoHugePage` afterwards keeps every byte; new writes read back.
 fn no_huge_page_keeps_bytes(env: &mut Env, base: u64) {
-    let advised = env.vm.madvise(base, SIZE, Advice::NoHugePage);
+    // Around the hole: a range with a hole in it is refused (NoMapping).
+    let advised = env
+        .vm
+        .madvise(base, HOLE.0, Advice::NoHugePage)
+        .and_then(|()| {
+            let after = HOLE.0 + HOLE.1;
+            env.vm.madvise(base + after, SIZE - after, Advice::NoHugePage)
+        });
     let bad = first_bad(base, 0, SIZE, |_| FIRST);
     env.check(
         "nohugepage-keeps-bytes",

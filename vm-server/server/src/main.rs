@@ -405,8 +405,11 @@ fn privileges_of(bits: u16) -> Privileges {
 /// client can make an allocation fail (docs/isolation.md).
 fn fit_heap(server: &Server, limits: &mut [Limits]) {
     use vm_service::heap;
-    // Device pages have records like pool frames (docs/devices.md).
-    let frames = u64::from(server.vm.pool().len() + server.vm.pool().device_count());
+    // Device pages and the large regions' frames have records like pool
+    // frames (docs/devices.md, docs/large-pages.md).
+    let large = server.platform.pmap.pool.large_count();
+    let ram = vm_core::ram_frame_end(server.vm.pool().len(), large);
+    let frames = u64::from(ram + server.vm.pool().device_count());
     let slots = server.vm.swap().map_or(0, |s| s.blist().blocks());
     let global = heap::bound([], frames, slots, MAPPING_BUDGET).unwrap_or(0);
     let room = (HEAP_BYTES as u64).saturating_sub(global);
