@@ -7,7 +7,8 @@
 //! fork whose child writes a third (each side keeps its own bytes), and
 //! pageout forced by touching more 4 KiB pages than the small pool holds;
 //! every remaining word is checked after each. Last, `NoHugePage` on it
-//! all keeps every byte, and new writes read back.
+//! all keeps every byte, and new writes read back; and a large page
+//! mapped where 4 KiB pages were (the server unmaps their page table).
 #![no_std]
 #![no_main]
 
@@ -68,7 +69,7 @@ fn first_bad(base: u64, from: u64, to: u64, tag_of: impl Fn(u64) -> u64) -> Opti
 }
 
 fn main(env: &mut Env) -> u64 {
-    env.plan(11);
+    env.plan(12);
     let req = MmapRequest {
         align: CHUNK,
         ..MmapRequest::anon(SIZE, Prot::RW)
@@ -92,6 +93,7 @@ fn main(env: &mut Env) -> u64 {
     pageout_keeps_bytes(env, base);
     no_huge_page_keeps_bytes(env, base);
     let _ = env.vm.munmap(base, SIZE);
+    large_over_old_page_table(env, base);
     env.failures()
 }
 
@@ -273,4 +275,36 @@ fn no_huge_page_keeps_bytes(env: &mut Env, base: u64) {
         bad.is_none(),
         format_args!("first bad page {bad:?}"),
     );
+}
+
+/// A fresh `HugePage` mapping at the address of 4 KiB pages just
+/// unmapped: the server must take their page table out of the slot to map
+/// the 2 MiB page there.
+fn large_over_old_page_table(env: &mut Env, base: u64) {
+    let req = MmapRequest::anon(CHUNK, Prot::RW).fixed(base);
+    let mapped = env
+        .vm
+        .mmap(&req)
+        .and_then(|_| env.vm.madvise(base, CHUNK, Advice::HugePage));
+    let before = env.vm.client_stats().map(|s| s.flt_large);
+    if mapped.is_ok() {
+        for off in (0..CHUNK).step_by(PAGE as usize) {
+            // SAFETY: inside the 2 MiB just mapped read-write at `base`.
+            unsafe { ((base + off) as *mut u64).write_volatile(pattern(off, LAST)) };
+        }
+    }
+    let after = env.vm.client_stats().map(|s| s.flt_large);
+    let bad = mapped.is_ok().then(|| {
+        (0..CHUNK).step_by(PAGE as usize).find(|&off| {
+            // SAFETY: as above.
+            let word = unsafe { ((base + off) as *const u64).read_volatile() };
+            word != pattern(off, LAST)
+        })
+    });
+    env.check(
+        "large-over-old-page-table",
+        matches!((before, after), (Ok(b), Ok(a)) if a > b) && bad == Some(None),
+        format_args!("mmap/madvise {mapped:?}, flt_large {before:?} -> {after:?}, first bad page {bad:?}"),
+    );
+    let _ = env.vm.munmap(base, CHUNK);
 }
