@@ -335,7 +335,7 @@ pub fn table(results: &BTreeMap<String, u64>) -> String {
         .get("vm-metadata-bytes-per-page")
         .map_or(String::new(), |b| {
             format!(
-                "{:<28} {b:>12} (the server's heap in live allocations per pool frame, pool full, swap in use)\n",
+                "{:<28} {b:>12} (the server's heap in live allocations per managed frame (pool and large regions), pool full, swap in use)\n",
                 "metadata bytes per page"
             )
         });

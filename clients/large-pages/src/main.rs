@@ -104,7 +104,11 @@ fn first_touch(env: &mut Env, base: u64) {
     let after = env.vm.client_stats();
     let (Ok(before), Ok(after)) = (before, after) else {
         env.check("first-touch-faults", false, format_args!("no ClientStats"));
-        env.check("first-touch-large-faults", false, format_args!("no ClientStats"));
+        env.check(
+            "first-touch-large-faults",
+            false,
+            format_args!("no ClientStats"),
+        );
         return;
     };
     let delta = |f: fn(&ClientStats) -> u64| f(&after).saturating_sub(f(&before));
@@ -142,9 +146,7 @@ fn partial_operations(env: &mut Env, base: u64) {
     env.check(
         "partial-munmap-and-mprotect-keep-bytes",
         unmapped.is_ok() && protected.is_ok() && bad.is_none(),
-        format_args!(
-            "munmap {unmapped:?}, mprotect {protected:?}, first bad page {bad:?}"
-        ),
+        format_args!("munmap {unmapped:?}, mprotect {protected:?}, first bad page {bad:?}"),
     );
     // A write into the read-only part would stop this client (the VM
     // server refuses the fault), which it cannot observe and go on: the
@@ -215,7 +217,11 @@ fn pageout_keeps_bytes(env: &mut Env, base: u64) {
         Ok(a) => a,
         Err(e) => {
             env.check("pageout-ran", false, format_args!("filler mmap: {e:?}"));
-            env.check("pageout-keeps-bytes", false, format_args!("filler mmap: {e:?}"));
+            env.check(
+                "pageout-keeps-bytes",
+                false,
+                format_args!("filler mmap: {e:?}"),
+            );
             return;
         }
     };
@@ -251,7 +257,8 @@ fn no_huge_page_keeps_bytes(env: &mut Env, base: u64) {
         .madvise(base, HOLE.0, Advice::NoHugePage)
         .and_then(|()| {
             let after = HOLE.0 + HOLE.1;
-            env.vm.madvise(base + after, SIZE - after, Advice::NoHugePage)
+            env.vm
+                .madvise(base + after, SIZE - after, Advice::NoHugePage)
         });
     let bad = first_bad(base, 0, SIZE, |_| FIRST);
     env.check(
@@ -304,7 +311,9 @@ fn large_over_old_page_table(env: &mut Env, base: u64) {
     env.check(
         "large-over-old-page-table",
         matches!((before, after), (Ok(b), Ok(a)) if a > b) && bad == Some(None),
-        format_args!("mmap/madvise {mapped:?}, flt_large {before:?} -> {after:?}, first bad page {bad:?}"),
+        format_args!(
+            "mmap/madvise {mapped:?}, flt_large {before:?} -> {after:?}, first bad page {bad:?}"
+        ),
     );
     let _ = env.vm.munmap(base, CHUNK);
 }

@@ -560,11 +560,9 @@ impl Pmap for Sel4Pmap {
     }
 
     fn is_mapped(&self, space: SpaceId, va: u64) -> bool {
-        self.spaces
-            .get(&space.0)
-            .is_some_and(|s| {
-                s.mappings.contains_key(&va) || s.large.contains_key(&(va & !(LARGE_SIZE - 1)))
-            })
+        self.spaces.get(&space.0).is_some_and(|s| {
+            s.mappings.contains_key(&va) || s.large.contains_key(&(va & !(LARGE_SIZE - 1)))
+        })
     }
 
     fn enter_large(

@@ -50,7 +50,11 @@ impl Sel4Pmap {
             .spaces
             .get(&space.0)
             .ok_or(PmapError::ResourceShortage)?;
-        if sp.wired.iter().any(|&(_, w)| w / LARGE_SIZE == va / LARGE_SIZE) {
+        if sp
+            .wired
+            .iter()
+            .any(|&(_, w)| w / LARGE_SIZE == va / LARGE_SIZE)
+        {
             return Err(PmapError::ResourceShortage);
         }
         if let Some(m) = sp.large.get(&va).copied() {
@@ -76,7 +80,10 @@ impl Sel4Pmap {
             .page_tables
             .remove(&(va / LARGE_SIZE));
         if let Some(pt) = table {
-            if let Err(e) = pt.cast::<sel4::cap_type::PageTable>().x86_page_table_unmap() {
+            if let Err(e) = pt
+                .cast::<sel4::cap_type::PageTable>()
+                .x86_page_table_unmap()
+            {
                 println!("vm-server: pmap: page table unmap at {va:#x}: {e:?}");
             }
             // Empty now: every mapping in it was removed above.
@@ -112,7 +119,8 @@ impl Sel4Pmap {
             Ok(c)
         };
         let attrs = VmAttributes::default();
-        if let Err(e) = map_large_page_attrs(sp.vspace, copy, va, rights(writable), attrs, &mut make)
+        if let Err(e) =
+            map_large_page_attrs(sp.vspace, copy, va, rights(writable), attrs, &mut make)
         {
             self.large_spare[region] = Some(copy);
             if over {
@@ -196,7 +204,9 @@ impl Sel4Pmap {
         }
         sp.large
             .range(start & !(LARGE_SIZE - 1)..end)
-            .filter(|(&va, m)| va.saturating_add(LARGE_SIZE) > start && (m.writable || !writable_only))
+            .filter(|(&va, m)| {
+                va.saturating_add(LARGE_SIZE) > start && (m.writable || !writable_only)
+            })
             .map(|(&va, _)| va)
             .collect()
     }
