@@ -42,7 +42,7 @@ impl Sel4Pmap {
             .large_region(base)
             .filter(|&r| self.pool.large_first(r) == base)
             .ok_or(PmapError::ResourceShortage)?;
-        if va % LARGE_SIZE != 0 {
+        if !va.is_multiple_of(LARGE_SIZE) {
             return Err(PmapError::ResourceShortage);
         }
         let writable = prot.contains(Prot::WRITE);
