@@ -143,7 +143,7 @@ fn init(info: &StartInfo) -> Result<Server, String> {
         ..VmConfig::default()
     };
     let mut vm = Vm::new(config, frames).map_err(|e| format!("VM: {e:?}"))?;
-    choose_policy(&mut vm, frames)?;
+    choose_policy(&mut vm)?;
     let pmap = Sel4Pmap::new(kernel, pool, asid_pool, MAPPING_BUDGET);
     let root = Some(sel4::CPtr::from_bits(sel4_root_task::control::ROOT_SLOT));
     let platform = Sel4Platform::new(pmap, endpoint, root, SCRATCH_VADDR);
@@ -174,13 +174,14 @@ fn spec_large_pages() -> u32 {
 /// Installs the replacement policy the spec names (`pageout_policy`), or
 /// keeps the default (CLOCK). An unknown name is an error: the host tool
 /// checks names before the boot, so it means a mismatched build.
-fn choose_policy(vm: &mut Vm, frames: u32) -> Result<(), String> {
+fn choose_policy(vm: &mut Vm) -> Result<(), String> {
     // SAFETY: the root task maps the pager-info pages read-only at this
     // address in every component it makes a pager; their magic says so.
     let pinfo = unsafe { &*(PAGER_INFO_VADDR as *const PagerInfo) };
     if pinfo.magic == PAGER_INFO_MAGIC {
         if let Some(name) = pinfo.pageout_policy() {
-            let policy = vm_swap::policy_by_name(name, frames).ok_or_else(|| {
+            // Sized for every pageable frame: the pool's and the large regions'.
+            let policy = vm_swap::policy_by_name(name, vm.policy_frames()).ok_or_else(|| {
                 let known: alloc::vec::Vec<&str> = vm_swap::POLICIES.iter().map(|p| p.0).collect();
                 format!(
                     "unknown pageout_policy {name:?} (known: {})",
