@@ -125,8 +125,13 @@ fn init(info: &StartInfo) -> Result<Server, String> {
     // Every resident page may also be mapped once or twice: keep slots for that.
     let by_slots = ((1u64 << bits) - info.first_free_slot) / 4;
     let frames = by_memory.min(by_slots) as u32;
+    let large_note = if large_pages > 0 {
+        format!(", {large_pages} large pages of 2 MiB")
+    } else {
+        String::new()
+    };
     println!(
-        "vm-server: {} MiB untyped, pool of {frames} frames ({} MiB), {large_pages} large pages of 2 MiB",
+        "vm-server: {} MiB untyped, pool of {frames} frames ({} MiB){large_note}",
         kernel.untyped_free() >> 20,
         (frames as u64 * 4096) >> 20
     );
