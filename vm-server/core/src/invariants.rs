@@ -21,7 +21,8 @@ impl Vm {
 
     /// Check that a mapping the pmap holds is one the VM would make: the
     /// page visible at `va` in `space`, with no more rights than the entry
-    /// allows, writable only if private to this entry and dirty.
+    /// allows, writable only if private to this entry and dirty, and not
+    /// a large region's frame (those are only mapped whole).
     pub fn check_mapping(
         &self,
         space: SpaceId,
@@ -29,6 +30,11 @@ impl Vm {
         frame: FrameNumber,
         prot: Prot,
     ) -> Result<(), String> {
+        if self.mem.pool.is_region_frame(frame) {
+            return Err(format!(
+                "{space:?} {va:#x}: 4 KiB mapping of large region frame {frame:?}"
+            ));
+        }
         let sp = self.space_ref(space).map_err(|e| format!("{e}"))?;
         let e = sp
             .map

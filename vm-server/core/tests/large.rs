@@ -329,3 +329,24 @@ fn device_regions_are_numbered_past_the_large_regions() {
     assert_eq!(first.0, 512 + 2 * 512);
     check(&s);
 }
+
+#[test]
+fn mlock_of_part_of_a_large_page_wires_small_copies() {
+    // semantics: large-pages, mlock-write
+    let (mut s, sp) = sim(2048, 1);
+    let va = base(&s);
+    huge_map(&mut s, sp, va, L);
+    fill(&mut s, sp, va, N, 6);
+    s.mlock(sp, va + 8 * P, 4 * P).unwrap();
+    check(&s);
+    let st = s.vm.stats();
+    assert_eq!((st.wired, st.large_demotes), (4, 4));
+    // The rest of the chunk is no longer in one entry: it demotes as touched.
+    verify_from(&mut s, sp, va, 0, N, 6);
+    s.vm.munlock(sp, va + 8 * P, 4 * P).unwrap();
+    check(&s);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    let st = s.vm.stats();
+    assert_eq!((st.large_pages_used, st.free, st.wired), (0, 2048, 0));
+    check(&s);
+}
