@@ -6,7 +6,8 @@
 //! munmap inside one chunk, a read-only mprotect of part of another, a
 //! fork whose child writes a third (each side keeps its own bytes), and
 //! pageout forced by touching more 4 KiB pages than the small pool holds;
-//! every remaining word is checked after each. Last, `NoHugePage` on it
+//! every remaining word is checked after each; a forked child that maps
+//! large pages of its own and then crashes gives them back. Last, `NoHugePage` on it
 //! all keeps every byte, and new writes read back; and a large page
 //! mapped where 4 KiB pages were (the server unmaps their page table).
 #![no_std]
@@ -69,7 +70,7 @@ fn first_bad(base: u64, from: u64, to: u64, tag_of: impl Fn(u64) -> u64) -> Opti
 }
 
 fn main(env: &mut Env) -> u64 {
-    env.plan(12);
+    env.plan(13);
     let req = MmapRequest {
         align: CHUNK,
         ..MmapRequest::anon(SIZE, Prot::RW)
@@ -90,6 +91,7 @@ fn main(env: &mut Env) -> u64 {
     first_touch(env, base);
     partial_operations(env, base);
     fork_writes_its_own(env, base);
+    crashed_child_gives_large_pages_back(env, base);
     pageout_keeps_bytes(env, base);
     no_huge_page_keeps_bytes(env, base);
     let _ = env.vm.munmap(base, SIZE);
@@ -205,6 +207,64 @@ fn fork_writes_its_own(env: &mut Env, base: u64) {
         "fork-parent-keeps-its-bytes",
         bad.is_none(),
         format_args!("page at offset {:#x} changed", bad.unwrap_or(0)),
+    );
+    let _ = env.vm.munmap(shared, PAGE);
+}
+
+/// Crash cleanup: a forked child maps 4 MiB of large pages of its own,
+/// then touches the parent's munmapped hole, and the VM server stops it;
+/// its large frames must come back (`large_pages_used` no higher than
+/// before the fork).
+fn crashed_child_gives_large_pages_back(env: &mut Env, base: u64) {
+    const WHAT: &str = "crashed-child-gives-large-pages-back";
+    let shared = match env.vm.mmap(&MmapRequest::anon_shared(PAGE, Prot::RW)) {
+        Ok(a) => a,
+        Err(e) => {
+            env.check(WHAT, false, format_args!("{e:?}"));
+            return;
+        }
+    };
+    let large_faults = shared as *mut u64;
+    let before = env.vm.stats().map(|s| s.large_pages_used);
+    match env.vm.fork() {
+        Ok(ForkReply::Child { .. }) => {
+            let req = MmapRequest {
+                align: CHUNK,
+                ..MmapRequest::anon(2 * CHUNK, Prot::RW)
+            };
+            if let Ok(a) = env.vm.mmap(&req) {
+                let _ = env.vm.madvise(a, 2 * CHUNK, Advice::HugePage);
+                for off in (0..2 * CHUNK).step_by(PAGE as usize) {
+                    // SAFETY: inside the 4 MiB this child just mapped.
+                    unsafe { ((a + off) as *mut u64).write_volatile(off) };
+                }
+                let n = env.vm.client_stats().map_or(0, |s| s.flt_large);
+                // SAFETY: the shared page mapped above, shared with the parent.
+                unsafe { large_faults.write_volatile(n) };
+            }
+            // SAFETY: touches no memory of this program: the hole is
+            // unmapped, so the VM server stops the child (NoMapping)
+            // before the write happens, which is the point.
+            unsafe { ((base + HOLE.0) as *mut u64).write_volatile(1) };
+            let _ = env.vm.exit(1);
+            return;
+        }
+        Ok(ForkReply::Parent { .. }) => {}
+        Err(e) => {
+            env.check(WHAT, false, format_args!("fork: {e:?}"));
+            return;
+        }
+    }
+    let waited = env.wait_children(5_000_000);
+    let after = env.vm.stats().map(|s| s.large_pages_used);
+    // SAFETY: the shared page mapped above; the child is gone.
+    let n = unsafe { large_faults.read_volatile() };
+    env.check(
+        WHAT,
+        waited && n >= 2 && matches!((before, after), (Ok(b), Ok(a)) if a <= b),
+        format_args!(
+            "child ended: {waited}, its large faults {n}, large pages used {before:?} -> {after:?}"
+        ),
     );
     let _ = env.vm.munmap(shared, PAGE);
 }
