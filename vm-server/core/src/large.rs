@@ -107,7 +107,6 @@ impl Memory {
                     self.pool.validate(f, PageFlags::DIRTY);
                 }
                 self.stats.large_allocs += 1;
-                self.stats.flt_zero += 1;
                 (base, FaultKind::ZeroFill)
             }
             Some((_, base)) => {
@@ -123,7 +122,6 @@ impl Memory {
                     // Their swap copies are stale now (`swap_pager_unswapped`).
                     self.objects.swap_discard(obj, p0, p0 + n);
                 }
-                self.stats.flt_resident += 1;
                 (base, FaultKind::Resident)
             }
         };
@@ -133,7 +131,12 @@ impl Memory {
         if !write && !all_dirty {
             prot.remove(Prot::WRITE);
         }
+        // Refused: the 4 KiB path takes over (and demotes the page).
         pmap.enter_large(space, va0, base, prot).ok()?;
+        match kind {
+            FaultKind::ZeroFill => self.stats.flt_zero += 1,
+            _ => self.stats.flt_resident += 1,
+        }
         let frame = FrameNumber(base.0 + ((va - va0) / PAGE_SIZE) as u32);
         let reference = kind == FaultKind::Resident
             && self

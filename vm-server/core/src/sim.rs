@@ -36,6 +36,8 @@ pub struct SimPmap {
     regions: core::ops::Range<u32>,
     /// When set, `enter` fails (to test the fault path's error handling).
     pub fail_enter: bool,
+    /// When set, `enter_large` fails (a pmap without large mappings).
+    pub refuse_large: bool,
     /// Mappings entered so far.
     pub enters: u64,
     /// Frames from here on are device pages (`add_device_frames`): the
@@ -67,6 +69,7 @@ impl SimPmap {
             large_pv: BTreeMap::new(),
             regions,
             fail_enter: false,
+            refuse_large: false,
             enters: 0,
             devices_from: u32::MAX,
         }
@@ -248,7 +251,7 @@ impl Pmap for SimPmap {
         base: FrameNumber,
         prot: Prot,
     ) -> Result<(), PmapError> {
-        if self.fail_enter {
+        if self.fail_enter || self.refuse_large {
             return Err(PmapError::ResourceShortage);
         }
         assert!(

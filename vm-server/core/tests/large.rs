@@ -350,3 +350,23 @@ fn mlock_of_part_of_a_large_page_wires_small_copies() {
     assert_eq!((st.large_pages_used, st.free, st.wired), (0, 2048, 0));
     check(&s);
 }
+
+#[test]
+fn a_pmap_that_refuses_large_mappings_gets_4k_pages() {
+    let (mut s, sp) = sim(2048, 1);
+    s.pmap.refuse_large = true;
+    let va = base(&s);
+    huge_map(&mut s, sp, va, L);
+    fill(&mut s, sp, va, 16, 8);
+    let st = s.vm.stats();
+    // The region was taken, then each touched page moved to a small frame.
+    assert_eq!((st.flt_large, st.large_allocs), (0, 1));
+    assert!(st.large_demotes >= 16);
+    assert!(s.pmap.large_mappings(sp).next().is_none());
+    verify_from(&mut s, sp, va, 0, 16, 8);
+    check(&s);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    let st = s.vm.stats();
+    assert_eq!((st.large_pages_used, st.free), (0, 2048));
+    check(&s);
+}
