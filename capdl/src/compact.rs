@@ -27,8 +27,9 @@ pub const MAGIC: [u8; 8] = *b"seL4cdl\0";
 /// paged clients' privileges; 4: `device_frame` objects, paged clients'
 /// device grants and pagers' device regions (`compact/devices.rs`); 5:
 /// `image_from_files`; 6: a pager's `pageout_policy`; 7: a pager's
-/// `trace_ring` (flag bit 32 of the second flags byte, then a u32).
-pub const VERSION: u16 = 7;
+/// `trace_ring` (flag bit 32 of the second flags byte, then a u32); 8: a
+/// pager's `large_pages` (flag bit 64, then a u32).
+pub const VERSION: u16 = 8;
 pub const HEADER_LEN: usize = 20;
 
 const FLAG_FAULT: u8 = 1;
@@ -47,13 +48,15 @@ const FLAG2_DEVICE_REGIONS: u8 = 4;
 const FLAG2_IMAGE_FROM_FILES: u8 = 8;
 const FLAG2_PAGEOUT_POLICY: u8 = 16;
 const FLAG2_TRACE_RING: u8 = 32;
+const FLAG2_LARGE_PAGES: u8 = 64;
 /// The second flags byte's bits that have a meaning; the others must be 0.
 const FLAGS2_KNOWN: u8 = FLAG2_PRIVILEGES
     | FLAG2_DEVICES
     | FLAG2_DEVICE_REGIONS
     | FLAG2_IMAGE_FROM_FILES
     | FLAG2_PAGEOUT_POLICY
-    | FLAG2_TRACE_RING;
+    | FLAG2_TRACE_RING
+    | FLAG2_LARGE_PAGES;
 
 mod devices;
 
@@ -182,6 +185,9 @@ fn put_component(o: &mut Out, c: &Component) {
     if c.trace_ring.is_some() {
         flags2 |= FLAG2_TRACE_RING;
     }
+    if c.large_pages.is_some() {
+        flags2 |= FLAG2_LARGE_PAGES;
+    }
     o.u8(flags2);
     if let Some(f) = c.fault {
         o.u16(f.object);
@@ -212,6 +218,9 @@ fn put_component(o: &mut Out, c: &Component) {
         o.str(p);
     }
     if let Some(n) = c.trace_ring {
+        o.u32(n);
+    }
+    if let Some(n) = c.large_pages {
         o.u32(n);
     }
     o.count(c.caps.len());
@@ -627,6 +636,13 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
     } else {
         None
     };
+    let large_pages = if flags2 & FLAG2_LARGE_PAGES != 0 {
+        let n = i.u32()?;
+        i.check(n != 0 && n <= MAX_LARGE_PAGES, "large page count")?;
+        Some(n)
+    } else {
+        None
+    };
     let mut caps: Vec<Cap> = Vec::new();
     // One past the last slot of the previous cap: entries are sorted and
     // disjoint, so `Component::cap_at` can binary-search.
@@ -751,6 +767,7 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
         image_from_files: flags2 & FLAG2_IMAGE_FROM_FILES != 0,
         pageout_policy,
         trace_ring,
+        large_pages,
         caps,
         untyped,
         io_ports,

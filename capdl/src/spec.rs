@@ -51,6 +51,13 @@ pub const MAX_POLICY_NAME: usize = 23;
 /// The largest `trace_ring`: the VM server's own bound
 /// (`vm_core::trace::MAX_TRACE_RING`).
 pub const MAX_TRACE_RING: u32 = 1 << 18;
+/// The most `large_pages` a pager may have (8 GiB of them).
+pub const MAX_LARGE_PAGES: u32 = 4096;
+/// Bytes of a pager's untyped grant besides its large pages: its pool of
+/// 4 KiB frames and its paging structures need at least this much.
+pub const LARGE_PAGES_SPARE_UNTYPED: u64 = 4 << 20;
+/// One large page: 2 MiB.
+pub const LARGE_PAGE_SIZE: u64 = 2 << 20;
 /// The largest `device_frame` object (one slot per page in its pager).
 pub const MAX_DEVICE_FRAME: u64 = 1 << 30;
 
@@ -561,6 +568,10 @@ pub struct Component {
     /// page-outs and frees into a ring of N records and print them
     /// (docs/policies.md); `None` (the default): no tracing.
     pub trace_ring: Option<u32>,
+    /// A pager's 2 MiB large frames (`large_pages = N`), retyped from
+    /// its untyped grant beside its pool of 4 KiB frames
+    /// (docs/large-pages.md); `None` (the default): none.
+    pub large_pages: Option<u32>,
     /// Sorted by slot.
     pub caps: Vec<Cap>,
     pub untyped: Option<Untyped>,

@@ -130,6 +130,8 @@ pub struct ComponentDecl {
     pub pageout_policy: Option<Spanned<String>>,
     /// `trace_ring = N`: the pager's live trace, N records.
     pub trace_ring: Option<Spanned<u64>>,
+    /// `large_pages = N`: the pager's 2 MiB large frames.
+    pub large_pages: Option<Spanned<u64>>,
     /// Inclusive `(first, last)`.
     pub io_ports: Vec<Spanned<(u64, u64)>>,
     pub irqs: Vec<IrqDecl>,
@@ -158,7 +160,7 @@ use lex::{lex, Tok};
 
 // ---------------------------------------------------------------- parser
 
-const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, image_from_files, pageout_policy, trace_ring, io_ports, irq, device_memory, caps, limits, names, privileges, devices";
+const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, image_from_files, pageout_policy, trace_ring, large_pages, io_ports, irq, device_memory, caps, limits, names, privileges, devices";
 const PRIVILEGE_NAMES: &str = "swapctl, observe";
 const LIMIT_FIELDS: &str = "resident, wired, swap, map_entries, handles, page_tables, children";
 
@@ -585,6 +587,11 @@ impl Parser {
                     self.expect(Tok::Eq, "'=' after `trace_ring`")?;
                     let v = self.number()?;
                     once(&mut c.trace_ring, v, pos, "trace_ring")?;
+                }
+                "large_pages" => {
+                    self.expect(Tok::Eq, "'=' after `large_pages`")?;
+                    let v = self.number()?;
+                    once(&mut c.large_pages, v, pos, "large_pages")?;
                 }
                 "io_ports" => {
                     self.expect(Tok::Eq, "'=' after `io_ports`")?;

@@ -102,6 +102,9 @@ fn write_spec(s: &mut String, spec: &Spec) -> fmt::Result {
         if let Some(n) = c.trace_ring {
             writeln!(s, "    trace_ring = {n}")?;
         }
+        if let Some(n) = c.large_pages {
+            writeln!(s, "    large_pages = {n}")?;
+        }
         if let Some(g) = &c.name_group {
             writeln!(s, "    names = {g}")?;
         }

@@ -497,6 +497,7 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
             image_from_files: d.image_from_files.is_some(),
             pageout_policy: d.pageout_policy.as_ref().map(|p| p.value.clone()),
             trace_ring: d.trace_ring.as_ref().map(|n| n.value as u32),
+            large_pages: d.large_pages.as_ref().map(|n| n.value as u32),
             caps,
             untyped: (untyped_size > 0).then_some(Untyped {
                 size: untyped_size,
@@ -608,8 +609,33 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
     }
 
     // A policy is a pager's, and its name fits the pager-info page; so
-    // is a trace ring, of at most MAX_TRACE_RING records.
+    // is a trace ring, of at most MAX_TRACE_RING records, and large pages
+    // that its untyped grant holds beside room for its pool.
     for (c, d) in comps.iter().zip(&ast.components) {
+        if let Some(n) = &d.large_pages {
+            if c.clients.is_empty() {
+                cx.err(
+                    n.pos,
+                    ErrorKind::NotAPager {
+                        field: "large_pages",
+                    },
+                );
+            }
+            let untyped = c.untyped.map_or(0, |u| u.size);
+            let fit = untyped.saturating_sub(LARGE_PAGES_SPARE_UNTYPED) / LARGE_PAGE_SIZE;
+            let max = fit.min(u64::from(MAX_LARGE_PAGES));
+            if n.value == 0 || n.value > max {
+                cx.err(
+                    n.pos,
+                    ErrorKind::ValueOutOfRange {
+                        field: "large_pages (2 MiB each, within `untyped` less 4M for the pool)",
+                        value: n.value,
+                        min: 1,
+                        max,
+                    },
+                );
+            }
+        }
         if let Some(n) = &d.trace_ring {
             if c.clients.is_empty() {
                 cx.err(

@@ -228,6 +228,7 @@ fn decoder_refuses_reserved_flags() {
             image_from_files: false,
             pageout_policy: None,
             trace_ring: None,
+            large_pages: None,
             caps: vec![],
             untyped: None,
             io_ports: vec![],
@@ -248,7 +249,7 @@ fn decoder_refuses_reserved_flags() {
     // max_priority, stack, cnode_bits, flags: then the second flags byte.
     let at = capdl::compact::HEADER_LEN + 2 + 2 + 3 + 3 + 1 + 1 + 8 + 1 + 1;
     assert_eq!(blob[at], 0);
-    blob[at] = 64; // bits 1 to 5: devices, device regions, image_from_files, pageout_policy, trace_ring
+    blob[at] = 128; // bits 1 to 6: devices, device regions, image_from_files, pageout_policy, trace_ring, large_pages
     let body = capdl::compact::checksum(&blob[capdl::compact::HEADER_LEN..]);
     blob[16..20].copy_from_slice(&body.to_le_bytes());
     let e = capdl::decode(&blob).unwrap_err();

@@ -181,6 +181,7 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
         image_from_files: false,
         pageout_policy: None,
         trace_ring: None,
+        large_pages: None,
         caps: vec![
             Cap {
                 slot: 16,
@@ -232,6 +233,7 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
             image_from_files: p.paged && p.asid_pool,
             pageout_policy: None,
             trace_ring: None,
+            large_pages: None,
             caps: p
                 .caps
                 .iter()

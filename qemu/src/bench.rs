@@ -235,6 +235,66 @@ fn around_section(results: &BTreeMap<String, u64>) -> String {
     out
 }
 
+/// Parses `BENCH-LARGE <on|off> <MiB> <touch|random> <faults> <cycles>
+/// <microseconds>` into the results' keys `large-<on|off>-<MiB>-<pass>#faults`,
+/// `#cycles` and `#us`.
+pub fn parse_large(line: &str) -> Vec<(String, u64)> {
+    let Some(w) = fields(line, "BENCH-LARGE") else {
+        return Vec::new();
+    };
+    let nums: Vec<u64> = w.iter().skip(3).filter_map(|n| n.parse().ok()).collect();
+    match (w.first(), w.get(1), w.get(2), nums.as_slice()) {
+        (Some(mode), Some(mib), Some(pass), [faults, cycles, us]) => ["faults", "cycles", "us"]
+            .iter()
+            .zip([*faults, *cycles, *us])
+            .map(|(k, v)| (format!("large-{mode}-{mib}-{pass}#{k}"), v))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// 2 MiB pages on and off, side by side: per region size and pass, the
+/// faults and time of each, and the time with large pages against without.
+fn large_section(results: &BTreeMap<String, u64>) -> String {
+    let get = |mode: &str, mib: &str, pass: &str, k: &str| {
+        results
+            .get(&format!("large-{mode}-{mib}-{pass}#{k}"))
+            .copied()
+    };
+    let mut out = String::new();
+    for mib in ["64", "8"] {
+        for pass in ["touch", "random"] {
+            let (Some(f_on), Some(us_on), Some(f_off), Some(us_off)) = (
+                get("on", mib, pass, "faults"),
+                get("on", mib, pass, "us"),
+                get("off", mib, pass, "faults"),
+                get("off", mib, pass, "us"),
+            ) else {
+                continue;
+            };
+            if out.is_empty() {
+                out = format!(
+                    "{:<28} {:>10} {:>10} {:>10} {:>10} {:>12}\n",
+                    "2 MiB pages", "faults on", "faults off", "ms on", "ms off", "time on/off"
+                );
+            }
+            let what = if pass == "touch" {
+                "first touch"
+            } else {
+                "random pass"
+            };
+            out.push_str(&format!(
+                "{:<28} {f_on:>10} {f_off:>10} {:>10.1} {:>10.1} {:>12.2}\n",
+                format!("{what}, {mib} MiB"),
+                us_on as f64 / 1000.0,
+                us_off as f64 / 1000.0,
+                us_on as f64 / us_off.max(1) as f64
+            ));
+        }
+    }
+    out
+}
+
 /// The ratio of `name` to `base` in one boot: the median of its
 /// interleaved rounds when it was measured so, else the two numbers'
 /// ratio; with the rounds' smallest and largest.
@@ -275,13 +335,14 @@ pub fn table(results: &BTreeMap<String, u64>) -> String {
         .get("vm-metadata-bytes-per-page")
         .map_or(String::new(), |b| {
             format!(
-                "{:<28} {b:>12} (the server's heap in live allocations per pool frame, pool full, swap in use)\n",
+                "{:<28} {b:>12} (the server's heap in live allocations per managed frame (pool and large regions), pool full, swap in use)\n",
                 "metadata bytes per page"
             )
         });
     for extra in [
         calls_section(results),
         around_section(results),
+        large_section(results),
         crate::growth::section(results),
         memory,
     ] {
@@ -347,6 +408,7 @@ pub fn run(ws: &Workspace, o: &Options, boots: u32) -> Result<bool> {
             results.extend(parse_rounds(line));
             results.extend(parse_calls(line));
             results.extend(parse_around(line));
+            results.extend(parse_large(line));
             results.extend(crate::growth::parse_growth(line));
             true
         })?;
@@ -516,6 +578,25 @@ mod tests {
             ["2048", "256", "8.0", "25000", "0.25"]
         );
         assert!(row("sequential").is_none(), "a short line is no row");
+    }
+
+    #[test]
+    fn large_page_rows_set_on_beside_off() {
+        let mut r = BTreeMap::new();
+        for line in [
+            "BENCH-LARGE on 64 touch 32 1000000 500",
+            "BENCH-LARGE off 64 touch 16384 8000000 4000",
+            "BENCH-LARGE on 64 random 0 100000",
+        ] {
+            r.extend(parse_large(line));
+        }
+        let t = table(&r);
+        let row = t
+            .lines()
+            .find(|l| l.starts_with("first touch, 64 MiB"))
+            .map(|l| l.split_whitespace().skip(4).collect::<Vec<_>>());
+        assert_eq!(row.unwrap(), ["32", "16384", "0.5", "4.0", "0.12"]);
+        assert!(!t.contains("random pass"), "a short line is no row");
     }
 
     #[test]

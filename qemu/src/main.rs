@@ -169,6 +169,7 @@ const TEST_BOOTS: &[(&str, u64)] = &[
     ("files.spec", 128 << 20),
     ("pager-death.spec", 128 << 20),
     (crate::policies::SPEC, 128 << 20),
+    ("large-pages.spec", 256 << 20),
 ];
 
 impl Options {

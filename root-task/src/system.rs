@@ -289,7 +289,8 @@ fn grant(
         names.push((obj.name.clone(), cap.slot as u64, data));
     }
     if let Some(u) = c.untyped {
-        grant_untyped(state, me, u.size, u.slot as u64)?;
+        let large = u64::from(c.large_pages.unwrap_or(0)) * capdl::LARGE_PAGE_SIZE;
+        grant_untyped(state, me, u.size, large, u.slot as u64)?;
     }
     for p in &c.io_ports {
         me.put(
@@ -402,13 +403,19 @@ fn grant(
     Ok(())
 }
 
-/// Gives `size` bytes of untyped RAM as power-of-two chunks from `slot` on.
+/// Gives `size` bytes of untyped RAM as power-of-two chunks from `slot` on,
+/// at least `large` bytes of them in chunks of 2 MiB or more (the
+/// pager's `large_pages`: a large frame is retyped 2 MiB-aligned from one
+/// chunk, so smaller chunks cannot hold one).
 fn grant_untyped(
     state: &mut RootState,
     me: &mut Component,
     size: u64,
+    large: u64,
     slot: u64,
 ) -> Result<(), String> {
+    const LARGE_BITS: u8 = 21;
+    let mut large_left = large;
     let mut left = size;
     let mut n = 0usize;
     let mut info_bits = Vec::new();
@@ -421,10 +428,21 @@ fn grant_untyped(
                 .allocate(&mut state.slots, ObjectType::Untyped, bits)
             {
                 Ok(c) => break c,
-                Err(_) if bits > 12 => bits -= 1,
+                Err(_) if bits > LARGE_BITS || (bits > 12 && large_left == 0) => bits -= 1,
+                Err(_) if large_left > 0 => {
+                    return Err(format!(
+                        "untyped grant: no untyped of 2 MiB or more left for large_pages \
+                         ({} MiB of {} MiB still to place)",
+                        large_left >> 20,
+                        large >> 20
+                    ))
+                }
                 Err(e) => return Err(format!("untyped grant: {e}")),
             }
         };
+        if bits >= LARGE_BITS {
+            large_left = large_left.saturating_sub(1 << bits);
+        }
         if n >= slots::UNTYPED_REGION as usize || n >= sel4_root_task::start_info::MAX_UNTYPED {
             return Err("untyped grant needs more chunks than its region has".into());
         }
@@ -458,6 +476,7 @@ fn pager_info(
         pinfo.pageout_policy = encode_name(p);
     }
     pinfo.trace_ring = c.trace_ring.unwrap_or(0);
+    pinfo.large_pages = c.large_pages.unwrap_or(0);
     let mut vaddr = IMAGE_STORE_VADDR;
     let groups = spec.name_groups();
     let vm_ep = spec.components[id]

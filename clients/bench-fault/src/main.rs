@@ -17,7 +17,8 @@
 //! Fault-around is turned off (`MADV_RANDOM`) so each touch is one fault.
 //!
 //! Then, with the fault costs measured while the working set is far below
-//! the pool, the file phase ([`file`]): a file of the files disk mapped
+//! the pool, fault-around, the large-page phase ([`large`]: 2 MiB pages
+//! on and off), the file phase ([`file`]): a file of the files disk mapped
 //! through the file server (its pager), its page-in fault latency and
 //! mapped read MB/s against the file server's own `read`; and last the
 //! swap phase ([`swap`]): swap-out and swap-in MB/s and the page-in fault
@@ -35,6 +36,7 @@ extern crate alloc;
 
 mod file;
 mod growth;
+mod large;
 mod swap;
 
 use alloc::vec::Vec;
@@ -282,10 +284,11 @@ fn main(env: &mut Env) -> u64 {
                 hz / 1_000_000
             );
             fault_around(env);
+            let large_ok = large::run(env, hz);
             let growth_ok = growth::run(env);
             let file_ok = file::run(env, hz);
             let swap_ok = swap::run(env, hz);
-            u64::from(!(growth_ok && file_ok && swap_ok))
+            u64::from(!(large_ok && growth_ok && file_ok && swap_ok))
         }
         Err(e) => {
             println!("bench-fault: fork failed: {e:?}");

@@ -36,7 +36,7 @@ const INTERVAL_CHECKS: [&str; 5] = [
 ];
 
 /// (value, description) for every counter, in `vmstat -s` order and wording.
-fn lines(s: &VmStats) -> [(u64, &'static str); 38] {
+fn lines(s: &VmStats) -> [(u64, &'static str); 43] {
     [
         (s.pagesize, "bytes per page"),
         (s.npages, "pages managed"),
@@ -61,6 +61,7 @@ fn lines(s: &VmStats) -> [(u64, &'static str); 38] {
             "reference (emulated referenced bit) faults",
         ),
         (s.flt_prefault, "prefaulted pages"),
+        (s.flt_large, "large (2 MiB) page faults"),
         (s.flt_nomap, "faults with no mapping"),
         (s.flt_prot, "protection faults"),
         (s.flt_noram, "faults with no free page"),
@@ -76,6 +77,10 @@ fn lines(s: &VmStats) -> [(u64, &'static str); 38] {
         (s.pdwoke, "pagedaemon wakeups"),
         (s.pdscans, "pages scanned by daemon"),
         (s.pdfreed, "pages freed by daemon"),
+        (s.large_pages, "large (2 MiB) pages"),
+        (s.large_pages_used, "large pages in use"),
+        (s.large_allocs, "large page allocations"),
+        (s.large_demotes, "large page demotions (pages)"),
         (s.spaces, "address spaces"),
         (s.kobj_in_use, "kernel objects in use"),
         (s.cap_slots_in_use, "capability slots in use"),
@@ -129,6 +134,7 @@ fn summary(env: &mut Env) {
         println!("{:>12} my resident pages", c.resident_pages);
         println!("{:>12} my mapped bytes", c.mapped_bytes);
         println!("{:>12} my faults", c.faults);
+        println!("{:>12} my large page faults", c.flt_large);
     }
     env.check(
         "client-stats",

@@ -14,4 +14,4 @@ mod vspace;
 
 pub use slots::SlotAllocator;
 pub use untyped::{AllocError, UntypedAllocator};
-pub use vspace::{map_page, map_page_attrs, MapError};
+pub use vspace::{map_large_page_attrs, map_page, map_page_attrs, MapError};

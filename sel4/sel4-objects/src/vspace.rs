@@ -54,17 +54,41 @@ pub fn map_page_attrs(
     for _ in 0..4 {
         match frame.x86_page_map(vspace, vaddr, rights, attrs) {
             Ok(()) => return Ok(()),
-            Err(sel4::Error::FailedLookup) => ensure_table(vspace, vaddr, make)?,
+            Err(sel4::Error::FailedLookup) => ensure_table(vspace, vaddr, 0, make)?,
             Err(e) => return Err(MapError::Kernel(e)),
         }
     }
     Err(MapError::Kernel(sel4::Error::FailedLookup))
 }
 
-/// Maps the page table covering `vaddr`, and above it whatever is missing.
+/// Maps the 2 MiB `frame` at the 2 MiB-aligned `vaddr` in `vspace`, into
+/// a page-directory slot, making the page directory and PDPT on the way
+/// if missing (never a page table). A page table already in that slot
+/// makes the kernel refuse (`DeleteFirst`): the caller unmaps it first.
+pub fn map_large_page_attrs(
+    vspace: cap::VSpace,
+    frame: cap::LargePage,
+    vaddr: u64,
+    rights: CapRights,
+    attrs: VmAttributes,
+    make: &mut impl FnMut(ObjectType) -> Result<CPtr, alloc::string::String>,
+) -> Result<(), MapError> {
+    for _ in 0..3 {
+        match frame.x86_page_map(vspace, vaddr, rights, attrs) {
+            Ok(()) => return Ok(()),
+            Err(sel4::Error::FailedLookup) => ensure_table(vspace, vaddr, 1, make)?,
+            Err(e) => return Err(MapError::Kernel(e)),
+        }
+    }
+    Err(MapError::Kernel(sel4::Error::FailedLookup))
+}
+
+/// Maps the paging structure of level `lowest` (0: page table, 1: page
+/// directory) covering `vaddr`, and above it whatever is missing.
 fn ensure_table(
     vspace: cap::VSpace,
     vaddr: u64,
+    lowest: usize,
     make: &mut impl FnMut(ObjectType) -> Result<CPtr, alloc::string::String>,
 ) -> Result<(), MapError> {
     let attrs = VmAttributes::default();
@@ -74,7 +98,7 @@ fn ensure_table(
         ObjectType::X86PageDirectory,
         ObjectType::X86Pdpt,
     ];
-    let mut level = 0;
+    let mut level = lowest;
     let mut made: [Option<CPtr>; 3] = [None; 3];
     loop {
         let obj = match made[level] {
@@ -97,12 +121,12 @@ fn ensure_table(
                 .x86_pdpt_map(vspace, vaddr, attrs),
         };
         match r {
-            Ok(()) if level == 0 => return Ok(()),
+            Ok(()) if level == lowest => return Ok(()),
             // A higher level is in place now: go back down.
             Ok(()) => level -= 1,
             Err(sel4::Error::FailedLookup) if level < 2 => level += 1,
             // Someone mapped this level already: fine, go back down.
-            Err(sel4::Error::DeleteFirst) if level > 0 => level -= 1,
+            Err(sel4::Error::DeleteFirst) if level > lowest => level -= 1,
             Err(sel4::Error::DeleteFirst) => return Ok(()),
             Err(e) => return Err(MapError::Kernel(e)),
         }

@@ -252,6 +252,9 @@ pub struct PagerInfo {
     /// The pager's live trace ring in records (capdl's `trace_ring`); 0:
     /// no tracing.
     pub trace_ring: u32,
+    /// The pager's 2 MiB large frames (capdl's `large_pages`), to retype
+    /// from its untyped grant; 0: none.
+    pub large_pages: u32,
 }
 
 /// Bytes the root task maps at [`PAGER_INFO_VADDR`].
@@ -279,6 +282,11 @@ impl PagerInfo {
     /// The spec's trace ring for this pager, if it asks for one.
     pub fn trace_ring(&self) -> Option<u32> {
         (self.trace_ring != 0).then_some(self.trace_ring)
+    }
+
+    /// The spec's large frames for this pager (0: none).
+    pub fn large_pages(&self) -> u32 {
+        self.large_pages
     }
 
     /// Client `i`'s program file name when it is paged from files.

@@ -29,6 +29,8 @@ pub struct ClientSummary {
     /// Page-in reads (swap or file pager) its faults started, each one
     /// page or more with read-ahead.
     pub pageins: u64,
+    /// Faults resolved with one 2 MiB mapping.
+    pub flt_large: u64,
 }
 
 /// Entries one `ClientList` reply carries: as many as fit a message
@@ -41,7 +43,7 @@ pub const CLIENT_LIST_MAX: usize =
 /// ask from next.
 ///
 /// Wire: word 0 = count, word 1 = next (0: none follow), then `count`
-/// entries of 12 words ([`ClientSummaryWire`]). A `next` is sent only
+/// entries of 13 words ([`ClientSummaryWire`]). A `next` is sent only
 /// with a full reply and is above every id listed.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct ClientListReply {
@@ -126,6 +128,7 @@ impl Body<DecodeError> for ClientListReply {
                 flt_cow: e.flt_cow,
                 flt_prefault: e.flt_prefault,
                 pageins: e.pageins,
+                flt_large: e.flt_large,
             };
             n += wire::write(&w, &mut out[n..]);
         }
@@ -164,6 +167,7 @@ impl Body<DecodeError> for ClientListReply {
                 flt_cow: w.flt_cow,
                 flt_prefault: w.flt_prefault,
                 pageins: w.pageins,
+                flt_large: w.flt_large,
             };
             // Ids strictly increase.
             if !r.push(entry) {

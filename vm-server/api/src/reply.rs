@@ -336,6 +336,16 @@ pub struct VmStats {
     /// Soft faults on resident pages the pageout scan had unmapped only to
     /// learn whether they are used (the core's `flt_reference`).
     pub flt_reference: u64,
+    // Version 9 (73 words): 2 MiB large pages (docs/large-pages.md).
+    /// Faults resolved with one 2 MiB mapping.
+    pub flt_large: u64,
+    /// Large frames taken from the large pool for an object.
+    pub large_allocs: u64,
+    /// Pages of large frames moved to 4 KiB frames (demotions).
+    pub large_demotes: u64,
+    /// Large frames in all, and those holding an object's pages now.
+    pub large_pages: u64,
+    pub large_pages_used: u64,
 }
 
 /// Per-client statistics: the `ClientStats` reply, versioned like
@@ -395,6 +405,9 @@ pub struct ClientStats {
     /// Forked spaces of the group alive, and the limit.
     pub group_children: u64,
     pub children_limit: u64,
+    // Version 4 (26 words): 2 MiB large pages.
+    /// Faults resolved with one 2 MiB mapping.
+    pub flt_large: u64,
 }
 
 /// The `SwapInfo` reply: one swap device's size, use and I/O counters
@@ -620,9 +633,9 @@ mod tests {
     #[test]
     fn stats_word_counts() {
         // Version 2 appended eight words to the first version's 46.
-        assert_eq!(<VmStats as Versioned>::WORDS, 68);
+        assert_eq!(<VmStats as Versioned>::WORDS, 73);
         assert_eq!(VmStats::MIN_WORDS, 46);
-        assert_eq!(<ClientStats as Versioned>::WORDS, 25);
+        assert_eq!(<ClientStats as Versioned>::WORDS, 26);
         assert_eq!(ClientStats::MIN_WORDS, 12);
     }
 
@@ -636,7 +649,7 @@ mod tests {
         };
         let mut w = [0u64; MAX_WORDS];
         let (label, len) = Reply::Stats(s).encode(&mut w);
-        assert_eq!((label, len), (0, 68));
+        assert_eq!((label, len), (0, 73));
         assert_eq!(w[0], 4096);
         assert_eq!(w[2], 7);
         assert_eq!(w[45], 9);
@@ -645,7 +658,7 @@ mod tests {
             Ok(Ok(Reply::Stats(s)))
         );
         // A newer server's longer reply.
-        w[68] = 123;
+        w[73] = 123;
         assert_eq!(
             Reply::decode(Operation::Stats, 0, &w[..len + 1]),
             Ok(Ok(Reply::Stats(s)))
@@ -719,18 +732,18 @@ mod tests {
         assert!(r.push(entry(4)) && r.push(entry(7)));
         assert!(!r.push(entry(7)), "ids strictly increase");
         let mut w = [0u64; MAX_WORDS];
-        assert_eq!(Reply::ClientList(r).encode(&mut w), (0, 26));
+        assert_eq!(Reply::ClientList(r).encode(&mut w), (0, 28));
         assert_eq!(&w[..4], &[2, 0, 4, 6]);
         assert_eq!(w[4], u64::from_le_bytes(*b"vmstat\0\0"));
         assert_eq!(&w[7..14], &[3, 0, 7, 0, 0, 0, 2]);
-        assert_eq!(w[14], 7);
+        assert_eq!(w[15], 7);
         let ok = |w: &[u64]| Reply::decode(Operation::ClientList, 0, w);
-        assert_eq!(ok(&w[..26]), Ok(Ok(Reply::ClientList(r))));
+        assert_eq!(ok(&w[..28]), Ok(Ok(Reply::ClientList(r))));
         assert_eq!(
-            ok(&w[..25]),
+            ok(&w[..27]),
             Err(DecodeError::Truncated {
-                expected: 26,
-                got: 25
+                expected: 28,
+                got: 27
             })
         );
         assert_eq!(
@@ -743,7 +756,7 @@ mod tests {
         let bad = |i: usize, v: u64| {
             let mut b = w;
             b[i] = v;
-            ok(&b[..26])
+            ok(&b[..28])
         };
         assert_eq!(
             bad(0, 10),
@@ -751,8 +764,8 @@ mod tests {
         );
         assert_eq!(bad(1, 9), Err(DecodeError::BadValue { word: 1, value: 9 }));
         assert_eq!(
-            bad(14, 4),
-            Err(DecodeError::BadValue { word: 14, value: 4 })
+            bad(15, 4),
+            Err(DecodeError::BadValue { word: 15, value: 4 })
         );
         assert_eq!(
             bad(3, 25),
@@ -769,7 +782,7 @@ mod tests {
         assert!(full.set_next(19));
         assert_eq!(full.next(), Some(19));
         let (_, len) = Reply::ClientList(full).encode(&mut w);
-        assert_eq!((len, w[1]), (110, 19));
+        assert_eq!((len, w[1]), (119, 19));
         assert_eq!(ok(&w[..len]), Ok(Ok(Reply::ClientList(full))));
         w[1] = 18;
         assert_eq!(

@@ -299,6 +299,7 @@ pub struct ClientSummaryWire {
     pub flt_cow: u64,
     pub flt_prefault: u64,
     pub pageins: u64,
+    pub flt_large: u64,
 }
 
 #[cfg(test)]
@@ -327,7 +328,7 @@ mod tests {
         assert_eq!(words_of::<PagerProgramWire>(), 4);
         assert_eq!(words_of::<ClientListWire>(), 1);
         assert_eq!(words_of::<ClientListHeaderWire>(), 2);
-        assert_eq!(words_of::<ClientSummaryWire>(), 12);
+        assert_eq!(words_of::<ClientSummaryWire>(), 13);
         assert_eq!(MAX_WORDS, 120);
     }
 

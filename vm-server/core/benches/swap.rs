@@ -35,7 +35,8 @@ fn setup(cluster: u32, ahead: u32) -> (Sim, SpaceId, u64) {
         s.vm.mmap(sp, &MmapArgs::anon(PAGES * P, Prot::RW), &mut s.pmap)
             .unwrap();
     for i in 0..PAGES {
-        s.write(sp, va + i * P, &[i as u8 + 1]).unwrap();
+        s.write(sp, va + i * P, &[(i as u8).wrapping_add(1)])
+            .unwrap();
     }
     (s, sp, va)
 }
@@ -71,7 +72,10 @@ fn pagein(bencher: Bencher, ahead: u32) {
         })
         .bench_local_refs(|(s, sp, va)| {
             for i in 0..PAGES {
-                assert_eq!(s.read_u8(*sp, *va + i * P).unwrap(), i as u8 + 1);
+                assert_eq!(
+                    s.read_u8(*sp, *va + i * P).unwrap(),
+                    (i as u8).wrapping_add(1)
+                );
             }
         });
 }

@@ -8,7 +8,9 @@
 pub struct Uvmexp {
     /// Bytes per page.
     pub pagesize: u64,
-    /// Frames in the pool.
+    /// Frames in the small pool; `free` counts only them. Large regions'
+    /// frames are counted in `large_pages` (512 each); their pages are in
+    /// `active`, `inactive` and `wired` like any page.
     pub npages: u32,
     pub free: u32,
     pub active: u32,

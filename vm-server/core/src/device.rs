@@ -33,7 +33,7 @@ impl Vm {
         if pages == 0 {
             return Err(VmError::ZeroLength);
         }
-        let first = self.mem.pool.len() + self.mem.pool.device_count();
+        let first = self.mem.pool.ram_end() + self.mem.pool.device_count();
         first
             .checked_add(pages)
             .filter(|&end| end < u32::MAX)

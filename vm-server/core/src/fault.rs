@@ -46,6 +46,9 @@ pub struct FaultMapping {
     /// pageout scan's clearing of its emulated reference bit
     /// (`PageFlags::REF_UNMAPPED`).
     pub reference: bool,
+    /// One 2 MiB mapping of a large region covers `va`
+    /// (`Pmap::enter_large`, `large.rs`); no fault-around followed.
+    pub large: bool,
 }
 
 /// The result of a fault that did not fail.
@@ -144,6 +147,7 @@ impl Vm {
                     FaultKind::Resident | FaultKind::Modify => c.flt_resident += 1,
                 }
                 c.flt_prefault += u64::from(m.prefaulted);
+                c.flt_large += u64::from(m.large);
             }
         }
         r
@@ -175,7 +179,7 @@ impl Vm {
             Err(VmError::OutOfMemory) if mem.swap_exhausted() => return Err(VmError::NoSwap),
             Err(e) => return Err(e),
         };
-        if around && mem.config.prefault_ahead + mem.config.prefault_behind > 0 {
+        if around && !m.large && mem.config.prefault_ahead + mem.config.prefault_behind > 0 {
             m.prefaulted = mem.prefault(space, entry, va, access, m.kind, pmap);
         }
         Ok(Resolved::Mapped(m))
@@ -210,6 +214,9 @@ impl Memory {
             self.shadow_entry(space, entry, pmap)?;
         } else if entry.chain.len() > 1 {
             self.collapse_chain(entry);
+        }
+        if let Some(m) = self.fault_large(space, entry, va, access, pmap) {
+            return Ok(Resolved::Mapped(m));
         }
         let rel = entry.rel(va);
         let found = match entry.chain.lookup(&self.objects, rel)? {
@@ -298,6 +305,13 @@ impl Memory {
                 (f, depth, FaultKind::ZeroFill)
             }
         };
+        // A large region's frame is only ever mapped whole: move this
+        // page to a small frame first (`large.rs`).
+        let frame = if self.pool.is_region_frame(frame) {
+            self.demote(frame, pmap)?
+        } else {
+            frame
+        };
         let prot = self.enter_prot(entry, depth, frame);
         // The rule for a reference fault: the page was found resident (not
         // made by this fault) with the mark the scan leaves when it unmaps
@@ -319,8 +333,8 @@ impl Memory {
         self.pool.activate(frame);
         self.pool.policy_referenced(frame);
         pmap.enter(space, va, frame, prot).map_err(VmError::from)?;
-        if let Some((_, f)) = found {
-            self.readahead_touched(f);
+        if found.is_some() {
+            self.readahead_touched(frame);
         }
         Ok(Resolved::Mapped(FaultMapping {
             va,
@@ -329,6 +343,7 @@ impl Memory {
             kind,
             prefaulted: 0,
             reference,
+            large: false,
         }))
     }
 

@@ -77,6 +77,8 @@ impl Memory {
                 {
                     continue;
                 }
+                // A large region's frame is only mapped whole, by its fault.
+                Ok(Lookup::Resident(_, f)) if self.pool.is_region_frame(f) => continue,
                 Ok(Lookup::Resident(d, f)) => Some((f, d)),
                 Ok(Lookup::Swapped(_) | Lookup::Paged(_)) | Err(_) => continue,
                 Ok(Lookup::Empty) => None,

@@ -175,7 +175,7 @@ impl Vm {
                 inheritance: pe.inheritance,
                 advice: pe.advice,
                 wired_count: 0,
-                flags,
+                flags: flags | (pe.flags & EntryFlags::HUGE),
                 chain,
                 next_fault: 0,
             });

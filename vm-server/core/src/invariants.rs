@@ -21,7 +21,8 @@ impl Vm {
 
     /// Check that a mapping the pmap holds is one the VM would make: the
     /// page visible at `va` in `space`, with no more rights than the entry
-    /// allows, writable only if private to this entry and dirty.
+    /// allows, writable only if private to this entry and dirty, and not
+    /// a large region's frame (those are only mapped whole).
     pub fn check_mapping(
         &self,
         space: SpaceId,
@@ -29,6 +30,11 @@ impl Vm {
         frame: FrameNumber,
         prot: Prot,
     ) -> Result<(), String> {
+        if self.mem.pool.is_region_frame(frame) {
+            return Err(format!(
+                "{space:?} {va:#x}: 4 KiB mapping of large region frame {frame:?}"
+            ));
+        }
         let sp = self.space_ref(space).map_err(|e| format!("{e}"))?;
         let e = sp
             .map
@@ -54,6 +60,81 @@ impl Vm {
             }
         }
         Ok(())
+    }
+
+    /// Check that a large mapping the pmap holds (`Pmap::enter_large`) is
+    /// one the VM would allow: entries with `EntryFlags::HUGE` cover all
+    /// of `[va, va + 2 MiB)`, page `i` visible there is frame `base + i`
+    /// (a region's first frame), the rights are within every entry's, and
+    /// writable only where each page is private to its entry and dirty.
+    /// Cost is the entries and resident pages of the range.
+    pub fn check_large_mapping(
+        &self,
+        space: SpaceId,
+        va: u64,
+        base: FrameNumber,
+        prot: Prot,
+    ) -> Result<(), String> {
+        let n = u64::from(crate::config::LARGE_PAGE_FRAMES);
+        let end = va + n * crate::types::PAGE_SIZE;
+        let region = self.mem.pool.large().region_of(base.0);
+        if region.map(|r| self.mem.pool.large().region_base(r)) != Some(base.0)
+            || !va.is_multiple_of(n * crate::types::PAGE_SIZE)
+        {
+            return Err(format!(
+                "{space:?} {va:#x}: large mapping of {base:?}, not a region"
+            ));
+        }
+        let sp = self.space_ref(space).map_err(|e| format!("{e}"))?;
+        let mut at = va;
+        for e in sp.map.entries_in(va, end) {
+            if e.start > at {
+                return Err(format!(
+                    "{space:?} {va:#x}: large mapping over a hole at {at:#x}"
+                ));
+            }
+            if !e.prot.contains(prot) || !e.flags.contains(crate::map::EntryFlags::HUGE) {
+                return Err(format!(
+                    "{space:?} {va:#x}: large mapping {prot:?} over entry {:#x} {:?} {:?}",
+                    e.start, e.prot, e.flags
+                ));
+            }
+            let (lo, hi) = (e.rel(at), e.rel(e.end.min(end) - 1) + 1);
+            let mut count = 0;
+            for (rel, f) in e.chain.visible_pages(&self.mem.objects, lo, hi, 0) {
+                let want = base.0 + ((e.start + rel * crate::types::PAGE_SIZE - va) >> 12) as u32;
+                if f.0 != want {
+                    return Err(format!(
+                        "{space:?} {va:#x}: large mapping of {base:?}, page {rel} of entry {:#x} is {f:?}",
+                        e.start
+                    ));
+                }
+                if prot.contains(Prot::WRITE) {
+                    let front = e.chain.front().expect("visible page");
+                    let in_front =
+                        self.mem.objects.get(front.object).lookup(front.pindex(rel)) == Some(f);
+                    if !in_front || !self.mem.enter_prot(e, 0, f).contains(Prot::WRITE) {
+                        return Err(format!(
+                            "{space:?} {va:#x}: large mapping writable, {f:?} not private/dirty"
+                        ));
+                    }
+                }
+                count += 1;
+            }
+            if count != hi - lo {
+                return Err(format!(
+                    "{space:?} {va:#x}: large mapping of {base:?} over {} pages not resident",
+                    hi - lo - count
+                ));
+            }
+            at = e.end.min(end);
+            if at == end {
+                return Ok(());
+            }
+        }
+        Err(format!(
+            "{space:?} {va:#x}: large mapping past its entries at {at:#x}"
+        ))
     }
 
     /// Check every structural invariant: maps, chain shape and depth,
@@ -237,9 +318,15 @@ impl Vm {
             ));
         }
         let managed = managed + orphans;
-        if managed + unmanaged + p.free_count() as u64 != p.len() as u64 {
+        // Large regions' frames: held by objects (in `managed`) or free
+        // inside their regions, never on the small free queue.
+        let region_frames = u64::from(p.large().count()) * u64::from(crate::LARGE_PAGE_FRAMES);
+        let region_free = u64::from(p.region_free_count());
+        if managed + unmanaged + p.free_count() as u64 + region_free
+            != p.len() as u64 + region_frames
+        {
             return Err(format!(
-                "pages do not add up: {managed} managed + {unmanaged} unmanaged + {} free != {}",
+                "pages do not add up: {managed} managed + {unmanaged} unmanaged + {} free + {region_free} free in regions != {} + {region_frames} in regions",
                 p.free_count(),
                 p.len()
             ));

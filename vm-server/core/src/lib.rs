@@ -169,6 +169,14 @@
 //!   are mapped shared only and `minherit(Copy)` over them is refused, so
 //!   fork shares them or leaves them out (semantics: device-*,
 //!   docs/devices.md).
+//! * **Large pages are ordinary pages on a region's frames.** With
+//!   `VmConfig::large_pages` the pool keeps 2 MiB regions beside its
+//!   small frames (`large_pool.rs`, FreeBSD's `vm_reserv`); a fault in a
+//!   `MADV_HUGEPAGE` entry takes a whole region and maps it with one
+//!   `Pmap::enter_large`, and a page that must be mapped alone is first
+//!   moved to a small frame by copy (`large.rs`: seL4 cannot split a
+//!   large frame). Everything else sees 512 ordinary pages
+//!   (semantics: large-pages, docs/large-pages.md).
 //! * **Deviations.** `msync` has nothing to write back yet (no object kind
 //!   has a store) and only honours `INVALIDATE`. Shared-memory truncation
 //!   refuses to drop wired pages (`Busy`) rather than unwiring them.
@@ -199,6 +207,17 @@
 //! `vm.oom_victim()`. Without a device none of this happens and no
 //! outcome but `Mapped` occurs.
 //!
+//! With `config.large_pages = n` the server backs frame numbers
+//! `large_region_base(frame_count) + 512 * r + i` (`i < 512`) with byte
+//! `4096 * i` of its `r`-th 2 MiB frame, in its window like every small
+//! frame, so `zero_page`, `copy_page`, `read_frame` and `write_frame` of
+//! any region frame work as usual; implements `Pmap::enter_large` (one
+//! mapping of region `r`'s 2 MiB frame, `base` being its first frame
+//! number) under the contract in `pmap.rs`; builds a replacement
+//! policy for `vm.policy_frames()` frames (`ram_frame_end`), not
+//! `frame_count`; and numbers device regions from `ram_frame_end` (the
+//! core's `device_create` does).
+//!
 //! # Tests
 //!
 //! * `tests/model.rs`: random operation sequences (mmap anonymous and
@@ -221,6 +240,10 @@
 //!   eviction, a second fault waiting on the same read, write and read
 //!   errors, swap exactly full (`NoSwap`), swapoff with and without room,
 //!   exit with pages under I/O, fork with pages on swap, leak checks.
+//! * `tests/large.rs`: large pages: one fault per 2 MiB, and every
+//!   operation that takes part of one (munmap, mprotect, fork, pageout,
+//!   NoHugePage, quotas, no free region) keeps every byte; the model's
+//!   seeds with `seed % 4 == 3` run with large regions too.
 //! * `tests/device.rs`: device regions: never paged out under pressure,
 //!   shared or left out at fork, refused copies, the pool whole at exit.
 //! * `tests/pressure.rs`: the same under a 64-frame pool, where every
@@ -248,6 +271,8 @@ pub mod fault;
 pub mod fault_around;
 pub mod fork;
 pub mod invariants;
+pub mod large;
+pub mod large_pool;
 pub mod launder;
 pub mod limits;
 pub mod madvise;

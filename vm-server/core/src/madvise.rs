@@ -42,9 +42,16 @@ impl Vm {
             Advice::WillNeed => self.will_need(space, addr, end, pmap),
             Advice::DontNeed => self.dont_need(space, addr, end, pmap)?,
             Advice::Free => self.lazy_free(space, addr, end, pmap),
-            // Large pages are not built yet: the advice is accepted and
-            // every fault maps 4 KiB pages, which the advice allows.
-            Advice::HugePage | Advice::NoHugePage => {}
+            // Stored in the entries; faults act on it (`large.rs`).
+            Advice::HugePage => {
+                self.change_entries(space, addr, end, |_, e| e.flags.insert(EntryFlags::HUGE))?
+            }
+            // Later faults move the pages to small frames, one by one
+            // (semantics: large-pages).
+            Advice::NoHugePage => {
+                self.change_entries(space, addr, end, |_, e| e.flags.remove(EntryFlags::HUGE))?;
+                pmap.remove(space, addr, end);
+            }
         }
         self.mem.stats.madvises += 1;
         self.mem.flush_dead_slots();
@@ -131,7 +138,7 @@ impl Vm {
                 inheritance: old.inheritance,
                 advice: old.advice,
                 wired_count: 0,
-                flags,
+                flags: flags | (old.flags & EntryFlags::HUGE),
                 chain,
                 next_fault: 0,
             };
@@ -208,7 +215,11 @@ impl Memory {
             .visible_pages(&self.objects, e.rel(lo), e.rel(hi - 1) + 1, 0);
         for (rel, f) in pages {
             let va = e.start + rel * PAGE_SIZE;
-            if pmap.is_mapped(space, va) || self.pool.page(f).flags().contains(PageFlags::BUSY) {
+            // A large region's frame is only mapped whole: its fault does it.
+            if pmap.is_mapped(space, va)
+                || self.pool.page(f).flags().contains(PageFlags::BUSY)
+                || self.pool.is_region_frame(f)
+            {
                 continue;
             }
             let in_front =

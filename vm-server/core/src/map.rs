@@ -26,6 +26,10 @@ bitflags! {
         /// private mapping of a shared object): the first write pushes a
         /// new front object (`MAP_ENTRY_NEEDS_COPY`).
         const NEEDS_COPY = 1 << 1;
+        /// `MADV_HUGEPAGE`: faults may map the entry's 2 MiB-aligned
+        /// parts with large pages (`large.rs`). Kept by clipping and
+        /// fork, as the other stored advice is.
+        const HUGE = 1 << 2;
     }
 }
 

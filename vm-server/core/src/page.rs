@@ -7,11 +7,16 @@
 //! object index, the queue links are 32-bit frame numbers instead of
 //! pointers, and the counters are as narrow as their limits allow.
 
+use crate::config::{large_region_base, LARGE_PAGE_FRAMES};
 use crate::error::VmError;
+use crate::large_pool::LargePool;
 use crate::types::{FrameNumber, ObjectId};
 use alloc::boxed::Box;
 use bitflags::bitflags;
 use vm_swap::{PageKey, ReplacementPolicy};
+
+#[path = "page_check.rs"]
+mod check;
 
 /// "No frame" in the intrusive queue links, and "no object" as owner.
 const NIL: u32 = u32::MAX;
@@ -63,6 +68,9 @@ pub enum PageQueue {
     /// active and inactive queues are the default CLOCK policy's, in
     /// vm-swap, not the pool's).
     Paging = 2,
+    /// A large region's frame, free inside its region (`LargePool`):
+    /// never on the small free queue, only counted.
+    Region = 3,
 }
 
 /// Who is asking for a page: normal faults may not dip into the reserve,
@@ -153,11 +161,17 @@ pub struct PagePool {
     pages: alloc::vec::Vec<VmPage>,
     /// Frames of RAM: the pool proper.
     ram: u32,
-    /// Device pages (records past `ram`).
+    /// Device pages (records past `ram_end`).
     device: u32,
+    /// The large regions (records `large.base() .. large.end()`; the
+    /// records between `ram` and `large.base()` are unused numbers).
+    large: LargePool,
+    /// One past the last RAM record: `ram` without regions, else the
+    /// regions' end (`config::ram_frame_end`).
+    ram_end: u32,
     /// Indexed by `PageQueue as usize`; only the free queue is linked,
     /// the others keep a count (the policy orders the pageable pages).
-    queues: [QueueHead; 3],
+    queues: [QueueHead; 4],
     wired: u32,
     unmanaged: u32,
     reserved: u32,
@@ -181,20 +195,45 @@ impl PagePool {
     /// A pool of `frame_count` free frames, `reserved` of which only
     /// `AllocClass::System` may take, ordered for pageout by CLOCK.
     pub fn new(frame_count: u32, reserved: u32) -> Self {
+        Self::with_large(frame_count, reserved, 0)
+    }
+
+    /// `new` plus `large_pages` free 2 MiB regions numbered from
+    /// `large_region_base(frame_count)` (`VmConfig::large_pages`).
+    pub fn with_large(frame_count: u32, reserved: u32, large_pages: u32) -> Self {
+        let large = if large_pages == 0 {
+            LargePool::new(0, 0)
+        } else {
+            LargePool::new(large_region_base(frame_count), large_pages)
+        };
+        let ram_end = if large_pages == 0 {
+            frame_count
+        } else {
+            large.end()
+        };
+        let unused = VmPage {
+            queue: PageQueue::None,
+            ..VmPage::free()
+        };
         let mut pool = PagePool {
-            pages: alloc::vec![VmPage::free(); frame_count as usize],
+            pages: alloc::vec![unused; ram_end as usize],
             ram: frame_count,
             device: 0,
-            queues: [EMPTY_QUEUE; 3],
+            large,
+            ram_end,
+            queues: [EMPTY_QUEUE; 4],
             wired: 0,
             unmanaged: 0,
             reserved,
             severe: 0,
-            policy: Some(Box::new(vm_swap::ClockPolicy::new(frame_count))),
-            tracked: alloc::vec![false; frame_count as usize],
+            policy: Some(Box::new(vm_swap::ClockPolicy::new(ram_end))),
+            tracked: alloc::vec![false; ram_end as usize],
         };
         for f in 0..frame_count {
             pool.link(f, PageQueue::Free);
+        }
+        for f in pool.large.base()..pool.large.end() {
+            pool.link(f, PageQueue::Region);
         }
         pool
     }
@@ -206,15 +245,35 @@ impl PagePool {
     pub fn is_empty(&self) -> bool {
         self.ram == 0
     }
-    /// Device pages (frame numbers from `len()` on).
+    /// Device pages (frame numbers from `ram_end()` on).
     pub fn device_count(&self) -> u32 {
         self.device
+    }
+    /// One past the last frame number of RAM, small pool and large
+    /// regions (`config::ram_frame_end`): device pages start here, and
+    /// a replacement policy must cover frame numbers up to it.
+    pub fn ram_end(&self) -> u32 {
+        self.ram_end
+    }
+    /// The large regions.
+    pub fn large(&self) -> &LargePool {
+        &self.large
+    }
+    /// True when `f` is a large region's frame: only ever mapped whole,
+    /// with `Pmap::enter_large`.
+    #[inline]
+    pub fn is_region_frame(&self, f: FrameNumber) -> bool {
+        self.large.region_of(f.0).is_some()
     }
     pub fn page(&self, f: FrameNumber) -> &VmPage {
         &self.pages[f.index()]
     }
     pub fn free_count(&self) -> u32 {
         self.queues[PageQueue::Free as usize].count
+    }
+    /// Large regions' frames free inside their regions (`PageQueue::Region`).
+    pub fn region_free_count(&self) -> u32 {
+        self.queues[PageQueue::Region as usize].count
     }
     /// Pageable pages: on the `Paging` queue, the policy's to order.
     pub fn paging_count(&self) -> u32 {
@@ -349,7 +408,7 @@ impl PagePool {
     pub fn set_policy(&mut self, policy: Box<dyn ReplacementPolicy>) -> Box<dyn ReplacementPolicy> {
         let old = self.policy.replace(policy).expect("policy present");
         self.tracked = alloc::vec![false; self.pages.len()];
-        for f in 0..self.ram {
+        for f in 0..self.ram_end {
             if pageable_queue(self.pages[f as usize].queue) {
                 self.track(f);
             }
@@ -417,6 +476,26 @@ impl PagePool {
         p.pindex = pindex;
         p.flags = PageFlags::BUSY;
         Ok(FrameNumber(f))
+    }
+
+    /// Take the oldest free large region for `object`: frame `base + i`
+    /// becomes page `p0 + i`, busy and invalid, on no queue, as `alloc`
+    /// leaves a page. Returns `base`, or `None` when no region is free.
+    /// The caller produces and validates all 512 (FreeBSD's
+    /// `vm_reserv_alloc_page` for a whole reservation).
+    pub fn alloc_large(&mut self, object: ObjectId, p0: u64) -> Option<FrameNumber> {
+        let r = self.large.take()?;
+        let base = self.large.region_base(r);
+        for i in 0..LARGE_PAGE_FRAMES {
+            let f = base + i;
+            self.unlink(f);
+            self.link(f, PageQueue::None);
+            let p = &mut self.pages[f as usize];
+            p.object = object.0;
+            p.pindex = p0 + u64::from(i);
+            p.flags = PageFlags::BUSY;
+        }
+        Some(FrameNumber(base))
     }
 
     /// Claim a specific free frame for a physical object. Fails with `Busy`
@@ -490,7 +569,14 @@ impl PagePool {
         debug_assert_eq!(p.hold_count, 0, "freeing a held page");
         self.unlink(f.0);
         self.pages[f.index()] = VmPage::free();
-        self.link(f.0, PageQueue::Free);
+        // A region's frame goes back to its region, never to the small
+        // free queue.
+        if let Some(r) = self.large.region_of(f.0) {
+            self.link(f.0, PageQueue::Region);
+            self.large.put(r);
+        } else {
+            self.link(f.0, PageQueue::Free);
+        }
     }
 
     /// Finish producing a page: clear busy, set valid plus `extra`, and
@@ -631,89 +717,6 @@ impl PagePool {
             cur = self.pages[f as usize].next;
             Some(FrameNumber(f))
         })
-    }
-
-    /// Check queue links and counts against the page records.
-    /// Cost is O(pool size): tests call it, not the server loop.
-    pub fn check(&self) -> Result<(), alloc::string::String> {
-        use alloc::format;
-        let mut counts = [0u32; 3];
-        let mut wired = 0;
-        let mut unmanaged = 0;
-        let mut device = 0;
-        for (i, p) in self.pages.iter().enumerate() {
-            if p.is_device() != (i as u32 >= self.ram) || (p.is_device() && !p.is_unmanaged()) {
-                return Err(format!("page {i}: device flag against the pool's RAM"));
-            }
-            if p.is_unmanaged() {
-                if p.is_device() {
-                    device += 1;
-                } else {
-                    unmanaged += 1;
-                }
-                if p.queue != PageQueue::None {
-                    return Err(format!("unmanaged page {i} on a queue"));
-                }
-                continue;
-            }
-            if p.wire_count > 0 {
-                wired += 1;
-                if p.queue != PageQueue::None {
-                    return Err(format!("wired page {i} on queue {:?}", p.queue));
-                }
-                continue;
-            }
-            counts[p.queue as usize] += 1;
-            if (p.queue == PageQueue::Free) != (p.object == NIL) {
-                return Err(format!("page {i}: free queue vs owner mismatch"));
-            }
-        }
-        let free = PageQueue::Free as usize;
-        let walked = self.free_iter().count() as u32;
-        if walked != counts[free] || walked != self.queues[free].count {
-            return Err(format!(
-                "free queue: walked {walked}, records {}, head count {}",
-                counts[free], self.queues[free].count
-            ));
-        }
-        for q in [PageQueue::None, PageQueue::Paging] {
-            if counts[q as usize] != self.queues[q as usize].count {
-                return Err(format!(
-                    "queue {q:?}: records {} vs count {}",
-                    counts[q as usize], self.queues[q as usize].count
-                ));
-            }
-        }
-        if wired != self.wired || unmanaged != self.unmanaged || device != self.device {
-            return Err(format!(
-                "wired/unmanaged/device counts {wired}/{unmanaged}/{device}"
-            ));
-        }
-        {
-            let pol = self.policy();
-            let mut n = 0;
-            for (i, p) in self.pages.iter().enumerate() {
-                if self.tracked[i] {
-                    n += 1;
-                    if !pageable_queue(p.queue) {
-                        return Err(format!("policy tracks page {i} on {:?}", p.queue));
-                    }
-                } else if pageable_queue(p.queue) {
-                    return Err(format!("pageable page {i} not tracked by the policy"));
-                }
-            }
-            let (hot, cold) = pol.hot_cold();
-            if hot + cold != n {
-                return Err(format!("policy: {hot} hot + {cold} cold, tracks {n}"));
-            }
-            if pol.resident() != n {
-                return Err(format!(
-                    "policy tracks {} pages, pool says {n}",
-                    pol.resident()
-                ));
-            }
-        }
-        Ok(())
     }
 }
 

@@ -131,7 +131,7 @@ impl Vm {
     }
 
     /// Install a replacement policy (one of `vm_swap::POLICIES`, or any
-    /// `ReplacementPolicy` with capacity at least the pool size) in place
+    /// `ReplacementPolicy`) made for `policy_frames()` frames, in place
     /// of the current one (CLOCK from the start); it adopts every pageable
     /// page. Returns the previous policy.
     pub fn set_replacement_policy(
@@ -139,6 +139,13 @@ impl Vm {
         policy: Box<dyn vm_swap::ReplacementPolicy>,
     ) -> Box<dyn vm_swap::ReplacementPolicy> {
         self.mem.pool.set_policy(policy)
+    }
+
+    /// The frame numbers a replacement policy must cover: the small pool
+    /// and the large regions' frames, which are pageable pages too
+    /// (`config::ram_frame_end`; the pool size without large pages).
+    pub fn policy_frames(&self) -> u32 {
+        self.mem.pool.ram_end()
     }
 
     /// The name of the replacement policy pageout runs.

@@ -2,9 +2,10 @@
 //!
 //! Locking: a `Sim` is owned by one test or benchmark thread.
 
-use crate::config::VmConfig;
+use crate::config::{large_region_base, ram_frame_end, VmConfig, LARGE_PAGE_FRAMES};
 use crate::error::VmError;
 use crate::fault::FaultOutcome;
+use crate::large::LARGE_PAGE_SIZE;
 use crate::pmap::{Pmap, PmapError};
 use crate::swap_backend::IoDone;
 use crate::types::{Access, FrameNumber, Prot, SpaceId, PAGE_MASK, PAGE_SIZE};
@@ -16,14 +17,27 @@ use alloc::vec::Vec;
 use vm_swap::IoTag;
 
 /// A software MMU: page tables per space, a reverse map per frame
-/// (`pv` entries) and the frames' bytes.
+/// (`pv` entries) and the frames' bytes. Large mappings
+/// (`Pmap::enter_large`) follow the trait's contract strictly: a remove,
+/// protect or page_protect that reaches any part of one acts on all of
+/// it (remove takes it down whole), and a 4 KiB `enter` of a large
+/// region's frame panics, so a missed demotion cannot pass a test.
 pub struct SimPmap {
     mem: Vec<u8>,
     spaces: BTreeMap<SpaceId, BTreeMap<u64, (FrameNumber, Prot)>>,
     pv: Vec<Vec<(SpaceId, u64)>>,
     pv_total: usize,
+    /// Large mappings per space: 2 MiB-aligned address -> (region's
+    /// first frame, rights).
+    large: BTreeMap<SpaceId, BTreeMap<u64, (FrameNumber, Prot)>>,
+    /// Per region's first frame: its large mappings.
+    large_pv: BTreeMap<u32, Vec<(SpaceId, u64)>>,
+    /// Frame numbers of the large regions.
+    regions: core::ops::Range<u32>,
     /// When set, `enter` fails (to test the fault path's error handling).
     pub fail_enter: bool,
+    /// When set, `enter_large` fails (a pmap without large mappings).
+    pub refuse_large: bool,
     /// Mappings entered so far.
     pub enters: u64,
     /// Frames from here on are device pages (`add_device_frames`): the
@@ -34,15 +48,80 @@ pub struct SimPmap {
 
 impl SimPmap {
     pub fn new(frames: u32) -> Self {
+        Self::with_large(frames, 0)
+    }
+
+    /// A pmap over `frames` small frames and `large_pages` large regions
+    /// numbered as `VmConfig::large_pages` says.
+    pub fn with_large(frames: u32, large_pages: u32) -> Self {
+        let end = ram_frame_end(frames, large_pages);
+        let regions = if large_pages == 0 {
+            end..end
+        } else {
+            large_region_base(frames)..end
+        };
         SimPmap {
-            mem: vec![0u8; frames as usize * PAGE_SIZE as usize],
+            mem: vec![0u8; end as usize * PAGE_SIZE as usize],
             spaces: BTreeMap::new(),
-            pv: vec![Vec::new(); frames as usize],
+            pv: vec![Vec::new(); end as usize],
             pv_total: 0,
+            large: BTreeMap::new(),
+            large_pv: BTreeMap::new(),
+            regions,
             fail_enter: false,
+            refuse_large: false,
             enters: 0,
             devices_from: u32::MAX,
         }
+    }
+
+    /// The first frame of the large region holding `f`, if any.
+    fn region_base(&self, f: FrameNumber) -> Option<u32> {
+        self.regions.contains(&f.0).then(|| {
+            self.regions.start + (f.0 - self.regions.start) / LARGE_PAGE_FRAMES * LARGE_PAGE_FRAMES
+        })
+    }
+
+    /// The large mapping covering `va` in `space`: (its address, region
+    /// base, rights).
+    pub fn large_at(&self, space: SpaceId, va: u64) -> Option<(u64, FrameNumber, Prot)> {
+        let va0 = va & !(LARGE_PAGE_SIZE - 1);
+        let &(b, p) = self.large.get(&space)?.get(&va0)?;
+        Some((va0, b, p))
+    }
+
+    /// Every large mapping of `space`: (address, region base, rights).
+    pub fn large_mappings(
+        &self,
+        space: SpaceId,
+    ) -> impl Iterator<Item = (u64, FrameNumber, Prot)> + '_ {
+        self.large
+            .get(&space)
+            .into_iter()
+            .flat_map(|m| m.iter().map(|(&va, &(b, p))| (va, b, p)))
+    }
+
+    /// Take down the large mapping at `va0` of `space`.
+    fn drop_large(&mut self, space: SpaceId, va0: u64) {
+        let (b, _) = self
+            .large
+            .get_mut(&space)
+            .and_then(|m| m.remove(&va0))
+            .expect("large mapping");
+        let pv = self.large_pv.get_mut(&b.0).expect("large pv");
+        let i = pv
+            .iter()
+            .position(|&x| x == (space, va0))
+            .expect("large pv entry");
+        pv.swap_remove(i);
+    }
+
+    /// The large mappings of `space` that reach into `[start, end)`.
+    fn large_in(&self, space: SpaceId, start: u64, end: u64) -> Vec<u64> {
+        let lo = start & !(LARGE_PAGE_SIZE - 1);
+        self.large.get(&space).map_or(Vec::new(), |m| {
+            m.range(lo..end).map(|(&va, _)| va).collect()
+        })
     }
 
     /// Give the next `n` frame numbers bytes, as device pages
@@ -62,22 +141,37 @@ impl SimPmap {
         );
     }
 
-    /// The translation of `va` in `space`.
+    /// The translation of `va` in `space`, through a large mapping too.
     pub fn lookup(&self, space: SpaceId, va: u64) -> Option<(FrameNumber, Prot)> {
-        self.spaces.get(&space)?.get(&(va & !PAGE_MASK)).copied()
+        if let Some(&m) = self.spaces.get(&space)?.get(&(va & !PAGE_MASK)) {
+            return Some(m);
+        }
+        let (va0, b, p) = self.large_at(space, va)?;
+        Some((FrameNumber(b.0 + ((va - va0) / PAGE_SIZE) as u32), p))
     }
 
-    /// Every mapping of `space`.
+    /// Every 4 KiB page mapped in `space`, the pages of large mappings
+    /// one by one.
     pub fn mappings(&self, space: SpaceId) -> impl Iterator<Item = (u64, FrameNumber, Prot)> + '_ {
-        self.spaces
+        let small = self
+            .spaces
             .get(&space)
             .into_iter()
-            .flat_map(|m| m.iter().map(|(&va, &(f, p))| (va, f, p)))
+            .flat_map(|m| m.iter().map(|(&va, &(f, p))| (va, f, p)));
+        let large = self.large_mappings(space).flat_map(|(va, b, p)| {
+            (0..LARGE_PAGE_FRAMES)
+                .map(move |i| (va + u64::from(i) * PAGE_SIZE, FrameNumber(b.0 + i), p))
+        });
+        small.chain(large)
     }
 
-    /// Number of mappings of `frame` in all spaces.
+    /// Number of mappings of `frame` in all spaces (large ones included).
     pub fn mapping_count(&self, frame: FrameNumber) -> usize {
         self.pv[frame.index()].len()
+            + self
+                .region_base(frame)
+                .and_then(|b| self.large_pv.get(&b))
+                .map_or(0, |v| v.len())
     }
 
     /// The bytes of a frame.
@@ -113,6 +207,12 @@ impl Pmap for SimPmap {
             "destroying {space:?} with {} mappings",
             m.len()
         );
+        let l = self.large.remove(&space).unwrap_or_default();
+        assert!(
+            l.is_empty(),
+            "destroying {space:?} with {} large mappings",
+            l.len()
+        );
     }
     fn enter(
         &mut self,
@@ -123,6 +223,13 @@ impl Pmap for SimPmap {
     ) -> Result<(), PmapError> {
         if self.fail_enter {
             return Err(PmapError::ResourceShortage);
+        }
+        assert!(
+            !self.regions.contains(&frame.0),
+            "the VM entered a 4 KiB mapping of large region frame {frame:?} at {va:#x}"
+        );
+        if self.large_at(space, va).is_some() {
+            self.drop_large(space, va & !(LARGE_PAGE_SIZE - 1));
         }
         let old = self
             .spaces
@@ -137,7 +244,33 @@ impl Pmap for SimPmap {
         self.enters += 1;
         Ok(())
     }
+    fn enter_large(
+        &mut self,
+        space: SpaceId,
+        va: u64,
+        base: FrameNumber,
+        prot: Prot,
+    ) -> Result<(), PmapError> {
+        if self.fail_enter || self.refuse_large {
+            return Err(PmapError::ResourceShortage);
+        }
+        assert!(
+            va.is_multiple_of(LARGE_PAGE_SIZE) && self.region_base(base) == Some(base.0),
+            "enter_large of {base:?} at {va:#x}: not a region at a 2 MiB boundary"
+        );
+        self.remove(space, va, va + LARGE_PAGE_SIZE);
+        self.large
+            .entry(space)
+            .or_default()
+            .insert(va, (base, prot));
+        self.large_pv.entry(base.0).or_default().push((space, va));
+        self.enters += 1;
+        Ok(())
+    }
     fn remove(&mut self, space: SpaceId, start: u64, end: u64) {
+        for va0 in self.large_in(space, start, end) {
+            self.drop_large(space, va0);
+        }
         let Some(m) = self.spaces.get_mut(&space) else {
             return;
         };
@@ -152,6 +285,10 @@ impl Pmap for SimPmap {
         if prot.is_empty() {
             return self.remove(space, start, end);
         }
+        for va0 in self.large_in(space, start, end) {
+            let m = self.large.get_mut(&space).expect("space");
+            m.get_mut(&va0).expect("large mapping").1 &= prot;
+        }
         if let Some(m) = self.spaces.get_mut(&space) {
             for (_, (_, p)) in m.range_mut(start..end) {
                 *p &= prot;
@@ -159,6 +296,18 @@ impl Pmap for SimPmap {
         }
     }
     fn page_protect(&mut self, frame: FrameNumber, prot: Prot) {
+        // Every large mapping of the frame's region, whole.
+        if let Some(b) = self.region_base(frame) {
+            let pv = self.large_pv.get(&b).cloned().unwrap_or_default();
+            for (space, va0) in pv {
+                if prot.is_empty() {
+                    self.drop_large(space, va0);
+                } else {
+                    let m = self.large.get_mut(&space).expect("space");
+                    m.get_mut(&va0).expect("large mapping").1 &= prot;
+                }
+            }
+        }
         let pv = core::mem::take(&mut self.pv[frame.index()]);
         let mut keep = Vec::new();
         for (space, va) in pv {
@@ -175,6 +324,7 @@ impl Pmap for SimPmap {
     }
     fn is_mapped(&self, space: SpaceId, va: u64) -> bool {
         self.spaces.get(&space).is_some_and(|m| m.contains_key(&va))
+            || self.large_at(space, va).is_some()
     }
     fn zero_page(&mut self, frame: FrameNumber) {
         self.vm_touches(frame, "zeroed");
@@ -210,9 +360,10 @@ pub struct Sim {
 impl Sim {
     /// A VM over `frames` frames with real bytes.
     pub fn new(config: VmConfig, frames: u32) -> Self {
+        let large = config.large_pages;
         Sim {
             vm: Vm::new(config, frames).expect("valid config"),
-            pmap: SimPmap::new(frames),
+            pmap: SimPmap::with_large(frames, large),
             faults: 0,
             completed: Vec::new(),
         }
@@ -363,6 +514,11 @@ impl Sim {
         for (&space, m) in &self.pmap.spaces {
             for (&va, &(f, p)) in m {
                 self.vm.check_mapping(space, va, f, p)?;
+            }
+        }
+        for (&space, m) in &self.pmap.large {
+            for (&va, &(b, p)) in m {
+                self.vm.check_large_mapping(space, va, b, p)?;
             }
         }
         // Every mapping has its pv entry, and there are no others.

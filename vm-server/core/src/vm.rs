@@ -93,7 +93,9 @@ pub(crate) struct Memory {
 }
 
 impl Vm {
-    /// A VM over a pool of `frame_count` frames, numbered `0..frame_count`.
+    /// A VM over a pool of `frame_count` frames, numbered `0..frame_count`,
+    /// and `config.large_pages` large regions numbered from
+    /// `large_region_base(frame_count)` (`large_pool.rs`).
     /// Fails with `InvalidArgument` for an inconsistent configuration.
     pub fn new(config: VmConfig, frame_count: u32) -> Result<Self, VmError> {
         if !page_aligned(config.user_min)
@@ -102,6 +104,9 @@ impl Vm {
             || config.max_chain_depth < 3
             || config.reserved_pages > frame_count
             || config.pageout_cluster == 0
+            || u64::from(crate::config::large_region_base(frame_count))
+                + u64::from(config.large_pages) * u64::from(crate::config::LARGE_PAGE_FRAMES)
+                >= u64::from(u32::MAX)
         {
             return Err(VmError::InvalidArgument);
         }
@@ -116,7 +121,7 @@ impl Vm {
         };
         Ok(Vm {
             mem: Memory {
-                pool: PagePool::new(frame_count, config.reserved_pages),
+                pool: PagePool::with_large(frame_count, config.reserved_pages, config.large_pages),
                 objects: ObjectTable::default(),
                 stats: Uvmexp::default(),
                 config,
@@ -179,6 +184,8 @@ impl Vm {
             wired: p.wired_count(),
             unmanaged: p.unmanaged_count(),
             device: p.device_count(),
+            large_pages: u64::from(p.large().count()),
+            large_pages_used: u64::from(p.large().used()),
             reserve_pagedaemon: p.reserved(),
             objects: self.mem.objects.live(),
             filepages: self

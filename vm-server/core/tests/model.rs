@@ -31,6 +31,13 @@
 //! (then every page is compared again) or fail cleanly with
 //! `OutOfMemory`/`Io`. Seeds rotate through the
 //! built-in CLOCK and vm-swap's CLOCK, 2Q and CLOCK-Pro policies.
+//!
+//! Large pages (semantics: large-pages): seeds with `seed % 4 == 3` get
+//! 2 to 4 large regions, a second window of three 2 MiB chunks where
+//! mmap sometimes places 2 MiB-aligned private entries of 2 to 5 MiB,
+//! and madvise HugePage/NoHugePage; the other ops reach into that window
+//! now and then. The model is unchanged: clients observe nothing but
+//! speed, and the simulator panics on a 4 KiB mapping of a region frame.
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -48,6 +55,10 @@ const PRESSURE_FRAMES: u32 = 40;
 const MAX_SPACES: usize = 4;
 /// The model's address window: small, so operations collide often.
 const WIN_PAGES: u64 = 96;
+/// Pages of one 2 MiB large page, and of the large-page seeds' second
+/// window (three of them).
+const LARGE: u64 = 512;
+const LWIN_PAGES: u64 = 3 * LARGE;
 
 #[derive(Clone)]
 enum Content {
@@ -128,6 +139,8 @@ struct Runner {
     trace_len: usize,
     /// A page to describe after every step (`VM_MODEL_WATCH=0x...`).
     watch: Option<u64>,
+    /// Large-page seeds: the 2 MiB-aligned second window's first address.
+    large: Option<u64>,
 }
 
 fn prot_from(r: u8) -> Prot {
@@ -151,7 +164,17 @@ impl Runner {
             prefault_zero_fill: seed % 5 != 4,
             ..VmConfig::default()
         };
-        let frames = if pressure { PRESSURE_FRAMES } else { FRAMES };
+        let large_seed = seed % 4 == 3;
+        let frames = match (pressure, large_seed) {
+            (true, _) => PRESSURE_FRAMES,
+            // Without swap every page of the large window, in every
+            // space and their hidden copies, must fit.
+            (false, true) => FRAMES + 3 * MAX_SPACES as u32 * LWIN_PAGES as u32,
+            (false, false) => FRAMES,
+        };
+        if large_seed {
+            cfg.large_pages = [2, 3, 4][(seed / 4) as usize % 3];
+        }
         if pressure {
             cfg.reserved_pages = 4;
             cfg.prefault_min_free = 8;
@@ -177,7 +200,8 @@ impl Runner {
                 .unwrap();
             // Every policy the server can run, in turn by seed.
             let (_, make) = vm_swap::POLICIES[seed as usize % vm_swap::POLICIES.len()];
-            sim.vm.set_replacement_policy(make(frames));
+            let policy_frames = sim.vm.policy_frames();
+            sim.vm.set_replacement_policy(make(policy_frames));
         }
         let s = sim.vm.space_create(&mut sim.pmap).unwrap();
         if pressure && seed % 3 == 1 {
@@ -241,8 +265,11 @@ impl Runner {
             });
         }
         spaces.insert(s, first);
+        let base = sim.vm.config().user_min + 0x100_0000;
+        let large = large_seed.then(|| (base + WIN_PAGES * P + 2 * LARGE * P) & !(LARGE * P - 1));
         Runner {
-            base: sim.vm.config().user_min + 0x100_0000,
+            large,
+            base,
             sim,
             pressure,
             peak_mapped: 0,
@@ -293,9 +320,33 @@ impl Runner {
     }
 
     fn pick_range(&mut self, max_pages: u64) -> (u64, u64) {
+        if let Some(lb) = self.large {
+            if self.rng.gen_bool(0.25) {
+                // In the large window, often across a chunk boundary.
+                let n = self.rng.gen_range(1..=max_pages);
+                let first = if self.rng.gen_bool(0.5) {
+                    let edge = self.rng.gen_range(1..3) * LARGE;
+                    edge - self.rng.gen_range(0..n)
+                } else {
+                    self.rng.gen_range(0..LWIN_PAGES - n)
+                };
+                return (lb + first * P, n * P);
+            }
+        }
         let n = self.rng.gen_range(1..=max_pages);
         let first = self.rng.gen_range(0..WIN_PAGES - n);
         (self.base + first * P, n * P)
+    }
+
+    /// A page to access: in the small window, or now and then (large-page
+    /// seeds) in the large one.
+    fn pick_page(&mut self) -> u64 {
+        if let Some(lb) = self.large {
+            if self.rng.gen_bool(0.3) {
+                return lb + self.rng.gen_range(0..LWIN_PAGES) * P;
+            }
+        }
+        self.base + self.rng.gen_range(0..WIN_PAGES) * P
     }
 
     fn pages_of(&self, s: SpaceId, addr: u64, len: u64) -> Option<Vec<&MPage>> {
@@ -429,7 +480,21 @@ impl Runner {
 
     fn op_mmap(&mut self) -> &'static str {
         let s = self.pick_space();
-        let (addr, len) = self.pick_range(12);
+        let (addr, len, big) = match self.large {
+            // A 2 MiB-aligned entry of 2 to 5 MiB in the large window,
+            // always FIXED (replacing what is there).
+            Some(lb) if self.rng.gen_bool(0.2) => {
+                let c = self.rng.gen_range(0..2u64);
+                let n = self
+                    .rng
+                    .gen_range(2 * LARGE..=(5 * LARGE).min(LWIN_PAGES - c * LARGE));
+                (lb + c * LARGE * P, n * P, true)
+            }
+            _ => {
+                let (a, l) = self.pick_range(12);
+                (a, l, false)
+            }
+        };
         let prot = prot_from(self.rng.gen());
         let shared = self.rng.gen_bool(0.25);
         let mut args = if shared {
@@ -440,7 +505,11 @@ impl Runner {
         if self.rng.gen_bool(0.15) {
             args.max_prot = Prot::READ;
         }
-        self.placement(&mut args, addr);
+        if big {
+            args = args.fixed(addr);
+        } else {
+            self.placement(&mut args, addr);
+        }
         if !shared && self.rng.gen_bool(0.1) {
             args.flags |= MapFlags::OVERLAY;
         }
@@ -475,6 +544,15 @@ impl Runner {
             })
             .collect();
         self.install(s, at, pages);
+        if self.large.is_some() && len >= 2 * LARGE * P && self.rng.gen_bool(0.7) {
+            // semantics: large-pages: the advice changes nothing visible.
+            self.log(format!("madvise {s:?} {at:#x}+{len:#x} HugePage"));
+            let got = self
+                .sim
+                .vm
+                .madvise(s, at, len, Advice::HugePage, &mut self.sim.pmap);
+            self.expect("madvise", &got, Ok(()));
+        }
         "mmap"
     }
 
@@ -744,6 +822,7 @@ impl Runner {
     fn op_madvise(&mut self) -> &'static str {
         let s = self.pick_space();
         let (addr, len) = self.pick_range(8);
+        let kinds = if self.large.is_some() { 8 } else { 6 };
         let advice = [
             Advice::Normal,
             Advice::Random,
@@ -751,7 +830,9 @@ impl Runner {
             Advice::WillNeed,
             Advice::DontNeed,
             Advice::Free,
-        ][self.rng.gen_range(0..6)];
+            Advice::HugePage,
+            Advice::NoHugePage,
+        ][self.rng.gen_range(0..kinds)];
         // semantics: errors-order, madvise-dontneed-*, madvise-free-*:
         // errors first, then the effect.
         let want = match self.pages_of(s, addr, len) {
@@ -1180,7 +1261,7 @@ impl Runner {
     /// as the pageout scan will: contents must not change.
     fn op_refmod(&mut self) -> &'static str {
         let s = self.pick_space();
-        let page = self.base + self.rng.gen_range(0..WIN_PAGES) * P;
+        let page = self.pick_page();
         let Ok(Some(f)) = self.sim.vm.extract(s, page) else {
             return "refmod";
         };
@@ -1223,7 +1304,7 @@ impl Runner {
 
     fn op_read(&mut self) -> &'static str {
         let s = self.pick_space();
-        let page = self.base + self.rng.gen_range(0..WIN_PAGES) * P;
+        let page = self.pick_page();
         let off = self.rng.gen_range(0..P) as usize;
         let len = self.rng.gen_range(1..=64).min(P as usize - off);
         let want = self.access_want(s, page, false);
@@ -1301,7 +1382,7 @@ impl Runner {
 
     fn op_write(&mut self) -> &'static str {
         let s = self.pick_space();
-        let page = self.base + self.rng.gen_range(0..WIN_PAGES) * P;
+        let page = self.pick_page();
         let off = self.rng.gen_range(0..P) as usize;
         let len = self.rng.gen_range(1..=32).min(P as usize - off);
         let want = self.access_want(s, page, true);
@@ -1427,10 +1508,17 @@ impl Runner {
                     m.pages.len()
                 ));
             }
+            // One lookup per entry, not per page: the large window's
+            // entries hold thousands.
+            let mut cur: Option<&vm_core::map::VmMapEntry> = None;
             for (&va, p) in &m.pages {
-                let e = map
-                    .lookup(va)
-                    .unwrap_or_else(|| self.fail(&format!("{va:#x} unmapped")));
+                let e = match cur {
+                    Some(e) if e.start() <= va && va < e.end() => e,
+                    _ => map
+                        .lookup(va)
+                        .unwrap_or_else(|| self.fail(&format!("{va:#x} unmapped"))),
+                };
+                cur = Some(e);
                 if e.prot() != p.prot || e.wired_count() != p.wired || e.inheritance() != p.inh {
                     self.fail(&format!(
                         "{va:#x}: entry {:?}/{}/{:?} vs model {:?}/{}/{:?}",
@@ -1518,10 +1606,11 @@ impl Runner {
         }
         self.sim.vm.swap_poll(&mut self.sim.pmap);
         let st = self.sim.vm.stats();
-        if st.free != st.npages || st.objects != 0 || st.swpginuse != 0 {
+        if st.free != st.npages || st.objects != 0 || st.swpginuse != 0 || st.large_pages_used != 0
+        {
             self.fail(&format!(
-                "after exit: {} free of {}, {} objects, {} slots in use",
-                st.free, st.npages, st.objects, st.swpginuse
+                "after exit: {} free of {}, {} objects, {} slots in use, {} large pages in use",
+                st.free, st.npages, st.objects, st.swpginuse, st.large_pages_used
             ));
         }
         if let Some(sw) = self.sim.vm.swap() {
@@ -1541,6 +1630,13 @@ fn run_seed(seed: u64, ops: usize) -> Uvmexp {
 fn run_seed_in(seed: u64, ops: usize, pressure: bool) -> Uvmexp {
     let mut r = Runner::new(seed, pressure);
     r.run(ops);
+    let st = r.sim.vm.stats();
+    if st.large_pages > 0 {
+        eprintln!(
+            "seed {seed}: large pages: {} faults, {} allocated, {} pages demoted",
+            st.flt_large, st.large_allocs, st.large_demotes
+        );
+    }
     eprintln!(
         "seed {seed}: {ops} ops, peak {} pages in use, peak {} mapped, {} io errors, {} alloc failures, swapoff {}, {:?}",
         r.peak, r.peak_mapped, r.io_errors, r.alloc_failures, r.swapoffs, r.ops

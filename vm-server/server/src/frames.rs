@@ -6,14 +6,21 @@
 //! (a direct map, as BSD kernels have), so zeroing, copying and loading
 //! pages is a memory access, not a map/unmap pair. The pool cap itself
 //! backs that window; each client mapping uses a copy of it.
+//!
+//! Beside the pool are the large regions (`VmConfig::large_pages`): region
+//! `r` is one 2 MiB frame with frame numbers `large_region_base(pool) +
+//! 512 * r ..+ 512`, mapped with one page-directory entry at the window
+//! address of its first frame, so the core's 4 KiB frame numbers of a
+//! region address its bytes like any pool frame's. Device regions are
+//! numbered from `ram_frame_end`, as the core numbers them.
 
 use crate::kernel::Kernel;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use sel4::{cap, CapRights, ObjectType};
-use sel4_objects::map_page;
-use vm_core::FrameNumber;
+use sel4_objects::{map_large_page_attrs, map_page};
+use vm_core::{large_region_base, ram_frame_end, FrameNumber, LARGE_PAGE_FRAMES};
 
 /// Where the pool is mapped in the server's own VSpace.
 pub const PHYSMAP_BASE: u64 = 0x10_0000_0000;
@@ -23,17 +30,40 @@ pub const PAGE_SIZE: usize = 4096;
 /// numbers past the pool, as the VM core numbers them). Owned by the
 /// server's single thread.
 pub struct FramePool {
+    /// The pool's 4 KiB frame caps, mapped in the physmap.
     caps: Vec<cap::Granule>,
-    /// Frames of RAM: `caps[..ram]` are the pool's, mapped in the physmap.
-    ram: u32,
+    /// The large regions' 2 MiB frame caps, mapped in the physmap.
+    large: Vec<cap::LargePage>,
+    /// The frame number of large region 0's first frame.
+    large_base: u32,
+    /// The device regions' frame caps, numbered from `device_base`.
+    devices: Vec<cap::Granule>,
+    /// One past the last frame number of RAM (`ram_frame_end`).
+    device_base: u32,
+}
+
+/// Retypes `count` 2 MiB large frames. Done before anything else is
+/// carved from the untyped grant, so each lands 2 MiB-aligned in a chunk
+/// of its own size or larger (the root task hands enough of those).
+pub fn retype_large(kernel: &mut Kernel, count: u32) -> Result<Vec<cap::LargePage>, String> {
+    (0..count)
+        .map(|r| {
+            kernel
+                .object(ObjectType::X86LargePage, 0)
+                .map(|c| c.cast())
+                .map_err(|e| format!("large page {r} of {count}: {e}"))
+        })
+        .collect()
 }
 
 impl FramePool {
-    /// Retypes `count` frames and maps each into the server's window.
+    /// Retypes `count` frames and maps each into the server's window,
+    /// then maps the `large` frames (from `retype_large`) there too.
     pub fn new(
         kernel: &mut Kernel,
         own_vspace: cap::VSpace,
         count: u32,
+        large: Vec<cap::LargePage>,
     ) -> Result<FramePool, String> {
         let mut caps = Vec::with_capacity(count as usize);
         for n in 0..count {
@@ -52,12 +82,54 @@ impl FramePool {
             .map_err(|e| format!("physmap frame {n}: {e}"))?;
             caps.push(frame);
         }
-        Ok(FramePool { caps, ram: count })
+        let large_base = large_region_base(count);
+        for (r, &frame) in large.iter().enumerate() {
+            let first = large_base + r as u32 * LARGE_PAGE_FRAMES;
+            let mut make = |ty| kernel.object(ty, 0);
+            map_large_page_attrs(
+                own_vspace,
+                frame,
+                Self::window(FrameNumber(first)),
+                CapRights::read_write(),
+                sel4::VmAttributes::default(),
+                &mut make,
+            )
+            .map_err(|e| format!("physmap large page {r}: {e}"))?;
+        }
+        let device_base = ram_frame_end(count, large.len() as u32);
+        Ok(FramePool {
+            caps,
+            large,
+            large_base,
+            devices: Vec::new(),
+            device_base,
+        })
     }
 
-    /// Frames with a cap: the pool's and the device regions'.
+    /// One past the last frame number (RAM, then the device regions).
     pub fn len(&self) -> u32 {
-        self.caps.len() as u32
+        self.device_base + self.devices.len() as u32
+    }
+
+    /// The large regions.
+    pub fn large_count(&self) -> u32 {
+        self.large.len() as u32
+    }
+
+    /// The large region frame `f` belongs to, if any.
+    pub fn large_region(&self, f: FrameNumber) -> Option<usize> {
+        let r = f.0.checked_sub(self.large_base)? / LARGE_PAGE_FRAMES;
+        (f.0 < self.device_base && (r as usize) < self.large.len()).then_some(r as usize)
+    }
+
+    /// The first frame number of large region `r`.
+    pub fn large_first(&self, r: usize) -> FrameNumber {
+        FrameNumber(self.large_base + r as u32 * LARGE_PAGE_FRAMES)
+    }
+
+    /// The 2 MiB cap of large region `r` (the one backing the window).
+    pub fn large_cap(&self, r: usize) -> cap::LargePage {
+        self.large[r]
     }
 
     /// Gives the next `pages` frame numbers to a device region whose
@@ -67,33 +139,44 @@ impl FramePool {
     pub fn add_device(&mut self, first_slot: u64, pages: u32) -> FrameNumber {
         let base = FrameNumber(self.len());
         for i in 0..u64::from(pages) {
-            self.caps.push(cap::Granule::from_bits(first_slot + i));
+            self.devices.push(cap::Granule::from_bits(first_slot + i));
         }
         base
     }
 
     /// True for a device region's frame (mapped uncacheable).
     pub fn is_device(&self, f: FrameNumber) -> bool {
-        f.0 >= self.ram
+        f.0 >= self.device_base
     }
 
-    /// The pool cap of frame `f` (the one backing the server's window).
-    pub fn cap(&self, f: FrameNumber) -> cap::Granule {
-        self.caps[f.0 as usize]
+    /// The 4 KiB cap of frame `f` (the one backing the server's window):
+    /// a pool or device frame. A large region's frames have none (the
+    /// core maps them only whole, `Pmap::enter_large`).
+    pub fn cap(&self, f: FrameNumber) -> Option<cap::Granule> {
+        if let Some(&c) = self.caps.get(f.0 as usize) {
+            return Some(c);
+        }
+        let d = f.0.checked_sub(self.device_base)?;
+        self.devices.get(d as usize).copied()
+    }
+
+    /// True for a frame of RAM the window maps (pool or large region).
+    fn in_window(&self, f: FrameNumber) -> bool {
+        (f.0 as usize) < self.caps.len() || self.large_region(f).is_some()
     }
 
     /// The contents of frame `f`.
     pub fn bytes(&mut self, f: FrameNumber) -> &mut [u8] {
-        assert!(f.0 < self.ram, "frame {f:?} outside the pool");
-        // SAFETY: every pool frame is mapped read-write at its window
-        // address for the server's lifetime, and `&mut self` makes the
+        assert!(self.in_window(f), "frame {f:?} outside the pool");
+        // SAFETY: every pool frame and every large region is mapped
+        // read-write at its window address for the server's lifetime, and `&mut self` makes the
         // borrow exclusive.
         unsafe { core::slice::from_raw_parts_mut(Self::window(f) as *mut u8, PAGE_SIZE) }
     }
 
     /// The contents of frame `f`, read-only.
     pub fn bytes_ref(&self, f: FrameNumber) -> &[u8] {
-        assert!(f.0 < self.ram, "frame {f:?} outside the pool");
+        assert!(self.in_window(f), "frame {f:?} outside the pool");
         // SAFETY: as in `bytes`; `&self` keeps writers out.
         unsafe { core::slice::from_raw_parts(Self::window(f) as *const u8, PAGE_SIZE) }
     }
@@ -102,7 +185,7 @@ impl FramePool {
     pub fn pair(&mut self, src: FrameNumber, dst: FrameNumber) -> (&[u8], &mut [u8]) {
         assert!(src != dst, "copy of a frame onto itself");
         assert!(
-            src.0 < self.ram && dst.0 < self.ram,
+            self.in_window(src) && self.in_window(dst),
             "copy outside the pool"
         );
         // SAFETY: as in `bytes`; the frames are distinct, so the slices do not overlap.

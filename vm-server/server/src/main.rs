@@ -17,6 +17,7 @@
 //! | `platform.rs` | `vm_service::Platform` as seL4 invocations |
 //! | `fork.rs` | a forked child's CNode, IPC buffer, TCB and registers |
 //! | `pmap.rs` | the pmap: frame caps mapped into clients' VSpaces |
+//! | `pmap_large.rs` | 2 MiB mappings of the large regions (`enter_large`) |
 //! | `frames.rs` | the frame pool and the physmap |
 //! | `kernel.rs` | kernel objects and slots, with per-type caches |
 //! | `loader.rs` | loading a client's ELF image into its space |
@@ -116,17 +117,27 @@ fn init(info: &StartInfo) -> Result<Server, String> {
     let endpoint = info.cap("vm_ep").ok_or("no 'vm_ep' capability")?;
     let asid_pool = cap::AsidPool::from_bits(slots::ASID_POOL);
 
+    // Large frames first, while the grant's chunks are whole (each needs
+    // 2 MiB aligned); the pool is a share of what is left.
+    let large_pages = spec_large_pages();
+    let large = frames::retype_large(&mut kernel, large_pages)?;
     let by_memory = kernel.untyped_free() * POOL_PERCENT / 100 / 4096;
     // Every resident page may also be mapped once or twice: keep slots for that.
     let by_slots = ((1u64 << bits) - info.first_free_slot) / 4;
     let frames = by_memory.min(by_slots) as u32;
+    let large_note = if large_pages > 0 {
+        format!(", {large_pages} large pages of 2 MiB")
+    } else {
+        String::new()
+    };
     println!(
-        "vm-server: {} MiB untyped, pool of {frames} frames ({} MiB)",
+        "vm-server: {} MiB untyped, pool of {frames} frames ({} MiB){large_note}",
         kernel.untyped_free() >> 20,
         (frames as u64 * 4096) >> 20
     );
-    let pool = FramePool::new(&mut kernel, own_vspace, frames)?;
+    let pool = FramePool::new(&mut kernel, own_vspace, frames, large)?;
     let config = VmConfig {
+        large_pages,
         user_min: USER_MIN,
         user_max: USER_MAX,
         pageout_cluster: SWAP_CLUSTER,
@@ -137,7 +148,7 @@ fn init(info: &StartInfo) -> Result<Server, String> {
         ..VmConfig::default()
     };
     let mut vm = Vm::new(config, frames).map_err(|e| format!("VM: {e:?}"))?;
-    choose_policy(&mut vm, frames)?;
+    choose_policy(&mut vm)?;
     let pmap = Sel4Pmap::new(kernel, pool, asid_pool, MAPPING_BUDGET);
     let root = Some(sel4::CPtr::from_bits(sel4_root_task::control::ROOT_SLOT));
     let platform = Sel4Platform::new(pmap, endpoint, root, SCRATCH_VADDR);
@@ -154,16 +165,28 @@ fn init(info: &StartInfo) -> Result<Server, String> {
     Ok(server)
 }
 
+/// The spec's `large_pages` for this server (0 without a pager-info page).
+fn spec_large_pages() -> u32 {
+    // SAFETY: as in `choose_policy`: mapped read-only, checked by magic.
+    let pinfo = unsafe { &*(PAGER_INFO_VADDR as *const PagerInfo) };
+    if pinfo.magic == PAGER_INFO_MAGIC {
+        pinfo.large_pages()
+    } else {
+        0
+    }
+}
+
 /// Installs the replacement policy the spec names (`pageout_policy`), or
 /// keeps the default (CLOCK). An unknown name is an error: the host tool
 /// checks names before the boot, so it means a mismatched build.
-fn choose_policy(vm: &mut Vm, frames: u32) -> Result<(), String> {
+fn choose_policy(vm: &mut Vm) -> Result<(), String> {
     // SAFETY: the root task maps the pager-info pages read-only at this
     // address in every component it makes a pager; their magic says so.
     let pinfo = unsafe { &*(PAGER_INFO_VADDR as *const PagerInfo) };
     if pinfo.magic == PAGER_INFO_MAGIC {
         if let Some(name) = pinfo.pageout_policy() {
-            let policy = vm_swap::policy_by_name(name, frames).ok_or_else(|| {
+            // Sized for every pageable frame: the pool's and the large regions'.
+            let policy = vm_swap::policy_by_name(name, vm.policy_frames()).ok_or_else(|| {
                 let known: alloc::vec::Vec<&str> = vm_swap::POLICIES.iter().map(|p| p.0).collect();
                 format!(
                     "unknown pageout_policy {name:?} (known: {})",
@@ -388,8 +411,11 @@ fn privileges_of(bits: u16) -> Privileges {
 /// client can make an allocation fail (docs/isolation.md).
 fn fit_heap(server: &Server, limits: &mut [Limits]) {
     use vm_service::heap;
-    // Device pages have records like pool frames (docs/devices.md).
-    let frames = u64::from(server.vm.pool().len() + server.vm.pool().device_count());
+    // Device pages and the large regions' frames have records like pool
+    // frames (docs/devices.md, docs/large-pages.md).
+    let large = server.platform.pmap.pool.large_count();
+    let ram = vm_core::ram_frame_end(server.vm.pool().len(), large);
+    let frames = u64::from(ram + server.vm.pool().device_count());
     let slots = server.vm.swap().map_or(0, |s| s.blist().blocks());
     let global = heap::bound([], frames, slots, MAPPING_BUDGET).unwrap_or(0);
     let room = (HEAP_BYTES as u64).saturating_sub(global);

@@ -9,7 +9,8 @@
 //! destroyed. Rights changes use `X86Page_Remap`. seL4 on x86_64 cannot
 //! read accessed/dirty bits, so this pmap leaves reference and modified
 //! tracking to the core's emulation (`tracks_ref_mod` stays false).
-//! Owned by the server's single thread.
+//! 2 MiB mappings of the large regions are `large.rs`'s. Owned by the
+//! server's single thread.
 
 use crate::frames::FramePool;
 use crate::kernel::Kernel;
@@ -19,6 +20,13 @@ use sel4::{cap, CPtr, CapRights, ObjectType, VmAttributes};
 use sel4_objects::{map_page, map_page_attrs};
 use sel4_root_task::println;
 use vm_core::{FrameNumber, Pmap, PmapError, Prot, SpaceId};
+
+#[path = "pmap_large.rs"]
+mod large;
+pub use large::LargeMapping;
+
+/// Bytes one page-directory entry maps: a page table's reach, a large page.
+const LARGE_SIZE: u64 = 2 << 20;
 
 /// One page mapped into a client.
 #[derive(Clone, Copy)]
@@ -36,13 +44,41 @@ struct SpaceMaps {
     /// root task's PML4s of spec clients stay theirs.
     owned_root: bool,
     mappings: BTreeMap<u64, Mapping>,
-    /// Paging structures made for this space: (type, cap).
+    /// 2 MiB mappings, by their first address.
+    large: BTreeMap<u64, LargeMapping>,
+    /// Page directories and PDPTs made for this space: (type, cap).
     tables: Vec<(ObjectType, CPtr)>,
+    /// Page tables made for this space, by the 2 MiB slot they fill
+    /// (`va / 2 MiB`), so a large mapping can take the slot back.
+    page_tables: BTreeMap<u64, CPtr>,
     /// Most paging structures it may have (its client's quota).
     table_limit: u64,
     /// Mapping copies of frames outside the pool (a forked child's IPC
     /// buffer and start-info page).
-    wired: Vec<cap::Granule>,
+    wired: Vec<(cap::Granule, u64)>,
+}
+
+impl SpaceMaps {
+    /// Paging structures held, of every level.
+    fn table_count(&self) -> usize {
+        self.tables.len() + self.page_tables.len()
+    }
+}
+
+/// Records a paging structure `make` just made for `va`: a page table by
+/// its 2 MiB slot, the levels above in `tables`.
+fn record_table(
+    tables: &mut Vec<(ObjectType, CPtr)>,
+    page_tables: &mut BTreeMap<u64, CPtr>,
+    ty: ObjectType,
+    va: u64,
+    c: CPtr,
+) {
+    if ty == ObjectType::X86PageTable {
+        page_tables.insert(va / LARGE_SIZE, c);
+    } else {
+        tables.push((ty, c));
+    }
 }
 
 /// Pmap counters (reported with the VM statistics).
@@ -55,6 +91,10 @@ pub struct PmapStats {
     pub remaps: u64,
     /// Mappings dropped to stay within the budget.
     pub stolen: u64,
+    /// 2 MiB mappings made (`enter_large`).
+    pub large_enters: u64,
+    /// Page tables unmapped to make room for a 2 MiB mapping.
+    pub tables_replaced: u64,
 }
 
 /// The seL4 pmap: the kernel bookkeeping, the pool, and all client spaces.
@@ -69,6 +109,10 @@ pub struct Sel4Pmap {
     /// most frames are mapped in one space at a time, so most faults need
     /// no `CNode_Copy` (about a sixth of a fault's cost under QEMU).
     spare: Vec<Option<cap::Granule>>,
+    /// Per large region: where it is mapped, as `pv` for small frames.
+    large_pv: Vec<Vec<(SpaceId, u64)>>,
+    /// Per large region, an unmapped copy of its cap, as `spare`.
+    large_spare: Vec<Option<cap::LargePage>>,
     /// The VSpace the next `create_space` adopts instead of making one.
     adopt: Option<cap::VSpace>,
     /// Most mappings held at once (their records are heap the server's
@@ -93,8 +137,18 @@ impl Sel4Pmap {
         let pv = (0..pool.len()).map(|_| Vec::new()).collect();
         let spare = (0..pool.len())
             .map(|n| {
+                let c = pool.cap(FrameNumber(n))?;
                 kernel
-                    .copy(pool.cap(FrameNumber(n)).cptr(), CapRights::read_write())
+                    .copy(c.cptr(), CapRights::read_write())
+                    .ok()
+                    .map(|c| c.cast())
+            })
+            .collect();
+        let large_pv = (0..pool.large_count()).map(|_| Vec::new()).collect();
+        let large_spare = (0..pool.large_count() as usize)
+            .map(|r| {
+                kernel
+                    .copy(pool.large_cap(r).cptr(), CapRights::read_write())
                     .ok()
                     .map(|c| c.cast())
             })
@@ -106,6 +160,8 @@ impl Sel4Pmap {
             spaces: BTreeMap::new(),
             pv,
             spare,
+            large_pv,
+            large_spare,
             adopt: None,
             budget,
             steal_cursor: 0,
@@ -171,18 +227,23 @@ impl Sel4Pmap {
     /// Idle spare mapping caps (slots in use but holding no mapping).
     pub fn idle_spares(&self) -> usize {
         self.spare.iter().filter(|c| c.is_some()).count()
+            + self.large_spare.iter().filter(|c| c.is_some()).count()
     }
 
     /// Paging structures held by all client spaces (for statistics).
     pub fn tables_held(&self) -> usize {
-        self.spaces.values().map(|s| s.tables.len()).sum()
+        self.spaces.values().map(|s| s.table_count()).sum()
     }
 
-    /// Paging structures and mappings held for `space` (for statistics).
+    /// Pages mapped (a large mapping counts its 512) and paging
+    /// structures held for `space` (for statistics).
     pub fn footprint(&self, space: SpaceId) -> (usize, usize) {
         self.spaces
             .get(&space.0)
-            .map(|s| (s.mappings.len(), s.tables.len()))
+            .map(|s| {
+                let pages = s.mappings.len() + s.large.len() * (LARGE_SIZE / 4096) as usize;
+                (pages, s.table_count())
+            })
             .unwrap_or((0, 0))
     }
 
@@ -207,15 +268,15 @@ impl Sel4Pmap {
             .spaces
             .get_mut(&space.0)
             .ok_or(PmapError::ResourceShortage)?;
-        let tables = &mut sp.tables;
+        let (tables, page_tables) = (&mut sp.tables, &mut sp.page_tables);
         let mut make = |ty| {
             let c = kernel.object(ty, 0)?;
-            tables.push((ty, c));
+            record_table(tables, page_tables, ty, va, c);
             Ok(c)
         };
         match map_page(sp.vspace, copy, va, rights, &mut make) {
             Ok(()) => {
-                sp.wired.push(copy);
+                sp.wired.push((copy, va));
                 Ok(())
             }
             Err(e) => {
@@ -300,7 +361,9 @@ impl Pmap for Sel4Pmap {
                 vspace,
                 owned_root,
                 mappings: BTreeMap::new(),
+                large: BTreeMap::new(),
                 tables: Vec::new(),
+                page_tables: BTreeMap::new(),
                 table_limit: u64::MAX,
                 wired: Vec::new(),
             },
@@ -315,13 +378,21 @@ impl Pmap for Sel4Pmap {
         for (va, m) in sp.mappings {
             self.unmap_one(space, va, m);
         }
+        for (va, m) in sp.large {
+            self.unmap_large(space, va, m);
+        }
         // Recycled page tables must be empty: unmap the wired pages too.
-        for copy in sp.wired {
+        for (copy, _) in sp.wired {
             let _ = copy.x86_page_unmap();
             self.kernel.free_slot(copy.cptr());
         }
         // Lowest levels first, so each unmap finds its parent still in place.
         let mut tables = sp.tables;
+        tables.extend(
+            sp.page_tables
+                .into_values()
+                .map(|c| (ObjectType::X86PageTable, c)),
+        );
         tables.sort_by_key(|(ty, _)| match ty {
             ObjectType::X86PageTable => 0,
             ObjectType::X86PageDirectory => 1,
@@ -363,13 +434,17 @@ impl Pmap for Sel4Pmap {
         prot: Prot,
     ) -> Result<(), PmapError> {
         let writable = prot.contains(Prot::WRITE);
-        let existing = self
+        let sp = self
             .spaces
             .get(&space.0)
-            .ok_or(PmapError::ResourceShortage)?
-            .mappings
-            .get(&va)
-            .copied();
+            .ok_or(PmapError::ResourceShortage)?;
+        let existing = sp.mappings.get(&va).copied();
+        // A 4 KiB page over part of a 2 MiB mapping replaces all of it.
+        let slot = va & !(LARGE_SIZE - 1);
+        if let Some(m) = sp.large.get(&slot).copied() {
+            self.spaces.get_mut(&space.0).unwrap().large.remove(&slot);
+            self.unmap_large(space, slot, m);
+        }
         if let Some(m) = existing {
             if m.frame == frame {
                 self.set_rights(space, va, writable);
@@ -381,27 +456,33 @@ impl Pmap for Sel4Pmap {
         if self.stats.mappings >= self.budget {
             self.steal(space, va);
         }
+        // A large region's frames have no 4 KiB cap (the core maps them
+        // only whole): refused, never a panic.
+        let pool_cap = self.pool.cap(frame).ok_or(PmapError::ResourceShortage)?;
         let copy: cap::Granule = match self.spare[frame.0 as usize].take() {
             Some(c) => c,
             None => self
                 .kernel
-                .copy(self.pool.cap(frame).cptr(), CapRights::read_write())
+                .copy(pool_cap.cptr(), CapRights::read_write())
                 .map_err(|_| PmapError::ResourceShortage)?
                 .cast(),
         };
         let attrs = self.attrs(frame);
         let kernel = &mut self.kernel;
         let sp = self.spaces.get_mut(&space.0).unwrap();
-        let tables = &mut sp.tables;
         let limit = sp.table_limit;
+        let held = sp.table_count() as u64;
+        let (tables, page_tables) = (&mut sp.tables, &mut sp.page_tables);
         let mut over = false;
+        let mut made = 0;
         let mut make = |ty| {
-            if tables.len() as u64 >= limit {
+            if held + made >= limit {
                 over = true;
                 return Err(alloc::string::String::from("page-table quota"));
             }
             let c = kernel.object(ty, 0)?;
-            tables.push((ty, c));
+            record_table(tables, page_tables, ty, va, c);
+            made += 1;
             Ok(c)
         };
         if let Err(e) = map_page_attrs(sp.vspace, copy, va, rights(writable), attrs, &mut make) {
@@ -412,7 +493,7 @@ impl Pmap for Sel4Pmap {
             println!("vm-server: pmap: map {va:#x}: {e}");
             return Err(PmapError::ResourceShortage);
         }
-        let n_tables = sp.tables.len();
+        let n_tables = sp.table_count();
         sp.mappings.insert(
             va,
             Mapping {
@@ -443,6 +524,7 @@ impl Pmap for Sel4Pmap {
                 .unwrap();
             self.unmap_one(space, va, m);
         }
+        self.remove_large(space, start, end);
     }
 
     fn protect(&mut self, space: SpaceId, start: u64, end: u64, prot: Prot) {
@@ -464,9 +546,13 @@ impl Pmap for Sel4Pmap {
         for va in vas {
             self.set_rights(space, va, false);
         }
+        self.write_protect_large(space, start, end);
     }
 
     fn page_protect(&mut self, frame: FrameNumber, prot: Prot) {
+        if let Some(r) = self.pool.large_region(frame) {
+            return self.page_protect_large(r, prot);
+        }
         let places = self.pv[frame.0 as usize].clone();
         for (space, va) in places {
             self.protect(space, va, va + 4096, prot);
@@ -474,9 +560,19 @@ impl Pmap for Sel4Pmap {
     }
 
     fn is_mapped(&self, space: SpaceId, va: u64) -> bool {
-        self.spaces
-            .get(&space.0)
-            .is_some_and(|s| s.mappings.contains_key(&va))
+        self.spaces.get(&space.0).is_some_and(|s| {
+            s.mappings.contains_key(&va) || s.large.contains_key(&(va & !(LARGE_SIZE - 1)))
+        })
+    }
+
+    fn enter_large(
+        &mut self,
+        space: SpaceId,
+        va: u64,
+        base: FrameNumber,
+        prot: Prot,
+    ) -> Result<(), PmapError> {
+        self.map_large(space, va, base, prot)
     }
 
     fn zero_page(&mut self, frame: FrameNumber) {

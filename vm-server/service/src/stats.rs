@@ -63,6 +63,11 @@ pub fn global<P: Platform>(s: &Service<P>) -> VmStats {
         handling_cycles: k.handling_cycles,
         messages: k.messages,
         flt_reference: u.flt_reference,
+        flt_large: u.flt_large,
+        large_allocs: u.large_allocs,
+        large_demotes: u.large_demotes,
+        large_pages: u.large_pages,
+        large_pages_used: u.large_pages_used,
         pageins: u.pgswapin,
         pageouts: u.pgswapout,
         swpages: u.swpages,
@@ -118,6 +123,7 @@ pub fn client<P: Platform>(s: &Service<P>, id: ClientId) -> Result<ClientStats, 
         page_tables_limit: limits.page_tables,
         group_children: usage.children,
         children_limit: limits.children,
+        flt_large: n.flt_large,
     })
 }
 
@@ -161,5 +167,6 @@ fn summary<P: Platform>(s: &Service<P>, id: ClientId, c: &Client) -> ClientSumma
         flt_cow: n.flt_cow,
         flt_prefault: n.flt_prefault,
         pageins: n.pageins,
+        flt_large: n.flt_large,
     }
 }

@@ -120,7 +120,8 @@ fn entries_are_each_clients_own_counters() {
                 e.flt_zero,
                 e.flt_cow,
                 e.flt_prefault,
-                e.pageins
+                e.pageins,
+                e.flt_large
             ),
             (
                 own.resident_pages,
@@ -129,7 +130,8 @@ fn entries_are_each_clients_own_counters() {
                 own.flt_zero,
                 own.flt_cow,
                 own.flt_prefault,
-                own.pageins
+                own.pageins,
+                own.flt_large
             ),
             "client {}",
             e.client

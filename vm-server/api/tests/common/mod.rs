@@ -185,7 +185,7 @@ pub fn client_name() -> impl Strategy<Value = ClientName> {
 }
 
 pub fn client_summary() -> impl Strategy<Value = ClientSummary> {
-    (word(), client_name(), prop::array::uniform7(word())).prop_map(|(client, name, w)| {
+    (word(), client_name(), prop::array::uniform8(word())).prop_map(|(client, name, w)| {
         ClientSummary {
             client,
             name,
@@ -196,6 +196,7 @@ pub fn client_summary() -> impl Strategy<Value = ClientSummary> {
             flt_cow: w[4],
             flt_prefault: w[5],
             pageins: w[6],
+            flt_large: w[7],
         }
     })
 }

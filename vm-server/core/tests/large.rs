@@ -1,0 +1,372 @@
+//! Large pages (`large.rs`, `large_pool.rs`): a `MADV_HUGEPAGE` range faults once per 2 MiB, and every operation that takes part of a large mapping (munmap, mprotect, fork, pageout, NoHugePage, quotas, an empty pool) keeps every byte, with every region back at exit.
+//!
+//! Clients observe nothing but speed (semantics: large-pages): each test
+//! checks every page's bytes, and the simulator panics on a 4 KiB
+//! mapping of a region frame (a missed demotion).
+
+use vm_core::sim::Sim;
+use vm_core::*;
+use vm_swap::{RamDisk, SwapPager};
+
+const P: u64 = PAGE_SIZE;
+const L: u64 = 2 << 20;
+const N: u64 = L / P;
+
+fn cfg(large: u32) -> VmConfig {
+    VmConfig {
+        large_pages: large,
+        ..VmConfig::default()
+    }
+}
+
+/// A sim of `frames` small frames and `large` regions, one space.
+fn sim(frames: u32, large: u32) -> (Sim, SpaceId) {
+    let mut s = Sim::new(cfg(large), frames);
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    (s, sp)
+}
+
+fn check(s: &Sim) {
+    s.check().unwrap();
+    s.vm.check_page_queues().unwrap();
+    s.vm.check_swap().unwrap();
+}
+
+/// A private RW mapping of `len` at the 2 MiB-aligned `va`, advised HUGEPAGE.
+fn huge_map(s: &mut Sim, sp: SpaceId, va: u64, len: u64) {
+    let args = MmapArgs::anon(len, Prot::RW).fixed(va);
+    assert_eq!(s.vm.mmap(sp, &args, &mut s.pmap).unwrap(), va);
+    s.vm.madvise(sp, va, len, Advice::HugePage, &mut s.pmap)
+        .unwrap();
+}
+
+fn byte(tag: u8, i: u64) -> u8 {
+    tag.wrapping_add((i * 7 + (i >> 8)) as u8) | 1
+}
+
+/// Write one tagged byte at the start and the end of every page.
+fn fill(s: &mut Sim, sp: SpaceId, va: u64, pages: u64, tag: u8) {
+    for i in 0..pages {
+        let b = byte(tag, i);
+        s.write(sp, va + i * P, &[b]).unwrap();
+        s.write(sp, va + i * P + P - 1, &[b]).unwrap();
+    }
+}
+
+/// Check every byte of `pages` pages written by `fill` with `tag`
+/// (`None`: zero).
+fn verify(s: &mut Sim, sp: SpaceId, va: u64, pages: u64, tag: Option<u8>) {
+    let mut buf = vec![0u8; P as usize];
+    for i in 0..pages {
+        s.read(sp, va + i * P, &mut buf).unwrap();
+        let mut want = vec![0u8; P as usize];
+        if let Some(t) = tag {
+            want[0] = byte(t, i);
+            want[P as usize - 1] = byte(t, i);
+        }
+        assert!(buf == want, "page {i} at {:#x}", va + i * P);
+    }
+}
+
+fn base(s: &Sim) -> u64 {
+    // 2 MiB-aligned, inside the user range.
+    (s.vm.config().user_min + 4 * L) & !(L - 1)
+}
+
+#[test]
+fn a_hugepage_range_faults_once_per_2mib() {
+    // semantics: large-pages
+    let (mut s, sp) = sim(256, 2);
+    let va = base(&s);
+    huge_map(&mut s, sp, va, 2 * L);
+    fill(&mut s, sp, va, N, 3);
+    assert_eq!(s.faults, 1);
+    let st = s.vm.stats();
+    assert_eq!((st.flt_large, st.large_allocs, st.large_demotes), (1, 1, 0));
+    assert_eq!((st.large_pages, st.large_pages_used), (2, 1));
+    assert_eq!(s.vm.space(sp).unwrap().counters().flt_large, 1);
+    fill(&mut s, sp, va + L, N, 4);
+    assert_eq!(s.faults, 2);
+    assert_eq!(s.vm.stats().large_pages_used, 2);
+    verify(&mut s, sp, va, N, Some(3));
+    verify(&mut s, sp, va + L, N, Some(4));
+    assert_eq!(s.faults, 2);
+    // No small frame was used for the 1024 pages.
+    assert_eq!(s.vm.stats().free, 256);
+    assert!(s
+        .vm
+        .mincore(sp, va, 2 * L)
+        .unwrap()
+        .iter()
+        .all(|&b| b & 1 == 1));
+    check(&s);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    let st = s.vm.stats();
+    assert_eq!((st.large_pages_used, st.free, st.objects), (0, 256, 0));
+    check(&s);
+}
+
+#[test]
+fn a_read_first_maps_read_only_then_a_write_re_enters_writable() {
+    let (mut s, sp) = sim(64, 1);
+    let va = base(&s);
+    huge_map(&mut s, sp, va, L);
+    verify(&mut s, sp, va, N, None);
+    assert_eq!(s.faults, 1);
+    fill(&mut s, sp, va, N, 9);
+    // Zero-filled dirty: the read fault's mapping was writable already.
+    assert_eq!(s.faults, 1);
+    verify(&mut s, sp, va, N, Some(9));
+    check(&s);
+}
+
+#[test]
+fn without_the_advice_or_aligned_room_faults_are_4k() {
+    let (mut s, sp) = sim(1024, 2);
+    let va = base(&s);
+    // Advised but only 1 MiB: no 2 MiB chunk fits.
+    huge_map(&mut s, sp, va, L / 2);
+    fill(&mut s, sp, va, N / 2, 1);
+    // Not advised.
+    let args = MmapArgs::anon(L, Prot::RW).fixed(va + L);
+    s.vm.mmap(sp, &args, &mut s.pmap).unwrap();
+    fill(&mut s, sp, va + L, 16, 2);
+    assert_eq!(s.vm.stats().flt_large, 0);
+    assert_eq!(s.vm.stats().large_pages_used, 0);
+    verify(&mut s, sp, va, N / 2, Some(1));
+    check(&s);
+}
+
+#[test]
+fn partial_munmap_and_mprotect_demote_page_by_page() {
+    let (mut s, sp) = sim(2048, 2);
+    let va = base(&s);
+    huge_map(&mut s, sp, va, 2 * L);
+    fill(&mut s, sp, va, 2 * N, 5);
+    // munmap one page inside the first large page.
+    s.vm.munmap(sp, va + 10 * P, P, &mut s.pmap).unwrap();
+    check(&s);
+    assert_eq!(s.read_u8(sp, va + 10 * P), Err(VmError::NoMapping));
+    let mut buf = vec![0u8; P as usize];
+    for i in (0..2 * N).filter(|&i| i != 10) {
+        s.read(sp, va + i * P, &mut buf).unwrap();
+        assert_eq!(
+            (buf[0], buf[P as usize - 1]),
+            (byte(5, i), byte(5, i)),
+            "page {i}"
+        );
+    }
+    let st = s.vm.stats();
+    // The first large page's other 511 pages moved to small frames (its
+    // region is whole and free again); the second was mapped whole again.
+    assert_eq!(st.large_demotes, N - 1);
+    assert_eq!(st.large_pages_used, 1);
+    // mprotect a part of the second one read-only.
+    s.vm.mprotect(sp, va + L + 4 * P, 4 * P, Prot::READ, &mut s.pmap)
+        .unwrap();
+    check(&s);
+    assert_eq!(s.write(sp, va + L + 5 * P, &[1]), Err(VmError::Protection));
+    s.write(sp, va + L + 100 * P + 1, &[0xaa]).unwrap();
+    assert_eq!(s.read_u8(sp, va + L + 100 * P + 1).unwrap(), 0xaa);
+    s.write(sp, va + L + 100 * P + 1, &[0]).unwrap();
+    verify_from(&mut s, sp, va + L, N, N, 5);
+    check(&s);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    assert_eq!(s.vm.stats().large_pages_used, 0);
+    assert_eq!(s.vm.stats().free, 2048);
+    check(&s);
+}
+
+/// Check the first and last byte of `pages` pages at `va`, written by
+/// `fill` with `tag` from page index `off` on.
+fn verify_from(s: &mut Sim, sp: SpaceId, va: u64, off: u64, pages: u64, tag: u8) {
+    let mut buf = vec![0u8; P as usize];
+    for i in 0..pages {
+        s.read(sp, va + i * P, &mut buf).unwrap();
+        let b = byte(tag, off + i);
+        assert_eq!((buf[0], buf[P as usize - 1]), (b, b), "page {i}");
+    }
+}
+
+#[test]
+fn fork_then_child_and_parent_writes_stay_apart() {
+    let (mut s, parent) = sim(2048, 2);
+    let va = base(&s);
+    huge_map(&mut s, parent, va, L);
+    fill(&mut s, parent, va, N, 1);
+    let child = s.vm.fork(parent, &mut s.pmap).unwrap();
+    check(&s);
+    fill(&mut s, child, va, N / 2, 2);
+    check(&s);
+    fill(&mut s, parent, va + L / 2, N / 2, 3);
+    check(&s);
+    verify_from(&mut s, child, va, 0, N / 2, 2);
+    verify_from(&mut s, parent, va, 0, N / 2, 1);
+    let mut buf = vec![0u8; P as usize];
+    for i in N / 2..N {
+        s.read(child, va + i * P, &mut buf).unwrap();
+        assert_eq!(buf[0], byte(1, i), "child page {i}");
+        s.read(parent, va + i * P, &mut buf).unwrap();
+        assert_eq!(buf[0], byte(3, i - N / 2), "parent page {i}");
+    }
+    check(&s);
+    s.vm.exit(child, &mut s.pmap).unwrap();
+    s.vm.exit(parent, &mut s.pmap).unwrap();
+    let st = s.vm.stats();
+    assert_eq!((st.large_pages_used, st.free, st.objects), (0, 2048, 0));
+    check(&s);
+}
+
+#[test]
+fn pageout_and_page_in_of_large_pages_keep_every_byte() {
+    let mut s = Sim::new(
+        VmConfig {
+            reserved_pages: 4,
+            prefault_min_free: 8,
+            large_pages: 1,
+            ..VmConfig::default()
+        },
+        64,
+    );
+    s.vm.swap_on(Box::new(SwapPager::new(RamDisk::new(2048, 64), 16)))
+        .unwrap();
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    let va = base(&s);
+    huge_map(&mut s, sp, va, L);
+    fill(&mut s, sp, va, N, 7);
+    assert_eq!(s.vm.stats().flt_large, 1);
+    // Force the scan through every page, twice (the first pass clears
+    // the emulated reference bits).
+    for _ in 0..4 {
+        s.vm.pageout(&mut s.pmap, 1 << 20);
+        s.vm.swap_drain(&mut s.pmap);
+        let done = s.vm.swap_poll(&mut s.pmap);
+        s.completed.extend(done);
+        check(&s);
+    }
+    let st = s.vm.stats();
+    assert!(st.pgswapout > 0, "nothing paged out: {st:?}");
+    // Read back everything: pages come in on small frames.
+    verify(&mut s, sp, va, N, Some(7));
+    check(&s);
+    assert!(s.vm.stats().pgswapin > 0);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    s.vm.swap_drain(&mut s.pmap);
+    s.vm.swap_poll(&mut s.pmap);
+    let st = s.vm.stats();
+    assert_eq!((st.large_pages_used, st.free, st.swpginuse), (0, 64, 0));
+    check(&s);
+}
+
+#[test]
+fn nohugepage_moves_pages_to_small_frames_as_they_fault() {
+    let (mut s, sp) = sim(1024, 1);
+    let va = base(&s);
+    huge_map(&mut s, sp, va, L);
+    fill(&mut s, sp, va, N, 4);
+    s.vm.madvise(sp, va, L, Advice::NoHugePage, &mut s.pmap)
+        .unwrap();
+    check(&s);
+    assert!(s.pmap.large_mappings(sp).next().is_none());
+    verify_from(&mut s, sp, va, 0, N, 4);
+    let st = s.vm.stats();
+    assert_eq!(
+        (st.flt_large, st.large_demotes, st.large_pages_used),
+        (1, N, 0)
+    );
+    // msync and mincore see 4 KiB pages as ever.
+    s.vm.msync(sp, va, L, MsyncFlags::SYNC, &mut s.pmap)
+        .unwrap();
+    assert!(s.vm.mincore(sp, va, L).unwrap().iter().all(|&b| b & 1 == 1));
+    check(&s);
+}
+
+#[test]
+fn a_full_quota_or_an_empty_pool_falls_back_to_4k() {
+    // semantics: quota-resident: 512 pages do not fit, 4 KiB pages do.
+    let (mut s, sp) = sim(1024, 1);
+    let limits = Limits {
+        resident_pages: 500,
+        ..Limits::UNLIMITED
+    };
+    s.vm.set_limits(sp, limits, &mut s.pmap).unwrap();
+    let va = base(&s);
+    huge_map(&mut s, sp, va, 2 * L);
+    fill(&mut s, sp, va, 8, 1);
+    assert_eq!(s.vm.stats().flt_large, 0);
+    fill(&mut s, sp, va + L, 8, 2);
+    assert_eq!(s.vm.stats().flt_large, 0);
+    verify_from(&mut s, sp, va, 0, 8, 1);
+    check(&s);
+
+    // One region: the second chunk gets small pages.
+    let (mut s, sp) = sim(1024, 1);
+    let va = base(&s);
+    huge_map(&mut s, sp, va, 2 * L);
+    fill(&mut s, sp, va, N, 1);
+    fill(&mut s, sp, va + L, 8, 2);
+    let st = s.vm.stats();
+    assert_eq!(
+        (st.flt_large, st.large_allocs, st.large_pages_used),
+        (1, 1, 1)
+    );
+    verify_from(&mut s, sp, va, 0, N, 1);
+    verify_from(&mut s, sp, va + L, 0, 8, 2);
+    // The region comes back whole when its object goes, and is taken again.
+    s.vm.munmap(sp, va, L, &mut s.pmap).unwrap();
+    assert_eq!(s.vm.stats().large_pages_used, 0);
+    huge_map(&mut s, sp, va, L);
+    verify(&mut s, sp, va, N, None);
+    assert_eq!(s.vm.stats().large_allocs, 2);
+    check(&s);
+}
+
+#[test]
+fn device_regions_are_numbered_past_the_large_regions() {
+    let (mut s, _) = sim(100, 2);
+    let (_, first) = s.device_create(4).unwrap();
+    assert_eq!(first.0, ram_frame_end(100, 2));
+    assert_eq!(first.0, 512 + 2 * 512);
+    check(&s);
+}
+
+#[test]
+fn mlock_of_part_of_a_large_page_wires_small_copies() {
+    // semantics: large-pages, mlock-write
+    let (mut s, sp) = sim(2048, 1);
+    let va = base(&s);
+    huge_map(&mut s, sp, va, L);
+    fill(&mut s, sp, va, N, 6);
+    s.mlock(sp, va + 8 * P, 4 * P).unwrap();
+    check(&s);
+    let st = s.vm.stats();
+    assert_eq!((st.wired, st.large_demotes), (4, 4));
+    // The rest of the chunk is no longer in one entry: it demotes as touched.
+    verify_from(&mut s, sp, va, 0, N, 6);
+    s.vm.munlock(sp, va + 8 * P, 4 * P).unwrap();
+    check(&s);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    let st = s.vm.stats();
+    assert_eq!((st.large_pages_used, st.free, st.wired), (0, 2048, 0));
+    check(&s);
+}
+
+#[test]
+fn a_pmap_that_refuses_large_mappings_gets_4k_pages() {
+    let (mut s, sp) = sim(2048, 1);
+    s.pmap.refuse_large = true;
+    let va = base(&s);
+    huge_map(&mut s, sp, va, L);
+    fill(&mut s, sp, va, 16, 8);
+    let st = s.vm.stats();
+    // The region was taken, then each touched page moved to a small frame.
+    assert_eq!((st.flt_large, st.large_allocs), (0, 1));
+    assert!(st.large_demotes >= 16);
+    assert!(s.pmap.large_mappings(sp).next().is_none());
+    verify_from(&mut s, sp, va, 0, 16, 8);
+    check(&s);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    let st = s.vm.stats();
+    assert_eq!((st.large_pages_used, st.free), (0, 2048));
+    check(&s);
+}
