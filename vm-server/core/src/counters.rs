@@ -58,6 +58,9 @@ pub struct Uvmexp {
     /// Pages of large frames moved to 4 KiB frames (demotion by copy,
     /// one page as it is needed).
     pub large_demotes: u64,
+    /// Partly used regions emptied because a large fault found none free
+    /// (`Memory::reclaim_partial_region`).
+    pub large_reclaims: u64,
     /// Large frames: in the pool, and holding at least one page.
     pub large_pages: u64,
     pub large_pages_used: u64,

@@ -99,7 +99,11 @@ impl Memory {
                 if !empty || self.objects.resident_room(obj) < n {
                     return None;
                 }
-                let base = self.pool.alloc_large(obj, p0)?;
+                let base = match self.pool.alloc_large(obj, p0) {
+                    Some(b) => b,
+                    None if self.reclaim_partial_region(pmap) => self.pool.alloc_large(obj, p0)?,
+                    None => return None,
+                };
                 for i in 0..LARGE_PAGE_FRAMES {
                     let f = FrameNumber(base.0 + i);
                     pmap.zero_page(f);

@@ -29,6 +29,11 @@ pub struct LargePool {
     held: Vec<u32>,
     /// Free regions, oldest freed first.
     free: VecDeque<u32>,
+    /// Per region: when it was last taken (`takes` then), for reclaiming
+    /// the oldest partly used region first.
+    taken_at: Vec<u64>,
+    /// Regions taken so far.
+    takes: u64,
 }
 
 impl LargePool {
@@ -39,6 +44,8 @@ impl LargePool {
             base,
             held: alloc::vec![0; count as usize],
             free: (0..count).collect(),
+            taken_at: alloc::vec![0; count as usize],
+            takes: 0,
         }
     }
 
@@ -87,7 +94,18 @@ impl LargePool {
     pub(crate) fn take(&mut self) -> Option<u32> {
         let r = self.free.pop_front()?;
         self.held[r as usize] = LARGE_PAGE_FRAMES;
+        self.takes += 1;
+        self.taken_at[r as usize] = self.takes;
         Some(r)
+    }
+
+    /// The partly used region taken longest ago: some of its frames came
+    /// back, some are still held (FreeBSD's oldest partially populated
+    /// reservation, `vm_reserv_reclaim_inactive`).
+    pub fn oldest_partial(&self) -> Option<u32> {
+        (0..self.count())
+            .filter(|&r| (1..LARGE_PAGE_FRAMES).contains(&self.held[r as usize]))
+            .min_by_key(|&r| self.taken_at[r as usize])
     }
 
     /// One frame of region `r` came back. The caller held it.
@@ -142,5 +160,22 @@ mod tests {
         assert_eq!((p.used(), p.free_count()), (1, 1));
         p.check().unwrap();
         assert_eq!(p.take(), Some(0));
+    }
+
+    #[test]
+    fn the_oldest_partly_used_region_is_reclaimed_first() {
+        let mut p = LargePool::new(0, 3);
+        let (a, b, c) = (p.take().unwrap(), p.take().unwrap(), p.take().unwrap());
+        assert_eq!(p.oldest_partial(), None, "all full");
+        p.put(c);
+        p.put(b);
+        assert_eq!(p.oldest_partial(), Some(b));
+        for _ in 0..511 {
+            p.put(b);
+        }
+        assert_eq!(p.oldest_partial(), Some(c), "b is free again");
+        assert_eq!(p.take(), Some(b));
+        p.put(a);
+        assert_eq!(p.oldest_partial(), Some(a));
     }
 }

@@ -273,6 +273,7 @@ pub mod fork;
 pub mod invariants;
 pub mod large;
 pub mod large_pool;
+pub mod large_reclaim;
 pub mod launder;
 pub mod limits;
 pub mod madvise;

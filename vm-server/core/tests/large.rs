@@ -370,3 +370,57 @@ fn a_pmap_that_refuses_large_mappings_gets_4k_pages() {
     assert_eq!((st.large_pages_used, st.free), (0, 2048));
     check(&s);
 }
+
+#[test]
+fn a_partly_used_region_is_broken_up_when_no_region_is_free() {
+    // FreeBSD's vm_reserv_reclaim_inactive, by copy.
+    let (mut s, sp) = sim(2048, 2);
+    let va = base(&s);
+    huge_map(&mut s, sp, va, 3 * L);
+    fill(&mut s, sp, va, 2 * N, 6);
+    assert_eq!(s.vm.stats().large_pages_used, 2);
+    // Half of the first large page goes: its region is partly used, the
+    // other half still on it (untouched since, so not demoted yet).
+    s.vm.munmap(sp, va, L / 2, &mut s.pmap).unwrap();
+    check(&s);
+    assert_eq!(s.vm.stats().large_demotes, 0);
+    // The third 2 MiB finds no region free: the partly used one gives its
+    // 256 pages small frames and is taken whole.
+    fill(&mut s, sp, va + 2 * L, N, 7);
+    let st = s.vm.stats();
+    assert_eq!((st.large_reclaims, st.large_demotes), (1, N / 2));
+    assert_eq!(
+        (st.large_allocs, st.flt_large, st.large_pages_used),
+        (3, 3, 2)
+    );
+    check(&s);
+    verify_from(&mut s, sp, va + L / 2, N / 2, N / 2, 6);
+    verify_from(&mut s, sp, va + L, N, N, 6);
+    verify(&mut s, sp, va + 2 * L, N, Some(7));
+    check(&s);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    let st = s.vm.stats();
+    assert_eq!((st.large_pages_used, st.free), (0, 2048));
+    check(&s);
+}
+
+#[test]
+fn without_spare_small_frames_a_partly_used_region_is_only_deactivated() {
+    let (mut s, sp) = sim(512, 2);
+    let va = base(&s);
+    huge_map(&mut s, sp, va, 3 * L);
+    fill(&mut s, sp, va, 2 * N, 8);
+    s.vm.munmap(sp, va, L / 2, &mut s.pmap).unwrap();
+    // 512 small frames are not a region's worth to spare above the
+    // floor: nothing is copied, the third 2 MiB takes 4 KiB pages, and
+    // every byte stays (read back by demotion, one page at a time).
+    fill(&mut s, sp, va + 2 * L, 16, 9);
+    let st = s.vm.stats();
+    assert_eq!(
+        (st.large_reclaims, st.large_demotes, st.large_allocs),
+        (1, 0, 2)
+    );
+    verify_from(&mut s, sp, va + L / 2, N / 2, N / 2, 8);
+    verify(&mut s, sp, va + 2 * L, 16, Some(9));
+    check(&s);
+}
