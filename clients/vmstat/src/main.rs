@@ -36,7 +36,7 @@ const INTERVAL_CHECKS: [&str; 5] = [
 ];
 
 /// (value, description) for every counter, in `vmstat -s` order and wording.
-fn lines(s: &VmStats) -> [(u64, &'static str); 43] {
+fn lines(s: &VmStats) -> [(u64, &'static str); 45] {
     [
         (s.pagesize, "bytes per page"),
         (s.npages, "pages managed"),
@@ -81,6 +81,8 @@ fn lines(s: &VmStats) -> [(u64, &'static str); 43] {
         (s.large_pages_used, "large pages in use"),
         (s.large_allocs, "large page allocations"),
         (s.large_demotes, "large page demotions (pages)"),
+        (s.large_cow_copies, "large page copy-on-write copies"),
+        (s.large_promotes, "large page promotions"),
         (s.spaces, "address spaces"),
         (s.kobj_in_use, "kernel objects in use"),
         (s.cap_slots_in_use, "capability slots in use"),

@@ -346,6 +346,11 @@ pub struct VmStats {
     /// Large frames in all, and those holding an object's pages now.
     pub large_pages: u64,
     pub large_pages_used: u64,
+    // Version 10 (75 words): large-page copies (docs/large-pages.md).
+    /// Write faults that copied a whole 2 MiB chunk (copy on write).
+    pub large_cow_copies: u64,
+    /// Chunks of 512 small pages copied into a large frame (promotions).
+    pub large_promotes: u64,
 }
 
 /// Per-client statistics: the `ClientStats` reply, versioned like
@@ -633,7 +638,7 @@ mod tests {
     #[test]
     fn stats_word_counts() {
         // Version 2 appended eight words to the first version's 46.
-        assert_eq!(<VmStats as Versioned>::WORDS, 73);
+        assert_eq!(<VmStats as Versioned>::WORDS, 75);
         assert_eq!(VmStats::MIN_WORDS, 46);
         assert_eq!(<ClientStats as Versioned>::WORDS, 26);
         assert_eq!(ClientStats::MIN_WORDS, 12);
@@ -649,7 +654,7 @@ mod tests {
         };
         let mut w = [0u64; MAX_WORDS];
         let (label, len) = Reply::Stats(s).encode(&mut w);
-        assert_eq!((label, len), (0, 73));
+        assert_eq!((label, len), (0, 75));
         assert_eq!(w[0], 4096);
         assert_eq!(w[2], 7);
         assert_eq!(w[45], 9);
@@ -658,7 +663,7 @@ mod tests {
             Ok(Ok(Reply::Stats(s)))
         );
         // A newer server's longer reply.
-        w[73] = 123;
+        w[75] = 123;
         assert_eq!(
             Reply::decode(Operation::Stats, 0, &w[..len + 1]),
             Ok(Ok(Reply::Stats(s)))

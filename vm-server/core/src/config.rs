@@ -51,6 +51,14 @@ pub struct VmConfig {
     /// `large_region_base(frame_count) + 512 * r ..+ 512`; its frames are
     /// only ever mapped whole, with `Pmap::enter_large`.
     pub large_pages: u32,
+    /// A write fault in a 2 MiB chunk whose 512 pages are all resident in
+    /// a lower object copies all 2 MiB into a fresh region of the front
+    /// object and maps it writable at once (`large.rs`). On seL4 every 4
+    /// KiB copy-on-write fault is an IPC round trip to this server, so
+    /// one 2 MiB copy beats up to 512 faults plus the demotions of the
+    /// shared region; FreeBSD and Linux demote instead and copy 4 KiB per
+    /// fault, where a fault is cheap. Off: such writes copy 4 KiB.
+    pub large_cow_copy: bool,
 }
 
 /// How `Vm::oom_victim` picks the space to kill when a fault cannot get a
@@ -84,6 +92,7 @@ impl Default for VmConfig {
             pagein_adaptive: false,
             oom_policy: OomPolicy::Largest,
             large_pages: 0,
+            large_cow_copy: true,
         }
     }
 }

@@ -61,6 +61,12 @@ pub struct Uvmexp {
     /// Partly used regions emptied because a large fault found none free
     /// (`Memory::reclaim_partial_region`).
     pub large_reclaims: u64,
+    /// Write faults that copied a whole 2 MiB chunk from a lower object
+    /// into a fresh region of the front (`VmConfig::large_cow_copy`).
+    pub large_cow_copies: u64,
+    /// Chunks of 512 small pages copied into a region and mapped whole
+    /// (promotion by copy, `promote.rs`).
+    pub large_promotes: u64,
     /// Large frames: in the pool, and holding at least one page.
     pub large_pages: u64,
     pub large_pages_used: u64,

@@ -182,6 +182,12 @@ impl Vm {
         if around && !m.large && mem.config.prefault_ahead + mem.config.prefault_behind > 0 {
             m.prefaulted = mem.prefault(space, entry, va, access, m.kind, pmap);
         }
+        // The chunk may be fully resident now: copy it to a large page.
+        if !m.large {
+            if let Some((f, prot)) = mem.promote(space, entry, va, m.prot, pmap) {
+                (m.frame, m.prot, m.large) = (f, prot, true);
+            }
+        }
         Ok(Resolved::Mapped(m))
     }
 }

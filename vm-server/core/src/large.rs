@@ -18,6 +18,14 @@
 //!   dirty and discards their swap slots, as a 4 KiB write does for its
 //!   page: the one mapping lets the client write any of them.
 //!
+//! Through a chain of more than one link, a pending copy or a shared
+//! object (`fault_large_shared`), the chunk's owner is the first object
+//! of the chain with any of its pages, which must hold all 512 with
+//! nothing above hiding any: a read maps the owner's region read-only
+//! where it is (fork shares large pages, no copy); a write to an owner
+//! below the front copies all 512 into a fresh region of the front
+//! (`VmConfig::large_cow_copy`, `Uvmexp::large_cow_copies`).
+//!
 //! The chunk is then entered with `Pmap::enter_large`, writable only for
 //! a write or when all 512 are dirty, and all 512 pages count as
 //! referenced. Anything else (no region free, quota, a page on swap or
@@ -34,6 +42,7 @@ use crate::config::LARGE_PAGE_FRAMES;
 use crate::error::VmError;
 use crate::fault::{FaultKind, FaultMapping};
 use crate::map::{EntryFlags, VmMapEntry};
+use crate::object::{ObjectFlags, ObjectKind, VmObject};
 use crate::page::{AllocClass, PageFlags};
 use crate::pmap::Pmap;
 use crate::types::{Access, FrameNumber, Prot, SpaceId, PAGE_SIZE};
@@ -58,8 +67,7 @@ impl Memory {
         if self.pool.large().count() == 0
             || !entry.flags.contains(EntryFlags::HUGE)
             || entry.is_wired()
-            || entry.needs_copy()
-            || entry.chain.len() != 1
+            || entry.chain.is_empty()
         {
             return None;
         }
@@ -68,30 +76,36 @@ impl Memory {
             return None;
         }
         let front = entry.chain.links()[0];
-        let obj = front.object;
-        if !self.objects.get(obj).is_private_anon() {
-            return None;
+        if entry.chain.len() == 1
+            && !entry.needs_copy()
+            && self.objects.get(front.object).is_private_anon()
+        {
+            return self.fault_large_own(space, entry, va, va0, access, pmap);
         }
+        self.fault_large_shared(space, entry, va, va0, access, pmap)
+    }
+
+    /// The large fault of an entry whose one private object owns the
+    /// chunk: (a) a fresh region or (b) its region mapped again (module
+    /// docs). The caller is `fault_large`, which checked the entry.
+    fn fault_large_own<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        entry: &VmMapEntry,
+        va: u64,
+        va0: u64,
+        access: Access,
+        pmap: &mut P,
+    ) -> Option<FaultMapping> {
+        let front = entry.chain.links()[0];
+        let obj = front.object;
         let n = u64::from(LARGE_PAGE_FRAMES);
         let p0 = front.pindex(entry.rel(va0));
         let write = access == Access::Write;
         let (empty, on_region) = {
             let o = self.objects.get(obj);
-            let mut resident = o.pages_in(p0, p0 + n);
-            let first = resident.next();
-            let empty = first.is_none()
-                && (o.swap().is_empty() || (p0..p0 + n).all(|p| o.swap_slot(p).is_none()));
-            // The region the chunk's pages sit on, all 512 in order.
-            let large = self.pool.large();
-            let on_region = first.filter(|&(p, base)| {
-                p == p0
-                    && large
-                        .region_of(base.0)
-                        .is_some_and(|r| large.region_base(r) == base.0)
-                    && resident.all(|(p, f)| f.0 == base.0 + (p - p0) as u32)
-                    && o.pages_in(p0, p0 + n).count() as u64 == n
-            });
-            (empty, on_region)
+            let empty = o.pages_in(p0, p0 + n).next().is_none() && !Self::any_swap(o, p0, p0 + n);
+            (empty, self.region_run(o, p0))
         };
         let (base, kind) = match on_region {
             None => {
@@ -113,7 +127,7 @@ impl Memory {
                 self.stats.large_allocs += 1;
                 (base, FaultKind::ZeroFill)
             }
-            Some((_, base)) => {
+            Some(base) => {
                 // (b) All 512 resident, in order, on one region.
                 if self.chunk_busy(base) {
                     return None;
@@ -135,14 +149,147 @@ impl Memory {
         if !write && !all_dirty {
             prot.remove(Prot::WRITE);
         }
+        self.enter_large_chunk(space, va, va0, base, prot, kind, pmap)
+    }
+
+    /// The large fault through a chain of more than one link, a pending
+    /// copy or a shared object: when one object of the chain holds all
+    /// 512 pages of the chunk and nothing above it hides any, a read maps
+    /// them read-only where they are (a region, in order), and a write
+    /// (`VmConfig::large_cow_copy`) copies all 512 into a fresh region of
+    /// the front object. The caller is `fault_large`, which checked the
+    /// entry; a write has its needs-copy broken already.
+    fn fault_large_shared<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        entry: &VmMapEntry,
+        va: u64,
+        va0: u64,
+        access: Access,
+        pmap: &mut P,
+    ) -> Option<FaultMapping> {
+        let rel0 = entry.rel(va0);
+        let (depth, p0) = self.chunk_owner(entry, rel0)?;
+        let owner = entry.chain.links()[depth].object;
+        let n = u64::from(LARGE_PAGE_FRAMES);
+        if access != Access::Write {
+            // Item: map the owner's region read-only, shared, no copy.
+            let base = self.region_run(self.objects.get(owner), p0)?;
+            if self.chunk_busy(base) {
+                return None;
+            }
+            let mut prot = entry.prot;
+            prot.remove(Prot::WRITE);
+            let kind = if depth == 0 && !entry.needs_copy() {
+                FaultKind::Resident
+            } else {
+                FaultKind::ReadOnlyShare
+            };
+            return self.enter_large_chunk(space, va, va0, base, prot, kind, pmap);
+        }
+        // Copy on write of the whole chunk into the front.
+        let front = entry.chain.links()[0];
+        if depth == 0
+            || entry.needs_copy()
+            || !self.config.large_cow_copy
+            || !self.objects.get(front.object).is_private_anon()
+            || self.pool.large().free_count() == 0
+            || self.objects.resident_room(front.object) < n
+        {
+            return None;
+        }
+        let srcs: alloc::vec::Vec<FrameNumber> = {
+            let o = self.objects.get(owner);
+            o.pages_in(p0, p0 + n).map(|(_, f)| f).collect()
+        };
+        if srcs.len() as u64 != n
+            || srcs
+                .iter()
+                .any(|&f| self.pool.page(f).flags().contains(PageFlags::BUSY))
+        {
+            return None;
+        }
+        let fp0 = front.pindex(rel0);
+        let base = self.pool.alloc_large(front.object, fp0)?;
+        for (i, &src) in srcs.iter().enumerate() {
+            let f = FrameNumber(base.0 + i as u32);
+            pmap.copy_page(src, f);
+            self.objects.insert_page(front.object, fp0 + i as u64, f);
+            self.pool.validate(f, PageFlags::DIRTY);
+        }
+        self.stats.large_allocs += 1;
+        self.stats.large_cow_copies += 1;
+        self.enter_large_chunk(space, va, va0, base, entry.prot, FaultKind::CowCopy, pmap)
+    }
+
+    /// The link depth and page index of the one object of `entry`'s chain
+    /// that holds all 512 pages of the chunk at entry-relative page
+    /// `rel0`, with no page, swap slot, pager or bound above it hiding
+    /// any. `None` otherwise. The caller holds the entry.
+    fn chunk_owner(&self, entry: &VmMapEntry, rel0: u64) -> Option<(usize, u64)> {
+        let n = u64::from(LARGE_PAGE_FRAMES);
+        for (depth, link) in entry.chain.links().iter().enumerate() {
+            let o = self.objects.get(link.object);
+            let p0 = link.pindex(rel0);
+            if o.kind() != ObjectKind::Anonymous || o.flags().contains(ObjectFlags::DEAD) {
+                return None;
+            }
+            if o.pages_in(p0, p0 + n).next().is_some() {
+                let all = o.pages_in(p0, p0 + n).count() as u64 == n;
+                return all.then_some((depth, p0));
+            }
+            if Self::any_swap(o, p0, p0 + n) || (o.bounded() && p0 + n > o.size()) {
+                return None;
+            }
+        }
+        None
+    }
+
+    /// True when a page of `lo .. hi` of `o` has a swap slot.
+    fn any_swap(o: &VmObject, lo: u64, hi: u64) -> bool {
+        !o.swap().is_empty() && (lo..hi).any(|p| o.swap_slot(p).is_some())
+    }
+
+    /// The region whose frame `base + i` holds page `p0 + i` of `o` for
+    /// all 512, if there is one.
+    fn region_run(&self, o: &VmObject, p0: u64) -> Option<FrameNumber> {
+        let n = u64::from(LARGE_PAGE_FRAMES);
+        let mut resident = o.pages_in(p0, p0 + n);
+        let (p, base) = resident.next()?;
+        let large = self.pool.large();
+        let ok = p == p0
+            && large
+                .region_of(base.0)
+                .is_some_and(|r| large.region_base(r) == base.0)
+            && resident.all(|(p, f)| f.0 == base.0 + (p - p0) as u32)
+            && o.pages_in(p0, p0 + n).count() as u64 == n;
+        ok.then_some(base)
+    }
+
+    /// Enter region `base` at `va0` with `prot` and do the fault's
+    /// bookkeeping for `kind`; `None` when the pmap refuses (the 4 KiB
+    /// path takes over and demotes). The caller made the 512 pages ready.
+    #[allow(clippy::too_many_arguments)]
+    fn enter_large_chunk<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        va: u64,
+        va0: u64,
+        base: FrameNumber,
+        prot: Prot,
+        kind: FaultKind,
+        pmap: &mut P,
+    ) -> Option<FaultMapping> {
         // Refused: the 4 KiB path takes over (and demotes the page).
         pmap.enter_large(space, va0, base, prot).ok()?;
         match kind {
             FaultKind::ZeroFill => self.stats.flt_zero += 1,
+            FaultKind::CowCopy => self.stats.flt_cow += 1,
+            FaultKind::ReadOnlyShare => self.stats.flt_share += 1,
             _ => self.stats.flt_resident += 1,
         }
         let frame = FrameNumber(base.0 + ((va - va0) / PAGE_SIZE) as u32);
-        let reference = kind == FaultKind::Resident
+        let reference = matches!(kind, FaultKind::Resident | FaultKind::ReadOnlyShare)
             && self
                 .pool
                 .page(frame)

@@ -287,6 +287,7 @@ pub mod pageout;
 pub mod pager_backend;
 pub mod pager_io;
 pub mod pmap;
+pub mod promote;
 pub mod quota;
 #[cfg(any(test, feature = "sim"))]
 pub mod ram_pager;

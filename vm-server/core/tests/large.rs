@@ -372,6 +372,213 @@ fn a_pmap_that_refuses_large_mappings_gets_4k_pages() {
 }
 
 #[test]
+fn after_fork_reads_map_the_shared_chunks_read_only_once_each() {
+    let (mut s, parent) = sim(2048, 4);
+    let va = base(&s);
+    huge_map(&mut s, parent, va, 2 * L);
+    fill(&mut s, parent, va, 2 * N, 1);
+    let child = s.vm.fork(parent, &mut s.pmap).unwrap();
+    check(&s);
+    let f0 = s.faults;
+    verify(&mut s, parent, va, 2 * N, Some(1));
+    // Fork only write-protected the parent's large mappings.
+    assert_eq!(s.faults - f0, 0, "parent reads");
+    verify(&mut s, child, va, 2 * N, Some(1));
+    assert_eq!(s.faults - f0, 2, "child: one read fault per chunk");
+    // Pageout's reference clearing or a NoHugePage/HugePage round
+    // unmaps the parent's: it comes back with one read fault per chunk.
+    s.vm.madvise(parent, va, 2 * L, Advice::NoHugePage, &mut s.pmap)
+        .unwrap();
+    s.vm.madvise(parent, va, 2 * L, Advice::HugePage, &mut s.pmap)
+        .unwrap();
+    verify(&mut s, parent, va, 2 * N, Some(1));
+    assert_eq!(s.faults - f0, 4, "parent: one read fault per chunk");
+    let st = s.vm.stats();
+    assert_eq!(
+        (st.large_demotes, st.large_pages_used, st.flt_large),
+        (0, 2, 6)
+    );
+    assert_eq!(s.vm.space(child).unwrap().counters().flt_large, 2);
+    check(&s);
+    // A write in the child copies the whole chunk in one fault.
+    let f1 = s.faults;
+    fill(&mut s, child, va, N, 2);
+    assert_eq!(s.faults - f1, 1);
+    let st = s.vm.stats();
+    assert_eq!((st.large_cow_copies, st.large_pages_used), (1, 3));
+    check(&s);
+    // The parent's write takes the last free region.
+    fill(&mut s, parent, va + L, N, 3);
+    assert_eq!(s.faults - f1, 2);
+    assert_eq!(s.vm.stats().large_cow_copies, 2);
+    // No region left: the child's write copies 4 KiB pages.
+    fill(&mut s, child, va + L, 4, 4);
+    assert_eq!(s.vm.stats().large_cow_copies, 2);
+    check(&s);
+    verify_from(&mut s, child, va, 0, N, 2);
+    verify_from(&mut s, parent, va, 0, N, 1);
+    verify_from(&mut s, parent, va + L, 0, N, 3);
+    verify_from(&mut s, child, va + L, 0, 4, 4);
+    verify_from(&mut s, child, va + L + 4 * P, N + 4, N - 4, 1);
+    check(&s);
+    s.vm.exit(child, &mut s.pmap).unwrap();
+    verify_from(&mut s, parent, va, 0, N, 1);
+    verify_from(&mut s, parent, va + L, 0, N, 3);
+    s.vm.exit(parent, &mut s.pmap).unwrap();
+    let st = s.vm.stats();
+    assert_eq!((st.large_pages_used, st.free, st.objects), (0, 2048, 0));
+    check(&s);
+}
+
+#[test]
+fn a_cow_write_without_a_free_region_or_with_copy_off_copies_4k() {
+    for copy in [true, false] {
+        let mut s = Sim::new(
+            VmConfig {
+                large_pages: if copy { 1 } else { 2 },
+                large_cow_copy: copy,
+                ..VmConfig::default()
+            },
+            2048,
+        );
+        let parent = s.vm.space_create(&mut s.pmap).unwrap();
+        let va = base(&s);
+        huge_map(&mut s, parent, va, L);
+        fill(&mut s, parent, va, N, 5);
+        let child = s.vm.fork(parent, &mut s.pmap).unwrap();
+        fill(&mut s, child, va, 8, 6);
+        let st = s.vm.stats();
+        assert_eq!(st.large_cow_copies, 0);
+        assert!(st.flt_cow >= 8);
+        check(&s);
+        verify_from(&mut s, child, va, 0, 8, 6);
+        verify_from(&mut s, child, va + 8 * P, 8, N - 8, 5);
+        verify_from(&mut s, parent, va, 0, N, 5);
+        check(&s);
+        s.vm.exit(child, &mut s.pmap).unwrap();
+        s.vm.exit(parent, &mut s.pmap).unwrap();
+        assert_eq!(s.vm.stats().large_pages_used, 0);
+        check(&s);
+    }
+}
+
+#[test]
+fn a_cow_write_copies_2mib_from_small_frame_sources_too() {
+    let (mut s, parent) = sim(2048, 1);
+    let va = base(&s);
+    huge_map(&mut s, parent, va, L);
+    // NoHugePage first: the chunk is populated on small frames.
+    s.vm.madvise(parent, va, L, Advice::NoHugePage, &mut s.pmap)
+        .unwrap();
+    fill(&mut s, parent, va, N, 7);
+    s.vm.madvise(parent, va, L, Advice::HugePage, &mut s.pmap)
+        .unwrap();
+    assert_eq!(s.vm.stats().large_pages_used, 0);
+    let child = s.vm.fork(parent, &mut s.pmap).unwrap();
+    let f0 = s.faults;
+    fill(&mut s, child, va, N, 8);
+    assert_eq!(s.faults - f0, 1);
+    assert_eq!(s.vm.stats().large_cow_copies, 1);
+    check(&s);
+    verify_from(&mut s, child, va, 0, N, 8);
+    verify_from(&mut s, parent, va, 0, N, 7);
+    check(&s);
+}
+
+#[test]
+fn a_chunk_filled_by_4k_faults_is_promoted_when_full() {
+    // No fault-around: the last page's own fault fills the chunk.
+    let mut s = Sim::new(
+        VmConfig {
+            large_pages: 1,
+            prefault_ahead: 0,
+            prefault_behind: 0,
+            ..VmConfig::default()
+        },
+        2048,
+    );
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    let va = base(&s);
+    huge_map(&mut s, sp, va, L);
+    // NoHugePage while it fills: 4 KiB pages on small frames.
+    s.vm.madvise(sp, va, L, Advice::NoHugePage, &mut s.pmap)
+        .unwrap();
+    fill(&mut s, sp, va, N - 1, 2);
+    s.vm.madvise(sp, va, L, Advice::HugePage, &mut s.pmap)
+        .unwrap();
+    assert_eq!(s.vm.stats().large_promotes, 0);
+    // The last page's fault makes the chunk full: one copy, one mapping.
+    fill(&mut s, sp, va + (N - 1) * P, 1, 200);
+    let st = s.vm.stats();
+    assert_eq!((st.large_promotes, st.large_pages_used), (1, 1));
+    assert_eq!(st.free, 2048);
+    assert_eq!(s.pmap.large_mappings(sp).count(), 1);
+    check(&s);
+    let f0 = s.faults;
+    verify_from(&mut s, sp, va, 0, N - 1, 2);
+    verify_from(&mut s, sp, va + (N - 1) * P, 0, 1, 200);
+    assert_eq!(s.faults, f0);
+    // All dirty: the mapping is writable already.
+    fill(&mut s, sp, va, N, 3);
+    assert_eq!(s.faults, f0);
+    verify(&mut s, sp, va, N, Some(3));
+    check(&s);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    let st = s.vm.stats();
+    assert_eq!((st.large_pages_used, st.free), (0, 2048));
+    check(&s);
+}
+
+#[test]
+fn a_chunk_paged_out_and_back_in_is_promoted_again() {
+    let mut s = Sim::new(
+        VmConfig {
+            reserved_pages: 4,
+            prefault_min_free: 8,
+            large_pages: 2,
+            ..VmConfig::default()
+        },
+        600,
+    );
+    s.vm.swap_on(Box::new(SwapPager::new(RamDisk::new(4096, 64), 16)))
+        .unwrap();
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    let va = base(&s);
+    huge_map(&mut s, sp, va, L);
+    fill(&mut s, sp, va, N, 7);
+    for _ in 0..4 {
+        s.vm.pageout(&mut s.pmap, 1 << 20);
+        s.vm.swap_drain(&mut s.pmap);
+        let done = s.vm.swap_poll(&mut s.pmap);
+        s.completed.extend(done);
+        check(&s);
+    }
+    assert!(s.vm.stats().pgswapout > 0);
+    // Reading everything back brings the pages in on small frames; the
+    // fault that makes the chunk full promotes it.
+    verify(&mut s, sp, va, N, Some(7));
+    check(&s);
+    let st = s.vm.stats();
+    assert!(st.pgswapin > 0);
+    assert_eq!(st.large_promotes, 1, "{st:?}");
+    assert_eq!(s.pmap.large_mappings(sp).count(), 1);
+    let f0 = s.faults;
+    verify(&mut s, sp, va, N, Some(7));
+    assert_eq!(s.faults, f0);
+    // Clean pages from swap: the first write re-enters it writable.
+    fill(&mut s, sp, va, N, 8);
+    assert_eq!(s.faults, f0 + 1);
+    verify(&mut s, sp, va, N, Some(8));
+    check(&s);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    s.vm.swap_drain(&mut s.pmap);
+    s.vm.swap_poll(&mut s.pmap);
+    let st = s.vm.stats();
+    assert_eq!((st.large_pages_used, st.free, st.swpginuse), (0, 600, 0));
+    check(&s);
+}
+
+#[test]
 fn a_partly_used_region_is_broken_up_when_no_region_is_free() {
     // FreeBSD's vm_reserv_reclaim_inactive, by copy.
     let (mut s, sp) = sim(2048, 2);

@@ -1633,8 +1633,8 @@ fn run_seed_in(seed: u64, ops: usize, pressure: bool) -> Uvmexp {
     let st = r.sim.vm.stats();
     if st.large_pages > 0 {
         eprintln!(
-            "seed {seed}: large pages: {} faults, {} allocated, {} pages demoted",
-            st.flt_large, st.large_allocs, st.large_demotes
+            "seed {seed}: large pages: {} faults, {} allocated, {} pages demoted, {} cow copies, {} promotions",
+            st.flt_large, st.large_allocs, st.large_demotes, st.large_cow_copies, st.large_promotes
         );
     }
     eprintln!(

@@ -68,6 +68,8 @@ pub fn global<P: Platform>(s: &Service<P>) -> VmStats {
         large_demotes: u.large_demotes,
         large_pages: u.large_pages,
         large_pages_used: u.large_pages_used,
+        large_cow_copies: u.large_cow_copies,
+        large_promotes: u.large_promotes,
         pageins: u.pgswapin,
         pageouts: u.pgswapout,
         swpages: u.swpages,

@@ -1,0 +1,113 @@
+//! Promotion by copy (FreeBSD's reservation promotion, Linux's khugepaged collapse): when 4 KiB faults have made all 512 pages of a `MADV_HUGEPAGE` chunk resident on small frames, copy them into a free large region and map it whole; seL4 cannot merge 512 frames into one, so it is a copy.
+//!
+//! Locking: runs inside the single-threaded `Vm`, from the fault path.
+//!
+//! It applies after a 4 KiB fault in an entry with `EntryFlags::HUGE`
+//! (no other entry pays anything), not wired, containing the chunk's 2
+//! MiB, whose chain is one private anonymous object with no pending
+//! copy, when a region is free. One range query counts the object's
+//! pages in the chunk; only at 512 are they checked: all on small
+//! frames, none busy, wired or held. Every page is then unmapped
+//! (`page_protect`), copied to frame `base + i` of the region, and
+//! replaced in the object at the same index with its flags and swap slot;
+//! the small frames are freed. The region is entered writable only when
+//! the entry allows it and all 512 are dirty, as the large fault does
+//! (`Uvmexp::large_promotes`). So a chunk demoted by pageout, partial
+//! operations or fork comes back to a large page once fully resident.
+
+use crate::config::LARGE_PAGE_FRAMES;
+use crate::large::LARGE_PAGE_SIZE;
+use crate::map::{EntryFlags, VmMapEntry};
+use crate::page::PageFlags;
+use crate::pmap::Pmap;
+use crate::types::{FrameNumber, Prot, SpaceId, PAGE_SIZE};
+use crate::vm::Memory;
+use alloc::vec::Vec;
+
+impl Memory {
+    /// After the 4 KiB fault that entered `frame` at `va` with `prot4k`,
+    /// promote the chunk around `va` if it is fully resident on small
+    /// frames (module docs). Returns the region frame now mapped at `va`
+    /// and the large mapping's rights; `None` changes nothing. The caller
+    /// is `fault_page`, holding the entry of `space`.
+    pub(crate) fn promote<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        entry: &VmMapEntry,
+        va: u64,
+        prot4k: Prot,
+        pmap: &mut P,
+    ) -> Option<(FrameNumber, Prot)> {
+        if !entry.flags.contains(EntryFlags::HUGE)
+            || self.pool.large().free_count() == 0
+            || entry.is_wired()
+            || entry.needs_copy()
+            || entry.chain.len() != 1
+        {
+            return None;
+        }
+        let va0 = va & !(LARGE_PAGE_SIZE - 1);
+        if va0 < entry.start || va0.checked_add(LARGE_PAGE_SIZE)? > entry.end {
+            return None;
+        }
+        let link = entry.chain.links()[0];
+        let obj = link.object;
+        let n = u64::from(LARGE_PAGE_FRAMES);
+        let p0 = link.pindex(entry.rel(va0));
+        let olds: Vec<FrameNumber> = {
+            let o = self.objects.get(obj);
+            if !o.is_private_anon() || o.pages_in(p0, p0 + n).count() as u64 != n {
+                return None;
+            }
+            o.pages_in(p0, p0 + n).map(|(_, f)| f).collect()
+        };
+        let movable = olds.iter().all(|&f| {
+            let pg = self.pool.page(f);
+            !self.pool.is_region_frame(f)
+                && !pg.flags().contains(PageFlags::BUSY)
+                && pg.wire_count() == 0
+                && pg.hold_count() == 0
+        });
+        if !movable {
+            return None;
+        }
+        let base = self.pool.alloc_large(obj, p0)?;
+        let mut flags = Vec::with_capacity(olds.len());
+        for (i, &old) in olds.iter().enumerate() {
+            // No 4 KiB mapping may write the old frame after its copy.
+            pmap.page_protect(old, Prot::NONE);
+            let mut fl = self.pool.page(old).flags();
+            if pmap.tracks_ref_mod() && pmap.is_modified(old) {
+                fl.insert(PageFlags::DIRTY);
+            }
+            pmap.copy_page(old, FrameNumber(base.0 + i as u32));
+            flags.push(fl);
+        }
+        let mut prot = entry.prot;
+        if !flags.iter().all(|f| f.contains(PageFlags::DIRTY)) {
+            prot.remove(Prot::WRITE);
+        }
+        let at = ((va - va0) / PAGE_SIZE) as usize;
+        if pmap.enter_large(space, va0, base, prot).is_err() {
+            // Refused: the small pages stay; map the faulting one again.
+            for i in 0..LARGE_PAGE_FRAMES {
+                self.pool.free(FrameNumber(base.0 + i));
+            }
+            let _ = pmap.enter(space, va, olds[at], prot4k);
+            return None;
+        }
+        for (i, (&old, fl)) in olds.iter().zip(flags).enumerate() {
+            let new = FrameNumber(base.0 + i as u32);
+            let pindex = p0 + i as u64;
+            self.objects.remove_page(obj, pindex);
+            self.objects.insert_page(obj, pindex, new);
+            let keep = fl.difference(PageFlags::BUSY | PageFlags::VALID | PageFlags::REF_UNMAPPED);
+            self.pool.validate(new, keep | PageFlags::REFERENCED);
+            self.pool.policy_referenced(new);
+            self.pool.free(old);
+        }
+        self.stats.large_promotes += 1;
+        self.stats.flt_large += 1;
+        Some((FrameNumber(base.0 + at as u32), prot))
+    }
+}
