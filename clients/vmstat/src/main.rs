@@ -83,6 +83,7 @@ fn lines(s: &VmStats) -> [(u64, &'static str); 45] {
         (s.large_demotes, "large page demotions (pages)"),
         (s.large_cow_copies, "large page copy-on-write copies"),
         (s.large_promotes, "large page promotions"),
+        (s.large_reclaims, "partly used large pages broken up"),
         (s.spaces, "address spaces"),
         (s.kobj_in_use, "kernel objects in use"),
         (s.cap_slots_in_use, "capability slots in use"),

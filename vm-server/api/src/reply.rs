@@ -346,11 +346,14 @@ pub struct VmStats {
     /// Large frames in all, and those holding an object's pages now.
     pub large_pages: u64,
     pub large_pages_used: u64,
-    // Version 10 (75 words): large-page copies (docs/large-pages.md).
+    // Version 10 (76 words): large-page copies and reclaims (docs/large-pages.md).
     /// Write faults that copied a whole 2 MiB chunk (copy on write).
     pub large_cow_copies: u64,
     /// Chunks of 512 small pages copied into a large frame (promotions).
     pub large_promotes: u64,
+    /// Partly used large frames broken up because a large fault found
+    /// none free.
+    pub large_reclaims: u64,
 }
 
 /// Per-client statistics: the `ClientStats` reply, versioned like
@@ -638,7 +641,7 @@ mod tests {
     #[test]
     fn stats_word_counts() {
         // Version 2 appended eight words to the first version's 46.
-        assert_eq!(<VmStats as Versioned>::WORDS, 75);
+        assert_eq!(<VmStats as Versioned>::WORDS, 76);
         assert_eq!(VmStats::MIN_WORDS, 46);
         assert_eq!(<ClientStats as Versioned>::WORDS, 26);
         assert_eq!(ClientStats::MIN_WORDS, 12);
@@ -654,7 +657,7 @@ mod tests {
         };
         let mut w = [0u64; MAX_WORDS];
         let (label, len) = Reply::Stats(s).encode(&mut w);
-        assert_eq!((label, len), (0, 75));
+        assert_eq!((label, len), (0, 76));
         assert_eq!(w[0], 4096);
         assert_eq!(w[2], 7);
         assert_eq!(w[45], 9);
@@ -663,7 +666,7 @@ mod tests {
             Ok(Ok(Reply::Stats(s)))
         );
         // A newer server's longer reply.
-        w[75] = 123;
+        w[76] = 123;
         assert_eq!(
             Reply::decode(Operation::Stats, 0, &w[..len + 1]),
             Ok(Ok(Reply::Stats(s)))

@@ -70,6 +70,7 @@ pub fn global<P: Platform>(s: &Service<P>) -> VmStats {
         large_pages_used: u.large_pages_used,
         large_cow_copies: u.large_cow_copies,
         large_promotes: u.large_promotes,
+        large_reclaims: u.large_reclaims,
         pageins: u.pgswapin,
         pageouts: u.pgswapout,
         swpages: u.swpages,
