@@ -36,7 +36,7 @@ const INTERVAL_CHECKS: [&str; 5] = [
 ];
 
 /// (value, description) for every counter, in `vmstat -s` order and wording.
-fn lines(s: &VmStats) -> [(u64, &'static str); 45] {
+fn lines(s: &VmStats) -> [(u64, &'static str); 46] {
     [
         (s.pagesize, "bytes per page"),
         (s.npages, "pages managed"),
