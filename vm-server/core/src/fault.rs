@@ -325,19 +325,7 @@ impl Memory {
         // scan unmapped while its own page-in's fault had not yet been
         // retried counts too; a shared page counts once, for the first
         // space that faults on it again.
-        let reference = found.is_some()
-            && self
-                .pool
-                .page(frame)
-                .flags()
-                .contains(PageFlags::REF_UNMAPPED);
-        if reference {
-            self.stats.flt_reference += 1;
-            self.pool.clear_flags(frame, PageFlags::REF_UNMAPPED);
-        }
-        self.pool.set_flags(frame, PageFlags::REFERENCED);
-        self.pool.activate(frame);
-        self.pool.policy_referenced(frame);
+        let reference = self.fault_referenced(frame, found.is_some());
         pmap.enter(space, va, frame, prot).map_err(VmError::from)?;
         if found.is_some() {
             self.readahead_touched(frame);
@@ -384,5 +372,26 @@ impl Memory {
             transfer_wiring(&mut self.pool, None, f);
         }
         Ok((f, depth))
+    }
+}
+
+impl Memory {
+    /// Mark `f` used by the fault that maps it (emulated reference bit,
+    /// activation, the policy's hit) and clear the scan's mark; true for a
+    /// reference fault, counted in `flt_reference`: `found` (a page this
+    /// fault did not make) with the mark set. The caller maps `f` next.
+    pub(crate) fn fault_referenced(&mut self, f: FrameNumber, found: bool) -> bool {
+        let marked = self.pool.page(f).flags().contains(PageFlags::REF_UNMAPPED);
+        if marked {
+            self.pool.clear_flags(f, PageFlags::REF_UNMAPPED);
+        }
+        let reference = found && marked;
+        if reference {
+            self.stats.flt_reference += 1;
+        }
+        self.pool.set_flags(f, PageFlags::REFERENCED);
+        self.pool.activate(f);
+        self.pool.policy_referenced(f);
+        reference
     }
 }

@@ -64,17 +64,7 @@ impl Memory {
         access: Access,
         pmap: &mut P,
     ) -> Option<FaultMapping> {
-        if self.pool.large().count() == 0
-            || !entry.flags.contains(EntryFlags::HUGE)
-            || entry.is_wired()
-            || entry.chain.is_empty()
-        {
-            return None;
-        }
-        let va0 = va & !(LARGE_PAGE_SIZE - 1);
-        if va0 < entry.start || va0.checked_add(LARGE_PAGE_SIZE)? > entry.end {
-            return None;
-        }
+        let va0 = self.huge_chunk(entry, va)?;
         let front = entry.chain.links()[0];
         if entry.chain.len() == 1
             && !entry.needs_copy()
@@ -83,6 +73,22 @@ impl Memory {
             return self.fault_large_own(space, entry, va, va0, access, pmap);
         }
         self.fault_large_shared(space, entry, va, va0, access, pmap)
+    }
+
+    /// The first address of the 2 MiB chunk around `va` when a large
+    /// mapping may cover it: large regions exist, the entry is advised
+    /// `HugePage`, unwired, has an object, and holds the whole chunk.
+    /// Shared by the large fault and promotion.
+    pub(crate) fn huge_chunk(&self, entry: &VmMapEntry, va: u64) -> Option<u64> {
+        if self.pool.large().count() == 0
+            || !entry.flags.contains(EntryFlags::HUGE)
+            || entry.is_wired()
+            || entry.chain.is_empty()
+        {
+            return None;
+        }
+        let va0 = va & !(LARGE_PAGE_SIZE - 1);
+        (va0 >= entry.start && va0.checked_add(LARGE_PAGE_SIZE)? <= entry.end).then_some(va0)
     }
 
     /// The large fault of an entry whose one private object owns the
@@ -289,22 +295,13 @@ impl Memory {
             _ => self.stats.flt_resident += 1,
         }
         let frame = FrameNumber(base.0 + ((va - va0) / PAGE_SIZE) as u32);
-        let reference = matches!(kind, FaultKind::Resident | FaultKind::ReadOnlyShare)
-            && self
-                .pool
-                .page(frame)
-                .flags()
-                .contains(PageFlags::REF_UNMAPPED);
-        if reference {
-            self.stats.flt_reference += 1;
-        }
-        // One mapping covers all 512: the reference emulation sees all.
+        let found = matches!(kind, FaultKind::Resident | FaultKind::ReadOnlyShare);
+        // One mapping covers all 512: the reference emulation sees all;
+        // only the faulting page can make it a reference fault.
+        let mut reference = false;
         for i in 0..LARGE_PAGE_FRAMES {
             let f = FrameNumber(base.0 + i);
-            self.pool.clear_flags(f, PageFlags::REF_UNMAPPED);
-            self.pool.set_flags(f, PageFlags::REFERENCED);
-            self.pool.activate(f);
-            self.pool.policy_referenced(f);
+            reference |= self.fault_referenced(f, found && f == frame);
         }
         self.stats.flt_large += 1;
         Some(FaultMapping {

@@ -16,7 +16,6 @@
 //! operations or fork comes back to a large page once fully resident.
 
 use crate::config::LARGE_PAGE_FRAMES;
-use crate::large::LARGE_PAGE_SIZE;
 use crate::map::{EntryFlags, VmMapEntry};
 use crate::page::PageFlags;
 use crate::pmap::Pmap;
@@ -40,16 +39,12 @@ impl Memory {
     ) -> Option<(FrameNumber, Prot)> {
         if !entry.flags.contains(EntryFlags::HUGE)
             || self.pool.large().free_count() == 0
-            || entry.is_wired()
             || entry.needs_copy()
             || entry.chain.len() != 1
         {
             return None;
         }
-        let va0 = va & !(LARGE_PAGE_SIZE - 1);
-        if va0 < entry.start || va0.checked_add(LARGE_PAGE_SIZE)? > entry.end {
-            return None;
-        }
+        let va0 = self.huge_chunk(entry, va)?;
         let link = entry.chain.links()[0];
         let obj = link.object;
         let n = u64::from(LARGE_PAGE_FRAMES);
