@@ -122,8 +122,12 @@ pub fn make_image(variant: Variant, dir: &Path) -> PathBuf {
     image
 }
 
+/// A fresh directory of its own for one caller, who removes it when done
+/// (one per call, so parallel tests never remove each other's files).
 fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("file-fs-test-{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("file-fs-test-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -134,8 +138,7 @@ pub fn image(variant: Variant) -> Vec<u8> {
     let i = VARIANTS.iter().position(|&v| v == variant).unwrap();
     IMAGES[i]
         .get_or_init(|| {
-            let dir = scratch().join(format!("{variant:?}"));
-            std::fs::create_dir_all(&dir).unwrap();
+            let dir = scratch();
             let path = make_image(variant, &dir);
             let bytes = std::fs::read(&path).unwrap();
             let _ = std::fs::remove_dir_all(&dir);
@@ -162,14 +165,15 @@ pub fn client(
 
 /// Runs `e2fsck -fn` on `bytes`; panics with its output unless clean.
 pub fn e2fsck_clean(bytes: &[u8], what: &str) {
-    let path = scratch().join(format!("check-{what}.img"));
+    let dir = scratch();
+    let path = dir.join(format!("check-{what}.img"));
     std::fs::write(&path, bytes).unwrap();
     let out = Command::new(tool("e2fsck"))
         .arg("-fn")
         .arg(&path)
         .output()
         .unwrap();
-    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         out.status.success(),
         "e2fsck -fn on {what}: {}{}",
@@ -180,7 +184,8 @@ pub fn e2fsck_clean(bytes: &[u8], what: &str) {
 
 /// `debugfs -R "cat PATH"` on `bytes`.
 pub fn debugfs_cat(bytes: &[u8], path: &str, what: &str) -> Vec<u8> {
-    let image = scratch().join(format!("cat-{what}.img"));
+    let dir = scratch();
+    let image = dir.join(format!("cat-{what}.img"));
     std::fs::write(&image, bytes).unwrap();
     let out = Command::new(tool("debugfs"))
         .arg("-R")
@@ -188,7 +193,7 @@ pub fn debugfs_cat(bytes: &[u8], path: &str, what: &str) -> Vec<u8> {
         .arg(&image)
         .output()
         .unwrap();
-    let _ = std::fs::remove_file(&image);
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(out.status.success(), "debugfs");
     out.stdout
 }
