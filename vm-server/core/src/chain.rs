@@ -16,7 +16,8 @@
 //!   object (a *base*), which is never collapsed;
 //! * two chains holding the same object hold the same links below it, so an
 //!   object referenced only by this chain may be changed in place;
-//! * the length never exceeds `VmConfig::max_chain_depth`.
+//! * the length never exceeds `VmConfig::max_chain_depth`, and a needs-copy
+//!   entry's is below it (room for the push its first write makes).
 
 use crate::error::VmError;
 use crate::object::{ObjectFlags, ObjectKind, ObjectTable};
@@ -206,6 +207,13 @@ impl BackingChain {
             }
         }
         seen
+    }
+
+    /// The first `k` links alone (what a merge of them copies).
+    pub(crate) fn prefix(&self, k: usize) -> BackingChain {
+        BackingChain {
+            links: self.links[..k].to_vec(),
+        }
     }
 
     /// Pages with contents visible in entry-relative `[0, n)`, as

@@ -1,4 +1,4 @@
-//! Changing a chain's shape (`vm_map_entry_shadow`, `vm_object_collapse`): push a front object on first write, collapse objects only this chain holds, merge the two front links at the depth limit, snapshot and flatten a chain into one object.
+//! Changing a chain's shape (`vm_map_entry_shadow`, `vm_object_collapse`): push a front object on first write, collapse objects only this chain holds, merge the two front links at the depth limit (at fork), snapshot and flatten a chain into one object.
 //!
 //! Locking: the caller holds the map entry whose chain changes, inside the
 //! single-threaded `Vm`. Every function keeps the shape invariant stated
@@ -16,33 +16,19 @@ use crate::vm::Memory;
 impl Memory {
     /// Give a needs-copy entry a front object of its own before it writes
     /// (`vm_map_entry_shadow`): reuse the front if no other chain holds
-    /// it, else push a fresh anonymous object, first shortening the chain
-    /// so it stays within the depth limit. The caller holds the entry of
-    /// `space`; the entry needs copy and has a chain.
-    pub(crate) fn shadow_entry<P: Pmap + ?Sized>(
-        &mut self,
-        space: SpaceId,
-        entry: &mut VmMapEntry,
-        pmap: &mut P,
-    ) -> Result<(), VmError> {
+    /// it, else push a fresh anonymous object. Needs no frame: fork left
+    /// room for the push below the depth limit (`depth_prepare`), so a
+    /// write fault never copies a chain. The caller holds the entry; it
+    /// needs copy and has a chain.
+    pub(crate) fn shadow_entry(&mut self, entry: &mut VmMapEntry) {
         debug_assert!(entry.needs_copy() && !entry.chain.is_empty());
         self.collapse_chain(entry);
-        loop {
-            let front = entry.chain.links[0].object;
-            let fo = self.objects.get(front);
-            if fo.is_private_anon() && fo.ref_count() == 1 {
-                entry.flags.remove(EntryFlags::NEEDS_COPY);
-                return Ok(());
-            }
-            if entry.chain.len() < self.config.max_chain_depth {
-                break;
-            }
-            // Full: fold the two front links into one private copy. The
-            // result has one reference, so the loop then ends above. The
-            // copy needs what the two links have on swap resident first.
-            self.swapin_chain(&entry.chain, 0..2, entry.npages(), pmap)?;
-            self.merge_pair(space, entry, 0, pmap)?;
+        let fo = self.objects.get(entry.chain.links[0].object);
+        if fo.is_private_anon() && fo.ref_count() == 1 {
+            entry.flags.remove(EntryFlags::NEEDS_COPY);
+            return;
         }
+        debug_assert!(entry.chain.len() < self.config.max_chain_depth);
         let obj = self.objects.allocate(ObjectKind::Anonymous, entry.npages());
         entry.chain.links.insert(
             0,
@@ -53,7 +39,6 @@ impl Memory {
         );
         entry.flags.remove(EntryFlags::NEEDS_COPY);
         self.stats.shadows += 1;
-        Ok(())
     }
 
     /// Collapse every pair of private links that no other chain holds,

@@ -213,11 +213,11 @@ impl Memory {
             entry.chain = BackingChain::single(obj, 0);
         }
         if write && entry.needs_copy() {
-            // A page past its object's end is refused before shadowing
-            // can fail for want of memory or a read (semantics:
-            // errors-order); shadowing changes nothing a lookup sees.
+            // A page past its object's end is refused before the entry
+            // changes (semantics: errors-order); shadowing changes
+            // nothing a lookup sees.
             entry.chain.lookup(&self.objects, entry.rel(va))?;
-            self.shadow_entry(space, entry, pmap)?;
+            self.shadow_entry(entry);
         } else if entry.chain.len() > 1 {
             self.collapse_chain(entry);
         }

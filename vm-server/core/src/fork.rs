@@ -54,7 +54,7 @@ impl Vm {
         // 1. Normalise the entries (nothing anyone sees changes) and
         // count the pages fork must copy, and how many of them are on swap.
         let (mut copies, mut swapped) = (0u64, 0u64);
-        let mut to_copy = Vec::new();
+        let (mut to_copy, mut to_merge) = (Vec::new(), Vec::new());
         {
             let (mem, spaces) = (&mut self.mem, &mut self.spaces);
             let map = &mut spaces.get_mut(&parent.0).expect("parent").map;
@@ -68,7 +68,8 @@ impl Vm {
                     {
                         Some(pe.chain.visible_counts(&mem.objects, pe.npages()))
                     }
-                    _ => None,
+                    Inheritance::Copy => mem.depth_prepare(pe).inspect(|_| to_merge.push(s)),
+                    Inheritance::None => None,
                 };
                 if let Some((resident, on_swap)) = cost {
                     copies += resident + on_swap;
@@ -90,8 +91,15 @@ impl Vm {
             for &s in &to_copy {
                 let pe = self.spaces[&parent.0].map.lookup(s).expect("entry");
                 let (chain, n) = (&pe.chain, pe.npages());
-                self.mem.swapin_chain(chain, 0..chain.len(), n, pmap)?;
-                need += chain.visible_counts(&self.mem.objects, n).0;
+                // A merge copies what its two front links show; a copy
+                // what the whole chain shows.
+                let links = if to_merge.contains(&s) {
+                    2
+                } else {
+                    chain.len()
+                };
+                self.mem.swapin_chain(chain, 0..links, n, pmap)?;
+                need += chain.prefix(links).visible_counts(&self.mem.objects, n).0;
             }
             // Count again: the pageout above may have sent some of the
             // pages to copy to swap, which the swap-ins brought back into
@@ -102,6 +110,18 @@ impl Vm {
             if self.mem.objects.new_room() < need {
                 return Err(VmError::QuotaExceeded(Quota::Resident));
             }
+        }
+        // Make room for the push each side's first write makes: nobody
+        // sees a merge, and the copies fit (counted above).
+        for &s in &to_merge {
+            let pe = self
+                .spaces
+                .get_mut(&parent.0)
+                .expect("parent")
+                .map
+                .get_mut(s)
+                .expect("entry");
+            self.mem.merge_pair(parent, pe, 0, pmap)?;
         }
         let child = self.new_space(Some(parent), pmap)?;
         // 3. Build the child; nothing fails from here on.
@@ -308,6 +328,20 @@ impl Memory {
         }
         e.flags.remove(EntryFlags::COW);
         Ok(())
+    }
+
+    /// Fork's step 1 for a lazily copied entry: after the fork each
+    /// side's first write pushes a front object, so a chain already at
+    /// `max_chain_depth` has its two front links merged first (at fork,
+    /// where running short of memory fails the fork, not a later fault).
+    /// Collapses what it can; returns what the merge copies (resident, on
+    /// swap), `None` when the chain has room. The caller is `Vm::fork`.
+    pub(crate) fn depth_prepare(&mut self, e: &mut VmMapEntry) -> Option<(u64, u64)> {
+        if e.chain.len() > 1 {
+            self.collapse_chain(e);
+        }
+        (e.chain.len() >= self.config.max_chain_depth)
+            .then(|| e.chain.prefix(2).visible_counts(&self.objects, e.npages()))
     }
 
     /// Ready a parent entry for `make_shareable` without changing what

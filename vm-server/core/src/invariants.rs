@@ -149,7 +149,10 @@ impl Vm {
             sp.map.check().map_err(|e| format!("{:?}: {e}", sp.id))?;
             for e in sp.map.entries() {
                 let links = e.chain.links();
-                if links.len() > mem.config.max_chain_depth {
+                // A needs-copy entry has room for its push (fork merged
+                // it below the limit: `depth_prepare`).
+                let room = usize::from(e.needs_copy());
+                if links.len() + room > mem.config.max_chain_depth {
                     return Err(format!(
                         "{:?} {:#x}: chain depth {}",
                         sp.id,

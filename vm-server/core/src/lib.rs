@@ -61,12 +61,15 @@
 //!   held by this chain only (checked on every fault that walks a chain of
 //!   two or more: objects keep no list of the chains holding them, so a
 //!   collapse made possible by an exit happens when the survivor next
-//!   faults, not at the exit); and when a push would exceed `max_chain_depth`
-//!   (default 5, as DragonFly) the two front links are first *merged* into
-//!   one private copy of what the entry sees through them. Chains only
-//!   grow by pushes, so no sequence of forks and exits exceeds the bound;
+//!   faults, not at the exit); and when a fork leaves an entry at
+//!   `max_chain_depth` (default 5, as DragonFly) with a push to come, its
+//!   two front links are first *merged* into one private copy of what the
+//!   entry sees through them. Chains only grow by pushes, one per side
+//!   after a fork, so no sequence of forks and exits exceeds the bound;
 //!   `check_invariants` asserts it. The merge copies pages, trading memory
-//!   for depth; it only runs when siblings still share every link.
+//!   for depth; it only runs when siblings still share every link, and at
+//!   fork, so running short of memory for it fails the fork (a clear
+//!   error), never a later write fault (which would stop the client).
 //! * **Where a zero page goes.** A write zero-fills in the front object; a
 //!   read zero-fills in the deepest object, which owns the contents for
 //!   every chain through it, so reads never create private copies.

@@ -166,15 +166,22 @@ impl Memory {
             && self.in_scan_scope(f)
     }
 
-    /// Whether a group-local scan (`scan_only`) may touch `f`: always
-    /// without one.
+    /// Whether the scan may touch `f`. A group-local scan (`scan_only`)
+    /// takes the group's pages, region pages too (they count against its
+    /// resident limit). The global scan takes a large region's page only
+    /// while no region is wholly free: freeing one gives no small frame
+    /// back (regions never become small frames), so under small-frame
+    /// pressure it would cost a write and relieve nothing, and a pass
+    /// aimed at small frames would end short of them.
     fn in_scan_scope(&self, f: FrameNumber) -> bool {
-        self.scan_only.is_none_or(|g| {
-            self.pool
+        match self.scan_only {
+            Some(g) => self
+                .pool
                 .page(f)
                 .object()
-                .is_some_and(|o| self.objects.get(o).charge() == Some(g))
-        })
+                .is_some_and(|o| self.objects.get(o).charge() == Some(g)),
+            None => !self.pool.is_region_frame(f) || self.pool.large().free_count() == 0,
+        }
     }
 
     /// The pageout pass: the policy picks the victims, which are freed

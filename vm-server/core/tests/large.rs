@@ -531,11 +531,13 @@ fn a_chunk_filled_by_4k_faults_is_promoted_when_full() {
 
 #[test]
 fn a_chunk_paged_out_and_back_in_is_promoted_again() {
+    // One region: pageout takes region pages only while no region is
+    // wholly free (`Memory::in_scan_scope`).
     let mut s = Sim::new(
         VmConfig {
             reserved_pages: 4,
             prefault_min_free: 8,
-            large_pages: 2,
+            large_pages: 1,
             ..VmConfig::default()
         },
         600,

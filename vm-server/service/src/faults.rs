@@ -10,6 +10,11 @@ use alloc::format;
 use vm_api::ApiError;
 use vm_core::{Access, FaultOutcome, SpaceId, VmError};
 
+/// Pageout passes one fault may run before it waits or fails: enough for
+/// a merge of the largest entries the heap bound allows, few enough that
+/// one client's fault cannot hold the server for long.
+const MAX_FAULT_PAGEOUTS: u32 = 8;
+
 impl<P: Platform> Service<P> {
     /// Resolve a page fault; one the VM refuses stops the client. The
     /// caller is `handle_message`, for a client it knows.
@@ -64,7 +69,9 @@ impl<P: Platform> Service<P> {
 
     /// `Vm::fault` (with the client's `FailNextPagein` armed, if it
     /// asked). Out of memory, pageout runs first and the fault is tried
-    /// again (it then waits for the writes pageout started). Only when
+    /// again (it then waits for the writes pageout started), pass after
+    /// pass while passes free pages: a fault may need many at once (a
+    /// chain merge's copies), more than the paging targets ask. Only when
     /// memory and swap are exhausted (`Vm::out_of_swap`), or there is no
     /// swap, does the OOM killer stop someone; unless that was the
     /// faulting client (`None`), the fault is tried again. The caller is
@@ -76,7 +83,9 @@ impl<P: Platform> Service<P> {
         addr: u64,
         access: Access,
     ) -> Option<Result<FaultOutcome, VmError>> {
-        let mut paged_out = false;
+        // Pageout passes in a row that freed nothing (the first may only
+        // clear reference bits), and passes in all for this fault.
+        let (mut idle, mut passes) = (0, 0);
         loop {
             let armed =
                 self.fail_pagein == Some(client) && self.platform.arm_read_failure(&mut self.vm);
@@ -90,10 +99,16 @@ impl<P: Platform> Service<P> {
                 return Some(result);
             }
             let swap = self.vm.swap().is_some();
-            if swap && !paged_out {
-                paged_out = true;
+            if swap && idle < 3 && passes < MAX_FAULT_PAGEOUTS {
+                let before = self.vm.pool().available();
                 let want = self.vm.pageout_shortage(true).max(1);
                 self.vm.pageout(self.platform.pmap(), want);
+                passes += 1;
+                idle = if self.vm.pool().available() > before {
+                    0
+                } else {
+                    idle + 1
+                };
                 continue;
             }
             if swap && !self.vm.out_of_swap() {
@@ -103,7 +118,7 @@ impl<P: Platform> Service<P> {
             }
             match self.oom_kill() {
                 Some(victim) if victim == client => return None,
-                Some(_) => paged_out = false,
+                Some(_) => (idle, passes) = (0, 0),
                 None => return Some(result),
             }
         }

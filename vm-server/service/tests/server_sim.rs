@@ -45,6 +45,9 @@ mod swapctl;
 
 const P: u64 = PAGE_SIZE;
 const FRAMES: u32 = 96;
+/// Large regions of the large-page seeds, and one's bytes.
+const LARGE_REGIONS: u32 = 3;
+const LARGE: u64 = 2 << 20;
 const WIN_PAGES: u64 = 64;
 const BASE: u64 = 0x1000_0000;
 const MAX_CLIENTS: usize = 6;
@@ -251,8 +254,10 @@ impl Sim {
             pagein_behind: [7, 0, 2][seed as usize % 3],
             pagein_adaptive: seed % 4 < 2,
             max_chain_depth: [5, 3, 4][seed as usize % 3],
+            large_pages: if seed % 4 == 3 { LARGE_REGIONS } else { 0 },
             ..VmConfig::default()
         };
+        let cfg_large = cfg.large_pages;
         let mut vm = Vm::new(cfg, FRAMES).unwrap();
         let mut disk = RamDisk::new(8192, 32);
         disk.seed(seed)
@@ -261,7 +266,7 @@ impl Sim {
             .error_probability(0.002, 0.01);
         vm.swap_on(Box::new(SwapPager::new(disk, 16))).unwrap();
         let platform = SimPlatform {
-            pmap: Some(SimPmap::new(FRAMES)),
+            pmap: Some(SimPmap::with_large(FRAMES, cfg_large)),
             spawn_failure: 0.05,
             rng: Some(SmallRng::seed_from_u64(seed ^ 0x5eed)),
             ..SimPlatform::default()
@@ -631,16 +636,28 @@ impl Sim {
     }
 
     fn op_mmap(&mut self, id: ClientId) {
-        let (addr, len) = self.pick_range(12);
-        let prot = [Prot::RW, Prot::READ, Prot::RW, Prot::NONE][self.rng.gen_range(0..4)];
-        let shared = self.rng.gen_bool(0.25);
+        // Large-page seeds: sometimes one private 2 MiB chunk at the
+        // window's (2 MiB-aligned) base, advised HugePage; the other
+        // operations reach its first 64 pages.
+        let huge = self.large() && self.rng.gen_bool(0.25);
+        let (addr, len) = if huge {
+            (BASE, LARGE)
+        } else {
+            self.pick_range(12)
+        };
+        let prot = if huge {
+            Prot::RW
+        } else {
+            [Prot::RW, Prot::READ, Prot::RW, Prot::NONE][self.rng.gen_range(0..4)]
+        };
+        let shared = !huge && self.rng.gen_bool(0.25);
         let mut req = if shared {
             MmapRequest::anon_shared(len, wire_prot(prot))
         } else {
             MmapRequest::anon(len, wire_prot(prot))
         }
         .fixed(addr);
-        if self.rng.gen_bool(0.3) {
+        if !huge && self.rng.gen_bool(0.3) {
             req.flags |= WireFlags::NOREPLACE;
         }
         let free = self.pages_of(id, addr, len).is_none()
@@ -682,6 +699,17 @@ impl Sim {
             );
         }
         *self.stats.entry("mmap").or_default() += 1;
+        if huge {
+            self.log(format!("{id:#x} madvise {addr:#x}+{len:#x} HugePage"));
+            let got = self.request(id, |c| c.madvise(addr, len, vm_api::Advice::HugePage));
+            self.expect("madvise", got, Ok(()));
+            *self.stats.entry("mmap_huge").or_default() += 1;
+        }
+    }
+
+    /// Seeds that run with large pages (`VmConfig::large_pages`).
+    fn large(&self) -> bool {
+        self.seed % 4 == 3
     }
 
     fn op_munmap(&mut self, id: ClientId) {
@@ -733,11 +761,14 @@ impl Sim {
 
     fn op_madvise(&mut self, id: ClientId) {
         let (addr, len) = self.pick_range(8);
+        let kinds = if self.large() { 5 } else { 3 };
         let advice = [
             vm_api::Advice::DontNeed,
             vm_api::Advice::WillNeed,
             vm_api::Advice::Sequential,
-        ][self.rng.gen_range(0..3)];
+            vm_api::Advice::HugePage,
+            vm_api::Advice::NoHugePage,
+        ][self.rng.gen_range(0..kinds)];
         let want = match self.pages_of(id, addr, len) {
             None => Err(ApiError::NoMapping),
             Some(ps) if advice == vm_api::Advice::DontNeed && ps.iter().any(|p| p.wired) => {
@@ -1087,6 +1118,12 @@ fn run_seed(seed: u64, steps: usize) -> BTreeMap<&'static str, u64> {
     out.insert("io kills", sim.io_kills);
     out.insert("swap io errors", st.swap_io_errors);
     out.insert("waits", st.flt_wait);
+    if st.large_pages > 0 {
+        out.insert("flt_large", st.flt_large);
+        out.insert("large_demotes", st.large_demotes);
+        out.insert("large_cow_copies", st.large_cow_copies);
+        out.insert("large_promotes", st.large_promotes);
+    }
     eprintln!("seed {seed}: {steps} steps, {out:?}");
     out
 }
