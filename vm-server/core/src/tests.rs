@@ -779,6 +779,91 @@ fn exit_frees_everything() {
 }
 
 #[test]
+fn fork_merges_a_full_chain_so_write_faults_never_copy_one() {
+    // The depth bound's copies are made at fork; the writes after it only
+    // push (semantics: fork-depth).
+    let (mut s, mut p) = sim(512);
+    let a = map_anon(&mut s, p, 4);
+    let mut live = Vec::new();
+    for gen in 0..16u8 {
+        s.write(p, a, &[gen]).unwrap();
+        let c = s.vm.fork(p, &mut s.pmap).unwrap();
+        let merges = s.vm.stats().chain_merges;
+        s.write(c, a + P, &[gen]).unwrap();
+        s.write(p, a + 2 * P, &[gen]).unwrap();
+        assert_eq!(
+            s.vm.stats().chain_merges,
+            merges,
+            "gen {gen}: a fault merged"
+        );
+        live.push(p);
+        p = c;
+        ok(&s);
+    }
+    assert!(s.vm.stats().chain_merges > 0);
+    for (gen, &sp) in live.iter().enumerate() {
+        assert_eq!(s.read_u8(sp, a + 2 * P).unwrap() as usize, gen);
+    }
+}
+
+#[test]
+fn a_fork_whose_merge_does_not_fit_fails_and_changes_nothing() {
+    // semantics: fork-depth, fork-atomic
+    let (mut s, p) = sim(96);
+    let n = 8;
+    let a = map_anon(&mut s, p, n);
+    let mut kids = Vec::new();
+    // Fork and rewrite every page until the chain is at the limit.
+    for gen in 1..=5u8 {
+        s.write(p, a, &[gen; 8 * 4096]).unwrap();
+        let depth =
+            s.vm.space(p)
+                .unwrap()
+                .map()
+                .lookup(a)
+                .unwrap()
+                .chain()
+                .len();
+        if depth == VmConfig::default().max_chain_depth {
+            break;
+        }
+        kids.push(s.vm.fork(p, &mut s.pmap).unwrap());
+    }
+    let depth =
+        s.vm.space(p)
+            .unwrap()
+            .map()
+            .lookup(a)
+            .unwrap()
+            .chain()
+            .len();
+    assert_eq!(depth, VmConfig::default().max_chain_depth);
+    // Fill memory (no swap) until one more page does not fit.
+    let fill = map_anon(&mut s, p, 96);
+    let mut used = 0;
+    while s.write(p, fill + used * P, &[1]).is_ok() {
+        used += 1;
+    }
+    let merges = s.vm.stats().chain_merges;
+    assert_eq!(s.vm.fork(p, &mut s.pmap), Err(VmError::OutOfMemory));
+    assert_eq!(s.vm.stats().chain_merges, merges);
+    ok(&s);
+    // The parent goes on as before the failed fork.
+    s.vm.munmap(p, fill, P, &mut s.pmap).unwrap();
+    s.write(p, a + 3 * P, &[9]).unwrap();
+    for i in 0..n {
+        let want = if i == 3 { 9 } else { 5 };
+        assert_eq!(s.read_u8(p, a + i * P).unwrap(), want, "page {i}");
+    }
+    // With room, the same fork merges and succeeds.
+    s.vm.munmap(p, fill + P, 95 * P, &mut s.pmap).unwrap();
+    let c = s.vm.fork(p, &mut s.pmap).unwrap();
+    assert!(s.vm.stats().chain_merges > merges);
+    assert_eq!(s.read_u8(c, a + 3 * P).unwrap(), 9);
+    ok(&s);
+}
+
+#[test]
 fn config_validation() {
     let bad = VmConfig {
         max_chain_depth: 2,

@@ -530,6 +530,55 @@ fn a_chunk_filled_by_4k_faults_is_promoted_when_full() {
 }
 
 #[test]
+fn pageout_takes_region_pages_only_while_no_region_is_free() {
+    // A region's frame freed gives no small frame back: under small-frame
+    // pressure with a region still free, pageout leaves region pages be.
+    let mut s = Sim::new(
+        VmConfig {
+            reserved_pages: 4,
+            prefault_min_free: 8,
+            large_pages: 2,
+            ..VmConfig::default()
+        },
+        128,
+    );
+    s.vm.swap_on(Box::new(SwapPager::new(RamDisk::new(4096, 64), 16)))
+        .unwrap();
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    let va = base(&s);
+    huge_map(&mut s, sp, va, L);
+    fill(&mut s, sp, va, N, 5);
+    let small = va + 2 * L;
+    let args = MmapArgs::anon(64 * P, Prot::RW).fixed(small);
+    s.vm.mmap(sp, &args, &mut s.pmap).unwrap();
+    fill(&mut s, sp, small, 64, 6);
+    let pageout = |s: &mut Sim| {
+        for _ in 0..4 {
+            s.vm.pageout(&mut s.pmap, 1 << 20);
+            s.vm.swap_drain(&mut s.pmap);
+            let done = s.vm.swap_poll(&mut s.pmap);
+            s.completed.extend(done);
+            check(s);
+        }
+    };
+    pageout(&mut s);
+    let st = s.vm.stats();
+    assert_eq!(st.pgswapout, 64, "only the small pages go: {st:?}");
+    assert_eq!(st.large_pages_used, 1);
+    // The second region taken, region pages are fair game.
+    let va2 = va + L;
+    huge_map(&mut s, sp, va2, L);
+    fill(&mut s, sp, va2, N, 7);
+    assert_eq!(s.vm.stats().flt_large, 2);
+    pageout(&mut s);
+    assert!(s.vm.stats().pgswapout > 64);
+    verify(&mut s, sp, va, N, Some(5));
+    verify(&mut s, sp, va2, N, Some(7));
+    verify(&mut s, sp, small, 64, Some(6));
+    check(&s);
+}
+
+#[test]
 fn a_chunk_paged_out_and_back_in_is_promoted_again() {
     // One region: pageout takes region pages only while no region is
     // wholly free (`Memory::in_scan_scope`).
