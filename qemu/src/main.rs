@@ -221,6 +221,7 @@ fn swap_of(spec: &str) -> u64 {
 /// spec, its swap disk, and the machine options.
 pub fn build(ws: &Workspace, boot: &Boot, o: &Options) -> Result<BootOptions> {
     prereq::ensure()?;
+    prereq::ensure_disk_space(&ws.target)?;
     let kernel = kernel::build(ws)?;
     let root_task = images::build(ws, boot)?;
     progress("image", format!("{}", root_task.display()));

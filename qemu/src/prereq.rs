@@ -3,7 +3,16 @@
 //! apt-get), otherwise named with the exact command to run.
 
 use crate::step::{find_program, on_path, progress, run_captured, Failure, Result};
+use std::path::Path;
 use std::process::Command;
+
+/// Free space below which a build stops before it starts: a build that
+/// runs out midway fails with a linker's bus error or a half-written
+/// cache instead (seen on CI).
+const DISK_MIN: u64 = 2 << 30;
+/// Free space a cold build of everything `cargo qemu test` runs takes,
+/// about (a fresh clone's `target/` measured 4.7 GiB): below it, warn.
+const DISK_COLD_BUILD: u64 = 6 << 30;
 
 /// A program we need and the Debian package that provides it.
 struct Prerequisite {
@@ -104,4 +113,66 @@ pub fn ensure() -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Checks the free space where `dir` (the target directory, made if need
+/// be) lives: fails below `DISK_MIN`, warns below `DISK_COLD_BUILD`.
+/// Unknown free space (no `df`) passes.
+pub fn ensure_disk_space(dir: &Path) -> Result<()> {
+    let _ = std::fs::create_dir_all(dir);
+    let Some(free) = free_bytes(dir) else {
+        return Ok(());
+    };
+    let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
+    if free < DISK_MIN {
+        return Err(Failure::msg(format!(
+            "only {:.1} GiB free on the disk holding {}: the build needs at least {:.0} GiB \
+             (a cold build about {:.0} GiB); free some (for example `cargo clean`) and run again",
+            gib(free),
+            dir.display(),
+            gib(DISK_MIN),
+            gib(DISK_COLD_BUILD)
+        )));
+    }
+    if free < DISK_COLD_BUILD {
+        progress(
+            "disk",
+            format!(
+                "{:.1} GiB free under {}: a cold build takes about {:.0} GiB",
+                gib(free),
+                dir.display(),
+                gib(DISK_COLD_BUILD)
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Bytes free to unprivileged users on `dir`'s file system (`df -Pk`).
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let out = Command::new("df").arg("-Pk").arg(dir).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    parse_df(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The available column of `df -Pk`'s one data line, in bytes.
+fn parse_df(text: &str) -> Option<u64> {
+    let line = text.lines().nth(1)?;
+    let kib: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn df_available_column_in_bytes() {
+        let text = "Filesystem     1024-blocks      Used Available Capacity Mounted on\n\
+                    /dev/vda        263174148  92221880  3012344      97% /\n";
+        assert_eq!(parse_df(text), Some(3012344 * 1024));
+        assert_eq!(parse_df("Filesystem\n"), None);
+    }
 }

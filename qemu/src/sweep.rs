@@ -471,6 +471,7 @@ fn build(
     suites: &[&Suite],
 ) -> Result<BTreeMap<(&'static str, &'static str), PathBuf>> {
     let mut exes = BTreeMap::new();
+    crate::prereq::ensure_disk_space(&ws.target)?;
     if suites.iter().any(|s| s.needs_kernel) {
         // A sweep on its own (not inside `cargo qemu test`) may run
         // before anything prepared the kernel source.
