@@ -28,8 +28,9 @@ pub const MAGIC: [u8; 8] = *b"seL4cdl\0";
 /// device grants and pagers' device regions (`compact/devices.rs`); 5:
 /// `image_from_files`; 6: a pager's `pageout_policy`; 7: a pager's
 /// `trace_ring` (flag bit 32 of the second flags byte, then a u32); 8: a
-/// pager's `large_pages` (flag bit 64, then a u32).
-pub const VERSION: u16 = 8;
+/// pager's `large_pages` (flag bit 64, then a u32); 9: a pager's
+/// `transparent_large_pages` (bit 31 of that u32).
+pub const VERSION: u16 = 9;
 pub const HEADER_LEN: usize = 20;
 
 const FLAG_FAULT: u8 = 1;
@@ -49,6 +50,8 @@ const FLAG2_IMAGE_FROM_FILES: u8 = 8;
 const FLAG2_PAGEOUT_POLICY: u8 = 16;
 const FLAG2_TRACE_RING: u8 = 32;
 const FLAG2_LARGE_PAGES: u8 = 64;
+/// In the large-page count's u32: transparent large pages.
+const LARGE_TRANSPARENT: u32 = 1 << 31;
 /// The second flags byte's bits that have a meaning; the others must be 0.
 const FLAGS2_KNOWN: u8 = FLAG2_PRIVILEGES
     | FLAG2_DEVICES
@@ -221,7 +224,13 @@ fn put_component(o: &mut Out, c: &Component) {
         o.u32(n);
     }
     if let Some(n) = c.large_pages {
-        o.u32(n);
+        // A spec has transparency only beside large pages (validated).
+        let t = if c.transparent_large_pages {
+            LARGE_TRANSPARENT
+        } else {
+            0
+        };
+        o.u32(n | t);
     }
     o.count(c.caps.len());
     for cap in &c.caps {
@@ -636,12 +645,13 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
     } else {
         None
     };
-    let large_pages = if flags2 & FLAG2_LARGE_PAGES != 0 {
-        let n = i.u32()?;
+    let (large_pages, transparent_large_pages) = if flags2 & FLAG2_LARGE_PAGES != 0 {
+        let raw = i.u32()?;
+        let n = raw & !LARGE_TRANSPARENT;
         i.check(n != 0 && n <= MAX_LARGE_PAGES, "large page count")?;
-        Some(n)
+        (Some(n), raw & LARGE_TRANSPARENT != 0)
     } else {
-        None
+        (None, false)
     };
     let mut caps: Vec<Cap> = Vec::new();
     // One past the last slot of the previous cap: entries are sorted and
@@ -768,6 +778,7 @@ fn get_component(i: &mut In<'_>, objects: &[Object], n_components: usize) -> R<C
         pageout_policy,
         trace_ring,
         large_pages,
+        transparent_large_pages,
         caps,
         untyped,
         io_ports,
@@ -800,10 +811,10 @@ mod tests {
         let b = encode(&Spec::default());
         assert_eq!(decode(&b[..3]).unwrap_err().kind, DecodeErrorKind::BadMagic);
         let mut v = b.clone();
-        v[8] = 9;
+        v[8] = (VERSION + 1) as u8;
         assert_eq!(
             decode(&v).unwrap_err().kind,
-            DecodeErrorKind::UnsupportedVersion(9)
+            DecodeErrorKind::UnsupportedVersion(VERSION + 1)
         );
         let mut v = b.clone();
         v.push(0);

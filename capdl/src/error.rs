@@ -179,6 +179,11 @@ pub enum ErrorKind {
     NotPaged { field: &'static str },
     /// A pager's field on a component that pages nobody.
     NotAPager { field: &'static str },
+    /// A field that only means something beside another one.
+    NeedsField {
+        field: &'static str,
+        needs: &'static str,
+    },
 
     // --- devices ---
     /// `first-last` I/O ports with first > last.
@@ -347,6 +352,9 @@ impl fmt::Display for ErrorKind {
                 f,
                 "`{field}` applies only to a pager, and no component names this one as its `pager`"
             ),
+            NeedsField { field, needs } => {
+                write!(f, "`{field}` needs `{needs}` on the same component")
+            }
             BadIoPortRange { first, last } => {
                 write!(f, "bad I/O port range {first:#x}-{last:#x} (need first <= last <= 0xffff)")
             }

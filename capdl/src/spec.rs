@@ -572,6 +572,10 @@ pub struct Component {
     /// its untyped grant beside its pool of 4 KiB frames
     /// (docs/large-pages.md); `None` (the default): none.
     pub large_pages: Option<u32>,
+    /// A pager's transparent large pages (`transparent_large_pages`):
+    /// any private anonymous 2 MiB chunk is promoted to a large page once
+    /// fully resident, not only `MADV_HUGEPAGE` ones. Needs `large_pages`.
+    pub transparent_large_pages: bool,
     /// Sorted by slot.
     pub caps: Vec<Cap>,
     pub untyped: Option<Untyped>,

@@ -132,6 +132,8 @@ pub struct ComponentDecl {
     pub trace_ring: Option<Spanned<u64>>,
     /// `large_pages = N`: the pager's 2 MiB large frames.
     pub large_pages: Option<Spanned<u64>>,
+    /// `transparent_large_pages`: promote unadvised chunks too.
+    pub transparent_large_pages: Option<Pos>,
     /// Inclusive `(first, last)`.
     pub io_ports: Vec<Spanned<(u64, u64)>>,
     pub irqs: Vec<IrqDecl>,
@@ -160,7 +162,7 @@ use lex::{lex, Tok};
 
 // ---------------------------------------------------------------- parser
 
-const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, image_from_files, pageout_policy, trace_ring, large_pages, io_ports, irq, device_memory, caps, limits, names, privileges, devices";
+const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, image_from_files, pageout_policy, trace_ring, large_pages, transparent_large_pages, io_ports, irq, device_memory, caps, limits, names, privileges, devices";
 const PRIVILEGE_NAMES: &str = "swapctl, observe";
 const LIMIT_FIELDS: &str = "resident, wired, swap, map_entries, handles, page_tables, children";
 
@@ -593,6 +595,12 @@ impl Parser {
                     let v = self.number()?;
                     once(&mut c.large_pages, v, pos, "large_pages")?;
                 }
+                "transparent_large_pages" => once(
+                    &mut c.transparent_large_pages,
+                    pos,
+                    pos,
+                    "transparent_large_pages",
+                )?,
                 "io_ports" => {
                     self.expect(Tok::Eq, "'=' after `io_ports`")?;
                     loop {

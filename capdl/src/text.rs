@@ -105,6 +105,9 @@ fn write_spec(s: &mut String, spec: &Spec) -> fmt::Result {
         if let Some(n) = c.large_pages {
             writeln!(s, "    large_pages = {n}")?;
         }
+        if c.transparent_large_pages {
+            writeln!(s, "    transparent_large_pages")?;
+        }
         if let Some(g) = &c.name_group {
             writeln!(s, "    names = {g}")?;
         }

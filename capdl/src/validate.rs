@@ -498,6 +498,7 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
             pageout_policy: d.pageout_policy.as_ref().map(|p| p.value.clone()),
             trace_ring: d.trace_ring.as_ref().map(|n| n.value as u32),
             large_pages: d.large_pages.as_ref().map(|n| n.value as u32),
+            transparent_large_pages: d.transparent_large_pages.is_some(),
             caps,
             untyped: (untyped_size > 0).then_some(Untyped {
                 size: untyped_size,
@@ -632,6 +633,17 @@ pub fn validate(ast: &Ast, images: &[&str]) -> Result<Spec, Errors> {
                         value: n.value,
                         min: 1,
                         max,
+                    },
+                );
+            }
+        }
+        if let Some(pos) = d.transparent_large_pages {
+            if d.large_pages.is_none() {
+                cx.err(
+                    pos,
+                    ErrorKind::NeedsField {
+                        field: "transparent_large_pages",
+                        needs: "large_pages = N",
                     },
                 );
             }

@@ -1,6 +1,7 @@
-//! A pager's `large_pages = N`: parsed, checked (only a pager's, at least
-//! one, within its untyped grant less room for its pool), carried by the
-//! compact form (version 8) and the text.
+//! A pager's `large_pages = N` and `transparent_large_pages`: parsed,
+//! checked (only a pager's, at least one, within its untyped grant less
+//! room for its pool; transparency only beside large pages), carried by
+//! the compact form (version 9) and the text.
 
 use capdl::{decode, encode, load, ErrorKind, Spec};
 
@@ -29,7 +30,7 @@ fn kinds(src: &str) -> Vec<ErrorKind> {
 
 #[test]
 fn a_pagers_large_pages_round_trip() {
-    assert_eq!(capdl::compact::VERSION, 8);
+    assert_eq!(capdl::compact::VERSION, 9);
     let spec = load_ok(&spec_text("24M", "    large_pages = 10", ""));
     assert_eq!(spec.component("pager").unwrap().large_pages, Some(10));
     assert_eq!(spec.component("c1").unwrap().large_pages, None);
@@ -63,6 +64,27 @@ fn large_pages_must_fit_the_untyped_grant() {
     assert!(
         e.contains(&ErrorKind::NotAPager {
             field: "large_pages"
+        }),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn transparent_large_pages_round_trip_and_need_large_pages() {
+    let body = "    large_pages = 4\n    transparent_large_pages";
+    let spec = load_ok(&spec_text("24M", body, ""));
+    let pager = spec.component("pager").unwrap();
+    assert!(pager.transparent_large_pages);
+    assert!(!spec.component("c1").unwrap().transparent_large_pages);
+    assert_eq!(decode(&encode(&spec)).unwrap(), spec);
+    let text = capdl::text::to_text(&spec);
+    assert!(text.contains("    transparent_large_pages\n"), "{text}");
+    assert_eq!(load_ok(&text), spec);
+    let e = kinds(&spec_text("24M", "    transparent_large_pages", ""));
+    assert!(
+        e.contains(&ErrorKind::NeedsField {
+            field: "transparent_large_pages",
+            needs: "large_pages = N",
         }),
         "{e:?}"
     );

@@ -229,6 +229,7 @@ fn decoder_refuses_reserved_flags() {
             pageout_policy: None,
             trace_ring: None,
             large_pages: None,
+            transparent_large_pages: false,
             caps: vec![],
             untyped: None,
             io_ports: vec![],

@@ -182,6 +182,7 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
         pageout_policy: None,
         trace_ring: None,
         large_pages: None,
+        transparent_large_pages: false,
         caps: vec![
             Cap {
                 slot: 16,
@@ -234,6 +235,7 @@ fn build(extra_objects: Vec<(u8, u64)>, clients: Vec<Params>, bind: bool) -> Spe
             pageout_policy: None,
             trace_ring: None,
             large_pages: None,
+            transparent_large_pages: false,
             caps: p
                 .caps
                 .iter()

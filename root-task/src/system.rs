@@ -477,6 +477,7 @@ fn pager_info(
     }
     pinfo.trace_ring = c.trace_ring.unwrap_or(0);
     pinfo.large_pages = c.large_pages.unwrap_or(0);
+    pinfo.transparent_large_pages = u32::from(c.transparent_large_pages);
     let mut vaddr = IMAGE_STORE_VADDR;
     let groups = spec.name_groups();
     let vm_ep = spec.components[id]

@@ -10,6 +10,9 @@
 //! large pages of its own and then crashes gives them back. Last, `NoHugePage` on it
 //! all keeps every byte, and new writes read back; and a large page
 //! mapped where 4 KiB pages were (the server unmaps their page table).
+//! The spec turns transparent large pages on: an unadvised 2 MiB chunk
+//! filled by 4 KiB faults is promoted once full, one advised `NoHugePage`
+//! is not (the filler above is advised `NoHugePage` so it stays small).
 #![no_std]
 #![no_main]
 
@@ -70,7 +73,7 @@ fn first_bad(base: u64, from: u64, to: u64, tag_of: impl Fn(u64) -> u64) -> Opti
 }
 
 fn main(env: &mut Env) -> u64 {
-    env.plan(13);
+    env.plan(14);
     let req = MmapRequest {
         align: CHUNK,
         ..MmapRequest::anon(SIZE, Prot::RW)
@@ -96,6 +99,7 @@ fn main(env: &mut Env) -> u64 {
     no_huge_page_keeps_bytes(env, base);
     let _ = env.vm.munmap(base, SIZE);
     large_over_old_page_table(env, base);
+    transparent_promotion(env);
     env.failures()
 }
 
@@ -285,6 +289,8 @@ fn pageout_keeps_bytes(env: &mut Env, base: u64) {
             return;
         }
     };
+    // 4 KiB pages, not promoted chunks: they must crowd the small pool.
+    let _ = env.vm.madvise(filler, FILLER, Advice::NoHugePage);
     for off in (0..FILLER).step_by(PAGE as usize) {
         // SAFETY: inside the filler mapped read-write just above.
         unsafe { ((filler + off) as *mut u64).write_volatile(pattern(off, LAST)) };
@@ -376,4 +382,44 @@ fn large_over_old_page_table(env: &mut Env, base: u64) {
         ),
     );
     let _ = env.vm.munmap(base, CHUNK);
+}
+
+/// (d), transparent large pages (`transparent_large_pages` in the spec):
+/// of two unadvised 2 MiB chunks filled by 4 KiB writes, the first is
+/// promoted to a large page once full; the second, advised `NoHugePage`,
+/// is not. Every word reads back.
+fn transparent_promotion(env: &mut Env) {
+    let req = MmapRequest {
+        align: CHUNK,
+        ..MmapRequest::anon(2 * CHUNK, Prot::RW)
+    };
+    let at = match env.vm.mmap(&req) {
+        Ok(a) => a,
+        Err(e) => {
+            env.check("transparent-promotion", false, format_args!("mmap: {e:?}"));
+            return;
+        }
+    };
+    let opted_out = env.vm.madvise(at + CHUNK, CHUNK, Advice::NoHugePage);
+    let before = env.vm.stats().map(|s| s.large_promotes);
+    for off in (0..2 * CHUNK).step_by(PAGE as usize) {
+        // SAFETY: inside the 4 MiB just mapped read-write at `at`.
+        unsafe { ((at + off) as *mut u64).write_volatile(pattern(off, FIRST)) };
+    }
+    let after = env.vm.stats().map(|s| s.large_promotes);
+    let bad = (0..2 * CHUNK).step_by(PAGE as usize).find(|&off| {
+        // SAFETY: as above.
+        let word = unsafe { ((at + off) as *const u64).read_volatile() };
+        word != pattern(off, FIRST)
+    });
+    env.check(
+        "transparent-promotion",
+        opted_out.is_ok()
+            && matches!((before, after), (Ok(b), Ok(a)) if a == b + 1)
+            && bad.is_none(),
+        format_args!(
+            "madvise {opted_out:?}, large_promotes {before:?} -> {after:?}, first bad page {bad:?}"
+        ),
+    );
+    let _ = env.vm.munmap(at, 2 * CHUNK);
 }

@@ -255,6 +255,8 @@ pub struct PagerInfo {
     /// The pager's 2 MiB large frames (capdl's `large_pages`), to retype
     /// from its untyped grant; 0: none.
     pub large_pages: u32,
+    /// 1: transparent large pages (capdl's `transparent_large_pages`).
+    pub transparent_large_pages: u32,
 }
 
 /// Bytes the root task maps at [`PAGER_INFO_VADDR`].
@@ -287,6 +289,11 @@ impl PagerInfo {
     /// The spec's large frames for this pager (0: none).
     pub fn large_pages(&self) -> u32 {
         self.large_pages
+    }
+
+    /// Whether the spec asks this pager for transparent large pages.
+    pub fn transparent_large_pages(&self) -> bool {
+        self.transparent_large_pages != 0
     }
 
     /// Client `i`'s program file name when it is paged from files.

@@ -59,6 +59,13 @@ pub struct VmConfig {
     /// shared region; FreeBSD and Linux demote instead and copy 4 KiB per
     /// fault, where a fault is cheap. Off: such writes copy 4 KiB.
     pub large_cow_copy: bool,
+    /// Transparent large pages (FreeBSD's default reservations, Linux's
+    /// THP `always` with khugepaged): a 2 MiB chunk of any private
+    /// anonymous entry not advised `NoHugePage` is promoted to a large
+    /// page by copy once its 512 pages are resident (`promote.rs`). Off:
+    /// only `HugePage` entries get large pages. Either way, only
+    /// `HugePage` entries take a whole region at their first fault.
+    pub large_transparent: bool,
 }
 
 /// How `Vm::oom_victim` picks the space to kill when a fault cannot get a
@@ -93,6 +100,7 @@ impl Default for VmConfig {
             oom_policy: OomPolicy::Largest,
             large_pages: 0,
             large_cow_copy: true,
+            large_transparent: false,
         }
     }
 }

@@ -195,7 +195,7 @@ impl Vm {
                 inheritance: pe.inheritance,
                 advice: pe.advice,
                 wired_count: 0,
-                flags: flags | (pe.flags & EntryFlags::HUGE),
+                flags: flags | (pe.flags & EntryFlags::HUGE_ADVICE),
                 chain,
                 next_fault: 0,
             });

@@ -63,7 +63,7 @@ impl Vm {
     }
 
     /// Check that a large mapping the pmap holds (`Pmap::enter_large`) is
-    /// one the VM would allow: entries with `EntryFlags::HUGE` cover all
+    /// one the VM would allow: entries allowing large pages cover all
     /// of `[va, va + 2 MiB)`, page `i` visible there is frame `base + i`
     /// (a region's first frame), the rights are within every entry's, and
     /// writable only where each page is private to its entry and dirty.
@@ -93,7 +93,7 @@ impl Vm {
                     "{space:?} {va:#x}: large mapping over a hole at {at:#x}"
                 ));
             }
-            if !e.prot.contains(prot) || !e.flags.contains(crate::map::EntryFlags::HUGE) {
+            if !e.prot.contains(prot) || !self.mem.large_allowed(e) {
                 return Err(format!(
                     "{space:?} {va:#x}: large mapping {prot:?} over entry {:#x} {:?} {:?}",
                     e.start, e.prot, e.flags

@@ -4,13 +4,16 @@
 //!
 //! The pages of a large region are ordinary pages of one object
 //! (`large_pool.rs`): only their mapping is special. A large fault
-//! (`Memory::fault_large`) applies when the entry has `EntryFlags::HUGE`,
-//! is not wired, contains the whole 2 MiB-aligned chunk around the
+//! (`Memory::fault_large`) applies when the entry allows large pages
+//! (`EntryFlags::HUGE`, or transparent large pages and no `NOHUGE`), is
+//! not wired, contains the whole 2 MiB-aligned chunk around the
 //! address, has a chain of exactly one private anonymous object and no
 //! pending copy. With `p0` the object's index of the chunk's first page:
 //!
 //! * no page of `p0 .. p0 + 512` is resident or on swap: a free region
-//!   (oldest first) is taken, if the object's quota group has room for
+//!   (oldest first) is taken, for a `HUGE` entry only (a transparent
+//!   chunk fills page by page and is promoted, `promote.rs`), if the
+//!   object's quota group has room for
 //!   512 pages; all 512 frames are zeroed (regions are reused) and
 //!   inserted dirty (`Uvmexp::large_allocs`);
 //! * every page `p0 + i` is resident on frame `base + i` of one region
@@ -76,12 +79,12 @@ impl Memory {
     }
 
     /// The first address of the 2 MiB chunk around `va` when a large
-    /// mapping may cover it: large regions exist, the entry is advised
-    /// `HugePage`, unwired, has an object, and holds the whole chunk.
-    /// Shared by the large fault and promotion.
+    /// mapping may cover it: large regions exist, the entry allows large
+    /// pages (`large_allowed`), is unwired, has an object, and holds the
+    /// whole chunk. Shared by the large fault and promotion.
     pub(crate) fn huge_chunk(&self, entry: &VmMapEntry, va: u64) -> Option<u64> {
         if self.pool.large().count() == 0
-            || !entry.flags.contains(EntryFlags::HUGE)
+            || !self.large_allowed(entry)
             || entry.is_wired()
             || entry.chain.is_empty()
         {
@@ -89,6 +92,14 @@ impl Memory {
         }
         let va0 = va & !(LARGE_PAGE_SIZE - 1);
         (va0 >= entry.start && va0.checked_add(LARGE_PAGE_SIZE)? <= entry.end).then_some(va0)
+    }
+
+    /// Whether a large page may cover part of `entry`: advised
+    /// `HugePage`, or not advised `NoHugePage` with transparent large
+    /// pages on (`VmConfig::large_transparent`).
+    pub(crate) fn large_allowed(&self, entry: &VmMapEntry) -> bool {
+        entry.flags.contains(EntryFlags::HUGE)
+            || (self.config.large_transparent && !entry.flags.contains(EntryFlags::NOHUGE))
     }
 
     /// The large fault of an entry whose one private object owns the
@@ -115,8 +126,13 @@ impl Memory {
         };
         let (base, kind) = match on_region {
             None => {
-                // (a) Nothing there, not even on swap: a fresh region.
-                if !empty || self.objects.resident_room(obj) < n {
+                // (a) Nothing there, not even on swap: a fresh region,
+                // for `HugePage` advice only (transparent large pages
+                // come by promotion, once the chunk fills).
+                if !empty
+                    || !entry.flags.contains(EntryFlags::HUGE)
+                    || self.objects.resident_room(obj) < n
+                {
                     return None;
                 }
                 let base = match self.pool.alloc_large(obj, p0) {

@@ -43,13 +43,17 @@ impl Vm {
             Advice::DontNeed => self.dont_need(space, addr, end, pmap)?,
             Advice::Free => self.lazy_free(space, addr, end, pmap),
             // Stored in the entries; faults act on it (`large.rs`).
-            Advice::HugePage => {
-                self.change_entries(space, addr, end, |_, e| e.flags.insert(EntryFlags::HUGE))?
-            }
+            Advice::HugePage => self.change_entries(space, addr, end, |_, e| {
+                e.flags.remove(EntryFlags::NOHUGE);
+                e.flags.insert(EntryFlags::HUGE);
+            })?,
             // Later faults move the pages to small frames, one by one
             // (semantics: large-pages).
             Advice::NoHugePage => {
-                self.change_entries(space, addr, end, |_, e| e.flags.remove(EntryFlags::HUGE))?;
+                self.change_entries(space, addr, end, |_, e| {
+                    e.flags.remove(EntryFlags::HUGE);
+                    e.flags.insert(EntryFlags::NOHUGE);
+                })?;
                 pmap.remove(space, addr, end);
             }
         }
@@ -138,7 +142,7 @@ impl Vm {
                 inheritance: old.inheritance,
                 advice: old.advice,
                 wired_count: 0,
-                flags: flags | (old.flags & EntryFlags::HUGE),
+                flags: flags | (old.flags & EntryFlags::HUGE_ADVICE),
                 chain,
                 next_fault: 0,
             };

@@ -30,6 +30,12 @@ bitflags! {
         /// parts with large pages (`large.rs`). Kept by clipping and
         /// fork, as the other stored advice is.
         const HUGE = 1 << 2;
+        /// `MADV_NOHUGEPAGE`: no large page covers the entry, not even by
+        /// transparent promotion (`VmConfig::large_transparent`). Kept
+        /// as `HUGE` is.
+        const NOHUGE = 1 << 3;
+        /// The stored large-page advice.
+        const HUGE_ADVICE = Self::HUGE.bits() | Self::NOHUGE.bits();
     }
 }
 

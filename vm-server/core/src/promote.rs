@@ -1,9 +1,11 @@
-//! Promotion by copy (FreeBSD's reservation promotion, Linux's khugepaged collapse): when 4 KiB faults have made all 512 pages of a `MADV_HUGEPAGE` chunk resident on small frames, copy them into a free large region and map it whole; seL4 cannot merge 512 frames into one, so it is a copy.
+//! Promotion by copy (FreeBSD's reservation promotion, Linux's khugepaged collapse): when 4 KiB faults have made all 512 pages of a `MADV_HUGEPAGE` chunk (any private anonymous chunk, with transparent large pages) resident on small frames, copy them into a free large region and map it whole; seL4 cannot merge 512 frames into one, so it is a copy.
 //!
 //! Locking: runs inside the single-threaded `Vm`, from the fault path.
 //!
-//! It applies after a 4 KiB fault in an entry with `EntryFlags::HUGE`
-//! (no other entry pays anything), not wired, containing the chunk's 2
+//! It applies after a 4 KiB fault in an entry that allows large pages
+//! (`Memory::large_allowed`: `EntryFlags::HUGE`, or any entry not advised
+//! `NoHugePage` with `VmConfig::large_transparent`; no other entry pays
+//! anything), not wired, containing the chunk's 2
 //! MiB, whose chain is one private anonymous object with no pending
 //! copy, when a region is free. One range query counts the object's
 //! pages in the chunk; only at 512 are they checked: all on small
@@ -16,7 +18,7 @@
 //! operations or fork comes back to a large page once fully resident.
 
 use crate::config::LARGE_PAGE_FRAMES;
-use crate::map::{EntryFlags, VmMapEntry};
+use crate::map::VmMapEntry;
 use crate::page::PageFlags;
 use crate::pmap::Pmap;
 use crate::types::{FrameNumber, Prot, SpaceId, PAGE_SIZE};
@@ -37,11 +39,7 @@ impl Memory {
         prot4k: Prot,
         pmap: &mut P,
     ) -> Option<(FrameNumber, Prot)> {
-        if !entry.flags.contains(EntryFlags::HUGE)
-            || self.pool.large().free_count() == 0
-            || entry.needs_copy()
-            || entry.chain.len() != 1
-        {
+        if self.pool.large().free_count() == 0 || entry.needs_copy() || entry.chain.len() != 1 {
             return None;
         }
         let va0 = self.huge_chunk(entry, va)?;

@@ -530,6 +530,63 @@ fn a_chunk_filled_by_4k_faults_is_promoted_when_full() {
 }
 
 #[test]
+fn transparent_large_pages_promote_an_unadvised_chunk_once_full() {
+    // semantics: large-pages (transparent): no region at the first
+    // fault, one promotion when the 512th page arrives; NoHugePage opts
+    // out; without the mode nothing is promoted.
+    for (transparent, no_huge) in [(true, false), (true, true), (false, false)] {
+        let mut s = Sim::new(
+            VmConfig {
+                large_pages: 2,
+                large_transparent: transparent,
+                prefault_ahead: 0,
+                prefault_behind: 0,
+                ..VmConfig::default()
+            },
+            2048,
+        );
+        let sp = s.vm.space_create(&mut s.pmap).unwrap();
+        let va = base(&s);
+        let args = MmapArgs::anon(L + 8 * P, Prot::RW).fixed(va);
+        s.vm.mmap(sp, &args, &mut s.pmap).unwrap();
+        if no_huge {
+            s.vm.madvise(sp, va, L, Advice::NoHugePage, &mut s.pmap)
+                .unwrap();
+        }
+        fill(&mut s, sp, va, 1, 4);
+        let st = s.vm.stats();
+        assert_eq!((st.flt_large, st.large_pages_used), (0, 0), "first fault");
+        fill(&mut s, sp, va + P, N - 1, 5);
+        // The tail past the chunk stays small either way.
+        fill(&mut s, sp, va + L, 8, 6);
+        let st = s.vm.stats();
+        let promoted = transparent && !no_huge;
+        assert_eq!(
+            st.large_promotes,
+            u64::from(promoted),
+            "{transparent} {no_huge}"
+        );
+        assert_eq!(st.large_pages_used, u64::from(promoted));
+        assert_eq!(s.pmap.large_mappings(sp).count(), usize::from(promoted));
+        check(&s);
+        verify_from(&mut s, sp, va, 0, 1, 4);
+        verify_from(&mut s, sp, va + P, 0, N - 1, 5);
+        verify(&mut s, sp, va + L, 8, Some(6));
+        // A fork shares the large page; the child's write keeps bytes.
+        let c = s.vm.fork(sp, &mut s.pmap).unwrap();
+        fill(&mut s, c, va, 3, 7);
+        verify_from(&mut s, sp, va, 0, 1, 4);
+        verify_from(&mut s, c, va, 0, 3, 7);
+        check(&s);
+        s.vm.exit(c, &mut s.pmap).unwrap();
+        s.vm.exit(sp, &mut s.pmap).unwrap();
+        let st = s.vm.stats();
+        assert_eq!((st.large_pages_used, st.free), (0, 2048));
+        check(&s);
+    }
+}
+
+#[test]
 fn pageout_takes_region_pages_only_while_no_region_is_free() {
     // A region's frame freed gives no small frame back: under small-frame
     // pressure with a region still free, pageout leaves region pages be.

@@ -36,7 +36,8 @@
 //! 2 to 4 large regions, a second window of three 2 MiB chunks where
 //! mmap sometimes places 2 MiB-aligned private entries of 2 to 5 MiB,
 //! and madvise HugePage/NoHugePage; the other ops reach into that window
-//! now and then. The model is unchanged: clients observe nothing but
+//! now and then. Every other one (`seed % 8 == 7`) also runs transparent
+//! large pages (`VmConfig::large_transparent`). The model is unchanged: clients observe nothing but
 //! speed, and the simulator panics on a 4 KiB mapping of a region frame.
 
 use rand::rngs::SmallRng;
@@ -174,6 +175,8 @@ impl Runner {
         };
         if large_seed {
             cfg.large_pages = [2, 3, 4][(seed / 4) as usize % 3];
+            // Every other large seed: transparent promotion too.
+            cfg.large_transparent = seed % 8 == 7;
         }
         if pressure {
             cfg.reserved_pages = 4;

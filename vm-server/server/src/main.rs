@@ -119,14 +119,19 @@ fn init(info: &StartInfo) -> Result<Server, String> {
 
     // Large frames first, while the grant's chunks are whole (each needs
     // 2 MiB aligned); the pool is a share of what is left.
-    let large_pages = spec_large_pages();
+    let (large_pages, large_transparent) = spec_large_pages();
     let large = frames::retype_large(&mut kernel, large_pages)?;
     let by_memory = kernel.untyped_free() * POOL_PERCENT / 100 / 4096;
     // Every resident page may also be mapped once or twice: keep slots for that.
     let by_slots = ((1u64 << bits) - info.first_free_slot) / 4;
     let frames = by_memory.min(by_slots) as u32;
     let large_note = if large_pages > 0 {
-        format!(", {large_pages} large pages of 2 MiB")
+        let mode = if large_transparent {
+            ", transparent"
+        } else {
+            ""
+        };
+        format!(", {large_pages} large pages of 2 MiB{mode}")
     } else {
         String::new()
     };
@@ -138,6 +143,7 @@ fn init(info: &StartInfo) -> Result<Server, String> {
     let pool = FramePool::new(&mut kernel, own_vspace, frames, large)?;
     let config = VmConfig {
         large_pages,
+        large_transparent,
         user_min: USER_MIN,
         user_max: USER_MAX,
         pageout_cluster: SWAP_CLUSTER,
@@ -165,14 +171,15 @@ fn init(info: &StartInfo) -> Result<Server, String> {
     Ok(server)
 }
 
-/// The spec's `large_pages` for this server (0 without a pager-info page).
-fn spec_large_pages() -> u32 {
+/// The spec's `large_pages` and `transparent_large_pages` for this
+/// server (none without a pager-info page).
+fn spec_large_pages() -> (u32, bool) {
     // SAFETY: as in `choose_policy`: mapped read-only, checked by magic.
     let pinfo = unsafe { &*(PAGER_INFO_VADDR as *const PagerInfo) };
     if pinfo.magic == PAGER_INFO_MAGIC {
-        pinfo.large_pages()
+        (pinfo.large_pages(), pinfo.transparent_large_pages())
     } else {
-        0
+        (0, false)
     }
 }
 

@@ -255,6 +255,7 @@ impl Sim {
             pagein_adaptive: seed % 4 < 2,
             max_chain_depth: [5, 3, 4][seed as usize % 3],
             large_pages: if seed % 4 == 3 { LARGE_REGIONS } else { 0 },
+            large_transparent: seed % 8 == 7,
             ..VmConfig::default()
         };
         let cfg_large = cfg.large_pages;
