@@ -35,7 +35,8 @@ pub enum Cmd {
                       bounded sweep of the VM core's model test and the server simulation (see \
                       `cargo qemu sweep`), then boots capdl/system.spec, \
                       capdl/swap-exhaustion.spec, capdl/vm-findings.spec, capdl/files.spec, \
-                      capdl/pager-death.spec and capdl/policies.spec (or the one --spec names) and tallies the TEST \
+                      capdl/pager-death.spec, capdl/policies.spec and capdl/large-pages.spec (or the one \
+                      --spec names) and tallies the TEST \
                       lines; after a boot with the file server it checks the files disk on the \
                       host (e2fsck, the written bytes). Ends \
                       with `N passed, N failed` and exits non-zero if anything failed."
@@ -112,7 +113,7 @@ pub struct Machine {
     pub memory: u32,
     /// Size of the swap partition on the virtio disk, such as 256M or 1G
     /// [default: the boot's own: 512M, 96M for swap-exhaustion.spec, 128M for vm-findings.spec,
-    /// 128M for files.spec, pager-death.spec and policies.spec]
+    /// 128M for files.spec, pager-death.spec and policies.spec, 256M for large-pages.spec]
     #[arg(long, value_name = "SIZE", value_parser = parse_swap)]
     pub swap: Option<u64>,
     /// Boot only this spec, a file under capdl/ (build, run, test; bench
@@ -301,6 +302,19 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn test_help_names_every_boot_and_its_swap() {
+        let mut cmd = Cli::command();
+        let test = cmd.find_subcommand_mut("test").expect("test command");
+        let help = test.render_long_help().to_string().replace('\n', " ");
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        for &(spec, swap) in crate::TEST_BOOTS {
+            assert!(help.contains(&format!("capdl/{spec}")), "{spec} missing: {help}");
+            let size = format!("{}M", swap >> 20);
+            assert!(help.contains(&size), "{spec}'s {size} swap missing");
+        }
     }
 
     #[test]

@@ -162,7 +162,7 @@ pub struct Boot {
 /// findings of the outside test suite, the file server with its files
 /// disk, the file server's death, and the policy workloads (under the
 /// default policy: their content checks).
-const TEST_BOOTS: &[(&str, u64)] = &[
+pub(crate) const TEST_BOOTS: &[(&str, u64)] = &[
     (SYSTEM_SPEC, DEFAULT_SWAP),
     ("swap-exhaustion.spec", 96 << 20),
     ("vm-findings.spec", 128 << 20),
