@@ -311,7 +311,10 @@ mod tests {
         let help = test.render_long_help().to_string().replace('\n', " ");
         let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
         for &(spec, swap) in crate::TEST_BOOTS {
-            assert!(help.contains(&format!("capdl/{spec}")), "{spec} missing: {help}");
+            assert!(
+                help.contains(&format!("capdl/{spec}")),
+                "{spec} missing: {help}"
+            );
             let size = format!("{}M", swap >> 20);
             assert!(help.contains(&size), "{spec}'s {size} swap missing");
         }

@@ -129,13 +129,15 @@ pub(crate) struct Interval {
     /// Global deltas over the widest window (`before` of the first
     /// sample to `after` of the second).
     pub(crate) faults: u64,
+    /// Of them, faults answered with a 2 MiB mapping.
+    pub(crate) large_faults: u64,
     pub(crate) pages_in: u64,
     pub(crate) pages_out: u64,
     /// Free pages at the end.
     pub(crate) free: u64,
     /// Per client in both samples: (entry at the end, fault delta,
-    /// page-in read delta).
-    pub(crate) clients: Vec<(ClientSummary, u64, u64)>,
+    /// page-in read delta, large-fault delta).
+    pub(crate) clients: Vec<(ClientSummary, u64, u64, u64)>,
     /// Clients in the second sample only (started or forked meanwhile).
     pub(crate) new_clients: usize,
 }
@@ -152,6 +154,7 @@ impl Interval {
                     *now,
                     now.faults.saturating_sub(was.faults),
                     now.pageins.saturating_sub(was.pageins),
+                    now.flt_large.saturating_sub(was.flt_large),
                 )),
                 None => new_clients += 1,
             }
@@ -159,6 +162,7 @@ impl Interval {
         Interval {
             cycles: b.tsc.saturating_sub(a.tsc),
             faults: b.after.faults.saturating_sub(a.before.faults),
+            large_faults: b.after.flt_large.saturating_sub(a.before.flt_large),
             pages_in: pages_in(&b.after).saturating_sub(pages_in(&a.before)),
             pages_out: pages_out(&b.after).saturating_sub(pages_out(&a.before)),
             free: b.after.free,
@@ -176,8 +180,8 @@ impl Interval {
 /// Prints the header line.
 pub(crate) fn print_header() {
     println!(
-        "{:>4} {:>8} {:>8} {:>8} {:>8} {:>8}  client",
-        "int", "free", "flt/s", "pi/s", "po/s", "resid"
+        "{:>4} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  client",
+        "int", "free", "flt/s", "lflt/s", "pi/s", "po/s", "resid"
     );
 }
 
@@ -186,23 +190,25 @@ pub(crate) fn print_header() {
 /// global line).
 pub(crate) fn print_interval(n: usize, i: &Interval, hz: u64) {
     let rate = |d| per_second(d, i.cycles, hz);
-    let moved = |c: &&(ClientSummary, u64, u64)| c.1 > 0 || c.2 > 0;
+    let moved = |c: &&(ClientSummary, u64, u64, u64)| c.1 > 0 || c.2 > 0;
     let idle = i.clients.len() - i.clients.iter().filter(moved).count();
     println!(
-        "{n:>4} {:>8} {:>8} {:>8} {:>8} {:>8}  (all: {} clients, {idle} idle, {} new)",
+        "{n:>4} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  (all: {} clients, {idle} idle, {} new)",
         i.free,
         rate(i.faults),
+        rate(i.large_faults),
         rate(i.pages_in),
         rate(i.pages_out),
         "-",
         i.clients.len() + i.new_clients,
         i.new_clients,
     );
-    for (c, faults, reads) in i.clients.iter().filter(moved) {
+    for (c, faults, reads, large) in i.clients.iter().filter(moved) {
         println!(
-            "{n:>4} {:>8} {:>8} {:>8} {:>8} {:>8}  {} ({})",
+            "{n:>4} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {} ({})",
             "-",
             rate(*faults),
+            rate(*large),
             rate(*reads),
             "-",
             c.resident_pages,
