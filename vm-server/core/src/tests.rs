@@ -33,6 +33,17 @@ fn fault(s: &mut Sim, sp: SpaceId, va: u64, a: Access) -> Result<FaultMapping, V
         .map(|o| *o.mapping().unwrap())
 }
 
+/// The length of the chain of `sp`'s entry at `va`.
+fn chain_len(s: &Sim, sp: SpaceId, va: u64) -> usize {
+    s.vm.space(sp)
+        .unwrap()
+        .map()
+        .lookup(va)
+        .unwrap()
+        .chain()
+        .len()
+}
+
 fn ok(s: &Sim) {
     s.check().unwrap();
     s.vm.check_page_queues().unwrap();
@@ -351,13 +362,20 @@ fn fork_inheritance_share_copy_none() {
 
 #[test]
 fn chain_depth_stays_bounded_under_fork_chains() {
+    // The depth bound's copies are made at fork; the writes after it only
+    // push (semantics: fork-depth).
     let (mut s, mut p) = sim(512);
     let a = map_anon(&mut s, p, 4);
     let mut live = Vec::new();
+    let merges = |s: &Sim| s.vm.stats().chain_merges;
+    let mut at_fork = 0;
     for gen in 0..40u8 {
         s.write(p, a + (gen as u64 % 4) * P, &[gen]).unwrap();
+        assert_eq!(merges(&s), at_fork, "gen {gen}: a write fault merged");
         let c = s.vm.fork(p, &mut s.pmap).unwrap();
+        at_fork = merges(&s);
         s.write(c, a, &[gen, 1]).unwrap();
+        assert_eq!(merges(&s), at_fork, "gen {gen}: a write fault merged");
         live.push(p);
         p = c;
         ok(&s);
@@ -394,15 +412,7 @@ fn collapse_after_child_exit() {
     }
     let c = s.vm.fork(p, &mut s.pmap).unwrap();
     s.write(p, a, b"p").unwrap();
-    let depth = |s: &Sim| {
-        s.vm.space(p)
-            .unwrap()
-            .map()
-            .lookup(a)
-            .unwrap()
-            .chain()
-            .len()
-    };
+    let depth = |s: &Sim| chain_len(s, p, a);
     assert_eq!(depth(&s), 2);
     s.vm.exit(c, &mut s.pmap).unwrap();
     // The next fault walking the chain collapses it, moving pages up.
@@ -779,65 +789,23 @@ fn exit_frees_everything() {
 }
 
 #[test]
-fn fork_merges_a_full_chain_so_write_faults_never_copy_one() {
-    // The depth bound's copies are made at fork; the writes after it only
-    // push (semantics: fork-depth).
-    let (mut s, mut p) = sim(512);
-    let a = map_anon(&mut s, p, 4);
-    let mut live = Vec::new();
-    for gen in 0..16u8 {
-        s.write(p, a, &[gen]).unwrap();
-        let c = s.vm.fork(p, &mut s.pmap).unwrap();
-        let merges = s.vm.stats().chain_merges;
-        s.write(c, a + P, &[gen]).unwrap();
-        s.write(p, a + 2 * P, &[gen]).unwrap();
-        assert_eq!(
-            s.vm.stats().chain_merges,
-            merges,
-            "gen {gen}: a fault merged"
-        );
-        live.push(p);
-        p = c;
-        ok(&s);
-    }
-    assert!(s.vm.stats().chain_merges > 0);
-    for (gen, &sp) in live.iter().enumerate() {
-        assert_eq!(s.read_u8(sp, a + 2 * P).unwrap() as usize, gen);
-    }
-}
-
-#[test]
 fn a_fork_whose_merge_does_not_fit_fails_and_changes_nothing() {
     // semantics: fork-depth, fork-atomic
     let (mut s, p) = sim(96);
     let n = 8;
     let a = map_anon(&mut s, p, n);
+    let depth = |s: &Sim| chain_len(s, p, a);
+    let max = VmConfig::default().max_chain_depth;
     let mut kids = Vec::new();
     // Fork and rewrite every page until the chain is at the limit.
     for gen in 1..=5u8 {
         s.write(p, a, &[gen; 8 * 4096]).unwrap();
-        let depth =
-            s.vm.space(p)
-                .unwrap()
-                .map()
-                .lookup(a)
-                .unwrap()
-                .chain()
-                .len();
-        if depth == VmConfig::default().max_chain_depth {
+        if depth(&s) == max {
             break;
         }
         kids.push(s.vm.fork(p, &mut s.pmap).unwrap());
     }
-    let depth =
-        s.vm.space(p)
-            .unwrap()
-            .map()
-            .lookup(a)
-            .unwrap()
-            .chain()
-            .len();
-    assert_eq!(depth, VmConfig::default().max_chain_depth);
+    assert_eq!(depth(&s), max);
     // Fill memory (no swap) until one more page does not fit.
     let fill = map_anon(&mut s, p, 96);
     let mut used = 0;

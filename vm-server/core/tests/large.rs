@@ -32,6 +32,60 @@ fn check(s: &Sim) {
     s.vm.check_swap().unwrap();
 }
 
+/// A sim under pressure: `frames` small frames, `large` regions, a swap
+/// disk of `blocks` 4 KiB blocks, one space.
+fn swap_sim(frames: u32, large: u32, blocks: u64) -> (Sim, SpaceId) {
+    let mut s = Sim::new(
+        VmConfig {
+            reserved_pages: 4,
+            prefault_min_free: 8,
+            large_pages: large,
+            ..VmConfig::default()
+        },
+        frames,
+    );
+    s.vm.swap_on(Box::new(SwapPager::new(RamDisk::new(blocks, 64), 16)))
+        .unwrap();
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    (s, sp)
+}
+
+/// Force the scan through every pageable page, twice (the first pass
+/// clears the emulated reference bits), and finish the writes.
+fn force_pageout(s: &mut Sim) {
+    for _ in 0..4 {
+        s.vm.pageout(&mut s.pmap, 1 << 20);
+        s.vm.swap_drain(&mut s.pmap);
+        let done = s.vm.swap_poll(&mut s.pmap);
+        s.completed.extend(done);
+        check(s);
+    }
+}
+
+/// 2048 small frames and `large` regions without fault-around (so the
+/// fault that fills a chunk is the last page's own), one space.
+fn exact_sim(large: u32, transparent: bool) -> (Sim, SpaceId) {
+    let mut s = Sim::new(
+        VmConfig {
+            large_pages: large,
+            large_transparent: transparent,
+            prefault_ahead: 0,
+            prefault_behind: 0,
+            ..VmConfig::default()
+        },
+        2048,
+    );
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    (s, sp)
+}
+
+/// After the last exit: every region and all `free` small frames back.
+fn all_back(s: &Sim, free: u32) {
+    let st = s.vm.stats();
+    assert_eq!((st.large_pages_used, st.free), (0, free));
+    check(s);
+}
+
 /// A private RW mapping of `len` at the 2 MiB-aligned `va`, advised HUGEPAGE.
 fn huge_map(s: &mut Sim, sp: SpaceId, va: u64, len: u64) {
     let args = MmapArgs::anon(len, Prot::RW).fixed(va);
@@ -219,31 +273,12 @@ fn fork_then_child_and_parent_writes_stay_apart() {
 
 #[test]
 fn pageout_and_page_in_of_large_pages_keep_every_byte() {
-    let mut s = Sim::new(
-        VmConfig {
-            reserved_pages: 4,
-            prefault_min_free: 8,
-            large_pages: 1,
-            ..VmConfig::default()
-        },
-        64,
-    );
-    s.vm.swap_on(Box::new(SwapPager::new(RamDisk::new(2048, 64), 16)))
-        .unwrap();
-    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    let (mut s, sp) = swap_sim(64, 1, 2048);
     let va = base(&s);
     huge_map(&mut s, sp, va, L);
     fill(&mut s, sp, va, N, 7);
     assert_eq!(s.vm.stats().flt_large, 1);
-    // Force the scan through every page, twice (the first pass clears
-    // the emulated reference bits).
-    for _ in 0..4 {
-        s.vm.pageout(&mut s.pmap, 1 << 20);
-        s.vm.swap_drain(&mut s.pmap);
-        let done = s.vm.swap_poll(&mut s.pmap);
-        s.completed.extend(done);
-        check(&s);
-    }
+    force_pageout(&mut s);
     let st = s.vm.stats();
     assert!(st.pgswapout > 0, "nothing paged out: {st:?}");
     // Read back everything: pages come in on small frames.
@@ -366,9 +401,7 @@ fn a_pmap_that_refuses_large_mappings_gets_4k_pages() {
     verify_from(&mut s, sp, va, 0, 16, 8);
     check(&s);
     s.vm.exit(sp, &mut s.pmap).unwrap();
-    let st = s.vm.stats();
-    assert_eq!((st.large_pages_used, st.free), (0, 2048));
-    check(&s);
+    all_back(&s, 2048);
 }
 
 #[test]
@@ -488,16 +521,7 @@ fn a_cow_write_copies_2mib_from_small_frame_sources_too() {
 #[test]
 fn a_chunk_filled_by_4k_faults_is_promoted_when_full() {
     // No fault-around: the last page's own fault fills the chunk.
-    let mut s = Sim::new(
-        VmConfig {
-            large_pages: 1,
-            prefault_ahead: 0,
-            prefault_behind: 0,
-            ..VmConfig::default()
-        },
-        2048,
-    );
-    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    let (mut s, sp) = exact_sim(1, false);
     let va = base(&s);
     huge_map(&mut s, sp, va, L);
     // NoHugePage while it fills: 4 KiB pages on small frames.
@@ -524,9 +548,7 @@ fn a_chunk_filled_by_4k_faults_is_promoted_when_full() {
     verify(&mut s, sp, va, N, Some(3));
     check(&s);
     s.vm.exit(sp, &mut s.pmap).unwrap();
-    let st = s.vm.stats();
-    assert_eq!((st.large_pages_used, st.free), (0, 2048));
-    check(&s);
+    all_back(&s, 2048);
 }
 
 #[test]
@@ -535,17 +557,7 @@ fn transparent_large_pages_promote_an_unadvised_chunk_once_full() {
     // fault, one promotion when the 512th page arrives; NoHugePage opts
     // out; without the mode nothing is promoted.
     for (transparent, no_huge) in [(true, false), (true, true), (false, false)] {
-        let mut s = Sim::new(
-            VmConfig {
-                large_pages: 2,
-                large_transparent: transparent,
-                prefault_ahead: 0,
-                prefault_behind: 0,
-                ..VmConfig::default()
-            },
-            2048,
-        );
-        let sp = s.vm.space_create(&mut s.pmap).unwrap();
+        let (mut s, sp) = exact_sim(2, transparent);
         let va = base(&s);
         let args = MmapArgs::anon(L + 8 * P, Prot::RW).fixed(va);
         s.vm.mmap(sp, &args, &mut s.pmap).unwrap();
@@ -580,9 +592,7 @@ fn transparent_large_pages_promote_an_unadvised_chunk_once_full() {
         check(&s);
         s.vm.exit(c, &mut s.pmap).unwrap();
         s.vm.exit(sp, &mut s.pmap).unwrap();
-        let st = s.vm.stats();
-        assert_eq!((st.large_pages_used, st.free), (0, 2048));
-        check(&s);
+        all_back(&s, 2048);
     }
 }
 
@@ -590,18 +600,7 @@ fn transparent_large_pages_promote_an_unadvised_chunk_once_full() {
 fn pageout_takes_region_pages_only_while_no_region_is_free() {
     // A region's frame freed gives no small frame back: under small-frame
     // pressure with a region still free, pageout leaves region pages be.
-    let mut s = Sim::new(
-        VmConfig {
-            reserved_pages: 4,
-            prefault_min_free: 8,
-            large_pages: 2,
-            ..VmConfig::default()
-        },
-        128,
-    );
-    s.vm.swap_on(Box::new(SwapPager::new(RamDisk::new(4096, 64), 16)))
-        .unwrap();
-    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    let (mut s, sp) = swap_sim(128, 2, 4096);
     let va = base(&s);
     huge_map(&mut s, sp, va, L);
     fill(&mut s, sp, va, N, 5);
@@ -609,16 +608,7 @@ fn pageout_takes_region_pages_only_while_no_region_is_free() {
     let args = MmapArgs::anon(64 * P, Prot::RW).fixed(small);
     s.vm.mmap(sp, &args, &mut s.pmap).unwrap();
     fill(&mut s, sp, small, 64, 6);
-    let pageout = |s: &mut Sim| {
-        for _ in 0..4 {
-            s.vm.pageout(&mut s.pmap, 1 << 20);
-            s.vm.swap_drain(&mut s.pmap);
-            let done = s.vm.swap_poll(&mut s.pmap);
-            s.completed.extend(done);
-            check(s);
-        }
-    };
-    pageout(&mut s);
+    force_pageout(&mut s);
     let st = s.vm.stats();
     assert_eq!(st.pgswapout, 64, "only the small pages go: {st:?}");
     assert_eq!(st.large_pages_used, 1);
@@ -627,7 +617,7 @@ fn pageout_takes_region_pages_only_while_no_region_is_free() {
     huge_map(&mut s, sp, va2, L);
     fill(&mut s, sp, va2, N, 7);
     assert_eq!(s.vm.stats().flt_large, 2);
-    pageout(&mut s);
+    force_pageout(&mut s);
     assert!(s.vm.stats().pgswapout > 64);
     verify(&mut s, sp, va, N, Some(5));
     verify(&mut s, sp, va2, N, Some(7));
@@ -639,28 +629,11 @@ fn pageout_takes_region_pages_only_while_no_region_is_free() {
 fn a_chunk_paged_out_and_back_in_is_promoted_again() {
     // One region: pageout takes region pages only while no region is
     // wholly free (`Memory::in_scan_scope`).
-    let mut s = Sim::new(
-        VmConfig {
-            reserved_pages: 4,
-            prefault_min_free: 8,
-            large_pages: 1,
-            ..VmConfig::default()
-        },
-        600,
-    );
-    s.vm.swap_on(Box::new(SwapPager::new(RamDisk::new(4096, 64), 16)))
-        .unwrap();
-    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    let (mut s, sp) = swap_sim(600, 1, 4096);
     let va = base(&s);
     huge_map(&mut s, sp, va, L);
     fill(&mut s, sp, va, N, 7);
-    for _ in 0..4 {
-        s.vm.pageout(&mut s.pmap, 1 << 20);
-        s.vm.swap_drain(&mut s.pmap);
-        let done = s.vm.swap_poll(&mut s.pmap);
-        s.completed.extend(done);
-        check(&s);
-    }
+    force_pageout(&mut s);
     assert!(s.vm.stats().pgswapout > 0);
     // Reading everything back brings the pages in on small frames; the
     // fault that makes the chunk full promotes it.
@@ -714,9 +687,7 @@ fn a_partly_used_region_is_broken_up_when_no_region_is_free() {
     verify(&mut s, sp, va + 2 * L, N, Some(7));
     check(&s);
     s.vm.exit(sp, &mut s.pmap).unwrap();
-    let st = s.vm.stats();
-    assert_eq!((st.large_pages_used, st.free), (0, 2048));
-    check(&s);
+    all_back(&s, 2048);
 }
 
 #[test]
