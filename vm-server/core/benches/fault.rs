@@ -85,6 +85,39 @@ fn zero_fill_sim_pmap(bencher: Bencher) {
         });
 }
 
+/// Write fault on a fresh page of a 2 MiB chunk with 510 of its 512
+/// pages resident: with transparent large pages every such fault counts
+/// the chunk's pages for promotion (not full after it, so no copy);
+/// without, it pays nothing (`promote.rs`).
+#[divan::bench(args = [false, true])]
+fn zero_fill_in_a_filling_chunk(bencher: Bencher, transparent: bool) {
+    bencher
+        .with_inputs(|| {
+            let cfg = VmConfig {
+                large_pages: 1,
+                large_transparent: transparent,
+                ..config(false)
+            };
+            let mut vm = Vm::new(cfg, 1024).unwrap();
+            let sp = vm.space_create(&mut NullPmap).unwrap();
+            let chunk = 512 * P;
+            let at = (vm.config().user_min + chunk) & !(chunk - 1);
+            let args = MmapArgs::anon(chunk, Prot::RW).fixed(at);
+            vm.mmap(sp, &args, &mut NullPmap).unwrap();
+            for i in (0..512).filter(|&i| i != 300 && i != 301) {
+                vm.fault(sp, at + i * P, Access::Write, &mut NullPmap)
+                    .unwrap();
+            }
+            (vm, sp, at)
+        })
+        .bench_local_refs(|(vm, sp, at)| {
+            black_box(
+                vm.fault(*sp, *at + 300 * P, Access::Write, &mut NullPmap)
+                    .unwrap(),
+            );
+        });
+}
+
 /// Read fault on a page already resident in the front object.
 #[divan::bench]
 fn resident(bencher: Bencher) {
