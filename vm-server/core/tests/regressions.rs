@@ -313,8 +313,9 @@ fn a_write_past_an_objects_end_is_refused_before_shadowing_needs_memory() {
     let mut args = MmapArgs::object(h, 0, 4 * P, Prot::RW);
     args.flags = MapFlags::PRIVATE;
     let view = s.vm.mmap(p, &args, &mut s.pmap).unwrap();
-    // A chain at the depth limit whose front others hold: the next write
-    // must merge (copying) before it can push a front.
+    // A chain that reached the depth limit: the second fork merged its
+    // front pair (semantics: fork-depth), so a write only pushes a front;
+    // past the object's end it is refused before even that.
     s.write(p, view, b"a").unwrap();
     let _c1 = s.vm.fork(p, &mut s.pmap).unwrap();
     s.write(p, view, b"b").unwrap();
@@ -332,6 +333,42 @@ fn a_write_past_an_objects_end_is_refused_before_shadowing_needs_memory() {
         Err(VmError::BeyondObject)
     );
     check(&s);
+}
+
+// semantics: fork-depth
+#[test]
+fn a_write_at_the_depth_limit_never_needs_more_frames_than_the_pool_has() {
+    // Server simulation, seed 7 with large pages: a write fault at the
+    // depth limit merged the two front links inside the fault and needed
+    // 460 free frames of a 96-frame pool, so the client was stopped out
+    // of memory with swap to spare. Fork now merges; it may fail, a
+    // write may not.
+    let (mut s, p) = sim_with_swap(96, 4096);
+    let n = 200;
+    let a = anon(&mut s, p, n);
+    let mut kids = Vec::new();
+    let mut refused = 0;
+    for gen in 1..=8u8 {
+        fill(&mut s, p, a, n, gen);
+        match s.vm.fork(p, &mut s.pmap) {
+            Ok(c) => kids.push(c),
+            Err(VmError::OutOfMemory | VmError::NoSwap) => refused += 1,
+            Err(e) => panic!("gen {gen}: fork: {e:?}"),
+        }
+        check(&s);
+    }
+    assert!(refused > 0, "every fork fitted: the test proves nothing");
+    for (gen, &c) in kids.iter().enumerate() {
+        assert_eq!(s.read_u8(c, a).unwrap(), gen as u8 + 1);
+    }
+    for i in 0..n {
+        assert_eq!(s.read_u8(p, a + i * P).unwrap(), 8, "page {i}");
+    }
+    for c in kids {
+        s.vm.exit(c, &mut s.pmap).unwrap();
+    }
+    s.vm.exit(p, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 96);
 }
 
 /// Page everything pageable out: pageout passes and their writes, until
