@@ -14,6 +14,7 @@ use crate::pmap::Pmap;
 use crate::space::VmSpace;
 use crate::types::{FrameNumber, Inheritance, Prot, SpaceId, PAGE_SHIFT};
 use crate::vm::{Memory, Vm};
+use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 
 impl Vm {
@@ -54,7 +55,9 @@ impl Vm {
         // 1. Normalise the entries (nothing anyone sees changes) and
         // count the pages fork must copy, and how many of them are on swap.
         let (mut copies, mut swapped) = (0u64, 0u64);
-        let (mut to_copy, mut to_merge) = (Vec::new(), Vec::new());
+        // Entries to merge at the depth limit, by start: a set, as fork asks
+        // it once per entry to copy (a client may have many).
+        let (mut to_copy, mut to_merge) = (Vec::new(), BTreeSet::new());
         {
             let (mem, spaces) = (&mut self.mem, &mut self.spaces);
             let map = &mut spaces.get_mut(&parent.0).expect("parent").map;
@@ -68,7 +71,9 @@ impl Vm {
                     {
                         Some(pe.chain.visible_counts(&mem.objects, pe.npages()))
                     }
-                    Inheritance::Copy => mem.depth_prepare(pe).inspect(|_| to_merge.push(s)),
+                    Inheritance::Copy => mem.depth_prepare(pe).inspect(|_| {
+                        to_merge.insert(s);
+                    }),
                     Inheritance::None => None,
                 };
                 if let Some((resident, on_swap)) = cost {

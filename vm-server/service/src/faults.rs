@@ -10,9 +10,9 @@ use alloc::format;
 use vm_api::ApiError;
 use vm_core::{Access, FaultOutcome, SpaceId, VmError};
 
-/// Pageout passes one fault may run before it waits or fails: enough for
-/// a merge of the largest entries the heap bound allows, few enough that
-/// one client's fault cannot hold the server for long.
+/// Pageout passes one fault may run before it waits or fails: enough
+/// for the first passes, which may only clear reference bits, few
+/// enough that one client's fault cannot hold the server for long.
 const MAX_FAULT_PAGEOUTS: u32 = 8;
 
 impl<P: Platform> Service<P> {
@@ -70,8 +70,8 @@ impl<P: Platform> Service<P> {
     /// `Vm::fault` (with the client's `FailNextPagein` armed, if it
     /// asked). Out of memory, pageout runs first and the fault is tried
     /// again (it then waits for the writes pageout started), pass after
-    /// pass while passes free pages: a fault may need many at once (a
-    /// chain merge's copies), more than the paging targets ask. Only when
+    /// pass while passes free pages: one pass may only clear reference
+    /// bits, or free fewer than a page-in's window needs. Only when
     /// memory and swap are exhausted (`Vm::out_of_swap`), or there is no
     /// swap, does the OOM killer stop someone; unless that was the
     /// faulting client (`None`), the fault is tried again. The caller is
