@@ -123,6 +123,15 @@ pub fn ensure_disk_space(dir: &Path) -> Result<()> {
     let Some(free) = free_bytes(dir) else {
         return Ok(());
     };
+    if let Some(warning) = disk_verdict(free, dir)? {
+        progress("disk", warning);
+    }
+    Ok(())
+}
+
+/// `free` bytes under `dir`: a failure below `DISK_MIN`, a warning
+/// below `DISK_COLD_BUILD`, else nothing to say.
+fn disk_verdict(free: u64, dir: &Path) -> Result<Option<String>> {
     let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
     if free < DISK_MIN {
         return Err(Failure::msg(format!(
@@ -134,18 +143,14 @@ pub fn ensure_disk_space(dir: &Path) -> Result<()> {
             gib(DISK_COLD_BUILD)
         )));
     }
-    if free < DISK_COLD_BUILD {
-        progress(
-            "disk",
-            format!(
-                "{:.1} GiB free under {}: a cold build takes about {:.0} GiB",
-                gib(free),
-                dir.display(),
-                gib(DISK_COLD_BUILD)
-            ),
-        );
-    }
-    Ok(())
+    Ok((free < DISK_COLD_BUILD).then(|| {
+        format!(
+            "{:.1} GiB free under {}: a cold build takes about {:.0} GiB",
+            gib(free),
+            dir.display(),
+            gib(DISK_COLD_BUILD)
+        )
+    }))
 }
 
 /// Bytes free to unprivileged users on `dir`'s file system (`df -Pk`).
@@ -174,5 +179,15 @@ mod tests {
                     /dev/vda        263174148  92221880  3012344      97% /\n";
         assert_eq!(parse_df(text), Some(3012344 * 1024));
         assert_eq!(parse_df("Filesystem\n"), None);
+    }
+
+    #[test]
+    fn too_little_disk_fails_naming_the_directory_and_a_little_warns() {
+        let dir = Path::new("/x/target");
+        let e = disk_verdict(DISK_MIN - 1, dir).unwrap_err().to_string();
+        assert!(e.contains("/x/target") && e.contains("cargo clean"), "{e}");
+        let w = disk_verdict(DISK_MIN, dir).unwrap().expect("a warning");
+        assert!(w.contains("cold build"), "{w}");
+        assert_eq!(disk_verdict(DISK_COLD_BUILD, dir).unwrap(), None);
     }
 }

@@ -119,20 +119,19 @@ impl Memory {
         let n = u64::from(LARGE_PAGE_FRAMES);
         let p0 = front.pindex(entry.rel(va0));
         let write = access == Access::Write;
-        let (empty, on_region) = {
-            let o = self.objects.get(obj);
-            let empty = o.pages_in(p0, p0 + n).next().is_none() && !Self::any_swap(o, p0, p0 + n);
-            (empty, self.region_run(o, p0))
-        };
+        let on_region = self.region_run(self.objects.get(obj), p0);
         let (base, kind) = match on_region {
             None => {
                 // (a) Nothing there, not even on swap: a fresh region,
                 // for `HugePage` advice only (transparent large pages
                 // come by promotion, once the chunk fills).
-                if !empty
-                    || !entry.flags.contains(EntryFlags::HUGE)
-                    || self.objects.resident_room(obj) < n
-                {
+                if !entry.flags.contains(EntryFlags::HUGE) {
+                    return None;
+                }
+                let o = self.objects.get(obj);
+                let empty =
+                    o.pages_in(p0, p0 + n).next().is_none() && !Self::any_swap(o, p0, p0 + n);
+                if !empty || self.objects.resident_room(obj) < n {
                     return None;
                 }
                 let base = match self.pool.alloc_large(obj, p0) {
@@ -276,15 +275,15 @@ impl Memory {
     /// all 512, if there is one.
     fn region_run(&self, o: &VmObject, p0: u64) -> Option<FrameNumber> {
         let n = u64::from(LARGE_PAGE_FRAMES);
-        let mut resident = o.pages_in(p0, p0 + n);
-        let (p, base) = resident.next()?;
+        let (p, base) = o.pages_in(p0, p0 + n).next()?;
         let large = self.pool.large();
+        // One walk: all `n` present, each on its frame of the region.
         let ok = p == p0
             && large
                 .region_of(base.0)
                 .is_some_and(|r| large.region_base(r) == base.0)
-            && resident.all(|(p, f)| f.0 == base.0 + (p - p0) as u32)
-            && o.pages_in(p0, p0 + n).count() as u64 == n;
+            && o.pages_in(p0, p0 + n)
+                .eq((0..n).map(|i| (p0 + i, FrameNumber(base.0 + i as u32))));
         ok.then_some(base)
     }
 
