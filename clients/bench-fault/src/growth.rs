@@ -38,20 +38,27 @@ fn region(env: &mut Env, pages: u64) -> Option<u64> {
         .map(|_| a)
 }
 
+/// A fresh shared-memory region of `pages` pages with fault-around off.
+fn shared_region(env: &mut Env, pages: u64) -> Option<u64> {
+    let len = pages * PAGE;
+    let a = env.vm.mmap(&MmapRequest::anon_shared(len, Prot::RW)).ok()?;
+    env.vm.madvise(a, len, Advice::Random).ok().map(|_| a)
+}
+
 /// The median over [`ROUNDS`] rounds of `op`'s per-fault medians.
 fn rounds(mut op: impl FnMut(u64) -> Vec<u64>) -> u64 {
     let mut per_round: Vec<u64> = (0..ROUNDS).map(|r| median(&mut op(r))).collect();
     median(&mut per_round)
 }
 
-/// Resident faults (private pages `MADV_DONTNEED` unmapped, as the
-/// resident row of the main table) with more and more one-page mappings
-/// beside them. Neighbours alternate protections so no two can merge into
-/// one entry; they are unmapped at the end, as later phases need the
-/// quota.
+/// Resident faults (shared-memory pages `MADV_DONTNEED` unmapped, as the
+/// resident row of the main table: private ones it would drop) with more
+/// and more one-page mappings beside them. Neighbours alternate
+/// protections so no two can merge into one entry; they are unmapped at
+/// the end, as later phases need the quota.
 fn map_entries(env: &mut Env) -> bool {
     let pages = PER_ROUND;
-    let Some(a) = region(env, pages) else {
+    let Some(a) = shared_region(env, pages) else {
         return false;
     };
     touch(a, pages, true);

@@ -10,11 +10,16 @@
 //! plots.
 //!
 //! * zero-fill: first touch of a fresh private page;
-//! * resident: a page whose contents stay in memory but which
-//!   `MADV_DONTNEED` unmapped (a soft fault);
+//! * resident: a read of a shared-memory page whose contents stay in
+//!   memory but which `MADV_DONTNEED` unmapped (a soft fault; on private
+//!   memory DONTNEED drops the pages, so a touch would zero-fill:
+//!   semantics row `madvise-dontneed-private`);
 //! * cow: a write to a page shared with a forked child (copy-on-write).
 //!
 //! Fault-around is turned off (`MADV_RANDOM`) so each touch is one fault.
+//! Each fault row checks with the server's counters for this client that
+//! its touches took faults of the kind it names ([`FaultKind`]); a row that
+//! measured another kind fails the benchmark.
 //!
 //! Then, with the fault costs measured while the working set is far below
 //! the pool, fault-around, the large-page phase ([`large`]: 2 MiB pages
@@ -102,6 +107,58 @@ fn interleaved(
     kind: u64,
     mut op: impl FnMut(&mut Env, u64) -> Vec<u64>,
 ) {
+    interleaved_checked(env, name, floor, kind, None, &mut op);
+}
+
+/// The kind of fault a row measures, told apart by the VM server's
+/// per-client counters (`ClientStats`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum FaultKind {
+    ZeroFill,
+    /// A page found resident in the entry's own object: neither zero-fill
+    /// nor a copy nor a read-only share of a lower page.
+    Resident,
+    CopyOnWrite,
+}
+
+/// This client's faults so far, by kind: zero-fill, resident,
+/// copy-on-write, read-only share; and pages entered by fault-around.
+fn fault_kinds(env: &mut Env) -> Option<[u64; 5]> {
+    let s = env.vm.client_stats().ok()?;
+    let others = s.flt_zero + s.flt_cow + s.flt_share;
+    Some([
+        s.flt_zero,
+        s.faults.saturating_sub(others),
+        s.flt_cow,
+        s.flt_share,
+        s.flt_prefault,
+    ])
+}
+
+/// [`interleaved`] for a fault row: also checks that the rounds' touches
+/// took faults of `kind`, all but a few, and hardly any of another kind. Prints `BENCH-KINDS <name>
+/// <zero-fill> <resident> <cow> <share> <around>` (the faults of the
+/// rounds by kind, and pages fault-around entered); false if the row
+/// measured something else.
+fn interleaved_faults(
+    env: &mut Env,
+    name: &str,
+    kind: FaultKind,
+    mut op: impl FnMut(&mut Env, u64) -> Vec<u64>,
+) -> bool {
+    let floor = "floor-fault-map-reply";
+    interleaved_checked(env, name, floor, control::FLOOR_FAULT, Some(kind), &mut op)
+}
+
+fn interleaved_checked(
+    env: &mut Env,
+    name: &str,
+    floor: &str,
+    kind: u64,
+    fault_kind: Option<FaultKind>,
+    op: &mut dyn FnMut(&mut Env, u64) -> Vec<u64>,
+) -> bool {
+    let kinds_before = fault_kind.and_then(|_| fault_kinds(env));
     let mut ops = Vec::new();
     let mut ratios = Vec::new();
     let mut floors = Vec::new();
@@ -159,6 +216,32 @@ fn interleaved(
         median(&mut floors)
     };
     println!("BENCH-HIST {name} {floor_median}{hist}");
+    let Some(want) = fault_kind else {
+        return true;
+    };
+    let (Some(b), Some(a)) = (kinds_before, fault_kinds(env)) else {
+        println!("bench-fault: {name}: no client stats, fault kinds not checked");
+        return false;
+    };
+    let took: [u64; 5] = core::array::from_fn(|i| a[i] - b[i]);
+    println!(
+        "BENCH-KINDS {name} {} {} {} {} {}",
+        took[0], took[1], took[2], took[3], took[4]
+    );
+    // Slack of a sixteenth either way: the client's own heap and stack
+    // may fault meanwhile, and the service's fault count (the resident
+    // column's base) is a message count, not the core's.
+    let (touches, i) = (ROUNDS * PER_ROUND, want as usize);
+    let others: u64 = (0..4).filter(|&k| k != i).map(|k| took[k]).sum();
+    let ok = took[i] * 16 >= touches * 15 && others * 16 <= touches;
+    if !ok {
+        println!(
+            "bench-fault: {name} measured the wrong faults: {} of kind {want:?} for {} touches (zero-fill, resident, cow, share, around: {took:?})",
+            took[i],
+            ROUNDS * PER_ROUND
+        );
+    }
+    ok
 }
 
 /// Cycle samples counted in log-spaced buckets: four per doubling, at
@@ -230,24 +313,31 @@ fn main(env: &mut Env) -> u64 {
     let pages = ROUNDS * PER_ROUND;
     let slice = |base: u64, r: u64| base + r * PER_ROUND * PAGE;
     let a = region(env, pages);
-    let fault = "floor-fault-map-reply";
-    interleaved(
-        env,
-        "vm-fault-zero-fill",
-        fault,
-        control::FLOOR_FAULT,
-        |_, r| touch(slice(a, r), PER_ROUND, true),
-    );
+    let mut kinds_ok =
+        interleaved_faults(env, "vm-fault-zero-fill", FaultKind::ZeroFill, |_, r| {
+            touch(slice(a, r), PER_ROUND, true)
+        });
+    // Private pages DONTNEED drops (the next touch zero-fills); shared
+    // memory keeps them resident and only unmaps them: soft faults.
     env.vm
         .madvise(a, pages * PAGE, Advice::DontNeed)
         .expect("madvise dontneed");
-    interleaved(
-        env,
-        "vm-fault-resident",
-        fault,
-        control::FLOOR_FAULT,
-        |_, r| touch(slice(a, r), PER_ROUND, false),
-    );
+    let len = pages * PAGE;
+    let s = env
+        .vm
+        .mmap(&MmapRequest::anon_shared(len, Prot::RW))
+        .expect("mmap shared");
+    env.vm
+        .madvise(s, len, Advice::Random)
+        .expect("madvise random");
+    touch(s, pages, true);
+    env.vm
+        .madvise(s, len, Advice::DontNeed)
+        .expect("madvise dontneed");
+    kinds_ok &= interleaved_faults(env, "vm-fault-resident", FaultKind::Resident, |_, r| {
+        touch(slice(s, r), PER_ROUND, false)
+    });
+    env.vm.munmap(s, len).expect("munmap");
 
     let b = region(env, pages);
     touch(b, pages, true);
@@ -269,7 +359,7 @@ fn main(env: &mut Env) -> u64 {
             0
         }
         Ok(ForkReply::Parent { .. }) => {
-            interleaved(env, "vm-fault-cow", fault, control::FLOOR_FAULT, |_, r| {
+            kinds_ok &= interleaved_faults(env, "vm-fault-cow", FaultKind::CopyOnWrite, |_, r| {
                 touch(slice(b, r), PER_ROUND, true)
             });
             // SAFETY: the shared page mapped above.
@@ -288,7 +378,7 @@ fn main(env: &mut Env) -> u64 {
             let growth_ok = growth::run(env);
             let file_ok = file::run(env, hz);
             let swap_ok = swap::run(env, hz);
-            u64::from(!(large_ok && growth_ok && file_ok && swap_ok))
+            u64::from(!(kinds_ok && large_ok && growth_ok && file_ok && swap_ok))
         }
         Err(e) => {
             println!("bench-fault: fork failed: {e:?}");
