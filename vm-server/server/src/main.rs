@@ -59,7 +59,7 @@ use sel4_root_task::start_info::{
     ClientLimits, PagerInfo, StartInfo, PAGER_INFO_MAGIC, PAGER_INFO_VADDR,
 };
 use vm_core::{Access, Limits, Vm, VmConfig};
-use vm_service::{ExitStatus, Message, Outcome, Privileges};
+use vm_service::{Answer, ExitStatus, Message, Privileges};
 
 /// The service over the seL4 platform.
 type Server = vm_service::Service<Sel4Platform>;
@@ -488,23 +488,38 @@ fn limits_of(l: &ClientLimits) -> Limits {
 /// The server loop: receive, dispatch, reply.
 fn serve(server: &mut Server) -> ! {
     let ep = server.platform.endpoint;
+    // The request's and the reply's words, kept across messages so no
+    // message zeroes or moves a whole message's worth (about 1,000 cycles
+    // a time under QEMU: docs/performance.md).
+    let mut words = Words {
+        request: [0; sel4::MSG_MAX_LENGTH],
+        reply: [0; vm_api::MAX_WORDS],
+    };
     let (mut info, mut badge) = sel4::recv(ep);
     loop {
         // The server's own time per message, for `Stats` (docs/performance.md).
         let t0 = rdtsc();
-        let outcome = dispatch(server, info, badge);
+        let answer = dispatch(server, info, badge, &mut words);
         server.platform.loop_time.0 += rdtsc() - t0;
         server.platform.loop_time.1 += 1;
         // Between messages: print the trace ring once it is half full.
         server.trace_drain(false);
-        (info, badge) = match outcome {
-            Outcome::Reply(r) => {
-                sel4::with_ipc_buffer_mut(|b| b.msg[..r.len].copy_from_slice(r.words()));
-                sel4::reply_recv(ep, MessageInfo::new(r.label, 0, 0, r.len as Word))
+        (info, badge) = match answer {
+            Answer::Reply { label, len } => {
+                sel4::with_ipc_buffer_mut(|b| b.msg[..len].copy_from_slice(&words.reply[..len]));
+                sel4::reply_recv(ep, MessageInfo::new(label, 0, 0, len as Word))
             }
-            Outcome::NoReply => sel4::recv(ep),
+            Answer::NoReply => sel4::recv(ep),
         };
     }
+}
+
+/// The loop's message buffers: a request's words are copied out of the
+/// IPC buffer (the kernel invocations handling it overwrite that), a
+/// reply's are written here and copied in just before the reply.
+struct Words {
+    request: [Word; sel4::MSG_MAX_LENGTH],
+    reply: [u64; vm_api::MAX_WORDS],
 }
 
 fn rdtsc() -> u64 {
@@ -513,15 +528,16 @@ fn rdtsc() -> u64 {
 }
 
 /// Turns the message just received (its words still in the IPC buffer)
-/// into the service's `Message` and handles it.
-fn dispatch(server: &mut Server, info: MessageInfo, badge: Word) -> Outcome {
+/// into the service's `Message` and handles it, the reply's words into
+/// `words.reply`.
+fn dispatch(server: &mut Server, info: MessageInfo, badge: Word, words: &mut Words) -> Answer {
+    let reply = &mut words.reply;
     if badge == OBSERVER_BADGE {
-        return server.handle(Message::Observe {
-            label: info.label(),
-        });
+        let label = info.label();
+        return server.handle_into(Message::Observe { label }, reply);
     }
     if badge & NOTIFY_BADGE != 0 {
-        return server.handle(Message::SwapSignal);
+        return server.handle_into(Message::SwapSignal, reply);
     }
     if info.label() < FIRST_REQUEST_LABEL {
         match Fault::get_from_ipc_buffer(info) {
@@ -533,32 +549,35 @@ fn dispatch(server: &mut Server, info: MessageInfo, badge: Word) -> Outcome {
                 } else {
                     Access::Read
                 };
-                return server.handle(Message::Fault {
+                let fault = Message::Fault {
                     client: badge,
                     addr: f.addr,
                     access,
                     ip: f.ip,
-                });
+                };
+                return server.handle_into(fault, reply);
             }
             Some(other) => {
                 let what = format!("{other:?}");
-                return server.handle(Message::OtherFault {
+                let fault = Message::OtherFault {
                     client: badge,
                     what: &what,
-                });
+                };
+                return server.handle_into(fault, reply);
             }
             // Not a fault the kernel sends: answered as an unknown request.
             None => {}
         }
     }
     let len = (info.length() as usize).min(sel4::MSG_MAX_LENGTH);
-    let mut words = [0 as Word; sel4::MSG_MAX_LENGTH];
-    sel4::with_ipc_buffer_mut(|b| words[..len].copy_from_slice(&b.msg[..len]));
-    server.handle(Message::Request {
+    let request = &mut words.request[..len];
+    sel4::with_ipc_buffer_mut(|b| request.copy_from_slice(&b.msg[..len]));
+    let msg = Message::Request {
         client: badge,
         label: info.label(),
-        words: &words[..len],
-    })
+        words: request,
+    };
+    server.handle_into(msg, reply)
 }
 
 fn halt(why: &str) -> ! {

@@ -3,7 +3,7 @@
 //! Locking: runs inside the single-threaded `Service`.
 
 use crate::convert;
-use crate::message::{Outcome, ReplyMsg};
+use crate::message::Answer;
 use crate::platform::{ClientId, ExitStatus, Platform};
 use crate::service::{Service, Waiter};
 use alloc::format;
@@ -24,18 +24,18 @@ impl<P: Platform> Service<P> {
         addr: u64,
         access: Access,
         ip: u64,
-    ) -> Outcome {
+    ) -> Answer {
         let c = self.clients.get_mut(&client).expect("known client");
         c.faults += 1;
         let space = c.space;
         let start = self.trace_clock();
         let Some(result) = self.fault_or_oom(client, space, addr, access) else {
-            return Outcome::NoReply;
+            return Answer::NoReply;
         };
         match result {
             Ok(FaultOutcome::Mapped(m)) => {
                 self.trace_fault(client, addr, access, &m, start);
-                Outcome::Reply(ReplyMsg::empty(0))
+                Answer::empty(0)
             }
             Ok(FaultOutcome::Wait(_)) => {
                 // Keep the reply and serve others until the I/O is done.
@@ -52,17 +52,17 @@ impl<P: Platform> Service<P> {
                         self.kill(client, &e, ExitStatus::Killed(Some(ApiError::OutOfMemory)))
                     }
                 }
-                Outcome::NoReply
+                Answer::NoReply
             }
             Ok(other) => {
                 let why = format!("fault outcome {other:?} not handled");
                 self.kill(client, &why, ExitStatus::Killed(None));
-                Outcome::NoReply
+                Answer::NoReply
             }
             Err(e) => {
                 let why = format!("{access:?} fault at {addr:#x} (ip {ip:#x}): {e:?}");
                 self.kill(client, &why, ExitStatus::Killed(Some(convert::error(e))));
-                Outcome::NoReply
+                Answer::NoReply
             }
         }
     }

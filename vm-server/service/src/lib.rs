@@ -48,6 +48,6 @@ mod swapctl;
 mod trace;
 
 pub use devices::{DeviceGrants, DeviceRegion};
-pub use message::{Message, Outcome, ReplyMsg};
+pub use message::{Answer, Message, Outcome, ReplyMsg};
 pub use platform::{ClientId, ExitStatus, KernelCounters, Platform};
 pub use service::{Client, Privileges, Service, FIRST_CHILD};

@@ -17,7 +17,7 @@
 //! needs to be unguessable.
 
 use crate::convert;
-use crate::message::{Outcome, ReplyMsg};
+use crate::message::{Answer, ReplyMsg};
 use crate::platform::{ClientId, Platform};
 use crate::service::Service;
 use alloc::collections::BTreeMap;
@@ -208,17 +208,17 @@ impl<P: Platform> Service<P> {
     /// `Msync` of a client the caller knows: answered now, or, when a
     /// `SYNC` must wait for write-backs to a pager, kept with its reply
     /// until `retry_syncs` finds them done.
-    pub(crate) fn msync_or_wait(&mut self, client: ClientId, req: MsyncRequest) -> Outcome {
+    pub(crate) fn msync_or_wait(&mut self, client: ClientId, req: MsyncRequest) -> Answer {
         let result = self.msync_step(client, &req);
         match result {
-            Ok(false) => Outcome::Reply(ReplyMsg::empty(0)),
-            Err(e) => Outcome::Reply(ReplyMsg::empty(e.code())),
+            Ok(false) => Answer::empty(0),
+            Err(e) => Answer::empty(e.code()),
             Ok(true) => match self.platform.save_reply() {
                 Ok(reply) => {
                     self.syncing.push(SyncWaiter { client, req, reply });
-                    Outcome::NoReply
+                    Answer::NoReply
                 }
-                Err(_) => Outcome::Reply(ReplyMsg::empty(ApiError::OutOfMemory.code())),
+                Err(_) => Answer::empty(ApiError::OutOfMemory.code()),
             },
         }
     }
@@ -226,9 +226,9 @@ impl<P: Platform> Service<P> {
     /// A client's request whose answer (`out`) is `PagerWait`: kept with
     /// its reply, to run again after the pager's next completion. The
     /// caller sends nothing now.
-    pub(crate) fn defer_request(&mut self, client: ClientId, label: u64, words: &[u64]) -> Outcome {
+    pub(crate) fn defer_request(&mut self, client: ClientId, label: u64, words: &[u64]) -> Answer {
         if words.len() > DEFERRED_WORDS {
-            return Outcome::Reply(ReplyMsg::empty(ApiError::Busy.code()));
+            return Answer::empty(ApiError::Busy.code());
         }
         match self.platform.save_reply() {
             Ok(reply) => {
@@ -241,9 +241,9 @@ impl<P: Platform> Service<P> {
                     len: words.len(),
                     reply,
                 });
-                Outcome::NoReply
+                Answer::NoReply
             }
-            Err(_) => Outcome::Reply(ReplyMsg::empty(ApiError::OutOfMemory.code())),
+            Err(_) => Answer::empty(ApiError::OutOfMemory.code()),
         }
     }
 
@@ -256,10 +256,16 @@ impl<P: Platform> Service<P> {
                 self.platform.drop_reply(d.reply);
                 continue;
             }
-            match self.request(d.client, d.label, &d.words[..d.len]) {
-                Outcome::Reply(r) if r.label == ApiError::PagerWait.code() => self.deferred.push(d),
-                Outcome::Reply(r) => self.platform.answer(d.reply, &r),
-                Outcome::NoReply => self.platform.drop_reply(d.reply),
+            let mut r = ReplyMsg::empty(0);
+            match self.request(d.client, d.label, &d.words[..d.len], &mut r.words) {
+                Answer::Reply { label, .. } if label == ApiError::PagerWait.code() => {
+                    self.deferred.push(d)
+                }
+                Answer::Reply { label, len } => {
+                    (r.label, r.len) = (label, len);
+                    self.platform.answer(d.reply, &r)
+                }
+                Answer::NoReply => self.platform.drop_reply(d.reply),
             }
         }
     }

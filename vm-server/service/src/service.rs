@@ -14,14 +14,14 @@
 //! and swap are exhausted does the OOM killer stop someone (semantics:
 //! oom).
 
-use crate::message::{Message, Outcome, ReplyMsg};
+use crate::message::{Answer, Message, Outcome, ReplyMsg};
 use crate::pagers::{is_pager_operation, Pagers, SyncWaiter};
 use crate::platform::{ClientId, ExitStatus, Platform};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
-use vm_api::{ApiError, Reply as WireReply};
+use vm_api::{ApiError, Reply as WireReply, MAX_WORDS};
 use vm_core::{Access, SpaceId, SwapBackend, Vm};
 
 /// Ids of forked children start here, above any the system spec hands out.
@@ -150,18 +150,19 @@ impl<P: Platform> Service<P> {
 
     /// Handle one message: first let pageout catch up if free pages ran
     /// short, then the message, then retry faults whose completions a
-    /// synchronous wait in the core took.
+    /// synchronous wait in the core took. The reply's words go into
+    /// `words` (the server loop's buffer, copied to the IPC buffer).
     ///
     /// Pageout runs before the message, never between resolving a fault
     /// and the thread using the page: with emulated reference bits the
     /// active scan unmaps referenced pages, and a page unmapped before its
     /// thread ran would fault again, and again (a livelock the simulation
     /// found).
-    pub fn handle(&mut self, msg: Message) -> Outcome {
+    pub fn handle_into(&mut self, msg: Message, words: &mut [u64; MAX_WORDS]) -> Answer {
         let client_sent = msg.client().is_some_and(|c| self.clients.contains_key(&c));
         let sender = msg.client();
         self.pageout_if_short();
-        let out = self.handle_message(msg);
+        let out = self.handle_message(msg, words);
         // A synchronous wait in the core (fork, mlock, ...) may have taken
         // the completion signal of faults that are waiting.
         if self.vm.swap_completions_pending() {
@@ -169,12 +170,25 @@ impl<P: Platform> Service<P> {
         }
         match out {
             // The sender was stopped meanwhile: nobody waits for a reply.
-            Outcome::Reply(_)
+            Answer::Reply { .. }
                 if client_sent && sender.is_some_and(|c| !self.clients.contains_key(&c)) =>
             {
-                Outcome::NoReply
+                Answer::NoReply
             }
             out => out,
+        }
+    }
+
+    /// `handle_into` with a reply buffer of its own, returned with the
+    /// reply (host tests and the simulation).
+    pub fn handle(&mut self, msg: Message) -> Outcome {
+        let mut r = ReplyMsg::empty(0);
+        match self.handle_into(msg, &mut r.words) {
+            Answer::Reply { label, len } => {
+                (r.label, r.len) = (label, len);
+                Outcome::Reply(r)
+            }
+            Answer::NoReply => Outcome::NoReply,
         }
     }
 
@@ -193,12 +207,12 @@ impl<P: Platform> Service<P> {
         }
     }
 
-    fn handle_message(&mut self, msg: Message) -> Outcome {
+    fn handle_message(&mut self, msg: Message, out: &mut [u64; MAX_WORDS]) -> Answer {
         match msg {
-            Message::Observe { label } => Outcome::Reply(self.observe(label)),
+            Message::Observe { label } => self.observe(label, out),
             Message::SwapSignal => {
                 self.retry_waiters();
-                Outcome::NoReply
+                Answer::NoReply
             }
             // A pager is no client of ours: only its operations are
             // served to a badge we do not page for.
@@ -206,24 +220,24 @@ impl<P: Platform> Service<P> {
                 client,
                 label,
                 words,
-            } if is_pager_operation(label) => self.request(client, label, words),
+            } if is_pager_operation(label) => self.request(client, label, words, out),
             // A pager's own thread faulted: it is dead (docs/pager.md,
             // "Pager death"). It gets no reply, so it stays stopped.
             Message::Fault { client, .. } | Message::OtherFault { client, .. }
                 if self.pager_of(client).is_some() =>
             {
                 self.pager_died(client);
-                Outcome::NoReply
+                Answer::NoReply
             }
             _ if !msg.client().is_some_and(|c| self.clients.contains_key(&c)) => {
                 self.platform.log(format_args!(
                     "vm-server: message from unknown client {msg:?} ignored"
                 ));
-                Outcome::NoReply
+                Answer::NoReply
             }
             Message::OtherFault { client, what } => {
                 self.kill(client, what, ExitStatus::Killed(None));
-                Outcome::NoReply
+                Answer::NoReply
             }
             Message::Fault {
                 client,
@@ -241,39 +255,42 @@ impl<P: Platform> Service<P> {
                         return self.msync_or_wait(client, req);
                     }
                 }
-                let out = self.request(client, label, words);
+                let answer = self.request(client, label, words, out);
                 if !self.clients.contains_key(&client) {
-                    return Outcome::NoReply;
+                    return Answer::NoReply;
                 }
-                match out {
-                    Outcome::Reply(r) if r.label == ApiError::PagerWait.code() => {
+                match answer {
+                    Answer::Reply { label: l, .. } if l == ApiError::PagerWait.code() => {
                         self.defer_request(client, label, words)
                     }
-                    out => out,
+                    answer => answer,
                 }
             }
         }
     }
 
-    /// A `vm-api` request through `dispatch`, answered unless it is a
-    /// successful `Exit`.
-    pub(crate) fn request(&mut self, client: ClientId, label: u64, words: &[u64]) -> Outcome {
-        let mut r = ReplyMsg::empty(0);
-        let (rlabel, n) = vm_api::dispatch(self, client, label, words, &mut r.words);
-        (r.label, r.len) = (rlabel, n);
+    /// A `vm-api` request through `dispatch`, its reply's words written
+    /// into `out`; answered unless it is a successful `Exit`.
+    pub(crate) fn request(
+        &mut self,
+        client: ClientId,
+        label: u64,
+        words: &[u64],
+        out: &mut [u64; MAX_WORDS],
+    ) -> Answer {
+        let (rlabel, len) = vm_api::dispatch(self, client, label, words, out);
         if !vm_api::needs_reply(label, rlabel) {
-            return Outcome::NoReply;
+            return Answer::NoReply;
         }
-        Outcome::Reply(r)
+        Answer::Reply { label: rlabel, len }
     }
 
     /// The root task's view: `Stats` only.
-    fn observe(&mut self, label: u64) -> ReplyMsg {
+    fn observe(&mut self, label: u64, out: &mut [u64; MAX_WORDS]) -> Answer {
         if label != vm_api::Operation::Stats.label() {
-            return ReplyMsg::empty(ApiError::BadClient.code());
+            return Answer::empty(ApiError::BadClient.code());
         }
-        let mut r = ReplyMsg::empty(0);
-        (r.label, r.len) = WireReply::Stats(crate::stats::global(self)).encode(&mut r.words);
-        r
+        let (label, len) = WireReply::Stats(crate::stats::global(self)).encode(out);
+        Answer::Reply { label, len }
     }
 }
