@@ -8,7 +8,7 @@
 //! as `vm-api` calls, both on one endpoint, told apart by label.
 //!
 //! Every decision is `vm-service`'s (pure, host-tested); this binary turns
-//! a received message into a `vm_service::Message`, sends the `Outcome`,
+//! a received message into a `vm_service::Message`, sends the `Answer`,
 //! and carries out the kernel side (`platform.rs`).
 //!
 //! | file | owns |

@@ -2,7 +2,9 @@
 //!
 //! The seL4 binary (`vm-server/server`) keeps only kernel calls: it
 //! decodes each received message into a [`Message`], calls
-//! [`Service::handle`], and sends the [`Outcome`]; everything it does
+//! [`Service::handle_into`] with its reply buffer, and sends the
+//! [`Answer`] (host callers use [`Service::handle`], whose [`Outcome`]
+//! carries the reply's words); everything it does
 //! for the service (saving and answering reply caps, suspending threads,
 //! making a forked child's TCB and CNode, the exit report to the root
 //! task) goes through the [`Platform`] trait. The host simulation
@@ -14,7 +16,7 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`service`] | the `Service`: its clients, waiting faults, handling one message, pageout before it |
-//! | [`message`] | the loop's boundary: `Message` in, `Outcome` out |
+//! | [`message`] | the loop's boundary: `Message` in, `Answer` (or `Outcome`) out |
 //! | `faults` | page faults, waiting for swap I/O, retries, the OOM killer |
 //! | `clients` | stopping, freeing and forking clients |
 //! | [`platform`] | the machine side the service calls, how a client ended |
