@@ -33,6 +33,7 @@
 //! | [`shm`] | shared-memory names and handles | `shm_open`, `uvm_aobj` |
 //! | [`invariants`] | structural checks for tests | `vm_map_check`-style asserts |
 //! | [`pmap`] | the machine-dependent boundary | `pmap.h` |
+//! | [`pv_list`] | where one frame is mapped (a pmap's reverse map) | `pv_entry` |
 //! | [`counters`] | statistics | UVM `uvmexp` |
 //! | [`trace`] | the live trace's ring of faults, page-ins, page-outs, frees | `ktrace`-like |
 //! | `sim` | a host pmap with real bytes (tests, benches) | - |
@@ -291,6 +292,7 @@ pub mod pager_backend;
 pub mod pager_io;
 pub mod pmap;
 pub mod promote;
+pub mod pv_list;
 pub mod quota;
 #[cfg(any(test, feature = "sim"))]
 pub mod ram_pager;
@@ -318,6 +320,7 @@ pub use mmap::{
 pub use pageout::PageoutReport;
 pub use pager_backend::{PagerBackend, PagerEvent, PagerRefusal, PagerResult, PAGER_TAG};
 pub use pmap::{Pmap, PmapError};
+pub use pv_list::PvList;
 pub use space::{HandleEntry, VmSpace};
 pub use swap_backend::{IoDone, SwapBackend};
 pub use types::*;

@@ -7,6 +7,7 @@ use crate::error::VmError;
 use crate::fault::FaultOutcome;
 use crate::large::LARGE_PAGE_SIZE;
 use crate::pmap::{Pmap, PmapError};
+use crate::pv_list::PvList;
 use crate::swap_backend::IoDone;
 use crate::types::{Access, FrameNumber, Prot, SpaceId, PAGE_MASK, PAGE_SIZE};
 use crate::vm::Vm;
@@ -25,7 +26,7 @@ use vm_swap::IoTag;
 pub struct SimPmap {
     mem: Vec<u8>,
     spaces: BTreeMap<SpaceId, BTreeMap<u64, (FrameNumber, Prot)>>,
-    pv: Vec<Vec<(SpaceId, u64)>>,
+    pv: Vec<PvList>,
     pv_total: usize,
     /// Large mappings per space: 2 MiB-aligned address -> (region's
     /// first frame, rights).
@@ -63,7 +64,7 @@ impl SimPmap {
         SimPmap {
             mem: vec![0u8; end as usize * PAGE_SIZE as usize],
             spaces: BTreeMap::new(),
-            pv: vec![Vec::new(); end as usize],
+            pv: vec![PvList::new(); end as usize],
             pv_total: 0,
             large: BTreeMap::new(),
             large_pv: BTreeMap::new(),
@@ -130,7 +131,7 @@ impl SimPmap {
         let have = self.pv.len();
         self.devices_from = self.devices_from.min(have as u32);
         self.mem.resize((have + n as usize) * PAGE_SIZE as usize, 0);
-        self.pv.resize(have + n as usize, Vec::new());
+        self.pv.resize(have + n as usize, PvList::new());
     }
 
     /// Refuse a VM access to a device page's bytes.
@@ -188,9 +189,8 @@ impl SimPmap {
 
     /// Drop the pv entry of one mapping. The caller has removed the PTE.
     fn unmap_one(&mut self, space: SpaceId, va: u64, f: FrameNumber) {
-        let pv = &mut self.pv[f.index()];
-        let i = pv.iter().position(|&x| x == (space, va)).expect("pv entry");
-        pv.swap_remove(i);
+        let found = self.pv[f.index()].remove(space, va);
+        assert!(found, "pv entry");
         self.pv_total -= 1;
     }
 }
@@ -239,7 +239,7 @@ impl Pmap for SimPmap {
         if let Some((of, _)) = old {
             self.unmap_one(space, va, of);
         }
-        self.pv[frame.index()].push((space, va));
+        self.pv[frame.index()].push(space, va);
         self.pv_total += 1;
         self.enters += 1;
         Ok(())
@@ -309,15 +309,15 @@ impl Pmap for SimPmap {
             }
         }
         let pv = core::mem::take(&mut self.pv[frame.index()]);
-        let mut keep = Vec::new();
-        for (space, va) in pv {
+        let mut keep = PvList::new();
+        for (space, va) in pv.iter() {
             let m = self.spaces.get_mut(&space).expect("space");
             if prot.is_empty() {
                 m.remove(&va);
                 self.pv_total -= 1;
             } else {
                 m.get_mut(&va).expect("mapping").1 &= prot;
-                keep.push((space, va));
+                keep.push(space, va);
             }
         }
         self.pv[frame.index()] = keep;
@@ -525,7 +525,7 @@ impl Sim {
         let mut mappings = 0;
         for (&space, m) in &self.pmap.spaces {
             for (&va, &(f, _)) in m {
-                if !self.pmap.pv[f.index()].contains(&(space, va)) {
+                if !self.pmap.pv[f.index()].iter().any(|p| p == (space, va)) {
                     return Err(alloc::format!("{space:?} {va:#x} -> {f:?} has no pv entry"));
                 }
                 mappings += 1;

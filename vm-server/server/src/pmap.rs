@@ -19,7 +19,7 @@ use alloc::vec::Vec;
 use sel4::{cap, CPtr, CapRights, ObjectType, VmAttributes};
 use sel4_objects::{map_page, map_page_attrs};
 use sel4_root_task::println;
-use vm_core::{FrameNumber, Pmap, PmapError, Prot, SpaceId};
+use vm_core::{FrameNumber, Pmap, PmapError, Prot, PvList, SpaceId};
 
 #[path = "pmap_large.rs"]
 mod large;
@@ -104,13 +104,13 @@ pub struct Sel4Pmap {
     asid_pool: cap::AsidPool,
     spaces: BTreeMap<u32, SpaceMaps>,
     /// Reverse map: where each frame is mapped.
-    pv: Vec<Vec<(SpaceId, u64)>>,
+    pv: Vec<PvList>,
     /// Per frame, an unmapped copy of its cap kept for the next mapping:
     /// most frames are mapped in one space at a time, so most faults need
     /// no `CNode_Copy` (about a sixth of a fault's cost under QEMU).
     spare: Vec<Option<cap::Granule>>,
     /// Per large region: where it is mapped, as `pv` for small frames.
-    large_pv: Vec<Vec<(SpaceId, u64)>>,
+    large_pv: Vec<PvList>,
     /// Per large region, an unmapped copy of its cap, as `spare`.
     large_spare: Vec<Option<cap::LargePage>>,
     /// The VSpace the next `create_space` adopts instead of making one.
@@ -134,7 +134,7 @@ fn rights(writable: bool) -> CapRights {
 
 impl Sel4Pmap {
     pub fn new(mut kernel: Kernel, pool: FramePool, asid_pool: cap::AsidPool, budget: u64) -> Self {
-        let pv = (0..pool.len()).map(|_| Vec::new()).collect();
+        let pv = (0..pool.len()).map(|_| PvList::new()).collect();
         let spare = (0..pool.len())
             .map(|n| {
                 let c = pool.cap(FrameNumber(n))?;
@@ -144,7 +144,7 @@ impl Sel4Pmap {
                     .map(|c| c.cast())
             })
             .collect();
-        let large_pv = (0..pool.large_count()).map(|_| Vec::new()).collect();
+        let large_pv = (0..pool.large_count()).map(|_| PvList::new()).collect();
         let large_spare = (0..pool.large_count() as usize)
             .map(|r| {
                 kernel
@@ -174,9 +174,9 @@ impl Sel4Pmap {
     fn steal(&mut self, space: SpaceId, va: u64) {
         for _ in 0..self.pv.len() {
             self.steal_cursor = (self.steal_cursor + 1) % self.pv.len();
-            let Some(&(s, a)) = self.pv[self.steal_cursor]
+            let Some((s, a)) = self.pv[self.steal_cursor]
                 .iter()
-                .find(|&&(s, a)| (s, a) != (space, va))
+                .find(|&(s, a)| (s, a) != (space, va))
             else {
                 continue;
             };
@@ -198,7 +198,7 @@ impl Sel4Pmap {
     pub fn add_device_frames(&mut self, first_slot: u64, pages: u32) -> FrameNumber {
         let base = self.pool.add_device(first_slot, pages);
         let n = self.pool.len() as usize;
-        self.pv.resize(n, Vec::new());
+        self.pv.resize(n, PvList::new());
         self.spare.resize(n, None);
         base
     }
@@ -295,10 +295,7 @@ impl Sel4Pmap {
         } else {
             self.kernel.free_slot(m.cap.cptr());
         }
-        let list = &mut self.pv[m.frame.0 as usize];
-        if let Some(i) = list.iter().position(|&(s, a)| s == space && a == va) {
-            list.swap_remove(i);
-        }
+        self.pv[m.frame.0 as usize].remove(space, va);
         self.stats.mappings -= 1;
         self.stats.removes += 1;
     }
@@ -502,7 +499,7 @@ impl Pmap for Sel4Pmap {
                 writable,
             },
         );
-        self.pv[frame.0 as usize].push((space, va));
+        self.pv[frame.0 as usize].push(space, va);
         self.stats.mappings += 1;
         self.stats.enters += 1;
         self.stats.page_tables = self.stats.page_tables.max(n_tables as u64);
@@ -554,7 +551,7 @@ impl Pmap for Sel4Pmap {
             return self.page_protect_large(r, prot);
         }
         let places = self.pv[frame.0 as usize].clone();
-        for (space, va) in places {
+        for (space, va) in places.iter() {
             self.protect(space, va, va + 4096, prot);
         }
     }

@@ -138,7 +138,7 @@ impl Sel4Pmap {
                 writable,
             },
         );
-        self.large_pv[region].push((space, va));
+        self.large_pv[region].push(space, va);
         self.stats.mappings += 1;
         self.stats.enters += 1;
         self.stats.large_enters += 1;
@@ -155,10 +155,7 @@ impl Sel4Pmap {
         } else {
             self.kernel.free_slot(m.cap.cptr());
         }
-        let list = &mut self.large_pv[m.region];
-        if let Some(i) = list.iter().position(|&(s, a)| s == space && a == va) {
-            list.swap_remove(i);
-        }
+        self.large_pv[m.region].remove(space, va);
         self.stats.mappings -= 1;
         self.stats.removes += 1;
     }
@@ -184,7 +181,7 @@ impl Sel4Pmap {
     /// `page_protect` of any frame of large region `r`: every mapping of it.
     pub(super) fn page_protect_large(&mut self, r: usize, prot: Prot) {
         let places = self.large_pv[r].clone();
-        for (space, va) in places {
+        for (space, va) in places.iter() {
             if prot.is_empty() {
                 self.remove_large(space, va, va.saturating_add(LARGE_SIZE));
             } else if !prot.contains(Prot::WRITE) {
