@@ -14,7 +14,10 @@
 //! * `vm-fault-pagein`: the median cycles of a read fault that reads from
 //!   swap, one touch per [`PAGEIN_STRIDE`] pages (128 KiB), beyond page-in
 //!   read-ahead (7 pages behind, 8 ahead); touches that found their page
-//!   resident (no `pageins` change) are left out.
+//!   resident (no `pageins` change) are left out. Then `BENCH-PAGEIN-WORK`:
+//!   per counted fault, the server's kernel invocations and messages and
+//!   the pages its pageout freed and scanned meanwhile (from `Stats`
+//!   around each touch), which say where a page-in's time goes.
 //!
 //! MB is 10^6 bytes, as in block-test's raw lines; time is the TSC,
 //! calibrated against the CMOS clock's seconds (once, in `main`).
@@ -116,18 +119,28 @@ pub fn run(env: &mut Env, hz: u64) -> bool {
     let touches = 2 * pool / PAGEIN_STRIDE;
     let mut samples: Vec<u64> = Vec::with_capacity(touches as usize);
     let mut read_in = 0;
+    // What the server did for the counted touches: kernel invocations,
+    // messages besides the `Stats` request after the touch, pages freed
+    // by pageout and pages it scanned.
+    let mut work = [0u64; 4];
     for k in 0..touches {
         let i = k * PAGEIN_STRIDE;
-        let before = stats(env).pageins;
+        let before = stats(env);
         let t = rdtsc();
         // SAFETY: `i` < 2 * pool <= `pages`: inside the mapped region.
         let v = unsafe { word(i).read_volatile() };
         let dt = rdtsc() - t;
-        let n = stats(env).pageins - before;
+        let after = stats(env);
+        let n = after.pageins - before.pageins;
         bad += u64::from(v != i);
         if n > 0 {
             samples.push(dt);
             read_in += n;
+            let d = |f: fn(&VmStats) -> u64| f(&after).saturating_sub(f(&before));
+            work[0] += d(|s| s.kernel_invocations);
+            work[1] += d(|s| s.messages).saturating_sub(1);
+            work[2] += d(|s| s.pdfreed);
+            work[3] += d(|s| s.pdscans);
         }
     }
     if samples.is_empty() {
@@ -138,6 +151,14 @@ pub fn run(env: &mut Env, hz: u64) -> bool {
             "BENCH vm-fault-pagein {} cycles (median of {} faults that read from swap, {touches} touches 128 KiB apart, {read_in} pages read in by them)",
             samples[samples.len() / 2],
             samples.len(),
+        );
+        let per = |w: u64| w as f64 / samples.len() as f64;
+        println!(
+            "BENCH-PAGEIN-WORK per fault: {:.1} kernel invocations, {:.1} messages, {:.1} pages freed by pageout, {:.1} pages scanned",
+            per(work[0]),
+            per(work[1]),
+            per(work[2]),
+            per(work[3]),
         );
     }
 
