@@ -87,29 +87,6 @@ fn median(v: &mut [u64]) -> u64 {
     v[v.len() / 2]
 }
 
-/// Measures `name` in [`ROUNDS`] rounds, each right after a round of
-/// the root task's floor `kind` (`control::floor_round`), so noise on the
-/// host hits both alike; `op(env, r)` is round `r`'s samples in cycles.
-/// Prints `BENCH name <median of the rounds> cycles`; with the floors,
-/// `BENCH-ROUNDS name floor rounds <median> <min> <max>` (the ratio of
-/// each round to its own floor, in thousandths); and `BENCH-CALLS name
-/// <invocations> <operations> <cycles> <messages>`: the kernel
-/// invocations the VM server made during the rounds, for the operations
-/// measured, and the cycles its loop spent handling the messages it got
-/// meanwhile (its `Stats`: the operations plus one `Stats` call a round).
-/// Last, `BENCH-HIST name <floor median> <lower>:<count> ...`: every
-/// sample of every round in the buckets of [`Histogram`], with the median
-/// of the floor's rounds, for the latency plot.
-fn interleaved(
-    env: &mut Env,
-    name: &str,
-    floor: &str,
-    kind: u64,
-    mut op: impl FnMut(&mut Env, u64) -> Vec<u64>,
-) {
-    interleaved_checked(env, name, floor, kind, None, &mut op);
-}
-
 /// The kind of fault a row measures, told apart by the VM server's
 /// per-client counters (`ClientStats`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -135,28 +112,41 @@ fn fault_kinds(env: &mut Env) -> Option<[u64; 5]> {
     ])
 }
 
-/// [`interleaved`] for a fault row: also checks that the rounds' touches
-/// took faults of `kind`, all but a few, and hardly any of another kind. Prints `BENCH-KINDS <name>
-/// <zero-fill> <resident> <cow> <share> <around>` (the faults of the
-/// rounds by kind, and pages fault-around entered); false if the row
-/// measured something else.
+/// [`interleaved`] for a fault row of `kind`, against the fault floor.
 fn interleaved_faults(
     env: &mut Env,
     name: &str,
     kind: FaultKind,
-    mut op: impl FnMut(&mut Env, u64) -> Vec<u64>,
+    op: impl FnMut(&mut Env, u64) -> Vec<u64>,
 ) -> bool {
     let floor = "floor-fault-map-reply";
-    interleaved_checked(env, name, floor, control::FLOOR_FAULT, Some(kind), &mut op)
+    interleaved(env, name, floor, control::FLOOR_FAULT, Some(kind), op)
 }
 
-fn interleaved_checked(
+/// Measures `name` in [`ROUNDS`] rounds, each right after a round of
+/// the root task's floor `kind` (`control::floor_round`), so noise on the
+/// host hits both alike; `op(env, r)` is round `r`'s samples in cycles.
+/// Prints `BENCH name <median of the rounds> cycles`; with the floors,
+/// `BENCH-ROUNDS name floor rounds <median> <min> <max>` (the ratio of
+/// each round to its own floor, in thousandths); and `BENCH-CALLS name
+/// <invocations> <operations> <cycles> <messages>`: the kernel
+/// invocations the VM server made during the rounds, for the operations
+/// measured, and the cycles its loop spent handling the messages it got
+/// meanwhile (its `Stats`: the operations plus one `Stats` call a round).
+/// Then `BENCH-HIST name <floor median> <lower>:<count> ...`: every
+/// sample of every round in the buckets of [`Histogram`], with the median
+/// of the floor's rounds, for the latency plot. Last, for a fault row
+/// (`fault_kind`), `BENCH-KINDS name <zero-fill> <resident> <cow> <share>
+/// <around>`: the rounds' faults by kind, from the client's counters, and
+/// the pages fault-around entered. False if a fault row's faults were
+/// not, all but a few, of its kind.
+fn interleaved(
     env: &mut Env,
     name: &str,
     floor: &str,
     kind: u64,
     fault_kind: Option<FaultKind>,
-    op: &mut dyn FnMut(&mut Env, u64) -> Vec<u64>,
+    mut op: impl FnMut(&mut Env, u64) -> Vec<u64>,
 ) -> bool {
     let kinds_before = fault_kind.and_then(|_| fault_kinds(env));
     let mut ops = Vec::new();
@@ -236,9 +226,8 @@ fn interleaved_checked(
     let ok = took[i] * 16 >= touches * 15 && others * 16 <= touches;
     if !ok {
         println!(
-            "bench-fault: {name} measured the wrong faults: {} of kind {want:?} for {} touches (zero-fill, resident, cow, share, around: {took:?})",
-            took[i],
-            ROUNDS * PER_ROUND
+            "bench-fault: {name} measured the wrong faults: {} of kind {want:?} for {touches} touches (zero-fill, resident, cow, share, around: {took:?})",
+            took[i]
         );
     }
     ok
@@ -292,12 +281,14 @@ fn main(env: &mut Env) -> u64 {
             .expect("madvise random");
         a
     };
-    // The no-op round trip through the VM server's dispatch.
+    // The no-op round trip through the VM server's dispatch (no fault
+    // kinds to check: always true).
     interleaved(
         env,
         "vm-request-ping",
         "floor-ipc-call-replyrecv",
         control::FLOOR_IPC,
+        None,
         |env, _| {
             (0..PER_ROUND)
                 .map(|i| {
