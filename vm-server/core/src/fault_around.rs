@@ -3,18 +3,20 @@
 //! Locking: runs inside the single-threaded `Vm`, after the fault it
 //! follows has entered its own page.
 //!
-//! A fault at the page just past the previous window ahead
-//! (`VmMapEntry::next_fault`) is taken as a touch in order, and the window
-//! doubles ahead as with advice Sequential: a first touch in order faults
-//! once per 9 pages without advice (`cargo qemu bench`'s fault-around
-//! rows).
+//! A fault at the first page the previous window left unmapped ahead, or
+//! just past it (`VmMapEntry::next_fault`), is taken as a touch in order,
+//! and the window doubles ahead as with advice Sequential: a first touch
+//! in order faults once per 9 pages without advice (`cargo qemu bench`'s
+//! fault-around rows). Pages read ahead from swap are entered only on a
+//! touch in order (`prefault_candidate`): a scattered page-in fault maps
+//! its own page, not the read-ahead around it.
 
 use crate::chain::Lookup;
 use crate::fault::FaultKind;
 use crate::map::VmMapEntry;
 use crate::page::PageFlags;
 use crate::pmap::Pmap;
-use crate::types::{Access, Advice, SpaceId, PAGE_SIZE};
+use crate::types::{Access, Advice, FrameNumber, SpaceId, PAGE_SIZE};
 use crate::vm::Memory;
 
 impl Memory {
@@ -36,13 +38,19 @@ impl Memory {
     ) -> u32 {
         // A fault just past the last window ahead is a touch in order:
         // look twice as far ahead, as advice Sequential does.
-        let (behind, ahead) = match entry.advice {
+        let in_order = match entry.advice {
             Advice::Random => return 0,
-            Advice::Sequential => (0, self.config.prefault_ahead * 2),
-            _ if va == entry.next_fault => (0, self.config.prefault_ahead * 2),
-            _ => (self.config.prefault_behind, self.config.prefault_ahead),
+            Advice::Sequential => true,
+            _ => va == entry.next_fault,
         };
-        entry.next_fault = va.saturating_add((u64::from(ahead) + 1) * PAGE_SIZE);
+        let (behind, ahead) = if in_order {
+            (0, self.config.prefault_ahead * 2)
+        } else {
+            (self.config.prefault_behind, self.config.prefault_ahead)
+        };
+        // Where a toucher in order faults next: the first page ahead this
+        // window leaves unmapped, else the page past it.
+        let mut next_fault = None;
         let zero_ok =
             kind == FaultKind::ZeroFill && self.config.prefault_zero_fill && !entry.is_wired();
         // A speculative private zero page is only equivalent to "nothing
@@ -70,23 +78,25 @@ impl Memory {
             if pmap.is_mapped(space, cva) {
                 continue;
             }
+            let gap = if dir { Some(cva) } else { None };
             let rel = entry.rel(cva);
             let found = match entry.chain.lookup(&self.objects, rel) {
-                Ok(Lookup::Resident(_, f))
-                    if self.pool.page(f).flags().contains(PageFlags::BUSY) =>
-                {
+                Ok(Lookup::Resident(_, f)) if !self.prefault_candidate(f, in_order) => {
+                    next_fault = next_fault.or(gap);
                     continue;
                 }
-                // A large region's frame is only mapped whole, by its fault.
-                Ok(Lookup::Resident(_, f)) if self.pool.is_region_frame(f) => continue,
                 Ok(Lookup::Resident(d, f)) => Some((f, d)),
-                Ok(Lookup::Swapped(_) | Lookup::Paged(_)) | Err(_) => continue,
+                Ok(Lookup::Swapped(_) | Lookup::Paged(_)) | Err(_) => {
+                    next_fault = next_fault.or(gap);
+                    continue;
+                }
                 Ok(Lookup::Empty) => None,
             };
             let (frame, depth) = match found {
                 Some(found) => found,
                 None => {
                     if !zero_ok || self.pool.free_count() <= self.config.prefault_min_free {
+                        next_fault = next_fault.or(gap);
                         continue;
                     }
                     match self.zero_fill(entry, rel, write, pmap) {
@@ -94,12 +104,16 @@ impl Memory {
                             self.stats.flt_prefault_zero += 1;
                             x
                         }
-                        Err(_) => break,
+                        Err(_) => {
+                            next_fault = next_fault.or(gap);
+                            break;
+                        }
                     }
                 }
             };
             let prot = self.enter_prot(entry, depth, frame);
             if pmap.enter(space, cva, frame, prot).is_err() {
+                next_fault = next_fault.or(gap);
                 break;
             }
             self.pool.clear_flags(frame, PageFlags::REF_UNMAPPED);
@@ -109,7 +123,23 @@ impl Memory {
             }
             count += 1;
         }
+        entry.next_fault =
+            next_fault.unwrap_or(va.saturating_add((u64::from(ahead) + 1) * PAGE_SIZE));
         self.stats.flt_prefault += count as u64;
         count
+    }
+
+    /// Whether fault-around may enter the resident frame `f`. Not a busy
+    /// one, nor a large region's (only mapped whole, by its fault). A page
+    /// read ahead from swap and not touched yet only on a touch in order:
+    /// under seL4 entering it costs a kernel invocation as dear as the
+    /// fault's own map, and unless the toucher comes for it, pageout later
+    /// pays another to unmap it before the frame can be reused (Linux maps
+    /// swap read-ahead only when touched, too).
+    fn prefault_candidate(&self, f: FrameNumber, in_order: bool) -> bool {
+        let flags = self.pool.page(f).flags();
+        !flags.contains(PageFlags::BUSY)
+            && !self.pool.is_region_frame(f)
+            && (in_order || !flags.contains(PageFlags::READAHEAD))
     }
 }

@@ -620,6 +620,42 @@ fn sequential_page_ins_read_the_whole_window_ahead() {
     no_leaks(&mut s, 128);
 }
 
+/// Fault-around leaves pages read ahead from swap unmapped after a
+/// scattered fault (each would cost a map now and an unmap at pageout),
+/// and enters them once the toucher comes back in order.
+#[test]
+fn read_ahead_pages_are_mapped_only_on_a_touch_in_order() {
+    let (mut s, sp) = sim_with_swap(128, 1024, |_| {});
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(64 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, sp, va, 64, 5);
+    evict_all(&mut s);
+    let mapped = |s: &Sim, from: u64, to: u64| {
+        (from..to)
+            .filter(|&i| s.pmap.is_mapped(sp, va + i * P))
+            .count()
+    };
+    s.read_u8(sp, va + 20 * P).unwrap();
+    let faults = s.vm.stats().faults;
+    let m = s.vm.mincore(sp, va + 13 * P, 16 * P).unwrap();
+    assert!(m.iter().all(|&b| b & vm_core::MINCORE_INCORE != 0));
+    assert_eq!(mapped(&s, 0, 64), 1, "the faulting page only");
+    // The next page in order: a soft fault that enters the read-ahead
+    // ahead of it (pages 22..29 are resident up to 28).
+    s.read_u8(sp, va + 21 * P).unwrap();
+    assert_eq!(mapped(&s, 20, 29), 9);
+    assert_eq!(s.vm.stats().faults, faults + 1);
+    for i in 22..29 {
+        s.read_u8(sp, va + i * P).unwrap();
+    }
+    assert_eq!(s.vm.stats().faults, faults + 1, "no fault on 22..29");
+    check(&s);
+    verify(&mut s, sp, va, 64, 5);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 128);
+}
+
 #[test]
 fn a_page_in_on_a_saturated_device_waits_instead_of_blocking() {
     // 16 staging buffers: one laundering cluster fills them all.
