@@ -89,6 +89,7 @@
 #![cfg_attr(not(test), no_std)]
 
 mod client;
+pub mod floor;
 pub mod ring;
 mod server;
 mod window;

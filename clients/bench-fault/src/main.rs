@@ -53,7 +53,7 @@ vm_client::client_main!(main);
 
 pub(crate) const PAGE: u64 = 4096;
 /// Rounds of each interleaved measurement, and touches per round.
-const ROUNDS: u64 = 9;
+pub(crate) const ROUNDS: u64 = 9;
 const PER_ROUND: u64 = 64;
 /// Give up calibrating after this many cycles (tens of seconds).
 const CALIBRATION_LIMIT: u64 = 100_000_000_000;
@@ -82,7 +82,7 @@ fn touch(base: u64, n: u64, write: bool) -> Vec<u64> {
     samples
 }
 
-fn median(v: &mut [u64]) -> u64 {
+pub(crate) fn median(v: &mut [u64]) -> u64 {
     v.sort_unstable();
     v[v.len() / 2]
 }

@@ -19,11 +19,24 @@
 //!   the pages its pageout freed and scanned meanwhile (from `Stats`
 //!   around each touch), which say where a page-in's time goes.
 //!
+//! Each is measured in rounds, each right after a floor round of the same
+//! boot: block-test measures the raw disk on request (`floor_ep`,
+//! `block_api::floor`: 8 MiB written or read in 64 KiB requests, 8 in
+//! flight; or 16 reads of 4 KiB alone), and the root task the fault floor
+//! (`control::floor_round`). So `BENCH-ROUNDS` gives each round's ratio
+//! to the floor measured just before it, as the fault rows do, and not to
+//! a floor measured minutes earlier, when the host may have been busier
+//! or quieter. The timed passes are [`SWAP_ROUNDS`] rounds, the page-in
+//! touches [`crate::ROUNDS`]; the whole-pass `BENCH` lines leave the
+//! floor rounds' time out.
+//!
 //! MB is 10^6 bytes, as in block-test's raw lines; time is the TSC,
 //! calibrated against the CMOS clock's seconds (once, in `main`).
 
-use crate::{rdtsc, PAGE};
+use crate::{median, rdtsc, PAGE, ROUNDS};
 use alloc::vec::Vec;
+use block_api::floor::{FLOOR_READ_4K, FLOOR_READ_RATE, FLOOR_WRITE_RATE};
+use sel4_root_task::control;
 use vm_client::vm_api::{MmapRequest, Prot, VmStats};
 use vm_client::{println, Env};
 
@@ -31,6 +44,12 @@ use vm_client::{println, Env};
 const POOL_MULTIPLE: u64 = 4;
 /// One page-in sample every 32 pages (128 KiB).
 const PAGEIN_STRIDE: u64 = 32;
+/// Rounds of each timed swap pass.
+const SWAP_ROUNDS: u64 = 4;
+/// MiB block-test moves in a raw rate round.
+const RAW_ROUND_MIB: u64 = 8;
+/// Reads of 4 KiB in a raw latency round.
+const RAW_ROUND_READS: u64 = 16;
 
 /// Runs the swap phase; false if the data read back was wrong or the
 /// setup failed. `hz`: TSC ticks per second (`crate::tsc_hz`).
@@ -61,20 +80,10 @@ pub fn run(env: &mut Env, hz: u64) -> bool {
         // SAFETY: inside the region mapped above.
         unsafe { word(i).write_volatile(i) };
     }
-    let (s0, t0) = (stats(env), rdtsc());
-    for i in pool..pages {
-        // SAFETY: as above.
+    let s1 = timed_pass(env, hz, Pass::Out, pool..pages, |i| {
+        // SAFETY: `i` < `pages`: inside the region mapped above.
         unsafe { word(i).write_volatile(i) };
-    }
-    let (s1, t1) = (stats(env), rdtsc());
-    report(
-        "vm-swap-out-mbps",
-        &s0,
-        &s1,
-        s1.pageouts - s0.pageouts,
-        t1 - t0,
-        hz,
-    );
+    });
     // With the pool full of this region's pages and the rest on swap:
     // everything the server keeps, per frame it manages (the large
     // regions' frames have page records too).
@@ -98,20 +107,10 @@ pub fn run(env: &mut Env, hz: u64) -> bool {
         // above, unmapped only at the end of this function.
         bad += u64::from(unsafe { word(i).read_volatile() } != i);
     }
-    let (s0, t0) = (stats(env), rdtsc());
-    for i in pool..pages {
+    timed_pass(env, hz, Pass::In, pool..pages, |i| {
         // SAFETY: as above: `i` < `pages`, inside the mapped region.
         bad += u64::from(unsafe { word(i).read_volatile() } != i);
-    }
-    let (s1, t1) = (stats(env), rdtsc());
-    report(
-        "vm-swap-in-mbps",
-        &s0,
-        &s1,
-        s1.pageins - s0.pageins,
-        t1 - t0,
-        hz,
-    );
+    });
 
     // Page-in latency: the first half of the region was read longest ago,
     // so it is on swap again (only about the last pool's worth stays). A
@@ -123,7 +122,15 @@ pub fn run(env: &mut Env, hz: u64) -> bool {
     // messages besides the `Stats` request after the touch, pages freed
     // by pageout and pages it scanned.
     let mut work = [0u64; 4];
+    let mut rounds = Rounds::default();
+    let per_round = touches.div_ceil(ROUNDS);
     for k in 0..touches {
+        if k % per_round == 0 {
+            let floor = control::floor_round(control::FLOOR_FAULT)
+                .zip(raw_floor(env, FLOOR_READ_4K, RAW_ROUND_READS))
+                .map(|(f, d)| f + d);
+            rounds.start(floor, samples.len());
+        }
         let i = k * PAGEIN_STRIDE;
         let before = stats(env);
         let t = rdtsc();
@@ -143,9 +150,11 @@ pub fn run(env: &mut Env, hz: u64) -> bool {
             work[3] += d(|s| s.pdscans);
         }
     }
+    rounds.end_cycles(&samples);
     if samples.is_empty() {
         println!("bench-fault: no touch read from swap; no page-in latency");
     } else {
+        rounds.print("vm-fault-pagein", "floor-fault+blk-read-4k", 1);
         samples.sort_unstable();
         println!(
             "BENCH vm-fault-pagein {} cycles (median of {} faults that read from swap, {touches} touches 128 KiB apart, {read_in} pages read in by them)",
@@ -173,17 +182,142 @@ fn stats(env: &mut Env) -> VmStats {
     env.vm.stats().expect("stats")
 }
 
-/// Prints one throughput line: `pages` of 4 KiB in `cycles`.
-fn report(name: &str, s0: &VmStats, s1: &VmStats, pages: u64, cycles: u64, hz: u64) {
+/// A timed swap pass: the pages it moves go out to swap or come in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Out,
+    In,
+}
+
+/// Runs `touch(i)` for every `i` of `range` in [`SWAP_ROUNDS`] rounds,
+/// each after a raw rate round of block-test's in the same direction;
+/// prints the pass's `BENCH` line (the rounds' time only) and its
+/// `BENCH-ROUNDS` against the raw rate. The pages moved are the server's
+/// `pageouts` or `pageins`. Returns the stats after the last round.
+fn timed_pass(
+    env: &mut Env,
+    hz: u64,
+    pass: Pass,
+    range: core::ops::Range<u64>,
+    mut touch: impl FnMut(u64),
+) -> VmStats {
+    let out = pass == Pass::Out;
+    let (name, measure, raw) = if out {
+        ("vm-swap-out-mbps", FLOOR_WRITE_RATE, "blk-raw-write-mbps")
+    } else {
+        ("vm-swap-in-mbps", FLOOR_READ_RATE, "blk-raw-read-mbps")
+    };
+    let moved = |s: &VmStats| if out { s.pageouts } else { s.pageins };
+    let per_round = (range.end - range.start).div_ceil(SWAP_ROUNDS);
+    let mut rounds = Rounds::default();
+    let (mut pages, mut cycles, mut other) = (0, 0, 0);
+    let mut last = stats(env);
+    let mut lo = range.start;
+    while lo < range.end {
+        let hi = (lo + per_round).min(range.end);
+        let floor = raw_floor(env, measure, RAW_ROUND_MIB);
+        let (s0, t0) = (stats(env), rdtsc());
+        (lo..hi).for_each(&mut touch);
+        let (s1, t1) = (stats(env), rdtsc());
+        let (n, dt) = (moved(&s1) - moved(&s0), (t1 - t0).max(1));
+        // KB/s, the floor's unit.
+        let kbps = (n as u128 * PAGE as u128 * hz as u128 / dt as u128 / 1000) as u64;
+        rounds.add(kbps, floor);
+        pages += n;
+        cycles += dt;
+        other += if out {
+            s1.pageins - s0.pageins
+        } else {
+            s1.pageouts - s0.pageouts
+        };
+        last = s1;
+        lo = hi;
+    }
     let bytes = pages * PAGE;
-    let mbps = bytes as u128 * hz as u128 / cycles.max(1) as u128 / 1_000_000;
+    let (outs, ins) = if out { (pages, other) } else { (other, pages) };
     println!(
-        "BENCH {name} {mbps} MB/s ({} MiB in {} ms; {} pages out, {} in; pool {} pages, TSC {} MHz)",
+        "BENCH {name} {} MB/s ({} MiB in {} ms over {SWAP_ROUNDS} rounds; {outs} pages out, {ins} in; pool {} pages, TSC {} MHz)",
+        bytes as u128 * hz as u128 / cycles.max(1) as u128 / 1_000_000,
         bytes >> 20,
         cycles as u128 * 1000 / hz as u128,
-        s1.pageouts - s0.pageouts,
-        s1.pageins - s0.pageins,
-        s1.npages,
+        last.npages,
         hz / 1_000_000
     );
+    rounds.print(name, raw, 1000);
+    last
+}
+
+/// One raw-disk floor round of block-test's (`block_api::floor`): `None`
+/// without the `floor_ep` cap or when the round failed.
+fn raw_floor(env: &Env, measure: u64, size: u64) -> Option<u64> {
+    let ep = env.info.cap("floor_ep")?;
+    sel4::set_mr(0, size);
+    let info = sel4::call(ep, sel4::MessageInfo::new(measure, 0, 0, 1));
+    (info.label() == 0 && info.length() == 1).then(|| sel4::get_mr(0))
+}
+
+/// Per round, the operation's value against the floor measured just
+/// before it: the ratios in thousandths and the floors. A round whose
+/// floor failed is left out; `print` says nothing unless every round had
+/// one.
+#[derive(Default)]
+struct Rounds {
+    ratios: Vec<u64>,
+    floors: Vec<u64>,
+    missing: u64,
+    /// The rounds [`Rounds::start`] opened: each one's floor and first
+    /// sample.
+    opened: Vec<(Option<u64>, usize)>,
+}
+
+impl Rounds {
+    fn add(&mut self, value: u64, floor: Option<u64>) {
+        match floor.filter(|&f| f > 0) {
+            Some(f) => {
+                self.ratios.push(value * 1000 / f);
+                self.floors.push(f);
+            }
+            None => self.missing += 1,
+        }
+    }
+
+    /// Opens a round of cycle samples from `samples[first..]` on; it ends
+    /// where the next one starts.
+    fn start(&mut self, floor: Option<u64>, first: usize) {
+        self.opened.push((floor, first));
+    }
+
+    /// Closes the rounds `start` opened: each round's median sample
+    /// against its floor. A round without a sample is left out.
+    fn end_cycles(&mut self, samples: &[u64]) {
+        let opened = core::mem::take(&mut self.opened);
+        for (k, &(floor, first)) in opened.iter().enumerate() {
+            let end = opened.get(k + 1).map_or(samples.len(), |&(_, e)| e);
+            let mut round = samples[first..end].to_vec();
+            if !round.is_empty() {
+                self.add(median(&mut round), floor);
+            }
+        }
+    }
+
+    /// `BENCH-ROUNDS name floor rounds median min max floor-median`, the
+    /// floors' median divided by `unit` (KB/s to MB/s: 1000).
+    fn print(&mut self, name: &str, floor: &str, unit: u64) {
+        if self.ratios.is_empty() || self.missing > 0 {
+            println!(
+                "bench-fault: {name}: {} of {} floor rounds failed; no ratios by round",
+                self.missing,
+                self.missing + self.ratios.len() as u64
+            );
+            return;
+        }
+        let m = median(&mut self.ratios);
+        println!(
+            "BENCH-ROUNDS {name} {floor} {} {m} {} {} {}",
+            self.ratios.len(),
+            self.ratios[0],
+            self.ratios[self.ratios.len() - 1],
+            median(&mut self.floors) / unit
+        );
+    }
 }

@@ -45,14 +45,17 @@ const DEPTH: u64 = 8;
 type Client = BlockClient<Sel4Notifier>;
 
 fn main(info: &'static StartInfo) -> ! {
-    let failed = match run(info) {
-        Ok(f) => f,
+    let (failed, floors) = match run(info) {
+        Ok(r) => r,
         Err(e) => {
             println!("TEST FAIL {NAME}/setup: {e}");
-            1
+            (1, None)
         }
     };
     sel4_root_task::control::done(failed);
+    if let (Some((mut c, hz)), Some(ep)) = (floors, info.cap("floor_ep")) {
+        serve_floors(&mut c, hz, ep);
+    }
     loop {
         sel4::yield_now();
         sel4::wait(info.cap("test_done").unwrap_or(sel4::CPtr::from_bits(0)));
@@ -75,7 +78,9 @@ impl Report {
     }
 }
 
-fn run(info: &'static StartInfo) -> Result<u64, alloc::string::String> {
+/// The tests and the benchmark: the failures, and the channel with the
+/// TSC rate when the benchmark ran (for [`serve_floors`]).
+fn run(info: &'static StartInfo) -> Result<(u64, Option<(Client, u64)>), alloc::string::String> {
     println!("TEST PLAN 6");
     let shm = info.named("test_shm").ok_or("no test_shm cap")?;
     let frames = shm.data;
@@ -129,10 +134,12 @@ fn run(info: &'static StartInfo) -> Result<u64, alloc::string::String> {
     rep.check("bounds", bounds(&mut c, blocks, seed));
     rep.check("injected-io-error", injected(&mut c, seed));
     rep.check("flush", c.flush().map_err(|e| alloc::format!("{e:?}")));
-    if blocks > BENCH_BLOCKS {
-        bench(&mut c);
-    }
-    Ok(rep.failed)
+    let hz = if blocks > BENCH_BLOCKS {
+        bench(&mut c)
+    } else {
+        None
+    };
+    Ok((rep.failed, hz.map(|hz| (c, hz))))
 }
 
 /// Block 0 of the partition is the swap header page: `SWAPSPACE2` ends it.
@@ -400,54 +407,97 @@ fn tsc_hz() -> Option<u64> {
     Some((t1 - t0) * 1_193_182 / COUNT)
 }
 
-fn bench(c: &mut Client) {
+/// Prints the raw benchmark's lines; the TSC rate, if it could run.
+fn bench(c: &mut Client) -> Option<u64> {
     let Some(hz) = tsc_hz() else {
         println!("{NAME}: no PIT ports, no benchmark");
-        return;
+        return None;
     };
     // One request alone, 4 KiB and 64 KiB: the floors of a page-in
     // (`cargo qemu bench` adds the fault floor to the first).
     for (name, count) in [("blk-read-4k", 1), ("blk-read-64k", PER_REQUEST)] {
-        let mut samples: Vec<u64> = Vec::with_capacity(LATENCY_READS as usize);
-        for k in 0..LATENCY_READS {
-            // Spread over the benchmark area, so no read follows another.
-            let block = 1 + (k * 97 * PER_REQUEST) % (BENCH_BLOCKS - PER_REQUEST);
-            let t0 = rdtsc();
-            if let Err(e) = c.read(block, count, 0) {
-                println!("{NAME}: {name} read of block {block} failed: {e:?}");
-                break;
-            }
-            samples.push(rdtsc() - t0);
-        }
-        if samples.len() as u64 == LATENCY_READS {
-            samples.sort_unstable();
-            println!(
-                "BENCH {name} {} cycles (median of {LATENCY_READS} reads of {} KiB, one at a time)",
-                samples[samples.len() / 2],
+        match read_latency(c, count, LATENCY_READS) {
+            Ok(cycles) => println!(
+                "BENCH {name} {cycles} cycles (median of {LATENCY_READS} reads of {} KiB, one at a time)",
                 count * 4
-            );
+            ),
+            Err(e) => println!("{NAME}: {name} read failed: {e:?}"),
         }
     }
-    let chunks: Vec<u64> = (0..BENCH_BLOCKS / PER_REQUEST)
-        .map(|k| 1 + k * PER_REQUEST)
-        .collect();
-    let bytes = BENCH_BLOCKS * BLOCK_SIZE as u64;
     for (name, write) in [("blk-raw-write-mbps", true), ("blk-raw-read-mbps", false)] {
         let t0 = rdtsc();
-        let r = stream(c, write, &chunks, |_, _| {}, |_, _| true);
+        let r = rate(c, write, BENCH_BLOCKS, hz);
         let dt = rdtsc() - t0;
         match r {
-            Ok(_) => {
-                let mbps = bytes as u128 * hz as u128 / dt as u128 / 1_000_000;
-                println!(
-                    "BENCH {name} {mbps} MB/s ({} MiB in {} ms, {} KiB requests, {DEPTH} in flight, TSC {} MHz)",
-                    bytes >> 20,
-                    dt as u128 * 1000 / hz as u128,
-                    PER_REQUEST * 4,
-                    hz / 1_000_000
-                );
-            }
+            Ok(kbps) => println!(
+                "BENCH {name} {} MB/s ({} MiB in {} ms, {} KiB requests, {DEPTH} in flight, TSC {} MHz)",
+                kbps / 1000,
+                (BENCH_BLOCKS * BLOCK_SIZE as u64) >> 20,
+                dt as u128 * 1000 / hz as u128,
+                PER_REQUEST * 4,
+                hz / 1_000_000
+            ),
             Err(e) => println!("{NAME}: benchmark {name} failed: {e:?}"),
         }
+    }
+    Some(hz)
+}
+
+/// The median cycles of `reads` reads of `count` blocks, one at a time,
+/// spread over the benchmark area so no read follows another.
+fn read_latency(c: &mut Client, count: u64, reads: u64) -> Result<u64, BlockError> {
+    let mut samples: Vec<u64> = Vec::with_capacity(reads as usize);
+    for k in 0..reads {
+        let block = 1 + (k * 97 * PER_REQUEST) % (BENCH_BLOCKS - PER_REQUEST);
+        let t0 = rdtsc();
+        c.read(block, count, 0)?;
+        samples.push(rdtsc() - t0);
+    }
+    samples.sort_unstable();
+    Ok(samples[samples.len() / 2])
+}
+
+/// Streams the first `blocks` blocks of the benchmark area in 64 KiB
+/// requests, 8 in flight; the rate in KB/s at `hz` TSC ticks a second.
+fn rate(c: &mut Client, write: bool, blocks: u64, hz: u64) -> Result<u64, BlockError> {
+    let chunks: Vec<u64> = (0..blocks / PER_REQUEST)
+        .map(|k| 1 + k * PER_REQUEST)
+        .collect();
+    let t0 = rdtsc();
+    stream(c, write, &chunks, |_, _| {}, |_, _| true)?;
+    let dt = (rdtsc() - t0).max(1);
+    let bytes = chunks.len() as u128 * PER_REQUEST as u128 * BLOCK_SIZE as u128;
+    Ok((bytes * hz as u128 / dt as u128 / 1000) as u64)
+}
+
+/// Serves raw-disk floor rounds on `ep` forever (`block_api::floor`), so
+/// a benchmark can measure them between its own rounds. Runs after the
+/// tests' verdict, at block-test's priority: a caller waits for its round.
+fn serve_floors(c: &mut Client, hz: u64, ep: sel4::CPtr) -> ! {
+    use block_api::floor::*;
+    let (mut info, _) = sel4::recv(ep);
+    loop {
+        let arg = sel4::get_mr(0);
+        let mib_blocks = arg.saturating_mul(256);
+        let r = match info.label() {
+            _ if info.length() != 1 => Err(()),
+            FLOOR_READ_4K if (1..=FLOOR_MAX_READS).contains(&arg) => {
+                read_latency(c, 1, arg).map_err(drop)
+            }
+            FLOOR_WRITE_RATE | FLOOR_READ_RATE
+                if (1..=FLOOR_MAX_MIB).contains(&arg) && mib_blocks <= BENCH_BLOCKS =>
+            {
+                rate(c, info.label() == FLOOR_WRITE_RATE, mib_blocks, hz).map_err(drop)
+            }
+            _ => Err(()),
+        };
+        let reply = match r {
+            Ok(v) => {
+                sel4::set_mr(0, v);
+                sel4::MessageInfo::new(0, 0, 0, 1)
+            }
+            Err(()) => sel4::MessageInfo::new(FLOOR_FAILED, 0, 0, 0),
+        };
+        (info, _) = sel4::reply_recv(ep, reply);
     }
 }
