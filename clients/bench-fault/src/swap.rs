@@ -18,6 +18,8 @@
 //!   per counted fault, the server's kernel invocations and messages and
 //!   the pages its pageout freed and scanned meanwhile (from `Stats`
 //!   around each touch), which say where a page-in's time goes.
+//!   Likewise `BENCH-SWAP-WORK` after each throughput pass: per page
+//!   moved, the cycles, the server's kernel invocations and messages.
 //!
 //! Each is measured in rounds, each right after a floor round of the same
 //! boot: block-test measures the raw disk on request (`floor_ep`,
@@ -211,6 +213,8 @@ fn timed_pass(
     let per_round = (range.end - range.start).div_ceil(SWAP_ROUNDS);
     let mut rounds = Rounds::default();
     let (mut pages, mut cycles, mut other) = (0, 0, 0);
+    // The server's kernel invocations and messages during the rounds.
+    let (mut invocations, mut messages) = (0, 0);
     let mut last = stats(env);
     let mut lo = range.start;
     while lo < range.end {
@@ -230,6 +234,8 @@ fn timed_pass(
         } else {
             s1.pageouts - s0.pageouts
         };
+        invocations += s1.kernel_invocations - s0.kernel_invocations;
+        messages += s1.messages - s0.messages;
         last = s1;
         lo = hi;
     }
@@ -244,6 +250,13 @@ fn timed_pass(
         hz / 1_000_000
     );
     rounds.print(name, raw, 1000);
+    let per = |w: u64| w as f64 / pages.max(1) as f64;
+    println!(
+        "BENCH-SWAP-WORK {name} per page moved: {} cycles, {:.2} kernel invocations, {:.2} messages",
+        cycles / pages.max(1),
+        per(invocations),
+        per(messages)
+    );
     last
 }
 
