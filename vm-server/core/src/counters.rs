@@ -99,6 +99,10 @@ pub struct Uvmexp {
     /// Faults that found their page busy under swap I/O or started a
     /// page-in, and were told to wait (`FaultOutcome::Wait`).
     pub flt_wait: u64,
+    /// Of those, faults that waited for memory: nothing to allocate, so
+    /// they wait for I/O in flight that frees pages (a pageout write), or
+    /// for their group's pageout (`Vm::memory_waits`).
+    pub flt_wait_memory: u64,
     /// Faults that started a page-in.
     pub flt_pagein: u64,
     /// Pageout passes (`pdwoke`).

@@ -132,7 +132,10 @@ impl Vm {
             }
             r = match self.group_reclaim(space, pmap) {
                 Ok(None) => self.fault_resolve(space, va, access, pmap, around),
-                Ok(Some(tag)) => Ok(Resolved::Wait(tag)),
+                Ok(Some(tag)) => {
+                    self.mem.stats.flt_wait_memory += 1;
+                    Ok(Resolved::Wait(tag))
+                }
                 Err(e) => Err(e),
             };
         }
@@ -174,6 +177,7 @@ impl Vm {
             // staging buffers so pageout can start writes. The server
             // retries when the tag completes.
             Err(VmError::OutOfMemory) if mem.oldest_io().is_some() => {
+                mem.stats.flt_wait_memory += 1;
                 return Ok(Resolved::Wait(mem.oldest_io().expect("checked")));
             }
             Err(VmError::OutOfMemory) if mem.swap_exhausted() => return Err(VmError::NoSwap),

@@ -55,7 +55,8 @@ impl Vm {
 
     /// Pages a pageout pass should free now (`vm_paging_needed` +
     /// `vm_paging_target`): zero while free is at or above `start`.
-    /// `faults_waiting` raises the goal to `target2` (hysteresis).
+    /// `faults_waiting` (faults waiting for memory, `memory_waits`, not
+    /// for their own page-in) raises the goal to `target2` (hysteresis).
     pub fn pageout_shortage(&self, faults_waiting: bool) -> u32 {
         self.mem.targets.map_or(0, |t| {
             t.shortage(self.mem.pool.free_count(), faults_waiting)

@@ -166,6 +166,13 @@ impl Vm {
     }
 
     /// A snapshot of the counters (`uvmexp`).
+    /// Faults so far that waited for memory (`Uvmexp::flt_wait_memory`),
+    /// without building a whole `stats` snapshot: the service asks around
+    /// each fault whether one that waits is waiting for memory.
+    pub fn memory_waits(&self) -> u64 {
+        self.mem.stats.flt_wait_memory
+    }
+
     pub fn stats(&self) -> Uvmexp {
         let p = &self.mem.pool;
         let (swpages, swpginuse, swpgbad) = self.mem.swap.as_ref().map_or((0, 0, 0), |s| {

@@ -29,9 +29,11 @@ impl<P: Platform> Service<P> {
         c.faults += 1;
         let space = c.space;
         let start = self.trace_clock();
+        let memory_waits = self.vm.memory_waits();
         let Some(result) = self.fault_or_oom(client, space, addr, access) else {
             return Answer::NoReply;
         };
+        let memory = self.vm.memory_waits() > memory_waits;
         match result {
             Ok(FaultOutcome::Mapped(m)) => {
                 self.trace_fault(client, addr, access, &m, start);
@@ -46,6 +48,7 @@ impl<P: Platform> Service<P> {
                             addr,
                             access,
                             reply,
+                            memory,
                         });
                     }
                     Err(e) => {
@@ -153,17 +156,19 @@ impl<P: Platform> Service<P> {
         // whose page-in failed).
         self.vm.swap_poll(self.platform.pmap());
         let waiting = core::mem::take(&mut self.waiting);
-        for w in waiting {
+        for mut w in waiting {
             let Some(space) = self.clients.get(&w.client).map(|c| c.space) else {
                 // Stopped meanwhile (by the OOM killer for another fault).
                 self.platform.drop_reply(w.reply);
                 continue;
             };
             let start = self.trace_clock();
+            let memory_waits = self.vm.memory_waits();
             let Some(result) = self.fault_or_oom(w.client, space, w.addr, w.access) else {
                 self.platform.drop_reply(w.reply);
                 continue;
             };
+            w.memory = self.vm.memory_waits() > memory_waits;
             match result {
                 Ok(FaultOutcome::Mapped(m)) => {
                     self.trace_fault(w.client, w.addr, w.access, &m, start);

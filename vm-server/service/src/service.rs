@@ -61,6 +61,9 @@ pub(crate) struct Waiter<R> {
     pub(crate) addr: u64,
     pub(crate) access: Access,
     pub(crate) reply: R,
+    /// Waiting for memory (pages that I/O in flight frees), not for its
+    /// own page-in: pageout then aims higher (`pageout_if_short`).
+    pub(crate) memory: bool,
 }
 
 /// The VM server's state and decisions.
@@ -192,13 +195,18 @@ impl<P: Platform> Service<P> {
         }
     }
 
-    /// Pageout when short (towards the higher target while faults wait),
-    /// and the OOM killer when memory and swap are exhausted.
+    /// Pageout when short (towards the higher target while faults wait
+    /// for memory), and the OOM killer when memory and swap are exhausted.
+    /// A fault waiting for its own page-in has its frames already: it is
+    /// no reason for a pass (one per page-in message, measured in
+    /// docs/performance.md, "Swap page-in").
     pub(crate) fn pageout_if_short(&mut self) {
         if self.vm.swap().is_none() {
             return;
         }
-        let short = self.vm.pageout_shortage(!self.waiting.is_empty());
+        let short = self
+            .vm
+            .pageout_shortage(self.waiting.iter().any(|w| w.memory));
         if short > 0 {
             self.vm.pageout(self.platform.pmap(), short);
             if self.vm.out_of_swap() {

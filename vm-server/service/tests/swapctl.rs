@@ -1,4 +1,4 @@
-//! Swap control through the service: device statistics for every client, swapoff and swapon only for the privileged (and their forks), refusals that change nothing, the detached device attached again, and faults waiting for swap resumed by a swapoff.
+//! Swap control through the service: device statistics for every client, swapoff and swapon only for the privileged (and their forks), refusals that change nothing, the detached device attached again, faults waiting for swap resumed by a swapoff, and no pageout pass on account of a fault that waits for its own page-in.
 
 use vm_api::{ApiError, ForkReply, SwapDeviceInfo};
 use vm_core::{Access, MmapArgs, Prot, SpaceId, Vm, VmConfig, PAGE_SIZE};
@@ -205,15 +205,9 @@ fn swapoff_then_swapon_round_trip() {
     verify(&mut svc, a, BASE + 0x100_0000, FRAMES as u64, 6);
 }
 
-/// A fault waiting for a page-in when swapoff runs is resumed after it
-/// (the swapoff drained the read and brought the page in).
-#[test]
-fn swapoff_resumes_faults_waiting_for_swap() {
-    let (mut svc, a, b) = service(true);
-    fill(&mut svc, b, BASE, 32, 7);
-    fill(&mut svc, a, BASE, FRAMES as u64, 8);
-    assert!(svc.vm.space(b).is_some());
-    // The plain client's first page is on swap by now: its fault waits.
+/// `PLAIN`'s read fault at `BASE`, whose page is on swap: it waits for
+/// its page-in.
+fn plain_fault_waits_for_its_page_in(svc: &mut Svc) {
     let out = svc.handle(Message::Fault {
         client: PLAIN,
         addr: BASE,
@@ -222,6 +216,17 @@ fn swapoff_resumes_faults_waiting_for_swap() {
     });
     assert_eq!(out, Outcome::NoReply);
     assert_eq!(svc.waiting(), 1, "the fault waits for its page-in");
+}
+
+/// A fault waiting for a page-in when swapoff runs is resumed after it
+/// (the swapoff drained the read and brought the page in).
+#[test]
+fn swapoff_resumes_faults_waiting_for_swap() {
+    let (mut svc, a, b) = service(true);
+    fill(&mut svc, b, BASE, 32, 7);
+    fill(&mut svc, a, BASE, FRAMES as u64, 8);
+    // The plain client's first page is on swap by now.
+    plain_fault_waits_for_its_page_in(&mut svc);
     with_sim(&mut svc, |s| {
         s.vm.munmap(a, BASE, FRAMES as u64 * P, &mut s.pmap)
             .unwrap()
@@ -264,4 +269,30 @@ fn no_device_without_swap() {
         client(&mut svc, PLAIN).swap_on(0),
         Err(ApiError::NotPermitted)
     );
+}
+
+/// A fault waiting for its own page-in has its frame already: while its
+/// read is in flight, messages run no pageout pass unless memory is short
+/// (a fault waiting for memory would make each aim at the higher target).
+#[test]
+fn a_fault_waiting_for_its_page_in_runs_no_pageout_pass() {
+    let (mut svc, a, b) = service(true);
+    fill(&mut svc, b, BASE, 32, 7);
+    fill(&mut svc, a, BASE, FRAMES as u64, 8);
+    let memory_waits = svc.vm.memory_waits();
+    plain_fault_waits_for_its_page_in(&mut svc);
+    assert_eq!(svc.vm.memory_waits(), memory_waits, "not for memory");
+    let st = svc.vm.stats();
+    assert_eq!(svc.vm.pageout_shortage(false), 0, "not short: {st:?}");
+    assert!(
+        svc.vm.pageout_shortage(true) > 0,
+        "a memory wait would aim higher"
+    );
+    info(&mut svc, PLAIN);
+    assert_eq!(svc.vm.stats().pdwoke, st.pdwoke, "no pass");
+    // The read completes; the fault is resumed and the page is intact.
+    svc.vm.swap_drain(&mut svc.platform.pmap);
+    assert_eq!(svc.handle(Message::SwapSignal), Outcome::NoReply);
+    assert_eq!(svc.waiting(), 0);
+    verify(&mut svc, b, BASE, 32, 7);
 }
