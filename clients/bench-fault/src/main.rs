@@ -4,8 +4,8 @@
 //! request in the same boot (`control::floor_round`): so noise on the
 //! host hits the floor and the operation alike. Prints `BENCH <name>
 //! <median> cycles` and `BENCH-ROUNDS <name> <floor> <rounds> <median>
-//! <min> <max>` (each round's ratio to its own floor, in thousandths),
-//! which `cargo qemu bench` tabulates, and `BENCH-HIST <name> <floor>
+//! <min> <max> <floor median>` (each round's ratio to its own floor, in
+//! thousandths; [`rounds`]), which `cargo qemu bench` tabulates, and `BENCH-HIST <name> <floor>
 //! <lower>:<count> ...`, every sample in log-spaced buckets, which it
 //! plots.
 //!
@@ -42,6 +42,7 @@ extern crate alloc;
 mod file;
 mod growth;
 mod large;
+mod rounds;
 mod swap;
 
 use alloc::vec::Vec;
@@ -127,8 +128,8 @@ fn interleaved_faults(
 /// the root task's floor `kind` (`control::floor_round`), so noise on the
 /// host hits both alike; `op(env, r)` is round `r`'s samples in cycles.
 /// Prints `BENCH name <median of the rounds> cycles`; with the floors,
-/// `BENCH-ROUNDS name floor rounds <median> <min> <max>` (the ratio of
-/// each round to its own floor, in thousandths); and `BENCH-CALLS name
+/// `BENCH-ROUNDS name floor rounds <median> <min> <max> <floor median>`
+/// (the ratio of each round to its own floor, in thousandths); and `BENCH-CALLS name
 /// <invocations> <operations> <cycles> <messages>`: the kernel
 /// invocations the VM server made during the rounds, for the operations
 /// measured, and the cycles its loop spent handling the messages it got
@@ -150,8 +151,7 @@ fn interleaved(
 ) -> bool {
     let kinds_before = fault_kind.and_then(|_| fault_kinds(env));
     let mut ops = Vec::new();
-    let mut ratios = Vec::new();
-    let mut floors = Vec::new();
+    let mut rounds = rounds::Rounds::default();
     let mut hist = Histogram::default();
     // (invocations, handling cycles, messages) the server counted.
     let mut calls = Some((0u64, 0u64, 0u64));
@@ -177,35 +177,20 @@ fn interleaved(
             )),
             _ => None,
         };
-        if let Some(f) = f.filter(|&f| f > 0) {
-            ratios.push(o * 1000 / f);
-            floors.push(f);
-        }
+        rounds.add(o, f);
     }
     println!(
         "BENCH {name} {} cycles (median of {ROUNDS} rounds of {PER_ROUND}, each after a round of {floor})",
         median(&mut ops)
     );
-    if ratios.len() as u64 == ROUNDS {
-        let m = median(&mut ratios);
-        println!(
-            "BENCH-ROUNDS {name} {floor} {ROUNDS} {m} {} {}",
-            ratios[0],
-            ratios[ratios.len() - 1]
-        );
-    }
+    rounds.print(name, floor, 1);
     if let Some((invocations, cycles, messages)) = calls {
         println!(
             "BENCH-CALLS {name} {invocations} {} {cycles} {messages}",
             ROUNDS * PER_ROUND
         );
     }
-    let floor_median = if floors.is_empty() {
-        0
-    } else {
-        median(&mut floors)
-    };
-    println!("BENCH-HIST {name} {floor_median}{hist}");
+    println!("BENCH-HIST {name} {}{hist}", rounds.floor_median());
     let Some(want) = fault_kind else {
         return true;
     };

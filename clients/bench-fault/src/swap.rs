@@ -35,7 +35,8 @@
 //! MB is 10^6 bytes, as in block-test's raw lines; time is the TSC,
 //! calibrated against the CMOS clock's seconds (once, in `main`).
 
-use crate::{median, rdtsc, PAGE, ROUNDS};
+use crate::rounds::Rounds;
+use crate::{rdtsc, PAGE, ROUNDS};
 use alloc::vec::Vec;
 use block_api::floor::{FLOOR_READ_4K, FLOOR_READ_RATE, FLOOR_WRITE_RATE};
 use sel4_root_task::control;
@@ -267,70 +268,4 @@ fn raw_floor(env: &Env, measure: u64, size: u64) -> Option<u64> {
     sel4::set_mr(0, size);
     let info = sel4::call(ep, sel4::MessageInfo::new(measure, 0, 0, 1));
     (info.label() == 0 && info.length() == 1).then(|| sel4::get_mr(0))
-}
-
-/// Per round, the operation's value against the floor measured just
-/// before it: the ratios in thousandths and the floors. A round whose
-/// floor failed is left out; `print` says nothing unless every round had
-/// one.
-#[derive(Default)]
-struct Rounds {
-    ratios: Vec<u64>,
-    floors: Vec<u64>,
-    missing: u64,
-    /// The rounds [`Rounds::start`] opened: each one's floor and first
-    /// sample.
-    opened: Vec<(Option<u64>, usize)>,
-}
-
-impl Rounds {
-    fn add(&mut self, value: u64, floor: Option<u64>) {
-        match floor.filter(|&f| f > 0) {
-            Some(f) => {
-                self.ratios.push(value * 1000 / f);
-                self.floors.push(f);
-            }
-            None => self.missing += 1,
-        }
-    }
-
-    /// Opens a round of cycle samples from `samples[first..]` on; it ends
-    /// where the next one starts.
-    fn start(&mut self, floor: Option<u64>, first: usize) {
-        self.opened.push((floor, first));
-    }
-
-    /// Closes the rounds `start` opened: each round's median sample
-    /// against its floor. A round without a sample is left out.
-    fn end_cycles(&mut self, samples: &[u64]) {
-        let opened = core::mem::take(&mut self.opened);
-        for (k, &(floor, first)) in opened.iter().enumerate() {
-            let end = opened.get(k + 1).map_or(samples.len(), |&(_, e)| e);
-            let mut round = samples[first..end].to_vec();
-            if !round.is_empty() {
-                self.add(median(&mut round), floor);
-            }
-        }
-    }
-
-    /// `BENCH-ROUNDS name floor rounds median min max floor-median`, the
-    /// floors' median divided by `unit` (KB/s to MB/s: 1000).
-    fn print(&mut self, name: &str, floor: &str, unit: u64) {
-        if self.ratios.is_empty() || self.missing > 0 {
-            println!(
-                "bench-fault: {name}: {} of {} floor rounds failed; no ratios by round",
-                self.missing,
-                self.missing + self.ratios.len() as u64
-            );
-            return;
-        }
-        let m = median(&mut self.ratios);
-        println!(
-            "BENCH-ROUNDS {name} {floor} {} {m} {} {} {}",
-            self.ratios.len(),
-            self.ratios[0],
-            self.ratios[self.ratios.len() - 1],
-            median(&mut self.floors) / unit
-        );
-    }
 }
