@@ -515,19 +515,26 @@ mod tests {
             .any(|l| l.starts_with("vm-fault-cow") && l.contains("missing")));
     }
 
-    #[test]
-    fn interleaved_rounds_give_the_ratio_and_its_spread() {
+    /// The results `run` collects from these console lines (`BENCH` and
+    /// `BENCH-ROUNDS`).
+    fn results_of(lines: &[&str]) -> BTreeMap<String, u64> {
         let mut r = BTreeMap::new();
-        for line in [
-            "BENCH floor-fault-map-reply 40000 cycles",
-            "BENCH vm-fault-zero-fill 60000 cycles (median of 9 rounds of 64)",
-            "BENCH-ROUNDS vm-fault-zero-fill floor-fault-map-reply 9 1380 1310 1520",
-        ] {
+        for line in lines {
             if let Some((name, v)) = parse_line(line) {
                 r.insert(name, v);
             }
             r.extend(parse_rounds(line));
         }
+        r
+    }
+
+    #[test]
+    fn interleaved_rounds_give_the_ratio_and_its_spread() {
+        let mut r = results_of(&[
+            "BENCH floor-fault-map-reply 40000 cycles",
+            "BENCH vm-fault-zero-fill 60000 cycles (median of 9 rounds of 64)",
+            "BENCH-ROUNDS vm-fault-zero-fill floor-fault-map-reply 9 1380 1310 1520",
+        ]);
         assert_eq!(parse_rounds("BENCH-ROUNDS x y 9 1 2"), Vec::new());
         r.extend(parse_calls(
             "  | BENCH-CALLS vm-fault-zero-fill 1152 576 5850000 585",
@@ -561,8 +568,7 @@ mod tests {
     /// gives way to it too.
     #[test]
     fn rounds_with_a_paired_floor_show_that_floor() {
-        let mut r = BTreeMap::new();
-        for line in [
+        let r = results_of(&[
             "BENCH blk-raw-write-mbps 400 MB/s (32 MiB in 80 ms, 64 KiB requests)",
             "BENCH vm-swap-out-mbps 100 MB/s (50 MiB in 500 ms over 4 rounds)",
             "BENCH-ROUNDS vm-swap-out-mbps blk-raw-write-mbps 4 310 250 330 320",
@@ -570,12 +576,7 @@ mod tests {
             "BENCH blk-read-4k 20000 cycles (median of 64 reads of 4 KiB, one at a time)",
             "BENCH vm-fault-pagein 90000 cycles (median of 200 faults)",
             "BENCH-ROUNDS vm-fault-pagein floor-fault+blk-read-4k 9 1500 1400 1700 61000",
-        ] {
-            if let Some((name, v)) = parse_line(line) {
-                r.insert(name, v);
-            }
-            r.extend(parse_rounds(line));
-        }
+        ]);
         assert_eq!(r["vm-swap-out-mbps@blk-raw-write-mbps#floor"], 320);
         assert_eq!(parse_rounds("BENCH-ROUNDS x y 9 1 2 3 4 5"), Vec::new());
         let t = table(&r);
