@@ -7,9 +7,10 @@
 //! just past it (`VmMapEntry::next_fault`), is taken as a touch in order,
 //! and the window doubles ahead as with advice Sequential: a first touch
 //! in order faults once per 9 pages without advice (`cargo qemu bench`'s
-//! fault-around rows). Pages read ahead from swap are entered only on a
-//! touch in order (`prefault_candidate`): a scattered page-in fault maps
-//! its own page, not the read-ahead around it.
+//! fault-around rows). Pages read ahead from swap, and pages the scan
+//! unmapped to test their reference bits, are entered only on a touch in
+//! order (`prefault_candidate`): a scattered fault maps its own page, not
+//! the read-ahead or the pages under test around it.
 
 use crate::chain::Lookup;
 use crate::fault::FaultKind;
@@ -130,16 +131,18 @@ impl Memory {
     }
 
     /// Whether fault-around may enter the resident frame `f`. Not a busy
-    /// one, nor a large region's (only mapped whole, by its fault). A page
-    /// read ahead from swap and not touched yet only on a touch in order:
-    /// under seL4 entering it costs a kernel invocation as dear as the
-    /// fault's own map, and unless the toucher comes for it, pageout later
-    /// pays another to unmap it before the frame can be reused (Linux maps
-    /// swap read-ahead only when touched, too).
+    /// one, nor a large region's (only mapped whole, by its fault). Only on
+    /// a touch in order: a page read ahead from swap and not touched yet,
+    /// and a page the scan unmapped to test its reference bit. Under seL4
+    /// entering either costs a kernel invocation as dear as the fault's
+    /// own map, and unless the toucher comes for it, pageout later pays
+    /// another to unmap it (Linux maps swap read-ahead only when touched,
+    /// too); the second would also hide its next use from the scan, as a
+    /// page fault-around entered takes no fault when it is touched.
     fn prefault_candidate(&self, f: FrameNumber, in_order: bool) -> bool {
         let flags = self.pool.page(f).flags();
         !flags.contains(PageFlags::BUSY)
             && !self.pool.is_region_frame(f)
-            && (in_order || !flags.contains(PageFlags::READAHEAD))
+            && (in_order || !flags.intersects(PageFlags::READAHEAD | PageFlags::REF_UNMAPPED))
     }
 }

@@ -477,6 +477,34 @@ fn prefault_follows_a_touch_in_order() {
     ok(&s);
 }
 
+/// Fault-around leaves alone the pages the scan unmapped to test their
+/// reference bits, unless the touch is in order (`prefault_candidate`).
+#[test]
+fn prefault_leaves_pages_under_a_reference_test_unless_in_order() {
+    let (mut s, sp) = sim(64);
+    let a = map_anon(&mut s, sp, 16);
+    // Each page faulted on (fault-around off), so each is referenced.
+    s.vm.madvise(sp, a, 16 * P, Advice::Random, &mut s.pmap)
+        .unwrap();
+    for i in 0..16 {
+        s.write(sp, a + i * P, &[i as u8]).unwrap();
+    }
+    s.vm.madvise(sp, a, 16 * P, Advice::Normal, &mut s.pmap)
+        .unwrap();
+    // No swap: the pass only tests reference bits, by unmapping.
+    s.vm.pageout(&mut s.pmap, 64);
+    assert!((0..16).all(|i| !s.pmap.is_mapped(sp, a + i * P)));
+    let m = fault(&mut s, sp, a + 8 * P, Access::Read).unwrap();
+    assert_eq!(m.prefaulted, 0, "a scattered fault maps its page only");
+    // The next page is a touch in order: its window enters them.
+    let m = fault(&mut s, sp, a + 9 * P, Access::Read).unwrap();
+    assert_eq!(m.prefaulted, 6, "pages 10..16");
+    for i in 0..16 {
+        assert_eq!(s.read_u8(sp, a + i * P).unwrap(), i as u8);
+    }
+    ok(&s);
+}
+
 #[test]
 fn willneed_dontneed_free() {
     let (mut s, sp) = sim_exact(64);
