@@ -37,8 +37,9 @@ impl Memory {
         kind: FaultKind,
         pmap: &mut P,
     ) -> u32 {
-        // A fault just past the last window ahead is a touch in order:
-        // look twice as far ahead, as advice Sequential does.
+        // A fault where the last window left off ahead (`next_fault`) is
+        // a touch in order: look twice as far ahead, as advice Sequential
+        // does.
         let in_order = match entry.advice {
             Advice::Random => return 0,
             Advice::Sequential => true,

@@ -165,7 +165,6 @@ impl Vm {
         self.spaces.values()
     }
 
-    /// A snapshot of the counters (`uvmexp`).
     /// Faults so far that waited for memory (`Uvmexp::flt_wait_memory`),
     /// without building a whole `stats` snapshot: the service asks around
     /// each fault whether one that waits is waiting for memory.
@@ -173,6 +172,7 @@ impl Vm {
         self.mem.stats.flt_wait_memory
     }
 
+    /// A snapshot of the counters (`uvmexp`).
     pub fn stats(&self) -> Uvmexp {
         let p = &self.mem.pool;
         let (swpages, swpginuse, swpgbad) = self.mem.swap.as_ref().map_or((0, 0, 0), |s| {
