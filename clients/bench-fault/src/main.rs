@@ -5,9 +5,9 @@
 //! host hits the floor and the operation alike. Prints `BENCH <name>
 //! <median> cycles` and `BENCH-ROUNDS <name> <floor> <rounds> <median>
 //! <min> <max> <floor median>` (each round's ratio to its own floor, in
-//! thousandths; [`rounds`]), which `cargo qemu bench` tabulates, and `BENCH-HIST <name> <floor>
-//! <lower>:<count> ...`, every sample in log-spaced buckets, which it
-//! plots.
+//! thousandths; [`rounds`]), which `cargo qemu bench` tabulates, and
+//! `BENCH-HIST <name> <floor> <lower>:<count> ...`, every sample in
+//! log-spaced buckets, which it plots.
 //!
 //! * zero-fill: first touch of a fresh private page;
 //! * resident: a read of a shared-memory page whose contents stay in
