@@ -144,6 +144,23 @@ impl FramePool {
         base
     }
 
+    /// Frames a 4 KiB mapping may use: the pool's, then the device
+    /// regions'. The pmap keeps its per-frame records for these only, not
+    /// for the large regions' frames, which are mapped only whole.
+    pub fn mappable(&self) -> usize {
+        self.caps.len() + self.devices.len()
+    }
+
+    /// Frame `f`'s index among the `mappable` frames, if it is one.
+    pub fn mappable_index(&self, f: FrameNumber) -> Option<usize> {
+        let small = self.caps.len();
+        if (f.0 as usize) < small {
+            return Some(f.0 as usize);
+        }
+        let d = f.0.checked_sub(self.device_base)? as usize;
+        (d < self.devices.len()).then_some(small + d)
+    }
+
     /// True for a device region's frame (mapped uncacheable).
     pub fn is_device(&self, f: FrameNumber) -> bool {
         f.0 >= self.device_base

@@ -81,6 +81,32 @@ fn record_table(
     }
 }
 
+/// Per mappable frame, its idle mapping cap as the slot's bits, 0 (the
+/// null slot, which the server never allocates) for none: 8 bytes a
+/// frame where `Option<cap::Granule>` takes 16.
+struct SpareCaps(Vec<u64>);
+
+impl SpareCaps {
+    /// Takes frame `i`'s idle cap, if it has one.
+    fn take(&mut self, i: usize) -> Option<cap::Granule> {
+        let bits = core::mem::take(&mut self.0[i]);
+        (bits != 0).then(|| cap::Granule::from_bits(bits))
+    }
+
+    /// Keeps `c` as frame `i`'s idle cap; gives it back if there is one.
+    fn put(&mut self, i: usize, c: cap::Granule) -> Option<cap::Granule> {
+        if self.0[i] != 0 {
+            return Some(c);
+        }
+        self.0[i] = c.bits();
+        None
+    }
+
+    fn idle(&self) -> usize {
+        self.0.iter().filter(|&&b| b != 0).count()
+    }
+}
+
 /// Pmap counters (reported with the VM statistics).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PmapStats {
@@ -103,12 +129,14 @@ pub struct Sel4Pmap {
     pub pool: FramePool,
     asid_pool: cap::AsidPool,
     spaces: BTreeMap<u32, SpaceMaps>,
-    /// Reverse map: where each frame is mapped.
+    /// Reverse map: where each frame is mapped. Indexed by
+    /// `FramePool::mappable_index`, as `spare`: the large regions' frames
+    /// (most of the frame numbers in bench.spec) have no records here.
     pv: Vec<PvList>,
     /// Per frame, an unmapped copy of its cap kept for the next mapping:
     /// most frames are mapped in one space at a time, so most faults need
     /// no `CNode_Copy` (about a sixth of a fault's cost under QEMU).
-    spare: Vec<Option<cap::Granule>>,
+    spare: SpareCaps,
     /// Per large region: where it is mapped, as `pv` for small frames.
     large_pv: Vec<PvList>,
     /// Per large region, an unmapped copy of its cap, as `spare`.
@@ -134,14 +162,14 @@ fn rights(writable: bool) -> CapRights {
 
 impl Sel4Pmap {
     pub fn new(mut kernel: Kernel, pool: FramePool, asid_pool: cap::AsidPool, budget: u64) -> Self {
-        let pv = (0..pool.len()).map(|_| PvList::new()).collect();
-        let spare = (0..pool.len())
+        // No device frames yet: the mappable frames are the pool's.
+        let pv = (0..pool.mappable()).map(|_| PvList::new()).collect();
+        let spare = (0..pool.mappable() as u32)
             .map(|n| {
-                let c = pool.cap(FrameNumber(n))?;
+                let c = pool.cap(FrameNumber(n)).expect("a pool frame's cap");
                 kernel
                     .copy(c.cptr(), CapRights::read_write())
-                    .ok()
-                    .map(|c| c.cast())
+                    .map_or(0, |c| c.bits())
             })
             .collect();
         let large_pv = (0..pool.large_count()).map(|_| PvList::new()).collect();
@@ -159,7 +187,7 @@ impl Sel4Pmap {
             asid_pool,
             spaces: BTreeMap::new(),
             pv,
-            spare,
+            spare: SpareCaps(spare),
             large_pv,
             large_spare,
             adopt: None,
@@ -167,6 +195,12 @@ impl Sel4Pmap {
             steal_cursor: 0,
             stats: PmapStats::default(),
         }
+    }
+
+    /// Where frame `f`'s records are in `pv` and `spare`. The caller
+    /// knows `f` has a 4 KiB cap (it is mapped, or `pool.cap` gave one).
+    fn record(&self, f: FrameNumber) -> usize {
+        self.pool.mappable_index(f).expect("a mappable frame")
     }
 
     /// Drop one mapping of some frame other than `keep` at `va` of
@@ -197,9 +231,9 @@ impl Sel4Pmap {
     /// number the VM core gave the region).
     pub fn add_device_frames(&mut self, first_slot: u64, pages: u32) -> FrameNumber {
         let base = self.pool.add_device(first_slot, pages);
-        let n = self.pool.len() as usize;
+        let n = self.pool.mappable();
         self.pv.resize(n, PvList::new());
-        self.spare.resize(n, None);
+        self.spare.0.resize(n, 0);
         base
     }
 
@@ -226,7 +260,7 @@ impl Sel4Pmap {
 
     /// Idle spare mapping caps (slots in use but holding no mapping).
     pub fn idle_spares(&self) -> usize {
-        self.spare.iter().filter(|c| c.is_some()).count()
+        self.spare.idle()
             + self.large_spare.iter().filter(|c| c.is_some()).count()
     }
 
@@ -289,13 +323,11 @@ impl Sel4Pmap {
 
     fn unmap_one(&mut self, space: SpaceId, va: u64, m: Mapping) {
         let _ = m.cap.x86_page_unmap();
-        let spare = &mut self.spare[m.frame.0 as usize];
-        if spare.is_none() {
-            *spare = Some(m.cap);
-        } else {
-            self.kernel.free_slot(m.cap.cptr());
+        let i = self.record(m.frame);
+        if let Some(extra) = self.spare.put(i, m.cap) {
+            self.kernel.free_slot(extra.cptr());
         }
-        self.pv[m.frame.0 as usize].remove(space, va);
+        self.pv[i].remove(space, va);
         self.stats.mappings -= 1;
         self.stats.removes += 1;
     }
@@ -456,7 +488,8 @@ impl Pmap for Sel4Pmap {
         // A large region's frames have no 4 KiB cap (the core maps them
         // only whole): refused, never a panic.
         let pool_cap = self.pool.cap(frame).ok_or(PmapError::ResourceShortage)?;
-        let copy: cap::Granule = match self.spare[frame.0 as usize].take() {
+        let i = self.record(frame);
+        let copy: cap::Granule = match self.spare.take(i) {
             Some(c) => c,
             None => self
                 .kernel
@@ -483,7 +516,7 @@ impl Pmap for Sel4Pmap {
             Ok(c)
         };
         if let Err(e) = map_page_attrs(sp.vspace, copy, va, rights(writable), attrs, &mut make) {
-            self.spare[frame.0 as usize] = Some(copy);
+            self.spare.put(i, copy);
             if over {
                 return Err(PmapError::TableLimit);
             }
@@ -499,7 +532,7 @@ impl Pmap for Sel4Pmap {
                 writable,
             },
         );
-        self.pv[frame.0 as usize].push(space, va);
+        self.pv[i].push(space, va);
         self.stats.mappings += 1;
         self.stats.enters += 1;
         self.stats.page_tables = self.stats.page_tables.max(n_tables as u64);
@@ -550,7 +583,10 @@ impl Pmap for Sel4Pmap {
         if let Some(r) = self.pool.large_region(frame) {
             return self.page_protect_large(r, prot);
         }
-        let places = self.pv[frame.0 as usize].clone();
+        let Some(i) = self.pool.mappable_index(frame) else {
+            return;
+        };
+        let places = self.pv[i].clone();
         for (space, va) in places.iter() {
             self.protect(space, va, va + 4096, prot);
         }
