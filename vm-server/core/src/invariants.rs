@@ -266,10 +266,10 @@ impl Vm {
                             return Err(format!("{id:?}[{i}] dirty with a stale swap slot"));
                         }
                         let w = wires.get(&f).copied().unwrap_or(0);
-                        if p.wire_count() != w {
+                        if mem.pool.wire_count(f) != w {
                             return Err(format!(
                                 "{f:?}: wire_count {} but {w} wirings",
-                                p.wire_count()
+                                mem.pool.wire_count(f)
                             ));
                         }
                         managed += 1;
@@ -306,7 +306,7 @@ impl Vm {
         let busy_unwired = mem
             .busy_io
             .keys()
-            .filter(|&&f| p.page(FrameNumber(f)).wire_count() == 0)
+            .filter(|&&f| !p.page(FrameNumber(f)).is_wired())
             .count();
         if p.unqueued_count() as usize != busy_unwired {
             return Err(format!(

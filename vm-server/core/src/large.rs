@@ -355,7 +355,7 @@ impl Memory {
         let (obj, pindex, wires) = (
             pg.object().expect("owned page"),
             pg.pindex(),
-            pg.wire_count(),
+            self.pool.wire_count(old),
         );
         let mut flags = pg.flags();
         debug_assert!(!flags.contains(PageFlags::BUSY) && pg.hold_count() == 0);

@@ -82,17 +82,59 @@ pub enum AllocClass {
     System,
 }
 
-/// One frame's metadata. 32 bytes.
+/// One frame's metadata. 16 bytes.
+///
+/// Every frame number has one, the large regions' too, so each byte here
+/// is paid about five times per small frame in bench.spec: the free-queue
+/// links are beside the records for the small frames only, a wiring's
+/// count is in the pool's side table (few pages are wired), and the
+/// queue and two marks share one byte.
 #[derive(Clone, Debug)]
 pub struct VmPage {
     pindex: u64,
     object: u32,
-    next: u32,
-    prev: u32,
-    wire_count: u32,
-    hold_count: u16,
     flags: PageFlags,
-    queue: PageQueue,
+    state: PageState,
+    /// Holds never outlive the call that takes them (the server is one
+    /// thread), so a byte is ample.
+    hold_count: u8,
+}
+
+/// A page's queue and the pool's two marks on it, in one byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PageState(u8);
+
+impl PageState {
+    const QUEUE: u8 = 0b11;
+    /// The replacement policy tracks the page.
+    const TRACKED: u8 = 1 << 2;
+    /// Its wire count (in `PagePool::wirings`) is not zero.
+    const WIRED: u8 = 1 << 3;
+
+    const fn on(q: PageQueue) -> Self {
+        PageState(q as u8)
+    }
+    fn queue(self) -> PageQueue {
+        match self.0 & Self::QUEUE {
+            0 => PageQueue::None,
+            1 => PageQueue::Free,
+            2 => PageQueue::Paging,
+            _ => PageQueue::Region,
+        }
+    }
+    fn set_queue(&mut self, q: PageQueue) {
+        self.0 = (self.0 & !Self::QUEUE) | q as u8;
+    }
+    fn has(self, mark: u8) -> bool {
+        self.0 & mark != 0
+    }
+    fn set(&mut self, mark: u8, on: bool) {
+        if on {
+            self.0 |= mark;
+        } else {
+            self.0 &= !mark;
+        }
+    }
 }
 
 impl VmPage {
@@ -100,12 +142,9 @@ impl VmPage {
         VmPage {
             pindex: 0,
             object: NIL,
-            next: NIL,
-            prev: NIL,
-            wire_count: 0,
-            hold_count: 0,
             flags: PageFlags::empty(),
-            queue: PageQueue::Free,
+            state: PageState::on(PageQueue::Free),
+            hold_count: 0,
         }
     }
     /// The owning object, if any.
@@ -116,17 +155,24 @@ impl VmPage {
     pub fn pindex(&self) -> u64 {
         self.pindex
     }
-    pub fn wire_count(&self) -> u32 {
-        self.wire_count
+    /// Wired at least once (`PagePool::wire_count` has the count).
+    pub fn is_wired(&self) -> bool {
+        self.state.has(PageState::WIRED)
     }
-    pub fn hold_count(&self) -> u16 {
+    pub fn hold_count(&self) -> u8 {
         self.hold_count
     }
     pub fn flags(&self) -> PageFlags {
         self.flags
     }
     pub fn queue(&self) -> PageQueue {
-        self.queue
+        self.state.queue()
+    }
+    fn tracked(&self) -> bool {
+        self.state.has(PageState::TRACKED)
+    }
+    fn set_tracked(&mut self, on: bool) {
+        self.state.set(PageState::TRACKED, on);
     }
     pub fn is_dirty(&self) -> bool {
         self.flags.contains(PageFlags::DIRTY)
@@ -146,6 +192,21 @@ struct QueueHead {
     tail: u32,
     count: u32,
 }
+
+/// A frame's links on the free queue. Only small frames are ever free
+/// (a region's frame goes back to its region, device pages never), so
+/// the links are an array over the small pool beside the page records,
+/// not 8 bytes in every record: most frame numbers are the regions'.
+#[derive(Clone, Copy, Debug)]
+struct FreeLink {
+    prev: u32,
+    next: u32,
+}
+
+const UNLINKED: FreeLink = FreeLink {
+    prev: NIL,
+    next: NIL,
+};
 
 const EMPTY_QUEUE: QueueHead = QueueHead {
     head: NIL,
@@ -172,6 +233,12 @@ pub struct PagePool {
     /// Indexed by `PageQueue as usize`; only the free queue is linked,
     /// the others keep a count (the policy orders the pageable pages).
     queues: [QueueHead; 4],
+    /// Per small frame (`0..ram`): its free-queue links.
+    free_links: alloc::vec::Vec<FreeLink>,
+    /// The wire count of each wired page (`VmPage::is_wired`): a side
+    /// table, as wiring is rare (mlock, wired entries) and a count in
+    /// every record would cost every frame 4 bytes.
+    wirings: alloc::collections::BTreeMap<u32, u32>,
     wired: u32,
     unmanaged: u32,
     reserved: u32,
@@ -182,8 +249,6 @@ pub struct PagePool {
     /// victims it has handed out and the pageout path has not yet freed or
     /// given back. `None` only while a scan has it out (`take_policy`).
     policy: Option<Box<dyn ReplacementPolicy>>,
-    /// Per frame: the policy tracks it.
-    tracked: alloc::vec::Vec<bool>,
 }
 
 /// The queue of pageable pages (what the replacement policy tracks).
@@ -212,7 +277,7 @@ impl PagePool {
             large.end()
         };
         let unused = VmPage {
-            queue: PageQueue::None,
+            state: PageState::on(PageQueue::None),
             ..VmPage::free()
         };
         let mut pool = PagePool {
@@ -222,12 +287,13 @@ impl PagePool {
             large,
             ram_end,
             queues: [EMPTY_QUEUE; 4],
+            free_links: alloc::vec![UNLINKED; frame_count as usize],
+            wirings: alloc::collections::BTreeMap::new(),
             wired: 0,
             unmanaged: 0,
             reserved,
             severe: 0,
             policy: Some(Box::new(vm_swap::ClockPolicy::new(ram_end))),
-            tracked: alloc::vec![false; ram_end as usize],
         };
         for f in 0..frame_count {
             pool.link(f, PageQueue::Free);
@@ -327,7 +393,7 @@ impl PagePool {
     /// Take `f` off its queue, telling the policy when it stops being
     /// pageable.
     fn unlink(&mut self, f: u32) {
-        if pageable_queue(self.pages[f as usize].queue) {
+        if pageable_queue(self.pages[f as usize].queue()) {
             self.untrack(f);
         }
         self.unlink_raw(f);
@@ -335,19 +401,20 @@ impl PagePool {
 
     fn track(&mut self, f: u32) {
         if let Some(p) = self.policy.as_mut() {
-            if !self.tracked[f as usize] {
-                let pg = &self.pages[f as usize];
+            let pg = &mut self.pages[f as usize];
+            if !pg.tracked() {
                 p.insert(f, PageKey::of(pg.object, pg.pindex));
-                self.tracked[f as usize] = true;
+                pg.set_tracked(true);
             }
         }
     }
 
     fn untrack(&mut self, f: u32) {
         if let Some(p) = self.policy.as_mut() {
-            if self.tracked[f as usize] {
+            let pg = &mut self.pages[f as usize];
+            if pg.tracked() {
                 p.remove(f);
-                self.tracked[f as usize] = false;
+                pg.set_tracked(false);
             }
         }
     }
@@ -357,49 +424,43 @@ impl PagePool {
     fn link_raw(&mut self, f: u32, q: PageQueue) {
         let qi = q as usize;
         self.queues[qi].count += 1;
-        self.pages[f as usize].queue = q;
+        self.pages[f as usize].state.set_queue(q);
         if q != PageQueue::Free {
             return;
         }
         let tail = self.queues[qi].tail;
-        {
-            let p = &mut self.pages[f as usize];
-            p.prev = tail;
-            p.next = NIL;
-        }
+        self.free_links[f as usize] = FreeLink {
+            prev: tail,
+            next: NIL,
+        };
         if tail == NIL {
             self.queues[qi].head = f;
         } else {
-            self.pages[tail as usize].next = f;
+            self.free_links[tail as usize].next = f;
         }
         self.queues[qi].tail = f;
     }
 
     /// Take `f` off whatever queue (or the unqueued count) it is on.
     fn unlink_raw(&mut self, f: u32) {
-        let q = self.pages[f as usize].queue;
+        let q = self.pages[f as usize].queue();
         let qi = q as usize;
         self.queues[qi].count -= 1;
         if q == PageQueue::Free {
-            let (prev, next) = {
-                let p = &self.pages[f as usize];
-                (p.prev, p.next)
-            };
+            let FreeLink { prev, next } = self.free_links[f as usize];
             if prev == NIL {
                 self.queues[qi].head = next;
             } else {
-                self.pages[prev as usize].next = next;
+                self.free_links[prev as usize].next = next;
             }
             if next == NIL {
                 self.queues[qi].tail = prev;
             } else {
-                self.pages[next as usize].prev = prev;
+                self.free_links[next as usize].prev = prev;
             }
-            let p = &mut self.pages[f as usize];
-            p.prev = NIL;
-            p.next = NIL;
+            self.free_links[f as usize] = UNLINKED;
         }
-        self.pages[f as usize].queue = PageQueue::None;
+        self.pages[f as usize].state.set_queue(PageQueue::None);
     }
 
     /// Install a replacement policy (capacity at least the pool size); it
@@ -407,9 +468,11 @@ impl PagePool {
     /// order is lost). Returns the previous one.
     pub fn set_policy(&mut self, policy: Box<dyn ReplacementPolicy>) -> Box<dyn ReplacementPolicy> {
         let old = self.policy.replace(policy).expect("policy present");
-        self.tracked = alloc::vec![false; self.pages.len()];
+        for p in &mut self.pages {
+            p.set_tracked(false);
+        }
         for f in 0..self.ram_end {
-            if pageable_queue(self.pages[f as usize].queue) {
+            if pageable_queue(self.pages[f as usize].queue()) {
                 self.track(f);
             }
         }
@@ -431,14 +494,14 @@ impl PagePool {
     /// out by its scan: the policy no longer tracks them.
     pub(crate) fn put_policy(&mut self, p: Box<dyn ReplacementPolicy>, victims: &[u32]) {
         for &f in victims {
-            self.tracked[f as usize] = false;
+            self.pages[f as usize].set_tracked(false);
         }
         self.policy = Some(p);
     }
 
     /// Give a victim the pageout path did not evict back to the policy.
     pub(crate) fn retrack(&mut self, f: FrameNumber) {
-        if pageable_queue(self.pages[f.index()].queue) {
+        if pageable_queue(self.pages[f.index()].queue()) {
             self.track(f.0);
         }
     }
@@ -446,7 +509,7 @@ impl PagePool {
     /// Tell the policy about an access to `f` (an emulated reference fault).
     pub(crate) fn policy_referenced(&mut self, f: FrameNumber) {
         if let Some(p) = self.policy.as_mut() {
-            if self.tracked[f.index()] {
+            if self.pages[f.index()].tracked() {
                 p.referenced(f.0);
             }
         }
@@ -506,7 +569,7 @@ impl PagePool {
         object: ObjectId,
         pindex: u64,
     ) -> Result<(), VmError> {
-        if self.pages[f.index()].queue != PageQueue::Free {
+        if self.pages[f.index()].queue() != PageQueue::Free {
             return Err(VmError::Busy);
         }
         self.unlink(f.0);
@@ -533,11 +596,10 @@ impl PagePool {
                 pindex: i as u64,
                 object: object.0,
                 flags: PageFlags::UNMANAGED | PageFlags::VALID | PageFlags::DEVICE,
-                queue: PageQueue::None,
+                state: PageState::on(PageQueue::None),
                 ..VmPage::free()
             });
         }
-        self.tracked.resize(self.pages.len(), false);
         self.device += count;
         Ok(FrameNumber(base))
     }
@@ -565,7 +627,7 @@ impl PagePool {
     pub fn free(&mut self, f: FrameNumber) {
         let p = &self.pages[f.index()];
         debug_assert!(!p.is_unmanaged());
-        debug_assert_eq!(p.wire_count, 0, "freeing a wired page");
+        debug_assert!(!p.is_wired(), "freeing a wired page");
         debug_assert_eq!(p.hold_count, 0, "freeing a held page");
         self.unlink(f.0);
         self.pages[f.index()] = VmPage::free();
@@ -594,9 +656,9 @@ impl PagePool {
     pub fn activate(&mut self, f: FrameNumber) {
         let p = &self.pages[f.index()];
         if p.is_unmanaged()
-            || p.wire_count > 0
+            || p.is_wired()
             || p.flags.contains(PageFlags::BUSY)
-            || p.queue == PageQueue::Paging
+            || p.queue() == PageQueue::Paging
         {
             return;
         }
@@ -608,7 +670,8 @@ impl PagePool {
     /// it will likely not be used soon (`vm_page_deactivate`).
     pub fn deactivate(&mut self, f: FrameNumber) {
         self.activate(f);
-        if self.pages[f.index()].queue == PageQueue::Paging && self.tracked[f.index()] {
+        let p = &self.pages[f.index()];
+        if p.queue() == PageQueue::Paging && p.tracked() {
             if let Some(p) = self.policy.as_mut() {
                 p.deactivate(f.0);
             }
@@ -623,7 +686,7 @@ impl PagePool {
     pub fn start_io(&mut self, f: FrameNumber) {
         debug_assert!(!self.pages[f.index()].is_unmanaged());
         self.pages[f.index()].flags.insert(PageFlags::BUSY);
-        if self.pages[f.index()].wire_count == 0 {
+        if !self.pages[f.index()].is_wired() {
             self.unlink(f.0);
             self.link(f.0, PageQueue::None);
         }
@@ -645,8 +708,10 @@ impl PagePool {
         if p.is_unmanaged() {
             return;
         }
-        p.wire_count += 1;
-        if p.wire_count == 1 {
+        let count = self.wirings.entry(f.0).or_insert(0);
+        *count += 1;
+        if *count == 1 {
+            p.state.set(PageState::WIRED, true);
             self.wired += 1;
             self.unlink(f.0);
         }
@@ -659,9 +724,14 @@ impl PagePool {
         if p.is_unmanaged() {
             return;
         }
-        debug_assert!(p.wire_count > 0);
-        p.wire_count -= 1;
-        if p.wire_count == 0 {
+        let Some(count) = self.wirings.get_mut(&f.0) else {
+            debug_assert!(false, "unwiring an unwired page");
+            return;
+        };
+        *count -= 1;
+        if *count == 0 {
+            self.wirings.remove(&f.0);
+            p.state.set(PageState::WIRED, false);
             self.wired -= 1;
             // A busy page waits on `None` for the end of its I/O.
             let q = if p.flags.contains(PageFlags::BUSY) {
@@ -673,9 +743,18 @@ impl PagePool {
         }
     }
 
+    /// Frame `f`'s wire count.
+    pub fn wire_count(&self, f: FrameNumber) -> u32 {
+        self.wirings.get(&f.0).copied().unwrap_or(0)
+    }
+
     /// Hold a page so it is not freed while the caller reads it (`vm_page_hold`).
     pub fn hold(&mut self, f: FrameNumber) {
-        self.pages[f.index()].hold_count += 1;
+        let p = &mut self.pages[f.index()];
+        p.hold_count = p
+            .hold_count
+            .checked_add(1)
+            .expect("holds nest only within a call");
     }
 
     /// Release a hold. The caller holds `f`.
@@ -714,7 +793,7 @@ impl PagePool {
                 return None;
             }
             let f = cur;
-            cur = self.pages[f as usize].next;
+            cur = self.free_links[f as usize].next;
             Some(FrameNumber(f))
         })
     }
@@ -727,7 +806,7 @@ mod tests {
     #[test]
     fn page_record_is_compact() {
         assert!(core::mem::size_of::<VmPage>() <= 48);
-        assert_eq!(core::mem::size_of::<VmPage>(), 32);
+        assert_eq!(core::mem::size_of::<VmPage>(), 16);
     }
 
     #[test]

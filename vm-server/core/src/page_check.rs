@@ -22,15 +22,15 @@ impl PagePool {
                 continue; // between the small pool and region 0: unused
             }
             if let Some(r) = region {
-                if p.queue == PageQueue::Free || p.is_unmanaged() {
+                if p.queue() == PageQueue::Free || p.is_unmanaged() {
                     return Err(format!(
                         "region frame {i} on the small free queue or unmanaged"
                     ));
                 }
-                if p.queue != PageQueue::Region {
+                if p.queue() != PageQueue::Region {
                     held[r as usize] += 1;
                 }
-            } else if p.queue == PageQueue::Region {
+            } else if p.queue() == PageQueue::Region {
                 return Err(format!("small frame {i} marked free in a region"));
             }
             if p.is_unmanaged() {
@@ -39,20 +39,23 @@ impl PagePool {
                 } else {
                     unmanaged += 1;
                 }
-                if p.queue != PageQueue::None {
+                if p.queue() != PageQueue::None {
                     return Err(format!("unmanaged page {i} on a queue"));
                 }
                 continue;
             }
-            if p.wire_count > 0 {
+            if p.is_wired() != self.wirings.contains_key(&i32) {
+                return Err(format!("page {i}: wired mark against the wirings"));
+            }
+            if p.is_wired() {
                 wired += 1;
-                if p.queue != PageQueue::None {
-                    return Err(format!("wired page {i} on queue {:?}", p.queue));
+                if p.queue() != PageQueue::None {
+                    return Err(format!("wired page {i} on queue {:?}", p.queue()));
                 }
                 continue;
             }
-            counts[p.queue as usize] += 1;
-            let free = matches!(p.queue, PageQueue::Free | PageQueue::Region);
+            counts[p.queue() as usize] += 1;
+            let free = matches!(p.queue(), PageQueue::Free | PageQueue::Region);
             if free != (p.object == NIL) {
                 return Err(format!("page {i}: free queue vs owner mismatch"));
             }
@@ -91,12 +94,12 @@ impl PagePool {
             let pol = self.policy();
             let mut n = 0;
             for (i, p) in self.pages.iter().enumerate() {
-                if self.tracked[i] {
+                if p.tracked() {
                     n += 1;
-                    if !pageable_queue(p.queue) {
-                        return Err(format!("policy tracks page {i} on {:?}", p.queue));
+                    if !pageable_queue(p.queue()) {
+                        return Err(format!("policy tracks page {i} on {:?}", p.queue()));
                     }
-                } else if pageable_queue(p.queue) {
+                } else if pageable_queue(p.queue()) {
                     return Err(format!("pageable page {i} not tracked by the policy"));
                 }
             }

@@ -162,7 +162,7 @@ impl Memory {
         let p = self.pool.page(f);
         p.queue() == PageQueue::Paging
             && p.hold_count() == 0
-            && p.wire_count() == 0
+            && !p.is_wired()
             && !p.flags().contains(PageFlags::BUSY)
             && self.in_scan_scope(f)
     }

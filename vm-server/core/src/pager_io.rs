@@ -136,7 +136,7 @@ impl Vm {
         // Wired pages, and pages whose write-back is in flight (it could
         // land in the file after a later regrowth), keep the end.
         if obj.pages_in(size, u64::MAX).any(|(_, f)| {
-            self.mem.pool.page(f).wire_count() > 0
+            self.mem.pool.page(f).is_wired()
                 || self
                     .mem
                     .busy_io
@@ -198,7 +198,7 @@ impl Vm {
             for (i, f) in pages {
                 pmap.page_protect(f, Prot::NONE);
                 let p = self.mem.pool.page(f);
-                if p.wire_count() == 0 && !p.flags().contains(PageFlags::BUSY) {
+                if !p.is_wired() && !p.flags().contains(PageFlags::BUSY) {
                     self.mem.objects.remove_page(id, i);
                     self.mem.pool.free(f);
                     self.mem.stats.pages_freed += 1;
@@ -329,7 +329,7 @@ impl Memory {
             self.modified(g, pmap)
                 && pg.hold_count() == 0
                 && !pg.flags().contains(PageFlags::BUSY)
-                && (!evict || (pg.wire_count() == 0 && pg.queue() == PageQueue::Paging))
+                && (!evict || (!pg.is_wired() && pg.queue() == PageQueue::Paging))
         };
         let mut lo = p;
         while p - lo + 1 < u64::from(max) && lo > 0 && obj.lookup(lo - 1).is_some_and(&fits) {
@@ -447,7 +447,7 @@ impl Memory {
         for (i, f) in pages {
             let p = self.pool.page(f);
             if self.modified(f, pmap)
-                || p.wire_count() > 0
+                || p.is_wired()
                 || p.hold_count() > 0
                 || p.flags().contains(PageFlags::BUSY)
             {

@@ -60,7 +60,7 @@ impl Memory {
             let pg = self.pool.page(f);
             !self.pool.is_region_frame(f)
                 && !pg.flags().contains(PageFlags::BUSY)
-                && pg.wire_count() == 0
+                && !pg.is_wired()
                 && pg.hold_count() == 0
         });
         if !movable {

@@ -89,7 +89,7 @@ impl Vm {
     /// their mappings (they are never reclaimed).
     pub fn page_clear_reference<P: Pmap + ?Sized>(&mut self, f: FrameNumber, pmap: &mut P) {
         // A wired page keeps its mappings.
-        let unmap = self.mem.pool.page(f).wire_count() == 0;
+        let unmap = !self.mem.pool.page(f).is_wired();
         self.mem.clear_reference(f, pmap, unmap);
         self.mem.stats.ref_clears += 1;
     }

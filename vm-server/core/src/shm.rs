@@ -269,7 +269,7 @@ impl Vm {
         let obj = self.mem.objects.get(h.object);
         if obj
             .pages_in(new, u64::MAX)
-            .any(|(_, f)| self.mem.pool.page(f).wire_count() > 0)
+            .any(|(_, f)| self.mem.pool.page(f).is_wired())
         {
             return Err(VmError::Busy);
         }

@@ -260,8 +260,7 @@ impl Sel4Pmap {
 
     /// Idle spare mapping caps (slots in use but holding no mapping).
     pub fn idle_spares(&self) -> usize {
-        self.spare.idle()
-            + self.large_spare.iter().filter(|c| c.is_some()).count()
+        self.spare.idle() + self.large_spare.iter().filter(|c| c.is_some()).count()
     }
 
     /// Paging structures held by all client spaces (for statistics).
