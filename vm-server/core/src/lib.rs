@@ -265,6 +265,7 @@
 
 extern crate alloc;
 
+pub mod block_map;
 pub mod chain;
 pub mod collapse;
 pub mod config;

@@ -5,6 +5,7 @@
 //! DragonFly since `vm_map_backing`, the chain lives in each map entry
 //! (see `chain.rs`), so an object is just pages plus a pager.
 
+use crate::block_map::{BlockMap, BlockSlot};
 use crate::page::PageFlags;
 use crate::page::PagePool;
 use crate::types::{FrameNumber, ObjectId, SpaceId};
@@ -68,8 +69,9 @@ pub struct VmObject {
     /// implicitly (pages beyond are simply never reached).
     size: u64,
     ref_count: u32,
-    /// Resident pages by page index: O(log n) lookup (DragonFly's RB tree).
-    pages: BTreeMap<u64, FrameNumber>,
+    /// Resident pages by page index: O(log n) lookup (DragonFly's RB
+    /// tree), in dense blocks (`block_map.rs`: most of the per-page heap).
+    pages: BlockMap<FrameNumber>,
     /// Page index -> swap slot (`swblock`s). A page with a slot is either
     /// non-resident (its contents are on swap) or resident and clean (the
     /// slot still holds its contents; a write frees the slot).
@@ -123,7 +125,7 @@ impl VmObject {
             ObjectKind::Physical { base } => {
                 (pindex < self.size).then(|| FrameNumber(base.0 + pindex as u32))
             }
-            _ => self.pages.get(&pindex).copied(),
+            _ => self.pages.get(pindex),
         }
     }
     /// The swap metadata (page index -> slot).
@@ -153,7 +155,7 @@ impl VmObject {
     }
     /// Resident pages with index in `[lo, hi)`, in index order.
     pub fn pages_in(&self, lo: u64, hi: u64) -> impl Iterator<Item = (u64, FrameNumber)> + '_ {
-        self.pages.range(lo..hi).map(|(&i, &f)| (i, f))
+        self.pages.range(lo..hi)
     }
 }
 
@@ -202,7 +204,7 @@ impl ObjectTable {
             },
             size,
             ref_count: 1,
-            pages: BTreeMap::new(),
+            pages: BlockMap::new(),
             swap: SwapMeta::new(),
             busy: 0,
             charge: match kind {
@@ -434,7 +436,7 @@ impl ObjectTable {
             &mut s,
             range,
             dst_start,
-            |i| dst_pages.contains_key(&i),
+            |i| dst_pages.contains(i),
             |slot| dead.push(slot),
         );
         let (s_gone, d_new) = (s_before - s.len(), d.len() - d_before);
@@ -475,7 +477,7 @@ impl ObjectTable {
     /// return it; the caller frees or renames it.
     pub fn remove_page(&mut self, id: ObjectId, pindex: u64) -> Option<FrameNumber> {
         let o = self.get_mut(id);
-        let f = o.pages.remove(&pindex);
+        let f = o.pages.remove(pindex);
         let charge = o.charge;
         if f.is_some() {
             self.account(charge, -1, 0);
@@ -484,9 +486,9 @@ impl ObjectTable {
     }
 
     /// Remove and return every page at index `>= from` (truncation).
-    pub fn split_off_pages(&mut self, id: ObjectId, from: u64) -> BTreeMap<u64, FrameNumber> {
+    pub fn split_off_pages(&mut self, id: ObjectId, from: u64) -> BlockMap<FrameNumber> {
         let o = self.get_mut(id);
-        let gone = o.pages.split_off(&from);
+        let gone = o.pages.split_off(from);
         let charge = o.charge;
         self.account(charge, -(gone.len() as i64), 0);
         gone
@@ -588,4 +590,12 @@ pub(crate) fn adopt(
     }
     pool.rename(f, object, pindex);
     objects.insert_page(object, pindex, f);
+}
+
+/// A page tree slot: frame numbers stop below `u32::MAX` (`Vm::new`).
+impl BlockSlot for FrameNumber {
+    const EMPTY: FrameNumber = FrameNumber(u32::MAX);
+    fn is_empty(&self) -> bool {
+        self.0 == u32::MAX
+    }
 }

@@ -30,8 +30,10 @@ pub const PAGE_SIZE: usize = 4096;
 /// numbers past the pool, as the VM core numbers them). Owned by the
 /// server's single thread.
 pub struct FramePool {
-    /// The pool's 4 KiB frame caps, mapped in the physmap.
-    caps: Vec<cap::Granule>,
+    /// The pool's 4 KiB frame caps, mapped in the physmap, as slot
+    /// numbers: 4 bytes a frame, as the server's CNode has at most 2^20
+    /// slots (`capdl::MAX_CNODE_BITS`).
+    caps: Vec<u32>,
     /// The large regions' 2 MiB frame caps, mapped in the physmap.
     large: Vec<cap::LargePage>,
     /// The frame number of large region 0's first frame.
@@ -80,7 +82,9 @@ impl FramePool {
                 &mut make,
             )
             .map_err(|e| format!("physmap frame {n}: {e}"))?;
-            caps.push(frame);
+            caps.push(
+                u32::try_from(frame.bits()).map_err(|_| format!("frame {n}: slot past 32 bits"))?,
+            );
         }
         let large_base = large_region_base(count);
         for (r, &frame) in large.iter().enumerate() {
@@ -171,7 +175,7 @@ impl FramePool {
     /// core maps them only whole, `Pmap::enter_large`).
     pub fn cap(&self, f: FrameNumber) -> Option<cap::Granule> {
         if let Some(&c) = self.caps.get(f.0 as usize) {
-            return Some(c);
+            return Some(cap::Granule::from_bits(u64::from(c)));
         }
         let d = f.0.checked_sub(self.device_base)?;
         self.devices.get(d as usize).copied()

@@ -24,18 +24,12 @@ use vm_core::{FrameNumber, Pmap, PmapError, Prot, PvList, SpaceId};
 #[path = "pmap_large.rs"]
 mod large;
 pub use large::LargeMapping;
+#[path = "mapping_table.rs"]
+mod mapping_table;
+use mapping_table::{Mapping, MappingTable};
 
 /// Bytes one page-directory entry maps: a page table's reach, a large page.
 const LARGE_SIZE: u64 = 2 << 20;
-
-/// One page mapped into a client.
-#[derive(Clone, Copy)]
-struct Mapping {
-    frame: FrameNumber,
-    /// The cap copy the mapping uses.
-    cap: cap::Granule,
-    writable: bool,
-}
 
 /// A client address space as the pmap sees it.
 struct SpaceMaps {
@@ -43,7 +37,7 @@ struct SpaceMaps {
     /// The server made this PML4 (fork) and recycles it at destroy; the
     /// root task's PML4s of spec clients stay theirs.
     owned_root: bool,
-    mappings: BTreeMap<u64, Mapping>,
+    mappings: MappingTable,
     /// 2 MiB mappings, by their first address.
     large: BTreeMap<u64, LargeMapping>,
     /// Page directories and PDPTs made for this space: (type, cap).
@@ -81,25 +75,29 @@ fn record_table(
     }
 }
 
-/// Per mappable frame, its idle mapping cap as the slot's bits, 0 (the
-/// null slot, which the server never allocates) for none: 8 bytes a
-/// frame where `Option<cap::Granule>` takes 16.
-struct SpareCaps(Vec<u64>);
+/// Per mappable frame, its idle mapping cap as the slot number, 0 (the
+/// null slot, which the server never allocates) for none: 4 bytes a
+/// frame where `Option<cap::Granule>` takes 16 (slot numbers fit: the
+/// server's CNode has at most 2^20 slots, `capdl::MAX_CNODE_BITS`).
+struct SpareCaps(Vec<u32>);
 
 impl SpareCaps {
     /// Takes frame `i`'s idle cap, if it has one.
     fn take(&mut self, i: usize) -> Option<cap::Granule> {
-        let bits = core::mem::take(&mut self.0[i]);
-        (bits != 0).then(|| cap::Granule::from_bits(bits))
+        let slot = core::mem::take(&mut self.0[i]);
+        (slot != 0).then(|| cap::Granule::from_bits(u64::from(slot)))
     }
 
-    /// Keeps `c` as frame `i`'s idle cap; gives it back if there is one.
+    /// Keeps `c` as frame `i`'s idle cap; gives it back if there is one
+    /// (or, impossibly, its slot number does not fit).
     fn put(&mut self, i: usize, c: cap::Granule) -> Option<cap::Granule> {
-        if self.0[i] != 0 {
-            return Some(c);
+        match u32::try_from(c.bits()) {
+            Ok(slot) if self.0[i] == 0 => {
+                self.0[i] = slot;
+                None
+            }
+            _ => Some(c),
         }
-        self.0[i] = c.bits();
-        None
     }
 
     fn idle(&self) -> usize {
@@ -169,7 +167,9 @@ impl Sel4Pmap {
                 let c = pool.cap(FrameNumber(n)).expect("a pool frame's cap");
                 kernel
                     .copy(c.cptr(), CapRights::read_write())
-                    .map_or(0, |c| c.bits())
+                    .ok()
+                    .and_then(|c| u32::try_from(c.bits()).ok())
+                    .unwrap_or(0)
             })
             .collect();
         let large_pv = (0..pool.large_count()).map(|_| PvList::new()).collect();
@@ -197,6 +197,14 @@ impl Sel4Pmap {
         }
     }
 
+    /// Keeps the unmapped copy `c` as mappable frame `i`'s spare, or
+    /// frees its slot when the frame has one.
+    fn keep_spare(&mut self, i: usize, c: cap::Granule) {
+        if let Some(extra) = self.spare.put(i, c) {
+            self.kernel.free_slot(extra.cptr());
+        }
+    }
+
     /// Where frame `f`'s records are in `pv` and `spare`. The caller
     /// knows `f` has a 4 KiB cap (it is mapped, or `pool.cap` gave one).
     fn record(&self, f: FrameNumber) -> usize {
@@ -217,7 +225,7 @@ impl Sel4Pmap {
             let m = self
                 .spaces
                 .get_mut(&s.0)
-                .and_then(|sp| sp.mappings.remove(&a));
+                .and_then(|sp| sp.mappings.remove(a));
             if let Some(m) = m {
                 self.unmap_one(s, a, m);
                 self.stats.stolen += 1;
@@ -323,9 +331,7 @@ impl Sel4Pmap {
     fn unmap_one(&mut self, space: SpaceId, va: u64, m: Mapping) {
         let _ = m.cap.x86_page_unmap();
         let i = self.record(m.frame);
-        if let Some(extra) = self.spare.put(i, m.cap) {
-            self.kernel.free_slot(extra.cptr());
-        }
+        self.keep_spare(i, m.cap);
         self.pv[i].remove(space, va);
         self.stats.mappings -= 1;
         self.stats.removes += 1;
@@ -335,7 +341,7 @@ impl Sel4Pmap {
         let Some(sp) = self.spaces.get_mut(&space.0) else {
             return;
         };
-        let Some(m) = sp.mappings.get_mut(&va) else {
+        let Some(m) = sp.mappings.get(va) else {
             return;
         };
         if m.writable == writable {
@@ -349,13 +355,13 @@ impl Sel4Pmap {
         };
         match m.cap.x86_page_remap(sp.vspace, rights(writable), attrs) {
             Ok(()) => {
-                m.writable = writable;
+                sp.mappings.set_writable(va, writable);
                 self.stats.remaps += 1;
             }
             Err(e) => {
                 // Cannot happen for a live mapping; dropping it is safe (it refaults).
                 println!("vm-server: pmap: remap {va:#x} failed ({e:?}); unmapping");
-                let m = sp.mappings.remove(&va).unwrap();
+                sp.mappings.remove(va);
                 self.unmap_one(space, va, m);
             }
         }
@@ -388,7 +394,7 @@ impl Pmap for Sel4Pmap {
             SpaceMaps {
                 vspace,
                 owned_root,
-                mappings: BTreeMap::new(),
+                mappings: MappingTable::default(),
                 large: BTreeMap::new(),
                 tables: Vec::new(),
                 page_tables: BTreeMap::new(),
@@ -403,7 +409,7 @@ impl Pmap for Sel4Pmap {
         let Some(sp) = self.spaces.remove(&space.0) else {
             return;
         };
-        for (va, m) in sp.mappings {
+        for (va, m) in sp.mappings.into_mappings() {
             self.unmap_one(space, va, m);
         }
         for (va, m) in sp.large {
@@ -466,7 +472,7 @@ impl Pmap for Sel4Pmap {
             .spaces
             .get(&space.0)
             .ok_or(PmapError::ResourceShortage)?;
-        let existing = sp.mappings.get(&va).copied();
+        let existing = sp.mappings.get(va);
         // A 4 KiB page over part of a 2 MiB mapping replaces all of it.
         let slot = va & !(LARGE_SIZE - 1);
         if let Some(m) = sp.large.get(&slot).copied() {
@@ -478,7 +484,7 @@ impl Pmap for Sel4Pmap {
                 self.set_rights(space, va, writable);
                 return Ok(());
             }
-            self.spaces.get_mut(&space.0).unwrap().mappings.remove(&va);
+            self.spaces.get_mut(&space.0).unwrap().mappings.remove(va);
             self.unmap_one(space, va, m);
         }
         if self.stats.mappings >= self.budget {
@@ -515,7 +521,7 @@ impl Pmap for Sel4Pmap {
             Ok(c)
         };
         if let Err(e) = map_page_attrs(sp.vspace, copy, va, rights(writable), attrs, &mut make) {
-            self.spare.put(i, copy);
+            self.keep_spare(i, copy);
             if over {
                 return Err(PmapError::TableLimit);
             }
@@ -523,14 +529,17 @@ impl Pmap for Sel4Pmap {
             return Err(PmapError::ResourceShortage);
         }
         let n_tables = sp.table_count();
-        sp.mappings.insert(
-            va,
-            Mapping {
-                frame,
-                cap: copy,
-                writable,
-            },
-        );
+        let m = Mapping {
+            frame,
+            cap: copy,
+            writable,
+        };
+        if sp.mappings.insert(va, m).is_err() {
+            // Not with a spec's CNode (`mapping_table.rs`); refused, not kept.
+            let _ = copy.x86_page_unmap();
+            self.keep_spare(i, copy);
+            return Err(PmapError::ResourceShortage);
+        }
         self.pv[i].push(space, va);
         self.stats.mappings += 1;
         self.stats.enters += 1;
@@ -542,14 +551,14 @@ impl Pmap for Sel4Pmap {
         let Some(sp) = self.spaces.get_mut(&space.0) else {
             return;
         };
-        let vas: Vec<u64> = sp.mappings.range(start..end).map(|(va, _)| *va).collect();
+        let vas: Vec<u64> = sp.mappings.range(start..end).map(|(va, _)| va).collect();
         for va in vas {
             let m = self
                 .spaces
                 .get_mut(&space.0)
                 .unwrap()
                 .mappings
-                .remove(&va)
+                .remove(va)
                 .unwrap();
             self.unmap_one(space, va, m);
         }
@@ -570,7 +579,7 @@ impl Pmap for Sel4Pmap {
             .mappings
             .range(start..end)
             .filter(|(_, m)| m.writable)
-            .map(|(va, _)| *va)
+            .map(|(va, _)| va)
             .collect();
         for va in vas {
             self.set_rights(space, va, false);
@@ -593,7 +602,7 @@ impl Pmap for Sel4Pmap {
 
     fn is_mapped(&self, space: SpaceId, va: u64) -> bool {
         self.spaces.get(&space.0).is_some_and(|s| {
-            s.mappings.contains_key(&va) || s.large.contains_key(&(va & !(LARGE_SIZE - 1)))
+            s.mappings.contains(va) || s.large.contains_key(&(va & !(LARGE_SIZE - 1)))
         })
     }
 

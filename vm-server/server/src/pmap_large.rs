@@ -68,7 +68,7 @@ impl Sel4Pmap {
         // Empty the slot: the 4 KiB mappings, then their page table.
         let small: Vec<u64> = sp_small_vas(self, space, va);
         for a in small {
-            let m = self.spaces.get_mut(&space.0).unwrap().mappings.remove(&a);
+            let m = self.spaces.get_mut(&space.0).unwrap().mappings.remove(a);
             if let Some(m) = m {
                 self.unmap_one(space, a, m);
             }
@@ -241,7 +241,7 @@ fn sp_small_vas(pmap: &Sel4Pmap, space: SpaceId, va: u64) -> Vec<u64> {
     pmap.spaces.get(&space.0).map_or_else(Vec::new, |sp| {
         sp.mappings
             .range(va..va.saturating_add(LARGE_SIZE))
-            .map(|(&a, _)| a)
+            .map(|(a, _)| a)
             .collect()
     })
 }

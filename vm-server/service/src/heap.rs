@@ -24,8 +24,10 @@ pub mod cost {
     /// An address space (map, tables, counters) and the service's and
     /// platform's records of its client.
     pub const SPACE: u64 = 1024;
-    /// A resident page's slot in its object's page tree.
-    pub const RESIDENT_PAGE: u64 = 128;
+    /// A resident page's slot in its object's page tree: at worst alone
+    /// in its 64-byte block (`vm_core::block_map`), the object's first,
+    /// whose outer tree node (192 bytes) comes with it.
+    pub const RESIDENT_PAGE: u64 = 160;
     /// A swap slot's entry in its object's swap metadata.
     pub const SWAP_SLOT: u64 = 64;
     /// The platform's record of one mapping (seL4: the space's mapping
