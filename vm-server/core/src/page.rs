@@ -3,9 +3,10 @@
 //! Locking: the pool belongs to the single-threaded `Vm`; no page record is
 //! shared with anything else, so the `&mut` borrow is the only lock.
 //!
-//! A record is 32 bytes (DragonFly's `vm_page` is 128): the owner is a 32-bit
-//! object index, the queue links are 32-bit frame numbers instead of
-//! pointers, and the counters are as narrow as their limits allow.
+//! A record is 16 bytes (DragonFly's `vm_page` is 128): the owner is a 32-bit
+//! object index, the free queue's links (32-bit frame numbers) are beside
+//! the records for the small frames only, wire counts are in a side table,
+//! and the queue, two marks and the hold count fit in two bytes.
 
 use crate::config::{large_region_base, LARGE_PAGE_FRAMES};
 use crate::error::VmError;

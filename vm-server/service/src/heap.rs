@@ -24,6 +24,12 @@ pub mod cost {
     /// An address space (map, tables, counters) and the service's and
     /// platform's records of its client.
     pub const SPACE: u64 = 1024;
+    /// Every frame's fixed records, made at start: its `VmPage` (16), the
+    /// replacement policy's links and counts (CLOCK: 10), and for a frame
+    /// a 4 KiB mapping may use the seL4 pmap's cap, spare cap, reverse
+    /// map and the free queue's links (40), rounded up. (32 until
+    /// 2026-12-06, which undercounted the pmap's records.)
+    pub const FRAME: u64 = 72;
     /// A resident page's slot in its object's page tree: at worst alone
     /// in its 64-byte block (`vm_core::block_map`), the object's first,
     /// whose outer tree node (192 bytes) comes with it.
@@ -61,7 +67,7 @@ pub fn bound<'a>(
     mapping_slots: u64,
 ) -> Option<u64> {
     let mut total = cost::BASE
-        + frames * (32 + cost::RESIDENT_PAGE)
+        + frames * (cost::FRAME + cost::RESIDENT_PAGE)
         + swap_slots * cost::SWAP_SLOT
         + mapping_slots * cost::MAPPING;
     for l in clients {
