@@ -505,11 +505,6 @@ fn serve(server: &mut Server) -> ! {
         server.platform.loop_time.1 += 1;
         // Between messages: print the trace ring once it is half full.
         server.trace_drain(false);
-        // The swap requests this message queued go now, its work done
-        // (`SwapDisk::ring_doorbell`): the server blocks next.
-        if let Some(disk) = server.vm.swap_device_mut::<swapdev::SwapDisk>() {
-            disk.ring_doorbell();
-        }
         (info, badge) = match answer {
             Answer::Reply { label, len } => {
                 sel4::with_ipc_buffer_mut(|b| b.msg[..len].copy_from_slice(&words.reply[..len]));

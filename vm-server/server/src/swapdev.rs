@@ -35,13 +35,6 @@ pub struct SwapDisk {
     /// Test hook: the next read is sent with `FLAG_INJECT_IO_ERROR`, so
     /// the block server fails it (the server arms it for one client).
     pub fail_next_read: bool,
-    /// Requests were queued since the doorbell last rang. The server
-    /// loop rings it once a message is handled (`ring_doorbell`), not at
-    /// each submit: the block server runs at a higher priority and takes
-    /// the CPU at the doorbell, so a ring mid-message left the rest of
-    /// the message to run cold under TCG, and one ring lets it take all
-    /// of a message's requests (a pageout pass's clusters) together.
-    doorbell_owed: bool,
 }
 
 impl SwapDisk {
@@ -70,19 +63,7 @@ impl SwapDisk {
             blocks: blocks - RESERVED_LOW - RESERVED_HIGH,
             in_flight: BTreeMap::new(),
             fail_next_read: false,
-            doorbell_owed: false,
         })
-    }
-}
-
-impl SwapDisk {
-    /// Rings the block server for the requests queued since the last
-    /// ring, if any. The caller is about to block (receive or wait), so
-    /// no request waits for a ring that never comes.
-    pub fn ring_doorbell(&mut self) {
-        if core::mem::take(&mut self.doorbell_owed) {
-            self.client.kick();
-        }
     }
 }
 
@@ -119,7 +100,7 @@ impl BlockDevice for SwapDisk {
         })?;
         // Used up only by a read that was really sent.
         self.fail_next_read &= !inject;
-        self.doorbell_owed = true;
+        self.client.kick();
         self.in_flight.insert(tag, req);
         Ok(IoTag(tag))
     }
@@ -155,7 +136,6 @@ impl BlockDevice for SwapDisk {
     /// signals after posting completions, so none is missed; the server
     /// loop learns of what this took from `Vm::swap_completions_pending`.
     fn wait_for_completion(&mut self) {
-        self.ring_doorbell();
         block_api::Notifier::wait(&mut self.client.notifier);
     }
 }
