@@ -34,8 +34,10 @@ pub mod cost {
     /// in its 64-byte block (`vm_core::block_map`), the object's first,
     /// whose outer tree node (192 bytes) comes with it.
     pub const RESIDENT_PAGE: u64 = 160;
-    /// A swap slot's entry in its object's swap metadata.
-    pub const SWAP_SLOT: u64 = 64;
+    /// A swap slot's entry in its object's swap metadata: at worst alone
+    /// in its boxed 16-slot block (measured 103; 64 until 2026-12-06,
+    /// which only a dense object's slots kept within).
+    pub const SWAP_SLOT: u64 = 112;
     /// The platform's record of one mapping (seL4: the space's mapping
     /// tree plus the frame's reverse-map entry).
     pub const MAPPING: u64 = 192;

@@ -178,6 +178,21 @@ fn measure_costs() {
     }
     per_item("swap slot", now() - before, N, cost::SWAP_SLOT);
     drop(meta);
+    // At its sparsest: every slot alone in its 16-page block.
+    let mut meta = vm_swap::SwapMeta::new();
+    let before = now();
+    let mut idx: Vec<u64> = (0..N).map(|i| i * vm_swap::SWAP_META_PAGES).collect();
+    idx.shuffle(&mut rng);
+    for (k, &i) in idx.iter().enumerate() {
+        meta.insert(i, vm_swap::SwapSlot(k as u32));
+    }
+    per_item(
+        "swap slot alone in its block",
+        now() - before,
+        N,
+        cost::SWAP_SLOT,
+    );
+    drop(meta);
 }
 
 /// Hostile clients drive every quota to its end at once; the heap stays
