@@ -752,10 +752,8 @@ impl PagePool {
     /// Hold a page so it is not freed while the caller reads it (`vm_page_hold`).
     pub fn hold(&mut self, f: FrameNumber) {
         let p = &mut self.pages[f.index()];
-        p.hold_count = p
-            .hold_count
-            .checked_add(1)
-            .expect("holds nest only within a call");
+        debug_assert!(p.hold_count < u8::MAX, "holds nest only within a call");
+        p.hold_count = p.hold_count.saturating_add(1);
     }
 
     /// Release a hold. The caller holds `f`.
