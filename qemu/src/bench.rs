@@ -100,6 +100,20 @@ pub fn parse_hist(line: &str) -> Option<Histogram> {
     })
 }
 
+/// Takes every result a console line of a bench boot carries into
+/// `results` (each row's value, rounds, calls, fault-around, large-page
+/// and growth figures).
+fn collect(results: &mut BTreeMap<String, u64>, line: &str) {
+    if let Some((name, v)) = parse_line(line) {
+        results.insert(name, v);
+    }
+    results.extend(parse_rounds(line));
+    results.extend(parse_calls(line));
+    results.extend(parse_around(line));
+    results.extend(parse_large(line));
+    results.extend(crate::growth::parse_growth(line));
+}
+
 /// Parses `BENCH-ROUNDS <name> <floor> <rounds> <median> <min> <max>
 /// [<floor median>]` (ratios in thousandths, each round against a floor
 /// round measured just before it; the floor rounds' median in the
@@ -404,14 +418,7 @@ pub fn run(ws: &Workspace, o: &Options, boots: u32) -> Result<bool> {
         let exit = machine::run_captured(&boot, o.timeout, |line| {
             println!("  | {line}");
             hists.extend(parse_hist(line));
-            if let Some((name, v)) = parse_line(line) {
-                results.insert(name, v);
-            }
-            results.extend(parse_rounds(line));
-            results.extend(parse_calls(line));
-            results.extend(parse_around(line));
-            results.extend(parse_large(line));
-            results.extend(crate::growth::parse_growth(line));
+            collect(&mut results, line);
             true
         })?;
         if exit != Exit::Guest(machine::GUEST_SUCCESS) {
@@ -515,15 +522,11 @@ mod tests {
             .any(|l| l.starts_with("vm-fault-cow") && l.contains("missing")));
     }
 
-    /// The results `run` collects from these console lines (`BENCH` and
-    /// `BENCH-ROUNDS`).
+    /// The results `run` collects from these console lines.
     fn results_of(lines: &[&str]) -> BTreeMap<String, u64> {
         let mut r = BTreeMap::new();
         for line in lines {
-            if let Some((name, v)) = parse_line(line) {
-                r.insert(name, v);
-            }
-            r.extend(parse_rounds(line));
+            collect(&mut r, line);
         }
         r
     }

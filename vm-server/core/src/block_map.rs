@@ -131,12 +131,6 @@ impl<V: BlockSlot> BlockMap<V> {
             .filter(move |(k, _)| r.contains(k))
     }
 
-    /// Every value, in key order.
-    pub fn iter(&self) -> impl Iterator<Item = (u64, V)> + '_ {
-        self.range(0..u64::MAX)
-            .chain(self.get(u64::MAX).map(|v| (u64::MAX, v)))
-    }
-
     /// Moves the values with keys `>= at` into a new map.
     pub fn split_off(&mut self, at: u64) -> Self {
         let (base, i) = split(at);
@@ -168,18 +162,43 @@ impl<V: BlockSlot> BlockMap<V> {
     }
 }
 
+/// A `BlockMap`'s values in key order, the map consumed block by block
+/// (nothing collected first: an object's pages are walked so as it dies).
+pub struct IntoIter<V: BlockSlot> {
+    blocks: alloc::collections::btree_map::IntoIter<u64, Box<[V; BLOCK_SLOTS as usize]>>,
+    /// The block being walked: its base, its slots, the next slot.
+    block: Option<(u64, Box<[V; BLOCK_SLOTS as usize]>, usize)>,
+}
+
+impl<V: BlockSlot> Iterator for IntoIter<V> {
+    type Item = (u64, V);
+
+    fn next(&mut self) -> Option<(u64, V)> {
+        loop {
+            if let Some((base, block, next)) = &mut self.block {
+                while let Some(&v) = block.get(*next) {
+                    let key = *base + *next as u64;
+                    *next += 1;
+                    if !v.is_empty() {
+                        return Some((key, v));
+                    }
+                }
+            }
+            let (base, block) = self.blocks.next()?;
+            self.block = Some((base, block, 0));
+        }
+    }
+}
+
 impl<V: BlockSlot> IntoIterator for BlockMap<V> {
     type Item = (u64, V);
-    type IntoIter = alloc::vec::IntoIter<(u64, V)>;
+    type IntoIter = IntoIter<V>;
 
-    /// Every value in key order (collected: a block's box cannot be
-    /// iterated by value in place).
-    fn into_iter(self) -> Self::IntoIter {
-        let mut all = alloc::vec::Vec::with_capacity(self.len);
-        for (base, block) in &self.blocks {
-            all.extend(entries(*base, block));
+    fn into_iter(self) -> IntoIter<V> {
+        IntoIter {
+            blocks: self.blocks.into_iter(),
+            block: None,
         }
-        all.into_iter()
     }
 }
 
@@ -234,7 +253,7 @@ mod tests {
                 prop_assert_eq!(m.len(), r.len());
                 prop_assert!(m.blocks.values().all(|b| b.iter().any(|v| !v.is_empty())));
             }
-            let all: alloc::vec::Vec<_> = m.iter().collect();
+            let all: alloc::vec::Vec<_> = m.clone().into_iter().collect();
             let want: alloc::vec::Vec<_> = r.iter().map(|(&k, &v)| (k, v)).collect();
             prop_assert_eq!(all, want);
             let (lo, hi) = (lo.min(hi), lo.max(hi));

@@ -29,11 +29,9 @@ impl<P: Platform> Service<P> {
         c.faults += 1;
         let space = c.space;
         let start = self.trace_clock();
-        let memory_waits = self.vm.memory_waits();
-        let Some(result) = self.fault_or_oom(client, space, addr, access) else {
+        let Some((result, memory)) = self.fault_noting_memory(client, space, addr, access) else {
             return Answer::NoReply;
         };
-        let memory = self.vm.memory_waits() > memory_waits;
         match result {
             Ok(FaultOutcome::Mapped(m)) => {
                 self.trace_fault(client, addr, access, &m, start);
@@ -70,6 +68,21 @@ impl<P: Platform> Service<P> {
         }
     }
 
+    /// `fault_or_oom`, and whether a fault told to wait waits for memory
+    /// rather than for its own page-in (the core counts those:
+    /// `Vm::memory_waits`); `Waiter::memory` keeps it.
+    fn fault_noting_memory(
+        &mut self,
+        client: ClientId,
+        space: SpaceId,
+        addr: u64,
+        access: Access,
+    ) -> Option<(Result<FaultOutcome, VmError>, bool)> {
+        let before = self.vm.memory_waits();
+        let result = self.fault_or_oom(client, space, addr, access)?;
+        Some((result, self.vm.memory_waits() > before))
+    }
+
     /// `Vm::fault` (with the client's `FailNextPagein` armed, if it
     /// asked). Out of memory, pageout runs first and the fault is tried
     /// again (it then waits for the writes pageout started), pass after
@@ -78,7 +91,8 @@ impl<P: Platform> Service<P> {
     /// memory and swap are exhausted (`Vm::out_of_swap`), or there is no
     /// swap, does the OOM killer stop someone; unless that was the
     /// faulting client (`None`), the fault is tried again. The caller is
-    /// `page_fault` or `retry_waiters`, for a client it knows.
+    /// `fault_noting_memory` or `read_page` (launch.rs), for a client it
+    /// knows.
     pub(crate) fn fault_or_oom(
         &mut self,
         client: ClientId,
@@ -163,12 +177,13 @@ impl<P: Platform> Service<P> {
                 continue;
             };
             let start = self.trace_clock();
-            let memory_waits = self.vm.memory_waits();
-            let Some(result) = self.fault_or_oom(w.client, space, w.addr, w.access) else {
+            let Some((result, memory)) =
+                self.fault_noting_memory(w.client, space, w.addr, w.access)
+            else {
                 self.platform.drop_reply(w.reply);
                 continue;
             };
-            w.memory = self.vm.memory_waits() > memory_waits;
+            w.memory = memory;
             match result {
                 Ok(FaultOutcome::Mapped(m)) => {
                     self.trace_fault(w.client, w.addr, w.access, &m, start);
