@@ -225,6 +225,7 @@ fn swapoff_resumes_faults_waiting_for_swap() {
     let (mut svc, a, b) = service(true);
     fill(&mut svc, b, BASE, 32, 7);
     fill(&mut svc, a, BASE, FRAMES as u64, 8);
+    assert!(svc.vm.space(b).is_some());
     // The plain client's first page is on swap by now.
     plain_fault_waits_for_its_page_in(&mut svc);
     with_sim(&mut svc, |s| {
