@@ -93,6 +93,21 @@ impl<N: Notifier> BlockClient<N> {
         self.window.buffer_mut(buf, count)
     }
 
+    /// Writes the frame list `addrs` (physical page addresses, entry `i`
+    /// for block `block + i` of the request that names it) into buffer
+    /// `buf`, for a `Read`/`Write` submitted with
+    /// [`FLAG_FRAME_LIST`](crate::FLAG_FRAME_LIST) and `count =
+    /// addrs.len()`. Caller contract: no request in flight names buffer
+    /// `buf`, and the channel may send lists
+    /// ([`frame_lists_allowed`](crate::frame_lists_allowed)).
+    ///
+    /// # Panics
+    /// If `buf` is outside the window or `addrs` holds more than
+    /// [`FRAME_LIST_ENTRIES`](crate::FRAME_LIST_ENTRIES) addresses.
+    pub fn write_frame_list(&mut self, buf: u64, addrs: &[u64]) {
+        self.window.write_u64s(buf, addrs);
+    }
+
     /// Queues a request without blocking and returns its tag; call
     /// [`kick`](Self::kick) after a batch. `Busy` when
     /// [`RING_ENTRIES`] requests are in flight.

@@ -12,7 +12,8 @@
 //! (operation, device block, block count, first buffer); the server DMAs
 //! straight into or out of the window, so no capability and no page bytes
 //! travel by IPC, and the server never holds caps to the client's own
-//! memory.
+//! memory. (The VM server's swap channel may instead name the physical
+//! pages to move in a *frame list*: "Frame lists" below.)
 //!
 //! The ring page holds two single-producer single-consumer rings of
 //! [`RING_ENTRIES`] entries: the *submission queue* (client → server,
@@ -39,8 +40,8 @@
 //!
 //! | op | [`Operation`] | request words used | completion `value` |
 //! | ---: | --- | --- | --- |
-//! | 1 | `Read` | block, count, buf | 0 |
-//! | 2 | `Write` | block, count, buf | 0 |
+//! | 1 | `Read` | block, count, buf (a frame list's buffer with [`FLAG_FRAME_LIST`]) | 0 |
+//! | 2 | `Write` | block, count, buf (a frame list's buffer with [`FLAG_FRAME_LIST`]) | 0 |
 //! | 3 | `Info` | none (all zero) | partition size in blocks |
 //! | 4 | `Flush` | none (all zero) | 0 |
 //!
@@ -50,9 +51,48 @@
 //! [`BlockError`] code; for `Io` its `block` word is the first block that
 //! failed (blocks before it were transferred).
 //!
-//! `flags` bit 0 ([`FLAG_INJECT_IO_ERROR`]) is **test-only**: the server
-//! fails the request with `Io` without touching the disk. It is honoured
-//! for any client since it can only fail the caller's own request.
+//! # Flags
+//!
+//! | bit | flag | on | meaning |
+//! | ---: | --- | --- | --- |
+//! | 0 | [`FLAG_INJECT_IO_ERROR`] | any op | test-only: fail with `Io`, no I/O |
+//! | 1 | [`FLAG_FRAME_LIST`] | `Read`, `Write` | `buf` names a frame list, not the data |
+//!
+//! Every other bit is reserved (must be 0, else `Malformed`).
+//!
+//! [`FLAG_INJECT_IO_ERROR`] is **test-only**: the server fails a transfer
+//! with `Io` without touching the disk (on `Info`/`Flush` it is accepted
+//! and has no effect). It is honoured for any client since it can only
+//! fail the caller's own request.
+//!
+//! [`FLAG_FRAME_LIST`] changes what `buf` means on a transfer (below); on
+//! `Info`/`Flush`, which carry no `buf`, it is `Malformed`.
+//!
+//! # Frame lists (zero copy)
+//!
+//! With [`FLAG_FRAME_LIST`], `buf` names **one** window buffer, the
+//! *list*: `count` little-endian `u64` physical addresses, entry `i` the
+//! page for device block `block + i`, each [`BLOCK_SIZE`] aligned. The
+//! server DMAs to or from those pages instead of the window, so the VM
+//! server swaps its pool frames without copying them through the window
+//! ([`BlockClient::write_frame_list`] writes a list). The window check is
+//! then `buf < buffers` ([`Request::check`]). The server reads the list
+//! once into its own memory and checks every address before any I/O: 4 KiB
+//! aligned, `addr + 4096` not overflowing, and not overlapping the block
+//! server's own DMA memory (its virtqueues and request headers); one bad
+//! address fails the whole request with `BadBuffer` and moves nothing.
+//!
+//! Only channels the spec names for it may send lists
+//! ([`frame_lists_allowed`]: the channel `swap_shm`, which only the VM
+//! server holds); every other client gets `Unsupported` for the flag.
+//! The trust argument: without an IOMMU the block server can already make
+//! the disk write any physical address, so it is trusted with all memory
+//! either way; a list lets the VM server aim the disk, and the VM server
+//! is already trusted with every client's memory (it maps them all). No
+//! other client (`block-test`, the file server) is, so none may name
+//! physical addresses. The DMA-memory check guards the driver's own
+//! queues against a buggy list; it is not a fence against a hostile VM
+//! server, which is trusted.
 //!
 //! # Numbering
 //!
@@ -107,8 +147,17 @@ pub const BLOCK_SIZE: usize = 4096;
 pub const MAX_BLOCKS: u64 = 32;
 /// Request flag (test-only): fail the request with [`BlockError::Io`].
 pub const FLAG_INJECT_IO_ERROR: u64 = 1;
+/// Request flag: on `Read`/`Write`, `buf` names one buffer holding a
+/// frame list (`count` little-endian physical page addresses) and the data
+/// moves to/from those pages (module docs, "Frame lists"). `Malformed` on
+/// `Info`/`Flush`; `Unsupported` on a channel not allowed lists
+/// ([`frame_lists_allowed`]).
+pub const FLAG_FRAME_LIST: u64 = 2;
 /// Every flag bit defined; the others are reserved (must be 0).
-pub const FLAGS_ALL: u64 = FLAG_INJECT_IO_ERROR;
+pub const FLAGS_ALL: u64 = FLAG_INJECT_IO_ERROR | FLAG_FRAME_LIST;
+/// Entries a frame list may hold at most: one buffer of `u64`s (a request
+/// uses `count` <= [`MAX_BLOCKS`] of them).
+pub const FRAME_LIST_ENTRIES: usize = BLOCK_SIZE / 8;
 /// Name suffix of a channel's shared frame object in the spec.
 pub const SHM_SUFFIX: &str = "_shm";
 /// Name suffix of a channel's completion notification in the spec.
@@ -118,6 +167,20 @@ pub const DONE_SUFFIX: &str = "_done";
 pub const IRQ_BADGE: u64 = 1;
 /// Channel-name prefix of the channels that serve the files disk.
 pub const FILES_PREFIX: &str = "files";
+
+/// Whether the channel named `prefix` + [`SHM_SUFFIX`] may send
+/// [`FLAG_FRAME_LIST`] requests: only `swap` (`swap_shm`, the VM server's
+/// swap channel; the spec gives its caps to the VM server alone).
+///
+/// A frame list names physical addresses for the disk to read or write.
+/// Without an IOMMU the block server can already aim the disk anywhere,
+/// so it is trusted with all memory either way; a list hands that aim to
+/// the client, and only the VM server, already trusted with every
+/// client's memory, may have it. Every other channel (`block-test`'s, the
+/// file server's) gets `Unsupported` for the flag.
+pub fn frame_lists_allowed(prefix: &str) -> bool {
+    prefix == "swap"
+}
 
 /// The volumes the server can serve; a channel serves one of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -224,7 +287,7 @@ pub struct Request {
     /// Chosen by the client; echoed in the completion.
     pub tag: u64,
     pub kind: RequestKind,
-    /// [`FLAG_INJECT_IO_ERROR`] or 0.
+    /// [`FLAG_INJECT_IO_ERROR`], [`FLAG_FRAME_LIST`] (transfers only), or 0.
     pub flags: u64,
 }
 
@@ -264,8 +327,14 @@ impl RequestKind {
 }
 
 impl Request {
+    /// Whether `buf` names a frame list ([`FLAG_FRAME_LIST`]).
+    pub fn frame_list(&self) -> bool {
+        self.flags & FLAG_FRAME_LIST != 0
+    }
+
     /// Checks a decoded request against the geometry: `blocks` in the
-    /// partition, `buffers` in the data window.
+    /// partition, `buffers` in the data window (buffers `buf..buf + count`,
+    /// or the one buffer `buf` holding a frame list).
     pub fn check(&self, blocks: u64, buffers: u64) -> Result<(), BlockError> {
         let Some((block, count, buf)) = self.kind.transfer() else {
             return Ok(());
@@ -274,7 +343,8 @@ impl Request {
             Some(end) if end <= blocks => {}
             _ => return Err(BlockError::OutOfRange),
         }
-        match buf.checked_add(count) {
+        let window = if self.frame_list() { 1 } else { count };
+        match buf.checked_add(window) {
             Some(end) if end <= buffers => Ok(()),
             _ => Err(BlockError::BadBuffer),
         }
@@ -304,5 +374,13 @@ mod tests {
         assert_eq!(VolumeKind::of_channel("files_2"), VolumeKind::Files);
         assert_eq!(VolumeKind::of_channel("myfiles"), VolumeKind::Swap);
         assert_eq!(VolumeKind::of_channel(""), VolumeKind::Swap);
+    }
+
+    #[test]
+    fn only_the_swap_channel_may_send_frame_lists() {
+        assert!(frame_lists_allowed("swap"));
+        for other in ["test", "files", "files_2", "swap2", "myswap", "SWAP", ""] {
+            assert!(!frame_lists_allowed(other), "{other}");
+        }
     }
 }

@@ -59,6 +59,52 @@ impl Window {
         unsafe { core::slice::from_raw_parts(self.base.add(off), len) }
     }
 
+    /// Reads `out.len()` little-endian `u64`s from the start of buffer
+    /// `buf` (a frame list), each word once, with volatile loads: the other
+    /// side may write the buffer meanwhile (a hostile or buggy peer), and
+    /// every bit pattern is a value, so the caller gets some word for each
+    /// entry and checks what it got, never the buffer again.
+    ///
+    /// # Panics
+    /// If buffer `buf` is outside the window or `out` is longer than a
+    /// buffer ([`FRAME_LIST_ENTRIES`](crate::FRAME_LIST_ENTRIES)).
+    pub fn read_u64s(&self, buf: u64, out: &mut [u64]) {
+        assert!(
+            out.len() <= BLOCK_SIZE / 8,
+            "{} words in a buffer",
+            out.len()
+        );
+        let (off, _) = self.range(buf, 1);
+        for (i, w) in out.iter_mut().enumerate() {
+            // SAFETY: word `i` < BLOCK_SIZE / 8 of buffer `buf` lies inside
+            // the window (checked) and is 8-byte aligned (the window is page
+            // aligned, `new`'s contract); a volatile load of a `u64` the
+            // other side may be writing yields some value, and any bits are
+            // a valid `u64`.
+            let v = unsafe { core::ptr::read_volatile(self.base.add(off + 8 * i).cast::<u64>()) };
+            *w = u64::from_le(v);
+        }
+    }
+
+    /// Writes `words` as little-endian `u64`s at the start of buffer `buf`
+    /// (a frame list). Caller contract: as for
+    /// [`buffer_mut`](Self::buffer_mut).
+    ///
+    /// # Panics
+    /// If buffer `buf` is outside the window or `words` is longer than a
+    /// buffer ([`FRAME_LIST_ENTRIES`](crate::FRAME_LIST_ENTRIES)).
+    pub fn write_u64s(&mut self, buf: u64, words: &[u64]) {
+        assert!(
+            words.len() <= BLOCK_SIZE / 8,
+            "{} words in a buffer",
+            words.len()
+        );
+        let b = self.buffer_mut(buf, 1);
+        for (chunk, w) in b.chunks_exact_mut(8).zip(words) {
+            chunk.copy_from_slice(&w.to_le_bytes());
+        }
+    }
+
     /// Mutable bytes of buffers `buf..buf + count`. Caller contract: as
     /// for [`buffer`](Self::buffer).
     ///

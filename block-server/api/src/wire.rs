@@ -1,7 +1,9 @@
 //! The fixed `#[repr(C)]` word layouts of ring entries, and their total
 //! decoders into [`Request`] and [`Completion`].
 
-use crate::{BlockError, Completion, Operation, Request, RequestKind, FLAGS_ALL, MAX_BLOCKS};
+use crate::{
+    BlockError, Completion, Operation, Request, RequestKind, FLAGS_ALL, FLAG_FRAME_LIST, MAX_BLOCKS,
+};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// A submission-queue entry: 8 words (64 bytes).
@@ -56,7 +58,8 @@ impl Request {
 
     /// Decodes an entry; total: anything but a well-formed request is
     /// `Malformed` (unknown op, reserved bits or words set, a transfer of
-    /// 0 or more than [`MAX_BLOCKS`] blocks, arguments on `Info`/`Flush`).
+    /// 0 or more than [`MAX_BLOCKS`] blocks, arguments on `Info`/`Flush`,
+    /// [`FLAG_FRAME_LIST`] on `Info`/`Flush`).
     pub fn decode(w: &RequestWire) -> Result<Request, BlockError> {
         let op = Operation::from_u64(w.op).ok_or(BlockError::Malformed)?;
         if w.reserved != [0; 2] || w.flags & !FLAGS_ALL != 0 {
@@ -75,7 +78,9 @@ impl Request {
                 }
             }
             Operation::Info | Operation::Flush => {
-                if (block, count, buf) != (0, 0, 0) {
+                // A frame list describes a transfer's buffer: an argument
+                // these operations do not take.
+                if (block, count, buf) != (0, 0, 0) || w.flags & FLAG_FRAME_LIST != 0 {
                     return Err(BlockError::Malformed);
                 }
                 if op == Operation::Info {

@@ -177,7 +177,7 @@ fn injected_and_device_errors() {
         buf: 0,
     };
     assert_eq!(c.call(kind, FLAG_INJECT_IO_ERROR), Err(BlockError::Io));
-    assert_eq!(c.call(kind, 2), Err(BlockError::Malformed));
+    assert_eq!(c.call(kind, 4), Err(BlockError::Malformed), "reserved bit");
     s.borrow_mut().fail_block = Some(7);
     let tag = c
         .submit(
@@ -301,6 +301,8 @@ fn any_kind() -> impl Strategy<Value = RequestKind> {
 proptest! {
     #[test]
     fn request_round_trip(tag in any::<u64>(), kind in any_kind(), flags in 0..=FLAGS_ALL) {
+        // Frame lists are for transfers only.
+        let flags = if kind.transfer().is_some() { flags } else { flags & !FLAG_FRAME_LIST };
         let r = Request { tag, kind, flags };
         prop_assert_eq!(Request::decode(&r.encode()), Ok(r));
     }
@@ -348,7 +350,7 @@ proptest! {
         let mut chan = ServerChannel::new(ring, BLOCKS, BUFFERS);
         for (i, e) in entries.iter().enumerate() {
             let w = RequestWire { op: e[0] % 6, tag: e[1], block: e[2] % 300, count: e[3] % 40,
-                buf: e[4] % 40, flags: e[5] % 3, reserved: [0, e[7] % 2] };
+                buf: e[4] % 40, flags: e[5] % 4, reserved: [0, e[7] % 2] };
             ring.poke_request(i as u32, &w);
             ring.poke_index(SQ_PROD, i as u32 + 1);
             if let Some(inc) = chan.take() {
@@ -370,4 +372,141 @@ fn errors_have_distinct_codes() {
         assert_eq!(e.code(), i as u64 + 1);
     }
     assert_eq!(BlockError::from_code(0), None);
+}
+
+fn wire(op: Operation, block: u64, count: u64, buf: u64, flags: u64) -> RequestWire {
+    RequestWire {
+        op: op as u64,
+        tag: 3,
+        block,
+        count,
+        buf,
+        flags,
+        reserved: [0; 2],
+    }
+}
+
+#[test]
+fn frame_list_flag_on_transfers_only() {
+    assert_eq!(FLAG_FRAME_LIST, 2, "numbering is stable");
+    assert_eq!(FLAGS_ALL, FLAG_INJECT_IO_ERROR | FLAG_FRAME_LIST);
+    for op in [Operation::Read, Operation::Write] {
+        let r = Request::decode(&wire(op, 7, 16, 2, FLAG_FRAME_LIST)).unwrap();
+        assert!(r.frame_list());
+        assert_eq!(r.kind.transfer(), Some((7, 16, 2)));
+        assert_eq!(r.encode(), wire(op, 7, 16, 2, FLAG_FRAME_LIST));
+        let both = FLAG_FRAME_LIST | FLAG_INJECT_IO_ERROR;
+        assert_eq!(
+            Request::decode(&wire(op, 7, 16, 2, both)).unwrap().flags,
+            both
+        );
+        assert!(!Request::decode(&wire(op, 7, 16, 2, 0))
+            .unwrap()
+            .frame_list());
+    }
+    for op in [Operation::Info, Operation::Flush] {
+        for flags in [FLAG_FRAME_LIST, FLAG_FRAME_LIST | FLAG_INJECT_IO_ERROR] {
+            assert_eq!(
+                Request::decode(&wire(op, 0, 0, 0, flags)),
+                Err(BlockError::Malformed),
+                "{op:?} {flags:#x}"
+            );
+        }
+        // As before: the test flag is accepted (and has no effect) there.
+        assert!(Request::decode(&wire(op, 0, 0, 0, FLAG_INJECT_IO_ERROR)).is_ok());
+    }
+    assert_eq!(
+        Request::decode(&wire(Operation::Read, 0, 1, 0, 4)),
+        Err(BlockError::Malformed),
+        "bit 2 is still reserved"
+    );
+}
+
+#[test]
+fn a_frame_list_names_one_buffer() {
+    let list = |block, count, buf| Request {
+        tag: 1,
+        kind: RequestKind::Write { block, count, buf },
+        flags: FLAG_FRAME_LIST,
+    };
+    let window = |block, count, buf| Request {
+        flags: 0,
+        ..list(block, count, buf)
+    };
+    // The last buffer holds a list of 32 pages; as a window request the
+    // 32 buffers would run past the window.
+    assert_eq!(
+        list(0, MAX_BLOCKS, BUFFERS - 1).check(BLOCKS, BUFFERS),
+        Ok(())
+    );
+    assert_eq!(
+        window(0, MAX_BLOCKS, BUFFERS - 1).check(BLOCKS, BUFFERS),
+        Err(BlockError::BadBuffer)
+    );
+    assert_eq!(
+        list(0, 1, BUFFERS).check(BLOCKS, BUFFERS),
+        Err(BlockError::BadBuffer)
+    );
+    assert_eq!(
+        list(0, 1, u64::MAX).check(BLOCKS, BUFFERS),
+        Err(BlockError::BadBuffer)
+    );
+    // The partition check is unchanged.
+    assert_eq!(
+        list(BLOCKS - 1, 2, 0).check(BLOCKS, BUFFERS),
+        Err(BlockError::OutOfRange)
+    );
+}
+
+#[test]
+fn a_frame_list_is_written_little_endian_into_its_buffer() {
+    let mut shared = Shared::new(BUFFERS as usize);
+    let base = shared.base();
+    // SAFETY: `shared` is page aligned, holds the ring page and every
+    // buffer for the whole test; the client stub and the `Window` below are
+    // the channel's two ends, used one at a time.
+    let mut c = unsafe { BlockClient::new(base, BUFFERS, Direct(setup_server(base))) };
+    let addrs = [0x1234_5000u64, 0xffff_ffff_ffff_f000, 0x1000];
+    c.buffer_mut(3, 1).fill(0xaa);
+    c.write_frame_list(3, &addrs);
+    let b = c.buffer(3, 1);
+    assert_eq!(b[..8], 0x1234_5000u64.to_le_bytes());
+    assert_eq!(
+        b[8..16],
+        [0x00, 0xf0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff][..]
+    );
+    assert_eq!(b[24], 0xaa, "the rest of the buffer is left alone");
+    // SAFETY: the window follows the ring page inside `shared`; this view
+    // is the server's end.
+    let server = unsafe { Window::new(base.add(BLOCK_SIZE), BUFFERS) };
+    let mut got = [0u64; 4];
+    server.read_u64s(3, &mut got);
+    assert_eq!(got[..3], addrs);
+    assert_eq!(got[3], u64::from_le_bytes([0xaa; 8]));
+    assert_eq!(FRAME_LIST_ENTRIES, 512);
+    c.write_frame_list(BUFFERS - 1, &[0x5000; FRAME_LIST_ENTRIES]);
+}
+
+#[test]
+#[should_panic(expected = "words in a buffer")]
+fn a_frame_list_fits_in_a_buffer() {
+    let mut shared = Shared::new(BUFFERS as usize);
+    let base = shared.base();
+    // SAFETY: as above.
+    let mut c = unsafe { BlockClient::new(base, BUFFERS, Direct(setup_server(base))) };
+    c.write_frame_list(0, &[0; FRAME_LIST_ENTRIES + 1]);
+}
+
+fn setup_server(base: *mut u8) -> Rc<RefCell<RamServer>> {
+    // SAFETY: the caller's `base` is a page-aligned `Shared` region alive
+    // for the test; only `Ring` views touch the ring page.
+    let ring = unsafe { Ring::new(base) };
+    Rc::new(RefCell::new(RamServer {
+        chan: ServerChannel::new(ring, BLOCKS, BUFFERS),
+        disk: vec![0; BLOCKS as usize * BLOCK_SIZE],
+        // SAFETY: one block past the ring page, inside the region.
+        window: unsafe { base.add(BLOCK_SIZE) },
+        reverse: false,
+        fail_block: None,
+    }))
 }

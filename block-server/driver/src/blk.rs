@@ -184,6 +184,14 @@ impl<P: PortIo, M: DmaMemory, T> Disk<P, M, T> {
         self.queue.memory().phys()
     }
 
+    /// Physical addresses of the whole queue region (descriptor table,
+    /// rings, request headers, status bytes, bounce page): memory no
+    /// client may aim the device at.
+    pub fn queue_range(&self) -> core::ops::Range<u64> {
+        let m = self.queue.memory();
+        m.phys()..m.phys() + m.len() as u64
+    }
+
     pub fn free_descriptors(&self) -> usize {
         self.queue.free_descriptors()
     }

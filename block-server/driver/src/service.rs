@@ -3,6 +3,12 @@
 //! or the files disk, [`VolumeKind`]) or answers at once, and finished
 //! device requests become completions on their channels.
 //!
+//! A transfer's data moves between the disk and the pages [`transfer_pages`]
+//! names: the channel's window buffers, or, for a frame-list request
+//! ([`block_api::FLAG_FRAME_LIST`], on channels allowed it), the physical
+//! pages its list names, read once from the window and checked before any
+//! I/O; [`plan`] turns either into virtio-blk segments.
+//!
 //! The binary calls [`Service::interrupt`] when the device's IRQ badge
 //! arrives, [`Service::dispatch`] after every wake-up, and then signals
 //! each channel [`Service::take_signals`] names. Everything between the
@@ -14,9 +20,10 @@ use crate::queue::{QueueError, Segment};
 use crate::{DmaMemory, PortIo, SECTORS_PER_BLOCK};
 use alloc::vec::Vec;
 use block_api::{
-    BlockError, Completion, Incoming, Request, RequestKind, ServerChannel, VolumeKind, BLOCK_SIZE,
-    FLAG_INJECT_IO_ERROR,
+    BlockError, Completion, Incoming, Request, RequestKind, ServerChannel, VolumeKind, Window,
+    BLOCK_SIZE, FLAG_INJECT_IO_ERROR,
 };
+use core::ops::Range;
 
 /// A device request in flight: where its completion goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,11 +85,72 @@ pub enum Plan {
     },
 }
 
+/// Whether the page at physical address `addr`, named by a frame list, may
+/// be handed to the device: [`BLOCK_SIZE`] aligned, `addr + BLOCK_SIZE`
+/// not overflowing, and overlapping none of the `reserved` ranges (the
+/// server's own DMA memory).
+pub fn frame_ok(addr: u64, reserved: &[Range<u64>]) -> bool {
+    if !addr.is_multiple_of(BLOCK_SIZE as u64) {
+        return false;
+    }
+    let Some(end) = addr.checked_add(BLOCK_SIZE as u64) else {
+        return false;
+    };
+    reserved
+        .iter()
+        .all(|r| r.is_empty() || end <= r.start || r.end <= addr)
+}
+
+/// The physical address of each page of transfer `r` (decoded and checked
+/// by [`ServerChannel::take`]), in block order, written to `out`; returns
+/// how many (0 for `Info`/`Flush`).
+///
+/// * A window request's pages are its buffers': `window[i]` is the
+///   physical address of data-window buffer `i`.
+/// * A frame-list request's pages are its list's entries: `read_list(buf,
+///   out)` copies the list out of window buffer `buf` once (false: no
+///   such buffer), and only that copy is checked ([`frame_ok`] against
+///   `reserved`) and used, so a client scribbling on the list meanwhile
+///   changes nothing. One bad entry fails the request with `BadBuffer`.
+///
+/// Whether the channel may send lists at all is the caller's check.
+pub fn transfer_pages(
+    r: &Request,
+    window: &[u64],
+    read_list: impl FnOnce(u64, &mut [u64]) -> bool,
+    reserved: &[Range<u64>],
+    out: &mut [u64; MAX_SEGMENTS],
+) -> Result<usize, BlockError> {
+    let Some((_, count, buf)) = r.kind.transfer() else {
+        return Ok(0);
+    };
+    let n = usize::try_from(count)
+        .ok()
+        .filter(|&n| n <= MAX_SEGMENTS)
+        .ok_or(BlockError::Malformed)?;
+    if r.frame_list() {
+        if !read_list(buf, &mut out[..n]) {
+            return Err(BlockError::BadBuffer);
+        }
+        if !out[..n].iter().all(|&a| frame_ok(a, reserved)) {
+            return Err(BlockError::BadBuffer);
+        }
+    } else {
+        let pages = usize::try_from(buf)
+            .ok()
+            .and_then(|b| window.get(b..b.checked_add(n)?))
+            .ok_or(BlockError::BadBuffer)?;
+        out[..n].copy_from_slice(pages);
+    }
+    Ok(n)
+}
+
 /// Decides what request `r` (decoded and checked against the partition
-/// and the window by [`ServerChannel::take`]) needs; `window` is the
-/// physical address of each data-window buffer; `geometry` is `None`
-/// without a device.
-pub fn plan(r: &Request, window: &[u64], geometry: Option<Geometry>) -> Plan {
+/// and the window by [`ServerChannel::take`]) needs; `pages` is the
+/// physical address of each page of its transfer, in block order
+/// ([`transfer_pages`]: window buffers or a checked frame list; empty for
+/// `Info`/`Flush`); `geometry` is `None` without a device.
+pub fn plan(r: &Request, pages: &[u64], geometry: Option<Geometry>) -> Plan {
     let answer = |result, failed_block| {
         Plan::Answer(Completion {
             tag: r.tag,
@@ -104,15 +172,15 @@ pub fn plan(r: &Request, window: &[u64], geometry: Option<Geometry>) -> Plan {
             count: 0,
             block: 0,
         },
-        RequestKind::Read { block, count, buf } | RequestKind::Write { block, count, buf } => {
+        RequestKind::Read { block, count, .. } | RequestKind::Write { block, count, .. } => {
             if r.flags & FLAG_INJECT_IO_ERROR != 0 {
                 return answer(Err(BlockError::Io), block);
             }
+            if pages.len() as u64 != count {
+                return answer(Err(BlockError::BadBuffer), 0);
+            }
             let mut n = 0;
-            for i in 0..count {
-                let Some(&pa) = window.get((buf + i) as usize) else {
-                    return answer(Err(BlockError::BadBuffer), 0);
-                };
+            for &pa in pages {
                 if n > 0 && segments[n - 1].phys + segments[n - 1].len as u64 == pa {
                     segments[n - 1].len += BLOCK_SIZE as u32;
                 } else if n < MAX_SEGMENTS {
@@ -141,14 +209,56 @@ pub fn plan(r: &Request, window: &[u64], geometry: Option<Geometry>) -> Plan {
     }
 }
 
-/// One client's channel: its rings, the physical address of each buffer
-/// of its data window, and the volume it serves.
+/// One client's channel: its rings, its data window (the physical address
+/// of each buffer, and a view of the bytes for reading frame lists), the
+/// volume it serves, and whether it may send frame lists.
 #[derive(Debug)]
 struct Channel {
     chan: ServerChannel,
-    window: Vec<u64>,
+    phys: Vec<u64>,
+    window: Window,
     volume: VolumeKind,
+    frame_lists: bool,
     signal: bool,
+}
+
+/// A request's physical pages: the first `.1` of `.0`.
+type Pages = ([u64; MAX_SEGMENTS], usize);
+
+impl Channel {
+    /// The request `inc` names and the physical pages of its transfer, or
+    /// its completion if it fails before any I/O (refused by the channel,
+    /// a frame list where none is allowed, a bad buffer or list entry).
+    fn admit(
+        &self,
+        inc: Incoming,
+        reserved: &[Range<u64>],
+    ) -> Result<(Request, Pages), Completion> {
+        let fail = |tag, error| Completion {
+            tag,
+            result: Err(error),
+            failed_block: 0,
+        };
+        let r = match inc {
+            Incoming::Refused { tag, error } => return Err(fail(tag, error)),
+            Incoming::Request(r) => r,
+        };
+        if r.frame_list() && !self.frame_lists {
+            return Err(fail(r.tag, BlockError::Unsupported));
+        }
+        let mut pages = [0; MAX_SEGMENTS];
+        let read_list = |buf, out: &mut [u64]| {
+            let ok = self.window.contains(buf, 1);
+            if ok {
+                self.window.read_u64s(buf, out);
+            }
+            ok
+        };
+        match transfer_pages(&r, &self.phys, read_list, reserved, &mut pages) {
+            Ok(n) => Ok((r, (pages, n))),
+            Err(e) => Err(fail(r.tag, e)),
+        }
+    }
 }
 
 /// The server's state: the channels and the volumes (the disks that came
@@ -159,6 +269,8 @@ struct Channel {
 pub struct Service<P, M> {
     channels: Vec<Channel>,
     volumes: Vec<Volume<P, M>>,
+    /// Every volume's queue memory: no frame list may name it.
+    reserved: Vec<Range<u64>>,
     errors: u64,
     last_error: Option<QueueError>,
     irqs: u64,
@@ -178,6 +290,7 @@ impl<P: PortIo, M: DmaMemory> Service<P, M> {
         }
         Service {
             channels: Vec::new(),
+            reserved: served.iter().map(|v| v.disk.queue_range()).collect(),
             volumes: served,
             errors: 0,
             last_error: None,
@@ -200,21 +313,34 @@ impl<P: PortIo, M: DmaMemory> Service<P, M> {
         &self.volumes
     }
 
-    /// Serves `chan` on the `volume` volume; its buffer `i` is at physical
-    /// address `window[i]`. Returns its index.
+    /// Serves `chan` on the `volume` volume; its data window is `window`
+    /// (the server's view, for reading frame lists), and its buffer `i` is
+    /// at physical address `phys[i]`. With `frame_lists`
+    /// ([`block_api::frame_lists_allowed`]) it may send frame-list
+    /// requests; otherwise they fail with `Unsupported`. Returns its index.
     pub fn add_channel(
         &mut self,
         chan: ServerChannel,
-        window: Vec<u64>,
+        phys: Vec<u64>,
+        window: Window,
         volume: VolumeKind,
+        frame_lists: bool,
     ) -> usize {
         self.channels.push(Channel {
             chan,
+            phys,
             window,
             volume,
+            frame_lists,
             signal: false,
         });
         self.channels.len() - 1
+    }
+
+    /// The physical ranges no frame list may name: every volume's queue
+    /// memory (descriptor table, rings, request headers, status bytes).
+    pub fn reserved(&self) -> &[Range<u64>] {
+        &self.reserved
     }
 
     pub fn channels(&self) -> usize {
@@ -309,19 +435,15 @@ impl<P: PortIo, M: DmaMemory> Service<P, M> {
                     }
                 }
                 let Some(inc) = c.chan.take() else { break };
-                let r = match inc {
-                    Incoming::Refused { tag, error } => {
-                        c.chan.complete(Completion {
-                            tag,
-                            result: Err(error),
-                            failed_block: 0,
-                        });
+                let (r, (pages, n)) = match c.admit(inc, &self.reserved) {
+                    Ok(admitted) => admitted,
+                    Err(done) => {
+                        c.chan.complete(done);
                         c.signal = true;
                         continue;
                     }
-                    Incoming::Request(r) => r,
                 };
-                let done = match (plan(&r, &c.window, geometry), vi) {
+                let done = match (plan(&r, &pages[..n], geometry), vi) {
                     (Plan::Answer(done), _) => done,
                     // Cannot happen: without a volume, plan answers.
                     (Plan::Device { .. }, None) => Completion {

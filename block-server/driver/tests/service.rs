@@ -6,11 +6,11 @@ mod common;
 
 use block_api::{
     BlockClient, BlockError, Completion, Notifier, Request, RequestKind, Ring, ServerChannel,
-    VolumeKind, BLOCK_SIZE, FLAG_INJECT_IO_ERROR,
+    VolumeKind, Window, BLOCK_SIZE, FLAG_FRAME_LIST, FLAG_INJECT_IO_ERROR,
 };
 use block_driver::blk::Disk;
 use block_driver::queue::{QueueError, Segment};
-use block_driver::service::{plan, Geometry, Plan};
+use block_driver::service::{frame_ok, plan, transfer_pages, Geometry, Plan};
 use block_driver::virtio::{self, Legacy, BLK_FEATURES};
 use block_driver::{BlkOp, Partition, Service, Volume};
 use common::{captured, Device, FakeDma, PhysMem, BAR};
@@ -52,6 +52,8 @@ struct Opts {
     /// The window's pages in reverse physical order (no two contiguous).
     scattered: bool,
     channels: usize,
+    /// The channels may send frame lists.
+    frame_lists: bool,
 }
 
 const DEFAULT: Opts = Opts {
@@ -60,7 +62,17 @@ const DEFAULT: Opts = Opts {
     device: true,
     scattered: false,
     channels: 1,
+    frame_lists: false,
 };
+
+/// The server's view of the data window of the channel at `base`.
+fn server_window(mem: &PhysMem, base: u64) -> Window {
+    let ptr = mem.ptr(base + 4096, BUFFERS as usize * BLOCK_SIZE);
+    // SAFETY: fake RAM lives as long as the test; this is the server's end
+    // of the window (the stub's is the other), and the test writes
+    // buffers by physical address only between requests.
+    unsafe { Window::new(ptr, BUFFERS) }
+}
 
 fn world(o: Opts) -> World {
     let mem = PhysMem::new(0x100_0000, 128);
@@ -98,7 +110,9 @@ fn world(o: Opts) -> World {
         service.add_channel(
             ServerChannel::new(ring, service.blocks(VolumeKind::Swap), BUFFERS),
             window.clone(),
+            server_window(&mem, base),
             VolumeKind::Swap,
+            o.frame_lists,
         );
         // SAFETY: as above; the stub's window view is never used (the test
         // reaches buffers by physical address).
@@ -433,7 +447,9 @@ fn each_channel_reaches_its_own_volume() {
         service.add_channel(
             ServerChannel::new(ring, service.blocks(kind), BUFFERS),
             window.clone(),
+            server_window(&mem, base),
             kind,
+            false,
         );
         // SAFETY: as above; buffers are reached by physical address only.
         stubs.push(unsafe { BlockClient::new(ptr, BUFFERS, NoBell) });
@@ -494,7 +510,9 @@ fn a_channel_whose_volume_is_missing_fails_every_request() {
     w.service.add_channel(
         ServerChannel::new(ring, blocks, BUFFERS),
         window.clone(),
+        server_window(&w.mem, base),
         VolumeKind::Files,
+        false,
     );
     // SAFETY: as above.
     let stub = unsafe { BlockClient::new(ptr, BUFFERS, NoBell) };
@@ -555,7 +573,8 @@ fn plans_merge_contiguous_buffers() {
             },
         ]
     );
-    let Plan::Device { op, count, .. } = plan(&req(write(0, 1, 2), 0), &window, Some(GEOMETRY))
+    let Plan::Device { op, count, .. } =
+        plan(&req(write(0, 1, 2), 0), &window[2..3], Some(GEOMETRY))
     else {
         panic!()
     };
@@ -564,7 +583,7 @@ fn plans_merge_contiguous_buffers() {
 
 #[test]
 fn plans_that_need_no_device() {
-    let window = [0x1000; 4];
+    let window = [0x1000; 1];
     let answer = |r: Request, g| match plan(&r, &window, g) {
         Plan::Answer(c) => (c.result, c.failed_block),
         p => panic!("{p:?}"),
@@ -589,18 +608,337 @@ fn plans_that_need_no_device() {
         answer(req(read(3, 1, 0), 0), None),
         (Err(BlockError::Io), 0)
     );
-    // A window shorter than the request (the channel checks first; the plan
-    // does not trust that).
+    // Fewer pages than the request (the caller resolves them first; the
+    // plan does not trust that).
     assert_eq!(
         answer(req(read(0, 2, 3), 0), Some(GEOMETRY)),
         (Err(BlockError::BadBuffer), 0)
     );
     assert!(matches!(
-        plan(&req(RequestKind::Flush, 0), &window, Some(GEOMETRY)),
+        plan(&req(RequestKind::Flush, 0), &[], Some(GEOMETRY)),
         Plan::Device {
             op: BlkOp::Flush,
             count: 0,
             ..
         }
     ));
+}
+
+// ---------------------------------------------------------------------------
+// Frame lists
+
+/// `n` fresh pages of fake RAM (the VM server's pool frames), scattered:
+/// in reverse physical order, so no two neighbours in the list are
+/// contiguous.
+fn pool(w: &World, n: u64) -> Vec<u64> {
+    let base = w.mem.alloc(n);
+    (0..n).rev().map(|i| base + i * 4096).collect()
+}
+
+fn list_call(w: &mut World, kind: RequestKind, buf: u64, addrs: &[u64]) -> Completion {
+    w.clients[0].stub.write_frame_list(buf, addrs);
+    w.call(0, kind, FLAG_FRAME_LIST)
+}
+
+#[test]
+fn frame_lists_move_data_to_the_listed_pages() {
+    let mut w = world(Opts {
+        frame_lists: true,
+        ..DEFAULT
+    });
+    let p = pool(&w, 8);
+    // p[2..5] is three contiguous pages in ascending order; the rest
+    // stand alone.
+    let list = [p[4], p[3], p[2], p[7], p[0], p[5]];
+    for (i, &pa) in list.iter().enumerate() {
+        w.mem.write(pa, &[0x30 + i as u8; BLOCK_SIZE]);
+    }
+    let done = list_call(&mut w, write(20, 6, 5), 5, &list);
+    assert_eq!(done.result, Ok(0));
+    // Header, [p4..p2 merged], p7, p0, p5, status.
+    assert_eq!(w.dev.state().seen[0].descriptors, 2 + 4);
+    assert_eq!(w.dev.state().seen[0].bytes, 6 * 4096);
+    let disk = w.dev.state().disk.clone();
+    for i in 0..6u64 {
+        let at = ((FIRST + (20 + i) * 8) * 512) as usize;
+        assert!(
+            disk[at..at + BLOCK_SIZE]
+                .iter()
+                .all(|&b| b == 0x30 + i as u8),
+            "block {i} came from list entry {i}"
+        );
+    }
+    // Back into other pages, in another order; the window is not touched.
+    let back = [p[1], p[6], p[0], p[2], p[3], p[4]];
+    for &pa in &back {
+        w.mem.write(pa, &[0; BLOCK_SIZE]);
+    }
+    assert_eq!(list_call(&mut w, read(20, 6, 9), 9, &back).result, Ok(0));
+    for (i, &pa) in back.iter().enumerate() {
+        assert_eq!(w.mem.bytes(pa, BLOCK_SIZE), [0x30 + i as u8; BLOCK_SIZE]);
+    }
+    for b in (0..BUFFERS).filter(|&b| b != 5 && b != 9) {
+        assert_eq!(w.buffer(0, b), [0; BLOCK_SIZE], "window buffer {b}");
+    }
+    // A window request on the same channel works as before.
+    w.fill(0, 0, 2, 4);
+    assert_eq!(w.call(0, write(40, 2, 0), 0).result, Ok(0));
+    let at = ((FIRST + 40 * 8) * 512) as usize;
+    assert_eq!(disk.len(), w.dev.state().disk.len());
+    assert_eq!(w.dev.state().disk[at..at + BLOCK_SIZE], w.buffer(0, 0)[..]);
+}
+
+#[test]
+fn a_frame_list_of_32_pages_fits_in_the_last_buffer() {
+    let mut w = world(Opts {
+        frame_lists: true,
+        ..DEFAULT
+    });
+    let p = pool(&w, 32);
+    for (i, &pa) in p.iter().enumerate() {
+        w.mem.write(pa, &[i as u8 + 1; BLOCK_SIZE]);
+    }
+    let done = list_call(&mut w, write(100, 32, BUFFERS - 1), BUFFERS - 1, &p);
+    assert_eq!(done.result, Ok(0));
+    assert_eq!(w.dev.state().seen[0].descriptors, 34, "no page merges");
+    let disk = w.dev.state().disk.clone();
+    for i in 0..32u64 {
+        let at = ((FIRST + (100 + i) * 8) * 512) as usize;
+        assert_eq!(disk[at], i as u8 + 1);
+    }
+    // The list's buffer must lie in the window.
+    let done = w.call(0, write(100, 1, BUFFERS), FLAG_FRAME_LIST);
+    assert_eq!(done.result, Err(BlockError::BadBuffer));
+    assert_eq!(w.dev.state().seen.len(), 1);
+}
+
+#[test]
+fn a_bad_frame_list_entry_fails_the_request_without_io() {
+    let mut w = world(Opts {
+        frame_lists: true,
+        ..DEFAULT
+    });
+    let p = pool(&w, 2);
+    w.mem.write(p[0], &[0x5a; BLOCK_SIZE]);
+    let queue = w
+        .service
+        .volume(VolumeKind::Swap)
+        .unwrap()
+        .disk
+        .queue_range();
+    assert_eq!(w.service.reserved(), std::slice::from_ref(&queue));
+    for bad in [
+        p[1] + 8,               // misaligned
+        queue.start,            // the descriptor table
+        queue.start + 2 * 4096, // the rings / request headers
+        queue.end - 4096,       // the last page (bounce)
+        !0xfff_u64,             // + 4096 overflows
+        1,
+    ] {
+        for kind in [read(0, 3, 2), write(0, 3, 2)] {
+            let done = list_call(&mut w, kind, 2, &[p[0], p[1], bad]);
+            assert_eq!(done.result, Err(BlockError::BadBuffer), "{bad:#x}");
+        }
+    }
+    assert!(w.dev.state().seen.is_empty(), "no I/O at all");
+    assert_eq!(w.mem.bytes(p[0], 4), [0x5a; 4], "not even the good pages");
+    // Pages right next to the queue memory are fine.
+    let beside = [queue.end, queue.start - 4096];
+    assert!(beside.iter().all(|&a| frame_ok(a, w.service.reserved())));
+}
+
+#[test]
+fn frame_lists_need_the_channels_permission() {
+    let mut w = world(DEFAULT);
+    let p = pool(&w, 1);
+    for kind in [read(0, 1, 0), write(0, 1, 0)] {
+        let done = list_call(&mut w, kind, 0, &p);
+        assert_eq!(done.result, Err(BlockError::Unsupported));
+    }
+    assert!(w.dev.state().seen.is_empty());
+    // Its window requests are served.
+    assert_eq!(w.call(0, read(0, 1, 0), 0).result, Ok(0));
+    // On Info/Flush the flag is malformed, whatever the channel.
+    for opts in [
+        DEFAULT,
+        Opts {
+            frame_lists: true,
+            ..DEFAULT
+        },
+    ] {
+        let mut w = world(opts);
+        for kind in [RequestKind::Info, RequestKind::Flush] {
+            assert_eq!(
+                w.call(0, kind, FLAG_FRAME_LIST).result,
+                Err(BlockError::Malformed)
+            );
+        }
+    }
+}
+
+/// The descriptor budget: before each take the service keeps room for
+/// the largest request (34 descriptors); a list of scattered pages takes
+/// a descriptor per page, so a 256-entry queue holds 13 requests of 16
+/// pages (18 descriptors each) or 7 of 32 pages (34 each).
+#[test]
+fn scattered_frame_lists_in_flight_per_queue() {
+    for (pages, fit) in [(16u64, 13usize), (32, 7)] {
+        let mut w = world(Opts {
+            frame_lists: true,
+            ..DEFAULT
+        });
+        assert_eq!(
+            w.service
+                .volume(VolumeKind::Swap)
+                .unwrap()
+                .disk
+                .queue_size(),
+            256
+        );
+        w.dev.state().immediate = false;
+        let p = pool(&w, pages);
+        let n = (BLOCKS / pages).min(BUFFERS) as usize;
+        for k in 0..n as u64 {
+            w.clients[0].stub.write_frame_list(k, &p);
+            w.submit(0, write(k * pages, pages, k), FLAG_FRAME_LIST);
+        }
+        w.pump();
+        assert_eq!(w.service.in_flight(), fit, "{pages}-page lists");
+        let mut done = Vec::new();
+        while done.len() < n {
+            w.dev.complete(false);
+            w.pump();
+            done.extend(w.completions(0));
+        }
+        assert!(done.iter().all(|c| c.result == Ok(0)), "{done:?}");
+    }
+}
+
+/// [`transfer_pages`] of a list request whose list (in buffer 2) holds
+/// `entries`, checking the list is read exactly once.
+fn resolve_list<'a>(
+    entries: Vec<u64>,
+    window: &'a [u64],
+    reserved: &'a [std::ops::Range<u64>],
+) -> impl Fn(&Request, &mut [u64; 32]) -> Result<usize, BlockError> + 'a {
+    move |r, out| {
+        let mut reads = 0;
+        let got = transfer_pages(
+            r,
+            window,
+            |buf, dst: &mut [u64]| {
+                assert_eq!(buf, 2);
+                reads += 1;
+                dst.copy_from_slice(&entries[..dst.len()]);
+                true
+            },
+            reserved,
+            out,
+        );
+        assert_eq!(reads, 1, "the list is read exactly once");
+        got
+    }
+}
+
+#[test]
+fn transfer_pages_resolve_windows_and_frame_lists() {
+    let reserved = vec![std::ops::Range {
+        start: 0x10_0000,
+        end: 0x10_6000,
+    }];
+    let window = [0x1000, 0x2000, 0x9000, 0xa000];
+    let mut out = [0; 32];
+    let no_list = |_: u64, _: &mut [u64]| -> bool { panic!("not a list request") };
+    // Window requests: the buffers' addresses.
+    assert_eq!(
+        transfer_pages(
+            &req(read(7, 3, 1), 0),
+            &window,
+            no_list,
+            &reserved,
+            &mut out
+        ),
+        Ok(3)
+    );
+    assert_eq!(out[..3], [0x2000, 0x9000, 0xa000]);
+    assert_eq!(
+        transfer_pages(
+            &req(read(7, 2, 3), 0),
+            &window,
+            no_list,
+            &reserved,
+            &mut out
+        ),
+        Err(BlockError::BadBuffer)
+    );
+    assert_eq!(
+        transfer_pages(
+            &req(read(7, 1, u64::MAX), 0),
+            &window,
+            no_list,
+            &reserved,
+            &mut out
+        ),
+        Err(BlockError::BadBuffer)
+    );
+    for kind in [RequestKind::Info, RequestKind::Flush] {
+        assert_eq!(
+            transfer_pages(&req(kind, 0), &window, no_list, &reserved, &mut out),
+            Ok(0)
+        );
+    }
+    // A list: read once, from the buffer the request names.
+    let list_of = |entries: Vec<u64>| resolve_list(entries, &window, &reserved);
+    let good = vec![0x20_0000, 0x20_1000, 0xf_f000, 0x10_6000];
+    let list = req(write(0, 4, 2), FLAG_FRAME_LIST);
+    assert_eq!(list_of(good.clone())(&list, &mut out), Ok(4));
+    assert_eq!(out[..4], good[..]);
+    let Plan::Device {
+        op,
+        segments,
+        count,
+        ..
+    } = plan(&list, &out[..4], Some(GEOMETRY))
+    else {
+        panic!("a write goes to the device")
+    };
+    assert_eq!(op, BlkOp::Write);
+    assert_eq!(
+        segments[..count],
+        [
+            Segment {
+                phys: 0x20_0000,
+                len: 8192
+            },
+            Segment {
+                phys: 0xf_f000,
+                len: 4096
+            },
+            Segment {
+                phys: 0x10_6000,
+                len: 4096
+            },
+        ]
+    );
+    for bad in [
+        0x20_0010,
+        0x10_0000,
+        0x10_5000,
+        0x10_2000,
+        !0xfff_u64,
+        u64::MAX,
+    ] {
+        let mut entries = good.clone();
+        entries[3] = bad;
+        assert_eq!(
+            list_of(entries)(&list, &mut out),
+            Err(BlockError::BadBuffer),
+            "{bad:#x}"
+        );
+    }
+    // No such buffer.
+    assert_eq!(
+        transfer_pages(&list, &window, |_, _| false, &reserved, &mut out),
+        Err(BlockError::BadBuffer)
+    );
 }

@@ -39,7 +39,10 @@ mod hw;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use block_api::{Ring, ServerChannel, VolumeKind, BLOCK_SIZE, DONE_SUFFIX, IRQ_BADGE, SHM_SUFFIX};
+use block_api::{
+    frame_lists_allowed, Ring, ServerChannel, VolumeKind, Window, BLOCK_SIZE, DONE_SUFFIX,
+    IRQ_BADGE, SHM_SUFFIX,
+};
 use block_driver::pci::{self, Mechanism1};
 use block_driver::virtio::{self, Legacy};
 use block_driver::{gpt, Disk, Volume, SECTOR};
@@ -273,7 +276,9 @@ fn take_irq(server: &Server, isr: &Legacy<Ports>, irq: Option<cap::IrqHandler>) 
     true
 }
 
-/// Maps every channel the spec gives us (`X_shm` frames + `X_done`).
+/// Maps every channel the spec gives us (`X_shm` frames + `X_done`): the
+/// ring page at `va`, buffer `i` at `va + (1 + i) * 4096`. Only the
+/// channels `block_api::frame_lists_allowed` names may send frame lists.
 fn channels(info: &StartInfo, objs: &mut Objects, server: &mut Server) -> Result<(), String> {
     for c in info.caps() {
         let Some(prefix) = c.name().strip_suffix(SHM_SUFFIX) else {
@@ -290,23 +295,31 @@ fn channels(info: &StartInfo, objs: &mut Objects, server: &mut Server) -> Result
             .cap(&format!("{prefix}{DONE_SUFFIX}"))
             .ok_or_else(|| format!("{prefix}: no {prefix}{DONE_SUFFIX} notification"))?;
         let va = CHANNEL_VA + server.done.len() as u64 * CHANNEL_STRIDE;
-        let mut window = objs
+        let mut phys = objs
             .map_frames(c.slot, frames, va)
             .map_err(|e| format!("{prefix}: {e}"))?;
-        window.remove(0);
+        phys.remove(0);
+        let buffers = phys.len() as u64;
         // SAFETY: the ring page is mapped read-write at `va` for good (page
         // aligned), shared only with the channel's client, and accessed
         // only through `Ring` views.
         let ring = unsafe { Ring::new(va as *mut u8) };
+        // SAFETY: the data window's `buffers` pages are mapped read-write
+        // right after the ring page (page aligned) for good, shared only with
+        // the channel's client, and this is the server's only view of them
+        // (the service reads frame lists through it; the device reaches the
+        // buffers by physical address).
+        let window = unsafe { Window::new((va + BLOCK_SIZE as u64) as *mut u8, buffers) };
         let kind = VolumeKind::of_channel(prefix);
+        let lists = frame_lists_allowed(prefix);
         println!(
-            "block-server: channel {prefix} ({} volume): {} buffers of 4K",
+            "block-server: channel {prefix} ({} volume): {buffers} buffers of 4K, frame lists {}",
             kind.name(),
-            window.len()
+            if lists { "allowed" } else { "refused" }
         );
         let blocks = server.service.blocks(kind);
-        let chan = ServerChannel::new(ring, blocks, window.len() as u64);
-        server.service.add_channel(chan, window, kind);
+        let chan = ServerChannel::new(ring, blocks, buffers);
+        server.service.add_channel(chan, phys, window, kind, lists);
         server.done.push(done);
     }
     Ok(())

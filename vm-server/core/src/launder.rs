@@ -77,15 +77,16 @@ impl Memory {
         }
         let sw = self.swap.as_mut().expect("pager attached");
         loop {
-            // Unmap before copying: a write between the copy and the
-            // unmap (another CPU, or hardware modified bits) would be lost.
+            // Unmap before copying (or the device reading the frames): a
+            // write between the copy and the unmap (another CPU, or
+            // hardware modified bits) would be lost.
             for &g in &frames {
                 pmap.page_protect(g, Prot::NONE);
             }
             let count = frames.len() as u32;
             let fr = &frames;
             let pm = &*pmap;
-            let r = sw.start_write(count, 0, &mut |i, buf| pm.read_frame(fr[i as usize], buf));
+            let r = sw.start_write(fr, 0, &mut |i, buf| pm.read_frame(fr[i as usize], buf));
             match r {
                 Ok((tag, slot)) => {
                     for &g in &frames {

@@ -193,9 +193,8 @@ impl Memory {
         }
         let slot = SwapSlot(run.slot.0 + (lo - run.pindex) as u32);
         let frames = self.alloc_window(o, lo, hi, class).map_err(Some)?;
-        let count = frames.len() as u32;
         let sw = self.swap.as_mut().expect("pager attached");
-        let tag = match sw.start_read(slot, count, 0) {
+        let tag = match sw.start_read(slot, &frames, 0) {
             Ok(t) => t,
             Err(e) => {
                 for f in frames {

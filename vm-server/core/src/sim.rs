@@ -12,10 +12,12 @@ use crate::swap_backend::IoDone;
 use crate::types::{Access, FrameNumber, Prot, SpaceId, PAGE_MASK, PAGE_SIZE};
 use crate::vm::Vm;
 use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use vm_swap::IoTag;
+use core::cell::{Ref, RefCell, RefMut};
+use vm_swap::{IoTag, PhysMemory};
 
 /// A software MMU: page tables per space, a reverse map per frame
 /// (`pv` entries) and the frames' bytes. Large mappings
@@ -24,7 +26,10 @@ use vm_swap::IoTag;
 /// it (remove takes it down whole), and a 4 KiB `enter` of a large
 /// region's frame panics, so a missed demotion cannot pass a test.
 pub struct SimPmap {
-    mem: Vec<u8>,
+    /// Every frame's bytes, frame `n` at `n * PAGE_SIZE`; shared with a
+    /// RAM disk taking frame lists ([`memory`](Self::memory)), as
+    /// physical memory is with a DMA device.
+    mem: PhysMemory,
     spaces: BTreeMap<SpaceId, BTreeMap<u64, (FrameNumber, Prot)>>,
     pv: Vec<PvList>,
     pv_total: usize,
@@ -62,7 +67,7 @@ impl SimPmap {
             large_region_base(frames)..end
         };
         SimPmap {
-            mem: vec![0u8; end as usize * PAGE_SIZE as usize],
+            mem: Rc::new(RefCell::new(vec![0u8; end as usize * PAGE_SIZE as usize])),
             spaces: BTreeMap::new(),
             pv: vec![PvList::new(); end as usize],
             pv_total: 0,
@@ -130,7 +135,9 @@ impl SimPmap {
     pub fn add_device_frames(&mut self, n: u32) {
         let have = self.pv.len();
         self.devices_from = self.devices_from.min(have as u32);
-        self.mem.resize((have + n as usize) * PAGE_SIZE as usize, 0);
+        self.mem
+            .borrow_mut()
+            .resize((have + n as usize) * PAGE_SIZE as usize, 0);
         self.pv.resize(have + n as usize, PvList::new());
     }
 
@@ -175,16 +182,23 @@ impl SimPmap {
                 .map_or(0, |v| v.len())
     }
 
+    /// The frames' bytes as a DMA device sees them: attach it to a
+    /// `RamDisk` (`attach_memory`) for transfers straight to and from
+    /// frames.
+    pub fn memory(&self) -> PhysMemory {
+        self.mem.clone()
+    }
+
     /// The bytes of a frame.
-    pub fn frame(&self, f: FrameNumber) -> &[u8] {
+    pub fn frame(&self, f: FrameNumber) -> Ref<'_, [u8]> {
         let o = f.index() * PAGE_SIZE as usize;
-        &self.mem[o..o + PAGE_SIZE as usize]
+        Ref::map(self.mem.borrow(), |m| &m[o..o + PAGE_SIZE as usize])
     }
 
     /// The bytes of a frame, to write as a simulated thread does.
-    pub fn frame_mut(&mut self, f: FrameNumber) -> &mut [u8] {
+    pub fn frame_mut(&mut self, f: FrameNumber) -> RefMut<'_, [u8]> {
         let o = f.index() * PAGE_SIZE as usize;
-        &mut self.mem[o..o + PAGE_SIZE as usize]
+        RefMut::map(self.mem.borrow_mut(), |m| &mut m[o..o + PAGE_SIZE as usize])
     }
 
     /// Drop the pv entry of one mapping. The caller has removed the PTE.
@@ -335,11 +349,13 @@ impl Pmap for SimPmap {
         self.vm_touches(dst, "copied to");
         let s = src.index() * PAGE_SIZE as usize;
         let d = dst.index() * PAGE_SIZE as usize;
-        self.mem.copy_within(s..s + PAGE_SIZE as usize, d);
+        self.mem
+            .borrow_mut()
+            .copy_within(s..s + PAGE_SIZE as usize, d);
     }
     fn read_frame(&self, frame: FrameNumber, buf: &mut [u8]) {
         self.vm_touches(frame, "read (for swap or a pager)");
-        buf.copy_from_slice(self.frame(frame));
+        buf.copy_from_slice(&self.frame(frame));
     }
     fn write_frame(&mut self, frame: FrameNumber, data: &[u8]) {
         self.vm_touches(frame, "wrote (from swap or a pager)");

@@ -19,21 +19,31 @@ use vm_swap::{
 pub trait SwapBackend {
     /// Largest pages per request.
     fn max_cluster(&self) -> u32;
-    /// [`SwapPager::start_write`].
+    /// Writes `frames` to a new slot run: straight from the frames where
+    /// the device takes frame lists and reaches them all
+    /// ([`SwapPager::start_write_direct`]), else copied through staging
+    /// buffers by `fill(i, bytes)` ([`SwapPager::start_write`]).
     fn start_write(
         &mut self,
-        count: u32,
+        frames: &[FrameNumber],
         cookie: u64,
         fill: &mut dyn FnMut(u32, &mut [u8]),
     ) -> Result<(IoTag, SwapSlot), SwapError>;
-    /// [`SwapPager::start_read`].
-    fn start_read(&mut self, slot: SwapSlot, count: u32, cookie: u64) -> Result<IoTag, SwapError>;
+    /// Reads slots `slot..` into `frames`: straight, as `start_write`, or
+    /// through staging buffers ([`read_page`](Self::read_page) then has
+    /// the bytes).
+    fn start_read(
+        &mut self,
+        slot: SwapSlot,
+        frames: &[FrameNumber],
+        cookie: u64,
+    ) -> Result<IoTag, SwapError>;
     /// [`SwapPager::poll`].
     fn poll(&mut self, out: &mut Vec<SwapEvent>) -> usize;
     /// [`SwapPager::wait`].
     fn wait(&mut self);
-    /// [`SwapPager::read_page`].
-    fn read_page(&self, tag: IoTag, i: u32) -> &[u8];
+    /// [`SwapPager::read_page`]: `None` for a read straight into frames.
+    fn read_page(&self, tag: IoTag, i: u32) -> Option<&[u8]>;
     /// [`SwapPager::finish_read`].
     fn finish_read(&mut self, tag: IoTag);
     /// [`SwapPager::free_slots`].
@@ -56,14 +66,25 @@ impl<D: BlockDevice + 'static> SwapBackend for SwapPager<D> {
     }
     fn start_write(
         &mut self,
-        count: u32,
+        frames: &[FrameNumber],
         cookie: u64,
         fill: &mut dyn FnMut(u32, &mut [u8]),
     ) -> Result<(IoTag, SwapSlot), SwapError> {
-        SwapPager::start_write(self, count, cookie, fill)
+        match frame_list(self, frames) {
+            Some(list) => self.start_write_direct(&list, cookie),
+            None => SwapPager::start_write(self, frames.len() as u32, cookie, fill),
+        }
     }
-    fn start_read(&mut self, slot: SwapSlot, count: u32, cookie: u64) -> Result<IoTag, SwapError> {
-        SwapPager::start_read(self, slot, count, cookie)
+    fn start_read(
+        &mut self,
+        slot: SwapSlot,
+        frames: &[FrameNumber],
+        cookie: u64,
+    ) -> Result<IoTag, SwapError> {
+        match frame_list(self, frames) {
+            Some(list) => self.start_read_direct(slot, &list, cookie),
+            None => SwapPager::start_read(self, slot, frames.len() as u32, cookie),
+        }
     }
     fn poll(&mut self, out: &mut Vec<SwapEvent>) -> usize {
         SwapPager::poll(self, out)
@@ -71,7 +92,7 @@ impl<D: BlockDevice + 'static> SwapBackend for SwapPager<D> {
     fn wait(&mut self) {
         SwapPager::wait(self)
     }
-    fn read_page(&self, tag: IoTag, i: u32) -> &[u8] {
+    fn read_page(&self, tag: IoTag, i: u32) -> Option<&[u8]> {
         SwapPager::read_page(self, tag, i)
     }
     fn finish_read(&mut self, tag: IoTag) {
@@ -95,6 +116,18 @@ impl<D: BlockDevice + 'static> SwapBackend for SwapPager<D> {
     fn device_any(&mut self) -> &mut dyn Any {
         self.device_mut()
     }
+}
+
+/// The physical addresses of `frames` for a direct transfer, if the
+/// device takes frame lists and reaches every one.
+fn frame_list<D: BlockDevice>(p: &SwapPager<D>, frames: &[FrameNumber]) -> Option<Vec<u64>> {
+    if !p.direct() {
+        return None;
+    }
+    frames
+        .iter()
+        .map(|f| p.device().frame_address(f.0))
+        .collect()
 }
 
 /// One request in flight: its pages in page-index order.

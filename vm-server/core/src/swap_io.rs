@@ -207,7 +207,10 @@ impl Memory {
                 IoOp::Read if ok => {
                     self.objects.clear_read_failed(o, p);
                     let sw = self.swap.as_ref().expect("pager attached");
-                    pmap.write_frame(f, sw.read_page(ev.tag, i));
+                    // A direct read has put the bytes in the frame.
+                    if let Some(bytes) = sw.read_page(ev.tag, i) {
+                        pmap.write_frame(f, bytes);
+                    }
                     if Some(f) == req.wanted {
                         // Referenced, so the pageout pass that may run
                         // before the fault is retried only clears the bit

@@ -44,6 +44,27 @@ pub struct FramePool {
     device_base: u32,
 }
 
+/// The physical address of every RAM frame the VM may page: the pool's
+/// 4 KiB frames (as page numbers, 4 bytes a frame) and the large
+/// regions'. Device frames have none: they are never paged.
+pub struct FrameAddresses {
+    small: Vec<u32>,
+    large_base: u32,
+    large: Vec<u64>,
+}
+
+impl FrameAddresses {
+    /// Frame `f`'s physical address, if it is RAM.
+    pub fn get(&self, f: u32) -> Option<u64> {
+        if let Some(&pn) = self.small.get(f as usize) {
+            return Some(u64::from(pn) << 12);
+        }
+        let off = f.checked_sub(self.large_base)?;
+        let base = self.large.get((off / LARGE_PAGE_FRAMES) as usize)?;
+        Some(base + u64::from(off % LARGE_PAGE_FRAMES) * PAGE_SIZE as u64)
+    }
+}
+
 /// Retypes `count` 2 MiB large frames. Done before anything else is
 /// carved from the untyped grant, so each lands 2 MiB-aligned in a chunk
 /// of its own size or larger (the root task hands enough of those).
@@ -216,6 +237,35 @@ impl FramePool {
                 core::slice::from_raw_parts_mut(Self::window(dst) as *mut u8, PAGE_SIZE),
             )
         }
+    }
+
+    /// Every RAM frame's physical address, for the swap device's frame
+    /// lists: one `GetAddress` per 4 KiB cap and per large region, at
+    /// start.
+    pub fn physical_addresses(&self) -> Result<FrameAddresses, String> {
+        let small = self
+            .caps
+            .iter()
+            .map(|&c| {
+                let pa = cap::Granule::from_bits(u64::from(c))
+                    .x86_page_get_address()
+                    .map_err(|e| format!("frame address: {e:?}"))?;
+                u32::try_from(pa >> 12).map_err(|_| format!("frame at {pa:#x}: past 16 TiB"))
+            })
+            .collect::<Result<Vec<u32>, String>>()?;
+        let large = self
+            .large
+            .iter()
+            .map(|c| {
+                c.x86_page_get_address()
+                    .map_err(|e| format!("large frame address: {e:?}"))
+            })
+            .collect::<Result<Vec<u64>, String>>()?;
+        Ok(FrameAddresses {
+            small,
+            large_base: self.large_base,
+            large,
+        })
     }
 
     fn window(f: FrameNumber) -> u64 {

@@ -258,8 +258,10 @@ fn attach_swap(info: &StartInfo, server: &mut Server) -> Result<(), String> {
         .map_err(|e| format!("swap channel page {i}: {e}"))?;
     }
     let bell = block_api::Sel4Notifier { doorbell, done };
+    let frames = server.platform.pmap.pool.physical_addresses()?;
     // SAFETY: just mapped read-write for good; shared only with the block server.
-    let disk = unsafe { swapdev::SwapDisk::open(SWAP_CHANNEL_VADDR as *mut u8, pages - 1, bell)? };
+    let disk =
+        unsafe { swapdev::SwapDisk::open(SWAP_CHANNEL_VADDR as *mut u8, pages - 1, bell, frames)? };
     let blocks = vm_swap::BlockDevice::block_count(&disk);
     let pager = vm_swap::SwapPager::new(disk, SWAP_CLUSTER);
     server

@@ -1,21 +1,29 @@
 //! The swap device: the block server's swap partition, reached over a
 //! `block-api` channel, as the VM core's `BlockDevice`.
 //!
-//! The channel's data window is the swap pager's staging area (buffer `i`
-//! of the device is window page `i`), so page contents move by DMA between
-//! the disk and the window and by memory copy between the window and pool
-//! frames. Completions arrive as a signal on the server's bound
-//! notification; the server then calls `Vm::swap_poll`.
+//! The device takes frame lists (block-api's `FLAG_FRAME_LIST`): a page
+//! moves by DMA straight between the disk and its pool frame, and a
+//! request holds one window buffer, its list, so the window no longer
+//! bounds the requests in flight. The block server honours lists only on
+//! this channel (`block_api::frame_lists_allowed`): without an IOMMU it
+//! can make the disk write any physical address anyway, and the VM
+//! server, which now aims it, already holds every client's memory. The
+//! window's staging path stays for requests naming a frame without an
+//! address (none today). Completions arrive as a signal on the server's
+//! bound notification; the server then calls `Vm::swap_poll`.
 //!
 //! Not the whole partition: block 0 is the Linux `SWAPSPACE2` header page,
 //! and the system test of the raw device (`clients/block-test`) writes the
 //! first 32 MiB and the last block while the system runs. The swap area is
 //! what lies between [`RESERVED_LOW`] and the last block.
 
+use crate::frames::FrameAddresses;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
-use block_api::{BlockClient, BlockError, RequestKind, Sel4Notifier, FLAG_INJECT_IO_ERROR};
+use block_api::{
+    BlockClient, BlockError, RequestKind, Sel4Notifier, FLAG_FRAME_LIST, FLAG_INJECT_IO_ERROR,
+};
 use vm_swap::device::{
     BlockDevice, BufferId, IoCompletion, IoError, IoOp, IoRequest, IoStatus, IoTag,
 };
@@ -32,6 +40,8 @@ pub struct SwapDisk {
     blocks: u64,
     /// What each tag in flight asked for (completions carry only the tag).
     in_flight: BTreeMap<u64, IoRequest>,
+    /// Where each pool frame is, for frame lists.
+    frames: FrameAddresses,
     /// Test hook: the next read is sent with `FLAG_INJECT_IO_ERROR`, so
     /// the block server fails it (the server arms it for one client).
     pub fail_next_read: bool,
@@ -49,6 +59,7 @@ impl SwapDisk {
         base: *mut u8,
         buffers: u64,
         bell: Sel4Notifier,
+        frames: FrameAddresses,
     ) -> Result<SwapDisk, String> {
         // SAFETY: the caller's contract.
         let mut client = unsafe { BlockClient::new(base, buffers, bell) };
@@ -62,6 +73,7 @@ impl SwapDisk {
             client,
             blocks: blocks - RESERVED_LOW - RESERVED_HIGH,
             in_flight: BTreeMap::new(),
+            frames,
             fail_next_read: false,
         })
     }
@@ -92,7 +104,8 @@ impl BlockDevice for SwapDisk {
             IoOp::Write => RequestKind::Write { block, count, buf },
         };
         let inject = req.op == IoOp::Read && self.fail_next_read;
-        let flags = if inject { FLAG_INJECT_IO_ERROR } else { 0 };
+        let flags = if inject { FLAG_INJECT_IO_ERROR } else { 0 }
+            | if req.direct { FLAG_FRAME_LIST } else { 0 };
         let tag = self.client.submit(kind, flags).map_err(|e| match e {
             BlockError::Busy => IoError::QueueFull,
             BlockError::OutOfRange => IoError::OutOfRange,
@@ -129,6 +142,14 @@ impl BlockDevice for SwapDisk {
 
     fn in_flight(&self) -> usize {
         self.in_flight.len()
+    }
+
+    fn frame_lists(&self) -> bool {
+        true
+    }
+
+    fn frame_address(&self, frame: u32) -> Option<u64> {
+        self.frames.get(frame)
     }
 
     /// Waits on the channel's completion notification (bound to the

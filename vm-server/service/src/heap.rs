@@ -27,7 +27,8 @@ pub mod cost {
     /// Every frame's fixed records, made at start: its `VmPage` (16), the
     /// replacement policy's links and counts (CLOCK: 10), and for a frame
     /// a 4 KiB mapping may use the seL4 pmap's cap, spare cap, reverse
-    /// map and the free queue's links (40), rounded up. (32 until
+    /// map and the free queue's links (40), and the swap device's frame
+    /// address (4), rounded up. (32 until
     /// 2026-12-06, which undercounted the pmap's records.)
     pub const FRAME: u64 = 72;
     /// A resident page's slot in its object's page tree: at worst alone

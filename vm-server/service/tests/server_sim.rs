@@ -260,14 +260,20 @@ impl Sim {
         };
         let cfg_large = cfg.large_pages;
         let mut vm = Vm::new(cfg, FRAMES).unwrap();
+        let pmap = SimPmap::with_large(FRAMES, cfg_large);
         let mut disk = RamDisk::new(8192, 32);
         disk.seed(seed)
             .set_delay(Delay::Random(6))
             .set_reorder(seed.is_multiple_of(2))
             .error_probability(0.002, 0.01);
+        // Half the seeds move pages straight to and from frames (frame
+        // lists, as the seL4 server's swap device does).
+        if (seed / 3).is_multiple_of(2) {
+            disk.attach_memory(pmap.memory());
+        }
         vm.swap_on(Box::new(SwapPager::new(disk, 16))).unwrap();
         let platform = SimPlatform {
-            pmap: Some(SimPmap::with_large(FRAMES, cfg_large)),
+            pmap: Some(pmap),
             spawn_failure: 0.05,
             rng: Some(SmallRng::seed_from_u64(seed ^ 0x5eed)),
             ..SimPlatform::default()
@@ -486,10 +492,9 @@ impl Sim {
         let page = pend.va & !(P - 1);
         let c = self.clients.get_mut(&id).unwrap();
         c.pending = None;
-        let frame = self.svc.platform.pmap().frame_mut(f);
         match &pend.write {
             Some(data) => {
-                frame[off..off + data.len()].copy_from_slice(data);
+                self.svc.platform.pmap().frame_mut(f)[off..off + data.len()].copy_from_slice(data);
                 let mp = c.pages.get_mut(&page).expect("model page");
                 match &mut mp.content {
                     Content::Private(b) => {
@@ -505,7 +510,7 @@ impl Sim {
                 *self.stats.entry("writes").or_default() += 1;
             }
             None => {
-                let got = frame[off..off + pend.len].to_vec();
+                let got = self.svc.platform.pmap().frame(f)[off..off + pend.len].to_vec();
                 let want = self.bytes(id, page);
                 if got != want[off..off + pend.len] {
                     let i = (0..pend.len).find(|&i| got[i] != want[off + i]).unwrap();

@@ -150,13 +150,8 @@ fn ramdisk_io(bencher: Bencher, n: u32, op: IoOp) {
     for b in (0..BLOCKS).step_by(16) {
         let buf = d.buffer_mut(BufferId(0), 16);
         buf.fill(1);
-        d.submit(IoRequest {
-            op: IoOp::Write,
-            block: b,
-            count: 16,
-            buf: BufferId(0),
-        })
-        .unwrap();
+        d.submit(IoRequest::staged(IoOp::Write, b, 16, BufferId(0)))
+            .unwrap();
         d.poll_completions(&mut Vec::new());
     }
     let mut block = 0u64;
@@ -168,13 +163,8 @@ fn ramdisk_io(bencher: Bencher, n: u32, op: IoOp) {
                 chunk.copy_from_slice(&page);
             }
         }
-        d.submit(IoRequest {
-            op,
-            block,
-            count: n,
-            buf: BufferId(0),
-        })
-        .unwrap();
+        d.submit(IoRequest::staged(op, block, n, BufferId(0)))
+            .unwrap();
         done.clear();
         d.poll_completions(&mut done);
         if op == IoOp::Read {
@@ -277,7 +267,7 @@ fn pager_pagein(bencher: Bencher, n: u32) {
         ev.clear();
         p.poll(&mut ev);
         for i in 0..n {
-            frame.copy_from_slice(p.read_page(tag, i));
+            frame.copy_from_slice(p.read_page(tag, i).expect("a staged read"));
         }
         p.finish_read(tag);
         black_box(&frame);

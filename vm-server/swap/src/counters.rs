@@ -109,12 +109,7 @@ mod tests {
         let mut st = SwapStats::default();
         st.sync_slots(&bl);
         assert_eq!((st.swpages, st.swpginuse, st.swpgbad), (100, 7, 2));
-        let request = IoRequest {
-            op: IoOp::Write,
-            block: 10,
-            count: 4,
-            buf: BufferId(0),
-        };
+        let request = IoRequest::staged(IoOp::Write, 10, 4, BufferId(0));
         st.submitted(&request);
         st.completed(&IoCompletion {
             tag: IoTag(1),

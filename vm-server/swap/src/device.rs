@@ -24,6 +24,18 @@
 //! window slots itself (one run of `count` buffers per request); the
 //! device only checks that in-flight requests do not share buffers.
 //!
+//! # Data path: frame lists (zero copy)
+//!
+//! A device whose [`BlockDevice::frame_lists`] is true also takes
+//! *direct* requests: the request's one staging buffer holds its frame
+//! list, `count` little-endian `u64` physical addresses (entry `i` is the
+//! frame for block `block + i`), and the device moves the data straight
+//! to and from those frames. The block server's swap channel is such a
+//! device (block-api's `FLAG_FRAME_LIST`); it saves the copy and lets a
+//! request use one window buffer instead of `count`, so the window no
+//! longer bounds the requests in flight. The caller keeps the frames
+//! busy until the completion, as it keeps a staged write's pages.
+//!
 //! Caller contract for every implementation: from `submit` until its
 //! completion has been polled, the request's buffers belong to the device
 //! (do not read a read's buffers or change a write's), and no two in-flight
@@ -46,14 +58,42 @@ pub enum IoOp {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BufferId(pub u32);
 
+/// Most frames one frame list names (one buffer of `u64`s).
+pub const FRAME_LIST_MAX: u32 = (BLOCK_SIZE / 8) as u32;
+
 /// One transfer: `count` blocks from device block `block`, to or from
-/// staging buffers `buf .. buf + count`.
+/// staging buffers `buf .. buf + count`, or (`direct`) to or from the
+/// frames listed in buffer `buf` (module docs, "frame lists").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct IoRequest {
     pub op: IoOp,
     pub block: u64,
     pub count: u32,
     pub buf: BufferId,
+    pub direct: bool,
+}
+
+impl IoRequest {
+    /// A transfer through staging buffers `buf .. buf + count`.
+    pub fn staged(op: IoOp, block: u64, count: u32, buf: BufferId) -> IoRequest {
+        IoRequest {
+            op,
+            block,
+            count,
+            buf,
+            direct: false,
+        }
+    }
+
+    /// Staging buffers the request holds while in flight: its list's one,
+    /// or one a page.
+    pub fn buffers(&self) -> u32 {
+        if self.direct {
+            1
+        } else {
+            self.count
+        }
+    }
 }
 
 /// Names a submitted request in its completion; assigned by the device,
@@ -139,6 +179,20 @@ pub trait BlockDevice {
     /// Requests submitted and not yet handed back.
     fn in_flight(&self) -> usize;
 
+    /// Whether the device takes direct requests (module docs, "frame
+    /// lists"). The default: it does not.
+    fn frame_lists(&self) -> bool {
+        false
+    }
+
+    /// The physical address a frame list names for the VM's frame number
+    /// `frame`, if the device reaches it (`None` by default, and for
+    /// frames a direct transfer must not touch).
+    fn frame_address(&self, frame: u32) -> Option<u64> {
+        let _ = frame;
+        None
+    }
+
     /// Blocks until a request in flight may have completed (it may return
     /// early); for callers that must wait for I/O. The default returns at
     /// once, so such callers poll. Caller contract: a request is in flight.
@@ -146,16 +200,20 @@ pub trait BlockDevice {
 }
 
 /// Checks a request against a device's geometry (shared by
-/// implementations): the cheap refusals `submit` must make first.
+/// implementations): the cheap refusals `submit` must make first. A
+/// direct request's addresses are the device's to check.
 pub fn validate(req: &IoRequest, block_count: u64, buffer_count: u32) -> Result<(), IoError> {
     if req.count == 0 {
         return Err(IoError::Empty);
+    }
+    if req.direct && req.count > FRAME_LIST_MAX {
+        return Err(IoError::BadBuffer);
     }
     match req.block.checked_add(u64::from(req.count)) {
         Some(end) if end <= block_count => {}
         _ => return Err(IoError::OutOfRange),
     }
-    match req.buf.0.checked_add(req.count) {
+    match req.buf.0.checked_add(req.buffers()) {
         Some(end) if end <= buffer_count => Ok(()),
         _ => Err(IoError::BadBuffer),
     }

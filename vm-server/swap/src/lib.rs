@@ -184,7 +184,7 @@ pub use policy::{
     ClockConfig, ClockPolicy, ClockProPolicy, FifoPolicy, FrameId, PageKey, PolicyHost,
     PolicyStats, ReplacementPolicy, S3FifoPolicy, TwoQPolicy, POLICIES,
 };
-pub use ramdisk::{Delay, RamDisk, RamDiskStats};
+pub use ramdisk::{Delay, PhysMemory, RamDisk, RamDiskStats};
 pub use swap_pager::{SwapError, SwapEvent, SwapPager};
 pub use swapmeta::{SwBlock, SwapMeta, SwapRun, SWAP_META_PAGES};
 pub use targets::{PagingTargets, Pressure, TargetsError};

@@ -22,6 +22,12 @@
 //! request overlapping the blocks of one in flight (unless both are
 //! reads) is refused with [`IoError::Overlap`].
 //!
+//! Given a [`PhysMemory`] ([`RamDisk::attach_memory`]) it takes direct
+//! requests too (frame lists, `device` module docs): the list is read
+//! once at submit, as the block server reads it, and the data moves
+//! between the store and the memory at delivery, so a caller that
+//! touches a frame under I/O sees wrong bytes here as well.
+//!
 //! Locking: none; owned by one test or the single-threaded server loop.
 
 use crate::device::{
@@ -29,8 +35,10 @@ use crate::device::{
     BLOCK_SIZE,
 };
 use alloc::boxed::Box;
+use alloc::rc::Rc;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 use hashbrown::{HashMap, HashSet};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -72,10 +80,17 @@ pub enum Delay {
     Random(u32),
 }
 
+/// Simulated physical memory a direct request's addresses index (byte
+/// offsets), shared with whatever owns the frames (the VM core's
+/// `SimPmap`).
+pub type PhysMemory = Rc<RefCell<Vec<u8>>>;
+
 #[derive(Clone, Debug)]
 struct Pending {
     tag: IoTag,
     req: IoRequest,
+    /// A direct request's frame addresses, read at submit.
+    frames: Vec<u64>,
     /// Polls still to skip before delivery.
     hold: u32,
     status: IoStatus,
@@ -100,6 +115,8 @@ pub struct RamDisk {
     write_error_prob: f64,
     delay: Delay,
     reorder: bool,
+    /// Where direct requests' frames live; `None`: no direct requests.
+    memory: Option<PhysMemory>,
     stats: RamDiskStats,
 }
 
@@ -124,8 +141,16 @@ impl RamDisk {
             write_error_prob: 0.0,
             delay: Delay::None,
             reorder: false,
+            memory: None,
             stats: RamDiskStats::default(),
         }
+    }
+
+    /// Takes direct requests from now on, their addresses byte offsets
+    /// into `memory`; the VM's frame `n` is at `n * BLOCK_SIZE`.
+    pub fn attach_memory(&mut self, memory: PhysMemory) -> &mut Self {
+        self.memory = Some(memory);
+        self
     }
 
     /// Reseeds the injection RNG (probabilistic errors, random delays,
@@ -237,15 +262,24 @@ impl RamDisk {
         IoStatus::Ok
     }
 
-    /// Moves the data of a completion being delivered.
-    fn transfer(&mut self, req: &IoRequest, status: IoStatus) {
+    /// Moves the data of a completion being delivered (`frames`: a
+    /// direct request's list).
+    fn transfer(&mut self, req: &IoRequest, frames: &[u64], status: IoStatus) {
         let done = match status {
             IoStatus::Ok => req.count,
             IoStatus::Error { block } => (block - req.block) as u32,
         };
         let base = req.buf.0 as usize * BLOCK_SIZE;
+        let memory = self.memory.clone();
+        let mut memory = memory.as_ref().map(|m| m.borrow_mut());
         for i in 0..req.count {
-            let buf = &mut self.staging[base + i as usize * BLOCK_SIZE..][..BLOCK_SIZE];
+            let buf = match (&mut memory, req.direct) {
+                (Some(m), true) => {
+                    let at = frames[i as usize] as usize;
+                    &mut m[at..at + BLOCK_SIZE]
+                }
+                _ => &mut self.staging[base + i as usize * BLOCK_SIZE..][..BLOCK_SIZE],
+            };
             let block = req.block + u64::from(i);
             match (req.op, i < done) {
                 (IoOp::Write, true) => {
@@ -276,7 +310,37 @@ impl RamDisk {
     }
 }
 
+impl RamDisk {
+    /// A direct request's frame list, read once and checked as the block
+    /// server checks it: page aligned and inside the memory.
+    fn frame_list(&self, req: &IoRequest) -> Result<Vec<u64>, IoError> {
+        let len = self.memory.as_ref().map_or(0, |m| m.borrow().len()) as u64;
+        let list = &self.staging[req.buf.0 as usize * BLOCK_SIZE..][..req.count as usize * 8];
+        list.chunks_exact(8)
+            .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")))
+            .map(|a| {
+                let inside = a.checked_add(BLOCK_SIZE as u64).is_some_and(|e| e <= len);
+                if a % BLOCK_SIZE as u64 == 0 && inside {
+                    Ok(a)
+                } else {
+                    Err(IoError::BadBuffer)
+                }
+            })
+            .collect()
+    }
+}
+
 impl BlockDevice for RamDisk {
+    fn frame_lists(&self) -> bool {
+        self.memory.is_some()
+    }
+
+    fn frame_address(&self, frame: u32) -> Option<u64> {
+        let len = self.memory.as_ref()?.borrow().len() as u64;
+        let at = u64::from(frame) * BLOCK_SIZE as u64;
+        (at + BLOCK_SIZE as u64 <= len).then_some(at)
+    }
+
     fn block_count(&self) -> u64 {
         self.blocks
     }
@@ -296,26 +360,38 @@ impl BlockDevice for RamDisk {
     }
 
     fn submit(&mut self, req: IoRequest) -> Result<IoTag, IoError> {
-        let refused =
-            if let Err(e) = validate(&req, self.blocks, self.buffers) {
-                Some(e)
-            } else if self.pending.len() >= self.queue_depth {
-                Some(IoError::QueueFull)
-            } else if self.pending.iter().any(|p| {
-                p.req.buf.0 < req.buf.0 + req.count && req.buf.0 < p.req.buf.0 + p.req.count
-            }) {
-                Some(IoError::BufferBusy)
-            } else if self.pending.iter().any(|p| {
-                (p.req.op == IoOp::Write || req.op == IoOp::Write)
-                    && p.req.block < req.block + u64::from(req.count)
-                    && req.block < p.req.block + u64::from(p.req.count)
-            }) {
-                // The contract forbids it; checking it here catches pagers
-                // that reuse a slot while the device still reads or writes it.
-                Some(IoError::Overlap)
-            } else {
-                None
-            };
+        let refused = if let Err(e) = validate(&req, self.blocks, self.buffers) {
+            Some(e)
+        } else if self.pending.len() >= self.queue_depth {
+            Some(IoError::QueueFull)
+        } else if self.pending.iter().any(|p| {
+            p.req.buf.0 < req.buf.0 + req.buffers() && req.buf.0 < p.req.buf.0 + p.req.buffers()
+        }) {
+            Some(IoError::BufferBusy)
+        } else if req.direct && self.memory.is_none() {
+            Some(IoError::BadBuffer)
+        } else if self.pending.iter().any(|p| {
+            (p.req.op == IoOp::Write || req.op == IoOp::Write)
+                && p.req.block < req.block + u64::from(req.count)
+                && req.block < p.req.block + u64::from(p.req.count)
+        }) {
+            // The contract forbids it; checking it here catches pagers
+            // that reuse a slot while the device still reads or writes it.
+            Some(IoError::Overlap)
+        } else {
+            None
+        };
+        let frames = if req.direct && refused.is_none() {
+            match self.frame_list(&req) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.stats.rejected += 1;
+                    return Err(e);
+                }
+            }
+        } else {
+            Vec::new()
+        };
         if let Some(e) = refused {
             self.stats.rejected += 1;
             return Err(e);
@@ -335,6 +411,7 @@ impl BlockDevice for RamDisk {
         self.pending.push(Pending {
             tag,
             req,
+            frames,
             hold,
             status,
         });
@@ -371,7 +448,7 @@ impl BlockDevice for RamDisk {
         }
         let n = ready.len();
         for p in &ready {
-            self.transfer(&p.req, p.status);
+            self.transfer(&p.req, &p.frames, p.status);
         }
         self.stats.completed += n as u64;
         out.extend(ready.into_iter().map(|p| IoCompletion {
@@ -393,23 +470,13 @@ mod tests {
 
     fn write(d: &mut RamDisk, block: u64, count: u32, fill: u8) -> IoTag {
         d.buffer_mut(BufferId(0), count).fill(fill);
-        d.submit(IoRequest {
-            op: IoOp::Write,
-            block,
-            count,
-            buf: BufferId(0),
-        })
-        .unwrap()
+        d.submit(IoRequest::staged(IoOp::Write, block, count, BufferId(0)))
+            .unwrap()
     }
 
     fn read(d: &mut RamDisk, block: u64, count: u32, buf: u32) -> IoTag {
-        d.submit(IoRequest {
-            op: IoOp::Read,
-            block,
-            count,
-            buf: BufferId(buf),
-        })
-        .unwrap()
+        d.submit(IoRequest::staged(IoOp::Read, block, count, BufferId(buf)))
+            .unwrap()
     }
 
     fn poll(d: &mut RamDisk) -> Vec<IoCompletion> {
@@ -439,12 +506,7 @@ mod tests {
     #[test]
     fn submit_refusals() {
         let mut d = RamDisk::new(16, 4);
-        let r = |block, count, buf| IoRequest {
-            op: IoOp::Read,
-            block,
-            count,
-            buf: BufferId(buf),
-        };
+        let r = |block, count, buf| IoRequest::staged(IoOp::Read, block, count, BufferId(buf));
         assert_eq!(d.submit(r(0, 0, 0)), Err(IoError::Empty));
         assert_eq!(d.submit(r(15, 2, 0)), Err(IoError::OutOfRange));
         assert_eq!(d.submit(r(u64::MAX, 2, 0)), Err(IoError::OutOfRange));

@@ -20,7 +20,7 @@
 use crate::blist::{Blist, SwapSlot, BLIST_MAX_ALLOC};
 use crate::counters::SwapStats;
 use crate::device::{
-    BlockDevice, BufferId, IoCompletion, IoError, IoOp, IoRequest, IoStatus, IoTag,
+    BlockDevice, BufferId, IoCompletion, IoError, IoOp, IoRequest, IoStatus, IoTag, FRAME_LIST_MAX,
 };
 use alloc::vec::Vec;
 use hashbrown::HashMap;
@@ -33,7 +33,8 @@ pub enum SwapError {
     NoSpace { largest_run: u32 },
     /// Not enough free staging buffers: poll completions and retry.
     NoBuffers,
-    /// `count` is 0 or above the pager's cluster limit.
+    /// `count` is 0, above the pager's cluster limit, or (staged) above
+    /// the staging window.
     BadCount,
     /// The device refused the request.
     Device(IoError),
@@ -62,6 +63,18 @@ struct Inflight {
     slot: SwapSlot,
     count: u32,
     buf: BufferId,
+    /// A frame-list request: `buf` is its one list buffer.
+    direct: bool,
+}
+
+impl Inflight {
+    fn buffers(&self) -> u32 {
+        if self.direct {
+            1
+        } else {
+            self.count
+        }
+    }
 }
 
 /// The swap pager's device side (see the module docs).
@@ -83,15 +96,17 @@ pub struct SwapPager<D: BlockDevice> {
 
 impl<D: BlockDevice> SwapPager<D> {
     /// A pager over the whole device, every slot free, clusters of at most
-    /// `max_cluster` pages (capped by the blist's run limit and the
-    /// staging window).
+    /// `max_cluster` pages (capped by the blist's run limit, and by the
+    /// staging window or, on a device taking frame lists, a list's size).
     pub fn new(dev: D, max_cluster: u32) -> Self {
         let blist = Blist::new_free(dev.block_count());
         let staging = Blist::new_free(u64::from(dev.buffer_count()));
-        let max_cluster = max_cluster
-            .min(BLIST_MAX_ALLOC)
-            .min(dev.buffer_count())
-            .max(1);
+        let window = if dev.frame_lists() {
+            FRAME_LIST_MAX
+        } else {
+            dev.buffer_count()
+        };
+        let max_cluster = max_cluster.min(BLIST_MAX_ALLOC).min(window).max(1);
         let mut p = SwapPager {
             dev,
             blist,
@@ -138,6 +153,19 @@ impl<D: BlockDevice> SwapPager<D> {
         self.inflight.len() + self.done_reads.len()
     }
 
+    /// Whether the device moves pages straight to and from frames named
+    /// by physical address ([`start_write_direct`](Self::start_write_direct),
+    /// [`start_read_direct`](Self::start_read_direct)).
+    pub fn direct(&self) -> bool {
+        self.dev.frame_lists()
+    }
+
+    /// A request of `count` pages is allowed: within the cluster limit,
+    /// and a staged one within the staging window.
+    fn fits(&self, count: u32, direct: bool) -> bool {
+        count > 0 && count <= self.max_cluster && (direct || count <= self.dev.buffer_count())
+    }
+
     fn alloc_buffers(&mut self, count: u32) -> Result<BufferId, SwapError> {
         self.staging
             .alloc(count)
@@ -160,7 +188,29 @@ impl<D: BlockDevice> SwapPager<D> {
         cookie: u64,
         mut fill: impl FnMut(u32, &mut [u8]),
     ) -> Result<(IoTag, SwapSlot), SwapError> {
-        if count == 0 || count > self.max_cluster {
+        self.write(count, cookie, None, &mut fill)
+    }
+
+    /// Starts writing the frames at physical addresses `frames` with no
+    /// copy (a frame list); otherwise as [`start_write`](Self::start_write).
+    /// Caller contract: [`direct`](Self::direct), and the frames stay
+    /// busy (unchanged, not reused) until the completion.
+    pub fn start_write_direct(
+        &mut self,
+        frames: &[u64],
+        cookie: u64,
+    ) -> Result<(IoTag, SwapSlot), SwapError> {
+        self.write(frames.len() as u32, cookie, Some(frames), &mut |_, _| {})
+    }
+
+    fn write(
+        &mut self,
+        count: u32,
+        cookie: u64,
+        frames: Option<&[u64]>,
+        fill: &mut dyn FnMut(u32, &mut [u8]),
+    ) -> Result<(IoTag, SwapSlot), SwapError> {
+        if !self.fits(count, frames.is_some()) {
             return Err(SwapError::BadCount);
         }
         let Some(slot) = self.blist.alloc(count) else {
@@ -168,23 +218,43 @@ impl<D: BlockDevice> SwapPager<D> {
                 largest_run: self.blist.largest_free_run(),
             });
         };
-        let buf = match self.alloc_buffers(count) {
+        let buf = match self.alloc_buffers(if frames.is_some() { 1 } else { count }) {
             Ok(b) => b,
             Err(e) => {
                 self.blist.free(slot, u64::from(count));
                 return Err(e);
             }
         };
-        let bytes = self.dev.buffer_mut(buf, count);
-        for (i, page) in bytes
-            .chunks_exact_mut(crate::device::BLOCK_SIZE)
-            .enumerate()
-        {
-            fill(i as u32, page);
+        match frames {
+            Some(list) => self.write_list(buf, list),
+            None => {
+                let bytes = self.dev.buffer_mut(buf, count);
+                for (i, page) in bytes
+                    .chunks_exact_mut(crate::device::BLOCK_SIZE)
+                    .enumerate()
+                {
+                    fill(i as u32, page);
+                }
+            }
         }
-        self.submit(IoOp::Write, slot, count, buf, cookie)
+        let req = IoRequest {
+            op: IoOp::Write,
+            block: slot.block(),
+            count,
+            buf,
+            direct: frames.is_some(),
+        };
+        self.submit(req, slot, cookie)
             .inspect_err(|_| self.blist.free(slot, u64::from(count)))
             .map(|tag| (tag, slot))
+    }
+
+    /// Writes a frame list into its buffer.
+    fn write_list(&mut self, buf: BufferId, frames: &[u64]) {
+        let list = self.dev.buffer_mut(buf, 1);
+        for (entry, &a) in list.chunks_exact_mut(8).zip(frames) {
+            entry.copy_from_slice(&a.to_le_bytes());
+        }
     }
 
     /// Starts reading `count` pages from slot `slot` on (`swap_pager_
@@ -199,45 +269,68 @@ impl<D: BlockDevice> SwapPager<D> {
         count: u32,
         cookie: u64,
     ) -> Result<IoTag, SwapError> {
-        if count == 0 || count > self.max_cluster {
-            return Err(SwapError::BadCount);
-        }
-        let buf = self.alloc_buffers(count)?;
-        self.submit(IoOp::Read, slot, count, buf, cookie)
+        self.read(slot, count, cookie, None)
     }
 
-    fn submit(
+    /// Starts reading `frames.len()` pages from slot `slot` on straight
+    /// into the frames at physical addresses `frames` (a frame list; the
+    /// completion needs no [`read_page`](Self::read_page) copy, only
+    /// [`finish_read`](Self::finish_read)). Caller contract: as for
+    /// [`start_read`](Self::start_read), [`direct`](Self::direct), and the
+    /// frames stay busy (untouched, not reused) until the completion.
+    pub fn start_read_direct(
         &mut self,
-        op: IoOp,
         slot: SwapSlot,
-        count: u32,
-        buf: BufferId,
+        frames: &[u64],
         cookie: u64,
     ) -> Result<IoTag, SwapError> {
+        self.read(slot, frames.len() as u32, cookie, Some(frames))
+    }
+
+    fn read(
+        &mut self,
+        slot: SwapSlot,
+        count: u32,
+        cookie: u64,
+        frames: Option<&[u64]>,
+    ) -> Result<IoTag, SwapError> {
+        if !self.fits(count, frames.is_some()) {
+            return Err(SwapError::BadCount);
+        }
+        let buf = self.alloc_buffers(if frames.is_some() { 1 } else { count })?;
+        if let Some(list) = frames {
+            self.write_list(buf, list);
+        }
         let req = IoRequest {
-            op,
+            op: IoOp::Read,
             block: slot.block(),
             count,
             buf,
+            direct: frames.is_some(),
         };
+        self.submit(req, slot, cookie)
+    }
+
+    fn submit(&mut self, req: IoRequest, slot: SwapSlot, cookie: u64) -> Result<IoTag, SwapError> {
         match self.dev.submit(req) {
             Ok(tag) => {
                 self.stats.submitted(&req);
                 self.inflight.insert(
                     tag,
                     Inflight {
-                        op,
+                        op: req.op,
                         cookie,
                         slot,
-                        count,
-                        buf,
+                        count: req.count,
+                        buf: req.buf,
+                        direct: req.direct,
                     },
                 );
                 Ok(tag)
             }
             Err(e) => {
                 self.stats.io_rejected += 1;
-                self.free_buffers(buf, count);
+                self.free_buffers(req.buf, req.buffers());
                 Err(SwapError::Device(e))
             }
         }
@@ -271,7 +364,7 @@ impl<D: BlockDevice> SwapPager<D> {
             };
             match io.op {
                 IoOp::Write => {
-                    self.free_buffers(io.buf, io.count);
+                    self.free_buffers(io.buf, io.buffers());
                     if let Err(i) = result {
                         self.blist.mark_bad(SwapSlot(io.slot.0 + i), 1);
                         self.blist.free(io.slot, u64::from(io.count));
@@ -297,15 +390,16 @@ impl<D: BlockDevice> SwapPager<D> {
         n
     }
 
-    /// Bytes of page `i` of a completed read. Caller contract: `tag` was
+    /// Bytes of page `i` of a completed read; `None` for a direct read,
+    /// whose bytes are in its frames already. Caller contract: `tag` was
     /// reported by `poll` as a read and not yet finished; `i` < its count.
-    pub fn read_page(&self, tag: IoTag, i: u32) -> &[u8] {
+    pub fn read_page(&self, tag: IoTag, i: u32) -> Option<&[u8]> {
         let io = self
             .done_reads
             .get(&tag)
             .expect("read_page: not a completed read");
         assert!(i < io.count, "read_page: page out of range");
-        self.dev.buffer(BufferId(io.buf.0 + i), 1)
+        (!io.direct).then(|| self.dev.buffer(BufferId(io.buf.0 + i), 1))
     }
 
     /// Releases a completed read's staging buffers. Caller contract: as
@@ -315,7 +409,7 @@ impl<D: BlockDevice> SwapPager<D> {
             .done_reads
             .remove(&tag)
             .expect("finish_read: not a completed read");
-        self.free_buffers(io.buf, io.count);
+        self.free_buffers(io.buf, io.buffers());
     }
 
     /// Gives `count` slots from `slot` back (page freed, overwritten,
@@ -376,14 +470,95 @@ mod tests {
         let t = p.start_read(SwapSlot(slot.0 + 1), 3, 8).unwrap();
         let ev = poll_all(&mut p);
         assert_eq!((ev[0].tag, ev[0].op), (t, IoOp::Read));
-        assert!(p.read_page(t, 0).iter().all(|&b| b == 11));
-        assert!(p.read_page(t, 2).iter().all(|&b| b == 13));
+        assert!(p.read_page(t, 0).unwrap().iter().all(|&b| b == 11));
+        assert!(p.read_page(t, 2).unwrap().iter().all(|&b| b == 13));
         p.finish_read(t);
         p.free_slots(slot, 4);
         let st = p.stats().clone();
         assert_eq!((st.swpginuse, st.pgswapout, st.pgswapin), (0, 4, 3));
         assert_eq!((st.pageouts, st.pageins), (1, 1));
         assert_eq!(p.busy(), 0);
+    }
+
+    fn direct_pager(buffers: u32) -> (SwapPager<RamDisk>, crate::ramdisk::PhysMemory) {
+        let mem = alloc::rc::Rc::new(core::cell::RefCell::new(alloc::vec![0u8; 64 * 4096]));
+        let mut d = RamDisk::new(256, buffers);
+        d.attach_memory(mem.clone());
+        (SwapPager::new(d, 16), mem)
+    }
+
+    #[test]
+    fn direct_transfers_move_frames_without_staging_copies() {
+        let (mut p, mem) = direct_pager(4);
+        assert!(p.direct());
+        for (f, b) in [(3usize, 30u8), (9, 90), (4, 40)] {
+            mem.borrow_mut()[f * 4096..][..4096].fill(b);
+        }
+        let (_, slot) = p
+            .start_write_direct(&[3 * 4096, 9 * 4096, 4 * 4096], 1)
+            .unwrap();
+        // Nothing moves before the completion: a frame changed now is
+        // what reaches the disk (the caller's contract forbids it).
+        mem.borrow_mut()[9 * 4096] = 91;
+        assert_eq!(poll_all(&mut p)[0].result, Ok(()));
+        assert_eq!(p.device().peek(slot.block() + 1)[..2], [91, 90]);
+        let t = p
+            .start_read_direct(slot, &[20 * 4096, 21 * 4096, 7 * 4096], 2)
+            .unwrap();
+        assert!(mem.borrow()[20 * 4096..][..4096].iter().all(|&b| b == 0));
+        assert_eq!(poll_all(&mut p)[0].result, Ok(()));
+        let m = mem.borrow();
+        assert!(m[20 * 4096..][..4096].iter().all(|&b| b == 30));
+        assert_eq!(m[21 * 4096..][..2], [91, 90]);
+        assert!(m[7 * 4096..][..4096].iter().all(|&b| b == 40));
+        drop(m);
+        p.finish_read(t);
+        assert_eq!(p.busy(), 0);
+    }
+
+    #[test]
+    fn a_direct_request_holds_one_staging_buffer() {
+        // Four buffers, and eight 16-page requests in flight at once.
+        let (mut p, _mem) = direct_pager(4);
+        let frames: Vec<u64> = (0..16).map(|f| f * 4096).collect();
+        let mut tags = Vec::new();
+        for _ in 0..4 {
+            tags.push(p.start_write_direct(&frames, 0).unwrap());
+        }
+        assert_eq!(p.start_write_direct(&frames, 0), Err(SwapError::NoBuffers));
+        assert_eq!(p.start_write(1, 0, pattern(0)), Err(SwapError::NoBuffers));
+        let ev = poll_all(&mut p);
+        assert!(ev.iter().all(|e| e.result == Ok(())));
+        for (_, slot) in &tags {
+            p.start_read_direct(*slot, &frames, 0).unwrap();
+        }
+        assert_eq!(poll_all(&mut p).len(), 4);
+        assert_eq!(p.blist().in_use(), 64);
+    }
+
+    #[test]
+    fn a_bad_frame_address_is_refused_whole() {
+        let (mut p, mem) = direct_pager(4);
+        let (_, slot) = p.start_write_direct(&[0, 4096], 0).unwrap();
+        poll_all(&mut p);
+        // Unaligned, and past the memory: refused, nothing moved, the
+        // buffer back.
+        for bad in [[8192u64, 4097], [8192, 64 * 4096]] {
+            mem.borrow_mut()[8192] = 7;
+            assert_eq!(
+                p.start_read_direct(slot, &bad, 0),
+                Err(SwapError::Device(IoError::BadBuffer))
+            );
+            assert_eq!(mem.borrow()[8192], 7);
+        }
+        assert_eq!(p.busy(), 0);
+        // A device without memory takes no direct request.
+        let mut plain = SwapPager::new(RamDisk::new(64, 4), 16);
+        assert!(!plain.direct());
+        assert_eq!(
+            plain.start_read_direct(SwapSlot(0), &[0], 0),
+            Err(SwapError::Device(IoError::BadBuffer))
+        );
     }
 
     #[test]
@@ -437,7 +612,7 @@ mod tests {
         assert_eq!(p.blist().in_use(), 2);
         let t = p.start_read(slot, 2, 0).unwrap();
         assert_eq!(poll_all(&mut p)[0].result, Ok(()));
-        assert!(p.read_page(t, 1).iter().all(|&b| b == 6));
+        assert!(p.read_page(t, 1).unwrap().iter().all(|&b| b == 6));
         p.finish_read(t);
         assert_eq!(p.stats().io_read_errors, 1);
     }
@@ -459,7 +634,7 @@ mod tests {
         let ev = poll_all(&mut p);
         assert_eq!(ev.len(), 2);
         assert_eq!((p.deferred_frees(), p.blist().in_use()), (0, 4));
-        assert!(p.read_page(t, 3).iter().all(|&b| b == 4));
+        assert!(p.read_page(t, 3).unwrap().iter().all(|&b| b == 4));
         p.finish_read(t);
     }
 }

@@ -261,7 +261,7 @@ impl World {
                 Ok(()) => {
                     fill(q, ver, &mut want);
                     assert!(
-                        self.pager.read_page(e.tag, i) == &want[..],
+                        self.pager.read_page(e.tag, i) == Some(&want[..]),
                         "page {q} v{ver} corrupt"
                     );
                     self.pageins_ok += 1;
