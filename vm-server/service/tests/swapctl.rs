@@ -1,4 +1,4 @@
-//! Swap control through the service: device statistics for every client, swapoff and swapon only for the privileged (and their forks), refusals that change nothing, the detached device attached again, faults waiting for swap resumed by a swapoff, and no pageout pass on account of a fault that waits for its own page-in.
+//! Swap control through the service: device statistics for every client, swapoff and swapon only for the privileged (and their forks), refusals that change nothing, the detached device attached again, faults waiting for swap resumed by a swapoff, and no pageout pass on account of a fault that waits for its own page-in, but one beside its read when the read leaves memory short.
 
 use vm_api::{ApiError, ForkReply, SwapDeviceInfo};
 use vm_core::{Access, MmapArgs, Prot, SpaceId, Vm, VmConfig, PAGE_SIZE};
@@ -23,7 +23,16 @@ fn info(svc: &mut Svc, id: ClientId) -> SwapDeviceInfo {
 /// A service of `FRAMES` frames (swapping to a RAM disk of `SLOTS`
 /// slots if `swap`) serving `ADMIN` (with `swapctl`) and `PLAIN`.
 fn service(swap: bool) -> (Svc, SpaceId, SpaceId) {
-    let mut vm = Vm::new(VmConfig::default(), FRAMES).unwrap();
+    service_of(VmConfig::default(), swap)
+}
+
+/// `service(true)` with the VM configured as `cfg`.
+fn service_with(cfg: VmConfig) -> (Svc, SpaceId, SpaceId) {
+    service_of(cfg, true)
+}
+
+fn service_of(cfg: VmConfig, swap: bool) -> (Svc, SpaceId, SpaceId) {
+    let mut vm = Vm::new(cfg, FRAMES).unwrap();
     if swap {
         let disk = RamDisk::new(SLOTS, 64);
         vm.swap_on(Box::new(SwapPager::new(disk, 16))).unwrap();
@@ -295,5 +304,45 @@ fn a_fault_waiting_for_its_page_in_runs_no_pageout_pass() {
     svc.vm.swap_drain(&mut svc.platform.pmap);
     assert_eq!(svc.handle(Message::SwapSignal), Outcome::NoReply);
     assert_eq!(svc.waiting(), 0);
+    verify(&mut svc, b, BASE, 32, 7);
+}
+
+/// A fault that starts waiting for its page-in, its read having left
+/// free pages short, runs the pageout pass beside the read (in its own
+/// message), so the completion's message runs none between the read and
+/// the reply; the waiting fault's pages are busy under the read and stay.
+#[test]
+fn a_page_in_that_leaves_memory_short_runs_pageout_beside_its_read() {
+    let cfg = VmConfig {
+        pagein_adaptive: false,
+        pagein_behind: 0,
+        pagein_ahead: 7,
+        prefault_min_free: 0,
+        ..VmConfig::default()
+    };
+    let (mut svc, a, b) = service_with(cfg);
+    fill(&mut svc, b, BASE, 32, 7);
+    fill(&mut svc, a, BASE, FRAMES as u64, 8);
+    svc.vm.swap_drain(&mut svc.platform.pmap);
+    svc.vm.swap_poll(&mut svc.platform.pmap);
+    assert_eq!(svc.vm.pageout_shortage(false), 0);
+    let before = svc.vm.stats();
+    plain_fault_waits_for_its_page_in(&mut svc);
+    let after = svc.vm.stats();
+    assert_eq!(after.pageins, before.pageins + 1, "one read");
+    assert_eq!(after.pgswapin, before.pgswapin, "the read is in flight");
+    assert!(before.free - after.free > 1, "read ahead: {after:?}");
+    assert_eq!(after.pdwoke, before.pdwoke + 1, "one pass, beside the read");
+    assert!(after.pdlaunder > before.pdlaunder, "its writes started");
+    // The completion resumes the fault with no pass before the reply.
+    svc.vm.swap_drain(&mut svc.platform.pmap);
+    assert_eq!(svc.handle(Message::SwapSignal), Outcome::NoReply);
+    assert_eq!(svc.waiting(), 0);
+    assert_eq!(svc.platform.resumed, vec![1]);
+    assert_eq!(
+        svc.vm.stats().pdwoke,
+        after.pdwoke,
+        "no pass on the completion"
+    );
     verify(&mut svc, b, BASE, 32, 7);
 }
