@@ -4,9 +4,21 @@
 //! device writes last. Header and status live in the queue's region,
 //! indexed by the chain's head descriptor; the caller's token for the
 //! request is kept by head too, and comes back with the completion.
+//!
+//! When the device offers `VIRTIO_RING_F_INDIRECT_DESC` (QEMU's legacy
+//! virtio-blk does) and the queue is long enough for the longest chain
+//! ([`TABLE_ENTRIES`]), the chain goes into the head's indirect table and
+//! takes one descriptor of the ring ([`crate::queue`] has the layout).
+//! Why: the VM server's zero-copy swap path sends frame lists of
+//! scattered pool frames, so a 32-page request is 34 descriptors, and
+//! direct chains let only 7 such requests into QEMU's 256-entry ring;
+//! with indirect tables a request takes one ring slot, whatever its
+//! segments, and up to the queue's size are in flight.
+//! [`Disk::ring_slots_for`] says which (1, or [`Disk::descriptors_for`]);
+//! without the feature the chains are direct, exactly as before.
 
 use crate::queue::{Buffer, Layout, QueueError, Segment, SplitQueue};
-use crate::virtio::{self, Features, Legacy, VirtioError, BLK_F_FLUSH};
+use crate::virtio::{self, Features, Legacy, VirtioError, BLK_F_FLUSH, RING_F_INDIRECT_DESC};
 use crate::{DmaMemory, PortIo, SECTOR};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -23,6 +35,9 @@ pub const STATUS_UNWRITTEN: u8 = 0xff;
 /// Most data segments of one request: each block of a block-api request
 /// may sit anywhere in physical memory.
 pub const MAX_SEGMENTS: usize = block_api::MAX_BLOCKS as usize;
+/// Descriptors of the longest request (header, [`MAX_SEGMENTS`] data
+/// segments, status): the size of each indirect table.
+pub const TABLE_ENTRIES: usize = MAX_SEGMENTS + 2;
 
 /// A virtio-blk request type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -125,6 +140,8 @@ pub struct Disk<P, M, T> {
     queue: SplitQueue<M>,
     tokens: Vec<Option<T>>,
     features: u32,
+    /// Requests go in indirect tables (one ring descriptor each).
+    indirect: bool,
     capacity: u64,
 }
 
@@ -132,13 +149,26 @@ impl<P: PortIo, M: DmaMemory, T> Disk<P, M, T> {
     /// Resets and negotiates (`want`), asks `alloc` for the queue memory
     /// (physically contiguous, page aligned, zeroed, at least the bytes it
     /// is given), hands it to the device and sets DRIVER_OK.
+    ///
+    /// With `VIRTIO_RING_F_INDIRECT_DESC` negotiated and a queue of at
+    /// least [`TABLE_ENTRIES`] entries (the spec bounds every chain,
+    /// indirect ones too, by the queue size) the memory includes an
+    /// indirect table per descriptor: [`TABLE_ENTRIES`] x 16 bytes each,
+    /// 136 KiB for QEMU's 256 entries (160 KiB in all, against 24 KiB
+    /// without).
     pub fn bring_up(
         regs: Legacy<P>,
         want: Features,
         alloc: impl FnOnce(usize) -> Result<M, String>,
     ) -> Result<Self, DiskError> {
         let n = virtio::negotiate(&regs, want)?;
-        let layout = Layout::new(n.queue_size);
+        let indirect =
+            n.features & RING_F_INDIRECT_DESC != 0 && n.queue_size as usize >= TABLE_ENTRIES;
+        let layout = if indirect {
+            Layout::with_tables(n.queue_size, TABLE_ENTRIES as u16)
+        } else {
+            Layout::new(n.queue_size)
+        };
         let fail = |e| {
             regs.set_status(virtio::STATUS_FAILED);
             e
@@ -156,6 +186,7 @@ impl<P: PortIo, M: DmaMemory, T> Disk<P, M, T> {
             queue: SplitQueue::new(mem, layout),
             tokens: (0..n.queue_size).map(|_| None).collect(),
             features: n.features,
+            indirect,
             capacity: n.capacity,
         })
     }
@@ -175,6 +206,11 @@ impl<P: PortIo, M: DmaMemory, T> Disk<P, M, T> {
         self.features
     }
 
+    /// Whether requests go in indirect tables (one ring descriptor each).
+    pub fn indirect(&self) -> bool {
+        self.indirect
+    }
+
     pub fn queue_size(&self) -> u16 {
         self.queue.layout().size
     }
@@ -185,13 +221,15 @@ impl<P: PortIo, M: DmaMemory, T> Disk<P, M, T> {
     }
 
     /// Physical addresses of the whole queue region (descriptor table,
-    /// rings, request headers, status bytes, bounce page): memory no
-    /// client may aim the device at.
+    /// rings, request headers, status bytes, indirect tables, bounce
+    /// page): memory no client may aim the device at.
     pub fn queue_range(&self) -> core::ops::Range<u64> {
         let m = self.queue.memory();
         m.phys()..m.phys() + m.len() as u64
     }
 
+    /// Free descriptors of the ring (compare with
+    /// [`ring_slots_for`](Self::ring_slots_for)).
     pub fn free_descriptors(&self) -> usize {
         self.queue.free_descriptors()
     }
@@ -216,9 +254,22 @@ impl<P: PortIo, M: DmaMemory, T> Disk<P, M, T> {
         self.regs.notify(0)
     }
 
-    /// Descriptors a request with `segments` data segments takes.
+    /// Descriptors of a request with `segments` data segments: header,
+    /// one per segment, status; in the ring, or in its indirect table
+    /// (at most [`TABLE_ENTRIES`]).
     pub fn descriptors_for(segments: usize) -> usize {
         segments + 2
+    }
+
+    /// Descriptors of the ring a request with `segments` data segments
+    /// takes: 1 with indirect tables, else
+    /// [`descriptors_for`](Self::descriptors_for).
+    pub fn ring_slots_for(&self, segments: usize) -> usize {
+        if self.indirect {
+            1
+        } else {
+            Self::descriptors_for(segments)
+        }
     }
 
     /// Queues `op` at `sector` over `data` (none for a flush); `token`
@@ -239,7 +290,7 @@ impl<P: PortIo, M: DmaMemory, T> Disk<P, M, T> {
         if data.len() > MAX_SEGMENTS {
             return Err(DiskError::TooManySegments(data.len()));
         }
-        let need = Self::descriptors_for(data.len());
+        let need = self.ring_slots_for(data.len());
         let free = self.queue.free_descriptors();
         let head = match self.queue.next_head() {
             Some(h) if need <= free => h,
@@ -271,12 +322,17 @@ impl<P: PortIo, M: DmaMemory, T> Disk<P, M, T> {
                 device_writes: op == BlkOp::Read,
             };
         }
-        bufs[need - 1] = Buffer {
+        let n = Self::descriptors_for(data.len());
+        bufs[n - 1] = Buffer {
             phys: phys + status as u64,
             len: 1,
             device_writes: true,
         };
-        let got = self.queue.submit(&bufs[..need])?;
+        let got = if self.indirect {
+            self.queue.submit_indirect(&bufs[..n])?
+        } else {
+            self.queue.submit(&bufs[..n])?
+        };
         debug_assert_eq!(got, head);
         Ok(head)
     }

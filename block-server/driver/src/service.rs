@@ -338,7 +338,8 @@ impl<P: PortIo, M: DmaMemory> Service<P, M> {
     }
 
     /// The physical ranges no frame list may name: every volume's queue
-    /// memory (descriptor table, rings, request headers, status bytes).
+    /// memory (descriptor table, rings, request headers, status bytes,
+    /// indirect tables, bounce page).
     pub fn reserved(&self) -> &[Range<u64>] {
         &self.reserved
     }
@@ -371,7 +372,8 @@ impl<P: PortIo, M: DmaMemory> Service<P, M> {
 
     /// Hands finished device requests back to their channels, then takes
     /// new requests from every channel while the queue has room for the
-    /// largest, and notifies the device if it got any.
+    /// largest ([`Disk::ring_slots_for`]: one descriptor with indirect
+    /// tables), and notifies the device if it got any.
     pub fn dispatch(&mut self) {
         self.reap();
         self.take_requests();
@@ -416,7 +418,6 @@ impl<P: PortIo, M: DmaMemory> Service<P, M> {
     }
 
     fn take_requests(&mut self) {
-        let room = Disk::<P, M, Pending>::descriptors_for(MAX_SEGMENTS);
         let mut notify = alloc::vec![false; self.volumes.len()];
         for (ci, c) in self.channels.iter_mut().enumerate() {
             let vi = self.volumes.iter().position(|v| v.kind == c.volume);
@@ -429,8 +430,11 @@ impl<P: PortIo, M: DmaMemory> Service<P, M> {
                 }
             });
             loop {
+                // Room for the largest request: MAX_SEGMENTS + 2 ring
+                // descriptors, or one with indirect tables.
                 if let Some(i) = vi {
-                    if self.volumes[i].disk.free_descriptors() < room {
+                    let disk = &self.volumes[i].disk;
+                    if disk.free_descriptors() < disk.ring_slots_for(MAX_SEGMENTS) {
                         break;
                     }
                 }

@@ -38,6 +38,9 @@ pub const STATUS_FAILED: u8 = 128;
 
 /// virtio-blk feature: the FLUSH command.
 pub const BLK_F_FLUSH: u32 = 1 << 9;
+/// Ring feature: descriptors may name an indirect table of descriptors
+/// (`VIRTIO_RING_F_INDIRECT_DESC`; QEMU's virtio-blk offers it).
+pub const RING_F_INDIRECT_DESC: u32 = 1 << 28;
 
 /// Queue memory is named by page frame number (4 KiB pages).
 pub const QUEUE_PAGE: u64 = 4096;
@@ -101,11 +104,11 @@ pub struct Features {
     pub optional: u32,
 }
 
-/// What the block server asks of virtio-blk: nothing required, FLUSH if
-/// offered.
+/// What the block server asks of virtio-blk: nothing required, FLUSH and
+/// indirect descriptor tables if offered.
 pub const BLK_FEATURES: Features = Features {
     required: 0,
-    optional: BLK_F_FLUSH,
+    optional: BLK_F_FLUSH | RING_F_INDIRECT_DESC,
 };
 
 /// The outcome of [`negotiate`].

@@ -54,6 +54,8 @@ struct Opts {
     channels: usize,
     /// The channels may send frame lists.
     frame_lists: bool,
+    /// The device offers indirect descriptor tables (QEMU's does).
+    indirect: bool,
 }
 
 const DEFAULT: Opts = Opts {
@@ -63,6 +65,7 @@ const DEFAULT: Opts = Opts {
     scattered: false,
     channels: 1,
     frame_lists: false,
+    indirect: true,
 };
 
 /// The server's view of the data window of the channel at `base`.
@@ -81,6 +84,9 @@ fn world(o: Opts) -> World {
     dev.state().queue_size = o.queue_size;
     if !o.flush {
         dev.state().offered = captured::LEGACY_FEATURES & !virtio::BLK_F_FLUSH;
+    }
+    if !o.indirect {
+        dev.state().offered &= !virtio::RING_F_INDIRECT_DESC;
     }
     let volume = o.device.then(|| {
         let regs = Legacy {
@@ -324,6 +330,7 @@ fn refused_requests_are_answered_at_once() {
 fn a_full_virtqueue_leaves_requests_in_the_channel() {
     let mut w = world(Opts {
         queue_size: 64,
+        indirect: false,
         ..DEFAULT
     });
     w.dev.state().immediate = false;
@@ -776,15 +783,17 @@ fn frame_lists_need_the_channels_permission() {
     }
 }
 
-/// The descriptor budget: before each take the service keeps room for
-/// the largest request (34 descriptors); a list of scattered pages takes
-/// a descriptor per page, so a 256-entry queue holds 13 requests of 16
-/// pages (18 descriptors each) or 7 of 32 pages (34 each).
+/// The descriptor budget without indirect tables: before each take the
+/// service keeps room for the largest request (34 descriptors); a list of
+/// scattered pages takes a descriptor per page, so a 256-entry queue
+/// holds 13 requests of 16 pages (18 descriptors each) or 7 of 32 pages
+/// (34 each).
 #[test]
 fn scattered_frame_lists_in_flight_per_queue() {
     for (pages, fit) in [(16u64, 13usize), (32, 7)] {
         let mut w = world(Opts {
             frame_lists: true,
+            indirect: false,
             ..DEFAULT
         });
         assert_eq!(
@@ -812,6 +821,131 @@ fn scattered_frame_lists_in_flight_per_queue() {
         }
         assert!(done.iter().all(|c| c.result == Ok(0)), "{done:?}");
     }
+}
+
+/// With indirect tables a request takes one ring descriptor, so the
+/// service keeps taking while one is free: every 32-page list a channel
+/// can queue (its ring's 32 entries, well over issue 15's 8) is in
+/// flight at once, each as a table of 34 descriptors.
+#[test]
+fn with_indirect_tables_every_scattered_list_is_in_flight() {
+    let mut w = world(Opts {
+        frame_lists: true,
+        ..DEFAULT
+    });
+    let disk = &w.service.volume(VolumeKind::Swap).unwrap().disk;
+    assert!(disk.indirect());
+    assert_eq!(disk.ring_slots_for(32), 1);
+    w.dev.state().immediate = false;
+    let pages = 32;
+    let p = pool(&w, pages);
+    for (i, &pa) in p.iter().enumerate() {
+        w.mem.write(pa, &[i as u8 + 1; BLOCK_SIZE]);
+    }
+    let n = BUFFERS;
+    for k in 0..n {
+        w.clients[0].stub.write_frame_list(k, &p);
+        // Four requests per 32-block region, each writing the same data.
+        w.submit(0, write(k % 8 * pages, pages, k), FLAG_FRAME_LIST);
+    }
+    w.pump();
+    assert_eq!(w.service.in_flight(), n as usize);
+    {
+        let st = w.dev.state();
+        assert_eq!(st.indirect, n as usize, "every one came as a table");
+        assert!(st
+            .seen
+            .iter()
+            .all(|s| s.descriptors == 34 && s.bytes == 32 * 4096));
+    }
+    let disk = &w.service.volume(VolumeKind::Swap).unwrap().disk;
+    assert_eq!(disk.free_descriptors(), 256 - n as usize);
+    w.dev.complete(false);
+    w.pump();
+    let done = w.completions(0);
+    assert_eq!(done.len(), n as usize);
+    assert!(done.iter().all(|c| c.result == Ok(0)), "{done:?}");
+    let disk = w.dev.state().disk.clone();
+    for b in 0..BLOCKS {
+        let at = ((FIRST + b * 8) * 512) as usize;
+        assert_eq!(disk[at], (b % pages) as u8 + 1, "block {b}");
+    }
+}
+
+/// A queue smaller than the channels' demand: with indirect tables it
+/// fills to its last descriptor (64 requests from three channels of 32),
+/// the rest wait in the channels, and none is refused with `Busy`.
+#[test]
+fn with_indirect_tables_a_full_virtqueue_leaves_requests_in_the_channels() {
+    let mut w = world(Opts {
+        queue_size: 64,
+        channels: 3,
+        ..DEFAULT
+    });
+    w.dev.state().immediate = false;
+    let mut tags: Vec<Vec<u64>> = Vec::new();
+    for c in 0..3 {
+        // One-block reads: a table of 3 descriptors each.
+        tags.push(
+            (0..BUFFERS)
+                .map(|k| w.submit(c, read(k % 8, 1, k), 0))
+                .collect(),
+        );
+    }
+    w.pump();
+    assert_eq!(w.service.in_flight(), 64);
+    assert_eq!(w.dev.state().seen.len(), 64);
+    let mut done = vec![Vec::new(); 3];
+    for _ in 0..4 {
+        w.dev.complete(false);
+        w.pump();
+        for (c, d) in done.iter_mut().enumerate() {
+            d.extend(w.completions(c));
+        }
+    }
+    for (c, d) in done.iter().enumerate() {
+        assert!(d.iter().all(|c| c.result == Ok(0)), "no Busy: {d:?}");
+        let mut got: Vec<u64> = d.iter().map(|c| c.tag).collect();
+        got.sort();
+        assert_eq!(got, tags[c], "channel {c}");
+    }
+}
+
+/// A device error (status IOERR) and bogus used-ring entries are handled
+/// as with direct chains: the request fails with `Io` at its block, the
+/// bogus entries are reported and free nothing.
+#[test]
+fn with_indirect_tables_device_errors_and_bogus_entries_are_handled() {
+    let mut w = world(Opts {
+        frame_lists: true,
+        ..DEFAULT
+    });
+    w.dev.state().fail_sector = Some(FIRST + 9 * 8 + 3);
+    let p = pool(&w, 32);
+    let done = list_call(&mut w, read(9, 32, 0), 0, &p);
+    assert_eq!((done.result, done.failed_block), (Err(BlockError::Io), 9));
+    assert_eq!(w.dev.state().indirect, 1);
+    w.dev.state().immediate = false;
+    let tag = w.submit(0, read(0, 1, 0), 0);
+    w.pump();
+    let disk = &w.service.volume(VolumeKind::Swap).unwrap().disk;
+    assert_eq!(disk.free_descriptors(), 255);
+    // A free descriptor, one out of the table, then the real one twice.
+    let head = w.dev.state().held[0].0;
+    w.dev.push_used(head as u32 + 7, 0);
+    w.dev.push_used(300, 0);
+    w.dev.complete(false);
+    w.dev.push_used(head as u32, 0);
+    w.pump();
+    let done = w.completions(0);
+    assert_eq!(done.len(), 1);
+    assert_eq!((done[0].tag, done[0].result), (tag, Ok(0)));
+    assert_eq!(
+        w.service.take_error(),
+        (3, Some(QueueError::BadUsedId(head as u32)))
+    );
+    let disk = &w.service.volume(VolumeKind::Swap).unwrap().disk;
+    assert_eq!(disk.free_descriptors(), 256, "nothing freed twice");
 }
 
 /// [`transfer_pages`] of a list request whose list (in buffer 2) holds

@@ -30,6 +30,8 @@ const ACK: u8 = virtio::STATUS_ACKNOWLEDGE;
 const DRIVER: u8 = virtio::STATUS_DRIVER;
 const OK: u8 = virtio::STATUS_DRIVER_OK;
 const FAILED: u8 = virtio::STATUS_FAILED;
+/// What the captured device offers of what we want.
+const BOTH: u32 = virtio::BLK_F_FLUSH | virtio::RING_F_INDIRECT_DESC;
 
 #[test]
 fn brings_up_the_captured_device() {
@@ -39,13 +41,14 @@ fn brings_up_the_captured_device() {
     let disk = bring_up(&mem, &dev, BLK_FEATURES).unwrap();
     assert_eq!(disk.capacity(), 0x10_1000);
     assert!(disk.flush_supported());
-    assert_eq!(disk.features(), virtio::BLK_F_FLUSH);
+    assert_eq!(disk.features(), BOTH);
+    assert!(disk.indirect());
     assert_eq!(disk.queue_size(), 256);
     assert_eq!(disk.free_descriptors(), 256);
     let d = dev.state();
     assert_eq!(d.status_writes, [0, ACK, ACK | DRIVER, ACK | DRIVER | OK]);
     assert_eq!(d.status, ACK | DRIVER | OK);
-    assert_eq!(d.driver_features, virtio::BLK_F_FLUSH);
+    assert_eq!(d.driver_features, BOTH);
     assert_eq!(d.pfn as u64 * 4096, disk.queue_phys());
     assert_eq!(disk.queue_phys(), mem.phys0, "the first pages of fake RAM");
     assert_eq!(d.queue_sel, 0);
@@ -59,6 +62,18 @@ fn the_layout_is_the_legacy_one() {
         (l.avail, l.used, l.headers, l.status, l.bounce, l.bytes),
         (4096, 8192, 12288, 16384, 20480, 24576)
     );
+    assert_eq!((l.tables, l.table_entries, l.indirect()), (20480, 0, false));
+    // With an indirect table of 34 descriptors per entry: 136 KiB more.
+    let l = Layout::with_tables(256, 34);
+    assert_eq!(
+        (l.avail, l.used, l.headers, l.status, l.tables, l.bounce, l.bytes),
+        (4096, 8192, 12288, 16384, 20480, 159744, 163840)
+    );
+    assert_eq!(
+        (l.table(0), l.table(1), l.table(255)),
+        (20480, 21024, 159200)
+    );
+    assert!(l.indirect());
     let l = Layout::new(16);
     assert_eq!((l.avail, l.used), (256, 4096));
     assert_eq!(l.used_elem(17), 4096 + 4 + 8);
@@ -68,10 +83,50 @@ fn the_layout_is_the_legacy_one() {
 #[test]
 fn without_flush_the_device_negotiates_nothing() {
     let (mem, dev) = setup();
-    dev.state().offered = captured::LEGACY_FEATURES & !virtio::BLK_F_FLUSH;
+    dev.state().offered = captured::LEGACY_FEATURES & !BOTH;
     let disk = bring_up(&mem, &dev, BLK_FEATURES).unwrap();
     assert!(!disk.flush_supported());
+    assert!(!disk.indirect());
     assert_eq!(dev.state().driver_features, 0);
+}
+
+#[test]
+fn indirect_tables_are_used_when_offered_and_the_queue_holds_a_chain() {
+    // Offered alone: taken alone, and the queue memory grows by the tables.
+    let (mem, dev) = setup();
+    dev.state().offered = captured::LEGACY_FEATURES & !virtio::BLK_F_FLUSH;
+    let disk = bring_up(&mem, &dev, BLK_FEATURES).unwrap();
+    assert_eq!(dev.state().driver_features, virtio::RING_F_INDIRECT_DESC);
+    assert!(disk.indirect() && !disk.flush_supported());
+    let r = disk.queue_range();
+    assert_eq!(r.end - r.start, Layout::with_tables(256, 34).bytes as u64);
+    assert_eq!(
+        (disk.ring_slots_for(32), TestDisk::descriptors_for(32)),
+        (1, 34)
+    );
+    // Not offered: direct chains and today's 24 KiB.
+    let (mem, dev) = setup();
+    dev.state().offered = captured::LEGACY_FEATURES & !virtio::RING_F_INDIRECT_DESC;
+    let disk = bring_up(&mem, &dev, BLK_FEATURES).unwrap();
+    assert!(!disk.indirect());
+    let r = disk.queue_range();
+    assert_eq!(r.end - r.start, 24576);
+    assert_eq!(disk.ring_slots_for(32), 34);
+    // Offered, but a queue shorter than the longest chain (34): the spec
+    // bounds every chain, indirect ones too, by the queue size, so the
+    // chains stay direct (the feature is negotiated and unused).
+    let (mem, dev) = setup();
+    dev.state().queue_size = 32;
+    let disk = bring_up(&mem, &dev, BLK_FEATURES).unwrap();
+    assert_eq!(disk.features(), BOTH);
+    assert!(!disk.indirect());
+    assert_eq!(disk.ring_slots_for(1), 3);
+    let r = disk.queue_range();
+    assert_eq!(r.end - r.start, Layout::new(32).bytes as u64);
+    // The smallest queue that holds one: 64 entries (a power of two).
+    let (mem, dev) = setup();
+    dev.state().queue_size = 64;
+    assert!(bring_up(&mem, &dev, BLK_FEATURES).unwrap().indirect());
 }
 
 #[test]
@@ -98,7 +153,7 @@ fn a_device_that_refuses_features_is_failed() {
     assert_eq!(
         e,
         DiskError::Virtio(VirtioError::FeaturesRefused {
-            wrote: virtio::BLK_F_FLUSH,
+            wrote: BOTH,
             read: 0
         })
     );
@@ -168,7 +223,8 @@ fn queue_memory_problems_are_failed() {
     assert_eq!(
         e,
         DiskError::DmaTooSmall {
-            need: 24576,
+            // With indirect tables (the captured device offers them).
+            need: 163840,
             have: 4096
         }
     );

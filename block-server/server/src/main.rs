@@ -56,8 +56,12 @@ sel4_root_task::component!(main, heap_size = 256 << 10);
 /// Channel `i` is mapped at `CHANNEL_VA + i * CHANNEL_STRIDE`.
 const CHANNEL_VA: u64 = 0x1_0000_0000;
 const CHANNEL_STRIDE: u64 = 0x1000_0000;
-/// Disk `i`'s virtqueue, request headers, status bytes and bounce page
-/// are mapped at `DMA_VA + i * DMA_STRIDE`.
+/// Disk `i`'s virtqueue, request headers, status bytes, indirect tables
+/// and bounce page are mapped at `DMA_VA + i * DMA_STRIDE`. With indirect
+/// tables that is 160 KiB for QEMU's 256 entries, which
+/// [`DmaRegion::allocate`] rounds up to one 256 KiB untyped (without
+/// them 24 KiB, rounded to 32 KiB): the specs' `untyped` grants are sized
+/// for it.
 const DMA_VA: u64 = 0x2_0000_0000;
 const DMA_STRIDE: u64 = 0x1000_0000;
 /// Yields to wait for the first request's interrupt before giving up on it.
@@ -181,12 +185,13 @@ fn bring_up(
     })
     .map_err(|e| format!("{e}"))?;
     println!(
-        "block-server: virtio-blk {bdf} (legacy), I/O {:#x}-{:#x}, {} MiB, queue {}, flush {}",
+        "block-server: virtio-blk {bdf} (legacy), I/O {:#x}-{:#x}, {} MiB, queue {}, flush {}, indirect {}",
         bar.first,
         bar.last,
         (disk.capacity() * SECTOR) >> 20,
         disk.queue_size(),
-        if disk.flush_supported() { "yes" } else { "no" }
+        if disk.flush_supported() { "yes" } else { "no" },
+        if disk.indirect() { "yes" } else { "no" }
     );
     // A copy of the registers for reading the ISR while `disk` waits.
     let isr = *disk.regs();

@@ -333,9 +333,12 @@ pub struct DeviceState {
     pub status_writes: Vec<u8>,
     pub notifies: usize,
     pub seen: Vec<Seen>,
+    /// Requests that came as an indirect table (one ring descriptor).
+    pub indirect: usize,
     last_avail: u16,
     used_idx: u16,
-    held: Vec<(u16, u32)>,
+    /// Chains run but not yet answered: (head, bytes written).
+    pub held: Vec<(u16, u32)>,
 }
 
 /// The device as a port range (what the driver's `Legacy` talks to).
@@ -373,6 +376,7 @@ impl Device {
             status_writes: Vec::new(),
             notifies: 0,
             seen: Vec::new(),
+            indirect: 0,
             last_avail: 0,
             used_idx: 0,
             held: Vec::new(),
@@ -460,22 +464,47 @@ impl DeviceState {
     }
 
     /// Runs the chain at `head`; returns the bytes written to memory.
+    /// A head with VIRTQ_DESC_F_INDIRECT (4) names a table of `len / 16`
+    /// descriptors linked by index within it (virtio 1.x 2.7.5.3).
     fn run(&mut self, head: u16) -> u32 {
-        let table = self.pfn as u64 * PAGE;
-        let mut chain = Vec::new();
+        let mut table = self.pfn as u64 * PAGE;
+        let mut entries = self.queue_size;
+        assert!(head < entries, "head {head} out of the table");
+        let d = table + 16 * head as u64;
+        let flags = self.mem.r16(d + 12);
         let mut i = head;
+        if flags & 4 != 0 {
+            assert!(
+                self.driver_features & (1 << 28) != 0,
+                "INDIRECT without VIRTIO_RING_F_INDIRECT_DESC"
+            );
+            assert_eq!(flags, 4, "an indirect descriptor has no NEXT (nor WRITE)");
+            let (addr, len) = (self.mem.r64(d), self.mem.r32(d + 8));
+            assert!(len > 0 && len % 16 == 0, "indirect table of {len} bytes");
+            assert_eq!(addr % 16, 0, "indirect table misaligned");
+            table = addr;
+            entries = (len / 16) as u16;
+            i = 0;
+            self.indirect += 1;
+        }
+        let mut chain = Vec::new();
         loop {
-            assert!(i < self.queue_size, "descriptor {i} out of the table");
+            assert!(i < entries, "descriptor {i} out of the table");
             let d = table + 16 * i as u64;
             let (addr, len) = (self.mem.r64(d), self.mem.r32(d + 8));
             let (flags, next) = (self.mem.r16(d + 12), self.mem.r16(d + 14));
+            assert_eq!(flags & 4, 0, "INDIRECT inside a chain");
             chain.push((addr, len, flags & 2 != 0));
-            assert!(chain.len() <= self.queue_size as usize, "descriptor loop");
+            assert!(chain.len() <= entries as usize, "descriptor loop");
             if flags & 1 == 0 {
                 break;
             }
             i = next;
         }
+        assert!(
+            chain.len() <= self.queue_size as usize,
+            "a chain longer than the queue"
+        );
         assert!(chain.len() >= 2, "a chain without header and status");
         let (h, hl, hw) = chain[0];
         assert!(hl == 16 && !hw, "the header is 16 device-readable bytes");
