@@ -1,4 +1,4 @@
-//! Page faults: resolving one (with pageout and the OOM killer when memory runs out), keeping the reply of one that waits for swap I/O, and retrying the waiting ones after completions (semantics: oom).
+//! Page faults: resolving one (with pageout and the OOM killer when memory runs out), keeping the reply of one that waits for swap I/O (or retrying it at once when its read is already done), and retrying the waiting ones after completions (semantics: oom).
 //!
 //! Locking: runs inside the single-threaded `Service`.
 
@@ -8,7 +8,17 @@ use crate::platform::{ClientId, ExitStatus, Platform};
 use crate::service::{Service, Waiter};
 use alloc::format;
 use vm_api::ApiError;
-use vm_core::{Access, FaultOutcome, SpaceId, VmError};
+use vm_core::{Access, FaultOutcome, IoTag, SpaceId, VmError};
+
+/// What [`Service::retry_if_done`] made of a fault told to wait.
+enum Retry {
+    /// Its request is still in flight: it waits.
+    NotDone,
+    /// Retried: the outcome, and whether it waits for memory.
+    Again(Result<FaultOutcome, VmError>, bool),
+    /// Its client was stopped meanwhile.
+    Stopped,
+}
 
 /// Pageout passes one fault may run before it waits or fails: enough
 /// for the first passes, which may only clear reference bits, few
@@ -29,9 +39,17 @@ impl<P: Platform> Service<P> {
         c.faults += 1;
         let space = c.space;
         let start = self.trace_clock();
-        let Some((result, memory)) = self.fault_noting_memory(client, space, addr, access) else {
+        let Some((mut result, mut memory)) = self.fault_noting_memory(client, space, addr, access)
+        else {
             return Answer::NoReply;
         };
+        if let Ok(FaultOutcome::Wait(tag)) = result {
+            match self.retry_if_done(tag, client, space, addr, access) {
+                Retry::Again(r, m) => (result, memory) = (r, m),
+                Retry::NotDone => {}
+                Retry::Stopped => return Answer::NoReply,
+            }
+        }
         match result {
             Ok(FaultOutcome::Mapped(m)) => {
                 self.trace_fault(client, addr, access, &m, start);
@@ -65,6 +83,40 @@ impl<P: Platform> Service<P> {
                 self.kill(client, &why, ExitStatus::Killed(Some(convert::error(e))));
                 Answer::NoReply
             }
+        }
+    }
+
+    /// A fault told to wait for `tag` may find it done already: the block
+    /// server, at a higher priority, takes a read at the doorbell and,
+    /// polling the disk (bench.spec), finishes it before the fault
+    /// returns. Then it is retried at once, with no reply cap saved and
+    /// no second message; the waiting faults whose requests also finished
+    /// are retried first (a synchronous wait may have taken their
+    /// signal). Caller: `page_fault`, for a client it knows.
+    fn retry_if_done(
+        &mut self,
+        tag: IoTag,
+        client: ClientId,
+        space: SpaceId,
+        addr: u64,
+        access: Access,
+    ) -> Retry {
+        let done = self.vm.swap_poll(self.platform.pmap());
+        if done.is_empty() {
+            return Retry::NotDone;
+        }
+        if !self.waiting.is_empty() {
+            self.retry_waiters();
+            if !self.clients.contains_key(&client) {
+                return Retry::Stopped;
+            }
+        }
+        if !done.iter().any(|d| d.tag == tag) {
+            return Retry::NotDone;
+        }
+        match self.fault_noting_memory(client, space, addr, access) {
+            Some((result, memory)) => Retry::Again(result, memory),
+            None => Retry::Stopped,
         }
     }
 

@@ -3,7 +3,7 @@
 use vm_api::{ApiError, ForkReply, SwapDeviceInfo};
 use vm_core::{Access, MmapArgs, Prot, SpaceId, Vm, VmConfig, PAGE_SIZE};
 use vm_service::{ClientId, Message, Outcome, Privileges, Service, FIRST_CHILD};
-use vm_swap::{RamDisk, SwapPager};
+use vm_swap::{Delay, RamDisk, SwapPager};
 
 const P: u64 = PAGE_SIZE;
 const FRAMES: u32 = 128;
@@ -31,10 +31,18 @@ fn service_with(cfg: VmConfig) -> (Svc, SpaceId, SpaceId) {
     service_of(cfg, true)
 }
 
+/// Its disk holds each completion back for one poll, so a read is still
+/// in flight when the fault that started it returns (with `Delay::None`
+/// the fault finds it done and is retried at once).
 fn service_of(cfg: VmConfig, swap: bool) -> (Svc, SpaceId, SpaceId) {
+    service_on(cfg, swap, Delay::Fixed(1))
+}
+
+fn service_on(cfg: VmConfig, swap: bool, delay: Delay) -> (Svc, SpaceId, SpaceId) {
     let mut vm = Vm::new(cfg, FRAMES).unwrap();
     if swap {
-        let disk = RamDisk::new(SLOTS, 64);
+        let mut disk = RamDisk::new(SLOTS, 64);
+        disk.set_delay(delay);
         vm.swap_on(Box::new(SwapPager::new(disk, 16))).unwrap();
     }
     let mut platform = TestPlatform::new(FRAMES);
@@ -344,5 +352,33 @@ fn a_page_in_that_leaves_memory_short_runs_pageout_beside_its_read() {
         after.pdwoke,
         "no pass on the completion"
     );
+    verify(&mut svc, b, BASE, 32, 7);
+}
+
+/// A fault whose read the disk has finished by the time the fault
+/// returns (the block server polling at a higher priority does that) is
+/// retried at once and answered in its own message: no reply saved, no
+/// waiter, no second message.
+#[test]
+fn a_read_done_at_once_is_answered_in_the_faults_own_message() {
+    let (mut svc, a, b) = service_on(VmConfig::default(), true, Delay::None);
+    fill(&mut svc, b, BASE, 32, 7);
+    fill(&mut svc, a, BASE, FRAMES as u64, 8);
+    let before = svc.vm.stats();
+    let out = svc.handle(Message::Fault {
+        client: PLAIN,
+        addr: BASE,
+        access: Access::Read,
+        ip: 0,
+    });
+    assert!(matches!(out, Outcome::Reply(_)), "{out:?}");
+    let after = svc.vm.stats();
+    assert_eq!(after.pageins, before.pageins + 1, "it read");
+    assert_eq!(after.flt_wait, before.flt_wait + 1, "it was told to wait");
+    assert_eq!(svc.waiting(), 0);
+    assert_eq!(svc.platform.saved(), 0, "no reply saved");
+    // The block server's signal still arrives: it finds nothing to do.
+    assert_eq!(svc.handle(Message::SwapSignal), Outcome::NoReply);
+    assert!(svc.platform.resumed.is_empty());
     verify(&mut svc, b, BASE, 32, 7);
 }

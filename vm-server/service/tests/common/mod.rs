@@ -39,6 +39,11 @@ pub struct TestPlatform {
 }
 
 impl TestPlatform {
+    /// Replies saved so far (faults and requests that waited).
+    pub fn saved(&self) -> u64 {
+        self.next_reply
+    }
+
     /// A platform of `frames` frames where requests may wait.
     pub fn new(frames: u32) -> Self {
         TestPlatform {
