@@ -260,6 +260,7 @@ fn attach_swap(info: &StartInfo, server: &mut Server) -> Result<(), String> {
         .map_err(|e| format!("swap channel page {i}: {e}"))?;
     }
     let bell = block_api::Sel4Notifier { doorbell, done };
+    server.platform.completion_signal = Some(done);
     let frames = server.platform.pmap.pool.physical_addresses()?;
     // SAFETY: just mapped read-write for good; shared only with the block server.
     let disk =

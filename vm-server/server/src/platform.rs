@@ -65,6 +65,10 @@ pub struct Sel4Platform {
     /// TSC cycles the loop spent handling messages (from the return of
     /// its receive to its reply), and the messages handled.
     pub loop_time: (u64, u64),
+    /// The notification the block server and the pagers signal
+    /// completions on (`swap_done`, bound to the server's TCB), once swap
+    /// is attached.
+    pub completion_signal: Option<CPtr>,
 }
 
 impl Sel4Platform {
@@ -77,6 +81,7 @@ impl Sel4Platform {
             scratch,
             baseline: (0, 0),
             pagers: PagerChannels::default(),
+            completion_signal: None,
             loop_time: (0, 0),
         };
         // The scratch window's paging structures are the server's own:
@@ -152,6 +157,12 @@ impl Platform for Sel4Platform {
             return Err(format!("save caller: {e:?}"));
         }
         Ok(SavedReply(slot))
+    }
+
+    fn clear_completion_signal(&mut self) {
+        if let Some(n) = self.completion_signal {
+            sel4::poll(n);
+        }
     }
 
     fn resume(&mut self, reply: SavedReply) {

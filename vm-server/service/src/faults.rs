@@ -90,7 +90,8 @@ impl<P: Platform> Service<P> {
     /// server, at a higher priority, takes a read at the doorbell and,
     /// polling the disk (bench.spec), finishes it before the fault
     /// returns. Then it is retried at once, with no reply cap saved and
-    /// no second message; the waiting faults whose requests also finished
+    /// no second message (the completions' signal is cleared); the
+    /// waiting faults whose requests also finished
     /// are retried first (a synchronous wait may have taken their
     /// signal). Caller: `page_fault`, for a client it knows.
     fn retry_if_done(
@@ -101,10 +102,13 @@ impl<P: Platform> Service<P> {
         addr: u64,
         access: Access,
     ) -> Retry {
-        let done = self.vm.swap_poll(self.platform.pmap());
+        let mut done = self.vm.swap_poll(self.platform.pmap());
         if done.is_empty() {
             return Retry::NotDone;
         }
+        // Their signal is pending: clear it, then take what came meanwhile.
+        self.platform.clear_completion_signal();
+        done.extend(self.vm.swap_poll(self.platform.pmap()));
         if !self.waiting.is_empty() {
             self.retry_waiters();
             if !self.clients.contains_key(&client) {

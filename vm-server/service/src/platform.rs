@@ -62,6 +62,11 @@ pub trait Platform {
     fn save_reply(&mut self) -> Result<Self::Reply, String>;
     /// Answer a saved fault reply: the thread retries its access.
     fn resume(&mut self, reply: Self::Reply);
+    /// Clear the completion notification's pending signal (seL4: a
+    /// `Poll` on it), so the loop does not wake for completions taken
+    /// already. The caller then takes every completion: one posted before
+    /// the clear is taken, one posted after signals again.
+    fn clear_completion_signal(&mut self) {}
     /// Drop a saved reply unanswered (its client is being stopped).
     fn drop_reply(&mut self, reply: Self::Reply);
     /// Answer a saved request reply with `msg` (a request that waited,

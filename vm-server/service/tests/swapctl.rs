@@ -377,7 +377,8 @@ fn a_read_done_at_once_is_answered_in_the_faults_own_message() {
     assert_eq!(after.flt_wait, before.flt_wait + 1, "it was told to wait");
     assert_eq!(svc.waiting(), 0);
     assert_eq!(svc.platform.saved(), 0, "no reply saved");
-    // The block server's signal still arrives: it finds nothing to do.
+    assert_eq!(svc.platform.signals_cleared, 1, "no second message");
+    // A signal that came anyway finds nothing to do.
     assert_eq!(svc.handle(Message::SwapSignal), Outcome::NoReply);
     assert!(svc.platform.resumed.is_empty());
     verify(&mut svc, b, BASE, 32, 7);

@@ -36,6 +36,8 @@ pub struct TestPlatform {
     pub requests_wait: bool,
     /// Every console line the service logged.
     pub logged: Vec<String>,
+    /// Completion signals cleared (`clear_completion_signal`).
+    pub signals_cleared: u32,
 }
 
 impl TestPlatform {
@@ -57,6 +59,7 @@ impl TestPlatform {
             started: Vec::new(),
             requests_wait: true,
             logged: Vec::new(),
+            signals_cleared: 0,
         }
     }
 }
@@ -77,6 +80,9 @@ impl Platform for TestPlatform {
     fn resume(&mut self, reply: u64) {
         self.resumed.push(reply);
         self.answered.push((reply, 0));
+    }
+    fn clear_completion_signal(&mut self) {
+        self.signals_cleared += 1;
     }
     fn drop_reply(&mut self, reply: u64) {
         self.dropped.push(reply);
