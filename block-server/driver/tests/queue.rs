@@ -323,9 +323,9 @@ fn read_write_flush_chains() {
     assert_eq!(d.free_descriptors(), 16);
 }
 
-#[test]
-fn device_errors_come_back_as_status() {
-    let (mem, dev, mut d) = disk(16);
+/// A one-page read over a failing sector comes back as `BLK_S_IOERR`
+/// under its token.
+fn read_fails_as_status(mem: &PhysMem, dev: &Device, d: &mut Disk<Device, FakeDma, u32>) {
     dev.state().fail_sector = Some(9);
     let page = mem.alloc(1);
     let seg = [Segment {
@@ -339,6 +339,12 @@ fn device_errors_come_back_as_status() {
         (done.token, done.status, done.ok()),
         (7, BLK_S_IOERR, false)
     );
+}
+
+#[test]
+fn device_errors_come_back_as_status() {
+    let (mem, dev, mut d) = disk(16);
+    read_fails_as_status(&mem, &dev, &mut d);
 }
 
 #[test]
@@ -669,19 +675,7 @@ fn without_the_feature_seven_32_segment_requests_fit() {
 fn with_indirect_tables_device_errors_and_sync_reads_work() {
     let (mem, dev, mut d) = disk(64);
     assert!(d.indirect());
-    dev.state().fail_sector = Some(9);
-    let page = mem.alloc(1);
-    let seg = [Segment {
-        phys: page,
-        len: 4096,
-    }];
-    d.submit(BlkOp::Read, 8, &seg, 7).unwrap();
-    d.notify();
-    let done = d.reap().unwrap().unwrap();
-    assert_eq!(
-        (done.token, done.status, done.ok()),
-        (7, BLK_S_IOERR, false)
-    );
+    read_fails_as_status(&mem, &dev, &mut d);
     let mut sector = [0u8; 512];
     d.read_sync(5, &mut sector, || true).unwrap();
     assert_eq!(sector, [5; 512]);

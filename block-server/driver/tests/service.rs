@@ -642,6 +642,14 @@ fn pool(w: &World, n: u64) -> Vec<u64> {
     (0..n).rev().map(|i| base + i * 4096).collect()
 }
 
+/// One channel, allowed frame lists.
+fn lists_world() -> World {
+    world(Opts {
+        frame_lists: true,
+        ..DEFAULT
+    })
+}
+
 fn list_call(w: &mut World, kind: RequestKind, buf: u64, addrs: &[u64]) -> Completion {
     w.clients[0].stub.write_frame_list(buf, addrs);
     w.call(0, kind, FLAG_FRAME_LIST)
@@ -649,10 +657,7 @@ fn list_call(w: &mut World, kind: RequestKind, buf: u64, addrs: &[u64]) -> Compl
 
 #[test]
 fn frame_lists_move_data_to_the_listed_pages() {
-    let mut w = world(Opts {
-        frame_lists: true,
-        ..DEFAULT
-    });
+    let mut w = lists_world();
     let p = pool(&w, 8);
     // p[2..5] is three contiguous pages in ascending order; the rest
     // stand alone.
@@ -697,10 +702,7 @@ fn frame_lists_move_data_to_the_listed_pages() {
 
 #[test]
 fn a_frame_list_of_32_pages_fits_in_the_last_buffer() {
-    let mut w = world(Opts {
-        frame_lists: true,
-        ..DEFAULT
-    });
+    let mut w = lists_world();
     let p = pool(&w, 32);
     for (i, &pa) in p.iter().enumerate() {
         w.mem.write(pa, &[i as u8 + 1; BLOCK_SIZE]);
@@ -721,10 +723,7 @@ fn a_frame_list_of_32_pages_fits_in_the_last_buffer() {
 
 #[test]
 fn a_bad_frame_list_entry_fails_the_request_without_io() {
-    let mut w = world(Opts {
-        frame_lists: true,
-        ..DEFAULT
-    });
+    let mut w = lists_world();
     let p = pool(&w, 2);
     w.mem.write(p[0], &[0x5a; BLOCK_SIZE]);
     let queue = w
@@ -829,10 +828,7 @@ fn scattered_frame_lists_in_flight_per_queue() {
 /// flight at once, each as a table of 34 descriptors.
 #[test]
 fn with_indirect_tables_every_scattered_list_is_in_flight() {
-    let mut w = world(Opts {
-        frame_lists: true,
-        ..DEFAULT
-    });
+    let mut w = lists_world();
     let disk = &w.service.volume(VolumeKind::Swap).unwrap().disk;
     assert!(disk.indirect());
     assert_eq!(disk.ring_slots_for(32), 1);
@@ -916,10 +912,7 @@ fn with_indirect_tables_a_full_virtqueue_leaves_requests_in_the_channels() {
 /// bogus entries are reported and free nothing.
 #[test]
 fn with_indirect_tables_device_errors_and_bogus_entries_are_handled() {
-    let mut w = world(Opts {
-        frame_lists: true,
-        ..DEFAULT
-    });
+    let mut w = lists_world();
     w.dev.state().fail_sector = Some(FIRST + 9 * 8 + 3);
     let p = pool(&w, 32);
     let done = list_call(&mut w, read(9, 32, 0), 0, &p);
