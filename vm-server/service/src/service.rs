@@ -161,25 +161,15 @@ impl<P: Platform> Service<P> {
     /// active scan unmaps referenced pages, and a page unmapped before its
     /// thread ran would fault again, and again (a livelock the simulation
     /// found).
-    ///
-    /// A fault that starts waiting for its page-in gets a second check
-    /// after it: the CPU would sit idle until the disk answers (the block
-    /// server took the read at the doorbell), so the pass runs beside the
-    /// read instead of on the completion, between it and the reply.
-    /// Nothing was resolved in that message, so the livelock cannot arise.
     pub fn handle_into(&mut self, msg: Message, words: &mut [u64; MAX_WORDS]) -> Answer {
         let client_sent = msg.client().is_some_and(|c| self.clients.contains_key(&c));
         let sender = msg.client();
-        let fault = matches!(msg, Message::Fault { .. });
-        let waiting = self.waiting.len();
         self.pageout_if_short();
         let out = self.handle_message(msg, words);
         // A synchronous wait in the core (fork, mlock, ...) may have taken
         // the completion signal of faults that are waiting.
         if self.vm.swap_completions_pending() {
             self.retry_waiters();
-        } else if fault && matches!(out, Answer::NoReply) && self.waiting.len() > waiting {
-            self.pageout_if_short();
         }
         match out {
             // The sender was stopped meanwhile: nobody waits for a reply.

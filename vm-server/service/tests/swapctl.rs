@@ -1,4 +1,4 @@
-//! Swap control through the service: device statistics for every client, swapoff and swapon only for the privileged (and their forks), refusals that change nothing, the detached device attached again, faults waiting for swap resumed by a swapoff, and no pageout pass on account of a fault that waits for its own page-in, but one beside its read when the read leaves memory short.
+//! Swap control through the service: device statistics for every client, swapoff and swapon only for the privileged (and their forks), refusals that change nothing, the detached device attached again, faults waiting for swap resumed by a swapoff, and no pageout pass on account of a fault that waits for its own page-in.
 
 use vm_api::{ApiError, ForkReply, SwapDeviceInfo};
 use vm_core::{Access, MmapArgs, Prot, SpaceId, Vm, VmConfig, PAGE_SIZE};
@@ -21,24 +21,17 @@ fn info(svc: &mut Svc, id: ClientId) -> SwapDeviceInfo {
 }
 
 /// A service of `FRAMES` frames (swapping to a RAM disk of `SLOTS`
-/// slots if `swap`) serving `ADMIN` (with `swapctl`) and `PLAIN`.
+/// slots if `swap`) serving `ADMIN` (with `swapctl`) and `PLAIN`. Its
+/// disk holds each completion back for one poll, so a read is still in
+/// flight when the fault that started it returns.
 fn service(swap: bool) -> (Svc, SpaceId, SpaceId) {
-    service_of(VmConfig::default(), swap)
+    service_on(swap, Delay::Fixed(1))
 }
 
-/// `service(true)` with the VM configured as `cfg`.
-fn service_with(cfg: VmConfig) -> (Svc, SpaceId, SpaceId) {
-    service_of(cfg, true)
-}
-
-/// Its disk holds each completion back for one poll, so a read is still
-/// in flight when the fault that started it returns (with `Delay::None`
-/// the fault finds it done and is retried at once).
-fn service_of(cfg: VmConfig, swap: bool) -> (Svc, SpaceId, SpaceId) {
-    service_on(cfg, swap, Delay::Fixed(1))
-}
-
-fn service_on(cfg: VmConfig, swap: bool, delay: Delay) -> (Svc, SpaceId, SpaceId) {
+/// `service`, its disk delaying completions by `delay` (`Delay::None`:
+/// a fault finds its read done and is retried at once).
+fn service_on(swap: bool, delay: Delay) -> (Svc, SpaceId, SpaceId) {
+    let cfg = VmConfig::default();
     let mut vm = Vm::new(cfg, FRAMES).unwrap();
     if swap {
         let mut disk = RamDisk::new(SLOTS, 64);
@@ -315,53 +308,13 @@ fn a_fault_waiting_for_its_page_in_runs_no_pageout_pass() {
     verify(&mut svc, b, BASE, 32, 7);
 }
 
-/// A fault that starts waiting for its page-in, its read having left
-/// free pages short, runs the pageout pass beside the read (in its own
-/// message), so the completion's message runs none between the read and
-/// the reply; the waiting fault's pages are busy under the read and stay.
-#[test]
-fn a_page_in_that_leaves_memory_short_runs_pageout_beside_its_read() {
-    let cfg = VmConfig {
-        pagein_adaptive: false,
-        pagein_behind: 0,
-        pagein_ahead: 7,
-        prefault_min_free: 0,
-        ..VmConfig::default()
-    };
-    let (mut svc, a, b) = service_with(cfg);
-    fill(&mut svc, b, BASE, 32, 7);
-    fill(&mut svc, a, BASE, FRAMES as u64, 8);
-    svc.vm.swap_drain(&mut svc.platform.pmap);
-    svc.vm.swap_poll(&mut svc.platform.pmap);
-    assert_eq!(svc.vm.pageout_shortage(false), 0);
-    let before = svc.vm.stats();
-    plain_fault_waits_for_its_page_in(&mut svc);
-    let after = svc.vm.stats();
-    assert_eq!(after.pageins, before.pageins + 1, "one read");
-    assert_eq!(after.pgswapin, before.pgswapin, "the read is in flight");
-    assert!(before.free - after.free > 1, "read ahead: {after:?}");
-    assert_eq!(after.pdwoke, before.pdwoke + 1, "one pass, beside the read");
-    assert!(after.pdlaunder > before.pdlaunder, "its writes started");
-    // The completion resumes the fault with no pass before the reply.
-    svc.vm.swap_drain(&mut svc.platform.pmap);
-    assert_eq!(svc.handle(Message::SwapSignal), Outcome::NoReply);
-    assert_eq!(svc.waiting(), 0);
-    assert_eq!(svc.platform.resumed, vec![1]);
-    assert_eq!(
-        svc.vm.stats().pdwoke,
-        after.pdwoke,
-        "no pass on the completion"
-    );
-    verify(&mut svc, b, BASE, 32, 7);
-}
-
 /// A fault whose read the disk has finished by the time the fault
 /// returns (the block server polling at a higher priority does that) is
 /// retried at once and answered in its own message: no reply saved, no
 /// waiter, no second message.
 #[test]
 fn a_read_done_at_once_is_answered_in_the_faults_own_message() {
-    let (mut svc, a, b) = service_on(VmConfig::default(), true, Delay::None);
+    let (mut svc, a, b) = service_on(true, Delay::None);
     fill(&mut svc, b, BASE, 32, 7);
     fill(&mut svc, a, BASE, FRAMES as u64, 8);
     let before = svc.vm.stats();
