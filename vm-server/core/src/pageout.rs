@@ -93,7 +93,16 @@ impl Vm {
         let mut rep = PageoutReport::default();
         self.mem.flush_dead_slots();
         self.mem.stats.pdwoke += 1;
+        // The pass's writes reach the device together: with the block
+        // server polling at a higher priority, a doorbell per write would
+        // carry each to its end before the next is started.
+        if let Some(sw) = self.mem.swap.as_mut() {
+            sw.hold_doorbell();
+        }
         self.mem.policy_scan(pmap, want, &mut rep);
+        if let Some(sw) = self.mem.swap.as_mut() {
+            sw.release_doorbell();
+        }
         rep
     }
 

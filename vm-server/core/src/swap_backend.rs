@@ -42,6 +42,10 @@ pub trait SwapBackend {
     fn poll(&mut self, out: &mut Vec<SwapEvent>) -> usize;
     /// [`SwapPager::wait`].
     fn wait(&mut self);
+    /// [`SwapPager::hold_doorbell`].
+    fn hold_doorbell(&mut self);
+    /// [`SwapPager::release_doorbell`].
+    fn release_doorbell(&mut self);
     /// [`SwapPager::read_page`]: `None` for a read straight into frames.
     fn read_page(&self, tag: IoTag, i: u32) -> Option<&[u8]>;
     /// [`SwapPager::finish_read`].
@@ -91,6 +95,12 @@ impl<D: BlockDevice + 'static> SwapBackend for SwapPager<D> {
     }
     fn wait(&mut self) {
         SwapPager::wait(self)
+    }
+    fn hold_doorbell(&mut self) {
+        SwapPager::hold_doorbell(self)
+    }
+    fn release_doorbell(&mut self) {
+        SwapPager::release_doorbell(self)
     }
     fn read_page(&self, tag: IoTag, i: u32) -> Option<&[u8]> {
         SwapPager::read_page(self, tag, i)

@@ -42,6 +42,10 @@ pub struct SwapDisk {
     in_flight: BTreeMap<u64, IoRequest>,
     /// Where each pool frame is, for frame lists.
     frames: FrameAddresses,
+    /// The doorbell is held (`hold_doorbell`), and a request was queued
+    /// meanwhile.
+    held: bool,
+    unrung: bool,
     /// Test hook: the next read is sent with `FLAG_INJECT_IO_ERROR`, so
     /// the block server fails it (the server arms it for one client).
     pub fail_next_read: bool,
@@ -74,8 +78,19 @@ impl SwapDisk {
             blocks: blocks - RESERVED_LOW - RESERVED_HIGH,
             in_flight: BTreeMap::new(),
             frames,
+            held: false,
+            unrung: false,
             fail_next_read: false,
         })
+    }
+}
+
+impl SwapDisk {
+    /// Rings the doorbell if a request was queued while it was held.
+    fn ring(&mut self) {
+        if core::mem::take(&mut self.unrung) {
+            self.client.kick();
+        }
     }
 }
 
@@ -113,7 +128,11 @@ impl BlockDevice for SwapDisk {
         })?;
         // Used up only by a read that was really sent.
         self.fail_next_read &= !inject;
-        self.client.kick();
+        if self.held {
+            self.unrung = true;
+        } else {
+            self.client.kick();
+        }
         self.in_flight.insert(tag, req);
         Ok(IoTag(tag))
     }
@@ -157,6 +176,16 @@ impl BlockDevice for SwapDisk {
     /// signals after posting completions, so none is missed; the server
     /// loop learns of what this took from `Vm::swap_completions_pending`.
     fn wait_for_completion(&mut self) {
+        self.ring();
         block_api::Notifier::wait(&mut self.client.notifier);
+    }
+
+    fn hold_doorbell(&mut self) {
+        self.held = true;
+    }
+
+    fn release_doorbell(&mut self) {
+        self.held = false;
+        self.ring();
     }
 }

@@ -196,7 +196,20 @@ pub trait BlockDevice {
     /// Blocks until a request in flight may have completed (it may return
     /// early); for callers that must wait for I/O. The default returns at
     /// once, so such callers poll. Caller contract: a request is in flight.
+    /// A held doorbell ([`hold_doorbell`](Self::hold_doorbell)) is rung
+    /// first: a request the device was not told of would never complete.
     fn wait_for_completion(&mut self) {}
+
+    /// Holds the doorbell: requests submitted from now on are queued, and
+    /// the device is told of them together by
+    /// [`release_doorbell`](Self::release_doorbell), so a pageout pass's
+    /// writes reach it at once and are in flight together. The default:
+    /// no doorbell to hold.
+    fn hold_doorbell(&mut self) {}
+
+    /// Rings the doorbell held since [`hold_doorbell`](Self::hold_doorbell)
+    /// if a request was queued meanwhile, and stops holding it.
+    fn release_doorbell(&mut self) {}
 }
 
 /// Checks a request against a device's geometry (shared by

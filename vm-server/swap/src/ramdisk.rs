@@ -22,6 +22,10 @@
 //! request overlapping the blocks of one in flight (unless both are
 //! reads) is refused with [`IoError::Overlap`].
 //!
+//! It models the doorbell: a request submitted while it is held
+//! ([`BlockDevice::hold_doorbell`]) never completes until it rings, so a
+//! caller that forgets to release it hangs here as it would on seL4.
+//!
 //! Given a [`PhysMemory`] ([`RamDisk::attach_memory`]) it takes direct
 //! requests too (frame lists, `device` module docs): the list is read
 //! once at submit, as the block server reads it, and the data moves
@@ -91,6 +95,9 @@ struct Pending {
     req: IoRequest,
     /// A direct request's frame addresses, read at submit.
     frames: Vec<u64>,
+    /// Submitted while the doorbell was held: not started (it cannot
+    /// complete) until the doorbell rings.
+    unseen: bool,
     /// Polls still to skip before delivery.
     hold: u32,
     status: IoStatus,
@@ -117,6 +124,8 @@ pub struct RamDisk {
     reorder: bool,
     /// Where direct requests' frames live; `None`: no direct requests.
     memory: Option<PhysMemory>,
+    /// The doorbell is held (`hold_doorbell`).
+    held: bool,
     stats: RamDiskStats,
 }
 
@@ -142,6 +151,7 @@ impl RamDisk {
             delay: Delay::None,
             reorder: false,
             memory: None,
+            held: false,
             stats: RamDiskStats::default(),
         }
     }
@@ -412,6 +422,7 @@ impl BlockDevice for RamDisk {
             tag,
             req,
             frames,
+            unseen: self.held,
             hold,
             status,
         });
@@ -423,7 +434,9 @@ impl BlockDevice for RamDisk {
         let mut i = 0;
         // `pending` is in submission order; keep it so.
         while i < self.pending.len() {
-            if self.pending[i].hold == 0 {
+            if self.pending[i].unseen {
+                i += 1;
+            } else if self.pending[i].hold == 0 {
                 ready.push(self.pending.remove(i));
             } else {
                 self.pending[i].hold -= 1;
@@ -461,6 +474,21 @@ impl BlockDevice for RamDisk {
 
     fn in_flight(&self) -> usize {
         self.pending.len()
+    }
+
+    fn wait_for_completion(&mut self) {
+        self.release_doorbell();
+    }
+
+    fn hold_doorbell(&mut self) {
+        self.held = true;
+    }
+
+    fn release_doorbell(&mut self) {
+        self.held = false;
+        for p in &mut self.pending {
+            p.unseen = false;
+        }
     }
 }
 

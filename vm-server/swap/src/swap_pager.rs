@@ -336,6 +336,18 @@ impl<D: BlockDevice> SwapPager<D> {
         }
     }
 
+    /// Holds the device's doorbell ([`BlockDevice::hold_doorbell`]): the
+    /// requests started until [`release_doorbell`](Self::release_doorbell)
+    /// reach the device together.
+    pub fn hold_doorbell(&mut self) {
+        self.dev.hold_doorbell();
+    }
+
+    /// Rings the held doorbell for the requests started meanwhile.
+    pub fn release_doorbell(&mut self) {
+        self.dev.release_doorbell();
+    }
+
     /// Blocks until a request in flight may have completed (the device's
     /// `wait_for_completion`); returns at once with nothing in flight.
     pub fn wait(&mut self) {
@@ -559,6 +571,25 @@ mod tests {
             plain.start_read_direct(SwapSlot(0), &[0], 0),
             Err(SwapError::Device(IoError::BadBuffer))
         );
+    }
+
+    #[test]
+    fn a_held_doorbell_starts_nothing_until_it_rings() {
+        let mut p = SwapPager::new(RamDisk::new(256, 32), 16);
+        p.hold_doorbell();
+        p.start_write(4, 1, pattern(1)).unwrap();
+        p.start_write(4, 2, pattern(2)).unwrap();
+        let mut ev = Vec::new();
+        assert_eq!(p.poll(&mut ev), 0, "the device was not told");
+        p.release_doorbell();
+        assert_eq!(p.poll(&mut ev), 2, "both, together");
+        // Waiting rings a held doorbell first, or nothing would complete.
+        p.hold_doorbell();
+        p.start_write(4, 3, pattern(3)).unwrap();
+        p.wait();
+        assert_eq!(p.poll(&mut ev), 1);
+        p.release_doorbell();
+        assert_eq!(p.busy(), 0);
     }
 
     #[test]
