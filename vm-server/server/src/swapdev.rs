@@ -167,6 +167,10 @@ impl BlockDevice for SwapDisk {
         true
     }
 
+    fn write_frame_list(&mut self, buf: BufferId, frames: &[u64]) {
+        self.client.write_frame_list(u64::from(buf.0), frames);
+    }
+
     fn frame_address(&self, frame: u32) -> Option<u64> {
         self.frames.get(frame)
     }

@@ -185,6 +185,19 @@ pub trait BlockDevice {
         false
     }
 
+    /// Writes frame list `frames` into staging buffer `buf` for a direct
+    /// request, in the device's list layout. The default: little-endian
+    /// `u64`s from the buffer's start (the RAM disk's; the block server's
+    /// is block-api's, which `SwapDisk` writes with block-api's encoder).
+    /// Caller contract: as for [`buffer_mut`](Self::buffer_mut), and
+    /// `frames.len()` ≤ [`FRAME_LIST_MAX`].
+    fn write_frame_list(&mut self, buf: BufferId, frames: &[u64]) {
+        let list = self.buffer_mut(buf, 1);
+        for (entry, &a) in list.chunks_exact_mut(8).zip(frames) {
+            entry.copy_from_slice(&a.to_le_bytes());
+        }
+    }
+
     /// The physical address a frame list names for the VM's frame number
     /// `frame`, if the device reaches it (`None` by default, and for
     /// frames a direct transfer must not touch).

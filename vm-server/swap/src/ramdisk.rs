@@ -272,6 +272,24 @@ impl RamDisk {
         IoStatus::Ok
     }
 
+    /// A direct request's frame list, read once and checked as the block
+    /// server checks it: page aligned and inside the memory.
+    fn frame_list(&self, req: &IoRequest) -> Result<Vec<u64>, IoError> {
+        let len = self.memory.as_ref().map_or(0, |m| m.borrow().len()) as u64;
+        let list = &self.staging[req.buf.0 as usize * BLOCK_SIZE..][..req.count as usize * 8];
+        list.chunks_exact(8)
+            .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")))
+            .map(|a| {
+                let inside = a.checked_add(BLOCK_SIZE as u64).is_some_and(|e| e <= len);
+                if a % BLOCK_SIZE as u64 == 0 && inside {
+                    Ok(a)
+                } else {
+                    Err(IoError::BadBuffer)
+                }
+            })
+            .collect()
+    }
+
     /// Moves the data of a completion being delivered (`frames`: a
     /// direct request's list).
     fn transfer(&mut self, req: &IoRequest, frames: &[u64], status: IoStatus) {
@@ -317,26 +335,6 @@ impl RamDisk {
                 IoOp::Write => self.stats.write_errors += 1,
             }
         }
-    }
-}
-
-impl RamDisk {
-    /// A direct request's frame list, read once and checked as the block
-    /// server checks it: page aligned and inside the memory.
-    fn frame_list(&self, req: &IoRequest) -> Result<Vec<u64>, IoError> {
-        let len = self.memory.as_ref().map_or(0, |m| m.borrow().len()) as u64;
-        let list = &self.staging[req.buf.0 as usize * BLOCK_SIZE..][..req.count as usize * 8];
-        list.chunks_exact(8)
-            .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")))
-            .map(|a| {
-                let inside = a.checked_add(BLOCK_SIZE as u64).is_some_and(|e| e <= len);
-                if a % BLOCK_SIZE as u64 == 0 && inside {
-                    Ok(a)
-                } else {
-                    Err(IoError::BadBuffer)
-                }
-            })
-            .collect()
     }
 }
 

@@ -58,23 +58,9 @@ pub struct SwapEvent {
 
 #[derive(Clone, Copy, Debug)]
 struct Inflight {
-    op: IoOp,
+    req: IoRequest,
     cookie: u64,
     slot: SwapSlot,
-    count: u32,
-    buf: BufferId,
-    /// A frame-list request: `buf` is its one list buffer.
-    direct: bool,
-}
-
-impl Inflight {
-    fn buffers(&self) -> u32 {
-        if self.direct {
-            1
-        } else {
-            self.count
-        }
-    }
 }
 
 /// The swap pager's device side (see the module docs).
@@ -226,7 +212,7 @@ impl<D: BlockDevice> SwapPager<D> {
             }
         };
         match frames {
-            Some(list) => self.write_list(buf, list),
+            Some(list) => self.dev.write_frame_list(buf, list),
             None => {
                 let bytes = self.dev.buffer_mut(buf, count);
                 for (i, page) in bytes
@@ -247,14 +233,6 @@ impl<D: BlockDevice> SwapPager<D> {
         self.submit(req, slot, cookie)
             .inspect_err(|_| self.blist.free(slot, u64::from(count)))
             .map(|tag| (tag, slot))
-    }
-
-    /// Writes a frame list into its buffer.
-    fn write_list(&mut self, buf: BufferId, frames: &[u64]) {
-        let list = self.dev.buffer_mut(buf, 1);
-        for (entry, &a) in list.chunks_exact_mut(8).zip(frames) {
-            entry.copy_from_slice(&a.to_le_bytes());
-        }
     }
 
     /// Starts reading `count` pages from slot `slot` on (`swap_pager_
@@ -299,7 +277,7 @@ impl<D: BlockDevice> SwapPager<D> {
         }
         let buf = self.alloc_buffers(if frames.is_some() { 1 } else { count })?;
         if let Some(list) = frames {
-            self.write_list(buf, list);
+            self.dev.write_frame_list(buf, list);
         }
         let req = IoRequest {
             op: IoOp::Read,
@@ -315,17 +293,7 @@ impl<D: BlockDevice> SwapPager<D> {
         match self.dev.submit(req) {
             Ok(tag) => {
                 self.stats.submitted(&req);
-                self.inflight.insert(
-                    tag,
-                    Inflight {
-                        op: req.op,
-                        cookie,
-                        slot,
-                        count: req.count,
-                        buf: req.buf,
-                        direct: req.direct,
-                    },
-                );
+                self.inflight.insert(tag, Inflight { req, cookie, slot });
                 Ok(tag)
             }
             Err(e) => {
@@ -374,12 +342,12 @@ impl<D: BlockDevice> SwapPager<D> {
                 IoStatus::Ok => Ok(()),
                 IoStatus::Error { block } => Err((block - io.slot.block()) as u32),
             };
-            match io.op {
+            match io.req.op {
                 IoOp::Write => {
-                    self.free_buffers(io.buf, io.buffers());
+                    self.free_buffers(io.req.buf, io.req.buffers());
                     if let Err(i) = result {
                         self.blist.mark_bad(SwapSlot(io.slot.0 + i), 1);
-                        self.blist.free(io.slot, u64::from(io.count));
+                        self.blist.free(io.slot, u64::from(io.req.count));
                     }
                 }
                 IoOp::Read => {
@@ -388,10 +356,10 @@ impl<D: BlockDevice> SwapPager<D> {
             }
             out.push(SwapEvent {
                 tag: c.tag,
-                op: io.op,
+                op: io.req.op,
                 cookie: io.cookie,
                 slot: io.slot,
-                count: io.count,
+                count: io.req.count,
                 result,
             });
         }
@@ -410,8 +378,8 @@ impl<D: BlockDevice> SwapPager<D> {
             .done_reads
             .get(&tag)
             .expect("read_page: not a completed read");
-        assert!(i < io.count, "read_page: page out of range");
-        (!io.direct).then(|| self.dev.buffer(BufferId(io.buf.0 + i), 1))
+        assert!(i < io.req.count, "read_page: page out of range");
+        (!io.req.direct).then(|| self.dev.buffer(BufferId(io.req.buf.0 + i), 1))
     }
 
     /// Releases a completed read's staging buffers. Caller contract: as
@@ -421,7 +389,7 @@ impl<D: BlockDevice> SwapPager<D> {
             .done_reads
             .remove(&tag)
             .expect("finish_read: not a completed read");
-        self.free_buffers(io.buf, io.buffers());
+        self.free_buffers(io.req.buf, io.req.buffers());
     }
 
     /// Gives `count` slots from `slot` back (page freed, overwritten,
@@ -438,7 +406,9 @@ impl<D: BlockDevice> SwapPager<D> {
     fn read_in_flight(&self, slot: SwapSlot, count: u32) -> bool {
         let (s, e) = (slot.block(), slot.block() + u64::from(count));
         self.inflight.values().any(|io| {
-            io.op == IoOp::Read && io.slot.block() < e && s < io.slot.block() + u64::from(io.count)
+            io.req.op == IoOp::Read
+                && io.slot.block() < e
+                && s < io.slot.block() + u64::from(io.req.count)
         })
     }
 
