@@ -28,7 +28,7 @@ fn pattern(page: u64) -> u64 {
 
 fn main(env: &mut Env) -> u64 {
     env.plan(3);
-    let alone = env.wait_spaces(QUIET_SPACES, 16, 1_000_000);
+    let alone = env.wait_spaces(QUIET_SPACES);
     let pool = env.vm.stats().map(|s| s.npages).unwrap_or(0);
     let (pages, lock) = (pool * 3 / 2, pool / 2);
     let region = Region::map(&mut env.vm, &MmapRequest::anon(pages * PAGE_SIZE, Prot::RW));

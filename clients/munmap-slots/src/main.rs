@@ -28,7 +28,7 @@ const SETTLED: u32 = 200;
 
 fn main(env: &mut Env) -> u64 {
     env.plan(2);
-    let alone = env.wait_spaces(1, 16, 1_000_000);
+    let alone = env.wait_spaces(1);
     let Ok(first) = env.vm.stats() else {
         env.check("stats", false, format_args!("no stats"));
         return env.failures();

@@ -42,11 +42,6 @@ const MAPPED: u64 = 1;
 const ARMED: u64 = 2;
 const SURVIVED: u64 = 3;
 /// Most yields one wait takes before it gives up.
-/// `stats()` calls the bystander makes, 16 yields apart, while it waits
-/// to be the last client: other clients of the spec must finish too (in
-/// files.spec the same wait, 10,000 calls of 50 yields, once ran out on a
-/// loaded host; the other tests that wait so allow this many).
-const ALONE_ASKS: u64 = 1_000_000;
 const WAIT_YIELDS: u64 = 500_000;
 
 /// Byte `i` of the file as `files/` has it.
@@ -156,7 +151,7 @@ fn mapper(env: &mut Env, mut fs: FileClient) -> u64 {
     board.write(0, 0, MAPPED);
     let armed = board.wait_for(0, 0, ARMED, WAIT_YIELDS);
     // The faulting client gone: the pager died and the VM server knows.
-    let alone = armed && env.wait_spaces(1, 16, ALONE_ASKS);
+    let alone = armed && env.wait_spaces(1);
     let state = board.read(0, 0);
     env.check(
         "faulting-client-stopped",

@@ -86,15 +86,17 @@ impl Env {
     }
 
     /// Waits (yielding) until the VM server has at most `spaces` live
-    /// address spaces, this program's included, asking every `every`
-    /// yields, at most `asks` times; returns whether it came to that.
-    /// Tests that need a quiet system (nothing else paging) start with
-    /// this, at a priority below the others.
-    pub fn wait_spaces(&mut self, spaces: u64, every: u64, asks: u64) -> bool {
-        for _ in 0..asks {
+    /// address spaces, this program's included, asking every 16 yields,
+    /// at most 1,000,000 times (long enough for a pageout-heavy client of
+    /// the spec to finish on a loaded host; 10,000 asks of 50 yields once
+    /// ran out); returns whether it came to that. Tests that need a quiet
+    /// system (nothing else paging) start with this, at a priority below
+    /// the others.
+    pub fn wait_spaces(&mut self, spaces: u64) -> bool {
+        for _ in 0..1_000_000 {
             match self.vm.stats() {
                 Ok(s) if s.spaces <= spaces => return true,
-                Ok(_) => (0..every).for_each(|_| sel4::yield_now()),
+                Ok(_) => (0..16).for_each(|_| sel4::yield_now()),
                 Err(_) => return false,
             }
         }

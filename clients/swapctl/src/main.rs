@@ -76,7 +76,7 @@ fn first_bad(r: &Region, gen: u64) -> Option<u64> {
 
 fn main(env: &mut Env) -> u64 {
     env.plan(14);
-    let alone = env.wait_spaces(QUIET_SPACES, 16, 1_000_000);
+    let alone = env.wait_spaces(QUIET_SPACES);
     let pool = env.vm.stats().map(|s| s.npages).unwrap_or(0);
     let info = env.vm.swap_info(0);
     env.check(
