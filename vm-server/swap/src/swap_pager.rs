@@ -508,6 +508,10 @@ mod tests {
             tags.push(p.start_write_direct(&frames, 0).unwrap());
         }
         assert_eq!(p.start_write_direct(&frames, 0), Err(SwapError::NoBuffers));
+        // The window, not the cluster limit, bounds a staged request here.
+        assert_eq!(p.max_cluster(), 16);
+        assert_eq!(p.start_write(5, 0, pattern(0)), Err(SwapError::BadCount));
+        assert_eq!(p.start_read(SwapSlot(0), 5, 0), Err(SwapError::BadCount));
         assert_eq!(p.start_write(1, 0, pattern(0)), Err(SwapError::NoBuffers));
         let ev = poll_all(&mut p);
         assert!(ev.iter().all(|e| e.result == Ok(())));
