@@ -90,10 +90,10 @@ impl<P: Platform> Service<P> {
     /// server, at a higher priority, takes a read at the doorbell and,
     /// polling the disk (bench.spec), finishes it before the fault
     /// returns. Then it is retried at once, with no reply cap saved and
-    /// no second message (the completions' signal is cleared); the
-    /// waiting faults whose requests also finished
-    /// are retried first (a synchronous wait may have taken their
-    /// signal). Caller: `page_fault`, for a client it knows.
+    /// no second message (the completions' signal is cleared). The
+    /// waiting faults are retried first, as on a completion signal: their
+    /// requests may be among those taken. Caller: `page_fault`, for a
+    /// client it knows.
     fn retry_if_done(
         &mut self,
         tag: IoTag,
