@@ -5,7 +5,7 @@
 //! | label | operation | request words | reply words (label 0) |
 //! | ---: | --- | --- | --- |
 //! | `0x100` | `Ping` | 1: cookie | 1: cookie |
-//! | `0x101` | `Stats` | 0 | 76: [`VmStats`] (≥ 46, versioned) |
+//! | `0x101` | `Stats` | 0 | 80: [`VmStats`] (≥ 46, versioned) |
 //! | `0x102` | `ClientStats` | 0 | 26: [`ClientStats`] (≥ 12, versioned) |
 //! | `0x103` | `ClientList` (privileged: `observe`) | 1: from (client id) | 2 + 13 × count: count (≤ 9), next (0: none follow), per client [`ClientSummary`]: client, name_len, name\[3\], resident, wired, faults, zero-fill, copy-on-write, prefault, page-ins, large-page faults |
 //! | `0x110` | `Mmap` | 9: addr, len, prot, max_prot, flags, source (0 anon / 1 handle), handle, offset, align | 1: addr |
@@ -27,6 +27,7 @@
 //! | `0x130` | `Fork` | 0 | 2: is_child (0 parent / 1 child), id (child's / parent's client id) |
 //! | `0x131` | `Exit` | 1: status | none on success |
 //! | `0x140` | `FailNextPagein` (test hook: the caller's next page-in fails as a disk error would) | 0 | 0 |
+//! | `0x141` | `IdleWait` (returns once the server's idle work, pre-zeroing free frames, is done) | 0 | 0 |
 //! | `0x150` | `SwapInfo` | 1: device | 11: [`SwapDeviceInfo`]: device, flags (1 attached), slots, in use, bad, pageins, pgswapin, pageouts, pgswapout, read errors, write errors |
 //! | `0x151` | `SwapOff` (privileged: `swapctl`) | 1: device | 0 |
 //! | `0x152` | `SwapOn` (privileged: `swapctl`) | 1: device | 0 |
@@ -377,6 +378,18 @@ ipc_protocol::protocol! {
     0x140 FailNextPagein() -> () {
         serve: fn fail_next_pagein, default service::refuse_test_hook;
         client: pub fn fail_next_pagein();
+    }
+
+    /// Returns once the server's idle work is done: free frames zeroed
+    /// ahead of zero-fill faults (`VmStats::zeropages`). The server runs
+    /// that work only when nothing else runs, so the caller blocks until
+    /// the system has been idle for long enough; while another thread
+    /// keeps running it waits. Benchmarks call it to measure faults of a
+    /// system that had idle time. The default method refuses it
+    /// (`NotSupported`: no idle thread).
+    0x141 IdleWait() -> () {
+        serve: fn idle_wait, default service::no_idle_thread;
+        client: pub fn idle_wait();
     }
 
     /// Swap device `device`'s size, slots in use and bad, whether it is

@@ -354,6 +354,15 @@ pub struct VmStats {
     /// Partly used large frames broken up because a large fault found
     /// none free.
     pub large_reclaims: u64,
+    // Version 11 (80 words): idle-time zeroing.
+    /// Free frames zeroed ahead of need now.
+    pub zeropages: u64,
+    /// Zero-fill faults that found a pre-zeroed frame, and those that
+    /// zeroed one themselves (UVM's `pga_zerohit`/`pga_zeromiss`).
+    pub pga_zerohit: u64,
+    pub pga_zeromiss: u64,
+    /// Frames zeroed in idle time (DragonFly's `cnt_prezero`).
+    pub prezeroed: u64,
 }
 
 /// Per-client statistics: the `ClientStats` reply, versioned like
@@ -641,7 +650,7 @@ mod tests {
     #[test]
     fn stats_word_counts() {
         // Version 2 appended eight words to the first version's 46.
-        assert_eq!(<VmStats as Versioned>::WORDS, 76);
+        assert_eq!(<VmStats as Versioned>::WORDS, 80);
         assert_eq!(VmStats::MIN_WORDS, 46);
         assert_eq!(<ClientStats as Versioned>::WORDS, 26);
         assert_eq!(ClientStats::MIN_WORDS, 12);
@@ -657,7 +666,7 @@ mod tests {
         };
         let mut w = [0u64; MAX_WORDS];
         let (label, len) = Reply::Stats(s).encode(&mut w);
-        assert_eq!((label, len), (0, 76));
+        assert_eq!((label, len), (0, 80));
         assert_eq!(w[0], 4096);
         assert_eq!(w[2], 7);
         assert_eq!(w[45], 9);
@@ -666,7 +675,7 @@ mod tests {
             Ok(Ok(Reply::Stats(s)))
         );
         // A newer server's longer reply.
-        w[76] = 123;
+        w[80] = 123;
         assert_eq!(
             Reply::decode(Operation::Stats, 0, &w[..len + 1]),
             Ok(Ok(Reply::Stats(s)))

@@ -37,6 +37,14 @@ pub(crate) fn refuse_test_hook(_client: u64) -> Result<(), ApiError> {
     Err(ApiError::UnknownOperation)
 }
 
+/// [`VmService::idle_wait`]'s default: a server without an idle thread
+/// has no idle work to wait for.
+///
+/// [`VmService::idle_wait`]: crate::VmService::idle_wait
+pub(crate) fn no_idle_thread(_client: u64) -> Result<(), ApiError> {
+    Err(ApiError::NotSupported)
+}
+
 /// [`VmService::pager_challenge`]'s default: a server without pager
 /// channels does not support pagers.
 ///

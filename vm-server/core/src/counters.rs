@@ -13,6 +13,8 @@ pub struct Uvmexp {
     /// `active`, `inactive` and `wired` like any page.
     pub npages: u32,
     pub free: u32,
+    /// Free frames pre-zeroed in idle time (`zero_idle.rs`).
+    pub zeropages: u32,
     pub active: u32,
     pub inactive: u32,
     pub wired: u32,
@@ -25,6 +27,12 @@ pub struct Uvmexp {
 
     /// Faults taken (every call of `fault`, successful or not).
     pub faults: u64,
+    /// Zero-fill allocations that found a pre-zeroed frame, and those
+    /// that had to zero one (UVM's `pga_zerohit`/`pga_zeromiss`).
+    pub pga_zerohit: u64,
+    pub pga_zeromiss: u64,
+    /// Frames zeroed in idle time (DragonFly's `cnt_prezero`).
+    pub prezeroed: u64,
     /// Pages zero-filled by faults (not counting fault-around).
     pub flt_zero: u64,
     /// Copy-on-write copies made by faults.

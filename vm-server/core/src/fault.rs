@@ -361,8 +361,15 @@ impl Memory {
         let link = entry.chain.links()[depth];
         let pindex = link.pindex(rel);
         self.objects.may_add_page(link.object)?;
-        let f = self.pool.alloc(link.object, pindex, AllocClass::Normal)?;
-        pmap.zero_page(f);
+        let (f, zeroed) = self
+            .pool
+            .alloc_zeroed(link.object, pindex, AllocClass::Normal)?;
+        if zeroed {
+            self.stats.pga_zerohit += 1;
+        } else {
+            pmap.zero_page(f);
+            self.stats.pga_zeromiss += 1;
+        }
         self.objects.insert_page(link.object, pindex, f);
         self.pool.validate(
             f,

@@ -18,6 +18,8 @@ use vm_swap::{PageKey, ReplacementPolicy};
 
 #[path = "page_check.rs"]
 mod check;
+#[path = "zero_idle.rs"]
+pub(crate) mod zero_idle;
 
 /// "No frame" in the intrusive queue links, and "no object" as owner.
 const NIL: u32 = u32::MAX;
@@ -55,6 +57,10 @@ bitflags! {
         /// Read ahead from swap and not touched by a fault since: a
         /// fault that touches it is a read-ahead hit (`PageReadahead`).
         const READAHEAD = 1 << 8;
+        /// Free and known to hold zeros (`PG_ZERO`): zeroed in idle time
+        /// (`zero_idle.rs`). Such frames are the free queue's tail, so
+        /// other allocations take the rest first; any allocation clears it.
+        const ZERO = 1 << 9;
     }
 }
 
@@ -236,6 +242,11 @@ pub struct PagePool {
     queues: [QueueHead; 4],
     /// Per small frame (`0..ram`): its free-queue links.
     free_links: alloc::vec::Vec<FreeLink>,
+    /// The first pre-zeroed (`PageFlags::ZERO`) frame on the free queue,
+    /// `NIL` if none: from it to the tail every frame is pre-zeroed.
+    zero_head: u32,
+    /// Free frames pre-zeroed.
+    zeroed: u32,
     /// The wire count of each wired page (`VmPage::is_wired`): a side
     /// table, as wiring is rare (mlock, wired entries) and a count in
     /// every record would cost every frame 4 bytes.
@@ -289,6 +300,8 @@ impl PagePool {
             ram_end,
             queues: [EMPTY_QUEUE; 4],
             free_links: alloc::vec![UNLINKED; frame_count as usize],
+            zero_head: NIL,
+            zeroed: 0,
             wirings: alloc::collections::BTreeMap::new(),
             wired: 0,
             unmanaged: 0,
@@ -429,6 +442,24 @@ impl PagePool {
         if q != PageQueue::Free {
             return;
         }
+        if self.pages[f as usize].flags.contains(PageFlags::ZERO) {
+            self.zeroed += 1;
+            if self.zero_head == NIL {
+                self.zero_head = f;
+            }
+        } else if self.zero_head != NIL {
+            // Before the pre-zeroed tail.
+            let next = self.zero_head;
+            let prev = self.free_links[next as usize].prev;
+            self.free_links[f as usize] = FreeLink { prev, next };
+            self.free_links[next as usize].prev = f;
+            if prev == NIL {
+                self.queues[qi].head = f;
+            } else {
+                self.free_links[prev as usize].next = f;
+            }
+            return;
+        }
         let tail = self.queues[qi].tail;
         self.free_links[f as usize] = FreeLink {
             prev: tail,
@@ -449,6 +480,12 @@ impl PagePool {
         self.queues[qi].count -= 1;
         if q == PageQueue::Free {
             let FreeLink { prev, next } = self.free_links[f as usize];
+            if self.pages[f as usize].flags.contains(PageFlags::ZERO) {
+                self.zeroed -= 1;
+                if self.zero_head == f {
+                    self.zero_head = next;
+                }
+            }
             if prev == NIL {
                 self.queues[qi].head = next;
             } else {
@@ -524,6 +561,28 @@ impl PagePool {
         pindex: u64,
         class: AllocClass,
     ) -> Result<FrameNumber, VmError> {
+        self.alloc_from(object, pindex, class, false)
+            .map(|(f, _)| f)
+    }
+
+    /// `alloc`, taking a pre-zeroed frame when there is one (UVM's
+    /// `UVM_PGA_ZERO`); true if the frame taken holds zeros.
+    pub fn alloc_zeroed(
+        &mut self,
+        object: ObjectId,
+        pindex: u64,
+        class: AllocClass,
+    ) -> Result<(FrameNumber, bool), VmError> {
+        self.alloc_from(object, pindex, class, true)
+    }
+
+    fn alloc_from(
+        &mut self,
+        object: ObjectId,
+        pindex: u64,
+        class: AllocClass,
+        want_zero: bool,
+    ) -> Result<(FrameNumber, bool), VmError> {
         let free = self.free_count();
         let limit = match class {
             AllocClass::Normal => self.normal_floor(),
@@ -532,14 +591,19 @@ impl PagePool {
         if free <= limit {
             return Err(VmError::OutOfMemory);
         }
-        let f = self.queues[PageQueue::Free as usize].head;
+        let f = if want_zero && self.zero_head != NIL {
+            self.zero_head
+        } else {
+            self.queues[PageQueue::Free as usize].head
+        };
+        let zero = self.pages[f as usize].flags.contains(PageFlags::ZERO);
         self.unlink(f);
         self.link(f, PageQueue::None);
         let p = &mut self.pages[f as usize];
         p.object = object.0;
         p.pindex = pindex;
         p.flags = PageFlags::BUSY;
-        Ok(FrameNumber(f))
+        Ok((FrameNumber(f), zero))
     }
 
     /// Take the oldest free large region for `object`: frame `base + i`

@@ -60,6 +60,7 @@ impl PagePool {
                 return Err(format!("page {i}: free queue vs owner mismatch"));
             }
         }
+        self.check_zeroed()?;
         let free = PageQueue::Free as usize;
         let walked = self.free_iter().count() as u32;
         if walked != counts[free] || walked != self.queues[free].count {
@@ -113,6 +114,38 @@ impl PagePool {
                     pol.resident()
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Pre-zeroed frames: free, the free queue's tail from `zero_head`,
+    /// and counted.
+    fn check_zeroed(&self) -> Result<(), alloc::string::String> {
+        use super::PageFlags;
+        use alloc::format;
+        let marked = |f: u32| self.pages[f as usize].flags.contains(PageFlags::ZERO);
+        for (i, p) in self.pages.iter().enumerate() {
+            if p.flags.contains(PageFlags::ZERO) && p.queue() != PageQueue::Free {
+                return Err(format!("page {i}: pre-zeroed but not free"));
+            }
+        }
+        let mut seen = 0u32;
+        let mut first = NIL;
+        for f in self.free_iter() {
+            if marked(f.0) {
+                if first == NIL {
+                    first = f.0;
+                }
+                seen += 1;
+            } else if first != NIL {
+                return Err(format!("free frame {} after the pre-zeroed tail", f.0));
+            }
+        }
+        if first != self.zero_head || seen != self.zeroed {
+            return Err(format!(
+                "pre-zeroed tail: first {first}, {seen} frames; pool says {}, {}",
+                self.zero_head, self.zeroed
+            ));
         }
         Ok(())
     }

@@ -373,6 +373,22 @@ pub struct Sim {
     pub completed: Vec<IoDone>,
 }
 
+impl SimPmap {
+    /// Every free frame `vm` counts as pre-zeroed holds zeros
+    /// (`zero_idle.rs`): a zero-fill fault maps it unwritten.
+    pub fn check_zeroed(&self, vm: &Vm) -> Result<(), String> {
+        let pool = vm.pool();
+        for f in pool.free_iter() {
+            if pool.page(f).flags().contains(crate::page::PageFlags::ZERO)
+                && self.frame(f).iter().any(|&b| b != 0)
+            {
+                return Err(alloc::format!("pre-zeroed frame {} holds data", f.0));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Sim {
     /// A VM over `frames` frames with real bytes.
     pub fn new(config: VmConfig, frames: u32) -> Self {

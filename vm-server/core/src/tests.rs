@@ -1250,3 +1250,52 @@ fn pressure_follows_the_free_count() {
     assert_eq!(s.vm.pageout_shortage(false), t.target1 - t.start + 1);
     assert_eq!(s.vm.pageout_shortage(true), t.target2 - t.start + 1);
 }
+
+#[test]
+fn zero_fill_maps_pre_zeroed_frames_after_idle_zeroing() {
+    let (mut s, sp) = sim_exact(64);
+    let a = map_anon(&mut s, sp, 8);
+    // Dirty every frame the pool has, then give them back.
+    let b = map_anon(&mut s, sp, 48);
+    for i in 0..48 {
+        s.write(sp, b + i * P, &[0xa5; P as usize]).unwrap();
+    }
+    s.vm.munmap(sp, b, 48 * P, &mut s.pmap).unwrap();
+    assert!(s.vm.zero_wanted());
+    let n = s.vm.zero_idle(&mut s.pmap, 1000);
+    let st = s.vm.stats();
+    assert_eq!(st.zeropages as u32, n);
+    assert_eq!(st.prezeroed, u64::from(n));
+    // Four fifths of the free frames, then it rests.
+    assert!(
+        n * 5 >= st.free * 4 && (n - 1) * 5 < st.free * 4,
+        "{n} of {}",
+        st.free
+    );
+    assert!(!s.vm.zero_wanted());
+    s.pmap.check_zeroed(&s.vm).unwrap();
+    for i in 0..8 {
+        let mut buf = [1u8; 64];
+        s.read(sp, a + i * P, &mut buf).unwrap();
+        assert_eq!(buf, [0; 64]);
+    }
+    let st = s.vm.stats();
+    // The 48 before the idle zeroing zeroed their own frames.
+    assert_eq!((st.pga_zerohit, st.pga_zeromiss), (8, 48));
+    assert_eq!(st.zeropages as u32, n - 8);
+    ok(&s);
+}
+
+#[test]
+fn copies_take_frames_that_are_not_pre_zeroed() {
+    let (mut s, sp) = sim_exact(64);
+    let a = map_anon(&mut s, sp, 1);
+    s.write(sp, a, &[7; 16]).unwrap();
+    let zeroed = s.vm.zero_idle(&mut s.pmap, 4);
+    assert_eq!(zeroed, 4);
+    // The child's write copies the page: an ordinary allocation.
+    let child = s.vm.fork(sp, &mut s.pmap).unwrap();
+    s.write(child, a, &[8; 16]).unwrap();
+    assert_eq!(s.vm.stats().zeropages, 4);
+    ok(&s);
+}

@@ -67,6 +67,9 @@ pub(crate) struct Memory {
     pub(crate) objects: ObjectTable,
     pub(crate) stats: Uvmexp,
     pub(crate) config: VmConfig,
+    /// Idle zeroing reached its target and waits for the pre-zeroed
+    /// frames to fall below the lower one (`zero_idle.rs`).
+    pub(crate) zero_resting: bool,
     /// The effective paging targets; `None` when the pool is too small
     /// for seven distinct levels (pageout then only runs when asked).
     pub(crate) targets: Option<PagingTargets>,
@@ -125,6 +128,7 @@ impl Vm {
                 objects: ObjectTable::default(),
                 stats: Uvmexp::default(),
                 config,
+                zero_resting: false,
                 targets,
                 swap: None,
                 io: BTreeMap::new(),
@@ -186,6 +190,7 @@ impl Vm {
             pagesize: PAGE_SIZE,
             npages: p.len(),
             free: p.free_count(),
+            zeropages: p.zeroed_count(),
             active: p.hot_cold().0,
             inactive: p.hot_cold().1,
             wired: p.wired_count(),

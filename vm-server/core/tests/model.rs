@@ -17,6 +17,10 @@
 //! after every step; `VM_MODEL_TRACE=<n>`: keep n operations for the
 //! report; `VM_MODEL_WATCH=0x<va>`: describe one page after every step).
 //!
+//! Idle zeroing (`Vm::zero_idle`) runs every third step in four seeds of
+//! five, so zero-fill faults take pre-zeroed frames as often as fresh
+//! ones; every 64 steps each pre-zeroed free frame must hold zeros.
+//!
 //! Memory pressure (`model_under_memory_pressure`, seeds from 1000 on;
 //! `VM_MODEL_PRESSURE=1` with `VM_MODEL_SEED` reruns one): the same
 //! operations on a pool of 40 frames (32 pageable) with a RAM-disk swap
@@ -134,6 +138,9 @@ struct Runner {
     phys: ObjectId,
     /// Steps between full sweeps (`VM_MODEL_SWEEP`, to narrow a failure).
     sweep_every: usize,
+    /// Zero free frames in "idle time" now and then (`Vm::zero_idle`;
+    /// four seeds in five).
+    zero_idle: bool,
     /// The last operations, for failure reports (`VM_MODEL_TRACE` of
     /// them, default 40).
     trace: std::collections::VecDeque<String>,
@@ -294,6 +301,7 @@ impl Runner {
             step: 0,
             ops: BTreeMap::new(),
             peak: 0,
+            zero_idle: seed % 5 != 4,
             sweep_every: std::env::var("VM_MODEL_SWEEP")
                 .map_or(500, |v| v.parse().expect("VM_MODEL_SWEEP")),
             trace: Default::default(),
@@ -1554,6 +1562,11 @@ impl Runner {
             self.peak = self.peak.max(st.npages - st.free);
             let mapped: usize = self.spaces.values().map(|m| m.pages.len()).sum();
             self.peak_mapped = self.peak_mapped.max(mapped as u64);
+            if self.zero_idle && step % 3 == 1 {
+                // The server's idle thread: a batch of 1 to 4 frames.
+                let n = 1 + (step / 3 % 4) as u32;
+                self.sim.vm.zero_idle(&mut self.sim.pmap, n);
+            }
             if self.pressure && step % 7 == 0 {
                 // The server's loop: completions, then pageout when short.
                 let done = self.sim.vm.swap_poll(&mut self.sim.pmap);
@@ -1577,6 +1590,9 @@ impl Runner {
             if step % 64 == 0 {
                 if let Err(e) = self.sim.vm.check_page_queues() {
                     self.fail(&format!("page queues: {e}"));
+                }
+                if let Err(e) = self.sim.pmap.check_zeroed(&self.sim.vm) {
+                    self.fail(&e);
                 }
             }
         }

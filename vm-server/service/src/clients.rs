@@ -51,6 +51,7 @@ impl<P: Platform> Service<P> {
         for d in gone {
             self.platform.drop_reply(d.reply);
         }
+        self.forget_idle_waiter(client);
         if self.fail_pagein == Some(client) {
             self.fail_pagein = None;
         }

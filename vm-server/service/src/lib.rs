@@ -39,6 +39,7 @@ pub mod convert;
 pub mod devices;
 mod faults;
 pub mod heap;
+pub mod idle;
 mod launch;
 pub mod message;
 pub mod pagers;

@@ -26,6 +26,8 @@ pub enum Message<'a> {
     Observe { label: u64 },
     /// The swap channel signalled completions.
     SwapSignal,
+    /// The server's idle thread: nothing else can run (`idle.rs`).
+    Idle,
 }
 
 impl Message<'_> {
@@ -35,7 +37,7 @@ impl Message<'_> {
             Message::Fault { client, .. }
             | Message::OtherFault { client, .. }
             | Message::Request { client, .. } => Some(client),
-            Message::Observe { .. } | Message::SwapSignal => None,
+            Message::Observe { .. } | Message::SwapSignal | Message::Idle => None,
         }
     }
 }

@@ -234,6 +234,24 @@ impl<P: Platform> VmService for Service<P> {
             .map(|child| ForkReply::Parent { child })
     }
 
+    /// Reached only through `vm_api::dispatch` called directly (host
+    /// tests): the server loop's `Service::handle` answers `IdleWait`
+    /// itself once the idle thread is done (`idle.rs`); this one does the
+    /// idle work at once.
+    fn idle_wait(&mut self, client: u64) -> Result<(), ApiError> {
+        self.space_of(client)?;
+        if !self.idle.present {
+            return Err(ApiError::NotSupported);
+        }
+        while self.vm.zero_wanted()
+            && self
+                .vm
+                .zero_idle(self.platform.pmap(), crate::idle::IDLE_ZERO_BATCH)
+                > 0
+        {}
+        Ok(())
+    }
+
     fn fail_next_pagein(&mut self, client: u64) -> Result<(), ApiError> {
         self.space_of(client)?;
         // Arm and disarm once to learn whether the device can fail a read.

@@ -90,6 +90,8 @@ pub struct Service<P: Platform> {
     pub(crate) devices: Vec<crate::devices::DeviceRegion>,
     /// Requests waiting for a pager's answer (`PagerWait`), oldest first.
     pub(crate) deferred: Vec<crate::pagers::Deferred<P::Reply>>,
+    /// The idle thread and the clients waiting for its work (`idle.rs`).
+    pub(crate) idle: crate::idle::IdleThread<P::Reply>,
 }
 
 impl<P: Platform> Service<P> {
@@ -110,6 +112,7 @@ impl<P: Platform> Service<P> {
             programs: Default::default(),
             devices: Vec::new(),
             deferred: Vec::new(),
+            idle: Default::default(),
         }
     }
 
@@ -171,6 +174,7 @@ impl<P: Platform> Service<P> {
         if self.vm.swap_completions_pending() {
             self.retry_waiters();
         }
+        self.wake_idle();
         match out {
             // The sender was stopped meanwhile: nobody waits for a reply.
             Answer::Reply { .. }
@@ -222,6 +226,7 @@ impl<P: Platform> Service<P> {
                 self.retry_waiters();
                 Answer::NoReply
             }
+            Message::Idle => self.idle_turn(),
             // A pager is no client of ours: only its operations are
             // served to a badge we do not page for.
             Message::Request {
@@ -258,6 +263,9 @@ impl<P: Platform> Service<P> {
                 label,
                 words,
             } => {
+                if label == vm_api::Operation::IdleWait.label() && words.is_empty() {
+                    return self.idle_wait(client);
+                }
                 if label == vm_api::Operation::Msync.label() {
                     if let Ok(vm_api::Request::Msync(req)) = vm_api::Request::decode(label, words) {
                         return self.msync_or_wait(client, req);

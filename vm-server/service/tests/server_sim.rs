@@ -15,6 +15,11 @@
 //! `Message::Request`. Completion signals arrive at random, and always
 //! when every live thread is blocked.
 //!
+//! The server's idle thread (`Message::Idle`) runs in four seeds of five:
+//! often when every thread waits, now and then at any time; its saved
+//! reply is the one outstanding at the end, and every pre-zeroed free
+//! frame must hold zeros.
+//!
 //! Every third client the simulation starts (and each child it forks)
 //! has the `swapctl` privilege and now and then switches swap off and on
 //! again (`server_sim/swapctl.rs`); the others are refused.
@@ -238,7 +243,13 @@ struct Sim {
     /// Reads the disk failed, as last seen while it was attached (none
     /// fail while it is detached).
     read_errors: u64,
+    /// The server has an idle thread (four seeds in five), and it sleeps.
+    idle: bool,
+    idle_parked: bool,
 }
+
+/// Who the idle thread's saved reply belongs to: no client.
+const IDLE_THREAD: ClientId = u64::MAX - 1;
 
 fn wire_prot(p: Prot) -> WireProt {
     WireProt::from_bits_truncate(p.bits().into())
@@ -293,7 +304,10 @@ impl Sim {
             next_badge: 1,
             zero: Rc::new(vec![0; P as usize]),
             read_errors: 0,
+            idle: seed % 5 != 4,
+            idle_parked: false,
         };
+        sim.svc.set_idle_thread(sim.idle);
         for _ in 0..3 {
             sim.spawn_initial();
         }
@@ -371,6 +385,13 @@ impl Sim {
     fn settle(&mut self) {
         let resumed = std::mem::take(&mut self.svc.platform.resumed);
         for id in resumed {
+            if id == IDLE_THREAD {
+                if !self.idle_parked {
+                    self.fail("the idle thread resumed but not sleeping");
+                }
+                self.idle_parked = false;
+                continue;
+            }
             // The thread runs its access again when next scheduled.
             match self.clients.get_mut(&id) {
                 Some(c) if c.run == Run::Blocked && c.pending.is_some() => c.run = Run::Running,
@@ -604,6 +625,18 @@ impl Sim {
     fn event(&mut self) {
         let running = self.running();
         let all_blocked = running.is_empty() && !self.clients.is_empty();
+        // The idle thread runs when nothing else can, and here at random
+        // too: nothing may depend on when it runs.
+        if self.idle && !self.idle_parked && self.rng.gen_bool(if all_blocked { 0.5 } else { 0.03 })
+        {
+            self.log("idle".into());
+            if let Outcome::NoReply = self.deliver(Some(IDLE_THREAD), Message::Idle) {
+                self.idle_parked = true;
+            }
+            self.settle();
+            *self.stats.entry("idle calls").or_default() += 1;
+            return;
+        }
         if all_blocked || self.rng.gen_bool(0.15) {
             self.log("swap signal".into());
             self.deliver(None, Message::SwapSignal);
@@ -1031,6 +1064,10 @@ impl Sim {
                     ));
                 }
             }
+            if self.idle_parked != self.svc.idle_parked() {
+                return Err("the service and the simulation disagree on the idle thread".into());
+            }
+            self.svc.platform.pmap_ref().check_zeroed(&self.svc.vm)?;
             if self.svc.clients().count() != self.clients.len() {
                 return Err("service and simulation disagree on the clients".into());
             }
@@ -1039,7 +1076,8 @@ impl Sim {
                 .values()
                 .filter(|c| c.run == Run::Blocked)
                 .count();
-            if blocked != self.svc.waiting() || blocked != self.svc.platform.outstanding.len() {
+            let saved = self.svc.platform.outstanding.len() - usize::from(self.idle_parked);
+            if blocked != self.svc.waiting() || blocked != saved {
                 return Err(format!(
                     "{blocked} blocked threads, {} waiting faults, {} saved replies",
                     self.svc.waiting(),
@@ -1105,7 +1143,8 @@ impl Sim {
                 st.free, st.npages, st.objects, st.swpginuse, st.spaces
             ));
         }
-        if self.svc.waiting() != 0 || !self.svc.platform.outstanding.is_empty() {
+        let saved = self.svc.platform.outstanding.len() - usize::from(self.idle_parked);
+        if self.svc.waiting() != 0 || saved != 0 {
             self.fail("faults or saved replies left");
         }
         if let Err(e) = self.svc.vm.check_invariants() {
@@ -1124,6 +1163,8 @@ fn run_seed(seed: u64, steps: usize) -> BTreeMap<&'static str, u64> {
     out.insert("io kills", sim.io_kills);
     out.insert("swap io errors", st.swap_io_errors);
     out.insert("waits", st.flt_wait);
+    out.insert("zero hits", st.pga_zerohit);
+    out.insert("zero misses", st.pga_zeromiss);
     if st.large_pages > 0 {
         out.insert("flt_large", st.flt_large);
         out.insert("large_demotes", st.large_demotes);

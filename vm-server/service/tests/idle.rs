@@ -1,0 +1,144 @@
+//! The idle thread through the service (`idle.rs`): each call zeroes a batch and is answered while the VM wants more, then sleeps with its reply kept until a message leaves the VM short again; `IdleWait` is answered once that work is done, refused without an idle thread, and dropped with a client that goes.
+
+use vm_api::{ApiError, MmapRequest, Operation, Prot, PAGE_SIZE};
+use vm_core::{Access, Vm, VmConfig};
+use vm_service::idle::IDLE_ZERO_BATCH;
+use vm_service::{ClientId, ExitStatus, Message, Outcome, Privileges, Service};
+
+mod common;
+use common::{client, Svc, TestPlatform};
+
+const FRAMES: u32 = 128;
+const ONE: ClientId = 1;
+const TWO: ClientId = 2;
+
+fn service() -> Svc {
+    let vm = Vm::new(VmConfig::default(), FRAMES).unwrap();
+    let mut svc = Service::new(vm, TestPlatform::new(FRAMES));
+    for id in [ONE, TWO] {
+        let space = svc.vm.space_create(&mut svc.platform.pmap).unwrap();
+        svc.add_client(id, format!("client-{id}"), space, Privileges::default());
+    }
+    svc
+}
+
+fn idle_wait(svc: &mut Svc, id: ClientId) -> Outcome {
+    svc.handle(Message::Request {
+        client: id,
+        label: Operation::IdleWait.label(),
+        words: &[],
+    })
+}
+
+/// Idle calls until one is not answered; returns how many were.
+fn run_idle(svc: &mut Svc) -> u32 {
+    let mut answered = 0;
+    while let Outcome::Reply(r) = svc.handle(Message::Idle) {
+        assert_eq!(r.label, 0);
+        answered += 1;
+        assert!(answered < 1000, "the idle thread never sleeps");
+    }
+    answered
+}
+
+#[test]
+fn idle_wait_without_an_idle_thread_is_not_supported() {
+    let mut svc = service();
+    match idle_wait(&mut svc, ONE) {
+        Outcome::Reply(r) => assert_eq!(r.label, ApiError::NotSupported.code()),
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(
+        client(&mut svc, ONE).idle_wait(),
+        Err(ApiError::NotSupported)
+    );
+}
+
+#[test]
+fn the_idle_thread_zeroes_in_batches_then_sleeps_until_frames_are_wanted() {
+    let mut svc = service();
+    svc.set_idle_thread(true);
+    let answered = run_idle(&mut svc);
+    let st = svc.vm.stats();
+    // Batches of IDLE_ZERO_BATCH up to four fifths of the free frames.
+    assert!(st.zeropages * 5 >= st.free * 4, "{st:?}");
+    assert_eq!(answered, st.zeropages.div_ceil(IDLE_ZERO_BATCH) - 1);
+    assert!(svc.idle_parked());
+    let saved = svc.platform.saved();
+    assert!(svc.platform.resumed.is_empty());
+    svc.platform.pmap.check_zeroed(&svc.vm).unwrap();
+    // Zero-fill faults take pre-zeroed frames; below two thirds of the
+    // free frames the idle thread wakes.
+    let mut c = client(&mut svc, ONE);
+    let pages = 64;
+    let base = c
+        .mmap(&MmapRequest::anon(pages * PAGE_SIZE, Prot::RW))
+        .unwrap();
+    c.madvise(base, pages * PAGE_SIZE, vm_api::Advice::Random)
+        .unwrap();
+    let mut woke_at = None;
+    for p in 0..pages {
+        let out = svc.handle(Message::Fault {
+            client: ONE,
+            addr: base + p * PAGE_SIZE,
+            access: Access::Write,
+            ip: 0,
+        });
+        assert!(matches!(out, Outcome::Reply(_)), "{out:?}");
+        if woke_at.is_none() && svc.platform.resumed.contains(&saved) {
+            woke_at = Some(p);
+        }
+    }
+    let st = svc.vm.stats();
+    assert_eq!(st.pga_zeromiss, 0, "{st:?}");
+    assert_eq!(st.pga_zerohit, pages);
+    // Woken exactly once, by the fault that left too few pre-zeroed.
+    let woke_at = woke_at.expect("the idle thread woke");
+    assert!(woke_at > 0 && woke_at < pages - 1, "{woke_at}");
+    assert!(!svc.idle_parked());
+    assert_eq!(svc.platform.resumed, [saved]);
+    run_idle(&mut svc);
+    assert!(svc.idle_parked());
+    svc.platform.pmap.check_zeroed(&svc.vm).unwrap();
+}
+
+#[test]
+fn idle_wait_is_answered_when_the_idle_work_is_done() {
+    let mut svc = service();
+    svc.set_idle_thread(true);
+    // Work to do: the caller waits.
+    assert!(matches!(idle_wait(&mut svc, ONE), Outcome::NoReply));
+    let waiter = svc.platform.saved();
+    assert!(matches!(idle_wait(&mut svc, TWO), Outcome::NoReply));
+    let gone = svc.platform.saved();
+    // A waiter that goes is dropped, not answered.
+    svc.handle(Message::Request {
+        client: TWO,
+        label: Operation::Exit.label(),
+        words: &[0],
+    });
+    assert_eq!(svc.platform.reaped, [(TWO, ExitStatus::Exited(0))]);
+    assert_eq!(svc.platform.dropped, [gone]);
+    assert!(svc.platform.resumed.is_empty());
+    run_idle(&mut svc);
+    assert_eq!(svc.platform.resumed, [waiter]);
+    // Nothing left to do: answered at once.
+    match idle_wait(&mut svc, ONE) {
+        Outcome::Reply(r) => assert_eq!(r.label, 0),
+        o => panic!("{o:?}"),
+    }
+}
+
+#[test]
+fn a_malformed_idle_wait_is_refused() {
+    let mut svc = service();
+    svc.set_idle_thread(true);
+    match svc.handle(Message::Request {
+        client: ONE,
+        label: Operation::IdleWait.label(),
+        words: &[7],
+    }) {
+        Outcome::Reply(r) => assert_ne!(r.label, 0),
+        o => panic!("{o:?}"),
+    }
+}
