@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 /// Which floor each measured operation (cycles) is divided by.
 const FLOOR_OF: &[(&str, &str)] = &[
     ("vm-fault-zero-fill", "floor-fault-map-reply"),
+    ("vm-fault-zero-fill-busy", "floor-fault-map-reply"),
     ("vm-fault-resident", "floor-fault-map-reply"),
     ("vm-fault-cow", "floor-fault-map-reply"),
     ("vm-fault-pagein", "floor-fault-map-reply"),
@@ -110,6 +111,7 @@ fn collect(results: &mut BTreeMap<String, u64>, line: &str) {
     results.extend(parse_rounds(line));
     results.extend(parse_calls(line));
     results.extend(parse_around(line));
+    results.extend(parse_zero(line));
     results.extend(parse_large(line));
     results.extend(crate::growth::parse_growth(line));
 }
@@ -197,6 +199,46 @@ fn calls_section(results: &BTreeMap<String, u64>) -> String {
         out.push_str(&format!(
             "{name:<28} {calls:>12} {ops:>12} {per:>14.2} {server:>22}\n"
         ));
+    }
+    out
+}
+
+/// Parses `BENCH-ZERO <name> <found zeroed> <zeroed in the fault>` (a
+/// zero-fill row's frames: zeroed ahead in idle time, or by the fault)
+/// into the results' keys `name#zeroed-ahead` and `name#zeroed-in-fault`.
+pub fn parse_zero(line: &str) -> Vec<(String, u64)> {
+    let Some(w) = fields(line, "BENCH-ZERO") else {
+        return Vec::new();
+    };
+    match (w.first(), w.get(1), w.get(2)) {
+        (Some(name), Some(a), Some(b)) => match (a.parse(), b.parse()) {
+            (Ok(a), Ok(b)) => vec![
+                (format!("{name}#zeroed-ahead"), a),
+                (format!("{name}#zeroed-in-fault"), b),
+            ],
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// Where each zero-fill row's frames were zeroed (`BENCH-ZERO`).
+fn zero_section(results: &BTreeMap<String, u64>) -> String {
+    let mut out = String::new();
+    for (name, _) in FLOOR_OF {
+        let (Some(ahead), Some(fault)) = (
+            results.get(&format!("{name}#zeroed-ahead")),
+            results.get(&format!("{name}#zeroed-in-fault")),
+        ) else {
+            continue;
+        };
+        if out.is_empty() {
+            out = format!(
+                "{:<28} {:>14} {:>20}\n",
+                "zero-fill frames", "zeroed ahead", "zeroed in the fault"
+            );
+        }
+        out.push_str(&format!("{name:<28} {ahead:>14} {fault:>20}\n"));
     }
     out
 }
@@ -355,6 +397,7 @@ pub fn table(results: &BTreeMap<String, u64>) -> String {
         });
     for extra in [
         calls_section(results),
+        zero_section(results),
         around_section(results),
         large_section(results),
         crate::growth::section(results),
@@ -486,6 +529,29 @@ pub fn summary(boots: &[BTreeMap<String, u64>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_fill_rows_show_where_their_frames_were_zeroed() {
+        let mut r = BTreeMap::new();
+        for line in [
+            "bench-fault: BENCH-ZERO vm-fault-zero-fill 576 0",
+            "BENCH-ZERO vm-fault-zero-fill-busy 3 573",
+            "BENCH-ZERO vm-fault-cow x 1",
+        ] {
+            collect(&mut r, line);
+        }
+        assert_eq!(r.get("vm-fault-zero-fill#zeroed-ahead"), Some(&576));
+        assert_eq!(r.get("vm-fault-zero-fill-busy#zeroed-in-fault"), Some(&573));
+        assert!(!r.contains_key("vm-fault-cow#zeroed-ahead"));
+        let t = zero_section(&r);
+        let row: Vec<&str> = t
+            .lines()
+            .find(|l| l.starts_with("vm-fault-zero-fill-busy"))
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        assert_eq!(row, ["vm-fault-zero-fill-busy", "3", "573"]);
+    }
 
     #[test]
     fn summary_takes_the_median_ratio_over_boots() {

@@ -10,7 +10,7 @@ use alloc::string::String;
 use sel4::{cap, CPtr, CapData, CapRights, ObjectType, PrioProps, VmAttributes};
 
 /// Entry of a root-task thread: two arguments, never returns.
-pub type Entry = extern "C" fn(u64, u64) -> !;
+pub type Entry = sel4_objects::ThreadEntry;
 
 /// Starts `entry(arg0, arg1)` in `vspace` on `stack`, with its IPC
 /// buffer mapped at `ipc_vaddr` (in that VSpace, and also in the root
@@ -86,18 +86,5 @@ pub fn restart(
     args: (u64, u64),
     stack_top: u64,
 ) -> Result<(), String> {
-    let regs = sel4::UserContext {
-        rip: entry as *const () as u64,
-        rsp: (stack_top & !15) - 8,
-        rdi: args.0,
-        rsi: args.1,
-        ..Default::default()
-    };
-    tcb.tcb_write_registers(
-        true,
-        0,
-        (core::mem::size_of::<sel4::UserContext>() / 8) as u64,
-        &regs,
-    )
-    .map_err(|e| format!("TCB restart: {e:?}"))
+    sel4_objects::start_thread(tcb, entry, args, stack_top)
 }

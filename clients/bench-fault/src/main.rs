@@ -9,7 +9,11 @@
 //! `BENCH-HIST <name> <floor> <lower>:<count> ...`, every sample in
 //! log-spaced buckets, which it plots.
 //!
-//! * zero-fill: first touch of a fresh private page;
+//! * zero-fill: first touch of a fresh private page, each round after
+//!   the system had idle time (`IdleWait`: the VM server's idle thread
+//!   zeroes free frames ahead); and `-busy`, with none before (each fault
+//!   zeroes its frame unless one was left zeroed: `BENCH-ZERO <name>
+//!   <found zeroed> <zeroed in the fault>` counts them);
 //! * resident: a read of a shared-memory page whose contents stay in
 //!   memory but which `MADV_DONTNEED` unmapped (a soft fault; on private
 //!   memory DONTNEED drops the pages, so a touch would zero-fill:
@@ -113,6 +117,20 @@ fn fault_kinds(env: &mut Env) -> Option<[u64; 5]> {
     ])
 }
 
+/// The server's zero-fill allocations so far: (found a frame zeroed
+/// ahead, zeroed their own).
+fn zero_counts(env: &mut Env) -> Option<(u64, u64)> {
+    let s = env.vm.stats().ok()?;
+    Some((s.pga_zerohit, s.pga_zeromiss))
+}
+
+/// `BENCH-ZERO <name> <found zeroed> <zeroed in the fault>` since `before`.
+fn print_zero_counts(env: &mut Env, name: &str, before: Option<(u64, u64)>) {
+    if let (Some(b), Some(a)) = (before, zero_counts(env)) {
+        println!("BENCH-ZERO {name} {} {}", a.0 - b.0, a.1 - b.1);
+    }
+}
+
 /// [`interleaved`] for a fault row of `kind`, against the fault floor.
 fn interleaved_faults(
     env: &mut Env,
@@ -147,6 +165,20 @@ fn interleaved(
     floor: &str,
     kind: u64,
     fault_kind: Option<FaultKind>,
+    op: impl FnMut(&mut Env, u64) -> Vec<u64>,
+) -> bool {
+    interleaved_prepared(env, name, floor, kind, fault_kind, |_| {}, op)
+}
+
+/// [`interleaved`], with `prepare(env)` run before each round, after its
+/// floor round and outside what the round counts.
+fn interleaved_prepared(
+    env: &mut Env,
+    name: &str,
+    floor: &str,
+    kind: u64,
+    fault_kind: Option<FaultKind>,
+    mut prepare: impl FnMut(&mut Env),
     mut op: impl FnMut(&mut Env, u64) -> Vec<u64>,
 ) -> bool {
     let kinds_before = fault_kind.and_then(|_| fault_kinds(env));
@@ -163,6 +195,7 @@ fn interleaved(
     };
     for r in 0..ROUNDS {
         let f = control::floor_round(kind);
+        prepare(env);
         let before = counters(env);
         let mut samples = op(env, r);
         let after = counters(env);
@@ -288,11 +321,37 @@ fn main(env: &mut Env) -> u64 {
     // Each round touches its own slice of one region.
     let pages = ROUNDS * PER_ROUND;
     let slice = |base: u64, r: u64| base + r * PER_ROUND * PAGE;
+    // Zero-fill with no idle time before it (the frames zeroed in the
+    // fault, unless the boot left some zeroed ahead: BENCH-ZERO says),
+    // then the row of issue 15's goal: each round after the system had
+    // idle time (`IdleWait`), as the idle thread's zeroing is meant for.
+    let busy = region(env, pages);
+    let zero_before = zero_counts(env);
+    let mut kinds_ok = interleaved_faults(
+        env,
+        "vm-fault-zero-fill-busy",
+        FaultKind::ZeroFill,
+        |_, r| touch(slice(busy, r), PER_ROUND, true),
+    );
+    print_zero_counts(env, "vm-fault-zero-fill-busy", zero_before);
     let a = region(env, pages);
-    let mut kinds_ok =
-        interleaved_faults(env, "vm-fault-zero-fill", FaultKind::ZeroFill, |_, r| {
-            touch(slice(a, r), PER_ROUND, true)
-        });
+    let zero_before = zero_counts(env);
+    let floor = "floor-fault-map-reply";
+    kinds_ok &= interleaved_prepared(
+        env,
+        "vm-fault-zero-fill",
+        floor,
+        control::FLOOR_FAULT,
+        Some(FaultKind::ZeroFill),
+        |env| {
+            if let Err(e) = env.vm.idle_wait() {
+                println!("bench-fault: IdleWait: {e:?}");
+            }
+        },
+        |_, r| touch(slice(a, r), PER_ROUND, true),
+    );
+    print_zero_counts(env, "vm-fault-zero-fill", zero_before);
+    env.vm.munmap(busy, pages * PAGE).expect("munmap");
     // Private pages DONTNEED drops (the next touch zero-fills); shared
     // memory keeps them resident and only unmaps them: soft faults.
     env.vm

@@ -36,11 +36,12 @@ const INTERVAL_CHECKS: [&str; 5] = [
 ];
 
 /// (value, description) for every counter, in `vmstat -s` order and wording.
-fn lines(s: &VmStats) -> [(u64, &'static str); 46] {
+fn lines(s: &VmStats) -> [(u64, &'static str); 50] {
     [
         (s.pagesize, "bytes per page"),
         (s.npages, "pages managed"),
         (s.free, "pages free"),
+        (s.zeropages, "pages free and zeroed ahead"),
         (s.active, "pages active"),
         (s.inactive, "pages inactive"),
         (s.wired, "pages wired"),
@@ -52,6 +53,9 @@ fn lines(s: &VmStats) -> [(u64, &'static str); 46] {
         (s.oom_kills, "processes killed for lack of swap"),
         (s.faults, "page faults"),
         (s.flt_zero, "zero-fill faults"),
+        (s.pga_zerohit, "zero-fill pages found zeroed ahead"),
+        (s.pga_zeromiss, "zero-fill pages zeroed in the fault"),
+        (s.prezeroed, "pages zeroed in idle time"),
         (s.flt_cow, "copy-on-write faults"),
         (s.flt_share, "read-only share faults"),
         (s.flt_resident, "resident page faults"),

@@ -37,6 +37,7 @@ extern crate alloc;
 mod devices;
 mod fork;
 mod frames;
+mod idle;
 mod kernel;
 mod loader;
 mod pagers;
@@ -166,6 +167,11 @@ fn init(info: &StartInfo) -> Result<Server, String> {
     }
     pagers::attach_pagers(info, &mut server);
     devices::attach_devices(&mut server);
+    let endpoint = server.platform.endpoint;
+    match idle::start(&mut server.platform.pmap.kernel, endpoint) {
+        Ok(()) => server.set_idle_thread(true),
+        Err(e) => println!("vm-server: no idle thread (no idle-time zeroing): {e}"),
+    }
     // The swap and pager channels' mappings are the server's own, like
     // the pool, also when attaching failed after mapping them.
     server.platform.baseline = server.platform.kernel_use();
@@ -541,6 +547,9 @@ fn dispatch(server: &mut Server, info: MessageInfo, badge: Word, words: &mut Wor
     if badge == OBSERVER_BADGE {
         let label = info.label();
         return server.handle_into(Message::Observe { label }, reply);
+    }
+    if badge == idle::IDLE_BADGE {
+        return server.handle_into(Message::Idle, reply);
     }
     if badge & NOTIFY_BADGE != 0 {
         return server.handle_into(Message::SwapSignal, reply);

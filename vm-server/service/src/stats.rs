@@ -85,7 +85,9 @@ pub fn global<P: Platform>(s: &Service<P>) -> VmStats {
         kobj_in_use: k.objects_in_use,
         kobj_cached: k.objects_cached,
         kobj_retyped: k.objects_retyped,
-        cap_slots_in_use: k.slots_in_use,
+        // The sleeping idle thread's saved reply (one slot) is the
+        // server's own, like the pool's spare caps: not a client's.
+        cap_slots_in_use: k.slots_in_use.saturating_sub(u64::from(s.idle_parked())),
         pmap_mappings: k.mappings,
         pmap_page_tables: k.page_tables,
         kobj_baseline: k.objects_baseline,
