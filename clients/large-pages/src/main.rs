@@ -13,6 +13,11 @@
 //! The spec turns transparent large pages on: an unadvised 2 MiB chunk
 //! filled by 4 KiB faults is promoted once full, one advised `NoHugePage`
 //! is not (the filler above is advised `NoHugePage` so it stays small).
+//!
+//! First, while this client is the only one (nothing else runs when it
+//! blocks): `IdleWait` returns once the VM server's idle thread has
+//! zeroed free frames ahead, and 4 KiB zero-fill faults then map those
+//! frames, which read as zero.
 #![no_std]
 #![no_main]
 
@@ -73,7 +78,8 @@ fn first_bad(base: u64, from: u64, to: u64, tag_of: impl Fn(u64) -> u64) -> Opti
 }
 
 fn main(env: &mut Env) -> u64 {
-    env.plan(14);
+    env.plan(15);
+    idle_zeroed_frames(env);
     let req = MmapRequest {
         align: CHUNK,
         ..MmapRequest::anon(SIZE, Prot::RW)
@@ -101,6 +107,49 @@ fn main(env: &mut Env) -> u64 {
     large_over_old_page_table(env, base);
     transparent_promotion(env);
     env.failures()
+}
+
+/// Small pages touched after `IdleWait`.
+const IDLE_PAGES: u64 = 64;
+
+/// `IdleWait`, then [`IDLE_PAGES`] zero-fill faults that each find a
+/// frame zeroed ahead and read zero in every byte.
+fn idle_zeroed_frames(env: &mut Env) {
+    let name = "idle-zeroed-frames";
+    if let Err(e) = env.vm.idle_wait() {
+        env.check(name, false, format_args!("IdleWait: {e:?}"));
+        return;
+    }
+    let len = IDLE_PAGES * PAGE;
+    let (Ok(before), Ok(a)) = (
+        env.vm.stats(),
+        env.vm.mmap(&MmapRequest::anon(len, Prot::RW)),
+    ) else {
+        env.check(name, false, format_args!("no stats or no mmap"));
+        return;
+    };
+    // One fault a page: no fault-around, no large page.
+    let _ = env.vm.madvise(a, len, Advice::Random);
+    let _ = env.vm.madvise(a, len, Advice::NoHugePage);
+    let nonzero = (0..len / 8).find(|&i| {
+        // SAFETY: inside the mapping just made, read-write.
+        unsafe { ((a + i * 8) as *const u64).read_volatile() != 0 }
+    });
+    let after = env.vm.stats();
+    let _ = env.vm.munmap(a, len);
+    let Ok(after) = after else {
+        env.check(name, false, format_args!("no stats"));
+        return;
+    };
+    let hits = after.pga_zerohit - before.pga_zerohit;
+    env.check(
+        name,
+        nonzero.is_none() && before.zeropages >= IDLE_PAGES && hits >= IDLE_PAGES,
+        format_args!(
+            "{} frames zeroed ahead before, {hits} zero-fills found one for {IDLE_PAGES} touches, first nonzero word {nonzero:?}",
+            before.zeropages
+        ),
+    );
 }
 
 /// (a): the first touch of 64 MiB takes at most 64 faults, 32 of them large.

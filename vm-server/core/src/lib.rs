@@ -6,7 +6,7 @@
 //! | module | owns | BSD counterpart |
 //! | --- | --- | --- |
 //! | [`types`], [`error`], [`config`] | ids, rights, errors, tunables | `vm_param.h` |
-//! | [`page`] | frame records, queues, wiring, the reserve | `vm_page.c` |
+//! | [`page`] | frame records, queues, wiring, the reserve; idle-time zeroing (`page/zero_idle`) | `vm_page.c`, `vm_zeroidle.c` |
 //! | [`object`] | anonymous, shared-memory, physical objects | `vm_object.c` |
 //! | [`device`] | device regions past the pool, opening one | `dev_pager.c`, `OBJT_DEVICE` |
 //! | [`chain`] | per-entry backing chains and walks over them | `vm_map_backing` |

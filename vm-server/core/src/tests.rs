@@ -1264,7 +1264,7 @@ fn zero_fill_maps_pre_zeroed_frames_after_idle_zeroing() {
     assert!(s.vm.zero_wanted());
     let n = s.vm.zero_idle(&mut s.pmap, 1000);
     let st = s.vm.stats();
-    assert_eq!(st.zeropages as u32, n);
+    assert_eq!(st.zeropages, n);
     assert_eq!(st.prezeroed, u64::from(n));
     // Four fifths of the free frames above pageout's highest target,
     // then it rests.
@@ -1283,7 +1283,7 @@ fn zero_fill_maps_pre_zeroed_frames_after_idle_zeroing() {
     let st = s.vm.stats();
     // The 48 before the idle zeroing zeroed their own frames.
     assert_eq!((st.pga_zerohit, st.pga_zeromiss), (8, 48));
-    assert_eq!(st.zeropages as u32, n - 8);
+    assert_eq!(st.zeropages, n - 8);
     ok(&s);
 }
 

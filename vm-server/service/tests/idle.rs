@@ -1,12 +1,12 @@
 //! The idle thread through the service (`idle.rs`): each call zeroes a batch and is answered while the VM wants more, then sleeps with its reply kept until a message leaves the VM short again; `IdleWait` is answered once that work is done, refused without an idle thread, and dropped with a client that goes.
 
 use vm_api::{ApiError, MmapRequest, Operation, Prot, PAGE_SIZE};
-use vm_core::{Access, Vm, VmConfig};
+use vm_core::{Vm, VmConfig};
 use vm_service::idle::IDLE_ZERO_BATCH;
 use vm_service::{ClientId, ExitStatus, Message, Outcome, Privileges, Service};
 
 mod common;
-use common::{client, Svc, TestPlatform};
+use common::{client, write_fault, Svc, TestPlatform};
 
 const FRAMES: u32 = 128;
 const ONE: ClientId = 1;
@@ -80,13 +80,7 @@ fn the_idle_thread_zeroes_in_batches_then_sleeps_until_frames_are_wanted() {
         .unwrap();
     let mut woke_at = None;
     for p in 0..pages {
-        let out = svc.handle(Message::Fault {
-            client: ONE,
-            addr: base + p * PAGE_SIZE,
-            access: Access::Write,
-            ip: 0,
-        });
-        assert!(matches!(out, Outcome::Reply(_)), "{out:?}");
+        write_fault(&mut svc, ONE, base + p * PAGE_SIZE);
         if woke_at.is_none() && svc.platform.resumed.contains(&saved) {
             woke_at = Some(p);
         }

@@ -3,11 +3,11 @@
 use vm_api::{
     ApiError, ClientSummary, ForkReply, MmapRequest, Operation, Prot, CLIENT_LIST_MAX, PAGE_SIZE,
 };
-use vm_core::{Access, Vm, VmConfig};
+use vm_core::{Vm, VmConfig};
 use vm_service::{ClientId, Message, Outcome, Privileges, Service, FIRST_CHILD};
 
 mod common;
-use common::{client, Svc, TestPlatform};
+use common::{client, write_fault, Svc, TestPlatform};
 
 const FRAMES: u32 = 256;
 /// The client the spec grants `observe`, an ordinary one, and the last
@@ -45,13 +45,7 @@ fn touch(svc: &mut Svc, id: ClientId, pages: u64) {
     c.madvise(base, pages * PAGE_SIZE, vm_api::Advice::Random)
         .unwrap();
     for p in 0..pages {
-        let out = svc.handle(Message::Fault {
-            client: id,
-            addr: base + p * PAGE_SIZE,
-            access: Access::Write,
-            ip: 0,
-        });
-        assert!(matches!(out, Outcome::Reply(_)), "{out:?}");
+        write_fault(svc, id, base + p * PAGE_SIZE);
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use vm_api::{Transport, VmClient};
 use vm_core::sim::{Sim, SimPmap};
-use vm_core::{SpaceId, Vm, VmConfig};
+use vm_core::{Access, SpaceId, Vm, VmConfig};
 use vm_service::{
     ClientId, ExitStatus, KernelCounters, Message, Outcome, Platform, ReplyMsg, Service,
 };
@@ -165,4 +165,16 @@ pub fn with_sim<R>(svc: &mut Svc, f: impl FnOnce(&mut Sim) -> R) -> R {
     std::mem::swap(&mut sim.vm, &mut svc.vm);
     std::mem::swap(&mut sim.pmap, &mut svc.platform.pmap);
     r
+}
+
+/// A write fault of `id` at `addr`, as the kernel would send it; the
+/// service must answer it at once (the page mapped).
+pub fn write_fault(svc: &mut Svc, id: ClientId, addr: u64) {
+    let out = svc.handle(Message::Fault {
+        client: id,
+        addr,
+        access: Access::Write,
+        ip: 0,
+    });
+    assert!(matches!(out, Outcome::Reply(_)), "{out:?}");
 }
