@@ -126,7 +126,7 @@ impl Runner {
         mut serve: impl FnMut() -> Result<(), String>,
     ) -> Result<(), String> {
         match self.tcb {
-            Some(tcb) => thread::restart(tcb, self.entry, self.args, self.stack_top)?,
+            Some(tcb) => sel4_objects::start_thread(tcb, self.entry, self.args, self.stack_top)?,
             None => {
                 let tcb = thread::spawn(
                     state,

@@ -74,17 +74,6 @@ pub fn spawn(
         ipc_frame,
     )
     .map_err(|e| format!("TCB configure: {e:?}"))?;
-    restart(tcb, entry, args, stack_top)?;
+    sel4_objects::start_thread(tcb, entry, args, stack_top)?;
     Ok(tcb)
-}
-
-/// Starts `tcb` (made by [`spawn`], suspended since) again at
-/// `entry(arg0, arg1)` on the stack below `stack_top`.
-pub fn restart(
-    tcb: cap::Tcb,
-    entry: Entry,
-    args: (u64, u64),
-    stack_top: u64,
-) -> Result<(), String> {
-    sel4_objects::start_thread(tcb, entry, args, stack_top)
 }

@@ -23,6 +23,7 @@
 //! | `requests` | the `VmService` implementation: one VM call per request |
 //! | `swapctl` | swap device statistics, swapoff and swapon, the detached device |
 //! | `pagers` | file mappings: the pager registry (badge to channel, by challenge), `PagerCreate`, `msync(SYNC)` replies that wait |
+//! | [`idle`] | the idle thread's calls (frames zeroed ahead in idle time) and `IdleWait` |
 //! | [`devices`] | device regions: the registry by name, `DeviceOpen` for the clients the spec grants them |
 //! | [`stats`] | the `Stats`, `ClientStats` and `ClientList` replies |
 //! | [`convert`] | wire types to core types |
