@@ -1255,7 +1255,7 @@ fn pressure_follows_the_free_count() {
 fn zero_fill_maps_pre_zeroed_frames_after_idle_zeroing() {
     let (mut s, sp) = sim_exact(64);
     let a = map_anon(&mut s, sp, 8);
-    // Dirty every frame the pool has, then give them back.
+    // Dirty 48 of the pool's 64 frames, then give them back.
     let b = map_anon(&mut s, sp, 48);
     for i in 0..48 {
         s.write(sp, b + i * P, &[0xa5; P as usize]).unwrap();
@@ -1296,7 +1296,24 @@ fn copies_take_frames_that_are_not_pre_zeroed() {
     assert_eq!(zeroed, 4);
     // The child's write copies the page: an ordinary allocation.
     let child = s.vm.fork(sp, &mut s.pmap).unwrap();
+    let cows = s.vm.stats().flt_cow;
     s.write(child, a, &[8; 16]).unwrap();
+    assert_eq!(s.vm.stats().flt_cow, cows + 1, "the write copied");
     assert_eq!(s.vm.stats().zeropages, 4);
+    ok(&s);
+}
+
+#[test]
+fn idle_zeroing_rests_when_a_batch_ends_on_the_target() {
+    let (mut s, sp) = sim_exact(64);
+    // Batches of one frame, until one reaches the target exactly.
+    while s.vm.zero_wanted() {
+        assert_eq!(s.vm.zero_idle(&mut s.pmap, 1), 1);
+    }
+    // One frame taken: below four fifths, above two thirds: still resting.
+    let a = map_anon(&mut s, sp, 1);
+    s.write(sp, a, &[1]).unwrap();
+    assert_eq!(s.vm.stats().pga_zerohit, 1);
+    assert!(!s.vm.zero_wanted(), "woken for a single frame");
     ok(&s);
 }

@@ -77,20 +77,17 @@ impl Vm {
         let keep = self.zero_keep();
         let pool = &mut self.mem.pool;
         let mut n = 0;
-        self.mem.zero_resting = false;
-        while n < max {
-            if !pool.zero_short(false, keep) {
-                self.mem.zero_resting = true;
-                break;
-            }
+        while n < max && pool.zero_short(false, keep) {
             let Some(f) = pool.zero_candidate() else {
-                self.mem.zero_resting = true;
                 break;
             };
             pmap.zero_page(f);
             pool.mark_zeroed(f);
             n += 1;
         }
+        // Rest once the target is reached (also by a batch's last frame)
+        // or nothing is left to zero.
+        self.mem.zero_resting = !pool.zero_short(false, keep) || pool.zero_candidate().is_none();
         self.mem.stats.prezeroed += u64::from(n);
         n
     }

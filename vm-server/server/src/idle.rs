@@ -11,10 +11,10 @@ use alloc::format;
 use alloc::string::String;
 use sel4::{cap, CPtr, CapData, CapRights, MessageInfo, ObjectType, PrioProps, Word};
 
-/// The badge of the idle thread's endpoint cap. Clients' badges never
-/// have it (spec badges are small, forked children count up from 2^20);
-/// `NOTIFY_BADGE` is the next bit up.
-pub const IDLE_BADGE: Word = 1 << 26;
+/// The badge of the idle thread's endpoint cap: the first past every
+/// client id (`vm_service::CLIENT_ID_END`, which spec badges and forks
+/// stay below); `NOTIFY_BADGE` is the next bit up.
+pub const IDLE_BADGE: Word = vm_service::CLIENT_ID_END;
 /// Below every client's priority (seL4's own idle thread is below all).
 const IDLE_PRIORITY: u8 = 1;
 /// The idle thread's IPC buffer in the server's VSpace, beside the

@@ -370,6 +370,12 @@ fn add_client(
     ),
     program: Program,
 ) -> Result<(), String> {
+    if badge >= vm_service::CLIENT_ID_END {
+        return Err(format!(
+            "{name}: badge {badge:#x} is the server's own, not a client's (below {:#x})",
+            vm_service::CLIENT_ID_END
+        ));
+    }
     let pmap = &mut server.platform.pmap;
     pmap.adopt_next(vspace);
     let space = server

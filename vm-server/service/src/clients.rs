@@ -74,6 +74,10 @@ impl<P: Platform> Service<P> {
     pub(crate) fn fork_client(&mut self, parent: ClientId) -> Result<ClientId, ApiError> {
         let p = self.clients.get(&parent).ok_or(ApiError::BadSpace)?;
         let (pspace, name, privileges) = (p.space, p.name.clone(), p.privileges);
+        // Ids are never reused: after 2^26 - 2^20 forks in all, none is left.
+        if self.next_child >= crate::service::CLIENT_ID_END {
+            return Err(ApiError::OutOfMemory);
+        }
         let space = self
             .vm
             .fork(pspace, self.platform.pmap())

@@ -64,6 +64,11 @@ impl<P: Platform> Service<P> {
         for (_, r) in core::mem::take(&mut self.idle.waiters) {
             self.platform.resume(r);
         }
+        if self.idle.parked.is_some() {
+            // Only one idle thread sleeps; another caller (none can have
+            // its badge: `CLIENT_ID_END`) is answered.
+            return Answer::empty(0);
+        }
         match self.platform.save_reply() {
             Ok(r) => {
                 self.idle.parked = Some(r);

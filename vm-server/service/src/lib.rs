@@ -54,4 +54,4 @@ mod trace;
 pub use devices::{DeviceGrants, DeviceRegion};
 pub use message::{Answer, Message, Outcome, ReplyMsg};
 pub use platform::{ClientId, ExitStatus, KernelCounters, Platform};
-pub use service::{Client, Privileges, Service, FIRST_CHILD};
+pub use service::{Client, Privileges, Service, CLIENT_ID_END, FIRST_CHILD};

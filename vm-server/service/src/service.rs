@@ -26,6 +26,11 @@ use vm_core::{Access, SpaceId, SwapBackend, Vm};
 
 /// Ids of forked children start here, above any the system spec hands out.
 pub const FIRST_CHILD: ClientId = 0x10_0000;
+/// Every client id (spec badge or forked child) is below this: the badges
+/// from here on are the server's own (its idle thread's is this one, its
+/// swap completions' `1 << 27`, the root task's observer every bit), so a
+/// client can never be taken for them. Fork refuses past it.
+pub const CLIENT_ID_END: ClientId = 1 << 26;
 
 /// What the spec lets a client do beyond the requests every client may
 /// make (capdl's `privileges { }`); a forked child has its parent's

@@ -134,7 +134,28 @@ fn a_malformed_idle_wait_is_refused() {
         label: Operation::IdleWait.label(),
         words: &[7],
     }) {
-        Outcome::Reply(r) => assert_ne!(r.label, 0),
+        Outcome::Reply(r) => assert_eq!(r.label, ApiError::MalformedRequest.code()),
         o => panic!("{o:?}"),
     }
+    assert_eq!(svc.vm.stats().prezeroed, 0, "no idle work done for it");
+    assert_eq!(svc.platform.saved(), 0);
+}
+
+/// Only one idle thread sleeps: a second idle call meanwhile (none can
+/// come: no client has the idle badge) is answered at once, and the
+/// sleeping one's reply is kept, not lost.
+#[test]
+fn an_idle_call_while_the_idle_thread_sleeps_is_answered() {
+    let mut svc = service();
+    svc.set_idle_thread(true);
+    run_idle(&mut svc);
+    assert!(svc.idle_parked());
+    let parked = svc.platform.saved();
+    match svc.handle(Message::Idle) {
+        Outcome::Reply(r) => assert_eq!(r.label, 0),
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(svc.platform.saved(), parked, "no second reply kept");
+    assert!(svc.idle_parked());
+    assert!(svc.platform.resumed.is_empty() && svc.platform.dropped.is_empty());
 }

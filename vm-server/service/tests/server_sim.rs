@@ -1042,6 +1042,12 @@ impl Sim {
         self.execute(id);
     }
 
+    /// Saved replies of the idle thread (at most one, while it sleeps).
+    fn idle_replies(&self) -> usize {
+        let out = &self.svc.platform.outstanding;
+        out.values().filter(|&&c| c == IDLE_THREAD).count()
+    }
+
     /// Every structure consistent.
     fn check(&self) {
         let sim_check = || -> Result<(), String> {
@@ -1076,7 +1082,14 @@ impl Sim {
                 .values()
                 .filter(|c| c.run == Run::Blocked)
                 .count();
-            let saved = self.svc.platform.outstanding.len() - usize::from(self.idle_parked);
+            let idle_saved = self.idle_replies();
+            let saved = self.svc.platform.outstanding.len() - idle_saved;
+            if idle_saved != usize::from(self.idle_parked) {
+                return Err(format!(
+                    "{idle_saved} saved idle-thread replies, sleeping: {}",
+                    self.idle_parked
+                ));
+            }
             if blocked != self.svc.waiting() || blocked != saved {
                 return Err(format!(
                     "{blocked} blocked threads, {} waiting faults, {} saved replies",
@@ -1143,8 +1156,9 @@ impl Sim {
                 st.free, st.npages, st.objects, st.swpginuse, st.spaces
             ));
         }
-        let saved = self.svc.platform.outstanding.len() - usize::from(self.idle_parked);
-        if self.svc.waiting() != 0 || saved != 0 {
+        let idle_saved = self.idle_replies();
+        let saved = self.svc.platform.outstanding.len() - idle_saved;
+        if self.svc.waiting() != 0 || saved != 0 || idle_saved != usize::from(self.idle_parked) {
             self.fail("faults or saved replies left");
         }
         if let Err(e) = self.svc.vm.check_invariants() {
