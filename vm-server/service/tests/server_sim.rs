@@ -177,7 +177,10 @@ struct Pending {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Run {
     Running,
+    /// In a fault waiting for swap I/O.
     Blocked,
+    /// In an `IdleWait` the idle thread answers when done.
+    IdleWaiting,
 }
 
 struct SimClient {
@@ -395,6 +398,7 @@ impl Sim {
             // The thread runs its access again when next scheduled.
             match self.clients.get_mut(&id) {
                 Some(c) if c.run == Run::Blocked && c.pending.is_some() => c.run = Run::Running,
+                Some(c) if c.run == Run::IdleWaiting => c.run = Run::Running,
                 _ => self.fail(&format!("{id:#x} resumed but not blocked")),
             }
         }
@@ -667,6 +671,7 @@ impl Sim {
             275..=284 => self.op_exit(id),
             285..=289 => self.op_crash(id),
             290..=294 => self.op_fail_next_pagein(id),
+            315..=319 => self.op_idle_wait(id),
             295..=299 => self.op_stats(id),
             300..=309 => self.op_bad_access(id),
             310..=314 => self.op_swapctl(id),
@@ -979,6 +984,35 @@ impl Sim {
         self.expect("fail_next_pagein", got, want);
     }
 
+    /// `IdleWait`: answered at once when there is no idle work (or no
+    /// idle thread: `NotSupported`), else the client waits for the idle
+    /// thread to finish it.
+    fn op_idle_wait(&mut self, id: ClientId) {
+        let out = self.deliver(
+            Some(id),
+            Message::Request {
+                client: id,
+                label: vm_api::Operation::IdleWait.label(),
+                words: &[],
+            },
+        );
+        match out {
+            Outcome::Reply(r) if self.idle && r.label == 0 => {}
+            Outcome::Reply(r) if !self.idle && r.label == ApiError::NotSupported.code() => {}
+            Outcome::NoReply if self.idle && !self.idle_parked => {
+                self.log(format!("{id:#x} waits for the idle thread"));
+                self.clients.get_mut(&id).unwrap().run = Run::IdleWaiting;
+                *self.stats.entry("idle waits kept").or_default() += 1;
+            }
+            o => self.fail(&format!(
+                "IdleWait answered {o:?} (idle thread: {}, sleeping: {})",
+                self.idle, self.idle_parked
+            )),
+        }
+        *self.stats.entry("idle waits").or_default() += 1;
+        self.settle();
+    }
+
     fn op_stats(&mut self, id: ClientId) {
         let got = self.request(id, |c| c.client_stats());
         let Some(st) = self.expect("client_stats", got, Ok(())) else {
@@ -1082,8 +1116,18 @@ impl Sim {
                 .values()
                 .filter(|c| c.run == Run::Blocked)
                 .count();
+            let idle_waiting = self
+                .clients
+                .values()
+                .filter(|c| c.run == Run::IdleWaiting)
+                .count();
+            if idle_waiting > 0 && self.idle_parked {
+                return Err(format!(
+                    "{idle_waiting} clients wait for a sleeping idle thread"
+                ));
+            }
             let idle_saved = self.idle_replies();
-            let saved = self.svc.platform.outstanding.len() - idle_saved;
+            let saved = self.svc.platform.outstanding.len() - idle_saved - idle_waiting;
             if idle_saved != usize::from(self.idle_parked) {
                 return Err(format!(
                     "{idle_saved} saved idle-thread replies, sleeping: {}",
@@ -1135,6 +1179,16 @@ impl Sim {
             };
             if c.run == Run::Blocked {
                 self.deliver(None, Message::SwapSignal);
+                self.settle();
+                continue;
+            }
+            if c.run == Run::IdleWaiting {
+                if self.idle_parked {
+                    self.fail("a client waits for a sleeping idle thread");
+                }
+                if let Outcome::NoReply = self.deliver(Some(IDLE_THREAD), Message::Idle) {
+                    self.idle_parked = true;
+                }
                 self.settle();
                 continue;
             }
