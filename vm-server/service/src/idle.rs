@@ -56,7 +56,6 @@ impl<P: Platform> Service<P> {
     /// One call of the idle thread: a batch of zeroing, answered while
     /// more is wanted; else the waiters are answered and the thread sleeps.
     pub(crate) fn idle_turn(&mut self) -> Answer {
-        self.idle.present = true;
         self.vm.zero_idle(self.platform.pmap(), IDLE_ZERO_BATCH);
         if self.vm.zero_wanted() {
             return Answer::empty(0);

@@ -159,3 +159,23 @@ fn an_idle_call_while_the_idle_thread_sleeps_is_answered() {
     assert!(svc.idle_parked());
     assert!(svc.platform.resumed.is_empty() && svc.platform.dropped.is_empty());
 }
+
+/// `IdleWait` through `vm_api::dispatch` called directly (no loop to keep
+/// a reply): the idle work is done at once, or refused without an idle
+/// thread.
+#[test]
+fn idle_wait_dispatched_directly_does_the_work_at_once() {
+    let mut svc = service();
+    let mut out = [0u64; vm_api::MAX_WORDS];
+    let label = Operation::IdleWait.label();
+    let (l, _) = vm_api::dispatch(&mut svc, ONE, label, &[], &mut out);
+    assert_eq!(l, ApiError::NotSupported.code());
+    assert_eq!(svc.vm.stats().prezeroed, 0);
+    svc.set_idle_thread(true);
+    assert!(svc.vm.zero_wanted());
+    let (l, _) = vm_api::dispatch(&mut svc, ONE, label, &[], &mut out);
+    assert_eq!(l, 0);
+    assert!(!svc.vm.zero_wanted(), "the work is done");
+    assert!(svc.vm.stats().zeropages > 0);
+    assert_eq!(svc.platform.saved(), 0, "no reply kept");
+}
