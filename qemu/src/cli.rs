@@ -157,6 +157,11 @@ pub struct BenchArgs {
     /// CLOCK; plots under target/bench/
     #[arg(long, conflicts_with = "boots")]
     pub policies: bool,
+    /// Instead: trace the VM server's code over bench-fault's request and
+    /// fault rounds (QEMU's `-d exec`) and write the functions they run
+    /// most to vm-server/server/hot-text.ld, which its link places first
+    #[arg(long, conflicts_with_all = ["boots", "policies"])]
+    pub hot_text: bool,
 }
 
 #[derive(Args, Debug)]

@@ -48,6 +48,7 @@ mod disk;
 mod files;
 mod gdb;
 mod growth;
+mod hot_text;
 mod images;
 mod kernel;
 mod machine;
@@ -123,6 +124,7 @@ fn main() -> ExitCode {
             build(&ws, &o.chosen(), &o).map(|_| true)
         }
         Cmd::Bench(b) if b.policies => policies::run(&ws, &b.machine.options()),
+        Cmd::Bench(b) if b.hot_text => hot_text::run(&ws, &b.machine.options()),
         Cmd::Bench(b) => bench::run(&ws, &b.machine.options(), b.boots),
         Cmd::Run(r) => run(&ws, &r.machine.options(), r.gdb.then_some(r.gdb_port)),
         Cmd::Test(t) => test(&ws, &t.options()),

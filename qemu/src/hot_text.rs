@@ -1,0 +1,382 @@
+//! `cargo qemu bench --hot-text`: finds the VM server functions that
+//! faults and requests run, using QEMU's own tracing. It writes them as
+//! the linker-script fragment that the server's link places first in its
+//! text (`vm-server/server/hot-text.ld`; docs/performance.md, "Code
+//! layout").
+//!
+//! **Why.** Under TCG every page-table switch empties QEMU's software
+//! TLB, so each code page a message reaches costs a refill again. Packing
+//! the functions a fault runs into a few pages measured 0.02–0.04 floor
+//! off the fault and request rows.
+//!
+//! **How.**
+//! - The server links at its own base (`vm-server/server/build.rs`), so
+//!   QEMU's `-dfilter` keeps its code apart from the other programs', which
+//!   all start at 4 MiB.
+//! - `log exec` is switched on through the QEMU monitor at the root task's
+//!   last floor line, before bench-fault's request rounds, and off after its
+//!   copy-on-write rounds.
+//! - Each `Trace` line the log gets is one translation block entered other
+//!   than by a direct jump QEMU chained. The functions are ranked by such
+//!   entries and taken until they cover [`COVER`] of them.
+//! - Names are written without their hash, so the fragment survives
+//!   rebuilds. A function renamed since is no longer matched; that costs
+//!   only speed.
+
+use crate::machine;
+use crate::step::{progress, Failure, Result};
+use crate::{Options, Workspace};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// The console line after which tracing starts: the root task's last
+/// floor, well before bench-fault's first (request) rounds. Console lines
+/// arrive late, and those rounds take a few hundredths of a second.
+const START: &str = "BENCH floor-fault-map-reply";
+/// The console line at which it stops: the copy-on-write rounds' kinds.
+const STOP: &str = "BENCH-KINDS vm-fault-cow";
+/// Share of the traced block entries the chosen functions cover.
+const COVER: f64 = 0.99;
+/// Most bytes of functions placed first: 16 pages.
+const MAX_BYTES: u64 = 64 << 10;
+/// The fragment, relative to the workspace.
+pub const FRAGMENT: &str = "vm-server/server/hot-text.ld";
+
+/// Boots bench.spec with the server's code traced and writes [`FRAGMENT`].
+pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
+    let boot = crate::build(ws, &o.boot_of("bench.spec"), o)?;
+    let elf = ws.target.join("release/vm-server");
+    let symbols = Symbols::of(&elf)?;
+    let (lo, hi) = symbols
+        .text_range()
+        .ok_or_else(|| Failure::msg(format!("{}: no function symbols", elf.display())))?;
+    let dir = ws.target.join("hot-text");
+    std::fs::create_dir_all(&dir).map_err(|e| Failure::msg(format!("{}: {e}", dir.display())))?;
+    let (socket, log) = (dir.join("monitor.sock"), dir.join("exec.log"));
+    let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_file(&log);
+    // A second monitor beside the boot's `-monitor none`, on a socket.
+    let mut traced = boot;
+    traced.extra.extend([
+        "-monitor".into(),
+        format!("unix:{},server=on,wait=off", socket.display()),
+        "-dfilter".into(),
+        format!("{lo:#x}..{hi:#x}"),
+        "-D".into(),
+        log.display().to_string(),
+    ]);
+    progress("hot-text", format!("tracing {lo:#x}..{hi:#x} of vm-server"));
+    let mut monitor: Option<UnixStream> = None;
+    let mut window = (false, false);
+    let exit = machine::run_captured(&traced, o.timeout, |line| {
+        // The guest's serial lines may start with a carriage return.
+        let line = line.trim_start();
+        if line.starts_with(START) && !window.0 {
+            window.0 = true;
+            monitor = UnixStream::connect(&socket).ok();
+            send(&mut monitor, "log exec");
+        } else if line.starts_with(STOP) && window.0 {
+            window.1 = true;
+            send(&mut monitor, "log none");
+            // QEMU closes (and so flushes) the log on its own thread.
+            std::thread::sleep(Duration::from_secs(1));
+            return false;
+        }
+        true
+    })?;
+    if !window.1 {
+        return Err(Failure::msg(format!(
+            "the boot ended ({exit:?}) before its trace window closed (`{START}` .. `{STOP}`)"
+        )));
+    }
+    if monitor.is_none() {
+        return Err(Failure::msg(format!(
+            "no QEMU monitor at {}",
+            socket.display()
+        )));
+    }
+    let text = std::fs::read_to_string(&log)
+        .map_err(|e| Failure::msg(format!("{}: {e}", log.display())))?;
+    let entries = count_entries(&symbols, text.lines());
+    let total: u64 = entries.values().sum();
+    if total == 0 {
+        return Err(Failure::msg(format!(
+            "{}: no trace of vm-server's code",
+            log.display()
+        )));
+    }
+    let chosen = choose(&entries, &symbols);
+    let covered: u64 = chosen.iter().map(|f| entries[f]).sum();
+    let bytes: u64 = chosen.iter().map(|f| symbols.size(f)).sum();
+    let out = ws.root.join(FRAGMENT);
+    std::fs::write(&out, fragment(&chosen))
+        .map_err(|e| Failure::msg(format!("{}: {e}", out.display())))?;
+    let _ = std::fs::remove_file(&log);
+    println!(
+        "{} functions, {} KiB, cover {:.1}% of {total} traced block entries: written to {FRAGMENT} \
+         (the next build links them first; `cargo qemu bench` measures it)",
+        chosen.len(),
+        bytes >> 10,
+        covered as f64 * 100.0 / total as f64,
+    );
+    Ok(true)
+}
+
+/// Sends one monitor command; a monitor that is gone stays gone.
+fn send(monitor: &mut Option<UnixStream>, command: &str) {
+    if let Some(m) = monitor {
+        if m.write_all(format!("{command}\n").as_bytes()).is_err() {
+            *monitor = None;
+        }
+    }
+}
+
+/// A program's function symbols, by address (from binutils' `nm`).
+pub struct Symbols {
+    /// (start, size, name), sorted by start.
+    functions: Vec<(u64, u64, String)>,
+}
+
+impl Symbols {
+    fn of(elf: &Path) -> Result<Symbols> {
+        let out = Command::new("nm")
+            .args(["-n", "-S", "--defined-only"])
+            .arg(elf)
+            .output()
+            .map_err(|e| Failure::msg(format!("nm (binutils): {e}")))?;
+        if !out.status.success() {
+            return Err(Failure::msg(format!(
+                "nm {}: {}",
+                elf.display(),
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        Ok(Symbols::parse(&String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// Reads `nm -n -S` output: `address size type name`, text types only.
+    pub fn parse(nm: &str) -> Symbols {
+        let mut functions: Vec<(u64, u64, String)> = nm
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let [addr, size, ty, name] = f[..] else {
+                    return None;
+                };
+                if !matches!(ty, "t" | "T" | "w" | "W") {
+                    return None;
+                }
+                let hex = |s: &str| u64::from_str_radix(s, 16).ok();
+                Some((hex(addr)?, hex(size)?, name.to_string()))
+            })
+            .collect();
+        functions.sort();
+        Symbols { functions }
+    }
+
+    /// The function `pc` is in.
+    pub fn at(&self, pc: u64) -> Option<&str> {
+        let i = self
+            .functions
+            .partition_point(|f| f.0 <= pc)
+            .checked_sub(1)?;
+        let (start, size, name) = &self.functions[i];
+        (pc < start + size.max(&1)).then_some(name.as_str())
+    }
+
+    fn size(&self, name: &str) -> u64 {
+        self.functions
+            .iter()
+            .find(|f| f.2 == name)
+            .map_or(0, |f| f.1)
+    }
+
+    /// From the first function's start to the last one's end.
+    pub fn text_range(&self) -> Option<(u64, u64)> {
+        let first = self.functions.first()?;
+        let end = self.functions.iter().map(|f| f.0 + f.1).max()?;
+        Some((first.0, end))
+    }
+}
+
+/// The block address of one line of QEMU's `-d exec` log:
+/// `Trace 0: 0x7f.. [cs_base/pc/flags/cflags] name`.
+pub fn traced_pc(line: &str) -> Option<u64> {
+    let rest = line.strip_prefix("Trace ")?;
+    let fields = rest.split_once('[')?.1;
+    let pc = fields.split('/').nth(1)?;
+    u64::from_str_radix(pc, 16).ok()
+}
+
+/// Block entries per function.
+pub fn count_entries<'a>(
+    symbols: &Symbols,
+    lines: impl Iterator<Item = &'a str>,
+) -> BTreeMap<String, u64> {
+    let mut entries = BTreeMap::new();
+    for pc in lines.filter_map(traced_pc) {
+        if let Some(name) = symbols.at(pc) {
+            *entries.entry(name.to_string()).or_insert(0) += 1;
+        }
+    }
+    entries
+}
+
+/// The most entered functions, in order, until they cover [`COVER`] of
+/// all entries or reach [`MAX_BYTES`].
+pub fn choose(entries: &BTreeMap<String, u64>, symbols: &Symbols) -> Vec<String> {
+    let total: u64 = entries.values().sum();
+    let mut ranked: Vec<(&String, u64)> = entries.iter().map(|(n, &c)| (n, c)).collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let (mut covered, mut bytes, mut chosen) = (0u64, 0u64, Vec::new());
+    for (name, count) in ranked {
+        let size = symbols.size(name);
+        if covered as f64 >= COVER * total as f64 || bytes + size > MAX_BYTES {
+            break;
+        }
+        covered += count;
+        bytes += size;
+        chosen.push(name.clone());
+    }
+    chosen
+}
+
+/// An input-section pattern for function `name`: its legacy-mangled hash
+/// (`17h` and 16 hex digits, then `E`) and any `.llvm.N` suffix become a
+/// wildcard, so the pattern outlives rebuilds.
+pub fn section_pattern(name: &str) -> String {
+    let base = name.split(".llvm.").next().unwrap_or(name);
+    let hashed = base.len() > 20
+        && base.ends_with('E')
+        && base[base.len() - 20..base.len() - 17] == *"17h"
+        && base[base.len() - 17..base.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit());
+    if hashed {
+        format!("*(.text.{}17h*)", &base[..base.len() - 20])
+    } else {
+        format!("*(.text.{base})")
+    }
+}
+
+/// The linker-script fragment: a comment, then one pattern a line.
+pub fn fragment(chosen: &[String]) -> String {
+    let mut s = String::from(
+        "/* The VM server's hot text, placed first in its .text (sel4-link's `Layout`).\n \
+         * Generated by `cargo qemu bench --hot-text` from a trace of bench.spec's\n \
+         * request and fault rounds: the most entered functions first. */\n",
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for name in chosen {
+        let p = section_pattern(name);
+        if seen.insert(p.clone()) {
+            s.push_str(&format!("        {p}\n"));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NM: &str = "\
+0000000010000000 0000000000000010 T _start
+0000000010000010 0000000000000100 t _ZN9vm_server5serve17hd3f31768251f64e2E
+0000000010000110 0000000000000040 T memcpy
+00000000100a5000 0000000000000008 R SOME_TABLE
+0000000010000200 0000000000000080 t _ZN7vm_core4page8PagePool6unlink17h32ee538d3f069cdfE.llvm.1639
+";
+
+    #[test]
+    fn symbols_find_the_function_of_an_address() {
+        let s = Symbols::parse(NM);
+        assert_eq!(
+            s.at(0x1000_0010),
+            Some("_ZN9vm_server5serve17hd3f31768251f64e2E")
+        );
+        assert_eq!(
+            s.at(0x1000_010f),
+            Some("_ZN9vm_server5serve17hd3f31768251f64e2E")
+        );
+        assert_eq!(s.at(0x1000_0110), Some("memcpy"));
+        assert_eq!(s.at(0x1000_0150), None, "between functions");
+        assert_eq!(s.at(0x0fff_ffff), None);
+        assert_eq!(
+            s.text_range(),
+            Some((0x1000_0000, 0x1000_0280)),
+            "data is not text"
+        );
+    }
+
+    #[test]
+    fn trace_lines_give_their_block_address() {
+        let l = "Trace 0: 0x7f50a8891180 [0000000000000000/000000001009fde7/0040cab3/ff000000] ";
+        assert_eq!(traced_pc(l), Some(0x1009_fde7));
+        assert_eq!(
+            traced_pc("Linking TBs 0x7f50a89295c0 index 0 -> 0x7f50"),
+            None
+        );
+        assert_eq!(traced_pc("Trace 0: 0x1 [garbage]"), None);
+    }
+
+    #[test]
+    fn patterns_drop_the_hash_and_the_llvm_suffix() {
+        assert_eq!(
+            section_pattern("_ZN9vm_server5serve17hd3f31768251f64e2E"),
+            "*(.text._ZN9vm_server5serve17h*)"
+        );
+        assert_eq!(
+            section_pattern("_ZN7vm_core4page8PagePool6unlink17h32ee538d3f069cdfE.llvm.1639"),
+            "*(.text._ZN7vm_core4page8PagePool6unlink17h*)"
+        );
+        assert_eq!(section_pattern("memcpy"), "*(.text.memcpy)");
+        assert_eq!(
+            section_pattern("not17hgggggggggggggggggE"),
+            "*(.text.not17hgggggggggggggggggE)"
+        );
+    }
+
+    #[test]
+    fn the_most_entered_functions_are_chosen_first_and_cold_ones_left() {
+        let s = Symbols::parse(NM);
+        let log = [
+            "Trace 0: 0x1 [0/0000000010000010/0/0] ",
+            "Trace 0: 0x1 [0/0000000010000020/0/0] ",
+            "Trace 0: 0x1 [0/0000000010000110/0/0] ",
+            "Trace 0: 0x1 [0/0000000010000020/0/0] ",
+            "Trace 0: 0x1 [0/0000000020000000/0/0] ",
+        ];
+        let entries = count_entries(&s, log.into_iter());
+        let serve = "_ZN9vm_server5serve17hd3f31768251f64e2E".to_string();
+        assert_eq!(entries[&serve], 3);
+        assert_eq!(
+            entries.len(),
+            2,
+            "an address outside every function is not counted"
+        );
+        assert_eq!(
+            choose(&entries, &s),
+            vec![serve.clone(), "memcpy".to_string()]
+        );
+        let mut lopsided = BTreeMap::new();
+        lopsided.insert(serve.clone(), 100_000);
+        lopsided.insert("memcpy".to_string(), 1);
+        assert_eq!(
+            choose(&lopsided, &s),
+            vec![serve.clone()],
+            "below the cover: left"
+        );
+        let f = fragment(&[serve.clone(), serve]);
+        assert_eq!(
+            f.matches("*(.text._ZN9vm_server5serve17h*)").count(),
+            1,
+            "{f}"
+        );
+        assert!(f.starts_with("/*"));
+    }
+}
