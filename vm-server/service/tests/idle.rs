@@ -1,4 +1,4 @@
-//! The idle thread through the service (`idle.rs`): each call zeroes a batch and is answered while the VM wants more, then sleeps with its reply kept until a message leaves the VM short again; `IdleWait` is answered once that work is done, refused without an idle thread, and dropped with a client that goes.
+//! The idle thread through the service (`idle.rs`): each call zeroes a batch and is answered while the VM wants more, then sleeps with its reply kept until a message leaves the VM short again; `IdleWait` is answered once that work is done, refused without an idle thread, and dropped with a client that goes; with no slot for a reply, both are answered rather than kept.
 
 use vm_api::{ApiError, MmapRequest, Operation, Prot, PAGE_SIZE};
 use vm_core::{Vm, VmConfig};
@@ -178,4 +178,38 @@ fn idle_wait_dispatched_directly_does_the_work_at_once() {
     assert!(!svc.vm.zero_wanted(), "the work is done");
     assert!(svc.vm.stats().zeropages > 0);
     assert_eq!(svc.platform.saved(), 0, "no reply kept");
+}
+
+/// With no slot to keep a reply in, the idle thread is answered instead
+/// of sleeping (it calls again and finds no work), and an `IdleWait`
+/// that would wait is refused with `OutOfMemory`; nothing is kept, and
+/// both work once a slot is free.
+#[test]
+fn without_a_slot_for_the_reply_idle_calls_are_answered_not_kept() {
+    let mut svc = service();
+    svc.set_idle_thread(true);
+    svc.platform.save_failures = 1;
+    match idle_wait(&mut svc, ONE) {
+        Outcome::Reply(r) => assert_eq!(r.label, ApiError::OutOfMemory.code()),
+        o => panic!("{o:?}"),
+    }
+    // The idle work, then two more calls: the batch that ends the work
+    // and the two after it find no slot, so each is answered.
+    svc.platform.save_failures = 3;
+    let mut answered = 0;
+    while svc.platform.save_failures > 0 {
+        match svc.handle(Message::Idle) {
+            Outcome::Reply(r) => assert_eq!(r.label, 0),
+            o => panic!("{o:?}"),
+        }
+        assert!(!svc.idle_parked(), "not asleep without its reply");
+        answered += 1;
+        assert!(answered < 1000, "the idle work never ends");
+    }
+    assert!(!svc.vm.zero_wanted(), "the work was done meanwhile");
+    assert_eq!(svc.platform.saved(), 0, "no reply kept");
+    // A slot again: the next call sleeps.
+    assert!(matches!(svc.handle(Message::Idle), Outcome::NoReply));
+    assert!(svc.idle_parked());
+    assert!(svc.platform.resumed.is_empty() && svc.platform.dropped.is_empty());
 }

@@ -1,8 +1,8 @@
-//! Swap control through the service: device statistics for every client, swapoff and swapon only for the privileged (and their forks), refusals that change nothing, the detached device attached again, faults waiting for swap resumed by a swapoff, and no pageout pass on account of a fault that waits for its own page-in.
+//! Swap control through the service: device statistics for every client, swapoff and swapon only for the privileged (and their forks), refusals that change nothing, the detached device attached again, faults waiting for swap resumed by a swapoff, and no pageout pass on account of a fault that waits for its own page-in; a fault that cannot keep its reply stops its client.
 
 use vm_api::{ApiError, ForkReply, SwapDeviceInfo};
 use vm_core::{Access, MmapArgs, Prot, SpaceId, Vm, VmConfig, PAGE_SIZE};
-use vm_service::{ClientId, Message, Outcome, Privileges, Service, FIRST_CHILD};
+use vm_service::{ClientId, ExitStatus, Message, Outcome, Privileges, Service, FIRST_CHILD};
 use vm_swap::{Delay, RamDisk, SwapPager};
 
 const P: u64 = PAGE_SIZE;
@@ -335,4 +335,32 @@ fn a_read_done_at_once_is_answered_in_the_faults_own_message() {
     assert_eq!(svc.handle(Message::SwapSignal), Outcome::NoReply);
     assert!(svc.platform.resumed.is_empty());
     verify(&mut svc, b, BASE, 32, 7);
+}
+
+/// A fault that must wait for its page-in but finds no slot to keep its
+/// reply in cannot be answered later: its client is stopped with
+/// `OutOfMemory`. The read it started completes with no one waiting,
+/// and the other client's pages are intact.
+#[test]
+fn a_fault_that_cannot_keep_its_reply_stops_its_client() {
+    let (mut svc, a, b) = service(true);
+    fill(&mut svc, b, BASE, 32, 7);
+    fill(&mut svc, a, BASE, FRAMES as u64, 8);
+    svc.platform.save_failures = 1;
+    let out = svc.handle(Message::Fault {
+        client: PLAIN,
+        addr: BASE,
+        access: Access::Read,
+        ip: 0,
+    });
+    assert_eq!(out, Outcome::NoReply);
+    assert_eq!(svc.waiting(), 0, "nothing kept");
+    assert_eq!(
+        svc.platform.reaped,
+        [(PLAIN, ExitStatus::Killed(Some(ApiError::OutOfMemory)))]
+    );
+    svc.vm.swap_drain(&mut svc.platform.pmap);
+    assert_eq!(svc.handle(Message::SwapSignal), Outcome::NoReply);
+    assert!(svc.platform.resumed.is_empty() && svc.platform.dropped.is_empty());
+    verify(&mut svc, a, BASE, FRAMES as u64, 8);
 }

@@ -38,6 +38,8 @@ pub struct TestPlatform {
     pub logged: Vec<String>,
     /// Completion signals cleared (`clear_completion_signal`).
     pub signals_cleared: u32,
+    /// The next this many `save_reply` calls fail (no slot for the cap).
+    pub save_failures: u32,
 }
 
 impl TestPlatform {
@@ -60,6 +62,7 @@ impl TestPlatform {
             requests_wait: true,
             logged: Vec::new(),
             signals_cleared: 0,
+            save_failures: 0,
         }
     }
 }
@@ -74,6 +77,10 @@ impl Platform for TestPlatform {
         &self.pmap
     }
     fn save_reply(&mut self) -> Result<u64, String> {
+        if self.save_failures > 0 {
+            self.save_failures -= 1;
+            return Err("no slot for the reply".into());
+        }
         self.next_reply += 1;
         Ok(self.next_reply)
     }
