@@ -22,7 +22,7 @@ pub fn attach_line(ws: &Workspace, spec: &capdl::Spec, root_task: &Path, port: u
     let mut line = format!("gdb -q {} -ex 'target remote :{port}'", kernel.display());
     line += &format!(" -ex 'add-symbol-file {}'", root_task.display());
     for p in programs {
-        let elf = ws.target.join("release").join(p);
+        let elf = crate::images::program_path(ws, p);
         line += &format!(" -ex 'add-symbol-file {}'", elf.display());
     }
     format!(
