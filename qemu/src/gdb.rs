@@ -2,8 +2,9 @@
 //!
 //! QEMU starts stopped (`-S`) with its stub on a TCP port; the kernel's
 //! symbols come from the 64-bit `kernel.elf` of the kernel build (QEMU
-//! boots its ELF32 copy; the code is the same), each program's from its
-//! release ELF, loaded at the addresses it was linked for. Every program
+//! boots its ELF32 copy; the code is the same), each program's from the
+//! ELF the build made (`images::program_path`), loaded at the addresses
+//! it was linked for. Every program
 //! but the VM server (`0x1000_0000`) links at the same address (each has
 //! an address space of its own), so gdb may resolve an address to the
 //! wrong program; break on a function name, or load one program's

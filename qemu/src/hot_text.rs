@@ -18,7 +18,8 @@
 //!   copy-on-write rounds.
 //! - Each `Trace` line the log gets is one translation block entered other
 //!   than by a direct jump QEMU chained. The functions are ranked by such
-//!   entries and taken until they cover [`COVER`] of them.
+//!   entries and taken until they cover [`COVER`] of them or fill
+//!   [`MAX_BYTES`].
 //! - Names are written without their hash, so the fragment survives
 //!   rebuilds. A function renamed since is no longer matched; that costs
 //!   only speed.

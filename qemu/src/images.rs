@@ -180,11 +180,10 @@ pub fn build(ws: &Workspace, boot: &Boot) -> Result<PathBuf> {
     }
     for p in own {
         let profile = OWN_PROFILE.iter().find(|&&(o, _)| o == p).unwrap().1;
-        let mut cmd = Command::new(&ws.cargo);
-        cmd.current_dir(&ws.root)
-            .args(["build", "--quiet", "--profile", profile, "-p", p])
-            .env("SEL4_KERNEL_DIR", ws.target.join("sel4-kernel"));
-        run_streaming("program build", &mut cmd)?;
+        run_streaming(
+            "program build",
+            cargo_build_with(ws, profile).args(["-p", p]),
+        )?;
     }
     let mut embedded = Vec::new();
     for p in &programs {
@@ -241,9 +240,15 @@ pub fn file_programs(ws: &Workspace, spec: &capdl::Spec) -> Vec<(String, PathBuf
 }
 
 fn cargo_build(ws: &Workspace) -> Command {
+    cargo_build_with(ws, "release")
+}
+
+/// `cargo build` with Cargo profile `profile` (its output under
+/// `target/<profile>/`; `release` is `--release`).
+fn cargo_build_with(ws: &Workspace, profile: &str) -> Command {
     let mut cmd = Command::new(&ws.cargo);
     cmd.current_dir(&ws.root)
-        .args(["build", "--release", "--quiet"])
+        .args(["build", "--profile", profile, "--quiet"])
         .env("SEL4_KERNEL_DIR", ws.target.join("sel4-kernel"));
     cmd
 }
