@@ -215,16 +215,20 @@ fn swapoff_then_swapon_round_trip() {
     verify(&mut svc, a, BASE + 0x100_0000, FRAMES as u64, 6);
 }
 
-/// `PLAIN`'s read fault at `BASE`, whose page is on swap: it waits for
-/// its page-in.
-fn plain_fault_waits_for_its_page_in(svc: &mut Svc) {
-    let out = svc.handle(Message::Fault {
+/// `PLAIN`'s read fault at `BASE`.
+fn plain_read_fault(svc: &mut Svc) -> Outcome {
+    svc.handle(Message::Fault {
         client: PLAIN,
         addr: BASE,
         access: Access::Read,
         ip: 0,
-    });
-    assert_eq!(out, Outcome::NoReply);
+    })
+}
+
+/// `PLAIN`'s read fault at `BASE`, whose page is on swap: it waits for
+/// its page-in.
+fn plain_fault_waits_for_its_page_in(svc: &mut Svc) {
+    assert_eq!(plain_read_fault(svc), Outcome::NoReply);
     assert_eq!(svc.waiting(), 1, "the fault waits for its page-in");
 }
 
@@ -318,12 +322,7 @@ fn a_read_done_at_once_is_answered_in_the_faults_own_message() {
     fill(&mut svc, b, BASE, 32, 7);
     fill(&mut svc, a, BASE, FRAMES as u64, 8);
     let before = svc.vm.stats();
-    let out = svc.handle(Message::Fault {
-        client: PLAIN,
-        addr: BASE,
-        access: Access::Read,
-        ip: 0,
-    });
+    let out = plain_read_fault(&mut svc);
     assert!(matches!(out, Outcome::Reply(_)), "{out:?}");
     let after = svc.vm.stats();
     assert_eq!(after.pageins, before.pageins + 1, "it read");
@@ -347,13 +346,7 @@ fn a_fault_that_cannot_keep_its_reply_stops_its_client() {
     fill(&mut svc, b, BASE, 32, 7);
     fill(&mut svc, a, BASE, FRAMES as u64, 8);
     svc.platform.save_failures = 1;
-    let out = svc.handle(Message::Fault {
-        client: PLAIN,
-        addr: BASE,
-        access: Access::Read,
-        ip: 0,
-    });
-    assert_eq!(out, Outcome::NoReply);
+    assert_eq!(plain_read_fault(&mut svc), Outcome::NoReply);
     assert_eq!(svc.waiting(), 0, "nothing kept");
     assert_eq!(
         svc.platform.reaped,
