@@ -18,13 +18,17 @@ use std::process::Command;
 /// row under TCG (docs/performance.md, "Whole-program optimisation").
 const OWN_PROFILE: &[(&str, &str)] = &[("vm-server", "vm-server")];
 
-/// Where the build puts program `name`'s ELF.
-pub fn program_path(ws: &Workspace, name: &str) -> PathBuf {
-    let dir = OWN_PROFILE
+/// The Cargo profile program `name` is built with.
+fn profile_of(name: &str) -> &'static str {
+    OWN_PROFILE
         .iter()
         .find(|&&(p, _)| p == name)
-        .map_or("release", |&(_, profile)| profile);
-    ws.target.join(dir).join(name)
+        .map_or("release", |&(_, profile)| profile)
+}
+
+/// Where the build puts program `name`'s ELF.
+pub fn program_path(ws: &Workspace, name: &str) -> PathBuf {
+    ws.target.join(profile_of(name)).join(name)
 }
 
 /// The seL4 programs of the workspace (other than the root task).
@@ -168,22 +172,16 @@ pub fn build(ws: &Workspace, boot: &Boot) -> Result<PathBuf> {
         .map_err(|e| Failure::msg(format!("{}: {e}", spec_file.display())))?;
 
     progress("build", format!("programs: {}", programs.join(", ")));
-    let mut cmd = cargo_build(ws);
-    let (own, plain): (Vec<&str>, Vec<&str>) = programs
-        .iter()
-        .partition(|p| OWN_PROFILE.iter().any(|&(o, _)| o == **p));
-    if !plain.is_empty() {
-        for p in &plain {
+    // One build per profile the programs use.
+    let mut profiles: Vec<&str> = programs.iter().map(|p| profile_of(p)).collect();
+    profiles.sort();
+    profiles.dedup();
+    for profile in profiles {
+        let mut cmd = cargo_build_with(ws, profile);
+        for p in programs.iter().filter(|p| profile_of(p) == profile) {
             cmd.args(["-p", p]);
         }
         run_streaming("program build", &mut cmd)?;
-    }
-    for p in own {
-        let profile = OWN_PROFILE.iter().find(|&&(o, _)| o == p).unwrap().1;
-        run_streaming(
-            "program build",
-            cargo_build_with(ws, profile).args(["-p", p]),
-        )?;
     }
     let mut embedded = Vec::new();
     for p in &programs {
