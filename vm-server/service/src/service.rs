@@ -123,7 +123,8 @@ impl<P: Platform> Service<P> {
 
     /// Serve `client` (id `id`) in `space`, which the caller made and
     /// loaded, with the `privileges` the spec grants it. Its threads
-    /// must not run before this.
+    /// must not run before this. The caller keeps `id` below
+    /// [`CLIENT_ID_END`] (the server refuses a spec badge past it).
     pub fn add_client(
         &mut self,
         id: ClientId,
@@ -131,6 +132,7 @@ impl<P: Platform> Service<P> {
         space: SpaceId,
         privileges: Privileges,
     ) {
+        debug_assert!(id < CLIENT_ID_END, "client id {id:#x} is a server badge");
         self.trace_label(space, Some(id));
         self.clients.insert(
             id,
