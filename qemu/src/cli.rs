@@ -162,6 +162,11 @@ pub struct BenchArgs {
     /// most to vm-server/server/hot-text.ld, which its link places first
     #[arg(long, conflicts_with_all = ["boots", "policies"])]
     pub hot_text: bool,
+    /// Instead: count the distinct data pages the VM server touches per
+    /// message over the same rounds (a QEMU plugin, qemu/data-pages), by
+    /// kind, with the pages most messages touch and what is on them
+    #[arg(long, conflicts_with_all = ["boots", "policies", "hot_text"])]
+    pub data_pages: bool,
 }
 
 #[derive(Args, Debug)]

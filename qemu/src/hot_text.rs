@@ -37,9 +37,9 @@ use std::time::Duration;
 /// The console line after which tracing starts: the root task's last
 /// floor, well before bench-fault's first (request) rounds. Console lines
 /// arrive late, and those rounds take a few hundredths of a second.
-const START: &str = "BENCH floor-fault-map-reply";
+pub const START: &str = "BENCH floor-fault-map-reply";
 /// The console line at which it stops: the copy-on-write rounds' kinds.
-const STOP: &str = "BENCH-KINDS vm-fault-cow";
+pub const STOP: &str = "BENCH-KINDS vm-fault-cow";
 /// Share of the traced block entries the chosen functions cover.
 const COVER: f64 = 0.99;
 /// Most bytes of functions placed first: 32 pages (with LTO the fault
@@ -144,7 +144,7 @@ pub struct Symbols {
 }
 
 impl Symbols {
-    fn of(elf: &Path) -> Result<Symbols> {
+    pub fn of(elf: &Path) -> Result<Symbols> {
         let out = Command::new("nm")
             .args(["-n", "-S", "--defined-only"])
             .arg(elf)
@@ -195,6 +195,15 @@ impl Symbols {
             .iter()
             .find(|f| f.2 == name)
             .map_or(0, |f| f.1)
+    }
+
+    /// The entry of every function whose name contains `fragment`.
+    pub fn entries_containing(&self, fragment: &str) -> Vec<u64> {
+        self.functions
+            .iter()
+            .filter(|f| f.2.contains(fragment))
+            .map(|f| f.0)
+            .collect()
     }
 
     /// From the first function's start to the last one's end.

@@ -43,6 +43,7 @@
 
 mod bench;
 mod cli;
+mod data_pages;
 mod devices;
 mod disk;
 mod files;
@@ -125,6 +126,7 @@ fn main() -> ExitCode {
         }
         Cmd::Bench(b) if b.policies => policies::run(&ws, &b.machine.options()),
         Cmd::Bench(b) if b.hot_text => hot_text::run(&ws, &b.machine.options()),
+        Cmd::Bench(b) if b.data_pages => data_pages::run(&ws, &b.machine.options()),
         Cmd::Bench(b) => bench::run(&ws, &b.machine.options(), b.boots),
         Cmd::Run(r) => run(&ws, &r.machine.options(), r.gdb.then_some(r.gdb_port)),
         Cmd::Test(t) => test(&ws, &t.options()),

@@ -1,0 +1,561 @@
+//! `cargo qemu bench --data-pages`: how many distinct data pages the VM
+//! server touches per message, by kind (ping, zero-fill, resident,
+//! copy-on-write), and which pages those are.
+//!
+//! **Why.** Under TCG every page-table switch empties QEMU's software
+//! TLB, so a message pays a guest page walk again for each page it touches
+//! first (docs/performance.md, "Where a fault's cycles go": about 360–830
+//! cycles a page). `--hot-text` counts the code side; this counts the data
+//! side, which QEMU's `-d` logs do not show.
+//!
+//! **How.**
+//! - The QEMU plugin in `qemu/data-pages` (built here) instruments the
+//!   server's text only: it starts a message at the instruction after each
+//!   receive system call in `vm_server::serve`, records each page a load or
+//!   store of the server's code touches with the instruction that touched
+//!   it first, and counts entries into a few marked functions ([`MARKS`]).
+//! - It records while a switch file exists: created at `--hot-text`'s
+//!   start line, removed at its stop line (bench-fault's request and fault
+//!   rounds).
+//! - Each message is classed by its marks ([`Kind::of`]); pages in the
+//!   kernel's half are the `syscall` instruction's view of the kernel and
+//!   are left out.
+
+use crate::hot_text::{Symbols, START, STOP};
+use crate::machine;
+use crate::step::{progress, run_captured, Failure, Result};
+use crate::{Options, Workspace};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// Function groups whose entries the plugin counts per message: a group
+/// and the name fragment its functions' (mangled) names contain.
+pub const MARKS: &[(Group, &str)] = &[
+    (Group::Invocation, "4sel48syscalls4call17h"),
+    (Group::ZeroFill, "Memory$GT$9zero_fill17h"),
+    (Group::Copy, "Pmap$GT$9copy_page17h"),
+    (Group::Request, "19decode_request_body17h"),
+    (Group::Fault, "13fault_resolve17h"),
+    // Every request with a handler of its own (the ping has none: its
+    // default answer is inlined into the dispatch), and `Stats`.
+    (Group::OtherRequest, "vm_service8requests"),
+    (Group::OtherRequest, "vm_service5stats6global17h"),
+];
+
+/// What a marked function says about a message.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum Group {
+    /// A kernel object invocation (`sel4::syscalls::call`).
+    Invocation,
+    ZeroFill,
+    /// The copy of copy-on-write.
+    Copy,
+    Request,
+    Fault,
+    OtherRequest,
+}
+
+/// The kinds of message the report keeps: those of the bench's rows.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum Kind {
+    Ping,
+    ZeroFill,
+    Resident,
+    CopyOnWrite,
+}
+
+impl Kind {
+    const ALL: [Kind; 4] = [
+        Kind::Ping,
+        Kind::ZeroFill,
+        Kind::Resident,
+        Kind::CopyOnWrite,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Ping => "ping",
+            Kind::ZeroFill => "zero-fill",
+            Kind::Resident => "resident",
+            Kind::CopyOnWrite => "copy-on-write",
+        }
+    }
+
+    /// The kind of a message with these entries per group; `None` for
+    /// the others (other requests, fault-around, page-ins, ...).
+    pub fn of(count: impl Fn(Group) -> u32) -> Option<Kind> {
+        let fault = count(Group::Fault) > 0;
+        let one_map = count(Group::Invocation) == 1;
+        if count(Group::Request) > 0 && !fault && count(Group::OtherRequest) == 0 {
+            Some(Kind::Ping)
+        } else if fault && count(Group::Copy) > 0 {
+            Some(Kind::CopyOnWrite)
+        } else if fault && one_map && count(Group::ZeroFill) == 1 {
+            Some(Kind::ZeroFill)
+        } else if fault && one_map && count(Group::ZeroFill) == 0 {
+            Some(Kind::Resident)
+        } else {
+            None
+        }
+    }
+}
+
+/// One recorded message: entries per mark (in the order passed to the
+/// plugin) and its distinct pages with the instruction that touched each
+/// first.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Message {
+    pub counts: Vec<u32>,
+    pub pages: Vec<(u64, u64)>,
+}
+
+/// Parses one plugin line, `M <counts> <page>:<pc> ...` (hex).
+pub fn parse_line(line: &str) -> Option<Message> {
+    let mut f = line.split_whitespace();
+    if f.next()? != "M" {
+        return None;
+    }
+    let hex = |s: &str| u64::from_str_radix(s, 16).ok();
+    let counts = f
+        .next()?
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|c| hex(c).map(|c| c as u32))
+        .collect::<Option<Vec<u32>>>()?;
+    let pages = f
+        .map(|p| {
+            let (page, pc) = p.split_once(':')?;
+            Some((hex(page)?, hex(pc)?))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Message { counts, pages })
+}
+
+/// Pages at or above this are the kernel's.
+const KERNEL_PAGES: u64 = 0xffff_8000_0000_0000 >> 12;
+
+/// Per kind: the messages and, per page, how many touched it and which
+/// instructions touched it first.
+#[derive(Default, Debug)]
+pub struct Tally {
+    pub messages: Vec<usize>,
+    pub pages: BTreeMap<u64, (usize, BTreeMap<u64, usize>)>,
+}
+
+/// Sorts messages into kinds; `groups[i]` is the group of mark `i`.
+pub fn tally(messages: &[Message], groups: &[Group]) -> BTreeMap<Kind, Tally> {
+    let mut out: BTreeMap<Kind, Tally> = BTreeMap::new();
+    for m in messages {
+        let count = |g: Group| {
+            groups
+                .iter()
+                .zip(&m.counts)
+                .filter(|(h, _)| **h == g)
+                .map(|(_, c)| c)
+                .sum()
+        };
+        let Some(kind) = Kind::of(count) else {
+            continue;
+        };
+        let t = out.entry(kind).or_default();
+        let user: Vec<_> = m.pages.iter().filter(|p| p.0 < KERNEL_PAGES).collect();
+        t.messages.push(user.len());
+        for (page, pc) in user {
+            let e = t.pages.entry(*page).or_default();
+            e.0 += 1;
+            *e.1.entry(*pc).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// What the image puts where: its data symbols (`nm` types b, d, r and
+/// their globals) and its sections, each as start, size, name.
+pub struct DataSymbols {
+    symbols: Vec<(u64, u64, String)>,
+    sections: Vec<(u64, u64, String)>,
+}
+
+impl DataSymbols {
+    /// Reads `nm -n -S` output and `readelf -SW` output.
+    pub fn parse(nm: &str, readelf: &str) -> DataSymbols {
+        let mut v: Vec<_> = nm
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let [addr, size, ty, name] = f[..] else {
+                    return None;
+                };
+                if !matches!(ty, "b" | "B" | "d" | "D" | "r" | "R") {
+                    return None;
+                }
+                let hex = |s: &str| u64::from_str_radix(s, 16).ok();
+                Some((hex(addr)?, hex(size)?, name.to_string()))
+            })
+            .collect();
+        v.sort();
+        // `  [ 2] .rodata  PROGBITS  00000000100b2000 0b3000 006f64 ...`
+        let sections = readelf
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_once(']')?.1.split_whitespace().collect();
+                let hex = |s: &str| u64::from_str_radix(s, 16).ok();
+                let (name, addr, size) = (f.first()?, hex(f.get(2)?)?, hex(f.get(4)?)?);
+                (addr != 0 && size != 0).then(|| (addr, size, name.to_string()))
+            })
+            .collect();
+        DataSymbols {
+            symbols: v,
+            sections,
+        }
+    }
+
+    /// What the page at `page` (an address shifted right by 12) holds:
+    /// the data symbols it overlaps, else its sections, else that it is
+    /// outside the image.
+    pub fn describe(&self, page: u64) -> String {
+        let (lo, hi) = (page << 12, (page + 1) << 12);
+        let over = |v: &[(u64, u64, String)]| -> Vec<String> {
+            v.iter()
+                .filter(|(a, s, _)| *a < hi && a + s.max(&1) > lo)
+                .map(|(_, _, n)| short_name(n))
+                .collect()
+        };
+        let mut names = over(&self.symbols);
+        if names.is_empty() {
+            names = over(&self.sections);
+        }
+        match names.len() {
+            0 => "outside the image (IPC buffer, mapped frames)".into(),
+            1..=3 => names.join(", "),
+            n => format!("{}, {} and {} more", names[0], names[1], n - 2),
+        }
+    }
+}
+
+/// A symbol's demangled name without its hash, shortened to its last
+/// two path segments (`vm_core::fault::<impl Vm>::fault_resolve` ->
+/// `Vm>::fault_resolve`, enough to find it).
+pub fn short_name(mangled: &str) -> String {
+    let full = format!("{:#}", rustc_demangle::demangle(mangled));
+    let parts: Vec<&str> = full.rsplitn(3, "::").collect();
+    match parts.len() {
+        0..=2 => full,
+        _ => format!("{}::{}", parts[1], parts[0]),
+    }
+}
+
+/// The instruction after each system call in the server loop: where a
+/// message starts. Reads `objdump -d` output.
+pub fn receive_returns(objdump: &str) -> Vec<u64> {
+    let mut function = "";
+    let mut out = Vec::new();
+    let mut after_syscall = false;
+    for line in objdump.lines() {
+        if let Some(rest) = line.strip_suffix(">:") {
+            function = rest.split_once(" <").map_or("", |f| f.1);
+            after_syscall = false;
+            continue;
+        }
+        let Some((addr, insn)) = line.split_once(':') else {
+            continue;
+        };
+        let Ok(addr) = u64::from_str_radix(addr.trim(), 16) else {
+            continue;
+        };
+        if after_syscall {
+            out.push(addr);
+        }
+        after_syscall = function.starts_with("_ZN9vm_server5serve17h") && insn.trim() == "syscall";
+    }
+    out
+}
+
+/// The report: per kind, the median pages with the range, then the pages
+/// at least a quarter of its messages touch.
+pub fn report(tallies: &BTreeMap<Kind, Tally>, symbols: &Symbols, data: &DataSymbols) -> String {
+    let mut s =
+        String::from("data pages per message          messages   median      min      max\n");
+    for kind in Kind::ALL {
+        let Some(t) = tallies.get(&kind) else {
+            s.push_str(&format!("{:<30} {:>10}\n", kind.name(), 0));
+            continue;
+        };
+        let mut v = t.messages.clone();
+        v.sort_unstable();
+        s.push_str(&format!(
+            "{:<30} {:>10} {:>8} {:>8} {:>8}\n",
+            kind.name(),
+            v.len(),
+            v[v.len() / 2],
+            v[0],
+            v[v.len() - 1]
+        ));
+    }
+    for kind in Kind::ALL {
+        let Some(t) = tallies.get(&kind) else {
+            continue;
+        };
+        let n = t.messages.len();
+        let mut pages: Vec<_> = t.pages.iter().filter(|(_, (c, _))| c * 4 >= n).collect();
+        pages.sort_by_key(|(page, (c, _))| (std::cmp::Reverse(*c), **page));
+        s.push_str(&format!(
+            "\n{}: pages a quarter of its {n} messages or more touch\n{:<14} {:>5}  {:<44} {}\n",
+            kind.name(),
+            "page",
+            "share",
+            "first touched in",
+            "what is there"
+        ));
+        for (page, (c, pcs)) in pages {
+            let pc = pcs.iter().max_by_key(|(_, k)| **k).map_or(0, |(pc, _)| *pc);
+            let function = symbols.at(pc).map_or("?".into(), short_name);
+            s.push_str(&format!(
+                "{:<#14x} {:>5.2}  {:<44} {}\n",
+                page << 12,
+                *c as f64 / n as f64,
+                truncate(&function, 44),
+                data.describe(*page)
+            ));
+        }
+    }
+    s
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => format!("{}…", &s[..i - 1]),
+        None => s.to_string(),
+    }
+}
+
+/// Builds the plugin and bench.spec, boots it with the plugin over the
+/// window, and prints the report.
+pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
+    progress("data-pages", "building the QEMU plugin (qemu/data-pages)");
+    run_captured(
+        "plugin build",
+        Command::new(&ws.cargo).current_dir(&ws.root).args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "qemu-data-pages",
+        ]),
+    )?;
+    let plugin = ws.target.join("release/libqemu_data_pages.so");
+    let boot = crate::build(ws, &o.boot_of("bench.spec"), o)?;
+    let elf = crate::images::program_path(ws, "vm-server");
+    let symbols = Symbols::of(&elf)?;
+    let (lo, hi) = symbols
+        .text_range()
+        .ok_or_else(|| Failure::msg(format!("{}: no function symbols", elf.display())))?;
+    let data = DataSymbols::parse(
+        &tool_output("nm", &["-n", "-S", "--defined-only"], &elf)?,
+        &tool_output("readelf", &["-SW"], &elf)?,
+    );
+    let starts = receive_returns(&tool_output(
+        "objdump",
+        &["-d", "--no-show-raw-insn"],
+        &elf,
+    )?);
+    if starts.is_empty() {
+        return Err(Failure::msg(format!(
+            "{}: no system call in vm_server::serve",
+            elf.display()
+        )));
+    }
+    let mut marks = Vec::new();
+    for (group, fragment) in MARKS {
+        let found = symbols.entries_containing(fragment);
+        if found.is_empty() {
+            return Err(Failure::msg(format!(
+                "{}: no function named like {fragment:?} (renamed? qemu/src/data_pages.rs MARKS)",
+                elf.display()
+            )));
+        }
+        marks.extend(found.into_iter().map(|a| (*group, a)));
+    }
+    let dir = ws.target.join("data-pages");
+    std::fs::create_dir_all(&dir).map_err(|e| Failure::msg(format!("{}: {e}", dir.display())))?;
+    let (switch, out) = (dir.join("recording"), dir.join("messages.txt"));
+    let _ = std::fs::remove_file(&switch);
+    let mut args = vec![
+        format!("lo={lo:x}"),
+        format!("hi={hi:x}"),
+        format!("switch={}", switch.display()),
+        format!("out={}", out.display()),
+    ];
+    args.extend(starts.iter().map(|a| format!("start={a:x}")));
+    args.extend(marks.iter().map(|(_, a)| format!("mark={a:x}")));
+    let mut traced = boot;
+    traced.extra.extend([
+        "-plugin".into(),
+        format!("{},{}", plugin.display(), args.join(",")),
+    ]);
+    progress(
+        "data-pages",
+        format!("recording {lo:#x}..{hi:#x} of vm-server"),
+    );
+    let mut window = (false, false);
+    let io = |e: std::io::Error| Failure::msg(format!("{}: {e}", switch.display()));
+    let mut failed = None;
+    // QEMU's own complaints (a plugin that refused its arguments, ...).
+    let mut qemu_said = Vec::new();
+    let exit = machine::run_captured(&traced, o.timeout, |line| {
+        let line = line.trim_start();
+        if line.starts_with("qemu") {
+            qemu_said.push(line.to_string());
+        }
+        if line.starts_with(START) && !window.0 {
+            window.0 = true;
+            failed = std::fs::write(&switch, b"").err();
+        } else if line.starts_with(STOP) && window.0 {
+            window.1 = true;
+            failed = failed.take().or(std::fs::remove_file(&switch).err());
+            // The plugin writes its lines out at the next message.
+            std::thread::sleep(Duration::from_secs(1));
+            return false;
+        }
+        true
+    })?;
+    if let Some(e) = failed {
+        return Err(io(e));
+    }
+    if !window.1 {
+        return Err(Failure::msg(format!(
+            "the boot ended ({exit:?}) before its window closed (`{START}` .. `{STOP}`){}",
+            qemu_said
+                .iter()
+                .map(|l| format!("\n  {l}"))
+                .collect::<String>()
+        )));
+    }
+    let text = std::fs::read_to_string(&out)
+        .map_err(|e| Failure::msg(format!("{}: {e}", out.display())))?;
+    let messages: Vec<Message> = text.lines().filter_map(parse_line).collect();
+    let groups: Vec<Group> = marks.iter().map(|(g, _)| *g).collect();
+    let tallies = tally(&messages, &groups);
+    if tallies.is_empty() {
+        return Err(Failure::msg(format!(
+            "{}: {} messages, none of the bench's kinds",
+            out.display(),
+            messages.len()
+        )));
+    }
+    print!("{}", report(&tallies, &symbols, &data));
+    Ok(true)
+}
+
+/// The standard output of a binutils tool run on `elf`.
+fn tool_output(tool: &str, args: &[&str], elf: &Path) -> Result<String> {
+    let out = Command::new(tool)
+        .args(args)
+        .arg(elf)
+        .output()
+        .map_err(|e| Failure::msg(format!("{tool} (binutils): {e}")))?;
+    if !out.status.success() {
+        return Err(Failure::msg(format!(
+            "{tool} {}: {}",
+            elf.display(),
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_parse_and_bad_ones_do_not() {
+        assert_eq!(
+            parse_line("M 1,0,2 7fff80000:1000505d 13109:10005186"),
+            Some(Message {
+                counts: vec![1, 0, 2],
+                pages: vec![(0x7fff80000, 0x1000505d), (0x13109, 0x10005186)],
+            })
+        );
+        assert_eq!(parse_line("M 1 zz:1"), None);
+        assert_eq!(parse_line("X 1"), None);
+        assert_eq!(parse_line("M 0 13109"), None);
+    }
+
+    #[test]
+    fn kinds_follow_the_marks() {
+        use Group::*;
+        let of =
+            |v: &[(Group, u32)]| Kind::of(|g| v.iter().filter(|x| x.0 == g).map(|x| x.1).sum());
+        assert_eq!(of(&[(Request, 1)]), Some(Kind::Ping));
+        assert_eq!(of(&[(Request, 1), (OtherRequest, 1)]), None);
+        assert_eq!(
+            of(&[(Fault, 1), (Invocation, 1), (ZeroFill, 1)]),
+            Some(Kind::ZeroFill)
+        );
+        assert_eq!(of(&[(Fault, 1), (Invocation, 1)]), Some(Kind::Resident));
+        assert_eq!(
+            of(&[(Fault, 1), (Invocation, 2), (Copy, 1)]),
+            Some(Kind::CopyOnWrite)
+        );
+        // Fault-around maps several pages: not one of the rows.
+        assert_eq!(of(&[(Fault, 1), (Invocation, 9), (ZeroFill, 9)]), None);
+    }
+
+    #[test]
+    fn tally_drops_kernel_pages_and_counts_first_touches() {
+        let groups = [Group::Request];
+        let m = |pages: Vec<(u64, u64)>| Message {
+            counts: vec![1],
+            pages,
+        };
+        let t = tally(
+            &[
+                m(vec![(0x100, 0x10), (0xf_ffff_fff8_073a, 0x11)]),
+                m(vec![(0x100, 0x12), (0x200, 0x12)]),
+            ],
+            &groups,
+        );
+        let ping = &t[&Kind::Ping];
+        assert_eq!(ping.messages, vec![1, 2]);
+        assert_eq!(ping.pages[&0x100].0, 2);
+        assert_eq!(ping.pages[&0x100].1.len(), 2);
+        assert!(!ping.pages.contains_key(&0xf_ffff_fff8_073a));
+    }
+
+    #[test]
+    fn receive_returns_are_the_instructions_after_serve_syscalls() {
+        let dis = "\
+0000000010005000 <_ZN9vm_server5serve17ha39a806910b16711E>:
+    10005000:\tmov    %rbx,%r12
+    10005003:\tsyscall
+    10005005:\tmov    %rbx,%rsp
+
+0000000010006000 <_ZN4sel48syscalls4call17h1301b203eec4554eE>:
+    10006000:\tsyscall
+    10006002:\tret
+";
+        assert_eq!(receive_returns(dis), vec![0x10005005]);
+    }
+
+    #[test]
+    fn pages_are_described_by_the_symbols_over_them() {
+        let data = DataSymbols::parse(
+            "00000000100c6f60 0000000003000000 b _ZN9vm_server19__sel4_runtime_main4HEAP17hdc720a3edb83c348E\n\
+             00000000130caf68 0000000000000008 b _ZN4sel411invocations11INVOCATIONS17h72fd38760f1fc900E\n\
+             0000000010000010 0000000000000100 t _ZN9vm_server5serve17hd3f31768251f64e2E\n",
+            "  [ 1] .text             PROGBITS        0000000010000000 001000 0b1cae 00  AX  0   0 16\n\
+             \x20 [ 2] .rodata           PROGBITS        00000000100b2000 0b3000 006f64 00 AMS  0   0 16\n",
+        );
+        assert_eq!(data.describe(0x1018a), "__sel4_runtime_main::HEAP");
+        assert_eq!(data.describe(0x130ca), "invocations::INVOCATIONS");
+        assert!(data.describe(0x7fff80000).starts_with("outside"));
+        assert_eq!(data.describe(0x100b3), ".rodata");
+        assert_eq!(
+            short_name("_ZN9vm_server5serve17hd3f31768251f64e2E"),
+            "vm_server::serve"
+        );
+    }
+}
