@@ -1,6 +1,7 @@
 //! `cargo qemu bench --data-pages`: how many distinct data pages the VM
 //! server touches per message, by kind (ping, zero-fill, resident,
-//! copy-on-write), and which pages those are.
+//! copy-on-write), beside the root task's floor pager in the same boot,
+//! and which pages those are.
 //!
 //! **Why.** Under TCG every page-table switch empties QEMU's software
 //! TLB, so a message pays a guest page walk again for each page it touches
@@ -17,6 +18,11 @@
 //! - It records while a switch file exists: created at `--hot-text`'s
 //!   start line, removed at its stop line (bench-fault's request and fault
 //!   rounds).
+//! - The root task is a second program: its messages start where
+//!   `sel4::syscalls::reply_recv` returns, its mark is the frame map, and
+//!   the floor's faulting thread (`root_task::floor::fault_thread`, which
+//!   runs the root task's code in its own address space) is skipped. A
+//!   floor fault is a root-task message that mapped one frame.
 //! - Each message is classed by its marks ([`Kind::of`]); pages in the
 //!   kernel's half are the `syscall` instruction's view of the kernel and
 //!   are left out.
@@ -44,6 +50,18 @@ pub const MARKS: &[(Group, &str)] = &[
     (Group::OtherRequest, "vm_service5stats6global17h"),
 ];
 
+/// The root task's marks: the frame map of its floor pager.
+pub const FLOOR_MARKS: &[(Group, &str)] = &[(Group::Invocation, "GT$12x86_page_map17h")];
+/// The root task's functions left out: the floor's measured threads.
+const FLOOR_SKIPS: &[&str] = &[
+    "9root_task5floor12fault_thread17h",
+    "9root_task5floor10ipc_thread17h",
+];
+
+/// The plugin's program numbers.
+const SERVER: usize = 0;
+const ROOT_TASK: usize = 1;
+
 /// What a marked function says about a message.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Group {
@@ -60,6 +78,8 @@ pub enum Group {
 /// The kinds of message the report keeps: those of the bench's rows.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Kind {
+    /// The root task's floor pager serving one fault (`floor-fault-map-reply`).
+    FloorFault,
     Ping,
     ZeroFill,
     Resident,
@@ -67,15 +87,26 @@ pub enum Kind {
 }
 
 impl Kind {
-    const ALL: [Kind; 4] = [
+    const ALL: [Kind; 5] = [
+        Kind::FloorFault,
         Kind::Ping,
         Kind::ZeroFill,
         Kind::Resident,
         Kind::CopyOnWrite,
     ];
 
+    /// The program whose messages are of this kind.
+    fn program(self) -> usize {
+        if self == Kind::FloorFault {
+            ROOT_TASK
+        } else {
+            SERVER
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
+            Kind::FloorFault => "floor fault (root task)",
             Kind::Ping => "ping",
             Kind::ZeroFill => "zero-fill",
             Kind::Resident => "resident",
@@ -83,12 +114,17 @@ impl Kind {
         }
     }
 
-    /// The kind of a message with these entries per group; `None` for
-    /// the others (other requests, fault-around, page-ins, ...).
-    pub fn of(count: impl Fn(Group) -> u32) -> Option<Kind> {
+    /// The kind of a message of `program` with these entries per group;
+    /// `None` for the others (other requests, fault-around, page-ins, the
+    /// root task's other work, ...).
+    pub fn of(program: usize, count: impl Fn(Group) -> u32) -> Option<Kind> {
         let fault = count(Group::Fault) > 0;
         let one_map = count(Group::Invocation) == 1;
-        if count(Group::Request) > 0 && !fault && count(Group::OtherRequest) == 0 {
+        if program == ROOT_TASK {
+            one_map.then_some(Kind::FloorFault)
+        } else if program != SERVER {
+            None
+        } else if count(Group::Request) > 0 && !fault && count(Group::OtherRequest) == 0 {
             Some(Kind::Ping)
         } else if fault && count(Group::Copy) > 0 {
             Some(Kind::CopyOnWrite)
@@ -102,21 +138,23 @@ impl Kind {
     }
 }
 
-/// One recorded message: entries per mark (in the order passed to the
-/// plugin) and its distinct pages with the instruction that touched each
-/// first.
+/// One recorded message: its program, entries per mark (in the order
+/// passed to the plugin for that program) and its distinct pages with the
+/// instruction that touched each first.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Message {
+    pub program: usize,
     pub counts: Vec<u32>,
     pub pages: Vec<(u64, u64)>,
 }
 
-/// Parses one plugin line, `M <counts> <page>:<pc> ...` (hex).
+/// Parses one plugin line, `M <program> <counts> <page>:<pc> ...` (hex).
 pub fn parse_line(line: &str) -> Option<Message> {
     let mut f = line.split_whitespace();
     if f.next()? != "M" {
         return None;
     }
+    let program = f.next()?.parse().ok()?;
     let hex = |s: &str| u64::from_str_radix(s, 16).ok();
     let counts = f
         .next()?
@@ -130,7 +168,11 @@ pub fn parse_line(line: &str) -> Option<Message> {
             Some((hex(page)?, hex(pc)?))
         })
         .collect::<Option<Vec<_>>>()?;
-    Some(Message { counts, pages })
+    Some(Message {
+        program,
+        counts,
+        pages,
+    })
 }
 
 /// Pages at or above this are the kernel's.
@@ -144,10 +186,14 @@ pub struct Tally {
     pub pages: BTreeMap<u64, (usize, BTreeMap<u64, usize>)>,
 }
 
-/// Sorts messages into kinds; `groups[i]` is the group of mark `i`.
-pub fn tally(messages: &[Message], groups: &[Group]) -> BTreeMap<Kind, Tally> {
+/// Sorts messages into kinds; `groups[p][i]` is the group of program
+/// `p`'s mark `i`.
+pub fn tally(messages: &[Message], groups: &[Vec<Group>]) -> BTreeMap<Kind, Tally> {
     let mut out: BTreeMap<Kind, Tally> = BTreeMap::new();
     for m in messages {
+        let Some(groups) = groups.get(m.program) else {
+            continue;
+        };
         let count = |g: Group| {
             groups
                 .iter()
@@ -156,7 +202,7 @@ pub fn tally(messages: &[Message], groups: &[Group]) -> BTreeMap<Kind, Tally> {
                 .map(|(_, c)| c)
                 .sum()
         };
-        let Some(kind) = Kind::of(count) else {
+        let Some(kind) = Kind::of(m.program, count) else {
             continue;
         };
         let t = out.entry(kind).or_default();
@@ -247,9 +293,10 @@ pub fn short_name(mangled: &str) -> String {
     }
 }
 
-/// The instruction after each system call in the server loop: where a
-/// message starts. Reads `objdump -d` output.
-pub fn receive_returns(objdump: &str) -> Vec<u64> {
+/// The instruction after each system call in the functions whose names
+/// start with `receiver` (the server loop, the root task's `reply_recv`):
+/// where a message starts. Reads `objdump -d` output.
+pub fn receive_returns(objdump: &str, receiver: &str) -> Vec<u64> {
     let mut function = "";
     let mut out = Vec::new();
     let mut after_syscall = false;
@@ -268,14 +315,14 @@ pub fn receive_returns(objdump: &str) -> Vec<u64> {
         if after_syscall {
             out.push(addr);
         }
-        after_syscall = function.starts_with("_ZN9vm_server5serve17h") && insn.trim() == "syscall";
+        after_syscall = function.starts_with(receiver) && insn.trim() == "syscall";
     }
     out
 }
 
 /// The report: per kind, the median pages with the range, then the pages
 /// at least a quarter of its messages touch.
-pub fn report(tallies: &BTreeMap<Kind, Tally>, symbols: &Symbols, data: &DataSymbols) -> String {
+pub fn report(tallies: &BTreeMap<Kind, Tally>, images: &[Image]) -> String {
     let mut s =
         String::from("data pages per message          messages   median      min      max\n");
     for kind in Kind::ALL {
@@ -311,13 +358,14 @@ pub fn report(tallies: &BTreeMap<Kind, Tally>, symbols: &Symbols, data: &DataSym
         ));
         for (page, (c, pcs)) in pages {
             let pc = pcs.iter().max_by_key(|(_, k)| **k).map_or(0, |(pc, _)| *pc);
-            let function = symbols.at(pc).map_or("?".into(), short_name);
+            let image = &images[kind.program()];
+            let function = image.symbols.at(pc).map_or("?".into(), short_name);
             s.push_str(&format!(
                 "{:<#14x} {:>5.2}  {:<44} {}\n",
                 page << 12,
                 *c as f64 / n as f64,
                 truncate(&function, 44),
-                data.describe(*page)
+                image.data.describe(*page)
             ));
         }
     }
@@ -347,49 +395,60 @@ pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
     )?;
     let plugin = ws.target.join("release/libqemu_data_pages.so");
     let boot = crate::build(ws, &o.boot_of("bench.spec"), o)?;
-    let elf = crate::images::program_path(ws, "vm-server");
-    let symbols = Symbols::of(&elf)?;
-    let (lo, hi) = symbols
-        .text_range()
-        .ok_or_else(|| Failure::msg(format!("{}: no function symbols", elf.display())))?;
-    let data = DataSymbols::parse(
-        &tool_output("nm", &["-n", "-S", "--defined-only"], &elf)?,
-        &tool_output("readelf", &["-SW"], &elf)?,
-    );
-    let starts = receive_returns(&tool_output(
-        "objdump",
-        &["-d", "--no-show-raw-insn"],
-        &elf,
-    )?);
-    if starts.is_empty() {
-        return Err(Failure::msg(format!(
-            "{}: no system call in vm_server::serve",
-            elf.display()
-        )));
-    }
-    let mut marks = Vec::new();
-    for (group, fragment) in MARKS {
-        let found = symbols.entries_containing(fragment);
-        if found.is_empty() {
-            return Err(Failure::msg(format!(
-                "{}: no function named like {fragment:?} (renamed? qemu/src/data_pages.rs MARKS)",
-                elf.display()
-            )));
+    let server = Image::of(&crate::images::program_path(ws, "vm-server"))?;
+    let root = Image::of(&boot.root_task)?;
+    let mut args = Vec::new();
+    let mut groups = Vec::new();
+    for (image, receiver, marks, skips) in [
+        (&server, "_ZN9vm_server5serve17h", MARKS, &[][..]),
+        (
+            &root,
+            "_ZN4sel48syscalls10reply_recv17h",
+            FLOOR_MARKS,
+            FLOOR_SKIPS,
+        ),
+    ] {
+        let (lo, hi) = image
+            .symbols
+            .text_range()
+            .ok_or_else(|| image.missing("function symbols"))?;
+        args.push(format!("program={lo:x}-{hi:x}"));
+        let starts = receive_returns(&image.objdump, receiver);
+        if starts.is_empty() {
+            return Err(image.missing(&format!("system call in {receiver}")));
         }
-        marks.extend(found.into_iter().map(|a| (*group, a)));
+        args.extend(starts.iter().map(|a| format!("start={a:x}")));
+        let (mut g, mut seen) = (Vec::new(), std::collections::BTreeSet::new());
+        for (group, fragment) in marks {
+            let found = image.symbols.ranges_containing(fragment);
+            if found.is_empty() {
+                return Err(image.missing(&format!(
+                    "function named like {fragment:?} (renamed? qemu/src/data_pages.rs)"
+                )));
+            }
+            // Identical functions may share one body (two frame types'
+            // `x86_page_map`): count each address once.
+            for (entry, _) in found {
+                if !seen.insert(entry) {
+                    continue;
+                }
+                args.push(format!("mark={entry:x}"));
+                g.push(*group);
+            }
+        }
+        groups.push(g);
+        for fragment in skips {
+            for (lo, hi) in image.symbols.ranges_containing(fragment) {
+                args.push(format!("skip={lo:x}-{hi:x}"));
+            }
+        }
     }
     let dir = ws.target.join("data-pages");
     std::fs::create_dir_all(&dir).map_err(|e| Failure::msg(format!("{}: {e}", dir.display())))?;
     let (switch, out) = (dir.join("recording"), dir.join("messages.txt"));
     let _ = std::fs::remove_file(&switch);
-    let mut args = vec![
-        format!("lo={lo:x}"),
-        format!("hi={hi:x}"),
-        format!("switch={}", switch.display()),
-        format!("out={}", out.display()),
-    ];
-    args.extend(starts.iter().map(|a| format!("start={a:x}")));
-    args.extend(marks.iter().map(|(_, a)| format!("mark={a:x}")));
+    args.push(format!("switch={}", switch.display()));
+    args.push(format!("out={}", out.display()));
     let mut traced = boot;
     traced.extra.extend([
         "-plugin".into(),
@@ -397,7 +456,7 @@ pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
     ]);
     progress(
         "data-pages",
-        format!("recording {lo:#x}..{hi:#x} of vm-server"),
+        "recording vm-server and the root task's floor pager",
     );
     let mut window = (false, false);
     let io = |e: std::io::Error| Failure::msg(format!("{}: {e}", switch.display()));
@@ -436,7 +495,6 @@ pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
     let text = std::fs::read_to_string(&out)
         .map_err(|e| Failure::msg(format!("{}: {e}", out.display())))?;
     let messages: Vec<Message> = text.lines().filter_map(parse_line).collect();
-    let groups: Vec<Group> = marks.iter().map(|(g, _)| *g).collect();
     let tallies = tally(&messages, &groups);
     if tallies.is_empty() {
         return Err(Failure::msg(format!(
@@ -445,8 +503,34 @@ pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
             messages.len()
         )));
     }
-    print!("{}", report(&tallies, &symbols, &data));
+    print!("{}", report(&tallies, &[server, root]));
     Ok(true)
+}
+
+/// One program's ELF as the report reads it.
+pub struct Image {
+    path: std::path::PathBuf,
+    symbols: Symbols,
+    data: DataSymbols,
+    objdump: String,
+}
+
+impl Image {
+    fn of(elf: &Path) -> Result<Image> {
+        Ok(Image {
+            path: elf.to_path_buf(),
+            symbols: Symbols::of(elf)?,
+            data: DataSymbols::parse(
+                &tool_output("nm", &["-n", "-S", "--defined-only"], elf)?,
+                &tool_output("readelf", &["-SW"], elf)?,
+            ),
+            objdump: tool_output("objdump", &["-d", "--no-show-raw-insn"], elf)?,
+        })
+    }
+
+    fn missing(&self, what: &str) -> Failure {
+        Failure::msg(format!("{}: no {what}", self.path.display()))
+    }
 }
 
 /// The standard output of a binutils tool run on `elf`.
@@ -473,22 +557,26 @@ mod tests {
     #[test]
     fn lines_parse_and_bad_ones_do_not() {
         assert_eq!(
-            parse_line("M 1,0,2 7fff80000:1000505d 13109:10005186"),
+            parse_line("M 1 1,0,2 7fff80000:1000505d 13109:10005186"),
             Some(Message {
+                program: 1,
                 counts: vec![1, 0, 2],
                 pages: vec![(0x7fff80000, 0x1000505d), (0x13109, 0x10005186)],
             })
         );
-        assert_eq!(parse_line("M 1 zz:1"), None);
-        assert_eq!(parse_line("X 1"), None);
-        assert_eq!(parse_line("M 0 13109"), None);
+        assert_eq!(parse_line("M 0 1 zz:1"), None);
+        assert_eq!(parse_line("X 0 1"), None);
+        assert_eq!(parse_line("M 0 0 13109"), None);
+        assert_eq!(parse_line("M x 0"), None);
     }
 
     #[test]
     fn kinds_follow_the_marks() {
         use Group::*;
-        let of =
-            |v: &[(Group, u32)]| Kind::of(|g| v.iter().filter(|x| x.0 == g).map(|x| x.1).sum());
+        fn count(v: &[(Group, u32)], g: Group) -> u32 {
+            v.iter().filter(|x| x.0 == g).map(|x| x.1).sum()
+        }
+        let of = |v: &[(Group, u32)]| Kind::of(SERVER, |g| count(v, g));
         assert_eq!(of(&[(Request, 1)]), Some(Kind::Ping));
         assert_eq!(of(&[(Request, 1), (OtherRequest, 1)]), None);
         assert_eq!(
@@ -502,12 +590,18 @@ mod tests {
         );
         // Fault-around maps several pages: not one of the rows.
         assert_eq!(of(&[(Fault, 1), (Invocation, 9), (ZeroFill, 9)]), None);
+        // The root task: a floor fault maps one frame; its other work none.
+        let root = |v: &[(Group, u32)]| Kind::of(ROOT_TASK, |g| count(v, g));
+        assert_eq!(root(&[(Invocation, 1)]), Some(Kind::FloorFault));
+        assert_eq!(root(&[]), None);
+        assert_eq!(Kind::of(7, |_| 1), None);
     }
 
     #[test]
     fn tally_drops_kernel_pages_and_counts_first_touches() {
-        let groups = [Group::Request];
+        let groups = [vec![Group::Request]];
         let m = |pages: Vec<(u64, u64)>| Message {
+            program: SERVER,
             counts: vec![1],
             pages,
         };
@@ -537,7 +631,10 @@ mod tests {
     10006000:\tsyscall
     10006002:\tret
 ";
-        assert_eq!(receive_returns(dis), vec![0x10005005]);
+        assert_eq!(
+            receive_returns(dis, "_ZN9vm_server5serve17h"),
+            vec![0x10005005]
+        );
     }
 
     #[test]

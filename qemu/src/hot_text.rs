@@ -197,12 +197,12 @@ impl Symbols {
             .map_or(0, |f| f.1)
     }
 
-    /// The entry of every function whose name contains `fragment`.
-    pub fn entries_containing(&self, fragment: &str) -> Vec<u64> {
+    /// The start and end of every function whose name contains `fragment`.
+    pub fn ranges_containing(&self, fragment: &str) -> Vec<(u64, u64)> {
         self.functions
             .iter()
             .filter(|f| f.2.contains(fragment))
-            .map(|f| f.0)
+            .map(|f| (f.0, f.0 + f.1))
             .collect()
     }
 

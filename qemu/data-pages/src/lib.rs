@@ -1,7 +1,8 @@
-//! A QEMU TCG plugin that records, for each message the VM server
-//! handles, the distinct data pages its code touches and how often it
-//! entered each of a few marked functions (`cargo qemu bench
-//! --data-pages`, qemu/src/data_pages.rs).
+//! A QEMU TCG plugin that records, for each message a program handles
+//! (the VM server, and the root task's floor pager beside it), the
+//! distinct data pages its code touches and how often it entered each of a
+//! few marked functions (`cargo qemu bench --data-pages`,
+//! qemu/src/data_pages.rs).
 //!
 //! **Why.** Under TCG every page-table switch empties QEMU's software TLB,
 //! so each page a message touches first costs a guest page walk again
@@ -9,16 +10,25 @@
 //! show the code side but not the data side; a plugin sees every load and
 //! store.
 //!
-//! **What.** Arguments, `key=value` after the plugin path:
-//! - `lo`, `hi`: the server's text; only its instructions are instrumented;
-//! - `start` (repeated): an instruction a message starts at (the one after
-//!   the server loop's receive system call);
-//! - `mark` (repeated, at most [`MAX_MARKS`]): function entries to count per message;
-//! - `switch`: a file; messages are recorded only while it exists (the
-//!   host tool creates it and removes it at console lines);
-//! - `out`: where to write one line per message:
-//!   `M <count of each mark, comma-separated> <page>:<first pc> ...`, both in
-//!   hex, the page being the address shifted right by 12.
+//! **What.** Arguments, `key=value` after the plugin path (numbers in hex):
+//! - `program=<lo>-<hi>` (repeated): a program's text; only instructions
+//!   in a program are instrumented, and each program has its own messages;
+//! - `skip=<lo>-<hi>` (repeated): instructions left out (a thread that
+//!   runs the program's code for someone else);
+//! - `start=<address>` (repeated): an instruction a message of the program
+//!   holding it starts at (the one after its receive system call);
+//! - `mark=<address>` (repeated, at most [`MAX_MARKS`] a program): function
+//!   entries to count per message;
+//! - `switch=<file>`: messages are recorded only while it exists (the host
+//!   tool creates it and removes it at console lines);
+//! - `out=<file>`: one line per message:
+//!   `M <program> <count of each of its marks, comma-separated> <page>:<first
+//!   pc> ...`, the page being the address shifted right by 12.
+//!
+//! A message is what runs from one start to the next; the instructions of
+//! other address spaces at the same addresses (all programs but the VM
+//! server link at 4 MiB) would count too, so the host tool only reads the
+//! root task's messages from its floor rounds, when nothing else runs.
 //!
 //! The plugin API is QEMU 7.2's, version 1 (`include/qemu/qemu-plugin.h`);
 //! only the handful of functions below are declared. QEMU runs TCG on one
@@ -79,14 +89,13 @@ unsafe extern "C" {
 #[unsafe(no_mangle)]
 pub static qemu_plugin_version: c_int = 1;
 
-/// What the arguments set, and the message being recorded.
-struct Recorder {
+/// One instrumented program: its text range, where its messages start,
+/// the marks it counts, and the message being recorded.
+struct Program {
     lo: u64,
     hi: u64,
     starts: BTreeSet<u64>,
     marks: Vec<u64>,
-    switch: PathBuf,
-    out: BufWriter<File>,
     /// Recording the current message (the switch existed at its start).
     on: bool,
     counts: Vec<u32>,
@@ -94,17 +103,34 @@ struct Recorder {
     pages: Vec<(u64, u64)>,
 }
 
+/// What the arguments set.
+struct Recorder {
+    programs: Vec<Program>,
+    /// Instructions left out although inside a program's text.
+    skips: Vec<(u64, u64)>,
+    switch: PathBuf,
+    out: BufWriter<File>,
+}
+
 /// Written only by QEMU's TCG thread (see the module doc).
 static RECORDER: Mutex<Option<Recorder>> = Mutex::new(None);
 
 impl Recorder {
-    fn end_message(&mut self) {
-        if !self.on {
+    fn program_of(&self, pc: u64) -> Option<usize> {
+        if self.skips.iter().any(|s| s.0 <= pc && pc < s.1) {
+            return None;
+        }
+        self.programs.iter().position(|p| p.lo <= pc && pc < p.hi)
+    }
+
+    fn end_message(&mut self, program: usize) {
+        let p = &self.programs[program];
+        if !p.on {
             return;
         }
-        let counts: Vec<String> = self.counts.iter().map(|c| format!("{c:x}")).collect();
-        let mut line = format!("M {}", counts.join(","));
-        for (page, pc) in &self.pages {
+        let counts: Vec<String> = p.counts.iter().map(|c| format!("{c:x}")).collect();
+        let mut line = format!("M {program} {}", counts.join(","));
+        for (page, pc) in &p.pages {
             line.push_str(&format!(" {page:x}:{pc:x}"));
         }
         // A lost line loses only a sample; the host tool counts what came.
@@ -120,26 +146,29 @@ fn with_recorder(f: impl FnOnce(&mut Recorder)) {
     }
 }
 
-extern "C" fn on_start(_vcpu: c_uint, _userdata: *mut c_void) {
+extern "C" fn on_start(_vcpu: c_uint, userdata: *mut c_void) {
+    let program = userdata as usize;
     with_recorder(|r| {
-        r.end_message();
-        let was_on = r.on;
-        r.on = r.switch.exists();
+        r.end_message(program);
+        let on = r.switch.exists();
         // The host tool stops the boot soon after it removes the switch,
         // without QEMU's exit callbacks: write everything out now.
-        if was_on && !r.on {
+        if r.programs[program].on && !on {
             let _ = r.out.flush();
         }
-        r.counts.iter_mut().for_each(|c| *c = 0);
-        r.pages.clear();
+        let p = &mut r.programs[program];
+        p.on = on;
+        p.counts.iter_mut().for_each(|c| *c = 0);
+        p.pages.clear();
     });
 }
 
 extern "C" fn on_mark(_vcpu: c_uint, userdata: *mut c_void) {
-    let index = userdata as usize;
+    let (program, mark) = ((userdata as usize) >> 16, (userdata as usize) & 0xffff);
     with_recorder(|r| {
-        if r.on {
-            r.counts[index] += 1;
+        let p = &mut r.programs[program];
+        if p.on {
+            p.counts[mark] += 1;
         }
     });
 }
@@ -147,9 +176,13 @@ extern "C" fn on_mark(_vcpu: c_uint, userdata: *mut c_void) {
 extern "C" fn on_memory(_vcpu: c_uint, _info: MemInfo, vaddr: u64, userdata: *mut c_void) {
     let pc = userdata as u64;
     with_recorder(|r| {
+        let Some(program) = r.program_of(pc) else {
+            return;
+        };
+        let p = &mut r.programs[program];
         let page = vaddr >> 12;
-        if r.on && !r.pages.iter().any(|p| p.0 == page) {
-            r.pages.push((page, pc));
+        if p.on && !p.pages.iter().any(|x| x.0 == page) {
+            p.pages.push((page, pc));
         }
     });
 }
@@ -164,19 +197,23 @@ extern "C" fn on_translate(_id: PluginId, tb: *mut Tb) {
         let insn = unsafe { qemu_plugin_tb_get_insn(tb, i) };
         // SAFETY: `insn` is one of this block's, valid during the callback.
         let pc = unsafe { qemu_plugin_insn_vaddr(insn) };
-        if pc < r.lo || pc >= r.hi {
+        let Some(program) = r.program_of(pc) else {
             continue;
-        }
+        };
+        let p = &r.programs[program];
         // The registrations below: `insn` is valid during this callback,
         // the callbacks are `extern "C"` with the API's signatures, and
         // the user data are plain numbers, never dereferenced.
-        if r.starts.contains(&pc) {
+        if p.starts.contains(&pc) {
             // SAFETY: as above.
-            unsafe { qemu_plugin_register_vcpu_insn_exec_cb(insn, on_start, NO_REGS, 0 as _) };
+            unsafe {
+                qemu_plugin_register_vcpu_insn_exec_cb(insn, on_start, NO_REGS, program as _)
+            };
         }
-        for (m, _) in r.marks.iter().enumerate().filter(|(_, a)| **a == pc) {
+        for (m, _) in p.marks.iter().enumerate().filter(|(_, a)| **a == pc) {
+            let data = program << 16 | m;
             // SAFETY: as above.
-            unsafe { qemu_plugin_register_vcpu_insn_exec_cb(insn, on_mark, NO_REGS, m as _) };
+            unsafe { qemu_plugin_register_vcpu_insn_exec_cb(insn, on_mark, NO_REGS, data as _) };
         }
         // SAFETY: as above.
         unsafe { qemu_plugin_register_vcpu_mem_cb(insn, on_memory, NO_REGS, MEM_RW, pc as _) };
@@ -185,7 +222,9 @@ extern "C" fn on_translate(_id: PluginId, tb: *mut Tb) {
 
 extern "C" fn on_exit(_id: PluginId, _userdata: *mut c_void) {
     with_recorder(|r| {
-        r.end_message();
+        for p in 0..r.programs.len() {
+            r.end_message(p);
+        }
         let _ = r.out.flush();
     });
 }
@@ -212,11 +251,7 @@ pub unsafe extern "C" fn qemu_plugin_install(
     }
     match Recorder::from_args(&args) {
         Ok(r) => {
-            let marks = r.marks.len();
-            *RECORDER.lock().expect("first use") = Some(Recorder {
-                counts: vec![0; marks],
-                ..r
-            });
+            *RECORDER.lock().expect("first use") = Some(r);
             // SAFETY: both callbacks have the API's signatures.
             unsafe {
                 qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
@@ -233,41 +268,68 @@ pub unsafe extern "C" fn qemu_plugin_install(
 
 impl Recorder {
     fn from_args(args: &[String]) -> Result<Recorder, String> {
-        let (mut lo, mut hi, mut out, mut switch) = (None, None, None, None);
-        let (mut starts, mut marks) = (BTreeSet::new(), Vec::new());
+        let (mut out, mut switch) = (None, None);
+        let (mut programs, mut skips, mut starts, mut marks) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for a in args {
             let (k, v) = a
                 .split_once('=')
                 .ok_or(format!("argument {a:?} is not key=value"))?;
-            let num = || {
-                u64::from_str_radix(v.trim_start_matches("0x"), 16)
+            let num = |s: &str| {
+                u64::from_str_radix(s.trim_start_matches("0x"), 16)
                     .map_err(|e| format!("{k}={v}: {e}"))
             };
+            let range = || -> Result<(u64, u64), String> {
+                let (lo, hi) = v.split_once('-').ok_or(format!("{k}={v}: not lo-hi"))?;
+                Ok((num(lo)?, num(hi)?))
+            };
             match k {
-                "lo" => lo = Some(num()?),
-                "hi" => hi = Some(num()?),
-                "start" => {
-                    starts.insert(num()?);
-                }
-                "mark" => marks.push(num()?),
+                "program" => programs.push(range()?),
+                "skip" => skips.push(range()?),
+                "start" => starts.push(num(v)?),
+                "mark" => marks.push(num(v)?),
                 "switch" => switch = Some(PathBuf::from(v)),
                 "out" => out = Some(File::create(v).map_err(|e| format!("{v}: {e}"))?),
                 _ => return Err(format!("unknown argument {k:?}")),
             }
         }
-        if marks.len() > MAX_MARKS {
-            return Err(format!("at most {MAX_MARKS} marks"));
+        let mut programs: Vec<Program> = programs
+            .into_iter()
+            .map(|(lo, hi)| Program {
+                lo,
+                hi,
+                starts: BTreeSet::new(),
+                marks: Vec::new(),
+                on: false,
+                counts: Vec::new(),
+                pages: Vec::new(),
+            })
+            .collect();
+        fn owner(programs: &mut [Program], a: u64) -> Result<&mut Program, String> {
+            programs
+                .iter_mut()
+                .find(|p| p.lo <= a && a < p.hi)
+                .ok_or(format!("{a:#x} is in no program"))
+        }
+        for a in starts {
+            owner(&mut programs, a)?.starts.insert(a);
+        }
+        for a in marks {
+            let p = owner(&mut programs, a)?;
+            p.marks.push(a);
+            p.counts.push(0);
+            if p.marks.len() > MAX_MARKS {
+                return Err(format!("at most {MAX_MARKS} marks a program"));
+            }
+        }
+        if programs.is_empty() {
+            return Err("no program=".into());
         }
         Ok(Recorder {
-            lo: lo.ok_or("no lo=")?,
-            hi: hi.ok_or("no hi=")?,
-            starts,
-            marks,
+            programs,
+            skips,
             switch: switch.ok_or("no switch=")?,
             out: BufWriter::new(out.ok_or("no out=")?),
-            on: false,
-            counts: Vec::new(),
-            pages: Vec::new(),
         })
     }
 }
