@@ -6,5 +6,6 @@ fn main() {
     sel4_link::link_program_with(&sel4_link::Layout {
         base: 0x1000_0000,
         hot_text: Some("hot-text.ld"),
+        images_end_align: None,
     });
 }

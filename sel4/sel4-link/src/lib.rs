@@ -1,8 +1,9 @@
 //! Build-script helper for seL4 programs: `sel4_link::link_program()` from
 //! a binary crate's `build.rs` links its binaries static and non-PIE,
 //! without the C runtime, against our linker script (`link.ld`).
-//! `link_program_with` also moves the program's text and puts the
-//! functions a profile found hot at its start (`Layout`).
+//! `link_program_with` also moves the program's text, puts the functions
+//! a profile found hot at its start, and can put the programs a root task
+//! carries last, its end rounded up (`Layout`).
 //!
 //! Link arguments go through `cargo:rustc-link-arg-bins`, so the crate's
 //! host-side test builds are untouched.
@@ -21,6 +22,15 @@ pub struct Layout<'a> {
     /// input-section patterns (`*(.text.NAME*)`, one a line) placed first
     /// in the text, in order: the functions the program runs most.
     pub hot_text: Option<&'a str>,
+    /// For the root task: its `.images` input sections (the programs it
+    /// carries) go after `.bss`, in a read-only segment of their own, and
+    /// its end is rounded up to a multiple of this many bytes. The kernel
+    /// puts its first objects and the free memory right after the root
+    /// task's image, so without this their physical addresses, and with
+    /// them what QEMU's software TLB makes of the benchmark floors, follow
+    /// the size of every program (docs/performance.md, "The floors and the
+    /// layout").
+    pub images_end_align: Option<u64>,
 }
 
 /// Emits the link arguments for the calling crate's binaries.
@@ -28,6 +38,7 @@ pub fn link_program() {
     link_program_with(&Layout {
         base: DEFAULT_BASE,
         hot_text: None,
+        images_end_align: None,
     });
 }
 
@@ -43,7 +54,7 @@ pub fn link_program_with(layout: &Layout) {
         }
         None => String::new(),
     };
-    let script_text = script(layout.base, &hot);
+    let script_text = script(layout.base, &hot, layout.images_end_align);
     let script = out.join("sel4-link.ld");
     std::fs::write(&script, script_text).expect("write linker script");
     for arg in [
@@ -59,19 +70,42 @@ pub fn link_program_with(layout: &Layout) {
     println!("cargo:rustc-link-arg-bins=-T{}", script.display());
 }
 
-/// [`LINKER_SCRIPT`] with the text at `base` and `hot` (input-section
-/// lines) right after the entry point.
-fn script(base: u64, hot: &str) -> String {
+/// [`LINKER_SCRIPT`] with the text at `base`, `hot` (input-section
+/// lines) right after the entry point, and the `.images` sections last
+/// with the end aligned to `images_end_align` when given.
+fn script(base: u64, hot: &str, images_end_align: Option<u64>) -> String {
     const BASE: &str = ". = 0x400000;";
     const START: &str = "*(.text._start)\n";
+    const DATA_PHDR: &str = "    data   PT_LOAD FLAGS(6);   /* rw- */\n";
+    const END: &str = "    _end = .;\n";
     assert!(LINKER_SCRIPT.contains(BASE) && LINKER_SCRIPT.contains(START));
+    assert!(LINKER_SCRIPT.contains(DATA_PHDR) && LINKER_SCRIPT.contains(END));
     assert!(
         base.is_multiple_of(4096) && base < 1 << 31,
         "text base {base:#x}"
     );
-    LINKER_SCRIPT
+    let mut s = LINKER_SCRIPT
         .replace(BASE, &format!(". = {base:#x};"))
-        .replace(START, &format!("{START}{hot}\n"))
+        .replace(START, &format!("{START}{hot}\n"));
+    if let Some(align) = images_end_align {
+        assert!(
+            align.is_power_of_two() && align >= 4096,
+            "image end alignment {align:#x}"
+        );
+        s = s
+            .replace(
+                DATA_PHDR,
+                &format!("{DATA_PHDR}    images PT_LOAD FLAGS(4);   /* r-- */\n"),
+            )
+            .replace(
+                END,
+                &format!(
+                    "    . = ALIGN(4096);\n    .images : {{ *(.images .images.*) }} :images\n    \
+                     .images_end (NOLOAD) : {{ . = ALIGN({align:#x}); }} :images\n{END}"
+                ),
+            );
+    }
+    s
 }
 
 #[cfg(test)]
@@ -80,7 +114,7 @@ mod tests {
 
     #[test]
     fn the_default_layout_is_the_script_as_written() {
-        let s = script(DEFAULT_BASE, "");
+        let s = script(DEFAULT_BASE, "", None);
         assert!(s.contains(". = 0x400000;"));
         assert_eq!(
             s.replace("*(.text._start)\n\n", "*(.text._start)\n"),
@@ -90,7 +124,7 @@ mod tests {
 
     #[test]
     fn hot_text_follows_the_entry_point_before_the_rest() {
-        let s = script(0x1000_0000, "        *(.text.hot_one*)\n");
+        let s = script(0x1000_0000, "        *(.text.hot_one*)\n", None);
         assert!(s.contains(". = 0x10000000;"));
         let (start, hot, rest) = (
             s.find("*(.text._start)").unwrap(),
@@ -98,5 +132,16 @@ mod tests {
             s.find("*(.text .text.*)").unwrap(),
         );
         assert!(start < hot && hot < rest);
+    }
+
+    #[test]
+    fn images_go_after_the_bss_and_the_end_is_aligned() {
+        let s = script(DEFAULT_BASE, "", Some(4 << 20));
+        let at = |x: &str| s.find(x).unwrap_or_else(|| panic!("{x} in {s}"));
+        assert!(at("data   PT_LOAD") < at("images PT_LOAD"));
+        assert!(at(".bss :") < at(".images :"));
+        assert!(at(".images :") < at(".images_end (NOLOAD)"));
+        assert!(at("ALIGN(0x400000)") < at("_end = ."));
+        assert!(!script(DEFAULT_BASE, "", None).contains(".images"));
     }
 }
