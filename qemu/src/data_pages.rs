@@ -14,15 +14,16 @@
 //!   server's text only: it starts a message at the instruction after each
 //!   receive system call in `vm_server::serve`, records each page a load or
 //!   store of the server's code touches with the instruction that touched
-//!   it first, and counts entries into a few marked functions ([`MARKS`]).
+//!   it first, and counts the other system calls (invocations, whatever
+//!   inlining made of the stubs) and entries into a few marked functions
+//!   ([`MARKS`]).
 //! - It records while a switch file exists: created at `--hot-text`'s
 //!   start line, removed at its stop line (bench-fault's request and fault
 //!   rounds).
 //! - The root task is a second program: its messages start where
-//!   `sel4::syscalls::reply_recv` returns, its mark is the frame map, and
-//!   the floor's faulting thread (`root_task::floor::fault_thread`, which
+//!   `sel4::syscalls::reply_recv` returns, and the floor's faulting thread (`root_task::floor::fault_thread`, which
 //!   runs the root task's code in its own address space) is skipped. A
-//!   floor fault is a root-task message that mapped one frame.
+//!   floor fault is a root-task message with one invocation, its frame map.
 //! - Each message is classed by its marks ([`Kind::of`]); pages in the
 //!   kernel's half are the `syscall` instruction's view of the kernel and
 //!   are left out.
@@ -37,10 +38,12 @@ use std::process::Command;
 use std::time::Duration;
 
 /// Function groups whose entries the plugin counts per message: a group
-/// and the name fragment its functions' (mangled) names contain.
+/// and a name fragment its functions' (mangled) names contain. A group
+/// may name several, as inlining keeps one or another: each group needs
+/// at least one.
 pub const MARKS: &[(Group, &str)] = &[
-    (Group::Invocation, "4sel48syscalls4call17h"),
     (Group::ZeroFill, "Memory$GT$9zero_fill17h"),
+    (Group::ZeroFill, "PagePool12alloc_zeroed17h"),
     (Group::Copy, "Pmap$GT$9copy_page17h"),
     (Group::Request, "19decode_request_body17h"),
     (Group::Fault, "13fault_resolve17h"),
@@ -50,8 +53,9 @@ pub const MARKS: &[(Group, &str)] = &[
     (Group::OtherRequest, "vm_service5stats6global17h"),
 ];
 
-/// The root task's marks: the frame map of its floor pager.
-pub const FLOOR_MARKS: &[(Group, &str)] = &[(Group::Invocation, "GT$12x86_page_map17h")];
+/// The root task's marks beyond its system calls: none (a floor fault is
+/// the message with one invocation, its frame map).
+pub const FLOOR_MARKS: &[(Group, &str)] = &[];
 /// The root task's functions left out: the floor's measured threads.
 const FLOOR_SKIPS: &[&str] = &[
     "9root_task5floor12fault_thread17h",
@@ -65,7 +69,8 @@ const ROOT_TASK: usize = 1;
 /// What a marked function says about a message.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Group {
-    /// A kernel object invocation (`sel4::syscalls::call`).
+    /// A system call other than the receive: a kernel object invocation
+    /// (or a signal or a poll).
     Invocation,
     ZeroFill,
     /// The copy of copy-on-write.
@@ -128,7 +133,7 @@ impl Kind {
             Some(Kind::Ping)
         } else if fault && count(Group::Copy) > 0 {
             Some(Kind::CopyOnWrite)
-        } else if fault && one_map && count(Group::ZeroFill) == 1 {
+        } else if fault && one_map && count(Group::ZeroFill) > 0 {
             Some(Kind::ZeroFill)
         } else if fault && one_map && count(Group::ZeroFill) == 0 {
             Some(Kind::Resident)
@@ -293,17 +298,19 @@ pub fn short_name(mangled: &str) -> String {
     }
 }
 
-/// The instruction after each system call in the functions whose names
-/// start with `receiver` (the server loop, the root task's `reply_recv`):
-/// where a message starts. Reads `objdump -d` output.
-pub fn receive_returns(objdump: &str, receiver: &str) -> Vec<u64> {
+/// The program's system calls, read from `objdump -d` output: for those
+/// in the functions whose names start with `receiver` (the server loop,
+/// the root task's `reply_recv`) the instruction after them, where a
+/// message starts; and the address of every other one, each a kernel
+/// invocation (or a signal or poll) whatever inlining made of the stubs.
+pub fn system_calls(objdump: &str, receiver: &str) -> (Vec<u64>, Vec<u64>) {
     let mut function = "";
-    let mut out = Vec::new();
-    let mut after_syscall = false;
+    let (mut starts, mut invocations) = (Vec::new(), Vec::new());
+    let mut after_receive = false;
     for line in objdump.lines() {
         if let Some(rest) = line.strip_suffix(">:") {
             function = rest.split_once(" <").map_or("", |f| f.1);
-            after_syscall = false;
+            after_receive = false;
             continue;
         }
         let Some((addr, insn)) = line.split_once(':') else {
@@ -312,12 +319,16 @@ pub fn receive_returns(objdump: &str, receiver: &str) -> Vec<u64> {
         let Ok(addr) = u64::from_str_radix(addr.trim(), 16) else {
             continue;
         };
-        if after_syscall {
-            out.push(addr);
+        if after_receive {
+            starts.push(addr);
         }
-        after_syscall = function.starts_with(receiver) && insn.trim() == "syscall";
+        let syscall = insn.trim() == "syscall";
+        after_receive = syscall && function.starts_with(receiver);
+        if syscall && !after_receive {
+            invocations.push(addr);
+        }
     }
-    out
+    (starts, invocations)
 }
 
 /// The report: per kind, the median pages with the range, then the pages
@@ -413,27 +424,40 @@ pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
             .text_range()
             .ok_or_else(|| image.missing("function symbols"))?;
         args.push(format!("program={lo:x}-{hi:x}"));
-        let starts = receive_returns(&image.objdump, receiver);
+        let (starts, invocations) = system_calls(&image.objdump, receiver);
         if starts.is_empty() {
             return Err(image.missing(&format!("system call in {receiver}")));
         }
         args.extend(starts.iter().map(|a| format!("start={a:x}")));
         let (mut g, mut seen) = (Vec::new(), std::collections::BTreeSet::new());
+        // Skipped code (the floor's own thread) is never instrumented.
+        for a in invocations {
+            seen.insert(a);
+            args.push(format!("mark={a:x}"));
+            g.push(Group::Invocation);
+        }
         for (group, fragment) in marks {
             let found = image.symbols.ranges_containing(fragment);
-            if found.is_empty() {
-                return Err(image.missing(&format!(
-                    "function named like {fragment:?} (renamed? qemu/src/data_pages.rs)"
-                )));
-            }
-            // Identical functions may share one body (two frame types'
-            // `x86_page_map`): count each address once.
+            // Identical functions may share one body: count each address
+            // once.
             for (entry, _) in found {
                 if !seen.insert(entry) {
                     continue;
                 }
                 args.push(format!("mark={entry:x}"));
                 g.push(*group);
+            }
+        }
+        for (group, _) in marks {
+            if !g.contains(group) {
+                let names: Vec<&str> = marks
+                    .iter()
+                    .filter(|(h, _)| h == group)
+                    .map(|(_, f)| *f)
+                    .collect();
+                return Err(image.missing(&format!(
+                    "function named like any of {names:?} (renamed or inlined? qemu/src/data_pages.rs)"
+                )));
             }
         }
         groups.push(g);
@@ -620,7 +644,7 @@ mod tests {
     }
 
     #[test]
-    fn receive_returns_are_the_instructions_after_serve_syscalls() {
+    fn messages_start_after_the_receive_and_other_system_calls_are_invocations() {
         let dis = "\
 0000000010005000 <_ZN9vm_server5serve17ha39a806910b16711E>:
     10005000:\tmov    %rbx,%r12
@@ -632,8 +656,8 @@ mod tests {
     10006002:\tret
 ";
         assert_eq!(
-            receive_returns(dis, "_ZN9vm_server5serve17h"),
-            vec![0x10005005]
+            system_calls(dis, "_ZN9vm_server5serve17h"),
+            (vec![0x10005005], vec![0x10006000])
         );
     }
 

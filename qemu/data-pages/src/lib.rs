@@ -35,7 +35,7 @@
 //! thread for this machine (one vCPU), so the callbacks never race; the
 //! state is behind a `Mutex` all the same.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -58,7 +58,7 @@ type TranslateCallback = extern "C" fn(id: PluginId, tb: *mut Tb);
 type ExitCallback = extern "C" fn(id: PluginId, userdata: *mut c_void);
 
 /// Marks a message counts entries of.
-const MAX_MARKS: usize = 64;
+const MAX_MARKS: usize = 4096;
 /// `QEMU_PLUGIN_CB_NO_REGS`.
 const NO_REGS: c_int = 0;
 /// `QEMU_PLUGIN_MEM_RW`.
@@ -95,7 +95,9 @@ struct Program {
     lo: u64,
     hi: u64,
     starts: BTreeSet<u64>,
-    marks: Vec<u64>,
+    /// Marked addresses and their indices (an address marked twice counts
+    /// under its first index).
+    marks: BTreeMap<u64, usize>,
     /// Recording the current message (the switch existed at its start).
     on: bool,
     counts: Vec<u32>,
@@ -210,7 +212,7 @@ extern "C" fn on_translate(_id: PluginId, tb: *mut Tb) {
                 qemu_plugin_register_vcpu_insn_exec_cb(insn, on_start, NO_REGS, program as _)
             };
         }
-        for (m, _) in p.marks.iter().enumerate().filter(|(_, a)| **a == pc) {
+        if let Some(&m) = p.marks.get(&pc) {
             let data = program << 16 | m;
             // SAFETY: as above.
             unsafe { qemu_plugin_register_vcpu_insn_exec_cb(insn, on_mark, NO_REGS, data as _) };
@@ -299,7 +301,7 @@ impl Recorder {
                 lo,
                 hi,
                 starts: BTreeSet::new(),
-                marks: Vec::new(),
+                marks: BTreeMap::new(),
                 on: false,
                 counts: Vec::new(),
                 pages: Vec::new(),
@@ -316,9 +318,10 @@ impl Recorder {
         }
         for a in marks {
             let p = owner(&mut programs, a)?;
-            p.marks.push(a);
+            let index = p.counts.len();
+            p.marks.entry(a).or_insert(index);
             p.counts.push(0);
-            if p.marks.len() > MAX_MARKS {
+            if p.counts.len() > MAX_MARKS {
                 return Err(format!("at most {MAX_MARKS} marks a program"));
             }
         }
