@@ -28,9 +28,9 @@
 //!   kernel's half are the `syscall` instruction's view of the kernel and
 //!   are left out.
 
-use crate::hot_text::{Symbols, START, STOP};
+use crate::hot_text::{nm_symbols, Symbols, START, STOP};
 use crate::machine;
-use crate::step::{progress, run_captured, Failure, Result};
+use crate::step::{progress, run_captured, run_stdout, Failure, Result};
 use crate::{Options, Workspace};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -232,21 +232,7 @@ pub struct DataSymbols {
 impl DataSymbols {
     /// Reads `nm -n -S` output and `readelf -SW` output.
     pub fn parse(nm: &str, readelf: &str) -> DataSymbols {
-        let mut v: Vec<_> = nm
-            .lines()
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                let [addr, size, ty, name] = f[..] else {
-                    return None;
-                };
-                if !matches!(ty, "b" | "B" | "d" | "D" | "r" | "R") {
-                    return None;
-                }
-                let hex = |s: &str| u64::from_str_radix(s, 16).ok();
-                Some((hex(addr)?, hex(size)?, name.to_string()))
-            })
-            .collect();
-        v.sort();
+        let v = nm_symbols(nm, &["b", "B", "d", "D", "r", "R"]);
         // `  [ 2] .rodata  PROGBITS  00000000100b2000 0b3000 006f64 ...`
         let sections = readelf
             .lines()
@@ -559,19 +545,10 @@ impl Image {
 
 /// The standard output of a binutils tool run on `elf`.
 fn tool_output(tool: &str, args: &[&str], elf: &Path) -> Result<String> {
-    let out = Command::new(tool)
-        .args(args)
-        .arg(elf)
-        .output()
-        .map_err(|e| Failure::msg(format!("{tool} (binutils): {e}")))?;
-    if !out.status.success() {
-        return Err(Failure::msg(format!(
-            "{tool} {}: {}",
-            elf.display(),
-            String::from_utf8_lossy(&out.stderr)
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    run_stdout(
+        &format!("{tool} (binutils) on {}", elf.display()),
+        Command::new(tool).args(args).arg(elf),
+    )
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@
 //!   only speed.
 
 use crate::machine;
-use crate::step::{progress, Failure, Result};
+use crate::step::{progress, run_stdout, Failure, Result};
 use crate::{Options, Workspace};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -148,39 +148,20 @@ pub struct Symbols {
 
 impl Symbols {
     pub fn of(elf: &Path) -> Result<Symbols> {
-        let out = Command::new("nm")
-            .args(["-n", "-S", "--defined-only"])
-            .arg(elf)
-            .output()
-            .map_err(|e| Failure::msg(format!("nm (binutils): {e}")))?;
-        if !out.status.success() {
-            return Err(Failure::msg(format!(
-                "nm {}: {}",
-                elf.display(),
-                String::from_utf8_lossy(&out.stderr)
-            )));
-        }
-        Ok(Symbols::parse(&String::from_utf8_lossy(&out.stdout)))
+        let nm = run_stdout(
+            &format!("nm (binutils) on {}", elf.display()),
+            Command::new("nm")
+                .args(["-n", "-S", "--defined-only"])
+                .arg(elf),
+        )?;
+        Ok(Symbols::parse(&nm))
     }
 
     /// Reads `nm -n -S` output: `address size type name`, text types only.
     pub fn parse(nm: &str) -> Symbols {
-        let mut functions: Vec<(u64, u64, String)> = nm
-            .lines()
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                let [addr, size, ty, name] = f[..] else {
-                    return None;
-                };
-                if !matches!(ty, "t" | "T" | "w" | "W") {
-                    return None;
-                }
-                let hex = |s: &str| u64::from_str_radix(s, 16).ok();
-                Some((hex(addr)?, hex(size)?, name.to_string()))
-            })
-            .collect();
-        functions.sort();
-        Symbols { functions }
+        Symbols {
+            functions: nm_symbols(nm, &["t", "T", "w", "W"]),
+        }
     }
 
     /// The function `pc` is in.
@@ -215,6 +196,27 @@ impl Symbols {
         let end = self.functions.iter().map(|f| f.0 + f.1).max()?;
         Some((first.0, end))
     }
+}
+
+/// The symbols of `nm -n -S` output whose type is one of `types`, as
+/// (start, size, name), sorted by start.
+pub fn nm_symbols(nm: &str, types: &[&str]) -> Vec<(u64, u64, String)> {
+    let mut v: Vec<(u64, u64, String)> = nm
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let [addr, size, ty, name] = f[..] else {
+                return None;
+            };
+            if !types.contains(&ty) {
+                return None;
+            }
+            let hex = |s: &str| u64::from_str_radix(s, 16).ok();
+            Some((hex(addr)?, hex(size)?, name.to_string()))
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 /// The block address of one line of QEMU's `-d exec` log:
