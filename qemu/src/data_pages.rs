@@ -28,14 +28,12 @@
 //!   kernel's half are the `syscall` instruction's view of the kernel and
 //!   are left out.
 
-use crate::hot_text::{nm_symbols, Symbols, START, STOP};
-use crate::machine;
+use crate::hot_text::{boot_over_window, nm_symbols, Symbols};
 use crate::step::{progress, run_captured, run_stdout, Failure, Result};
 use crate::{Options, Workspace};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 /// Function groups whose entries the plugin counts per message: a group
 /// and a name fragment its functions' (mangled) names contain. A group
@@ -468,39 +466,19 @@ pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
         "data-pages",
         "recording vm-server and the root task's floor pager",
     );
-    let mut window = (false, false);
-    let io = |e: std::io::Error| Failure::msg(format!("{}: {e}", switch.display()));
-    let mut failed = None;
-    // QEMU's own complaints (a plugin that refused its arguments, ...).
-    let mut qemu_said = Vec::new();
-    let exit = machine::run_captured(&traced, o.timeout, |line| {
-        let line = line.trim_start();
-        if line.starts_with("qemu") {
-            qemu_said.push(line.to_string());
-        }
-        if line.starts_with(START) && !window.0 {
-            window.0 = true;
-            failed = std::fs::write(&switch, b"").err();
-        } else if line.starts_with(STOP) && window.0 {
-            window.1 = true;
-            failed = failed.take().or(std::fs::remove_file(&switch).err());
-            // The plugin writes its lines out at the next message.
-            std::thread::sleep(Duration::from_secs(1));
-            return false;
-        }
-        true
-    })?;
-    if let Some(e) = failed {
-        return Err(io(e));
-    }
-    if !window.1 {
-        return Err(Failure::msg(format!(
-            "the boot ended ({exit:?}) before its window closed (`{START}` .. `{STOP}`){}",
-            qemu_said
-                .iter()
-                .map(|l| format!("\n  {l}"))
-                .collect::<String>()
-        )));
+    // Errors of the switch file, kept for after the boot.
+    let failed: std::cell::RefCell<Option<std::io::Error>> = Default::default();
+    boot_over_window(
+        &traced,
+        o.timeout,
+        || *failed.borrow_mut() = std::fs::write(&switch, b"").err(),
+        || {
+            let mut f = failed.borrow_mut();
+            *f = f.take().or(std::fs::remove_file(&switch).err());
+        },
+    )?;
+    if let Some(e) = failed.into_inner() {
+        return Err(Failure::msg(format!("{}: {e}", switch.display())));
     }
     let text = std::fs::read_to_string(&out)
         .map_err(|e| Failure::msg(format!("{}: {e}", out.display())))?;
@@ -527,13 +505,11 @@ pub struct Image {
 
 impl Image {
     fn of(elf: &Path) -> Result<Image> {
+        let nm = tool_output("nm", &["-n", "-S", "--defined-only"], elf)?;
         Ok(Image {
             path: elf.to_path_buf(),
-            symbols: Symbols::of(elf)?,
-            data: DataSymbols::parse(
-                &tool_output("nm", &["-n", "-S", "--defined-only"], elf)?,
-                &tool_output("readelf", &["-SW"], elf)?,
-            ),
+            symbols: Symbols::parse(&nm),
+            data: DataSymbols::parse(&nm, &tool_output("readelf", &["-SW"], elf)?),
             objdump: tool_output("objdump", &["-d", "--no-show-raw-insn"], elf)?,
         })
     }

@@ -24,7 +24,7 @@
 //!   rebuilds. A function renamed since is no longer matched; that costs
 //!   only speed.
 
-use crate::machine;
+use crate::machine::{self, BootOptions};
 use crate::step::{progress, run_stdout, Failure, Result};
 use crate::{Options, Workspace};
 use std::collections::BTreeMap;
@@ -51,6 +51,44 @@ const MAX_BYTES: u64 = 256 << 10;
 /// The fragment, relative to the workspace.
 pub const FRAGMENT: &str = "vm-server/server/hot-text.ld";
 
+/// Boots `boot`, calls `start` at the console line [`START`] and `stop`
+/// at [`STOP`] after it, and stops the boot a second later (QEMU closes
+/// its log, and the data-pages plugin writes its lines, on their own).
+/// An error, with what QEMU itself said, if the boot ended before.
+pub fn boot_over_window(
+    boot: &BootOptions,
+    timeout: Duration,
+    mut start: impl FnMut(),
+    mut stop: impl FnMut(),
+) -> Result<()> {
+    let mut window = (false, false);
+    // QEMU's own complaints (a plugin that refused its arguments, ...).
+    let mut qemu_said = String::new();
+    let exit = machine::run_captured(boot, timeout, |line| {
+        // The guest's serial lines may start with a carriage return.
+        let line = line.trim_start();
+        if line.starts_with("qemu") {
+            qemu_said.push_str(&format!("\n  {line}"));
+        }
+        if line.starts_with(START) && !window.0 {
+            window.0 = true;
+            start();
+        } else if line.starts_with(STOP) && window.0 {
+            window.1 = true;
+            stop();
+            std::thread::sleep(Duration::from_secs(1));
+            return false;
+        }
+        true
+    })?;
+    if window.1 {
+        return Ok(());
+    }
+    Err(Failure::msg(format!(
+        "the boot ended ({exit:?}) before its window closed (`{START}` .. `{STOP}`){qemu_said}"
+    )))
+}
+
 /// Boots bench.spec with the server's code traced and writes [`FRAGMENT`].
 pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
     let boot = crate::build(ws, &o.boot_of("bench.spec"), o)?;
@@ -75,30 +113,18 @@ pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
         log.display().to_string(),
     ]);
     progress("hot-text", format!("tracing {lo:#x}..{hi:#x} of vm-server"));
-    let mut monitor: Option<UnixStream> = None;
-    let mut window = (false, false);
-    let exit = machine::run_captured(&traced, o.timeout, |line| {
-        // The guest's serial lines may start with a carriage return.
-        let line = line.trim_start();
-        if line.starts_with(START) && !window.0 {
-            window.0 = true;
-            monitor = UnixStream::connect(&socket).ok();
-            send(&mut monitor, "log exec");
-        } else if line.starts_with(STOP) && window.0 {
-            window.1 = true;
-            send(&mut monitor, "log none");
-            // QEMU closes (and so flushes) the log on its own thread.
-            std::thread::sleep(Duration::from_secs(1));
-            return false;
-        }
-        true
-    })?;
-    if !window.1 {
-        return Err(Failure::msg(format!(
-            "the boot ended ({exit:?}) before its trace window closed (`{START}` .. `{STOP}`)"
-        )));
-    }
-    if monitor.is_none() {
+    let monitor: std::cell::RefCell<Option<UnixStream>> = Default::default();
+    boot_over_window(
+        &traced,
+        o.timeout,
+        || {
+            let mut m = monitor.borrow_mut();
+            *m = UnixStream::connect(&socket).ok();
+            send(&mut m, "log exec");
+        },
+        || send(&mut monitor.borrow_mut(), "log none"),
+    )?;
+    if monitor.borrow().is_none() {
         return Err(Failure::msg(format!(
             "no QEMU monitor at {}",
             socket.display()
