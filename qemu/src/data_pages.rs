@@ -1,7 +1,8 @@
 //! `cargo qemu bench --data-pages`: how many distinct data pages the VM
 //! server touches per message, by kind (ping, zero-fill, resident,
 //! copy-on-write), beside the root task's floor pager in the same boot,
-//! and which pages those are.
+//! and which pages those are; and, per message, the instructions,
+//! translation blocks and code pages it ran.
 //!
 //! **Why.** Under TCG every page-table switch empties QEMU's software
 //! TLB, so a message pays a guest page walk again for each page it touches
@@ -142,16 +143,28 @@ impl Kind {
 }
 
 /// One recorded message: its program, entries per mark (in the order
-/// passed to the plugin for that program) and its distinct pages with the
-/// instruction that touched each first.
+/// passed to the plugin for that program), what it ran, and its distinct
+/// data pages with the instruction that touched each first.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Message {
     pub program: usize,
     pub counts: Vec<u32>,
+    pub ran: Ran,
     pub pages: Vec<(u64, u64)>,
 }
 
-/// Parses one plugin line, `M <program> <counts> <page>:<pc> ...` (hex).
+/// The code one message ran: instructions, translation blocks entered
+/// (chained or looked up) and its distinct code pages with the block that
+/// reached each first.
+#[derive(Debug, PartialEq, Eq, Clone, Default)]
+pub struct Ran {
+    pub insns: u64,
+    pub blocks: u64,
+    pub code_pages: Vec<(u64, u64)>,
+}
+
+/// Parses one plugin line, `M <program> <counts> <insns>,<blocks>
+/// <page>:<pc> ... c<page>:<pc> ...` (hex; `c`: a code page).
 pub fn parse_line(line: &str) -> Option<Message> {
     let mut f = line.split_whitespace();
     if f.next()? != "M" {
@@ -165,15 +178,31 @@ pub fn parse_line(line: &str) -> Option<Message> {
         .filter(|s| !s.is_empty())
         .map(|c| hex(c).map(|c| c as u32))
         .collect::<Option<Vec<u32>>>()?;
-    let pages = f
-        .map(|p| {
-            let (page, pc) = p.split_once(':')?;
-            Some((hex(page)?, hex(pc)?))
-        })
-        .collect::<Option<Vec<_>>>()?;
+    let ran: Vec<u64> = f
+        .next()?
+        .split(',')
+        .map(hex)
+        .collect::<Option<Vec<u64>>>()?;
+    let &[insns, blocks] = ran.as_slice() else {
+        return None;
+    };
+    let (mut pages, mut code_pages) = (Vec::new(), Vec::new());
+    for p in f {
+        let (list, p) = match p.strip_prefix('c') {
+            Some(p) => (&mut code_pages, p),
+            None => (&mut pages, p),
+        };
+        let (page, pc) = p.split_once(':')?;
+        list.push((hex(page)?, hex(pc)?));
+    }
     Some(Message {
         program,
         counts,
+        ran: Ran {
+            insns,
+            blocks,
+            code_pages,
+        },
         pages,
     })
 }
@@ -181,12 +210,24 @@ pub fn parse_line(line: &str) -> Option<Message> {
 /// Pages at or above this are the kernel's.
 const KERNEL_PAGES: u64 = 0xffff_8000_0000_0000 >> 12;
 
-/// Per kind: the messages and, per page, how many touched it and which
-/// instructions touched it first.
+/// Per kind: the messages (their data pages, and what they ran) and, per
+/// page, how many touched it and which instructions touched it first.
 #[derive(Default, Debug)]
 pub struct Tally {
     pub messages: Vec<usize>,
-    pub pages: BTreeMap<u64, (usize, BTreeMap<u64, usize>)>,
+    pub ran: Vec<Ran>,
+    pub pages: PageTouches,
+    pub code_pages: PageTouches,
+}
+
+/// Per page: how many messages touched it, and how many of those first
+/// touched it at each instruction.
+pub type PageTouches = BTreeMap<u64, (usize, BTreeMap<u64, usize>)>;
+
+fn touch(pages: &mut PageTouches, page: u64, pc: u64) {
+    let e = pages.entry(page).or_default();
+    e.0 += 1;
+    *e.1.entry(pc).or_default() += 1;
 }
 
 /// Sorts messages into kinds; `groups[p][i]` is the group of program
@@ -212,24 +253,35 @@ pub fn tally(messages: &[Message], groups: &[Vec<Group>]) -> BTreeMap<Kind, Tall
         let user: Vec<_> = m.pages.iter().filter(|p| p.0 < KERNEL_PAGES).collect();
         t.messages.push(user.len());
         for (page, pc) in user {
-            let e = t.pages.entry(*page).or_default();
-            e.0 += 1;
-            *e.1.entry(*pc).or_default() += 1;
+            touch(&mut t.pages, *page, *pc);
         }
+        for (page, pc) in &m.ran.code_pages {
+            touch(&mut t.code_pages, *page, *pc);
+        }
+        t.ran.push(m.ran.clone());
     }
     out
 }
 
 /// What the image puts where: its data symbols (`nm` types b, d, r and
-/// their globals) and its sections, each as start, size, name.
-pub struct DataSymbols {
+/// their globals) and its sections, or its functions, each as start,
+/// size, name.
+pub struct PageSymbols {
     symbols: Vec<(u64, u64, String)>,
     sections: Vec<(u64, u64, String)>,
 }
 
-impl DataSymbols {
+impl PageSymbols {
+    /// The functions in `nm -n -S` output.
+    pub fn text(nm: &str) -> PageSymbols {
+        PageSymbols {
+            symbols: nm_symbols(nm, &["t", "T", "w", "W"]),
+            sections: Vec::new(),
+        }
+    }
+
     /// Reads `nm -n -S` output and `readelf -SW` output.
-    pub fn parse(nm: &str, readelf: &str) -> DataSymbols {
+    pub fn parse(nm: &str, readelf: &str) -> PageSymbols {
         let v = nm_symbols(nm, &["b", "B", "d", "D", "r", "R"]);
         // `  [ 2] .rodata  PROGBITS  00000000100b2000 0b3000 006f64 ...`
         let sections = readelf
@@ -241,7 +293,7 @@ impl DataSymbols {
                 (addr != 0 && size != 0).then(|| (addr, size, name.to_string()))
             })
             .collect();
-        DataSymbols {
+        PageSymbols {
             symbols: v,
             sections,
         }
@@ -336,33 +388,76 @@ pub fn report(tallies: &BTreeMap<Kind, Tally>, images: &[Image]) -> String {
             v[v.len() - 1]
         ));
     }
+    s.push_str("\ncode run per message (medians)   instructions   blocks   code pages\n");
     for kind in Kind::ALL {
         let Some(t) = tallies.get(&kind) else {
             continue;
         };
-        let n = t.messages.len();
-        let mut pages: Vec<_> = t.pages.iter().filter(|(_, (c, _))| c * 4 >= n).collect();
-        pages.sort_by_key(|(page, (c, _))| (std::cmp::Reverse(*c), **page));
+        let median = |f: fn(&Ran) -> u64| {
+            let mut v: Vec<u64> = t.ran.iter().map(f).collect();
+            v.sort_unstable();
+            v[v.len() / 2]
+        };
         s.push_str(&format!(
-            "\n{}: pages a quarter of its {n} messages or more touch\n{:<14} {:>5}  {:<44} {}\n",
+            "{:<30} {:>14} {:>8} {:>12}\n",
             kind.name(),
-            "page",
-            "share",
-            "first touched in",
-            "what is there"
+            median(|r| r.insns),
+            median(|r| r.blocks),
+            median(|r| r.code_pages.len() as u64)
         ));
-        for (page, (c, pcs)) in pages {
-            let pc = pcs.iter().max_by_key(|(_, k)| **k).map_or(0, |(pc, _)| *pc);
-            let image = &images[kind.program()];
-            let function = image.symbols.at(pc).map_or("?".into(), short_name);
-            s.push_str(&format!(
-                "{:<#14x} {:>5.2}  {:<44} {}\n",
-                page << 12,
-                *c as f64 / n as f64,
-                truncate(&function, 44),
-                image.data.describe(*page)
+    }
+    for kind in Kind::ALL {
+        let Some(t) = tallies.get(&kind) else {
+            continue;
+        };
+        let image = &images[kind.program()];
+        for (what, pages, contents) in [
+            ("data pages", &t.pages, &image.data),
+            ("code pages", &t.code_pages, &image.text),
+        ] {
+            s.push_str(&page_table(
+                kind,
+                what,
+                t.messages.len(),
+                pages,
+                image,
+                contents,
             ));
         }
+    }
+    s
+}
+
+/// The pages at least a quarter of a kind's `n` messages touch, most
+/// touched first, with the function that touched each first most often.
+fn page_table(
+    kind: Kind,
+    what: &str,
+    n: usize,
+    pages: &PageTouches,
+    image: &Image,
+    contents: &PageSymbols,
+) -> String {
+    let mut pages: Vec<_> = pages.iter().filter(|(_, (c, _))| c * 4 >= n).collect();
+    pages.sort_by_key(|(page, (c, _))| (std::cmp::Reverse(*c), **page));
+    let mut s = format!(
+        "\n{}: {what} a quarter of its {n} messages or more touch\n{:<14} {:>5}  {:<44} {}\n",
+        kind.name(),
+        "page",
+        "share",
+        "first touched in",
+        "what is there"
+    );
+    for (page, (c, pcs)) in pages {
+        let pc = pcs.iter().max_by_key(|(_, k)| **k).map_or(0, |(pc, _)| *pc);
+        let function = image.symbols.at(pc).map_or("?".into(), short_name);
+        s.push_str(&format!(
+            "{:<#14x} {:>5.2}  {:<44} {}\n",
+            page << 12,
+            *c as f64 / n as f64,
+            truncate(&function, 44),
+            contents.describe(*page)
+        ));
     }
     s
 }
@@ -499,7 +594,8 @@ pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
 pub struct Image {
     path: std::path::PathBuf,
     symbols: Symbols,
-    data: DataSymbols,
+    data: PageSymbols,
+    text: PageSymbols,
     objdump: String,
 }
 
@@ -509,7 +605,8 @@ impl Image {
         Ok(Image {
             path: elf.to_path_buf(),
             symbols: Symbols::parse(&nm),
-            data: DataSymbols::parse(&nm, &tool_output("readelf", &["-SW"], elf)?),
+            data: PageSymbols::parse(&nm, &tool_output("readelf", &["-SW"], elf)?),
+            text: PageSymbols::text(&nm),
             objdump: tool_output("objdump", &["-d", "--no-show-raw-insn"], elf)?,
         })
     }
@@ -534,17 +631,27 @@ mod tests {
     #[test]
     fn lines_parse_and_bad_ones_do_not() {
         assert_eq!(
-            parse_line("M 1 1,0,2 7fff80000:1000505d 13109:10005186"),
+            parse_line("M 1 1,0,2 9c4,d0 7fff80000:1000505d 13109:10005186 c10005:10005000"),
             Some(Message {
                 program: 1,
                 counts: vec![1, 0, 2],
+                ran: Ran {
+                    insns: 2500,
+                    blocks: 208,
+                    code_pages: vec![(0x10005, 0x10005000)],
+                },
                 pages: vec![(0x7fff80000, 0x1000505d), (0x13109, 0x10005186)],
             })
         );
-        assert_eq!(parse_line("M 0 1 zz:1"), None);
-        assert_eq!(parse_line("X 0 1"), None);
-        assert_eq!(parse_line("M 0 0 13109"), None);
-        assert_eq!(parse_line("M x 0"), None);
+        assert_eq!(parse_line("M 0 1 1,1 zz:1"), None);
+        assert_eq!(parse_line("X 0 1 1,1"), None);
+        assert_eq!(parse_line("M 0 0 1,1 13109"), None);
+        assert_eq!(parse_line("M 0 0 1,1 c13109"), None);
+        assert_eq!(parse_line("M x 0 1,1"), None);
+        // What it ran: two numbers, no fewer, no more.
+        assert_eq!(parse_line("M 0 1 1 13109:1"), None);
+        assert_eq!(parse_line("M 0 1 1,1,1 13109:1"), None);
+        assert_eq!(parse_line("M 0 1"), None);
     }
 
     #[test]
@@ -580,6 +687,11 @@ mod tests {
         let m = |pages: Vec<(u64, u64)>| Message {
             program: SERVER,
             counts: vec![1],
+            ran: Ran {
+                insns: pages.len() as u64,
+                blocks: 1,
+                code_pages: vec![(0x10005, 0x10005000)],
+            },
             pages,
         };
         let t = tally(
@@ -591,9 +703,14 @@ mod tests {
         );
         let ping = &t[&Kind::Ping];
         assert_eq!(ping.messages, vec![1, 2]);
+        assert_eq!(
+            ping.ran.iter().map(|r| r.insns).collect::<Vec<_>>(),
+            vec![2, 2]
+        );
         assert_eq!(ping.pages[&0x100].0, 2);
         assert_eq!(ping.pages[&0x100].1.len(), 2);
         assert!(!ping.pages.contains_key(&0xf_ffff_fff8_073a));
+        assert_eq!(ping.code_pages[&0x10005], (2, [(0x10005000, 2)].into()));
     }
 
     #[test]
@@ -616,7 +733,7 @@ mod tests {
 
     #[test]
     fn pages_are_described_by_the_symbols_over_them() {
-        let data = DataSymbols::parse(
+        let data = PageSymbols::parse(
             "00000000100c6f60 0000000003000000 b _ZN9vm_server19__sel4_runtime_main4HEAP17hdc720a3edb83c348E\n\
              00000000130caf68 0000000000000008 b _ZN4sel411invocations11INVOCATIONS17h72fd38760f1fc900E\n\
              0000000010000010 0000000000000100 t _ZN9vm_server5serve17hd3f31768251f64e2E\n",
@@ -627,6 +744,12 @@ mod tests {
         assert_eq!(data.describe(0x130ca), "invocations::INVOCATIONS");
         assert!(data.describe(0x7fff80000).starts_with("outside"));
         assert_eq!(data.describe(0x100b3), ".rodata");
+        let text = PageSymbols::text(
+            "0000000010000010 0000000000001100 t _ZN9vm_server5serve17hd3f31768251f64e2E\n\
+             00000000130caf68 0000000000000008 b _ZN4sel411invocations11INVOCATIONS17h72fd38760f1fc900E\n",
+        );
+        assert_eq!(text.describe(0x10001), "vm_server::serve");
+        assert!(text.describe(0x130ca).starts_with("outside"));
         assert_eq!(
             short_name("_ZN9vm_server5serve17hd3f31768251f64e2E"),
             "vm_server::serve"

@@ -1,7 +1,8 @@
 //! A QEMU TCG plugin that records, for each message a program handles
 //! (the VM server, and the root task's floor pager beside it), the
-//! distinct data pages its code touches and how often it entered each of a
-//! few marked functions (`cargo qemu bench --data-pages`,
+//! distinct data pages its code touches, the instructions, blocks and
+//! distinct code pages it ran, and how often it entered each of a few
+//! marked functions (`cargo qemu bench --data-pages`,
 //! qemu/src/data_pages.rs).
 //!
 //! **Why.** Under TCG every page-table switch empties QEMU's software TLB,
@@ -22,8 +23,12 @@
 //! - `switch=<file>`: messages are recorded only while it exists (the host
 //!   tool creates it and removes it at console lines);
 //! - `out=<file>`: one line per message:
-//!   `M <program> <count of each of its marks, comma-separated> <page>:<first
-//!   pc> ...`, the page being the address shifted right by 12.
+//!   `M <program> <count of each of its marks, comma-separated>
+//!   <instructions>,<blocks> <page>:<first pc> ... c<page>:<first pc> ...`
+//!   (hex), a page being an address shifted right by 12: the data pages,
+//!   then the code pages (`c`). Blocks are the translation blocks entered,
+//!   chained or looked up; a block's code pages are those of its first and
+//!   last instruction.
 //!
 //! A message is what runs from one start to the next; the instructions of
 //! other address spaces at the same addresses (all programs but the VM
@@ -66,6 +71,12 @@ const MEM_RW: c_int = 3;
 
 unsafe extern "C" {
     fn qemu_plugin_register_vcpu_tb_trans_cb(id: PluginId, cb: TranslateCallback);
+    fn qemu_plugin_register_vcpu_tb_exec_cb(
+        tb: *mut Tb,
+        cb: ExecCallback,
+        flags: c_int,
+        userdata: *mut c_void,
+    );
     fn qemu_plugin_register_atexit_cb(id: PluginId, cb: ExitCallback, userdata: *mut c_void);
     fn qemu_plugin_tb_n_insns(tb: *const Tb) -> usize;
     fn qemu_plugin_tb_get_insn(tb: *const Tb, idx: usize) -> *mut Insn;
@@ -103,6 +114,20 @@ struct Program {
     counts: Vec<u32>,
     /// Distinct pages in first-touch order, with the touching instruction.
     pages: Vec<(u64, u64)>,
+    /// Instructions and blocks run, distinct code pages reached (with the
+    /// block that reached each first).
+    insns: u64,
+    blocks: u64,
+    code_pages: Vec<(u64, u64)>,
+}
+
+/// A translated block of a program: its first and last instruction, its
+/// instruction count and its program.
+struct Block {
+    first: u64,
+    last: u64,
+    insns: u64,
+    program: usize,
 }
 
 /// What the arguments set.
@@ -112,6 +137,9 @@ struct Recorder {
     skips: Vec<(u64, u64)>,
     switch: PathBuf,
     out: BufWriter<File>,
+    /// Every block translated so far, indexed by its callbacks' user data
+    /// (QEMU retranslates rarely: after its code buffer fills).
+    blocks: Vec<Block>,
 }
 
 /// Written only by QEMU's TCG thread (see the module doc).
@@ -131,9 +159,17 @@ impl Recorder {
             return;
         }
         let counts: Vec<String> = p.counts.iter().map(|c| format!("{c:x}")).collect();
-        let mut line = format!("M {program} {}", counts.join(","));
+        let mut line = format!(
+            "M {program} {} {:x},{:x}",
+            counts.join(","),
+            p.insns,
+            p.blocks
+        );
         for (page, pc) in &p.pages {
             line.push_str(&format!(" {page:x}:{pc:x}"));
+        }
+        for (page, pc) in &p.code_pages {
+            line.push_str(&format!(" c{page:x}:{pc:x}"));
         }
         // A lost line loses only a sample; the host tool counts what came.
         let _ = writeln!(self.out, "{line}");
@@ -148,20 +184,52 @@ fn with_recorder(f: impl FnOnce(&mut Recorder)) {
     }
 }
 
-extern "C" fn on_start(_vcpu: c_uint, userdata: *mut c_void) {
-    let program = userdata as usize;
-    with_recorder(|r| {
-        r.end_message(program);
-        let on = r.switch.exists();
+impl Recorder {
+    /// Ends `program`'s message and starts its next.
+    fn start_message(&mut self, program: usize) {
+        self.end_message(program);
+        let on = self.switch.exists();
         // The host tool stops the boot soon after it removes the switch,
         // without QEMU's exit callbacks: write everything out now.
-        if r.programs[program].on && !on {
-            let _ = r.out.flush();
+        if self.programs[program].on && !on {
+            let _ = self.out.flush();
         }
-        let p = &mut r.programs[program];
+        let p = &mut self.programs[program];
         p.on = on;
         p.counts.iter_mut().for_each(|c| *c = 0);
         p.pages.clear();
+        p.insns = 0;
+        p.blocks = 0;
+        p.code_pages.clear();
+    }
+}
+
+extern "C" fn on_start(_vcpu: c_uint, userdata: *mut c_void) {
+    with_recorder(|r| r.start_message(userdata as usize));
+}
+
+/// A block's callback runs before its first instruction's, so a block
+/// that starts a message starts it here.
+extern "C" fn on_block(_vcpu: c_uint, userdata: *mut c_void) {
+    with_recorder(|r| {
+        let Some(b) = r.blocks.get(userdata as usize) else {
+            return;
+        };
+        let (program, first, last, insns) = (b.program, b.first, b.last, b.insns);
+        if r.programs[program].starts.contains(&first) {
+            r.start_message(program);
+        }
+        let p = &mut r.programs[program];
+        if !p.on {
+            return;
+        }
+        p.insns += insns;
+        p.blocks += 1;
+        for page in [first >> 12, last >> 12] {
+            if !p.code_pages.iter().any(|x| x.0 == page) {
+                p.code_pages.push((page, first));
+            }
+        }
     });
 }
 
@@ -190,10 +258,30 @@ extern "C" fn on_memory(_vcpu: c_uint, _info: MemInfo, vaddr: u64, userdata: *mu
 }
 
 extern "C" fn on_translate(_id: PluginId, tb: *mut Tb) {
-    let Ok(g) = RECORDER.lock() else { return };
-    let Some(r) = g.as_ref() else { return };
+    let Ok(mut g) = RECORDER.lock() else { return };
+    let Some(r) = g.as_mut() else { return };
     // SAFETY: `tb` is the block QEMU hands this callback, valid during it.
     let n = unsafe { qemu_plugin_tb_n_insns(tb) };
+    let pc_of = |i: usize| {
+        // SAFETY: callers pass `i` below the block's instruction count;
+        // the instruction is the block's, valid during the callback.
+        unsafe { qemu_plugin_insn_vaddr(qemu_plugin_tb_get_insn(tb, i)) }
+    };
+    if n > 0 {
+        let (first, last) = (pc_of(0), pc_of(n - 1));
+        if let Some(program) = r.program_of(first) {
+            r.blocks.push(Block {
+                first,
+                last,
+                insns: n as u64,
+                program,
+            });
+            let index = r.blocks.len() - 1;
+            // SAFETY: `tb` is valid during this callback, `on_block` has
+            // the API's signature, the user data is a plain index.
+            unsafe { qemu_plugin_register_vcpu_tb_exec_cb(tb, on_block, NO_REGS, index as _) };
+        }
+    }
     for i in 0..n {
         // SAFETY: `i` is below the block's instruction count.
         let insn = unsafe { qemu_plugin_tb_get_insn(tb, i) };
@@ -206,7 +294,8 @@ extern "C" fn on_translate(_id: PluginId, tb: *mut Tb) {
         // The registrations below: `insn` is valid during this callback,
         // the callbacks are `extern "C"` with the API's signatures, and
         // the user data are plain numbers, never dereferenced.
-        if p.starts.contains(&pc) {
+        // A start at a block's first instruction is `on_block`'s.
+        if p.starts.contains(&pc) && i > 0 {
             // SAFETY: as above.
             unsafe {
                 qemu_plugin_register_vcpu_insn_exec_cb(insn, on_start, NO_REGS, program as _)
@@ -305,6 +394,9 @@ impl Recorder {
                 on: false,
                 counts: Vec::new(),
                 pages: Vec::new(),
+                insns: 0,
+                blocks: 0,
+                code_pages: Vec::new(),
             })
             .collect();
         fn owner(programs: &mut [Program], a: u64) -> Result<&mut Program, String> {
@@ -333,6 +425,7 @@ impl Recorder {
             skips,
             switch: switch.ok_or("no switch=")?,
             out: BufWriter::new(out.ok_or("no out=")?),
+            blocks: Vec::new(),
         })
     }
 }
