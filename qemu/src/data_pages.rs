@@ -617,7 +617,7 @@ impl Image {
 }
 
 /// The standard output of a binutils tool run on `elf`.
-fn tool_output(tool: &str, args: &[&str], elf: &Path) -> Result<String> {
+pub(crate) fn tool_output(tool: &str, args: &[&str], elf: &Path) -> Result<String> {
     run_stdout(
         &format!("{tool} (binutils) on {}", elf.display()),
         Command::new(tool).args(args).arg(elf),

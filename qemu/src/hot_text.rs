@@ -13,13 +13,19 @@
 //! - The server links at its own base (`vm-server/server/build.rs`), so
 //!   QEMU's `-dfilter` keeps its code apart from the other programs', which
 //!   all start at 4 MiB.
-//! - `log exec` is switched on through the QEMU monitor at the root task's
-//!   last floor line, before bench-fault's request rounds, and off after its
-//!   copy-on-write rounds.
+//! - `log exec` is switched on through the QEMU monitor at the VM
+//!   server's start of its client, after its own set-up and before
+//!   bench-fault's request rounds, and off after its copy-on-write rounds.
 //! - Each `Trace` line the log gets is one translation block entered other
-//!   than by a direct jump QEMU chained. The functions are ranked by such
-//!   entries and taken until they cover [`COVER`] of them or fill
-//!   [`MAX_BYTES`].
+//!   than by a direct jump QEMU chained. A message starts at the block
+//!   after a receive system call in `vm_server::serve`. The functions are
+//!   ranked by the messages that entered them, then by their entries, and
+//!   taken until they cover [`COVER`] of the entries or fill
+//!   [`MAX_BYTES`]. So the functions every message runs come first, then
+//!   those of faults, the most common messages, and a function entered
+//!   often by a few messages (an idle turn's, a request's) does not sit
+//!   between them: ranked by entries alone, such functions split the
+//!   fault path's code (docs/performance.md, "Code pages").
 //! - Names are written without their hash, so the fragment survives
 //!   rebuilds. A function renamed since is no longer matched; that costs
 //!   only speed.
@@ -27,17 +33,20 @@
 use crate::machine::{self, BootOptions};
 use crate::step::{progress, run_stdout, Failure, Result};
 use crate::{Options, Workspace};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-/// The console line after which tracing starts: the root task's last
-/// floor, well before bench-fault's first (request) rounds. Console lines
-/// arrive late, and those rounds take a few hundredths of a second.
-pub const START: &str = "BENCH floor-fault-map-reply";
+/// The console line after which tracing starts: the VM server's start of
+/// its client, after its own set-up (whose loops over every pool frame
+/// would otherwise rank `init` among the hot functions) and well before
+/// bench-fault's first (request) rounds, since block-test and the file
+/// server run first. Console lines arrive late, and those rounds take a
+/// few hundredths of a second.
+pub const START: &str = "vm-server: started client";
 /// The console line at which it stops: the copy-on-write rounds' kinds.
 pub const STOP: &str = "BENCH-KINDS vm-fault-cow";
 /// Share of the traced block entries the chosen functions cover.
@@ -132,8 +141,16 @@ pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
     }
     let text = std::fs::read_to_string(&log)
         .map_err(|e| Failure::msg(format!("{}: {e}", log.display())))?;
-    let entries = count_entries(&symbols, text.lines());
-    let total: u64 = entries.values().sum();
+    let objdump = crate::data_pages::tool_output("objdump", &["-d", "--no-show-raw-insn"], &elf)?;
+    let (starts, _) = crate::data_pages::system_calls(&objdump, SERVE);
+    if starts.is_empty() {
+        return Err(Failure::msg(format!(
+            "{}: no system call in {SERVE}",
+            elf.display()
+        )));
+    }
+    let entries = count_entries(&symbols, &starts.into_iter().collect(), text.lines());
+    let total: u64 = entries.values().map(|e| e.blocks).sum();
     if total == 0 {
         return Err(Failure::msg(format!(
             "{}: no trace of vm-server's code",
@@ -141,7 +158,7 @@ pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
         )));
     }
     let chosen = choose(&entries, &symbols);
-    let covered: u64 = chosen.iter().map(|f| entries[f]).sum();
+    let covered: u64 = chosen.iter().map(|f| entries[f].blocks).sum();
     let bytes: u64 = chosen.iter().map(|f| symbols.size(f)).sum();
     let out = ws.root.join(FRAGMENT);
     std::fs::write(&out, fragment(&chosen))
@@ -254,33 +271,61 @@ pub fn traced_pc(line: &str) -> Option<u64> {
     u64::from_str_radix(pc, 16).ok()
 }
 
-/// Block entries per function.
+/// The server loop's function, whose receive system call starts a
+/// message.
+const SERVE: &str = "_ZN9vm_server5serve17h";
+
+/// How a function was entered over the trace.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Entries {
+    /// Messages that entered it at least once.
+    pub messages: u64,
+    /// Blocks of it entered (not by a chained jump).
+    pub blocks: u64,
+}
+
+/// Entries per function; a message starts at each address in `starts`.
 pub fn count_entries<'a>(
     symbols: &Symbols,
+    starts: &BTreeSet<u64>,
     lines: impl Iterator<Item = &'a str>,
-) -> BTreeMap<String, u64> {
-    let mut entries = BTreeMap::new();
+) -> BTreeMap<String, Entries> {
+    let mut entries: BTreeMap<String, Entries> = BTreeMap::new();
+    // The functions the current message entered.
+    let mut entered: BTreeSet<&str> = BTreeSet::new();
     for pc in lines.filter_map(traced_pc) {
+        if starts.contains(&pc) {
+            entered.clear();
+        }
         if let Some(name) = symbols.at(pc) {
-            *entries.entry(name.to_string()).or_insert(0) += 1;
+            let e = entries.entry(name.to_string()).or_default();
+            e.blocks += 1;
+            if entered.insert(name) {
+                e.messages += 1;
+            }
         }
     }
     entries
 }
 
-/// The most entered functions, in order, until they cover [`COVER`] of
-/// all entries or reach [`MAX_BYTES`].
-pub fn choose(entries: &BTreeMap<String, u64>, symbols: &Symbols) -> Vec<String> {
-    let total: u64 = entries.values().sum();
-    let mut ranked: Vec<(&String, u64)> = entries.iter().map(|(n, &c)| (n, c)).collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+/// The functions the most messages entered, then the most entered, in
+/// order, until they cover [`COVER`] of all entries or reach
+/// [`MAX_BYTES`].
+pub fn choose(entries: &BTreeMap<String, Entries>, symbols: &Symbols) -> Vec<String> {
+    let total: u64 = entries.values().map(|e| e.blocks).sum();
+    let mut ranked: Vec<(&String, Entries)> = entries.iter().map(|(n, &e)| (n, e)).collect();
+    ranked.sort_by(|a, b| {
+        (b.1.messages, b.1.blocks)
+            .cmp(&(a.1.messages, a.1.blocks))
+            .then(a.0.cmp(b.0))
+    });
     let (mut covered, mut bytes, mut chosen) = (0u64, 0u64, Vec::new());
-    for (name, count) in ranked {
+    for (name, e) in ranked {
         let size = symbols.size(name);
         if covered as f64 >= COVER * total as f64 || bytes + size > MAX_BYTES {
             break;
         }
-        covered += count;
+        covered += e.blocks;
         bytes += size;
         chosen.push(name.clone());
     }
@@ -310,7 +355,7 @@ pub fn fragment(chosen: &[String]) -> String {
     let mut s = String::from(
         "/* The VM server's hot text, placed first in its .text (sel4-link's `Layout`).\n \
          * Generated by `cargo qemu bench --hot-text` from a trace of bench.spec's\n \
-         * request and fault rounds: the most entered functions first. */\n",
+         * request and fault rounds: the functions the most messages entered first. */\n",
     );
     let mut seen = std::collections::BTreeSet::new();
     for name in chosen {
@@ -384,30 +429,60 @@ mod tests {
     }
 
     #[test]
-    fn the_most_entered_functions_are_chosen_first_and_cold_ones_left() {
+    fn the_functions_of_most_messages_are_chosen_first_and_cold_ones_left() {
         let s = Symbols::parse(NM);
-        let log = [
-            "Trace 0: 0x1 [0/0000000010000010/0/0] ",
-            "Trace 0: 0x1 [0/0000000010000020/0/0] ",
-            "Trace 0: 0x1 [0/0000000010000110/0/0] ",
-            "Trace 0: 0x1 [0/0000000010000020/0/0] ",
-            "Trace 0: 0x1 [0/0000000020000000/0/0] ",
-        ];
-        let entries = count_entries(&s, log.into_iter());
+        let trace = |pc: u64| format!("Trace 0: 0x1 [0/{pc:016x}/0/0] ");
+        // Three messages (each starts at 0x10000010 in serve); `unlink`
+        // is entered four times by one of them, memcpy once by two.
+        let log: Vec<String> = [
+            0x1000_0010,
+            0x1000_0110,
+            0x1000_0200,
+            0x1000_0210,
+            0x1000_0200,
+            0x1000_0210,
+            0x1000_0010,
+            0x1000_0110,
+            0x2000_0000,
+            0x1000_0010,
+        ]
+        .into_iter()
+        .map(trace)
+        .collect();
+        let starts = [0x1000_0010].into();
+        let entries = count_entries(&s, &starts, log.iter().map(|l| l.as_str()));
         let serve = "_ZN9vm_server5serve17hd3f31768251f64e2E".to_string();
-        assert_eq!(entries[&serve], 3);
+        let unlink = "_ZN7vm_core4page8PagePool6unlink17h32ee538d3f069cdfE.llvm.1639".to_string();
+        let memcpy = "memcpy".to_string();
+        assert_eq!(
+            entries[&serve],
+            Entries {
+                messages: 3,
+                blocks: 3
+            }
+        );
+        assert_eq!(
+            entries[&unlink],
+            Entries {
+                messages: 1,
+                blocks: 4
+            }
+        );
+        assert_eq!(entries[&memcpy].messages, 2);
         assert_eq!(
             entries.len(),
-            2,
+            3,
             "an address outside every function is not counted"
         );
         assert_eq!(
             choose(&entries, &s),
-            vec![serve.clone(), "memcpy".to_string()]
+            vec![serve.clone(), memcpy.clone(), unlink],
+            "by messages, not by entries"
         );
+        let one = |messages, blocks| Entries { messages, blocks };
         let mut lopsided = BTreeMap::new();
-        lopsided.insert(serve.clone(), 100_000);
-        lopsided.insert("memcpy".to_string(), 1);
+        lopsided.insert(serve.clone(), one(100_000, 100_000));
+        lopsided.insert(memcpy, one(1, 1));
         assert_eq!(
             choose(&lopsided, &s),
             vec![serve.clone()],

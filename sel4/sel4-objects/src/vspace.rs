@@ -85,6 +85,11 @@ pub fn map_large_page_attrs(
 
 /// Maps the paging structure of level `lowest` (0: page table, 1: page
 /// directory) covering `vaddr`, and above it whatever is missing.
+// Cold and out of line: a map that finds its tables, the common case,
+// then runs through few code pages (the VM server's fault path under
+// QEMU, docs/performance.md "Code pages").
+#[cold]
+#[inline(never)]
 fn ensure_table(
     vspace: cap::VSpace,
     vaddr: u64,

@@ -172,14 +172,26 @@ impl Fault {
     /// (registers beyond `mrs` read as 0). `None` if the label is no fault.
     pub fn decode(label: Word, mrs: &[Word]) -> Option<Fault> {
         let m = |i: usize| mrs.get(i).copied().unwrap_or(0);
-        Some(match label {
-            label::NULL_FAULT => Fault::NullFault,
-            label::VM_FAULT => Fault::VmFault(VmFault {
+        if label == label::VM_FAULT {
+            return Some(Fault::VmFault(VmFault {
                 ip: m(mr::VM_FAULT_IP),
                 addr: m(mr::VM_FAULT_ADDR),
                 prefetch_fault: m(mr::VM_FAULT_PREFETCH_FAULT) != 0,
                 fsr: m(mr::VM_FAULT_FSR),
-            }),
+            }));
+        }
+        Fault::decode_other(label, mrs)
+    }
+
+    /// `decode` of every fault but a VM fault.
+    // Out of line: a pager decodes VM faults by the thousand, the others
+    // rarely; its fault path then reaches fewer code pages
+    // (docs/performance.md in the VM server, "Code pages").
+    #[inline(never)]
+    fn decode_other(label: Word, mrs: &[Word]) -> Option<Fault> {
+        let m = |i: usize| mrs.get(i).copied().unwrap_or(0);
+        Some(match label {
+            label::NULL_FAULT => Fault::NullFault,
             label::USER_EXCEPTION => Fault::UserException(UserException {
                 fault_ip: m(mr::USER_EXCEPTION_FAULT_IP),
                 stack: m(mr::USER_EXCEPTION_SP),

@@ -20,6 +20,9 @@ impl Memory {
     /// room for the push below the depth limit (`depth_prepare`), so a
     /// write fault never copies a chain. The caller holds the entry; it
     /// needs copy and has a chain.
+    // Out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[inline(never)]
     pub(crate) fn shadow_entry(&mut self, entry: &mut VmMapEntry) {
         debug_assert!(entry.needs_copy() && !entry.chain.is_empty());
         self.collapse_chain(entry);
@@ -45,6 +48,9 @@ impl Memory {
     /// moving the deeper object's pages up (`vm_object_collapse`). Needs
     /// no memory and leaves every mapping valid (frames stay the same).
     /// The caller holds the entry.
+    // Out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[inline(never)]
     pub(crate) fn collapse_chain(&mut self, entry: &mut VmMapEntry) {
         let mut i = entry.chain.len();
         while i >= 2 {

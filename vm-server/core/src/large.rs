@@ -105,6 +105,9 @@ impl Memory {
     /// The large fault of an entry whose one private object owns the
     /// chunk: (a) a fresh region or (b) its region mapped again (module
     /// docs). The caller is `fault_large`, which checked the entry.
+    // Out of line: the 4 KiB fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[inline(never)]
     fn fault_large_own<P: Pmap + ?Sized>(
         &mut self,
         space: SpaceId,
@@ -180,6 +183,9 @@ impl Memory {
     /// (`VmConfig::large_cow_copy`) copies all 512 into a fresh region of
     /// the front object. The caller is `fault_large`, which checked the
     /// entry; a write has its needs-copy broken already.
+    // Out of line: the 4 KiB fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[inline(never)]
     fn fault_large_shared<P: Pmap + ?Sized>(
         &mut self,
         space: SpaceId,

@@ -89,6 +89,9 @@ impl Vm {
     /// are freed at once, dirty ones laundered in clusters and freed when
     /// their writes complete. Caller contract: the server loop, between
     /// requests (typically with `want = pageout_shortage(..)`).
+    // Out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[inline(never)]
     pub fn pageout<P: Pmap + ?Sized>(&mut self, pmap: &mut P, want: u32) -> PageoutReport {
         let mut rep = PageoutReport::default();
         self.mem.flush_dead_slots();

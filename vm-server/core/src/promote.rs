@@ -8,7 +8,7 @@
 //! anything), not wired, containing the chunk's 2
 //! MiB, whose chain is one private anonymous object with no pending
 //! copy, when a region is free. Whether the chunk is full is asked
-//! cheaply first (`chunk_full`: nine lookups, then a walk that stops at
+//! cheaply first (`chunk_probed_full`: nine lookups; then `chunk_full`, a walk that stops at
 //! the first gap), since every 4 KiB fault in such an entry asks; only
 //! when all 512 are resident are they checked: all on small
 //! frames, none busy, wired or held. Every page is then unmapped
@@ -46,12 +46,35 @@ impl Memory {
         }
         let va0 = self.huge_chunk(entry, va)?;
         let link = entry.chain.links()[0];
+        let o = self.objects.get(link.object);
+        if !o.is_private_anon() || !chunk_probed_full(o, link.pindex(entry.rel(va0))) {
+            return None;
+        }
+        self.promote_chunk(space, entry, va, va0, prot4k, pmap)
+    }
+
+    /// `promote` of the chunk at `va0`, whose probes found it full. The
+    /// caller is `promote`, which checked the entry.
+    // Out of line: every 4 KiB fault runs `promote`'s checks, few this;
+    // the fault path's code stays on few pages (docs/performance.md,
+    // "Code pages").
+    #[inline(never)]
+    fn promote_chunk<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        entry: &VmMapEntry,
+        va: u64,
+        va0: u64,
+        prot4k: Prot,
+        pmap: &mut P,
+    ) -> Option<(FrameNumber, Prot)> {
+        let link = entry.chain.links()[0];
         let obj = link.object;
         let n = u64::from(LARGE_PAGE_FRAMES);
         let p0 = link.pindex(entry.rel(va0));
         let olds: Vec<FrameNumber> = {
             let o = self.objects.get(obj);
-            if !o.is_private_anon() || !chunk_full(o, p0, n) {
+            if !chunk_full(o, p0, n) {
                 return None;
             }
             o.pages_in(p0, p0 + n).map(|(_, f)| f).collect()
@@ -107,12 +130,17 @@ impl Memory {
     }
 }
 
-/// Whether all of `o`'s pages `p0 .. p0 + n` are resident. Nine lookups
-/// (the ends and seven between) turn away most chunks still filling, in
-/// order or not; the walk then stops at the first missing page. So a
-/// fault in a filling chunk rarely pays for the whole range
-/// (`benches/fault.rs`: `zero_fill_in_a_filling_chunk`).
-fn chunk_full(o: &crate::object::VmObject, p0: u64, n: u64) -> bool {
+/// Whether nine of the large chunk's pages from `p0` on (the ends and
+/// seven between) are resident in `o`. That turns away most chunks still
+/// filling, in order or not, so a fault in one rarely pays for the walk
+/// of `chunk_full` (`benches/fault.rs`: `zero_fill_in_a_filling_chunk`).
+fn chunk_probed_full(o: &crate::object::VmObject, p0: u64) -> bool {
+    let n = u64::from(LARGE_PAGE_FRAMES);
     (0..=8).all(|k| o.has_page(p0 + (k * (n - 1)) / 8))
-        && o.pages_in(p0, p0 + n).map(|(i, _)| i).eq(p0..p0 + n)
+}
+
+/// Whether all of `o`'s pages `p0 .. p0 + n` are resident; the walk stops
+/// at the first missing page.
+fn chunk_full(o: &crate::object::VmObject, p0: u64, n: u64) -> bool {
+    o.pages_in(p0, p0 + n).map(|(i, _)| i).eq(p0..p0 + n)
 }

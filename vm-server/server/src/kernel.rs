@@ -108,6 +108,9 @@ impl Kernel {
     }
 
     /// Copies `src` (a cap in the server's CNode) into a fresh slot with `rights`.
+    // Out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[inline(never)]
     pub fn copy(&mut self, src: CPtr, rights: sel4::CapRights) -> Result<CPtr, String> {
         let slot = self.slot()?;
         if let Err(e) = self

@@ -199,6 +199,10 @@ impl Sel4Pmap {
 
     /// Keeps the unmapped copy `c` as mappable frame `i`'s spare, or
     /// frees its slot when the frame has one.
+    // Rare, and out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[cold]
+    #[inline(never)]
     fn keep_spare(&mut self, i: usize, c: cap::Granule) {
         if let Some(extra) = self.spare.put(i, c) {
             self.kernel.free_slot(extra.cptr());
@@ -213,6 +217,34 @@ impl Sel4Pmap {
 
     /// Drop one mapping of some frame other than `keep` at `va` of
     /// `space`, round robin over the frames: the budget is full.
+    /// `enter`'s 4 KiB page over the 2 MiB mapping `m` at `slot`: that
+    /// goes first.
+    // Rare, and out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[cold]
+    #[inline(never)]
+    fn replace_large(&mut self, space: SpaceId, slot: u64, m: LargeMapping) {
+        if let Some(sp) = self.spaces.get_mut(&space.0) {
+            sp.large.remove(&slot);
+        }
+        self.unmap_large(space, slot, m);
+    }
+
+    /// `enter`'s new frame over the mapping `m` at `va` (copy-on-write
+    /// replaces the shared page so): that goes first.
+    // Out of line, as `replace_large`, but not cold.
+    #[inline(never)]
+    fn replace(&mut self, space: SpaceId, va: u64, m: Mapping) {
+        if let Some(sp) = self.spaces.get_mut(&space.0) {
+            sp.mappings.remove(va);
+        }
+        self.unmap_one(space, va, m);
+    }
+
+    // Rare, and out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[cold]
+    #[inline(never)]
     fn steal(&mut self, space: SpaceId, va: u64) {
         for _ in 0..self.pv.len() {
             self.steal_cursor = (self.steal_cursor + 1) % self.pv.len();
@@ -328,6 +360,9 @@ impl Sel4Pmap {
         }
     }
 
+    // Out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[inline(never)]
     fn unmap_one(&mut self, space: SpaceId, va: u64, m: Mapping) {
         let _ = m.cap.x86_page_unmap();
         let i = self.record(m.frame);
@@ -476,16 +511,14 @@ impl Pmap for Sel4Pmap {
         // A 4 KiB page over part of a 2 MiB mapping replaces all of it.
         let slot = va & !(LARGE_SIZE - 1);
         if let Some(m) = sp.large.get(&slot).copied() {
-            self.spaces.get_mut(&space.0).unwrap().large.remove(&slot);
-            self.unmap_large(space, slot, m);
+            self.replace_large(space, slot, m);
         }
         if let Some(m) = existing {
             if m.frame == frame {
                 self.set_rights(space, va, writable);
                 return Ok(());
             }
-            self.spaces.get_mut(&space.0).unwrap().mappings.remove(va);
-            self.unmap_one(space, va, m);
+            self.replace(space, va, m);
         }
         if self.stats.mappings >= self.budget {
             self.steal(space, va);

@@ -147,6 +147,9 @@ impl Sel4Pmap {
     }
 
     /// Unmaps one large mapping already taken out of its space's records.
+    // Out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[inline(never)]
     pub(super) fn unmap_large(&mut self, space: SpaceId, va: u64, m: LargeMapping) {
         let _ = m.cap.x86_page_unmap();
         let spare = &mut self.large_spare[m.region];

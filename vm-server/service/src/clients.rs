@@ -13,6 +13,10 @@ use vm_core::SpaceId;
 impl<P: Platform> Service<P> {
     /// Stop a client: say why, then free everything it held. An unknown
     /// id is ignored, so a client stopped twice is stopped once.
+    // Rare, and out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[cold]
+    #[inline(never)]
     pub fn kill(&mut self, client: ClientId, why: &str, status: ExitStatus) {
         if let Some(c) = self.clients.get(&client) {
             let name = c.name.clone();

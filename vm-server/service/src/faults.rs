@@ -55,35 +55,56 @@ impl<P: Platform> Service<P> {
                 self.trace_fault(client, addr, access, &m, start);
                 Answer::empty(0)
             }
-            Ok(FaultOutcome::Wait(_)) => {
-                // Keep the reply and serve others until the I/O is done.
-                match self.platform.save_reply() {
-                    Ok(reply) => {
-                        self.waiting.push(Waiter {
-                            client,
-                            addr,
-                            access,
-                            reply,
-                            memory,
-                        });
-                    }
-                    Err(e) => {
-                        self.kill(client, &e, ExitStatus::Killed(Some(ApiError::OutOfMemory)))
-                    }
-                }
-                Answer::NoReply
+            Ok(FaultOutcome::Wait(_)) => self.wait_for_io(client, addr, access, memory),
+            other => self.refuse_fault(client, addr, access, ip, other),
+        }
+    }
+
+    /// Keeps the reply of `client`'s fault told to wait, and serves others
+    /// until the I/O is done. The caller is `page_fault`.
+    // Out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[inline(never)]
+    fn wait_for_io(&mut self, client: ClientId, addr: u64, access: Access, memory: bool) -> Answer {
+        match self.platform.save_reply() {
+            Ok(reply) => {
+                self.waiting.push(Waiter {
+                    client,
+                    addr,
+                    access,
+                    reply,
+                    memory,
+                });
             }
+            Err(e) => self.kill(client, &e, ExitStatus::Killed(Some(ApiError::OutOfMemory))),
+        }
+        Answer::NoReply
+    }
+
+    /// Stops `client`, whose fault the VM refused (or answered with an
+    /// outcome a fault cannot use). The caller is `page_fault`.
+    // Rare, and out of line: the fault path's code stays on few pages.
+    #[cold]
+    #[inline(never)]
+    fn refuse_fault(
+        &mut self,
+        client: ClientId,
+        addr: u64,
+        access: Access,
+        ip: u64,
+        result: Result<FaultOutcome, VmError>,
+    ) -> Answer {
+        match result {
             Ok(other) => {
                 let why = format!("fault outcome {other:?} not handled");
                 self.kill(client, &why, ExitStatus::Killed(None));
-                Answer::NoReply
             }
             Err(e) => {
                 let why = format!("{access:?} fault at {addr:#x} (ip {ip:#x}): {e:?}");
                 self.kill(client, &why, ExitStatus::Killed(Some(convert::error(e))));
-                Answer::NoReply
             }
         }
+        Answer::NoReply
     }
 
     /// A fault told to wait for `tag` may find it done already: the block
@@ -94,6 +115,9 @@ impl<P: Platform> Service<P> {
     /// waiting faults are retried first, as on a completion signal: their
     /// requests may be among those taken. Caller: `page_fault`, for a
     /// client it knows.
+    // Out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[inline(never)]
     fn retry_if_done(
         &mut self,
         tag: IoTag,
@@ -200,6 +224,10 @@ impl<P: Platform> Service<P> {
     /// The OOM killer: stops the client the VM's `OomPolicy` picks with
     /// `NoSwap` (`OutOfMemory` without swap). Returns it (`None`: the
     /// policy picked nobody).
+    // Rare, and out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[cold]
+    #[inline(never)]
     pub(crate) fn oom_kill(&mut self) -> Option<ClientId> {
         let victim = self.vm.oom_victim()?;
         let id = self
@@ -220,6 +248,9 @@ impl<P: Platform> Service<P> {
     /// Take the swap device's and the pagers' completions and retry the
     /// waiting faults: mapped ones are resumed, ones that must still wait
     /// stay, failed ones stop their client; then the waiting `msync`s.
+    // Out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[inline(never)]
     pub(crate) fn retry_waiters(&mut self) {
         // Only which faults to retry matters, not which requests finished:
         // a retried fault maps, waits again, or fails (`Io` for the one

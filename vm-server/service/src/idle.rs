@@ -55,6 +55,9 @@ impl<P: Platform> Service<P> {
 
     /// One call of the idle thread: a batch of zeroing, answered while
     /// more is wanted; else the waiters are answered and the thread sleeps.
+    // Out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[inline(never)]
     pub(crate) fn idle_turn(&mut self) -> Answer {
         self.vm.zero_idle(self.platform.pmap(), IDLE_ZERO_BATCH);
         if self.vm.zero_wanted() {

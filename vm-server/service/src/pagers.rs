@@ -109,6 +109,10 @@ impl<P: Platform> Service<P> {
     /// with `PagerDead` at once. Nothing else changes: other pagers,
     /// anonymous memory and clients that never mapped its objects go on.
     /// The badge stays bound, so nothing can attach to the dead channel.
+    // Rare, and out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[cold]
+    #[inline(never)]
     pub fn pager_died(&mut self, badge: ClientId) {
         let Some(pager) = self.pagers.bound(badge) else {
             return;
@@ -208,6 +212,9 @@ impl<P: Platform> Service<P> {
     /// `Msync` of a client the caller knows: answered now, or, when a
     /// `SYNC` must wait for write-backs to a pager, kept with its reply
     /// until `retry_syncs` finds them done.
+    // Out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[inline(never)]
     pub(crate) fn msync_or_wait(&mut self, client: ClientId, req: MsyncRequest) -> Answer {
         let result = self.msync_step(client, &req);
         match result {
@@ -226,6 +233,9 @@ impl<P: Platform> Service<P> {
     /// A client's request whose answer (`out`) is `PagerWait`: kept with
     /// its reply, to run again after the pager's next completion. The
     /// caller sends nothing now.
+    // Out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[inline(never)]
     pub(crate) fn defer_request(&mut self, client: ClientId, label: u64, words: &[u64]) -> Answer {
         if words.len() > DEFERRED_WORDS {
             return Answer::empty(ApiError::Busy.code());

@@ -309,6 +309,9 @@ impl<P: Platform> Service<P> {
     }
 
     /// The root task's view: `Stats` only.
+    // Out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[inline(never)]
     fn observe(&mut self, label: u64, out: &mut [u64; MAX_WORDS]) -> Answer {
         if label != vm_api::Operation::Stats.label() {
             return Answer::empty(ApiError::BadClient.code());

@@ -89,6 +89,14 @@ impl<P: Platform> Service<P> {
         if !all && ring.len() < ring.capacity() / 2 {
             return;
         }
+        self.trace_print(all);
+    }
+
+    /// `trace_drain`'s printing, once it found something to print.
+    // Out of line: every message asks `trace_drain`, few print
+    // (docs/performance.md, "Code pages").
+    #[inline(never)]
+    fn trace_print(&mut self, all: bool) {
         let empty = TraceRecord {
             kind: RecordKind::Free,
             badge: 0,
