@@ -154,17 +154,20 @@ pub struct Message {
 }
 
 /// The code one message ran: instructions, translation blocks entered
-/// (chained or looked up) and its distinct code pages with the block that
-/// reached each first.
+/// (chained or looked up), its distinct code pages with the block that
+/// reached each first, and, in the sampled messages, the instructions run
+/// per block (by its first instruction).
 #[derive(Debug, PartialEq, Eq, Clone, Default)]
 pub struct Ran {
     pub insns: u64,
     pub blocks: u64,
     pub code_pages: Vec<(u64, u64)>,
+    pub profile: Vec<(u64, u64)>,
 }
 
 /// Parses one plugin line, `M <program> <counts> <insns>,<blocks>
-/// <page>:<pc> ... c<page>:<pc> ...` (hex; `c`: a code page).
+/// <page>:<pc> ... c<page>:<pc> ... b<pc>:<insns> ...` (hex; `c`: a code
+/// page, `b`: a block's instructions).
 pub fn parse_line(line: &str) -> Option<Message> {
     let mut f = line.split_whitespace();
     if f.next()? != "M" {
@@ -186,11 +189,12 @@ pub fn parse_line(line: &str) -> Option<Message> {
     let &[insns, blocks] = ran.as_slice() else {
         return None;
     };
-    let (mut pages, mut code_pages) = (Vec::new(), Vec::new());
+    let (mut pages, mut code_pages, mut profile) = (Vec::new(), Vec::new(), Vec::new());
     for p in f {
-        let (list, p) = match p.strip_prefix('c') {
-            Some(p) => (&mut code_pages, p),
-            None => (&mut pages, p),
+        let (list, p) = match (p.strip_prefix('c'), p.strip_prefix('b')) {
+            (Some(p), _) => (&mut code_pages, p),
+            (_, Some(p)) => (&mut profile, p),
+            _ => (&mut pages, p),
         };
         let (page, pc) = p.split_once(':')?;
         list.push((hex(page)?, hex(pc)?));
@@ -202,6 +206,7 @@ pub fn parse_line(line: &str) -> Option<Message> {
             insns,
             blocks,
             code_pages,
+            profile,
         },
         pages,
     })
@@ -218,6 +223,10 @@ pub struct Tally {
     pub ran: Vec<Ran>,
     pub pages: PageTouches,
     pub code_pages: PageTouches,
+    /// Over the sampled messages: how many, and their instructions per
+    /// block.
+    pub profiled: usize,
+    pub profile: BTreeMap<u64, u64>,
 }
 
 /// Per page: how many messages touched it, and how many of those first
@@ -257,6 +266,12 @@ pub fn tally(messages: &[Message], groups: &[Vec<Group>]) -> BTreeMap<Kind, Tall
         }
         for (page, pc) in &m.ran.code_pages {
             touch(&mut t.code_pages, *page, *pc);
+        }
+        if !m.ran.profile.is_empty() {
+            t.profiled += 1;
+            for (pc, n) in &m.ran.profile {
+                *t.profile.entry(*pc).or_default() += n;
+            }
         }
         t.ran.push(m.ran.clone());
     }
@@ -407,6 +422,11 @@ pub fn report(tallies: &BTreeMap<Kind, Tally>, images: &[Image]) -> String {
         ));
     }
     for kind in Kind::ALL {
+        if let Some(t) = tallies.get(&kind) {
+            s.push_str(&instruction_table(kind, t, &images[kind.program()]));
+        }
+    }
+    for kind in Kind::ALL {
         let Some(t) = tallies.get(&kind) else {
             continue;
         };
@@ -424,6 +444,41 @@ pub fn report(tallies: &BTreeMap<Kind, Tally>, images: &[Image]) -> String {
                 contents,
             ));
         }
+    }
+    s
+}
+
+/// Instructions per message by function, over a kind's sampled messages:
+/// the functions with a twentieth of them or more, most first.
+fn instruction_table(kind: Kind, t: &Tally, image: &Image) -> String {
+    if t.profiled == 0 {
+        return String::new();
+    }
+    let mut by_function: BTreeMap<String, u64> = BTreeMap::new();
+    for (pc, n) in &t.profile {
+        let f = image.symbols.at(*pc).map_or("?".into(), short_name);
+        *by_function.entry(f).or_default() += n;
+    }
+    let total: u64 = by_function.values().sum();
+    let mut v: Vec<_> = by_function
+        .into_iter()
+        .filter(|(_, n)| n * 20 >= total)
+        .collect();
+    v.sort_by_key(|(f, n)| (std::cmp::Reverse(*n), f.clone()));
+    let per = |n: u64| n as f64 / t.profiled as f64;
+    let mut s = format!(
+        "\n{}: instructions per message by function ({} sampled messages, {:.0} instructions each)\n",
+        kind.name(),
+        t.profiled,
+        per(total)
+    );
+    for (f, n) in v {
+        s.push_str(&format!(
+            "{:>8.0} {:>5.2}  {}\n",
+            per(n),
+            n as f64 / total as f64,
+            truncate(&f, 60)
+        ));
     }
     s
 }
@@ -631,7 +686,9 @@ mod tests {
     #[test]
     fn lines_parse_and_bad_ones_do_not() {
         assert_eq!(
-            parse_line("M 1 1,0,2 9c4,d0 7fff80000:1000505d 13109:10005186 c10005:10005000"),
+            parse_line(
+                "M 1 1,0,2 9c4,d0 7fff80000:1000505d 13109:10005186 c10005:10005000 b10005000:2a"
+            ),
             Some(Message {
                 program: 1,
                 counts: vec![1, 0, 2],
@@ -639,6 +696,7 @@ mod tests {
                     insns: 2500,
                     blocks: 208,
                     code_pages: vec![(0x10005, 0x10005000)],
+                    profile: vec![(0x10005000, 42)],
                 },
                 pages: vec![(0x7fff80000, 0x1000505d), (0x13109, 0x10005186)],
             })
@@ -647,6 +705,7 @@ mod tests {
         assert_eq!(parse_line("X 0 1 1,1"), None);
         assert_eq!(parse_line("M 0 0 1,1 13109"), None);
         assert_eq!(parse_line("M 0 0 1,1 c13109"), None);
+        assert_eq!(parse_line("M 0 0 1,1 b13109:zz"), None);
         assert_eq!(parse_line("M x 0 1,1"), None);
         // What it ran: two numbers, no fewer, no more.
         assert_eq!(parse_line("M 0 1 1 13109:1"), None);
@@ -691,6 +750,12 @@ mod tests {
                 insns: pages.len() as u64,
                 blocks: 1,
                 code_pages: vec![(0x10005, 0x10005000)],
+                // The first message is a sampled one.
+                profile: if pages[0].1 == 0x10 {
+                    vec![(0x10005000, 7)]
+                } else {
+                    Vec::new()
+                },
             },
             pages,
         };
@@ -711,6 +776,7 @@ mod tests {
         assert_eq!(ping.pages[&0x100].1.len(), 2);
         assert!(!ping.pages.contains_key(&0xf_ffff_fff8_073a));
         assert_eq!(ping.code_pages[&0x10005], (2, [(0x10005000, 2)].into()));
+        assert_eq!((ping.profiled, ping.profile[&0x10005000]), (1, 7));
     }
 
     #[test]

@@ -28,7 +28,8 @@
 //!   (hex), a page being an address shifted right by 12: the data pages,
 //!   then the code pages (`c`). Blocks are the translation blocks entered,
 //!   chained or looked up; a block's code pages are those of its first and
-//!   last instruction.
+//!   last instruction. Every [`PROFILE_EVERY`]th message of a program
+//!   also lists the instructions it ran per block, `b<first pc>:<count>`.
 //!
 //! A message is what runs from one start to the next; the instructions of
 //! other address spaces at the same addresses (all programs but the VM
@@ -64,6 +65,9 @@ type ExitCallback = extern "C" fn(id: PluginId, userdata: *mut c_void);
 
 /// Marks a message counts entries of.
 const MAX_MARKS: usize = 4096;
+/// One message in this many lists its instructions per block (a sample:
+/// every message would write tens of megabytes).
+const PROFILE_EVERY: u64 = 16;
 /// `QEMU_PLUGIN_CB_NO_REGS`.
 const NO_REGS: c_int = 0;
 /// `QEMU_PLUGIN_MEM_RW`.
@@ -119,6 +123,10 @@ struct Program {
     insns: u64,
     blocks: u64,
     code_pages: Vec<(u64, u64)>,
+    /// Instructions run per block (by its first instruction), kept for
+    /// the messages that list them; and the messages recorded so far.
+    profile: BTreeMap<u64, u64>,
+    recorded: u64,
 }
 
 /// A translated block of a program: its first and last instruction, its
@@ -171,6 +179,9 @@ impl Recorder {
         for (page, pc) in &p.code_pages {
             line.push_str(&format!(" c{page:x}:{pc:x}"));
         }
+        for (pc, n) in &p.profile {
+            line.push_str(&format!(" b{pc:x}:{n:x}"));
+        }
         // A lost line loses only a sample; the host tool counts what came.
         let _ = writeln!(self.out, "{line}");
     }
@@ -201,6 +212,10 @@ impl Recorder {
         p.insns = 0;
         p.blocks = 0;
         p.code_pages.clear();
+        p.profile.clear();
+        if on {
+            p.recorded += 1;
+        }
     }
 }
 
@@ -229,6 +244,9 @@ extern "C" fn on_block(_vcpu: c_uint, userdata: *mut c_void) {
             if !p.code_pages.iter().any(|x| x.0 == page) {
                 p.code_pages.push((page, first));
             }
+        }
+        if p.recorded % PROFILE_EVERY == 1 {
+            *p.profile.entry(first).or_default() += insns;
         }
     });
 }
@@ -397,6 +415,8 @@ impl Recorder {
                 insns: 0,
                 blocks: 0,
                 code_pages: Vec::new(),
+                profile: BTreeMap::new(),
+                recorded: 0,
             })
             .collect();
         fn owner(programs: &mut [Program], a: u64) -> Result<&mut Program, String> {
