@@ -28,6 +28,9 @@ impl Memory {
     /// only ahead, twice as far. Never dips below `prefault_min_free` free
     /// pages; stops at the first pmap failure. Returns the pages entered.
     /// The caller holds the entry of `space` containing `va`.
+    // Out of line: the fault path's code stays on few pages
+    // (docs/performance.md, "Code pages").
+    #[inline(never)]
     pub(crate) fn prefault<P: Pmap + ?Sized>(
         &mut self,
         space: SpaceId,
