@@ -158,13 +158,16 @@ pub struct BenchArgs {
     #[arg(long, conflicts_with = "boots")]
     pub policies: bool,
     /// Instead: trace the VM server's code over bench-fault's request and
-    /// fault rounds (QEMU's `-d exec`) and write the functions they run
-    /// most to vm-server/server/hot-text.ld, which its link places first
+    /// fault rounds (QEMU's `-d exec`) and write the functions the most
+    /// messages run to vm-server/server/hot-text.ld, which its link places
+    /// first
     #[arg(long, conflicts_with_all = ["boots", "policies"])]
     pub hot_text: bool,
     /// Instead: count the distinct data pages the VM server touches per
     /// message over the same rounds (a QEMU plugin, qemu/data-pages), by
-    /// kind, with the pages most messages touch and what is on them
+    /// kind, with the pages most messages touch and what is on them; and
+    /// the instructions, blocks and code pages each message runs, with
+    /// its instructions by function
     #[arg(long, conflicts_with_all = ["boots", "policies", "hot_text"])]
     pub data_pages: bool,
 }
