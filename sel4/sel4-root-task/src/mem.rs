@@ -2,14 +2,18 @@
 //! calls to these, and on this target `compiler_builtins` leaves them to
 //! libc, which seL4 programs do not have.
 //!
-//! Written as small assembly loops that move a quadword per step (bytes
-//! for the tail), plus a volatile compare loop, so the optimiser cannot
-//! turn their bodies back into calls to themselves. Not `rep movs`/`rep
-//! stos`: QEMU's TCG runs a string instruction through a helper call per
-//! element, which made zeroing a 1 KiB IPC message buffer cost as much as
-//! a kernel IPC round trip; a plain load/store loop is translated into
-//! host code directly. On hardware the loop is within a small factor of
-//! `rep movsb` for the sizes we copy (pages and message buffers).
+//! Written as small assembly loops that move four quadwords per step,
+//! then single quadwords, then bytes for the tail, plus a volatile compare
+//! loop, so the optimiser cannot turn their bodies back into calls to
+//! themselves. Not `rep movs`/`rep stos`: QEMU's TCG runs a string
+//! instruction through a helper call per element, which made zeroing a
+//! 1 KiB IPC message buffer cost as much as a kernel IPC round trip; a
+//! plain load/store loop is translated into host code directly. Four
+//! quadwords a step: under TCG each step is a pass through a translated
+//! block, so a 4 KiB page copy (copy-on-write) or zeroing runs 128 steps
+//! instead of 512 (docs/performance.md, "Code pages"). On hardware the
+//! loop is within a small factor of `rep movsb` for the sizes we copy
+//! (pages and message buffers).
 
 use core::arch::asm;
 
@@ -28,33 +32,51 @@ unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
 /// Both ranges are valid; if they overlap, `dst` is below `src`.
 unsafe fn copy_forward(dst: *mut u8, src: *const u8, n: usize) {
     // SAFETY: the caller guarantees both ranges valid for `n` bytes, so the
-    // n/8 quadword and n%8 byte moves stay inside them (x86 allows the
-    // unaligned ones); with `dst` below an overlapping `src`, every source
-    // byte is loaded before a store can reach it. All operands are
+    // n/32 four-quadword, (n%32)/8 quadword and n%8 byte moves stay inside
+    // them (x86 allows the unaligned ones); with `dst` below an overlapping
+    // `src`, every source byte is loaded before a store can reach it (each
+    // quadword is loaded, then stored, in address order). All operands are
     // inout/out, so no two share a register; no stack is used.
     unsafe {
         asm!(
-            "test {q}, {q}",
+            "test {k}, {k}",
             "jz 3f",
             "2:",
+            "mov {t}, qword ptr [{s}]",
+            "mov qword ptr [{d}], {t}",
+            "mov {t}, qword ptr [{s} + 8]",
+            "mov qword ptr [{d} + 8], {t}",
+            "mov {t}, qword ptr [{s} + 16]",
+            "mov qword ptr [{d} + 16], {t}",
+            "mov {t}, qword ptr [{s} + 24]",
+            "mov qword ptr [{d} + 24], {t}",
+            "add {s}, 32",
+            "add {d}, 32",
+            "dec {k}",
+            "jnz 2b",
+            "3:",
+            "test {q}, {q}",
+            "jz 5f",
+            "4:",
             "mov {t}, qword ptr [{s}]",
             "mov qword ptr [{d}], {t}",
             "add {s}, 8",
             "add {d}, 8",
             "dec {q}",
-            "jnz 2b",
-            "3:",
+            "jnz 4b",
+            "5:",
             "test {b}, {b}",
-            "jz 5f",
-            "4:",
+            "jz 7f",
+            "6:",
             "mov {t:l}, byte ptr [{s}]",
             "mov byte ptr [{d}], {t:l}",
             "inc {s}",
             "inc {d}",
             "dec {b}",
-            "jnz 4b",
-            "5:",
-            q = inout(reg) n / 8 => _,
+            "jnz 6b",
+            "7:",
+            k = inout(reg) n / 32 => _,
+            q = inout(reg) n % 32 / 8 => _,
             b = inout(reg) n % 8 => _,
             s = inout(reg) src => _,
             d = inout(reg) dst => _,
@@ -106,27 +128,40 @@ unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
     // The byte repeated in every byte of a quadword.
     let q = (c as u8 as u64).wrapping_mul(0x0101_0101_0101_0101);
     // SAFETY: memset's contract: `dst` is valid for `n` bytes of writes;
-    // the asm stores exactly n/8 quadwords then n%8 bytes from `dst`, and
-    // changes only the registers it declares, using no stack.
+    // the asm stores exactly n/32 four-quadword groups, (n%32)/8 quadwords
+    // then n%8 bytes from `dst`, and changes only the registers it
+    // declares, using no stack.
     unsafe {
         asm!(
-            "test {q}, {q}",
+            "test {k}, {k}",
             "jz 3f",
             "2:",
             "mov qword ptr [{d}], {v}",
-            "add {d}, 8",
-            "dec {q}",
+            "mov qword ptr [{d} + 8], {v}",
+            "mov qword ptr [{d} + 16], {v}",
+            "mov qword ptr [{d} + 24], {v}",
+            "add {d}, 32",
+            "dec {k}",
             "jnz 2b",
             "3:",
-            "test {b}, {b}",
+            "test {q}, {q}",
             "jz 5f",
             "4:",
+            "mov qword ptr [{d}], {v}",
+            "add {d}, 8",
+            "dec {q}",
+            "jnz 4b",
+            "5:",
+            "test {b}, {b}",
+            "jz 7f",
+            "6:",
             "mov byte ptr [{d}], {v:l}",
             "inc {d}",
             "dec {b}",
-            "jnz 4b",
-            "5:",
-            q = inout(reg) n / 8 => _,
+            "jnz 6b",
+            "7:",
+            k = inout(reg) n / 32 => _,
+            q = inout(reg) n % 32 / 8 => _,
             b = inout(reg) n % 8 => _,
             d = inout(reg) dst => _,
             v = in(reg) q,
