@@ -94,10 +94,10 @@ impl<V: BlockSlot> BlockMap<V> {
     pub fn insert(&mut self, key: u64, v: V) -> Option<V> {
         debug_assert!(!v.is_empty(), "the empty value inserted");
         let (base, i) = split(key);
-        let block = self
-            .blocks
-            .entry(base)
-            .or_insert_with(|| Box::new([V::EMPTY; BLOCK_SLOTS as usize]));
+        let Some(block) = self.blocks.get_mut(&base) else {
+            self.insert_block(base, i, v);
+            return None;
+        };
         let old = core::mem::replace(&mut block[i], v);
         if old.is_empty() {
             self.len += 1;
@@ -105,6 +105,19 @@ impl<V: BlockSlot> BlockMap<V> {
         } else {
             Some(old)
         }
+    }
+
+    /// `insert` into a block not made yet: a new block with `v` in slot
+    /// `i`.
+    // Out of line: one insert in up to sixteen makes a block, and the
+    // B-tree's insertion code is long; the VM server's fault path stays on
+    // few code pages (docs/performance.md, "Code pages").
+    #[inline(never)]
+    fn insert_block(&mut self, base: u64, i: usize, v: V) {
+        let mut block = Box::new([V::EMPTY; BLOCK_SLOTS as usize]);
+        block[i] = v;
+        self.blocks.insert(base, block);
+        self.len += 1;
     }
 
     /// Takes the value at `key` out; an emptied block is freed.

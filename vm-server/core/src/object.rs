@@ -494,12 +494,30 @@ impl ObjectTable {
         gone
     }
 
+    /// `g`'s counts, made (empty, with no limits) at its first use.
+    fn charge_mut(&mut self, g: u32) -> &mut Charge {
+        if !self.charges.contains_key(&g) {
+            self.new_charge(g);
+        }
+        self.charges.get_mut(&g).expect("made above")
+    }
+
+    /// `charge_mut`'s first use of `g`.
+    // Out of line: every page added or taken counts, once per group
+    // makes it; the B-tree's insertion code then stays off the fault
+    // path's code pages (docs/performance.md, "Code pages").
+    #[cold]
+    #[inline(never)]
+    fn new_charge(&mut self, g: u32) {
+        self.charges.insert(g, Charge::default());
+    }
+
     /// Add to (or take from) a group's counts.
     fn account(&mut self, charge: Option<u32>, resident: i64, swap: i64) {
         let Some(g) = charge else {
             return;
         };
-        let c = self.charges.entry(g).or_default();
+        let c = self.charge_mut(g);
         c.resident = c
             .resident
             .checked_add_signed(resident)
@@ -545,7 +563,7 @@ impl ObjectTable {
     /// Count `n` pages of `group` going to swap (`n > 0`) or done.
     pub(crate) fn writing(&mut self, group: Option<u32>, n: i64) {
         if let Some(g) = group {
-            let c = self.charges.entry(g).or_default();
+            let c = self.charge_mut(g);
             c.writing = c.writing.checked_add_signed(n).expect("writing count");
         }
     }

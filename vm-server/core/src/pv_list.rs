@@ -60,8 +60,16 @@ impl PvList {
         if self.is_empty() {
             self.first = (space, va);
         } else {
-            self.more.get_or_insert_with(Box::default).push((space, va));
+            self.push_more(space, va);
         }
+    }
+
+    /// `push` of a second or later place.
+    // Out of line: most frames have one mapping; the fault path's code
+    // stays on few pages (docs/performance.md, "Code pages").
+    #[inline(never)]
+    fn push_more(&mut self, space: SpaceId, va: u64) {
+        self.more.get_or_insert_with(Box::default).push((space, va));
     }
 
     /// Removes a place; false if the frame was not mapped there.

@@ -110,6 +110,10 @@ impl Vm {
     /// `Ok(Some(tag))`: a write of the group's pages is in flight, try
     /// again when it completes; `Err(QuotaExceeded(..))`: nothing of the
     /// group's can go (wired, its swap quota full, or no swap device).
+    // Out of line: only a group past its resident quota reclaims; the
+    // fault path's code stays on few pages (docs/performance.md, "Code
+    // pages").
+    #[inline(never)]
     pub(crate) fn group_reclaim<P: crate::Pmap + ?Sized>(
         &mut self,
         space: SpaceId,

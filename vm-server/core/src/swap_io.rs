@@ -88,6 +88,9 @@ impl Vm {
 impl Memory {
     /// The oldest request in flight, if any: a fault out of memory, or
     /// one whose read cannot start, waits for it.
+    // Out of line: asked only when memory ran out; the fault path's code
+    // stays on few pages (docs/performance.md, "Code pages").
+    #[inline(never)]
     pub(crate) fn oldest_io(&self) -> Option<IoTag> {
         self.io.keys().next().map(|&t| IoTag(t))
     }
@@ -122,9 +125,16 @@ impl Memory {
     #[inline]
     pub(crate) fn flush_dead_slots(&mut self) {
         self.flush_closed();
-        if self.objects.dead_slot_count() == 0 {
-            return;
+        if self.objects.dead_slot_count() != 0 {
+            self.free_dead_slots();
         }
+    }
+
+    /// `flush_dead_slots` once there are some.
+    // Out of line: every fault asks, few find any; the fault path's code
+    // stays on few pages (docs/performance.md, "Code pages").
+    #[inline(never)]
+    fn free_dead_slots(&mut self) {
         let dead = self.objects.take_dead_slots();
         if let Some(sw) = self.swap.as_mut() {
             for s in dead {

@@ -84,9 +84,17 @@ impl<P: Platform> Service<P> {
     /// After every message: a sleeping idle thread with work again runs.
     pub(crate) fn wake_idle(&mut self) {
         if self.idle.parked.is_some() && self.vm.zero_wanted() {
-            if let Some(r) = self.idle.parked.take() {
-                self.platform.resume(r);
-            }
+            self.resume_idle();
+        }
+    }
+
+    /// `wake_idle`'s resumption of the parked idle thread.
+    // Out of line: every message asks, few wake it; the fault path's code
+    // stays on few pages (docs/performance.md, "Code pages").
+    #[inline(never)]
+    fn resume_idle(&mut self) {
+        if let Some(r) = self.idle.parked.take() {
+            self.platform.resume(r);
         }
     }
 

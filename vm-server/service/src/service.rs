@@ -219,10 +219,18 @@ impl<P: Platform> Service<P> {
             .vm
             .pageout_shortage(self.waiting.iter().any(|w| w.memory));
         if short > 0 {
-            self.vm.pageout(self.platform.pmap(), short);
-            if self.vm.out_of_swap() {
-                self.oom_kill();
-            }
+            self.pageout_now(short);
+        }
+    }
+
+    /// `pageout_if_short` once short by `short` pages.
+    // Out of line: every message asks, few are short; the fault path's
+    // code stays on few pages (docs/performance.md, "Code pages").
+    #[inline(never)]
+    fn pageout_now(&mut self, short: u32) {
+        self.vm.pageout(self.platform.pmap(), short);
+        if self.vm.out_of_swap() {
+            self.oom_kill();
         }
     }
 
