@@ -199,9 +199,9 @@ impl Sel4Pmap {
 
     /// Keeps the unmapped copy `c` as mappable frame `i`'s spare, or
     /// frees its slot when the frame has one.
-    // Rare, and out of line: the fault path's code stays on few pages
+    // Out of line: `enter` keeps a spare only when it fails (every unmap
+    // does); the fault path's code stays on few pages
     // (docs/performance.md, "Code pages").
-    #[cold]
     #[inline(never)]
     fn keep_spare(&mut self, i: usize, c: cap::Granule) {
         if let Some(extra) = self.spare.put(i, c) {
@@ -215,8 +215,6 @@ impl Sel4Pmap {
         self.pool.mappable_index(f).expect("a mappable frame")
     }
 
-    /// Drop one mapping of some frame other than `keep` at `va` of
-    /// `space`, round robin over the frames: the budget is full.
     /// `enter`'s 4 KiB page over the 2 MiB mapping `m` at `slot`: that
     /// goes first.
     // Rare, and out of line: the fault path's code stays on few pages
@@ -241,6 +239,8 @@ impl Sel4Pmap {
         self.unmap_one(space, va, m);
     }
 
+    /// Drop one mapping of some frame other than `keep` at `va` of
+    /// `space`, round robin over the frames: the budget is full.
     // Rare, and out of line: the fault path's code stays on few pages
     // (docs/performance.md, "Code pages").
     #[cold]
