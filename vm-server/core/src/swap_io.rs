@@ -88,8 +88,9 @@ impl Vm {
 impl Memory {
     /// The oldest request in flight, if any: a fault out of memory, or
     /// one whose read cannot start, waits for it.
-    // Out of line: asked only when memory ran out; the fault path's code
-    // stays on few pages (docs/performance.md, "Code pages").
+    // Out of line: asked only when memory ran out or a read cannot start;
+    // the fault path's code stays on few pages (docs/performance.md,
+    // "Code pages").
     #[inline(never)]
     pub(crate) fn oldest_io(&self) -> Option<IoTag> {
         self.io.keys().next().map(|&t| IoTag(t))
