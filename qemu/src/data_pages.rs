@@ -7,8 +7,8 @@
 //! **Why.** Under TCG every page-table switch empties QEMU's software
 //! TLB, so a message pays a guest page walk again for each page it touches
 //! first (docs/performance.md, "Where a fault's cycles go": about 360–830
-//! cycles a page). `--hot-text` counts the code side; this counts the data
-//! side, which QEMU's `-d` logs do not show.
+//! cycles a page). QEMU's `-d` logs show neither the data side nor the
+//! code a message runs between block lookups; a plugin sees both.
 //!
 //! **How.**
 //! - The QEMU plugin in `qemu/data-pages` (built here) instruments the
@@ -17,20 +17,23 @@
 //!   store of the server's code touches with the instruction that touched
 //!   it first, and counts the other system calls (invocations, whatever
 //!   inlining made of the stubs) and entries into a few marked functions
-//!   ([`MARKS`]).
+//!   ([`MARKS`]). A callback per translation block counts the message's
+//!   instructions, blocks and code pages, and in one message in 16 its
+//!   instructions per block.
 //! - It records while a switch file exists: created at `--hot-text`'s
 //!   start line, removed at its stop line (bench-fault's request and fault
 //!   rounds).
 //! - The root task is a second program: its messages start where
-//!   `sel4::syscalls::reply_recv` returns, and the floor's faulting thread (`root_task::floor::fault_thread`, which
-//!   runs the root task's code in its own address space) is skipped. A
-//!   floor fault is a root-task message with one invocation, its frame map.
+//!   `sel4::syscalls::reply_recv` returns, and the floor's faulting thread
+//!   (`root_task::floor::fault_thread`, which runs the root task's code in
+//!   its own address space) is skipped. A floor fault is a root-task
+//!   message with one invocation, its frame map.
 //! - Each message is classed by its marks ([`Kind::of`]); pages in the
 //!   kernel's half are the `syscall` instruction's view of the kernel and
 //!   are left out.
 
-use crate::hot_text::{boot_over_window, nm_symbols, Symbols};
-use crate::step::{progress, run_captured, run_stdout, Failure, Result};
+use crate::hot_text::{boot_over_window, disassembly, nm, nm_symbols, Symbols};
+use crate::step::{binutils, progress, run_captured, Failure, Result};
 use crate::{Options, Workspace};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -220,13 +223,22 @@ const KERNEL_PAGES: u64 = 0xffff_8000_0000_0000 >> 12;
 #[derive(Default, Debug)]
 pub struct Tally {
     pub messages: Vec<usize>,
-    pub ran: Vec<Ran>,
+    pub ran: Vec<RanCounts>,
     pub pages: PageTouches,
     pub code_pages: PageTouches,
     /// Over the sampled messages: how many, and their instructions per
     /// block.
     pub profiled: usize,
     pub profile: BTreeMap<u64, u64>,
+}
+
+/// What one message ran, counted: [`Ran`] without its lists (the tally
+/// keeps those per page and per block).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RanCounts {
+    pub insns: u64,
+    pub blocks: u64,
+    pub code_pages: u64,
 }
 
 /// Per page: how many messages touched it, and how many of those first
@@ -273,7 +285,11 @@ pub fn tally(messages: &[Message], groups: &[Vec<Group>]) -> BTreeMap<Kind, Tall
                 *t.profile.entry(*pc).or_default() += n;
             }
         }
-        t.ran.push(m.ran.clone());
+        t.ran.push(RanCounts {
+            insns: m.ran.insns,
+            blocks: m.ran.blocks,
+            code_pages: m.ran.code_pages.len() as u64,
+        });
     }
     out
 }
@@ -382,8 +398,9 @@ pub fn system_calls(objdump: &str, receiver: &str) -> (Vec<u64>, Vec<u64>) {
     (starts, invocations)
 }
 
-/// The report: per kind, the median pages with the range, then the pages
-/// at least a quarter of its messages touch.
+/// The report: per kind, the median data pages with the range, the
+/// medians of what a message ran, its instructions by function, then the
+/// data and code pages at least a quarter of its messages touch.
 pub fn report(tallies: &BTreeMap<Kind, Tally>, images: &[Image]) -> String {
     let mut s =
         String::from("data pages per message          messages   median      min      max\n");
@@ -408,7 +425,7 @@ pub fn report(tallies: &BTreeMap<Kind, Tally>, images: &[Image]) -> String {
         let Some(t) = tallies.get(&kind) else {
             continue;
         };
-        let median = |f: fn(&Ran) -> u64| {
+        let median = |f: fn(&RanCounts) -> u64| {
             let mut v: Vec<u64> = t.ran.iter().map(f).collect();
             v.sort_unstable();
             v[v.len() / 2]
@@ -418,7 +435,7 @@ pub fn report(tallies: &BTreeMap<Kind, Tally>, images: &[Image]) -> String {
             kind.name(),
             median(|r| r.insns),
             median(|r| r.blocks),
-            median(|r| r.code_pages.len() as u64)
+            median(|r| r.code_pages)
         ));
     }
     for kind in Kind::ALL {
@@ -656,27 +673,19 @@ pub struct Image {
 
 impl Image {
     fn of(elf: &Path) -> Result<Image> {
-        let nm = tool_output("nm", &["-n", "-S", "--defined-only"], elf)?;
+        let nm = nm(elf)?;
         Ok(Image {
             path: elf.to_path_buf(),
             symbols: Symbols::parse(&nm),
-            data: PageSymbols::parse(&nm, &tool_output("readelf", &["-SW"], elf)?),
+            data: PageSymbols::parse(&nm, &binutils("readelf", &["-SW"], elf)?),
             text: PageSymbols::text(&nm),
-            objdump: tool_output("objdump", &["-d", "--no-show-raw-insn"], elf)?,
+            objdump: disassembly(elf)?,
         })
     }
 
     fn missing(&self, what: &str) -> Failure {
         Failure::msg(format!("{}: no {what}", self.path.display()))
     }
-}
-
-/// The standard output of a binutils tool run on `elf`.
-pub(crate) fn tool_output(tool: &str, args: &[&str], elf: &Path) -> Result<String> {
-    run_stdout(
-        &format!("{tool} (binutils) on {}", elf.display()),
-        Command::new(tool).args(args).arg(elf),
-    )
 }
 
 #[cfg(test)]

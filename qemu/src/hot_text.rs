@@ -31,13 +31,12 @@
 //!   only speed.
 
 use crate::machine::{self, BootOptions};
-use crate::step::{progress, run_stdout, Failure, Result};
+use crate::step::{binutils, progress, Failure, Result};
 use crate::{Options, Workspace};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 /// The console line after which tracing starts: the VM server's start of
@@ -141,8 +140,7 @@ pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
     }
     let text = std::fs::read_to_string(&log)
         .map_err(|e| Failure::msg(format!("{}: {e}", log.display())))?;
-    let objdump = crate::data_pages::tool_output("objdump", &["-d", "--no-show-raw-insn"], &elf)?;
-    let (starts, _) = crate::data_pages::system_calls(&objdump, SERVE);
+    let (starts, _) = crate::data_pages::system_calls(&disassembly(&elf)?, SERVE);
     if starts.is_empty() {
         return Err(Failure::msg(format!(
             "{}: no system call in {SERVE}",
@@ -191,13 +189,7 @@ pub struct Symbols {
 
 impl Symbols {
     pub fn of(elf: &Path) -> Result<Symbols> {
-        let nm = run_stdout(
-            &format!("nm (binutils) on {}", elf.display()),
-            Command::new("nm")
-                .args(["-n", "-S", "--defined-only"])
-                .arg(elf),
-        )?;
-        Ok(Symbols::parse(&nm))
+        Ok(Symbols::parse(&nm(elf)?))
     }
 
     /// Reads `nm -n -S` output: `address size type name`, text types only.
@@ -239,6 +231,16 @@ impl Symbols {
         let end = self.functions.iter().map(|f| f.0 + f.1).max()?;
         Some((first.0, end))
     }
+}
+
+/// `nm -n -S` of `elf`: its symbols by address, with their sizes.
+pub fn nm(elf: &Path) -> Result<String> {
+    binutils("nm", &["-n", "-S", "--defined-only"], elf)
+}
+
+/// `objdump -d` of `elf`, without the instruction bytes.
+pub fn disassembly(elf: &Path) -> Result<String> {
+    binutils("objdump", &["-d", "--no-show-raw-insn"], elf)
 }
 
 /// The symbols of `nm -n -S` output whose type is one of `types`, as

@@ -89,6 +89,14 @@ pub fn run_stdout(what: &str, cmd: &mut Command) -> Result<String> {
     run_output(what, cmd).map(|(stdout, _)| stdout)
 }
 
+/// The standard output of binutils' `tool` run with `args` on `elf`.
+pub fn binutils(tool: &str, args: &[&str], elf: &std::path::Path) -> Result<String> {
+    run_stdout(
+        &format!("{tool} (binutils) on {}", elf.display()),
+        Command::new(tool).args(args).arg(elf),
+    )
+}
+
 fn run_output(what: &str, cmd: &mut Command) -> Result<(String, String)> {
     let started = Instant::now();
     let out = cmd.stdin(Stdio::null()).output().map_err(|e| Failure {

@@ -494,22 +494,23 @@ impl ObjectTable {
         gone
     }
 
-    /// `g`'s counts, made (empty, with no limits) at its first use.
-    fn charge_mut(&mut self, g: u32) -> &mut Charge {
-        if !self.charges.contains_key(&g) {
-            self.new_charge(g);
+    /// Changes `g`'s counts with `f`; they are made (empty, with no
+    /// limits) at the group's first use. One lookup when they exist.
+    fn with_charge(&mut self, g: u32, f: impl FnOnce(&mut Charge)) {
+        match self.charges.get_mut(&g) {
+            Some(c) => f(c),
+            None => f(self.new_charge(g)),
         }
-        self.charges.get_mut(&g).expect("made above")
     }
 
-    /// `charge_mut`'s first use of `g`.
+    /// `with_charge`'s first use of `g`.
     // Out of line: every page added or taken counts, once per group
     // makes it; the B-tree's insertion code then stays off the fault
     // path's code pages (docs/performance.md, "Code pages").
     #[cold]
     #[inline(never)]
-    fn new_charge(&mut self, g: u32) {
-        self.charges.insert(g, Charge::default());
+    fn new_charge(&mut self, g: u32) -> &mut Charge {
+        self.charges.entry(g).or_default()
     }
 
     /// Add to (or take from) a group's counts.
@@ -517,12 +518,13 @@ impl ObjectTable {
         let Some(g) = charge else {
             return;
         };
-        let c = self.charge_mut(g);
-        c.resident = c
-            .resident
-            .checked_add_signed(resident)
-            .expect("resident count");
-        c.swap = c.swap.checked_add_signed(swap).expect("swap count");
+        self.with_charge(g, |c| {
+            c.resident = c
+                .resident
+                .checked_add_signed(resident)
+                .expect("resident count");
+            c.swap = c.swap.checked_add_signed(swap).expect("swap count");
+        });
     }
 
     /// Pages that may still be added to objects charged like `id`
@@ -563,8 +565,9 @@ impl ObjectTable {
     /// Count `n` pages of `group` going to swap (`n > 0`) or done.
     pub(crate) fn writing(&mut self, group: Option<u32>, n: i64) {
         if let Some(g) = group {
-            let c = self.charge_mut(g);
-            c.writing = c.writing.checked_add_signed(n).expect("writing count");
+            self.with_charge(g, |c| {
+                c.writing = c.writing.checked_add_signed(n).expect("writing count");
+            });
         }
     }
 }
