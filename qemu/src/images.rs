@@ -25,12 +25,17 @@ const OWN_PROFILE: &[(&str, &str)] = &[("vm-server", "vm-server")];
 /// the next translation block, and after every page-table switch that
 /// lookup misses: with these a zero-fill fault makes 51 lookups instead of
 /// 76, and the fault rows measured 0.04–0.09 floor lower, ping unchanged
-/// (docs/performance.md, "The code side again").
+/// (docs/performance.md, "The code side again"). And no SLP vectoriser:
+/// the vectors it makes of neighbouring fields (the loop's two `Stats`
+/// counters) load their constants from `.rodata`, a data page every
+/// message touched for that alone (docs/performance.md, "Data pages of a
+/// fault").
 const PROFILE_FLAGS: &[(&str, &[&str])] = &[(
     "vm-server",
     &[
         "-Cllvm-args=-inline-threshold=1000",
         "-Cllvm-args=-min-jump-table-entries=10000",
+        "-Cllvm-args=-vectorize-slp=false",
     ],
 )];
 

@@ -9,15 +9,29 @@
 //! bytes), within the heap bound's per-page costs (`vm_service::heap`);
 //! larger blocks would not be. An emptied block is freed at once.
 //!
+//! The blocks sit in a vector, in no order; the B-tree maps a block's
+//! base to its place there. The map remembers the block its last lookup
+//! found (`hint`): faults come in runs over neighbouring pages, so most
+//! lookups skip the B-tree search, as DragonFly's `vm_map` hint lets a
+//! fault skip the map search. A search of a large map is about ninety
+//! instructions; a hit is a compare and an index
+//! (docs/performance.md, "Block lookups").
+//!
 //! Used by the object's page tree (`object.rs`) and the seL4 pmap's
-//! mapping table. Owned by whoever holds it; no locking.
+//! mapping table. Owned by whoever holds it; no locking (the hint is a
+//! `Cell`, so a lookup through `&self` can move it).
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::cell::Cell;
 use core::ops::Range;
 
 /// Slots per block.
 pub const BLOCK_SLOTS: u64 = 16;
+
+/// One block's slots.
+type Block<V> = Box<[V; BLOCK_SLOTS as usize]>;
 
 /// A value a block slot holds, with one bit pattern kept for "empty".
 pub trait BlockSlot: Copy {
@@ -29,14 +43,25 @@ pub trait BlockSlot: Copy {
 /// Page number -> value, in dense blocks.
 #[derive(Clone, Debug)]
 pub struct BlockMap<V: BlockSlot> {
-    blocks: BTreeMap<u64, Box<[V; BLOCK_SLOTS as usize]>>,
-    len: usize,
+    /// A block's base -> its place in `blocks`.
+    index: BTreeMap<u64, u32>,
+    /// The blocks with their bases, in no order (a removal moves the last
+    /// one into the hole).
+    blocks: Vec<(u64, Block<V>)>,
+    /// The place in `blocks` of the block the last lookup found; a lookup
+    /// checks that block's base, so a stale place is only a miss.
+    hint: Cell<u32>,
+    /// Values held (`u32`, beside `hint`, since a map sits in every
+    /// object: a map holds at most one value per frame or mapping).
+    len: u32,
 }
 
 impl<V: BlockSlot> Default for BlockMap<V> {
     fn default() -> Self {
         BlockMap {
-            blocks: BTreeMap::new(),
+            index: BTreeMap::new(),
+            blocks: Vec::new(),
+            hint: Cell::new(0),
             len: 0,
         }
     }
@@ -65,17 +90,29 @@ impl<V: BlockSlot> BlockMap<V> {
 
     /// Values held.
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// The place in `blocks` of the block at `base`, the hint first.
+    #[inline]
+    fn find(&self, base: u64) -> Option<usize> {
+        let at = self.hint.get() as usize;
+        if self.blocks.get(at).is_some_and(|b| b.0 == base) {
+            return Some(at);
+        }
+        let at = *self.index.get(&base)?;
+        self.hint.set(at);
+        Some(at as usize)
+    }
+
     #[inline]
     pub fn get(&self, key: u64) -> Option<V> {
         let (base, i) = split(key);
-        let v = self.blocks.get(&base)?[i];
+        let v = self.blocks[self.find(base)?].1[i];
         (!v.is_empty()).then_some(v)
     }
 
@@ -86,7 +123,8 @@ impl<V: BlockSlot> BlockMap<V> {
     /// The value at `key` to change in place (it cannot be emptied so).
     pub fn get_mut(&mut self, key: u64) -> Option<&mut V> {
         let (base, i) = split(key);
-        let v = &mut self.blocks.get_mut(&base)?[i];
+        let at = self.find(base)?;
+        let v = &mut self.blocks[at].1[i];
         (!v.is_empty()).then_some(v)
     }
 
@@ -94,11 +132,11 @@ impl<V: BlockSlot> BlockMap<V> {
     pub fn insert(&mut self, key: u64, v: V) -> Option<V> {
         debug_assert!(!v.is_empty(), "the empty value inserted");
         let (base, i) = split(key);
-        let Some(block) = self.blocks.get_mut(&base) else {
+        let Some(at) = self.find(base) else {
             self.insert_block(base, i, v);
             return None;
         };
-        let old = core::mem::replace(&mut block[i], v);
+        let old = core::mem::replace(&mut self.blocks[at].1[i], v);
         if old.is_empty() {
             self.len += 1;
             None
@@ -116,71 +154,118 @@ impl<V: BlockSlot> BlockMap<V> {
     fn insert_block(&mut self, base: u64, i: usize, v: V) {
         let mut block = Box::new([V::EMPTY; BLOCK_SLOTS as usize]);
         block[i] = v;
-        self.blocks.insert(base, block);
+        if self.blocks.capacity() == 0 {
+            // A map of one block (most objects' page trees) pays for one.
+            self.blocks.reserve_exact(1);
+        }
+        let at = self.blocks.len() as u32;
+        self.blocks.push((base, block));
+        self.index.insert(base, at);
+        self.hint.set(at);
         self.len += 1;
     }
 
     /// Takes the value at `key` out; an emptied block is freed.
     pub fn remove(&mut self, key: u64) -> Option<V> {
         let (base, i) = split(key);
-        let block = self.blocks.get_mut(&base)?;
+        let at = self.find(base)?;
+        let block = &mut self.blocks[at].1;
         let old = core::mem::replace(&mut block[i], V::EMPTY);
         if old.is_empty() {
             return None;
         }
         self.len -= 1;
         if block.iter().all(|v| v.is_empty()) {
-            self.blocks.remove(&base);
+            self.remove_block(at);
         }
         Some(old)
+    }
+
+    /// Frees the block at place `at`; the last block moves into its place.
+    fn remove_block(&mut self, at: usize) {
+        let (base, _) = self.blocks.swap_remove(at);
+        self.index.remove(&base);
+        if let Some(&(moved, _)) = self.blocks.get(at) {
+            if let Some(place) = self.index.get_mut(&moved) {
+                *place = at as u32;
+            }
+        }
+        // Give back what a shrunken map no longer needs (amortised: a
+        // quarter full, halved).
+        if self.blocks.len() * 4 < self.blocks.capacity() {
+            self.blocks.shrink_to(self.blocks.len() * 2);
+        }
     }
 
     /// The values with keys in `r`, in key order.
     pub fn range(&self, r: Range<u64>) -> impl Iterator<Item = (u64, V)> + '_ {
         let first = split(r.start).0;
-        self.blocks
+        self.index
             .range(first..r.end.max(first))
-            .flat_map(|(&base, block)| entries(base, block))
+            .flat_map(|(&base, &at)| entries(base, &self.blocks[at as usize].1))
             .filter(move |(k, _)| r.contains(k))
     }
 
     /// Moves the values with keys `>= at` into a new map.
     pub fn split_off(&mut self, at: u64) -> Self {
-        let (base, i) = split(at);
-        let mut right = BlockMap {
-            blocks: self.blocks.split_off(&base),
-            len: 0,
-        };
+        let (cut, i) = split(at);
+        // Highest place first, so the block `swap_remove` moves into a
+        // freed place is always one that stays.
+        let mut moving: Vec<(u32, u64)> = self
+            .index
+            .split_off(&cut)
+            .into_iter()
+            .map(|(base, place)| (place, base))
+            .collect();
+        moving.sort_unstable_by_key(|&(place, _)| core::cmp::Reverse(place));
+        let mut right = BlockMap::new();
+        for (place, base) in moving {
+            let (_, block) = self.blocks.swap_remove(place as usize);
+            if let Some(&(moved, _)) = self.blocks.get(place as usize) {
+                if let Some(p) = self.index.get_mut(&moved) {
+                    *p = place;
+                }
+            }
+            right.adopt(base, block);
+        }
+        self.len -= right.len;
         // The block holding `at` straddles the cut: its lower part stays.
         if i > 0 {
-            if let Some(mut upper) = right.blocks.remove(&base) {
+            if let Some(place) = right.find(cut) {
+                let upper = &mut right.blocks[place].1;
                 let mut lower = Box::new([V::EMPTY; BLOCK_SLOTS as usize]);
                 lower[..i].copy_from_slice(&upper[..i]);
                 upper[..i].fill(V::EMPTY);
-                if lower.iter().any(|v| !v.is_empty()) {
-                    self.blocks.insert(base, lower);
+                let n = lower.iter().filter(|v| !v.is_empty()).count();
+                right.len -= n as u32;
+                if upper.iter().all(|v| v.is_empty()) {
+                    right.remove_block(place);
                 }
-                if upper.iter().any(|v| !v.is_empty()) {
-                    right.blocks.insert(base, upper);
-                }
+                self.adopt(cut, lower);
             }
         }
-        right.len = right
-            .blocks
-            .values()
-            .map(|b| b.iter().filter(|v| !v.is_empty()).count())
-            .sum();
-        self.len -= right.len;
         right
+    }
+
+    /// Takes `block` at `base` into a map that has no block there; an
+    /// empty one is dropped.
+    fn adopt(&mut self, base: u64, block: Block<V>) {
+        let n = block.iter().filter(|v| !v.is_empty()).count();
+        if n == 0 {
+            return;
+        }
+        self.index.insert(base, self.blocks.len() as u32);
+        self.blocks.push((base, block));
+        self.len += n as u32;
     }
 }
 
 /// A `BlockMap`'s values in key order, the map consumed block by block
-/// (nothing collected first: an object's pages are walked so as it dies).
+/// (nothing allocated: an object's pages are walked so as it dies).
 pub struct IntoIter<V: BlockSlot> {
-    blocks: alloc::collections::btree_map::IntoIter<u64, Box<[V; BLOCK_SLOTS as usize]>>,
+    blocks: alloc::vec::IntoIter<(u64, Block<V>)>,
     /// The block being walked: its base, its slots, the next slot.
-    block: Option<(u64, Box<[V; BLOCK_SLOTS as usize]>, usize)>,
+    block: Option<(u64, Block<V>, usize)>,
 }
 
 impl<V: BlockSlot> Iterator for IntoIter<V> {
@@ -207,7 +292,9 @@ impl<V: BlockSlot> IntoIterator for BlockMap<V> {
     type Item = (u64, V);
     type IntoIter = IntoIter<V>;
 
-    fn into_iter(self) -> IntoIter<V> {
+    fn into_iter(mut self) -> IntoIter<V> {
+        // In key order; sorting in place allocates nothing.
+        self.blocks.sort_unstable_by_key(|&(base, _)| base);
         IntoIter {
             blocks: self.blocks.into_iter(),
             block: None,
@@ -232,6 +319,27 @@ mod tests {
         Insert(u64, u32),
         Remove(u64),
         SplitOff(u64),
+        /// A read, which may move the hint.
+        Get(u64),
+        /// A change in place, through the hint too.
+        Set(u64, u32),
+    }
+
+    /// The map's own records agree: every block holds a value, the index
+    /// names each block's place, and the hint names a block or none.
+    fn consistent(m: &BlockMap<u32>) -> bool {
+        m.blocks
+            .iter()
+            .all(|(_, b)| b.iter().any(|v| !v.is_empty()))
+            && m.index.len() == m.blocks.len()
+            && m.index
+                .iter()
+                .all(|(&base, &at)| m.blocks[at as usize].0 == base)
+            && m.len as usize
+                == m.blocks
+                    .iter()
+                    .map(|(_, b)| b.iter().filter(|v| !v.is_empty()).count())
+                    .sum::<usize>()
     }
 
     fn key() -> impl Strategy<Value = u64> {
@@ -243,6 +351,8 @@ mod tests {
             6 => (key(), 0u32..1000).prop_map(|(k, v)| Op::Insert(k, v)),
             3 => key().prop_map(Op::Remove),
             1 => key().prop_map(Op::SplitOff),
+            3 => key().prop_map(Op::Get),
+            2 => (key(), 0u32..1000).prop_map(|(k, v)| Op::Set(k, v)),
         ]
     }
 
@@ -258,13 +368,24 @@ mod tests {
                     Op::Insert(k, v) => prop_assert_eq!(m.insert(k, v), r.insert(k, v)),
                     Op::Remove(k) => prop_assert_eq!(m.remove(k), r.remove(&k)),
                     Op::SplitOff(k) => {
-                        let right: alloc::vec::Vec<_> = m.split_off(k).into_iter().collect();
+                        let right = m.split_off(k);
+                        prop_assert!(consistent(&right));
+                        let right: alloc::vec::Vec<_> = right.into_iter().collect();
                         let want: alloc::vec::Vec<_> = r.split_off(&k).into_iter().collect();
                         prop_assert_eq!(right, want);
                     }
+                    Op::Get(k) => prop_assert_eq!(m.get(k), r.get(&k).copied()),
+                    Op::Set(k, v) => {
+                        if let Some(x) = m.get_mut(k) {
+                            *x = v;
+                        }
+                        if let Some(x) = r.get_mut(&k) {
+                            *x = v;
+                        }
+                    }
                 }
                 prop_assert_eq!(m.len(), r.len());
-                prop_assert!(m.blocks.values().all(|b| b.iter().any(|v| !v.is_empty())));
+                prop_assert!(consistent(&m));
             }
             let all: alloc::vec::Vec<_> = m.clone().into_iter().collect();
             let want: alloc::vec::Vec<_> = r.iter().map(|(&k, &v)| (k, v)).collect();

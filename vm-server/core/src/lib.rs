@@ -292,6 +292,7 @@ pub mod pageout;
 pub mod pager_backend;
 pub mod pager_io;
 pub mod pmap;
+pub mod policy;
 pub mod promote;
 pub mod pv_list;
 pub mod quota;

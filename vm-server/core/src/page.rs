@@ -11,6 +11,7 @@
 use crate::config::{large_region_base, LARGE_PAGE_FRAMES};
 use crate::error::VmError;
 use crate::large_pool::LargePool;
+use crate::policy::Policy;
 use crate::types::{FrameNumber, ObjectId};
 use alloc::boxed::Box;
 use bitflags::bitflags;
@@ -260,7 +261,7 @@ pub struct PagePool {
     /// default). It tracks exactly the pages on the `Paging` queue, except
     /// victims it has handed out and the pageout path has not yet freed or
     /// given back. `None` only while a scan has it out (`take_policy`).
-    policy: Option<Box<dyn ReplacementPolicy>>,
+    policy: Option<Policy>,
 }
 
 /// The queue of pageable pages (what the replacement policy tracks).
@@ -307,7 +308,7 @@ impl PagePool {
             unmanaged: 0,
             reserved,
             severe: 0,
-            policy: Some(Box::new(vm_swap::ClockPolicy::new(ram_end))),
+            policy: Some(Policy::Clock(vm_swap::ClockPolicy::new(ram_end))),
         };
         for f in 0..frame_count {
             pool.link(f, PageQueue::Free);
@@ -362,7 +363,9 @@ impl PagePool {
     /// Pageable pages on the policy's hot and cold sides (`vmstat`'s
     /// active and inactive).
     pub fn hot_cold(&self) -> (u32, u32) {
-        self.policy.as_ref().map_or((0, 0), |p| p.hot_cold())
+        self.policy
+            .as_ref()
+            .map_or((0, 0), |p| p.as_dyn().hot_cold())
     }
     /// Managed pages with a non-zero wire count.
     pub fn wired_count(&self) -> u32 {
@@ -509,7 +512,11 @@ impl PagePool {
     /// starts tracking every pageable page, in frame order (the old one's
     /// order is lost). Returns the previous one.
     pub fn set_policy(&mut self, policy: Box<dyn ReplacementPolicy>) -> Box<dyn ReplacementPolicy> {
-        let old = self.policy.replace(policy).expect("policy present");
+        let old = self
+            .policy
+            .replace(Policy::Other(policy))
+            .expect("policy present")
+            .into_box();
         for p in &mut self.pages {
             p.set_tracked(false);
         }
@@ -523,18 +530,18 @@ impl PagePool {
 
     /// The replacement policy.
     pub fn policy(&self) -> &dyn ReplacementPolicy {
-        self.policy.as_deref().expect("policy present")
+        self.policy.as_ref().expect("policy present").as_dyn()
     }
 
     /// Take the policy out for a scan (its host borrows the pool); the
     /// caller puts it back with `put_policy`.
-    pub(crate) fn take_policy(&mut self) -> Box<dyn ReplacementPolicy> {
+    pub(crate) fn take_policy(&mut self) -> Policy {
         self.policy.take().expect("policy present")
     }
 
     /// Put back the policy taken by `take_policy`. `victims` were handed
     /// out by its scan: the policy no longer tracks them.
-    pub(crate) fn put_policy(&mut self, p: Box<dyn ReplacementPolicy>, victims: &[u32]) {
+    pub(crate) fn put_policy(&mut self, p: Policy, victims: &[u32]) {
         for &f in victims {
             self.pages[f as usize].set_tracked(false);
         }
@@ -743,7 +750,7 @@ impl PagePool {
         let p = &self.pages[f.index()];
         if p.queue() == PageQueue::Paging && p.tracked() {
             if let Some(p) = self.policy.as_mut() {
-                p.deactivate(f.0);
+                p.as_dyn_mut().deactivate(f.0);
             }
         }
     }

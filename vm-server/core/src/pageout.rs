@@ -207,12 +207,13 @@ impl Memory {
         want: u32,
         rep: &mut PageoutReport,
     ) {
-        let mut pol = self.pool.take_policy();
+        let mut taken = self.pool.take_policy();
+        let pol = taken.as_dyn_mut();
         let before = pol.stats();
         let mut victims = Vec::new();
         pol.select_victims(want, &mut Host { mem: self, pmap }, &mut victims);
         let after = pol.stats();
-        self.pool.put_policy(pol, &victims);
+        self.pool.put_policy(taken, &victims);
         rep.scanned += (after.scanned - before.scanned) as u32;
         rep.deactivated += (after.deactivated - before.deactivated) as u32;
         self.stats.pdscans += after.scanned - before.scanned;
