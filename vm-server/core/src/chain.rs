@@ -24,7 +24,7 @@ use crate::object::{ObjectFlags, ObjectKind, ObjectTable};
 use crate::page::PagePool;
 use crate::types::{FrameNumber, ObjectId, PAGE_SHIFT};
 use alloc::collections::BTreeMap;
-use alloc::vec::Vec;
+use smallvec::{smallvec, SmallVec};
 
 /// One object a mapping sees, and where (`struct vm_map_backing`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,14 +46,17 @@ impl BackingLink {
 /// reference; the entry that owns the chain owns those references.
 #[derive(Debug, Default)]
 pub struct BackingChain {
-    pub(crate) links: Vec<BackingLink>,
+    /// Inline while the chain has one link (most entries): the fault's
+    /// walk then reads it from the map entry, not from an allocation on a
+    /// data page of its own (docs/performance.md, "Data pages of a fault").
+    pub(crate) links: SmallVec<[BackingLink; 1]>,
 }
 
 impl BackingChain {
     /// A chain of one object (which the caller's reference now belongs to).
     pub(crate) fn single(object: ObjectId, offset: u64) -> Self {
         BackingChain {
-            links: alloc::vec![BackingLink { object, offset }],
+            links: smallvec![BackingLink { object, offset }],
         }
     }
 
@@ -212,7 +215,7 @@ impl BackingChain {
     /// The first `k` links alone (what a merge of them copies).
     pub(crate) fn prefix(&self, k: usize) -> BackingChain {
         BackingChain {
-            links: self.links[..k].to_vec(),
+            links: SmallVec::from_slice(&self.links[..k]),
         }
     }
 

@@ -132,14 +132,14 @@ impl Memory {
         // Pages visible through a and b, relative to the entry, that
         // links above i do not hide.
         let pair = BackingChain {
-            links: alloc::vec![a, b],
+            links: smallvec::smallvec![a, b],
         };
         let copies = pair.visible_pages(&self.objects, 0, n, if in_place { 1 } else { 0 });
         // Links above `i` may hide some of them; those are copied too
         // (nothing uncovers them today, so that only costs memory) but are
         // neither mapped nor wired.
         let upper = BackingChain {
-            links: entry.chain.links[..i].to_vec(),
+            links: smallvec::SmallVec::from_slice(&entry.chain.links[..i]),
         };
         if (self.pool.available() as u64) < copies.len() as u64 {
             return Err(VmError::OutOfMemory);
@@ -184,7 +184,8 @@ impl Memory {
             entry.chain.links.remove(i + 1);
             self.objects.deallocate(b.object, &mut self.pool);
         } else {
-            entry.chain.links.splice(i..=i + 1, [target]);
+            entry.chain.links.remove(i + 1);
+            entry.chain.links[i] = target;
             self.objects.deallocate(a.object, &mut self.pool);
             self.objects.deallocate(b.object, &mut self.pool);
         }

@@ -523,17 +523,24 @@ impl Pmap for Sel4Pmap {
         if self.stats.mappings >= self.budget {
             self.steal(space, va);
         }
-        // A large region's frames have no 4 KiB cap (the core maps them
-        // only whole): refused, never a panic.
-        let pool_cap = self.pool.cap(frame).ok_or(PmapError::ResourceShortage)?;
-        let i = self.record(frame);
+        // A large region's frames have no 4 KiB cap and no records (the
+        // core maps them only whole): refused, never a panic.
+        let i = self
+            .pool
+            .mappable_index(frame)
+            .ok_or(PmapError::ResourceShortage)?;
+        // The pool's cap only when there is no spare copy: its array is a
+        // data page the fault would touch for nothing (docs/performance.md,
+        // "Data pages of a fault").
         let copy: cap::Granule = match self.spare.take(i) {
             Some(c) => c,
-            None => self
-                .kernel
-                .copy(pool_cap.cptr(), CapRights::read_write())
-                .map_err(|_| PmapError::ResourceShortage)?
-                .cast(),
+            None => {
+                let pool_cap = self.pool.cap(frame).ok_or(PmapError::ResourceShortage)?;
+                self.kernel
+                    .copy(pool_cap.cptr(), CapRights::read_write())
+                    .map_err(|_| PmapError::ResourceShortage)?
+                    .cast()
+            }
         };
         let attrs = self.attrs(frame);
         let kernel = &mut self.kernel;

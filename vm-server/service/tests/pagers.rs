@@ -402,3 +402,27 @@ fn the_challenge_table_is_bounded_and_forgets_the_oldest() {
     );
     attach(&mut svc);
 }
+
+/// A client whose badge has the bound pager's bit in the service's filter
+/// of pager badges is still a client: its faults are served.
+#[test]
+fn a_client_sharing_the_pagers_filter_bit_is_no_pager() {
+    let (mut svc, _) = service();
+    attach(&mut svc);
+    let twin = PAGER_BADGE + 64;
+    let space = svc.vm.space_create(&mut svc.platform.pmap).unwrap();
+    svc.add_client(twin, "twin".into(), space, Privileges::default());
+    assert_eq!(svc.pager_of(twin), None);
+    let va = as_badge(&mut svc, twin)
+        .mmap(&MmapRequest::anon(P, Prot::RW))
+        .unwrap();
+    let fault = Message::Fault {
+        client: twin,
+        addr: va,
+        access: vm_core::Access::Write,
+        ip: 0,
+    };
+    assert!(matches!(svc.handle(fault), Outcome::Reply(r) if r.label == 0));
+    assert!(svc.platform.reaped.is_empty());
+    assert_eq!(svc.pager_of(PAGER_BADGE), Some(CHANNEL));
+}

@@ -2,7 +2,6 @@
 
 use super::queues::Queues;
 use super::{FrameId, PageKey, PolicyHost, PolicyStats, ReplacementPolicy};
-use alloc::vec;
 use alloc::vec::Vec;
 
 /// Tunables of [`ClockPolicy`], with DragonFly's defaults.
@@ -44,8 +43,8 @@ pub(super) const INACTIVE: usize = 1;
 #[derive(Clone, Debug)]
 pub struct ClockPolicy {
     pub(super) cfg: ClockConfig,
+    /// The queues, each frame's activity count its mark.
     pub(super) q: Queues<2>,
-    pub(super) act: Vec<u8>,
     pub(super) stats: PolicyStats,
 }
 
@@ -60,7 +59,6 @@ impl ClockPolicy {
         ClockPolicy {
             cfg,
             q: Queues::new(frames),
-            act: vec![0; frames as usize],
             stats: PolicyStats::default(),
         }
     }
@@ -71,8 +69,11 @@ impl ClockPolicy {
     }
 
     fn advance(&mut self, f: FrameId) {
-        let a = &mut self.act[f as usize];
-        *a = a.saturating_add(self.cfg.act_advance).min(self.cfg.act_max);
+        let a = self.q.mark(f);
+        self.q.set_mark(
+            f,
+            a.saturating_add(self.cfg.act_advance).min(self.cfg.act_max),
+        );
     }
 }
 
@@ -86,7 +87,7 @@ impl ReplacementPolicy for ClockPolicy {
     }
 
     fn insert(&mut self, f: FrameId, _key: PageKey) {
-        self.act[f as usize] = self.cfg.act_init;
+        self.q.set_mark(f, self.cfg.act_init);
         self.q.push_tail(ACTIVE, f);
     }
 
@@ -94,7 +95,7 @@ impl ReplacementPolicy for ClockPolicy {
         match self.q.queue_of(f) {
             Some(INACTIVE) => {
                 self.q.remove(f);
-                self.act[f as usize] = self.act[f as usize].max(self.cfg.act_init);
+                self.q.set_mark(f, self.q.mark(f).max(self.cfg.act_init));
                 self.q.push_tail(ACTIVE, f);
                 self.stats.reactivated += 1;
             }
@@ -159,9 +160,9 @@ impl ReplacementPolicy for ClockPolicy {
                     self.q.push_tail(ACTIVE, f);
                     continue;
                 }
-                let a = &mut self.act[f as usize];
-                *a = a.saturating_sub(self.cfg.act_decline);
-                if *a == 0 {
+                let a = self.q.mark(f).saturating_sub(self.cfg.act_decline);
+                self.q.set_mark(f, a);
+                if a == 0 {
                     self.q.push_tail(INACTIVE, f);
                     self.stats.deactivated += 1;
                 } else {
@@ -179,7 +180,7 @@ impl ReplacementPolicy for ClockPolicy {
     fn deactivate(&mut self, f: FrameId) {
         if self.q.queue_of(f) == Some(ACTIVE) {
             self.q.remove(f);
-            self.act[f as usize] = 0;
+            self.q.set_mark(f, 0);
             self.q.push_tail(INACTIVE, f);
             self.stats.deactivated += 1;
         }

@@ -7,14 +7,26 @@ use alloc::vec::Vec;
 pub(super) const NIL: u32 = u32::MAX;
 pub(super) const NOQ: u8 = u8::MAX;
 
-/// `N` intrusive doubly linked frame queues over arrays indexed by frame,
-/// as BSD threads `vm_page`s on `TAILQ`s: O(1) push, pop and removal, no
-/// allocation after construction.
+/// One frame's place in the queues, with a byte its policy keeps beside
+/// it (CLOCK's activity count). Packed, 10 bytes: a fault that queues a
+/// frame writes its record and the old tail's, one or two data pages,
+/// where four arrays had made it four or five (docs/performance.md,
+/// "Data pages of a fault").
+#[derive(Clone, Copy, Debug)]
+#[repr(C, packed)]
+pub(super) struct Link {
+    prev: u32,
+    next: u32,
+    which: u8,
+    mark: u8,
+}
+
+/// `N` intrusive doubly linked frame queues over an array indexed by
+/// frame, as BSD threads `vm_page`s on `TAILQ`s: O(1) push, pop and
+/// removal, no allocation after construction.
 #[derive(Clone, Debug)]
 pub(super) struct Queues<const N: usize> {
-    pub(super) prev: Vec<u32>,
-    pub(super) next: Vec<u32>,
-    pub(super) which: Vec<u8>,
+    links: Vec<Link>,
     pub(super) head: [u32; N],
     pub(super) tail: [u32; N],
     pub(super) len: [u32; N],
@@ -22,11 +34,14 @@ pub(super) struct Queues<const N: usize> {
 
 impl<const N: usize> Queues<N> {
     pub(super) fn new(frames: u32) -> Self {
-        let n = frames as usize;
+        let unqueued = Link {
+            prev: NIL,
+            next: NIL,
+            which: NOQ,
+            mark: 0,
+        };
         Queues {
-            prev: vec![NIL; n],
-            next: vec![NIL; n],
-            which: vec![NOQ; n],
+            links: vec![unqueued; frames as usize],
             head: [NIL; N],
             tail: [NIL; N],
             len: [0; N],
@@ -34,19 +49,28 @@ impl<const N: usize> Queues<N> {
     }
 
     pub(super) fn queue_of(&self, f: FrameId) -> Option<usize> {
-        let q = self.which[f as usize];
+        let q = self.links[f as usize].which;
         (q != NOQ).then_some(q as usize)
     }
 
+    /// The policy's byte for `f`.
+    pub(super) fn mark(&self, f: FrameId) -> u8 {
+        self.links[f as usize].mark
+    }
+
+    pub(super) fn set_mark(&mut self, f: FrameId, mark: u8) {
+        self.links[f as usize].mark = mark;
+    }
+
     pub(super) fn push_tail(&mut self, q: usize, f: FrameId) {
-        assert!(self.which[f as usize] == NOQ, "frame {f} already queued");
-        self.which[f as usize] = q as u8;
-        self.prev[f as usize] = self.tail[q];
-        self.next[f as usize] = NIL;
-        if self.tail[q] == NIL {
+        let tail = self.tail[q];
+        let l = &mut self.links[f as usize];
+        assert!(l.which == NOQ, "frame {f} already queued");
+        (l.which, l.prev, l.next) = (q as u8, tail, NIL);
+        if tail == NIL {
             self.head[q] = f;
         } else {
-            self.next[self.tail[q] as usize] = f;
+            self.links[tail as usize].next = f;
         }
         self.tail[q] = f;
         self.len[q] += 1;
@@ -55,14 +79,14 @@ impl<const N: usize> Queues<N> {
     /// Queues `f` at the head of `q`: the next frame `pop_head` returns
     /// (where a hint to evict soon puts a frame).
     pub(super) fn push_head(&mut self, q: usize, f: FrameId) {
-        assert!(self.which[f as usize] == NOQ, "frame {f} already queued");
-        self.which[f as usize] = q as u8;
-        self.prev[f as usize] = NIL;
-        self.next[f as usize] = self.head[q];
-        if self.head[q] == NIL {
+        let head = self.head[q];
+        let l = &mut self.links[f as usize];
+        assert!(l.which == NOQ, "frame {f} already queued");
+        (l.which, l.prev, l.next) = (q as u8, NIL, head);
+        if head == NIL {
             self.tail[q] = f;
         } else {
-            self.prev[self.head[q] as usize] = f;
+            self.links[head as usize].prev = f;
         }
         self.head[q] = f;
         self.len[q] += 1;
@@ -74,18 +98,19 @@ impl<const N: usize> Queues<N> {
 
     pub(super) fn remove(&mut self, f: FrameId) -> Option<usize> {
         let q = self.queue_of(f)?;
-        let (p, n) = (self.prev[f as usize], self.next[f as usize]);
+        let l = &mut self.links[f as usize];
+        let (p, n) = (l.prev, l.next);
+        l.which = NOQ;
         if p == NIL {
             self.head[q] = n;
         } else {
-            self.next[p as usize] = n;
+            self.links[p as usize].next = n;
         }
         if n == NIL {
             self.tail[q] = p;
         } else {
-            self.prev[n as usize] = p;
+            self.links[n as usize].prev = p;
         }
-        self.which[f as usize] = NOQ;
         self.len[q] -= 1;
         Some(q)
     }
