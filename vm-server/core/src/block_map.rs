@@ -15,7 +15,7 @@
 //! lookups skip the B-tree search, as DragonFly's `vm_map` hint lets a
 //! fault skip the map search. A search of a large map is about ninety
 //! instructions; a hit is a compare and an index
-//! (docs/performance.md, "Block lookups").
+//! (docs/performance.md, "Data pages of a fault").
 //!
 //! Used by the object's page tree (`object.rs`) and the seL4 pmap's
 //! mapping table. Owned by whoever holds it; no locking (the hint is a
@@ -154,15 +154,23 @@ impl<V: BlockSlot> BlockMap<V> {
     fn insert_block(&mut self, base: u64, i: usize, v: V) {
         let mut block = Box::new([V::EMPTY; BLOCK_SLOTS as usize]);
         block[i] = v;
-        if self.blocks.capacity() == 0 {
-            // A map of one block (most objects' page trees) pays for one.
-            self.blocks.reserve_exact(1);
+        let at = self.push_block(base, block);
+        self.hint.set(at);
+        self.len += 1;
+    }
+
+    /// Puts `block` at `base` (which has none) last in `blocks`; returns
+    /// its place.
+    fn push_block(&mut self, base: u64, block: Block<V>) -> u32 {
+        if self.blocks.len() == self.blocks.capacity() {
+            // Half again, not double (a map of one block, most objects'
+            // page trees, pays for one): see `fit`.
+            self.blocks.reserve_exact(self.blocks.len() / 2 + 1);
         }
         let at = self.blocks.len() as u32;
         self.blocks.push((base, block));
         self.index.insert(base, at);
-        self.hint.set(at);
-        self.len += 1;
+        at
     }
 
     /// Takes the value at `key` out; an emptied block is freed.
@@ -190,10 +198,19 @@ impl<V: BlockSlot> BlockMap<V> {
                 *place = at as u32;
             }
         }
-        // Give back what a shrunken map no longer needs (amortised: a
-        // quarter full, halved).
-        if self.blocks.len() * 4 < self.blocks.capacity() {
-            self.blocks.shrink_to(self.blocks.len() * 2);
+        self.fit();
+    }
+
+    /// Keeps the vector within half again its length, so a block costs
+    /// at most 24 bytes in it (the heap bound's per-page costs count on
+    /// that: `vm_service::heap`): past that it shrinks to a quarter again
+    /// its length. Growth and shrinking both leave a quarter of the length
+    /// or more to go before the next, so each costs O(1) a change,
+    /// amortised.
+    fn fit(&mut self) {
+        let n = self.blocks.len();
+        if n * 3 < self.blocks.capacity() * 2 {
+            self.blocks.shrink_to(n + n / 4);
         }
     }
 
@@ -244,6 +261,7 @@ impl<V: BlockSlot> BlockMap<V> {
                 self.adopt(cut, lower);
             }
         }
+        self.fit();
         right
     }
 
@@ -254,8 +272,7 @@ impl<V: BlockSlot> BlockMap<V> {
         if n == 0 {
             return;
         }
-        self.index.insert(base, self.blocks.len() as u32);
-        self.blocks.push((base, block));
+        self.push_block(base, block);
         self.len += n as u32;
     }
 }
@@ -332,6 +349,7 @@ mod tests {
             .iter()
             .all(|(_, b)| b.iter().any(|v| !v.is_empty()))
             && m.index.len() == m.blocks.len()
+            && m.blocks.capacity() <= m.blocks.len() * 3 / 2 + 1
             && m.index
                 .iter()
                 .all(|(&base, &at)| m.blocks[at as usize].0 == base)
