@@ -231,11 +231,20 @@ impl Memory {
     /// ahead, count the hit (the next window grows), and if it is the
     /// marker, start the next window without waiting for it. Caller
     /// contract: after `f` is entered, from the fault path or fault-around.
+    // The check in line, the rest out: every fault asks, few pages were
+    // read ahead, and a call is two block lookups under TCG
+    // (docs/performance.md, "Data pages of a fault").
+    #[inline(always)]
     pub(crate) fn readahead_touched(&mut self, f: FrameNumber) {
-        let page = self.pool.page(f);
-        if !page.flags().contains(PageFlags::READAHEAD) {
-            return;
+        if self.pool.page(f).flags().contains(PageFlags::READAHEAD) {
+            self.readahead_hit(f);
         }
+    }
+
+    /// `readahead_touched` of a page that was read ahead.
+    #[inline(never)]
+    fn readahead_hit(&mut self, f: FrameNumber) {
+        let page = self.pool.page(f);
         let (o, p) = (page.object(), page.pindex());
         self.pool.clear_flags(f, PageFlags::READAHEAD);
         if !self.config.pagein_adaptive {
