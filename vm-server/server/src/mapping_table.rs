@@ -4,8 +4,9 @@
 //! bytes with the tree's slack; mappings mostly come in runs
 //! (fault-around, sequential touches), and in dense blocks a mapping
 //! costs 8 bytes plus a sixteenth of one block's entry. At its sparsest
-//! (one mapping a block) a block costs its 128-byte box plus one outer
-//! entry, within `vm_service::heap::cost::MAPPING`.
+//! (one mapping a block) a block costs its 128-byte box, one outer entry
+//! and at most 24 bytes in the block vector, within
+//! `vm_service::heap::cost::MAPPING`.
 //!
 //! A cap is kept as its slot number in 31 bits, the rights in the top bit:
 //! the server's CNode has at most 2^20 slots (`capdl::MAX_CNODE_BITS`).

@@ -33,7 +33,8 @@ pub mod cost {
     pub const FRAME: u64 = 72;
     /// A resident page's slot in its object's page tree: at worst alone
     /// in its 64-byte block (`vm_core::block_map`), the object's first,
-    /// whose outer tree node (192 bytes) comes with it.
+    /// whose outer tree node (144 bytes) and place in the block vector
+    /// (16 bytes, at most 24 with its slack) come with it.
     pub const RESIDENT_PAGE: u64 = 160;
     /// A swap slot's entry in its object's swap metadata: at worst alone
     /// in its boxed 16-slot block (measured 103; 64 until 2026-12-06,
