@@ -12,7 +12,7 @@ use crate::map::VmMapEntry;
 use crate::object::ObjectKind;
 use crate::page::{AllocClass, PageFlags};
 use crate::pmap::Pmap;
-use crate::types::{Access, Advice, FrameNumber, Prot, SpaceId};
+use crate::types::{Access, FrameNumber, Prot, SpaceId};
 use crate::vm::{Memory, Vm};
 use vm_swap::IoTag;
 
@@ -183,13 +183,7 @@ impl Vm {
             Err(VmError::OutOfMemory) if mem.swap_exhausted() => return Err(VmError::NoSwap),
             Err(e) => return Err(e),
         };
-        // Random advice wants no fault-around (`prefault` would say so
-        // too, after a call: checked here, the fault path stays in line).
-        if around
-            && !m.large
-            && entry.advice != Advice::Random
-            && mem.config.prefault_ahead + mem.config.prefault_behind > 0
-        {
+        if around && mem.fault_around_wanted(entry, m.large) {
             m.prefaulted = mem.prefault(space, entry, va, access, m.kind, pmap);
         }
         // The chunk may be fully resident now: copy it to a large page.

@@ -21,13 +21,24 @@ use crate::types::{Access, Advice, FrameNumber, SpaceId, PAGE_SIZE};
 use crate::vm::Memory;
 
 impl Memory {
+    /// Whether a fault on `entry` tries fault-around at all: not for a
+    /// large mapping, not under random advice, and only when configured.
+    /// In line, so a fault that will not pays no call.
+    #[inline(always)]
+    pub(crate) fn fault_around_wanted(&self, entry: &VmMapEntry, large: bool) -> bool {
+        !large
+            && entry.advice != Advice::Random
+            && self.config.prefault_ahead + self.config.prefault_behind > 0
+    }
+
     /// Fault-around (`vm_prefault`): enter up to `prefault_ahead` pages after
     /// and `prefault_behind` before `va` that are unmapped and either
     /// resident in the chain or, after a zero-fill fault, cheap to
     /// zero-fill. Advice steers it: Random disables it, Sequential looks
     /// only ahead, twice as far. Never dips below `prefault_min_free` free
     /// pages; stops at the first pmap failure. Returns the pages entered.
-    /// The caller holds the entry of `space` containing `va`.
+    /// The caller holds the entry of `space` containing `va`, and
+    /// `fault_around_wanted` said yes.
     // Out of line: the fault path's code stays on few pages
     // (docs/performance.md, "Code pages").
     #[inline(never)]
@@ -43,11 +54,11 @@ impl Memory {
         // A fault where the last window left off ahead (`next_fault`) is
         // a touch in order: look twice as far ahead, as advice Sequential
         // does.
-        let in_order = match entry.advice {
-            Advice::Random => return 0,
-            Advice::Sequential => true,
-            _ => va == entry.next_fault,
-        };
+        debug_assert!(
+            entry.advice != Advice::Random,
+            "fault-around under random advice"
+        );
+        let in_order = entry.advice == Advice::Sequential || va == entry.next_fault;
         let (behind, ahead) = if in_order {
             (0, self.config.prefault_ahead * 2)
         } else {
