@@ -36,7 +36,7 @@ const INTERVAL_CHECKS: [&str; 5] = [
 ];
 
 /// (value, description) for every counter, in `vmstat -s` order and wording.
-fn lines(s: &VmStats) -> [(u64, &'static str); 50] {
+fn lines(s: &VmStats) -> [(u64, &'static str); 51] {
     [
         (s.pagesize, "bytes per page"),
         (s.npages, "pages managed"),
@@ -57,6 +57,10 @@ fn lines(s: &VmStats) -> [(u64, &'static str); 50] {
         (s.pga_zeromiss, "zero-fill pages zeroed in the fault"),
         (s.prezeroed, "pages zeroed in idle time"),
         (s.flt_cow, "copy-on-write faults"),
+        (
+            s.flt_cow_trade,
+            "copy-on-write faults that kept the mapped frame",
+        ),
         (s.flt_share, "read-only share faults"),
         (s.flt_resident, "resident page faults"),
         (s.flt_modify, "modify (emulated dirty bit) faults"),

@@ -363,6 +363,10 @@ pub struct VmStats {
     pub pga_zeromiss: u64,
     /// Frames zeroed in idle time (DragonFly's `cnt_prezero`).
     pub prezeroed: u64,
+    // Version 12 (81 words): copy-on-write that keeps the mapped frame.
+    /// Copy-on-write copies that went down to the lower object, the
+    /// faulting client keeping its frame (one remap, not an unmap and a map).
+    pub flt_cow_trade: u64,
 }
 
 /// Per-client statistics: the `ClientStats` reply, versioned like
@@ -650,7 +654,7 @@ mod tests {
     #[test]
     fn stats_word_counts() {
         // Version 2 appended eight words to the first version's 46.
-        assert_eq!(<VmStats as Versioned>::WORDS, 80);
+        assert_eq!(<VmStats as Versioned>::WORDS, 81);
         assert_eq!(VmStats::MIN_WORDS, 46);
         assert_eq!(<ClientStats as Versioned>::WORDS, 26);
         assert_eq!(ClientStats::MIN_WORDS, 12);
@@ -666,7 +670,7 @@ mod tests {
         };
         let mut w = [0u64; MAX_WORDS];
         let (label, len) = Reply::Stats(s).encode(&mut w);
-        assert_eq!((label, len), (0, 80));
+        assert_eq!((label, len), (0, 81));
         assert_eq!(w[0], 4096);
         assert_eq!(w[2], 7);
         assert_eq!(w[45], 9);
@@ -675,7 +679,7 @@ mod tests {
             Ok(Ok(Reply::Stats(s)))
         );
         // A newer server's longer reply.
-        w[80] = 123;
+        w[81] = 123;
         assert_eq!(
             Reply::decode(Operation::Stats, 0, &w[..len + 1]),
             Ok(Ok(Reply::Stats(s)))

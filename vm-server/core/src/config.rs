@@ -66,6 +66,14 @@ pub struct VmConfig {
     /// only `HugePage` entries get large pages. Either way, only
     /// `HugePage` entries take a whole region at their first fault.
     pub large_transparent: bool,
+    /// Copy-on-write keeps the faulting space's frame when that space's
+    /// read-only mapping is the frame's only one and its object is private
+    /// anonymous memory: the copy goes down to the lower object instead
+    /// (`PagePool::trade`), and the fault raises the mapping's rights with
+    /// one `Remap`. seL4 maps no frame over a present entry, so the usual
+    /// copy up costs an `Unmap` and a `Map` (docs/performance.md, "Copy on
+    /// write: the frame stays"). Contents are the same either way.
+    pub cow_trade: bool,
 }
 
 /// How `Vm::oom_victim` picks the space to kill when a fault cannot get a
@@ -101,6 +109,7 @@ impl Default for VmConfig {
             large_pages: 0,
             large_cow_copy: true,
             large_transparent: false,
+            cow_trade: true,
         }
     }
 }

@@ -37,6 +37,9 @@ pub struct Uvmexp {
     pub flt_zero: u64,
     /// Copy-on-write copies made by faults.
     pub flt_cow: u64,
+    /// Of those, copies that went down to the lower object, the faulting
+    /// space keeping its frame (`VmConfig::cow_trade`).
+    pub flt_cow_trade: u64,
     /// Lower-chain pages mapped read-only (`flt_anon`-like sharing).
     pub flt_share: u64,
     /// Faults satisfied by a resident page of the front object.

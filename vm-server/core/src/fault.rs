@@ -293,10 +293,16 @@ impl Memory {
                 let front = entry.chain.links()[0];
                 let pindex = front.pindex(rel);
                 self.objects.may_add_page(front.object)?;
-                let dst = self.pool.alloc(front.object, pindex, AllocClass::Normal)?;
+                let mut dst = self.pool.alloc(front.object, pindex, AllocClass::Normal)?;
                 self.pool.hold(src);
                 pmap.copy_page(src, dst);
                 self.pool.unhold(src);
+                // Or the copy goes down and the mapped frame stays, made
+                // writable by one remap (`cow_trade.rs`).
+                if self.may_trade(src, space, va, entry, pmap) {
+                    self.trade(src, dst);
+                    dst = src;
+                }
                 self.objects.insert_page(front.object, pindex, dst);
                 self.pool.validate(dst, PageFlags::DIRTY);
                 if entry.is_wired() {

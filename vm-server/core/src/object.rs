@@ -473,6 +473,23 @@ impl ObjectTable {
         self.account(charge, 1, 0);
     }
 
+    /// Put frame `f` in place of the resident page at `pindex` and return
+    /// the frame that was there; counts do not change. The caller renamed
+    /// both frames (`PagePool::trade`).
+    pub(crate) fn replace_page(
+        &mut self,
+        id: ObjectId,
+        pindex: u64,
+        f: FrameNumber,
+    ) -> FrameNumber {
+        let slot = self
+            .get_mut(id)
+            .pages
+            .get_mut(pindex)
+            .expect("replace_page of a resident page");
+        core::mem::replace(slot, f)
+    }
+
     /// Remove the page at `pindex` from the object (`vm_page_remove`) and
     /// return it; the caller frees or renames it.
     pub fn remove_page(&mut self, id: ObjectId, pindex: u64) -> Option<FrameNumber> {

@@ -19,6 +19,8 @@ use vm_swap::{PageKey, ReplacementPolicy};
 
 #[path = "page_check.rs"]
 mod check;
+#[path = "cow_trade.rs"]
+mod cow_trade;
 #[path = "zero_idle.rs"]
 pub(crate) mod zero_idle;
 

@@ -82,6 +82,12 @@ pub trait Pmap {
     fn page_protect(&mut self, frame: FrameNumber, prot: Prot);
     /// True when `va` is mapped in `space` (`pmap_prefault_ok`'s question).
     fn is_mapped(&self, space: SpaceId, va: u64) -> bool;
+    /// The one place `frame` is mapped at with a 4 KiB mapping, when it
+    /// has exactly one. `None` (the default) also means "not known": the
+    /// core then never trades frames on copy-on-write (`VmConfig::cow_trade`).
+    fn sole_mapping(&self, _frame: FrameNumber) -> Option<(SpaceId, u64)> {
+        None
+    }
     /// Fill a frame with zeros (`pmap_zero_page`).
     fn zero_page(&mut self, frame: FrameNumber);
     /// Copy a frame's contents (`pmap_copy_page`).

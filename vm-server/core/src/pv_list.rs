@@ -46,6 +46,11 @@ impl PvList {
         self.first.1 == NO_PLACE
     }
 
+    /// The one place the frame is mapped at, if it has exactly one.
+    pub fn sole(&self) -> Option<(SpaceId, u64)> {
+        (!self.is_empty() && self.more.is_none()).then_some(self.first)
+    }
+
     /// Places the frame is mapped at.
     pub fn len(&self) -> usize {
         if self.is_empty() {

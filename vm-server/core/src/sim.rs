@@ -340,6 +340,9 @@ impl Pmap for SimPmap {
         self.spaces.get(&space).is_some_and(|m| m.contains_key(&va))
             || self.large_at(space, va).is_some()
     }
+    fn sole_mapping(&self, frame: FrameNumber) -> Option<(SpaceId, u64)> {
+        self.pv.get(frame.index()).and_then(PvList::sole)
+    }
     fn zero_page(&mut self, frame: FrameNumber) {
         self.vm_touches(frame, "zeroed");
         self.frame_mut(frame).fill(0);

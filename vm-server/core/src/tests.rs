@@ -1317,3 +1317,92 @@ fn idle_zeroing_rests_when_a_batch_ends_on_the_target() {
     assert!(!s.vm.zero_wanted(), "woken for a single frame");
     ok(&s);
 }
+
+#[test]
+fn copy_on_write_keeps_the_frame_mapped_only_by_the_writer() {
+    let (mut s, p) = sim_exact(64);
+    let a = map_anon(&mut s, p, 2);
+    s.write(p, a, b"before").unwrap();
+    s.write(p, a + P, b"second").unwrap();
+    let c = s.vm.fork(p, &mut s.pmap).unwrap();
+    let (old, prot) = s.pmap.lookup(p, a).unwrap();
+    assert_eq!(prot, Prot::READ, "fork write-protects the parent");
+    let st = s.vm.stats();
+    s.write(p, a, b"after!").unwrap();
+    // The parent kept its frame, now writable; the copy went down.
+    assert_eq!(s.pmap.lookup(p, a).unwrap(), (old, Prot::RW));
+    let after = s.vm.stats();
+    assert_eq!(after.flt_cow, st.flt_cow + 1);
+    assert_eq!(after.flt_cow_trade, st.flt_cow_trade + 1);
+    let mut b = [0; 6];
+    s.read(c, a, &mut b).unwrap();
+    assert_eq!(&b, b"before");
+    assert_ne!(
+        s.pmap.lookup(c, a).unwrap().0,
+        old,
+        "the child reads the copy"
+    );
+    s.read(p, a, &mut b).unwrap();
+    assert_eq!(&b, b"after!");
+    ok(&s);
+    // Either side's exit leaves the other's contents.
+    s.vm.exit(p, &mut s.pmap).unwrap();
+    s.read(c, a, &mut b).unwrap();
+    assert_eq!(&b, b"before");
+    s.read(c, a + P, &mut b).unwrap();
+    assert_eq!(&b, b"second");
+    ok(&s);
+}
+
+#[test]
+fn copy_on_write_copies_up_when_another_space_maps_the_frame() {
+    let (mut s, p) = sim_exact(64);
+    let a = map_anon(&mut s, p, 1);
+    s.write(p, a, b"before").unwrap();
+    let c = s.vm.fork(p, &mut s.pmap).unwrap();
+    let mut b = [0; 6];
+    s.read(c, a, &mut b).unwrap();
+    let (old, _) = s.pmap.lookup(p, a).unwrap();
+    assert_eq!(s.pmap.lookup(c, a).unwrap().0, old, "both map it");
+    s.write(p, a, b"after!").unwrap();
+    assert_ne!(s.pmap.lookup(p, a).unwrap().0, old);
+    assert_eq!(
+        s.pmap.lookup(c, a).unwrap().0,
+        old,
+        "the child's mapping stays"
+    );
+    assert_eq!(s.vm.stats().flt_cow_trade, 0);
+    s.read(c, a, &mut b).unwrap();
+    assert_eq!(&b, b"before");
+    // The child's own write: the parent no longer maps the frame, the
+    // child alone does.
+    s.write(c, a, b"child!").unwrap();
+    assert_eq!(s.pmap.lookup(c, a).unwrap().0, old);
+    assert_eq!(s.vm.stats().flt_cow_trade, 1);
+    s.read(p, a, &mut b).unwrap();
+    assert_eq!(&b, b"after!");
+    ok(&s);
+}
+
+#[test]
+fn copy_on_write_without_trading_copies_up() {
+    let cfg = VmConfig {
+        prefault_ahead: 0,
+        prefault_behind: 0,
+        cow_trade: false,
+        ..VmConfig::default()
+    };
+    let mut s = Sim::new(cfg, 64);
+    let p = s.vm.space_create(&mut s.pmap).unwrap();
+    let a = map_anon(&mut s, p, 1);
+    s.write(p, a, b"before").unwrap();
+    let c = s.vm.fork(p, &mut s.pmap).unwrap();
+    let (old, _) = s.pmap.lookup(p, a).unwrap();
+    s.write(p, a, b"after!").unwrap();
+    assert_ne!(s.pmap.lookup(p, a).unwrap().0, old);
+    assert_eq!(s.vm.stats().flt_cow_trade, 0);
+    let mut b = [0; 6];
+    s.read(c, a, &mut b).unwrap();
+    assert_eq!(&b, b"before");
+    ok(&s);
+}

@@ -170,6 +170,8 @@ impl Runner {
             prefault_ahead: [4, 0, 8, 2][seed as usize % 4],
             prefault_behind: [3, 0, 1, 2][seed as usize % 4],
             prefault_zero_fill: seed % 5 != 4,
+            // Copy-on-write copies up on one seed in seven.
+            cow_trade: seed % 7 != 6,
             ..VmConfig::default()
         };
         let large_seed = seed % 4 == 3;

@@ -646,6 +646,11 @@ impl Pmap for Sel4Pmap {
         })
     }
 
+    fn sole_mapping(&self, frame: FrameNumber) -> Option<(SpaceId, u64)> {
+        let i = self.pool.mappable_index(frame)?;
+        self.pv[i].sole()
+    }
+
     fn enter_large(
         &mut self,
         space: SpaceId,

@@ -75,6 +75,7 @@ pub fn global<P: Platform>(s: &Service<P>) -> VmStats {
         pga_zerohit: u.pga_zerohit,
         pga_zeromiss: u.pga_zeromiss,
         prezeroed: u.prezeroed,
+        flt_cow_trade: u.flt_cow_trade,
         pageins: u.pgswapin,
         pageouts: u.pgswapout,
         swpages: u.swpages,

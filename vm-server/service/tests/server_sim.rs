@@ -270,6 +270,8 @@ impl Sim {
             max_chain_depth: [5, 3, 4][seed as usize % 3],
             large_pages: if seed % 4 == 3 { LARGE_REGIONS } else { 0 },
             large_transparent: seed % 8 == 7,
+            // Copy-on-write copies up on one seed in seven.
+            cow_trade: seed % 7 != 6,
             ..VmConfig::default()
         };
         let cfg_large = cfg.large_pages;
