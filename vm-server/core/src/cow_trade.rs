@@ -25,33 +25,24 @@ use crate::page::PageFlags;
 use crate::pmap::Pmap;
 use crate::types::{FrameNumber, SpaceId};
 use crate::vm::Memory;
+use vm_swap::PageKey;
 
 impl PagePool {
     /// `copy`, as `alloc` left it (busy, on no queue) and holding `old`'s
-    /// contents, takes `old`'s place: its owner, its flags, and pageable,
-    /// told to the policy that it will not be used soon (its only mapping
-    /// is the fault's, which will no longer see it). `old` becomes what
-    /// `alloc` made of `copy`: the same owner, busy, on no queue. The
-    /// caller checked `Memory::may_trade`.
+    /// contents, takes `old`'s place: its record (owner, flags, queue) and
+    /// its place and history in the policy, so the policy sees what it
+    /// would have seen without the trade. `old` gets the record `alloc`
+    /// made for `copy`: the front's page, busy, on no queue. The caller
+    /// checked `Memory::may_trade` (so `old` is tracked, `copy` is not).
     fn trade(&mut self, old: FrameNumber, copy: FrameNumber) {
         debug_assert_eq!(self.pages[copy.index()].queue(), PageQueue::None);
-        debug_assert!(self.pages[copy.index()].flags.contains(PageFlags::BUSY));
-        self.unlink(old.0);
-        self.link_raw(old.0, PageQueue::None);
-        self.unlink_raw(copy.0);
-        let (o, c) = (old.index(), copy.index());
-        let (object, pindex, flags) = (
-            self.pages[o].object,
-            self.pages[o].pindex,
-            self.pages[o].flags,
-        );
-        self.pages[o].object = self.pages[c].object;
-        self.pages[o].pindex = self.pages[c].pindex;
-        self.pages[o].flags = self.pages[c].flags;
-        let p = &mut self.pages[c];
-        (p.object, p.pindex, p.flags) = (object, pindex, flags);
-        self.link(copy.0, PageQueue::Paging);
-        self.deactivate(copy);
+        debug_assert!(self.pages[old.index()].tracked());
+        // Paging and None are counts, not lists: the counts stay.
+        self.pages.swap(old.index(), copy.index());
+        if let Some(p) = self.policy.as_mut() {
+            let pg = &self.pages[copy.index()];
+            p.replace(old.0, copy.0, PageKey::of(pg.object, pg.pindex));
+        }
     }
 }
 

@@ -61,6 +61,14 @@ impl Policy {
     }
 
     #[inline]
+    pub fn replace(&mut self, old: FrameId, new: FrameId, key: PageKey) {
+        match self {
+            Policy::Clock(c) => c.replace(old, new, key),
+            Policy::Other(p) => p.replace(old, new, key),
+        }
+    }
+
+    #[inline]
     pub fn remove(&mut self, f: FrameId) {
         match self {
             Policy::Clock(c) => c.remove(f),

@@ -110,6 +110,10 @@ impl ReplacementPolicy for ClockPolicy {
             .expect("policy: removing an untracked frame");
     }
 
+    fn replace(&mut self, old: FrameId, new: FrameId, _key: PageKey) {
+        self.q.replace(old, new);
+    }
+
     fn select_victims(
         &mut self,
         want: u32,

@@ -103,6 +103,15 @@ pub trait ReplacementPolicy {
     /// `f` stops being tracked without an eviction. Caller contract: `f`
     /// is tracked.
     fn remove(&mut self, f: FrameId);
+    /// The page `key` moved from frame `old` to frame `new` (copy-on-write
+    /// that keeps the mapped frame gives the lower object's page a new
+    /// frame): `new` should keep `old`'s place and history, and `old` is
+    /// no longer tracked. Caller contract: `old` is tracked, `new` is not.
+    /// The default starts the page over (`remove`, then `insert`).
+    fn replace(&mut self, old: FrameId, new: FrameId, key: PageKey) {
+        self.remove(old);
+        self.insert(new, key);
+    }
     /// Picks up to `want` victims onto `out` and returns how many.
     fn select_victims(
         &mut self,

@@ -115,6 +115,31 @@ impl<const N: usize> Queues<N> {
         Some(q)
     }
 
+    /// `new`, on no queue, takes `old`'s place in its queue, with its mark;
+    /// `old` leaves the queues. Touches the two frames and `old`'s two
+    /// neighbours, as a removal does.
+    pub(super) fn replace(&mut self, old: FrameId, new: FrameId) {
+        let l = self.links[old as usize];
+        assert!(l.which != NOQ, "frame {old} not queued");
+        assert!(
+            self.links[new as usize].which == NOQ,
+            "frame {new} already queued"
+        );
+        let (q, p, n) = (l.which as usize, l.prev, l.next);
+        self.links[new as usize] = l;
+        self.links[old as usize].which = NOQ;
+        if p == NIL {
+            self.head[q] = new;
+        } else {
+            self.links[p as usize].next = new;
+        }
+        if n == NIL {
+            self.tail[q] = new;
+        } else {
+            self.links[n as usize].prev = new;
+        }
+    }
+
     pub(super) fn pop_head(&mut self, q: usize) -> Option<FrameId> {
         let f = self.head[q];
         if f == NIL {

@@ -263,6 +263,15 @@ impl ReplacementPolicy for S3FifoPolicy {
             .expect("policy: removing an untracked frame");
     }
 
+    fn replace(&mut self, old: FrameId, new: FrameId, _key: PageKey) {
+        self.q.replace(old, new);
+        let (o, n) = (old as usize, new as usize);
+        self.keys[n] = self.keys[o];
+        self.freq[n] = self.freq[o];
+        self.next_reading[n] = self.next_reading[o];
+        self.faulted[n] = self.faulted[o];
+    }
+
     fn select_victims(
         &mut self,
         want: u32,

@@ -114,6 +114,12 @@ impl ReplacementPolicy for TwoQPolicy {
             .expect("policy: removing an untracked frame");
     }
 
+    fn replace(&mut self, old: FrameId, new: FrameId, _key: PageKey) {
+        self.q.replace(old, new);
+        let (o, n) = (old as usize, new as usize);
+        (self.keys[n], self.hinted[n]) = (self.keys[o], self.hinted[o]);
+    }
+
     fn select_victims(
         &mut self,
         want: u32,
