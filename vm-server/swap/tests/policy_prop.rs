@@ -1,4 +1,4 @@
-//! Property test of every replacement policy's contract: victims are tracked, evictable, distinct and untracked afterwards; counts (and hot + cold) stay consistent under random inserts, removals, reference faults, deactivations and scans.
+//! Property test of every replacement policy's contract: victims are tracked, evictable, distinct and untracked afterwards; counts (and hot + cold) stay consistent under random inserts, removals, moves to another frame, reference faults, deactivations and scans.
 
 use proptest::prelude::*;
 use std::collections::BTreeSet;
@@ -16,6 +16,7 @@ enum Op {
     Pin(u32),
     Select(u32),
     Deactivate(u32),
+    Replace(u32, u32),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -27,6 +28,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..FRAMES).prop_map(Op::Pin),
         2 => (1u32..8).prop_map(Op::Select),
         1 => (0..FRAMES).prop_map(Op::Deactivate),
+        1 => (0..FRAMES, 0..FRAMES).prop_map(|(a, b)| Op::Replace(a, b)),
     ]
 }
 
@@ -67,6 +69,20 @@ fn check(p: &mut dyn ReplacementPolicy, ops: &[Op]) -> Result<(), TestCaseError>
                 if tracked.contains(&f) {
                     h.bits.insert(f);
                     p.referenced(f);
+                }
+            }
+            // The page moves to another frame (copy-on-write's trade).
+            Op::Replace(old, new) => {
+                if tracked.contains(&old) && !tracked.contains(&new) {
+                    tracked.remove(&old);
+                    tracked.insert(new);
+                    p.replace(old, new, PageKey(u64::from(old)));
+                    if h.bits.remove(&old) {
+                        h.bits.insert(new);
+                    }
+                    if h.pinned.remove(&old) {
+                        h.pinned.insert(new);
+                    }
                 }
             }
             // A hint, also for untracked frames.

@@ -19,6 +19,11 @@
 //! * [`remove`](ReplacementPolicy::remove)`(f)` — `f` left the policy for a
 //!   reason of the VM's own (freed, wired, unmanaged); no history is kept.
 //!   Caller contract: `f` is tracked.
+//! * [`replace`](ReplacementPolicy::replace)`(old, new, key)` — the page
+//!   `key` moved from frame `old` to frame `new` (copy-on-write that keeps
+//!   the mapped frame); it keeps its place and history. Caller contract:
+//!   `old` is tracked, `new` is not. Optional: the default removes and
+//!   inserts.
 //! * [`select_victims`](ReplacementPolicy::select_victims)`(want, host,
 //!   out)` — the pageout scan: pushes up to `want` frames onto `out` and
 //!   stops tracking them. For each, the caller frees it if clean, or
