@@ -101,18 +101,26 @@ impl<const N: usize> Queues<N> {
         let l = &mut self.links[f as usize];
         let (p, n) = (l.prev, l.next);
         l.which = NOQ;
-        if p == NIL {
-            self.head[q] = n;
-        } else {
-            self.links[p as usize].next = n;
-        }
-        if n == NIL {
-            self.tail[q] = p;
-        } else {
-            self.links[n as usize].prev = p;
-        }
+        self.relink(q, p, n, n, p);
         self.len[q] -= 1;
         Some(q)
+    }
+
+    /// Points what stood before a frame of `q` (its `prev` `p`, or the
+    /// head) at `after_p`, and what stood after it (`n`, or the tail) at
+    /// `before_n`.
+    #[inline]
+    fn relink(&mut self, q: usize, p: u32, n: u32, after_p: u32, before_n: u32) {
+        if p == NIL {
+            self.head[q] = after_p;
+        } else {
+            self.links[p as usize].next = after_p;
+        }
+        if n == NIL {
+            self.tail[q] = before_n;
+        } else {
+            self.links[n as usize].prev = before_n;
+        }
     }
 
     /// `new`, on no queue, takes `old`'s place in its queue, with its mark;
@@ -128,16 +136,7 @@ impl<const N: usize> Queues<N> {
         let (q, p, n) = (l.which as usize, l.prev, l.next);
         self.links[new as usize] = l;
         self.links[old as usize].which = NOQ;
-        if p == NIL {
-            self.head[q] = new;
-        } else {
-            self.links[p as usize].next = new;
-        }
-        if n == NIL {
-            self.tail[q] = new;
-        } else {
-            self.links[n as usize].prev = new;
-        }
+        self.relink(q, p, n, new, new);
     }
 
     pub(super) fn pop_head(&mut self, q: usize) -> Option<FrameId> {
