@@ -36,7 +36,7 @@ impl PagePool {
     /// checked `Memory::may_trade` (so `old` is tracked, `copy` is not).
     fn trade(&mut self, old: FrameNumber, copy: FrameNumber) {
         debug_assert_eq!(self.pages[copy.index()].queue(), PageQueue::None);
-        debug_assert!(self.pages[old.index()].tracked());
+        debug_assert!(self.pages[old.index()].tracked() && self.policy.is_some());
         // Paging and None are counts, not lists: the counts stay.
         self.pages.swap(old.index(), copy.index());
         if let Some(p) = self.policy.as_mut() {
@@ -77,12 +77,24 @@ impl Memory {
     /// Trade `old`, the lower object's page a write fault found, with
     /// `copy`, allocated for the front object and holding `old`'s
     /// contents: the lower object's page is `copy` now, and `old` is the
-    /// busy page for the front that `alloc` made `copy`. The caller checked
-    /// `may_trade` and validates `old` as it would have `copy`.
-    pub(crate) fn trade(&mut self, old: FrameNumber, copy: FrameNumber) {
+    /// busy page for the front that `alloc` made `copy`. A hardware
+    /// modified bit of `old` (a pmap that keeps one) becomes `copy`'s
+    /// dirty flag, as `copy` has no mapping to carry it: else pageout
+    /// could free the lower page against a stale swap copy. The caller
+    /// checked `may_trade` and validates `old` as it would have `copy`.
+    pub(crate) fn trade<P: Pmap + ?Sized>(
+        &mut self,
+        old: FrameNumber,
+        copy: FrameNumber,
+        pmap: &P,
+    ) {
         let p = &self.pool.pages[old.index()];
         let (object, pindex) = (p.object().expect("a trade's page has an owner"), p.pindex());
+        let modified = pmap.tracks_ref_mod() && pmap.is_modified(old);
         self.pool.trade(old, copy);
+        if modified {
+            self.pool.set_flags(copy, PageFlags::DIRTY);
+        }
         let was = self.objects.replace_page(object, pindex, copy);
         debug_assert_eq!(was, old);
         self.stats.flt_cow_trade += 1;

@@ -300,7 +300,7 @@ impl Memory {
                 // Or the copy goes down and the mapped frame stays, made
                 // writable by one remap (`cow_trade.rs`).
                 if self.may_trade(src, space, va, entry, pmap) {
-                    self.trade(src, dst);
+                    self.trade(src, dst, pmap);
                     dst = src;
                 }
                 self.objects.insert_page(front.object, pindex, dst);

@@ -457,6 +457,9 @@ impl Pmap for HwBits {
     fn is_mapped(&self, s: SpaceId, va: u64) -> bool {
         self.sim.is_mapped(s, va)
     }
+    fn sole_mapping(&self, f: FrameNumber) -> Option<(SpaceId, u64)> {
+        self.sim.sole_mapping(f)
+    }
     fn zero_page(&mut self, f: FrameNumber) {
         self.modified.remove(&f);
         self.sim.zero_page(f)
@@ -516,5 +519,43 @@ fn a_write_seen_only_by_hardware_modified_bits_is_laundered() {
     }
     let f = vm.extract(sp, va).unwrap().unwrap();
     assert_eq!(hw.sim.frame(f)[(va % P) as usize], b'C');
+    vm.exit(sp, &mut hw).unwrap();
+}
+
+// Copy-on-write that keeps the mapped frame sends the copy down: a write
+// the hardware bit alone recorded must make the lower page dirty, or
+// pageout could free it against an older swap copy.
+#[test]
+fn a_traded_page_keeps_a_write_seen_only_by_hardware_modified_bits() {
+    let mut hw = HwBits {
+        sim: vm_core::sim::SimPmap::new(48),
+        modified: Default::default(),
+    };
+    let mut vm = Vm::new(cfg(), 48).unwrap();
+    let sp = vm.space_create(&mut hw).unwrap();
+    let va = vm
+        .mmap(sp, &MmapArgs::anon(4 * P, Prot::RW), &mut hw)
+        .unwrap();
+    hw.write(&mut vm, sp, va, b'A');
+    let f = vm.extract(sp, va).unwrap().unwrap();
+    vm.page_clear_modify(f, &mut hw);
+    hw.write(&mut vm, sp, va, b'C');
+    assert!(!vm.pool().page(f).is_dirty(), "only the hardware saw it");
+    let child = vm.fork(sp, &mut hw).unwrap();
+    hw.write(&mut vm, sp, va, b'D');
+    assert_eq!(vm.stats().flt_cow_trade, 1);
+    assert_eq!(
+        vm.extract(sp, va).unwrap(),
+        Some(f),
+        "the parent kept its frame"
+    );
+    let lower = vm.extract(child, va).unwrap().unwrap();
+    assert_ne!(lower, f);
+    assert!(
+        vm.pool().page(lower).is_dirty(),
+        "the copy carries the write"
+    );
+    assert_eq!(hw.sim.frame(lower)[(va % P) as usize], b'C');
+    vm.exit(child, &mut hw).unwrap();
     vm.exit(sp, &mut hw).unwrap();
 }
