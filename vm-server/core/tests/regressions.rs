@@ -486,18 +486,21 @@ impl Pmap for HwBits {
     }
 }
 
-// With hardware modified bits, page_clear_modify keeps the writable
-// mapping: a later write sets only the hardware bit, and pageout must ask
-// for it rather than trust the page's clean flag.
-#[test]
-fn a_write_seen_only_by_hardware_modified_bits_is_laundered() {
+/// A VM over the hardware-bits pmap (with a swap device when `swap`),
+/// one space, and a 4-page mapping whose first page was written `'A'`,
+/// had its modified bits cleared (the writable mapping stays), then was
+/// written `'C'`: only the hardware bit knows of the second write.
+/// Returns the pmap, the VM, the space, the page's address and frame.
+fn written_behind_a_clean_flag(swap: bool) -> (HwBits, Vm, SpaceId, u64, FrameNumber) {
     let mut hw = HwBits {
         sim: vm_core::sim::SimPmap::new(48),
         modified: Default::default(),
     };
     let mut vm = Vm::new(cfg(), 48).unwrap();
-    vm.swap_on(Box::new(SwapPager::new(RamDisk::new(512, 64), 16)))
-        .unwrap();
+    if swap {
+        vm.swap_on(Box::new(SwapPager::new(RamDisk::new(512, 64), 16)))
+            .unwrap();
+    }
     let sp = vm.space_create(&mut hw).unwrap();
     let va = vm
         .mmap(sp, &MmapArgs::anon(4 * P, Prot::RW), &mut hw)
@@ -506,6 +509,15 @@ fn a_write_seen_only_by_hardware_modified_bits_is_laundered() {
     let f = vm.extract(sp, va).unwrap().unwrap();
     vm.page_clear_modify(f, &mut hw);
     hw.write(&mut vm, sp, va, b'C');
+    (hw, vm, sp, va, f)
+}
+
+// With hardware modified bits, page_clear_modify keeps the writable
+// mapping: a later write sets only the hardware bit, and pageout must ask
+// for it rather than trust the page's clean flag.
+#[test]
+fn a_write_seen_only_by_hardware_modified_bits_is_laundered() {
+    let (mut hw, mut vm, sp, va, _) = written_behind_a_clean_flag(true);
     for _ in 0..16 {
         vm.pageout(&mut hw, 1024);
         vm.swap_drain(&mut hw);
@@ -527,19 +539,7 @@ fn a_write_seen_only_by_hardware_modified_bits_is_laundered() {
 // pageout could free it against an older swap copy.
 #[test]
 fn a_traded_page_keeps_a_write_seen_only_by_hardware_modified_bits() {
-    let mut hw = HwBits {
-        sim: vm_core::sim::SimPmap::new(48),
-        modified: Default::default(),
-    };
-    let mut vm = Vm::new(cfg(), 48).unwrap();
-    let sp = vm.space_create(&mut hw).unwrap();
-    let va = vm
-        .mmap(sp, &MmapArgs::anon(4 * P, Prot::RW), &mut hw)
-        .unwrap();
-    hw.write(&mut vm, sp, va, b'A');
-    let f = vm.extract(sp, va).unwrap().unwrap();
-    vm.page_clear_modify(f, &mut hw);
-    hw.write(&mut vm, sp, va, b'C');
+    let (mut hw, mut vm, sp, va, f) = written_behind_a_clean_flag(false);
     assert!(!vm.pool().page(f).is_dirty(), "only the hardware saw it");
     let child = vm.fork(sp, &mut hw).unwrap();
     hw.write(&mut vm, sp, va, b'D');
