@@ -8,7 +8,9 @@
 //! `.images`, and the root task's end is rounded up to [`IMAGES_END_ALIGN`]
 //! (`sel4_link::Layout`): so neither the root task's own data nor the
 //! physical addresses of what the kernel and the root task make after it
-//! move when a program grows or shrinks. A plain `cargo build`
+//! move when a program grows or shrinks. The benchmark floors' code goes
+//! first in the text (`hot-text.ld`), so it stays on one page whatever
+//! the rest of the root task becomes. A plain `cargo build`
 //! without the variable embeds no components. `SEL4_SYSTEM_SPEC` names the
 //! encoded system spec the same way.
 use std::fmt::Write;
@@ -22,7 +24,7 @@ const IMAGES_END_ALIGN: u64 = 4 << 20;
 fn main() {
     sel4_link::link_program_with(&sel4_link::Layout {
         base: sel4_link::DEFAULT_BASE,
-        hot_text: None,
+        hot_text: Some("hot-text.ld"),
         images_end_align: Some(IMAGES_END_ALIGN),
     });
 
