@@ -69,7 +69,7 @@ pub struct VmConfig {
     /// Copy-on-write keeps the faulting space's frame when that space's
     /// read-only mapping is the frame's only one and its object is private
     /// anonymous memory: the copy goes down to the lower object instead
-    /// (`PagePool::trade`), and the fault raises the mapping's rights with
+    /// (`cow_trade.rs`), and the fault raises the mapping's rights with
     /// one `Remap`. seL4 maps no frame over a present entry, so the usual
     /// copy up costs an `Unmap` and a `Map` (docs/performance.md, "Copy on
     /// write: the frame stays"). Contents are the same either way.
