@@ -1,4 +1,4 @@
-//! Swap control through the service: device statistics for every client, swapoff and swapon only for the privileged (and their forks), refusals that change nothing, the detached device attached again, faults waiting for swap resumed by a swapoff, and no pageout pass on account of a fault that waits for its own page-in; a fault that cannot keep its reply stops its client.
+//! Swap control through the service: device statistics for every client, swapoff and swapon only for the privileged (and their forks), refusals that change nothing, the detached device attached again, faults waiting for swap resumed by a swapoff, and no pageout pass on account of a fault that waits for its own page-in; a fault that cannot keep its reply stops its client; a fault whose client a retried fault stopped meanwhile is not answered.
 
 use vm_api::{ApiError, ForkReply, SwapDeviceInfo};
 use vm_core::{Access, MmapArgs, Prot, SpaceId, Vm, VmConfig, PAGE_SIZE};
@@ -355,5 +355,46 @@ fn a_fault_that_cannot_keep_its_reply_stops_its_client() {
     svc.vm.swap_drain(&mut svc.platform.pmap);
     assert_eq!(svc.handle(Message::SwapSignal), Outcome::NoReply);
     assert!(svc.platform.resumed.is_empty() && svc.platform.dropped.is_empty());
+    verify(&mut svc, a, BASE, FRAMES as u64, 8);
+}
+
+/// A client with two faults at once (two threads): the first waits for a
+/// page-in that fails; the second's wait finds that read done, retries
+/// the first, which stops the client, and so ends unanswered too
+/// (`Retry::Stopped`): no reply kept for it, the first's dropped, the
+/// second's read completing with no one waiting, the other client's
+/// pages intact.
+#[test]
+fn a_fault_whose_client_a_retried_fault_stops_is_not_answered() {
+    let (mut svc, a, b) = service(true);
+    fill(&mut svc, b, BASE, 32, 7);
+    fill(&mut svc, a, BASE, FRAMES as u64, 8);
+    svc.vm
+        .swap_device_mut::<RamDisk>()
+        .unwrap()
+        .fail_next_reads(1);
+    plain_fault_waits_for_its_page_in(&mut svc);
+    // Beyond the first read's window (7 behind, 8 ahead): a read of its own.
+    let out = svc.handle(Message::Fault {
+        client: PLAIN,
+        addr: BASE + 20 * P,
+        access: Access::Read,
+        ip: 0,
+    });
+    assert_eq!(out, Outcome::NoReply);
+    assert_eq!(
+        svc.platform.reaped,
+        [(PLAIN, ExitStatus::Killed(Some(ApiError::Io)))]
+    );
+    assert_eq!(svc.waiting(), 0, "nothing kept");
+    assert_eq!(svc.platform.saved(), 1, "only the first fault's reply");
+    assert_eq!(svc.platform.dropped, [1], "the first fault's reply dropped");
+    assert!(svc.platform.resumed.is_empty());
+    svc.vm.swap_drain(&mut svc.platform.pmap);
+    assert_eq!(svc.handle(Message::SwapSignal), Outcome::NoReply);
+    assert!(
+        svc.vm.space(b).is_none(),
+        "the stopped client's space is gone"
+    );
     verify(&mut svc, a, BASE, FRAMES as u64, 8);
 }
