@@ -1,4 +1,4 @@
-//! A client's life in the server: stopping it, freeing what it held, forking it.
+//! A client's life in the server: stopping it, freeing what it held, forking it; and the client whose message came last, kept beside the server's state.
 //!
 //! Locking: runs inside the single-threaded `Service`.
 
@@ -10,7 +10,74 @@ use alloc::vec::Vec;
 use vm_api::ApiError;
 use vm_core::SpaceId;
 
+/// The client whose message came last: its space, and its fault messages
+/// since, not yet added to its `Client::faults`. Every message asks
+/// whether its sender is a client, and a fault wants its space and counts
+/// itself; this answers them from the service's own state, so a message
+/// does not reach the clients map's node, which under TCG is a data page
+/// more after each page-table switch, or two when the node straddles a
+/// page boundary (docs/performance.md, "The recent client").
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RecentClient {
+    id: ClientId,
+    space: SpaceId,
+    faults: u64,
+}
+
 impl<P: Platform> Service<P> {
+    /// Whether `client` is served now; if it is, it becomes the recent
+    /// client. The caller is `handle_into`, for a message's sender.
+    pub(crate) fn note_sender(&mut self, client: ClientId) -> bool {
+        if self.recent.is_some_and(|r| r.id == client) {
+            return true;
+        }
+        let Some(space) = self.clients.get(&client).map(|c| c.space) else {
+            return false;
+        };
+        self.forget_recent();
+        self.recent = Some(RecentClient {
+            id: client,
+            space,
+            faults: 0,
+        });
+        true
+    }
+
+    /// Whether `client` is served now.
+    pub(crate) fn is_client(&self, client: ClientId) -> bool {
+        self.recent.is_some_and(|r| r.id == client) || self.clients.contains_key(&client)
+    }
+
+    /// Counts a fault message of `client` and returns its space. The
+    /// caller is `page_fault`, for a client it knows.
+    pub(crate) fn count_fault(&mut self, client: ClientId) -> SpaceId {
+        match &mut self.recent {
+            Some(r) if r.id == client => {
+                r.faults += 1;
+                r.space
+            }
+            _ => {
+                let c = self.clients.get_mut(&client).expect("known client");
+                c.faults += 1;
+                c.space
+            }
+        }
+    }
+
+    /// The fault messages of client `id`, whose record is `c`.
+    pub(crate) fn faults_of(&self, id: ClientId, c: &Client) -> u64 {
+        c.faults + self.recent.filter(|r| r.id == id).map_or(0, |r| r.faults)
+    }
+
+    /// No recent client: its faults go into its record.
+    fn forget_recent(&mut self) {
+        if let Some(r) = self.recent.take() {
+            if let Some(c) = self.clients.get_mut(&r.id) {
+                c.faults += r.faults;
+            }
+        }
+    }
+
     /// Stop a client: say why, then free everything it held. An unknown
     /// id is ignored, so a client stopped twice is stopped once.
     // Rare, and out of line: the fault path's code stays on few pages
@@ -31,6 +98,7 @@ impl<P: Platform> Service<P> {
     /// kernel objects) and report its exit. The caller sends it no reply
     /// afterwards; an unknown id is ignored.
     pub(crate) fn destroy(&mut self, client: ClientId, status: ExitStatus) {
+        self.forget_recent();
         let Some(c) = self.clients.remove(&client) else {
             return;
         };
@@ -111,6 +179,9 @@ impl<P: Platform> Service<P> {
 
     /// The space of `client`, or `BadSpace`.
     pub(crate) fn space_of(&self, client: ClientId) -> Result<SpaceId, ApiError> {
+        if let Some(r) = self.recent.filter(|r| r.id == client) {
+            return Ok(r.space);
+        }
         self.clients
             .get(&client)
             .map(|c| c.space)

@@ -35,9 +35,7 @@ impl<P: Platform> Service<P> {
         access: Access,
         ip: u64,
     ) -> Answer {
-        let c = self.clients.get_mut(&client).expect("known client");
-        c.faults += 1;
-        let space = c.space;
+        let space = self.count_fault(client);
         let start = self.trace_clock();
         let Some((mut result, mut memory)) = self.fault_noting_memory(client, space, addr, access)
         else {
@@ -135,7 +133,7 @@ impl<P: Platform> Service<P> {
         done.extend(self.vm.swap_poll(self.platform.pmap()));
         if !self.waiting.is_empty() {
             self.retry_waiters();
-            if !self.clients.contains_key(&client) {
+            if !self.is_client(client) {
                 return Retry::Stopped;
             }
         }

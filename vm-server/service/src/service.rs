@@ -14,6 +14,7 @@
 //! and swap are exhausted does the OOM killer stop someone (semantics:
 //! oom).
 
+use crate::clients::RecentClient;
 use crate::message::{Answer, Message, Outcome, ReplyMsg};
 use crate::pagers::{is_pager_operation, Pagers, SyncWaiter};
 use crate::platform::{ClientId, ExitStatus, Platform};
@@ -54,8 +55,9 @@ pub struct Client {
     pub space: SpaceId,
     /// The client that forked this one, if any.
     pub parent: Option<ClientId>,
-    /// Page faults it took.
-    pub faults: u64,
+    /// Fault messages it sent, but those since it became the recent
+    /// client (`Service::faults_of` adds them).
+    pub(crate) faults: u64,
     /// What it may do beyond the ordinary requests.
     pub privileges: Privileges,
 }
@@ -76,6 +78,8 @@ pub struct Service<P: Platform> {
     pub vm: Vm,
     pub platform: P,
     pub(crate) clients: BTreeMap<ClientId, Client>,
+    /// The client whose message came last (`clients.rs`).
+    pub(crate) recent: Option<RecentClient>,
     /// Faults waiting for swap I/O, oldest first.
     pub(crate) waiting: Vec<Waiter<P::Reply>>,
     pub(crate) next_child: ClientId,
@@ -107,6 +111,7 @@ impl<P: Platform> Service<P> {
             vm,
             platform,
             clients: BTreeMap::new(),
+            recent: None,
             waiting: Vec::new(),
             next_child: FIRST_CHILD,
             fail_pagein: None,
@@ -172,7 +177,7 @@ impl<P: Platform> Service<P> {
     /// thread ran would fault again, and again (a livelock the simulation
     /// found).
     pub fn handle_into(&mut self, msg: Message, words: &mut [u64; MAX_WORDS]) -> Answer {
-        let client_sent = msg.client().is_some_and(|c| self.clients.contains_key(&c));
+        let client_sent = msg.client().is_some_and(|c| self.note_sender(c));
         let sender = msg.client();
         self.pageout_if_short();
         let out = self.handle_message(msg, words);
@@ -184,9 +189,7 @@ impl<P: Platform> Service<P> {
         self.wake_idle();
         match out {
             // The sender was stopped meanwhile: nobody waits for a reply.
-            Answer::Reply { .. }
-                if client_sent && sender.is_some_and(|c| !self.clients.contains_key(&c)) =>
-            {
+            Answer::Reply { .. } if client_sent && sender.is_some_and(|c| !self.is_client(c)) => {
                 Answer::NoReply
             }
             out => out,
@@ -257,7 +260,7 @@ impl<P: Platform> Service<P> {
                 self.pager_died(client);
                 Answer::NoReply
             }
-            _ if !msg.client().is_some_and(|c| self.clients.contains_key(&c)) => {
+            _ if !msg.client().is_some_and(|c| self.is_client(c)) => {
                 self.platform.log(format_args!(
                     "vm-server: message from unknown client {msg:?} ignored"
                 ));
@@ -287,7 +290,7 @@ impl<P: Platform> Service<P> {
                     }
                 }
                 let answer = self.request(client, label, words, out);
-                if !self.clients.contains_key(&client) {
+                if !self.is_client(client) {
                     return Answer::NoReply;
                 }
                 match answer {

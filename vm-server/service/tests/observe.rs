@@ -195,3 +195,50 @@ fn malformed_requests_are_refused() {
     }
     assert_eq!(list(&mut svc, OBSERVER).unwrap().len(), LAST as usize);
 }
+
+/// A client's fault count is exact while its message came last (its
+/// faults are then kept beside the service's state, not in its record)
+/// and after another client's; once it has exited, its messages are a
+/// stranger's, even right after its own exit.
+#[test]
+fn fault_counts_are_exact_whichever_client_came_last() {
+    let mut svc = service();
+    touch(&mut svc, PLAIN, 4);
+    let own = |svc: &mut Svc| client(svc, PLAIN).client_stats().unwrap().faults;
+    let listed = |svc: &mut Svc| {
+        let all = list(svc, OBSERVER).unwrap();
+        all.iter().find(|e| e.client == PLAIN).unwrap().faults
+    };
+    assert_eq!(own(&mut svc), 2 + 4, "asked by itself, its faults last");
+    assert_eq!(listed(&mut svc), 6, "asked by another client");
+    touch(&mut svc, PLAIN, 1);
+    assert_eq!(listed(&mut svc), 7);
+    assert_eq!(own(&mut svc), 7);
+    let exit = svc.handle(Message::Request {
+        client: PLAIN,
+        label: Operation::Exit.label(),
+        words: &[0],
+    });
+    assert_eq!(exit, Outcome::NoReply, "an exit is not answered");
+    assert!(svc.client(PLAIN).is_none());
+    let out = svc.handle(Message::Fault {
+        client: PLAIN,
+        addr: 0x1000_0000,
+        access: vm_core::Access::Write,
+        ip: 0,
+    });
+    assert_eq!(out, Outcome::NoReply);
+    assert!(
+        svc.platform
+            .logged
+            .last()
+            .unwrap()
+            .contains("unknown client"),
+        "{:?}",
+        svc.platform.logged.last()
+    );
+    assert!(list(&mut svc, OBSERVER)
+        .unwrap()
+        .iter()
+        .all(|e| e.client != PLAIN));
+}
