@@ -128,7 +128,7 @@ pub fn run(env: &mut Env, hz: u64) -> bool {
     let mut samples: Vec<u64> = Vec::with_capacity(touches as usize);
     let mut read_in = 0;
     // What the server did for the counted touches: kernel invocations,
-    // messages besides the `Stats` request after the touch, pages freed
+    // messages besides the `Stats` request before the touch, pages freed
     // by pageout, pages it scanned, and the cycles of its loop (with the
     // block server's, which preempts it at the doorbell).
     let mut work = [0u64; 5];

@@ -70,7 +70,7 @@ impl<P: Platform> Service<P> {
     }
 
     /// No recent client: its faults go into its record.
-    fn forget_recent(&mut self) {
+    pub(crate) fn forget_recent(&mut self) {
         if let Some(r) = self.recent.take() {
             if let Some(c) = self.clients.get_mut(&r.id) {
                 c.faults += r.faults;

@@ -138,6 +138,9 @@ impl<P: Platform> Service<P> {
         privileges: Privileges,
     ) {
         debug_assert!(id < CLIENT_ID_END, "client id {id:#x} is a server badge");
+        // A record replaced under the recent client would leave its space
+        // stale there.
+        self.forget_recent();
         self.trace_label(space, Some(id));
         self.clients.insert(
             id,

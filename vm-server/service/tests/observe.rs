@@ -198,8 +198,9 @@ fn malformed_requests_are_refused() {
 
 /// A client's fault count is exact while its message came last (its
 /// faults are then kept beside the service's state, not in its record)
-/// and after another client's; once it has exited, its messages are a
-/// stranger's, even right after its own exit.
+/// and after another client's, in its own `ClientStats` and in the
+/// `ClientList` entries, the lister's own among them; once it has
+/// exited, its messages are a stranger's, even right after its own exit.
 #[test]
 fn fault_counts_are_exact_whichever_client_came_last() {
     let mut svc = service();
@@ -214,6 +215,13 @@ fn fault_counts_are_exact_whichever_client_came_last() {
     touch(&mut svc, PLAIN, 1);
     assert_eq!(listed(&mut svc), 7);
     assert_eq!(own(&mut svc), 7);
+    // The observer's own entry while its own faults came last.
+    touch(&mut svc, OBSERVER, 2);
+    let me = list(&mut svc, OBSERVER).unwrap();
+    assert_eq!(
+        me.iter().find(|e| e.client == OBSERVER).unwrap().faults,
+        1 + 2
+    );
     let exit = svc.handle(Message::Request {
         client: PLAIN,
         label: Operation::Exit.label(),

@@ -359,14 +359,16 @@ fn a_fault_that_cannot_keep_its_reply_stops_its_client() {
 }
 
 /// A client with two faults at once (two threads): the first waits for a
-/// page-in that fails; the second's wait finds that read done, retries
-/// the first, which stops the client, and so ends unanswered too
-/// (`Retry::Stopped`): no reply kept for it, the first's dropped, the
-/// second's read completing with no one waiting, the other client's
-/// pages intact.
+/// page-in that fails; the second's own read is still in flight when it
+/// finds the first's done, retries the first, which stops the client,
+/// and so ends unanswered too (`Retry::Stopped`), with no reply kept for
+/// it; the first fault's reply is dropped, the second's read completes
+/// with no one waiting, and the other client's pages are intact.
 #[test]
 fn a_fault_whose_client_a_retried_fault_stops_is_not_answered() {
-    let (mut svc, a, b) = service(true);
+    // Completions held back two polls: the first read is done at the
+    // second fault's first poll, the second read after that fault.
+    let (mut svc, a, b) = service_on(true, Delay::Fixed(2));
     fill(&mut svc, b, BASE, 32, 7);
     fill(&mut svc, a, BASE, FRAMES as u64, 8);
     svc.vm
@@ -374,6 +376,10 @@ fn a_fault_whose_client_a_retried_fault_stops_is_not_answered() {
         .unwrap()
         .fail_next_reads(1);
     plain_fault_waits_for_its_page_in(&mut svc);
+    // A completion signal between the faults: the first read's second
+    // poll; it is not done yet and its fault waits on.
+    assert_eq!(svc.handle(Message::SwapSignal), Outcome::NoReply);
+    assert_eq!(svc.waiting(), 1);
     // Beyond the first read's window (7 behind, 8 ahead): a read of its own.
     let out = svc.handle(Message::Fault {
         client: PLAIN,
