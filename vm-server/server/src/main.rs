@@ -99,13 +99,22 @@ const USER_MAX: u64 = 0x7fff_0000_0000;
 const POOL_PERCENT: u64 = 70;
 
 fn main(info: &'static StartInfo) -> ! {
+    // The loop's message buffers, allocated first: at the heap's start
+    // they share a page with the end of `.data`, where the libcalls'
+    // addresses are (`memcpy` for a reply's words among them), so a
+    // request touches one page for both (docs/performance.md, "The
+    // floors' own code, the recent client, and what swap waits for").
+    let words = Box::new(Words {
+        request: [0; sel4::MSG_MAX_LENGTH],
+        reply: [0; vm_api::MAX_WORDS],
+    });
     println!("vm-server: starting");
     let mut server = match init(info) {
         Ok(s) => Box::new(PageAligned(s)),
         Err(e) => halt(&format!("init failed: {e}")),
     };
     start_clients(&mut server.0);
-    serve(&mut server.0)
+    serve(&mut server.0, words)
 }
 
 /// The server's state on a page of its own: every message reads fields
@@ -511,19 +520,15 @@ fn limits_of(l: &ClientLimits) -> Limits {
     }
 }
 
-/// The server loop: receive, dispatch, reply.
-fn serve(server: &mut Server) -> ! {
+/// The server loop: receive, dispatch, reply. `words` holds the
+/// request's and the reply's words, kept across messages so no message
+/// zeroes or moves a whole message's worth (about 1,000 cycles a time
+/// under QEMU: docs/performance.md). On the heap, not in this frame: a
+/// fault uses neither, and without their 1.9 KiB the fault path's frames
+/// fit on fewer stack pages (docs/performance.md, "Data pages of a
+/// fault").
+fn serve(server: &mut Server, mut words: Box<Words>) -> ! {
     let ep = server.platform.endpoint;
-    // The request's and the reply's words, kept across messages so no
-    // message zeroes or moves a whole message's worth (about 1,000 cycles
-    // a time under QEMU: docs/performance.md). On the heap, not in this
-    // frame: a fault uses neither, and without their 1.9 KiB the fault
-    // path's frames fit on fewer stack pages (docs/performance.md, "Data
-    // pages of a fault").
-    let mut words = Box::new(Words {
-        request: [0; sel4::MSG_MAX_LENGTH],
-        reply: [0; vm_api::MAX_WORDS],
-    });
     let (mut info, mut badge) = sel4::recv(ep);
     loop {
         // The server's own time per message, for `Stats` (docs/performance.md).
