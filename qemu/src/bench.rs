@@ -449,6 +449,7 @@ fn section(results: &BTreeMap<String, u64>, titles: [&str; 4], pairs: &[(&str, &
 /// than one) the summary over the boots.
 pub fn run(ws: &Workspace, o: &Options, boots: u32) -> Result<bool> {
     let boot = crate::build(ws, &o.boot_of("bench.spec"), o)?;
+    check_floor_text(ws);
     let mut all = Vec::new();
     let mut hists = Vec::new();
     for n in 1..=boots {
@@ -491,6 +492,26 @@ pub fn run(ws: &Workspace, o: &Options, boots: u32) -> Result<bool> {
     // The last boot's latency distributions.
     crate::policies::report_files(plots::fault_latency(&ws.target.join("bench"), &hists));
     Ok(true)
+}
+
+/// Warns when the benchmark floors' code no longer sits on the root
+/// task's first text page as `root-task/hot-text.ld` places it (a function
+/// renamed since falls out of the fragment): the floors would then move
+/// with unrelated root-task code again (docs/performance.md, "The floors'
+/// own code, the recent client, and what swap waits for").
+fn check_floor_text(ws: &Workspace) {
+    use crate::hot_text::{fragment_misplaced, nm, FLOOR_FRAGMENT};
+    let elf = ws.target.join("release/root-task");
+    let (Ok(fragment), Ok(nm)) = (
+        std::fs::read_to_string(ws.root.join(FLOOR_FRAGMENT)),
+        nm(&elf),
+    ) else {
+        progress("bench", format!("warning: cannot check {FLOOR_FRAGMENT}"));
+        return;
+    };
+    for problem in fragment_misplaced(&fragment, &nm, sel4_link::DEFAULT_BASE) {
+        progress("bench", format!("warning: {FLOOR_FRAGMENT}: {problem}"));
+    }
 }
 
 /// Per row of [`table`], the median of its ratio over `boots` (each a

@@ -369,9 +369,70 @@ pub fn fragment(chosen: &[String]) -> String {
     s
 }
 
+/// The root task's hand-written fragment of the benchmark floors' code
+/// (`root-task/hot-text.ld`), relative to the workspace.
+pub const FLOOR_FRAGMENT: &str = "root-task/hot-text.ld";
+
+/// What is wrong with `fragment`'s placement in a program whose `nm -n -S`
+/// output is `nm`: each of its patterns that matches no function, and each
+/// function it matched that does not lie in the text page at `page` (the
+/// floors' code is meant to run on that one page). Empty when all is well.
+pub fn fragment_misplaced(fragment: &str, nm: &str, page: u64) -> Vec<String> {
+    let functions = nm_symbols(nm, &["t", "T"]);
+    let mut problems = Vec::new();
+    for line in fragment.lines().map(str::trim) {
+        let Some(pattern) = line
+            .strip_prefix("*(.text.")
+            .and_then(|p| p.strip_suffix(')'))
+        else {
+            continue;
+        };
+        let prefix = pattern.trim_end_matches('*');
+        let matched: Vec<_> = functions
+            .iter()
+            .filter(|(_, _, name)| {
+                if pattern.ends_with('*') {
+                    name.starts_with(prefix)
+                } else {
+                    name == prefix
+                }
+            })
+            .collect();
+        if matched.is_empty() {
+            problems.push(format!("{pattern} matches no function"));
+        }
+        for (addr, size, name) in matched {
+            if *addr < page || addr + size > page + 4096 {
+                problems.push(format!(
+                    "{name} lies at {addr:#x}, off the page at {page:#x}"
+                ));
+            }
+        }
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_misplaced_or_unmatched_fragment_line_is_named() {
+        let nm = "0000000000400000 T _start\n\
+                  0000000000400010 0000000000000092 t _ZN4a5floor6thread17habcE\n\
+                  00000000004000b0 0000000000000077 T memcpy\n\
+                  0000000000401f00 0000000000000200 T _ZN4sel48syscalls4call17hdefE\n";
+        let fragment =
+            "/* comment */\n        *(.text._ZN4a5floor6thread17h*)\n        *(.text.memcpy)\n";
+        assert!(fragment_misplaced(fragment, nm, 0x400000).is_empty());
+        let gone = "*(.text._ZN4a5floor7renamed17h*)\n";
+        let p = fragment_misplaced(gone, nm, 0x400000);
+        assert_eq!(p.len(), 1);
+        assert!(p[0].contains("matches no function"), "{p:?}");
+        let far = "*(.text._ZN4sel48syscalls4call17h*)\n";
+        let p = fragment_misplaced(far, nm, 0x400000);
+        assert!(p[0].contains("off the page"), "{p:?}");
+    }
 
     const NM: &str = "\
 0000000010000000 0000000000000010 T _start
