@@ -449,7 +449,7 @@ fn section(results: &BTreeMap<String, u64>, titles: [&str; 4], pairs: &[(&str, &
 /// than one) the summary over the boots.
 pub fn run(ws: &Workspace, o: &Options, boots: u32) -> Result<bool> {
     let boot = crate::build(ws, &o.boot_of("bench.spec"), o)?;
-    check_floor_text(ws);
+    check_floor_text(ws, &boot.root_task);
     let mut all = Vec::new();
     let mut hists = Vec::new();
     for n in 1..=boots {
@@ -499,12 +499,12 @@ pub fn run(ws: &Workspace, o: &Options, boots: u32) -> Result<bool> {
 /// renamed since falls out of the fragment): the floors would then move
 /// with unrelated root-task code again (docs/performance.md, "The floors'
 /// own code, the recent client, and what swap waits for").
-fn check_floor_text(ws: &Workspace) {
+/// `root_task` is the image the benchmark boots.
+fn check_floor_text(ws: &Workspace, root_task: &std::path::Path) {
     use crate::hot_text::{fragment_misplaced, nm, FLOOR_FRAGMENT};
-    let elf = ws.target.join("release/root-task");
     let (Ok(fragment), Ok(nm)) = (
         std::fs::read_to_string(ws.root.join(FLOOR_FRAGMENT)),
-        nm(&elf),
+        nm(root_task),
     ) else {
         progress("bench", format!("warning: cannot check {FLOOR_FRAGMENT}"));
         return;

@@ -380,23 +380,15 @@ pub const FLOOR_FRAGMENT: &str = "root-task/hot-text.ld";
 pub fn fragment_misplaced(fragment: &str, nm: &str, page: u64) -> Vec<String> {
     let functions = nm_symbols(nm, &["t", "T"]);
     let mut problems = Vec::new();
-    for line in fragment.lines().map(str::trim) {
-        let Some(pattern) = line
-            .strip_prefix("*(.text.")
-            .and_then(|p| p.strip_suffix(')'))
-        else {
-            continue;
-        };
-        let prefix = pattern.trim_end_matches('*');
+    // A function matches the pattern `section_pattern` makes of its name.
+    for pattern in fragment
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("*(.text."))
+    {
         let matched: Vec<_> = functions
             .iter()
-            .filter(|(_, _, name)| {
-                if pattern.ends_with('*') {
-                    name.starts_with(prefix)
-                } else {
-                    name == prefix
-                }
-            })
+            .filter(|(_, _, name)| section_pattern(name) == pattern)
             .collect();
         if matched.is_empty() {
             problems.push(format!("{pattern} matches no function"));
@@ -419,9 +411,9 @@ mod tests {
     #[test]
     fn a_misplaced_or_unmatched_fragment_line_is_named() {
         let nm = "0000000000400000 T _start\n\
-                  0000000000400010 0000000000000092 t _ZN4a5floor6thread17habcE\n\
+                  0000000000400010 0000000000000092 t _ZN4a5floor6thread17h0123456789abcdefE\n\
                   00000000004000b0 0000000000000077 T memcpy\n\
-                  0000000000401f00 0000000000000200 T _ZN4sel48syscalls4call17hdefE\n";
+                  0000000000401f00 0000000000000200 T _ZN4sel48syscalls4call17hfedcba9876543210E\n";
         let fragment =
             "/* comment */\n        *(.text._ZN4a5floor6thread17h*)\n        *(.text.memcpy)\n";
         assert!(fragment_misplaced(fragment, nm, 0x400000).is_empty());

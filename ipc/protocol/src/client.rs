@@ -41,11 +41,18 @@ pub struct Sel4Transport {
 impl Transport for Sel4Transport {
     fn call(&mut self, label: u64, words: &[u64], reply: &mut [u64]) -> (u64, usize) {
         let n = words.len().min(MAX_WORDS);
-        sel4::with_ipc_buffer_mut(|b| b.msg[..n].copy_from_slice(&words[..n]));
-        let info = sel4::call(self.endpoint, sel4::MessageInfo::new(label, 0, 0, n as u64));
-        let len = (info.length() as usize).min(MAX_WORDS).min(reply.len());
-        sel4::with_ipc_buffer_mut(|b| reply[..len].copy_from_slice(&b.msg[..len]));
-        (info.label(), len)
+        self.exchange(
+            |msg| {
+                msg[..n].copy_from_slice(&words[..n]);
+                (label, n)
+            },
+            |rlabel, got| {
+                let len = got.len().min(reply.len());
+                reply[..len].copy_from_slice(&got[..len]);
+                (rlabel, len)
+            },
+        )
+        .expect("a reply within a message")
     }
 
     fn exchange<R>(

@@ -28,7 +28,7 @@ impl<P: Platform> Service<P> {
     /// Whether `client` is served now; if it is, it becomes the recent
     /// client. The caller is `handle_into`, for a message's sender.
     pub(crate) fn note_sender(&mut self, client: ClientId) -> bool {
-        if self.recent.is_some_and(|r| r.id == client) {
+        if self.recent(client).is_some() {
             return true;
         }
         let Some(space) = self.clients.get(&client).map(|c| c.space) else {
@@ -45,7 +45,12 @@ impl<P: Platform> Service<P> {
 
     /// Whether `client` is served now.
     pub(crate) fn is_client(&self, client: ClientId) -> bool {
-        self.recent.is_some_and(|r| r.id == client) || self.clients.contains_key(&client)
+        self.recent(client).is_some() || self.clients.contains_key(&client)
+    }
+
+    /// The recent client, if it is `client`.
+    fn recent(&self, client: ClientId) -> Option<RecentClient> {
+        self.recent.filter(|r| r.id == client)
     }
 
     /// Counts a fault message of `client` and returns its space. The
@@ -66,7 +71,7 @@ impl<P: Platform> Service<P> {
 
     /// The fault messages of client `id`, whose record is `c`.
     pub(crate) fn faults_of(&self, id: ClientId, c: &Client) -> u64 {
-        c.faults + self.recent.filter(|r| r.id == id).map_or(0, |r| r.faults)
+        c.faults + self.recent(id).map_or(0, |r| r.faults)
     }
 
     /// No recent client: its faults go into its record.
@@ -179,7 +184,7 @@ impl<P: Platform> Service<P> {
 
     /// The space of `client`, or `BadSpace`.
     pub(crate) fn space_of(&self, client: ClientId) -> Result<SpaceId, ApiError> {
-        if let Some(r) = self.recent.filter(|r| r.id == client) {
+        if let Some(r) = self.recent(client) {
             return Ok(r.space);
         }
         self.clients
