@@ -12,7 +12,7 @@ use crate::map::VmMapEntry;
 use crate::object::ObjectKind;
 use crate::page::{AllocClass, PageFlags};
 use crate::pmap::Pmap;
-use crate::types::{Access, FrameNumber, Prot, SpaceId};
+use crate::types::{Access, FrameNumber, Prot, SpaceId, PAGE_SIZE};
 use crate::vm::{Memory, Vm};
 use vm_swap::IoTag;
 
@@ -60,7 +60,8 @@ pub enum FaultOutcome {
     /// The page is under swap I/O (a page-in this fault started, or a
     /// read or write already in flight): keep the reply (seL4:
     /// `CNode_SaveCaller`) and, when `Vm::swap_poll` reports this tag,
-    /// retry the fault on `Ok` or fail it with the reported error.
+    /// retry the fault on `Ok` (`Vm::refault` if it waited for its own
+    /// read) or fail it with the reported error.
     Wait(IoTag),
 }
 
@@ -72,6 +73,18 @@ impl FaultOutcome {
             FaultOutcome::Wait(_) => None,
         }
     }
+}
+
+/// Which neighbours a fault enters besides its page (`fault_around.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Around {
+    /// Fault-around as configured.
+    Yes,
+    /// Only on a touch in order: a fault retried after the read it
+    /// waited for (`Vm::refault`).
+    InOrder,
+    /// Its page alone (mlock's faults).
+    No,
 }
 
 /// The fault proper's result inside the core.
@@ -92,10 +105,43 @@ impl Vm {
         access: Access,
         pmap: &mut P,
     ) -> Result<FaultOutcome, VmError> {
+        self.fault_counted(space, va, access, pmap, Around::Yes)
+    }
+
+    /// `fault` again, for a fault told to `Wait` for its own read (swap or
+    /// a pager's) once that read completed. It faults around only on a
+    /// touch in order, where the read-ahead pages are what the toucher
+    /// comes for next: a scattered fault that waited enters its page
+    /// alone, as Linux's swap fault does, and sets the place a touch in
+    /// order would come next. The neighbours of a scattered read are
+    /// read-ahead pages, which fault-around leaves alone anyway
+    /// (`prefault_candidate`), so what this saves is the neighbour scan,
+    /// cold again after the read under TCG (docs/performance.md, "The
+    /// page-in fault's retry"). A fault that waited for memory is tried
+    /// again with `fault`: that is its first real attempt.
+    pub fn refault<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        va: u64,
+        access: Access,
+        pmap: &mut P,
+    ) -> Result<FaultOutcome, VmError> {
+        self.fault_counted(space, va, access, pmap, Around::InOrder)
+    }
+
+    /// `fault` or `refault`: the fault with its counters.
+    fn fault_counted<P: Pmap + ?Sized>(
+        &mut self,
+        space: SpaceId,
+        va: u64,
+        access: Access,
+        pmap: &mut P,
+        around: Around,
+    ) -> Result<FaultOutcome, VmError> {
         self.mem.stats.faults += 1;
         self.mem.flush_dead_slots();
         self.charge_to(space);
-        let r = self.fault_inner(space, va, access, pmap, true);
+        let r = self.fault_inner(space, va, access, pmap, around);
         // A write may have made a slot stale: give it back now.
         self.mem.flush_dead_slots();
         match r {
@@ -111,16 +157,17 @@ impl Vm {
         })
     }
 
-    /// `fault` without the counters of refused faults; `around` enables
-    /// fault-around. Counts the fault in the space's counters (mlock's
-    /// faults too). The caller is `fault` or `fault_wire_page`.
+    /// `fault` without the counters of refused faults; `around` says
+    /// which neighbours it enters. Counts the fault in the space's
+    /// counters (mlock's faults too). The caller is `fault_counted` or
+    /// `fault_wire_page`.
     pub(crate) fn fault_inner<P: Pmap + ?Sized>(
         &mut self,
         space: SpaceId,
         va: u64,
         access: Access,
         pmap: &mut P,
-        around: bool,
+        around: Around,
     ) -> Result<Resolved, VmError> {
         let pageins = self.mem.stats.pageins;
         let mut r = self.fault_resolve(space, va, access, pmap, around);
@@ -163,7 +210,7 @@ impl Vm {
         va: u64,
         access: Access,
         pmap: &mut P,
-        around: bool,
+        around: Around,
     ) -> Result<Resolved, VmError> {
         let (mem, spaces) = (&mut self.mem, &mut self.spaces);
         let sp = spaces.get_mut(&space.0).ok_or(VmError::BadSpace)?;
@@ -183,8 +230,14 @@ impl Vm {
             Err(VmError::OutOfMemory) if mem.swap_exhausted() => return Err(VmError::NoSwap),
             Err(e) => return Err(e),
         };
-        if around && mem.fault_around_wanted(entry, m.large) {
-            m.prefaulted = mem.prefault(space, entry, va, access, m.kind, pmap);
+        if around != Around::No && mem.fault_around_wanted(entry, m.large) {
+            if around == Around::Yes || entry.touched_in_order(va) {
+                m.prefaulted = mem.prefault(space, entry, va, access, m.kind, pmap);
+            } else {
+                // Its page alone: a toucher in order comes to the next
+                // page, where `prefault` would have left off too.
+                entry.next_fault = va.saturating_add(PAGE_SIZE);
+            }
         }
         // The chunk may be fully resident now: copy it to a large page.
         if !m.large {

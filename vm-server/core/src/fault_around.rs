@@ -58,7 +58,7 @@ impl Memory {
             entry.advice != Advice::Random,
             "fault-around under random advice"
         );
-        let in_order = entry.advice == Advice::Sequential || va == entry.next_fault;
+        let in_order = entry.touched_in_order(va);
         let (behind, ahead) = if in_order {
             (0, self.config.prefault_ahead * 2)
         } else {

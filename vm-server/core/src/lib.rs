@@ -127,7 +127,9 @@
 //! * **Asynchronous I/O, retried faults.** A page under swap I/O is
 //!   `BUSY`, unmapped and on no queue; a fault that needs it, or starts
 //!   its page-in, returns `FaultOutcome::Wait(tag)` and the server retries
-//!   it when `Vm::swap_poll` reports the tag (or fails it with `Io`).
+//!   it when `Vm::swap_poll` reports the tag (or fails it with `Io`), with
+//!   `Vm::refault` when it waited for its own read (fault-around then
+//!   only on a touch in order).
 //!   A second fault on the page gets the same tag, so no page is read
 //!   twice. Exit and munmap do not wait: pages of a dead object under I/O
 //!   become orphans the completion frees. Operations that move many pages
@@ -203,7 +205,8 @@
 //! and a pmap implementing `read_frame`/`write_frame`) the loop also:
 //! answers `Ok(FaultOutcome::Wait(tag))` by saving the reply cap; on the
 //! block server's notification calls `vm.swap_poll(&mut pmap)` and, for
-//! each reported tag, retries the waiting faults (`Ok`) or fails them
+//! each reported tag, retries the waiting faults (`Ok`; `vm.refault`
+//! for a fault that waited for its own read) or fails them
 //! (`Err(Io)`) — before any pageout, which could evict a page just read
 //! in for them; before blocking, runs `vm.pageout(&mut pmap, want)` while
 //! `vm.pageout_shortage(faults_waiting)` is non-zero; and on

@@ -111,6 +111,14 @@ impl VmMapEntry {
         (va - self.start) >> PAGE_SHIFT
     }
 
+    /// Whether a fault at page `va` is a touch in order: advice
+    /// Sequential, or the page where the last fault-around window left
+    /// off ahead (`next_fault`).
+    #[inline]
+    pub(crate) fn touched_in_order(&self, va: u64) -> bool {
+        self.advice == Advice::Sequential || va == self.next_fault
+    }
+
     /// Attributes that must match for two neighbours to merge.
     fn same_attributes(&self, o: &VmMapEntry) -> bool {
         self.prot == o.prot

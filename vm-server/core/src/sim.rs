@@ -427,6 +427,8 @@ impl Sim {
         let mut waits = 0;
         let mut reclaims = 0;
         let mut tries = 0;
+        // The last wait was for this fault's own read (not for memory).
+        let mut after_read = false;
         loop {
             if let Some((f, p)) = self.pmap.lookup(space, va) {
                 if p.contains(need) {
@@ -448,8 +450,16 @@ impl Sim {
                 }
             }
             self.faults += 1;
-            match self.vm.fault(space, va, access, &mut self.pmap) {
+            // After a wait for its own read, as the server does: `refault`.
+            let memory_waits = self.vm.memory_waits();
+            let r = if after_read {
+                self.vm.refault(space, va, access, &mut self.pmap)
+            } else {
+                self.vm.fault(space, va, access, &mut self.pmap)
+            };
+            match r {
                 Ok(FaultOutcome::Wait(tag)) => {
+                    after_read = self.vm.memory_waits() == memory_waits;
                     waits += 1;
                     assert!(waits < 64, "fault at {va:#x} waits forever");
                     self.wait(tag)?;

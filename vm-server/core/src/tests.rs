@@ -477,6 +477,40 @@ fn prefault_follows_a_touch_in_order() {
     ok(&s);
 }
 
+/// A fault retried after the I/O it waited for (`Vm::refault`) enters
+/// its page alone unless the touch is in order; `Vm::fault` at the same
+/// place enters the resident neighbours.
+#[test]
+fn a_refault_faults_around_only_in_order() {
+    let (mut s, sp) = sim(256);
+    let a = map_anon(&mut s, sp, 32);
+    for i in 0..32 {
+        s.write(sp, a + i * P, &[i as u8]).unwrap();
+    }
+    // Resident and unmapped, with no flag that keeps fault-around off.
+    s.vm.mprotect(sp, a, 32 * P, Prot::NONE, &mut s.pmap)
+        .unwrap();
+    s.vm.mprotect(sp, a, 32 * P, Prot::RW, &mut s.pmap).unwrap();
+    assert!((0..32).all(|i| !s.pmap.is_mapped(sp, a + i * P)));
+    let r = s.vm.refault(sp, a + 8 * P, Access::Read, &mut s.pmap);
+    assert_eq!(r.unwrap().mapping().unwrap().prefaulted, 0);
+    assert!(!s.pmap.is_mapped(sp, a + 9 * P) && !s.pmap.is_mapped(sp, a + 7 * P));
+    // It leaves the next page as the place of a touch in order.
+    let r = s.vm.refault(sp, a + 9 * P, Access::Read, &mut s.pmap);
+    assert_eq!(r.unwrap().mapping().unwrap().prefaulted, 8, "pages 10..18");
+    // A scattered fault through `fault` enters its neighbours, 3 behind
+    // and 4 ahead ...
+    let m = fault(&mut s, sp, a + 23 * P, Access::Read).unwrap();
+    assert_eq!(m.prefaulted, 7);
+    // ... and a refault where that window left off ahead is in order.
+    let r = s.vm.refault(sp, a + 28 * P, Access::Read, &mut s.pmap);
+    assert_eq!(r.unwrap().mapping().unwrap().prefaulted, 3, "pages 29..32");
+    for i in 0..32 {
+        assert_eq!(s.read_u8(sp, a + i * P).unwrap(), i as u8);
+    }
+    ok(&s);
+}
+
 /// Fault-around leaves alone the pages the scan unmapped to test their
 /// reference bits, unless the touch is in order (`prefault_candidate`).
 #[test]

@@ -6,7 +6,7 @@
 
 use crate::chain::{BackingChain, Lookup};
 use crate::error::VmError;
-use crate::fault::Resolved;
+use crate::fault::{Around, Resolved};
 use crate::limits::Quota;
 use crate::map::VmMapEntry;
 use crate::object::ObjectKind;
@@ -136,7 +136,7 @@ impl Vm {
                 // No access allowed: still make the page resident.
                 self.make_resident(space, va, pmap).map(|()| None)
             } else {
-                match self.fault_inner(space, va, access, pmap, false) {
+                match self.fault_inner(space, va, access, pmap, Around::No) {
                     Ok(Resolved::Mapped(m)) => Ok(Some(m.frame)),
                     Ok(Resolved::Wait(tag)) => {
                         // mlock waits for the device, then faults again.

@@ -37,12 +37,13 @@ impl<P: Platform> Service<P> {
     ) -> Answer {
         let space = self.count_fault(client);
         let start = self.trace_clock();
-        let Some((mut result, mut memory)) = self.fault_noting_memory(client, space, addr, access)
+        let Some((mut result, mut memory)) =
+            self.fault_noting_memory(client, space, addr, access, false)
         else {
             return Answer::NoReply;
         };
         if let Ok(FaultOutcome::Wait(tag)) = result {
-            match self.retry_if_done(tag, client, space, addr, access) {
+            match self.retry_if_done(tag, client, space, addr, access, memory) {
                 Retry::Again(r, m) => (result, memory) = (r, m),
                 Retry::NotDone => {}
                 Retry::Stopped => return Answer::NoReply,
@@ -111,8 +112,9 @@ impl<P: Platform> Service<P> {
     /// returns. Then it is retried at once, with no reply cap saved and
     /// no second message (the completions' signal is cleared). The
     /// waiting faults are retried first, as on a completion signal: their
-    /// requests may be among those taken. Caller: `page_fault`, for a
-    /// client it knows.
+    /// requests may be among those taken. `memory`: the fault waits for
+    /// memory, not for its own read (its retry is then `Vm::fault`, else
+    /// `Vm::refault`). Caller: `page_fault`, for a client it knows.
     // Out of line: the fault path's code stays on few pages
     // (docs/performance.md, "Code pages").
     #[inline(never)]
@@ -123,6 +125,7 @@ impl<P: Platform> Service<P> {
         space: SpaceId,
         addr: u64,
         access: Access,
+        memory: bool,
     ) -> Retry {
         let mut done = self.vm.swap_poll(self.platform.pmap());
         if done.is_empty() {
@@ -140,7 +143,7 @@ impl<P: Platform> Service<P> {
         if !done.iter().any(|d| d.tag == tag) {
             return Retry::NotDone;
         }
-        match self.fault_noting_memory(client, space, addr, access) {
+        match self.fault_noting_memory(client, space, addr, access, !memory) {
             Some((result, memory)) => Retry::Again(result, memory),
             None => Retry::Stopped,
         }
@@ -155,14 +158,16 @@ impl<P: Platform> Service<P> {
         space: SpaceId,
         addr: u64,
         access: Access,
+        after_read: bool,
     ) -> Option<(Result<FaultOutcome, VmError>, bool)> {
         let before = self.vm.memory_waits();
-        let result = self.fault_or_oom(client, space, addr, access)?;
+        let result = self.fault_or_oom(client, space, addr, access, after_read)?;
         Some((result, self.vm.memory_waits() > before))
     }
 
-    /// `Vm::fault` (with the client's `FailNextPagein` armed, if it
-    /// asked). Out of memory, pageout runs first and the fault is tried
+    /// `Vm::fault` (`Vm::refault` when `after_read`: the fault waited for
+    /// its own read, which completed), with the client's `FailNextPagein`
+    /// armed, if it asked. Out of memory, pageout runs first and the fault is tried
     /// again (it then waits for the writes pageout started), pass after
     /// pass while passes free pages: one pass may only clear reference
     /// bits, or free fewer than a page-in's window needs. Only when
@@ -177,6 +182,7 @@ impl<P: Platform> Service<P> {
         space: SpaceId,
         addr: u64,
         access: Access,
+        after_read: bool,
     ) -> Option<Result<FaultOutcome, VmError>> {
         // Pageout passes in a row that freed nothing (the first may only
         // clear reference bits), and passes in all for this fault.
@@ -184,7 +190,12 @@ impl<P: Platform> Service<P> {
         loop {
             let armed =
                 self.fail_pagein == Some(client) && self.platform.arm_read_failure(&mut self.vm);
-            let result = self.vm.fault(space, addr, access, self.platform.pmap());
+            let pmap = self.platform.pmap();
+            let result = if after_read {
+                self.vm.refault(space, addr, access, pmap)
+            } else {
+                self.vm.fault(space, addr, access, pmap)
+            };
             // A read it started used the failure up; otherwise it stays
             // pending for this client, not the next reader.
             if armed && self.platform.disarm_read_failure(&mut self.vm) {
@@ -263,7 +274,7 @@ impl<P: Platform> Service<P> {
             };
             let start = self.trace_clock();
             let Some((result, memory)) =
-                self.fault_noting_memory(w.client, space, w.addr, w.access)
+                self.fault_noting_memory(w.client, space, w.addr, w.access, !w.memory)
             else {
                 self.platform.drop_reply(w.reply);
                 continue;

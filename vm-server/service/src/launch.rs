@@ -332,7 +332,7 @@ impl<P: Platform> Service<P> {
         out: &mut [u8; PAGE],
     ) -> Result<bool, (String, ApiError)> {
         let outcome = self
-            .fault_or_oom(client, space, va, access)
+            .fault_or_oom(client, space, va, access, false)
             .ok_or((
                 String::from("stopped by the OOM killer"),
                 ApiError::OutOfMemory,
