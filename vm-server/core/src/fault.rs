@@ -108,12 +108,13 @@ impl Vm {
         self.fault_counted(space, va, access, pmap, Around::Yes)
     }
 
-    /// `fault` again, for a fault told to `Wait` for its own read (swap or
-    /// a pager's) once that read completed. It faults around only on a
-    /// touch in order, where the read-ahead pages are what the toucher
-    /// comes for next: a scattered fault that waited enters its page
-    /// alone, as Linux's swap fault does, and sets the place a touch in
-    /// order would come next. The neighbours of a scattered read are
+    /// `fault` again, for a fault told to `Wait` for its page's I/O (its
+    /// read from swap or a pager, or a pageout write under way on the
+    /// page; not for memory) once that completed. It faults around only
+    /// on a touch in order, where the read-ahead pages are what the
+    /// toucher comes for next: a scattered fault that waited enters its
+    /// page alone, as Linux's swap fault does, and sets the next page as
+    /// where a touch in order comes. The neighbours of a scattered read are
     /// read-ahead pages, which fault-around leaves alone anyway
     /// (`prefault_candidate`), so what this saves is the neighbour scan,
     /// cold again after the read under TCG (docs/performance.md, "The
@@ -235,7 +236,8 @@ impl Vm {
                 m.prefaulted = mem.prefault(space, entry, va, access, m.kind, pmap);
             } else {
                 // Its page alone: a toucher in order comes to the next
-                // page, where `prefault` would have left off too.
+                // page (where `prefault` too would have left off, unless
+                // it could enter that page).
                 entry.next_fault = va.saturating_add(PAGE_SIZE);
             }
         }

@@ -128,8 +128,8 @@
 //!   `BUSY`, unmapped and on no queue; a fault that needs it, or starts
 //!   its page-in, returns `FaultOutcome::Wait(tag)` and the server retries
 //!   it when `Vm::swap_poll` reports the tag (or fails it with `Io`), with
-//!   `Vm::refault` when it waited for its own read (fault-around then
-//!   only on a touch in order).
+//!   `Vm::refault` when a client's fault waited for its page's I/O, not
+//!   for memory (fault-around then only on a touch in order).
 //!   A second fault on the page gets the same tag, so no page is read
 //!   twice. Exit and munmap do not wait: pages of a dead object under I/O
 //!   become orphans the completion frees. Operations that move many pages
@@ -206,7 +206,7 @@
 //! answers `Ok(FaultOutcome::Wait(tag))` by saving the reply cap; on the
 //! block server's notification calls `vm.swap_poll(&mut pmap)` and, for
 //! each reported tag, retries the waiting faults (`Ok`; `vm.refault`
-//! for a fault that waited for its own read) or fails them
+//! for a fault that waited for its page's I/O, not memory) or fails them
 //! (`Err(Io)`) — before any pageout, which could evict a page just read
 //! in for them; before blocking, runs `vm.pageout(&mut pmap, want)` while
 //! `vm.pageout_shortage(faults_waiting)` is non-zero; and on

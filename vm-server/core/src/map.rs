@@ -55,10 +55,12 @@ pub struct VmMapEntry {
     pub(crate) wired_count: u16,
     pub(crate) flags: EntryFlags,
     pub(crate) chain: BackingChain,
-    /// The page just past the last fault-around window ahead (FreeBSD's
-    /// `next_read`): a fault there means the entry is touched in order,
-    /// and fault-around looks further ahead. A hint only: no semantics,
-    /// ignored by merging, reset by mmap, fork and madvise.
+    /// Where a touch in order faults next (FreeBSD's `next_read`): the
+    /// first page the last fault-around window left unmapped ahead, or
+    /// the page after a fault `Vm::refault` entered alone. A fault there
+    /// means the entry is touched in order, and fault-around looks
+    /// further ahead. A hint only: no semantics, ignored by merging,
+    /// reset by mmap, fork and madvise.
     pub(crate) next_fault: u64,
 }
 
@@ -112,8 +114,7 @@ impl VmMapEntry {
     }
 
     /// Whether a fault at page `va` is a touch in order: advice
-    /// Sequential, or the page where the last fault-around window left
-    /// off ahead (`next_fault`).
+    /// Sequential, or the page `next_fault` names.
     #[inline]
     pub(crate) fn touched_in_order(&self, va: u64) -> bool {
         self.advice == Advice::Sequential || va == self.next_fault

@@ -450,7 +450,8 @@ impl Sim {
                 }
             }
             self.faults += 1;
-            // After a wait for its own read, as the server does: `refault`.
+            // After a wait for the page's I/O (not memory), as the server
+            // does: `refault`.
             let memory_waits = self.vm.memory_waits();
             let r = if after_read {
                 self.vm.refault(space, va, access, &mut self.pmap)
@@ -464,7 +465,8 @@ impl Sim {
                     assert!(waits < 64, "fault at {va:#x} waits forever");
                     self.wait(tag)?;
                 }
-                Ok(_) => {}
+                // Mapped but not usable yet: the thread faults afresh.
+                Ok(_) => after_read = false,
                 Err(VmError::OutOfMemory | VmError::NoSwap)
                     if self.vm.swap().is_some() && reclaims < 4 =>
                 {

@@ -478,8 +478,8 @@ fn prefault_follows_a_touch_in_order() {
 }
 
 /// A fault retried after the I/O it waited for (`Vm::refault`) enters
-/// its page alone unless the touch is in order; `Vm::fault` at the same
-/// place enters the resident neighbours.
+/// its page alone unless the touch is in order; a scattered `Vm::fault`
+/// enters the resident neighbours.
 #[test]
 fn a_refault_faults_around_only_in_order() {
     let (mut s, sp) = sim(256);

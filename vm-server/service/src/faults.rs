@@ -113,8 +113,8 @@ impl<P: Platform> Service<P> {
     /// no second message (the completions' signal is cleared). The
     /// waiting faults are retried first, as on a completion signal: their
     /// requests may be among those taken. `memory`: the fault waits for
-    /// memory, not for its own read (its retry is then `Vm::fault`, else
-    /// `Vm::refault`). Caller: `page_fault`, for a client it knows.
+    /// memory, not for its page's I/O (its retry is then `Vm::fault`,
+    /// else `Vm::refault`). Caller: `page_fault`, for a client it knows.
     // Out of line: the fault path's code stays on few pages
     // (docs/performance.md, "Code pages").
     #[inline(never)]
@@ -166,8 +166,9 @@ impl<P: Platform> Service<P> {
     }
 
     /// `Vm::fault` (`Vm::refault` when `after_read`: the fault waited for
-    /// its own read, which completed), with the client's `FailNextPagein`
-    /// armed, if it asked. Out of memory, pageout runs first and the fault is tried
+    /// its page's I/O, which completed; the loader's `read_page` keeps
+    /// `Vm::fault`, as it goes through a segment in order), with the
+    /// client's `FailNextPagein` armed, if it asked. Out of memory, pageout runs first and the fault is tried
     /// again (it then waits for the writes pageout started), pass after
     /// pass while passes free pages: one pass may only clear reference
     /// bits, or free fewer than a page-in's window needs. Only when

@@ -69,7 +69,8 @@ pub(crate) struct Waiter<R> {
     pub(crate) access: Access,
     pub(crate) reply: R,
     /// Waiting for memory (pages that I/O in flight frees), not for its
-    /// own page-in: pageout then aims higher (`pageout_if_short`).
+    /// page's I/O: pageout then aims higher (`pageout_if_short`), and the
+    /// retry is `Vm::fault`, not `Vm::refault`.
     pub(crate) memory: bool,
 }
 

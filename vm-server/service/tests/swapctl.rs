@@ -1,7 +1,7 @@
-//! Swap control through the service: device statistics for every client, swapoff and swapon only for the privileged (and their forks), refusals that change nothing, the detached device attached again, faults waiting for swap resumed by a swapoff, and no pageout pass on account of a fault that waits for its own page-in; a fault that cannot keep its reply stops its client; a fault whose client a retried fault stopped meanwhile is not answered.
+//! Swap control through the service: device statistics for every client, swapoff and swapon only for the privileged (and their forks), refusals that change nothing, the detached device attached again, faults waiting for swap resumed by a swapoff, and no pageout pass on account of a fault that waits for its own page-in; a fault that cannot keep its reply stops its client; a fault whose client a retried fault stopped meanwhile is not answered; a fault retried after its own page-in enters its page alone.
 
 use vm_api::{ApiError, ForkReply, SwapDeviceInfo};
-use vm_core::{Access, MmapArgs, Prot, SpaceId, Vm, VmConfig, PAGE_SIZE};
+use vm_core::{Access, MmapArgs, Prot, SpaceId, Vm, VmConfig, MINCORE_INCORE, PAGE_SIZE};
 use vm_service::{ClientId, ExitStatus, Message, Outcome, Privileges, Service, FIRST_CHILD};
 use vm_swap::{Delay, RamDisk, SwapPager};
 
@@ -403,4 +403,58 @@ fn a_fault_whose_client_a_retried_fault_stops_is_not_answered() {
         "the stopped client's space is gone"
     );
     verify(&mut svc, a, BASE, FRAMES as u64, 8);
+}
+
+/// A fault retried after its own page-in (`Vm::refault`) enters its page
+/// alone unless the touch is in order: resident neighbours that
+/// fault-around would enter stay unmapped for their own faults.
+#[test]
+fn a_fault_retried_after_its_page_in_enters_its_page_alone() {
+    let (mut svc, a, b) = service_on(true, Delay::None);
+    fill(&mut svc, b, BASE, 32, 7);
+    fill(&mut svc, a, BASE, FRAMES as u64, 8);
+    let resident = |svc: &mut Svc, p: u64| {
+        with_sim(svc, |s| {
+            s.vm.mincore(b, BASE + p * P, P).unwrap()[0] & MINCORE_INCORE != 0
+        })
+    };
+    let mapped = |svc: &Svc, p: u64| svc.platform.pmap.lookup(b, BASE + p * P).is_some();
+    // Room again; some of `PLAIN`'s pages back in, each entered by a
+    // fault (so none is marked read-ahead), then all unmapped.
+    with_sim(&mut svc, |s| {
+        s.vm.munmap(a, BASE, FRAMES as u64 * P, &mut s.pmap)
+            .unwrap();
+        for p in 8..12 {
+            s.read_u8(b, BASE + p * P).unwrap();
+        }
+    });
+    for _ in 0..4 {
+        for p in 0..32 {
+            if resident(&mut svc, p) {
+                with_sim(&mut svc, |s| s.read_u8(b, BASE + p * P).unwrap());
+            }
+        }
+    }
+    with_sim(&mut svc, |s| {
+        s.vm.mprotect(b, BASE, 32 * P, Prot::NONE, &mut s.pmap)
+            .unwrap();
+        s.vm.mprotect(b, BASE, 32 * P, Prot::RW, &mut s.pmap)
+            .unwrap();
+    });
+    // The first page on swap after a run of three resident ones.
+    let f = (3..32)
+        .find(|&p| !resident(&mut svc, p) && (p - 3..p).all(|q| resident(&mut svc, q)))
+        .expect("a page on swap after three resident ones");
+    let out = svc.handle(Message::Fault {
+        client: PLAIN,
+        addr: BASE + f * P,
+        access: Access::Read,
+        ip: 0,
+    });
+    assert!(matches!(out, Outcome::Reply(_)), "read at once: {out:?}");
+    assert!(mapped(&svc, f));
+    for p in f - 3..f {
+        assert!(!mapped(&svc, p), "page {p} waits for its own fault");
+    }
+    verify(&mut svc, b, BASE, 32, 7);
 }
