@@ -60,8 +60,8 @@ pub enum FaultOutcome {
     /// The page is under swap I/O (a page-in this fault started, or a
     /// read or write already in flight): keep the reply (seL4:
     /// `CNode_SaveCaller`) and, when `Vm::swap_poll` reports this tag,
-    /// retry the fault on `Ok` (`Vm::refault` if it waited for its own
-    /// read) or fail it with the reported error.
+    /// retry the fault on `Ok` (`Vm::refault` if it waited for its page's
+    /// I/O, not for memory) or fail it with the reported error.
     Wait(IoTag),
 }
 
@@ -80,8 +80,8 @@ impl FaultOutcome {
 pub(crate) enum Around {
     /// Fault-around as configured.
     Yes,
-    /// Only on a touch in order: a fault retried after the read it
-    /// waited for (`Vm::refault`).
+    /// Only on a touch in order: a fault retried after its page's I/O
+    /// (`Vm::refault`).
     InOrder,
     /// Its page alone (mlock's faults).
     No,

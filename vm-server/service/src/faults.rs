@@ -168,10 +168,11 @@ impl<P: Platform> Service<P> {
     /// `Vm::fault` (`Vm::refault` when `after_read`: the fault waited for
     /// its page's I/O, which completed; the loader's `read_page` keeps
     /// `Vm::fault`, as it goes through a segment in order), with the
-    /// client's `FailNextPagein` armed, if it asked. Out of memory, pageout runs first and the fault is tried
-    /// again (it then waits for the writes pageout started), pass after
-    /// pass while passes free pages: one pass may only clear reference
-    /// bits, or free fewer than a page-in's window needs. Only when
+    /// client's `FailNextPagein` armed, if it asked. Out of memory,
+    /// pageout runs first and the fault is tried again (it then waits
+    /// for the writes pageout started), pass after pass while passes
+    /// free pages: one pass may only clear reference bits, or free fewer
+    /// than a page-in's window needs. Only when
     /// memory and swap are exhausted (`Vm::out_of_swap`), or there is no
     /// swap, does the OOM killer stop someone; unless that was the
     /// faulting client (`None`), the fault is tried again. The caller is
