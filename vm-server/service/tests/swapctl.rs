@@ -1,4 +1,4 @@
-//! Swap control through the service: device statistics for every client, swapoff and swapon only for the privileged (and their forks), refusals that change nothing, the detached device attached again, faults waiting for swap resumed by a swapoff, and no pageout pass on account of a fault that waits for its own page-in; a fault that cannot keep its reply stops its client; a fault whose client a retried fault stopped meanwhile is not answered; a fault retried after its own page-in enters its page alone.
+//! Swap control through the service: device statistics for every client, swapoff and swapon only for the privileged (and their forks), refusals that change nothing, the detached device attached again, faults waiting for swap resumed by a swapoff, and no pageout pass on account of a fault that waits for its own page-in; a fault that cannot keep its reply stops its client; a fault whose client a retried fault stopped meanwhile is not answered; a fault retried after its own page-in, at once or by its completion signal, enters its page alone.
 
 use vm_api::{ApiError, ForkReply, SwapDeviceInfo};
 use vm_core::{Access, MmapArgs, Prot, SpaceId, Vm, VmConfig, MINCORE_INCORE, PAGE_SIZE};
@@ -405,23 +405,15 @@ fn a_fault_whose_client_a_retried_fault_stops_is_not_answered() {
     verify(&mut svc, a, BASE, FRAMES as u64, 8);
 }
 
-/// A fault retried after its own page-in (`Vm::refault`) enters its page
-/// alone unless the touch is in order: resident neighbours that
-/// fault-around would enter stay unmapped for their own faults.
-#[test]
-fn a_fault_retried_after_its_page_in_enters_its_page_alone() {
-    let (mut svc, a, b) = service_on(true, Delay::None);
-    fill(&mut svc, b, BASE, 32, 7);
-    fill(&mut svc, a, BASE, FRAMES as u64, 8);
-    let resident = |svc: &mut Svc, p: u64| {
-        with_sim(svc, |s| {
-            s.vm.mincore(b, BASE + p * P, P).unwrap()[0] & MINCORE_INCORE != 0
-        })
-    };
-    let mapped = |svc: &Svc, p: u64| svc.platform.pmap.lookup(b, BASE + p * P).is_some();
+/// `PLAIN`'s 32 pages at `BASE`, some resident and unmapped, the rest on
+/// swap; returns the first page on swap after a run of three resident
+/// ones (none of them marked read-ahead), which fault-around would enter.
+fn resident_run_before_a_page_on_swap(svc: &mut Svc, a: SpaceId, b: SpaceId) -> u64 {
+    fill(svc, b, BASE, 32, 7);
+    fill(svc, a, BASE, FRAMES as u64, 8);
     // Room again; some of `PLAIN`'s pages back in, each entered by a
     // fault (so none is marked read-ahead), then all unmapped.
-    with_sim(&mut svc, |s| {
+    with_sim(svc, |s| {
         s.vm.munmap(a, BASE, FRAMES as u64 * P, &mut s.pmap)
             .unwrap();
         for p in 8..12 {
@@ -430,31 +422,77 @@ fn a_fault_retried_after_its_page_in_enters_its_page_alone() {
     });
     for _ in 0..4 {
         for p in 0..32 {
-            if resident(&mut svc, p) {
-                with_sim(&mut svc, |s| s.read_u8(b, BASE + p * P).unwrap());
+            if resident(svc, b, p) {
+                with_sim(svc, |s| s.read_u8(b, BASE + p * P).unwrap());
             }
         }
     }
-    with_sim(&mut svc, |s| {
+    with_sim(svc, |s| {
         s.vm.mprotect(b, BASE, 32 * P, Prot::NONE, &mut s.pmap)
             .unwrap();
         s.vm.mprotect(b, BASE, 32 * P, Prot::RW, &mut s.pmap)
             .unwrap();
     });
-    // The first page on swap after a run of three resident ones.
-    let f = (3..32)
-        .find(|&p| !resident(&mut svc, p) && (p - 3..p).all(|q| resident(&mut svc, q)))
-        .expect("a page on swap after three resident ones");
-    let out = svc.handle(Message::Fault {
+    (3..32)
+        .find(|&p| !resident(svc, b, p) && (p - 3..p).all(|q| resident(svc, b, q)))
+        .expect("a page on swap after three resident ones")
+}
+
+/// Page `p` of `sp`'s region at `BASE` is resident.
+fn resident(svc: &mut Svc, sp: SpaceId, p: u64) -> bool {
+    with_sim(svc, |s| {
+        s.vm.mincore(sp, BASE + p * P, P).unwrap()[0] & MINCORE_INCORE != 0
+    })
+}
+
+/// Page `p` of `sp`'s region at `BASE` is mapped.
+fn mapped(svc: &Svc, sp: SpaceId, p: u64) -> bool {
+    svc.platform.pmap.lookup(sp, BASE + p * P).is_some()
+}
+
+/// `PLAIN`'s read fault on page `p` at `BASE`.
+fn plain_read_fault_on(svc: &mut Svc, p: u64) -> Outcome {
+    svc.handle(Message::Fault {
         client: PLAIN,
-        addr: BASE + f * P,
+        addr: BASE + p * P,
         access: Access::Read,
         ip: 0,
-    });
+    })
+}
+
+/// A fault retried after its own page-in (`Vm::refault`) enters its page
+/// alone unless the touch is in order: resident neighbours that
+/// fault-around would enter stay unmapped for their own faults. Here the
+/// read is done when the fault returns (`Service::retry_if_done`).
+#[test]
+fn a_fault_retried_after_its_page_in_enters_its_page_alone() {
+    let (mut svc, a, b) = service_on(true, Delay::None);
+    let f = resident_run_before_a_page_on_swap(&mut svc, a, b);
+    let out = plain_read_fault_on(&mut svc, f);
     assert!(matches!(out, Outcome::Reply(_)), "read at once: {out:?}");
-    assert!(mapped(&svc, f));
+    assert!(mapped(&svc, b, f));
     for p in f - 3..f {
-        assert!(!mapped(&svc, p), "page {p} waits for its own fault");
+        assert!(!mapped(&svc, b, p), "page {p} waits for its own fault");
+    }
+    verify(&mut svc, b, BASE, 32, 7);
+}
+
+/// The same when the read completes after the fault's message and the
+/// fault waited for it: its completion signal retries it
+/// (`Service::retry_waiters`) with `Vm::refault` too.
+#[test]
+fn a_waiting_fault_retried_after_its_page_in_enters_its_page_alone() {
+    let (mut svc, a, b) = service(true);
+    let f = resident_run_before_a_page_on_swap(&mut svc, a, b);
+    assert_eq!(plain_read_fault_on(&mut svc, f), Outcome::NoReply);
+    assert_eq!(svc.waiting(), 1, "the fault waits for its page-in");
+    svc.vm.swap_drain(&mut svc.platform.pmap);
+    assert_eq!(svc.handle(Message::SwapSignal), Outcome::NoReply);
+    assert_eq!(svc.waiting(), 0);
+    assert_eq!(svc.platform.resumed, vec![1], "the waiting fault resumed");
+    assert!(mapped(&svc, b, f));
+    for p in f - 3..f {
+        assert!(!mapped(&svc, b, p), "page {p} waits for its own fault");
     }
     verify(&mut svc, b, BASE, 32, 7);
 }
