@@ -29,8 +29,9 @@ pub const MAGIC: [u8; 8] = *b"seL4cdl\0";
 /// `image_from_files`; 6: a pager's `pageout_policy`; 7: a pager's
 /// `trace_ring` (flag bit 32 of the second flags byte, then a u32); 8: a
 /// pager's `large_pages` (flag bit 64, then a u32); 9: a pager's
-/// `transparent_large_pages` (bit 31 of that u32).
-pub const VERSION: u16 = 9;
+/// `transparent_large_pages` (bit 31 of that u32); 10: the `objects`
+/// limit (an eighth u32 in a client's limits).
+pub const VERSION: u16 = 10;
 pub const HEADER_LEN: usize = 20;
 
 const FLAG_FAULT: u8 = 1;

@@ -35,6 +35,7 @@ pub mod defaults {
         handles: 256,
         page_tables: 256,
         children: 16,
+        objects: super::Limits::UNLIMITED,
     };
 }
 
@@ -369,10 +370,13 @@ pub enum LimitField {
     PageTables,
     /// `children = N`: forked children alive at once, the whole fork family.
     Children,
+    /// `objects = N`: VM objects (anonymous memory, shadows, shared-memory
+    /// and file objects) charged to the fork family.
+    Objects,
 }
 
 impl LimitField {
-    pub const ALL: [LimitField; 7] = [
+    pub const ALL: [LimitField; 8] = [
         LimitField::Resident,
         LimitField::Wired,
         LimitField::Swap,
@@ -380,6 +384,7 @@ impl LimitField {
         LimitField::Handles,
         LimitField::PageTables,
         LimitField::Children,
+        LimitField::Objects,
     ];
 
     /// The spelling in the spec text.
@@ -392,6 +397,7 @@ impl LimitField {
             LimitField::Handles => "handles",
             LimitField::PageTables => "page_tables",
             LimitField::Children => "children",
+            LimitField::Objects => "objects",
         }
     }
 
@@ -421,6 +427,7 @@ pub struct Limits {
     pub handles: u32,
     pub page_tables: u32,
     pub children: u32,
+    pub objects: u32,
 }
 
 impl Limits {
@@ -436,6 +443,7 @@ impl Limits {
             LimitField::Handles => self.handles,
             LimitField::PageTables => self.page_tables,
             LimitField::Children => self.children,
+            LimitField::Objects => self.objects,
         }
     }
 
@@ -448,6 +456,7 @@ impl Limits {
             LimitField::Handles => &mut self.handles,
             LimitField::PageTables => &mut self.page_tables,
             LimitField::Children => &mut self.children,
+            LimitField::Objects => &mut self.objects,
         };
         *field = v;
     }

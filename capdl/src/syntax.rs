@@ -43,7 +43,7 @@ pub struct LimitsDecl {
     /// Where `limits` is written.
     pub pos: Pos,
     /// Indexed by the field's position in [`LimitField::ALL`].
-    pub fields: [Option<Spanned<LimitValue>>; 7],
+    pub fields: [Option<Spanned<LimitValue>>; LimitField::ALL.len()],
 }
 
 impl LimitsDecl {
@@ -164,7 +164,8 @@ use lex::{lex, Tok};
 
 const COMPONENT_FIELDS: &str = "image, priority, max_priority, stack, untyped, cnode_bits, fault, pager, bound_notification, asid_pool, awaited, image_from_files, pageout_policy, trace_ring, large_pages, transparent_large_pages, io_ports, irq, device_memory, caps, limits, names, privileges, devices";
 const PRIVILEGE_NAMES: &str = "swapctl, observe";
-const LIMIT_FIELDS: &str = "resident, wired, swap, map_entries, handles, page_tables, children";
+const LIMIT_FIELDS: &str =
+    "resident, wired, swap, map_entries, handles, page_tables, children, objects";
 
 struct Parser {
     toks: Vec<(Pos, Tok)>,

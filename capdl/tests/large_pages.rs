@@ -30,7 +30,6 @@ fn kinds(src: &str) -> Vec<ErrorKind> {
 
 #[test]
 fn a_pagers_large_pages_round_trip() {
-    assert_eq!(capdl::compact::VERSION, 9);
     let spec = load_ok(&spec_text("24M", "    large_pages = 10", ""));
     assert_eq!(spec.component("pager").unwrap().large_pages, Some(10));
     assert_eq!(spec.component("c1").unwrap().large_pages, None);

@@ -13,11 +13,11 @@ use crate::syntax::{ComponentDecl, LimitValue, LimitsDecl, Spanned};
 const MAX_LIMIT: u64 = Limits::UNLIMITED as u64 - 1;
 
 /// A `limits { }` block's fields as checked, by [`LimitField`] index.
-pub(super) type LimitValues = [Option<u32>; 7];
+pub(super) type LimitValues = [Option<u32>; LimitField::ALL.len()];
 
 /// The values of a `limits { }` block; a bad one is reported and left out.
 fn values(cx: &mut Ctx<'_>, block: &LimitsDecl) -> LimitValues {
-    let mut out = [None; 7];
+    let mut out = [None; LimitField::ALL.len()];
     for f in LimitField::ALL {
         let Some(v) = block.get(f) else { continue };
         out[f as usize] = match v.value {
@@ -43,7 +43,7 @@ fn values(cx: &mut Ctx<'_>, block: &LimitsDecl) -> LimitValues {
 
 /// The spec's `limits default { }`: one block at most.
 pub(super) fn spec_default(cx: &mut Ctx<'_>) -> LimitValues {
-    let mut default = [None; 7];
+    let mut default = [None; LimitField::ALL.len()];
     for (i, block) in cx.ast.default_limits.iter().enumerate() {
         let v = values(cx, block);
         if i == 0 {

@@ -181,6 +181,8 @@ pub struct ClientLimits {
     pub page_tables: u32,
     /// Forked children alive at once, counting the whole fork family.
     pub children: u32,
+    /// VM objects charged to the fork family.
+    pub objects: u32,
 }
 
 impl ClientLimits {
@@ -198,6 +200,7 @@ impl From<capdl::Limits> for ClientLimits {
             handles: l.handles,
             page_tables: l.page_tables,
             children: l.children,
+            objects: l.objects,
         }
     }
 }
@@ -309,28 +312,29 @@ mod pager_info_tests {
 
     #[test]
     fn limits_keep_their_order() {
-        // The layout the pager reads: seven u32 in the order of capdl's
+        // The layout the pager reads: eight u32 in the order of capdl's
         // `LimitField::ALL`, then the group and the privileges (u16 each).
         let mut l = capdl::Limits::default();
         for (i, f) in capdl::LimitField::ALL.into_iter().enumerate() {
             l.set(f, 100 + i as u32);
         }
         let c = ClientLimits::from(l);
-        // SAFETY: ClientLimits is repr(C), seven u32 and nothing else.
-        let words: [u32; 7] = unsafe { core::mem::transmute(c) };
-        assert_eq!(words, [100, 101, 102, 103, 104, 105, 106]);
-        assert_eq!(core::mem::size_of::<ClientLimits>(), 28);
+        // SAFETY: ClientLimits is repr(C), eight u32 and nothing else.
+        let words: [u32; 8] = unsafe { core::mem::transmute(c) };
+        assert_eq!(words, [100, 101, 102, 103, 104, 105, 106, 107]);
+        assert_eq!(core::mem::size_of::<ClientLimits>(), 32);
         assert_eq!(
             core::mem::offset_of!(PagerClientInfo, name_group),
-            core::mem::offset_of!(PagerClientInfo, limits) + 28
+            core::mem::offset_of!(PagerClientInfo, limits) + 32
         );
         assert_eq!(
             core::mem::offset_of!(PagerClientInfo, privileges),
             core::mem::offset_of!(PagerClientInfo, name_group) + 2
         );
-        // Thirty clients of 136 bytes fill the first page exactly.
-        assert_eq!(core::mem::size_of::<PagerClientInfo>(), 136);
-        assert_eq!(core::mem::offset_of!(PagerInfo, programs), 4096);
+        // Thirty clients of 144 bytes (the name groups and privileges
+        // padded to a word) run 240 bytes into the second page.
+        assert_eq!(core::mem::size_of::<PagerClientInfo>(), 144);
+        assert_eq!(core::mem::offset_of!(PagerInfo, programs), 4336);
         assert_eq!(
             ClientLimits::from(capdl::defaults::LIMITS).resident_pages,
             ClientLimits::UNLIMITED

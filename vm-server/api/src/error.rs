@@ -50,7 +50,8 @@ ipc_protocol::error_codes! {
         /// should append it with the same code).
         NoSwap = 19 => "out of swap space",
         /// Over the caller's quota of resident frames (`vm_core::Quota`; the
-        /// seven quota errors name the limit that was hit; nothing changed).
+        /// quota errors, these seven and `QuotaObjects`, name the limit that
+        /// was hit; nothing changed).
         QuotaResident = 20 => "over the resident-frames quota",
         /// Over the quota of wired (`mlock`ed) pages.
         QuotaWired = 21 => "over the wired-pages quota",
@@ -71,6 +72,9 @@ ipc_protocol::error_codes! {
         /// pager's answer, and the server answers it once it has run
         /// again (docs/pager.md, "Waiting for a pager").
         PagerWait = 28 => "waits for a pager",
+        /// Over the quota of VM objects (the eighth quota kind; its code
+        /// follows the pager errors, which took 27 and 28 first).
+        QuotaObjects = 29 => "over the objects quota",
         /// The label names no operation.
         UnknownOperation = 0x100 => "unknown operation",
         /// The request's length, reserved bits or enum values are wrong.
@@ -169,7 +173,7 @@ mod tests {
             assert_ne!(e.code(), 0);
             assert_eq!(ApiError::from_code(e.code()), Some(*e));
             // The core's codes 1..=CORE, then the protocol's from 0x100.
-            const CORE: usize = 28;
+            const CORE: usize = 29;
             if i < CORE {
                 assert_eq!(e.code(), i as u64 + 1, "{e:?}");
             } else {
@@ -177,7 +181,7 @@ mod tests {
             }
         }
         assert_eq!(ApiError::from_code(0), None);
-        assert_eq!(ApiError::from_code(29), None);
+        assert_eq!(ApiError::from_code(30), None);
     }
 
     #[test]

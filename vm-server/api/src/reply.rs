@@ -429,6 +429,10 @@ pub struct ClientStats {
     // Version 4 (26 words): 2 MiB large pages.
     /// Faults resolved with one 2 MiB mapping.
     pub flt_large: u64,
+    // Version 5 (28 words): the objects quota.
+    /// VM objects charged to the group, and the limit.
+    pub group_objects: u64,
+    pub objects_limit: u64,
 }
 
 /// The `SwapInfo` reply: one swap device's size, use and I/O counters
@@ -656,7 +660,7 @@ mod tests {
         // Version 2 appended eight words to the first version's 46.
         assert_eq!(<VmStats as Versioned>::WORDS, 81);
         assert_eq!(VmStats::MIN_WORDS, 46);
-        assert_eq!(<ClientStats as Versioned>::WORDS, 26);
+        assert_eq!(<ClientStats as Versioned>::WORDS, 28);
         assert_eq!(ClientStats::MIN_WORDS, 12);
     }
 

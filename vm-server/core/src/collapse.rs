@@ -18,20 +18,24 @@ impl Memory {
     /// (`vm_map_entry_shadow`): reuse the front if no other chain holds
     /// it, else push a fresh anonymous object. Needs no frame: fork left
     /// room for the push below the depth limit (`depth_prepare`), so a
-    /// write fault never copies a chain. The caller holds the entry; it
-    /// needs copy and has a chain.
+    /// write fault never copies a chain. `QuotaExceeded(Objects)` when a
+    /// push is needed past the group's object limit. The caller holds the
+    /// entry; it needs copy and has a chain.
     // Out of line: the fault path's code stays on few pages
     // (docs/performance.md, "Code pages").
     #[inline(never)]
-    pub(crate) fn shadow_entry(&mut self, entry: &mut VmMapEntry) {
+    pub(crate) fn shadow_entry(&mut self, entry: &mut VmMapEntry) -> Result<(), VmError> {
         debug_assert!(entry.needs_copy() && !entry.chain.is_empty());
         self.collapse_chain(entry);
         let fo = self.objects.get(entry.chain.links[0].object);
         if fo.is_private_anon() && fo.ref_count() == 1 {
             entry.flags.remove(EntryFlags::NEEDS_COPY);
-            return;
+            return Ok(());
         }
         debug_assert!(entry.chain.len() < self.config.max_chain_depth);
+        // Past the group's object limit the write is refused; the collapse
+        // above changed nothing a lookup sees.
+        self.objects.may_allocate(1)?;
         let obj = self.objects.allocate(ObjectKind::Anonymous, entry.npages());
         entry.chain.links.insert(
             0,
@@ -42,6 +46,7 @@ impl Memory {
         );
         entry.flags.remove(EntryFlags::NEEDS_COPY);
         self.stats.shadows += 1;
+        Ok(())
     }
 
     /// Collapse every pair of private links that no other chain holds,

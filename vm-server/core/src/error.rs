@@ -85,6 +85,8 @@ impl VmError {
             VmError::NoSuchName => 17,
             VmError::Io => 18,
             VmError::NoSwap => 19,
+            // Codes 27 and 28 were taken when the eighth kind came.
+            VmError::QuotaExceeded(crate::Quota::Objects) => 29,
             VmError::QuotaExceeded(q) => 20 + q as u16,
             VmError::PagerDead => 27,
             VmError::PagerWait => 28,
@@ -92,7 +94,7 @@ impl VmError {
     }
 
     /// Every variant, in code order (for tests and the IPC layer's tables).
-    pub const ALL: [VmError; 28] = [
+    pub const ALL: [VmError; 29] = [
         VmError::Unaligned,
         VmError::ZeroLength,
         VmError::Overflow,
@@ -121,6 +123,7 @@ impl VmError {
         VmError::QuotaExceeded(crate::Quota::Children),
         VmError::PagerDead,
         VmError::PagerWait,
+        VmError::QuotaExceeded(crate::Quota::Objects),
     ];
 }
 

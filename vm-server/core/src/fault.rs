@@ -268,6 +268,7 @@ impl Memory {
         let write = access == Access::Write;
         // vm_map_lookup's part: make the object, break needs-copy on write.
         if entry.chain.is_empty() {
+            self.objects.may_allocate(1)?;
             let obj = self.objects.allocate(ObjectKind::Anonymous, entry.npages());
             entry.chain = BackingChain::single(obj, 0);
         }
@@ -276,7 +277,7 @@ impl Memory {
             // changes (semantics: errors-order); shadowing changes
             // nothing a lookup sees.
             entry.chain.lookup(&self.objects, entry.rel(va))?;
-            self.shadow_entry(entry);
+            self.shadow_entry(entry)?;
         } else if entry.chain.len() > 1 {
             self.collapse_chain(entry);
         }

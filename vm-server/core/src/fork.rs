@@ -47,6 +47,10 @@ impl Vm {
         self.charge(parent, Quota::Children, 1)?;
         self.charge(parent, Quota::MapEntries, entries)?;
         self.charge(parent, Quota::Handles, handles)?;
+        // Fork makes at most one object for an entry (a shareable front, a
+        // split, a snapshot or a merge at the depth limit); it asks room
+        // for two, so the bound never rests on that count being exact.
+        self.mem.objects.may_allocate(2 * entries)?;
         let starts: Vec<u64> = self.spaces[&parent.0]
             .map
             .entries()

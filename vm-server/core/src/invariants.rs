@@ -283,20 +283,21 @@ impl Vm {
             }
         }
         // Each group's charges are what its objects hold.
-        let mut charged: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+        let mut charged: BTreeMap<u32, (u64, u64, u64)> = BTreeMap::new();
         for (_, obj) in mem.objects.iter() {
             if let Some(g) = obj.charge() {
                 let c = charged.entry(g).or_default();
                 c.0 += obj.pages_in(0, u64::MAX).count() as u64;
                 c.1 += obj.swap().len();
+                c.2 += 1;
             }
         }
         for (g, c) in &mem.objects.charges {
             let want = charged.get(g).copied().unwrap_or_default();
-            if (c.resident, c.swap) != want {
+            if (c.resident, c.swap, c.objects) != want {
                 return Err(format!(
-                    "group {g}: charged {} resident, {} swap; its objects hold {want:?}",
-                    c.resident, c.swap
+                    "group {g}: charged {} resident, {} swap, {} objects; its objects hold {want:?}",
+                    c.resident, c.swap, c.objects
                 ));
             }
         }

@@ -29,11 +29,16 @@ pub enum Quota {
     PageTables = 5,
     /// Forked spaces alive at once.
     Children = 6,
+    /// VM objects charged to the group: the anonymous objects and shadows
+    /// made for its entries, the shared-memory and file objects it
+    /// created. Bounds the server's heap without counting the worst
+    /// chain for every map entry (docs/isolation.md).
+    Objects = 7,
 }
 
 impl Quota {
     /// Every kind, in code order.
-    pub const ALL: [Quota; 7] = [
+    pub const ALL: [Quota; 8] = [
         Quota::Resident,
         Quota::Wired,
         Quota::Swap,
@@ -41,6 +46,7 @@ impl Quota {
         Quota::Handles,
         Quota::PageTables,
         Quota::Children,
+        Quota::Objects,
     ];
 }
 
@@ -54,6 +60,7 @@ pub struct Limits {
     pub handles: u64,
     pub page_tables: u64,
     pub children: u64,
+    pub objects: u64,
 }
 
 impl Limits {
@@ -66,6 +73,7 @@ impl Limits {
         handles: u64::MAX,
         page_tables: u64::MAX,
         children: u64::MAX,
+        objects: u64::MAX,
     };
 
     /// The limit of one kind.
@@ -78,6 +86,7 @@ impl Limits {
             Quota::Handles => self.handles,
             Quota::PageTables => self.page_tables,
             Quota::Children => self.children,
+            Quota::Objects => self.objects,
         }
     }
 }
@@ -98,6 +107,7 @@ pub struct Usage {
     pub map_entries: u64,
     pub handles: u64,
     pub children: u64,
+    pub objects: u64,
 }
 
 /// A quota group. Owned by the `Vm`; gone with its last space.

@@ -218,6 +218,10 @@ impl Vm {
             1
         };
         self.charge(space, Quota::MapEntries, added)?;
+        // An anonymous shared or overlay mapping makes its object now.
+        if target.is_none() && (shared || f.contains(MapFlags::OVERLAY)) {
+            self.mem.objects.may_allocate(1)?;
+        }
         // Nothing fails from here on.
         if f.contains(MapFlags::FIXED) {
             self.unmap_range(space, start, end, pmap);

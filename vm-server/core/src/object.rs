@@ -193,8 +193,17 @@ impl ObjectTable {
         self.live
     }
 
-    /// Create an object with one reference (`vm_object_allocate`).
+    /// Create an object with one reference (`vm_object_allocate`),
+    /// charged to the group `charge_to` names (device memory to none).
+    /// The caller checked the group's room (`may_allocate`).
     pub fn allocate(&mut self, kind: ObjectKind, size: u64) -> ObjectId {
+        let charge = match kind {
+            ObjectKind::Physical { .. } => None,
+            _ => self.charge_to,
+        };
+        if let Some(g) = charge {
+            self.with_charge(g, |c| c.objects += 1);
+        }
         let obj = VmObject {
             kind,
             flags: if kind == ObjectKind::Anonymous {
@@ -207,10 +216,7 @@ impl ObjectTable {
             pages: BlockMap::new(),
             swap: SwapMeta::new(),
             busy: 0,
-            charge: match kind {
-                ObjectKind::Physical { .. } => None,
-                _ => self.charge_to,
-            },
+            charge,
         };
         self.live += 1;
         match self.free_slots.pop() {
@@ -265,6 +271,9 @@ impl ObjectTable {
         }
         let obj = self.slots[id.0 as usize].take().expect("dead object");
         self.live -= 1;
+        if let Some(g) = obj.charge {
+            self.with_charge(g, |c| c.objects -= 1);
+        }
         self.read_failed.retain(|&(o, _), _| o != id.0);
         self.free_slots.push(id.0);
         match obj.kind {
@@ -563,6 +572,20 @@ impl ObjectTable {
         self.charge_to.map_or(u64::MAX, |g| self.group_room(g))
     }
 
+    /// Refuse `n` more objects for the group `charge_to` names past its
+    /// object limit (`QuotaExceeded(Objects)`); the caller asks before it
+    /// changes anything and then makes at most `n`.
+    pub(crate) fn may_allocate(&self, n: u64) -> Result<(), crate::VmError> {
+        let room = self
+            .charge_to
+            .and_then(|g| self.charges.get(&g))
+            .map_or(u64::MAX, |c| c.max_objects.saturating_sub(c.objects));
+        if room < n {
+            return Err(crate::VmError::QuotaExceeded(crate::Quota::Objects));
+        }
+        Ok(())
+    }
+
     /// Refuse one more page of `id` past its group's resident limit.
     pub(crate) fn may_add_page(&self, id: ObjectId) -> Result<(), crate::VmError> {
         if self.resident_room(id) == 0 {
@@ -598,6 +621,10 @@ pub(crate) struct Charge {
     pub(crate) writing: u64,
     pub(crate) max_resident: u64,
     pub(crate) max_swap: u64,
+    /// Live objects charged to the group, and its limit (semantics:
+    /// quota-objects).
+    pub(crate) objects: u64,
+    pub(crate) max_objects: u64,
 }
 
 impl Default for Charge {
@@ -608,6 +635,8 @@ impl Default for Charge {
             writing: 0,
             max_resident: u64::MAX,
             max_swap: u64::MAX,
+            objects: 0,
+            max_objects: u64::MAX,
         }
     }
 }

@@ -100,6 +100,7 @@ impl Vm {
             }
             None => {
                 self.charge_to(space);
+                self.mem.objects.may_allocate(1)?;
                 self.mem
                     .objects
                     .allocate(ObjectKind::Paged { pager, key }, size)

@@ -32,6 +32,7 @@ impl Vm {
         let c = self.mem.objects.charges.entry(g).or_default();
         c.max_resident = limits.resident_pages;
         c.max_swap = limits.swap_slots;
+        c.max_objects = limits.objects;
         for sp in self.spaces.values().filter(|s| s.group == g) {
             pmap.set_table_limit(sp.id(), limits.page_tables);
         }
@@ -61,6 +62,7 @@ impl Vm {
             handles: group.names,
             resident_pages: charge.resident,
             swap_slots: charge.swap,
+            objects: charge.objects,
             ..Usage::default()
         };
         for sp in self.spaces.values().filter(|s| s.group == g) {
@@ -79,16 +81,28 @@ impl Vm {
         if limit == u64::MAX || extra == 0 {
             return Ok(());
         }
-        let u = self.usage(space)?;
-        let used = match q {
-            Quota::Wired => u.wired_pages,
-            Quota::MapEntries => u.map_entries,
-            Quota::Handles => u.handles,
-            Quota::Children => u.children,
+        within(q, self.used(space, q)?, extra, limit)
+    }
+
+    /// What `space`'s group uses of `q` now. Only wired pages cost more
+    /// than the group's spaces: a walk of their entries; so a map entry's
+    /// check does not grow with the map (a client mapping 100,000 entries
+    /// one by one would otherwise walk them all each time).
+    fn used(&self, space: SpaceId, q: Quota) -> Result<u64, VmError> {
+        let g = self.space_ref(space)?.group;
+        let group = &self.groups[&g];
+        let spaces = || self.spaces.values().filter(move |s| s.group == g);
+        Ok(match q {
+            Quota::Wired => spaces().map(|sp| sp.wired_pages()).sum(),
+            Quota::MapEntries => spaces().map(|sp| sp.map.entry_count() as u64).sum(),
+            Quota::Handles => {
+                group.names + spaces().map(|sp| sp.handle_count() as u64).sum::<u64>()
+            }
+            Quota::Children => u64::from(group.spaces.saturating_sub(1)),
+            Quota::Objects => self.mem.objects.charges.get(&g).map_or(0, |c| c.objects),
             // Counted where they are allocated, not here.
             Quota::Resident | Quota::Swap | Quota::PageTables => 0,
-        };
-        within(q, used, extra, limit)
+        })
     }
 
     /// Charge the objects the next operation makes to `space`'s group

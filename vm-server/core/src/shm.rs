@@ -80,6 +80,7 @@ impl Vm {
             }
         }
         self.charge(space, Quota::Handles, 1 + u64::from(key.is_some()))?;
+        self.mem.objects.may_allocate(1)?;
         let o = self
             .mem
             .objects

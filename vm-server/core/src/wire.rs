@@ -192,6 +192,7 @@ impl Vm {
             .and_then(|s| s.map.lookup_mut(va))
             .ok_or(VmError::NoMapping)?;
         if entry.chain.is_empty() {
+            mem.objects.may_allocate(1)?;
             let obj = mem.objects.allocate(ObjectKind::Anonymous, entry.npages());
             entry.chain = BackingChain::single(obj, 0);
         }

@@ -480,6 +480,9 @@ fn fit_heap(server: &Server, limits: &mut [Limits]) {
         for l in limits.iter_mut() {
             l.map_entries = scale(l.map_entries);
             l.handles = scale(l.handles);
+            if l.objects != u64::MAX {
+                l.objects = scale(l.objects);
+            }
             if l.children == u64::MAX {
                 l.children = 64;
             }
@@ -517,6 +520,7 @@ fn limits_of(l: &ClientLimits) -> Limits {
         handles: v(l.handles),
         page_tables: v(l.page_tables),
         children: v(l.children),
+        objects: v(l.objects),
     }
 }
 

@@ -1,9 +1,12 @@
 //! The server's heap bound: the most the VM and the service can allocate, from the pool, swap and capability-slot sizes and every client's limits — the arithmetic `docs/isolation.md` shows, checked by `tests/heap.rs`.
 //!
 //! Everything the server allocates on a client's behalf is bounded by a
-//! quota of that client (map entries, handles and names, forked spaces)
-//! or by a global size fixed at start (frames, swap slots, capability
-//! slots for mappings). Each `cost` constant is the most one item takes
+//! quota of that client (map entries, handles and names, forked spaces,
+//! objects) or by a global size fixed at start (frames, swap slots,
+//! capability slots for mappings). A group's objects are at most
+//! `OBJECTS_PER_ENTRY` a map entry and one a handle; a spec that sets an
+//! `objects` limit below that bounds them by the limit instead, which is
+//! what lets one client hold 100,000 map entries (docs/isolation.md). Each `cost` constant is the most one item takes
 //! on the heap, B-tree nodes at their emptiest included; the host test
 //! measures each and fails if one grows past its constant.
 
@@ -55,9 +58,14 @@ pub fn group_bound(l: &Limits) -> u64 {
     let entries = fin(l.map_entries);
     let handles = fin(l.handles);
     let spaces = fin(l.children).saturating_add(1);
+    let objects = entries
+        .saturating_mul(cost::OBJECTS_PER_ENTRY)
+        .saturating_add(handles)
+        .min(l.objects);
     entries
-        .saturating_mul(cost::MAP_ENTRY + cost::OBJECTS_PER_ENTRY * cost::OBJECT)
-        .saturating_add(handles.saturating_mul(cost::HANDLE.max(cost::NAME) + cost::OBJECT))
+        .saturating_mul(cost::MAP_ENTRY)
+        .saturating_add(handles.saturating_mul(cost::HANDLE.max(cost::NAME)))
+        .saturating_add(objects.saturating_mul(cost::OBJECT))
         .saturating_add(spaces.saturating_mul(cost::SPACE))
 }
 

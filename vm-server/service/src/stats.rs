@@ -134,6 +134,8 @@ pub fn client<P: Platform>(s: &Service<P>, id: ClientId) -> Result<ClientStats, 
         group_children: usage.children,
         children_limit: limits.children,
         flt_large: n.flt_large,
+        group_objects: usage.objects,
+        objects_limit: limits.objects,
     })
 }
 

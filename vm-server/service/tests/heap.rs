@@ -196,8 +196,11 @@ fn measure_costs() {
 }
 
 /// Hostile clients drive every quota to its end at once; the heap stays
-/// within the bound computed from their limits.
-fn attack_within_bound() {
+/// within the bound computed from their limits. With an `objects` limit
+/// (`Some`) the bound counts that many objects instead of five a map
+/// entry, and the clients' objects run out first where they make them
+/// (shared memory, wired pages).
+fn attack_within_bound(objects: Option<u64>) {
     const FRAMES: u32 = 1024;
     const CLIENTS: u64 = 6;
     let limits = Limits {
@@ -205,6 +208,7 @@ fn attack_within_bound() {
         handles: 200,
         children: 4,
         wired_pages: 64,
+        objects: objects.unwrap_or(u64::MAX),
         ..Limits::UNLIMITED
     };
     let base = reset_peak();
@@ -243,7 +247,7 @@ fn attack_within_bound() {
         for i in 0.. {
             match c.shm_create(&format!("n{i}"), P, WireProt::READ) {
                 Ok(_) => {}
-                Err(ApiError::QuotaHandles) => {
+                Err(ApiError::QuotaHandles | ApiError::QuotaObjects) => {
                     refused[1] += 1;
                     break;
                 }
@@ -254,7 +258,7 @@ fn attack_within_bound() {
         for i in 0.. {
             match c.mlock(0x1000_0000 + 2 * i * P, P) {
                 Ok(()) => {}
-                Err(ApiError::QuotaWired) => {
+                Err(ApiError::QuotaWired | ApiError::QuotaObjects) => {
                     refused[3] += 1;
                     break;
                 }
@@ -267,7 +271,10 @@ fn attack_within_bound() {
             match client(&mut svc, id).fork() {
                 Ok(_) => forks += 1,
                 Err(
-                    ApiError::QuotaChildren | ApiError::QuotaMapEntries | ApiError::QuotaHandles,
+                    ApiError::QuotaChildren
+                    | ApiError::QuotaMapEntries
+                    | ApiError::QuotaHandles
+                    | ApiError::QuotaObjects,
                 ) => {
                     refused[2] += 1;
                     break;
@@ -286,7 +293,9 @@ fn attack_within_bound() {
         u64::from(FRAMES) * (CLIENTS * 5),
     )
     .expect("finite limits");
-    eprintln!("hostile clients: peak heap {used} bytes, bound {bound}; refusals {refused:?}");
+    eprintln!(
+        "hostile clients (objects {objects:?}): peak heap {used} bytes, bound {bound}; refusals {refused:?}"
+    );
     assert_eq!(refused, [CLIENTS; 4]);
     assert!(used <= bound, "peak heap {used} above the bound {bound}");
     drop(svc);
@@ -295,5 +304,6 @@ fn attack_within_bound() {
 #[test]
 fn the_heap_bound_holds() {
     measure_costs();
-    attack_within_bound();
+    attack_within_bound(None);
+    attack_within_bound(Some(48));
 }
