@@ -48,7 +48,8 @@ impl Vm {
     /// which it calls `key`; returns a read-write handle in `space` (the
     /// pager's own). Fails with `PagerDead` when no such pager is
     /// attached, `OutOfRange` for a size above the user range, and
-    /// `QuotaExceeded(Handles)` past the space's handle limit.
+    /// `QuotaExceeded(Handles)` past the space's handle limit, then
+    /// `QuotaExceeded(Objects)` past its group's object limit.
     pub fn pager_create(
         &mut self,
         space: SpaceId,

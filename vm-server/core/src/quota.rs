@@ -1,13 +1,16 @@
-//! Quotas: what one client (with every space it forked) may cost the VM — map entries, handles and names, wired pages, forked children, page tables — and the checks that refuse a request before it changes anything (semantics: quota-*).
+//! Quotas: what one client (with every space it forked) may cost the VM — map entries, handles and names, wired pages, forked children, page tables, objects — and the checks that refuse a request before it changes anything (semantics: quota-*).
 //!
 //! Locking: groups live in the single-threaded `Vm`.
 //!
 //! A *quota group* is a space made by `space_create` and every space
 //! forked from it, transitively: fork charges the child to its parent's
 //! limits, as `RLIMIT_*` and cgroups do, so a fork bomb runs into the
-//! family's limits. Usage is counted from the group's spaces when a check
-//! needs it (a group has at most `children + 1` spaces), so no counter can
-//! drift from the structures it counts. Page tables are the pmap's: the
+//! family's limits. Usage of entries, handles, wired pages and children
+//! is counted from the group's spaces when a check needs it (a group has
+//! at most `children + 1` spaces), so no counter can drift from the
+//! structures it counts; resident pages, swap slots and objects, which
+//! only the object table sees change, are its counters (`Charge`),
+//! recounted by the invariants. Page tables are the pmap's: the
 //! core passes each space's limit down (`Pmap::set_table_limit`) and the
 //! pmap refuses a table beyond it.
 

@@ -80,9 +80,8 @@ const NOTIFY_BADGE: Word = 1 << 27;
 /// spec's clients at their limits and of the bench spec's 100,000 map
 /// entries (docs/isolation.md has the arithmetic); at start the server
 /// checks the bound for the clients it was given and lowers their
-/// map-entry, handle and object limits if it would not hold. Untouched
-/// heap costs the boot its frames only (48 MiB until the bench's curve
-/// reached 100,000 entries).
+/// map-entry, handle and object limits if it would not hold (48 MiB
+/// until the bench's curve reached 100,000 entries).
 const HEAP_BYTES: usize = 64 << 20;
 sel4_root_task::component!(main, heap_size = HEAP_BYTES);
 
