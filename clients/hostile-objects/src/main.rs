@@ -81,9 +81,7 @@ fn main(env: &mut Env) -> u64 {
     }
     // At the limit a shared anonymous mapping (its object made at once)
     // is refused and maps nothing.
-    let shared = env
-        .vm
-        .mmap(&MmapRequest::anon_shared(PAGE_SIZE, Prot::RW));
+    let shared = env.vm.mmap(&MmapRequest::anon_shared(PAGE_SIZE, Prot::RW));
     let after = stats(env);
     env.check(
         "shared-mapping-refused-and-nothing-mapped",
@@ -105,7 +103,7 @@ fn main(env: &mut Env) -> u64 {
     let room = stats(env).group_objects;
     if let Ok(a) = private {
         // SAFETY: a page just mapped read-write for this client.
-        unsafe { (a as *mut u64).write_volatile(0x0b1e_c7) };
+        unsafe { (a as *mut u64).write_volatile(0x0b1e_c700) };
     }
     let touched = stats(env).group_objects;
     env.check(
