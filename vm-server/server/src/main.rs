@@ -450,7 +450,7 @@ fn privileges_of(bits: u16) -> Privileges {
 }
 
 /// Checks the heap bound for `limits` (one per client) with this pool,
-/// swap and mapping budget, and lowers the map-entry and handle limits in
+/// swap and mapping budget, and lowers the map-entry, handle and object limits in
 /// proportion where the bound would pass the heap, so no request of any
 /// client can make an allocation fail (docs/isolation.md).
 fn fit_heap(server: &Server, limits: &mut [Limits]) {
@@ -491,7 +491,7 @@ fn fit_heap(server: &Server, limits: &mut [Limits]) {
         }
         println!(
             "vm-server: the clients' limits would need {} MiB of heap, {} MiB left: \
-             map-entry and handle limits lowered to fit",
+             map-entry, handle and object limits lowered to fit",
             clients >> 20,
             room >> 20
         );
