@@ -42,19 +42,7 @@ fn main(env: &mut Env) -> u64 {
     }
     // Anonymous objects until the quota refuses one.
     let mut handles = [Handle(0); MAX_HANDLES];
-    let mut n = 0;
-    let refused = loop {
-        if n == MAX_HANDLES {
-            break None;
-        }
-        match env.vm.shm_create("", PAGE_SIZE, Prot::RW) {
-            Ok(h) => {
-                handles[n] = h;
-                n += 1;
-            }
-            Err(e) => break Some(e),
-        }
-    };
+    let (mut n, refused) = env.shm_until_refused(&mut handles);
     let full = stats(env);
     println!(
         "{}: {n} anonymous objects, then {refused:?}; {} of {limit} handles in use",

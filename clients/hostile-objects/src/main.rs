@@ -45,19 +45,7 @@ fn main(env: &mut Env) -> u64 {
     }
     // Anonymous shared-memory objects until the quota refuses one.
     let mut handles = [Handle(0); MAX_OBJECTS];
-    let mut n = 0;
-    let refused = loop {
-        if n == MAX_OBJECTS {
-            break None;
-        }
-        match env.vm.shm_create("", PAGE_SIZE, Prot::RW) {
-            Ok(h) => {
-                handles[n] = h;
-                n += 1;
-            }
-            Err(e) => break Some(e),
-        }
-    };
+    let (mut n, refused) = env.shm_until_refused(&mut handles);
     let full = stats(env);
     println!(
         "{}: {n} objects made, then {refused:?}; {} of {limit} objects in use",

@@ -23,7 +23,7 @@ pub use region::Region;
 use core::sync::atomic::{AtomicU64, Ordering};
 use sel4_root_task::control::STATUS_PANICKED;
 use sel4_root_task::start_info::StartInfo;
-use vm_api::{ApiError, MmapRequest, Prot, VmClient, PAGE_SIZE};
+use vm_api::{ApiError, Handle, MmapRequest, Prot, VmClient, PAGE_SIZE};
 
 /// Bytes of heap the runtime maps at start.
 pub const HEAP_SIZE: u64 = 1 << 20;
@@ -125,6 +125,19 @@ impl Env {
             &mut self.vm,
             &MmapRequest::object(handle, 0, PAGE_SIZE, Prot::RW),
         )
+    }
+
+    /// Anonymous one-page shared-memory objects into `handles` until the
+    /// server refuses one: how many it made, and the refusal (`None`:
+    /// `handles` filled first). The hostile tests' way to run a quota out.
+    pub fn shm_until_refused(&mut self, handles: &mut [Handle]) -> (usize, Option<ApiError>) {
+        for (n, slot) in handles.iter_mut().enumerate() {
+            match self.vm.shm_create("", PAGE_SIZE, Prot::RW) {
+                Ok(h) => *slot = h,
+                Err(e) => return (n, Some(e)),
+            }
+        }
+        (handles.len(), None)
     }
 
     /// Announces the plan: how many checks this program will report.
