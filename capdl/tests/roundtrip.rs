@@ -29,7 +29,7 @@ struct Params {
     regions: Vec<u64>,
     image: usize,
     /// A paged client's limits (any value but 0; u32::MAX = unlimited).
-    limits: [u32; 7],
+    limits: [u32; 8],
     /// A paged client's name group (`g0`..`g2`), or a group of its own.
     group: Option<u8>,
     /// A paged client's privileges (bits of `Privileges::KNOWN`).
@@ -69,7 +69,7 @@ fn params() -> impl Strategy<Value = Params> {
         vec(1u64..16, 0..=2),
         0usize..3,
         (
-            proptest::array::uniform7(limit()),
+            proptest::array::uniform8(limit()),
             proptest::option::of(0u8..3),
             (0u16..=Privileges::KNOWN),
             vec((0usize..4, any::<bool>()), 0..=3),

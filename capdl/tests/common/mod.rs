@@ -28,6 +28,7 @@ pub const IMAGES: &[&str] = &[
     "client-hostile-handles",
     "client-hostile-wired",
     "client-hostile-tables",
+    "client-hostile-objects",
     "client-fork-bomb",
     "client-swap-filler",
     "client-name-prober",

@@ -238,7 +238,8 @@ pub struct PagerClientInfo {
     pub privileges: u16,
 }
 
-/// The pager-info pages (two: the client table fills the first).
+/// The pager-info pages (two: the client table fills the first and 240
+/// bytes of the second).
 #[repr(C)]
 pub struct PagerInfo {
     pub magic: u64,

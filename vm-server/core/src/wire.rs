@@ -23,7 +23,9 @@ impl Vm {
     /// (semantics: mlock-stacking). Errors in the order of the semantics
     /// table: the range's shape, `NoMapping` for a hole, `BeyondObject`
     /// for a page past its object's end (checked before anything is
-    /// faulted), then `OutOfMemory`/`NoSwap`/`Io`. Out
+    /// faulted), `QuotaExceeded(Wired)`, `QuotaExceeded(Objects)` (room
+    /// for the objects its faults will make), then
+    /// `OutOfMemory`/`NoSwap`/`Io`. Out
     /// of memory it runs pageout and waits for its writes first
     /// (`Vm::reclaim`), so it fails only when memory and swap are both
     /// exhausted; on failure every page it wired is unwired again.
@@ -39,10 +41,15 @@ impl Vm {
         self.mem.drain(pmap);
         let end = self.check_mapped(space, addr, len)?;
         let sp = &self.spaces[&space.0];
-        let mut newly = 0;
+        let (mut newly, mut objects) = (0, 0);
         for e in sp.map.entries_in(addr, end).filter(|e| e.wired_count == 0) {
             let (lo, hi) = (e.start.max(addr), e.end.min(end));
             newly += (hi - lo) >> PAGE_SHIFT;
+            // The object its first fault makes, or the shadow a write
+            // fault pushes (at most one: a fresh object is private).
+            if e.chain.is_empty() || (e.needs_copy() && e.prot.contains(Prot::WRITE)) {
+                objects += 1;
+            }
             for rel in e.rel(lo)..=e.rel(hi - 1) {
                 if e.chain.is_empty() {
                     break;
@@ -51,6 +58,7 @@ impl Vm {
             }
         }
         self.charge(space, Quota::Wired, newly)?;
+        self.mem.objects.may_allocate(objects)?;
         let starts = self.clip_entries(space, addr, end)?;
         // Each page is wired as soon as it is in, so the pageout that a
         // later page may need cannot take it.

@@ -412,6 +412,25 @@ fn objects_stop_at_the_limit_and_exit_gives_them_back() {
     assert_eq!(s.read_u8(a, va(4)).unwrap(), 3);
     assert_eq!(s.read_u8(child, va(4)).unwrap(), 3);
     ok(&s);
+    // mlock asks room for the objects its faults make before it faults
+    // any: with room for one of two, nothing is made resident.
+    let (w1, w2) = (va(20), va(21));
+    for (v, prot) in [(w1, Prot::RW), (w2, Prot::READ)] {
+        s.vm.mmap(a, &MmapArgs::anon(P, prot).fixed(v), &mut s.pmap)
+            .unwrap();
+    }
+    s.vm.set_limits(a, limits(|l| l.objects = objects(&s, a) + 1), &mut s.pmap)
+        .unwrap();
+    let (before, resident) = (objects(&s, a), s.vm.usage(a).unwrap().resident_pages);
+    assert_eq!(s.vm.mlock(a, w1, w2 + P - w1, &mut s.pmap), over);
+    assert_eq!(objects(&s, a), before);
+    assert_eq!(s.vm.usage(a).unwrap().resident_pages, resident);
+    s.vm.mlock(a, w1, P, &mut s.pmap).unwrap();
+    assert_eq!(objects(&s, a), before + 1);
+    s.vm.set_limits(a, limits(|l| l.objects = 4), &mut s.pmap)
+        .unwrap();
+    s.vm.munmap(a, w1, w2 + P - w1, &mut s.pmap).unwrap();
+    ok(&s);
     // The child's exit gives its shadow back.
     s.vm.exit(child, &mut s.pmap).unwrap();
     assert_eq!(objects(&s, a), 3);

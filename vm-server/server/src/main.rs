@@ -461,9 +461,9 @@ fn fit_heap(server: &Server, limits: &mut [Limits]) {
     let ram = vm_core::ram_frame_end(server.vm.pool().len(), large);
     let frames = u64::from(ram + server.vm.pool().device_count());
     let slots = server.vm.swap().map_or(0, |s| s.blist().blocks());
-    let global = heap::bound([], frames, slots, MAPPING_BUDGET).unwrap_or(0);
+    let global = heap::bound(&[], frames, slots, MAPPING_BUDGET).unwrap_or(0);
     let room = (HEAP_BYTES as u64).saturating_sub(global);
-    let clients: u64 = limits.iter().map(heap::group_bound).sum();
+    let clients = heap::clients_bound(limits.iter());
     let unbounded = limits
         .iter()
         .any(|l| [l.map_entries, l.handles, l.children].contains(&u64::MAX));
@@ -496,7 +496,7 @@ fn fit_heap(server: &Server, limits: &mut [Limits]) {
             room >> 20
         );
     }
-    let all: u64 = limits.iter().map(heap::group_bound).sum();
+    let all = heap::clients_bound(limits.iter());
     println!(
         "vm-server: heap bound {} MiB of {} MiB ({} clients, {frames} frames, {slots} swap slots, {MAPPING_BUDGET} mappings)",
         (global + all) >> 20,

@@ -3,10 +3,14 @@
 //! Everything the server allocates on a client's behalf is bounded by a
 //! quota of that client (map entries, handles and names, forked spaces,
 //! objects) or by a global size fixed at start (frames, swap slots,
-//! capability slots for mappings). A group's objects are at most
-//! `OBJECTS_PER_ENTRY` a map entry and one a handle; a spec that sets an
-//! `objects` limit below that bounds them by the limit instead, which is
-//! what lets one client hold 100,000 map entries (docs/isolation.md). Each `cost` constant is the most one item takes
+//! capability slots for mappings). Every live object is held by some
+//! entry's chain (at most `OBJECTS_PER_ENTRY` each) or some handle, of
+//! any group: an object one group made may be held by another's (a
+//! shared handle), so the objects are bounded over all groups together,
+//! not group by group. When every client has an `objects` limit, the sum
+//! of the limits bounds them too, and the smaller of the two counts;
+//! that is what lets one client hold 100,000 map entries
+//! (docs/isolation.md). Each `cost` constant is the most one item takes
 //! on the heap, B-tree nodes at their emptiest included; the host test
 //! measures each and fails if one grows past its constant.
 
@@ -21,6 +25,12 @@ pub mod cost {
     pub const OBJECT: u64 = 256;
     /// Objects a map entry's chain holds at most (`max_chain_depth`).
     pub const OBJECTS_PER_ENTRY: u64 = 5;
+    /// A map entry's chain storage beyond its one inline link: a chain of
+    /// two or more links is a vector of its own for each entry (8 links
+    /// of 16 bytes at the depth limit). `OBJECT` includes it where objects
+    /// are counted per entry; where the `objects` limits count them, each
+    /// entry's chain is counted here.
+    pub const CHAIN: u64 = 128;
     /// A handle (or a name: its 64-byte key and entry).
     pub const HANDLE: u64 = 96;
     pub const NAME: u64 = 256;
@@ -50,43 +60,56 @@ pub mod cost {
     pub const BASE: u64 = 256 << 10;
 }
 
-/// The heap one client group may cost at most with `limits` (unlimited
-/// kinds count as 0: the caller must give every client finite limits
-/// for the bound to mean anything).
-pub fn group_bound(l: &Limits) -> u64 {
+/// The heap the client groups with `limits` (one per client) may cost at
+/// most together (unlimited kinds count as 0: the caller must give every
+/// client finite map-entry, handle and children limits for the bound to
+/// mean anything). Without an `objects` limit on every client this is
+/// five objects per entry and one per handle, as before the objects
+/// quota existed.
+pub fn clients_bound<'a>(limits: impl IntoIterator<Item = &'a Limits>) -> u64 {
     let fin = |v: u64| if v == u64::MAX { 0 } else { v };
-    let entries = fin(l.map_entries);
-    let handles = fin(l.handles);
-    let spaces = fin(l.children).saturating_add(1);
-    let objects = entries
+    let (mut entries, mut handles, mut spaces) = (0u64, 0u64, 0u64);
+    let mut objects_limit = Some(0u64);
+    for l in limits {
+        entries = entries.saturating_add(fin(l.map_entries));
+        handles = handles.saturating_add(fin(l.handles));
+        spaces = spaces.saturating_add(fin(l.children).saturating_add(1));
+        objects_limit = objects_limit
+            .zip((l.objects != u64::MAX).then_some(l.objects))
+            .map(|(a, b)| a.saturating_add(b));
+    }
+    let held = entries
         .saturating_mul(cost::OBJECTS_PER_ENTRY)
         .saturating_add(handles)
-        .min(l.objects);
+        .saturating_mul(cost::OBJECT);
+    let objects = match objects_limit {
+        Some(n) => n
+            .saturating_mul(cost::OBJECT)
+            .saturating_add(entries.saturating_mul(cost::CHAIN))
+            .min(held),
+        None => held,
+    };
     entries
         .saturating_mul(cost::MAP_ENTRY)
         .saturating_add(handles.saturating_mul(cost::HANDLE.max(cost::NAME)))
-        .saturating_add(objects.saturating_mul(cost::OBJECT))
+        .saturating_add(objects)
         .saturating_add(spaces.saturating_mul(cost::SPACE))
 }
 
 /// The heap the whole server may need at most: fixed, per frame, per swap
-/// slot, per mapping slot, plus every client group's bound. `None` when
-/// some client has an unlimited map-entry, handle or children quota.
-pub fn bound<'a>(
-    clients: impl IntoIterator<Item = &'a Limits>,
-    frames: u64,
-    swap_slots: u64,
-    mapping_slots: u64,
-) -> Option<u64> {
-    let mut total = cost::BASE
+/// slot, per mapping slot, plus the client groups' `clients_bound`.
+/// `None` when some client has an unlimited map-entry, handle or
+/// children quota.
+pub fn bound(clients: &[Limits], frames: u64, swap_slots: u64, mapping_slots: u64) -> Option<u64> {
+    if clients
+        .iter()
+        .any(|l| [l.map_entries, l.handles, l.children].contains(&u64::MAX))
+    {
+        return None;
+    }
+    let global = cost::BASE
         + frames * (cost::FRAME + cost::RESIDENT_PAGE)
         + swap_slots * cost::SWAP_SLOT
         + mapping_slots * cost::MAPPING;
-    for l in clients {
-        if [l.map_entries, l.handles, l.children].contains(&u64::MAX) {
-            return None;
-        }
-        total = total.saturating_add(group_bound(l));
-    }
-    Some(total)
+    Some(global.saturating_add(clients_bound(clients)))
 }

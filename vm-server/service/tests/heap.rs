@@ -153,6 +153,48 @@ fn measure_costs() {
     );
     s.vm.exit(sp, &mut s.pmap).unwrap();
 
+    // A chain at the depth limit, clipped into one-page entries: each
+    // entry holds its own vector of the five links (the objects are
+    // shared, counted once).
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    let base = 0x1000_0000;
+    s.vm.mmap(
+        sp,
+        &MmapArgs::anon(N * P, Prot::RW).fixed(base),
+        &mut s.pmap,
+    )
+    .unwrap();
+    let mut forks = Vec::new();
+    for _ in 0..4 {
+        s.write(sp, base, &[1]).unwrap();
+        forks.push(s.vm.fork(sp, &mut s.pmap).unwrap());
+    }
+    s.write(sp, base, &[2]).unwrap();
+    let depth =
+        s.vm.space(sp)
+            .unwrap()
+            .map()
+            .lookup(base)
+            .unwrap()
+            .chain()
+            .len();
+    assert_eq!(depth, 5, "the chain at the depth limit");
+    let before = now();
+    for i in (0..N).step_by(2) {
+        s.vm.mprotect(sp, base + i * P, P, Prot::READ, &mut s.pmap)
+            .unwrap();
+    }
+    per_item(
+        "map entry with a five-link chain",
+        now() - before,
+        N - 1,
+        cost::MAP_ENTRY + cost::CHAIN,
+    );
+    for c in forks {
+        s.vm.exit(c, &mut s.pmap).unwrap();
+    }
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+
     // Spaces.
     let before = now();
     let spaces: Vec<SpaceId> = (0..N / 10)
@@ -299,6 +341,44 @@ fn attack_within_bound(objects: Option<u64>) {
     assert_eq!(refused, [CLIENTS; 4]);
     assert!(used <= bound, "peak heap {used} above the bound {bound}");
     drop(svc);
+}
+
+/// An object one group made may be held by another's handle or chain, so
+/// the `objects` limits bound the objects only when every client has one:
+/// one client without a limit leaves the bound at five objects an entry
+/// and one a handle, whatever the others' limits.
+#[test]
+fn objects_limits_count_only_when_every_client_has_one() {
+    let plain = Limits {
+        map_entries: 1000,
+        handles: 100,
+        children: 2,
+        ..Limits::UNLIMITED
+    };
+    let limited = Limits {
+        objects: 50,
+        ..plain
+    };
+    let old = |n: u64| {
+        n * (1000 * (cost::MAP_ENTRY + cost::OBJECTS_PER_ENTRY * cost::OBJECT)
+            + 100 * (cost::HANDLE.max(cost::NAME) + cost::OBJECT)
+            + 3 * cost::SPACE)
+    };
+    assert_eq!(heap::clients_bound([&plain, &plain]), old(2));
+    assert_eq!(heap::clients_bound([&limited, &plain]), old(2));
+    let both = 2
+        * (1000 * (cost::MAP_ENTRY + cost::CHAIN)
+            + 100 * cost::HANDLE.max(cost::NAME)
+            + 50 * cost::OBJECT
+            + 3 * cost::SPACE);
+    assert_eq!(heap::clients_bound([&limited, &limited]), both);
+    assert!(both < old(2));
+    // A limit above what the entries and handles can hold changes nothing.
+    let loose = Limits {
+        objects: 1 << 40,
+        ..plain
+    };
+    assert_eq!(heap::clients_bound([&loose, &loose]), old(2));
 }
 
 #[test]
