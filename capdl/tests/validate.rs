@@ -103,7 +103,7 @@ fn files_spec_wires_the_pager_channel() {
 fn system_spec_is_valid() {
     let src = include_str!("../system.spec");
     let spec = load(src, SYSTEM_IMAGES).unwrap_or_else(|e| panic!("system.spec:\n{e}"));
-    assert_eq!(spec.components.len(), 24);
+    assert_eq!(spec.components.len(), 25);
     let vm_id = spec.component_id("vm-server").unwrap();
     let vm = &spec.components[vm_id as usize];
     assert!(vm.asid_pool);
@@ -136,8 +136,8 @@ fn system_spec_is_valid() {
     }
     badges.sort();
     badges.dedup();
-    assert_eq!(badges.len(), 21);
-    assert_eq!(vm.clients.len(), 21);
+    assert_eq!(badges.len(), 22);
+    assert_eq!(vm.clients.len(), 22);
     // Grant layout: untyped region first, then the clients' caps.
     assert_eq!(vm.untyped.unwrap().slot, slots::FIRST_GRANT);
     assert_eq!(
@@ -651,7 +651,7 @@ fn readme_examples_are_valid() {
     images.push("my-test");
     let src = format!("{}\n{client}", include_str!("../system.spec"));
     let spec = load(&src, &images).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(spec.component("vm-server").unwrap().clients.len(), 22);
+    assert_eq!(spec.component("vm-server").unwrap().clients.len(), 23);
 }
 
 #[test]
