@@ -351,6 +351,9 @@ impl Sim {
                 map_entries: 40,
                 wired_pages: 4,
                 children: 2,
+                // Hit by some first touches, mmaps and forks (which ask
+                // room for 2 per entry), not by most.
+                objects: 24,
                 ..vm_core::Limits::UNLIMITED
             };
             let pmap = self.svc.platform.pmap.as_mut().unwrap();
@@ -416,7 +419,10 @@ impl Sim {
                 ExitStatus::Killed(Some(e)) if Some(e) == expected => {}
                 ExitStatus::Killed(Some(ApiError::Io)) => self.io_kills += 1,
                 ExitStatus::Killed(Some(
-                    ApiError::QuotaResident | ApiError::QuotaSwap | ApiError::QuotaPageTables,
+                    ApiError::QuotaResident
+                    | ApiError::QuotaSwap
+                    | ApiError::QuotaPageTables
+                    | ApiError::QuotaObjects,
                 )) if gone.limited => {
                     *self.stats.entry("quota kills").or_default() += 1;
                 }
@@ -593,7 +599,7 @@ impl Sim {
     }
 
     fn expect<R: fmt::Debug>(
-        &self,
+        &mut self,
         what: &str,
         got: Option<Result<R, ApiError>>,
         want: Result<(), ApiError>,
@@ -616,10 +622,17 @@ impl Sim {
                     | ApiError::QuotaMapEntries
                     | ApiError::QuotaWired
                     | ApiError::QuotaChildren
-                    | ApiError::QuotaHandles,
+                    | ApiError::QuotaHandles
+                    | ApiError::QuotaObjects,
                 ),
                 Ok(()),
             ) if self.current_limited => {
+                let kind = if matches!(got, Err(ApiError::QuotaObjects)) {
+                    "objects refusals"
+                } else {
+                    "quota refusals"
+                };
+                *self.stats.entry(kind).or_default() += 1;
                 return None;
             }
             _ => self.fail(&format!("{what}: got {got:?}, model says {want:?}")),
@@ -1263,7 +1276,15 @@ fn server_sim_random() {
     eprintln!("total: {total:?}");
     // The run must reach the interesting paths.
     for k in [
-        "pageouts", "pageins", "waits", "forks", "exits", "crashes", "io kills", "signals",
+        "pageouts",
+        "pageins",
+        "waits",
+        "forks",
+        "exits",
+        "crashes",
+        "io kills",
+        "signals",
+        "objects refusals",
     ]
     .into_iter()
     .chain(swapctl::PATHS)
