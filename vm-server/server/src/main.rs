@@ -450,9 +450,9 @@ fn privileges_of(bits: u16) -> Privileges {
 }
 
 /// Checks the heap bound for `limits` (one per client) with this pool,
-/// swap and mapping budget, and lowers the map-entry, handle and object limits in
-/// proportion where the bound would pass the heap, so no request of any
-/// client can make an allocation fail (docs/isolation.md).
+/// swap and mapping budget, and lowers the limits until it holds
+/// (`heap::fit`), so no request of any client can make an allocation fail
+/// (docs/isolation.md); says so if even the smallest limits do not fit.
 fn fit_heap(server: &Server, limits: &mut [Limits]) {
     use vm_service::heap;
     // Device pages and the large regions' frames have records like pool
@@ -464,36 +464,19 @@ fn fit_heap(server: &Server, limits: &mut [Limits]) {
     let global = heap::bound(&[], frames, slots, MAPPING_BUDGET).unwrap_or(0);
     let room = (HEAP_BYTES as u64).saturating_sub(global);
     let clients = heap::clients_bound(limits.iter());
-    let unbounded = limits
-        .iter()
-        .any(|l| [l.map_entries, l.handles, l.children].contains(&u64::MAX));
-    if unbounded || clients > room {
-        let n = limits.len().max(1) as u64;
-        let scale = |v: u64| {
-            if v == u64::MAX {
-                room / 8 / heap::cost::MAP_ENTRY / n
-            } else if clients > room {
-                (v as u128 * room as u128 / clients as u128) as u64
-            } else {
-                v
-            }
-            .max(16)
-        };
-        for l in limits.iter_mut() {
-            l.map_entries = scale(l.map_entries);
-            l.handles = scale(l.handles);
-            if l.objects != u64::MAX {
-                l.objects = scale(l.objects);
-            }
-            if l.children == u64::MAX {
-                l.children = 64;
-            }
-        }
+    let fit = heap::fit(limits, room);
+    if fit.lowered {
         println!(
             "vm-server: the clients' limits would need {} MiB of heap, {} MiB left: \
              map-entry, handle and object limits lowered to fit",
             clients >> 20,
             room >> 20
+        );
+    }
+    if !fit.fits {
+        println!(
+            "vm-server: WARNING: the clients' heap bound passes the heap even at the \
+             smallest limits; a client at its limits may exhaust it"
         );
     }
     let all = heap::clients_bound(limits.iter());

@@ -3,9 +3,9 @@
 //! Everything the server allocates on a client's behalf is bounded by a
 //! quota of that client (map entries, handles and names, forked spaces,
 //! objects) or by a global size fixed at start (frames, swap slots,
-//! capability slots for mappings). Every live object is held by some
-//! entry's chain (at most `OBJECTS_PER_ENTRY` each) or some handle, of
-//! any group: an object one group made may be held by another's (a
+//! capability slots for mappings). Every live object a client can make
+//! is held by some entry's chain (at most `OBJECTS_PER_ENTRY` each), some
+//! handle or some name (counted as handles), of any group: an object one group made may be held by another's (a
 //! shared handle), so the objects are bounded over all groups together,
 //! not group by group. When every client has an `objects` limit, the sum
 //! of the limits bounds them too, and the smaller of the two counts;
@@ -112,4 +112,78 @@ pub fn bound(clients: &[Limits], frames: u64, swap_slots: u64, mapping_slots: u6
         + swap_slots * cost::SWAP_SLOT
         + mapping_slots * cost::MAPPING;
     Some(global.saturating_add(clients_bound(clients)))
+}
+
+/// What [`fit`] did to the clients' limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fit {
+    /// Some limit was lowered (or an unlimited one given a value).
+    pub lowered: bool,
+    /// The clients' bound fits `room` now; false only when even the
+    /// smallest limits it leaves (16, or lower ones as they were) do not.
+    pub fits: bool,
+}
+
+/// The fewest map entries and handles `fit` leaves a client: enough to
+/// load its program and make a few mappings.
+const FLOOR: u64 = 16;
+
+/// Lowers `limits` (one per client) until `clients_bound` fits `room`:
+/// an unlimited map-entry or handle limit first gets an even share of an
+/// eighth of the room, an unlimited children limit 64; then the finite
+/// map-entry and handle limits, and the objects limits where every client
+/// has one (elsewhere they do not enter the bound), are scaled down
+/// together, never below [`FLOOR`] and never raised.
+pub fn fit(limits: &mut [Limits], room: u64) -> Fit {
+    let mut lowered = false;
+    let n = limits.len().max(1) as u64;
+    for l in limits.iter_mut() {
+        let share = (room / 8 / cost::MAP_ENTRY / n).max(FLOOR);
+        for v in [&mut l.map_entries, &mut l.handles] {
+            if *v == u64::MAX {
+                *v = share;
+                lowered = true;
+            }
+        }
+        if l.children == u64::MAX {
+            l.children = 64;
+            lowered = true;
+        }
+    }
+    let objects_count = limits.iter().all(|l| l.objects != u64::MAX);
+    // Each pass scales by what is left over what is needed; the spaces
+    // term does not scale, so a pass may fall short and another follows.
+    for _ in 0..64 {
+        let need = clients_bound(limits.iter());
+        if need <= room {
+            return Fit {
+                lowered,
+                fits: true,
+            };
+        }
+        let mut changed = false;
+        let mut scale = |v: &mut u64| {
+            let scaled = (*v as u128 * room as u128 / need as u128) as u64;
+            let new = scaled.max((*v).min(FLOOR));
+            if new < *v {
+                *v = new;
+                changed = true;
+            }
+        };
+        for l in limits.iter_mut() {
+            scale(&mut l.map_entries);
+            scale(&mut l.handles);
+            if objects_count {
+                scale(&mut l.objects);
+            }
+        }
+        lowered |= changed;
+        if !changed {
+            break;
+        }
+    }
+    Fit {
+        lowered,
+        fits: clients_bound(limits.iter()) <= room,
+    }
 }

@@ -381,6 +381,57 @@ fn objects_limits_count_only_when_every_client_has_one() {
     assert_eq!(heap::clients_bound([&loose, &loose]), old(2));
 }
 
+/// `fit` lowers limits until the clients' bound fits the room, raises
+/// none, leaves limits that fit alone, gives unlimited ones a value, and
+/// scales objects limits only where every client has one.
+#[test]
+fn fit_lowers_limits_until_the_bound_holds() {
+    let l = Limits {
+        map_entries: 1000,
+        handles: 100,
+        children: 2,
+        ..Limits::UNLIMITED
+    };
+    let fits = heap::clients_bound([&l, &l]);
+    let mut same = [l, l];
+    let f = heap::fit(&mut same, fits);
+    assert_eq!((f.lowered, f.fits, same), (false, true, [l, l]));
+    // Half the room: lowered, within it, none raised.
+    let small = Limits {
+        map_entries: 10,
+        ..l
+    };
+    let mut lowered = [l, small, Limits { objects: 500, ..l }];
+    let room = heap::clients_bound(lowered.iter()) / 2;
+    let f = heap::fit(&mut lowered, room);
+    assert!(f.lowered && f.fits, "{f:?}");
+    assert!(heap::clients_bound(lowered.iter()) <= room);
+    assert!(lowered[0].map_entries < 1000 && lowered[0].handles < 100);
+    assert_eq!(lowered[1].map_entries, 10, "below the floor: not raised");
+    assert_eq!(
+        lowered[2].objects, 500,
+        "not every client has one: left alone"
+    );
+    // Every client with an objects limit: those scale too.
+    let lim = Limits { objects: 800, ..l };
+    let mut both = [lim, lim];
+    let room = heap::clients_bound(both.iter()) / 2;
+    assert!(heap::fit(&mut both, room).fits);
+    assert!(both[0].objects < 800);
+    // Unlimited: given a share, and then within the room.
+    let mut open = [Limits::UNLIMITED; 3];
+    let f = heap::fit(&mut open, 8 << 20);
+    assert!(f.lowered && f.fits, "{f:?}");
+    assert!(open
+        .iter()
+        .all(|l| l.map_entries < u64::MAX && l.children == 64));
+    // No room at all: the floors stay, and it says the bound does not fit.
+    let mut none = [l, l];
+    let f = heap::fit(&mut none, 1000);
+    assert!(!f.fits);
+    assert!(none.iter().all(|l| l.map_entries == 16 && l.handles == 16));
+}
+
 #[test]
 fn the_heap_bound_holds() {
     measure_costs();

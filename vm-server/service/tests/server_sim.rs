@@ -626,7 +626,11 @@ impl Sim {
                     | ApiError::QuotaObjects,
                 ),
                 Ok(()),
-            ) if self.current_limited => {
+            ) if self.current_limited
+                // Of the requests made here only these make objects.
+                && (!matches!(got, Err(ApiError::QuotaObjects))
+                    || matches!(what, "mmap" | "fork")) =>
+            {
                 let kind = if matches!(got, Err(ApiError::QuotaObjects)) {
                     "objects refusals"
                 } else {
