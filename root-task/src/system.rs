@@ -717,8 +717,8 @@ fn check_cleanup(pager: &str, observer: CPtr) -> bool {
     );
     let want = (0, 0, 0, s.kobj_baseline, s.cap_slots_baseline, 0);
     println!(
-        "root-task:   {pager}: {} faults, {} forks, {} pages paged out, {} paged in, {} objects retyped, {} cached for reuse, {} pages zeroed in idle time ({} zero-fills found one, {} zeroed their own)",
-        s.faults, s.forks, s.pageouts, s.pageins, s.kobj_retyped, s.kobj_cached, s.prezeroed, s.pga_zerohit, s.pga_zeromiss
+        "root-task:   {pager}: {} faults, {} forks, {} pages paged out, {} paged in, {} objects retyped ({} ahead of need), {} cached for reuse, {} pages zeroed in idle time ({} zero-fills found one, {} zeroed their own)",
+        s.faults, s.forks, s.pageouts, s.pageins, s.kobj_retyped, s.kobj_prepared, s.kobj_cached, s.prezeroed, s.pga_zerohit, s.pga_zeromiss
     );
     if now == want {
         println!("TEST PASS {name}");

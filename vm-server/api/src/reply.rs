@@ -367,6 +367,10 @@ pub struct VmStats {
     /// Copy-on-write copies that went down to the lower object, the
     /// faulting client keeping its frame (one remap, not an unmap and a map).
     pub flt_cow_trade: u64,
+    // Version 13 (82 words): paging structures made ahead.
+    /// Kernel objects retyped ahead of need, in idle time (paging
+    /// structures put in the object cache), ever.
+    pub kobj_prepared: u64,
 }
 
 /// Per-client statistics: the `ClientStats` reply, versioned like
@@ -658,7 +662,7 @@ mod tests {
     #[test]
     fn stats_word_counts() {
         // Version 2 appended eight words to the first version's 46.
-        assert_eq!(<VmStats as Versioned>::WORDS, 81);
+        assert_eq!(<VmStats as Versioned>::WORDS, 82);
         assert_eq!(VmStats::MIN_WORDS, 46);
         assert_eq!(<ClientStats as Versioned>::WORDS, 28);
         assert_eq!(ClientStats::MIN_WORDS, 12);
@@ -674,7 +678,7 @@ mod tests {
         };
         let mut w = [0u64; MAX_WORDS];
         let (label, len) = Reply::Stats(s).encode(&mut w);
-        assert_eq!((label, len), (0, 81));
+        assert_eq!((label, len), (0, 82));
         assert_eq!(w[0], 4096);
         assert_eq!(w[2], 7);
         assert_eq!(w[45], 9);
@@ -683,7 +687,7 @@ mod tests {
             Ok(Ok(Reply::Stats(s)))
         );
         // A newer server's longer reply.
-        w[81] = 123;
+        w[82] = 123;
         assert_eq!(
             Reply::decode(Operation::Stats, 0, &w[..len + 1]),
             Ok(Ok(Reply::Stats(s)))

@@ -25,6 +25,8 @@ pub struct KernelStats {
     pub cached: u64,
     /// Capability slots in use for mapping copies and objects.
     pub slots_in_use: u64,
+    /// Objects retyped ahead of need (`Kernel::prepare`), ever.
+    pub prepared: u64,
 }
 
 /// Slots, untyped and object caches.
@@ -98,6 +100,26 @@ impl Kernel {
 
     /// Takes an object back for reuse. The caller has unmapped or
     /// suspended it, and holds no other reference to it.
+    /// Keeps `want` objects of `ty` ready in the cache (made ahead of
+    /// need, in idle time): retypes one if fewer are there. `Ok(true)`:
+    /// one was made. Cached objects are a reserve, not use (`Stats`).
+    pub fn prepare(&mut self, ty: ObjectType, size_bits: u8, want: usize) -> Result<bool, String> {
+        let ready = self.cache.entry((ty.value(), size_bits)).or_default();
+        if ready.len() >= want {
+            return Ok(false);
+        }
+        let c = self
+            .untyped
+            .allocate_in(self.cnode, &mut self.slots, ty, size_bits)
+            .map_err(|e| format!("{ty:?}: {e}"))?;
+        ready.push(c);
+        self.stats.slots_in_use += 1;
+        self.stats.retyped += 1;
+        self.stats.cached += 1;
+        self.stats.prepared += 1;
+        Ok(true)
+    }
+
     pub fn release(&mut self, ty: ObjectType, size_bits: u8, obj: CPtr) {
         self.stats.in_use -= 1;
         self.stats.cached += 1;

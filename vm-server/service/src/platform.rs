@@ -26,6 +26,8 @@ pub struct KernelCounters {
     pub objects_in_use: u64,
     pub objects_cached: u64,
     pub objects_retyped: u64,
+    /// Of those, retyped ahead of need (`Platform::prepare_ahead`).
+    pub objects_prepared: u64,
     /// Capability slots in use.
     pub slots_in_use: u64,
     /// Mappings and page tables the pmap holds.
@@ -118,6 +120,13 @@ pub trait Platform {
     fn kernel_counters(&self) -> KernelCounters;
     /// A console line.
     fn log(&mut self, line: fmt::Arguments);
+    /// One piece of work the idle thread may do for the platform ahead of
+    /// need (seL4: a paging structure retyped into the object cache, so
+    /// a fault that needs a table does not retype it); true when it did
+    /// some. The default has none.
+    fn prepare_ahead(&mut self) -> bool {
+        false
+    }
     /// A cycle counter for timing faults in the live trace (seL4: the
     /// TSC); the default has none and reads 0.
     fn cycles(&self) -> u64 {

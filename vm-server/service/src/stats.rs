@@ -85,6 +85,7 @@ pub fn global<P: Platform>(s: &Service<P>) -> VmStats {
         pdfreed: u.pdfreed,
         kobj_in_use: k.objects_in_use,
         kobj_cached: k.objects_cached,
+        kobj_prepared: k.objects_prepared,
         kobj_retyped: k.objects_retyped,
         // The sleeping idle thread's saved reply (one slot) is the
         // server's own, like the pool's spare caps: not a client's.

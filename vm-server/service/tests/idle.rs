@@ -125,6 +125,26 @@ fn idle_wait_is_answered_when_the_idle_work_is_done() {
     }
 }
 
+/// Each idle call also lets the platform prepare one thing ahead (seL4:
+/// a paging structure), one a call, and no other message does.
+#[test]
+fn each_idle_call_prepares_one_thing_ahead() {
+    let mut svc = service();
+    svc.set_idle_thread(true);
+    svc.platform.ahead_work = 3;
+    let answered = run_idle(&mut svc);
+    assert!(answered >= 3, "{answered} calls");
+    assert_eq!(
+        svc.platform.ahead_calls,
+        answered + 1,
+        "one a call, the parked one too"
+    );
+    assert_eq!(svc.platform.ahead_work, 0);
+    let calls = svc.platform.ahead_calls;
+    assert!(matches!(idle_wait(&mut svc, ONE), Outcome::Reply(_)));
+    assert_eq!(svc.platform.ahead_calls, calls, "only idle calls");
+}
+
 #[test]
 fn a_malformed_idle_wait_is_refused() {
     let mut svc = service();

@@ -40,6 +40,9 @@ pub struct TestPlatform {
     pub signals_cleared: u32,
     /// The next this many `save_reply` calls fail (no slot for the cap).
     pub save_failures: u32,
+    /// `prepare_ahead` calls, and how many of them still find work.
+    pub ahead_calls: u32,
+    pub ahead_work: u32,
 }
 
 impl TestPlatform {
@@ -63,6 +66,8 @@ impl TestPlatform {
             logged: Vec::new(),
             signals_cleared: 0,
             save_failures: 0,
+            ahead_calls: 0,
+            ahead_work: 0,
         }
     }
 }
@@ -125,6 +130,13 @@ impl Platform for TestPlatform {
     fn kernel_counters(&self) -> KernelCounters {
         KernelCounters::default()
     }
+    fn prepare_ahead(&mut self) -> bool {
+        self.ahead_calls += 1;
+        let work = self.ahead_work > 0;
+        self.ahead_work = self.ahead_work.saturating_sub(1);
+        work
+    }
+
     fn log(&mut self, line: fmt::Arguments) {
         if std::env::var_os("VM_SERVICE_LOG").is_some() {
             eprintln!("{line}");
