@@ -98,8 +98,6 @@ impl Kernel {
         Ok((c, false))
     }
 
-    /// Takes an object back for reuse. The caller has unmapped or
-    /// suspended it, and holds no other reference to it.
     /// Keeps `want` objects of `ty` ready in the cache (made ahead of
     /// need, in idle time): retypes one if fewer are there. `Ok(true)`:
     /// one was made. Cached objects are a reserve, not use (`Stats`).
@@ -120,6 +118,8 @@ impl Kernel {
         Ok(true)
     }
 
+    /// Takes an object back for reuse. The caller has unmapped or
+    /// suspended it, and holds no other reference to it.
     pub fn release(&mut self, ty: ObjectType, size_bits: u8, obj: CPtr) {
         self.stats.in_use -= 1;
         self.stats.cached += 1;

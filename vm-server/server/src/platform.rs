@@ -14,15 +14,16 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 use sel4::{cap, CPtr, CapRights, MessageInfo, ObjectType};
-
-/// Page tables the idle thread keeps ready in the object cache
-/// (`prepare_ahead`): enough for a burst of faults in as many new 2 MiB
-/// regions, 16 KiB of the server's untyped memory.
-const TABLES_AHEAD: usize = 4;
 use sel4_root_task::control::{EXIT_REPORT, STATUS_KILLED};
 use sel4_root_task::println;
 use vm_core::{SpaceId, Vm};
 use vm_service::{ClientId, ExitStatus, KernelCounters, Platform, ReplyMsg};
+
+/// Page tables the idle thread keeps ready in the object cache
+/// (`prepare_ahead`), beside one page directory: enough for a burst of
+/// faults in as many new 2 MiB regions; 20 KiB of the server's untyped
+/// memory with the directory.
+const TABLES_AHEAD: usize = 4;
 
 /// Fixed slots of every component's CSpace: the system spec's layout
 /// (`capdl::slots`), as capability addresses.

@@ -4,14 +4,15 @@
 //! (below every client), which calls the server with `Message::Idle` in a
 //! loop; so each call means nothing else could run. A call zeroes a
 //! small batch, so a client that wakes meanwhile waits at most one batch
-//! for the server. Each call also lets the platform prepare one paging
-//! structure ahead of need (`Platform::prepare_ahead`); tables are used
-//! up by faults that also use frames up, so the zeroing's wake-ups bring
-//! the calls that refill them. Once the VM wants no more (its
-//! hysteresis), the call is not answered: its reply is kept and the
-//! thread sleeps until a message leaves the VM wanting zeroed frames
-//! again (`wake_idle`, after every message), so an idle system does not
-//! spin.
+//! for the server. Each call also lets the platform prepare one thing
+//! ahead of need (`Platform::prepare_ahead`: seL4's paging structures),
+//! and the thread stays up while that still finds work. Once neither the
+//! VM (its hysteresis) nor the platform wants more, the call is not
+//! answered: its reply is kept and the thread sleeps until a message
+//! leaves the VM wanting zeroed frames again (`wake_idle`, after every
+//! message), so an idle system does not spin. What the platform used up
+//! meanwhile is refilled at that wake-up, not before: a sparse burst of
+//! faults may find its reserve empty and make its own tables.
 //!
 //! Locking: runs inside the single-threaded `Service`.
 
@@ -63,11 +64,13 @@ impl<P: Platform> Service<P> {
     // (docs/performance.md, "Code pages").
     #[inline(never)]
     pub(crate) fn idle_turn(&mut self) -> Answer {
-        // One paging structure at most a turn: a retype is about a
-        // batch's worth of zeroing under QEMU.
-        self.platform.prepare_ahead();
+        // One thing prepared ahead at most a call, so a client that
+        // wakes meanwhile waits for one retype besides the batch.
+        let prepared = self.platform.prepare_ahead();
         self.vm.zero_idle(self.platform.pmap(), IDLE_ZERO_BATCH);
-        if self.vm.zero_wanted() {
+        // The thread stays up while either has work: the platform's
+        // reserve is small, so that is a few calls more.
+        if self.vm.zero_wanted() || prepared {
             return Answer::empty(0);
         }
         for (_, r) in core::mem::take(&mut self.idle.waiters) {
