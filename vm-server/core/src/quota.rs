@@ -48,32 +48,19 @@ impl Vm {
         Ok(self.groups[&g].limits)
     }
 
-    /// What `space`'s group uses now. Cost is linear in its spaces' map
-    /// entries and handles.
+    /// What `space`'s group uses now, kind by kind (`used`). Cost is
+    /// linear in its spaces' map entries (the wired pages).
     pub fn usage(&self, space: SpaceId) -> Result<Usage, VmError> {
-        let g = self.space_ref(space)?.group;
-        let group = &self.groups[&g];
-        let charge = self
-            .mem
-            .objects
-            .charges
-            .get(&g)
-            .copied()
-            .unwrap_or_default();
-        let mut u = Usage {
-            children: u64::from(group.spaces.saturating_sub(1)),
-            handles: group.names,
-            resident_pages: charge.resident,
-            swap_slots: charge.swap,
-            objects: charge.objects,
-            ..Usage::default()
-        };
-        for sp in self.spaces.values().filter(|s| s.group == g) {
-            u.map_entries += sp.map.entry_count() as u64;
-            u.handles += sp.handle_count() as u64;
-            u.wired_pages += sp.wired_pages();
-        }
-        Ok(u)
+        let used = |q| self.used(space, q);
+        Ok(Usage {
+            resident_pages: used(Quota::Resident)?,
+            wired_pages: used(Quota::Wired)?,
+            swap_slots: used(Quota::Swap)?,
+            map_entries: used(Quota::MapEntries)?,
+            handles: used(Quota::Handles)?,
+            children: used(Quota::Children)?,
+            objects: used(Quota::Objects)?,
+        })
     }
 
     /// Refuse `extra` more of `q` for `space`'s group if that would pass
@@ -95,6 +82,14 @@ impl Vm {
         let g = self.space_ref(space)?.group;
         let group = &self.groups[&g];
         let spaces = || self.spaces.values().filter(move |s| s.group == g);
+        let charge = || {
+            self.mem
+                .objects
+                .charges
+                .get(&g)
+                .copied()
+                .unwrap_or_default()
+        };
         Ok(match q {
             Quota::Wired => spaces().map(|sp| sp.wired_pages()).sum(),
             Quota::MapEntries => spaces().map(|sp| sp.map.entry_count() as u64).sum(),
@@ -102,9 +97,13 @@ impl Vm {
                 group.names + spaces().map(|sp| sp.handle_count() as u64).sum::<u64>()
             }
             Quota::Children => u64::from(group.spaces.saturating_sub(1)),
-            Quota::Objects => self.mem.objects.charges.get(&g).map_or(0, |c| c.objects),
-            // Counted where they are allocated, not here.
-            Quota::Resident | Quota::Swap | Quota::PageTables => 0,
+            // The object table's counters, kept where pages and objects
+            // come and go (checked there too, not by `charge`).
+            Quota::Resident => charge().resident,
+            Quota::Swap => charge().swap,
+            Quota::Objects => charge().objects,
+            // The pmap's count, not known here (`Usage` reports 0).
+            Quota::PageTables => 0,
         })
     }
 

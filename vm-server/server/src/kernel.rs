@@ -88,31 +88,32 @@ impl Kernel {
             self.stats.in_use += 1;
             return Ok((c, true));
         }
+        let c = self.retype(ty, size_bits)?;
+        self.stats.in_use += 1;
+        Ok((c, false))
+    }
+
+    /// A fresh object of `ty` from untyped memory, in a slot of its own.
+    fn retype(&mut self, ty: ObjectType, size_bits: u8) -> Result<CPtr, String> {
         let c = self
             .untyped
             .allocate_in(self.cnode, &mut self.slots, ty, size_bits)
             .map_err(|e| format!("{ty:?}: {e}"))?;
         self.stats.slots_in_use += 1;
         self.stats.retyped += 1;
-        self.stats.in_use += 1;
-        Ok((c, false))
+        Ok(c)
     }
 
     /// Keeps `want` objects of `ty` ready in the cache (made ahead of
     /// need, in idle time): retypes one if fewer are there. `Ok(true)`:
     /// one was made. Cached objects are a reserve, not use (`Stats`).
     pub fn prepare(&mut self, ty: ObjectType, size_bits: u8, want: usize) -> Result<bool, String> {
-        let ready = self.cache.entry((ty.value(), size_bits)).or_default();
-        if ready.len() >= want {
+        let key = (ty.value(), size_bits);
+        if self.cache.get(&key).map_or(0, Vec::len) >= want {
             return Ok(false);
         }
-        let c = self
-            .untyped
-            .allocate_in(self.cnode, &mut self.slots, ty, size_bits)
-            .map_err(|e| format!("{ty:?}: {e}"))?;
-        ready.push(c);
-        self.stats.slots_in_use += 1;
-        self.stats.retyped += 1;
+        let c = self.retype(ty, size_bits)?;
+        self.cache.entry(key).or_default().push(c);
         self.stats.cached += 1;
         self.stats.prepared += 1;
         Ok(true)

@@ -5,9 +5,9 @@
 //! objects) or by a global size fixed at start (frames, swap slots,
 //! capability slots for mappings). Every live object a client can make
 //! is held by some entry's chain (at most `OBJECTS_PER_ENTRY` each), some
-//! handle or some name (counted as handles), of any group: an object one group made may be held by another's (a
-//! shared handle), so the objects are bounded over all groups together,
-//! not group by group. When every client has an `objects` limit, the sum
+//! handle or some name (counted as handles), of any group: an object one
+//! group made may be held by another's (a shared handle), so the objects
+//! are bounded over all groups together, not group by group. When every client has an `objects` limit, the sum
 //! of the limits bounds them too, and the smaller of the two counts;
 //! that is what lets one client hold 100,000 map entries
 //! (docs/isolation.md). Each `cost` constant is the most one item takes
