@@ -7,6 +7,7 @@
 //! with `sel4-link`; the spec's validator checks every `image` against
 //! that list.
 
+use crate::fpu_free;
 use crate::step::{progress, run_stdout, run_streaming, Failure, Result};
 use crate::{Boot, Workspace};
 use std::path::PathBuf;
@@ -29,15 +30,27 @@ const OWN_PROFILE: &[(&str, &str)] = &[("vm-server", "vm-server")];
 /// the vectors it makes of neighbouring fields (the loop's two `Stats`
 /// counters) load their constants from `.rodata`, a data page every
 /// message touched for that alone (docs/performance.md, "Data pages of a
-/// fault").
+/// fault"). And no SSE (nor x87, which `-sse` leaves for floating point,
+/// which the server does not use): seL4 switches the FPU lazily, so a
+/// server using SSE took the FPU from a client that did, one trap on each
+/// side of every request (`fpu_free`, which checks the result). Rustc warns
+/// that the target's ABI wants SSE2; whole-program optimisation compiles
+/// `core` and every crate in one unit with the same features, so no call
+/// crosses between the two ABIs, and the profile allows warnings for that
+/// reason alone (the host builds and clippy see the same code with them).
 const PROFILE_FLAGS: &[(&str, &[&str])] = &[(
     "vm-server",
     &[
         "-Cllvm-args=-inline-threshold=1000",
         "-Cllvm-args=-min-jump-table-entries=10000",
         "-Cllvm-args=-vectorize-slp=false",
+        "-Ctarget-feature=-sse,-sse2",
+        "-Awarnings",
     ],
 )];
+
+/// Programs whose code must not touch the FPU ([`fpu_free::check`]).
+const FPU_FREE: &[&str] = &["vm-server"];
 
 /// The Cargo profile program `name` is built with.
 fn profile_of(name: &str) -> &'static str {
@@ -203,6 +216,9 @@ pub fn build(ws: &Workspace, boot: &Boot) -> Result<PathBuf> {
             cmd.args(["-p", p]);
         }
         run_streaming("program build", &mut cmd)?;
+    }
+    for p in programs.iter().filter(|p| FPU_FREE.contains(p)) {
+        fpu_free::check(p, &program_path(ws, p))?;
     }
     let mut embedded = Vec::new();
     for p in &programs {

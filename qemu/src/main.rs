@@ -47,6 +47,7 @@ mod data_pages;
 mod devices;
 mod disk;
 mod files;
+mod fpu_free;
 mod gdb;
 mod growth;
 mod hot_text;
