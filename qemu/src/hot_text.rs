@@ -25,7 +25,8 @@
 //!   those of faults, the most common messages, and a function entered
 //!   often by a few messages (an idle turn's, a request's) does not sit
 //!   between them: ranked by entries alone, such functions split the
-//!   fault path's code (docs/performance.md, "Code pages").
+//!   fault path's code (docs/performance.md, "Code pages"). `memcpy` and
+//!   `memset` go right after the loop, whatever their rank (`choose`).
 //! - Names are written without their hash, so the fragment survives
 //!   rebuilds. A function renamed since is no longer matched; that costs
 //!   only speed.
@@ -310,9 +311,18 @@ pub fn count_entries<'a>(
     entries
 }
 
+/// The C library's copy and fill functions ([`choose`] puts them on the
+/// loop's page).
+const SHARED_ROUTINES: &[&str] = &["memcpy", "memset"];
+
 /// The functions the most messages entered, then the most entered, in
 /// order, until they cover [`COVER`] of all entries or reach
-/// [`MAX_BYTES`].
+/// [`MAX_BYTES`]; of those chosen, [`SHARED_ROUTINES`] right after the
+/// first (the loop). Any kind of message may call them, and they are a
+/// few hundred bytes: ranked by messages they sat among one kind's
+/// functions, and a request reached a code page for them alone (ping:
+/// 4 code pages instead of 5, docs/performance.md, "The FPU's lazy
+/// switch").
 pub fn choose(entries: &BTreeMap<String, Entries>, symbols: &Symbols) -> Vec<String> {
     let total: u64 = entries.values().map(|e| e.blocks).sum();
     let mut ranked: Vec<(&String, Entries)> = entries.iter().map(|(n, &e)| (n, e)).collect();
@@ -331,7 +341,11 @@ pub fn choose(entries: &BTreeMap<String, Entries>, symbols: &Symbols) -> Vec<Str
         bytes += size;
         chosen.push(name.clone());
     }
-    chosen
+    let (shared, rest): (Vec<String>, Vec<String>) = chosen
+        .into_iter()
+        .partition(|n| SHARED_ROUTINES.contains(&n.as_str()));
+    let mut rest = rest.into_iter();
+    rest.next().into_iter().chain(shared).chain(rest).collect()
 }
 
 /// An input-section pattern for function `name`: its legacy-mangled hash
@@ -481,6 +495,22 @@ mod tests {
             section_pattern("not17hgggggggggggggggggE"),
             "*(.text.not17hgggggggggggggggggE)"
         );
+    }
+
+    #[test]
+    fn the_copy_and_fill_routines_go_right_after_the_loop() {
+        let s = Symbols::parse(NM);
+        let one = |messages, blocks| Entries { messages, blocks };
+        let serve = "_ZN9vm_server5serve17hd3f31768251f64e2E".to_string();
+        let unlink = "_ZN7vm_core4page8PagePool6unlink17h32ee538d3f069cdfE.llvm.1639".to_string();
+        let memcpy = "memcpy".to_string();
+        let entries: BTreeMap<String, Entries> = [
+            (serve.clone(), one(3, 3)),
+            (unlink.clone(), one(2, 4)),
+            (memcpy.clone(), one(1, 1)),
+        ]
+        .into();
+        assert_eq!(choose(&entries, &s), vec![serve, memcpy, unlink]);
     }
 
     #[test]
