@@ -26,6 +26,7 @@ fn main() {
         base: sel4_link::DEFAULT_BASE,
         hot_text: Some("hot-text.ld"),
         images_end_align: Some(IMAGES_END_ALIGN),
+        stack_on_own_pages: false,
     });
 
     println!("cargo:rerun-if-env-changed=SEL4_COMPONENT_IMAGES");

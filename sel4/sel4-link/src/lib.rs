@@ -31,6 +31,16 @@ pub struct Layout<'a> {
     /// the size of every program (docs/performance.md, "The floors and the
     /// layout").
     pub images_end_align: Option<u64>,
+    /// The first thread's stack (`sel4-root-task`'s `STACK`, 256 KiB)
+    /// on pages of its own right after the heap (the program's
+    /// `__sel4_runtime_main::HEAP`, still first in `.bss`, so it still
+    /// shares a page with the end of `.data`): the stack's top is then a
+    /// page's end. A server's loop runs in the frames just below it, and
+    /// under QEMU's TCG every page a message touches costs a software-TLB
+    /// refill; from a top mid-page the loop's frames straddled two pages,
+    /// which ones following the layout of every other static
+    /// (docs/performance.md, "The stack's pages").
+    pub stack_on_own_pages: bool,
 }
 
 /// Emits the link arguments for the calling crate's binaries.
@@ -39,6 +49,7 @@ pub fn link_program() {
         base: DEFAULT_BASE,
         hot_text: None,
         images_end_align: None,
+        stack_on_own_pages: false,
     });
 }
 
@@ -54,7 +65,10 @@ pub fn link_program_with(layout: &Layout) {
         }
         None => String::new(),
     };
-    let script_text = script(layout.base, &hot, layout.images_end_align);
+    let mut script_text = script(layout.base, &hot, layout.images_end_align);
+    if layout.stack_on_own_pages {
+        script_text = stack_on_own_pages(&script_text);
+    }
     let script = out.join("sel4-link.ld");
     std::fs::write(&script, script_text).expect("write linker script");
     for arg in [
@@ -108,6 +122,22 @@ fn script(base: u64, hot: &str, images_end_align: Option<u64>) -> String {
     s
 }
 
+/// `script` with the heap first in `.bss`, then, from the next page, the
+/// first thread's stack ([`Layout::stack_on_own_pages`]). Input sections
+/// go to the first pattern that matches them, so these come before the
+/// catch-all.
+fn stack_on_own_pages(script: &str) -> String {
+    const BSS: &str = "        *(.bss .bss.*)\n";
+    assert!(script.contains(BSS));
+    script.replace(
+        BSS,
+        &format!(
+            "        *(.bss.*__sel4_runtime_main4HEAP*)\n        . = ALIGN(4096);\n        \
+             *(.bss._ZN14sel4_root_task5entry5STACK*)\n{BSS}"
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +162,18 @@ mod tests {
             s.find("*(.text .text.*)").unwrap(),
         );
         assert!(start < hot && hot < rest);
+    }
+
+    #[test]
+    fn the_stack_follows_the_heap_on_a_page_of_its_own() {
+        let s = stack_on_own_pages(&script(DEFAULT_BASE, "", None));
+        let at = |x: &str| s.find(x).unwrap_or_else(|| panic!("{x} in {s}"));
+        assert!(at(".bss :") < at("__sel4_runtime_main4HEAP"));
+        assert!(
+            at("__sel4_runtime_main4HEAP")
+                < at(". = ALIGN(4096);\n        *(.bss._ZN14sel4_root_task5entry5STACK*)")
+        );
+        assert!(at("entry5STACK") < at("*(.bss .bss.*)"));
     }
 
     #[test]

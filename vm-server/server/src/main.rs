@@ -111,12 +111,22 @@ fn main(info: &'static StartInfo) -> ! {
         reply: [0; vm_api::MAX_WORDS],
     });
     println!("vm-server: starting");
-    let mut server = match init(info) {
-        Ok(s) => Box::new(PageAligned(s)),
-        Err(e) => halt(&format!("init failed: {e}")),
-    };
+    let mut server = boot(info);
     start_clients(&mut server.0);
     serve(&mut server.0, words)
+}
+
+/// `init`'s state, boxed on a page of its own, or the halt its error
+/// calls for. Out of line so that `main`'s frame, which stays under the
+/// loop's for the server's life, holds no `Server` (2.5 KiB): the loop's
+/// frames then start near the stack's top, and a request's fit in one
+/// stack page (docs/performance.md, "The stack's pages").
+#[inline(never)]
+fn boot(info: &'static StartInfo) -> Box<PageAligned> {
+    match init(info) {
+        Ok(s) => Box::new(PageAligned(s)),
+        Err(e) => halt(&format!("init failed: {e}")),
+    }
 }
 
 /// The server's state on a page of its own: every message reads fields
