@@ -16,18 +16,28 @@ use crate::hot_text::disassembly;
 use crate::step::{Failure, Result};
 use std::path::Path;
 
-/// Registers whose use needs the FPU: x87's stack, MMX and the vector
-/// registers (objdump's AT&T names).
-const FPU_REGISTERS: &[&str] = &["%st", "%mm", "%xmm", "%ymm", "%zmm"];
+/// Registers whose use needs the FPU: x87's stack, MMX, the vector
+/// registers and AVX-512's masks and AMX's tiles (objdump's AT&T names).
+const FPU_REGISTERS: &[&str] = &["%st", "%mm", "%xmm", "%ymm", "%zmm", "%k", "%tmm"];
 
-/// Mnemonics that touch FPU state without naming such a register.
+/// Mnemonics, or their beginnings, that touch FPU state without naming
+/// such a register (`xsave`, `xsaves`, `xsave64`, ... and the `xrstor`s).
 const FPU_MNEMONICS: &[&str] = &[
-    "emms", "ldmxcsr", "stmxcsr", "xsave", "xsaveopt", "xrstor", "xsavec",
+    "emms",
+    "ldmxcsr",
+    "stmxcsr",
+    "vldmxcsr",
+    "vstmxcsr",
+    "vzeroupper",
+    "vzeroall",
+    "xsave",
+    "xrstor",
 ];
 
 /// Prefixes objdump prints as words of their own, before the mnemonic.
 const PREFIXES: &[&str] = &[
-    "lock", "rep", "repz", "repnz", "data16", "cs", "ds", "es", "fs", "gs", "ss", "notrack", "bnd",
+    "lock", "rep", "repz", "repnz", "data16", "data32", "addr32", "cs", "ds", "es", "fs", "gs",
+    "ss", "notrack", "bnd", "xacquire", "xrelease",
 ];
 
 /// Instructions of `objdump -d --no-show-raw-insn` output that need the
@@ -50,7 +60,7 @@ pub fn fpu_instructions(disassembly: &str) -> Vec<String> {
             .unwrap_or("");
         let x87 = mnemonic.starts_with('f');
         let operands_need = FPU_REGISTERS.iter().any(|r| instruction.contains(r));
-        if x87 || operands_need || FPU_MNEMONICS.contains(&mnemonic) {
+        if x87 || operands_need || FPU_MNEMONICS.iter().any(|m| mnemonic.starts_with(m)) {
             let function = rustc_demangle::demangle(function);
             found.push(format!("{function:#}: {}", instruction.trim()));
         }
@@ -102,6 +112,8 @@ Disassembly of section .text:
     10000060:\tfildll 0x10(%rsp)
     10000064:\tfs nopw 0x0(%rax,%rax,1)
     10000068:\tldmxcsr 0x4(%rsp)
+    1000006c:\txsaves64 (%rdi)
+    10000070:\txrelease lock xchg %rax,(%rdx)
 ";
 
     #[test]
@@ -114,6 +126,7 @@ Disassembly of section .text:
                 "hashbrown::probe: pshufd $0x44,%xmm0,%xmm0",
                 "ratio: fildll 0x10(%rsp)",
                 "ratio: ldmxcsr 0x4(%rsp)",
+                "ratio: xsaves64 (%rdi)",
             ]
         );
     }

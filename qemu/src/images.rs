@@ -8,7 +8,7 @@
 //! that list.
 
 use crate::fpu_free;
-use crate::step::{progress, run_stdout, run_streaming, Failure, Result};
+use crate::step::{progress, run_filtering_stderr, run_stdout, run_streaming, Failure, Result};
 use crate::{Boot, Workspace};
 use std::path::PathBuf;
 use std::process::Command;
@@ -33,11 +33,16 @@ const OWN_PROFILE: &[(&str, &str)] = &[("vm-server", "vm-server")];
 /// fault"). And no SSE (nor x87, which `-sse` leaves for floating point,
 /// which the server does not use): seL4 switches the FPU lazily, so a
 /// server using SSE took the FPU from a client that did, one trap on each
-/// side of every request (`fpu_free`, which checks the result). Rustc warns
-/// that the target's ABI wants SSE2; whole-program optimisation compiles
-/// `core` and every crate in one unit with the same features, so no call
-/// crosses between the two ABIs, and the profile allows warnings for that
-/// reason alone (the host builds and clippy see the same code with them).
+/// side of every request (docs/performance.md, "The FPU's lazy switch").
+/// Rustc warns that the target's ABI wants SSE2 (not a lint: it fails no
+/// `-Dwarnings`); whole-program optimisation compiles `core`, `alloc` and
+/// every crate in one unit with the same features, so no call crosses
+/// between the two ABIs. `compiler_builtins` stays precompiled with SSE
+/// (`__udivti3` is in the server); `fpu_free` checks the linked text, so
+/// an SSE instruction from it or anywhere fails the build. A profile with
+/// flags builds with an explicit `--target` ([`FLAGGED_TARGET`]), so that
+/// the flags reach only the program's crates and not the build scripts
+/// and proc macros, which run on the host beside its precompiled `std`.
 const PROFILE_FLAGS: &[(&str, &[&str])] = &[(
     "vm-server",
     &[
@@ -45,9 +50,19 @@ const PROFILE_FLAGS: &[(&str, &[&str])] = &[(
         "-Cllvm-args=-min-jump-table-entries=10000",
         "-Cllvm-args=-vectorize-slp=false",
         "-Ctarget-feature=-sse,-sse2",
-        "-Awarnings",
     ],
 )];
+
+/// The target a profile with [`PROFILE_FLAGS`] names explicitly: the
+/// host's, which every seL4 program here is built for.
+const FLAGGED_TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// The first line of rustc's warning that `-sse2` leaves the target's ABI
+/// unimplementable; the flagged build drops it and its notes
+/// ([`AbiWarnings`]), printed once per crate, since nothing crosses the two
+/// ABIs there (above).
+const ABI_WARNING: &str = "warning: target feature `sse2` must be enabled to ensure that the ABI \
+                           of the current target can be implemented correctly";
 
 /// Programs whose code must not touch the FPU ([`fpu_free::check`]).
 const FPU_FREE: &[&str] = &["vm-server"];
@@ -62,7 +77,20 @@ fn profile_of(name: &str) -> &'static str {
 
 /// Where the build puts program `name`'s ELF.
 pub fn program_path(ws: &Workspace, name: &str) -> PathBuf {
-    ws.target.join(profile_of(name)).join(name)
+    let profile = profile_of(name);
+    if flags_of(profile).is_some() {
+        ws.target.join(FLAGGED_TARGET).join(profile).join(name)
+    } else {
+        ws.target.join(profile).join(name)
+    }
+}
+
+/// The flags `profile` adds, if any ([`PROFILE_FLAGS`]).
+fn flags_of(profile: &str) -> Option<&'static [&'static str]> {
+    PROFILE_FLAGS
+        .iter()
+        .find(|(p, _)| *p == profile)
+        .map(|&(_, flags)| flags)
 }
 
 /// The seL4 programs of the workspace (other than the root task).
@@ -215,7 +243,12 @@ pub fn build(ws: &Workspace, boot: &Boot) -> Result<PathBuf> {
         for p in programs.iter().filter(|p| profile_of(p) == profile) {
             cmd.args(["-p", p]);
         }
-        run_streaming("program build", &mut cmd)?;
+        if flags_of(profile).is_some() {
+            let mut abi = AbiWarnings::default();
+            run_filtering_stderr("program build", &mut cmd, |l| abi.keep(l))?;
+        } else {
+            run_streaming("program build", &mut cmd)?;
+        }
     }
     for p in programs.iter().filter(|p| FPU_FREE.contains(p)) {
         fpu_free::check(p, &program_path(ws, p))?;
@@ -279,13 +312,15 @@ fn cargo_build(ws: &Workspace) -> Command {
 }
 
 /// `cargo build` with Cargo profile `profile` (its output under
-/// `target/<profile>/`; `release` is `--release`).
+/// `target/<profile>/`, or `target/<FLAGGED_TARGET>/<profile>/` for a
+/// profile with flags; `release` is `--release`).
 fn cargo_build_with(ws: &Workspace, profile: &str) -> Command {
     let mut cmd = Command::new(&ws.cargo);
     cmd.current_dir(&ws.root)
         .args(["build", "--profile", profile, "--quiet"])
         .env("SEL4_KERNEL_DIR", ws.target.join("sel4-kernel"));
-    if let Some((_, flags)) = PROFILE_FLAGS.iter().find(|(p, _)| *p == profile) {
+    if let Some(flags) = flags_of(profile) {
+        cmd.args(["--target", FLAGGED_TARGET]);
         let caller = std::env::var("CARGO_ENCODED_RUSTFLAGS").ok();
         let rustflags = std::env::var("RUSTFLAGS").ok();
         cmd.env(
@@ -294,6 +329,28 @@ fn cargo_build_with(ws: &Workspace, profile: &str) -> Command {
         );
     }
     cmd
+}
+
+/// Which lines of a flagged build's standard error to pass on: all but
+/// each [`ABI_WARNING`] block (its first line, then its notes up to and
+/// including the blank line that ends it).
+#[derive(Default)]
+pub struct AbiWarnings {
+    dropping: bool,
+}
+
+impl AbiWarnings {
+    /// Whether `line`, the next line of standard error, is passed on.
+    pub fn keep(&mut self, line: &str) -> bool {
+        if line == ABI_WARNING {
+            self.dropping = true;
+        } else if self.dropping {
+            self.dropping = !line.is_empty();
+        } else {
+            return true;
+        }
+        false
+    }
 }
 
 /// The caller's flags (Cargo's encoded form first, else `RUSTFLAGS`),
@@ -311,6 +368,35 @@ fn encoded_rustflags(encoded: Option<&str>, plain: Option<&str>, extra: &[&str])
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_abi_warning_and_its_notes_are_dropped() {
+        let stderr = [
+            ABI_WARNING,
+            "  |",
+            "  = note: this was previously accepted by the compiler but is being phased out",
+            "  = note: for more information, see issue #116344",
+            "",
+            "warning: function `unused_thing` is never used",
+            " --> src/main.rs:5:4",
+            "",
+            ABI_WARNING,
+            "  |",
+            "",
+            "error: could not compile `vm-server`",
+        ];
+        let mut abi = AbiWarnings::default();
+        let kept: Vec<&str> = stderr.into_iter().filter(|l| abi.keep(l)).collect();
+        assert_eq!(
+            kept,
+            [
+                "warning: function `unused_thing` is never used",
+                " --> src/main.rs:5:4",
+                "",
+                "error: could not compile `vm-server`",
+            ]
+        );
+    }
 
     #[test]
     fn profile_flags_follow_the_callers() {

@@ -143,6 +143,45 @@ pub fn run_streaming(what: &str, cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// [`run_streaming`], but the command's standard error is passed on line
+/// by line only where `keep` says so (standard output as is).
+pub fn run_filtering_stderr(
+    what: &str,
+    cmd: &mut Command,
+    mut keep: impl FnMut(&str) -> bool,
+) -> Result<()> {
+    use std::io::BufRead;
+    let failure = |e: std::io::Error, cmd: &Command| Failure {
+        what: format!(
+            "{what}: cannot start {}: {e}",
+            cmd.get_program().to_string_lossy()
+        ),
+        command: Some(describe(cmd)),
+        output: String::new(),
+    };
+    let mut child = cmd
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| failure(e, cmd))?;
+    if let Some(stderr) = child.stderr.take() {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if keep(&line) {
+                eprintln!("{line}");
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| failure(e, cmd))?;
+    if !status.success() {
+        return Err(Failure {
+            what: format!("{what} failed ({status}); its output is above"),
+            command: Some(describe(cmd)),
+            output: String::new(),
+        });
+    }
+    Ok(())
+}
+
 /// Whether `program` is found on PATH.
 pub fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")

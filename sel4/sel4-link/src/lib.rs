@@ -39,7 +39,9 @@ pub struct Layout<'a> {
     /// under QEMU's TCG every page a message touches costs a software-TLB
     /// refill; from a top mid-page the loop's frames straddled two pages,
     /// which ones following the layout of every other static
-    /// (docs/performance.md, "The stack's pages").
+    /// (docs/performance.md, "The stack's pages"). As before, no guard
+    /// page: the statics after it (the VM server's idle-thread stack
+    /// first) lie right above its top.
     pub stack_on_own_pages: bool,
 }
 
@@ -125,15 +127,20 @@ fn script(base: u64, hot: &str, images_end_align: Option<u64>) -> String {
 /// `script` with the heap first in `.bss`, then, from the next page, the
 /// first thread's stack ([`Layout::stack_on_own_pages`]). Input sections
 /// go to the first pattern that matches them, so these come before the
-/// catch-all.
+/// catch-all; the link fails if either matched nothing (a static renamed,
+/// or another symbol mangling) or the stack's top is not a page's end.
 fn stack_on_own_pages(script: &str) -> String {
     const BSS: &str = "        *(.bss .bss.*)\n";
     assert!(script.contains(BSS));
     script.replace(
         BSS,
         &format!(
-            "        *(.bss.*__sel4_runtime_main4HEAP*)\n        . = ALIGN(4096);\n        \
-             *(.bss._ZN14sel4_root_task5entry5STACK*)\n{BSS}"
+            "        __sel4_heap_start = .;\n        *(.bss.*__sel4_runtime_main4HEAP*)\n        \
+             __sel4_heap_end = .;\n        . = ALIGN(4096);\n        __sel4_stack_bottom = .;\n        \
+             *(.bss._ZN14sel4_root_task5entry5STACK*)\n        __sel4_stack_top = .;\n        \
+             ASSERT(__sel4_heap_end > __sel4_heap_start, \"sel4-link: no heap static matched\");\n        \
+             ASSERT(__sel4_stack_top > __sel4_stack_bottom && __sel4_stack_top % 4096 == 0, \
+             \"sel4-link: the stack static matched nothing or does not end on a page\");\n{BSS}"
         ),
     )
 }
@@ -169,11 +176,11 @@ mod tests {
         let s = stack_on_own_pages(&script(DEFAULT_BASE, "", None));
         let at = |x: &str| s.find(x).unwrap_or_else(|| panic!("{x} in {s}"));
         assert!(at(".bss :") < at("__sel4_runtime_main4HEAP"));
-        assert!(
-            at("__sel4_runtime_main4HEAP")
-                < at(". = ALIGN(4096);\n        *(.bss._ZN14sel4_root_task5entry5STACK*)")
-        );
-        assert!(at("entry5STACK") < at("*(.bss .bss.*)"));
+        let aligned = ". = ALIGN(4096);\n        __sel4_stack_bottom = .;";
+        assert!(at("__sel4_runtime_main4HEAP") < at(aligned));
+        assert!(at(aligned) < at("entry5STACK"));
+        assert!(at("entry5STACK") < at("__sel4_stack_top % 4096 == 0"));
+        assert!(at("__sel4_stack_top % 4096 == 0") < at("*(.bss .bss.*)"));
     }
 
     #[test]
