@@ -332,8 +332,9 @@ fn cargo_build_with(ws: &Workspace, profile: &str) -> Command {
 }
 
 /// Which lines of a flagged build's standard error to pass on: all but
-/// each [`ABI_WARNING`] block (its first line, then its notes up to and
-/// including the blank line that ends it).
+/// each [`ABI_WARNING`] block (its first line, then its indented notes
+/// and the blank line that ends it; any other line ends it and is kept,
+/// so a changed format cannot hide an error).
 #[derive(Default)]
 pub struct AbiWarnings {
     dropping: bool,
@@ -344,12 +345,16 @@ impl AbiWarnings {
     pub fn keep(&mut self, line: &str) -> bool {
         if line == ABI_WARNING {
             self.dropping = true;
-        } else if self.dropping {
-            self.dropping = !line.is_empty();
-        } else {
-            return true;
+            return false;
         }
-        false
+        if self.dropping {
+            if line.starts_with(' ') {
+                return false;
+            }
+            self.dropping = false;
+            return !line.is_empty();
+        }
+        true
     }
 }
 
@@ -383,6 +388,8 @@ mod tests {
             ABI_WARNING,
             "  |",
             "",
+            ABI_WARNING,
+            "  = note: no blank line after this one",
             "error: could not compile `vm-server`",
         ];
         let mut abi = AbiWarnings::default();

@@ -164,8 +164,11 @@ pub fn run_filtering_stderr(
         .spawn()
         .map_err(|e| failure(e, cmd))?;
     if let Some(stderr) = child.stderr.take() {
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
+        // By bytes, so a line that is not UTF-8 cannot stop the reading
+        // (the command would then block on a full pipe).
+        for line in std::io::BufReader::new(stderr).split(b'\n') {
+            let Ok(bytes) = line else { break };
+            let line = String::from_utf8_lossy(&bytes);
             if keep(&line) {
                 eprintln!("{line}");
             }

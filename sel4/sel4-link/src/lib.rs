@@ -128,7 +128,9 @@ fn script(base: u64, hot: &str, images_end_align: Option<u64>) -> String {
 /// first thread's stack ([`Layout::stack_on_own_pages`]). Input sections
 /// go to the first pattern that matches them, so these come before the
 /// catch-all; the link fails if either matched nothing (a static renamed,
-/// or another symbol mangling) or the stack's top is not a page's end.
+/// or another symbol mangling) or the stack's top is not a page's end
+/// (`ABSOLUTE`: GNU ld reads a symbol defined in a section relative to
+/// it, rust-lld as an address).
 fn stack_on_own_pages(script: &str) -> String {
     const BSS: &str = "        *(.bss .bss.*)\n";
     assert!(script.contains(BSS));
@@ -139,7 +141,7 @@ fn stack_on_own_pages(script: &str) -> String {
              __sel4_heap_end = .;\n        . = ALIGN(4096);\n        __sel4_stack_bottom = .;\n        \
              *(.bss._ZN14sel4_root_task5entry5STACK*)\n        __sel4_stack_top = .;\n        \
              ASSERT(__sel4_heap_end > __sel4_heap_start, \"sel4-link: no heap static matched\");\n        \
-             ASSERT(__sel4_stack_top > __sel4_stack_bottom && __sel4_stack_top % 4096 == 0, \
+             ASSERT(__sel4_stack_top > __sel4_stack_bottom && ABSOLUTE(__sel4_stack_top) % 4096 == 0, \
              \"sel4-link: the stack static matched nothing or does not end on a page\");\n{BSS}"
         ),
     )
@@ -179,8 +181,8 @@ mod tests {
         let aligned = ". = ALIGN(4096);\n        __sel4_stack_bottom = .;";
         assert!(at("__sel4_runtime_main4HEAP") < at(aligned));
         assert!(at(aligned) < at("entry5STACK"));
-        assert!(at("entry5STACK") < at("__sel4_stack_top % 4096 == 0"));
-        assert!(at("__sel4_stack_top % 4096 == 0") < at("*(.bss .bss.*)"));
+        assert!(at("entry5STACK") < at("ABSOLUTE(__sel4_stack_top) % 4096 == 0"));
+        assert!(at("ABSOLUTE(__sel4_stack_top) % 4096 == 0") < at("*(.bss .bss.*)"));
     }
 
     #[test]
