@@ -152,10 +152,7 @@ pub fn run_filtering_stderr(
 ) -> Result<()> {
     use std::io::BufRead;
     let failure = |e: std::io::Error, cmd: &Command| Failure {
-        what: format!(
-            "{what}: cannot start {}: {e}",
-            cmd.get_program().to_string_lossy()
-        ),
+        what: format!("{what}: {}: {e}", cmd.get_program().to_string_lossy()),
         command: Some(describe(cmd)),
         output: String::new(),
     };
@@ -165,7 +162,7 @@ pub fn run_filtering_stderr(
         .map_err(|e| failure(e, cmd))?;
     if let Some(stderr) = child.stderr.take() {
         // By bytes, so a line that is not UTF-8 cannot stop the reading
-        // (the command would then block on a full pipe).
+        // (and lose the rest of the output, an error's among it).
         for line in std::io::BufReader::new(stderr).split(b'\n') {
             let Ok(bytes) = line else { break };
             let line = String::from_utf8_lossy(&bytes);
