@@ -41,6 +41,11 @@ const NEEDED: &[Prerequisite] = &[
         program: "objcopy",
         package: "binutils",
     },
+    // Every build reads the VM server's text with it (`fpu_free`).
+    Prerequisite {
+        program: "objdump",
+        package: "binutils",
+    },
     Prerequisite {
         program: "patch",
         package: "patch",
