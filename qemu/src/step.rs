@@ -133,14 +133,7 @@ pub fn run_streaming(what: &str, cmd: &mut Command) -> Result<()> {
         command: Some(describe(cmd)),
         output: String::new(),
     })?;
-    if !status.success() {
-        return Err(Failure {
-            what: format!("{what} failed ({status}); its output is above"),
-            command: Some(describe(cmd)),
-            output: String::new(),
-        });
-    }
-    Ok(())
+    streamed_status(what, cmd, status)
 }
 
 /// [`run_streaming`], but the command's standard error is passed on line
@@ -172,6 +165,12 @@ pub fn run_filtering_stderr(
         }
     }
     let status = child.wait().map_err(|e| failure(e, cmd))?;
+    streamed_status(what, cmd, status)
+}
+
+/// A streamed command's exit: a failure points at the output it already
+/// printed.
+fn streamed_status(what: &str, cmd: &Command, status: std::process::ExitStatus) -> Result<()> {
     if !status.success() {
         return Err(Failure {
             what: format!("{what} failed ({status}); its output is above"),

@@ -7,10 +7,10 @@
 //! is held by some entry's chain (at most `OBJECTS_PER_ENTRY` each), some
 //! handle or some name (counted as handles), of any group: an object one
 //! group made may be held by another's (a shared handle), so the objects
-//! are bounded over all groups together, not group by group. When every client has an `objects` limit, the sum
-//! of the limits bounds them too, and the smaller of the two counts;
-//! that is what lets one client hold 100,000 map entries
-//! (docs/isolation.md). Each `cost` constant is the most one item takes
+//! are bounded over all groups together, not group by group. When every
+//! client has an `objects` limit, the sum of the limits bounds them too,
+//! and the smaller of the two counts; that is what lets one client hold
+//! 100,000 map entries (docs/isolation.md). Each `cost` constant is the most one item takes
 //! on the heap, B-tree nodes at their emptiest included; the host test
 //! measures each and fails if one grows past its constant.
 
