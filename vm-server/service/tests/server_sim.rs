@@ -627,9 +627,12 @@ impl Sim {
                 ),
                 Ok(()),
             ) if self.current_limited
-                // Of the requests made here only these make objects.
+                // Of the requests made here only these make objects
+                // (semantics `quota-objects`: `mlock` makes an untouched
+                // mapping's object or a writable copy-on-write mapping's
+                // shadow).
                 && (!matches!(got, Err(ApiError::QuotaObjects))
-                    || matches!(what, "mmap" | "fork")) =>
+                    || matches!(what, "mmap" | "fork" | "mlock")) =>
             {
                 let kind = if matches!(got, Err(ApiError::QuotaObjects)) {
                     "objects refusals"
