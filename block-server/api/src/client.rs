@@ -41,6 +41,10 @@ pub struct BlockClient<N: Notifier> {
     pub notifier: N,
     next_tag: u64,
     in_flight: u32,
+    /// Submits start quiet stretches ([`quiet_completions`](Self::quiet_completions)).
+    quiet_mode: bool,
+    /// A quiet stretch is on (the ring's quiet word is set).
+    quiet: bool,
 }
 
 impl<N: Notifier> BlockClient<N> {
@@ -54,6 +58,8 @@ impl<N: Notifier> BlockClient<N> {
     pub unsafe fn new(base: *mut u8, buffers: u64, notifier: N) -> Self {
         // SAFETY: the caller's contract covers the ring page.
         let ring = unsafe { Ring::new(base) };
+        // A new client starts signalled, whatever a previous one asked.
+        ring.set_quiet(false);
         BlockClient {
             end: ClientEnd::new(ring),
             // SAFETY: the window follows the ring page (caller's contract),
@@ -62,6 +68,8 @@ impl<N: Notifier> BlockClient<N> {
             notifier,
             next_tag: 1,
             in_flight: 0,
+            quiet_mode: false,
+            quiet: false,
         }
     }
 
@@ -115,6 +123,11 @@ impl<N: Notifier> BlockClient<N> {
         if self.in_flight as usize >= RING_ENTRIES {
             return Err(BlockError::Busy);
         }
+        if self.quiet_mode && !self.quiet {
+            // Before the request is visible: its completion may come at once.
+            self.end.begin_quiet();
+            self.quiet = true;
+        }
         let tag = self.next_tag;
         self.next_tag = self.next_tag.wrapping_add(1).max(1);
         self.end.push(&Request { tag, kind, flags }.encode());
@@ -125,6 +138,45 @@ impl<N: Notifier> BlockClient<N> {
     /// Rings the server's doorbell.
     pub fn kick(&mut self) {
         self.notifier.kick();
+    }
+
+    /// Whether each [`submit`](Self::submit) starts a *quiet stretch*, in
+    /// which the server completes without signalling (`ring` module docs,
+    /// "Quiet completions"). The caller then polls before it sleeps, after
+    /// [`end_quiet`](Self::end_quiet); [`wait`](Self::wait) and the
+    /// synchronous calls end the stretch themselves.
+    pub fn quiet_completions(&mut self, on: bool) {
+        self.quiet_mode = on;
+        if !on {
+            self.end_quiet();
+        }
+    }
+
+    /// True while a quiet stretch is on: a completion taken now was
+    /// likely not signalled (one published before the stretch was).
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// Ends the quiet stretch, if one is on: completions are signalled
+    /// again from here on. True if completions of requests in flight are
+    /// waiting, some maybe unsignalled: the caller polls before it sleeps.
+    pub fn end_quiet(&mut self) -> bool {
+        if !core::mem::take(&mut self.quiet) {
+            return false;
+        }
+        let waiting = self.end.end_quiet();
+        // A nonsense index with nothing in flight is nothing to take.
+        waiting && self.in_flight > 0
+    }
+
+    /// Blocks until a completion may have arrived (it may return early):
+    /// ends the quiet stretch first, and returns at once if completions
+    /// are waiting then.
+    pub fn wait(&mut self) {
+        if !self.end_quiet() {
+            self.notifier.wait();
+        }
     }
 
     /// The next completion, if one arrived; never blocks. A completion
@@ -148,7 +200,7 @@ impl<N: Notifier> BlockClient<N> {
             if let Some(c) = self.poll() {
                 return c;
             }
-            self.notifier.wait();
+            self.wait();
         }
     }
 

@@ -9,6 +9,7 @@
 //! | 64 | `sq_cons: u32` | server |
 //! | 128 | `cq_prod: u32` | server |
 //! | 192 | `cq_cons: u32` | client |
+//! | 224 | `quiet: u32` | client |
 //! | 256 | `sq[RING_ENTRIES]`: requests ([`SQ_ENTRY_BYTES`] each) | client |
 //! | 2304 | `cq[RING_ENTRIES]`: completions ([`CQ_ENTRY_BYTES`] each) | server |
 //!
@@ -20,13 +21,26 @@
 //! index privately ([`ClientEnd`], [`ServerEnd`]) and only publishes it,
 //! so nothing the other side writes can make it read outside the page.
 //!
+//! **Quiet completions.** A client that is awake and will look at the
+//! completion queue before it sleeps may set `quiet`
+//! ([`ClientEnd::begin_quiet`]); the server then publishes completions
+//! without signalling (a signal is a system call on each side, and the
+//! wake-up it causes finds nothing the client's own look would not).
+//! Before it sleeps the client clears it ([`ClientEnd::end_quiet`]) and
+//! looks once more. Each side fences between its write and its read
+//! (the server: `cq_prod`, then `quiet`; the client: `quiet`, then
+//! `cq_prod`), so of a completion and the clearing at least one side
+//! sees the other's write: the client's last look finds the completion,
+//! or the server signals it (both, at worst: a spurious signal). A
+//! client that sets `quiet` and sleeps loses only its own signals.
+//!
 //! A channel's entries are plain words: any bit pattern is a value
 //! (`zerocopy::FromBytes`), so reading an entry the other side scribbled
 //! on is safe, and only the channel's total decoder gives it meaning.
 
 use crate::wire::{CompletionWire, RequestWire};
 use core::marker::PhantomData;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{fence, AtomicU32, Ordering};
 use zerocopy::FromBytes;
 
 /// Entries per queue.
@@ -35,6 +49,8 @@ pub const SQ_PROD: usize = 0;
 pub const SQ_CONS: usize = 64;
 pub const CQ_PROD: usize = 128;
 pub const CQ_CONS: usize = 192;
+/// The client's quiet word (in `cq_cons`'s line: both are the client's).
+pub const QUIET: usize = 224;
 /// Bytes of a submission entry.
 pub const SQ_ENTRY_BYTES: usize = 64;
 /// Bytes of a completion entry.
@@ -43,7 +59,7 @@ pub const SQ_OFFSET: usize = 256;
 pub const CQ_OFFSET: usize = SQ_OFFSET + RING_ENTRIES * SQ_ENTRY_BYTES;
 /// Bytes of the ring page in use.
 pub const RING_BYTES: usize = CQ_OFFSET + RING_ENTRIES * CQ_ENTRY_BYTES;
-const _: () = assert!(RING_BYTES <= 4096);
+const _: () = assert!(RING_BYTES <= 4096 && QUIET + 4 <= SQ_OFFSET);
 
 /// A view of a ring page whose submission entries are `S` and completion
 /// entries `C` (plain words of [`SQ_ENTRY_BYTES`] and [`CQ_ENTRY_BYTES`],
@@ -114,6 +130,24 @@ impl<S: FromBytes + Copy, C: FromBytes + Copy> RingPage<S, C> {
     /// If `offset` is not one of the four index offsets.
     pub fn store(&self, offset: usize, v: u32) {
         self.index(offset).store(v, Ordering::Release)
+    }
+
+    fn quiet_word(&self) -> &AtomicU32 {
+        // SAFETY: in the page (`new`'s contract covers RING_BYTES, and the
+        // word lies below SQ_OFFSET, asserted), 4-byte aligned (`base` is
+        // 64-byte aligned).
+        unsafe { AtomicU32::from_ptr(self.base.add(QUIET).cast()) }
+    }
+
+    /// Publishes the quiet word (sequentially consistent: ordered against
+    /// the other side's fence, module docs).
+    pub fn set_quiet(&self, on: bool) {
+        self.quiet_word().store(u32::from(on), Ordering::SeqCst)
+    }
+
+    /// The quiet word as the client published it (any nonzero value is on).
+    pub fn quiet(&self) -> bool {
+        self.quiet_word().load(Ordering::SeqCst) != 0
     }
 
     /// Zeroes the four indices (the owner of the page does this once, before
@@ -256,6 +290,23 @@ impl<S: FromBytes + Copy, C: FromBytes + Copy> ClientEnd<S, C> {
         Some(w)
     }
 
+    /// Asks the server to publish completions without a signal: the
+    /// client is awake and takes them before it sleeps, after
+    /// [`end_quiet`](Self::end_quiet) (module docs, "Quiet completions").
+    pub fn begin_quiet(&mut self) {
+        self.ring.set_quiet(true);
+    }
+
+    /// Ends a quiet stretch: the server signals again from here on. True
+    /// if completions are waiting, some maybe published without a signal:
+    /// the client takes them before it sleeps.
+    pub fn end_quiet(&mut self) -> bool {
+        self.ring.set_quiet(false);
+        // The store above, then the load below (module docs).
+        fence(Ordering::SeqCst);
+        self.cq_waiting() > 0
+    }
+
     /// Drops every published completion unread (after a server moved its
     /// index impossibly far).
     pub fn resync(&mut self) {
@@ -343,5 +394,13 @@ impl<S: FromBytes + Copy, C: FromBytes + Copy> ServerEnd<S, C> {
     /// Requests taken and not completed.
     pub fn owed(&self) -> u32 {
         self.owed
+    }
+
+    /// Whether completions published so far want a signal: not while the
+    /// client asked for quiet ones. Caller: after publishing them (the
+    /// fence orders those stores before the read, module docs).
+    pub fn signal_wanted(&self) -> bool {
+        fence(Ordering::SeqCst);
+        !self.ring.quiet()
     }
 }

@@ -62,6 +62,13 @@ impl ServerChannel {
         self.end.complete(&c.encode());
     }
 
+    /// Whether the completions published so far want a signal: not while
+    /// the client asked for quiet ones (`ring` module docs, "Quiet
+    /// completions"). Caller: after publishing them.
+    pub fn signal_wanted(&self) -> bool {
+        self.end.signal_wanted()
+    }
+
     /// Requests taken and not completed.
     pub fn in_flight(&self) -> u32 {
         self.end.owed()

@@ -379,12 +379,14 @@ impl<P: PortIo, M: DmaMemory> Service<P, M> {
         self.take_requests();
     }
 
-    /// Channels that got completions since the last call (each once).
+    /// Channels that got completions since the last call (each once) and
+    /// want a signal for them: not one whose client is awake and asked
+    /// for quiet completions (block-api's `ring` docs, "Quiet
+    /// completions"). Call it after `dispatch`, which published them.
     pub fn take_signals(&mut self) -> impl Iterator<Item = usize> + '_ {
-        self.channels
-            .iter_mut()
-            .enumerate()
-            .filter_map(|(i, c)| core::mem::take(&mut c.signal).then_some(i))
+        self.channels.iter_mut().enumerate().filter_map(|(i, c)| {
+            (core::mem::take(&mut c.signal) && c.chan.signal_wanted()).then_some(i)
+        })
     }
 
     /// Used-ring entries the device got wrong so far, and the last one

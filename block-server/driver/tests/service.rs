@@ -14,15 +14,31 @@ use block_driver::service::{frame_ok, plan, transfer_pages, Geometry, Plan};
 use block_driver::virtio::{self, Legacy, BLK_FEATURES};
 use block_driver::{BlkOp, Partition, Service, Volume};
 use common::{captured, Device, FakeDma, PhysMem, BAR};
+use std::cell::Cell;
 use std::rc::Rc;
 
-/// The client never waits here: the test drives the server itself.
-struct NoBell;
+/// The test drives the server itself, so a client's wait only checks
+/// that the client is not in a quiet stretch (it would sleep through its
+/// completions), counts, and returns (a wait may return early).
+struct NoBell {
+    ring: Ring,
+    waits: Rc<Cell<u32>>,
+}
+
+impl NoBell {
+    fn new(ring: Ring) -> NoBell {
+        NoBell {
+            ring,
+            waits: Rc::default(),
+        }
+    }
+}
 
 impl Notifier for NoBell {
     fn kick(&mut self) {}
     fn wait(&mut self) {
-        panic!("a test client never waits");
+        assert!(!self.ring.quiet(), "a client waits in a quiet stretch");
+        self.waits.set(self.waits.get() + 1);
     }
 }
 
@@ -32,6 +48,10 @@ const BUFFERS: u64 = 32;
 
 struct Client {
     stub: BlockClient<NoBell>,
+    /// The channel's ring page (tests of a confused server, of a new
+    /// client), and where it is.
+    ring: Ring,
+    page: *mut u8,
     /// Physical address of each buffer, as the server knows them.
     window: Vec<u64>,
 }
@@ -122,8 +142,13 @@ fn world(o: Opts) -> World {
         );
         // SAFETY: as above; the stub's window view is never used (the test
         // reaches buffers by physical address).
-        let stub = unsafe { BlockClient::new(ptr, BUFFERS, NoBell) };
-        clients.push(Client { stub, window });
+        let stub = unsafe { BlockClient::new(ptr, BUFFERS, NoBell::new(ring)) };
+        clients.push(Client {
+            stub,
+            ring,
+            page: ptr,
+            window,
+        });
     }
     World {
         mem,
@@ -391,6 +416,89 @@ fn only_channels_with_completions_are_signalled() {
 }
 
 #[test]
+fn a_quiet_channel_completes_without_a_signal_until_quiet_ends() {
+    let mut w = world(Opts {
+        channels: 2,
+        ..DEFAULT
+    });
+    w.clients[0].stub.quiet_completions(true);
+    let quiet = w.submit(0, RequestKind::Info, 0);
+    assert!(w.clients[0].stub.quiet(), "the submit started a stretch");
+    w.submit(1, RequestKind::Info, 0);
+    // Both published; only the channel that did not ask for quiet is
+    // signalled.
+    assert_eq!(w.pump(), [1]);
+    assert_eq!(w.completions(1).len(), 1);
+    // The quiet client's last look before it sleeps finds its completion.
+    assert!(w.clients[0].stub.end_quiet());
+    assert!(!w.clients[0].stub.quiet());
+    let done = w.completions(0);
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].tag, quiet);
+    assert!(!w.clients[0].stub.end_quiet(), "no stretch on");
+    // The next submit starts another stretch.
+    let tag = w.submit(0, read(3, 1, 0), 0);
+    assert!(w.pump().is_empty());
+    // Quiet completions off: the stretch ends, and what waits is taken.
+    w.clients[0].stub.quiet_completions(false);
+    assert_eq!(w.completions(0)[0].tag, tag);
+    let tag = w.submit(0, read(3, 1, 0), 0);
+    assert_eq!(w.pump(), [0]);
+    assert_eq!(w.completions(0)[0].tag, tag);
+}
+
+#[test]
+fn a_quiet_client_ends_its_stretch_before_it_waits() {
+    let mut w = world(DEFAULT);
+    let waits = w.clients[0].stub.notifier.waits.clone();
+    w.clients[0].stub.quiet_completions(true);
+    // Nothing published yet: the wait ends the stretch, then sleeps (the
+    // bell checks the quiet word is clear).
+    let first = w.submit(0, read(3, 1, 0), 0);
+    w.clients[0].stub.wait();
+    assert_eq!(waits.get(), 1);
+    // The server signals it now; the wait-for-one takes it.
+    assert_eq!(w.pump(), [0]);
+    assert_eq!(w.clients[0].stub.wait_one().tag, first);
+    // Published during a stretch: the wait finds it waiting and does not
+    // sleep.
+    let second = w.submit(0, read(4, 1, 0), 0);
+    assert!(w.pump().is_empty());
+    w.clients[0].stub.wait();
+    assert_eq!(waits.get(), 1);
+    assert_eq!(w.clients[0].stub.wait_one().tag, second);
+}
+
+#[test]
+fn a_quiet_word_with_nothing_in_flight_is_nothing_to_take() {
+    let mut w = world(DEFAULT);
+    w.clients[0].stub.quiet_completions(true);
+    assert!(!w.clients[0].stub.end_quiet(), "no stretch before a submit");
+    let done = w.call(0, RequestKind::Info, 0);
+    assert_eq!(done.result, Ok(BLOCKS));
+    assert!(w.clients[0].stub.quiet());
+    // A completion index moved by a confused server, with nothing in
+    // flight, is not work.
+    w.clients[0].ring.poke_index(block_api::ring::CQ_PROD, 3);
+    assert!(!w.clients[0].stub.end_quiet());
+}
+
+#[test]
+fn a_new_client_starts_signalled() {
+    let mut w = world(DEFAULT);
+    w.clients[0].stub.quiet_completions(true);
+    w.call(0, RequestKind::Info, 0);
+    assert!(w.clients[0].ring.quiet());
+    let ring = w.clients[0].ring;
+    // SAFETY: the world's fake RAM holds the ring page; the old stub is
+    // not used again.
+    let mut stub = unsafe { BlockClient::new(w.clients[0].page, BUFFERS, NoBell::new(ring)) };
+    assert!(!ring.quiet());
+    stub.submit(RequestKind::Info, 0).unwrap();
+    assert_eq!(w.pump(), [0]);
+}
+
+#[test]
 fn interrupts_read_the_isr() {
     let mut w = world(DEFAULT);
     w.submit(0, read(0, 1, 0), 0);
@@ -459,7 +567,7 @@ fn each_channel_reaches_its_own_volume() {
             false,
         );
         // SAFETY: as above; buffers are reached by physical address only.
-        stubs.push(unsafe { BlockClient::new(ptr, BUFFERS, NoBell) });
+        stubs.push(unsafe { BlockClient::new(ptr, BUFFERS, NoBell::new(ring)) });
         windows.push(window);
     }
     let mut call = |service: &mut Service<Device, FakeDma>, c: usize, kind| {
@@ -522,8 +630,13 @@ fn a_channel_whose_volume_is_missing_fails_every_request() {
         false,
     );
     // SAFETY: as above.
-    let stub = unsafe { BlockClient::new(ptr, BUFFERS, NoBell) };
-    w.clients.push(Client { stub, window });
+    let stub = unsafe { BlockClient::new(ptr, BUFFERS, NoBell::new(ring)) };
+    w.clients.push(Client {
+        stub,
+        ring,
+        page: ptr,
+        window,
+    });
     assert_eq!(w.call(1, RequestKind::Info, 0).result, Err(BlockError::Io));
     assert_eq!(w.call(1, RequestKind::Flush, 0).result, Err(BlockError::Io));
     assert_eq!(

@@ -42,6 +42,10 @@ pub trait SwapBackend {
     fn poll(&mut self, out: &mut Vec<SwapEvent>) -> usize;
     /// [`SwapPager::wait`].
     fn wait(&mut self);
+    /// [`SwapPager::quiet`].
+    fn quiet(&self) -> bool;
+    /// [`SwapPager::end_quiet`].
+    fn end_quiet(&mut self) -> bool;
     /// [`SwapPager::hold_doorbell`].
     fn hold_doorbell(&mut self);
     /// [`SwapPager::release_doorbell`].
@@ -95,6 +99,12 @@ impl<D: BlockDevice + 'static> SwapBackend for SwapPager<D> {
     }
     fn wait(&mut self) {
         SwapPager::wait(self)
+    }
+    fn quiet(&self) -> bool {
+        SwapPager::quiet(self)
+    }
+    fn end_quiet(&mut self) -> bool {
+        SwapPager::end_quiet(self)
     }
     fn hold_doorbell(&mut self) {
         SwapPager::hold_doorbell(self)

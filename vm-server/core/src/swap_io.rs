@@ -61,11 +61,32 @@ impl Vm {
         self.mem.io.len()
     }
 
-    /// True when requests finished that `swap_poll` has not reported:
-    /// a synchronous wait took their completion signal, so the server
-    /// must not wait for one before it retries their faults.
-    pub fn swap_completions_pending(&self) -> bool {
-        !self.mem.done.is_empty()
+    /// True when completions may be waiting that no signal will
+    /// announce: requests finished that `swap_poll` has not reported (a
+    /// synchronous wait took their signal), or the device published some
+    /// quietly while the server was awake (vm-swap's `device` docs, "Quiet
+    /// completions"). With requests in flight this ends the device's quiet
+    /// stretch. So the server asks before it sleeps and, while the answer
+    /// is yes, retries its waiters (which polls): it then sleeps with
+    /// every completion still to come signalled.
+    pub fn swap_completions_pending(&mut self) -> bool {
+        if !self.mem.done.is_empty() {
+            return true;
+        }
+        // Nothing in flight, nothing to come, quiet or not (and a message
+        // with nothing in flight reaches no further than this).
+        if self.mem.io.is_empty() {
+            return false;
+        }
+        self.mem.swap.as_mut().is_some_and(|s| s.end_quiet())
+    }
+
+    /// Whether the swap device publishes completions without a signal
+    /// now: those a poll just took left no signal to clear, but for one
+    /// published before the quiet stretch began (whose pending signal
+    /// costs only a spurious wake-up).
+    pub fn swap_quiet(&self) -> bool {
+        self.mem.swap.as_ref().is_some_and(|s| s.quiet())
     }
 
     /// Poll the swap device and handle completions; returns every request

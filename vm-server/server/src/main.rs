@@ -528,6 +528,8 @@ fn limits_of(l: &ClientLimits) -> Limits {
 /// fault").
 fn serve(server: &mut Server, mut words: Box<Words>) -> ! {
     let ep = server.platform.endpoint;
+    // Starting the clients may have paged out (a group's resident quota).
+    server.settle_completions();
     let (mut info, mut badge) = sel4::recv(ep);
     loop {
         // The server's own time per message, for `Stats` (docs/performance.md).

@@ -12,6 +12,17 @@
 //! address (none today). Completions arrive as a signal on the server's
 //! bound notification; the server then calls `Vm::swap_poll`.
 //!
+//! Quiet completions (vm-swap's `device` docs, `BlockClient::
+//! quiet_completions`): a submit starts a quiet stretch, in which the
+//! block server publishes completions without signalling, as the server
+//! polls before it sleeps anyway; the server ends it before it sleeps
+//! with requests in flight (`Vm::swap_completions_pending`), and
+//! `BlockClient::wait` before it waits here. In
+//! bench.spec the block server, polling the disk at a higher priority,
+//! finishes a page-in's read at the doorbell, and the fault takes it
+//! with no signal, no `Poll` to clear one and no second look
+//! (docs/performance.md, "Quiet completions").
+//!
 //! Not the whole partition: block 0 is the Linux `SWAPSPACE2` header page,
 //! and the system test of the raw device (`clients/block-test`) writes the
 //! first 32 MiB and the last block while the system runs. The swap area is
@@ -73,6 +84,7 @@ impl SwapDisk {
         if blocks <= RESERVED_LOW + RESERVED_HIGH {
             return Err(format!("swap partition of {blocks} blocks is too small"));
         }
+        client.quiet_completions(true);
         Ok(SwapDisk {
             client,
             blocks: blocks - RESERVED_LOW - RESERVED_HIGH,
@@ -176,12 +188,22 @@ impl BlockDevice for SwapDisk {
     }
 
     /// Waits on the channel's completion notification (bound to the
-    /// server's TCB; a `Wait` on it directly is allowed). The block server
-    /// signals after posting completions, so none is missed; the server
-    /// loop learns of what this took from `Vm::swap_completions_pending`.
+    /// server's TCB; a `Wait` on it directly is allowed), unless
+    /// completions are waiting already. The quiet stretch ends first
+    /// (`BlockClient::wait`), so the block server signals what comes after
+    /// and none is missed; the server loop learns of what this took from
+    /// `Vm::swap_completions_pending`.
     fn wait_for_completion(&mut self) {
         self.ring();
-        block_api::Notifier::wait(&mut self.client.notifier);
+        self.client.wait();
+    }
+
+    fn quiet(&self) -> bool {
+        self.client.quiet()
+    }
+
+    fn end_quiet(&mut self) -> bool {
+        self.client.end_quiet()
     }
 
     fn hold_doorbell(&mut self) {

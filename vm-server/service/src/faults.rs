@@ -110,11 +110,13 @@ impl<P: Platform> Service<P> {
     /// server, at a higher priority, takes a read at the doorbell and,
     /// polling the disk (bench.spec), finishes it before the fault
     /// returns. Then it is retried at once, with no reply cap saved and
-    /// no second message (the completions' signal is cleared). The
-    /// waiting faults are retried first, as on a completion signal: their
-    /// requests may be among those taken. `memory`: the fault waits for
-    /// memory, not for its page's I/O (its retry is then `Vm::fault`,
-    /// else `Vm::refault`). Caller: `page_fault`, for a client it knows.
+    /// no second message (the completions' signal is cleared; with quiet
+    /// completions there is mostly none, and one published before the
+    /// stretch only costs a spurious wake-up). The waiting faults are
+    /// retried first, as on a completion signal: their requests may be
+    /// among those taken. `memory`: the fault waits for memory, not for
+    /// its page's I/O (its retry is then `Vm::fault`, else
+    /// `Vm::refault`). Caller: `page_fault`, for a client it knows.
     // Out of line: the fault path's code stays on few pages
     // (docs/performance.md, "Code pages").
     #[inline(never)]
@@ -131,9 +133,13 @@ impl<P: Platform> Service<P> {
         if done.is_empty() {
             return Retry::NotDone;
         }
-        // Their signal is pending: clear it, then take what came meanwhile.
-        self.platform.clear_completion_signal();
-        done.extend(self.vm.swap_poll(self.platform.pmap()));
+        // Their signal is pending, unless they came quietly (the message's
+        // end takes what comes after): clear it, then take what came
+        // meanwhile.
+        if !self.vm.swap_quiet() {
+            self.platform.clear_completion_signal();
+            done.extend(self.vm.swap_poll(self.platform.pmap()));
+        }
         if !self.waiting.is_empty() {
             self.retry_waiters();
             if !self.is_client(client) {

@@ -171,8 +171,8 @@ impl<P: Platform> Service<P> {
     }
 
     /// Handle one message: first let pageout catch up if free pages ran
-    /// short, then the message, then retry faults whose completions a
-    /// synchronous wait in the core took. The reply's words go into
+    /// short, then the message, then take the completions no signal will
+    /// announce (`settle_completions`). The reply's words go into
     /// `words` (the server loop's buffer, copied to the IPC buffer).
     ///
     /// Pageout runs before the message, never between resolving a fault
@@ -185,11 +185,7 @@ impl<P: Platform> Service<P> {
         let sender = msg.client();
         self.pageout_if_short();
         let out = self.handle_message(msg, words);
-        // A synchronous wait in the core (fork, mlock, ...) may have taken
-        // the completion signal of faults that are waiting.
-        if self.vm.swap_completions_pending() {
-            self.retry_waiters();
-        }
+        self.settle_completions();
         self.wake_idle();
         match out {
             // The sender was stopped meanwhile: nobody waits for a reply.
@@ -210,6 +206,27 @@ impl<P: Platform> Service<P> {
                 Outcome::Reply(r)
             }
             Answer::NoReply => Outcome::NoReply,
+        }
+    }
+
+    /// Takes the completions no signal will announce, retrying the waiting
+    /// faults, until there are none: a synchronous wait in the core (fork,
+    /// mlock, ...) took their signal, or the block server published them
+    /// quietly while the server was awake (`Vm::swap_completions_pending`).
+    /// The server calls it before it sleeps: `handle_into` after every
+    /// message, the binary before its first receive.
+    ///
+    /// A round's retries may start I/O that completes quietly too, so it
+    /// asks again. The rounds end as the back-to-back completion signals
+    /// of the same work did before (seL4 delivers a pending bound
+    /// notification before any message): when the retries start no more
+    /// I/O. Unlike those signals' messages, no pageout pass runs between
+    /// rounds, which keeps the rule that none runs between resolving a
+    /// fault and its thread using the page (`handle_into`); a retried fault
+    /// short of memory runs its own (`fault_or_oom`).
+    pub fn settle_completions(&mut self) {
+        while self.vm.swap_completions_pending() {
+            self.retry_waiters();
         }
     }
 

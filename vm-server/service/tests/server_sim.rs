@@ -15,6 +15,14 @@
 //! `Message::Request`. Completion signals arrive at random, and always
 //! when every live thread is blocked.
 //!
+//! On half the seeds the RAM disk publishes completions quietly while
+//! the server is awake, as the block server's channel does (vm-swap's
+//! `device` docs, "Quiet completions"). The random signals would hide a
+//! completion the server slept through, so after every message, when the
+//! server would sleep, the simulation checks that it left none published
+//! without a signal and no quiet stretch on with requests in flight
+//! (after every fault, request, signal and idle call alike).
+//!
 //! The server's idle thread (`Message::Idle`) runs in four seeds of five:
 //! often when every thread waits, now and then at any time; its saved
 //! reply is the one outstanding at the end, and every pre-zeroed free
@@ -43,7 +51,7 @@ use vm_core::{Access, Prot, SpaceId, Vm, VmConfig, PAGE_SIZE};
 use vm_service::{
     ClientId, ExitStatus, KernelCounters, Message, Outcome, Platform, Privileges, Service,
 };
-use vm_swap::{Delay, RamDisk, SwapPager};
+use vm_swap::{BlockDevice, Delay, RamDisk, SwapPager};
 
 #[path = "server_sim/swapctl.rs"]
 mod swapctl;
@@ -201,6 +209,8 @@ struct Channel<'a> {
     svc: &'a mut Service<SimPlatform>,
     client: ClientId,
     replied: bool,
+    /// The first broken sleep after a request (`sleep_violation`).
+    violation: Option<String>,
 }
 
 impl Transport for Channel<'_> {
@@ -212,6 +222,9 @@ impl Transport for Channel<'_> {
             words,
         });
         self.svc.platform.current = None;
+        if self.violation.is_none() {
+            self.violation = sleep_violation(self.svc);
+        }
         match out {
             Outcome::Reply(r) => {
                 self.replied = true;
@@ -254,6 +267,22 @@ struct Sim {
 /// Who the idle thread's saved reply belongs to: no client.
 const IDLE_THREAD: ClientId = u64::MAX - 1;
 
+/// What is wrong with the server sleeping now, after a message: no
+/// completion may be waiting that no signal announces, and none may come
+/// so (a quiet stretch on with requests in flight).
+fn sleep_violation(svc: &mut Service<SimPlatform>) -> Option<String> {
+    let d = svc.vm.swap_device_mut::<RamDisk>()?;
+    let (unannounced, quiet, in_flight) = (d.unannounced(), d.quiet(), d.in_flight());
+    if unannounced > 0 {
+        return Some(format!(
+            "the server sleeps through {unannounced} completions published quietly"
+        ));
+    }
+    (quiet && in_flight > 0).then(|| {
+        format!("the server sleeps in a quiet stretch with {in_flight} requests in flight")
+    })
+}
+
 fn wire_prot(p: Prot) -> WireProt {
     WireProt::from_bits_truncate(p.bits().into())
 }
@@ -287,6 +316,7 @@ impl Sim {
         if (seed / 3).is_multiple_of(2) {
             disk.attach_memory(pmap.memory());
         }
+        disk.quiet_completions((seed / 5).is_multiple_of(2));
         vm.swap_on(Box::new(SwapPager::new(disk, 16))).unwrap();
         let platform = SimPlatform {
             pmap: Some(pmap),
@@ -454,7 +484,23 @@ impl Sim {
         self.svc.platform.current = client;
         let out = self.svc.handle(msg);
         self.svc.platform.current = None;
+        self.check_sleep();
         out
+    }
+
+    /// The server now sleeps until its next message (`sleep_violation`).
+    fn check_sleep(&mut self) {
+        if let Some(v) = sleep_violation(&mut self.svc) {
+            self.fail(&v);
+        }
+        if self
+            .svc
+            .vm
+            .swap_device_mut::<RamDisk>()
+            .is_some_and(|d| d.quiet())
+        {
+            *self.stats.entry("quiet sleeps").or_default() += 1;
+        }
     }
 
     /// Run the pending access of `id` until it completes or blocks.
@@ -580,9 +626,13 @@ impl Sim {
             svc: &mut self.svc,
             client: id,
             replied: false,
+            violation: None,
         });
         let r = f(&mut client);
         let replied = client.transport.replied;
+        if let Some(v) = client.transport.violation.take() {
+            self.fail(&v);
+        }
         self.settle();
         replied.then_some(r)
     }
@@ -1255,6 +1305,10 @@ fn run_seed(seed: u64, steps: usize) -> BTreeMap<&'static str, u64> {
     out.insert("waits", st.flt_wait);
     out.insert("zero hits", st.pga_zerohit);
     out.insert("zero misses", st.pga_zeromiss);
+    // Detached by a swapoff at the end: its counts are not needed then.
+    if let Some(d) = sim.svc.vm.swap_device_mut::<RamDisk>() {
+        out.insert("quiet completions", d.stats().quiet);
+    }
     if st.large_pages > 0 {
         out.insert("flt_large", st.flt_large);
         out.insert("large_demotes", st.large_demotes);
@@ -1292,6 +1346,8 @@ fn server_sim_random() {
         "io kills",
         "signals",
         "objects refusals",
+        "quiet completions",
+        "quiet sleeps",
     ]
     .into_iter()
     .chain(swapctl::PATHS)

@@ -36,6 +36,20 @@
 //! longer bounds the requests in flight. The caller keeps the frames
 //! busy until the completion, as it keeps a staged write's pages.
 //!
+//! # Quiet completions
+//!
+//! A device may publish completions without a signal while its owner is
+//! awake (the block server's channel does, once asked: block-api's
+//! `ring` docs, "Quiet completions"), since the owner polls anyway before
+//! it sleeps: the block server takes a read at the doorbell and, polling
+//! the disk, finishes it before the VM server's message does. Such a
+//! device starts a quiet stretch when it submits, reports it with
+//! [`BlockDevice::quiet`], and ends it with [`BlockDevice::end_quiet`],
+//! which the owner calls before it sleeps while requests are in flight,
+//! and which says whether completions may be waiting unannounced: then
+//! the owner polls (and asks again) first. A request in flight is needed
+//! for a completion, so with none in flight a stretch may stay on.
+//!
 //! Caller contract for every implementation: from `submit` until its
 //! completion has been polled, the request's buffers belong to the device
 //! (do not read a read's buffers or change a write's), and no two in-flight
@@ -212,6 +226,21 @@ pub trait BlockDevice {
     /// A held doorbell ([`hold_doorbell`](Self::hold_doorbell)) is rung
     /// first: a request the device was not told of would never complete.
     fn wait_for_completion(&mut self) {}
+
+    /// True while completions are published without a signal (module
+    /// docs, "Quiet completions"): one polled now left no signal to clear.
+    /// The default: every completion is signalled.
+    fn quiet(&self) -> bool {
+        false
+    }
+
+    /// Ends a quiet stretch, if one is on: completions are signalled again
+    /// from here on. True if completions may be waiting that no signal
+    /// announces; the caller polls them before it sleeps. The default:
+    /// never quiet.
+    fn end_quiet(&mut self) -> bool {
+        false
+    }
 
     /// Holds the doorbell: requests submitted from now on are queued, and
     /// the device is told of them together by

@@ -22,6 +22,14 @@
 //! request overlapping the blocks of one in flight (unless both are
 //! reads) is refused with [`IoError::Overlap`].
 //!
+//! It models quiet completions when asked ([`RamDisk::quiet_completions`],
+//! `device` module docs): a submit starts a quiet stretch, and a
+//! completion becomes *published* (what the next poll delivers) at its
+//! submit, at the doorbell, or in the poll where its delay runs out,
+//! unannounced if a stretch is on then. [`RamDisk::unannounced`] counts
+//! those not yet delivered: an owner about to sleep must have none, or
+//! it would sleep through them (a lost wake-up).
+//!
 //! It models the doorbell: a request submitted while it is held
 //! ([`BlockDevice::hold_doorbell`]) never completes until it rings, so a
 //! caller that forgets to release it hangs here as it would on seL4.
@@ -71,6 +79,8 @@ pub struct RamDiskStats {
     pub completed: u64,
     /// Completions delivered out of submission order.
     pub reordered: u64,
+    /// Completions delivered that were published during a quiet stretch.
+    pub quiet: u64,
 }
 
 /// Delay applied to each completion.
@@ -100,6 +110,8 @@ struct Pending {
     unseen: bool,
     /// Polls still to skip before delivery.
     hold: u32,
+    /// Published during a quiet stretch: no signal announces it.
+    unannounced: bool,
     status: IoStatus,
 }
 
@@ -126,6 +138,9 @@ pub struct RamDisk {
     memory: Option<PhysMemory>,
     /// The doorbell is held (`hold_doorbell`).
     held: bool,
+    /// Quiet stretches happen (`quiet_completions`), and one is on.
+    quiet_capable: bool,
+    quiet: bool,
     stats: RamDiskStats,
 }
 
@@ -152,6 +167,8 @@ impl RamDisk {
             reorder: false,
             memory: None,
             held: false,
+            quiet_capable: false,
+            quiet: false,
             stats: RamDiskStats::default(),
         }
     }
@@ -229,6 +246,18 @@ impl RamDisk {
     pub fn set_reorder(&mut self, reorder: bool) -> &mut Self {
         self.reorder = reorder;
         self
+    }
+
+    /// Whether submits start quiet stretches (module docs).
+    pub fn quiet_completions(&mut self, on: bool) -> &mut Self {
+        self.quiet_capable = on;
+        self
+    }
+
+    /// Completions published during a quiet stretch and not delivered yet:
+    /// an owner about to sleep must have none (module docs).
+    pub fn unannounced(&self) -> usize {
+        self.pending.iter().filter(|p| p.unannounced).count()
     }
 
     /// Counters so far.
@@ -416,12 +445,14 @@ impl BlockDevice for RamDisk {
         }
         let tag = IoTag(self.next_tag);
         self.next_tag += 1;
+        self.quiet |= self.quiet_capable;
         self.pending.push(Pending {
             tag,
             req,
             frames,
             unseen: self.held,
             hold,
+            unannounced: !self.held && hold == 0 && self.quiet,
             status,
         });
         Ok(tag)
@@ -437,7 +468,10 @@ impl BlockDevice for RamDisk {
             } else if self.pending[i].hold == 0 {
                 ready.push(self.pending.remove(i));
             } else {
-                self.pending[i].hold -= 1;
+                let p = &mut self.pending[i];
+                p.hold -= 1;
+                // Published now, for the next poll.
+                p.unannounced = p.hold == 0 && self.quiet;
                 i += 1;
             }
         }
@@ -462,6 +496,7 @@ impl BlockDevice for RamDisk {
             self.transfer(&p.req, &p.frames, p.status);
         }
         self.stats.completed += n as u64;
+        self.stats.quiet += ready.iter().filter(|p| p.unannounced).count() as u64;
         out.extend(ready.into_iter().map(|p| IoCompletion {
             tag: p.tag,
             request: p.req,
@@ -476,6 +511,19 @@ impl BlockDevice for RamDisk {
 
     fn wait_for_completion(&mut self) {
         self.release_doorbell();
+        // As the block server's channel: no stretch while blocked.
+        self.end_quiet();
+    }
+
+    fn quiet(&self) -> bool {
+        self.quiet
+    }
+
+    fn end_quiet(&mut self) -> bool {
+        if !core::mem::take(&mut self.quiet) {
+            return false;
+        }
+        self.pending.iter().any(|p| !p.unseen && p.hold == 0)
     }
 
     fn hold_doorbell(&mut self) {
@@ -485,7 +533,9 @@ impl BlockDevice for RamDisk {
     fn release_doorbell(&mut self) {
         self.held = false;
         for p in &mut self.pending {
-            p.unseen = false;
+            if core::mem::take(&mut p.unseen) && p.hold == 0 {
+                p.unannounced = self.quiet;
+            }
         }
     }
 }
@@ -639,5 +689,61 @@ mod tests {
         got.sort();
         assert_eq!(got, tags, "every request completes exactly once");
         assert!(d.stats().reordered > 0);
+    }
+
+    #[test]
+    fn without_quiet_completions_every_one_is_announced() {
+        let mut d = RamDisk::new(64, 8);
+        write(&mut d, 0, 1, 1);
+        assert!(!d.quiet());
+        assert_eq!(d.unannounced(), 0);
+        assert!(!d.end_quiet());
+    }
+
+    #[test]
+    fn a_quiet_stretch_publishes_unannounced_until_it_ends() {
+        let mut d = RamDisk::new(64, 8);
+        d.quiet_completions(true);
+        // Published at its submit, during the stretch the submit started.
+        write(&mut d, 0, 1, 1);
+        assert!(d.quiet());
+        assert_eq!(d.unannounced(), 1);
+        // Ending it says something waits; the poll takes it.
+        assert!(d.end_quiet());
+        assert!(!d.quiet());
+        assert_eq!(poll(&mut d).len(), 1);
+        assert_eq!(d.unannounced(), 0);
+        assert_eq!(d.stats().quiet, 1);
+        assert!(!d.end_quiet(), "no stretch on");
+
+        // Published in a poll whose delay runs out during a stretch.
+        d.set_delay(Delay::Fixed(1));
+        write(&mut d, 1, 1, 2);
+        assert_eq!(d.unannounced(), 0, "not published yet");
+        assert!(poll(&mut d).is_empty());
+        assert_eq!(d.unannounced(), 1);
+        assert!(d.end_quiet());
+        assert_eq!(poll(&mut d).len(), 1);
+
+        // Published after the stretch ended: announced.
+        write(&mut d, 2, 1, 3);
+        assert!(!d.end_quiet(), "not published yet");
+        assert!(poll(&mut d).is_empty());
+        assert_eq!(d.unannounced(), 0);
+        assert_eq!(poll(&mut d).len(), 1);
+
+        // Published at the doorbell, during a stretch.
+        d.set_delay(Delay::None);
+        d.hold_doorbell();
+        write(&mut d, 3, 1, 4);
+        assert_eq!(d.unannounced(), 0, "the device was not told");
+        d.release_doorbell();
+        assert_eq!(d.unannounced(), 1);
+        // A synchronous wait ends the stretch, as the block server's
+        // channel must before it blocks.
+        d.wait_for_completion();
+        assert!(!d.quiet());
+        assert_eq!(poll(&mut d).len(), 1);
+        assert_eq!(d.unannounced(), 0);
     }
 }

@@ -316,6 +316,16 @@ impl<D: BlockDevice> SwapPager<D> {
         self.dev.release_doorbell();
     }
 
+    /// The device's [`BlockDevice::quiet`].
+    pub fn quiet(&self) -> bool {
+        self.dev.quiet()
+    }
+
+    /// The device's [`BlockDevice::end_quiet`].
+    pub fn end_quiet(&mut self) -> bool {
+        self.dev.end_quiet()
+    }
+
     /// Blocks until a request in flight may have completed (the device's
     /// `wait_for_completion`); returns at once with nothing in flight.
     pub fn wait(&mut self) {
