@@ -78,6 +78,14 @@ impl Vm {
         if self.mem.io.is_empty() {
             return false;
         }
+        self.end_swap_quiet()
+    }
+
+    /// `swap_completions_pending`'s device part.
+    // Out of line: every message asks, and the fault path's code stays on
+    // few pages (docs/performance.md, "Code pages").
+    #[inline(never)]
+    fn end_swap_quiet(&mut self) -> bool {
         self.mem.swap.as_mut().is_some_and(|s| s.end_quiet())
     }
 

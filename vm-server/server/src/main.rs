@@ -113,6 +113,9 @@ fn main(info: &'static StartInfo) -> ! {
     println!("vm-server: starting");
     let mut server = boot(info);
     start_clients(&mut server.0);
+    // Starting them may have paged out (a group's resident quota); here,
+    // not in `serve`, whose code shares the loop's page.
+    server.0.settle_completions();
     serve(&mut server.0, words)
 }
 
@@ -528,8 +531,6 @@ fn limits_of(l: &ClientLimits) -> Limits {
 /// fault").
 fn serve(server: &mut Server, mut words: Box<Words>) -> ! {
     let ep = server.platform.endpoint;
-    // Starting the clients may have paged out (a group's resident quota).
-    server.settle_completions();
     let (mut info, mut badge) = sel4::recv(ep);
     loop {
         // The server's own time per message, for `Stats` (docs/performance.md).
