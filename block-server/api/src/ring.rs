@@ -150,12 +150,13 @@ impl<S: FromBytes + Copy, C: FromBytes + Copy> RingPage<S, C> {
         self.quiet_word().load(Ordering::SeqCst) != 0
     }
 
-    /// Zeroes the four indices (the owner of the page does this once, before
-    /// the other side starts).
+    /// Zeroes the four indices and the quiet word (the owner of the page
+    /// does this once, before the other side starts).
     pub fn reset(&self) {
         for off in [SQ_PROD, SQ_CONS, CQ_PROD, CQ_CONS] {
             self.store(off, 0);
         }
+        self.set_quiet(false);
     }
 
     fn slot(i: u32) -> usize {

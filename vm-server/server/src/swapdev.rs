@@ -12,15 +12,15 @@
 //! address (none today). Completions arrive as a signal on the server's
 //! bound notification; the server then calls `Vm::swap_poll`.
 //!
-//! Quiet completions (vm-swap's `device` docs, `BlockClient::
-//! quiet_completions`): a submit starts a quiet stretch, in which the
-//! block server publishes completions without signalling, as the server
-//! polls before it sleeps anyway; the server ends it before it sleeps
-//! with requests in flight (`Vm::swap_completions_pending`), and
-//! `BlockClient::wait` before it waits here. In
-//! bench.spec the block server, polling the disk at a higher priority,
-//! finishes a page-in's read at the doorbell, and the fault takes it
-//! with no signal, no `Poll` to clear one and no second look
+//! Quiet completions (vm-swap's `device` docs; block-api's
+//! `BlockClient::quiet_completions`): a submit starts a quiet stretch, in
+//! which the block server publishes completions without signalling, as
+//! the server polls before it sleeps anyway. The server ends it before it
+//! sleeps with requests in flight (`Vm::swap_completions_pending`), and
+//! `BlockClient::wait` ends it before it waits here. In bench.spec the
+//! block server, polling the disk at a higher priority, finishes a
+//! page-in's read at the doorbell, and the fault takes it with no
+//! signal, no `Poll` to clear one and no second look
 //! (docs/performance.md, "Quiet completions").
 //!
 //! Not the whole partition: block 0 is the Linux `SWAPSPACE2` header page,
