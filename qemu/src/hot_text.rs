@@ -423,6 +423,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_boot_that_ends_before_its_window_says_so_with_what_qemu_said() {
+        // QEMU refuses a kernel that is not there, at once, and says why.
+        let boot = BootOptions {
+            kernel: "/nonexistent/hot-text-test/kernel.elf".into(),
+            root_task: "/nonexistent/hot-text-test/root-task.elf".into(),
+            memory_mib: 64,
+            kvm: false,
+            extra: Vec::new(),
+            files_disk: None,
+            devices: Vec::new(),
+        };
+        let calls = std::cell::Cell::new(0);
+        let e = boot_over_window(
+            &boot,
+            Duration::from_secs(60),
+            || calls.set(calls.get() + 1),
+            || calls.set(calls.get() + 10),
+        )
+        .unwrap_err();
+        assert_eq!(calls.get(), 0, "no window opened or closed");
+        assert!(e.what.contains("before its window closed"), "{e}");
+        assert!(e.what.contains("\n  qemu"), "QEMU's own words: {e}");
+        assert!(e.what.contains("hot-text-test"), "{e}");
+    }
+
+    #[test]
     fn a_misplaced_or_unmatched_fragment_line_is_named() {
         let nm = "0000000000400000 T _start\n\
                   0000000000400010 0000000000000092 t _ZN4a5floor6thread17h0123456789abcdefE\n\
