@@ -433,6 +433,7 @@ mod tests {
             extra: Vec::new(),
             files_disk: None,
             devices: Vec::new(),
+            hang: None,
         };
         let calls = std::cell::Cell::new(0);
         let e = boot_over_window(

@@ -32,6 +32,9 @@ pub struct BootOptions {
     /// The ivshmem-plain devices among them (their host files are checked
     /// after a test boot).
     pub devices: Vec<crate::devices::Ivshmem>,
+    /// A monitor socket to sample the CPU through if the boot times out
+    /// (`crate::hang`).
+    pub hang: Option<crate::hang::Probe>,
 }
 
 /// How a boot ended.
@@ -80,6 +83,9 @@ fn command(opts: &BootOptions, interactive: bool) -> Command {
         cmd.args(["-display", "none", "-serial", "stdio", "-monitor", "none"]);
     }
     cmd.args(&opts.extra);
+    if let (Some(probe), false) = (&opts.hang, interactive) {
+        cmd.args(probe.qemu_args());
+    }
     cmd
 }
 
@@ -139,6 +145,9 @@ pub fn run_captured(
                     return Ok(Exit::from_status(status.code()));
                 }
                 if Instant::now() >= deadline {
+                    if let Some(probe) = &opts.hang {
+                        progress("hang", probe.report());
+                    }
                     kill(&mut child);
                     return Ok(Exit::Timeout);
                 }

@@ -50,6 +50,7 @@ mod files;
 mod fpu_free;
 mod gdb;
 mod growth;
+mod hang;
 mod hot_text;
 mod images;
 mod kernel;
@@ -249,6 +250,7 @@ pub fn build(ws: &Workspace, boot: &Boot, o: &Options) -> Result<BootOptions> {
     for d in &devices {
         extra.extend(d.qemu_args());
     }
+    let hang = Some(hang::Probe::new(ws, &spec, &root_task));
     Ok(BootOptions {
         kernel: kernel.elf32,
         root_task,
@@ -257,6 +259,7 @@ pub fn build(ws: &Workspace, boot: &Boot, o: &Options) -> Result<BootOptions> {
         extra,
         files_disk,
         devices,
+        hang,
     })
 }
 
