@@ -27,6 +27,11 @@ const ANSWER: Duration = Duration::from_secs(3);
 /// Code bytes read at a program's RIP: enough to tell apart programs
 /// whose functions start at the same address.
 const CODE_BYTES: usize = 16;
+/// Stack words read from a program's RSP up, searched for return
+/// addresses (the callers, without unwinding information).
+const STACK_WORDS: usize = 64;
+/// Callers named at most.
+const CALLERS: usize = 6;
 /// Where the kernel's addresses start (x86-64's upper half).
 const KERNEL_BASE: u64 = 0xffff_8000_0000_0000;
 
@@ -48,8 +53,11 @@ pub struct Sample {
     pub cpl: u8,
     /// Halted (`hlt`, the kernel's idle thread waiting for an interrupt).
     pub halted: bool,
+    pub rsp: u64,
     /// A program's code bytes at `rip` (empty in the kernel).
     pub code: Vec<u8>,
+    /// A program's stack words from `rsp` up (empty in the kernel).
+    pub stack: Vec<u64>,
 }
 
 impl Probe {
@@ -117,7 +125,7 @@ impl Probe {
 
 /// One sample of a stopped guest: its registers, and for a program the
 /// code bytes at its RIP (which tell programs linked at the same address
-/// apart).
+/// apart) and the stack words above its RSP.
 fn sample_stopped(monitor: &mut UnixStream) -> std::io::Result<Sample> {
     let text = command(monitor, "info registers")?;
     let mut s = parse_registers(&text).ok_or_else(|| {
@@ -127,9 +135,11 @@ fn sample_stopped(monitor: &mut UnixStream) -> std::io::Result<Sample> {
         ))
     })?;
     if s.cpl == 3 {
-        s.code = parse_bytes(&command(
+        let code = command(monitor, &format!("x/{CODE_BYTES}xb {:#x}", s.rip))?;
+        s.code = parse_values(&code).into_iter().map(|b| b as u8).collect();
+        s.stack = parse_values(&command(
             monitor,
-            &format!("x/{CODE_BYTES}xb {:#x}", s.rip),
+            &format!("x/{STACK_WORDS}gx {:#x}", s.rsp),
         )?);
     }
     Ok(s)
@@ -171,28 +181,25 @@ impl Drop for Probe {
 
 /// The last register dump in `text` (QEMU's `info registers` for x86).
 pub fn parse_registers(text: &str) -> Option<Sample> {
-    let at = text.rfind("RIP=")?;
-    let rip = hex_after(&text[at..], "RIP=")?;
-    let tail = &text[at..];
-    let cr3 = hex_after(tail, "CR3=")?;
-    let cpl = hex_after(tail, "CPL=")? as u8;
-    let halted = hex_after(tail, "HLT=")? == 1;
+    let tail = &text[text.rfind("RAX=")?..];
     Some(Sample {
-        rip,
-        cr3,
-        cpl,
-        halted,
+        rip: hex_after(tail, "RIP=")?,
+        cr3: hex_after(tail, "CR3=")?,
+        cpl: hex_after(tail, "CPL=")? as u8,
+        halted: hex_after(tail, "HLT=")? == 1,
+        rsp: hex_after(tail, "RSP=")?,
         code: Vec::new(),
+        stack: Vec::new(),
     })
 }
 
-/// The bytes of QEMU's `x/Nxb` answer (`address: 0x48 0x89 ...` lines).
-pub fn parse_bytes(text: &str) -> Vec<u8> {
+/// The values of QEMU's `x/N..` answer (`address: 0x48 0x89 ...` lines).
+pub fn parse_values(text: &str) -> Vec<u64> {
     text.lines()
         .filter_map(|l| l.split_once(": "))
         .filter(|(addr, _)| !addr.is_empty() && addr.trim().chars().all(|c| c.is_ascii_hexdigit()))
-        .flat_map(|(_, bytes)| bytes.split_whitespace())
-        .filter_map(|b| u8::from_str_radix(b.strip_prefix("0x")?, 16).ok())
+        .flat_map(|(_, values)| values.split_whitespace())
+        .filter_map(|v| u64::from_str_radix(v.strip_prefix("0x")?, 16).ok())
         .collect()
 }
 
@@ -287,13 +294,40 @@ impl Namer {
         if let Some(name) = self.spaces.get(&s.cr3) {
             found.retain(|(n, _)| n == name);
         }
-        let what = if found.is_empty() {
-            format!("{:#x} ({space})", s.rip)
-        } else {
-            let names: Vec<String> = found.iter().map(|(n, f)| format!("{n}: {f}")).collect();
-            names.join(" or ")
+        let what = match &found[..] {
+            [] => format!("{:#x} ({space})", s.rip),
+            [(program, f)] => format!("{program}: {f}{}", self.callers(program, &s.stack)),
+            _ => {
+                let names: Vec<String> = found.iter().map(|(n, f)| format!("{n}: {f}")).collect();
+                names.join(" or ")
+            }
         };
         format!("{what}{state}")
+    }
+
+    /// ` <- caller <- ...`: the functions of `program` that the words of
+    /// `stack` point into, nearest first, each run of one named once
+    /// (return addresses, and now and then a stale word: a hint, not an
+    /// unwind).
+    fn callers(&self, program: &str, stack: &[u64]) -> String {
+        let Some(syms) = self
+            .programs
+            .iter()
+            .find(|p| p.0 == program)
+            .and_then(|p| p.1.as_ref())
+        else {
+            return String::new();
+        };
+        let mut names: Vec<&str> = Vec::new();
+        for f in stack.iter().filter_map(|&w| syms.at(w)) {
+            if names.last() != Some(&f) && names.len() < CALLERS {
+                names.push(f);
+            }
+        }
+        names
+            .iter()
+            .map(|f| format!(" <- {}", demangle(f)))
+            .collect()
     }
 }
 
@@ -337,6 +371,7 @@ mod tests {
     // Trimmed from QEMU 7.2's answer on the socket, echo and prompt included.
     const ANSWER_TEXT: &str = "info registers\r\n\
         RAX=0000000000000000 RBX=0000000000000001 RCX=0000000010003a6e RDX=0000000000000000\r\n\
+        RSI=0000000000000000 RDI=0000000000000000 RBP=0000000000000000 RSP=00000000007fff00\r\n\
         RIP=0000000010003a70 RFL=00000202 [-------] CPL=3 II=0 A20=1 SMM=0 HLT=0\r\n\
         ES =0000 0000000000000000 ffffffff 00c00000\r\n\
         CR0=80010033 CR2=0000000000000000 CR3=0000000000419000 CR4=000006b0\r\n\
@@ -348,7 +383,9 @@ mod tests {
             cr3,
             cpl,
             halted: false,
+            rsp: 0x7f_ff00,
             code: code.to_vec(),
+            stack: Vec::new(),
         }
     }
 
@@ -357,25 +394,33 @@ mod tests {
         let s = parse_registers(ANSWER_TEXT).unwrap();
         assert_eq!(s, at(0x1000_3a70, 0x41_9000, 3, &[]));
         let idle = ANSWER_TEXT
+            .replace("RAX=0000000000000000", "RAX=0000000000000001")
             .replace("RIP=0000000010003a70", "RIP=ffffffff80012345")
             .replace("CPL=3", "CPL=0")
             .replace("HLT=0", "HLT=1");
         let s = parse_registers(&format!("{ANSWER_TEXT}{idle}")).unwrap();
         assert_eq!((s.rip, s.cpl, s.halted), (0xffff_ffff_8001_2345, 0, true));
         assert_eq!(parse_registers("(qemu) "), None);
-        assert_eq!(parse_registers("RIP=zz CR3=1 CPL=0 HLT=0"), None);
+        assert_eq!((s.rsp, s.cpl), (0x7f_ff00, 0));
+        assert_eq!(
+            parse_registers("RAX=0 RSP=1 RIP=zz CR3=1 CPL=0 HLT=0"),
+            None
+        );
     }
 
     #[test]
-    fn a_memory_dump_gives_its_bytes() {
+    fn a_memory_dump_gives_its_values() {
         let text = "x/10xb 0x401000\r\n\
                     0000000000401000: 0x48 0x89 0xe5 0x00 0xff 0x01 0x02 0x03\r\n\
                     0000000000401008: 0xc3 0x90\r\n(qemu) ";
         assert_eq!(
-            parse_bytes(text),
+            parse_values(text),
             [0x48, 0x89, 0xe5, 0, 0xff, 1, 2, 3, 0xc3, 0x90]
         );
-        assert!(parse_bytes("Cannot access memory\r\n(qemu) ").is_empty());
+        let words = "x/2gx 0x7fff00\r\n\
+                     00000000007fff00: 0x0000000010001010 0xffffffffffffffff\r\n(qemu) ";
+        assert_eq!(parse_values(words), [0x1000_1010, u64::MAX]);
+        assert!(parse_values("Cannot access memory\r\n(qemu) ").is_empty());
     }
 
     #[test]
@@ -420,7 +465,9 @@ mod tests {
             programs: vec![
                 (
                     "vm-server".into(),
-                    sym("0000000010001000 0000000000000100 T settle\n"),
+                    sym("0000000010001000 0000000000000100 T settle\n\
+                         0000000010002000 0000000000000100 T handle\n\
+                         0000000010003000 0000000000000100 T serve\n"),
                     elf(0x1000_1000, &[0x90; 0x100]),
                 ),
                 (
@@ -443,7 +490,10 @@ mod tests {
         let samples = [
             idle,
             at(0xffff_ffff_8000_1020, 0x2000, 0, &[]),
-            at(0x1000_1010, 0x2000, 3, &[0x90; 4]),
+            Sample {
+                stack: vec![7, 0x1000_2010, 0x1000_2020, 0, 0x1000_3010, 0x1000_2010],
+                ..at(0x1000_1010, 0x2000, 3, &[0x90; 4])
+            },
             at(0x40_1010, 0x5000, 3, &[0xbb; 4]),
             at(0x40_1010, 0x6000, 3, &[]),
             at(0x40_1010, 0x7000, 3, &[0xcc; 4]),
@@ -453,7 +503,7 @@ mod tests {
             [
                 "kernel idle_thread (CR3 0x3000), halted",
                 "kernel idle_thread (vm-server's space)",
-                "vm-server: settle",
+                "vm-server: settle <- handle <- serve <- handle",
                 "blk: run",
                 // No code read: every program with a function there.
                 "client: main or blk: run",
