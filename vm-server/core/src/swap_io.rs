@@ -61,6 +61,12 @@ impl Vm {
         self.mem.io.len()
     }
 
+    /// Whether request `tag` is still in flight: its completion has not
+    /// been handled yet (by any poll, whoever's).
+    pub fn io_pending(&self, tag: IoTag) -> bool {
+        self.mem.io.contains_key(&tag.0)
+    }
+
     /// True when completions may be waiting that no signal will
     /// announce: requests finished that `swap_poll` has not reported (a
     /// synchronous wait took their signal), or the device published some

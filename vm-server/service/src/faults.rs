@@ -129,8 +129,7 @@ impl<P: Platform> Service<P> {
         access: Access,
         memory: bool,
     ) -> Retry {
-        let mut done = self.vm.swap_poll(self.platform.pmap());
-        if done.is_empty() {
+        if self.vm.swap_poll(self.platform.pmap()).is_empty() {
             return Retry::NotDone;
         }
         // Their signal is pending, unless they came quietly (the message's
@@ -138,7 +137,7 @@ impl<P: Platform> Service<P> {
         // meanwhile.
         if !self.vm.swap_quiet() {
             self.platform.clear_completion_signal();
-            done.extend(self.vm.swap_poll(self.platform.pmap()));
+            self.vm.swap_poll(self.platform.pmap());
         }
         if !self.waiting.is_empty() {
             self.retry_waiters();
@@ -146,7 +145,11 @@ impl<P: Platform> Service<P> {
                 return Retry::Stopped;
             }
         }
-        if !done.iter().any(|d| d.tag == tag) {
+        // Done by whichever poll took it: the waiters' retry polls too,
+        // and a completion it takes is not this fault's to wait for (with
+        // quiet completions no signal would come for it; docs/
+        // performance.md, "The hang").
+        if self.vm.io_pending(tag) {
             return Retry::NotDone;
         }
         match self.fault_noting_memory(client, space, addr, access, !memory) {
