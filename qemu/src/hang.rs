@@ -5,9 +5,10 @@
 //! A boot that hangs says nothing on the console, and killing QEMU loses
 //! what it was doing. Before the kill, `run_captured` asks the monitor
 //! for `info registers` a few times: all samples halted in the kernel's
-//! idle loop means every thread waits (a lost wake-up); samples in one
-//! program's code mean it spins, and say where (docs/testing.md, "A boot
-//! that hangs").
+//! idle loop means every thread waits; samples in one program's code
+//! mean it runs there, spinning or doing its work while another waits
+//! for an answer that never comes (docs/testing.md, "A boot that
+//! hangs").
 
 use crate::hot_text::Symbols;
 use crate::Workspace;
@@ -36,7 +37,8 @@ const CALLERS: usize = 6;
 const KERNEL_BASE: u64 = 0xffff_8000_0000_0000;
 
 /// A boot's monitor socket and the ELF files that name its addresses.
-#[derive(Debug, Clone)]
+/// Not `Clone`: dropping it removes the socket.
+#[derive(Debug)]
 pub struct Probe {
     socket: PathBuf,
     kernel: PathBuf,
@@ -61,9 +63,10 @@ pub struct Sample {
 }
 
 impl Probe {
-    /// The probe of a boot of `spec`, its socket under the target
-    /// directory (named by this process, so that boots of two `cargo qemu`
-    /// runs at once do not share one).
+    /// The probe of a boot of `spec`, its socket in the temporary
+    /// directory (a socket's path may hold about 100 bytes, which a deep
+    /// target directory could pass; named by this process, so that boots
+    /// of two `cargo qemu` runs at once do not share one).
     pub fn new(ws: &Workspace, spec: &capdl::Spec, root_task: &Path) -> Probe {
         let mut images: Vec<&str> = spec.components.iter().map(|c| c.image.as_str()).collect();
         images.sort();
@@ -75,9 +78,8 @@ impl Probe {
                 .map(|p| (p.to_string(), crate::images::program_path(ws, p))),
         );
         Probe {
-            socket: ws
-                .target
-                .join(format!("hang-monitor-{}.sock", std::process::id())),
+            socket: std::env::temp_dir()
+                .join(format!("cargo-qemu-hang-{}.sock", std::process::id())),
             kernel: ws.target.join("sel4-kernel/build/kernel.elf"),
             programs,
         }
@@ -94,20 +96,27 @@ impl Probe {
     }
 
     /// Samples the running guest and says where it was, one line per place,
-    /// most frequent first; or why it could not.
+    /// most frequent first, and why sampling stopped early if it did.
     pub fn report(&self) -> String {
-        let samples = match self.sample() {
-            Ok(s) => s,
-            Err(e) => return format!("no CPU samples: {e}"),
+        let mut samples = Vec::new();
+        let stopped = self.sample(&mut samples).err();
+        let mut text = if samples.is_empty() {
+            "no CPU samples".to_string()
+        } else {
+            let mut names = Namer::new(&self.kernel, &self.programs);
+            summarise(&names.name_all(&samples))
         };
-        let mut names = Namer::new(&self.kernel, &self.programs);
-        summarise(&names.name_all(&samples))
+        if let Some(e) = stopped {
+            text += &format!("\n  (sampling stopped: {e})");
+        }
+        text
     }
 
-    fn sample(&self) -> std::io::Result<Vec<Sample>> {
+    /// Adds up to [`SAMPLES`] samples to `samples`; the error that ended
+    /// them early, if one did.
+    fn sample(&self, samples: &mut Vec<Sample>) -> std::io::Result<()> {
         let mut monitor = UnixStream::connect(&self.socket)?;
         monitor.set_read_timeout(Some(Duration::from_millis(200)))?;
-        let mut samples = Vec::new();
         for i in 0..SAMPLES {
             if i > 0 {
                 std::thread::sleep(PAUSE);
@@ -119,7 +128,7 @@ impl Probe {
             command(&mut monitor, "cont")?;
             samples.push(taken?);
         }
-        Ok(samples)
+        Ok(())
     }
 }
 

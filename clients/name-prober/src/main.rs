@@ -7,7 +7,9 @@
 //! same name in its own group. The two hand over by the receiver's
 //! consent (`handle_accept`): the stranger consents to one push from this
 //! client once its name exists, this client to one push from the
-//! stranger once it is done; each waits until its push goes through.
+//! stranger once it is done (then it goes on to its own group, and may
+//! exit before the stranger's push, which the stranger takes as done
+//! too).
 //! They know each other's client ids from the spec (a spec client's id
 //! is its badge).
 //!
@@ -50,7 +52,7 @@ const DONE: u64 = 6;
 const SPINS: u64 = 4_000_000;
 
 fn main(env: &mut Env) -> u64 {
-    env.plan(7);
+    env.plan(8);
     across_groups(env);
     in_group(env);
     env.failures()
@@ -101,9 +103,13 @@ fn across_groups(env: &mut Env) {
         mine.is_ok() && gone.is_ok(),
         format_args!("create {SECRET:?} here {mine:?}; close and unlink {gone:?}"),
     );
-    // Done: the stranger may push one handle here, which tells it so (if
-    // this fails, the stranger's own check reports it).
-    let _ = env.vm.handle_accept(STRANGER, 1);
+    // Done: the stranger may push one handle here, which tells it so.
+    let consent = env.vm.handle_accept(STRANGER, 1);
+    env.check(
+        "consented-to-the-strangers-push",
+        consent.is_ok(),
+        format_args!("handle_accept({STRANGER}, 1): {consent:?}"),
+    );
     let _ = token.and_then(|t| env.vm.handle_close(t));
 }
 

@@ -40,9 +40,10 @@ fn main(env: &mut Env) -> u64 {
         );
         return env.failures();
     };
-    // The prober consents to one push from here once it is done, and then
-    // exits: a push that finds it gone (`BadClient`, after this client was
-    // slow under the others' paging) comes after it was done too.
+    // The prober consents to one push from here once it is done (its own
+    // check says it did), and then goes on to its own group and exits: a
+    // push that finds it gone (`BadClient`, after this client was slow
+    // under the others' paging) comes after it was done too.
     let mut pushed = Err(ApiError::Protection);
     for _ in 0..SPINS {
         pushed = env.vm.handle_share(token, PROBER, Prot::READ);

@@ -59,9 +59,10 @@ pub enum FaultOutcome {
     Mapped(FaultMapping),
     /// The page is under swap I/O (a page-in this fault started, or a
     /// read or write already in flight): keep the reply (seL4:
-    /// `CNode_SaveCaller`) and, when `Vm::swap_poll` reports this tag,
-    /// retry the fault on `Ok` (`Vm::refault` if it waited for its page's
-    /// I/O, not for memory) or fail it with the reported error.
+    /// `CNode_SaveCaller`) and, once the tag is no longer in flight
+    /// (`Vm::io_pending`; any poll may have handled it), retry the fault
+    /// (`Vm::refault` if it waited for its page's I/O, not for memory);
+    /// a failed page-in then fails it.
     Wait(IoTag),
 }
 

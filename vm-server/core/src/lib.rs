@@ -127,7 +127,7 @@
 //! * **Asynchronous I/O, retried faults.** A page under swap I/O is
 //!   `BUSY`, unmapped and on no queue; a fault that needs it, or starts
 //!   its page-in, returns `FaultOutcome::Wait(tag)` and the server retries
-//!   it when `Vm::swap_poll` reports the tag (or fails it with `Io`), with
+//!   it once the tag is no longer in flight (`Vm::io_pending`), with
 //!   `Vm::refault` when a client's fault waited for its page's I/O, not
 //!   for memory (fault-around then only on a touch in order).
 //!   A second fault on the page gets the same tag, so no page is read
@@ -204,11 +204,12 @@
 //! With a swap device (`vm.swap_on(Box::new(SwapPager::new(dev, 16)))`,
 //! and a pmap implementing `read_frame`/`write_frame`) the loop also:
 //! answers `Ok(FaultOutcome::Wait(tag))` by saving the reply cap; on the
-//! block server's notification calls `vm.swap_poll(&mut pmap)` and, for
-//! each reported tag, retries the waiting faults (`Ok`; `vm.refault`
-//! for a fault that waited for its page's I/O, not memory) or fails them
-//! (`Err(Io)`) — before any pageout, which could evict a page just read
-//! in for them; before blocking, runs `vm.pageout(&mut pmap, want)` while
+//! block server's notification calls `vm.swap_poll(&mut pmap)` and, when
+//! it reports anything, retries every waiting fault (`vm.refault` for a
+//! fault that waited for its page's I/O, not memory; a failed page-in
+//! fails it with `Err(Io)`), and a fault about to wait whose tag a poll
+//! completed already (`vm.io_pending`) — before any pageout, which could
+//! evict a page just read in for them; before blocking, runs `vm.pageout(&mut pmap, want)` while
 //! `vm.pageout_shortage(faults_waiting)` is non-zero; and on
 //! `OutOfMemory`/`NoSwap` with nothing left to page out stops
 //! `vm.oom_victim()`. Without a device none of this happens and no

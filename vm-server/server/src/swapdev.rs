@@ -13,7 +13,7 @@
 //! bound notification; the server then calls `Vm::swap_poll`.
 //!
 //! Quiet completions (vm-swap's `device` docs; block-api's
-//! `BlockClient::quiet_completions`; off for now, [`QUIET_COMPLETIONS`]):
+//! `BlockClient::quiet_completions`; [`QUIET_COMPLETIONS`]):
 //! a submit starts a quiet stretch, in
 //! which the block server publishes completions without signalling, as
 //! the server polls before it sleeps anyway. The server ends it before it
@@ -45,8 +45,10 @@ use vm_swap::device::{
 pub const RESERVED_LOW: u64 = 16384;
 /// Blocks at the end the pager never uses (block-test's bounds check).
 const RESERVED_HIGH: u64 = 1;
-/// Whether the swap channel asks for quiet completions (off: see `open`).
-const QUIET_COMPLETIONS: bool = false;
+/// Whether the swap channel asks for quiet completions (off from
+/// fa4b0ba to the fix of the hang they exposed, 48aa490:
+/// docs/performance.md, "The hang").
+const QUIET_COMPLETIONS: bool = true;
 
 /// The swap partition as a `BlockDevice`. Owned by the server's loop.
 pub struct SwapDisk {
@@ -87,10 +89,6 @@ impl SwapDisk {
         if blocks <= RESERVED_LOW + RESERVED_HIGH {
             return Err(format!("swap partition of {blocks} blocks is too small"));
         }
-        // Quiet completions stay off for now: a fresh-clone CI run of
-        // 4e80897 hung once in system.spec (interrupts) with clients
-        // waiting on swap, cause not found (docs/performance.md, "Quiet
-        // completions"). Turning them on is `quiet_completions(true)` here.
         client.quiet_completions(QUIET_COMPLETIONS);
         Ok(SwapDisk {
             client,

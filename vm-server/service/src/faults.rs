@@ -139,7 +139,8 @@ impl<P: Platform> Service<P> {
             self.platform.clear_completion_signal();
             self.vm.swap_poll(self.platform.pmap());
         }
-        if !self.waiting.is_empty() {
+        // The polls took completions others wait for, with their signal.
+        if self.anything_waits() {
             self.retry_waiters();
             if !self.is_client(client) {
                 return Retry::Stopped;
@@ -156,6 +157,15 @@ impl<P: Platform> Service<P> {
             Some((result, memory)) => Retry::Again(result, memory),
             None => Retry::Stopped,
         }
+    }
+
+    /// Whether a fault, an `msync`, a request deferred for a pager or a
+    /// launch waits for I/O: what `retry_waiters` retries.
+    fn anything_waits(&self) -> bool {
+        !self.waiting.is_empty()
+            || !self.syncing.is_empty()
+            || !self.deferred.is_empty()
+            || self.launches_waiting() > 0
     }
 
     /// `fault_or_oom`, and whether a fault told to wait waits for memory

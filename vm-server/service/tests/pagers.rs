@@ -426,3 +426,45 @@ fn a_client_sharing_the_pagers_filter_bit_is_no_pager() {
     assert!(svc.platform.reaped.is_empty());
     assert_eq!(svc.pager_of(PAGER_BADGE), Some(CHANNEL));
 }
+
+/// A fault whose read completes polls the pagers too: a write-back an
+/// msync waits for, completed meanwhile, is taken by that poll, and the
+/// msync must then be retried in the same message. Before, only waiting
+/// faults were retried there, and an msync (or a deferred request or a
+/// launch) waited for a completion already handled, with nothing in
+/// flight to wake it.
+#[test]
+fn a_faults_poll_that_takes_an_msyncs_write_back_retries_the_msync() {
+    const SECOND: ClientId = 5;
+    const KEY2: u64 = 13;
+    let (mut svc, space) = service();
+    ram(&mut svc)
+        .files
+        .insert(KEY2, (0..FILE_PAGES * P).map(file_byte).collect());
+    attach(&mut svc);
+    let va = map_file(&mut svc);
+    let s2 = svc.vm.space_create(&mut svc.platform.pmap).unwrap();
+    svc.add_client(SECOND, "second".into(), s2, Privileges::default());
+    let h = as_badge(&mut svc, PAGER_BADGE)
+        .pager_create(KEY2, FILE_PAGES * P, SECOND, Prot::READ)
+        .unwrap();
+    let vb = as_badge(&mut svc, SECOND)
+        .mmap(&MmapRequest::object(h, 0, FILE_PAGES * P, Prot::READ))
+        .unwrap();
+    with_sim(&mut svc, |s| s.write(space, va + P + 5, b"synced").unwrap());
+    ram(&mut svc).hold = true;
+    assert_eq!(msync(&mut svc, va), Outcome::NoReply);
+    assert_eq!((svc.syncs_waiting(), svc.waiting()), (1, 0));
+    // The pager answers; before its signal is handled, SECOND faults on
+    // a page of its own file, whose read completes in the same message.
+    ram(&mut svc).hold = false;
+    let fault = Message::Fault {
+        client: SECOND,
+        addr: vb,
+        access: vm_core::Access::Read,
+        ip: 0,
+    };
+    assert!(matches!(svc.handle(fault), Outcome::Reply(r) if r.label == 0));
+    assert_eq!(svc.syncs_waiting(), 0, "the msync was retried and answered");
+    assert_eq!(svc.vm.swap_io_in_flight(), 0);
+}
