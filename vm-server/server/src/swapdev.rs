@@ -45,10 +45,10 @@ use vm_swap::device::{
 pub const RESERVED_LOW: u64 = 16384;
 /// Blocks at the end the pager never uses (block-test's bounds check).
 const RESERVED_HIGH: u64 = 1;
-/// Whether the swap channel asks for quiet completions (off since
-/// fa4b0ba, after the hang that 48aa490 fixed: docs/performance.md,
-/// "The hang"; on again once boots in a loop bear the fix out).
-const QUIET_COMPLETIONS: bool = false;
+/// Whether the swap channel asks for quiet completions (off from
+/// fa4b0ba until the fix of the hang they exposed, 48aa490, was borne
+/// out by boots in a loop: docs/performance.md, "The hang").
+const QUIET_COMPLETIONS: bool = true;
 
 /// The swap partition as a `BlockDevice`. Owned by the server's loop.
 pub struct SwapDisk {
