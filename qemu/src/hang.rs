@@ -169,7 +169,9 @@ fn command(monitor: &mut UnixStream, line: &str) -> std::io::Result<String> {
             Err(e) => return Err(e),
         }
         // The answer ends at the prompt after the command's echo (the
-        // banner's prompt comes before it on the first command).
+        // banner's prompt comes before it on the first command, `stop`:
+        // a first command whose word the banner holds, such as `info`,
+        // would be taken as answered by the banner).
         if let Some(at) = text.rfind(echo) {
             if text[at..].contains("(qemu)") {
                 return Ok(text);
