@@ -209,7 +209,8 @@
 //! fault that waited for its page's I/O, not memory; a failed page-in
 //! fails it with `Err(Io)`), and a fault about to wait whose tag a poll
 //! completed already (`vm.io_pending`) — before any pageout, which could
-//! evict a page just read in for them; before blocking, runs `vm.pageout(&mut pmap, want)` while
+//! evict a page just read in for them; before blocking, runs
+//! `vm.pageout(&mut pmap, want)` while
 //! `vm.pageout_shortage(faults_waiting)` is non-zero; and on
 //! `OutOfMemory`/`NoSwap` with nothing left to page out stops
 //! `vm.oom_victim()`. Without a device none of this happens and no
