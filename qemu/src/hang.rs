@@ -86,7 +86,8 @@ impl Probe {
     }
 
     /// QEMU's arguments for the monitor (a second one beside `-monitor
-    /// none`, which stays off the console).
+    /// none`, which stays off the console); a socket left by this
+    /// process's last boot is removed first, or QEMU could not bind it.
     pub fn qemu_args(&self) -> Vec<String> {
         let _ = std::fs::remove_file(&self.socket);
         vec![
@@ -378,6 +379,20 @@ fn demangle(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_boot_with_no_monitor_to_reach_says_so() {
+        let probe = Probe {
+            socket: std::env::temp_dir().join("cargo-qemu-hang-test-absent.sock"),
+            kernel: "/nonexistent/kernel.elf".into(),
+            programs: Vec::new(),
+        };
+        let text = probe.report();
+        assert!(
+            text.starts_with("no CPU samples\n  (sampling stopped: "),
+            "{text}"
+        );
+    }
 
     // Trimmed from QEMU 7.2's answer on the socket, echo and prompt included.
     const ANSWER_TEXT: &str = "info registers\r\n\

@@ -13,10 +13,10 @@
 //! bound notification; the server then calls `Vm::swap_poll`.
 //!
 //! Quiet completions (vm-swap's `device` docs; block-api's
-//! `BlockClient::quiet_completions`; [`QUIET_COMPLETIONS`]):
-//! a submit starts a quiet stretch, in
-//! which the block server publishes completions without signalling, as
-//! the server polls before it sleeps anyway. The server ends it before it
+//! `BlockClient::quiet_completions`; [`QUIET_COMPLETIONS`]): a submit
+//! starts a quiet stretch, in which the block server publishes
+//! completions without signalling, as the server polls before it sleeps
+//! anyway. The server ends it before it
 //! sleeps with requests in flight (`Vm::swap_completions_pending`), and
 //! `BlockClient::wait` ends it before it waits here. In bench.spec the
 //! block server, polling the disk at a higher priority, finishes a
