@@ -6,6 +6,11 @@
 //! * `floor-fault-map-reply`: a thread touches unmapped pages; the root
 //!   task, as a minimal pager, maps a ready frame (its page table already
 //!   exists) and replies: the least any user-level pager can do per fault.
+//! * `floor-map-unmap`: the root task maps a frame into the same VSpace
+//!   and unmaps it again, timing the pair: the kernel's part of every
+//!   4 KiB page a pager moves through its pool (mapped into a client,
+//!   later evicted), which bounds the swap rows (docs/performance.md,
+//!   "The swap rows' bound").
 //!
 //! The measured thread runs in an address space of its own, as a client
 //! does, so each round trip switches page tables twice (which under QEMU's
@@ -255,9 +260,33 @@ impl Floors {
         }
         r.map(|()| median())
     }
+
+    /// One round of `floor-map-unmap`: the median of [`N`] pairs of a
+    /// ready frame's `Page_Map` into the alias VSpace (its page table
+    /// exists) and its `Page_Unmap`, in cycles. No thread runs: the
+    /// root task invokes and times, as a pager does between messages.
+    pub fn map_unmap_round(&mut self) -> Result<u64, String> {
+        for (i, (frame, sample)) in self.frames.iter().zip(SAMPLES.iter()).enumerate() {
+            let addr = FLOOR_VADDR + i as u64 * 4096;
+            let t0 = rdtsc();
+            frame
+                .x86_page_map(
+                    self.alias,
+                    addr,
+                    CapRights::read_write(),
+                    VmAttributes::default(),
+                )
+                .map_err(|e| format!("floor map at {addr:#x}: {e:?}"))?;
+            frame
+                .x86_page_unmap()
+                .map_err(|e| format!("floor unmap at {addr:#x}: {e:?}"))?;
+            sample.store(rdtsc() - t0, Ordering::Relaxed);
+        }
+        Ok(median())
+    }
 }
 
-/// Runs both floor benchmarks once and prints their lines; returns them
+/// Runs the floor benchmarks once and prints their lines; returns them
 /// for later rounds.
 pub fn run(state: &mut RootState, bootinfo: &sel4::BootInfo) -> Result<Floors, String> {
     let mut floors = Floors::new(state, bootinfo)?;
@@ -269,5 +298,6 @@ pub fn run(state: &mut RootState, bootinfo: &sel4::BootInfo) -> Result<Floors, S
         "BENCH floor-fault-map-reply {} cycles",
         floors.fault_round(state)?
     );
+    println!("BENCH floor-map-unmap {} cycles", floors.map_unmap_round()?);
     Ok(floors)
 }

@@ -15,8 +15,8 @@ use alloc::vec::Vec;
 use capdl::{slots, IrqSource, ObjectKind, Spec};
 use sel4::{cap, CPtr, CapData, CapRights, MessageInfo, ObjectType};
 use sel4_root_task::control::{
-    CONSOLE, DONE, EXIT_REPORT, EXPECT_EXIT, FLOOR_FAULT, FLOOR_IPC, FLOOR_ROUND, OBSERVER_BADGE,
-    PANIC, ROOT_SLOT, STATUS_KILLED, STATUS_PANICKED, TEXT_MAX,
+    CONSOLE, DONE, EXIT_REPORT, EXPECT_EXIT, FLOOR_FAULT, FLOOR_IPC, FLOOR_MAP_UNMAP, FLOOR_ROUND,
+    OBSERVER_BADGE, PANIC, ROOT_SLOT, STATUS_KILLED, STATUS_PANICKED, TEXT_MAX,
 };
 use sel4_root_task::println;
 use sel4_root_task::start_info::{
@@ -682,6 +682,7 @@ fn floor_round(state: &mut RootState, floors: Option<&mut crate::floor::Floors>,
         let r = match kind {
             FLOOR_IPC => f.ipc_round(state),
             FLOOR_FAULT => f.fault_round(state),
+            FLOOR_MAP_UNMAP => f.map_unmap_round(),
             _ => Err(format!("no floor of kind {kind}")),
         };
         r.map_err(|e| println!("root-task: floor round: {e}")).ok()

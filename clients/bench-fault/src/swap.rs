@@ -26,6 +26,15 @@
 //!   Likewise `BENCH-SWAP-WORK` after each throughput pass: per page
 //!   moved, the cycles, the server's kernel invocations and messages and
 //!   its loop's cycles.
+//! * `vm-swap-out-bound-mbps`, `vm-swap-in-bound-mbps`: what the kernel
+//!   alone allows. Every page a pass moves was mapped into this client
+//!   (it touched the page) and every page it moves costs the pool a page
+//!   unmapped (out: the page itself; in: the page it evicts), one
+//!   `Page_Map` and one `Page_Unmap` each on a single CPU, whatever the
+//!   server does around them. The root task times such a pair
+//!   (`floor-map-unmap`, [`control::FLOOR_MAP_UNMAP`]) before each round:
+//!   MB/s = 4 KiB / that pair's time, against the same raw round as the
+//!   pass (docs/performance.md, "The swap rows' bound").
 //!
 //! Each is measured in rounds, each right after a floor round of the same
 //! boot: block-test measures the raw disk on request (`floor_ep`,
@@ -222,6 +231,10 @@ fn timed_pass(
     let moved = |s: &VmStats| if out { s.pageouts } else { s.pageins };
     let per_round = (range.end - range.start).div_ceil(SWAP_ROUNDS);
     let mut rounds = Rounds::default();
+    // The kernel's bound (`floor-map-unmap`) against the raw round, and
+    // the pass against that bound, round by round.
+    let (mut bound_rounds, mut share_rounds) = (Rounds::default(), Rounds::default());
+    let mut pair_cycles = Vec::new();
     let (mut pages, mut cycles, mut other) = (0, 0, 0);
     // The server's kernel invocations and messages during the rounds.
     let (mut invocations, mut messages, mut handling) = (0, 0, 0);
@@ -230,6 +243,14 @@ fn timed_pass(
     while lo < range.end {
         let hi = (lo + per_round).min(range.end);
         let floor = raw_floor(env, measure, RAW_ROUND_MIB);
+        let pair = control::floor_round(control::FLOOR_MAP_UNMAP).filter(|&c| c > 0);
+        // KB/s, as the raw floor's.
+        let bound = pair.map(|c| PAGE * hz / c / 1000);
+        match bound {
+            Some(b) => bound_rounds.add(b, floor),
+            None => bound_rounds.add(0, None),
+        }
+        pair_cycles.extend(pair);
         let (s0, t0) = (stats(env), rdtsc());
         (lo..hi).for_each(&mut touch);
         let (s1, t1) = (stats(env), rdtsc());
@@ -237,6 +258,7 @@ fn timed_pass(
         // KB/s, the floor's unit.
         let kbps = (n as u128 * PAGE as u128 * hz as u128 / dt as u128 / 1000) as u64;
         rounds.add(kbps, floor);
+        share_rounds.add(kbps, bound);
         pages += n;
         cycles += dt;
         other += if out {
@@ -261,6 +283,14 @@ fn timed_pass(
         hz / 1_000_000
     );
     rounds.print(name, raw, 1000);
+    print_bound(
+        name,
+        pass,
+        &mut pair_cycles,
+        hz,
+        &mut bound_rounds,
+        &mut share_rounds,
+    );
     let per = |w: u64| w as f64 / pages.max(1) as f64;
     println!(
         "BENCH-SWAP-WORK {name} per page moved: {} cycles, {:.2} kernel invocations, {:.2} messages, {} cycles in the VM server's loop",
@@ -270,6 +300,35 @@ fn timed_pass(
         handling / pages.max(1)
     );
     last
+}
+
+/// Prints the kernel's bound for pass `name` (`<name>`'s `-bound-`
+/// row): its MB/s from the median map-unmap pair of `pair_cycles`, its
+/// rounds against the raw rounds, and the pass's rounds against it.
+fn print_bound(
+    name: &str,
+    pass: Pass,
+    pair_cycles: &mut [u64],
+    hz: u64,
+    bound_rounds: &mut Rounds,
+    share_rounds: &mut Rounds,
+) {
+    if pair_cycles.is_empty() {
+        println!("bench-fault: {name}: no floor-map-unmap rounds; no bound");
+        return;
+    }
+    let (bound, raw) = match pass {
+        Pass::Out => ("vm-swap-out-bound-mbps", "blk-raw-write-mbps"),
+        Pass::In => ("vm-swap-in-bound-mbps", "blk-raw-read-mbps"),
+    };
+    let pair = crate::median(pair_cycles);
+    println!(
+        "BENCH {bound} {} MB/s (4 KiB per Page_Map and Page_Unmap: {pair} cycles the pair, median of {} floor-map-unmap rounds)",
+        PAGE * hz / pair.max(1) / 1_000_000,
+        pair_cycles.len()
+    );
+    bound_rounds.print(bound, raw, 1000);
+    share_rounds.print(name, bound, 1000);
 }
 
 /// One raw-disk floor round of block-test's (`block_api::floor`): `None`

@@ -9,7 +9,7 @@
 //! | [`DONE`] | an `awaited` component | status | "I have finished" (0 = success): its test verdict |
 //! | [`CONSOLE`] | any component (`NBSend`) | length, bytes | one console line, printed whole (see `console`) |
 //! | [`PANIC`] | a component without a panic hook (servers, drivers, test components) | length, bytes | "I panicked with this message" (truncated to what fits); it then suspends itself |
-//! | [`FLOOR_ROUND`] | a benchmark | kind ([`FLOOR_IPC`] or [`FLOOR_FAULT`]) | "measure one round of that floor now"; the reply's MR0 is its median in cycles (label 1, no words: no floors in this boot, or the sender used its 64 rounds) |
+//! | [`FLOOR_ROUND`] | a benchmark | kind ([`FLOOR_IPC`], [`FLOOR_FAULT`] or [`FLOOR_MAP_UNMAP`]) | "measure one round of that floor now"; the reply's MR0 is its median in cycles (label 1, no words: no floors in this boot, or the sender used its 64 rounds) |
 //!
 //! Exit statuses a pager reports: 0 = success, anything below
 //! [`STATUS_KILLED`] is the client's own `exit` status, [`STATUS_KILLED`]
@@ -50,14 +50,15 @@ pub const PANIC: Word = 6;
 /// A benchmark asks for one round of a floor benchmark, to interleave
 /// with its own measurements (`cargo qemu bench`): MR0 = the kind.
 pub const FLOOR_ROUND: Word = 7;
-/// [`FLOOR_ROUND`] kinds: the bare IPC round trip, and the bare fault
-/// served by mapping a ready frame.
+/// [`FLOOR_ROUND`] kinds: the bare IPC round trip, the bare fault
+/// served by mapping a ready frame, and a frame's map and unmap alone.
 pub const FLOOR_IPC: Word = 0;
 pub const FLOOR_FAULT: Word = 1;
+pub const FLOOR_MAP_UNMAP: Word = 2;
 
-/// One round of floor benchmark `kind` ([`FLOOR_IPC`], [`FLOOR_FAULT`]),
-/// measured by the root task now: its median in cycles, or `None` when
-/// this boot has no floors.
+/// One round of floor benchmark `kind` ([`FLOOR_IPC`], [`FLOOR_FAULT`],
+/// [`FLOOR_MAP_UNMAP`]), measured by the root task now: its median in
+/// cycles, or `None` when this boot has no floors.
 pub fn floor_round(kind: Word) -> Option<Word> {
     sel4::set_mr(0, kind);
     let info = sel4::call(
