@@ -32,7 +32,7 @@
 //!   kernel's half are the `syscall` instruction's view of the kernel and
 //!   are left out.
 
-use crate::hot_text::{boot_over_window, disassembly, nm, nm_symbols, Symbols};
+use crate::hot_text::{boot_over_window, disassembly, nm, nm_symbols, Symbols, FAULT_ROUNDS};
 use crate::step::{binutils, progress, run_captured, Failure, Result};
 use crate::{Options, Workspace};
 use std::collections::BTreeMap;
@@ -65,7 +65,7 @@ const FLOOR_SKIPS: &[&str] = &[
 ];
 
 /// The plugin's program numbers.
-const SERVER: usize = 0;
+pub const SERVER: usize = 0;
 const ROOT_TASK: usize = 1;
 
 /// What a marked function says about a message.
@@ -621,7 +621,6 @@ pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
     let dir = ws.target.join("data-pages");
     std::fs::create_dir_all(&dir).map_err(|e| Failure::msg(format!("{}: {e}", dir.display())))?;
     let (switch, out) = (dir.join("recording"), dir.join("messages.txt"));
-    let _ = std::fs::remove_file(&switch);
     args.push(format!("switch={}", switch.display()));
     args.push(format!("out={}", out.display()));
     let mut traced = boot;
@@ -633,33 +632,69 @@ pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
         "data-pages",
         "recording vm-server and the root task's floor pager",
     );
-    // Errors of the switch file, kept for after the boot.
-    let failed: std::cell::RefCell<Option<std::io::Error>> = Default::default();
-    boot_over_window(
-        &traced,
-        o.timeout,
-        || *failed.borrow_mut() = std::fs::write(&switch, b"").err(),
-        || {
-            let mut f = failed.borrow_mut();
-            *f = f.take().or(std::fs::remove_file(&switch).err());
-        },
-    )?;
-    if let Some(e) = failed.into_inner() {
-        return Err(Failure::msg(format!("{}: {e}", switch.display())));
-    }
-    let text = std::fs::read_to_string(&out)
-        .map_err(|e| Failure::msg(format!("{}: {e}", out.display())))?;
-    let messages: Vec<Message> = text.lines().filter_map(parse_line).collect();
+    let recorder = Recorder {
+        boot: traced,
+        timeout: o.timeout,
+        switch,
+        out,
+    };
+    let (messages, _) = recorder.record(FAULT_ROUNDS)?;
     let tallies = tally(&messages, &groups);
     if tallies.is_empty() {
         return Err(Failure::msg(format!(
             "{}: {} messages, none of the bench's kinds",
-            out.display(),
+            recorder.out.display(),
             messages.len()
         )));
     }
-    print!("{}", report(&tallies, &[server, root]));
+    let images = [server, root];
+    print!("{}", report(&tallies, &images));
+    progress(
+        "data-pages",
+        "booting again: vm-server over bench-fault's timed swap-in pass",
+    );
+    let (messages, stop_line) = recorder.record(crate::swap_profile::WINDOW)?;
+    let swap = crate::swap_profile::Profile::of(&messages, &groups[SERVER], &stop_line)
+        .ok_or_else(|| Failure::msg(format!("no swap-in pass in `{stop_line}`")))?;
+    print!("{}", swap.report(&images[SERVER].symbols));
     Ok(true)
+}
+
+/// A boot of bench.spec with the plugin, and where it records.
+struct Recorder {
+    boot: crate::machine::BootOptions,
+    timeout: std::time::Duration,
+    switch: std::path::PathBuf,
+    out: std::path::PathBuf,
+}
+
+impl Recorder {
+    /// Boots with the plugin recording over `window` (its console lines):
+    /// the messages recorded, and the line that closed the window.
+    fn record(&self, window: (&str, &str)) -> Result<(Vec<Message>, String)> {
+        let switch = &self.switch;
+        let _ = std::fs::remove_file(switch);
+        // Errors of the switch file, kept for after the boot.
+        let failed: std::cell::RefCell<Option<std::io::Error>> = Default::default();
+        let mut stop_line = String::new();
+        boot_over_window(
+            &self.boot,
+            self.timeout,
+            window,
+            || *failed.borrow_mut() = std::fs::write(switch, b"").err(),
+            |line| {
+                stop_line = line.to_string();
+                let mut f = failed.borrow_mut();
+                *f = f.take().or(std::fs::remove_file(switch).err());
+            },
+        )?;
+        if let Some(e) = failed.into_inner() {
+            return Err(Failure::msg(format!("{}: {e}", switch.display())));
+        }
+        let text = std::fs::read_to_string(&self.out)
+            .map_err(|e| Failure::msg(format!("{}: {e}", self.out.display())))?;
+        Ok((text.lines().filter_map(parse_line).collect(), stop_line))
+    }
 }
 
 /// One program's ELF as the report reads it.

@@ -60,17 +60,24 @@ const MAX_BYTES: u64 = 256 << 10;
 /// The fragment, relative to the workspace.
 pub const FRAGMENT: &str = "vm-server/server/hot-text.ld";
 
-/// Boots `boot`, calls `start` at the console line [`START`] and `stop`
-/// at [`STOP`] after it, and stops the boot a second later (QEMU closes
+/// The window of bench-fault's request and fault rounds: [`START`] ..
+/// [`STOP`].
+pub const FAULT_ROUNDS: (&str, &str) = (START, STOP);
+
+/// Boots `boot`, calls `start` at the console line beginning with
+/// `window.0` and `stop` (with that line) at the first beginning with
+/// `window.1` after it, and stops the boot a second later (QEMU closes
 /// its log, and the data-pages plugin writes its lines, on their own).
 /// An error, with what QEMU itself said, if the boot ended before.
 pub fn boot_over_window(
     boot: &BootOptions,
     timeout: Duration,
+    window: (&str, &str),
     mut start: impl FnMut(),
-    mut stop: impl FnMut(),
+    mut stop: impl FnMut(&str),
 ) -> Result<()> {
-    let mut window = (false, false);
+    let (open, close) = window;
+    let mut seen = (false, false);
     // QEMU's own complaints (a plugin that refused its arguments, ...).
     let mut qemu_said = String::new();
     let exit = machine::run_captured(boot, timeout, |line| {
@@ -79,22 +86,22 @@ pub fn boot_over_window(
         if line.starts_with("qemu") {
             qemu_said.push_str(&format!("\n  {line}"));
         }
-        if line.starts_with(START) && !window.0 {
-            window.0 = true;
+        if line.starts_with(open) && !seen.0 {
+            seen.0 = true;
             start();
-        } else if line.starts_with(STOP) && window.0 {
-            window.1 = true;
-            stop();
+        } else if line.starts_with(close) && seen.0 {
+            seen.1 = true;
+            stop(line);
             std::thread::sleep(Duration::from_secs(1));
             return false;
         }
         true
     })?;
-    if window.1 {
+    if seen.1 {
         return Ok(());
     }
     Err(Failure::msg(format!(
-        "the boot ended ({exit:?}) before its window closed (`{START}` .. `{STOP}`){qemu_said}"
+        "the boot ended ({exit:?}) before its window closed (`{open}` .. `{close}`){qemu_said}"
     )))
 }
 
@@ -126,12 +133,13 @@ pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
     boot_over_window(
         &traced,
         o.timeout,
+        FAULT_ROUNDS,
         || {
             let mut m = monitor.borrow_mut();
             *m = UnixStream::connect(&socket).ok();
             send(&mut m, "log exec");
         },
-        || send(&mut monitor.borrow_mut(), "log none"),
+        |_| send(&mut monitor.borrow_mut(), "log none"),
     )?;
     if monitor.borrow().is_none() {
         return Err(Failure::msg(format!(
@@ -439,8 +447,9 @@ mod tests {
         let e = boot_over_window(
             &boot,
             Duration::from_secs(60),
+            FAULT_ROUNDS,
             || calls.set(calls.get() + 1),
-            || calls.set(calls.get() + 10),
+            |_| calls.set(calls.get() + 10),
         )
         .unwrap_err();
         assert_eq!(calls.get(), 0, "no window opened or closed");

@@ -60,6 +60,7 @@ mod policies;
 mod prereq;
 mod report;
 mod step;
+mod swap_profile;
 mod sweep;
 mod trace;
 

@@ -125,6 +125,9 @@ pub fn run(env: &mut Env, hz: u64) -> bool {
         // above, unmapped only at the end of this function.
         bad += u64::from(unsafe { word(i).read_volatile() } != i);
     }
+    // `cargo qemu bench --data-pages` records the server from here to
+    // the pass's BENCH line (qemu/src/swap_profile.rs).
+    println!("bench-fault: timed swap-in pass");
     timed_pass(env, hz, Pass::In, pool..pages, |i| {
         // SAFETY: as above: `i` < `pages`, inside the mapped region.
         bad += u64::from(unsafe { word(i).read_volatile() } != i);
