@@ -471,17 +471,7 @@ fn instruction_table(kind: Kind, t: &Tally, image: &Image) -> String {
     if t.profiled == 0 {
         return String::new();
     }
-    let mut by_function: BTreeMap<String, u64> = BTreeMap::new();
-    for (pc, n) in &t.profile {
-        let f = image.symbols.at(*pc).map_or("?".into(), short_name);
-        *by_function.entry(f).or_default() += n;
-    }
-    let total: u64 = by_function.values().sum();
-    let mut v: Vec<_> = by_function
-        .into_iter()
-        .filter(|(_, n)| n * 20 >= total)
-        .collect();
-    v.sort_by_key(|(f, n)| (std::cmp::Reverse(*n), f.clone()));
+    let (total, v) = by_function(&t.profile, &image.symbols, 20);
     let per = |n: u64| n as f64 / t.profiled as f64;
     let mut s = format!(
         "\n{}: instructions per message by function ({} sampled messages, {:.0} instructions each)\n",
@@ -498,6 +488,28 @@ fn instruction_table(kind: Kind, t: &Tally, image: &Image) -> String {
         ));
     }
     s
+}
+
+/// Instructions per block (`profile`, by first instruction) summed by
+/// function: their total, and the functions with a `share`th of it or
+/// more, most first.
+pub fn by_function(
+    profile: &BTreeMap<u64, u64>,
+    symbols: &Symbols,
+    share: u64,
+) -> (u64, Vec<(String, u64)>) {
+    let mut by_function: BTreeMap<String, u64> = BTreeMap::new();
+    for (pc, n) in profile {
+        let f = symbols.at(*pc).map_or("?".into(), short_name);
+        *by_function.entry(f).or_default() += n;
+    }
+    let total: u64 = by_function.values().sum();
+    let mut v: Vec<_> = by_function
+        .into_iter()
+        .filter(|(_, n)| n * share >= total)
+        .collect();
+    v.sort_by_key(|(f, n)| (std::cmp::Reverse(*n), f.clone()));
+    (total, v)
 }
 
 /// The pages at least a quarter of a kind's `n` messages touch, most

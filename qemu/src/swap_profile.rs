@@ -16,7 +16,7 @@
 //! pass's rounds (block-test's and the root task's own, not the VM
 //! server's) and the `Stats` requests around them, a few messages.
 
-use crate::data_pages::{short_name, Group, Message};
+use crate::data_pages::{by_function, Group, Message};
 use crate::hot_text::Symbols;
 use std::collections::BTreeMap;
 
@@ -96,17 +96,7 @@ impl Profile {
         if self.sampled_insns == 0 {
             return s;
         }
-        let mut by_function: BTreeMap<String, u64> = BTreeMap::new();
-        for (pc, n) in &self.by_block {
-            let f = symbols.at(*pc).map_or("?".into(), short_name);
-            *by_function.entry(f).or_default() += n;
-        }
-        let total: u64 = by_function.values().sum();
-        let mut v: Vec<_> = by_function
-            .into_iter()
-            .filter(|(_, n)| n * 50 >= total)
-            .collect();
-        v.sort_by_key(|(f, n)| (std::cmp::Reverse(*n), f.clone()));
+        let (total, v) = by_function(&self.by_block, symbols, 50);
         // Sampled instructions to all of the window's, per page.
         let scale = self.insns as f64 / self.sampled_insns as f64 / pages;
         s.push_str(&format!(
