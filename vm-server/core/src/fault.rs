@@ -289,7 +289,8 @@ impl Memory {
         let found = match entry.chain.lookup(&self.objects, rel)? {
             Lookup::Resident(_, f) if self.pool.page(f).flags().contains(PageFlags::BUSY) => {
                 // Under a page-in or a pageout: wait for that request.
-                return Ok(Resolved::Wait(self.busy_io[&f.0]));
+                let tag = self.io_tag_of(f).expect("a busy page is in a request");
+                return Ok(Resolved::Wait(tag));
             }
             Lookup::Resident(d, f) => Some((d, f)),
             found @ (Lookup::Swapped(d) | Lookup::Paged(d)) => {

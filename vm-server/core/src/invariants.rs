@@ -10,7 +10,7 @@ use crate::vm::Vm;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
-use vm_swap::IoOp;
+use vm_swap::{IoOp, IoTag};
 
 impl Vm {
     /// Check the page queues' links and counts against every page record.
@@ -143,6 +143,7 @@ impl Vm {
     /// pool size (`check_page_queues` covers the queue links).
     pub fn check_invariants(&self) -> Result<(), String> {
         let mem = &self.mem;
+        let busy_io = self.busy_frames()?;
         let mut refs: BTreeMap<ObjectId, u32> = BTreeMap::new();
         let mut wires: BTreeMap<FrameNumber, u32> = BTreeMap::new();
         for sp in self.spaces.values() {
@@ -253,7 +254,7 @@ impl Vm {
                                 p.pindex()
                             ));
                         }
-                        let io = mem.busy_io.contains_key(&f.0);
+                        let io = busy_io.contains_key(&f.0);
                         if p.flags().contains(PageFlags::BUSY) != io || p.hold_count() > 0 {
                             return Err(format!(
                                 "{f:?} busy (not for swap I/O) or held between calls"
@@ -304,8 +305,7 @@ impl Vm {
         let p = &mem.pool;
         let in_queues = (p.paging_count() + p.wired_count() + p.unqueued_count()) as u64;
         // Wired pages are on no queue, busy (msync) or not.
-        let busy_unwired = mem
-            .busy_io
+        let busy_unwired = busy_io
             .keys()
             .filter(|&&f| !p.page(FrameNumber(f)).is_wired())
             .count();
@@ -338,29 +338,38 @@ impl Vm {
         Ok(())
     }
 
+    /// Every frame in a request in flight, with that request's tag; an
+    /// error for a frame in two requests.
+    fn busy_frames(&self) -> Result<BTreeMap<u32, IoTag>, String> {
+        let mut busy = BTreeMap::new();
+        for req in self.mem.io.values() {
+            for f in &req.frames {
+                if let Some(other) = busy.insert(f.0, req.tag) {
+                    return Err(format!(
+                        "{f:?} in two requests, {other:?} and {:?}",
+                        req.tag
+                    ));
+                }
+            }
+        }
+        Ok(busy)
+    }
+
     /// Check the swap accounting: every slot in use is recorded by
     /// exactly one object's metadata, a write in flight, or a pending or
     /// deferred free; every busy page belongs to a request in flight.
     /// Cost is linear in slots and pages: tests call it.
     pub fn check_swap(&self) -> Result<(), String> {
         let mem = &self.mem;
-        let mut busy = 0usize;
-        for req in mem.io.values() {
-            for f in &req.frames {
-                if mem.busy_io.get(&f.0) != Some(&req.tag) {
-                    return Err(format!("{f:?} of a request not mapped to it"));
-                }
-                if !mem.pool.page(*f).flags().contains(PageFlags::BUSY) {
-                    return Err(format!("{f:?} under I/O but not busy"));
-                }
-                busy += 1;
+        for f in self.busy_frames()?.keys() {
+            if !mem
+                .pool
+                .page(FrameNumber(*f))
+                .flags()
+                .contains(PageFlags::BUSY)
+            {
+                return Err(format!("{f:?} under I/O but not busy"));
             }
-        }
-        if busy != mem.busy_io.len() {
-            return Err(format!(
-                "{} busy frames, {busy} in requests",
-                mem.busy_io.len()
-            ));
         }
         let Some(sw) = mem.swap.as_ref() else {
             let n: u64 = mem.objects.iter().map(|(_, o)| o.swap().len()).sum();

@@ -92,7 +92,6 @@ impl Memory {
                     for &g in &frames {
                         self.pool.start_io(g);
                         self.objects.set_busy(o, true);
-                        self.busy_io.insert(g.0, tag);
                     }
                     self.objects.writing(charge, i64::from(count));
                     self.io.insert(

@@ -359,7 +359,6 @@ impl Memory {
         for (k, &f) in frames.iter().enumerate() {
             self.objects.insert_page(o, lo + k as u64, f);
             self.objects.set_busy(o, true);
-            self.busy_io.insert(f.0, tag);
         }
         self.io.insert(
             tag.0,

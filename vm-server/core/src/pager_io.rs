@@ -2,7 +2,7 @@
 //!
 //! Locking: runs inside the single-threaded `Vm`. Pages under pager I/O
 //! are `BUSY`, on no queue and unmapped, exactly as under swap I/O, and
-//! share its bookkeeping (`Memory::io`, `Memory::busy_io`); a request's
+//! share its bookkeeping (`Memory::io`, `Memory::io_tag_of`); a request's
 //! `IoReq::pager` says which pager serves it. The VM never waits for a
 //! pager on its own: only operations a client asked for on the pager's
 //! objects (a fault, `mlock`, `msync`) wait, so a pager that never
@@ -138,12 +138,13 @@ impl Vm {
         // Wired pages, and pages whose write-back is in flight (it could
         // land in the file after a later regrowth), keep the end.
         if obj.pages_in(size, u64::MAX).any(|(_, f)| {
-            self.mem.pool.page(f).is_wired()
-                || self
-                    .mem
-                    .busy_io
-                    .get(&f.0)
-                    .is_some_and(|t| self.mem.io[&t.0].op == IoOp::Write)
+            let p = self.mem.pool.page(f);
+            p.is_wired()
+                || (p.flags().contains(PageFlags::BUSY)
+                    && self
+                        .mem
+                        .io_tag_of(f)
+                        .is_some_and(|t| self.mem.io[&t.0].op == IoOp::Write))
         }) {
             return Err(VmError::Busy);
         }
@@ -367,7 +368,6 @@ impl Memory {
         for &g in &frames {
             self.pool.start_io(g);
             self.objects.set_busy(o, true);
-            self.busy_io.insert(g.0, tag);
         }
         self.io.insert(
             tag.0,
@@ -411,9 +411,10 @@ impl Memory {
         for f in pages {
             let p = self.pool.page(f);
             if p.flags().contains(PageFlags::BUSY) {
-                // Under a read or an earlier write: wait for it.
-                if let Some(&tag) = self.busy_io.get(&f.0) {
-                    wait.get_or_insert(tag);
+                // Under a read or an earlier write: wait for it (a busy
+                // page is always in a request; one scan per call at most).
+                if wait.is_none() {
+                    wait = self.io_tag_of(f);
                 }
                 continue;
             }
@@ -511,7 +512,6 @@ impl Memory {
         let req = self.io.remove(&ev.tag).expect("checked");
         let mut done = Ok(());
         for (i, &f) in req.frames.iter().enumerate() {
-            self.busy_io.remove(&f.0);
             if self.objects.take_orphan(f) {
                 self.pool.free(f);
                 continue;

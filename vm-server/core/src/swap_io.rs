@@ -2,14 +2,15 @@
 //!
 //! Locking: runs inside the single-threaded `Vm`. Pages under swap I/O are
 //! `BUSY`, on no queue and unmapped; the request that made them busy is
-//! found through `Memory::busy_io` (frame -> tag) and `Memory::io` (tag ->
-//! request). A completion unbusies its pages: a read validates them, a
-//! write frees the clean ones (or leaves them dirty on an error).
+//! in `Memory::io` (tag -> request), and `Memory::io_tag_of` finds it for
+//! a busy frame. A completion unbusies its pages: a read validates them,
+//! a write frees the clean ones (or leaves them dirty on an error).
 
 use crate::error::VmError;
 use crate::page::PageFlags;
 use crate::pmap::Pmap;
 use crate::swap_backend::{IoDone, SwapBackend};
+use crate::types::FrameNumber;
 use crate::vm::{Memory, Vm};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -121,6 +122,23 @@ impl Vm {
 }
 
 impl Memory {
+    /// The tag of the request in flight (swap or pager) that frame `f` is
+    /// in, if any: every `BUSY` page between calls. A scan of the
+    /// requests in flight (the devices' queues bound them: a few dozen, a
+    /// few hundred frames), asked only about a page found `BUSY`, rarely
+    /// beside the pages every request moves, which an index by frame made
+    /// pay a tree insert and remove each (docs/performance.md, "The swap
+    /// rows' bound").
+    // Out of line: the fault path asks only for a busy page, and its code
+    // stays on few pages (docs/performance.md, "Code pages").
+    #[inline(never)]
+    pub(crate) fn io_tag_of(&self, f: FrameNumber) -> Option<IoTag> {
+        self.io
+            .values()
+            .find(|r| r.frames.contains(&f))
+            .map(|r| r.tag)
+    }
+
     /// The oldest request in flight, if any: a fault out of memory, or
     /// one whose read cannot start, waits for it.
     // Out of line: asked only when memory ran out or a read cannot start;
@@ -237,7 +255,6 @@ impl Memory {
         }
         for (i, &f) in req.frames.iter().enumerate() {
             let i = i as u32;
-            self.busy_io.remove(&f.0);
             let ok = i < failed_at;
             if self.objects.take_orphan(f) {
                 self.pool.free(f);

@@ -29,7 +29,7 @@ use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
-use vm_swap::{IoTag, PagingTargets};
+use vm_swap::PagingTargets;
 
 /// One name: the object, the rights others may open it with, and the
 /// quota group that created it. Owned by the `Vm`'s name table.
@@ -77,8 +77,6 @@ pub(crate) struct Memory {
     pub(crate) swap: Option<Box<dyn SwapBackend>>,
     /// Swap requests in flight by tag.
     pub(crate) io: BTreeMap<u64, IoReq>,
-    /// Busy frame -> the tag of the request it is in.
-    pub(crate) busy_io: BTreeMap<u32, IoTag>,
     /// Completions not yet reported by `Vm::swap_poll`.
     pub(crate) done: Vec<IoDone>,
     /// While set, pageout looks only at pages of this quota group's
@@ -132,7 +130,6 @@ impl Vm {
                 targets,
                 swap: None,
                 io: BTreeMap::new(),
-                busy_io: BTreeMap::new(),
                 done: Vec::new(),
                 scan_only: None,
                 pagers: BTreeMap::new(),

@@ -211,7 +211,7 @@ impl Vm {
                     mem.zero_fill(entry, rel, false, pmap)?;
                 }
                 Lookup::Resident(_, f) if mem.pool.page(f).flags().contains(PageFlags::BUSY) => {
-                    let tag = mem.busy_io[&f.0];
+                    let tag = mem.io_tag_of(f).expect("a busy page is in a request");
                     mem.wait_unless_pager(tag, pmap)?;
                     continue;
                 }

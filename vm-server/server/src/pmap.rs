@@ -591,6 +591,16 @@ impl Pmap for Sel4Pmap {
         let Some(sp) = self.spaces.get_mut(&space.0) else {
             return;
         };
+        // One page (pageout's `page_protect`, for every page it evicts):
+        // its slot alone, not a walk of its block and a list of what it
+        // found (about 500 instructions a page; docs/performance.md, "The
+        // swap rows' bound").
+        if start & 0xfff == 0 && start.checked_add(4096) == Some(end) {
+            if let Some(m) = sp.mappings.remove(start) {
+                self.unmap_one(space, start, m);
+            }
+            return self.remove_large(space, start, end);
+        }
         let vas: Vec<u64> = sp.mappings.range(start..end).map(|(va, _)| va).collect();
         for va in vas {
             let m = self

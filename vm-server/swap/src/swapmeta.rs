@@ -206,6 +206,24 @@ impl SwapMeta {
     /// request. `None` if `pindex` has no slot.
     pub fn cluster(&self, pindex: u64, max_before: u32, max_after: u32) -> Option<SwapRun> {
         let slot = self.lookup(pindex)?;
+        // Each step reads the slot array of its page's block, searched for
+        // in the tree again only when the step crosses into another block:
+        // a search a page was a third of a page-in window's set-up
+        // (docs/performance.md, "The swap rows' bound").
+        let mut block: Option<(u64, &SwBlock)> = None;
+        let mut slot_of = |p: u64| -> Option<SwapSlot> {
+            let (base, i) = split(p);
+            let b = match block {
+                Some((at, b)) if at == base => b,
+                _ => {
+                    let b = self.blocks.get(&base)?;
+                    block = Some((base, b));
+                    b
+                }
+            };
+            let s = b.slots[i];
+            (s != NONE).then_some(SwapSlot(s))
+        };
         let mut before = 0u32;
         while before < max_before {
             let (p, want) = (
@@ -213,7 +231,7 @@ impl SwapMeta {
                 slot.0.checked_sub(before + 1),
             );
             match (p, want) {
-                (Some(p), Some(w)) if self.lookup(p) == Some(SwapSlot(w)) => before += 1,
+                (Some(p), Some(w)) if slot_of(p) == Some(SwapSlot(w)) => before += 1,
                 _ => break,
             }
         }
@@ -222,9 +240,7 @@ impl SwapMeta {
             let p = pindex.checked_add(u64::from(after) + 1);
             let w = slot.0.checked_add(after + 1);
             match (p, w) {
-                (Some(p), Some(w)) if w != NONE && self.lookup(p) == Some(SwapSlot(w)) => {
-                    after += 1
-                }
+                (Some(p), Some(w)) if w != NONE && slot_of(p) == Some(SwapSlot(w)) => after += 1,
                 _ => break,
             }
         }
