@@ -662,8 +662,10 @@ pub fn supervise(
     all_ok
 }
 
-/// Floor rounds one component may ask for (`bench-fault` asks 36).
-const MAX_FLOOR_ROUNDS: u32 = 64;
+/// Floor rounds one component may ask for: `bench-fault` asks 62, 9 for
+/// each of its five fault and request rows and its page-in row and 4
+/// for each swap pass's map-unmap bound; room for a few rows more.
+const MAX_FLOOR_ROUNDS: u32 = 96;
 
 /// Answers a `FLOOR_ROUND` Call: one round of floor benchmark `kind`,
 /// its median in MR0. The caller's reply cap is saved first: the floor's

@@ -9,7 +9,7 @@
 //! | [`DONE`] | an `awaited` component | status | "I have finished" (0 = success): its test verdict |
 //! | [`CONSOLE`] | any component (`NBSend`) | length, bytes | one console line, printed whole (see `console`) |
 //! | [`PANIC`] | a component without a panic hook (servers, drivers, test components) | length, bytes | "I panicked with this message" (truncated to what fits); it then suspends itself |
-//! | [`FLOOR_ROUND`] | a benchmark | kind ([`FLOOR_IPC`], [`FLOOR_FAULT`] or [`FLOOR_MAP_UNMAP`]) | "measure one round of that floor now"; the reply's MR0 is its median in cycles (label 1, no words: no floors in this boot, or the sender used its 64 rounds) |
+//! | [`FLOOR_ROUND`] | a benchmark | kind ([`FLOOR_IPC`], [`FLOOR_FAULT`] or [`FLOOR_MAP_UNMAP`]) | "measure one round of that floor now"; the reply's MR0 is its median in cycles (label 1, no words: no floors in this boot, or the sender used its 96 rounds) |
 //!
 //! Exit statuses a pager reports: 0 = success, anything below
 //! [`STATUS_KILLED`] is the client's own `exit` status, [`STATUS_KILLED`]
