@@ -475,6 +475,30 @@ mod tests {
     }
 
     #[test]
+    fn a_command_is_answered_at_the_prompt_after_its_echo_or_times_out() {
+        let (mut ours, mut qemu) = UnixStream::pair().expect("a socket pair");
+        ours.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("a read timeout");
+        // The banner's prompt before the echo does not answer `stop`.
+        qemu.write_all(b"QEMU 7.2 monitor\r\n(qemu) stop\r\n(qemu) ")
+            .expect("the answer");
+        let answer = command(&mut ours, "stop").expect("an answer");
+        assert!(answer.ends_with("stop\r\n(qemu) "), "{answer:?}");
+        // A monitor that never answers: an error after `ANSWER`, the
+        // command sent all the same.
+        let started = Instant::now();
+        let e = command(&mut ours, "cont").unwrap_err();
+        assert!(started.elapsed() >= ANSWER, "{:?}", started.elapsed());
+        assert!(
+            e.to_string().contains("no answer to `cont` within 3s"),
+            "{e}"
+        );
+        let mut sent = [0u8; 16];
+        let n = qemu.read(&mut sent).expect("the commands sent");
+        assert_eq!(&sent[..n], b"stop\ncont\n");
+    }
+
+    #[test]
     fn an_elf_gives_the_bytes_it_loads_at_an_address() {
         let e = elf(0x40_1000, &[1, 2, 3, 4]);
         assert_eq!(elf_bytes(&e, 0x40_1001, 2), Some(&[2u8, 3][..]));
