@@ -167,9 +167,10 @@ pub struct BenchArgs {
     /// message over the same rounds (a QEMU plugin, qemu/data-pages), by
     /// kind, with the pages most messages touch and what is on them; and
     /// the instructions, blocks and code pages each message runs, with
-    /// its instructions by function; then, in a second boot, the server's
+    /// its instructions by function; then, in two more boots, the server's
     /// instructions, kernel invocations and messages per page of the
-    /// timed swap-in pass, with its instructions by function
+    /// timed swap-out and swap-in passes, with the instructions by
+    /// function
     #[arg(long, conflicts_with_all = ["boots", "policies", "hot_text"])]
     pub data_pages: bool,
 }

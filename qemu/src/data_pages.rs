@@ -661,14 +661,17 @@ pub fn run(ws: &Workspace, o: &Options) -> Result<bool> {
     }
     let images = [server, root];
     print!("{}", report(&tallies, &images));
-    progress(
-        "data-pages",
-        "booting again: vm-server over bench-fault's timed swap-in pass",
-    );
-    let (messages, stop_line) = recorder.record(crate::swap_profile::WINDOW)?;
-    let swap = crate::swap_profile::Profile::of(&messages, &groups[SERVER], &stop_line)
-        .ok_or_else(|| Failure::msg(format!("no swap-in pass in `{stop_line}`")))?;
-    print!("{}", swap.report(&images[SERVER].symbols));
+    for pass in crate::swap_profile::Pass::BOTH {
+        let name = pass.name();
+        progress(
+            "data-pages",
+            format!("booting again: vm-server over bench-fault's timed {name} pass"),
+        );
+        let (messages, stop_line) = recorder.record(pass.window())?;
+        let swap = crate::swap_profile::Profile::of(pass, &messages, &groups[SERVER], &stop_line)
+            .ok_or_else(|| Failure::msg(format!("no {name} pass in `{stop_line}`")))?;
+        print!("{}", swap.report(&images[SERVER].symbols));
+    }
     Ok(true)
 }
 

@@ -1,18 +1,18 @@
-//! `cargo qemu bench --data-pages`, second boot: what the VM server runs
-//! per page bench-fault's timed swap-in pass reads in: instructions,
-//! kernel invocations and messages per page, and the instructions by
-//! function.
+//! `cargo qemu bench --data-pages`, second and third boots: what the VM
+//! server runs per page bench-fault's timed swap passes move (written
+//! out, read in): instructions, kernel invocations and messages per
+//! page, and the instructions by function.
 //!
 //! **Why.** The swap rows are far below their goal, and the kernel's part
 //! of a page moved (one `Page_Map`, one `Page_Unmap`) is a small share of
-//! a page's time (`vm-swap-in-bound-mbps`; docs/performance.md, "The
+//! a page's time (`vm-swap-*-bound-mbps`; docs/performance.md, "The
 //! swap rows' bound"). What is left is the server's own work and the
 //! disk's waits; this says how much of the first there is and where.
 //!
-//! **How.** The data-pages plugin records the VM server's messages from
-//! [`WINDOW`]'s first line, which bench-fault prints just before the
-//! timed pass, to the pass's `BENCH` line, which names the pages it read
-//! in and wrote out. The window also holds the floor rounds between the
+//! **How.** For each pass ([`Pass::window`]) the data-pages plugin
+//! records the VM server's messages from the line bench-fault prints just
+//! before the timed pass to the pass's `BENCH` line, which names the
+//! pages it wrote out and read in. The window also holds the floor rounds between the
 //! pass's rounds (block-test's and the root task's own, not the VM
 //! server's) and the `Stats` requests around them, a few messages.
 
@@ -20,13 +20,45 @@ use crate::data_pages::{by_function, Group, Message};
 use crate::hot_text::Symbols;
 use std::collections::BTreeMap;
 
-/// bench-fault's line before its timed swap-in pass, and the pass's
-/// `BENCH` line after it.
-pub const WINDOW: (&str, &str) = ("bench-fault: timed swap-in pass", "BENCH vm-swap-in-mbps");
+/// A timed swap pass of bench-fault's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    Out,
+    In,
+}
 
-/// What the VM server ran over the window.
+impl Pass {
+    pub const BOTH: [Pass; 2] = [Pass::Out, Pass::In];
+
+    /// bench-fault's line before the timed pass, and the pass's `BENCH`
+    /// line after it.
+    pub fn window(self) -> (&'static str, &'static str) {
+        match self {
+            Pass::Out => ("bench-fault: timed swap-out pass", "BENCH vm-swap-out-mbps"),
+            Pass::In => ("bench-fault: timed swap-in pass", "BENCH vm-swap-in-mbps"),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Pass::Out => "swap-out",
+            Pass::In => "swap-in",
+        }
+    }
+
+    /// What the pass does to the pages it moves.
+    fn moves(self) -> &'static str {
+        match self {
+            Pass::Out => "written out",
+            Pass::In => "read in",
+        }
+    }
+}
+
+/// What the VM server ran over a pass's window.
 #[derive(Debug, PartialEq)]
 pub struct Profile {
+    pub pass: Pass,
     pub messages: u64,
     pub insns: u64,
     pub invocations: u64,
@@ -40,12 +72,18 @@ pub struct Profile {
 }
 
 impl Profile {
-    /// The profile of the server's `messages` (`groups`: its marks'
-    /// groups), and the pages the pass's `BENCH` line `stop_line` names;
-    /// `None` without them.
-    pub fn of(messages: &[Message], groups: &[Group], stop_line: &str) -> Option<Profile> {
+    /// The profile of `pass` from the server's `messages` (`groups`: its
+    /// marks' groups), and the pages the pass's `BENCH` line `stop_line`
+    /// names; `None` without them.
+    pub fn of(
+        pass: Pass,
+        messages: &[Message],
+        groups: &[Group],
+        stop_line: &str,
+    ) -> Option<Profile> {
         let (pages_out, pages_in) = pages_moved(stop_line)?;
         let mut p = Profile {
+            pass,
             messages: 0,
             insns: 0,
             invocations: 0,
@@ -78,17 +116,20 @@ impl Profile {
         Some(p)
     }
 
-    /// The report: per page read in, then by function (those with a
-    /// fiftieth of the instructions or more), the sampled messages'
+    /// The report: per page the pass moved, then by function (those with
+    /// a fiftieth of the instructions or more), the sampled messages'
     /// instructions scaled to all of them.
     pub fn report(&self, symbols: &Symbols) -> String {
-        let pages = self.pages_in.max(1) as f64;
+        let (name, moves) = (self.pass.name(), self.pass.moves());
+        let (moved, other, other_moves) = match self.pass {
+            Pass::Out => (self.pages_out, self.pages_in, Pass::In.moves()),
+            Pass::In => (self.pages_in, self.pages_out, Pass::Out.moves()),
+        };
+        let pages = moved.max(1) as f64;
         let mut s = format!(
-            "\nswap-in pass (bench-fault's timed rounds): {} VM-server messages for {} pages read in ({} written out)\n\
-             per page read in: {:.0} instructions, {:.2} kernel invocations, {:.3} messages\n",
+            "\n{name} pass (bench-fault's timed rounds): {} VM-server messages for {moved} pages {moves} ({other} {other_moves})\n\
+             per page {moves}: {:.0} instructions, {:.2} kernel invocations, {:.3} messages\n",
             self.messages,
-            self.pages_in,
-            self.pages_out,
             self.insns as f64 / pages,
             self.invocations as f64 / pages,
             self.messages as f64 / pages
@@ -100,7 +141,7 @@ impl Profile {
         // Sampled instructions to all of the window's, per page.
         let scale = self.insns as f64 / self.sampled_insns as f64 / pages;
         s.push_str(&format!(
-            "swap-in pass: instructions per page read in by function ({} sampled messages)\n",
+            "{name} pass: instructions per page {moves} by function ({} sampled messages)\n",
             self.sampled
         ));
         for (f, n) in v {
@@ -154,7 +195,7 @@ mod tests {
         .map(|l| parse_line(l).expect("a plugin line"))
         .collect();
         let line = "BENCH vm-swap-in-mbps 1 MB/s (1 MiB in 1 ms over 4 rounds; 1 pages out, 10 in; pool 4 pages)";
-        let p = Profile::of(&messages, &groups, line).expect("a profile");
+        let p = Profile::of(Pass::In, &messages, &groups, line).expect("a profile");
         assert_eq!(
             (p.messages, p.insns, p.invocations, p.pages_in, p.pages_out),
             (2, 1100, 4, 10, 1)
@@ -184,6 +225,22 @@ mod tests {
         assert!(
             r.lines()
                 .any(|l| l.trim_start().starts_with("22  0.20  a::hot2")),
+            "{r}"
+        );
+        // The swap-out pass's report counts per page written out.
+        let out = Profile::of(Pass::Out, &messages, &groups, line).expect("a profile");
+        let r = out.report(&symbols);
+        assert!(r.starts_with("\nswap-out pass"), "{r}");
+        assert!(r.contains("for 1 pages written out (10 read in)"), "{r}");
+        assert!(
+            r.contains(
+                "per page written out: 1100 instructions, 4.00 kernel invocations, 2.000 messages"
+            ),
+            "{r}"
+        );
+        assert!(
+            r.lines()
+                .any(|l| l.trim_start().starts_with("880  0.80  a::hot1")),
             "{r}"
         );
     }

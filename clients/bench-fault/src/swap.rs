@@ -98,6 +98,9 @@ pub fn run(env: &mut Env, hz: u64) -> bool {
         // SAFETY: inside the region mapped above.
         unsafe { word(i).write_volatile(i) };
     }
+    // `cargo qemu bench --data-pages` records the server from here to
+    // the pass's BENCH line (qemu/src/swap_profile.rs).
+    println!("bench-fault: timed swap-out pass");
     let s1 = timed_pass(env, hz, Pass::Out, pool..pages, |i| {
         // SAFETY: `i` < `pages`: inside the region mapped above.
         unsafe { word(i).write_volatile(i) };
