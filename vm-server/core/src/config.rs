@@ -38,11 +38,19 @@ pub struct VmConfig {
     pub pagein_behind: u32,
     pub pagein_ahead: u32,
     /// Adaptive swap read-ahead (`pagein::ReadAhead`): the window, at most
-    /// `pagein_behind + pagein_ahead + 1` pages, grows with read-ahead
-    /// hits and halves without them, and touching a window's marker page
-    /// reads the next one asynchronously. Off: every page-in reads the
-    /// full window, synchronously.
+    /// `pagein_window` pages, grows with read-ahead hits and halves
+    /// without them, and touching a window's marker page reads the next
+    /// one asynchronously, twice as large. A window spans resident pages
+    /// and may take several requests, all under one doorbell. Off: every
+    /// page-in reads the pages up to `pagein_behind` before and
+    /// `pagein_ahead` after the faulting one that one request can,
+    /// synchronously.
     pub pagein_adaptive: bool,
+    /// The largest adaptive read-ahead window, in pages (at least 1).
+    /// Not bounded by the device's request limit: a window is split into
+    /// requests. A fault's first window stays within `pagein_behind` and
+    /// `pagein_ahead` of it unless the scan's direction is known.
+    pub pagein_window: u32,
     /// Which client to stop when memory and swap are exhausted
     /// (`Vm::oom_victim`, the server's OOM killer).
     pub oom_policy: OomPolicy,
@@ -105,6 +113,7 @@ impl Default for VmConfig {
             pagein_behind: 7,
             pagein_ahead: 8,
             pagein_adaptive: false,
+            pagein_window: 16,
             oom_policy: OomPolicy::Largest,
             large_pages: 0,
             large_cow_copy: true,

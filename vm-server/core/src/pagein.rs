@@ -21,8 +21,14 @@ use vm_swap::{IoOp, IoTag, SwapSlot};
 /// pages faults touched since it was last sized and halves without them
 /// (Linux's `__swapin_nr_pages`), and a marker page in the last window
 /// starts the next one asynchronously when a fault touches it
-/// (DragonFly's `PG_RAM`). One marker: of several scans at once only the
-/// latest reads ahead asynchronously; the others read at their faults.
+/// (DragonFly's `PG_RAM`); that window doubles, since the scan went on
+/// into the read-ahead (Linux's `get_next_ra_size`). A window spans
+/// resident pages: its non-resident runs go to the device as one request
+/// each, under one doorbell (the policy keeps some pages of a scanned
+/// region resident, and a window that stopped at each cost a doorbell
+/// every 8 pages or so: docs/performance.md, "Read-ahead across resident
+/// pages"). One marker: of several scans at once only the latest reads
+/// ahead asynchronously; the others read at their faults.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct ReadAhead {
     /// Read-ahead pages touched since the window was last sized.
@@ -68,6 +74,15 @@ impl ReadAhead {
         self.last = Some((o, pindex));
         pages
     }
+
+    /// The window after a marker: twice the last, at least what
+    /// [`size`](Self::size) gives, at most `limit` pages.
+    fn grow(&mut self, o: ObjectId, pindex: u64, limit: u32) -> u32 {
+        let doubled = self.window.saturating_mul(2);
+        let pages = self.size(o, pindex, limit).max(doubled).clamp(1, limit);
+        self.window = pages;
+        pages
+    }
 }
 
 impl Memory {
@@ -88,7 +103,8 @@ impl Memory {
     /// failed read fails only that space's next fault on the page), and
     /// `reserve` frames of `o`'s group's resident quota stay free after
     /// the read (for a copy-on-write copy that follows it). The window is
-    /// adaptive ([`ReadAhead`]). Returns the tag to wait for: the read's,
+    /// adaptive ([`ReadAhead`]), and for a fault spans resident pages
+    /// (more requests, under one doorbell). Returns the tag to wait for: the read's,
     /// or, while the device is saturated (every staging buffer or queue
     /// entry in use), its oldest request's, after which the caller faults
     /// again. Caller contract: a pager is attached; `class` is `Normal`
@@ -133,33 +149,133 @@ impl Memory {
             }
         };
         let spare = self.read_spare(o, reserve)?;
-        match self.read_window(o, pindex, before, after, spare, class, true, None, by) {
-            Ok(tag) => Ok(tag),
+        self.swap.as_mut().expect("pager attached").hold_doorbell();
+        let read = match self.read_window(o, pindex, before, after, spare, class, true, by) {
+            Ok((tag, lo, hi)) => {
+                // Only a fault's page-in (`by`) reads past its own request:
+                // `swapin_chain` and swapoff wait for that request and then
+                // take every page they find resident as read, so no read
+                // of theirs may still be in flight.
+                if adaptive && by.is_some() {
+                    let window = pindex.saturating_sub(u64::from(before))
+                        ..pindex.saturating_add(u64::from(after) + 1);
+                    self.read_ahead_around(o, pindex, (lo, hi), window, reserve, class);
+                }
+                Ok(tag)
+            }
             Err(Some(e)) => Err(e),
             // Every staging buffer or queue entry is in use: the caller
             // waits for the oldest request and faults again (a fault no
             // longer blocks the server here).
             Err(None) => self.oldest_io().ok_or(VmError::Io),
-        }
+        };
+        self.swap
+            .as_mut()
+            .expect("pager attached")
+            .release_doorbell();
+        read
     }
 
-    /// The largest read-ahead window: the request limit, and the
-    /// configured pages behind and ahead of the faulting one.
+    /// The rest of a fault's adaptive `window` around `pindex`, after the
+    /// fault's own read of `lo..hi` (which holds `pindex`): the window's
+    /// non-resident runs on both sides, read ahead; then the marker on the
+    /// first page read ahead in the scan's direction (forward first), the
+    /// next window starting past the last page read that way. Caller
+    /// contract: the doorbell is held.
+    fn read_ahead_around(
+        &mut self,
+        o: ObjectId,
+        pindex: u64,
+        (lo, hi): (u64, u64),
+        window: core::ops::Range<u64>,
+        reserve: u64,
+        class: AllocClass,
+    ) {
+        let ahead = self.read_ahead_range(o, hi..window.end, reserve, class);
+        let behind = self.read_ahead_range(o, window.start..lo, reserve, class);
+        let forward = hi > pindex + 1 || ahead.is_some();
+        self.readahead.marker = if forward {
+            Some(Marker {
+                object: o,
+                pindex: if hi > pindex + 1 {
+                    pindex + 1
+                } else {
+                    ahead.as_ref().map_or(hi, |r| r.start)
+                },
+                next: ahead.map_or(hi, |r| r.end),
+                forward: true,
+            })
+        } else if lo < pindex || behind.is_some() {
+            let first = if lo < pindex {
+                pindex - 1
+            } else {
+                behind.as_ref().map_or(lo, |r| r.end) - 1
+            };
+            Some(Marker {
+                object: o,
+                pindex: first,
+                next: behind.map_or(lo, |r| r.start).wrapping_sub(1),
+                forward: false,
+            })
+        } else {
+            None
+        };
+    }
+
+    /// Read ahead the pages of `range` of `o` that are on swap and not
+    /// resident, one request per run (split where a page is resident,
+    /// the device's run of slots breaks or the request limit is reached),
+    /// while memory and the group's resident quota leave frames beyond
+    /// `reserve` (see [`read_spare`](Self::read_spare)). Returns the pages
+    /// from the first read to the end of the last, `None` if none was.
+    /// Caller contract: the doorbell is held, so the requests reach the
+    /// device together.
+    fn read_ahead_range(
+        &mut self,
+        o: ObjectId,
+        range: core::ops::Range<u64>,
+        reserve: u64,
+        class: AllocClass,
+    ) -> Option<core::ops::Range<u64>> {
+        let mut read: Option<core::ops::Range<u64>> = None;
+        let mut p = range.start;
+        while p < range.end {
+            let obj = self.objects.get(o);
+            let Some(q) =
+                (p..range.end).find(|&q| obj.lookup(q).is_none() && obj.swap().lookup(q).is_some())
+            else {
+                break;
+            };
+            // Frames for the pages read, none for a fault's: `spare`
+            // counts those beyond one.
+            let spare = match self.read_spare(o, reserve) {
+                Ok(s) if s > 0 => s,
+                _ => break,
+            };
+            let after = u32::try_from(range.end - q - 1).unwrap_or(u32::MAX);
+            let Ok((_, lo, hi)) = self.read_window(o, q, 0, after, spare - 1, class, false, None)
+            else {
+                break;
+            };
+            read = Some(read.map_or(lo, |r| r.start)..hi);
+            p = hi;
+        }
+        read
+    }
+
+    /// The largest adaptive read-ahead window (`pagein_window`).
     fn readahead_limit(&self) -> u32 {
-        let max = self.swap.as_ref().expect("pager attached").max_cluster();
-        let cfg = self.config.pagein_behind + self.config.pagein_ahead + 1;
-        max.min(cfg).max(1)
+        self.config.pagein_window.max(1)
     }
 
     /// Read the non-resident pages of `o` around `pindex` (up to `before`
     /// pages before and `after` after it, device-contiguous, within the
-    /// request limit and `spare` frames beyond the one page). `wanted`:
-    /// a fault waits for `pindex` (else it is read ahead too, and a failed
-    /// read fails nobody); `dir`: the scan's direction (forward: `true`),
-    /// else taken from the window. Sets the read-ahead marker on the first
-    /// page read ahead in that direction. `Err(None)`: the device is
-    /// saturated; nothing changed on any error. Caller contract: `pindex`
-    /// has a slot and is not resident; a pager is attached.
+    /// request limit and `spare` frames beyond the one page), as one
+    /// request. `wanted`: a fault waits for `pindex` (else it is read
+    /// ahead too, and a failed read fails nobody). Returns the tag and the
+    /// pages read, `lo..hi`. `Err(None)`: the device is saturated; nothing
+    /// changed on any error. Caller contract: `pindex` has a slot and is
+    /// not resident; a pager is attached.
     #[allow(clippy::too_many_arguments)]
     fn read_window(
         &mut self,
@@ -170,9 +286,8 @@ impl Memory {
         spare: u64,
         class: AllocClass,
         wanted: bool,
-        dir: Option<bool>,
         by: Option<SpaceId>,
-    ) -> Result<IoTag, Option<VmError>> {
+    ) -> Result<(IoTag, u64, u64), Option<VmError>> {
         let max = self.swap.as_ref().expect("pager attached").max_cluster();
         let obj = self.objects.get(o);
         let run = obj
@@ -205,26 +320,7 @@ impl Memory {
         };
         let want = wanted.then_some(pindex);
         self.track_read(o, lo, want, frames, tag, slot, None, by);
-        // The marker: the first page read ahead in the scan's direction
-        // (DragonFly's `PG_RAM`); touching it starts the next window.
-        let forward = match dir {
-            _ if !self.config.pagein_adaptive => None,
-            Some(fwd) => Some(fwd),
-            None if hi > pindex + 1 => Some(true),
-            None if lo < pindex => Some(false),
-            None => None,
-        };
-        self.readahead.marker = forward.map(|fwd| Marker {
-            object: o,
-            pindex: match (wanted, fwd) {
-                (false, _) => pindex,
-                (true, true) => pindex + 1,
-                (true, false) => pindex - 1,
-            },
-            next: if fwd { hi } else { lo.wrapping_sub(1) },
-            forward: fwd,
-        });
-        Ok(tag)
+        Ok((tag, lo, hi))
     }
 
     /// A fault touched `f` (entered it in a page table): if it was read
@@ -261,41 +357,39 @@ impl Memory {
         self.readahead_async(m);
     }
 
-    /// Start the window after marker `m` asynchronously: from `m.next` on
-    /// in `m`'s direction, if that page is on swap and not resident, with
-    /// frames to spare. Nothing happens otherwise (the next fault reads).
+    /// Start the window after marker `m` asynchronously: [`ReadAhead::grow`]
+    /// pages from `m.next` on in `m`'s direction, its pages on swap and
+    /// not resident read ahead under one doorbell, with frames to spare;
+    /// the marker then moves to the first page read in that direction.
+    /// Nothing read: no marker, and the next fault reads.
     fn readahead_async(&mut self, m: Marker) {
-        let obj = self.objects.get(m.object);
-        if m.next == u64::MAX || obj.lookup(m.next).is_some() || obj.swap().lookup(m.next).is_none()
-        {
+        if m.next == u64::MAX {
             return;
         }
-        let Ok(spare) = self.read_spare(m.object, 0) else {
-            return;
-        };
         let limit = self.readahead_limit();
-        let win = self.readahead.size(m.object, m.next, limit);
-        if spare + 1 < u64::from(win) {
-            return;
-        }
-        let (before, after) = if m.forward {
-            (0, win - 1)
+        let win = u64::from(self.readahead.grow(m.object, m.next, limit));
+        let range = if m.forward {
+            m.next..m.next.saturating_add(win)
         } else {
-            (win - 1, 0)
+            m.next.saturating_sub(win - 1)..m.next + 1
         };
-        // Any failure (no frames, the device saturated) leaves it to the
-        // next fault.
-        let _ = self.read_window(
-            m.object,
-            m.next,
-            before,
-            after,
-            spare,
-            AllocClass::Normal,
-            false,
-            Some(m.forward),
-            None,
-        );
+        let sw = self.swap.as_mut().expect("marker set with a pager");
+        sw.hold_doorbell();
+        let read = self.read_ahead_range(m.object, range, 0, AllocClass::Normal);
+        self.swap
+            .as_mut()
+            .expect("pager attached")
+            .release_doorbell();
+        self.readahead.marker = read.map(|r| Marker {
+            object: m.object,
+            pindex: if m.forward { r.start } else { r.end - 1 },
+            next: if m.forward {
+                r.end
+            } else {
+                r.start.wrapping_sub(1)
+            },
+            forward: m.forward,
+        });
     }
 
     /// Frames a read for `o` may take beyond the wanted page: what memory

@@ -105,6 +105,7 @@ impl Vm {
             || config.max_chain_depth < 3
             || config.reserved_pages > frame_count
             || config.pageout_cluster == 0
+            || config.pagein_window == 0
             || u64::from(crate::config::large_region_base(frame_count))
                 + u64::from(config.large_pages) * u64::from(crate::config::LARGE_PAGE_FRAMES)
                 >= u64::from(u32::MAX)

@@ -194,6 +194,9 @@ impl Runner {
             cfg.pagein_ahead = [8, 0, 3][seed as usize % 3];
             cfg.pagein_behind = [7, 0, 2][seed as usize % 3];
             cfg.pagein_adaptive = seed % 4 < 2;
+            // Adaptive windows past the request limit (16) take several
+            // requests.
+            cfg.pagein_window = [16, 40, 5][(seed / 5) as usize % 3];
         }
         // The physical object is a device region past the pool on odd
         // seeds (as the server's are) and pool frames on even ones; the
@@ -1494,6 +1497,9 @@ impl Runner {
                 let Ok(Some(f)) = self.sim.vm.extract(s, va) else {
                     continue;
                 };
+                if self.sim.vm.pool().page(f).flags().contains(PageFlags::BUSY) {
+                    continue; // under I/O: its bytes are not settled
+                }
                 if matches!(p.content, Content::Free(_)) {
                     continue; // either of two contents: settled on access
                 }

@@ -620,6 +620,73 @@ fn sequential_page_ins_read_the_whole_window_ahead() {
     no_leaks(&mut s, 128);
 }
 
+/// Adaptive read-ahead in order: the window doubles at each marker up to
+/// `pagein_window` (past the device's 16-page request limit), and spans
+/// the pages the scan finds resident: its runs between them are separate
+/// requests that reach the device under one doorbell.
+#[test]
+fn adaptive_read_ahead_spans_resident_pages_under_one_doorbell() {
+    let mut s = Sim::new(
+        VmConfig {
+            pagein_adaptive: true,
+            pagein_window: 32,
+            ..cfg()
+        },
+        256,
+    );
+    s.vm.swap_on(Box::new(SwapPager::new(RamDisk::new(1024, 64), 16)))
+        .unwrap();
+    let sp = s.vm.space_create(&mut s.pmap).unwrap();
+    let va =
+        s.vm.mmap(sp, &MmapArgs::anon(160 * P, Prot::RW), &mut s.pmap)
+            .unwrap();
+    fill(&mut s, sp, va, 160, 9);
+    evict_all(&mut s);
+    let resident = |s: &Sim, i: u64| {
+        s.vm.mincore(sp, va + i * P, P).unwrap()[0] & vm_core::MINCORE_INCORE != 0
+    };
+    assert!((0..160).all(|i| !resident(&s, i)), "all on swap");
+    // Every eighth page from 40 on resident, far apart: each a window of
+    // one (no hits, not next to the last read).
+    let holes: Vec<u64> = (40..160).step_by(8).collect();
+    for &i in holes.iter().rev() {
+        s.read_u8(sp, va + i * P).unwrap();
+    }
+    assert_eq!(
+        (0..160).filter(|&i| resident(&s, i)).collect::<Vec<_>>(),
+        holes
+    );
+    let disk = |s: &mut Sim| s.vm.swap_device_mut::<RamDisk>().unwrap().stats().clone();
+    let before = disk(&mut s);
+    // The scan, in order: the windows grow to 32 pages, and none stops
+    // at a resident page.
+    for i in 0..160 {
+        let mut b = [0u8; 64];
+        s.read(sp, va + i * P + 100, &mut b).unwrap();
+        assert_eq!(b, [9u8.wrapping_add(i as u8); 64], "page {i}");
+    }
+    let after = disk(&mut s);
+    let (reads, doorbells) = (
+        after.reads - before.reads,
+        after.doorbells - before.doorbells,
+    );
+    assert_eq!(
+        after.blocks_read - before.blocks_read,
+        160 - holes.len() as u64
+    );
+    // Past page 40 a window of 32 pages holds four resident ones: five
+    // requests, one doorbell (a window that stopped at each would ring
+    // once a request).
+    assert!(reads >= 20, "{reads} reads: split at the resident pages");
+    assert!(
+        doorbells * 2 <= reads,
+        "{doorbells} doorbells for {reads} reads"
+    );
+    check(&s);
+    s.vm.exit(sp, &mut s.pmap).unwrap();
+    no_leaks(&mut s, 256);
+}
+
 /// Fault-around leaves pages read ahead from swap unmapped after a
 /// scattered fault (each would cost a map now and an unmap at pageout),
 /// and enters them once the toucher comes back in order.

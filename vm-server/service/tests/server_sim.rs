@@ -306,6 +306,7 @@ impl Sim {
             pagein_ahead: [8, 0, 3][seed as usize % 3],
             pagein_behind: [7, 0, 2][seed as usize % 3],
             pagein_adaptive: seed % 4 < 2,
+            pagein_window: [16, 40, 5][(seed / 5) as usize % 3],
             max_chain_depth: [5, 3, 4][seed as usize % 3],
             large_pages: if seed % 4 == 3 { LARGE_REGIONS } else { 0 },
             large_transparent: seed % 8 == 7,

@@ -81,6 +81,9 @@ pub struct RamDiskStats {
     pub reordered: u64,
     /// Completions delivered that were published during a quiet stretch.
     pub quiet: u64,
+    /// Doorbells rung: a request submitted while the doorbell was free,
+    /// or a release that started requests held back.
+    pub doorbells: u64,
 }
 
 /// Delay applied to each completion.
@@ -443,6 +446,7 @@ impl BlockDevice for RamDisk {
             IoOp::Read => self.stats.reads += 1,
             IoOp::Write => self.stats.writes += 1,
         }
+        self.stats.doorbells += u64::from(!self.held);
         let tag = IoTag(self.next_tag);
         self.next_tag += 1;
         self.quiet |= self.quiet_capable;
@@ -532,11 +536,16 @@ impl BlockDevice for RamDisk {
 
     fn release_doorbell(&mut self) {
         self.held = false;
+        let mut started = false;
         for p in &mut self.pending {
-            if core::mem::take(&mut p.unseen) && p.hold == 0 {
-                p.unannounced = self.quiet;
+            if core::mem::take(&mut p.unseen) {
+                started = true;
+                if p.hold == 0 {
+                    p.unannounced = self.quiet;
+                }
             }
         }
+        self.stats.doorbells += u64::from(started);
     }
 }
 
