@@ -156,14 +156,19 @@ impl Profile {
 }
 
 /// `(out, in)` from a swap pass's `BENCH` line: `...; <out> pages out,
-/// <in> in; ...`.
+/// <in> in; ...`, or for swap-in `<needed> needed in, <in> read in`:
+/// the pages the server read, whose work the profile divides.
 fn pages_moved(line: &str) -> Option<(u64, u64)> {
     let rest = &line[line.find("; ")? + 2..];
     let mut w = rest.split_whitespace();
     let out = w.next()?.parse().ok()?;
     (w.next()? == "pages" && w.next()? == "out,").then_some(())?;
     let ins = w.next()?.parse().ok()?;
-    Some((out, ins))
+    if w.next()? != "needed" {
+        return Some((out, ins));
+    }
+    (w.next()? == "in,").then_some(())?;
+    Some((out, w.next()?.parse().ok()?))
 }
 
 #[cfg(test)]
@@ -176,6 +181,10 @@ mod tests {
         assert_eq!(
             pages_moved("BENCH vm-swap-in-mbps 132 MB/s (45 MiB in 360 ms over 4 rounds; 1712 pages out, 11647 in; pool 4300 pages, TSC 2596 MHz)"),
             Some((1712, 11647))
+        );
+        assert_eq!(
+            pages_moved("BENCH vm-swap-in-mbps 180 MB/s (50 MiB in 290 ms over 4 rounds; 1712 pages out, 12900 needed in, 12381 read in; pool 4300 pages, TSC 2596 MHz)"),
+            Some((1712, 12381))
         );
         assert_eq!(pages_moved("BENCH vm-swap-in-mbps 132 MB/s"), None);
         assert_eq!(pages_moved("x; 12 pages in, 3 out;"), None);

@@ -10,10 +10,16 @@
 //!   An untimed pass first, which also pages out the write pass's dirty
 //!   tail; then a second pass, its first pool's worth again untimed, over
 //!   clean pages whose copies stay on swap, so the timed part only reads:
-//!   MB/s = `pageins` delta x 4 KiB / elapsed time.
+//!   MB/s = the pages it needed read in x 4 KiB / elapsed time, a page
+//!   needed when it was not resident as its round began (`mincore`). Not
+//!   the server's `pageins`: those count read-ahead the pass never used
+//!   and pages read twice, evicted before the pass reached them, which
+//!   a larger window multiplies (docs/performance.md, "Read-ahead across
+//!   resident pages"); the pass prints both.
 //! * `vm-fault-pagein`: the median cycles of a read fault that reads from
 //!   swap, one touch per [`PAGEIN_STRIDE`] pages (128 KiB), beyond page-in
-//!   read-ahead (7 pages behind, 8 ahead); touches that found their page
+//!   read-ahead (scattered faults keep its window to a page or two, and
+//!   its 16-page default reaches 8 ahead); touches that found their page
 //!   resident (no `pageins` change) are left out. Then `BENCH-PAGEIN-WORK`:
 //!   per counted fault, the server's kernel invocations and messages, the
 //!   pages its pageout freed and scanned meanwhile and the cycles of its
@@ -24,8 +30,10 @@
 //!   request before the touch (its own handling is added after it
 //!   answers).
 //!   Likewise `BENCH-SWAP-WORK` after each throughput pass: per page
-//!   moved, the cycles, the server's kernel invocations and messages and
-//!   its loop's cycles.
+//!   moved, the cycles, the server's kernel invocations and messages, its
+//!   loop's cycles and of those the cycles its swap doorbells took (the
+//!   block server's run: polling above the VM server, it preempts the
+//!   ring and returns when its requests are done), with the doorbells.
 //! * `vm-swap-out-bound-mbps`, `vm-swap-in-bound-mbps`: what the kernel
 //!   alone allows. Every page a pass moves was mapped into this client
 //!   (it touched the page) and every page it moves costs the pool a page
@@ -52,10 +60,12 @@
 
 use crate::rounds::Rounds;
 use crate::{rdtsc, PAGE, ROUNDS};
+use alloc::format;
+use alloc::vec;
 use alloc::vec::Vec;
 use block_api::floor::{FLOOR_READ_4K, FLOOR_READ_RATE, FLOOR_WRITE_RATE};
 use sel4_root_task::control;
-use vm_client::vm_api::{MmapRequest, Prot, VmStats};
+use vm_client::vm_api::{Mincore, MmapRequest, Prot, VmStats};
 use vm_client::{println, Env};
 
 /// The region is this many pools.
@@ -101,7 +111,7 @@ pub fn run(env: &mut Env, hz: u64) -> bool {
     // `cargo qemu bench --data-pages` records the server from here to
     // the pass's BENCH line (qemu/src/swap_profile.rs).
     println!("bench-fault: timed swap-out pass");
-    let s1 = timed_pass(env, hz, Pass::Out, pool..pages, |i| {
+    let s1 = timed_pass(env, hz, Pass::Out, base, pool..pages, |i| {
         // SAFETY: `i` < `pages`: inside the region mapped above.
         unsafe { word(i).write_volatile(i) };
     });
@@ -131,7 +141,7 @@ pub fn run(env: &mut Env, hz: u64) -> bool {
     // `cargo qemu bench --data-pages` records the server from here to
     // the pass's BENCH line (qemu/src/swap_profile.rs).
     println!("bench-fault: timed swap-in pass");
-    timed_pass(env, hz, Pass::In, pool..pages, |i| {
+    timed_pass(env, hz, Pass::In, base, pool..pages, |i| {
         // SAFETY: as above: `i` < `pages`, inside the mapped region.
         bad += u64::from(unsafe { word(i).read_volatile() } != i);
     });
@@ -209,6 +219,24 @@ fn stats(env: &mut Env) -> VmStats {
     env.vm.stats().expect("stats")
 }
 
+/// Pages of `range` of the region at `base` not resident now (`mincore`):
+/// what touching them must read in.
+fn not_resident(env: &mut Env, base: u64, range: core::ops::Range<u64>) -> u64 {
+    let mut bytes = vec![Mincore::empty(); (range.end - range.start) as usize];
+    let n = env
+        .vm
+        .mincore(
+            base + range.start * PAGE,
+            (range.end - range.start) * PAGE,
+            &mut bytes,
+        )
+        .expect("mincore of the swap region");
+    bytes[..n]
+        .iter()
+        .filter(|m| !m.contains(Mincore::INCORE))
+        .count() as u64
+}
+
 /// A timed swap pass: the pages it moves go out to swap or come in.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Pass {
@@ -216,15 +244,18 @@ enum Pass {
     In,
 }
 
-/// Runs `touch(i)` for every `i` of `range` in [`SWAP_ROUNDS`] rounds,
-/// each after a raw rate round of block-test's in the same direction;
-/// prints the pass's `BENCH` line (the rounds' time only) and its
-/// `BENCH-ROUNDS` against the raw rate. The pages moved are the server's
-/// `pageouts` or `pageins`. Returns the stats after the last round.
+/// Runs `touch(i)` for every page `i` of `range` of the region at `base`
+/// in [`SWAP_ROUNDS`] rounds, each after a raw rate round of block-test's
+/// in the same direction; prints the pass's `BENCH` line (the rounds'
+/// time only) and its `BENCH-ROUNDS` against the raw rate. The pages
+/// moved out are the server's `pageouts`; those moved in, the round's
+/// pages not resident as it began ([`not_resident`]). Returns the stats
+/// after the last round.
 fn timed_pass(
     env: &mut Env,
     hz: u64,
     pass: Pass,
+    base: u64,
     range: core::ops::Range<u64>,
     mut touch: impl FnMut(u64),
 ) -> VmStats {
@@ -234,7 +265,6 @@ fn timed_pass(
     } else {
         ("vm-swap-in-mbps", FLOOR_READ_RATE, "blk-raw-read-mbps")
     };
-    let moved = |s: &VmStats| if out { s.pageouts } else { s.pageins };
     let per_round = (range.end - range.start).div_ceil(SWAP_ROUNDS);
     let mut rounds = Rounds::default();
     // The kernel's bound (`floor-map-unmap`) against the raw round, and
@@ -242,8 +272,12 @@ fn timed_pass(
     let (mut bound_rounds, mut share_rounds) = (Rounds::default(), Rounds::default());
     let mut pair_cycles = Vec::new();
     let (mut pages, mut cycles, mut other) = (0, 0, 0);
-    // The server's kernel invocations and messages during the rounds.
+    // Swap-in: the server's `pageins` beside the pages the pass needed.
+    let mut read_in = 0;
+    // The server's kernel invocations and messages during the rounds, and
+    // its swap doorbells with their cycles.
     let (mut invocations, mut messages, mut handling) = (0, 0, 0);
+    let (mut doorbells, mut doorbell_cycles) = (0, 0);
     let mut last = stats(env);
     let mut lo = range.start;
     while lo < range.end {
@@ -257,31 +291,44 @@ fn timed_pass(
             None => bound_rounds.add(0, None),
         }
         pair_cycles.extend(pair);
+        let need = if out {
+            0
+        } else {
+            not_resident(env, base, lo..hi)
+        };
         let (s0, t0) = (stats(env), rdtsc());
         (lo..hi).for_each(&mut touch);
         let (s1, t1) = (stats(env), rdtsc());
-        let (n, dt) = (moved(&s1) - moved(&s0), (t1 - t0).max(1));
+        let n = if out { s1.pageouts - s0.pageouts } else { need };
+        let dt = (t1 - t0).max(1);
+        read_in += s1.pageins - s0.pageins;
         // KB/s, the floor's unit.
         let kbps = (n as u128 * PAGE as u128 * hz as u128 / dt as u128 / 1000) as u64;
         rounds.add(kbps, floor);
         share_rounds.add(kbps, bound);
         pages += n;
         cycles += dt;
-        other += if out {
-            s1.pageins - s0.pageins
+        if out {
+            other += s1.pageins - s0.pageins;
         } else {
-            s1.pageouts - s0.pageouts
-        };
+            other += s1.pageouts - s0.pageouts;
+        }
         invocations += s1.kernel_invocations - s0.kernel_invocations;
         messages += s1.messages - s0.messages;
         handling += s1.handling_cycles - s0.handling_cycles;
+        doorbells += s1.swap_doorbells - s0.swap_doorbells;
+        doorbell_cycles += s1.swap_doorbell_cycles - s0.swap_doorbell_cycles;
         last = s1;
         lo = hi;
     }
     let bytes = pages * PAGE;
-    let (outs, ins) = if out { (pages, other) } else { (other, pages) };
+    let (outs, ins) = if out {
+        (pages, format!("{other} in"))
+    } else {
+        (other, format!("{pages} needed in, {read_in} read in"))
+    };
     println!(
-        "BENCH {name} {} MB/s ({} MiB in {} ms over {SWAP_ROUNDS} rounds; {outs} pages out, {ins} in; pool {} pages, TSC {} MHz)",
+        "BENCH {name} {} MB/s ({} MiB in {} ms over {SWAP_ROUNDS} rounds; {outs} pages out, {ins}; pool {} pages, TSC {} MHz)",
         bytes as u128 * hz as u128 / cycles.max(1) as u128 / 1_000_000,
         bytes >> 20,
         cycles as u128 * 1000 / hz as u128,
@@ -299,11 +346,13 @@ fn timed_pass(
     );
     let per = |w: u64| w as f64 / pages.max(1) as f64;
     println!(
-        "BENCH-SWAP-WORK {name} per page moved: {} cycles, {:.2} kernel invocations, {:.2} messages, {} cycles in the VM server's loop",
+        "BENCH-SWAP-WORK {name} per page moved: {} cycles, {:.2} kernel invocations, {:.2} messages, {} cycles in the VM server's loop, of which {} at the swap doorbell ({:.3} doorbells)",
         cycles / pages.max(1),
         per(invocations),
         per(messages),
-        handling / pages.max(1)
+        handling / pages.max(1),
+        doorbell_cycles / pages.max(1),
+        per(doorbells)
     );
     last
 }

@@ -5,7 +5,7 @@
 //! | label | operation | request words | reply words (label 0) |
 //! | ---: | --- | --- | --- |
 //! | `0x100` | `Ping` | 1: cookie | 1: cookie |
-//! | `0x101` | `Stats` | 0 | 82: [`VmStats`] (≥ 46, versioned) |
+//! | `0x101` | `Stats` | 0 | 84: [`VmStats`] (≥ 46, versioned) |
 //! | `0x102` | `ClientStats` | 0 | 28: [`ClientStats`] (≥ 12, versioned) |
 //! | `0x103` | `ClientList` (privileged: `observe`) | 1: from (client id) | 2 + 13 × count: count (≤ 9), next (0: none follow), per client [`ClientSummary`]: client, name_len, name\[3\], resident, wired, faults, zero-fill, copy-on-write, prefault, page-ins, large-page faults |
 //! | `0x110` | `Mmap` | 9: addr, len, prot, max_prot, flags, source (0 anon / 1 handle), handle, offset, align | 1: addr |

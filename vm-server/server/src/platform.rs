@@ -280,6 +280,8 @@ impl Platform for Sel4Platform {
             heap_bytes: sel4_root_task::heap::allocated_bytes() as u64,
             handling_cycles: self.loop_time.0,
             messages: self.loop_time.1,
+            swap_doorbells: crate::swapdev::doorbells().0,
+            swap_doorbell_cycles: crate::swapdev::doorbells().1,
         }
     }
 

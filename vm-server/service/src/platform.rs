@@ -45,6 +45,10 @@ pub struct KernelCounters {
     /// reply), and the messages it handled.
     pub handling_cycles: u64,
     pub messages: u64,
+    /// Doorbells rung on the swap device, and the cycles spent ringing
+    /// them (the block server's run, where it preempts the ring).
+    pub swap_doorbells: u64,
+    pub swap_doorbell_cycles: u64,
 }
 
 /// The machine side of the VM server. The service calls it only from its

@@ -86,6 +86,8 @@ pub fn global<P: Platform>(s: &Service<P>) -> VmStats {
         kobj_in_use: k.objects_in_use,
         kobj_cached: k.objects_cached,
         kobj_prepared: k.objects_prepared,
+        swap_doorbells: k.swap_doorbells,
+        swap_doorbell_cycles: k.swap_doorbell_cycles,
         kobj_retyped: k.objects_retyped,
         // The sleeping idle thread's saved reply (one slot) is the
         // server's own, like the pool's spare caps: not a client's.
