@@ -269,13 +269,15 @@ const SWAP_CHANNEL_VADDR: u64 = 0x30_0000_0000;
 /// throughput"). The madvise test that failed with 32 once expected
 /// residency the semantics do not promise; it checks the semantics row now.
 const SWAP_CLUSTER: u32 = block_api::MAX_BLOCKS as u32;
-/// The largest adaptive swap read-ahead window, in pages (256 KiB): a
+/// The largest adaptive swap read-ahead window, in pages (128 KiB): a
 /// doorbell costs the disk's latency whatever it carries, so a scan in
-/// order reads this many pages a doorbell, in requests split where pages
-/// are resident. 64 read 287-310 MB/s swapped in, 32 185-245 and 128
-/// 314-326, against 16's 137-180 (docs/performance.md, "Read-ahead
-/// across resident pages").
-const PAGEIN_WINDOW: u32 = 64;
+/// order reads up to this many pages a doorbell, in requests split where
+/// pages are resident. Against 16, bench-fault's timed swap-in pass took
+/// a quarter less time with 32 and with 64, but 64 read a third more
+/// pages than the pass needed (read ahead and evicted before the scan
+/// came), and 128 twice as many, and was slower than 16
+/// (docs/performance.md, "Read-ahead across resident pages").
+const PAGEIN_WINDOW: u32 = 32;
 
 /// Maps the channel to the block server the spec gives (`swap_shm`
 /// frames, `swap_done` notification bound to us, `blk_ntfn` doorbell) and
