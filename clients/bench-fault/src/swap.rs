@@ -11,15 +11,17 @@
 //!   tail; then a second pass, its first pool's worth again untimed, over
 //!   clean pages whose copies stay on swap, so the timed part only reads:
 //!   MB/s = the pages it needed read in x 4 KiB / elapsed time, a page
-//!   needed when it was not resident as its round began (`mincore`). Not
+//!   needed when it was not resident as its round began (`mincore`; a
+//!   page still being read ahead counts as resident, so this is a slight
+//!   lower bound: at most a window a round). Not
 //!   the server's `pageins`: those count read-ahead the pass never used
 //!   and pages read twice, evicted before the pass reached them, which
 //!   a larger window multiplies (docs/performance.md, "Read-ahead across
 //!   resident pages"); the pass prints both.
 //! * `vm-fault-pagein`: the median cycles of a read fault that reads from
 //!   swap, one touch per [`PAGEIN_STRIDE`] pages (128 KiB), beyond page-in
-//!   read-ahead (scattered faults keep its window to a page or two, and
-//!   its 16-page default reaches 8 ahead); touches that found their page
+//!   read-ahead (scattered faults keep its adaptive window to a page or
+//!   two); touches that found their page
 //!   resident (no `pageins` change) are left out. Then `BENCH-PAGEIN-WORK`:
 //!   per counted fault, the server's kernel invocations and messages, the
 //!   pages its pageout freed and scanned meanwhile and the cycles of its

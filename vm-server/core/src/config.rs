@@ -42,9 +42,10 @@ pub struct VmConfig {
     /// without them, and touching a window's marker page reads the next
     /// one asynchronously, twice as large. A window spans resident pages
     /// and may take several requests, all under one doorbell. Off: every
-    /// page-in reads the pages up to `pagein_behind` before and
-    /// `pagein_ahead` after the faulting one that one request can,
-    /// synchronously.
+    /// page-in reads, in one request and synchronously, the pages up to
+    /// `pagein_behind` before and `pagein_ahead` after the faulting one,
+    /// or `pagein_behind + pagein_ahead` in a scan's direction (a resident
+    /// page just behind or just ahead of it).
     pub pagein_adaptive: bool,
     /// The largest adaptive read-ahead window, in pages (at least 1).
     /// Not bounded by the device's request limit: a window is split into

@@ -1,4 +1,4 @@
-//! Page-in (`swap_pager_getpages` with read-ahead): start the read of a page on swap and its device-contiguous neighbours, page in a whole chain synchronously, and swapoff.
+//! Page-in (`swap_pager_getpages` with read-ahead): start the read of a page on swap and its device-contiguous neighbours (for a fault, also the window's runs past resident pages), page in a whole chain synchronously, and swapoff.
 //!
 //! Locking: runs inside the single-threaded `Vm`. A page being read is
 //! `BUSY` and inserted in its object, so a second fault finds it and
@@ -99,7 +99,8 @@ impl Memory {
 
     /// Start a page-in of page `pindex` of `o` (which has a slot and is
     /// not resident) with read-ahead over device-contiguous neighbours
-    /// (`swap_pager_getpages`); `by` is the space whose fault asks (a
+    /// (`swap_pager_getpages`), and for a fault the window's other runs;
+    /// `by` is the space whose fault asks (a
     /// failed read fails only that space's next fault on the page), and
     /// `reserve` frames of `o`'s group's resident quota stay free after
     /// the read (for a copy-on-write copy that follows it). The window is

@@ -128,16 +128,11 @@ impl SwapDisk {
     /// Rings the block server's doorbell, timing the ring: at a higher
     /// priority the block server runs inside it.
     fn kick(&mut self) {
-        let t0 = rdtsc();
+        let t0 = crate::rdtsc();
         self.client.kick();
-        DOORBELL_CYCLES.fetch_add(rdtsc().wrapping_sub(t0), Ordering::Relaxed);
+        DOORBELL_CYCLES.fetch_add(crate::rdtsc().wrapping_sub(t0), Ordering::Relaxed);
         DOORBELLS.fetch_add(1, Ordering::Relaxed);
     }
-}
-
-fn rdtsc() -> u64 {
-    // SAFETY: rdtsc has no preconditions in user mode on x86_64.
-    unsafe { core::arch::x86_64::_rdtsc() }
 }
 
 impl BlockDevice for SwapDisk {
