@@ -281,8 +281,14 @@ impl Memory {
                         self.pool.validate(f, PageFlags::REFERENCED);
                     } else {
                         // Read ahead: a fault that touches it is a hit.
+                        // Not deactivated: every policy takes a
+                        // deactivated page next, so a scan's read-ahead
+                        // went before the scan came, to be read again
+                        // (BSD's `vm_page_deactivate` queues at the
+                        // inactive tail, scanned last; Linux ages it as
+                        // any new page). docs/performance.md,
+                        // "Read-ahead pages not deactivated".
                         self.pool.validate(f, PageFlags::READAHEAD);
-                        self.pool.deactivate(f);
                     }
                     self.stats.pgswapin += 1;
                     let by = if Some(f) == req.wanted { req.by } else { None };

@@ -127,9 +127,9 @@ pub trait ReplacementPolicy {
     /// Scan statistics so far.
     fn stats(&self) -> PolicyStats;
     /// The VM expects `f` not to be used soon (`vm_page_deactivate`:
-    /// `MADV_DONTNEED`, a read-ahead page nobody asked for, a page just
-    /// cleaned): a policy with a cold end puts it there. A hint; `f` may
-    /// be untracked, in which case nothing happens.
+    /// `MADV_DONTNEED`, a page just cleaned, a page a file pager read
+    /// ahead): a policy with a cold end puts it there, next to go. A
+    /// hint; `f` may be untracked, in which case nothing happens.
     fn deactivate(&mut self, _f: FrameId) {}
     /// Tracked frames on the policy's hot and cold sides (CLOCK's active
     /// and inactive queues, 2Q's Am and A1in, ...), which `vmstat` shows
